@@ -1,0 +1,56 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    the main job: generate listening data, build the warehouse on DuckDB
+#   make test   what CI runs: lint the SQL, build a small generated dataset with bad rows, pytest
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DBT_PROFILES_DIR := $(CURDIR)
+
+# The main job's scale; override on the command line: make run USERS=20000 DAYS=90
+USERS ?= 2000
+TRACKS ?= 20000
+DAYS ?= 60
+SEED ?= 42
+DATA_DIR ?= target/data
+export TUNESDAY_RAW_DIR ?= $(DATA_DIR)/raw
+
+.PHONY: help run generate build test lint pytest bench clean
+
+help:
+	@echo "make run     generate data ($(USERS) users, $(TRACKS) tracks, $(DAYS) days) and build the warehouse"
+	@echo "make test    lint + dbt build on a small generated dataset + pytest (what CI runs)"
+	@echo "make bench   generator benchmark (10 million events)"
+	@echo "make clean   remove build output (target/, logs/) but keep the virtual environment"
+
+# The virtual environment is rebuilt whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+run: generate build
+
+generate: $(VENV)/.installed
+	$(BIN)/tunesday-generate --users $(USERS) --tracks $(TRACKS) --days $(DAYS) --seed $(SEED) --out $(DATA_DIR)
+
+build: $(VENV)/.installed
+	$(BIN)/dbt build
+
+test: lint pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/sqlfluff lint models tests macros snapshots
+
+pytest: $(VENV)/.installed
+	$(BIN)/pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/generator_bench.py
+
+clean:
+	rm -rf target logs

@@ -1,0 +1,18 @@
+with
+
+checked as (
+    select * from {{ ref('base_raw__users') }}
+),
+
+final as (
+    select
+        rejection_reason,
+        user_id,
+        country_code,
+        signup_date,
+        product_tier
+    from checked
+    where row_status = 'rejected'
+)
+
+select * from final

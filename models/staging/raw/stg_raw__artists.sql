@@ -1,0 +1,17 @@
+with
+
+checked as (
+    select * from {{ ref('base_raw__artists') }}
+),
+
+final as (
+    select
+        artist_id,
+        artist_name,
+        genre,
+        country_code
+    from checked
+    where row_status = 'accepted'
+)
+
+select * from final

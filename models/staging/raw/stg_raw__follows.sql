@@ -1,0 +1,16 @@
+with
+
+checked as (
+    select * from {{ ref('base_raw__follows') }}
+),
+
+final as (
+    select
+        user_id,
+        artist_id,
+        followed_at
+    from checked
+    where row_status = 'accepted'
+)
+
+select * from final

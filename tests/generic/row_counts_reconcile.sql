@@ -1,0 +1,6 @@
+{#- Fails on every source whose raw rows are not exactly accepted + rejected + duplicates. -#}
+{% test row_counts_reconcile(model) %}
+    select *
+    from {{ model }}
+    where raw_rows <> accepted_rows + rejected_rows + duplicate_rows
+{% endtest %}
