@@ -1,0 +1,72 @@
+"""Shared fixtures: a small generated dataset with injected bad rows, built into a DuckDB file."""
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+SHARED_DATA = PROJECT_DIR.parent / "shared" / "data"
+
+
+@dataclass
+class Warehouse:
+    """A dbt build of a generated dataset: where everything is, and how to run dbt on it."""
+
+    data_dir: Path
+    duckdb_path: Path
+    env: dict
+
+    @property
+    def manifest(self) -> dict:
+        return json.loads((self.data_dir / "manifest.json").read_text())
+
+    def dbt(self, *args: str) -> subprocess.CompletedProcess:
+        return run_dbt(list(args), self.env)
+
+
+def run_dbt(args: list[str], env: dict) -> subprocess.CompletedProcess:
+    dbt = Path(sys.executable).with_name("dbt")
+    return subprocess.run(
+        [str(dbt), *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=1200
+    )
+
+
+def generate(out: Path, *args: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "tunesday.generate", "--out", str(out), *args],
+        cwd=PROJECT_DIR, check=True, capture_output=True, text=True, timeout=600,
+    )
+
+
+@pytest.fixture(scope="session")
+def warehouse(tmp_path_factory) -> Warehouse:
+    """300 listeners, 3 weeks, 1 % bad rows per table, built with `dbt build` (all tests)."""
+    root = tmp_path_factory.mktemp("warehouse")
+    data_dir = root / "data"
+    generate(data_dir, "--users", "300", "--tracks", "3000", "--days", "21", "--seed", "7",
+             "--bad-share", "0.01")
+    env = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(PROJECT_DIR),
+        "DBT_TARGET_PATH": str(root / "target"),
+        "DBT_LOG_PATH": str(root / "logs"),
+        "TUNESDAY_TARGET": "dev",
+        "TUNESDAY_RAW_DIR": str(data_dir / "raw"),
+        "TUNESDAY_DUCKDB_PATH": str(root / "warehouse.duckdb"),
+    }
+    wh = Warehouse(data_dir=data_dir, duckdb_path=root / "warehouse.duckdb", env=env)
+    build = wh.dbt("build")
+    assert build.returncode == 0, "dbt build failed:\n" + build.stdout[-6000:]
+    return wh
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data not present at {SHARED_DATA}")
+    return SHARED_DATA
