@@ -40,6 +40,7 @@ generate: $(VENV)/.installed
 
 build: $(VENV)/.installed
 	$(BIN)/dbt build
+	$(BIN)/dbt show --select audit_raw__row_counts --limit 20
 
 test: lint pytest
 

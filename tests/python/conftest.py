@@ -22,6 +22,10 @@ class Warehouse:
     env: dict
 
     @property
+    def env_target_path(self) -> Path:
+        return Path(self.env["DBT_TARGET_PATH"])
+
+    @property
     def manifest(self) -> dict:
         return json.loads((self.data_dir / "manifest.json").read_text())
 
