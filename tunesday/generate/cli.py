@@ -1,0 +1,42 @@
+"""Command line: tunesday-generate / python -m tunesday.generate."""
+
+import argparse
+import datetime as dt
+import json
+import sys
+
+from tunesday.generate.config import GeneratorConfig, today_utc
+from tunesday.generate.pipeline import generate
+
+
+def parse_args(argv: list[str] | None = None) -> GeneratorConfig:
+    parser = argparse.ArgumentParser(
+        prog="tunesday-generate",
+        description="Generate a synthetic Tunesday raw dataset (Parquet), its ground truth and a manifest.")
+    parser.add_argument("--users", type=int, required=True, help="number of listeners")
+    parser.add_argument("--tracks", type=int, required=True, help="number of tracks in the catalogue")
+    parser.add_argument("--days", type=int, required=True, help="days of listening before --end-date")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--end-date", type=dt.date.fromisoformat, default=today_utc(),
+                        help="first day after the window, YYYY-MM-DD (default: today, UTC)")
+    parser.add_argument("--out", default="target/data", help="output folder (default: target/data)")
+    parser.add_argument("--bad-share", type=float, default=0.001,
+                        help="share of each table's rows injected as bad rows (default: 0.001)")
+    parser.add_argument("--artists", type=int, default=None, help="number of artists (default: tracks / 10)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes generating chunks of listeners; the output does not depend on it")
+    args = parser.parse_args(argv)
+    try:
+        return GeneratorConfig(users=args.users, tracks=args.tracks, days=args.days, seed=args.seed,
+                               end_date=args.end_date, out=args.out, bad_share=args.bad_share,
+                               artists=args.artists, workers=args.workers)
+    except ValueError as problem:
+        parser.error(str(problem))
+
+
+def main(argv: list[str] | None = None) -> int:
+    manifest = generate(parse_args(argv))
+    summary = {"rows": manifest["rows"], "generation_seconds": manifest["generation_seconds"]}
+    json.dump(summary, sys.stdout, indent=2)
+    print()
+    return 0
