@@ -1,0 +1,65 @@
+{#-
+    Everything engine-specific about incremental models lives here, so models never branch on
+    target.type. A daily model says:
+
+        {{ config(materialized='incremental', **incremental_by_date_config('listened_date', ['user_id', 'track_id', 'listened_date'])) }}
+        ... where {{ incremental_date_filter('cast(played_at as date)', 'listened_date') }}
+
+    and gets: BigQuery production, insert_overwrite of the date partitions the run produced,
+    clustered by user_id; the BigQuery emulator, merge on the row key (it cannot run a dynamic
+    insert_overwrite twice); DuckDB, delete+insert of whole days.
+-#}
+
+{% macro run_date() %}
+    {#- The day a run computes, 'YYYY-MM-DD': var run_date, by default the day the run started (UTC). -#}
+    {%- set value = var('run_date', none) -%}
+    {%- if value is none -%}
+        {%- set value = run_started_at.strftime('%Y-%m-%d') -%}
+    {%- endif -%}
+    {{ return(modules.datetime.date.fromisoformat(value | string).isoformat()) }}
+{% endmacro %}
+
+{% macro incremental_window_start() %}
+    {#- First day an incremental run recomputes: run_date minus var incremental_lookback_days. -#}
+    {%- set day = modules.datetime.date.fromisoformat(run_date()) -%}
+    {%- set lookback = modules.datetime.timedelta(days=var('incremental_lookback_days') | int) -%}
+    {{ return((day - lookback).isoformat()) }}
+{% endmacro %}
+
+{% macro incremental_date_filter(date_expression, loaded_date_column) %}
+    {#- Days after the last one loaded (a missed daily run catches up) or inside the lookback. -#}
+    {%- if is_incremental() -%}
+        (
+            {{ date_expression }} > (select max({{ loaded_date_column }}) from {{ this }})
+            or {{ date_expression }} >= cast('{{ incremental_window_start() }}' as date)
+        )
+        and {{ date_expression }} <= cast('{{ run_date() }}' as date)
+    {%- else -%}
+        {{ date_expression }} <= cast('{{ run_date() }}' as date)
+    {%- endif -%}
+{% endmacro %}
+
+{% macro incremental_by_date_config(partition_column, unique_key) %}
+    {{ return(adapter.dispatch('incremental_by_date_config', 'tunesday')(partition_column, unique_key)) }}
+{% endmacro %}
+
+{% macro default__incremental_by_date_config(partition_column, unique_key) %}
+    {#- delete+insert keyed on the date replaces whole days, like a partition overwrite. -#}
+    {{ return({
+        'incremental_strategy': 'delete+insert',
+        'unique_key': partition_column,
+        'on_schema_change': 'fail',
+    }) }}
+{% endmacro %}
+
+{% macro bigquery__incremental_by_date_config(partition_column, unique_key) %}
+    {%- set default_strategy = 'merge' if target.name == 'bq_emulator' else 'insert_overwrite' -%}
+    {%- set strategy = var('bigquery_incremental_strategy', default_strategy) -%}
+    {{ return({
+        'incremental_strategy': strategy,
+        'unique_key': unique_key if strategy == 'merge' else none,
+        'partition_by': {'field': partition_column, 'data_type': 'date', 'granularity': 'day'},
+        'cluster_by': ['user_id'],
+        'on_schema_change': 'fail',
+    }) }}
+{% endmacro %}
