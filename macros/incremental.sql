@@ -30,7 +30,7 @@
     {#- Days after the last one loaded (a missed daily run catches up) or inside the lookback. -#}
     {%- if is_incremental() -%}
         (
-            {{ date_expression }} > (select max({{ loaded_date_column }}) from {{ this }})
+            {{ date_expression }} > (select max(loaded.{{ loaded_date_column }}) from {{ this }} as loaded)
             or {{ date_expression }} >= cast('{{ incremental_window_start() }}' as date)
         )
         and {{ date_expression }} <= cast('{{ run_date() }}' as date)

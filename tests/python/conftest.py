@@ -12,6 +12,11 @@ import pytest
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SHARED_DATA = PROJECT_DIR.parent / "shared" / "data"
 
+# The test dataset is pinned in time, so results do not depend on the day the tests run.
+END_DATE = "2026-11-01"          # exclusive: the last day with plays is RUN_DATE
+RUN_DATE = "2026-10-31"
+EARLIER_RUN_DATE = "2026-10-24"  # the BigQuery path builds this first, then RUN_DATE incrementally
+
 
 @dataclass
 class Warehouse:
@@ -53,7 +58,7 @@ def warehouse(tmp_path_factory) -> Warehouse:
     root = tmp_path_factory.mktemp("warehouse")
     data_dir = root / "data"
     generate(data_dir, "--users", "300", "--tracks", "3000", "--days", "21", "--seed", "7",
-             "--bad-share", "0.01")
+             "--bad-share", "0.01", "--end-date", END_DATE)
     env = {
         **os.environ,
         "DBT_PROFILES_DIR": str(PROJECT_DIR),
@@ -64,7 +69,7 @@ def warehouse(tmp_path_factory) -> Warehouse:
         "TUNESDAY_DUCKDB_PATH": str(root / "warehouse.duckdb"),
     }
     wh = Warehouse(data_dir=data_dir, duckdb_path=root / "warehouse.duckdb", env=env)
-    build = wh.dbt("build")
+    build = wh.dbt("build", "--vars", f"{{run_date: '{RUN_DATE}'}}")
     assert build.returncode == 0, "dbt build failed:\n" + build.stdout[-6000:]
     return wh
 

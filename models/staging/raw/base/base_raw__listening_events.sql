@@ -51,7 +51,7 @@ final as (
         lower(trim(platform)) as platform,
         upper(trim(country)) as country_code,
         rejection_reason,
-        {{ row_status(['event_id'], 'played_at, ms_played desc, track_id') }} as row_status
+        {{ row_status(['event_id'], 'played_at asc, ms_played desc, track_id asc') }} as row_status
     from checked
 )
 

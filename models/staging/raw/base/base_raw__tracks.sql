@@ -48,7 +48,7 @@ final as (
         cast(instrumentalness as {{ type_double() }}) as instrumentalness,
         cast(loudness as {{ type_double() }}) as loudness_db,
         rejection_reason,
-        {{ row_status(['track_id'], 'release_date, popularity desc, track_name') }} as row_status
+        {{ row_status(['track_id'], 'release_date asc, popularity desc, track_name asc') }} as row_status
     from checked
 )
 

@@ -1,0 +1,143 @@
+"""The BigQuery path: the same project built on the BigQuery emulator, full then incremental,
+compared row for row with the DuckDB build; and the production SQL checked statically."""
+
+import datetime as dt
+import decimal
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import EARLIER_RUN_DATE, PROJECT_DIR, RUN_DATE, run_dbt
+from tunesday.ci.bigquery_sql import check_paths
+from tunesday.ci.emulator import EMULATOR_PROJECT, running_emulator
+from tunesday.load.bigquery import load_raw_dir, make_client
+
+DATASET = "tunesday"
+RAW_DATASET = "tunesday_raw"
+# Columns that differ by design between two builds (when they ran).
+RUN_DEPENDENT_COLUMNS = {"audited_at"}
+
+
+@dataclass
+class BigQueryBuild:
+    client: object
+    env: dict
+    target_path: Path
+
+
+@pytest.fixture(scope="session")
+def bigquery_emulator(tmp_path_factory):
+    with running_emulator(tmp_path_factory.mktemp("bqemulator")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def bq_build(warehouse, bigquery_emulator, tmp_path_factory) -> BigQueryBuild:
+    """Load the DuckDB fixture's raw files through the BigQuery API, then build twice:
+    a full build for an earlier run date, then an incremental run for the later one."""
+    client = make_client(EMULATOR_PROJECT, bigquery_emulator)
+    load_raw_dir(client, warehouse.data_dir / "raw", RAW_DATASET)
+    root = tmp_path_factory.mktemp("bq_build")
+    env = {
+        **warehouse.env,
+        "TUNESDAY_TARGET": "bq_emulator",
+        "TUNESDAY_BQ_EMULATOR_ENDPOINT": bigquery_emulator,
+        "TUNESDAY_BQ_DATASET": DATASET,
+        "TUNESDAY_BQ_RAW_DATASET": RAW_DATASET,
+        "DBT_TARGET_PATH": str(root / "target"),
+        "DBT_LOG_PATH": str(root / "logs"),
+    }
+    for run_date in (EARLIER_RUN_DATE, RUN_DATE):
+        build = run_dbt(["build", "--vars", f"{{run_date: '{run_date}'}}"], env)
+        assert build.returncode == 0, f"dbt build on the emulator ({run_date}) failed:\n{build.stdout[-6000:]}"
+    return BigQueryBuild(client=client, env=env, target_path=root / "target")
+
+
+def test_second_build_is_incremental(bq_build):
+    statement = (bq_build.target_path / "run" / "tunesday" / "models" / "marts" / "listening"
+                 / "fct_user_track_days.sql").read_text().lower()
+    assert "merge into" in statement
+    [(last_day, days)] = bq_build.client.query(
+        f"select max(listened_date), count(distinct listened_date) from `{EMULATOR_PROJECT}.{DATASET}.fct_user_track_days`"
+    ).result()
+    assert last_day.isoformat() == RUN_DATE
+    assert days == 21
+
+
+def normalise(value):
+    if isinstance(value, float | decimal.Decimal):
+        return round(float(value), 6)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def test_every_model_matches_duckdb_row_for_row(warehouse, bq_build):
+    with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
+        columns: dict[str, list[str]] = {}
+        for table, column in con.execute("""
+            select table_name, column_name from information_schema.columns
+            where table_schema = 'main' order by table_name, ordinal_position
+        """).fetchall():
+            if column not in RUN_DEPENDENT_COLUMNS:
+                columns.setdefault(table, []).append(column)
+        duck_rows = {
+            table: [tuple(map(normalise, row)) for row in con.execute(f"select {', '.join(cols)} from {table}").fetchall()]
+            for table, cols in columns.items()
+        }
+    assert len(columns) >= 28, sorted(columns)
+    differences = []
+    for table, cols in sorted(columns.items()):
+        result = bq_build.client.query(
+            f"select {', '.join(cols)} from `{EMULATOR_PROJECT}.{DATASET}.{table}`").result()
+        bq_rows = [tuple(normalise(v) for v in row.values()) for row in result]
+        duck, bq = Counter(duck_rows[table]), Counter(bq_rows)
+        if duck != bq:
+            only_duck = list((duck - bq).elements())[:3]
+            only_bq = list((bq - duck).elements())[:3]
+            differences.append(
+                f"{table} ({len(duck_rows[table])} rows on DuckDB, {len(bq_rows)} on BigQuery), columns {cols}:\n"
+                f"  only on DuckDB:   {only_duck}\n  only on BigQuery: {only_bq}")
+        assert duck_rows[table] or table.startswith("quarantine"), f"{table} is empty: parity proves nothing"
+    assert not differences, "\n".join(differences)
+
+
+def test_production_sql_is_bigquery_sql(bq_build, tmp_path):
+    """Compile with the production strategy (insert_overwrite) and check every statement:
+    it parses as BigQuery and calls only functions BigQuery has."""
+    target = tmp_path / "target"
+    compiled = run_dbt(
+        ["compile", "--target-path", str(target), "--vars",
+         f"{{run_date: '{RUN_DATE}', bigquery_incremental_strategy: insert_overwrite}}"],
+        bq_build.env)
+    assert compiled.returncode == 0, compiled.stdout[-4000:]
+    compiled_dir = target / "compiled" / "tunesday"
+    executed_dir = bq_build.target_path / "run" / "tunesday"
+    assert len(list(compiled_dir.rglob("*.sql"))) > 100
+    problems = check_paths([compiled_dir, executed_dir])
+    assert not problems, "\n".join(f"{p.source}: {p.kind}: {p.detail}" for p in problems)
+
+
+def test_compiled_models_lint_as_bigquery(bq_build, tmp_path):
+    target = tmp_path / "target"
+    compiled = run_dbt(["compile", "--select", "resource_type:model", "--target-path", str(target),
+                        "--vars", f"{{run_date: '{RUN_DATE}'}}"], bq_build.env)
+    assert compiled.returncode == 0, compiled.stdout[-4000:]
+    # Model files only: dbt also writes tests compiled from YAML under `<file>.yml/` folders.
+    models = [str(p) for p in (target / "compiled" / "tunesday" / "models").rglob("*.sql")
+              if not p.parent.name.endswith(".yml")]
+    assert len(models) > 25
+    lint = subprocess.run(
+        [str(Path(sys.executable).with_name("sqlfluff")), "lint", *models, "--dialect", "bigquery",
+         "--templater", "raw", "--config", str(PROJECT_DIR / ".ci" / "sqlfluff-compiled-bigquery.cfg")],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
+    assert lint.returncode == 0, lint.stdout[-6000:]

@@ -1,0 +1,1 @@
+"""Static checks run in CI (no warehouse connection needed)."""

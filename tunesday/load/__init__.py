@@ -1,0 +1,1 @@
+"""Loaders that put data into the raw contract."""

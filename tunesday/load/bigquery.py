@@ -1,0 +1,101 @@
+"""Load the raw contract's Parquet folders into a BigQuery dataset with load jobs.
+
+This is how a user gets raw data into BigQuery: create each raw table with its explicit schema
+(from ``tunesday.contract``), then one Parquet load job per file. The same code loads into the
+local emulator (``--endpoint``) in CI.
+
+    tunesday-load-bigquery --raw-dir target/data/raw --project my-project --dataset tunesday_raw
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
+
+from tunesday.contract import SCHEMAS
+
+BIGQUERY_TYPES = {
+    pa.string(): "STRING",
+    pa.int64(): "INT64",
+    pa.float64(): "FLOAT64",
+    pa.bool_(): "BOOL",
+    pa.date32(): "DATE",
+    pa.timestamp("us"): "TIMESTAMP",
+}
+
+
+def bigquery_schema(table: str) -> list[bigquery.SchemaField]:
+    return [
+        bigquery.SchemaField(field.name, BIGQUERY_TYPES[field.type], mode="NULLABLE")
+        for field in SCHEMAS[table]
+    ]
+
+
+def make_client(project: str, endpoint: str | None = None) -> bigquery.Client:
+    """A client for real BigQuery (Application Default Credentials) or for an emulator."""
+    if endpoint:
+        return bigquery.Client(
+            project=project,
+            credentials=AnonymousCredentials(),
+            client_options=ClientOptions(api_endpoint=endpoint),
+        )
+    return bigquery.Client(project=project)
+
+
+def load_raw_dir(client: bigquery.Client, raw_dir: Path, dataset: str,
+                 location: str | None = None) -> dict[str, int]:
+    """Replace every raw table in `dataset` with the Parquet files under `raw_dir/<table>/`.
+
+    Returns the row count of each table after the load.
+    """
+    dataset_ref = f"{client.project}.{dataset}"
+    client.create_dataset(bigquery.Dataset(dataset_ref), exists_ok=True)
+    counts = {}
+    for table, _ in SCHEMAS.items():
+        files = sorted((raw_dir / table).glob("*.parquet"))
+        if not files:
+            raise FileNotFoundError(f"no Parquet files for raw table {table!r} in {raw_dir / table}")
+        table_ref = f"{dataset_ref}.{table}"
+        schema = bigquery_schema(table)
+        # Create the table with its schema first: a load job would otherwise infer one.
+        client.delete_table(table_ref, not_found_ok=True)
+        client.create_table(bigquery.Table(table_ref, schema=schema))
+        job_config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.PARQUET,
+            write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+            schema=schema,
+        )
+        for path in files:
+            with path.open("rb") as fh:
+                client.load_table_from_file(
+                    fh, table_ref, job_config=job_config, location=location
+                ).result()
+        counts[table] = client.get_table(table_ref).num_rows
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--raw-dir", type=Path,
+                        default=Path(os.environ.get("TUNESDAY_RAW_DIR", "target/data/raw")))
+    parser.add_argument("--project", default=os.environ.get("TUNESDAY_BQ_PROJECT"))
+    parser.add_argument("--dataset", default=os.environ.get("TUNESDAY_BQ_RAW_DATASET", "tunesday_raw"))
+    parser.add_argument("--location", default=os.environ.get("TUNESDAY_BQ_LOCATION"))
+    parser.add_argument("--endpoint", help="API endpoint of a BigQuery emulator (e.g. http://127.0.0.1:9050)")
+    args = parser.parse_args(argv)
+    if not args.project:
+        parser.error("--project (or TUNESDAY_BQ_PROJECT) is required")
+    client = make_client(args.project, args.endpoint)
+    counts = load_raw_dir(client, args.raw_dir, args.dataset, args.location)
+    for table, rows in counts.items():
+        print(f"{args.dataset}.{table}: {rows} rows")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
