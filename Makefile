@@ -33,13 +33,15 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# The main job regenerates the data, so it rebuilds incremental models from scratch; a daily
+# scheduled run is a plain `dbt build --vars '{run_date: YYYY-MM-DD}'`.
 run: generate build
 
 generate: $(VENV)/.installed
 	$(BIN)/tunesday-generate --users $(USERS) --tracks $(TRACKS) --days $(DAYS) --seed $(SEED) --out $(DATA_DIR)
 
 build: $(VENV)/.installed
-	$(BIN)/dbt build
+	$(BIN)/dbt build --full-refresh
 	$(BIN)/dbt show --select audit_raw__row_counts --limit 20
 
 test: lint pytest
