@@ -1,0 +1,15 @@
+{#-
+    Camelot code ('8B') of a Spotify key: major ((7 * key + 7) mod 12) + 1 with B, minor
+    ((7 * key + 4) mod 12) + 1 with A. Null when the key or mode is unknown.
+-#}
+{% macro camelot_number(pitch_class_column, mode_column) %}
+    (mod(7 * {{ pitch_class_column }} + case when {{ mode_column }} = 1 then 7 else 4 end, 12) + 1)
+{% endmacro %}
+
+{% macro camelot_code(pitch_class_column, mode_column) %}
+    case
+        when {{ pitch_class_column }} is not null and {{ mode_column }} in (0, 1)
+            then cast({{ camelot_number(pitch_class_column, mode_column) }} as {{ dbt.type_string() }})
+            || case when {{ mode_column }} = 1 then 'B' else 'A' end
+    end
+{% endmacro %}
