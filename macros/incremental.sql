@@ -63,3 +63,25 @@
         'on_schema_change': 'fail',
     }) }}
 {% endmacro %}
+
+{% macro incremental_by_key_config(unique_key) %}
+    {{ return(adapter.dispatch('incremental_by_key_config', 'tunesday')(unique_key)) }}
+{% endmacro %}
+
+{% macro default__incremental_by_key_config(unique_key) %}
+    {#- State tables: a run replaces the rows of the keys it touched. -#}
+    {{ return({
+        'incremental_strategy': 'delete+insert',
+        'unique_key': unique_key,
+        'on_schema_change': 'fail',
+    }) }}
+{% endmacro %}
+
+{% macro bigquery__incremental_by_key_config(unique_key) %}
+    {{ return({
+        'incremental_strategy': 'merge',
+        'unique_key': unique_key,
+        'cluster_by': ['user_id'],
+        'on_schema_change': 'fail',
+    }) }}
+{% endmacro %}

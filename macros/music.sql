@@ -13,3 +13,13 @@
             || case when {{ mode_column }} = 1 then 'B' else 'A' end
     end
 {% endmacro %}
+
+{#- Weight of evidence from from_date seen on to_date: halves every half_life_days days. -#}
+{% macro decay_factor(from_date, to_date, half_life_days=none) %}
+    {%- set half_life = half_life_days if half_life_days is not none else var('affinity_half_life_days') -%}
+    power(
+        0.5,
+        cast({{ dbt.datediff(from_date, to_date, 'day') }} as {{ type_double() }})
+        / {{ half_life }}
+    )
+{%- endmacro %}

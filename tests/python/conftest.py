@@ -37,6 +37,10 @@ class Warehouse:
     def dbt(self, *args: str) -> subprocess.CompletedProcess:
         return run_dbt(list(args), self.env)
 
+    def dbt_with(self, env: dict, *args: str) -> subprocess.CompletedProcess:
+        """dbt on the same raw data with another environment (another warehouse file)."""
+        return run_dbt(list(args), env)
+
 
 def run_dbt(args: list[str], env: dict) -> subprocess.CompletedProcess:
     dbt = Path(sys.executable).with_name("dbt")
