@@ -23,3 +23,11 @@
         / {{ half_life }}
     )
 {%- endmacro %}
+
+{#-
+    Tempo folded into one octave, (80, 160] BPM, so half and double time compare as the same
+    feel (70 and 140 BPM both become 140).
+-#}
+{% macro fold_tempo(tempo_expression) %}
+    ({{ tempo_expression }} * power(2, floor(ln(160 / {{ tempo_expression }}) / ln(2))))
+{%- endmacro %}
