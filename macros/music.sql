@@ -19,7 +19,7 @@
     {%- set half_life = half_life_days if half_life_days is not none else var('affinity_half_life_days') -%}
     power(
         0.5,
-        cast({{ dbt.datediff(from_date, to_date, 'day') }} as {{ type_double() }})
+        cast({{ days_between(from_date, to_date) }} as {{ type_double() }})
         / {{ half_life }}
     )
 {%- endmacro %}

@@ -12,6 +12,10 @@ INCREMENTAL_MODELS = [
     "int_user_track_affinity_state",
     "fct_user_track_affinity",
     "fct_user_artist_affinity",
+    "fct_user_artist_days",
+    "int_user_artist_familiarity_state",
+    "fct_user_artist_familiarity",
+    "fct_listener_exploration",
 ]
 
 
@@ -29,7 +33,7 @@ def rows(path, table: str) -> set[tuple]:
 def test_daily_backfill_equals_full_build(warehouse, tmp_path):
     env = {**warehouse.env, "TUNESDAY_DUCKDB_PATH": str(tmp_path / "daily.duckdb"),
            "DBT_TARGET_PATH": str(tmp_path / "target"), "DBT_LOG_PATH": str(tmp_path / "logs")}
-    select = ["--select", "+fct_user_artist_affinity"]
+    select = ["--select", "+fct_user_artist_affinity", "+fct_listener_exploration"]
     last = dt.date.fromisoformat(RUN_DATE)
     days = [last - dt.timedelta(days=n) for n in (3, 2, 1, 0)]
     first = warehouse.dbt_with(env, "run", *select, "--vars", f"{{run_date: '{days[0]}'}}")

@@ -30,7 +30,7 @@ plays_in_window as (
         select events.*
         from {{ ref('stg_raw__listening_events') }} as events
         cross join window_first_day
-        where {{ dbt.datediff('cast(events.played_at as date)', 'window_first_day.first_day', 'day') }} = 1  -- noqa: LT05
+        where {{ days_between('cast(events.played_at as date)', 'window_first_day.first_day') }} = 1
     ),
 {% endif %}
 
