@@ -31,3 +31,12 @@
 {% macro fold_tempo(tempo_expression) %}
     ({{ tempo_expression }} * power(2, floor(ln(160 / {{ tempo_expression }}) / ln(2))))
 {%- endmacro %}
+
+{#- The similarity metric var similarity_metric names, checked: 'jaccard' or 'lift'. -#}
+{% macro similarity_metric() %}
+    {%- set metric = var('similarity_metric') -%}
+    {%- if metric not in ['jaccard', 'lift'] -%}
+        {{ exceptions.raise_compiler_error("var similarity_metric must be 'jaccard' or 'lift', not '" ~ metric ~ "'") }}
+    {%- endif -%}
+    {{ return(metric) }}
+{% endmacro %}
