@@ -45,10 +45,12 @@ final as (
         top_genres.top_genre,
         top_genres.second_genre,
         top_genres.third_genre,
-        cast(round(profile.tempo_centre_bpm, 0) as {{ dbt.type_bigint() }}) as tempo_centre_bpm,
-        cast(round(profile.energy_centre, 2) as {{ type_double() }}) as energy_centre,
-        cast(round(exploration.exploration_propensity, 2) as {{ type_double() }}) as exploration_propensity,
-        cast(round(exploration.generalist_score, 2) as {{ type_double() }}) as generalist_score,
+        cast({{ round_half_up("profile.tempo_centre_bpm", 0) }} as {{ dbt.type_bigint() }}) as tempo_centre_bpm,
+        cast({{ round_half_up("profile.energy_centre", 2) }} as {{ type_double() }}) as energy_centre,
+        cast(
+            {{ round_half_up("exploration.exploration_propensity", 2) }} as {{ type_double() }}
+        ) as exploration_propensity,
+        cast({{ round_half_up("exploration.generalist_score", 2) }} as {{ type_double() }}) as generalist_score,
         cast('{{ run_date() }}' as date) as as_of_date
     from users
     left join top_genres on users.user_id = top_genres.user_id
