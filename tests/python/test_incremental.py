@@ -8,6 +8,7 @@ from conftest import RUN_DATE
 
 INCREMENTAL_MODELS = [
     "int_plays_sessionized",
+    "int_sessions",
     "fct_user_track_days",
     "int_user_track_affinity_state",
     "fct_user_track_affinity",
@@ -30,12 +31,13 @@ def rows(path, table: str) -> set[tuple]:
         return set(con.execute(f"select {', '.join(selected)} from {table}").fetchall())
 
 
-def test_daily_backfill_equals_full_build(warehouse, tmp_path):
+def test_daily_runs_and_catch_up_equal_a_full_build(warehouse, tmp_path):
     env = {**warehouse.env, "TUNESDAY_DUCKDB_PATH": str(tmp_path / "daily.duckdb"),
            "DBT_TARGET_PATH": str(tmp_path / "target"), "DBT_LOG_PATH": str(tmp_path / "logs")}
-    select = ["--select", "+fct_user_artist_affinity", "+fct_listener_exploration"]
+    select = ["--select", "+fct_user_artist_affinity", "+fct_listener_exploration", "int_sessions"]
     last = dt.date.fromisoformat(RUN_DATE)
-    days = [last - dt.timedelta(days=n) for n in (3, 2, 1, 0)]
+    # A full build, a jump of three days (a missed run catches up), then day by day.
+    days = [last - dt.timedelta(days=n) for n in (5, 2, 1, 0)]
     first = warehouse.dbt_with(env, "run", *select, "--vars", f"{{run_date: '{days[0]}'}}")
     assert first.returncode == 0, first.stdout[-3000:]
     # Day by day, then the last day once more: a rerun must change nothing.
