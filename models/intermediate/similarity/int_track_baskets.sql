@@ -2,7 +2,9 @@
     The "baskets" item-item similarity counts co-occurrence in: listening sessions (the tracks
     streamed in one session) and playlists. Each basket keeps at most its first N distinct
     tracks (vars similarity_max_session_tracks, similarity_max_playlist_tracks), which bounds
-    the pairs a basket can make to N·(N-1)/2.
+    the pairs a basket can make to N·(N-1)/2. Sessions count over the last
+    similarity_window_days days only: co-listening follows current taste, and the daily cost
+    depends on that window, not on the length of the history.
 -#}
 
 with
@@ -14,7 +16,11 @@ session_tracks as (
         track_id,
         min(played_at) as first_seen_at
     from {{ ref('int_plays_sessionized') }}
-    where is_stream and listened_date <= cast('{{ run_date() }}' as date)
+    where
+        is_stream
+        and listened_date <= cast('{{ run_date() }}' as date)
+        and {{ days_between('listened_date', "cast('" ~ run_date() ~ "' as date)") }}
+        < {{ var('similarity_window_days') }}
     group by session_id, track_id
 ),
 

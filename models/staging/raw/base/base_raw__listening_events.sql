@@ -1,7 +1,80 @@
+{{ config(
+    materialized='incremental',
+    **incremental_by_date_config('partition_date', ['row_key'])
+) }}
+
+{#-
+    Incremental by day of play, so that a daily run checks only the new days' raw events.
+    A run takes the days after the last day loaded and the days from incremental_window_start(),
+    and files a row without a usable played_at under the run that first saw it. An event id
+    accepted on an earlier day makes a later copy a duplicate, as in a full build, where the
+    earliest copy wins.
+-#}
+
 with
+
+{% if is_incremental() %}
+    loaded as (
+        select * from {{ this }}
+    ),
+
+    last_loaded_day as (
+        -- Rejected rows can carry absurd dates (the year 2099): they must not stop the catch-up.
+        select max(partition_date) as last_day
+        from loaded
+        where row_status <> 'rejected'
+    ),
+{% endif %}
 
 source as (
     select * from {{ source('raw', 'listening_events') }}
+),
+
+in_days as (
+    select
+        *,
+        coalesce(cast(played_at as date), cast('{{ run_date() }}' as date)) as partition_date
+    from source
+    {% if is_incremental() %}
+        where
+            played_at is null
+            or cast(played_at as date) > (select last_loaded_day.last_day from last_loaded_day)
+            or cast(played_at as date) >= cast('{{ incremental_window_start() }}' as date)
+    {% endif %}
+),
+
+keyed as (
+    select
+        *,
+        {{ hash64(
+            "coalesce(event_id, '') || '|' || coalesce(user_id, '') || '|' || coalesce(track_id, '')"
+            ~ " || '|' || coalesce(cast(played_at as " ~ dbt.type_string() ~ "), '')"
+            ~ " || '|' || coalesce(cast(ms_played as " ~ dbt.type_string() ~ "), '')"
+            ~ " || '|' || cast(copy_number as " ~ dbt.type_string() ~ ")"
+        ) }} as row_key
+    from (
+        select
+            *,
+            -- Exact copies are told apart by their number; nothing else can tell them apart.
+            row_number() over (
+                partition by event_id, user_id, track_id, played_at, ms_played
+                order by context_type, context_id, reason_start, reason_end, shuffle, skipped, platform, country
+            ) as copy_number
+        from in_days
+    ) as numbered
+),
+
+in_window as (
+    select * from keyed
+    {% if is_incremental() %}
+        -- A row without played_at belongs to the run that first saw it.
+        where
+            played_at is not null
+            or row_key not in (
+                select earlier.row_key from loaded as earlier
+                where earlier.played_at is null and earlier.partition_date <> cast('{{ run_date() }}' as date)
+            )
+    {% endif %}
 ),
 
 known_users as (
@@ -12,47 +85,76 @@ known_tracks as (
     select track_id from {{ ref('stg_raw__tracks') }}
 ),
 
+{% if is_incremental() %}
+    accepted_before as (
+        select distinct loaded.event_id
+        from loaded
+        where
+            loaded.row_status = 'accepted'
+            and loaded.partition_date not in (select distinct w.partition_date from in_window as w)
+    ),
+{% endif %}
+
 checked as (
     select
-        source.*,
+        in_window.*,
         case
-            when source.event_id is null then 'missing_event_id'
-            when source.user_id is null then 'missing_user_id'
-            when source.track_id is null then 'missing_track_id'
-            when source.played_at is null then 'missing_played_at'
-            when source.ms_played is null then 'missing_ms_played'
+            when in_window.event_id is null then 'missing_event_id'
+            when in_window.user_id is null then 'missing_user_id'
+            when in_window.track_id is null then 'missing_track_id'
+            when in_window.played_at is null then 'missing_played_at'
+            when in_window.ms_played is null then 'missing_ms_played'
             when known_users.user_id is null then 'unknown_user_id'
             when known_tracks.track_id is null then 'unknown_track_id'
             when
-                source.played_at < cast('{{ var("service_launch_date") }}' as {{ dbt.type_timestamp() }})
+                in_window.played_at < cast('{{ var("service_launch_date") }}' as {{ dbt.type_timestamp() }})
                 then 'played_at_before_launch'
-            when source.played_at > {{ dbt.current_timestamp() }} then 'played_at_in_future'
-            when source.ms_played < 0 then 'negative_ms_played'
-            when source.ms_played > {{ var('max_ms_played') }} then 'absurd_ms_played'
+            when in_window.played_at > {{ dbt.current_timestamp() }} then 'played_at_in_future'
+            when in_window.ms_played < 0 then 'negative_ms_played'
+            when in_window.ms_played > {{ var('max_ms_played') }} then 'absurd_ms_played'
         end as rejection_reason
-    from source
-    left join known_users on source.user_id = known_users.user_id
-    left join known_tracks on source.track_id = known_tracks.track_id
+    from in_window
+    left join known_users on in_window.user_id = known_users.user_id
+    left join known_tracks on in_window.track_id = known_tracks.track_id
+),
+
+with_status as (
+    select
+        *,
+        {{ row_status(['event_id'], 'played_at asc, ms_played desc, track_id asc, row_key asc') }} as status_in_window
+    from checked
 ),
 
 final as (
     select
-        cast(event_id as {{ dbt.type_string() }}) as event_id,
-        cast(user_id as {{ dbt.type_string() }}) as user_id,
-        cast(track_id as {{ dbt.type_string() }}) as track_id,
-        cast(played_at as {{ dbt.type_timestamp() }}) as played_at,
-        cast(ms_played as {{ dbt.type_bigint() }}) as ms_played,
-        lower(trim(context_type)) as context_type,
-        cast(context_id as {{ dbt.type_string() }}) as context_id,
-        lower(trim(reason_start)) as start_reason,
-        lower(trim(reason_end)) as end_reason,
-        cast(shuffle as {{ dbt.type_boolean() }}) as is_shuffled,
-        cast(skipped as {{ dbt.type_boolean() }}) as is_skipped,
-        lower(trim(platform)) as platform,
-        upper(trim(country)) as country_code,
-        rejection_reason,
-        {{ row_status(['event_id'], 'played_at asc, ms_played desc, track_id asc') }} as row_status
-    from checked
+        cast(with_status.event_id as {{ dbt.type_string() }}) as event_id,
+        cast(with_status.user_id as {{ dbt.type_string() }}) as user_id,
+        cast(with_status.track_id as {{ dbt.type_string() }}) as track_id,
+        cast(with_status.played_at as {{ dbt.type_timestamp() }}) as played_at,
+        cast(with_status.ms_played as {{ dbt.type_bigint() }}) as ms_played,
+        lower(trim(with_status.context_type)) as context_type,
+        cast(with_status.context_id as {{ dbt.type_string() }}) as context_id,
+        lower(trim(with_status.reason_start)) as start_reason,
+        lower(trim(with_status.reason_end)) as end_reason,
+        cast(with_status.shuffle as {{ dbt.type_boolean() }}) as is_shuffled,
+        cast(with_status.skipped as {{ dbt.type_boolean() }}) as is_skipped,
+        lower(trim(with_status.platform)) as platform,
+        upper(trim(with_status.country)) as country_code,
+        with_status.rejection_reason,
+        {% if is_incremental() -%}
+            case
+                when
+                    with_status.status_in_window = 'accepted'
+                    and with_status.event_id in (select accepted_before.event_id from accepted_before)
+                    then 'duplicate'
+                else with_status.status_in_window
+            end
+        {%- else -%}
+            with_status.status_in_window
+        {%- endif %} as row_status,
+        with_status.partition_date,
+        with_status.row_key
+    from with_status
 )
 
 select * from final
