@@ -85,3 +85,9 @@
         'on_schema_change': 'fail',
     }) }}
 {% endmacro %}
+
+{% macro run_week_start() %}
+    {#- The Monday of run_date's week, 'YYYY-MM-DD' (weekly surfaces are keyed by it). -#}
+    {%- set day = modules.datetime.date.fromisoformat(run_date()) -%}
+    {{ return((day - modules.datetime.timedelta(days=day.weekday())).isoformat()) }}
+{% endmacro %}

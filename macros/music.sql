@@ -40,3 +40,56 @@
     {%- endif -%}
     {{ return(metric) }}
 {% endmacro %}
+
+{#-
+    Whether two Camelot keys mix well: the same key, a neighbour on the wheel (number ± 1, same
+    letter), or the relative major/minor (same number, other letter).
+-#}
+{% macro camelot_compatible(number_a, mode_a, number_b, mode_b) %}
+    (
+        ({{ mode_a }} = {{ mode_b }} and mod({{ number_a }} - {{ number_b }} + 12, 12) in (0, 1, 11))
+        or ({{ number_a }} = {{ number_b }})
+    )
+{%- endmacro %}
+
+{#-
+    For each owner (a listener, a playlist) in `key_shares` (columns id_column, camelot_code,
+    key_share) and each of the 24 Camelot keys: the owner's share in keys compatible with it,
+    and key_fit, that share scaled so that the owner's best-fitting key is 1. A select statement.
+-#}
+{% macro camelot_key_fit(key_shares, id_column) %}
+    select
+        fit.{{ id_column }},
+        fit.camelot_code,
+        cast(fit.compatible_share as {{ type_double() }}) as compatible_share,
+        cast(
+            fit.compatible_share / max(fit.compatible_share) over (partition by fit.{{ id_column }})
+            as {{ type_double() }}
+        ) as key_fit
+    from (
+        select
+            owner_keys.{{ id_column }},
+            wheel.camelot_code,
+            sum(owner_keys.key_share) as compatible_share
+        from (
+            select
+                shares.{{ id_column }},
+                shares.key_share,
+                {{ camelot_number('owner_wheel.pitch_class', 'owner_wheel.musical_mode') }} as camelot_number,
+                owner_wheel.musical_mode
+            from {{ key_shares }} as shares
+            inner join {{ ref('camelot_wheel') }} as owner_wheel on shares.camelot_code = owner_wheel.camelot_code
+        ) as owner_keys
+        inner join (
+            select
+                camelot_code,
+                musical_mode,
+                {{ camelot_number('pitch_class', 'musical_mode') }} as camelot_number
+            from {{ ref('camelot_wheel') }}
+        ) as wheel
+            on {{ camelot_compatible(
+                'owner_keys.camelot_number', 'owner_keys.musical_mode', 'wheel.camelot_number', 'wheel.musical_mode'
+            ) }}
+        group by owner_keys.{{ id_column }}, wheel.camelot_code
+    ) as fit
+{%- endmacro %}

@@ -1,0 +1,73 @@
+{#-
+    Candidates: the most popular tracks of artists similar (fct_artist_similarity) to a
+    listener's familiar and core artists (the candidate_seed_artists strongest by affinity).
+-#}
+
+with
+
+seed_artists as (
+    select
+        familiarity.user_id,
+        familiarity.artist_id,
+        row_number() over (
+            partition by familiarity.user_id order by affinity.affinity_score desc, familiarity.artist_id asc
+        ) as seed_rank
+    from {{ ref('fct_user_artist_familiarity') }} as familiarity
+    inner join {{ ref('fct_user_artist_affinity') }} as affinity
+        on familiarity.user_id = affinity.user_id and familiarity.artist_id = affinity.artist_id
+    where familiarity.familiarity_tier in ('familiar', 'core')
+),
+
+artist_top_tracks as (
+    select
+        artist_id,
+        track_id,
+        popularity
+    from (
+        select
+            artist_id,
+            track_id,
+            popularity,
+            row_number() over (partition by artist_id order by popularity desc, track_id asc) as track_rank
+        from {{ ref('dim_tracks') }}
+        where release_date <= cast('{{ run_date() }}' as date)
+    ) as ranked_tracks
+    where track_rank <= {{ var('candidate_tracks_per_artist') }}
+),
+
+contributions as (
+    select
+        seed_artists.user_id,
+        seed_artists.artist_id as seed_artist_id,
+        artist_top_tracks.track_id,
+        similarity.similarity
+        * (1 + cast(artist_top_tracks.popularity as {{ type_double() }})) / 101 as contribution
+    from seed_artists
+    inner join {{ ref('fct_artist_similarity') }} as similarity on seed_artists.artist_id = similarity.artist_id
+    inner join artist_top_tracks on similarity.similar_artist_id = artist_top_tracks.artist_id
+    where seed_artists.seed_rank <= {{ var('candidate_seed_artists') }}
+),
+
+best_seed as (
+    select
+        *,
+        sum(contribution) over (partition by user_id, track_id) as source_score,
+        row_number() over (
+            partition by user_id, track_id order by contribution desc, seed_artist_id asc
+        ) as seed_order
+    from contributions
+),
+
+final as (
+    select
+        user_id,
+        track_id,
+        'similar_artists' as candidate_source,
+        cast(source_score as {{ type_double() }}) as source_score,
+        'artist' as seed_type,
+        seed_artist_id as seed_id
+    from best_seed
+    where seed_order = 1
+)
+
+select * from final

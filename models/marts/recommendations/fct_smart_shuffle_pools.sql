@@ -1,0 +1,180 @@
+{#-
+    Smart Shuffle pools: for each playlist of at least smart_shuffle_min_playlist_tracks tracks,
+    the tracks that fit it best, not on it already: the neighbours (fct_track_similarity) of its
+    tracks, scored by how many of its tracks point at them (co-occurrence), audio fit to the
+    playlist (tempo closeness with half/double time folded, Camelot compatibility with its keys,
+    energy closeness) and a popularity prior, with the weights of var ranking_weights (taste =
+    co-occurrence; novelty does not apply). A pool holds smart_shuffle_pool_factor times the one
+    recommendation per smart_shuffle_tracks_per_recommendation tracks the playlist needs: the
+    serving shim drops the ones the owner has heard (Bloom filter) at request time.
+-#}
+
+{%- set weights = var('ranking_weights') %}
+
+with
+
+playlist_tracks as (
+    select distinct
+        playlist_tracks.playlist_id,
+        playlist_tracks.track_id
+    from {{ ref('stg_raw__playlist_tracks') }} as playlist_tracks
+    inner join {{ ref('stg_raw__playlists') }} as playlists on playlist_tracks.playlist_id = playlists.playlist_id
+),
+
+eligible_playlists as (
+    select
+        playlist_id,
+        count(*) as track_count
+    from playlist_tracks
+    group by playlist_id
+    having count(*) >= {{ var('smart_shuffle_min_playlist_tracks') }}
+),
+
+tracks as (
+    select
+        track_id,
+        artist_id,
+        tempo_bpm,
+        {{ fold_tempo('tempo_bpm') }} as folded_tempo_bpm,
+        camelot_code,
+        energy
+    from {{ ref('dim_tracks') }}
+),
+
+playlist_audio as (
+    select
+        playlist_tracks.playlist_id,
+        avg(tracks.folded_tempo_bpm) as tempo_centre_bpm,
+        stddev_samp(tracks.folded_tempo_bpm) as tempo_spread_bpm,
+        avg(tracks.energy) as energy_centre
+    from playlist_tracks
+    inner join eligible_playlists on playlist_tracks.playlist_id = eligible_playlists.playlist_id
+    inner join tracks on playlist_tracks.track_id = tracks.track_id
+    group by playlist_tracks.playlist_id
+),
+
+key_shares as (
+    select
+        playlist_tracks.playlist_id,
+        tracks.camelot_code,
+        cast(count(*) as {{ type_double() }})
+        / sum(count(*)) over (partition by playlist_tracks.playlist_id) as key_share
+    from playlist_tracks
+    inner join eligible_playlists on playlist_tracks.playlist_id = eligible_playlists.playlist_id
+    inner join tracks on playlist_tracks.track_id = tracks.track_id
+    where tracks.camelot_code is not null
+    group by playlist_tracks.playlist_id, tracks.camelot_code
+),
+
+key_fit as (
+    {{ camelot_key_fit('key_shares', 'playlist_id') }}
+),
+
+neighbours as (
+    select
+        playlist_tracks.playlist_id,
+        playlist_tracks.track_id as seed_track_id,
+        similarity.similar_track_id as track_id,
+        similarity.similarity
+    from playlist_tracks
+    inner join eligible_playlists on playlist_tracks.playlist_id = eligible_playlists.playlist_id
+    inner join {{ ref('fct_track_similarity') }} as similarity on playlist_tracks.track_id = similarity.track_id
+    left join playlist_tracks as already_there
+        on
+            playlist_tracks.playlist_id = already_there.playlist_id
+            and similarity.similar_track_id = already_there.track_id
+    where already_there.track_id is null
+),
+
+cooccurrence as (
+    select
+        *,
+        sum(similarity) over (partition by playlist_id, track_id) as cooccurrence_score,
+        row_number() over (
+            partition by playlist_id, track_id order by similarity desc, seed_track_id asc
+        ) as seed_order
+    from neighbours
+),
+
+popularity as (
+    select distinct
+        track_id,
+        popularity_prior
+    from {{ ref('int_track_popularity') }}
+),
+
+scored as (
+    select
+        cooccurrence.playlist_id,
+        cooccurrence.track_id,
+        tracks.artist_id,
+        cooccurrence.seed_track_id,
+        cooccurrence.cooccurrence_score
+        / max(cooccurrence.cooccurrence_score) over (partition by cooccurrence.playlist_id) as taste_score,
+        coalesce(
+            exp(-0.5 * power(
+                least(
+                    abs(tracks.folded_tempo_bpm - playlist_audio.tempo_centre_bpm),
+                    abs(2 * tracks.folded_tempo_bpm - playlist_audio.tempo_centre_bpm),
+                    abs(tracks.folded_tempo_bpm / 2 - playlist_audio.tempo_centre_bpm)
+                ) / greatest(coalesce(playlist_audio.tempo_spread_bpm, 0), 8), 2
+            )),
+            0.5
+        ) as tempo_fit,
+        coalesce(key_fit.key_fit, 0.5) as key_fit,
+        coalesce(1 - abs(tracks.energy - playlist_audio.energy_centre), 0.5) as energy_fit,
+        coalesce(popularity.popularity_prior, 0) as popularity_prior
+    from cooccurrence
+    inner join tracks on cooccurrence.track_id = tracks.track_id
+    inner join playlist_audio on cooccurrence.playlist_id = playlist_audio.playlist_id
+    left join key_fit on cooccurrence.playlist_id = key_fit.playlist_id and tracks.camelot_code = key_fit.camelot_code
+    left join popularity on cooccurrence.track_id = popularity.track_id
+    where cooccurrence.seed_order = 1
+),
+
+ranked as (
+    select
+        *,
+        (tempo_fit + key_fit + energy_fit) / 3 as audio_fit,
+        (
+            {{ weights['taste'] }} * taste_score
+            + {{ weights['audio'] }} * (tempo_fit + key_fit + energy_fit) / 3
+            + {{ weights['popularity'] }} * popularity_prior
+        ) / {{ weights['taste'] + weights['audio'] + weights['popularity'] }} as score
+    from scored
+),
+
+final as (
+    select
+        ranked.playlist_id,
+        cast(ranked.pool_rank as {{ dbt.type_bigint() }}) as pool_rank,
+        ranked.track_id,
+        ranked.artist_id,
+        cast(ranked.score as {{ type_double() }}) as score,
+        cast(ranked.taste_score as {{ type_double() }}) as taste_score,
+        cast(ranked.audio_fit as {{ type_double() }}) as audio_fit,
+        cast(ranked.popularity_prior as {{ type_double() }}) as popularity_prior,
+        ranked.seed_track_id,
+        'playlist_neighbours:' || ranked.seed_track_id
+        || case when ranked.tempo_fit >= 0.8 then ',tempo_match' else '' end
+        || case when ranked.key_fit >= 0.8 then ',key_match' else '' end
+        || case when ranked.energy_fit >= 0.9 then ',energy_match' else '' end as reason_codes,
+        cast(eligible_playlists.track_count as {{ dbt.type_bigint() }}) as playlist_track_count,
+        cast('{{ run_date() }}' as date) as as_of_date
+    from (
+        select
+            *,
+            row_number() over (partition by playlist_id order by score desc, track_id asc) as pool_rank
+        from ranked
+    ) as ranked
+    inner join eligible_playlists on ranked.playlist_id = eligible_playlists.playlist_id
+    where
+        ranked.pool_rank
+        <= {{ var('smart_shuffle_pool_factor') }}
+        * ceil(
+            cast(eligible_playlists.track_count as {{ type_double() }})
+            / {{ var('smart_shuffle_tracks_per_recommendation') }}
+        )
+)
+
+select * from final
