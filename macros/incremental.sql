@@ -91,3 +91,16 @@
     {%- set day = modules.datetime.date.fromisoformat(run_date()) -%}
     {{ return((day - modules.datetime.timedelta(days=day.weekday())).isoformat()) }}
 {% endmacro %}
+
+{% macro event_filing_date(timestamp_column) %}
+    {#-
+        The day a raw event is filed under: the UTC day it happened; for an event without a time,
+        or one in the future (rejected), the run_date of the run that first saw it. A run loads
+        the events filed up to its run_date.
+    -#}
+    case
+        when {{ timestamp_column }} is null or {{ timestamp_column }} > {{ dbt.current_timestamp() }}
+            then cast('{{ run_date() }}' as date)
+        else cast({{ timestamp_column }} as date)
+    end
+{%- endmacro %}

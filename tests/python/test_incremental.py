@@ -29,8 +29,9 @@ def rows(path, table: str) -> set[tuple]:
             "order by ordinal_position", [table]).fetchall()
         assert columns, table
         selected = [f"round({name}, 9)" if kind == "DOUBLE" else name for name, kind in columns]
-        # A raw row without played_at is filed under the run that first saw it: not comparable.
-        selected = ["case when played_at is not null then partition_date end" if name == "partition_date"
+        # A raw row without a usable played_at is filed under the run that first saw it: not comparable.
+        selected = ["case when partition_date = cast(played_at as date) then partition_date end"
+                    if name == "partition_date"
                     else name for name in selected]
         return set(con.execute(f"select {', '.join(selected)} from {table}").fetchall())
 

@@ -5,8 +5,9 @@
 
 {#-
     Incremental by day of play, so that a daily run checks only the new days' raw events.
-    A run takes the days after the last day loaded and the days from incremental_window_start(),
-    and files a row without a usable played_at under the run that first saw it. An event id
+    A run takes the days after the last day loaded and the days from incremental_window_start()
+    up to run_date, and files a row without a usable played_at (none, or in the future) under
+    the run that first saw it (macro event_filing_date). An event id
     accepted on an earlier day makes a later copy a duplicate, as in a full build, where the
     earliest copy wins.
 -#}
@@ -31,16 +32,23 @@ source as (
 ),
 
 in_days as (
-    select
-        *,
-        coalesce(cast(played_at as date), cast('{{ run_date() }}' as date)) as partition_date
-    from source
-    {% if is_incremental() %}
-        where
-            played_at is null
-            or cast(played_at as date) > (select last_loaded_day.last_day from last_loaded_day)
-            or cast(played_at as date) >= cast('{{ incremental_window_start() }}' as date)
-    {% endif %}
+    select *
+    from (
+        select
+            *,
+            {{ event_filing_date('played_at') }} as partition_date
+        from source
+    ) as filed
+    where
+        partition_date <= cast('{{ run_date() }}' as date)
+        {% if is_incremental() %}
+            and (
+                played_at is null
+                or played_at > {{ dbt.current_timestamp() }}
+                or partition_date > (select last_loaded_day.last_day from last_loaded_day)
+                or partition_date >= cast('{{ incremental_window_start() }}' as date)
+            )
+        {% endif %}
 ),
 
 keyed as (
@@ -67,12 +75,14 @@ keyed as (
 in_window as (
     select * from keyed
     {% if is_incremental() %}
-        -- A row without played_at belongs to the run that first saw it.
+        -- A row without a usable played_at belongs to the run that first saw it.
         where
-            played_at is not null
+            partition_date = cast(played_at as date)
             or row_key not in (
                 select earlier.row_key from loaded as earlier
-                where earlier.played_at is null and earlier.partition_date <> cast('{{ run_date() }}' as date)
+                where
+                    (earlier.played_at is null or earlier.partition_date <> cast(earlier.played_at as date))
+                    and earlier.partition_date <> cast('{{ run_date() }}' as date)
             )
     {% endif %}
 ),
