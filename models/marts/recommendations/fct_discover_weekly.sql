@@ -11,7 +11,8 @@
     discover_weekly_max_tracks_per_artist per artist, a share of new artists that follows their
     exploration propensity (within the min/max share vars; the other kind fills in when one runs
     short), ordered for flow: a walk round the Camelot wheel from the listener's main key,
-    zigzagging between the A and B rings so that neighbours stay compatible, tempo rising within a key.
+    zigzagging between the A and B rings (the main key's ring first) so that neighbours stay
+    compatible, tempo rising within a key.
 -#}
 
 {%- set size = var('discover_weekly_size') %}
@@ -107,7 +108,8 @@ picked as (
 main_keys as (
     select
         listener_keys.user_id,
-        {{ camelot_number('wheel.pitch_class', 'wheel.musical_mode') }} as main_camelot_number
+        {{ camelot_number('wheel.pitch_class', 'wheel.musical_mode') }} as main_camelot_number,
+        wheel.musical_mode as main_musical_mode
     from {{ ref('fct_listener_camelot_keys') }} as listener_keys
     inner join {{ ref('camelot_wheel') }} as wheel on listener_keys.camelot_code = wheel.camelot_code
     where listener_keys.key_rank = 1
@@ -117,7 +119,7 @@ with_flow as (
     select
         picked.*,
         {{ fold_tempo('tracks.tempo_bpm') }} as folded_tempo_bpm,
-        tracks.musical_mode,
+        case when tracks.musical_mode = coalesce(main_keys.main_musical_mode, 1) then 0 else 1 end as ring_order,
         mod(
             {{ camelot_number('tracks.pitch_class', 'tracks.musical_mode') }}
             - coalesce(main_keys.main_camelot_number, 1) + 12,
@@ -137,7 +139,7 @@ final as (
             order by
                 case when wheel_step is null then 1 else 0 end,
                 wheel_step,
-                case when mod(wheel_step, 2) = 0 then musical_mode else 1 - musical_mode end,
+                case when mod(wheel_step, 2) = 0 then ring_order else 1 - ring_order end,
                 folded_tempo_bpm,
                 track_id
         ) as {{ dbt.type_bigint() }}) as playlist_position,
