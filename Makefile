@@ -67,5 +67,9 @@ pytest: $(VENV)/.installed $(BQEMU_VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/generator_bench.py
 
+# Offline evaluation on the main job's data: lists made a week before its last day, scored on that week.
+eval: $(VENV)/.installed
+	$(BIN)/python bench/offline_eval.py --data $(DATA_DIR)
+
 clean:
 	rm -rf target logs
