@@ -10,7 +10,8 @@ seed_artists as (
         familiarity.user_id,
         familiarity.artist_id,
         row_number() over (
-            partition by familiarity.user_id order by affinity.affinity_score desc, familiarity.artist_id asc
+            partition by familiarity.user_id
+            order by {{ comparable_float('affinity.affinity_score') }} desc, familiarity.artist_id asc
         ) as seed_rank
     from {{ ref('fct_user_artist_familiarity') }} as familiarity
     inner join {{ ref('fct_user_artist_affinity') }} as affinity
@@ -53,7 +54,7 @@ best_seed as (
         *,
         sum(contribution) over (partition by user_id, track_id) as source_score,
         row_number() over (
-            partition by user_id, track_id order by contribution desc, seed_artist_id asc
+            partition by user_id, track_id order by {{ comparable_float('contribution') }} desc, seed_artist_id asc
         ) as seed_order
     from contributions
 ),

@@ -25,7 +25,8 @@ best_seed as (
         *,
         sum(contribution) over (partition by user_id, seed_kind, track_id) as source_score,
         row_number() over (
-            partition by user_id, seed_kind, track_id order by contribution desc, seed_track_id asc
+            partition by user_id, seed_kind, track_id
+            order by {{ comparable_float('contribution') }} desc, seed_track_id asc
         ) as seed_order
     from neighbours
 ),

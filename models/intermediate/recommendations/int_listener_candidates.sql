@@ -54,7 +54,7 @@ per_track as (
         sum(weighted_score) over (partition by user_id, track_id) as summed_score,
         count(*) over (partition by user_id, track_id) as source_count,
         row_number() over (
-            partition by user_id, track_id order by weighted_score desc, candidate_source asc
+            partition by user_id, track_id order by {{ comparable_float('weighted_score') }} desc, candidate_source asc
         ) as source_order
     from weighted
 ),
@@ -62,7 +62,9 @@ per_track as (
 pooled as (
     select
         *,
-        row_number() over (partition by user_id order by summed_score desc, track_id asc) as pool_rank
+        row_number() over (
+            partition by user_id order by {{ comparable_float('summed_score') }} desc, track_id asc
+        ) as pool_rank
     from per_track
     where source_order = 1
 ),

@@ -45,7 +45,7 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by user_id, seed_kind order by seed_strength desc, track_id asc
+            partition by user_id, seed_kind order by {{ comparable_float('seed_strength') }} desc, track_id asc
         ) as seed_rank,
         max(seed_strength) over (partition by user_id, seed_kind) as best_strength
     from both_kinds

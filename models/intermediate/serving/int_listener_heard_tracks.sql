@@ -1,7 +1,7 @@
 {#-
     Every track a listener has heard, one row per listener and track: the tracks they ever
-    played (streamed or skipped) and, later, the tracks served to them lately. The Bloom filters
-    of serving_bloom_filters are built from it.
+    played (streamed or skipped) and the tracks served to them lately (Discover Weekly lists of
+    the last bloom_served_weeks weeks). The Bloom filters of serving_bloom_filters are built from it.
 -#}
 
 with
@@ -22,19 +22,18 @@ played as (
     from affinity_state
 ),
 
--- ============================================================================================
--- served: EMPTY FOR NOW. To be filled with the tracks served to each listener in the last N
--- weeks (Discover Weekly and the other surfaces) once those tables exist. Same columns; a
--- track both played and served keeps heard_reason 'played' (lower reason_priority wins).
--- ============================================================================================
 served as (
+    -- Discover Weekly lists of the last bloom_served_weeks weeks, this week's included.
     select
         user_id,
         track_id,
         'served' as heard_reason,
         2 as reason_priority
-    from played
-    where false
+    from {{ ref('fct_discover_weekly') }}
+    where
+        week_start <= cast('{{ run_week_start() }}' as date)
+        and {{ days_between('week_start', "cast('" ~ run_week_start() ~ "' as date)") }}
+        < 7 * {{ var('bloom_served_weeks') }}
 ),
 
 heard as (

@@ -50,7 +50,9 @@ discover_weekly as (
         track_id,
         artist_id,
         is_new_artist,
-        row_number() over (partition by user_id order by score desc, track_id asc) as list_rank
+        row_number() over (
+            partition by user_id order by {{ comparable_float('score') }} desc, track_id asc
+        ) as list_rank
     from {{ ref('fct_discover_weekly') }}
     where week_start = cast('{{ run_week_start() }}' as date)
 ),
@@ -85,7 +87,7 @@ popularity_baseline as (
             familiarity.artist_id is null as is_new_artist,
             row_number() over (
                 partition by listeners.user_id
-                order by popular_tracks.popularity_prior desc, popular_tracks.track_id asc
+                order by {{ comparable_float('popular_tracks.popularity_prior') }} desc, popular_tracks.track_id asc
             ) as list_rank
         from (select distinct user_id from discover_weekly) as listeners
         cross join popular_tracks

@@ -49,7 +49,9 @@ artist_capped as (
     from (
         select
             *,
-            row_number() over (partition by user_id, artist_id order by score desc, track_id asc) as artist_pick
+            row_number() over (
+                partition by user_id, artist_id order by {{ comparable_float('score') }} desc, track_id asc
+            ) as artist_pick
         from never_played
     ) as picks
     where artist_pick <= {{ var('discover_weekly_max_tracks_per_artist') }}
@@ -78,7 +80,7 @@ by_kind as (
         quotas.new_artist_slots,
         row_number() over (
             partition by artist_capped.user_id, artist_capped.is_new_artist
-            order by artist_capped.score desc, artist_capped.track_id asc
+            order by {{ comparable_float('artist_capped.score') }} desc, artist_capped.track_id asc
         ) as kind_rank
     from artist_capped
     inner join quotas on artist_capped.user_id = quotas.user_id
@@ -97,7 +99,7 @@ picked as (
                         when not is_new_artist and kind_rank <= {{ size }} - new_artist_slots then 0
                         else 1
                     end,
-                    score desc,
+                    {{ comparable_float('score') }} desc,
                     track_id asc
             ) as pick_rank
         from by_kind
@@ -140,7 +142,7 @@ final as (
                 case when wheel_step is null then 1 else 0 end,
                 wheel_step,
                 case when mod(wheel_step, 2) = 0 then ring_order else 1 - ring_order end,
-                folded_tempo_bpm,
+                {{ comparable_float('folded_tempo_bpm') }},
                 track_id
         ) as {{ dbt.type_bigint() }}) as playlist_position,
         track_id,

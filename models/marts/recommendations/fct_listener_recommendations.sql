@@ -83,7 +83,9 @@ final as (
         track_id,
         artist_id,
         cast(
-            row_number() over (partition by user_id order by score desc, track_id asc) as {{ dbt.type_bigint() }}
+            row_number() over (
+                partition by user_id order by {{ comparable_float('score') }} desc, track_id asc
+            ) as {{ dbt.type_bigint() }}
         ) as recommendation_rank,
         cast(score as {{ type_double() }}) as score,
         cast(taste_score as {{ type_double() }}) as taste_score,

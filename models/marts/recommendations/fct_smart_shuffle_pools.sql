@@ -91,7 +91,7 @@ cooccurrence as (
         *,
         sum(similarity) over (partition by playlist_id, track_id) as cooccurrence_score,
         row_number() over (
-            partition by playlist_id, track_id order by similarity desc, seed_track_id asc
+            partition by playlist_id, track_id order by {{ comparable_float('similarity') }} desc, seed_track_id asc
         ) as seed_order
     from neighbours
 ),
@@ -164,7 +164,9 @@ final as (
     from (
         select
             *,
-            row_number() over (partition by playlist_id order by score desc, track_id asc) as pool_rank
+            row_number() over (
+                partition by playlist_id order by {{ comparable_float('score') }} desc, track_id asc
+            ) as pool_rank
         from ranked
     ) as ranked
     inner join eligible_playlists on ranked.playlist_id = eligible_playlists.playlist_id
