@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from conftest import EARLIER_RUN_DATE, PROJECT_DIR, RUN_DATE, run_dbt
+from tunesday.bloom import bloom_parameters, filter_words
 from tunesday.ci.bigquery_sql import check_paths
 from tunesday.ci.emulator import EMULATOR_PROJECT, running_emulator
 from tunesday.load.bigquery import load_raw_dir, make_client
@@ -22,6 +23,8 @@ RAW_DATASET = "tunesday_raw"
 # Columns that differ by design between two builds (when they ran; the run that first saw a raw
 # event without a usable time files it under its own run_date).
 RUN_DEPENDENT_COLUMNS = {"audited_at", "partition_date"}
+# Built from every Discover Weekly list of the last weeks: the emulator made two, DuckDB one.
+HISTORY_DEPENDENT_TABLES = {"serving_bloom_filters", "serving_bloom_filter_words"}
 # Snapshots: the emulator built two run dates, DuckDB one, so only current versions compare,
 # without the bookkeeping of when each version was recorded.
 SNAPSHOT_COLUMNS = {"dbt_valid_from", "dbt_valid_to", "dbt_scd_id", "dbt_updated_at", "as_of_date"}
@@ -98,6 +101,11 @@ def test_every_model_matches_duckdb_row_for_row(warehouse, bq_build):
         filters = {table: "where dbt_valid_to is null" if "dbt_valid_to" in cols
                    else f"where week_start = date '{run_week}'" if "week_start" in cols else ""
                    for table, cols in columns.items()}
+        # Heard tracks include the Discover Weekly lists of earlier weeks, which only the emulator
+        # made: compare the played ones here, the filters in test_bloom_filters_are_bit_identical.
+        filters["int_listener_heard_tracks"] = "where heard_reason = 'played'"
+        for table in HISTORY_DEPENDENT_TABLES:
+            columns.pop(table)
         columns = {
             table: [c for c in cols if c not in RUN_DEPENDENT_COLUMNS and not (filters[table] and c in SNAPSHOT_COLUMNS)]
             for table, cols in columns.items()
@@ -122,6 +130,26 @@ def test_every_model_matches_duckdb_row_for_row(warehouse, bq_build):
                 f"  only on DuckDB:   {only_duck}\n  only on BigQuery: {only_bq}")
         assert duck_rows[table] or table.startswith("quarantine"), f"{table} is empty: parity proves nothing"
     assert not differences, "\n".join(differences)
+
+
+def test_bloom_filters_are_bit_identical(bq_build):
+    """The emulator's filters are exactly what tunesday.bloom computes from its heard tracks (and
+    test_bloom.py proves the same for DuckDB): the same bits on both engines and in Python."""
+    def table(name: str):
+        return bq_build.client.query(f"select * from `{EMULATOR_PROJECT}.{DATASET}.{name}`").result()
+    heard: dict[str, list[str]] = {}
+    for row in table("int_listener_heard_tracks"):
+        heard.setdefault(row["user_id"], []).append(row["track_id"])
+    words: dict[str, dict[int, int]] = {}
+    for row in table("serving_bloom_filter_words"):
+        words.setdefault(row["user_id"], {})[row["word_index"]] = row["word"]
+    filters = {row["user_id"]: row for row in table("serving_bloom_filters")}
+    assert len(filters) > 100 and set(filters) == set(heard)
+    for user_id, tracks in heard.items():
+        bit_count, hash_count = bloom_parameters(len(tracks), 0.01)
+        assert (filters[user_id]["bit_count"], filters[user_id]["hash_count"]) == (bit_count, hash_count)
+        expected = {index: word for index, word in filter_words(tracks, bit_count, hash_count).items() if word}
+        assert words.get(user_id, {}) == expected, user_id
 
 
 def test_production_sql_is_bigquery_sql(bq_build, tmp_path):

@@ -60,10 +60,10 @@ artist_capped as (
 quotas as (
     select
         user_id,
-        cast(round({{ size }} * least(
-            {{ var('discover_weekly_max_new_artist_share') }},
-            greatest({{ var("discover_weekly_min_new_artist_share") }}, coalesce(exploration_propensity, 0.5))
-        )) as {{ dbt.type_bigint() }}) as new_artist_slots
+        cast({{ round_half_up(comparable_float(
+            size ~ ' * least(' ~ var('discover_weekly_max_new_artist_share') ~ ', greatest('
+            ~ var('discover_weekly_min_new_artist_share') ~ ', coalesce(exploration_propensity, 0.5)))'
+        ), 0) }} as {{ dbt.type_bigint() }}) as new_artist_slots
     from (
         select distinct
             recommendations.user_id,

@@ -100,10 +100,10 @@ final as (
         seed_id,
         candidate_sources,
         best_source || ':' || seed_id
-        || case when tempo_fit >= 0.8 then ',tempo_match' else '' end
-        || case when key_fit >= 0.8 then ',key_match' else '' end
+        || case when {{ comparable_float('tempo_fit') }} >= 0.8 then ',tempo_match' else '' end
+        || case when {{ comparable_float('key_fit') }} >= 0.8 then ',key_match' else '' end
         || case when is_new_artist then ',new_artist' else ',known_artist' end
-        || case when popularity_prior >= 0.8 then ',popular' else '' end as reason_codes,
+        || case when {{ comparable_float('popularity_prior') }} >= 0.8 then ',popular' else '' end as reason_codes,
         cast('{{ run_date() }}' as date) as as_of_date
     from ranked
 )

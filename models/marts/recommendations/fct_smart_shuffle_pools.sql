@@ -156,9 +156,11 @@ final as (
         cast(ranked.popularity_prior as {{ type_double() }}) as popularity_prior,
         ranked.seed_track_id,
         'playlist_neighbours:' || ranked.seed_track_id
-        || case when ranked.tempo_fit >= 0.8 then ',tempo_match' else '' end
-        || case when ranked.key_fit >= 0.8 then ',key_match' else '' end
-        || case when ranked.energy_fit >= 0.9 then ',energy_match' else '' end as reason_codes,
+        || case when {{ comparable_float('ranked.tempo_fit') }} >= 0.8 then ',tempo_match' else '' end
+        || case when {{ comparable_float('ranked.key_fit') }} >= 0.8 then ',key_match' else '' end
+        || case
+            when {{ comparable_float('ranked.energy_fit') }} >= 0.9 then ',energy_match' else ''
+        end as reason_codes,
         cast(eligible_playlists.track_count as {{ dbt.type_bigint() }}) as playlist_track_count,
         cast('{{ run_date() }}' as date) as as_of_date
     from (

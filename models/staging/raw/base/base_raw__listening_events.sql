@@ -56,7 +56,7 @@ keyed as (
         *,
         {{ hash64(
             "coalesce(event_id, '') || '|' || coalesce(user_id, '') || '|' || coalesce(track_id, '')"
-            ~ " || '|' || coalesce(cast(" ~ epoch_millis('played_at') ~ " as " ~ dbt.type_string() ~ "), '')"
+            ~ " || '|' || coalesce(cast(" ~ epoch_micros('played_at') ~ " as " ~ dbt.type_string() ~ "), '')"
             ~ " || '|' || coalesce(cast(ms_played as " ~ dbt.type_string() ~ "), '')"
             ~ " || '|' || cast(copy_number as " ~ dbt.type_string() ~ ")"
         ) }} as row_key
