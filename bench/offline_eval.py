@@ -83,5 +83,27 @@ def main() -> None:
         print(f"  {name:42} in true taste clusters {in_taste:.1%}, median tempo gap {tempo_gap:.1f} BPM")
 
 
+    # Flow: adjacent tracks of a list in compatible keys (macro camelot_compatible) and within 8 % in
+    # folded tempo, in the published order against the same tracks in score order.
+    print("\nflow of the Discover Weekly lists (share of adjacent pairs)")
+    for name, order in [("published (flow) order", "playlist_position"), ("score order", "score desc, track_id")]:
+        compatible, tempo_close = con.execute(f"""
+            with keyed as (
+                select d.user_id, t.musical_mode as mode,
+                       (7 * t.pitch_class + case when t.musical_mode = 1 then 7 else 4 end) % 12 + 1 as num,
+                       t.tempo_bpm * pow(2, floor(ln(160 / t.tempo_bpm) / ln(2))) as ft,
+                       row_number() over (partition by d.user_id order by {order}) as pos
+                from fct_discover_weekly d join dim_tracks t using (track_id)
+            ), pairs as (
+                select a.*, b.mode as mode2, b.num as num2, b.ft as ft2
+                from keyed a join keyed b on a.user_id = b.user_id and b.pos = a.pos + 1
+            )
+            select avg(((mode = mode2 and (num - num2 + 12) % 12 in (0, 1, 11)) or num = num2)::int),
+                   avg((abs(ft - ft2) / least(ft, ft2) <= 0.08)::int)
+            from pairs
+        """).fetchone()
+        print(f"  {name:24} compatible keys {compatible:.1%}, tempo within 8 % {tempo_close:.1%}")
+
+
 if __name__ == "__main__":
     main()

@@ -85,8 +85,8 @@ def main() -> None:
             return f"{{run_date: '{day.isoformat()}'}}"
 
         full = env_for("full")
-        wall, rss, _ = dbt(full, "build", "--full-refresh", "--vars", run_date(last_day))
-        print(f"full build (day {args.days})    {wall:6.1f} s, peak RSS {rss:,.0f} MiB")
+        wall, rss, results = dbt(full, "build", "--full-refresh", "--vars", run_date(last_day))
+        print(f"full build (day {args.days})    {wall:6.1f} s, peak RSS {rss:,.0f} MiB; slowest: {slowest(results)}")
 
         daily = {}
         for label, day in (("early", early_day), ("late", last_day)):

@@ -58,17 +58,26 @@ discover_weekly as (
 ),
 
 popular_tracks as (
-    select
-        popularity.track_id,
-        tracks.artist_id,
-        popularity.popularity_prior
+    -- The 1,000 most popular tracks: enough for 30 unplayed ones per listener, and the baseline's
+    -- cross join with the listeners stays 1,000 rows per listener.
+    select *
     from (
-        select distinct
-            track_id,
-            popularity_prior
-        from {{ ref('int_track_popularity') }}
-    ) as popularity
-    inner join {{ ref('dim_tracks') }} as tracks on popularity.track_id = tracks.track_id
+        select
+            popularity.track_id,
+            tracks.artist_id,
+            popularity.popularity_prior,
+            row_number() over (
+                order by {{ comparable_float('popularity.popularity_prior') }} desc, popularity.track_id asc
+            ) as popularity_rank
+        from (
+            select distinct
+                track_id,
+                popularity_prior
+            from {{ ref('int_track_popularity') }}
+        ) as popularity
+        inner join {{ ref('dim_tracks') }} as tracks on popularity.track_id = tracks.track_id
+    ) as ranked_tracks
+    where popularity_rank <= 1000
 ),
 
 popularity_baseline as (
