@@ -37,11 +37,15 @@ never_played as (
     from {{ ref('fct_listener_recommendations') }} as recommendations
     left join ever_played
         on recommendations.user_id = ever_played.user_id and recommendations.track_id = ever_played.track_id
-    where
-        ever_played.track_id is null
-        {% if is_incremental() %}
-            and cast('{{ run_week_start() }}' as date) not in (select published_weeks.week_start from published_weeks)
-        {% endif %}
+    where ever_played.track_id is null
+),
+
+unpublished as (
+    -- Nothing when this week's list exists already: it stands all week.
+    select * from never_played
+    {% if is_incremental() %}
+        where cast('{{ run_week_start() }}' as date) not in (select published_weeks.week_start from published_weeks)
+    {% endif %}
 ),
 
 artist_capped as (
@@ -52,7 +56,7 @@ artist_capped as (
             row_number() over (
                 partition by user_id, artist_id order by {{ comparable_float('score') }} desc, track_id asc
             ) as artist_pick
-        from never_played
+        from unpublished
     ) as picks
     where artist_pick <= {{ var('discover_weekly_max_tracks_per_artist') }}
 ),

@@ -31,24 +31,26 @@ source as (
     select * from {{ source('raw', 'listening_events') }}
 ),
 
-in_days as (
+filed as (
     select *
     from (
         select
             *,
             {{ event_filing_date('played_at') }} as partition_date
         from source
-    ) as filed
-    where
-        partition_date <= cast('{{ run_date() }}' as date)
-        {% if is_incremental() %}
-            and (
-                played_at is null
-                or played_at > {{ dbt.current_timestamp() }}
-                or partition_date > (select last_loaded_day.last_day from last_loaded_day)
-                or partition_date >= cast('{{ incremental_window_start() }}' as date)
-            )
-        {% endif %}
+    ) as with_filing_date
+    where partition_date <= cast('{{ run_date() }}' as date)
+),
+
+in_days as (
+    select * from filed
+    {% if is_incremental() %}
+        where
+            played_at is null
+            or played_at > {{ dbt.current_timestamp() }}
+            or partition_date > (select last_loaded_day.last_day from last_loaded_day)
+            or partition_date >= cast('{{ incremental_window_start() }}' as date)
+    {% endif %}
 ),
 
 keyed as (
