@@ -1,0 +1,211 @@
+"""The HTTP API (one blueprint): a listener's surfaces, Smart Shuffle, heard-track checks, health.
+
+JSON only. Errors are {"error": {"code", "message"}} with status 400 (malformed id or parameter),
+404 (unknown listener or playlist), 503 (no snapshot loaded); never a stack trace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import re
+import time
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+from serving.metrics import METRICS
+from tunesday.bloom import BloomFilter
+
+bp = Blueprint("api", __name__)
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+SURFACES = ("discover_weekly", "for_you")
+MAX_LIMIT = 100
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@bp.app_errorhandler(ApiError)
+def _api_error(error: ApiError):
+    return jsonify(error={"code": error.code, "message": error.message}), error.status
+
+
+@bp.app_errorhandler(404)
+def _not_found(_error):
+    return jsonify(error={"code": "not_found", "message": "no such route"}), 404
+
+
+@bp.app_errorhandler(405)
+def _method_not_allowed(_error):
+    return jsonify(error={"code": "method_not_allowed", "message": "only GET is served"}), 405
+
+
+@bp.app_errorhandler(Exception)
+def _internal(error: Exception):
+    current_app.logger.exception("unhandled error", exc_info=error)
+    return jsonify(error={"code": "internal", "message": "internal error"}), 500
+
+
+@bp.before_app_request
+def _start_timer():
+    g.started = time.perf_counter()
+
+
+@bp.after_app_request
+def _observe(response: Response):
+    rule = request.url_rule.rule if request.url_rule else "unmatched"
+    METRICS.observe(rule, response.status_code, time.perf_counter() - getattr(g, "started", time.perf_counter()))
+    return response
+
+
+def _valid_id(value: str, name: str) -> str:
+    if not ID_PATTERN.match(value):
+        raise ApiError(400, "invalid_id", f"{name} must be 1-128 letters, digits or _.:-")
+    return value
+
+
+def _snapshot():
+    reader = current_app.extensions["snapshot_reader"]
+    snapshot = reader.get()
+    if snapshot is None:
+        raise ApiError(503, "no_snapshot", "no serving snapshot is loaded yet")
+    return snapshot, reader.connection(snapshot)
+
+
+def _listener(con, user_id: str) -> tuple:
+    row = con.execute("select user_id, bloom from listeners where user_id = ?", [_valid_id(user_id, "user_id")]).fetchone()
+    if row is None:
+        raise ApiError(404, "unknown_listener", f"no listener {user_id}")
+    return row
+
+
+def _tracks(con, track_ids: list[str]) -> dict[str, dict]:
+    found: dict[str, dict] = {}
+    for start in range(0, len(track_ids), 500):
+        chunk = track_ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for track_id, doc in con.execute(f"select track_id, doc from tracks where track_id in ({marks})", chunk):
+            found[track_id] = json.loads(doc)
+    return found
+
+
+def _surface(con, snapshot, user_id: str, surface: str, limit: int | None) -> dict:
+    _listener(con, user_id)
+    row = con.execute("select items from surfaces where user_id = ? and surface = ?", [user_id, surface]).fetchone()
+    items = json.loads(row[0]) if row else []
+    if limit is not None:
+        items = items[:limit]
+    tracks = _tracks(con, [item["track_id"] for item in items])
+    return {"user_id": user_id, "surface": surface, "run_date": snapshot.manifest["run_date"],
+            "items": [{**item, **tracks[item["track_id"]]} for item in items]}
+
+
+def _int_param(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"\d{1,9}", raw) or not low <= int(raw) <= high:
+        raise ApiError(400, "invalid_parameter", f"{name} must be an integer from {low} to {high}")
+    return int(raw)
+
+
+@bp.get("/v1/users/<user_id>/discover-weekly")
+def discover_weekly(user_id: str):
+    snapshot, con = _snapshot()
+    return jsonify(_surface(con, snapshot, user_id, "discover_weekly", None))
+
+
+@bp.get("/v1/users/<user_id>/recommendations")
+def recommendations(user_id: str):
+    snapshot, con = _snapshot()
+    surface = request.args.get("surface", "for_you")
+    if surface not in SURFACES:
+        raise ApiError(400, "invalid_parameter", f"surface must be one of {', '.join(SURFACES)}")
+    limit = _int_param("limit", 50, 1, MAX_LIMIT)
+    return jsonify(_surface(con, snapshot, user_id, surface, limit))
+
+
+@bp.get("/v1/users/<user_id>/playlists/<playlist_id>/smart-shuffle")
+def smart_shuffle(user_id: str, playlist_id: str):
+    snapshot, con = _snapshot()
+    _, bloom = _listener(con, user_id)
+    seed = request.args.get("seed", "0")
+    if not ID_PATTERN.match(seed):
+        raise ApiError(400, "invalid_parameter", "seed must be 1-128 letters, digits or _.:-")
+    row = con.execute("select tracks, pool from playlists where playlist_id = ?",
+                      [_valid_id(playlist_id, "playlist_id")]).fetchone()
+    if row is None:
+        raise ApiError(404, "unknown_playlist", f"no playlist {playlist_id}")
+    playlist_tracks, pool = json.loads(row[0]), json.loads(row[1])
+    random.Random(f"{seed}|{playlist_id}").shuffle(playlist_tracks)
+    heard = _bloom(bloom)
+    fresh = [item for item in pool if not (heard and heard.might_contain(item["track_id"]))]
+    every = current_app.config["SMART_SHUFFLE_EVERY"]
+    woven: list[dict] = []
+    for index, track_id in enumerate(playlist_tracks, start=1):
+        woven.append({"track_id": track_id, "recommended": False})
+        if index % every == 0 and fresh:
+            item = fresh.pop(0)
+            woven.append({"track_id": item["track_id"], "recommended": True, "score": item["score"],
+                          "reasons": item["reasons"], "seed_track_id": item["seed_track_id"]})
+    tracks = _tracks(con, list({item["track_id"] for item in woven}))
+    return jsonify({"user_id": user_id, "playlist_id": playlist_id, "seed": seed,
+                    "run_date": snapshot.manifest["run_date"],
+                    "items": [{"position": position, **item, **tracks[item["track_id"]]}
+                              for position, item in enumerate(woven, start=1)]})
+
+
+def _bloom(bloom_json: str | None) -> BloomFilter | None:
+    if bloom_json is None:
+        return None
+    doc = json.loads(bloom_json)
+    return BloomFilter(doc["bit_count"], doc["hash_count"], {int(k): v for k, v in doc["words"].items()})
+
+
+@bp.get("/v1/users/<user_id>/heard/<track_id>")
+def heard(user_id: str, track_id: str):
+    _, con = _snapshot()
+    _, bloom = _listener(con, user_id)
+    _valid_id(track_id, "track_id")
+    heard_filter = _bloom(bloom)
+    probably = bool(heard_filter and heard_filter.might_contain(track_id))
+    return jsonify({"user_id": user_id, "track_id": track_id,
+                    "heard": "probably heard" if probably else "not heard"})
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    reader = current_app.extensions["snapshot_reader"]
+    snapshot = reader.get()
+    if snapshot is None:
+        return jsonify(status="not ready", error={"code": "no_snapshot", "message": reader.last_error or "no snapshot"}), 503
+    built = dt.datetime.fromisoformat(snapshot.manifest["built_at"])
+    age = (dt.datetime.now(dt.timezone.utc) - built).total_seconds()
+    return jsonify(status="ready", snapshot_id=snapshot.manifest["snapshot_id"], run_date=snapshot.manifest["run_date"],
+                   age_seconds=round(age, 1), last_swap_error=reader.last_error)
+
+
+@bp.get("/metrics")
+def metrics():
+    snapshot = current_app.extensions["snapshot_reader"].get()
+    age = None
+    if snapshot is not None:
+        age = (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(snapshot.manifest["built_at"])).total_seconds()
+    return Response(METRICS.render(age), mimetype="text/plain; version=0.0.4")
+
+
+@bp.get("/openapi.json")
+def openapi():
+    from serving.openapi import OPENAPI
+
+    return jsonify(OPENAPI)

@@ -1,0 +1,77 @@
+"""The OpenAPI 3.0 document served at /openapi.json (tests check responses against it)."""
+
+_ID = {"type": "string", "pattern": r"^[A-Za-z0-9_.:-]{1,128}$"}
+_TRACK = {
+    "track_id": {"type": "string"}, "track_name": {"type": "string", "nullable": True},
+    "artist_id": {"type": "string", "nullable": True}, "artist_name": {"type": "string", "nullable": True},
+    "album_name": {"type": "string", "nullable": True}, "duration_ms": {"type": "integer", "nullable": True},
+    "tempo_bpm": {"type": "number", "nullable": True}, "camelot_code": {"type": "string", "nullable": True},
+}
+_ERRORS = {
+    "400": {"description": "malformed id or parameter", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+    "404": {"description": "unknown listener or playlist", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+    "503": {"description": "no snapshot loaded", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+}
+
+
+def _ok(schema: str) -> dict:
+    return {"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}},
+            **_ERRORS}
+
+
+def _path_param(name: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": _ID}
+
+
+OPENAPI = {
+    "openapi": "3.0.3",
+    "info": {"title": "Tunesday serving shim", "version": "1"},
+    "paths": {
+        "/v1/users/{user_id}/discover-weekly": {"get": {
+            "summary": "This week's Discover Weekly: 30 tracks in flow order, with reasons.",
+            "parameters": [_path_param("user_id")], "responses": _ok("Surface")}},
+        "/v1/users/{user_id}/recommendations": {"get": {
+            "summary": "A surface's recommendations, best first.",
+            "parameters": [_path_param("user_id"),
+                           {"name": "surface", "in": "query", "schema": {"type": "string", "enum": ["for_you", "discover_weekly"], "default": "for_you"}},
+                           {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}}],
+            "responses": _ok("Surface")}},
+        "/v1/users/{user_id}/playlists/{playlist_id}/smart-shuffle": {"get": {
+            "summary": "The playlist shuffled (deterministic for a seed), one recommendation after every three tracks; "
+                       "recommendations the listener has probably heard (Bloom filter) are left out.",
+            "parameters": [_path_param("user_id"), _path_param("playlist_id"),
+                           {"name": "seed", "in": "query", "schema": {**_ID, "default": "0"}}],
+            "responses": _ok("SmartShuffle")}},
+        "/v1/users/{user_id}/heard/{track_id}": {"get": {
+            "summary": "Whether the listener has heard the track (Bloom filter: 'probably heard' or 'not heard').",
+            "parameters": [_path_param("user_id"), _path_param("track_id")], "responses": _ok("Heard")}},
+        "/healthz": {"get": {"summary": "The process is up.", "responses": {"200": {"description": "OK"}}}},
+        "/readyz": {"get": {"summary": "Ready only with a valid snapshot; its run_date and age.",
+                            "responses": {"200": {"description": "ready"}, "503": {"description": "no snapshot"}}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics.", "responses": {"200": {"description": "text/plain"}}}},
+    },
+    "components": {"schemas": {
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+        "Surface": {"type": "object", "required": ["user_id", "surface", "run_date", "items"], "properties": {
+            "user_id": {"type": "string"}, "surface": {"type": "string"}, "run_date": {"type": "string", "format": "date"},
+            "items": {"type": "array", "items": {"type": "object",
+                      "required": ["position", "track_id", "score", "reasons"],
+                      "properties": {"position": {"type": "integer"}, "score": {"type": "number"},
+                                     "is_new_artist": {"type": "boolean"},
+                                     "reasons": {"type": "array", "items": {"type": "string"}},
+                                     "seed": {"type": "object", "properties": {"type": {"type": "string"}, "id": {"type": "string"}}},
+                                     **_TRACK}}}}},
+        "SmartShuffle": {"type": "object", "required": ["user_id", "playlist_id", "seed", "run_date", "items"], "properties": {
+            "user_id": {"type": "string"}, "playlist_id": {"type": "string"}, "seed": {"type": "string"},
+            "run_date": {"type": "string", "format": "date"},
+            "items": {"type": "array", "items": {"type": "object", "required": ["position", "track_id", "recommended"],
+                      "properties": {"position": {"type": "integer"}, "recommended": {"type": "boolean"},
+                                     "score": {"type": "number"}, "reasons": {"type": "array", "items": {"type": "string"}},
+                                     "seed_track_id": {"type": "string"}, **_TRACK}}}}},
+        "Heard": {"type": "object", "required": ["user_id", "track_id", "heard"], "properties": {
+            "user_id": {"type": "string"}, "track_id": {"type": "string"},
+            "heard": {"type": "string", "enum": ["probably heard", "not heard"]}}},
+    }},
+}

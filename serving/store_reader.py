@@ -1,0 +1,81 @@
+"""Reads the published snapshot for the HTTP API, and swaps to a newer one without a restart.
+
+Each request asks `SnapshotReader.get()` for the current snapshot. That costs one stat() of the
+CURRENT file; when it changed, the new snapshot is opened and checked (schema version, manifest
+matching CURRENT) before it replaces the old one, so a missing or invalid snapshot never replaces a
+good one. Connections are per thread and read-only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from serving.snapshot import SCHEMA_VERSION, Store
+
+
+@dataclass
+class Snapshot:
+    manifest: dict
+    path: str
+
+    def connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        con.execute("pragma query_only = on")
+        return con
+
+
+class SnapshotReader:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._seen: tuple | None = None
+        self._local = threading.local()
+        self.last_error: str | None = None
+
+    def _load(self) -> None:
+        manifest = self._store.current()
+        if manifest is None:
+            raise ValueError("no published snapshot")
+        path = Path(manifest["path"])
+        if manifest.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"snapshot schema {manifest.get('schema_version')}, this server reads {SCHEMA_VERSION}")
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            stored = dict(con.execute("select key, value from manifest").fetchall())
+        finally:
+            con.close()
+        if json.loads(stored["snapshot_id"]) != manifest["snapshot_id"]:
+            raise ValueError("the snapshot file does not match CURRENT")
+        self._snapshot = Snapshot(manifest=manifest, path=str(path))
+
+    def get(self) -> Snapshot | None:
+        try:
+            stat = os.stat(self._store.current_file)
+            seen = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        except FileNotFoundError:
+            seen = None
+        if seen != self._seen:
+            with self._lock:
+                if seen != self._seen:
+                    try:
+                        self._load()
+                        self.last_error = None
+                    except (OSError, ValueError, KeyError, sqlite3.Error) as error:
+                        self.last_error = str(error)  # keep serving the snapshot we have
+                    self._seen = seen
+        return self._snapshot
+
+    def connection(self, snapshot: Snapshot) -> sqlite3.Connection:
+        """This thread's connection to `snapshot` (reopened when the snapshot changed)."""
+        cached = getattr(self._local, "cached", None)
+        if cached is None or cached[0] != snapshot.path:
+            if cached is not None:
+                cached[1].close()
+            self._local.cached = (snapshot.path, snapshot.connect())
+        return self._local.cached[1]
