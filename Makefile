@@ -18,10 +18,12 @@ SEED ?= 42
 DATA_DIR ?= target/data
 export TUNESDAY_RAW_DIR ?= $(DATA_DIR)/raw
 
-.PHONY: help run generate build test lint pytest bench clean
+.PHONY: help run generate build serve eval test lint pytest bench clean
 
 help:
-	@echo "make run     generate data ($(USERS) users, $(TRACKS) tracks, $(DAYS) days) and build the warehouse"
+	@echo "make run     generate data ($(USERS) users, $(TRACKS) tracks, $(DAYS) days), build the warehouse, serve it on :8080"
+	@echo "make serve   export the built warehouse's serving tables and serve them (gunicorn, 127.0.0.1:8080)"
+	@echo "make eval    offline evaluation of the recommendations on the main job's data"
 	@echo "make test    lint + dbt build on a small generated dataset + pytest (what CI runs)"
 	@echo "make bench   generator benchmark (10 million events)"
 	@echo "make clean   remove build output (target/, logs/) but keep the virtual environment"
@@ -35,7 +37,7 @@ $(VENV)/.installed: pyproject.toml
 
 # The main job regenerates the data, so it rebuilds incremental models from scratch; a daily
 # scheduled run is a plain `dbt build --vars '{run_date: YYYY-MM-DD}'`.
-run: generate build
+run: generate build serve
 
 generate: $(VENV)/.installed
 	$(BIN)/tunesday-generate --users $(USERS) --tracks $(TRACKS) --days $(DAYS) --seed $(SEED) --out $(DATA_DIR)
@@ -43,6 +45,12 @@ generate: $(VENV)/.installed
 build: $(VENV)/.installed
 	$(BIN)/dbt build --full-refresh
 	$(BIN)/dbt show --select audit_raw__row_counts --limit 20
+
+# Export the warehouse's serving tables to a snapshot, then serve them (foreground; Ctrl-C stops).
+serve: $(VENV)/.installed
+	$(BIN)/tunesday-serving export
+	@echo "serving on http://127.0.0.1:8080 — try: curl -s http://127.0.0.1:8080/v1/users/usr_0000000001/discover-weekly"
+	$(BIN)/gunicorn -c serving/gunicorn.conf.py
 
 test: lint pytest
 

@@ -19,7 +19,7 @@ from tunesday.bloom import BloomFilter
 
 bp = Blueprint("api", __name__)
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_:-]{1,128}$")
 SURFACES = ("discover_weekly", "for_you")
 MAX_LIMIT = 100
 
@@ -65,7 +65,7 @@ def _observe(response: Response):
 
 def _valid_id(value: str, name: str) -> str:
     if not ID_PATTERN.match(value):
-        raise ApiError(400, "invalid_id", f"{name} must be 1-128 letters, digits or _.:-")
+        raise ApiError(400, "invalid_id", f"{name} must be 1-128 letters, digits or _:-")
     return value
 
 
@@ -136,7 +136,7 @@ def smart_shuffle(user_id: str, playlist_id: str):
     _, bloom = _listener(con, user_id)
     seed = request.args.get("seed", "0")
     if not ID_PATTERN.match(seed):
-        raise ApiError(400, "invalid_parameter", "seed must be 1-128 letters, digits or _.:-")
+        raise ApiError(400, "invalid_parameter", "seed must be 1-128 letters, digits or _:-")
     row = con.execute("select tracks, pool from playlists where playlist_id = ?",
                       [_valid_id(playlist_id, "playlist_id")]).fetchone()
     if row is None:

@@ -1,6 +1,6 @@
 """The OpenAPI 3.0 document served at /openapi.json (tests check responses against it)."""
 
-_ID = {"type": "string", "pattern": r"^[A-Za-z0-9_.:-]{1,128}$"}
+_ID = {"type": "string", "pattern": r"^[A-Za-z0-9_:-]{1,128}$"}
 _TRACK = {
     "track_id": {"type": "string"}, "track_name": {"type": "string", "nullable": True},
     "artist_id": {"type": "string", "nullable": True}, "artist_name": {"type": "string", "nullable": True},

@@ -1,0 +1,23 @@
+"""gunicorn settings for the serving shim, sized for this machine (2 cores).
+
+    gunicorn -c serving/gunicorn.conf.py      (make serve)
+
+Sync workers: each request is a few SQLite point lookups on a local file, CPU-bound and short, so
+one process per request in flight and two per core keeps both cores busy while one waits on I/O.
+Every worker opens the published snapshot itself and swaps to a newer one on its own (no restart).
+"""
+
+import multiprocessing
+import os
+
+wsgi_app = "serving.app:create_app()"
+bind = os.environ.get("TUNESDAY_SERVING_BIND", "127.0.0.1:8080")
+workers = int(os.environ.get("TUNESDAY_SERVING_WORKERS", 2 * multiprocessing.cpu_count()))
+worker_class = "sync"
+backlog = 2048
+timeout = 30
+graceful_timeout = 10
+keepalive = 5
+accesslog = None  # metrics at /metrics; an access log per request would cost more than the request
+errorlog = "-"
+loglevel = "warning"
