@@ -3,6 +3,8 @@ compared row for row with the DuckDB build; and the production SQL checked stati
 
 import datetime as dt
 import decimal
+import json
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -150,6 +152,52 @@ def test_bloom_filters_are_bit_identical(bq_build):
         assert (filters[user_id]["bit_count"], filters[user_id]["hash_count"]) == (bit_count, hash_count)
         expected = {index: word for index, word in filter_words(tracks, bit_count, hash_count).items() if word}
         assert words.get(user_id, {}) == expected, user_id
+
+
+def test_export_reads_bigquery_like_duckdb(warehouse, bq_build, tmp_path):
+    """tunesday-serving's export from the emulator: validated against BigQuery's own counts, and
+    the same documents as an export from DuckDB (the Bloom tables hold BigQuery's longer history)."""
+    from serving.snapshot import Store, export
+    from serving.warehouse import BigQueryWarehouse, DuckDBWarehouse
+
+    manifests = {}
+    for name, source in [("bigquery", BigQueryWarehouse(EMULATOR_PROJECT, DATASET, bq_build.env["TUNESDAY_BQ_EMULATOR_ENDPOINT"])),
+                         ("duckdb", DuckDBWarehouse(str(warehouse.duckdb_path)))]:
+        try:
+            manifests[name] = export(source, Store(tmp_path / name), RUN_DATE, progress=lambda line: None)
+        finally:
+            source.close()
+    bq_counts, duck_counts = manifests["bigquery"]["row_counts"], manifests["duckdb"]["row_counts"]
+    for table in ("serving_listeners", "serving_recommendations", "serving_playlist_tracks", "serving_smart_shuffle_pools"):
+        assert bq_counts[table] == duck_counts[table] > 0, table
+    documents = {}
+    for name in manifests:
+        with sqlite3.connect(Store(tmp_path / name).current()["path"]) as con:
+            documents[name] = {
+                "surfaces": {(user_id, surface): json.loads(items) for user_id, surface, items in
+                             con.execute("select user_id, surface, items from surfaces")},
+                "playlists": {pid: (json.loads(tracks), json.loads(pool)) for pid, tracks, pool in
+                              con.execute("select playlist_id, tracks, pool from playlists")},
+                "tracks": {track_id: json.loads(doc) for track_id, doc in con.execute("select track_id, doc from tracks")},
+            }
+
+    def same(a, b, where: str) -> None:
+        """Equal, floats to 1e-9 (the engines differ in the last bits of the same arithmetic)."""
+        if isinstance(a, float) or isinstance(b, float):
+            assert a == pytest.approx(b, rel=1e-9, abs=1e-12), where
+        elif isinstance(a, dict) and isinstance(b, dict):
+            assert a.keys() == b.keys(), f"{where}: {sorted(a.keys() ^ b.keys())[:5]}"
+            for key in a:
+                same(a[key], b[key], f"{where}.{key}")
+        elif isinstance(a, list | tuple) and isinstance(b, list | tuple):
+            assert len(a) == len(b), f"{where}: {len(a)} != {len(b)}"
+            for index, (x, y) in enumerate(zip(a, b)):
+                same(x, y, f"{where}[{index}]")
+        else:
+            assert a == b, f"{where}: {a!r} != {b!r}"
+
+    for part in ("surfaces", "playlists", "tracks"):
+        same(documents["bigquery"][part], documents["duckdb"][part], part)
 
 
 def test_production_sql_is_bigquery_sql(bq_build, tmp_path):
