@@ -1,0 +1,120 @@
+"""Load benchmark of the serving shim on loopback: gunicorn (serving/gunicorn.conf.py) against a
+bounded Python client, at several concurrencies, per route and against a trivial route of the
+same server in the same run.
+
+    python bench/serving_bench.py [--store target/serving] [--seconds 5] [--concurrency 1 16 64]
+
+Needs a published snapshot (`make run` or `tunesday-serving export`). The client runs in 2
+processes of threads on the same 2 cores as the server, so the figures are a lower bound of what
+the server does alone; compare the ratios to the trivial route, measured the same way.
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def _worker(urls: list[str], threads: int, seconds: float, queue) -> None:
+    latencies: list[float] = []
+    errors = [0]
+    deadline = time.perf_counter() + seconds
+
+    def loop(seed: int) -> None:
+        rng = random.Random(seed)
+        while time.perf_counter() < deadline:
+            url = rng.choice(urls)
+            started = time.perf_counter()
+            try:
+                with urllib.request.urlopen(url, timeout=10) as response:
+                    response.read()
+                latencies.append(time.perf_counter() - started)
+            except OSError:
+                errors[0] += 1
+
+    pool = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    queue.put((latencies, errors[0]))
+
+
+def load(urls: list[str], concurrency: int, seconds: float) -> dict:
+    processes = min(2, concurrency)
+    queue = multiprocessing.Queue()
+    workers = [multiprocessing.Process(target=_worker, args=(urls, concurrency // processes + (i < concurrency % processes),
+                                                             seconds, queue)) for i in range(processes)]
+    for worker in workers:
+        worker.start()
+    latencies, errors = [], 0
+    for _ in workers:
+        part, failed = queue.get()
+        latencies += part
+        errors += failed
+    for worker in workers:
+        worker.join()
+    latencies.sort()
+    return {"rps": len(latencies) / seconds, "p50_ms": 1000 * statistics.median(latencies),
+            "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))], "errors": errors}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--store", default="target/serving")
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    args = parser.parse_args()
+    store = Path(args.store).resolve()
+    current = json.loads((store / "CURRENT").read_text())
+    with sqlite3.connect(store / "snapshots" / f"{current['snapshot_id']}.sqlite") as con:
+        users = [r[0] for r in con.execute("select user_id from listeners")]
+        playlists = con.execute("select owner_user_id, playlist_id from playlists where pool <> '[]'").fetchall()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "TUNESDAY_SERVING_STORE": str(store), "TUNESDAY_SERVING_BIND": f"127.0.0.1:{port}"}
+    server = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
+                              cwd=PROJECT_DIR, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/readyz", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        rng = random.Random(1)
+        routes = {
+            "trivial (/healthz)": [f"{base}/healthz"],
+            "discover-weekly": [f"{base}/v1/users/{u}/discover-weekly" for u in rng.sample(users, min(1000, len(users)))],
+            "smart-shuffle": [f"{base}/v1/users/{o}/playlists/{p}/smart-shuffle?seed={rng.randrange(1000)}"
+                              for o, p in rng.sample(playlists, min(1000, len(playlists)))],
+        }
+        print(f"snapshot {current['snapshot_id']}: {len(users):,} listeners, {len(playlists):,} playlists with a pool; "
+              f"{args.seconds:g} s per run")
+        for concurrency in args.concurrency:
+            results = {name: load(urls, concurrency, args.seconds) for name, urls in routes.items()}
+            trivial = results["trivial (/healthz)"]
+            for name, r in results.items():
+                print(f"c={concurrency:<3} {name:20} {r['rps']:8,.0f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:7.2f} ms"
+                      f"  errors {r['errors']}  throughput x{r['rps'] / trivial['rps']:.2f}  p99 x{r['p99_ms'] / trivial['p99_ms']:.2f}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
