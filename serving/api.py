@@ -7,14 +7,13 @@ JSON only. Errors are {"error": {"code", "message"}} with status 400 (malformed 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import random
 import re
 import time
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from serving.metrics import METRICS
+from serving import documents
+from serving import metrics as serving_metrics
 from tunesday.bloom import BloomFilter
 
 bp = Blueprint("api", __name__)
@@ -59,7 +58,7 @@ def _start_timer():
 @bp.after_app_request
 def _observe(response: Response):
     rule = request.url_rule.rule if request.url_rule else "unmatched"
-    METRICS.observe(rule, response.status_code, time.perf_counter() - getattr(g, "started", time.perf_counter()))
+    serving_metrics.observe(rule, response.status_code, time.perf_counter() - getattr(g, "started", time.perf_counter()))
     return response
 
 
@@ -78,31 +77,34 @@ def _snapshot():
 
 
 def _listener(con, user_id: str) -> tuple:
-    row = con.execute("select user_id, bloom from listeners where user_id = ?", [_valid_id(user_id, "user_id")]).fetchone()
+    """(bit_count, hash_count, bits) of the listener's heard-tracks filter, all None when they
+    heard nothing; 404 for an unknown listener."""
+    row = con.execute("select bloom_bit_count, bloom_hash_count, bloom_bits from listeners where user_id = ?",
+                      [_valid_id(user_id, "user_id")]).fetchone()
     if row is None:
         raise ApiError(404, "unknown_listener", f"no listener {user_id}")
     return row
 
 
-def _tracks(con, track_ids: list[str]) -> dict[str, dict]:
-    found: dict[str, dict] = {}
-    for start in range(0, len(track_ids), 500):
-        chunk = track_ids[start:start + 500]
-        marks = ",".join("?" * len(chunk))
-        for track_id, doc in con.execute(f"select track_id, doc from tracks where track_id in ({marks})", chunk):
-            found[track_id] = json.loads(doc)
-    return found
+def _heard_filter(listener: tuple) -> BloomFilter | None:
+    bit_count, hash_count, bits = listener
+    return None if bits is None else BloomFilter.from_bytes(bit_count, hash_count, bits)
 
 
-def _surface(con, snapshot, user_id: str, surface: str, limit: int | None) -> dict:
-    _listener(con, user_id)
-    row = con.execute("select items from surfaces where user_id = ? and surface = ?", [user_id, surface]).fetchone()
-    items = json.loads(row[0]) if row else []
-    if limit is not None:
-        items = items[:limit]
-    tracks = _tracks(con, [item["track_id"] for item in items])
-    return {"user_id": user_id, "surface": surface, "run_date": snapshot.manifest["run_date"],
-            "items": [{**item, **tracks[item["track_id"]]} for item in items]}
+def _json_response(body: bytes) -> Response:
+    return Response(body, mimetype="application/json")
+
+
+def _surface(user_id: str, surface: str, limit: int | None) -> Response:
+    snapshot, con = _snapshot()
+    row = con.execute("select track_ids, items from surfaces where user_id = ? and surface = ?",
+                      [_valid_id(user_id, "user_id"), surface]).fetchone()
+    if row is None:
+        _listener(con, user_id)  # 404 for an unknown listener; a known one has no list today
+        row = ("", b"")
+    return _json_response(documents.surface_body(
+        user_id, surface, snapshot.manifest["run_date"], row[0], row[1], limit,
+        lambda track_ids: snapshot.track_fields(con, track_ids)))
 
 
 def _int_param(name: str, default: int, low: int, high: int) -> int:
@@ -116,63 +118,38 @@ def _int_param(name: str, default: int, low: int, high: int) -> int:
 
 @bp.get("/v1/users/<user_id>/discover-weekly")
 def discover_weekly(user_id: str):
-    snapshot, con = _snapshot()
-    return jsonify(_surface(con, snapshot, user_id, "discover_weekly", None))
+    return _surface(user_id, "discover_weekly", None)
 
 
 @bp.get("/v1/users/<user_id>/recommendations")
 def recommendations(user_id: str):
-    snapshot, con = _snapshot()
     surface = request.args.get("surface", "for_you")
     if surface not in SURFACES:
         raise ApiError(400, "invalid_parameter", f"surface must be one of {', '.join(SURFACES)}")
-    limit = _int_param("limit", 50, 1, MAX_LIMIT)
-    return jsonify(_surface(con, snapshot, user_id, surface, limit))
+    return _surface(user_id, surface, _int_param("limit", 50, 1, MAX_LIMIT))
 
 
 @bp.get("/v1/users/<user_id>/playlists/<playlist_id>/smart-shuffle")
 def smart_shuffle(user_id: str, playlist_id: str):
     snapshot, con = _snapshot()
-    _, bloom = _listener(con, user_id)
+    heard = _heard_filter(_listener(con, user_id))
     seed = request.args.get("seed", "0")
     if not ID_PATTERN.match(seed):
         raise ApiError(400, "invalid_parameter", "seed must be 1-128 letters, digits or _:-")
-    row = con.execute("select tracks, pool from playlists where playlist_id = ?",
-                      [_valid_id(playlist_id, "playlist_id")]).fetchone()
-    if row is None:
+    playlist = con.execute("select track_ids, pool_track_ids, pool_items, pool_hashes from playlists where playlist_id = ?",
+                           [_valid_id(playlist_id, "playlist_id")]).fetchone()
+    if playlist is None:
         raise ApiError(404, "unknown_playlist", f"no playlist {playlist_id}")
-    playlist_tracks, pool = json.loads(row[0]), json.loads(row[1])
-    random.Random(f"{seed}|{playlist_id}").shuffle(playlist_tracks)
-    heard = _bloom(bloom)
-    fresh = [item for item in pool if not (heard and heard.might_contain(item["track_id"]))]
-    every = current_app.config["SMART_SHUFFLE_EVERY"]
-    woven: list[dict] = []
-    for index, track_id in enumerate(playlist_tracks, start=1):
-        woven.append({"track_id": track_id, "recommended": False})
-        if index % every == 0 and fresh:
-            item = fresh.pop(0)
-            woven.append({"track_id": item["track_id"], "recommended": True, "score": item["score"],
-                          "reasons": item["reasons"], "seed_track_id": item["seed_track_id"]})
-    tracks = _tracks(con, list({item["track_id"] for item in woven}))
-    return jsonify({"user_id": user_id, "playlist_id": playlist_id, "seed": seed,
-                    "run_date": snapshot.manifest["run_date"],
-                    "items": [{"position": position, **item, **tracks[item["track_id"]]}
-                              for position, item in enumerate(woven, start=1)]})
-
-
-def _bloom(bloom_json: str | None) -> BloomFilter | None:
-    if bloom_json is None:
-        return None
-    doc = json.loads(bloom_json)
-    return BloomFilter(doc["bit_count"], doc["hash_count"], {int(k): v for k, v in doc["words"].items()})
+    return _json_response(documents.smart_shuffle_body(
+        user_id, playlist_id, seed, snapshot.manifest["run_date"], playlist, heard,
+        current_app.config["SMART_SHUFFLE_EVERY"], lambda track_ids: snapshot.track_fields(con, track_ids)))
 
 
 @bp.get("/v1/users/<user_id>/heard/<track_id>")
 def heard(user_id: str, track_id: str):
     _, con = _snapshot()
-    _, bloom = _listener(con, user_id)
+    heard_filter = _heard_filter(_listener(con, user_id))
     _valid_id(track_id, "track_id")
-    heard_filter = _bloom(bloom)
     probably = bool(heard_filter and heard_filter.might_contain(track_id))
     return jsonify({"user_id": user_id, "track_id": track_id,
                     "heard": "probably heard" if probably else "not heard"})
@@ -201,7 +178,7 @@ def metrics():
     age = None
     if snapshot is not None:
         age = (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(snapshot.manifest["built_at"])).total_seconds()
-    return Response(METRICS.render(age), mimetype="text/plain; version=0.0.4")
+    return Response(serving_metrics.render(age), mimetype="text/plain; version=0.0.4")
 
 
 @bp.get("/openapi.json")

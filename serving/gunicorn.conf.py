@@ -9,6 +9,8 @@ Every worker opens the published snapshot itself and swaps to a newer one on its
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 wsgi_app = "serving.app:create_app()"
 bind = os.environ.get("TUNESDAY_SERVING_BIND", "127.0.0.1:8080")
@@ -21,3 +23,18 @@ keepalive = 5
 accesslog = None  # metrics at /metrics; an access log per request would cost more than the request
 errorlog = "-"
 loglevel = "warning"
+
+
+# Metrics summed over the workers (serving/metrics.py): a fresh directory per server, set before the
+# workers import prometheus_client, removed when the server stops.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tunesday-metrics-")
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

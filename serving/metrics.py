@@ -1,51 +1,43 @@
-"""Prometheus metrics of one server process: requests per route and status, latency histograms
-per route, and the age of the loaded snapshot (text exposition format 0.0.4)."""
+"""Prometheus metrics of the server: requests per route and status, latency histograms per route,
+and the age of the loaded snapshot.
+
+Under gunicorn the counts are the whole server's, summed over its worker processes (dead ones
+included): gunicorn.conf.py points PROMETHEUS_MULTIPROC_DIR at a fresh directory before the
+workers start, each worker writes its counters to memory-mapped files there (prometheus_client's
+multiprocess mode) and /metrics adds them up. Without it (Flask's test client, the development
+server) a process counts for itself.
+"""
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
-
-class Metrics:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._requests: dict[tuple[str, int], int] = defaultdict(int)
-        self._buckets: dict[str, list[int]] = defaultdict(lambda: [0] * len(BUCKETS))
-        self._sums: dict[str, float] = defaultdict(float)
-        self._counts: dict[str, int] = defaultdict(int)
-
-    def observe(self, route: str, status: int, seconds: float) -> None:
-        with self._lock:
-            self._requests[(route, status)] += 1
-            buckets = self._buckets[route]
-            for i, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    buckets[i] += 1
-            self._sums[route] += seconds
-            self._counts[route] += 1
-
-    def render(self, snapshot_age_seconds: float | None) -> str:
-        lines = ["# HELP tunesday_http_requests_total HTTP requests by route and status.",
-                 "# TYPE tunesday_http_requests_total counter"]
-        with self._lock:
-            for (route, status), count in sorted(self._requests.items()):
-                lines.append(f'tunesday_http_requests_total{{route="{route}",status="{status}"}} {count}')
-            lines += ["# HELP tunesday_http_request_duration_seconds Request latency by route.",
-                      "# TYPE tunesday_http_request_duration_seconds histogram"]
-            for route in sorted(self._counts):
-                for bound, count in zip(BUCKETS, self._buckets[route]):
-                    lines.append(f'tunesday_http_request_duration_seconds_bucket{{route="{route}",le="{bound}"}} {count}')
-                lines.append(f'tunesday_http_request_duration_seconds_bucket{{route="{route}",le="+Inf"}} '
-                             f"{self._counts[route]}")
-                lines.append(f'tunesday_http_request_duration_seconds_sum{{route="{route}"}} {self._sums[route]:.6f}')
-                lines.append(f'tunesday_http_request_duration_seconds_count{{route="{route}"}} {self._counts[route]}')
-        lines += ["# HELP tunesday_snapshot_age_seconds Age of the loaded serving snapshot (NaN: none).",
-                  "# TYPE tunesday_snapshot_age_seconds gauge",
-                  f"tunesday_snapshot_age_seconds {snapshot_age_seconds if snapshot_age_seconds is not None else 'NaN'}"]
-        return "\n".join(lines) + "\n"
+_REGISTRY = CollectorRegistry()
+REQUESTS = Counter("tunesday_http_requests", "HTTP requests by route and status.", ["route", "status"],
+                   registry=_REGISTRY)
+LATENCY = Histogram("tunesday_http_request_duration_seconds", "Request latency by route.", ["route"],
+                    buckets=BUCKETS, registry=_REGISTRY)
 
 
-METRICS = Metrics()
+def observe(route: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(route, str(status)).inc()
+    LATENCY.labels(route).observe(seconds)
+
+
+def render(snapshot_age_seconds: float | None) -> str:
+    """The text exposition (format 0.0.4). The snapshot age is this worker's: every worker swaps on
+    its own, and a worker still on an older snapshot shows as an older age."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = _REGISTRY
+    age = "NaN" if snapshot_age_seconds is None else f"{snapshot_age_seconds:.3f}"
+    return (generate_latest(registry).decode()
+            + "# HELP tunesday_snapshot_age_seconds Age of the serving snapshot this worker serves (NaN: none).\n"
+            + "# TYPE tunesday_snapshot_age_seconds gauge\n"
+            + f"tunesday_snapshot_age_seconds {age}\n")

@@ -23,43 +23,12 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import groupby
 from pathlib import Path
 
+from serving import documents
+from serving.documents import SCHEMA_VERSION
 from serving.warehouse import SERVING_TABLES, ExportError, Warehouse
-
-SCHEMA_VERSION = 1
-SURFACES = ("discover_weekly", "for_you")
-
-SCHEMA = """
-create table manifest (key text primary key, value text not null);
-create table listeners (
-    user_id text primary key,
-    country_code text,
-    product_tier text,
-    bloom text            -- JSON {"bit_count", "hash_count", "item_count", "words": {index: word}}; null: heard nothing
-) without rowid;
-create table tracks (
-    track_id text primary key,
-    doc text not null     -- JSON display fields of the track
-) without rowid;
-create table surfaces (
-    user_id text not null,
-    surface text not null,
-    items text not null,  -- JSON list, in position order; track fields in tracks
-    primary key (user_id, surface)
-) without rowid;
-create table playlists (
-    playlist_id text primary key,
-    owner_user_id text not null,
-    playlist_name text,
-    tracks text not null, -- JSON list of track ids, in playlist order
-    pool text not null    -- JSON list of Smart Shuffle recommendations, best first ([] under 15 tracks)
-) without rowid;
-"""
-
-TRACK_FIELDS = ("track_id", "track_name", "artist_id", "artist_name", "album_name", "duration_ms", "tempo_bpm",
-                "camelot_code")
+from tunesday.bloom import track_hashes
 
 
 @dataclass(frozen=True)
@@ -91,139 +60,123 @@ class Store:
         return manifests
 
 
-def _json(value):
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    if hasattr(value, "__float__") and not isinstance(value, int | float | bool):
-        return float(value)  # Decimal from BigQuery NUMERIC
-    return value
+def _stage(progress: Callable[[str], None], name: str, rows: Iterable[tuple]) -> Iterator[tuple]:
+    """Passes rows through, showing progress every 50,000 and the total."""
+    started, count = time.perf_counter(), 0
+    for count, row in enumerate(rows, start=1):
+        if count % 50_000 == 0:
+            progress(f"  {name}: {count:,} ({count / (time.perf_counter() - started):,.0f}/s)")
+        yield row
+    progress(f"  {name}: {count:,} in {time.perf_counter() - started:.1f} s")
 
 
-class _Tracks:
-    """Each track's display fields, written once to the tracks table however often it is listed."""
-
-    def __init__(self) -> None:
-        self.docs: dict[str, str] = {}
-
-    def __call__(self, row: dict) -> str:
-        track_id = row["track_id"]
-        _check(track_id is not None, "a listed track_id is null")
-        if track_id not in self.docs:
-            self.docs[track_id] = json.dumps({field: _json(row[field]) for field in TRACK_FIELDS})
-        return track_id
-
-
-def _reasons(codes: str | None) -> list[str]:
-    return [code for code in (codes or "").split(",") if code]
-
-
-class _Counter:
-    """Counts the rows read from a table and shows progress on long exports."""
-
-    def __init__(self, table: str, progress: Callable[[str], None]) -> None:
-        self.table, self.progress, self.rows, self.started = table, progress, 0, time.perf_counter()
-
-    def wrap(self, rows: Iterable[dict]) -> Iterator[dict]:
-        for row in rows:
-            self.rows += 1
-            if self.rows % 100_000 == 0:
-                self.progress(f"  {self.table}: {self.rows:,} rows ({self.rows / (time.perf_counter() - self.started):,.0f}/s)")
-            yield row
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ExportError(f"contract violated: {message}")
+def _fetch(relations, sql: str) -> Iterator[tuple]:
+    cursor = relations.execute(sql)
+    while batch := cursor.fetchmany(5_000):
+        yield from batch
 
 
 def _write(con: sqlite3.Connection, warehouse: Warehouse, run_date: str,
            progress: Callable[[str], None]) -> dict[str, int]:
-    read: dict[str, int] = {}
-    track = _Tracks()
+    """Render the documents (documents.py) into the snapshot; returns the rows read of each table."""
+    relations = warehouse.relations()
+    try:
+        for violation, sql in documents.CHECKS:
+            [(count,)] = relations.execute(sql).fetchall()
+            if count:
+                raise ExportError(f"contract violated: {violation} ({count} rows)")
+        run_dates = [row[0] for row in relations.execute(documents.RUN_DATES).fetchall()]
+        if run_dates != [run_date]:
+            raise ExportError(f"the warehouse's serving tables are for {', '.join(map(str, run_dates)) or 'no day'}, "
+                              f"not {run_date}")
+    except Exception as error:
+        if isinstance(error, ExportError):
+            raise
+        raise ExportError(f"cannot read the serving tables: {error}") from error
+    read = dict.fromkeys(SERVING_TABLES, 0)
 
-    def rows_of(table: str) -> Iterator[dict]:
-        counter = _Counter(table, progress)
-        yield from counter.wrap(warehouse.rows(table))
-        read[table] = counter.rows
+    def listeners() -> Iterator[tuple]:
+        for user_id, country, tier, item_count, bit_count, hash_count, indexes, words in _fetch(relations, documents.LISTENERS):
+            read["serving_listeners"] += 1
+            bits = None
+            if bit_count is not None:
+                read["serving_bloom_filters"] += 1
+                read["serving_bloom_filter_words"] += len(indexes or [])
+                try:
+                    bits = documents.bloom_bits(bit_count, hash_count, indexes, words)
+                except ValueError as error:
+                    raise ExportError(f"contract violated: Bloom filter of {user_id}: {error}") from error
+            yield user_id, country, tier, item_count, bit_count, hash_count, bits
 
-    # Listeners, with their Bloom filter.
-    listeners = {row["user_id"]: row for row in rows_of("serving_listeners")}
-    for row in listeners.values():
-        _check(row["user_id"] is not None, "serving_listeners.user_id is null")
-        _check(str(_json(row["run_date"])) == run_date,
-               f"the warehouse's serving tables are for {_json(row['run_date'])}, not {run_date}")
-    filters = {row["user_id"]: row for row in rows_of("serving_bloom_filters")}
-    words: dict[str, dict[int, int]] = {}
-    for user_id, group in groupby(rows_of("serving_bloom_filter_words"), key=lambda r: r["user_id"]):
-        words[user_id] = {int(r["word_index"]): int(r["word"]) for r in group}
-    for user_id, row in filters.items():
-        _check(user_id in listeners, f"Bloom filter of unknown listener {user_id}")
-        _check(row["bit_count"] >= 1 and row["hash_count"] >= 1, f"Bloom filter of {user_id} has no bits")
-    con.executemany(
-        "insert into listeners values (?, ?, ?, ?)",
-        ((user_id, row["country_code"], row["product_tier"],
-          json.dumps({"bit_count": filters[user_id]["bit_count"], "hash_count": filters[user_id]["hash_count"],
-                      "item_count": filters[user_id]["item_count"], "words": words.get(user_id, {})})
-          if user_id in filters else None)
-         for user_id, row in listeners.items()))
+    con.executemany("insert into listeners values (?, ?, ?, ?, ?, ?, ?)", _stage(progress, "listeners", listeners()))
     if os.environ.get("TUNESDAY_EXPORT_PAUSE_SECONDS"):  # test hook: lets a test kill an export midway
         time.sleep(float(os.environ["TUNESDAY_EXPORT_PAUSE_SECONDS"]))
 
-    # Surfaces: one JSON document per listener and surface.
-    def surface_documents() -> Iterator[tuple[str, str, str]]:
-        for (user_id, surface), group in groupby(rows_of("serving_recommendations"),
-                                                 key=lambda r: (r["user_id"], r["surface"])):
-            items = list(group)
-            _check(user_id in listeners, f"recommendations for unknown listener {user_id}")
-            _check(surface in SURFACES, f"unknown surface {surface!r}")
-            _check([r["surface_position"] for r in items] == list(range(1, len(items) + 1)),
-                   f"{surface} of {user_id}: positions are not 1..{len(items)}")
-            yield user_id, surface, json.dumps([
-                {"position": r["surface_position"], "track_id": track(r), "score": _json(r["score"]),
-                 "is_new_artist": r["is_new_artist"], "reasons": _reasons(r["reason_codes"]),
-                 "seed": {"type": r["seed_type"], "id": r["seed_id"]}}
-                for r in items])
+    def tracks() -> Iterator[tuple]:
+        for track_id, fields in _fetch(relations, documents.TRACKS):
+            yield track_id, fields.encode()
 
-    con.executemany("insert into surfaces values (?, ?, ?)", surface_documents())
+    try:
+        con.executemany("insert into tracks values (?, ?)", _stage(progress, "tracks", tracks()))
+    except sqlite3.IntegrityError as error:
+        raise ExportError("contract violated: a track's display fields differ between the serving tables") from error
 
-    # Playlists: their tracks and their Smart Shuffle pool.
-    pools: dict[str, list[dict]] = {}
-    for playlist_id, group in groupby(rows_of("serving_smart_shuffle_pools"), key=lambda r: r["playlist_id"]):
-        pools[playlist_id] = [{"rank": r["pool_rank"], "track_id": track(r), "score": _json(r["score"]),
-                               "reasons": _reasons(r["reason_codes"]), "seed_track_id": r["seed_track_id"]}
-                              for r in group]
+    def surfaces() -> Iterator[tuple]:
+        for user_id, surface, track_ids, items in _fetch(relations, documents.SURFACES):
+            read["serving_recommendations"] += track_ids.count("\n") + 1
+            yield user_id, surface, track_ids, items.encode()
 
-    def playlist_documents() -> Iterator[tuple]:
-        for playlist_id, group in groupby(rows_of("serving_playlist_tracks"), key=lambda r: r["playlist_id"]):
-            items = list(group)
-            _check([r["playlist_position"] for r in items] == list(range(1, len(items) + 1)),
-                   f"playlist {playlist_id}: positions are not 1..{len(items)}")
-            yield (playlist_id, items[0]["owner_user_id"], items[0]["playlist_name"],
-                   json.dumps([track(r) for r in items]),
-                   json.dumps(pools.pop(playlist_id, [])))
+    con.executemany("insert into surfaces values (?, ?, ?, ?)", _stage(progress, "surfaces", surfaces()))
 
-    con.executemany("insert into playlists values (?, ?, ?, ?, ?)", playlist_documents())
-    _check(not pools, f"Smart Shuffle pools of unknown playlists: {sorted(pools)[:3]}")
-    con.executemany("insert into tracks values (?, ?)", track.docs.items())
+    hashes: dict[str, tuple[int, int]] = {}
+
+    def hashes_of(track_id: str) -> tuple[int, int]:
+        if track_id not in hashes:
+            hashes[track_id] = track_hashes(track_id)
+        return hashes[track_id]
+
+    def playlists() -> Iterator[tuple]:
+        for playlist_id, owner, name, track_ids, pool_track_ids, pool_items in _fetch(relations, documents.PLAYLISTS):
+            pool = documents.split_lines(pool_track_ids)
+            read["serving_playlist_tracks"] += track_ids.count("\n") + 1
+            read["serving_smart_shuffle_pools"] += len(pool)
+            yield (playlist_id, owner, name, track_ids, pool_track_ids, pool_items.encode(),
+                   documents.pool_hashes(pool, hashes_of))
+
+    con.executemany("insert into playlists values (?, ?, ?, ?, ?, ?, ?)", _stage(progress, "playlists", playlists()))
     return read
+
+
+def _lines(con: sqlite3.Connection, column: str, table: str) -> int:
+    """Lines in a newline-separated column, summed over the table ('' holds none)."""
+    return sum(value.count(b"\n" if isinstance(value, bytes) else "\n") + 1
+               for (value,) in con.execute(f"select {column} from {table} where length({column}) > 0"))
 
 
 def _validate(con: sqlite3.Connection, warehouse: Warehouse, read: dict[str, int]) -> dict[str, int]:
     """Row counts: what the warehouse holds = what the export read = what the snapshot holds."""
     in_warehouse = {table: warehouse.count(table) for table in SERVING_TABLES}
+    word_count = 0
+    for (bits,) in con.execute("select bloom_bits from listeners where bloom_bits is not null"):
+        word_count += sum(1 for word in memoryview(bits).cast("Q") if word)
     in_snapshot = {
         "serving_listeners": con.execute("select count(*) from listeners").fetchone()[0],
-        "serving_recommendations": con.execute("select sum(json_array_length(items)) from surfaces").fetchone()[0] or 0,
-        "serving_playlist_tracks": con.execute("select sum(json_array_length(tracks)) from playlists").fetchone()[0] or 0,
-        "serving_smart_shuffle_pools": con.execute("select sum(json_array_length(pool)) from playlists").fetchone()[0] or 0,
-        "serving_bloom_filters": con.execute("select count(bloom) from listeners").fetchone()[0],
-        "serving_bloom_filter_words": sum(
-            len(json.loads(bloom)["words"]) for (bloom,) in con.execute("select bloom from listeners where bloom is not null")),
+        "serving_recommendations": _lines(con, "track_ids", "surfaces"),
+        "serving_playlist_tracks": _lines(con, "track_ids", "playlists"),
+        "serving_smart_shuffle_pools": _lines(con, "pool_track_ids", "playlists"),
+        "serving_bloom_filters": con.execute("select count(bloom_bits) from listeners").fetchone()[0],
+        "serving_bloom_filter_words": word_count,
     }
     for table in SERVING_TABLES:
         if not in_warehouse[table] == read.get(table) == in_snapshot[table]:
             raise ExportError(f"{table}: {in_warehouse[table]} rows in the warehouse, {read.get(table)} read, "
                               f"{in_snapshot[table]} in the snapshot")
+    # Every listed track id has its item (and every pool track its two hashes), and its fields.
+    [(hash_bytes,)] = con.execute("select coalesce(sum(length(pool_hashes)), 0) from playlists").fetchall()
+    if (_lines(con, "items", "surfaces") != in_snapshot["serving_recommendations"]
+            or _lines(con, "pool_items", "playlists") != in_snapshot["serving_smart_shuffle_pools"]
+            or hash_bytes != 16 * in_snapshot["serving_smart_shuffle_pools"]):
+        raise ExportError("the snapshot's items do not match its track ids")
     if in_warehouse["serving_listeners"] == 0:
         raise ExportError("the warehouse has no listeners: nothing to serve")
     return in_snapshot
@@ -264,7 +217,7 @@ def export(warehouse: Warehouse, store: Store, run_date: str, keep: int = 3,
     final = store.snapshots / f"{snapshot_id}.sqlite"
     try:
         with sqlite3.connect(partial) as con:
-            con.executescript("pragma journal_mode = off; pragma synchronous = off;" + SCHEMA)
+            con.executescript("pragma journal_mode = off; pragma synchronous = off;" + documents.SCHEMA)
             progress(f"exporting run_date {run_date} to {final.name}")
             read = _write(con, warehouse, run_date, progress)
             counts = _validate(con, warehouse, read)

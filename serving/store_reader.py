@@ -12,21 +12,40 @@ import json
 import os
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from serving.snapshot import SCHEMA_VERSION, Store
+from serving.documents import SCHEMA_VERSION
+from serving.snapshot import Store
+
+
+#: Track fields cached per snapshot and process; past this many the cache starts over.
+TRACK_CACHE_SIZE = 500_000
 
 
 @dataclass
 class Snapshot:
     manifest: dict
     path: str
+    _track_fields: dict[str, bytes] = field(default_factory=dict)
 
     def connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
         con.execute("pragma query_only = on")
         return con
+
+    def track_fields(self, con: sqlite3.Connection, track_ids: list[str]) -> dict[str, bytes]:
+        """{track_id: its rendered fields} (documents.py), read through a cache: a snapshot never changes."""
+        cache = self._track_fields
+        missing = [track_id for track_id in set(track_ids) if track_id not in cache]
+        if missing and len(cache) + len(missing) > TRACK_CACHE_SIZE:
+            cache.clear()
+            missing = list(set(track_ids))
+        for start in range(0, len(missing), 500):
+            chunk = missing[start:start + 500]
+            sql = f"select track_id, fields from tracks where track_id in ({','.join('?' * len(chunk))})"
+            cache.update(con.execute(sql, chunk).fetchall())
+        return {track_id: cache[track_id] for track_id in track_ids}
 
 
 class SnapshotReader:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import duckdb
 
 #: The tables the shim reads (models/marts/serving/), and the columns it needs of each.
 SERVING_TABLES: dict[str, list[str]] = {
@@ -22,24 +24,19 @@ SERVING_TABLES: dict[str, list[str]] = {
     "serving_bloom_filters": ["user_id", "item_count", "bit_count", "hash_count", "as_of_date"],
     "serving_bloom_filter_words": ["user_id", "word_index", "word"],
 }
-# Rows come ordered so that the export can stream them into per-key documents.
-ORDER_BY: dict[str, str] = {
-    "serving_listeners": "user_id",
-    "serving_recommendations": "user_id, surface, surface_position",
-    "serving_playlist_tracks": "playlist_id, playlist_position",
-    "serving_smart_shuffle_pools": "playlist_id, pool_rank",
-    "serving_bloom_filters": "user_id",
-    "serving_bloom_filter_words": "user_id, word_index",
-}
-
-
 class ExportError(Exception):
     """The warehouse cannot give a valid snapshot: nothing is published."""
 
 
 class Warehouse(Protocol):
-    def count(self, table: str) -> int: ...
-    def rows(self, table: str) -> Iterator[dict]: ...
+    def count(self, table: str) -> int:
+        """The table's row count, asked of the warehouse itself."""
+
+    def relations(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection on which each serving table is queryable by its name (its
+        SERVING_TABLES columns at least): the export renders the documents with DuckDB whatever the
+        warehouse, so both give byte-identical snapshots from the same rows."""
+
     def close(self) -> None: ...
 
 
@@ -61,12 +58,8 @@ class DuckDBWarehouse:
         except self._error as error:
             raise ExportError(f"cannot read {table}: {error}") from error
 
-    def rows(self, table: str) -> Iterator[dict]:
-        columns = SERVING_TABLES[table]
-        cursor = self._con.execute(f"select {', '.join(columns)} from {table} order by {ORDER_BY[table]}")
-        while batch := cursor.fetchmany(10_000):
-            for row in batch:
-                yield dict(zip(columns, row))
+    def relations(self) -> duckdb.DuckDBPyConnection:
+        return self._con
 
     def close(self) -> None:
         self._con.close()
@@ -92,10 +85,16 @@ class BigQueryWarehouse:
     def count(self, table: str) -> int:
         return next(iter(self._query(f"select count(*) from {self._prefix}.{table}")))[0]
 
-    def rows(self, table: str) -> Iterator[dict]:
-        columns = SERVING_TABLES[table]
-        for row in self._query(f"select {', '.join(columns)} from {self._prefix}.{table} order by {ORDER_BY[table]}"):
-            yield dict(zip(columns, row.values()))
+    def relations(self) -> duckdb.DuckDBPyConnection:
+        """The serving tables fetched as Arrow (REST pages: the emulator has no Storage API) into an
+        in-memory DuckDB."""
+        import duckdb
+
+        con = duckdb.connect()
+        for table, columns in SERVING_TABLES.items():
+            rows = self._query(f"select {', '.join(columns)} from {self._prefix}.{table}")
+            con.register(table, rows.to_arrow(create_bqstorage_client=False))
+        return con
 
     def close(self) -> None:
         self._client.close()

@@ -66,16 +66,26 @@ def cubic_offset(hash_index: int) -> int:
     return (hash_index**3 - hash_index) // 6
 
 
+_CUBIC_OFFSETS = [cubic_offset(i) for i in range(MAX_HASH_COUNT)]
+
+
+def track_hashes(track_id: str) -> tuple[int, int]:
+    """(h1, h2) of a track: all a filter of any size needs to place it (the export stores them)."""
+    return hash64(track_id), hash64(SECOND_HASH_PREFIX + track_id)
+
+
+def positions_from_hashes(h1: int, h2: int, bit_count: int, hash_count: int) -> list[int]:
+    """The k bit positions (in 0 .. m-1, possibly repeated) of the track with hashes (h1, h2)."""
+    # Python's % with a positive modulus is already non-negative: the SQL's pmod.
+    start = h1 % bit_count
+    step = 1 + h2 % max(bit_count - 1, 1)
+    return [(start + i * step + _CUBIC_OFFSETS[i]) % bit_count for i in range(hash_count)]
+
+
 def bit_positions(track_id: str, bit_count: int, hash_count: int) -> list[int]:
     """The k bit positions (in 0 .. m-1, possibly repeated) of `track_id` in a filter of m bits."""
-    if bit_count < 1:
-        raise ValueError(f"bit_count must be at least 1, got {bit_count}")
-    if not 1 <= hash_count <= MAX_HASH_COUNT:
-        raise ValueError(f"hash_count must be in 1 .. {MAX_HASH_COUNT}, got {hash_count}")
-    # Python's % with a positive modulus is already non-negative: the SQL's pmod.
-    start = hash64(track_id) % bit_count
-    step = 1 + hash64(SECOND_HASH_PREFIX + track_id) % max(bit_count - 1, 1)
-    return [(start + i * step + cubic_offset(i)) % bit_count for i in range(hash_count)]
+    _check_shape(bit_count, hash_count)
+    return positions_from_hashes(*track_hashes(track_id), bit_count, hash_count)
 
 
 def to_signed_int64(value: int) -> int:
@@ -97,26 +107,34 @@ class BloomFilter:
     """A listener's filter as stored by `serving_bloom_filters` and `serving_bloom_filter_words`.
 
     `words` maps word_index to the signed int64 word; words that are not given are all zeros.
-    `might_contain` never answers False for a track that was added (no false negatives).
+    In memory (and in serving snapshots, `to_bytes`) the bits are bytes: bit b is bit b % 8 of
+    byte b // 8, the little-endian layout of the words. `might_contain` never answers False for a
+    track that was added (no false negatives).
     """
 
-    __slots__ = ("bit_count", "hash_count", "_words")
+    __slots__ = ("bit_count", "hash_count", "_bits")
 
     def __init__(self, bit_count: int, hash_count: int, words: Mapping[int, int]) -> None:
-        if bit_count < 1:
-            raise ValueError(f"bit_count must be at least 1, got {bit_count}")
-        if not 1 <= hash_count <= MAX_HASH_COUNT:
-            raise ValueError(f"hash_count must be in 1 .. {MAX_HASH_COUNT}, got {hash_count}")
+        _check_shape(bit_count, hash_count)
         word_count = -(-bit_count // WORD_BITS)
+        bits = bytearray(word_count * 8)
         for index, word in words.items():
             if not 0 <= index < word_count:
                 raise ValueError(f"word_index {index} outside 0 .. {word_count - 1}")
             if not -(1 << 63) <= word < 1 << 63:
                 raise ValueError(f"word {word} of word_index {index} is not a signed 64-bit integer")
-        self.bit_count = bit_count
-        self.hash_count = hash_count
-        # Unsigned in memory: a plain bit test, whatever the sign the engines gave the word.
-        self._words = {index: word & ((1 << WORD_BITS) - 1) for index, word in words.items()}
+            bits[index * 8:index * 8 + 8] = word.to_bytes(8, "little", signed=True)
+        self.bit_count, self.hash_count, self._bits = bit_count, hash_count, bytes(bits)
+
+    @classmethod
+    def from_bytes(cls, bit_count: int, hash_count: int, bits: bytes) -> BloomFilter:
+        """The filter whose `to_bytes()` is `bits`."""
+        _check_shape(bit_count, hash_count)
+        if len(bits) != -(-bit_count // WORD_BITS) * 8:
+            raise ValueError(f"{len(bits)} bytes do not hold a filter of {bit_count} bits")
+        bloom = cls.__new__(cls)
+        bloom.bit_count, bloom.hash_count, bloom._bits = bit_count, hash_count, bytes(bits)
+        return bloom
 
     @classmethod
     def from_items(cls, track_ids: Iterable[str], false_positive_rate: float) -> BloomFilter:
@@ -125,21 +143,40 @@ class BloomFilter:
         bit_count, hash_count = bloom_parameters(len(items), false_positive_rate)
         return cls(bit_count, hash_count, filter_words(items, bit_count, hash_count))
 
+    def to_bytes(self) -> bytes:
+        return self._bits
+
     @property
     def words(self) -> dict[int, int]:
         """The non-zero words as signed int64, as stored in the warehouse."""
-        return {index: to_signed_int64(word) for index, word in sorted(self._words.items()) if word}
+        words = {}
+        for index in range(len(self._bits) // 8):
+            word = int.from_bytes(self._bits[index * 8:index * 8 + 8], "little", signed=True)
+            if word:
+                words[index] = word
+        return words
+
+    def might_contain_hashes(self, h1: int, h2: int) -> bool:
+        """`might_contain` of the track whose `track_hashes` are (h1, h2)."""
+        bits = self._bits
+        for bit in positions_from_hashes(h1, h2, self.bit_count, self.hash_count):
+            if not (bits[bit >> 3] >> (bit & 7)) & 1:
+                return False
+        return True
 
     def might_contain(self, track_id: str) -> bool:
         """False: the track was certainly not added. True: it was, or this is a false positive."""
-        for bit in bit_positions(track_id, self.bit_count, self.hash_count):
-            index, offset = divmod(bit, WORD_BITS)
-            if not (self._words.get(index, 0) >> offset) & 1:
-                return False
-        return True
+        return self.might_contain_hashes(*track_hashes(track_id))
 
     def __contains__(self, track_id: str) -> bool:
         return self.might_contain(track_id)
 
     def __repr__(self) -> str:
-        return f"BloomFilter(bit_count={self.bit_count}, hash_count={self.hash_count}, words={len(self._words)})"
+        return f"BloomFilter(bit_count={self.bit_count}, hash_count={self.hash_count}, bytes={len(self._bits)})"
+
+
+def _check_shape(bit_count: int, hash_count: int) -> None:
+    if bit_count < 1:
+        raise ValueError(f"bit_count must be at least 1, got {bit_count}")
+    if not 1 <= hash_count <= MAX_HASH_COUNT:
+        raise ValueError(f"hash_count must be in 1 .. {MAX_HASH_COUNT}, got {hash_count}")

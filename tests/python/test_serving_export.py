@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from conftest import PROJECT_DIR, RUN_DATE
+from serving.documents import surface_body
 from serving.snapshot import Store, export, rollback, verify
 from serving.warehouse import DuckDBWarehouse, ExportError
 
@@ -37,17 +38,24 @@ def test_export_publishes_what_the_warehouse_holds(warehouse, tmp_path):
             "select track_id from serving_recommendations where user_id = ? and surface = 'discover_weekly' "
             "order by surface_position", [user_id]).fetchall()]
     with sqlite3.connect(store.current()["path"]) as con:
-        [(items,)] = con.execute("select items from surfaces where user_id = ? and surface = 'discover_weekly'",
-                                 [user_id]).fetchall()
-        items = json.loads(items)
-        assert [item["track_id"] for item in items] == expected and len(expected) == 30
-        assert [item["position"] for item in items] == list(range(1, 31))
-        assert all(item["reasons"] for item in items)
-        [(missing,)] = con.execute("""
-            select count(*) from surfaces, json_each(surfaces.items) as item
-            where json_extract(item.value, '$.track_id') not in (select track_id from tracks)
-        """).fetchall()
-        assert missing == 0  # every listed track has its display fields
+        [(track_ids, items)] = con.execute(
+            "select track_ids, items from surfaces where user_id = ? and surface = 'discover_weekly'", [user_id]).fetchall()
+        fields = dict(con.execute("select track_id, fields from tracks").fetchall())
+    body = json.loads(surface_body(user_id, "discover_weekly", RUN_DATE, track_ids, items, None,
+                                   lambda ids: {track_id: fields[track_id] for track_id in ids}))
+    assert body["user_id"] == user_id and body["run_date"] == RUN_DATE
+    assert [item["track_id"] for item in body["items"]] == expected and len(expected) == 30
+    assert [item["position"] for item in body["items"]] == list(range(1, 31))
+    assert all(item["reasons"] and item["track_name"] and item["artist_name"] for item in body["items"])
+    # Every track of every document has its display fields, rendered as valid JSON.
+    with sqlite3.connect(store.current()["path"]) as con:
+        listed = set()
+        for (ids,) in con.execute("select track_ids from surfaces union all select track_ids from playlists "
+                                  "union all select pool_track_ids from playlists"):
+            listed.update(filter(None, ids.split("\n")))
+        assert listed <= fields.keys()
+        for fragment in fields.values():
+            assert json.loads(b"{" + fragment + b"}")["track_id"]
     # The export closed the DuckDB file: dbt can take the write lock again.
     duckdb.connect(str(warehouse.duckdb_path)).close()
 

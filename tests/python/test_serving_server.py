@@ -111,3 +111,17 @@ def test_hot_swap_under_concurrent_requests_without_an_error(server):
 def test_malformed_input_gets_a_json_error(server, path, status):
     code, body = get(server["base"] + path.format(user=server["user_id"]))
     assert code == status and set(body) == {"error"} and body["error"]["code"]
+
+
+def test_metrics_add_up_over_the_workers(server):
+    """Each request is counted once whichever of the 3 workers answered it, and every worker's
+    /metrics reports the whole server's counts."""
+    base = server["base"]
+    for _ in range(40):
+        assert get(f"{base}/openapi.json")[0] == 200
+    line = 'tunesday_http_requests_total{route="/openapi.json",status="200"} 40.0'
+    for _ in range(6):
+        with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        assert line in text.splitlines(), [row for row in text.splitlines() if "openapi" in row]
+        assert 'tunesday_http_request_duration_seconds_count{route="/openapi.json"} 40.0' in text.splitlines()
