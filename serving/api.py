@@ -104,7 +104,7 @@ def _surface(user_id: str, surface: str, limit: int | None) -> Response:
         row = ("", b"")
     return _json_response(documents.surface_body(
         user_id, surface, snapshot.manifest["run_date"], row[0], row[1], limit,
-        lambda track_ids: snapshot.track_fields(con, track_ids)))
+        lambda track_ids: snapshot.tracks(con, track_ids)))
 
 
 def _int_param(name: str, default: int, low: int, high: int) -> int:
@@ -136,13 +136,13 @@ def smart_shuffle(user_id: str, playlist_id: str):
     seed = request.args.get("seed", "0")
     if not ID_PATTERN.match(seed):
         raise ApiError(400, "invalid_parameter", "seed must be 1-128 letters, digits or _:-")
-    playlist = con.execute("select track_ids, pool_track_ids, pool_items, pool_hashes from playlists where playlist_id = ?",
+    playlist = con.execute("select track_ids, pool_track_ids, pool_items from playlists where playlist_id = ?",
                            [_valid_id(playlist_id, "playlist_id")]).fetchone()
     if playlist is None:
         raise ApiError(404, "unknown_playlist", f"no playlist {playlist_id}")
     return _json_response(documents.smart_shuffle_body(
         user_id, playlist_id, seed, snapshot.manifest["run_date"], playlist, heard,
-        current_app.config["SMART_SHUFFLE_EVERY"], lambda track_ids: snapshot.track_fields(con, track_ids)))
+        current_app.config["SMART_SHUFFLE_EVERY"], lambda track_ids: snapshot.tracks(con, track_ids)))
 
 
 @bp.get("/v1/users/<user_id>/heard/<track_id>")

@@ -4,18 +4,18 @@ A request must cost little more than a key lookup, so the export renders every p
 response needs, and a request only looks the pieces up and joins bytes:
 
     tracks.fields        '"track_id":"t1","track_name":…,"camelot_code":"8B"'   (JSON members, no braces)
+    tracks.bloom_h1/h2   the track's two Bloom hashes, so checking it against a listener's filter
+                         needs no hashing
     surfaces.items       one JSON object per line, per listed track, in position order:
-                         '{"position":1,"score":0.93,"is_new_artist":true,"reasons":[…],"seed":{…}}'
+                         '{"score":0.93,"is_new_artist":true,"reasons":[…],"seed":{…}}'
     surfaces.track_ids   the listed track ids, one per line, in the same order
     playlists.track_ids  the playlist's track ids, one per line, in playlist order
-    playlists.pool_*     the Smart Shuffle pool, best first: ids, one JSON object per line
-                         ('{"recommended":true,"score":…,"reasons":[…],"seed_track_id":"t9"}') and each
-                         track's two Bloom hashes (int64 pairs, little-endian), so checking a pool track
-                         against a listener's filter needs no hashing
+    playlists.pool_*     the Smart Shuffle pool, best first: ids, and one JSON object per line
+                         ('{"recommended":true,"score":…,"reasons":[…],"seed_track_id":"t9"}')
     listeners.bloom_*    the listener's heard-tracks filter: m, k, n and its bits (tunesday.bloom layout)
 
-An item of a response is its own object with the track's members spliced in before the closing
-brace. Identifiers in the envelope (user, playlist, seed) passed the API's id pattern, which has no
+An item of a response is its position, its own members and the track's members. Scores are
+rounded to 6 decimals: enough to order and compare them. Identifiers in the envelope (user, playlist, seed) passed the API's id pattern, which has no
 character JSON would escape. The rendering runs on DuckDB whatever the warehouse (see
 warehouse.Warehouse.relations), so DuckDB and BigQuery give the same bytes for the same rows.
 """
@@ -23,8 +23,6 @@ warehouse.Warehouse.relations), so DuckDB and BigQuery give the same bytes for t
 from __future__ import annotations
 
 import random
-import sys
-from array import array
 from collections.abc import Callable, Iterator
 
 from tunesday.bloom import BloomFilter
@@ -44,7 +42,9 @@ create table listeners (
 ) without rowid;
 create table tracks (
     track_id text primary key,
-    fields blob not null
+    fields blob not null,
+    bloom_h1 integer not null,
+    bloom_h2 integer not null
 ) without rowid;
 create table surfaces (
     user_id text not null,
@@ -59,8 +59,7 @@ create table playlists (
     playlist_name text,
     track_ids text not null,
     pool_track_ids text not null,   -- '' when the playlist has no pool (under 15 tracks)
-    pool_items blob not null,
-    pool_hashes blob not null
+    pool_items blob not null
 ) without rowid;
 """
 
@@ -135,15 +134,17 @@ TRACKS = f"""
         select track_id, to_json({{{', '.join(f"'{field}': {field}" for field in _TRACK_FIELDS)}}}) as fields
         from listed
     )
-    select track_id, substr(fields, 2, length(fields) - 2) from rendered order by track_id
+    select track_id, encode(substr(fields, 2, length(fields) - 2)) from rendered order by track_id
 """
 
+# array_to_string(list(… order by …)) is faster on DuckDB than an ordered string_agg.
 SURFACES = f"""
     select user_id, surface,
-           string_agg(track_id, chr(10) order by surface_position) as track_ids,
-           string_agg(to_json({{'position': surface_position, 'score': score, 'is_new_artist': is_new_artist,
-                                'reasons': {_REASONS}, 'seed': {{'type': seed_type, 'id': seed_id}}}}),
-                      chr(10) order by surface_position) as items
+           array_to_string(list(track_id order by surface_position), chr(10)) as track_ids,
+           encode(array_to_string(list(
+               to_json({{'score': round(score, 6), 'is_new_artist': is_new_artist, 'reasons': {_REASONS},
+                        'seed': {{'type': seed_type, 'id': seed_id}}}})
+               order by surface_position), chr(10))) as items
     from serving_recommendations
     group by user_id, surface
     order by user_id, surface
@@ -152,19 +153,21 @@ SURFACES = f"""
 PLAYLISTS = f"""
     with listed as (
         select playlist_id, min(owner_user_id) as owner_user_id, min(playlist_name) as playlist_name,
-               string_agg(track_id, chr(10) order by playlist_position) as track_ids
+               array_to_string(list(track_id order by playlist_position), chr(10)) as track_ids
         from serving_playlist_tracks
         group by playlist_id
     ), pools as (
         select playlist_id,
-               string_agg(track_id, chr(10) order by pool_rank) as pool_track_ids,
-               string_agg(to_json({{'recommended': true, 'score': score, 'reasons': {_REASONS},
-                                    'seed_track_id': seed_track_id}}), chr(10) order by pool_rank) as pool_items
+               array_to_string(list(track_id order by pool_rank), chr(10)) as pool_track_ids,
+               encode(array_to_string(list(
+                   to_json({{'recommended': true, 'score': round(score, 6), 'reasons': {_REASONS},
+                            'seed_track_id': seed_track_id}})
+                   order by pool_rank), chr(10))) as pool_items
         from serving_smart_shuffle_pools
         group by playlist_id
     )
     select listed.playlist_id, listed.owner_user_id, listed.playlist_name, listed.track_ids,
-           coalesce(pools.pool_track_ids, '') as pool_track_ids, coalesce(pools.pool_items, '') as pool_items
+           coalesce(pools.pool_track_ids, '') as pool_track_ids, coalesce(pools.pool_items, ''::blob) as pool_items
     from listed left join pools on pools.playlist_id = listed.playlist_id
     order by listed.playlist_id
 """
@@ -179,75 +182,56 @@ def bloom_bits(bit_count: int, hash_count: int, word_indexes: list[int] | None, 
     return BloomFilter(bit_count, hash_count, dict(zip(word_indexes or [], words or []))).to_bytes()
 
 
-def pool_hashes(track_ids: list[str], hashes_of: Callable[[str], tuple[int, int]]) -> bytes:
-    """Each pool track's (h1, h2) as little-endian int64 pairs."""
-    packed = array("q")
-    for track_id in track_ids:
-        packed.extend(hashes_of(track_id))
-    if sys.byteorder == "big":
-        packed.byteswap()
-    return packed.tobytes()
-
-
-def _unpack_hashes(data: bytes) -> array:
-    packed = array("q")
-    packed.frombytes(data)
-    if sys.byteorder == "big":
-        packed.byteswap()
-    return packed
-
-
 # Request side ---------------------------------------------------------------------------------
 
-TrackFields = Callable[[list[str]], dict[str, bytes]]
+#: {track_id: (fields, bloom_h1, bloom_h2)} of the given tracks.
+TracksOf = Callable[[list[str]], dict[str, tuple[bytes, int, int]]]
 
 
 def surface_body(user_id: str, surface: str, run_date: str, track_ids: str, items: bytes, limit: int | None,
-                 fields_of: TrackFields) -> bytes:
+                 tracks_of: TracksOf) -> bytes:
     ids = split_lines(track_ids)
     objects = items.split(b"\n") if items else []
     if limit is not None:
         ids, objects = ids[:limit], objects[:limit]
-    fields = fields_of(ids)
+    tracks = tracks_of(ids)
     head = b'{"user_id":"%s","surface":"%s","run_date":"%s","items":[' % (
         user_id.encode(), surface.encode(), run_date.encode())
-    return head + b",".join([item[:-1] + b"," + fields[track_id] + b"}" for item, track_id in zip(objects, ids)]) + b"]}"
+    return head + b",".join([b'{"position":%d,%s,%s}' % (position, item[1:-1], tracks[track_id][0])
+                             for position, (item, track_id) in enumerate(zip(objects, ids), start=1)]) + b"]}"
 
 
 def smart_shuffle_body(user_id: str, playlist_id: str, seed: str, run_date: str, playlist: tuple,
-                       heard: BloomFilter | None, every: int, fields_of: TrackFields) -> bytes:
+                       heard: BloomFilter | None, every: int, tracks_of: TracksOf) -> bytes:
     """The playlist shuffled (deterministic for seed and playlist), one recommendation after every
     `every` tracks, the pool's tracks the listener has probably heard left out."""
-    track_ids, pool_track_ids, pool_items, packed_hashes = playlist
+    track_ids, pool_track_ids, pool_items = playlist
     order = split_lines(track_ids)
     random.Random(f"{seed}|{playlist_id}").shuffle(order)
-    fresh = _fresh_pool(split_lines(pool_track_ids), pool_items, packed_hashes, heard)
-    woven: list[tuple[str, bytes | None]] = []
+    pool = split_lines(pool_track_ids)
+    tracks = tracks_of(order + pool)
+    fresh = _fresh_pool(pool, pool_items, tracks, heard)
+    parts = []
+    position = 0
     for index, track_id in enumerate(order, start=1):
-        woven.append((track_id, None))
+        position += 1
+        parts.append(b'{"position":%d,"recommended":false,%s}' % (position, tracks[track_id][0]))
         if index % every == 0:
             recommendation = next(fresh, None)
             if recommendation is not None:
-                woven.append(recommendation)
-    fields = fields_of([track_id for track_id, _ in woven])
-    parts = []
-    for position, (track_id, item) in enumerate(woven, start=1):
-        if item is None:
-            parts.append(b'{"position":%d,"recommended":false,%s}' % (position, fields[track_id]))
-        else:
-            parts.append(b'{"position":%d,%s,%s}' % (position, item[1:-1], fields[track_id]))
+                position += 1
+                parts.append(b'{"position":%d,%s,%s}' % (position, recommendation[1][1:-1],
+                                                         tracks[recommendation[0]][0]))
     head = b'{"user_id":"%s","playlist_id":"%s","seed":"%s","run_date":"%s","items":[' % (
         user_id.encode(), playlist_id.encode(), seed.encode(), run_date.encode())
     return head + b",".join(parts) + b"]}"
 
 
-def _fresh_pool(track_ids: list[str], items: bytes, packed_hashes: bytes,
-                heard: BloomFilter | None) -> Iterator[tuple[str, bytes]]:
+def _fresh_pool(pool: list[str], items: bytes, tracks: dict, heard: BloomFilter | None) -> Iterator[tuple[str, bytes]]:
     """The pool's (track_id, item) the listener has not heard, best first, checked lazily."""
-    if not track_ids:
+    if not pool:
         return
-    objects = items.split(b"\n")
-    hashes = _unpack_hashes(packed_hashes)
-    for index, track_id in enumerate(track_ids):
-        if heard is None or not heard.might_contain_hashes(hashes[2 * index], hashes[2 * index + 1]):
-            yield track_id, objects[index]
+    for track_id, item in zip(pool, items.split(b"\n")):
+        _, h1, h2 = tracks[track_id]
+        if heard is None or not heard.might_contain_hashes(h1, h2):
+            yield track_id, item

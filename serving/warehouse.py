@@ -93,7 +93,9 @@ class BigQueryWarehouse:
         con = duckdb.connect()
         for table, columns in SERVING_TABLES.items():
             rows = self._query(f"select {', '.join(columns)} from {self._prefix}.{table}")
-            con.register(table, rows.to_arrow(create_bqstorage_client=False))
+            con.register("fetched", rows.to_arrow(create_bqstorage_client=False))
+            con.execute(f"create table {table} as select * from fetched")  # a table: visible to cursors
+            con.unregister("fetched")
         return con
 
     def close(self) -> None:
