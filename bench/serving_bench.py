@@ -2,12 +2,17 @@
 bounded Python client, at several concurrencies, per route and against a trivial route of the
 same server in the same run.
 
-    python bench/serving_bench.py [--store target/serving] [--seconds 5] [--concurrency 1 16 64]
+    python bench/serving_bench.py [--store target/serving] [--seconds 4] [--rounds 3] [--concurrency 1 16 64]
 
 Needs a published snapshot (`make run` or `tunesday-serving export`). The client (2 processes
 of threads, one raw HTTP/1.1 GET per connection, a request counts only when answered 200) runs on
 the same cores as the server, so the figures are a lower bound of what the server does alone;
 compare the ratios to the trivial route, measured the same way.
+
+At the scale of issue 6 (100,000 listeners; the full build takes about 18 minutes and 21 GB here):
+    make generate build USERS=100000 TRACKS=100000 DAYS=14
+    .venv/bin/tunesday-serving export          # prints its time per stage
+    python bench/serving_bench.py
 """
 
 import argparse
@@ -96,7 +101,9 @@ def load(urls: list[str], concurrency: int, seconds: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", default="target/serving")
-    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--seconds", type=float, default=4, help="length of one measured run")
+    parser.add_argument("--rounds", type=int, default=3, help="measured runs per route and concurrency")
+    parser.add_argument("--warmup", type=float, default=2, help="unmeasured run per route first")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     args = parser.parse_args()
     store = Path(args.store).resolve()
@@ -126,13 +133,24 @@ def main() -> None:
                               for o, p in rng.sample(playlists, min(1000, len(playlists)))],
         }
         print(f"snapshot {current['snapshot_id']}: {len(users):,} listeners, {len(playlists):,} playlists with a pool; "
-              f"{args.seconds:g} s per run")
+              f"per concurrency: {args.warmup:g} s warm-up per route, then {args.rounds} rounds of {args.seconds:g} s "
+              f"per route, routes interleaved; medians over the rounds")
         for concurrency in args.concurrency:
-            results = {name: load(urls, concurrency, args.seconds) for name, urls in routes.items()}
-            trivial = results["trivial (/healthz)"]
-            for name, r in results.items():
-                print(f"c={concurrency:<3} {name:20} {r['rps']:8,.0f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:7.2f} ms"
-                      f"  errors {r['errors']}  throughput x{r['rps'] / trivial['rps']:.2f}  p99 x{r['p99_ms'] / trivial['p99_ms']:.2f}")
+            for urls in routes.values():
+                load(urls, concurrency, args.warmup)  # fills each worker's page and track caches
+            rounds = []
+            for _ in range(args.rounds):
+                rounds.append({name: load(urls, concurrency, args.seconds) for name, urls in routes.items()})
+            trivial = "trivial (/healthz)"
+            for name in routes:
+                def median(key: str) -> float:
+                    return statistics.median(r[name][key] for r in rounds)
+
+                throughput = statistics.median(r[name]["rps"] / r[trivial]["rps"] for r in rounds)
+                p99 = statistics.median(r[name]["p99_ms"] / r[trivial]["p99_ms"] for r in rounds)
+                errors = sum(r[name]["errors"] for r in rounds)
+                print(f"c={concurrency:<3} {name:20} {median('rps'):8,.0f} req/s  p50 {median('p50_ms'):6.2f} ms  "
+                      f"p99 {median('p99_ms'):7.2f} ms  errors {errors}  throughput x{throughput:.2f}  p99 x{p99:.2f}")
     finally:
         server.terminate()
         server.wait(timeout=30)

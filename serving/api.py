@@ -104,7 +104,7 @@ def _surface(user_id: str, surface: str, limit: int | None) -> Response:
         row = ("", b"")
     return _json_response(documents.surface_body(
         user_id, surface, snapshot.manifest["run_date"], row[0], row[1], limit,
-        lambda track_ids: snapshot.tracks(con, track_ids)))
+        snapshot.tracks(con)))
 
 
 def _int_param(name: str, default: int, low: int, high: int) -> int:
@@ -142,7 +142,7 @@ def smart_shuffle(user_id: str, playlist_id: str):
         raise ApiError(404, "unknown_playlist", f"no playlist {playlist_id}")
     return _json_response(documents.smart_shuffle_body(
         user_id, playlist_id, seed, snapshot.manifest["run_date"], playlist, heard,
-        current_app.config["SMART_SHUFFLE_EVERY"], lambda track_ids: snapshot.tracks(con, track_ids)))
+        current_app.config["SMART_SHUFFLE_EVERY"], snapshot.tracks(con)))
 
 
 @bp.get("/v1/users/<user_id>/heard/<track_id>")
@@ -163,7 +163,7 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     reader = current_app.extensions["snapshot_reader"]
-    snapshot = reader.get()
+    snapshot = reader.get(fresh=True)
     if snapshot is None:
         return jsonify(status="not ready", error={"code": "no_snapshot", "message": reader.last_error or "no snapshot"}), 503
     built = dt.datetime.fromisoformat(snapshot.manifest["built_at"])

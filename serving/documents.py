@@ -3,27 +3,27 @@
 A request must cost little more than a key lookup, so the export renders every piece of JSON a
 response needs, and a request only looks the pieces up and joins bytes:
 
-    tracks.fields        '"track_id":"t1","track_name":…,"camelot_code":"8B"'   (JSON members, no braces)
+    tracks.fields        the end of an item: '"track_id":"t1","track_name":…,"camelot_code":"8B"}'
     tracks.bloom_h1/h2   the track's two Bloom hashes, so checking it against a listener's filter
                          needs no hashing
-    surfaces.items       one JSON object per line, per listed track, in position order:
-                         '{"score":0.93,"is_new_artist":true,"reasons":[…],"seed":{…}}'
+    surfaces.items       the start of each item, one per line, in position order:
+                         '{"position":1,"score":0.93,"is_new_artist":true,"reasons":[…],"seed":{…},'
     surfaces.track_ids   the listed track ids, one per line, in the same order
     playlists.track_ids  the playlist's track ids, one per line, in playlist order
-    playlists.pool_*     the Smart Shuffle pool, best first: ids, and one JSON object per line
-                         ('{"recommended":true,"score":…,"reasons":[…],"seed_track_id":"t9"}')
+    playlists.pool_*     the Smart Shuffle pool, best first: ids, and the middle of each item, one per
+                         line: '"recommended":true,"score":…,"reasons":[…],"seed_track_id":"t9",'
     listeners.bloom_*    the listener's heard-tracks filter: m, k, n and its bits (tunesday.bloom layout)
 
-An item of a response is its position, its own members and the track's members. Scores are
-rounded to 6 decimals: enough to order and compare them. Identifiers in the envelope (user, playlist, seed) passed the API's id pattern, which has no
-character JSON would escape. The rendering runs on DuckDB whatever the warehouse (see
+An item of a response is its start and its track's fields, concatenated. Scores are rounded to 6
+decimals: enough to order and compare them. Identifiers in the envelope (user, playlist, seed)
+passed the API's id pattern, which has no character JSON would escape. The rendering runs on DuckDB whatever the warehouse (see
 warehouse.Warehouse.relations), so DuckDB and BigQuery give the same bytes for the same rows.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from tunesday.bloom import BloomFilter
 
@@ -134,18 +134,23 @@ TRACKS = f"""
         select track_id, to_json({{{', '.join(f"'{field}': {field}" for field in _TRACK_FIELDS)}}}) as fields
         from listed
     )
-    select track_id, encode(substr(fields, 2, length(fields) - 2)) from rendered order by track_id
+    select track_id, encode(substr(fields, 2, length(fields) - 1)) from rendered order by track_id
 """
 
-# array_to_string(list(… order by …)) is faster on DuckDB than an ordered string_agg.
+# array_to_string(list(… order by …)) is faster on DuckDB than an ordered string_agg. DuckDB's
+# length and substr count characters, so cutting braces off rendered JSON is safe.
 SURFACES = f"""
+    with rendered as (
+        select user_id, surface, surface_position, track_id,
+               to_json({{'position': surface_position, 'score': round(score, 6), 'is_new_artist': is_new_artist,
+                        'reasons': {_REASONS}, 'seed': {{'type': seed_type, 'id': seed_id}}}}) as item
+        from serving_recommendations
+    )
     select user_id, surface,
            array_to_string(list(track_id order by surface_position), chr(10)) as track_ids,
-           encode(array_to_string(list(
-               to_json({{'score': round(score, 6), 'is_new_artist': is_new_artist, 'reasons': {_REASONS},
-                        'seed': {{'type': seed_type, 'id': seed_id}}}})
-               order by surface_position), chr(10))) as items
-    from serving_recommendations
+           encode(array_to_string(list(substr(item, 1, length(item) - 1) || ',' order by surface_position),
+                                  chr(10))) as items
+    from rendered
     group by user_id, surface
     order by user_id, surface
 """
@@ -156,14 +161,17 @@ PLAYLISTS = f"""
                array_to_string(list(track_id order by playlist_position), chr(10)) as track_ids
         from serving_playlist_tracks
         group by playlist_id
+    ), rendered as (
+        select playlist_id, pool_rank, track_id,
+               to_json({{'recommended': true, 'score': round(score, 6), 'reasons': {_REASONS},
+                        'seed_track_id': seed_track_id}}) as item
+        from serving_smart_shuffle_pools
     ), pools as (
         select playlist_id,
                array_to_string(list(track_id order by pool_rank), chr(10)) as pool_track_ids,
-               encode(array_to_string(list(
-                   to_json({{'recommended': true, 'score': round(score, 6), 'reasons': {_REASONS},
-                            'seed_track_id': seed_track_id}})
-                   order by pool_rank), chr(10))) as pool_items
-        from serving_smart_shuffle_pools
+               encode(array_to_string(list(substr(item, 2, length(item) - 2) || ',' order by pool_rank),
+                                      chr(10))) as pool_items
+        from rendered
         group by playlist_id
     )
     select listed.playlist_id, listed.owner_user_id, listed.playlist_name, listed.track_ids,
@@ -184,54 +192,60 @@ def bloom_bits(bit_count: int, hash_count: int, word_indexes: list[int] | None, 
 
 # Request side ---------------------------------------------------------------------------------
 
-#: {track_id: (fields, bloom_h1, bloom_h2)} of the given tracks.
-TracksOf = Callable[[list[str]], dict[str, tuple[bytes, int, int]]]
+
+class Tracks(Protocol):
+    """The snapshot's tracks table, read through a cache (store_reader.Snapshot)."""
+
+    def fields(self, track_ids: list[str]) -> list[bytes]: ...
+    def hashes(self, track_ids: list[str]) -> list[tuple[int, int]]: ...
 
 
 def surface_body(user_id: str, surface: str, run_date: str, track_ids: str, items: bytes, limit: int | None,
-                 tracks_of: TracksOf) -> bytes:
+                 tracks: Tracks) -> bytes:
     ids = split_lines(track_ids)
-    objects = items.split(b"\n") if items else []
+    starts = items.split(b"\n") if items else []
     if limit is not None:
-        ids, objects = ids[:limit], objects[:limit]
-    tracks = tracks_of(ids)
+        ids, starts = ids[:limit], starts[:limit]
     head = b'{"user_id":"%s","surface":"%s","run_date":"%s","items":[' % (
         user_id.encode(), surface.encode(), run_date.encode())
-    return head + b",".join([b'{"position":%d,%s,%s}' % (position, item[1:-1], tracks[track_id][0])
-                             for position, (item, track_id) in enumerate(zip(objects, ids), start=1)]) + b"]}"
+    return head + b",".join(map(bytes.__add__, starts, tracks.fields(ids))) + b"]}"
 
 
 def smart_shuffle_body(user_id: str, playlist_id: str, seed: str, run_date: str, playlist: tuple,
-                       heard: BloomFilter | None, every: int, tracks_of: TracksOf) -> bytes:
+                       heard: BloomFilter | None, every: int, tracks: Tracks) -> bytes:
     """The playlist shuffled (deterministic for seed and playlist), one recommendation after every
     `every` tracks, the pool's tracks the listener has probably heard left out."""
     track_ids, pool_track_ids, pool_items = playlist
     order = split_lines(track_ids)
     random.Random(f"{seed}|{playlist_id}").shuffle(order)
     pool = split_lines(pool_track_ids)
-    tracks = tracks_of(order + pool)
-    fresh = _fresh_pool(pool, pool_items, tracks, heard)
-    parts = []
-    position = 0
+    wanted = min(len(order) // every, len(pool))
+    if heard is None:
+        fresh = list(range(wanted))
+    else:
+        fresh = heard.first_absent(tracks.hashes(pool), wanted)
+    middles = pool_items.split(b"\n") if fresh else []
+    woven: list[str] = []
+    starts: list[bytes] = []
+    recommendations = iter(fresh)
     for index, track_id in enumerate(order, start=1):
-        position += 1
-        parts.append(b'{"position":%d,"recommended":false,%s}' % (position, tracks[track_id][0]))
+        woven.append(track_id)
+        starts.append(_plain_start(len(woven)))
         if index % every == 0:
-            recommendation = next(fresh, None)
+            recommendation = next(recommendations, None)
             if recommendation is not None:
-                position += 1
-                parts.append(b'{"position":%d,%s,%s}' % (position, recommendation[1][1:-1],
-                                                         tracks[recommendation[0]][0]))
+                woven.append(pool[recommendation])
+                starts.append(b'{"position":%d,%s' % (len(woven), middles[recommendation]))
     head = b'{"user_id":"%s","playlist_id":"%s","seed":"%s","run_date":"%s","items":[' % (
         user_id.encode(), playlist_id.encode(), seed.encode(), run_date.encode())
-    return head + b",".join(parts) + b"]}"
+    return head + b",".join(map(bytes.__add__, starts, tracks.fields(woven))) + b"]}"
 
 
-def _fresh_pool(pool: list[str], items: bytes, tracks: dict, heard: BloomFilter | None) -> Iterator[tuple[str, bytes]]:
-    """The pool's (track_id, item) the listener has not heard, best first, checked lazily."""
-    if not pool:
-        return
-    for track_id, item in zip(pool, items.split(b"\n")):
-        _, h1, h2 = tracks[track_id]
-        if heard is None or not heard.might_contain_hashes(h1, h2):
-            yield track_id, item
+_PLAIN_STARTS: list[bytes] = [b""]
+
+
+def _plain_start(position: int) -> bytes:
+    """'{"position":N,"recommended":false,', made once per N."""
+    while len(_PLAIN_STARTS) <= position:
+        _PLAIN_STARTS.append(b'{"position":%d,"recommended":false,' % len(_PLAIN_STARTS))
+    return _PLAIN_STARTS[position]

@@ -1,7 +1,7 @@
 """Reads the published snapshot for the HTTP API, and swaps to a newer one without a restart.
 
-Each request asks `SnapshotReader.get()` for the current snapshot. That costs one stat() of the
-CURRENT file; when it changed, the new snapshot is opened and checked (schema version, manifest
+Each request asks `SnapshotReader.get()` for the current snapshot. At most every 0.1 s that costs
+one stat() of the CURRENT file; when it changed, the new snapshot is opened and checked (schema version, manifest
 matching CURRENT) before it replaces the old one, so a missing or invalid snapshot never replaces a
 good one. Connections are per thread and read-only.
 """
@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,9 @@ from serving.documents import SCHEMA_VERSION
 from serving.snapshot import Store
 
 
-#: Track fields cached per snapshot and process; past this many the cache starts over.
+#: How often a worker looks for a newly published snapshot (a stat of CURRENT).
+CHECK_SECONDS = 0.1
+#: Tracks cached per snapshot and process; past this many the cache starts over.
 TRACK_CACHE_SIZE = 500_000
 
 
@@ -27,7 +30,8 @@ TRACK_CACHE_SIZE = 500_000
 class Snapshot:
     manifest: dict
     path: str
-    _tracks: dict[str, tuple[bytes, int, int]] = field(default_factory=dict)
+    _fields: dict[str, bytes] = field(default_factory=dict)
+    _hashes: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
@@ -35,24 +39,53 @@ class Snapshot:
         con.execute("pragma mmap_size = 68719476736")  # pages read in place, not copied
         return con
 
-    def tracks(self, con: sqlite3.Connection, track_ids: list[str]) -> dict[str, tuple[bytes, int, int]]:
-        """{track_id: (fields, bloom_h1, bloom_h2)} (documents.py), read through a cache: a snapshot
-        never changes."""
-        cache = self._tracks
-        missing = [track_id for track_id in set(track_ids) if track_id not in cache]
-        if missing and len(cache) + len(missing) > TRACK_CACHE_SIZE:
-            cache.clear()
-            missing = list(set(track_ids))
-        for start in range(0, len(missing), 500):
-            chunk = missing[start:start + 500]
+    def tracks(self, con: sqlite3.Connection) -> SnapshotTracks:
+        return SnapshotTracks(self, con)
+
+
+class SnapshotTracks:
+    """A snapshot's tracks table (documents.Tracks), read through the snapshot's cache: a snapshot
+    never changes."""
+
+    def __init__(self, snapshot: Snapshot, con: sqlite3.Connection) -> None:
+        self._snapshot, self._con = snapshot, con
+
+    def ensure(self, track_ids: list[str]) -> None:
+        fields, hashes = self._snapshot._fields, self._snapshot._hashes
+        missing = set(track_ids).difference(fields)
+        if not missing:
+            return
+        if len(fields) + len(missing) > TRACK_CACHE_SIZE:
+            fields.clear()
+            hashes.clear()
+            missing = set(track_ids)
+        missing_ids = list(missing)
+        for start in range(0, len(missing_ids), 500):
+            chunk = missing_ids[start:start + 500]
             sql = f"select track_id, fields, bloom_h1, bloom_h2 from tracks where track_id in ({','.join('?' * len(chunk))})"
-            cache.update((row[0], row[1:]) for row in con.execute(sql, chunk))
-        return {track_id: cache[track_id] for track_id in track_ids}
+            for track_id, track_fields, h1, h2 in self._con.execute(sql, chunk):
+                fields[track_id] = track_fields
+                hashes[track_id] = (h1, h2)
+
+    def fields(self, track_ids: list[str]) -> list[bytes]:
+        return self._lookup(self._snapshot._fields, track_ids)
+
+    def hashes(self, track_ids: list[str]) -> list[tuple[int, int]]:
+        return self._lookup(self._snapshot._hashes, track_ids)
+
+    def _lookup(self, cache: dict, track_ids: list[str]) -> list:
+        try:
+            return list(map(cache.__getitem__, track_ids))
+        except KeyError:
+            self.ensure(track_ids)
+            return list(map(cache.__getitem__, track_ids))
 
 
 class SnapshotReader:
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._current_file = str(store.current_file)
+        self._next_check = 0.0
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._seen: tuple | None = None
@@ -75,9 +108,14 @@ class SnapshotReader:
             raise ValueError("the snapshot file does not match CURRENT")
         self._snapshot = Snapshot(manifest=manifest, path=str(path))
 
-    def get(self) -> Snapshot | None:
+    def get(self, fresh: bool = False) -> Snapshot | None:
+        """The snapshot to serve. CURRENT is looked at once per CHECK_SECONDS (or now, if `fresh`)."""
+        now = time.monotonic()
+        if not fresh and now < self._next_check:
+            return self._snapshot
+        self._next_check = now + CHECK_SECONDS
         try:
-            stat = os.stat(self._store.current_file)
+            stat = os.stat(self._current_file)
             seen = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         except FileNotFoundError:
             seen = None

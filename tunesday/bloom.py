@@ -158,11 +158,34 @@ class BloomFilter:
 
     def might_contain_hashes(self, h1: int, h2: int) -> bool:
         """`might_contain` of the track whose `track_hashes` are (h1, h2)."""
-        bits = self._bits
-        for bit in positions_from_hashes(h1, h2, self.bit_count, self.hash_count):
+        # positions_from_hashes, inlined to stop at the first zero bit (about 2 bits of k for a
+        # track that was not added, in a half-full filter).
+        bits, bit_count = self._bits, self.bit_count
+        start, step = h1 % bit_count, 1 + h2 % max(bit_count - 1, 1)
+        for i in range(self.hash_count):
+            bit = (start + i * step + _CUBIC_OFFSETS[i]) % bit_count
             if not (bits[bit >> 3] >> (bit & 7)) & 1:
                 return False
         return True
+
+    def first_absent(self, hashes: Iterable[tuple[int, int]], limit: int) -> list[int]:
+        """Indexes of the first `limit` tracks (given by their `track_hashes`) the filter certainly
+        does not hold: the per-request loop of the serving shim, kept tight."""
+        absent: list[int] = []
+        if limit <= 0:
+            return absent
+        bits, bit_count, hash_count = self._bits, self.bit_count, self.hash_count
+        step_modulus = max(bit_count - 1, 1)
+        for index, (h1, h2) in enumerate(hashes):
+            start, step = h1 % bit_count, 1 + h2 % step_modulus
+            for i in range(hash_count):
+                bit = (start + i * step + _CUBIC_OFFSETS[i]) % bit_count
+                if not (bits[bit >> 3] >> (bit & 7)) & 1:
+                    absent.append(index)
+                    if len(absent) == limit:
+                        return absent
+                    break
+        return absent
 
     def might_contain(self, track_id: str) -> bool:
         """False: the track was certainly not added. True: it was, or this is a false positive."""

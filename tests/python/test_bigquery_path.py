@@ -174,13 +174,15 @@ def test_export_reads_bigquery_like_duckdb(warehouse, bq_build, tmp_path):
     for name in manifests:
         with sqlite3.connect(Store(tmp_path / name).current()["path"]) as con:
             documents[name] = {
-                "surfaces": {(user_id, surface): (track_ids, [json.loads(item) for item in items.split(b"\n")])
+                # Items are JSON objects cut before their track's fields (serving/documents.py).
+                "surfaces": {(user_id, surface): (track_ids, [json.loads(item[:-1] + b"}") for item in items.split(b"\n")])
                              for user_id, surface, track_ids, items in
                              con.execute("select user_id, surface, track_ids, items from surfaces")},
-                "playlists": {row[0]: (*row[1:4], [json.loads(item) for item in row[4].split(b"\n") if item], row[5])
+                "playlists": {row[0]: (*row[1:4], [json.loads(b"{" + item[:-1] + b"}") for item in row[4].split(b"\n") if item],
+                                       row[5])
                               for row in con.execute("select playlist_id, owner_user_id, playlist_name, track_ids, "
                                                      "pool_items, pool_track_ids from playlists")},
-                "tracks": {track_id: json.loads(b"{" + fields + b"}")
+                "tracks": {track_id: json.loads(b"{" + fields)
                            for track_id, fields in con.execute("select track_id, fields from tracks")},
                 # Bloom filters are history-dependent (see test_bloom_filters_are_bit_identical).
                 "listeners": {row[0]: row[1:] for row in con.execute(

@@ -16,6 +16,7 @@ from tunesday.bloom import (
     expected_false_positive_rate,
     filter_words,
     to_signed_int64,
+    track_hashes,
 )
 
 TARGET = 0.01
@@ -184,3 +185,18 @@ def test_made_up_sets_have_no_false_negatives_and_the_target_rate():
 def test_an_empty_filter_contains_nothing_and_a_one_bit_filter_everything():
     assert not BloomFilter(100, 7, {}).might_contain("t1")
     assert BloomFilter(1, 1, {0: 1}).might_contain("t1")
+
+
+def test_first_absent_is_might_contain_in_a_loop():
+    """The serving shim's tight loop answers exactly what might_contain answers, in order, up to
+    the limit; and a filter rebuilt from its bytes is the same filter."""
+    heard = BloomFilter.from_items([f"t{i}" for i in range(0, 400, 2)], TARGET)
+    assert BloomFilter.from_bytes(heard.bit_count, heard.hash_count, heard.to_bytes()).words == heard.words
+    candidates = [f"t{i}" for i in range(400)]
+    absent = [index for index, track_id in enumerate(candidates) if not heard.might_contain(track_id)]
+    hashes = [track_hashes(track_id) for track_id in candidates]
+    assert len(absent) >= 190  # the odd ones, less the false positives
+    for limit in (0, 1, 7, len(absent), len(absent) + 5):
+        assert heard.first_absent(hashes, limit) == absent[:limit]
+    with pytest.raises(ValueError):
+        BloomFilter.from_bytes(heard.bit_count, heard.hash_count, heard.to_bytes()[:-1])

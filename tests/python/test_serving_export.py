@@ -14,6 +14,7 @@ import pytest
 from conftest import PROJECT_DIR, RUN_DATE
 from serving.documents import surface_body
 from serving.snapshot import Store, export, rollback, verify
+from serving.store_reader import Snapshot
 from serving.warehouse import DuckDBWarehouse, ExportError
 from tunesday.bloom import track_hashes
 
@@ -42,8 +43,8 @@ def test_export_publishes_what_the_warehouse_holds(warehouse, tmp_path):
         [(track_ids, items)] = con.execute(
             "select track_ids, items from surfaces where user_id = ? and surface = 'discover_weekly'", [user_id]).fetchall()
         tracks = {row[0]: row[1:] for row in con.execute("select track_id, fields, bloom_h1, bloom_h2 from tracks")}
-    body = json.loads(surface_body(user_id, "discover_weekly", RUN_DATE, track_ids, items, None,
-                                   lambda ids: {track_id: tracks[track_id] for track_id in ids}))
+        body = json.loads(surface_body(user_id, "discover_weekly", RUN_DATE, track_ids, items, None,
+                                       Snapshot(store.current(), store.current()["path"]).tracks(con)))
     assert body["user_id"] == user_id and body["run_date"] == RUN_DATE
     assert [item["track_id"] for item in body["items"]] == expected and len(expected) == 30
     assert [item["position"] for item in body["items"]] == list(range(1, 31))
@@ -56,7 +57,7 @@ def test_export_publishes_what_the_warehouse_holds(warehouse, tmp_path):
             listed.update(filter(None, ids.split("\n")))
         assert listed <= tracks.keys()
         for track_id, (fields, h1, h2) in tracks.items():
-            assert json.loads(b"{" + fields + b"}")["track_id"] == track_id
+            assert json.loads(b"{" + fields)["track_id"] == track_id
             assert (h1, h2) == track_hashes(track_id)
     # The export closed the DuckDB file: dbt can take the write lock again.
     duckdb.connect(str(warehouse.duckdb_path)).close()
