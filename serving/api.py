@@ -19,7 +19,7 @@ from tunesday.bloom import BloomFilter
 bp = Blueprint("api", __name__)
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_:-]{1,128}$")
-SURFACES = ("discover_weekly", "for_you")
+SURFACES = documents.WHOLE_SURFACES + documents.PART_SURFACES
 MAX_LIMIT = 100
 
 
@@ -97,14 +97,20 @@ def _json_response(body: bytes) -> Response:
 
 def _surface(user_id: str, surface: str, limit: int | None) -> Response:
     snapshot, con = _snapshot()
-    row = con.execute("select track_ids, items from surfaces where user_id = ? and surface = ?",
-                      [_valid_id(user_id, "user_id"), surface]).fetchone()
-    if row is None:
-        _listener(con, user_id)  # 404 for an unknown listener; a known one has no list today
-        row = ("", b"")
-    return _json_response(documents.surface_body(
-        user_id, surface, snapshot.manifest["run_date"], row[0], row[1], limit,
-        snapshot.tracks(con)))
+    _valid_id(user_id, "user_id")
+    if surface in documents.WHOLE_SURFACES:
+        row = con.execute("select body, item_ends from surfaces where user_id = ? and surface = ?",
+                          [user_id, surface]).fetchone()
+        if row is not None:
+            return _json_response(documents.surface_body(row[0], row[1], limit))
+    else:
+        row = con.execute("select track_ids, items from surface_parts where user_id = ? and surface = ?",
+                          [user_id, surface]).fetchone()
+        if row is not None:
+            return _json_response(documents.surface_parts_body(
+                user_id, surface, snapshot.manifest["run_date"], row[0], row[1], limit, snapshot.tracks(con)))
+    _listener(con, user_id)  # 404 for an unknown listener; a known one has no list today
+    return jsonify(user_id=user_id, surface=surface, run_date=snapshot.manifest["run_date"], items=[])
 
 
 def _int_param(name: str, default: int, low: int, high: int) -> int:

@@ -6,15 +6,20 @@ response needs, and a request only looks the pieces up and joins bytes:
     tracks.fields        the end of an item: '"track_id":"t1","track_name":…,"camelot_code":"8B"}'
     tracks.bloom_h1/h2   the track's two Bloom hashes, so checking it against a listener's filter
                          needs no hashing
-    surfaces.items       the start of each item, one per line, in position order:
-                         '{"position":1,"score":0.93,"is_new_artist":true,"reasons":[…],"seed":{…},'
-    surfaces.track_ids   the listed track ids, one per line, in the same order
+    surfaces.body        the whole response of a listener's Discover Weekly, rendered at export;
+    surfaces.item_ends   where its items start and each one ends (uint32, little-endian), so a
+                         ?limit=k answer is body[:end of item k] + ']}'
+    surface_parts.items  the other surfaces (For You) as parts: the start of each item, one per line,
+                         with the comma before ('{"position":1,…,"seed":{…},'  ',{"position":2,…');
+    surface_parts.track_ids  and the listed track ids, one per line, in the same order
     playlists.track_ids  the playlist's track ids, one per line, in playlist order
     playlists.pool_*     the Smart Shuffle pool, best first: ids, and the middle of each item, one per
                          line: '"recommended":true,"score":…,"reasons":[…],"seed_track_id":"t9",'
     listeners.bloom_*    the listener's heard-tracks filter: m, k, n and its bits (tunesday.bloom layout)
 
-An item of a response is its start and its track's fields, concatenated. Scores are rounded to 6
+Discover Weekly, the hottest route and fixed all week, is joined whole at export
+(`surface_document`). Other items are their start and their track's fields, concatenated per
+request: whole For You lists would double the snapshot, and with it the export time. Scores are rounded to 6
 decimals: enough to order and compare them. Identifiers in the envelope (user, playlist, seed)
 passed the API's id pattern, which has no character JSON would escape. The rendering runs on DuckDB whatever the warehouse (see
 warehouse.Warehouse.relations), so DuckDB and BigQuery give the same bytes for the same rows.
@@ -23,6 +28,9 @@ warehouse.Warehouse.relations), so DuckDB and BigQuery give the same bytes for t
 from __future__ import annotations
 
 import random
+import sys
+from array import array
+from itertools import accumulate
 from typing import Protocol
 
 from tunesday.bloom import BloomFilter
@@ -46,7 +54,17 @@ create table tracks (
     bloom_h1 integer not null,
     bloom_h2 integer not null
 ) without rowid;
+-- Discover Weekly (WHOLE_SURFACES) as whole responses. A rowid table: a row's body (up to ~40 KB)
+-- stays in its 64 KiB page; WITHOUT ROWID tables overflow rows above ~16 KB into mostly empty pages.
 create table surfaces (
+    user_id text not null,
+    surface text not null,
+    body blob not null,
+    item_ends blob not null,
+    primary key (user_id, surface)
+);
+-- The other surfaces as parts, joined per request (half the bytes).
+create table surface_parts (
     user_id text not null,
     surface text not null,
     track_ids text not null,
@@ -68,6 +86,7 @@ _TRACK_FIELDS = ("track_id", "track_name", "artist_id", "artist_name", "album_na
                  "camelot_code")
 
 #: What must hold of the serving tables before anything is rendered: (violation, query counting it).
+#: Positions (1..n, each once) are checked on the rendered rows: `positions_ok`.
 CHECKS: list[tuple[str, str]] = [
     ("a listener without user_id", "select count(*) from serving_listeners where user_id is null"),
     ("a recommendation of an unknown listener", """
@@ -75,21 +94,6 @@ CHECKS: list[tuple[str, str]] = [
         where user_id not in (select user_id from serving_listeners where user_id is not null)"""),
     ("a recommendation of an unknown surface",
      "select count(*) from serving_recommendations where surface not in ('discover_weekly', 'for_you')"),
-    ("surface positions that are not 1..n", """
-        select count(*) from (
-            select surface_position, row_number() over (partition by user_id, surface order by surface_position) as expected
-            from serving_recommendations
-        ) where surface_position is distinct from expected"""),
-    ("playlist positions that are not 1..n", """
-        select count(*) from (
-            select playlist_position, row_number() over (partition by playlist_id order by playlist_position) as expected
-            from serving_playlist_tracks
-        ) where playlist_position is distinct from expected"""),
-    ("pool ranks that are not 1..n", """
-        select count(*) from (
-            select pool_rank, row_number() over (partition by playlist_id order by pool_rank) as expected
-            from serving_smart_shuffle_pools
-        ) where pool_rank is distinct from expected"""),
     ("a Smart Shuffle pool of an unknown playlist", """
         select count(*) from serving_smart_shuffle_pools
         where playlist_id not in (select playlist_id from serving_playlist_tracks where playlist_id is not null)"""),
@@ -137,27 +141,43 @@ TRACKS = f"""
     select track_id, encode(substr(fields, 2, length(fields) - 1)) from rendered order by track_id
 """
 
-# array_to_string(list(… order by …)) is faster on DuckDB than an ordered string_agg. DuckDB's
-# length and substr count characters, so cutting braces off rendered JSON is safe.
-SURFACES = f"""
+#: Surfaces stored as whole responses (table surfaces); the others as parts (surface_parts).
+WHOLE_SURFACES = ("discover_weekly",)
+PART_SURFACES = ("for_you",)
+
+
+def surface_query(surface: str) -> str:
+    """One surface's rendered items per listener: item starts and track ids, one per line.
+
+    array_to_string(list(… order by …)) is faster on DuckDB than an ordered string_agg. DuckDB's
+    length and substr count characters, so cutting braces off rendered JSON is safe."""
+    return f"""
     with rendered as (
-        select user_id, surface, surface_position, track_id,
+        select user_id, surface_position, track_id,
                to_json({{'position': surface_position, 'score': round(score, 6), 'is_new_artist': is_new_artist,
                         'reasons': {_REASONS}, 'seed': {{'type': seed_type, 'id': seed_id}}}}) as item
         from serving_recommendations
+        where surface = '{surface}'
     )
-    select user_id, surface,
+    select user_id, '{surface}' as surface, count(*) as item_count,
+           min(surface_position) = 1 and max(surface_position) = count(*)
+               and count(distinct surface_position) = count(*) as positions_ok,
            array_to_string(list(track_id order by surface_position), chr(10)) as track_ids,
-           encode(array_to_string(list(substr(item, 1, length(item) - 1) || ',' order by surface_position),
-                                  chr(10))) as items
+           encode(array_to_string(list(
+               if(surface_position > 1, ',', '') || substr(item, 1, length(item) - 1) || ','
+               order by surface_position), chr(10))) as items
     from rendered
-    group by user_id, surface
-    order by user_id, surface
+    group by user_id
+    order by user_id
 """
+
 
 PLAYLISTS = f"""
     with listed as (
         select playlist_id, min(owner_user_id) as owner_user_id, min(playlist_name) as playlist_name,
+               count(*) as track_count,
+               min(playlist_position) = 1 and max(playlist_position) = count(*)
+                   and count(distinct playlist_position) = count(*) as positions_ok,
                array_to_string(list(track_id order by playlist_position), chr(10)) as track_ids
         from serving_playlist_tracks
         group by playlist_id
@@ -168,6 +188,8 @@ PLAYLISTS = f"""
         from serving_smart_shuffle_pools
     ), pools as (
         select playlist_id,
+               count(*) as pool_count,
+               min(pool_rank) = 1 and max(pool_rank) = count(*) and count(distinct pool_rank) = count(*) as ranks_ok,
                array_to_string(list(track_id order by pool_rank), chr(10)) as pool_track_ids,
                encode(array_to_string(list(substr(item, 2, length(item) - 2) || ',' order by pool_rank),
                                       chr(10))) as pool_items
@@ -175,7 +197,9 @@ PLAYLISTS = f"""
         group by playlist_id
     )
     select listed.playlist_id, listed.owner_user_id, listed.playlist_name, listed.track_ids,
-           coalesce(pools.pool_track_ids, '') as pool_track_ids, coalesce(pools.pool_items, ''::blob) as pool_items
+           coalesce(pools.pool_track_ids, '') as pool_track_ids, coalesce(pools.pool_items, ''::blob) as pool_items,
+           listed.track_count, coalesce(pools.pool_count, 0) as pool_count,
+           listed.positions_ok and coalesce(pools.ranks_ok, true) as positions_ok
     from listed left join pools on pools.playlist_id = listed.playlist_id
     order by listed.playlist_id
 """
@@ -200,15 +224,52 @@ class Tracks(Protocol):
     def hashes(self, track_ids: list[str]) -> list[tuple[int, int]]: ...
 
 
-def surface_body(user_id: str, surface: str, run_date: str, track_ids: str, items: bytes, limit: int | None,
-                 tracks: Tracks) -> bytes:
+def surface_document(user_id: str, surface: str, run_date: str, track_ids: str, items: bytes,
+                     fields: dict[str, bytes]) -> tuple[bytes, bytes]:
+    """(body, item_ends) of a whole surface, from its parts (surface_query) and the tracks' fields.
+    Joined in Python: on DuckDB the whole documents took longer than the parts and this together."""
+    starts = items.split(b"\n") if items else []
+    head = b'{"user_id":"%s","surface":"%s","run_date":"%s","items":[' % (
+        user_id.encode(), surface.encode(), run_date.encode())
+    pieces = [head] * (2 * len(starts) + 1)
+    pieces[1::2] = starts
+    pieces[2::2] = map(fields.__getitem__, split_lines(track_ids))
+    ends = array("I", accumulate(map(len, pieces)))[::2]  # after the head, then after each item
+    if sys.byteorder == "big":
+        ends.byteswap()
+    return b"".join(pieces) + b"]}", ends.tobytes()
+
+
+def surface_parts_body(user_id: str, surface: str, run_date: str, track_ids: str, items: bytes,
+                       limit: int | None, tracks: Tracks) -> bytes:
+    """A surface stored as parts, joined."""
     ids = split_lines(track_ids)
     starts = items.split(b"\n") if items else []
     if limit is not None:
         ids, starts = ids[:limit], starts[:limit]
     head = b'{"user_id":"%s","surface":"%s","run_date":"%s","items":[' % (
         user_id.encode(), surface.encode(), run_date.encode())
-    return head + b",".join(map(bytes.__add__, starts, tracks.fields(ids))) + b"]}"
+    return _items(head, starts, tracks.fields(ids))
+
+
+def surface_body(body: bytes, item_ends: bytes, limit: int | None) -> bytes:
+    """The stored response, or its first `limit` items."""
+    ends = array("I")
+    ends.frombytes(item_ends)
+    if sys.byteorder == "big":
+        ends.byteswap()
+    if limit is None or limit >= len(ends) - 1:
+        return body
+    return body[:ends[limit]] + b"]}"
+
+
+def _items(head: bytes, starts: list[bytes], fields: list[bytes]) -> bytes:
+    """head, start₁, fields₁, start₂, fields₂, …, ']}' in one join."""
+    pieces = [b"]}"] * (2 * len(starts) + 2)
+    pieces[0] = head
+    pieces[1:-1:2] = starts
+    pieces[2:-1:2] = fields
+    return b"".join(pieces)
 
 
 def smart_shuffle_body(user_id: str, playlist_id: str, seed: str, run_date: str, playlist: tuple,
@@ -235,17 +296,17 @@ def smart_shuffle_body(user_id: str, playlist_id: str, seed: str, run_date: str,
             recommendation = next(recommendations, None)
             if recommendation is not None:
                 woven.append(pool[recommendation])
-                starts.append(b'{"position":%d,%s' % (len(woven), middles[recommendation]))
+                starts.append(b',{"position":%d,%s' % (len(woven), middles[recommendation]))
     head = b'{"user_id":"%s","playlist_id":"%s","seed":"%s","run_date":"%s","items":[' % (
         user_id.encode(), playlist_id.encode(), seed.encode(), run_date.encode())
-    return head + b",".join(map(bytes.__add__, starts, tracks.fields(woven))) + b"]}"
+    return _items(head, starts, tracks.fields(woven))
 
 
-_PLAIN_STARTS: list[bytes] = [b""]
+_PLAIN_STARTS: list[bytes] = [b"", b'{"position":1,"recommended":false,']
 
 
 def _plain_start(position: int) -> bytes:
-    """'{"position":N,"recommended":false,', made once per N."""
+    """',{"position":N,"recommended":false,' (no comma for the first), made once per N."""
     while len(_PLAIN_STARTS) <= position:
-        _PLAIN_STARTS.append(b'{"position":%d,"recommended":false,' % len(_PLAIN_STARTS))
+        _PLAIN_STARTS.append(b',{"position":%d,"recommended":false,' % len(_PLAIN_STARTS))
     return _PLAIN_STARTS[position]

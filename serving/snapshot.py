@@ -71,10 +71,13 @@ def _stage(progress: Callable[[str], None], name: str, rows: Iterable[tuple]) ->
     progress(f"  {name}: {count:,} in {time.perf_counter() - started:.1f} s")
 
 
-def _check_items(key: str, count: int, items: bytes) -> None:
-    """One rendered item per listed track id."""
-    if (items.count(b"\n") + 1 if items else 0) != count:
-        raise ExportError(f"contract violated: the documents of {key} have {count} track ids but not as many items")
+def _check_items(what: str, count: int, positions_ok: bool, track_ids: str, items: bytes | None) -> None:
+    """Positions 1..n, each once; one track id (and one rendered item) per row read."""
+    if not positions_ok:
+        raise ExportError(f"contract violated: the positions of {what} are not 1..{count}")
+    if (track_ids.count("\n") + 1 if track_ids else 0) != count or (
+            items is not None and (items.count(b"\n") + 1 if items else 0) != count):
+        raise ExportError(f"contract violated: {what} has {count} rows but not as many rendered items")
 
 
 def _fetch_all(relations, sql: str) -> list[tuple]:
@@ -106,32 +109,42 @@ def _write(con: sqlite3.Connection, warehouse: Warehouse, run_date: str,
                     raise ExportError(f"contract violated: Bloom filter of {user_id}: {error}") from error
             yield user_id, country, tier, item_count, bit_count, hash_count, bits
 
-    def tracks(rows: list[tuple]) -> Iterator[tuple]:
-        for track_id, fields in rows:
-            yield track_id, fields, *track_hashes(track_id)
+    fields: dict[str, bytes] = {}
 
-    def surfaces(rows: list[tuple]) -> Iterator[tuple]:
-        for row in rows:
-            count = row[2].count("\n") + 1
-            _check_items(row[0], count, row[3])
+    def tracks(rows: list[tuple]) -> Iterator[tuple]:
+        for track_id, track_fields in rows:
+            fields[track_id] = track_fields
+            yield track_id, track_fields, *track_hashes(track_id)
+
+    def surface_items(rows: list[tuple]) -> Iterator[tuple]:
+        for user_id, surface, count, positions_ok, track_ids, items in rows:
+            _check_items(f"{user_id}'s {surface}", count, positions_ok, track_ids, items)
             read["serving_recommendations"] += count
-            yield row
+            yield user_id, surface, track_ids, items
+
+    def whole_surfaces(rows: list[tuple]) -> Iterator[tuple]:
+        for user_id, surface, track_ids, items in surface_items(rows):
+            yield user_id, surface, *documents.surface_document(user_id, surface, run_date, track_ids, items, fields)
 
     def playlists(rows: list[tuple]) -> Iterator[tuple]:
-        for row in rows:
-            read["serving_playlist_tracks"] += row[3].count("\n") + 1
-            pool = row[4].count("\n") + 1 if row[4] else 0
-            _check_items(row[0], pool, row[5])
-            read["serving_smart_shuffle_pools"] += pool
+        for *row, track_count, pool_count, positions_ok in rows:
+            playlist_id, _, _, track_ids, pool_track_ids, pool_items = row
+            _check_items(f"playlist {playlist_id}", track_count, positions_ok, track_ids, None)
+            _check_items(f"the pool of playlist {playlist_id}", pool_count, True, pool_track_ids, pool_items)
+            read["serving_playlist_tracks"] += track_count
+            read["serving_smart_shuffle_pools"] += pool_count
             yield row
 
     stages = [("listeners", documents.LISTENERS, listeners, "insert into listeners values (?, ?, ?, ?, ?, ?, ?)"),
               ("tracks", documents.TRACKS, tracks, "insert into tracks values (?, ?, ?, ?)"),
-              ("surfaces", documents.SURFACES, surfaces, "insert into surfaces values (?, ?, ?, ?)"),
+              *[(surface, documents.surface_query(surface), whole_surfaces, "insert into surfaces values (?, ?, ?, ?)")
+                for surface in documents.WHOLE_SURFACES],
+              *[(surface, documents.surface_query(surface), surface_items,
+                 "insert into surface_parts values (?, ?, ?, ?)") for surface in documents.PART_SURFACES],
               ("playlists", documents.PLAYLISTS, playlists, "insert into playlists values (?, ?, ?, ?, ?, ?)")]
     started = time.perf_counter()
     relations = warehouse.relations()
-    with ThreadPoolExecutor(max_workers=1) as renderer:
+    with ThreadPoolExecutor(max_workers=2) as renderer:
         rendered = [renderer.submit(_fetch_all, relations, sql) for _, sql, _, _ in stages]
         try:
             for violation, sql in documents.CHECKS:
@@ -176,12 +189,26 @@ def _validate(con: sqlite3.Connection, warehouse: Warehouse, read: dict[str, int
         word_count += len(bits) // 8 - memoryview(bits).cast("Q").tolist().count(0)
     in_snapshot = {
         "serving_listeners": con.execute("select count(*) from listeners").fetchone()[0],
-        "serving_recommendations": _lines(con, "track_ids", "surfaces"),
+        "serving_recommendations": con.execute(
+            "select coalesce(sum(length(item_ends) / 4 - 1), 0) from surfaces").fetchone()[0]
+        + _lines(con, "track_ids", "surface_parts"),
         "serving_playlist_tracks": _lines(con, "track_ids", "playlists"),
         "serving_smart_shuffle_pools": _lines(con, "pool_track_ids", "playlists"),
         "serving_bloom_filters": con.execute("select count(bloom_bits) from listeners").fetchone()[0],
         "serving_bloom_filter_words": word_count,
     }
+    # Rendered documents are valid JSON: a sample of them, parsed, list what item_ends say.
+    sample = """
+        select surfaces.* from (select user_id from listeners order by random() limit 100) as sampled
+        join surfaces on surfaces.user_id = sampled.user_id
+    """
+    for user_id, surface, body, item_ends in con.execute(sample):
+        try:
+            document = json.loads(body)
+        except ValueError as error:
+            raise ExportError(f"the {surface} document of {user_id} is not valid JSON: {error}") from error
+        if [item["position"] for item in document["items"]] != list(range(1, len(item_ends) // 4)):
+            raise ExportError(f"the {surface} document of {user_id} does not list what item_ends say")
     for table in SERVING_TABLES:
         if not in_warehouse[table] == read.get(table) == in_snapshot[table]:
             raise ExportError(f"{table}: {in_warehouse[table]} rows in the warehouse, {read.get(table)} read, "
@@ -222,6 +249,10 @@ def export(warehouse: Warehouse, store: Store, run_date: str, keep: int = 3,
            progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> dict:
     """Export, validate and publish a snapshot of `run_date`; returns its manifest."""
     started = time.perf_counter()
+    try:
+        run_date = dt.date.fromisoformat(run_date).isoformat()  # also: safe to render into documents
+    except ValueError as error:
+        raise ExportError(f"run_date {run_date!r} is not a date (YYYY-MM-DD)") from error
     store.snapshots.mkdir(parents=True, exist_ok=True)
     for leftover in store.snapshots.glob("*.partial"):  # from a killed export
         leftover.unlink()

@@ -174,10 +174,14 @@ def test_export_reads_bigquery_like_duckdb(warehouse, bq_build, tmp_path):
     for name in manifests:
         with sqlite3.connect(Store(tmp_path / name).current()["path"]) as con:
             documents[name] = {
-                # Items are JSON objects cut before their track's fields (serving/documents.py).
-                "surfaces": {(user_id, surface): (track_ids, [json.loads(item[:-1] + b"}") for item in items.split(b"\n")])
-                             for user_id, surface, track_ids, items in
-                             con.execute("select user_id, surface, track_ids, items from surfaces")},
+                "surfaces": {(user_id, surface): json.loads(body) for user_id, surface, body in
+                             con.execute("select user_id, surface, body from surfaces")},
+                # Parts: item starts cut before their track's fields (serving/documents.py).
+                "surface_parts": {(user_id, surface): (track_ids, [json.loads(item.lstrip(b",")[:-1] + b"}")
+                                                                   for item in items.split(b"\n")])
+                                  for user_id, surface, track_ids, items in
+                                  con.execute("select user_id, surface, track_ids, items from surface_parts")},
+                # Pool items are JSON objects cut before their track's fields (serving/documents.py).
                 "playlists": {row[0]: (*row[1:4], [json.loads(b"{" + item[:-1] + b"}") for item in row[4].split(b"\n") if item],
                                        row[5])
                               for row in con.execute("select playlist_id, owner_user_id, playlist_name, track_ids, "
@@ -204,7 +208,7 @@ def test_export_reads_bigquery_like_duckdb(warehouse, bq_build, tmp_path):
         else:
             assert a == b, f"{where}: {a!r} != {b!r}"
 
-    for part in ("surfaces", "playlists", "tracks", "listeners"):
+    for part in ("surfaces", "surface_parts", "playlists", "tracks", "listeners"):
         same(documents["bigquery"][part], documents["duckdb"][part], part)
 
 
