@@ -286,17 +286,17 @@ def smart_shuffle_body(user_id: str, playlist_id: str, seed: str, run_date: str,
     else:
         fresh = heard.first_absent(tracks.hashes(pool), wanted)
     middles = pool_items.split(b"\n") if fresh else []
+    _plain_start(len(order) + len(fresh))  # makes the starts up to the last position
     woven: list[str] = []
     starts: list[bytes] = []
-    recommendations = iter(fresh)
-    for index, track_id in enumerate(order, start=1):
-        woven.append(track_id)
-        starts.append(_plain_start(len(woven)))
-        if index % every == 0:
-            recommendation = next(recommendations, None)
-            if recommendation is not None:
-                woven.append(pool[recommendation])
-                starts.append(b',{"position":%d,%s' % (len(woven), middles[recommendation]))
+    for group_number, first in enumerate(range(0, len(order), every)):
+        group = order[first:first + every]
+        starts += _PLAIN_STARTS[len(woven) + 1:len(woven) + 1 + len(group)]
+        woven += group
+        if len(group) == every and group_number < len(fresh):
+            recommendation = fresh[group_number]
+            woven.append(pool[recommendation])
+            starts.append(b',{"position":%d,%s' % (len(woven), middles[recommendation]))
     head = b'{"user_id":"%s","playlist_id":"%s","seed":"%s","run_date":"%s","items":[' % (
         user_id.encode(), playlist_id.encode(), seed.encode(), run_date.encode())
     return _items(head, starts, tracks.fields(woven))
