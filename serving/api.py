@@ -142,7 +142,7 @@ def smart_shuffle(user_id: str, playlist_id: str):
     seed = request.args.get("seed", "0")
     if not ID_PATTERN.match(seed):
         raise ApiError(400, "invalid_parameter", "seed must be 1-128 letters, digits or _:-")
-    playlist = con.execute("select track_ids, pool_track_ids, pool_items from playlists where playlist_id = ?",
+    playlist = con.execute("select track_ids, pool_track_ids, pool_items, pool_hashes from playlists where playlist_id = ?",
                            [_valid_id(playlist_id, "playlist_id")]).fetchone()
     if playlist is None:
         raise ApiError(404, "unknown_playlist", f"no playlist {playlist_id}")

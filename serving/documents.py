@@ -4,8 +4,6 @@ A request must cost little more than a key lookup, so the export renders every p
 response needs, and a request only looks the pieces up and joins bytes:
 
     tracks.fields        the end of an item: '"track_id":"t1","track_name":…,"camelot_code":"8B"}'
-    tracks.bloom_h1/h2   the track's two Bloom hashes, so checking it against a listener's filter
-                         needs no hashing
     surfaces.body        the whole response of a listener's Discover Weekly, rendered at export;
     surfaces.item_ends   where its items start and each one ends (uint32, little-endian), so a
                          ?limit=k answer is body[:end of item k] + ']}'
@@ -15,14 +13,18 @@ response needs, and a request only looks the pieces up and joins bytes:
     playlists.track_ids  the playlist's track ids, one per line, in playlist order
     playlists.pool_*     the Smart Shuffle pool, best first: ids, and the middle of each item, one per
                          line: '"recommended":true,"score":…,"reasons":[…],"seed_track_id":"t9",'
+    playlists.pool_hashes  each pool track's two Bloom hashes (int64 pairs, big-endian: the bytes of
+                         the MD5s hash64 reads): checking it against a filter needs neither hashing
+                         nor a lookup
     listeners.bloom_*    the listener's heard-tracks filter: m, k, n and its bits (tunesday.bloom layout)
 
 Discover Weekly, the hottest route and fixed all week, is joined whole at export
 (`surface_document`). Other items are their start and their track's fields, concatenated per
-request: whole For You lists would double the snapshot, and with it the export time. Scores are rounded to 6
-decimals: enough to order and compare them. Identifiers in the envelope (user, playlist, seed)
-passed the API's id pattern, which has no character JSON would escape. The rendering runs on DuckDB whatever the warehouse (see
-warehouse.Warehouse.relations), so DuckDB and BigQuery give the same bytes for the same rows.
+request: whole For You lists would double the snapshot, and with it the export time. Scores are
+rounded to 6 decimals: enough to order and compare them. Identifiers in the envelope (user,
+playlist, seed) passed the API's id pattern, which has no character JSON would escape. The
+rendering runs on DuckDB whatever the warehouse (see warehouse.Warehouse.relations), so DuckDB
+and BigQuery give the same bytes for the same rows.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from array import array
 from itertools import accumulate
 from typing import Protocol
 
-from tunesday.bloom import BloomFilter
+from tunesday.bloom import SECOND_HASH_PREFIX, BloomFilter
 
 SCHEMA_VERSION = 2
 
@@ -50,9 +52,7 @@ create table listeners (
 ) without rowid;
 create table tracks (
     track_id text primary key,
-    fields blob not null,
-    bloom_h1 integer not null,
-    bloom_h2 integer not null
+    fields blob not null
 ) without rowid;
 -- Discover Weekly (WHOLE_SURFACES) as whole responses. A rowid table: a row's body (up to ~40 KB)
 -- stays in its 64 KiB page; WITHOUT ROWID tables overflow rows above ~16 KB into mostly empty pages.
@@ -77,7 +77,8 @@ create table playlists (
     playlist_name text,
     track_ids text not null,
     pool_track_ids text not null,   -- '' when the playlist has no pool (under 15 tracks)
-    pool_items blob not null
+    pool_items blob not null,
+    pool_hashes blob not null
 ) without rowid;
 """
 
@@ -186,32 +187,54 @@ PLAYLISTS = f"""
                to_json({{'recommended': true, 'score': round(score, 6), 'reasons': {_REASONS},
                         'seed_track_id': seed_track_id}}) as item
         from serving_smart_shuffle_pools
+    ), pool_track_hashes as (
+        -- hash64 is the first 8 bytes of the MD5, read big-endian: h1 then h2, as 16 bytes of hex.
+        select track_id, substr(md5(track_id), 1, 16) || substr(md5('{SECOND_HASH_PREFIX}' || track_id), 1, 16) as hashes
+        from (select distinct track_id from serving_smart_shuffle_pools)
     ), pools as (
         select playlist_id,
                count(*) as pool_count,
                min(pool_rank) = 1 and max(pool_rank) = count(*) and count(distinct pool_rank) = count(*) as ranks_ok,
                array_to_string(list(track_id order by pool_rank), chr(10)) as pool_track_ids,
                encode(array_to_string(list(substr(item, 2, length(item) - 2) || ',' order by pool_rank),
-                                      chr(10))) as pool_items
-        from rendered
+                                      chr(10))) as pool_items,
+               unhex(string_agg(pool_track_hashes.hashes, '' order by pool_rank)) as pool_hashes
+        from rendered join pool_track_hashes using (track_id)
         group by playlist_id
     )
     select listed.playlist_id, listed.owner_user_id, listed.playlist_name, listed.track_ids,
            coalesce(pools.pool_track_ids, '') as pool_track_ids, coalesce(pools.pool_items, ''::blob) as pool_items,
-           listed.track_count, coalesce(pools.pool_count, 0) as pool_count,
+           coalesce(pools.pool_hashes, ''::blob) as pool_hashes, listed.track_count, coalesce(pools.pool_count, 0) as pool_count,
            listed.positions_ok and coalesce(pools.ranks_ok, true) as positions_ok
     from listed left join pools on pools.playlist_id = listed.playlist_id
     order by listed.playlist_id
 """
 
 
+def unpack_hashes(data: bytes) -> array:
+    """playlists.pool_hashes: h1, h2 of each pool track as big-endian int64 (the MD5 bytes)."""
+    packed = array("q")
+    packed.frombytes(data)
+    if sys.byteorder == "little":
+        packed.byteswap()
+    return packed
+
+
 def split_lines(text: str) -> list[str]:
     return text.split("\n") if text else []
 
 
-def bloom_bits(bit_count: int, hash_count: int, word_indexes: list[int] | None, words: list[int] | None) -> bytes:
-    """A filter's bits from its warehouse words (checked: indexes inside the filter, int64 words)."""
-    return BloomFilter(bit_count, hash_count, dict(zip(word_indexes or [], words or []))).to_bytes()
+def bloom_bits(bit_count: int, word_indexes: list[int] | None, words: list[int] | None) -> bytes:
+    """A filter's bits (tunesday.bloom layout) from its warehouse words; IndexError when a word lies
+    outside the filter (the int64 type of the column bounds the words)."""
+    packed = array("q", bytes(-(-bit_count // 64) * 8))
+    for index, word in zip(word_indexes or [], words or []):
+        if index < 0:
+            raise IndexError(f"word_index {index}")
+        packed[index] = word
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
 
 
 # Request side ---------------------------------------------------------------------------------
@@ -221,7 +244,6 @@ class Tracks(Protocol):
     """The snapshot's tracks table, read through a cache (store_reader.Snapshot)."""
 
     def fields(self, track_ids: list[str]) -> list[bytes]: ...
-    def hashes(self, track_ids: list[str]) -> list[tuple[int, int]]: ...
 
 
 def surface_document(user_id: str, surface: str, run_date: str, track_ids: str, items: bytes,
@@ -276,7 +298,7 @@ def smart_shuffle_body(user_id: str, playlist_id: str, seed: str, run_date: str,
                        heard: BloomFilter | None, every: int, tracks: Tracks) -> bytes:
     """The playlist shuffled (deterministic for seed and playlist), one recommendation after every
     `every` tracks, the pool's tracks the listener has probably heard left out."""
-    track_ids, pool_track_ids, pool_items = playlist
+    track_ids, pool_track_ids, pool_items, packed_hashes = playlist
     order = split_lines(track_ids)
     random.Random(f"{seed}|{playlist_id}").shuffle(order)
     pool = split_lines(pool_track_ids)
@@ -284,7 +306,8 @@ def smart_shuffle_body(user_id: str, playlist_id: str, seed: str, run_date: str,
     if heard is None:
         fresh = list(range(wanted))
     else:
-        fresh = heard.first_absent(tracks.hashes(pool), wanted)
+        hashes = unpack_hashes(packed_hashes)
+        fresh = heard.first_absent(zip(hashes[0::2], hashes[1::2]), wanted)
     middles = pool_items.split(b"\n") if fresh else []
     _plain_start(len(order) + len(fresh))  # makes the starts up to the last position
     woven: list[str] = []

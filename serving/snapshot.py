@@ -29,7 +29,6 @@ from pathlib import Path
 from serving import documents
 from serving.documents import SCHEMA_VERSION
 from serving.warehouse import SERVING_TABLES, ExportError, Warehouse
-from tunesday.bloom import track_hashes
 
 
 @dataclass(frozen=True)
@@ -104,8 +103,8 @@ def _write(con: sqlite3.Connection, warehouse: Warehouse, run_date: str,
                 read["serving_bloom_filters"] += 1
                 read["serving_bloom_filter_words"] += len(indexes or [])
                 try:
-                    bits = documents.bloom_bits(bit_count, hash_count, indexes, words)
-                except ValueError as error:
+                    bits = documents.bloom_bits(bit_count, indexes, words)
+                except IndexError as error:
                     raise ExportError(f"contract violated: Bloom filter of {user_id}: {error}") from error
             yield user_id, country, tier, item_count, bit_count, hash_count, bits
 
@@ -114,7 +113,7 @@ def _write(con: sqlite3.Connection, warehouse: Warehouse, run_date: str,
     def tracks(rows: list[tuple]) -> Iterator[tuple]:
         for track_id, track_fields in rows:
             fields[track_id] = track_fields
-            yield track_id, track_fields, *track_hashes(track_id)
+            yield track_id, track_fields
 
     def surface_items(rows: list[tuple]) -> Iterator[tuple]:
         for user_id, surface, count, positions_ok, track_ids, items in rows:
@@ -127,21 +126,21 @@ def _write(con: sqlite3.Connection, warehouse: Warehouse, run_date: str,
             yield user_id, surface, *documents.surface_document(user_id, surface, run_date, track_ids, items, fields)
 
     def playlists(rows: list[tuple]) -> Iterator[tuple]:
-        for *row, track_count, pool_count, positions_ok in rows:
+        for *row, pool_hashes, track_count, pool_count, positions_ok in rows:
             playlist_id, _, _, track_ids, pool_track_ids, pool_items = row
             _check_items(f"playlist {playlist_id}", track_count, positions_ok, track_ids, None)
             _check_items(f"the pool of playlist {playlist_id}", pool_count, True, pool_track_ids, pool_items)
             read["serving_playlist_tracks"] += track_count
             read["serving_smart_shuffle_pools"] += pool_count
-            yield row
+            yield *row, pool_hashes
 
     stages = [("listeners", documents.LISTENERS, listeners, "insert into listeners values (?, ?, ?, ?, ?, ?, ?)"),
-              ("tracks", documents.TRACKS, tracks, "insert into tracks values (?, ?, ?, ?)"),
+              ("tracks", documents.TRACKS, tracks, "insert into tracks values (?, ?)"),
               *[(surface, documents.surface_query(surface), whole_surfaces, "insert into surfaces values (?, ?, ?, ?)")
                 for surface in documents.WHOLE_SURFACES],
               *[(surface, documents.surface_query(surface), surface_items,
                  "insert into surface_parts values (?, ?, ?, ?)") for surface in documents.PART_SURFACES],
-              ("playlists", documents.PLAYLISTS, playlists, "insert into playlists values (?, ?, ?, ?, ?, ?)")]
+              ("playlists", documents.PLAYLISTS, playlists, "insert into playlists values (?, ?, ?, ?, ?, ?, ?)")]
     started = time.perf_counter()
     relations = warehouse.relations()
     with ThreadPoolExecutor(max_workers=2) as renderer:

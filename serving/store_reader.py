@@ -31,7 +31,6 @@ class Snapshot:
     manifest: dict
     path: str
     _fields: dict[str, bytes] = field(default_factory=dict)
-    _hashes: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
@@ -51,27 +50,21 @@ class SnapshotTracks:
         self._snapshot, self._con = snapshot, con
 
     def ensure(self, track_ids: list[str]) -> None:
-        fields, hashes = self._snapshot._fields, self._snapshot._hashes
+        fields = self._snapshot._fields
         missing = set(track_ids).difference(fields)
         if not missing:
             return
         if len(fields) + len(missing) > TRACK_CACHE_SIZE:
             fields.clear()
-            hashes.clear()
             missing = set(track_ids)
         missing_ids = list(missing)
         for start in range(0, len(missing_ids), 500):
             chunk = missing_ids[start:start + 500]
-            sql = f"select track_id, fields, bloom_h1, bloom_h2 from tracks where track_id in ({','.join('?' * len(chunk))})"
-            for track_id, track_fields, h1, h2 in self._con.execute(sql, chunk):
-                fields[track_id] = track_fields
-                hashes[track_id] = (h1, h2)
+            sql = f"select track_id, fields from tracks where track_id in ({','.join('?' * len(chunk))})"
+            fields.update(self._con.execute(sql, chunk))
 
     def fields(self, track_ids: list[str]) -> list[bytes]:
         return self._lookup(self._snapshot._fields, track_ids)
-
-    def hashes(self, track_ids: list[str]) -> list[tuple[int, int]]:
-        return self._lookup(self._snapshot._hashes, track_ids)
 
     def _lookup(self, cache: dict, track_ids: list[str]) -> list:
         try:

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from conftest import PROJECT_DIR, RUN_DATE
-from serving.documents import surface_body
+from serving.documents import surface_body, unpack_hashes
 from serving.snapshot import Store, export, rollback, verify
 from serving.warehouse import DuckDBWarehouse, ExportError
 from tunesday.bloom import track_hashes
@@ -41,7 +41,7 @@ def test_export_publishes_what_the_warehouse_holds(warehouse, tmp_path):
     with sqlite3.connect(store.current()["path"]) as con:
         [(document, item_ends)] = con.execute(
             "select body, item_ends from surfaces where user_id = ? and surface = 'discover_weekly'", [user_id]).fetchall()
-        tracks = {row[0]: row[1:] for row in con.execute("select track_id, fields, bloom_h1, bloom_h2 from tracks")}
+        tracks = dict(con.execute("select track_id, fields from tracks").fetchall())
     body = json.loads(document)
     first_five = json.loads(surface_body(document, item_ends, 5))
     assert first_five == {**body, "items": body["items"][:5]}
@@ -49,15 +49,19 @@ def test_export_publishes_what_the_warehouse_holds(warehouse, tmp_path):
     assert [item["track_id"] for item in body["items"]] == expected and len(expected) == 30
     assert [item["position"] for item in body["items"]] == list(range(1, 31))
     assert all(item["reasons"] and item["track_name"] and item["artist_name"] for item in body["items"])
-    # Every track of every document has its display fields, rendered as valid JSON.
+    # Every track of every document has its display fields, rendered as valid JSON; every pool track
+    # its Bloom hashes.
     with sqlite3.connect(store.current()["path"]) as con:
         listed = set()
-        for (ids,) in con.execute("select track_ids from playlists union all select pool_track_ids from playlists"):
-            listed.update(filter(None, ids.split("\n")))
+        for track_ids, pool_track_ids, packed in con.execute(
+                "select track_ids, pool_track_ids, pool_hashes from playlists"):
+            pool = pool_track_ids.split("\n") if pool_track_ids else []
+            listed.update(track_ids.split("\n"), pool)
+            hashes = unpack_hashes(packed)
+            assert list(zip(hashes[0::2], hashes[1::2])) == [track_hashes(track_id) for track_id in pool]
         assert listed <= tracks.keys()
-        for track_id, (fields, h1, h2) in tracks.items():
+        for track_id, fields in tracks.items():
             assert json.loads(b"{" + fields)["track_id"] == track_id
-            assert (h1, h2) == track_hashes(track_id)
     # The export closed the DuckDB file: dbt can take the write lock again.
     duckdb.connect(str(warehouse.duckdb_path)).close()
 
