@@ -1,0 +1,155 @@
+"""tunesday-recsys: playlist continuation the RecSys Challenge 2018 way.
+
+    tunesday-recsys split MPD_PATH... [--out target/recsys] [--test-playlists 1000] [--seed 0]
+        MPD slices (files or folders) -> challenge.json, ground_truth.json.gz, train.json.gz
+    tunesday-recsys baseline popularity|cooccurrence [--out FILE.csv.gz]
+        training playlists + challenge file -> a submission
+    tunesday-recsys score [SUBMISSION...] [--train target/recsys/train.json.gz]
+        submissions (validated first) + ground truth -> Markdown table per seed count and overall;
+        with --train, the popularity and co-occurrence baselines are computed and scored in the same run
+
+Paths default to the files `split` writes in target/recsys. Exit status 1, with the reasons,
+when an input is invalid (a submission that breaks the format, too few eligible playlists).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from tunesday.recsys import baselines, metrics
+from tunesday.recsys.mpd import Playlist, ReadStats, read_playlists
+from tunesday.recsys.split import (MIN_HOLDOUTS, SEED_COUNTS, make_split, read_challenge, read_ground_truth,
+                                   write_split)
+from tunesday.recsys.submission import (Submission, SubmissionError, read_valid_submission, validate,
+                                        write_submission)
+
+DEFAULT_DIR = Path("target/recsys")
+DEFAULT_TEAM = "tunesday"
+DEFAULT_EMAIL = "recsys@tunesday.example"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tunesday-recsys", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    split_parser = commands.add_parser("split", help="make a challenge set, its ground truth and the training set")
+    split_parser.add_argument("mpd", nargs="+", help="MPD slice files (.json or .json.gz) or folders of them")
+    split_parser.add_argument("--out", type=Path, default=DEFAULT_DIR)
+    split_parser.add_argument("--test-playlists", type=int, default=1000,
+                              help="test playlists, half with 5 seeds, half with 25 (default 1000)")
+    split_parser.add_argument("--seed", type=int, default=0)
+    split_parser.add_argument("--min-holdouts", type=int, default=MIN_HOLDOUTS,
+                              help=f"smallest ground truth (distinct non-seed tracks) of a test playlist "
+                                   f"(default {MIN_HOLDOUTS})")
+
+    baseline_parser = commands.add_parser("baseline", help="write a baseline's submission")
+    baseline_parser.add_argument("name", choices=sorted(baselines.BASELINES))
+    baseline_parser.add_argument("--train", type=Path, default=DEFAULT_DIR / "train.json.gz")
+    baseline_parser.add_argument("--challenge", type=Path, default=DEFAULT_DIR / "challenge.json")
+    baseline_parser.add_argument("--out", type=Path, help="default target/recsys/<name>.csv.gz")
+    baseline_parser.add_argument("--team", default=DEFAULT_TEAM)
+    baseline_parser.add_argument("--email", default=DEFAULT_EMAIL)
+
+    score_parser = commands.add_parser("score", help="score submissions, and the baselines with --train")
+    score_parser.add_argument("submissions", nargs="*", type=Path)
+    score_parser.add_argument("--challenge", type=Path, default=DEFAULT_DIR / "challenge.json")
+    score_parser.add_argument("--ground-truth", type=Path, default=DEFAULT_DIR / "ground_truth.json.gz")
+    score_parser.add_argument("--train", type=Path,
+                              help="training playlists: compute and score the baselines in this run too")
+    score_parser.add_argument("--baselines", default=",".join(baselines.BASELINES),
+                              help="with --train, which baselines (default: all)")
+
+    args = parser.parse_args(argv)
+    try:
+        return {"split": run_split, "baseline": run_baseline, "score": run_score}[args.command](args)
+    except (SubmissionError, ValueError, OSError) as problem:
+        print(f"tunesday-recsys {args.command}: {problem}", file=sys.stderr)
+        return 1
+
+
+def read_training(path: Path) -> list[Playlist]:
+    """Training playlists as `split` wrote them: any damage or bad record means a wrong file."""
+    stats = ReadStats()
+    playlists = list(read_playlists([path], stats))
+    if stats.damaged_files or stats.skipped:
+        raise ValueError(f"training file {path} is not as split wrote it: {stats.as_dict()}")
+    return playlists
+
+
+def run_split(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    stats = ReadStats()
+    playlists = list(read_playlists(args.mpd, stats))
+    for damaged in stats.damaged_files:
+        print(f"tunesday-recsys split: damaged input, playlists before the damage kept: {damaged}",
+              file=sys.stderr)
+    split = make_split(playlists, args.test_playlists, args.seed, SEED_COUNTS, args.min_holdouts)
+    paths = write_split(split, args.out, args.seed, args.min_holdouts)
+    summary = {"read": stats.as_dict(), "test_playlists": {
+        f"{k} seeds": sum(case.num_samples == k for case in split.cases) for k in SEED_COUNTS},
+        "train_playlists": len(split.train), "files": {key: str(path) for key, path in paths.items()},
+        "seconds": round(time.perf_counter() - started, 2)}
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def timed_baseline(name: str, train: list[Playlist], challenge: list[Playlist]) -> tuple[dict[int, list[str]], float]:
+    """A baseline's recommendations and its seconds (index build + ranking, files not counted)."""
+    started = time.perf_counter()
+    recommendations = baselines.BASELINES[name](baselines.build_index(train), challenge)
+    return recommendations, time.perf_counter() - started
+
+
+def run_baseline(args: argparse.Namespace) -> int:
+    challenge = read_challenge(args.challenge)
+    train = read_training(args.train)
+    recommendations, seconds = timed_baseline(args.name, train, challenge)
+    out = args.out or DEFAULT_DIR / f"{args.name}.csv.gz"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_submission(out, recommendations, args.team, args.email, runtime_seconds=seconds,
+                     comments=[f"tunesday-recsys baseline {args.name}: {len(train)} training playlists"])
+    read_valid_submission(out, challenge)
+    print(f"{out}: {len(recommendations)} playlists in {seconds:.2f} s")
+    return 0
+
+
+def run_score(args: argparse.Namespace) -> int:
+    challenge = read_challenge(args.challenge)
+    truth = read_ground_truth(args.ground_truth)
+    seeds = {playlist.pid: playlist.track_uris for playlist in challenge}
+    missing = set(truth.holdouts) ^ set(seeds)
+    if missing:
+        raise ValueError(f"the challenge file and the ground truth disagree on {len(missing)} pid(s), "
+                         f"e.g. {sorted(missing)[:5]}: not from the same split")
+    results, seconds = {}, {}
+    for path in args.submissions:
+        submission = read_valid_submission(path, challenge)
+        name = path.name.removesuffix(".gz").removesuffix(".csv")
+        results[name] = metrics.evaluate(submission.recommendations, truth, seeds)
+        seconds[name] = submission.runtime_seconds
+    if args.train:
+        train = read_training(args.train)
+        for name in filter(None, args.baselines.split(",")):
+            if name not in baselines.BASELINES:
+                raise ValueError(f"unknown baseline {name!r}, known: {sorted(baselines.BASELINES)}")
+            recommendations, seconds[name] = timed_baseline(name, train, challenge)
+            problems = validate(Submission(DEFAULT_TEAM, DEFAULT_EMAIL, recommendations), challenge)
+            if problems:
+                raise ValueError(f"baseline {name} made an invalid submission: {problems[:3]}")
+            results[name] = metrics.evaluate(recommendations, truth, seeds)
+    if not results:
+        raise ValueError("nothing to score: give submission files, or --train for the baselines")
+    sizes = [len(set(holdouts) - set(seeds[pid])) for pid, holdouts in truth.holdouts.items()]
+    print(f"{len(sizes)} challenge playlists, ground truth |G| mean {sum(sizes) / len(sizes):.1f} "
+          f"(min {min(sizes)}, max {max(sizes)}); seconds = index build + ranking, files not counted\n")
+    print(metrics.markdown_table(results, seconds))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
