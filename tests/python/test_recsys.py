@@ -338,8 +338,10 @@ def test_cli_split_baseline_score(tmp_path, capsys):
     table = capsys.readouterr().out
     rows = [line for line in table.splitlines() if line.startswith("| ") and "ranking" not in line]
     assert [row.split(" | ")[:2] for row in rows] == [
-        ["| cooc", "5"], ["| cooc", "25"], ["| cooc", "all"], ["| popularity", "5"], ["| popularity", "25"],
-        ["| popularity", "all"], ["| cooccurrence", "5"], ["| cooccurrence", "25"], ["| cooccurrence", "all"]]
+        ["| cooc", "5"], ["| cooc", "25"], ["| cooc", "all"],
+        ["| popularity (this run)", "5"], ["| popularity (this run)", "25"], ["| popularity (this run)", "all"],
+        ["| cooccurrence (this run)", "5"], ["| cooccurrence (this run)", "25"],
+        ["| cooccurrence (this run)", "all"]]
     assert rows[0].split(" | ")[2:-1] == rows[6].split(" | ")[2:-1]   # the same list, scored the same
     # a broken submission is refused with its reasons, and exit status 1
     broken = tmp_path / "broken.csv"

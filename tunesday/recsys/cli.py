@@ -130,6 +130,7 @@ def run_score(args: argparse.Namespace) -> int:
     for path in args.submissions:
         submission = read_valid_submission(path, challenge)
         name = path.name.removesuffix(".gz").removesuffix(".csv")
+        name = str(path) if name in results else name
         results[name] = metrics.evaluate(submission.recommendations, truth, seeds)
         seconds[name] = submission.runtime_seconds
     if args.train:
@@ -137,11 +138,11 @@ def run_score(args: argparse.Namespace) -> int:
         for name in filter(None, args.baselines.split(",")):
             if name not in baselines.BASELINES:
                 raise ValueError(f"unknown baseline {name!r}, known: {sorted(baselines.BASELINES)}")
-            recommendations, seconds[name] = timed_baseline(name, train, challenge)
+            recommendations, seconds[f"{name} (this run)"] = timed_baseline(name, train, challenge)
             problems = validate(Submission(DEFAULT_TEAM, DEFAULT_EMAIL, recommendations), challenge)
             if problems:
                 raise ValueError(f"baseline {name} made an invalid submission: {problems[:3]}")
-            results[name] = metrics.evaluate(recommendations, truth, seeds)
+            results[f"{name} (this run)"] = metrics.evaluate(recommendations, truth, seeds)
     if not results:
         raise ValueError("nothing to score: give submission files, or --train for the baselines")
     sizes = [len(set(holdouts) - set(seeds[pid])) for pid, holdouts in truth.holdouts.items()]
