@@ -98,7 +98,8 @@ def run_split(args: argparse.Namespace) -> int:
     return 0
 
 
-def timed_baseline(name: str, train: list[Playlist], challenge: list[Playlist]) -> tuple[dict[int, list[str]], float]:
+def timed_baseline(name: str, train: list[Playlist],
+                   challenge: list[Playlist]) -> tuple[dict[int, list[str]], float]:
     """A baseline's recommendations and its seconds (index build + ranking, files not counted)."""
     started = time.perf_counter()
     recommendations = baselines.BASELINES[name](baselines.build_index(train), challenge)
