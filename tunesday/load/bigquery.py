@@ -30,9 +30,14 @@ BIGQUERY_TYPES = {
 
 
 def bigquery_schema(table: str) -> list[bigquery.SchemaField]:
+    return bigquery_fields(SCHEMAS[table])
+
+
+def bigquery_fields(schema: pa.Schema) -> list[bigquery.SchemaField]:
+    """The BigQuery schema of an Arrow schema (every column NULLABLE)."""
     return [
         bigquery.SchemaField(field.name, BIGQUERY_TYPES[field.type], mode="NULLABLE")
-        for field in SCHEMAS[table]
+        for field in schema
     ]
 
 

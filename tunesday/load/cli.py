@@ -1,0 +1,87 @@
+"""tunesday-load: real exports into the raw contract, on DuckDB (Parquet) or BigQuery (load jobs).
+
+    tunesday-load spotify-history PATH... [--user-id ID]   Spotify extended streaming history
+    tunesday-load mpd PATH...                              Million Playlist Dataset slices
+    tunesday-load audio-features PATH...                   audio-features CSVs (Spotify API names)
+
+Target: the DuckDB raw folder (``--raw-dir``, default ``$TUNESDAY_RAW_DIR`` or
+``target/data/raw``), or with ``--bigquery`` the raw dataset ``$TUNESDAY_BQ_RAW_DATASET``
+(default ``tunesday_raw``) of ``$TUNESDAY_BQ_PROJECT`` in ``$TUNESDAY_BQ_LOCATION``
+(``--endpoint`` for an emulator). Rows are only ever added: new Parquet files, or appending load
+jobs into tables created with the contract's schema when missing.
+
+Prints one line per input file (records read, rows written per table, already loaded, set aside
+by reason, records per second) and a total. A file already loaded (same bytes, in the load
+ledger) is skipped. Exit status 1 only when no file held anything usable; a bad file is reported
+and the others still load. See ``tunesday.load.runner`` and each loader's module for the mapping.
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from google.api_core.exceptions import GoogleAPIError
+
+from tunesday.load.audio_features import AudioFeatures
+from tunesday.load.mpd import MillionPlaylistDataset
+from tunesday.load.runner import LoadReport, run
+from tunesday.load.spotify_history import SpotifyHistory
+from tunesday.load.stores import BigQueryStore, ParquetStore, Store
+
+
+def make_store(args: argparse.Namespace) -> Store:
+    if not args.bigquery:
+        return ParquetStore(args.raw_dir)
+    from tunesday.load.bigquery import make_client
+    return BigQueryStore(make_client(args.project, args.endpoint), args.dataset, args.location)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="tunesday-load", description=__doc__.splitlines()[0])
+    target = argparse.ArgumentParser(add_help=False)
+    target.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    target.add_argument("--raw-dir", type=Path,
+                        default=Path(os.environ.get("TUNESDAY_RAW_DIR", "target/data/raw")),
+                        help="DuckDB raw folder (default: $TUNESDAY_RAW_DIR or target/data/raw)")
+    target.add_argument("--bigquery", action="store_true", help="load into BigQuery instead")
+    target.add_argument("--project", default=os.environ.get("TUNESDAY_BQ_PROJECT"))
+    target.add_argument("--dataset", default=os.environ.get("TUNESDAY_BQ_RAW_DATASET", "tunesday_raw"))
+    target.add_argument("--location", default=os.environ.get("TUNESDAY_BQ_LOCATION"))
+    target.add_argument("--endpoint", help="API endpoint of a BigQuery emulator (e.g. http://127.0.0.1:9050)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    history = commands.add_parser("spotify-history", parents=[target],
+                                  help="Spotify extended streaming history (Streaming_History_Audio_*.json)")
+    history.add_argument("--user-id", help="the listener's user id (default: the folder's name)")
+    commands.add_parser("mpd", parents=[target], help="Million Playlist Dataset slices (mpd.slice.*.json[.gz])")
+    commands.add_parser("audio-features", parents=[target], help="audio-features CSVs (Spotify Web API names)")
+    args = parser.parse_args(argv)
+    if args.bigquery and not args.project:
+        parser.error("--bigquery needs --project (or TUNESDAY_BQ_PROJECT)")
+    try:
+        args.source = {
+            "spotify-history": lambda: SpotifyHistory(args.user_id),
+            "mpd": MillionPlaylistDataset,
+            "audio-features": AudioFeatures,
+        }[args.command]()
+    except ValueError as error:
+        parser.error(str(error))
+    return args
+
+
+def load(argv: list[str] | None = None, echo=print) -> LoadReport:
+    """Run one subcommand and return its report (what main prints)."""
+    args = parse_args(argv)
+    return run(args.source, args.paths, make_store(args), echo=echo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return load(argv).exit_code
+    except GoogleAPIError as error:
+        print(f"tunesday-load: BigQuery refused: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Ids the loaders of real exports derive, the same in every loader.
+
+- Tracks keep their Spotify id: the last part of ``spotify:track:<id>`` (or of an
+  ``open.spotify.com/track/<id>`` link), 22 base-62 characters.
+- Artists and albums exist in the exports only as names, so their ids come from the normalised
+  name through the portable hash (``tunesday.hashing.hash64``): ``art_`` or ``alb_`` and the
+  hash as 16 lowercase hex digits (unsigned), which is also the first 16 hex digits of the MD5
+  of the normalised text (in SQL: ``'art_' || substr(md5(name), 1, 16)``). The generator's ids
+  are a prefix and 10 decimal digits, so the two never collide. An album's text is its artist's
+  and its own normalised names joined by a unit separator (``\\x1f``): two albums called
+  "Greatest Hits" stay apart.
+- Play events of a history export: ``ev_`` and the 16 hex digits of the hash of the fields that
+  identify a play (see ``tunesday.load.spotify_history``), so that the same play loaded twice
+  has the same id and staging counts the second as a duplicate.
+"""
+
+import re
+import unicodedata
+
+from tunesday.hashing import hash64
+
+_SPOTIFY_ID = re.compile(r"[A-Za-z0-9]{22}")
+_TRACK_URI = re.compile(r"spotify:track:([A-Za-z0-9]{22})")
+_TRACK_URL = re.compile(r"https?://open\.spotify\.com/(?:intl-[a-z-]+/)?track/([A-Za-z0-9]{22})(?:[?#].*)?")
+_SPACES = re.compile(r"\s+")
+
+
+def hex64(text: str) -> str:
+    """hash64 of the text as 16 hex digits (two's complement read as unsigned)."""
+    return f"{hash64(text) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+
+
+def normalise_name(name: str) -> str:
+    """NFKC, case-folded, whitespace collapsed: "  The  Beatles" and "the beatles" are one artist."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", name).casefold()).strip()
+
+
+def clean_text(value) -> str | None:
+    """A non-empty stripped string, or None."""
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return None
+
+
+def artist_id(artist_name) -> str | None:
+    name = clean_text(artist_name)
+    return "art_" + hex64(normalise_name(name)) if name else None
+
+
+def album_id(artist_name, album_name) -> str | None:
+    album = clean_text(album_name)
+    if not album:
+        return None
+    return "alb_" + hex64(normalise_name(clean_text(artist_name) or "") + "\x1f" + normalise_name(album))
+
+
+def track_id(value) -> str | None:
+    """The Spotify track id in a bare id, a ``spotify:track:`` URI or an open.spotify.com link."""
+    text = clean_text(value)
+    if not text:
+        return None
+    for pattern in (_SPOTIFY_ID, _TRACK_URI, _TRACK_URL):
+        match = pattern.fullmatch(text)
+        if match:
+            return match.group(match.re.groups)
+    return None

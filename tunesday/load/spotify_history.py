@@ -1,0 +1,216 @@
+"""Spotify "Extended streaming history" exports (the privacy download) into the raw contract.
+
+    tunesday-load spotify-history PATH... [--user-id ID]
+
+Each PATH is a listener's folder of ``Streaming_History_Audio_*.json`` files (a JSON list of
+plays each), a folder of such listener folders, or one such file. The listener's user id is the
+folder's name (characters outside ``[A-Za-z0-9_:-]`` become ``_``), or ``--user-id`` when one
+listener is loaded. Files may be gzipped.
+
+A play becomes one ``listening_events`` row:
+
+- ``event_id``: ``ev_`` + ``hash64`` (as 16 hex digits) of the user id and the raw ``ts``,
+  ``spotify_track_uri`` and ``ms_played`` (a play is one listener, one track, one end time, one
+  length), so that loading the same play again gives the same id: exact duplicates in an export
+  are loaded as they are and staging counts the copies as duplicates; plays already in the raw
+  contract from an earlier load (an overlapping second export) are not written again.
+- ``track_id``: the last part of ``spotify_track_uri``.
+- ``played_at``: ``ts`` is when playback ENDED in these exports, so ``played_at = ts - ms_played``
+  (UTC); ``ts`` itself when ``ms_played`` is unusable.
+- ``platform``: ``android``, ``ios``, ``desktop`` (Windows, macOS, Linux), ``web`` (web player),
+  ``smart_speaker`` (Chromecast, Sonos and other speakers); anything else (``unknown``, game
+  consoles, cars) is null, counted in the report's notes as ``platform_unrecognised``: the
+  staging test on platform accepts only those five values.
+- ``country``: ``conn_country`` (``ZZ``, Spotify's "unknown", is null); ``reason_start``,
+  ``reason_end``, ``shuffle``, ``skipped`` as they are; ``context_type`` and ``context_id`` are
+  null (the export does not say where a play came from).
+- ``ip_addr`` is never read into any output, set-aside records included.
+
+Unparseable fields (``ts`` not ISO 8601, ``ms_played`` not an integer, a track URI that is not
+``spotify:track:<id>``) are loaded as null, so staging's rules reject the play with their reason
+(``missing_played_at``, ``missing_ms_played``, ``missing_track_id``); plays with
+``ms_played = 0`` are loaded (staging counts them as plays that never started, a skip).
+
+Set aside, with their reason: ``podcast_episode`` and ``audiobook`` (the track fields are null:
+not music), ``no_track_uri`` (neither a track nor anything else identifiable), ``private_session``
+(``incognito_mode`` is true: the listener asked for those plays not to shape recommendations),
+``not_an_object`` and ``unparseable_record``.
+
+The tracks and the album artists (``master_metadata_album_artist_name``: the export names no other
+artist) the plays need are added to ``tracks`` and ``artists`` when the contract does not know them
+(``tunesday.load.ids``), and the listener to ``users`` (country: the most frequent
+``conn_country`` of the first file loaded; signup date and tier unknown).
+"""
+
+import datetime as dt
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+from tunesday.load import ids
+from tunesday.load.runner import (Batch, BadInput, Catalog, InputFile, parse_json, parse_timestamp,
+                                  strip_suffixes)
+
+FILE_PATTERN = "Streaming_History_Audio_*.json*"
+USER_ID = re.compile(r"[A-Za-z0-9_:-]{1,128}")
+EPISODE_FIELDS = ("spotify_episode_uri", "episode_name", "episode_show_name")
+AUDIOBOOK_FIELDS = ("audiobook_uri", "audiobook_title", "audiobook_chapter_uri", "audiobook_chapter_title")
+# Checked in this order: "web_player windows 10;chrome;desktop" is the web player.
+PLATFORMS = (
+    ("web", ("web_player", "web player", "webplayer")),
+    ("android", ("android",)),
+    ("ios", ("ios", "iphone", "ipad", "ipod")),
+    ("smart_speaker", ("cast", "sonos", "speaker", "echo", "alexa", "google_home", "homepod")),
+    ("desktop", ("windows", "os x", "osx", "macos", "mac os", "linux", "desktop")),
+)
+
+
+def user_id_from_folder(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_:-]", "_", name)[:128] or "_"
+
+
+def normalise_platform(value) -> str | None:
+    text = ids.clean_text(value)
+    if not text:
+        return None
+    text = text.lower()
+    for platform, marks in PLATFORMS:
+        if any(mark in text for mark in marks):
+            return platform
+    return None
+
+
+def as_int(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def as_bool(value) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+class SpotifyHistory:
+    name = "spotify-history"
+    records_are = "plays"
+
+    def __init__(self, user_id: str | None = None):
+        if user_id is not None and not USER_ID.fullmatch(user_id):
+            raise ValueError(f"--user-id {user_id!r}: use 1-128 of A-Z a-z 0-9 _ : -")
+        self.user_id = user_id
+
+    def files(self, paths: list[Path]) -> list[InputFile]:
+        listeners: list[tuple[str, list[Path]]] = []
+        found: list[InputFile] = []
+        for path in paths:
+            if path.is_file():
+                listeners.append((path.parent.name, [path]))
+            elif path.is_dir() and sorted(path.glob(FILE_PATTERN)):
+                listeners.append((path.name, sorted(path.glob(FILE_PATTERN))))
+            elif path.is_dir() and any(sorted(d.glob(FILE_PATTERN)) for d in path.iterdir() if d.is_dir()):
+                listeners += [(d.name, sorted(d.glob(FILE_PATTERN))) for d in sorted(path.iterdir())
+                              if d.is_dir() and sorted(d.glob(FILE_PATTERN))]
+            else:
+                found.append(InputFile(path, error=f"no {FILE_PATTERN} files here (or in its sub-folders)"))
+        if self.user_id is not None and len({folder for folder, _ in listeners}) > 1:
+            raise BadInput("--user-id names one listener, but the paths hold several listener folders")
+        for folder, files in listeners:
+            user_id = self.user_id or user_id_from_folder(folder)
+            found += [InputFile(f, scope=user_id, label=f"{user_id}-{strip_suffixes(f.name)}") for f in files]
+        return found
+
+    def read(self, source: InputFile, data: bytes, catalog: Catalog) -> Batch:
+        plays = parse_json(data)
+        if not isinstance(plays, list):
+            raise BadInput(f"expected a JSON list of plays, found a JSON {type(plays).__name__}")
+        user_id = source.scope
+        batch = Batch(records=len(plays))
+        mapped = []
+        for index, play in enumerate(plays):
+            try:
+                reason = set_aside_reason(play)
+                if reason:
+                    batch.set_aside(f"[{index}]", reason, play)
+                else:
+                    mapped.append(map_play(play, user_id, batch.notes))
+            except Exception as error:  # a record no rule foresaw: set aside, keep loading
+                batch.set_aside(f"[{index}]", "unparseable_record", {"error": repr(error), "record": play})
+        if not mapped:
+            return batch
+        catalog.prefetch(track_ids=[event["track_id"] for event, _ in mapped],
+                         artist_ids=[ids.artist_id(artist) for _, (artist, _, _) in mapped],
+                         user_ids=[user_id])
+        known_events = {row["event_id"] for row in catalog.store.fetch(
+            "listening_events", "event_id", sorted({event["event_id"] for event, _ in mapped}), ["event_id"])}
+        for event, names in mapped:
+            batch.usable += 1
+            if event["event_id"] in known_events:
+                batch.already_known += 1
+                continue
+            batch.add("listening_events", event)
+            if event["track_id"]:
+                catalog.named_track(batch, event["track_id"], *names)
+        countries = Counter(event["country"] for event, _ in mapped if event["country"])
+        catalog.user(batch, user_id, countries.most_common(1)[0][0] if countries else None)
+        return batch
+
+
+def set_aside_reason(play) -> str | None:
+    if not isinstance(play, dict):
+        return "not_an_object"
+    if play.get("incognito_mode") is True:
+        return "private_session"
+    if ids.clean_text(play.get("spotify_track_uri")) is None:
+        if any(play.get(f) for f in EPISODE_FIELDS):
+            return "podcast_episode"
+        if any(play.get(f) for f in AUDIOBOOK_FIELDS):
+            return "audiobook"
+        return "no_track_uri"
+    return None
+
+
+def map_play(play: dict, user_id: str, notes: Counter) -> tuple[dict, tuple]:
+    """One play as a listening_events row, and the artist, track and album names it carries."""
+    raw_ts, raw_uri, raw_ms = play.get("ts"), play.get("spotify_track_uri"), play.get("ms_played")
+    ended_at = parse_timestamp(raw_ts)
+    ms_played = as_int(raw_ms)
+    track_id = ids.track_id(raw_uri)
+    platform = normalise_platform(play.get("platform"))
+    for problem, bad in (("unparseable_ts", ended_at is None), ("unparseable_ms_played", ms_played is None),
+                         ("unparseable_track_uri", track_id is None), ("zero_ms_played", ms_played == 0),
+                         ("platform_unrecognised", platform is None)):
+        if bad:
+            notes[problem] += 1
+    played_at = ended_at
+    if ended_at is not None and ms_played is not None:
+        played_at = ended_at - dt.timedelta(milliseconds=ms_played)
+    country = ids.clean_text(play.get("conn_country"))
+    country = country.upper() if country and country.upper() != "ZZ" else None
+    identity = "\x1f".join([user_id, *(json.dumps(v, sort_keys=True) for v in (raw_ts, raw_uri, raw_ms))])
+    event = {
+        "event_id": "ev_" + ids.hex64(identity),
+        "user_id": user_id,
+        "track_id": track_id,
+        "played_at": played_at,
+        "ms_played": ms_played,
+        "context_type": None,
+        "context_id": None,
+        "reason_start": _lower(play.get("reason_start")),
+        "reason_end": _lower(play.get("reason_end")),
+        "shuffle": as_bool(play.get("shuffle")),
+        "skipped": as_bool(play.get("skipped")),
+        "platform": platform,
+        "country": country,
+    }
+    return event, (play.get("master_metadata_album_artist_name"), play.get("master_metadata_track_name"),
+                   play.get("master_metadata_album_album_name"))
+
+
+def _lower(value) -> str | None:
+    text = ids.clean_text(value)
+    return text.lower() if text else None
