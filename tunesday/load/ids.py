@@ -14,6 +14,7 @@
   has the same id and staging counts the second as a duplicate.
 """
 
+import functools
 import re
 import unicodedata
 
@@ -43,11 +44,13 @@ def clean_text(value) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1 << 16)   # names repeat: a history names an artist in many plays
 def artist_id(artist_name) -> str | None:
     name = clean_text(artist_name)
     return "art_" + hex64(normalise_name(name)) if name else None
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def album_id(artist_name, album_name) -> str | None:
     album = clean_text(album_name)
     if not album:

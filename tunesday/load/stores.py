@@ -10,7 +10,8 @@ keep two things beside the contract tables, which dbt never reads:
 
 DuckDB (``ParquetStore``), under the raw folder (``TUNESDAY_RAW_DIR``):
 ``<table>/<loader>-<source>-<sha12>.parquet`` (new files only, written under a temporary name
-and renamed, so a half-written file is never read), ``_set_aside/<loader>/<same name>.parquet``
+and renamed, so a half-written file is never read; ``<table>/empty.parquet``, no rows, where a
+table has no file yet, as BigQuery gets every table created empty), ``_set_aside/<loader>/<same name>.parquet``
 and ``_loads/ledger.jsonl``. The warehouse's raw views read ``<table>/*.parquet`` only.
 
 BigQuery (``BigQueryStore``): each contract table is created with its explicit schema when it does
@@ -94,6 +95,15 @@ class ParquetStore:
         self.description = f"DuckDB raw folder {self.raw_dir}"
         self._ledger_path = self.raw_dir / "_loads" / "ledger.jsonl"
         self._con = duckdb.connect()
+        self._ensure_tables()
+
+    def _ensure_tables(self) -> None:
+        """An empty file with the contract's schema in each table folder that has no file yet, so
+        that a raw folder loaded from real exports only (no follows, no saved tracks) has every
+        table the warehouse reads, as a BigQuery dataset gets every table created empty."""
+        for table, schema in SCHEMAS.items():
+            if not any((self.raw_dir / table).glob("*.parquet")):
+                self._write_new(self.raw_dir / table, "empty", schema.empty_table())
 
     def ledger(self) -> dict[tuple[str, str, str], dict]:
         entries = {}
