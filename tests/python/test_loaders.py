@@ -20,6 +20,7 @@ from conftest import PROJECT_DIR
 from tunesday.contract import SCHEMAS
 from tunesday.load import ids
 from tunesday.load.cli import load, main
+from tunesday.load.runner import record_json
 from tunesday.load.stores import LEDGER_TABLE, SET_ASIDE_SCHEMA, SET_ASIDE_TABLE
 
 FIXTURES = PROJECT_DIR / "tests" / "fixtures" / "loaders"
@@ -115,6 +116,7 @@ def test_ip_addresses_are_never_written(inputs, tmp_path):
     set_aside = pq.ParquetDataset(sorted(raw.glob("_set_aside/*/*.parquet"))).read()
     assert set_aside.schema.equals(SET_ASIDE_SCHEMA)
     assert any(json.loads(r)["episode_name"] for r in set_aside["record"].to_pylist() if r.startswith("{\"ts"))
+    assert "ip_addr" not in record_json({"error": "x", "record": {"ip_addr": "192.0.2.1", "ts": "t"}})
     for path in raw.rglob("*"):
         if path.suffix == ".parquet":
             table = pq.read_table(path)
@@ -135,6 +137,8 @@ def test_user_id_option_and_folder_of_listeners(inputs, tmp_path):
     assert {u["user_id"] for u in rows(tmp_path / "b", "users")} == {"Second_Listener_", LISTENER}
     with pytest.raises(SystemExit):
         load(["spotify-history", str(inputs / "history"), "--user-id", "x y"])
+    report, lines = run("spotify-history", inputs / "history", "--user-id", "usr_one", raw_dir=tmp_path / "c")
+    assert report.exit_code == 1 and "several listener folders" in lines[0]
 
 
 def test_overlapping_export_writes_only_new_plays(inputs, tmp_path):

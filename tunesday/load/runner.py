@@ -52,7 +52,7 @@ WRITE_ORDER = ("artists", "tracks", "users", "playlists", "playlist_tracks", "li
 # Entity tables: one pending row per key within a batch (a later merge replaces an earlier one).
 ENTITY_KEYS = {"artists": "artist_id", "tracks": "track_id", "users": "user_id"}
 TRACK_COLUMNS = SCHEMAS["tracks"].names
-# A rough idea of a record for the set-aside table: the record itself, minus what must not be kept.
+# Fields of a record never written anywhere, set-aside records included.
 NEVER_KEPT = ("ip_addr", "ip_addr_decrypted")
 
 
@@ -201,7 +201,8 @@ class Source(Protocol):
     records_are: str    # what one record is, for the report: plays, playlist tracks, rows
 
     def files(self, paths: list[Path]) -> list[InputFile]:
-        """The input files under the given paths (BadInput when a path has none)."""
+        """The input files under the given paths; a path without any is an InputFile with an error
+        (BadInput when the paths cannot be loaded together at all)."""
 
     def read(self, source: InputFile, data: bytes, catalog: Catalog) -> Batch:
         """Map one file's records into the contract (BadInput when the file cannot be used)."""
@@ -313,10 +314,14 @@ def decompress(data: bytes) -> bytes:
 
 
 def record_json(record) -> str:
-    """A set-aside record as JSON, without the fields that must never be kept."""
-    if isinstance(record, dict):
-        record = {k: v for k, v in record.items() if k not in NEVER_KEPT}
-    return json.dumps(record, ensure_ascii=False, default=str)
+    """A set-aside record as JSON, without the fields that must never be kept (at any depth)."""
+    def kept(value):
+        if isinstance(value, dict):
+            return {k: kept(v) for k, v in value.items() if k not in NEVER_KEPT}
+        if isinstance(value, list):
+            return [kept(v) for v in value]
+        return value
+    return json.dumps(kept(record), ensure_ascii=False, default=str)
 
 
 def run(source: Source, paths: list[Path], store: Store, echo=print) -> LoadReport:
