@@ -1,7 +1,8 @@
 {#-
     The "baskets" item-item similarity counts co-occurrence in: listening sessions (the tracks
     streamed in one session) and playlists. Each basket keeps at most its first N distinct
-    tracks (vars similarity_max_session_tracks, similarity_max_playlist_tracks), which bounds
+    tracks (first played; first placed, by position: real playlists rarely say when a track was
+    added) (vars similarity_max_session_tracks, similarity_max_playlist_tracks), which bounds
     the pairs a basket can make to N·(N-1)/2. Sessions count over the last
     similarity_window_days days only: co-listening follows current taste, and the daily cost
     depends on that window, not on the length of the history.
@@ -14,7 +15,7 @@ session_tracks as (
         'session' as basket_type,
         cast(session_id as {{ dbt.type_string() }}) as basket_id,
         track_id,
-        min(played_at) as first_seen_at
+        min({{ epoch_micros('played_at') }}) as basket_order
     from {{ ref('int_plays_sessionized') }}
     where
         is_stream
@@ -29,7 +30,7 @@ playlist_tracks as (
         'playlist' as basket_type,
         playlist_id as basket_id,
         track_id,
-        min(added_at) as first_seen_at
+        min(playlist_position) as basket_order
     from {{ ref('stg_raw__playlist_tracks') }}
     group by playlist_id, track_id
 ),
@@ -38,7 +39,7 @@ ordered as (
     select
         *,
         row_number() over (
-            partition by basket_type, basket_id order by first_seen_at asc, track_id asc
+            partition by basket_type, basket_id order by basket_order asc, track_id asc
         ) as position_in_basket
     from (
         select * from session_tracks

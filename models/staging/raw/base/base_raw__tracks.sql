@@ -1,3 +1,10 @@
+{%- set null_count -%}
+    ({% for column in ['tempo', 'key', 'mode', 'energy', 'valence', 'danceability', 'release_date', 'popularity',
+                        'duration_ms', 'genre', 'album_name', 'track_name'] -%}
+        case when {{ column }} is null then 1 else 0 end{% if not loop.last %} + {% endif %}
+    {%- endfor %})
+{%- endset -%}
+
 with
 
 source as (
@@ -48,7 +55,10 @@ final as (
         cast(instrumentalness as {{ type_double() }}) as instrumentalness,
         cast(loudness as {{ type_double() }}) as loudness_db,
         rejection_reason,
-        {{ row_status(['track_id'], 'release_date asc, popularity desc, track_name asc') }} as row_status
+        -- Of several rows of a track, the fullest wins (an audio-features row over a catalog row
+        -- derived from a play), then the earliest release; nulls last on both engines.
+        {{ row_status(['track_id'], null_count ~ ' asc, release_date asc nulls last, '
+                                    ~ 'popularity desc nulls last, track_name asc nulls last') }} as row_status
     from checked
 )
 
