@@ -29,9 +29,12 @@ artist_top_tracks as (
             artist_id,
             track_id,
             popularity,
-            row_number() over (partition by artist_id order by popularity desc, track_id asc) as track_rank
+            row_number() over (
+                partition by artist_id order by coalesce(popularity, 0) desc, track_id asc
+            ) as track_rank
         from {{ ref('dim_tracks') }}
-        where release_date <= cast('{{ run_date() }}' as date)
+        -- Real catalogs (playlist and history exports) often know neither date nor popularity.
+        where release_date is null or release_date <= cast('{{ run_date() }}' as date)
     ) as ranked_tracks
     where track_rank <= {{ var('candidate_tracks_per_artist') }}
 ),
@@ -42,7 +45,7 @@ contributions as (
         seed_artists.artist_id as seed_artist_id,
         artist_top_tracks.track_id,
         similarity.similarity
-        * (1 + cast(artist_top_tracks.popularity as {{ type_double() }})) / 101 as contribution
+        * (1 + cast(coalesce(artist_top_tracks.popularity, 0) as {{ type_double() }})) / 101 as contribution
     from seed_artists
     inner join {{ ref('fct_artist_similarity') }} as similarity on seed_artists.artist_id = similarity.artist_id
     inner join artist_top_tracks on similarity.similar_artist_id = artist_top_tracks.artist_id

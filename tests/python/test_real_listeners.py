@@ -1,0 +1,67 @@
+"""The whole pipeline on real data: the four shared streaming histories, the shared audio features
+and the shared MPD playlists (for similarity), loaded with tunesday-load, built with dbt; each
+listener's Discover Weekly checked and reported. Skips when ../shared/data is absent."""
+
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import PROJECT_DIR, SHARED_DATA, run_dbt
+from tunesday.load.cli import main as load
+from tunesday.report import render
+
+RUN_DATE = "2026-11-26"
+DISCOVER_WEEKLY_SIZE = 30
+MAX_TRACKS_PER_ARTIST = 2
+
+pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"real data not present at {SHARED_DATA}")
+
+
+@pytest.fixture(scope="module")
+def real_warehouse(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("real")
+    raw = root / "raw"
+    listeners = sorted(path for path in (SHARED_DATA / "streaming_history").iterdir() if path.is_dir())
+    assert len(listeners) == 4
+    for folder in listeners:
+        assert load(["spotify-history", str(folder), "--raw-dir", str(raw)]) == 0
+    assert load(["mpd", str(SHARED_DATA / "mpd"), "--raw-dir", str(raw)]) == 0
+    assert load(["audio-features", str(SHARED_DATA / "audio_features"), "--raw-dir", str(raw)]) == 0
+    env = {**os.environ, "DBT_PROFILES_DIR": str(PROJECT_DIR), "DBT_TARGET_PATH": str(root / "target"),
+           "DBT_LOG_PATH": str(root / "logs"), "TUNESDAY_TARGET": "dev", "TUNESDAY_RAW_DIR": str(raw),
+           "TUNESDAY_DUCKDB_PATH": str(root / "warehouse.duckdb")}
+    build = run_dbt(["build", "--full-refresh", "--vars", f"{{run_date: '{RUN_DATE}'}}"], env)
+    assert build.returncode == 0, "dbt build on the real data failed:\n" + build.stdout[-6000:]
+    return root / "warehouse.duckdb"
+
+
+def test_every_real_listener_gets_thirty_never_played_tracks_within_the_artist_cap(real_warehouse):
+    with duckdb.connect(str(real_warehouse), read_only=True) as con:
+        listeners = [row[0] for row in con.execute("select distinct user_id from stg_raw__users "
+                                                   "where user_id like 'listener_%' order by 1").fetchall()]
+        assert len(listeners) == 4
+        sizes = dict(con.execute("select user_id, count(*) from fct_discover_weekly group by user_id").fetchall())
+        assert {listener: sizes.get(listener) for listener in listeners} == dict.fromkeys(listeners, DISCOVER_WEEKLY_SIZE)
+        # Never played: against every raw play of the listener, accepted or not.
+        [(played,)] = con.execute("""
+            select count(*) from fct_discover_weekly as weekly
+            inner join base_raw__listening_events as plays
+                on weekly.user_id = plays.user_id and weekly.track_id = plays.track_id
+        """).fetchall()
+        assert played == 0
+        [(over_cap,)] = con.execute(f"""
+            select count(*) from (
+                select user_id, artist_id from fct_discover_weekly group by user_id, artist_id
+                having count(*) > {MAX_TRACKS_PER_ARTIST}
+            )
+        """).fetchall()
+        assert over_cap == 0
+        assert con.execute("select count(*) from fct_discover_weekly where reason_codes is null "
+                           "or reason_codes = ''").fetchone()[0] == 0
+        report = render(con)
+    for listener in listeners:
+        section = report.split(f"## {listener}\n", 1)[1].split("\n## ", 1)[0]
+        assert "**Top artists:**" in section and "**Tempo:**" in section
+        assert sum(1 for line in section.splitlines() if line.startswith("| ") and line[2].isdigit()) == DISCOVER_WEEKLY_SIZE
