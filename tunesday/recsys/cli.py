@@ -4,6 +4,9 @@
         MPD slices (files or folders) -> challenge.json, ground_truth.json.gz, train.json.gz
     tunesday-recsys baseline popularity|cooccurrence [--out FILE.csv.gz]
         training playlists + challenge file -> a submission
+    tunesday-recsys continue [--out target/recsys/tunesday.csv.gz]
+        the project's ranking (dbt model fct_playlist_continuations, built on the training and
+        challenge playlists) -> a submission
     tunesday-recsys score [SUBMISSION...] [--train target/recsys/train.json.gz]
         submissions (validated first) + ground truth -> Markdown table per seed count and overall;
         with --train, the popularity and co-occurrence baselines are computed and scored in the same run
@@ -55,6 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     baseline_parser.add_argument("--team", default=DEFAULT_TEAM)
     baseline_parser.add_argument("--email", default=DEFAULT_EMAIL)
 
+    continue_parser = commands.add_parser("continue", help="the project's SQL ranking's submission")
+    continue_parser.add_argument("--train", type=Path, default=DEFAULT_DIR / "train.json.gz")
+    continue_parser.add_argument("--challenge", type=Path, default=DEFAULT_DIR / "challenge.json")
+    continue_parser.add_argument("--work", type=Path, default=DEFAULT_DIR / "warehouse",
+                                 help="raw folder and DuckDB warehouse of the run (replaced)")
+    continue_parser.add_argument("--out", type=Path, default=DEFAULT_DIR / "tunesday.csv.gz")
+    continue_parser.add_argument("--team", default=DEFAULT_TEAM)
+    continue_parser.add_argument("--email", default=DEFAULT_EMAIL)
+
     score_parser = commands.add_parser("score", help="score submissions, and the baselines with --train")
     score_parser.add_argument("submissions", nargs="*", type=Path)
     score_parser.add_argument("--challenge", type=Path, default=DEFAULT_DIR / "challenge.json")
@@ -66,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        return {"split": run_split, "baseline": run_baseline, "score": run_score}[args.command](args)
+        return {"split": run_split, "baseline": run_baseline, "continue": run_continue,
+                "score": run_score}[args.command](args)
     except (SubmissionError, ValueError, OSError) as problem:
         print(f"tunesday-recsys {args.command}: {problem}", file=sys.stderr)
         return 1
@@ -116,6 +129,21 @@ def run_baseline(args: argparse.Namespace) -> int:
                      comments=[f"tunesday-recsys baseline {args.name}: {len(train)} training playlists"])
     read_valid_submission(out, challenge)
     print(f"{out}: {len(recommendations)} playlists in {seconds:.2f} s")
+    return 0
+
+
+def run_continue(args: argparse.Namespace) -> int:
+    from tunesday.recsys.warehouse import continuations
+
+    challenge = read_challenge(args.challenge)
+    train = read_training(args.train)
+    recommendations, seconds = continuations(args.train, args.challenge, train, challenge, args.work)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_submission(args.out, recommendations, args.team, args.email, runtime_seconds=seconds,
+                     comments=[f"tunesday-recsys continue: dbt model fct_playlist_continuations, "
+                               f"{len(train)} training playlists"])
+    read_valid_submission(args.out, challenge)
+    print(f"{args.out}: {len(recommendations)} playlists in {seconds:.1f} s (load + dbt build + read)")
     return 0
 
 

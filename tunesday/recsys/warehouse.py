@@ -1,0 +1,53 @@
+"""The project's own ranking on a challenge: the training and challenge playlists loaded into a
+fresh raw folder with tunesday-load, `dbt build` of fct_playlist_continuations and what it needs
+(data tests included), its lists read back and finished to 500 with the training popularity."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from tunesday.load.cli import main as load
+from tunesday.recsys.baselines import TRACKS_PER_PLAYLIST, build_index, finish
+from tunesday.recsys.mpd import Playlist
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+MODEL = "fct_playlist_continuations"
+
+
+def continuations(train_path: Path, challenge_path: Path, train: list[Playlist], challenge: list[Playlist],
+                  work: Path) -> tuple[dict[int, list[str]], float]:
+    """{pid: 500 track URIs} for the challenge playlists, and the seconds it took (load + build +
+    read). The loaders map pid p to playlist pl_mpd_<p> and keep Spotify track ids."""
+    started = time.perf_counter()
+    shutil.rmtree(work, ignore_errors=True)
+    raw = work / "raw"
+    for path in (train_path, challenge_path):
+        if load(["mpd", str(path), "--raw-dir", str(raw)]) != 0:
+            raise ValueError(f"tunesday-load found nothing usable in {path}")
+    longest_seeds = max(len(set(playlist.track_uris)) for playlist in challenge)
+    env = {**os.environ, "DBT_PROFILES_DIR": str(PROJECT_DIR), "DBT_TARGET_PATH": str(work / "target"),
+           "DBT_LOG_PATH": str(work / "logs"), "TUNESDAY_TARGET": "dev", "TUNESDAY_RAW_DIR": str(raw),
+           "TUNESDAY_DUCKDB_PATH": str(work / "warehouse.duckdb")}
+    build = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "build", "--select", f"+{MODEL}", "--indirect-selection", "cautious",
+         "--vars", f"{{continuation_max_seed_tracks: {longest_seeds}, continuation_size: {TRACKS_PER_PLAYLIST}}}"],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+    if build.returncode != 0:
+        raise ValueError(f"dbt build of {MODEL} failed:\n{build.stdout[-4000:]}")
+    ranked: dict[int, list[str]] = {}
+    with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
+        for playlist_id, track_id in con.execute(
+                f"select playlist_id, track_id from {MODEL} where playlist_id like 'pl_mpd_%' "
+                "order by playlist_id, continuation_rank").fetchall():
+            ranked.setdefault(int(playlist_id.removeprefix("pl_mpd_")), []).append(f"spotify:track:{track_id}")
+    popular = build_index(train).popular
+    recommendations = {playlist.pid: finish(ranked.get(playlist.pid, []), playlist.track_uris, popular)
+                       for playlist in challenge}
+    return recommendations, time.perf_counter() - started
