@@ -113,7 +113,7 @@ def test_evaluate_never_counts_a_seed_and_scores_a_missing_list_as_empty():
 
 def test_reader_skips_and_counts_bad_records():
     stats = ReadStats()
-    playlists = list(read_playlists([FIXTURES / "mpd.slice.0-5.json"], stats))
+    playlists = list(read_playlists([FIXTURES / "playlists_0-5.json"], stats))
     assert [p.pid for p in playlists] == [0, 3, 5]
     assert stats.skipped == {"bad_pid": 1, "bad_track_uri": 1, "not_an_object": 1, "bad_positions": 1,
                              "duplicate_pid": 1}
@@ -126,9 +126,9 @@ def test_reader_skips_and_counts_bad_records():
 
 
 def test_reader_keeps_what_came_before_the_damage_and_goes_on(tmp_path):
-    shutil.copy(FIXTURES / "mpd.slice.0-5.json", tmp_path / "mpd.slice.0-5.json")
-    shutil.copy(FIXTURES / "mpd.slice.6-7.truncated.json", tmp_path / "mpd.slice.6-7.json")
-    gz = (FIXTURES / "mpd.slice.0-5.json").read_bytes().replace(b'"pid": 0', b'"pid": 100').replace(
+    shutil.copy(FIXTURES / "playlists_0-5.json", tmp_path / "mpd.slice.0-5.json")
+    shutil.copy(FIXTURES / "playlists_6-7.truncated.json", tmp_path / "mpd.slice.6-7.json")
+    gz = (FIXTURES / "playlists_0-5.json").read_bytes().replace(b'"pid": 0', b'"pid": 100').replace(
         b'"pid": 3', b'"pid": 103').replace(b'"pid": 5', b'"pid": 105')
     with gzip.open(tmp_path / "mpd.slice.100-105.json.gz", "wb") as out:
         out.write(gz)
@@ -148,13 +148,13 @@ def test_reader_keeps_what_came_before_the_damage_and_goes_on(tmp_path):
 
 
 def test_reader_gives_the_same_playlists_whatever_the_chunk_size(monkeypatch):
-    whole = list(read_playlists([FIXTURES / "mpd.slice.0-5.json"]))
+    whole = list(read_playlists([FIXTURES / "playlists_0-5.json"]))
     monkeypatch.setattr(mpd, "CHUNK_CHARS", 7)
-    assert list(read_playlists([FIXTURES / "mpd.slice.0-5.json"])) == whole
+    assert list(read_playlists([FIXTURES / "playlists_0-5.json"])) == whole
 
 
 def test_write_slice_round_trips(tmp_path):
-    playlists = list(read_playlists([FIXTURES / "mpd.slice.0-5.json"]))
+    playlists = list(read_playlists([FIXTURES / "playlists_0-5.json"]))
     assert write_slice(tmp_path / "mpd.slice.x.json.gz", playlists, {"slice": "x"}) == 3
     again = list(read_playlists([tmp_path / "mpd.slice.x.json.gz"]))
     assert again == playlists and [p.extra for p in again] == [p.extra for p in playlists]
