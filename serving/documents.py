@@ -14,8 +14,8 @@ response needs, and a request only looks the pieces up and joins bytes:
     playlists.pool_*     the Smart Shuffle pool, best first: ids, and the middle of each item, one per
                          line: '"recommended":true,"score":…,"reasons":[…],"seed_track_id":"t9",'
     playlists.pool_hashes  each pool track's two Bloom hashes (int64 pairs, big-endian: the bytes of
-                         the MD5s hash64 reads): checking it against a filter needs neither hashing
-                         nor a lookup
+                         the MD5s hash64 reads; rendered per track by DuckDB, joined per playlist):
+                         checking them against a filter needs neither hashing nor a lookup
     listeners.bloom_*    the listener's heard-tracks filter: m, k, n and its bits (tunesday.bloom layout)
 
 Discover Weekly, the hottest route and fixed all week, is joined whole at export
@@ -82,7 +82,15 @@ create table playlists (
 ) without rowid;
 """
 
-_REASONS = "list_filter(string_split(coalesce(reason_codes, ''), ','), lambda code: code <> '')"
+
+def _json_text(column: str) -> str:
+    """A text column as a JSON string (escaped by to_json), or null."""
+    return f"coalesce(cast(to_json({column}) as varchar), 'null')"
+
+
+#: reason_codes ('a,b') as a JSON list: the codes escaped as one JSON string, then split at the commas.
+_REASONS = ("if(coalesce(reason_codes, '') = '', '[]', "
+            "'[' || replace(cast(to_json(reason_codes) as varchar), ',', '\",\"') || ']')")
 _TRACK_FIELDS = ("track_id", "track_name", "artist_id", "artist_name", "album_name", "duration_ms", "tempo_bpm",
                  "camelot_code")
 
@@ -139,7 +147,10 @@ TRACKS = f"""
         select track_id, to_json({{{', '.join(f"'{field}': {field}" for field in _TRACK_FIELDS)}}}) as fields
         from listed
     )
-    select track_id, encode(substr(fields, 2, length(fields) - 1)) from rendered order by track_id
+    -- hash64 is the first 8 bytes of an MD5, read big-endian: a track's h1 and h2 are 16 bytes.
+    select track_id, encode(substr(fields, 2, length(fields) - 1)) as fields,
+           unhex(substr(md5(track_id), 1, 16) || substr(md5('{SECOND_HASH_PREFIX}' || track_id), 1, 16)) as bloom_hashes
+    from rendered order by track_id
 """
 
 #: Surfaces stored as whole responses (table surfaces); the others as parts (surface_parts).
@@ -147,65 +158,55 @@ WHOLE_SURFACES = ("discover_weekly",)
 PART_SURFACES = ("for_you",)
 
 
-def surface_query(surface: str) -> str:
-    """One surface's rendered items per listener: item starts and track ids, one per line.
+def _sorted_lists(rows: str, key: str, order: str, fields: dict[str, str], also: str = "") -> str:
+    """Per key, the rows' fields as lists in `order` (1..n each once: `positions_ok`), and the
+    aggregates `also`: one sort of a list of structs, cheaper on DuckDB than an ordered list() per field."""
+    entries = ", ".join(f"'{name}': {expression}" for name, expression in {"position": order, **fields}.items())
+    lists = ", ".join(f"list_transform(entries, lambda entry: entry.{name}) as {name}" for name in fields)
+    also = f"{also}, " if also else ""
+    return f"""
+        select * exclude (entries), len(entries) as item_count,
+               list_transform(entries, lambda entry: entry.position) = range(1, len(entries) + 1) as positions_ok,
+               {lists}
+        from (select {key}, {also}list_sort(list({{{entries}}})) as entries from {rows} group by {key})"""
 
-    array_to_string(list(… order by …)) is faster on DuckDB than an ordered string_agg. DuckDB's
-    length and substr count characters, so cutting braces off rendered JSON is safe."""
+
+def surface_query(surface: str) -> str:
+    """One surface's rendered items per listener: item starts and track ids, one per line."""
     return f"""
     with rendered as (
         select user_id, surface_position, track_id,
-               to_json({{'position': surface_position, 'score': round(score, 6), 'is_new_artist': is_new_artist,
-                        'reasons': {_REASONS}, 'seed': {{'type': seed_type, 'id': seed_id}}}}) as item
+               if(surface_position > 1, ',', '') || '{{"position":' || surface_position
+               || ',"score":' || cast(round(score, 6) as varchar)
+               || ',"is_new_artist":' || coalesce(cast(is_new_artist as varchar), 'null')
+               || ',"reasons":' || {_REASONS} || ',"seed":{{"type":' || {_json_text('seed_type')}
+               || ',"id":' || {_json_text('seed_id')} || '}},' as item
         from serving_recommendations
         where surface = '{surface}'
+    ), listed as ({_sorted_lists('rendered', 'user_id', 'surface_position', {'track_id': 'track_id', 'item': 'item'})}
     )
-    select user_id, '{surface}' as surface, count(*) as item_count,
-           min(surface_position) = 1 and max(surface_position) = count(*)
-               and count(distinct surface_position) = count(*) as positions_ok,
-           array_to_string(list(track_id order by surface_position), chr(10)) as track_ids,
-           encode(array_to_string(list(
-               if(surface_position > 1, ',', '') || substr(item, 1, length(item) - 1) || ','
-               order by surface_position), chr(10))) as items
-    from rendered
-    group by user_id
+    select user_id, '{surface}' as surface, item_count, positions_ok, array_to_string(track_id, chr(10)) as track_ids,
+           encode(array_to_string(item, chr(10))) as items
+    from listed
     order by user_id
 """
 
 
 PLAYLISTS = f"""
-    with listed as (
-        select playlist_id, min(owner_user_id) as owner_user_id, min(playlist_name) as playlist_name,
-               count(*) as track_count,
-               min(playlist_position) = 1 and max(playlist_position) = count(*)
-                   and count(distinct playlist_position) = count(*) as positions_ok,
-               array_to_string(list(track_id order by playlist_position), chr(10)) as track_ids
-        from serving_playlist_tracks
-        group by playlist_id
+    with listed as ({_sorted_lists('serving_playlist_tracks', 'playlist_id', 'playlist_position', {'track_id': 'track_id'},
+                                   also='min(owner_user_id) as owner_user_id, min(playlist_name) as playlist_name')}
     ), rendered as (
         select playlist_id, pool_rank, track_id,
-               to_json({{'recommended': true, 'score': round(score, 6), 'reasons': {_REASONS},
-                        'seed_track_id': seed_track_id}}) as item
+               '"recommended":true,"score":' || cast(round(score, 6) as varchar) || ',"reasons":' || {_REASONS}
+               || ',"seed_track_id":' || {_json_text('seed_track_id')} || ',' as item
         from serving_smart_shuffle_pools
-    ), pool_track_hashes as (
-        -- hash64 is the first 8 bytes of the MD5, read big-endian: h1 then h2, as 16 bytes of hex.
-        select track_id, substr(md5(track_id), 1, 16) || substr(md5('{SECOND_HASH_PREFIX}' || track_id), 1, 16) as hashes
-        from (select distinct track_id from serving_smart_shuffle_pools)
-    ), pools as (
-        select playlist_id,
-               count(*) as pool_count,
-               min(pool_rank) = 1 and max(pool_rank) = count(*) and count(distinct pool_rank) = count(*) as ranks_ok,
-               array_to_string(list(track_id order by pool_rank), chr(10)) as pool_track_ids,
-               encode(array_to_string(list(substr(item, 2, length(item) - 2) || ',' order by pool_rank),
-                                      chr(10))) as pool_items,
-               unhex(string_agg(pool_track_hashes.hashes, '' order by pool_rank)) as pool_hashes
-        from rendered join pool_track_hashes using (track_id)
-        group by playlist_id
+    ), pools as ({_sorted_lists('rendered', 'playlist_id', 'pool_rank', {'track_id': 'track_id', 'item': 'item'})}
     )
-    select listed.playlist_id, listed.owner_user_id, listed.playlist_name, listed.track_ids,
-           coalesce(pools.pool_track_ids, '') as pool_track_ids, coalesce(pools.pool_items, ''::blob) as pool_items,
-           coalesce(pools.pool_hashes, ''::blob) as pool_hashes, listed.track_count, coalesce(pools.pool_count, 0) as pool_count,
-           listed.positions_ok and coalesce(pools.ranks_ok, true) as positions_ok
+    select listed.playlist_id, listed.owner_user_id, listed.playlist_name, array_to_string(listed.track_id, chr(10)) as track_ids,
+           coalesce(array_to_string(pools.track_id, chr(10)), '') as pool_track_ids,
+           coalesce(encode(array_to_string(pools.item, chr(10))), ''::blob) as pool_items,
+           listed.item_count as track_count, coalesce(pools.item_count, 0) as pool_count,
+           listed.positions_ok and coalesce(pools.positions_ok, true) as positions_ok
     from listed left join pools on pools.playlist_id = listed.playlist_id
     order by listed.playlist_id
 """

@@ -79,10 +79,21 @@ def _check_items(what: str, count: int, positions_ok: bool, track_ids: str, item
         raise ExportError(f"contract violated: {what} has {count} rows but not as many rendered items")
 
 
-def _fetch_all(relations, sql: str) -> list[tuple]:
+def _execute(relations, sql: str):
+    """A cursor holding the query's whole result (DuckDB materialises it while the GIL is free)."""
     cursor = relations.cursor()
     try:
-        return cursor.execute(sql).fetchall()
+        return cursor.execute(sql)
+    except BaseException:
+        cursor.close()
+        raise
+
+
+def _rows(cursor, batch: int = 4096) -> Iterator[tuple]:
+    """The result in batches: only a batch at a time is made into Python objects."""
+    try:
+        while rows := cursor.fetchmany(batch):
+            yield from rows
     finally:
         cursor.close()
 
@@ -95,7 +106,7 @@ def _write(con: sqlite3.Connection, warehouse: Warehouse, run_date: str,
     are written to SQLite."""
     read = dict.fromkeys(SERVING_TABLES, 0)
 
-    def listeners(rows: list[tuple]) -> Iterator[tuple]:
+    def listeners(rows: Iterable[tuple]) -> Iterator[tuple]:
         for user_id, country, tier, item_count, bit_count, hash_count, indexes, words in rows:
             read["serving_listeners"] += 1
             bits = None
@@ -109,30 +120,32 @@ def _write(con: sqlite3.Connection, warehouse: Warehouse, run_date: str,
             yield user_id, country, tier, item_count, bit_count, hash_count, bits
 
     fields: dict[str, bytes] = {}
+    bloom_hashes: dict[str, bytes] = {}
 
-    def tracks(rows: list[tuple]) -> Iterator[tuple]:
-        for track_id, track_fields in rows:
+    def tracks(rows: Iterable[tuple]) -> Iterator[tuple]:
+        for track_id, track_fields, track_hashes in rows:
             fields[track_id] = track_fields
+            bloom_hashes[track_id] = track_hashes
             yield track_id, track_fields
 
-    def surface_items(rows: list[tuple]) -> Iterator[tuple]:
+    def surface_items(rows: Iterable[tuple]) -> Iterator[tuple]:
         for user_id, surface, count, positions_ok, track_ids, items in rows:
             _check_items(f"{user_id}'s {surface}", count, positions_ok, track_ids, items)
             read["serving_recommendations"] += count
             yield user_id, surface, track_ids, items
 
-    def whole_surfaces(rows: list[tuple]) -> Iterator[tuple]:
+    def whole_surfaces(rows: Iterable[tuple]) -> Iterator[tuple]:
         for user_id, surface, track_ids, items in surface_items(rows):
             yield user_id, surface, *documents.surface_document(user_id, surface, run_date, track_ids, items, fields)
 
-    def playlists(rows: list[tuple]) -> Iterator[tuple]:
-        for *row, pool_hashes, track_count, pool_count, positions_ok in rows:
+    def playlists(rows: Iterable[tuple]) -> Iterator[tuple]:
+        for *row, track_count, pool_count, positions_ok in rows:
             playlist_id, _, _, track_ids, pool_track_ids, pool_items = row
             _check_items(f"playlist {playlist_id}", track_count, positions_ok, track_ids, None)
             _check_items(f"the pool of playlist {playlist_id}", pool_count, True, pool_track_ids, pool_items)
             read["serving_playlist_tracks"] += track_count
             read["serving_smart_shuffle_pools"] += pool_count
-            yield *row, pool_hashes
+            yield *row, b"".join(map(bloom_hashes.__getitem__, documents.split_lines(pool_track_ids)))
 
     stages = [("listeners", documents.LISTENERS, listeners, "insert into listeners values (?, ?, ?, ?, ?, ?, ?)"),
               ("tracks", documents.TRACKS, tracks, "insert into tracks values (?, ?)"),
@@ -143,8 +156,10 @@ def _write(con: sqlite3.Connection, warehouse: Warehouse, run_date: str,
               ("playlists", documents.PLAYLISTS, playlists, "insert into playlists values (?, ?, ?, ?, ?, ?, ?)")]
     started = time.perf_counter()
     relations = warehouse.relations()
-    with ThreadPoolExecutor(max_workers=2) as renderer:
-        rendered = [renderer.submit(_fetch_all, relations, sql) for _, sql, _, _ in stages]
+    # One stage renders ahead: two would overlap more but hold two results at once, and on a VM
+    # the extra memory costs more in page faults than the overlap wins.
+    with ThreadPoolExecutor(max_workers=1) as renderer:
+        rendering = renderer.submit(_execute, relations, stages[0][1])
         try:
             for violation, sql in documents.CHECKS:
                 [(count,)] = relations.execute(sql).fetchall()
@@ -155,9 +170,11 @@ def _write(con: sqlite3.Connection, warehouse: Warehouse, run_date: str,
                 raise ExportError(f"the warehouse's serving tables are for "
                                   f"{', '.join(map(str, run_dates)) or 'no day'}, not {run_date}")
             progress(f"  contracts checked in {time.perf_counter() - started:.1f} s")
-            for (name, _, rows_of, insert), future in zip(stages, rendered):
+            for number, (name, _, rows_of, insert) in enumerate(stages):
                 waited = time.perf_counter()
-                rows = future.result()
+                rows = _rows(rendering.result())
+                rendering = renderer.submit(_execute, relations, stages[number + 1][1]) if number + 1 < len(stages) \
+                    else None
                 progress(f"  {name}: rendered ({time.perf_counter() - waited:.1f} s waited for DuckDB)")
                 try:
                     con.executemany(insert, _stage(progress, name, rows_of(rows)))
@@ -167,8 +184,8 @@ def _write(con: sqlite3.Connection, warehouse: Warehouse, run_date: str,
                 if name == "listeners" and os.environ.get("TUNESDAY_EXPORT_PAUSE_SECONDS"):
                     time.sleep(float(os.environ["TUNESDAY_EXPORT_PAUSE_SECONDS"]))  # test hook: kill midway
         finally:
-            for future in rendered:
-                future.cancel()
+            if rendering is not None and not rendering.cancel() and rendering.exception() is None:
+                rendering.result().close()
     return read
 
 
