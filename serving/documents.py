@@ -172,15 +172,18 @@ def _sorted_lists(rows: str, key: str, order: str, fields: dict[str, str], also:
 
 
 def surface_query(surface: str) -> str:
-    """One surface's rendered items per listener: item starts and track ids, one per line."""
+    """One surface's rendered items per listener: item starts and track ids, one per line.
+
+    Items are one concat() (one allocation per row; a chain of || copies the row at each step);
+    position, score and the surface are never null here (CHECKS, positions_ok)."""
     return f"""
     with rendered as (
         select user_id, surface_position, track_id,
-               if(surface_position > 1, ',', '') || '{{"position":' || surface_position
-               || ',"score":' || cast(round(score, 6) as varchar)
-               || ',"is_new_artist":' || coalesce(cast(is_new_artist as varchar), 'null')
-               || ',"reasons":' || {_REASONS} || ',"seed":{{"type":' || {_json_text('seed_type')}
-               || ',"id":' || {_json_text('seed_id')} || '}},' as item
+               concat(if(surface_position > 1, ',', ''), '{{"position":', surface_position,
+                      ',"score":', cast(round(score, 6) as varchar),
+                      ',"is_new_artist":', coalesce(cast(is_new_artist as varchar), 'null'),
+                      ',"reasons":', {_REASONS}, ',"seed":{{"type":', {_json_text('seed_type')},
+                      ',"id":', {_json_text('seed_id')}, '}},') as item
         from serving_recommendations
         where surface = '{surface}'
     ), listed as ({_sorted_lists('rendered', 'user_id', 'surface_position', {'track_id': 'track_id', 'item': 'item'})}
@@ -197,8 +200,8 @@ PLAYLISTS = f"""
                                    also='min(owner_user_id) as owner_user_id, min(playlist_name) as playlist_name')}
     ), rendered as (
         select playlist_id, pool_rank, track_id,
-               '"recommended":true,"score":' || cast(round(score, 6) as varchar) || ',"reasons":' || {_REASONS}
-               || ',"seed_track_id":' || {_json_text('seed_track_id')} || ',' as item
+               concat('"recommended":true,"score":', cast(round(score, 6) as varchar), ',"reasons":', {_REASONS},
+                      ',"seed_track_id":', {_json_text('seed_track_id')}, ',') as item
         from serving_smart_shuffle_pools
     ), pools as ({_sorted_lists('rendered', 'playlist_id', 'pool_rank', {'track_id': 'track_id', 'item': 'item'})}
     )
