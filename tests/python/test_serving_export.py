@@ -115,3 +115,85 @@ def test_cli_reports_errors_in_one_line(tmp_path):
                             cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and result.stderr.startswith("tunesday-serving export:")
+
+
+class HandMadeWarehouse:
+    """Serving tables written by hand into an in-memory DuckDB: rows the models never produce."""
+
+    def __init__(self, recommendations: list[tuple], pools: list[tuple]) -> None:
+        self.con = duckdb.connect()
+        track = "'Song \"A\"', 'art_1', 'Art\\ist', 'Album', 200000, 120.0, '8B'"
+        self.con.execute(f"""
+            create table serving_listeners as select 'usr_1' as user_id, 'SE' as country_code,
+                'free' as product_tier, date '{RUN_DATE}' as run_date;
+            create table serving_bloom_filters (user_id varchar, item_count int, bit_count int, hash_count int,
+                as_of_date date);
+            create table serving_bloom_filter_words (user_id varchar, word_index int, word bigint);
+            create table serving_recommendations (user_id varchar, surface varchar, surface_position int,
+                track_id varchar, score double, is_new_artist boolean, reason_codes varchar, seed_type varchar,
+                seed_id varchar, track_name varchar, artist_id varchar, artist_name varchar, album_name varchar,
+                duration_ms int, tempo_bpm double, camelot_code varchar, week_start date, run_date date);
+            create table serving_playlist_tracks as
+                select 'pl_1' as playlist_id, 'usr_1' as owner_user_id, 'Mine' as playlist_name,
+                    position as playlist_position, 'trk_' || position as track_id, 'Song' as track_name,
+                    'art_1' as artist_id, 'Artist' as artist_name, 'Album' as album_name, 200000 as duration_ms,
+                    120.0 as tempo_bpm, '8B' as camelot_code, date '{RUN_DATE}' as run_date
+                from range(1, 7) as positions(position);
+            create table serving_smart_shuffle_pools (playlist_id varchar, owner_user_id varchar, pool_rank int,
+                track_id varchar, score double, reason_codes varchar, seed_track_id varchar, track_name varchar,
+                artist_id varchar, artist_name varchar, album_name varchar, duration_ms int, tempo_bpm double,
+                camelot_code varchar, run_date date);
+        """)
+        for position, surface, reasons, seed_id in recommendations:
+            self.con.execute(f"insert into serving_recommendations values ('usr_1', ?, ?, 'trk_9', 0.5, true, ?, "
+                             f"'track', ?, {track}, date '{RUN_DATE}', date '{RUN_DATE}')",
+                             [surface, position, reasons, seed_id])
+        for rank, reasons, seed_track_id in pools:
+            self.con.execute(f"insert into serving_smart_shuffle_pools values ('pl_1', 'usr_1', ?, 'trk_8', 0.25, ?, ?, "
+                             f"{track}, date '{RUN_DATE}')", [rank, reasons, seed_track_id])
+
+    def count(self, table: str) -> int:
+        return self.con.execute(f"select count(*) from {table}").fetchone()[0]
+
+    def relations(self):
+        return self.con
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def test_rendered_items_escape_what_json_must(tmp_path):
+    """Items are rendered by concatenation: every string in them still goes through JSON escaping."""
+    awkward = 'x"y\\z\tw'
+    source = HandMadeWarehouse(
+        recommendations=[(1, "discover_weekly", f"similar_artists:{awkward},new_artist", awkward),
+                         (1, "for_you", "", None)],
+        pools=[(1, f"playlist_neighbours:{awkward}", awkward), (2, None, "trk_1")])
+    store = Store(tmp_path)
+    export(source, store, RUN_DATE, progress=lambda line: None)
+    with sqlite3.connect(store.current()["path"]) as con:
+        [(body, _)] = con.execute("select body, item_ends from surfaces").fetchall()
+        [(items, track_ids)] = con.execute("select items, track_ids from surface_parts").fetchall()
+        [(pool_items,)] = con.execute("select pool_items from playlists").fetchall()
+        [(fields,)] = con.execute("select fields from tracks where track_id = 'trk_9'").fetchall()
+    [item] = json.loads(body)["items"]
+    assert item["reasons"] == [f"similar_artists:{awkward}", "new_artist"]
+    assert item["seed"] == {"type": "track", "id": awkward} and item["track_name"] == 'Song "A"'
+    assert json.loads(items + fields) == {"position": 1, "score": 0.5, "is_new_artist": True, "reasons": [],
+                                          "seed": {"type": "track", "id": None}, **json.loads(b"{" + fields)}
+    first, second = (json.loads("{" + line.decode() + '"track_id":"trk_8"}') for line in pool_items.split(b"\n"))
+    assert first["reasons"] == [f"playlist_neighbours:{awkward}"] and first["seed_track_id"] == awkward
+    assert second == {"recommended": True, "score": 0.25, "reasons": [], "seed_track_id": "trk_1", "track_id": "trk_8"}
+
+
+@pytest.mark.parametrize("recommendations, pools, what", [
+    ([(1, "discover_weekly", "a", "s"), (1, "discover_weekly", "b", "s")], [], "positions of usr_1's discover_weekly"),
+    ([(1, "for_you", "a", "s"), (3, "for_you", "b", "s")], [], "positions of usr_1's for_you"),
+    ([], [(1, "a", "s"), (3, "a", "s")], "positions of playlist pl_1"),
+    ([], [(2, "a", "s")], "positions of playlist pl_1"),
+])
+def test_positions_must_run_from_one_without_gaps_or_repeats(tmp_path, recommendations, pools, what):
+    store = Store(tmp_path)
+    with pytest.raises(ExportError, match=f"contract violated: the {what} are not"):
+        export(HandMadeWarehouse(recommendations, pools), store, RUN_DATE, progress=lambda line: None)
+    assert store.current() is None and not list(store.snapshots.glob("*.sqlite*"))
