@@ -68,6 +68,8 @@ $(BQEMU_VENV)/.installed: .ci/bqemulator-requirements.txt
 
 lint: $(VENV)/.installed
 	$(BIN)/sqlfluff lint models tests macros snapshots
+	$(BIN)/dbt parse --quiet
+	$(BIN)/python ci/stage_check.py target/manifest.json
 
 pytest: $(VENV)/.installed $(BQEMU_VENV)/.installed
 	$(BIN)/pytest

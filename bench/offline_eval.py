@@ -17,8 +17,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from tunesday.warehouse import connect as connect_warehouse
 
-import duckdb
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,7 @@ def main() -> None:
     if build.returncode != 0:
         sys.exit(f"dbt build failed:\n{build.stdout[-4000:]}")
 
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect_warehouse(str(warehouse))
     print(f"train: data up to {run_date}; test: streams of new-to-the-listener tracks {run_date + dt.timedelta(days=1)}"
           f" .. {last_day}")
     rows = con.execute("select * from eval_discover_weekly order by list_name").fetchall()
@@ -61,7 +61,7 @@ def main() -> None:
     con.execute(f"create temp view profile as select * from read_parquet('{truth}/user_profile/*.parquet')")
     print("\nagainst the ground truth (generated data)")
     for name, relation in [("discover_weekly", "fct_discover_weekly"),
-                           ("for_you (top 30)", "(select * from fct_listener_recommendations where recommendation_rank <= 30)"),
+                           ("for_you (top 30)", "(select * from fct_user_recommendations where recommendation_rank <= 30)"),
                            ("popular (top 30 by popularity, unplayed)", """(
             select u.user_id, p.track_id from (select distinct user_id from fct_discover_weekly) u
             cross join (select track_id, max(popularity_prior) pp from int_track_popularity group by 1) p

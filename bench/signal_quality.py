@@ -7,13 +7,13 @@
   share in the top 10; and, in the same run, the same for a plain lifetime stream count.
 - Similarity: share of `fct_track_similarity` neighbour pairs in the same genre, against chance
   (sum of squared genre shares of the catalog), and in the same true artist cluster.
-- Exploration and diversity: correlation of `fct_listener_exploration.exploration_propensity`
+- Exploration and diversity: correlation of `fct_user_exploration.exploration_propensity`
   with the true propensity, and mean generalist score by the true number of taste genres.
 """
 
 import argparse
+from tunesday.warehouse import connect as connect_warehouse
 
-import duckdb
 
 
 def main() -> None:
@@ -21,7 +21,7 @@ def main() -> None:
     parser.add_argument("--warehouse", default="target/tunesday.duckdb")
     parser.add_argument("--truth", default="target/data/truth")
     args = parser.parse_args()
-    con = duckdb.connect(args.warehouse, read_only=True)
+    con = connect_warehouse(args.warehouse)
     con.execute(f"""
         create temp view favourites as
         select f.user_id, f.artist_id
@@ -70,12 +70,12 @@ def main() -> None:
 
     [(correlation,)] = con.execute(f"""
         select corr(e.exploration_propensity, t.exploration_propensity)
-        from fct_listener_exploration as e
+        from fct_user_exploration as e
         inner join read_parquet('{args.truth}/user_profile/*.parquet') as t using (user_id)
     """).fetchall()
     by_genres = con.execute(f"""
         select t.genres, avg(e.generalist_score)
-        from fct_listener_exploration as e
+        from fct_user_exploration as e
         inner join (
             select user_id, count(distinct genre) as genres
             from read_parquet('{args.truth}/user_taste/*.parquet') group by user_id

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from tunesday.warehouse import connect, stage_schema
+
 if TYPE_CHECKING:
     import duckdb
 
-#: The tables the shim reads (models/marts/serving/), and the columns it needs of each.
+#: The tables the shim reads (models/serving/, schema tunesday_serving), and the columns it needs of each.
 SERVING_TABLES: dict[str, list[str]] = {
     "serving_listeners": ["user_id", "country_code", "product_tier", "run_date"],
     "serving_recommendations": [
@@ -47,7 +49,7 @@ class DuckDBWarehouse:
         import duckdb
 
         try:
-            self._con = duckdb.connect(path, read_only=True)
+            self._con = connect(path, stages=("serving",))
         except duckdb.Error as error:
             raise ExportError(f"cannot open the DuckDB warehouse {path!r}: {error}") from error
         self._error = duckdb.Error
@@ -72,7 +74,7 @@ class BigQueryWarehouse:
         from tunesday.load.bigquery import make_client
 
         self._client = make_client(project, endpoint)
-        self._prefix = f"`{project}.{dataset}`"
+        self._prefix = f"`{project}.{stage_schema(dataset, 'serving')}`"
 
     def _query(self, sql: str):
         from google.api_core.exceptions import GoogleAPIError

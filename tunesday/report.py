@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+from tunesday.warehouse import connect as connect_warehouse
 
 TOP_ARTISTS = 10
 TOP_KEYS = 3
@@ -70,10 +71,10 @@ def render(con: duckdb.DuckDBPyConnection) -> str:
             f"{_cell(artists.get(artist_id, artist_id))} ({streams_of:,} stream{'' if streams_of == 1 else 's'})" for artist_id, _, streams_of in top))
         profile = con.execute("""
             select tempo_centre_bpm, tempo_spread_bpm, energy_centre, valence_centre, weighted_track_count
-            from fct_listener_audio_profile where user_id = $1
+            from fct_user_audio_profile where user_id = $1
         """, [user_id]).fetchone()
         keys = con.execute("""
-            select camelot_code, listening_share from fct_listener_camelot_keys
+            select camelot_code, listening_share from fct_user_camelot_keys
             where user_id = $1 and key_rank <= $2 order by key_rank
         """, [user_id, TOP_KEYS]).fetchall()
         if profile is None:
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="target/reports/discover_weekly.md")
     args = parser.parse_args(argv)
     try:
-        with duckdb.connect(args.duckdb, read_only=True) as con:
+        with connect_warehouse(args.duckdb) as con:
             text = render(con)
     except duckdb.Error as error:
         print(f"tunesday.report: cannot read the warehouse {args.duckdb}: {error}", file=sys.stderr)

@@ -11,7 +11,6 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from conftest import EARLIER_RUN_DATE, PROJECT_DIR, RUN_DATE, run_dbt
@@ -19,6 +18,7 @@ from tunesday.bloom import bloom_parameters, filter_words
 from tunesday.ci.bigquery_sql import check_paths
 from tunesday.ci.emulator import EMULATOR_PROJECT, running_emulator
 from tunesday.load.bigquery import load_raw_dir, make_client
+from tunesday.warehouse import connect as connect_warehouse
 
 DATASET = "tunesday"
 RAW_DATASET = "tunesday_raw"
@@ -68,11 +68,11 @@ def bq_build(warehouse, bigquery_emulator, tmp_path_factory) -> BigQueryBuild:
 
 
 def test_second_build_is_incremental(bq_build):
-    statement = (bq_build.target_path / "run" / "tunesday" / "models" / "marts" / "listening"
+    statement = (bq_build.target_path / "run" / "tunesday" / "models" / "core" / "listening"
                  / "fct_user_track_days.sql").read_text().lower()
     assert "merge into" in statement
     [(last_day, days)] = bq_build.client.query(
-        f"select max(listened_date), count(distinct listened_date) from `{EMULATOR_PROJECT}.{DATASET}.fct_user_track_days`"
+        f"select max(listened_date), count(distinct listened_date) from `{EMULATOR_PROJECT}.{DATASET}_core.fct_user_track_days`"
     ).result()
     assert last_day.isoformat() == RUN_DATE
     assert days == 21
@@ -91,13 +91,16 @@ def normalise(value):
 
 
 def test_every_model_matches_duckdb_row_for_row(warehouse, bq_build):
-    with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
+    with connect_warehouse(str(warehouse.duckdb_path)) as con:
         columns: dict[str, list[str]] = {}
-        for table, column in con.execute("""
-            select table_name, column_name from information_schema.columns
-            where table_schema = 'main' order by table_name, ordinal_position
+        schemas: dict[str, str] = {}  # every model's schema: the same names as the BigQuery datasets
+        for schema, table, column in con.execute("""
+            select table_schema, table_name, column_name from information_schema.columns
+            where starts_with(table_schema, 'tunesday_') and table_schema != 'tunesday_raw'
+            order by table_name, ordinal_position
         """).fetchall():
             columns.setdefault(table, []).append(column)
+            schemas[table] = schema
         # Snapshots: current versions only. Weekly surfaces: the emulator made two weeks, DuckDB one.
         run_week = dt.date.fromisoformat(RUN_DATE) - dt.timedelta(days=dt.date.fromisoformat(RUN_DATE).weekday())
         filters = {table: "where dbt_valid_to is null" if "dbt_valid_to" in cols
@@ -105,7 +108,7 @@ def test_every_model_matches_duckdb_row_for_row(warehouse, bq_build):
                    for table, cols in columns.items()}
         # Heard tracks include the Discover Weekly lists of earlier weeks, which only the emulator
         # made: compare the played ones here, the filters in test_bloom_filters_are_bit_identical.
-        filters["int_listener_heard_tracks"] = "where heard_reason = 'played'"
+        filters["int_user_heard_tracks"] = "where heard_reason = 'played'"
         for table in HISTORY_DEPENDENT_TABLES:
             columns.pop(table)
         columns = {
@@ -121,7 +124,7 @@ def test_every_model_matches_duckdb_row_for_row(warehouse, bq_build):
     differences = []
     for table, cols in sorted(columns.items()):
         result = bq_build.client.query(
-            f"select {', '.join(cols)} from `{EMULATOR_PROJECT}.{DATASET}.{table}` {filters[table]}").result()
+            f"select {', '.join(cols)} from `{EMULATOR_PROJECT}.{schemas[table]}.{table}` {filters[table]}").result()
         bq_rows = [tuple(normalise(v) for v in row.values()) for row in result]
         duck, bq = Counter(duck_rows[table]), Counter(bq_rows)
         if duck != bq:
@@ -137,10 +140,10 @@ def test_every_model_matches_duckdb_row_for_row(warehouse, bq_build):
 def test_bloom_filters_are_bit_identical(bq_build):
     """The emulator's filters are exactly what tunesday.bloom computes from its heard tracks (and
     test_bloom.py proves the same for DuckDB): the same bits on both engines and in Python."""
-    def table(name: str):
-        return bq_build.client.query(f"select * from `{EMULATOR_PROJECT}.{DATASET}.{name}`").result()
+    def table(name: str, stage: str = "serving"):
+        return bq_build.client.query(f"select * from `{EMULATOR_PROJECT}.{DATASET}_{stage}.{name}`").result()
     heard: dict[str, list[str]] = {}
-    for row in table("int_listener_heard_tracks"):
+    for row in table("int_user_heard_tracks", "intermediate"):
         heard.setdefault(row["user_id"], []).append(row["track_id"])
     words: dict[str, dict[int, int]] = {}
     for row in table("serving_bloom_filter_words"):

@@ -4,7 +4,6 @@ serving_bloom_filter_words) against its Python twin (tunesday.bloom), and the fi
 import math
 import random
 
-import duckdb
 import pytest
 
 from tunesday.bloom import (
@@ -18,6 +17,7 @@ from tunesday.bloom import (
     to_signed_int64,
     track_hashes,
 )
+from tunesday.warehouse import connect as connect_warehouse
 
 TARGET = 0.01
 TOLERANCE = 0.2  # the measured rate must be within 20 % of the target
@@ -29,7 +29,7 @@ MIN_PROBES = 200_000
 @pytest.fixture(scope="module")
 def built(warehouse):
     """Everything the filters were built from and what they hold, read back from DuckDB."""
-    with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
+    with connect_warehouse(str(warehouse.duckdb_path)) as con:
         filters = {
             user_id: {"n": n, "m": m, "k": k, "word_count": words, "target": target, "expected": expected}
             for user_id, n, m, k, words, target, expected in con.execute("""
@@ -43,7 +43,7 @@ def built(warehouse):
                 "select user_id, word_index, word from serving_bloom_filter_words").fetchall():
             words.setdefault(user_id, {})[word_index] = word
         heard: dict[str, set[str]] = {}
-        for user_id, track_id in con.execute("select user_id, track_id from int_listener_heard_tracks").fetchall():
+        for user_id, track_id in con.execute("select user_id, track_id from int_user_heard_tracks").fetchall():
             heard.setdefault(user_id, set()).add(track_id)
         catalog = [t for (t,) in con.execute("select track_id from dim_tracks order by track_id").fetchall()]
     return {"filters": filters, "words": words, "heard": heard, "catalog": catalog}

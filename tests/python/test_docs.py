@@ -1,13 +1,13 @@
 """dbt docs are the analysts' manual: every model and every column it really has is described."""
 
 import json
+from tunesday.warehouse import connect as connect_warehouse
 
-import duckdb
 
 
 def test_every_model_and_column_is_described(warehouse):
     manifest = json.loads((warehouse.env_target_path / "manifest.json").read_text())
-    with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
+    with connect_warehouse(str(warehouse.duckdb_path)) as con:
         actual = {}
         for table, column in con.execute(
             "select table_name, column_name from information_schema.columns"

@@ -2,9 +2,9 @@
 
 import datetime as dt
 
-import duckdb
 
 from conftest import RUN_DATE
+from tunesday.warehouse import connect as connect_warehouse
 
 INCREMENTAL_MODELS = [
     "base_raw__listening_events",
@@ -17,13 +17,13 @@ INCREMENTAL_MODELS = [
     "fct_user_artist_days",
     "int_user_artist_familiarity_state",
     "fct_user_artist_familiarity",
-    "fct_listener_exploration",
+    "fct_user_exploration",
 ]
 
 
 def rows(path, table: str) -> set[tuple]:
     """The table's rows, floats rounded to 9 places."""
-    with duckdb.connect(str(path), read_only=True) as con:
+    with connect_warehouse(str(path)) as con:
         columns = con.execute(
             "select column_name, data_type from information_schema.columns where table_name = ? "
             "order by ordinal_position", [table]).fetchall()
@@ -39,7 +39,7 @@ def rows(path, table: str) -> set[tuple]:
 def test_daily_runs_and_catch_up_equal_a_full_build(warehouse, tmp_path):
     env = {**warehouse.env, "TUNESDAY_DUCKDB_PATH": str(tmp_path / "daily.duckdb"),
            "DBT_TARGET_PATH": str(tmp_path / "target"), "DBT_LOG_PATH": str(tmp_path / "logs")}
-    select = ["--select", "+fct_user_artist_affinity", "+fct_listener_exploration", "int_sessions",
+    select = ["--select", "+fct_user_artist_affinity", "+fct_user_exploration", "int_sessions",
               "+audit_raw__row_counts"]
     last = dt.date.fromisoformat(RUN_DATE)
     # A full build, a jump of three days (a missed run catches up), then day by day.
@@ -61,9 +61,9 @@ def test_daily_runs_and_catch_up_equal_a_full_build(warehouse, tmp_path):
 
     # Every raw row is counted exactly once after the daily runs, as after the full build.
     counts = "select source_table, raw_rows, accepted_rows, rejected_rows, duplicate_rows from audit_raw__row_counts"
-    with duckdb.connect(str(tmp_path / "daily.duckdb"), read_only=True) as con:
+    with connect_warehouse(str(tmp_path / "daily.duckdb")) as con:
         daily_counts = set(con.execute(counts).fetchall())
-    with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
+    with connect_warehouse(str(warehouse.duckdb_path)) as con:
         assert daily_counts == set(con.execute(counts).fetchall())
     for _table, raw, accepted, rejected, duplicate in daily_counts:
         assert raw == accepted + rejected + duplicate

@@ -5,12 +5,12 @@ listener's Discover Weekly checked and reported. Skips when ../shared/data is ab
 import os
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from conftest import PROJECT_DIR, SHARED_DATA, run_dbt
 from tunesday.load.cli import main as load
 from tunesday.report import render
+from tunesday.warehouse import connect as connect_warehouse
 
 RUN_DATE = "2026-11-26"
 DISCOVER_WEEKLY_SIZE = 30
@@ -38,7 +38,7 @@ def real_warehouse(tmp_path_factory) -> Path:
 
 
 def test_every_real_listener_gets_thirty_never_played_tracks_within_the_artist_cap(real_warehouse):
-    with duckdb.connect(str(real_warehouse), read_only=True) as con:
+    with connect_warehouse(str(real_warehouse)) as con:
         listeners = [row[0] for row in con.execute("select distinct user_id from stg_raw__users "
                                                    "where user_id like 'listener_%' order by 1").fetchall()]
         assert len(listeners) == 4

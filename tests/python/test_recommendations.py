@@ -2,13 +2,13 @@
 
 import datetime as dt
 
-import duckdb
 
 from conftest import EARLIER_RUN_DATE, RUN_DATE
+from tunesday.warehouse import connect as connect_warehouse
 
 
 def query(path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(path), read_only=True) as con:
+    with connect_warehouse(str(path)) as con:
         return con.execute(sql).fetchall()
 
 
@@ -39,8 +39,8 @@ def test_discover_weekly_has_30_never_played_tracks_at_most_2_per_artist(warehou
 
 def test_candidate_pools_never_hold_a_streamed_track(warehouse):
     [(pool_rows, streamed)] = query(warehouse.duckdb_path, f"""
-        select (select count(*) from int_listener_candidates),
-               (select count(*) from int_listener_candidates c
+        select (select count(*) from int_user_candidates),
+               (select count(*) from int_user_candidates c
                 join ({STREAMED_OR_PLAYED}) p using (user_id, track_id) where p.is_stream)
     """)
     assert pool_rows > 0 and streamed == 0

@@ -2,7 +2,6 @@
 
 import json
 
-import duckdb
 import pytest
 
 from serving.app import create_app
@@ -12,6 +11,7 @@ from serving.warehouse import DuckDBWarehouse
 from tunesday.bloom import BloomFilter
 
 from conftest import RUN_DATE
+from tunesday.warehouse import connect as connect_warehouse
 
 
 def publish(warehouse, store: Store) -> dict:
@@ -27,7 +27,7 @@ def served(warehouse, tmp_path_factory):
     store = Store(tmp_path_factory.mktemp("serving"))
     publish(warehouse, store)
     app = create_app({"SERVING_STORE": str(store.root)})
-    with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
+    with connect_warehouse(str(warehouse.duckdb_path)) as con:
         user_id, playlist_id = con.execute("""
             select p.owner_user_id, p.playlist_id from serving_smart_shuffle_pools p
             group by all order by count(*) desc, p.playlist_id limit 1
@@ -36,7 +36,7 @@ def served(warehouse, tmp_path_factory):
             "select track_id from serving_playlist_tracks where playlist_id = ? order by playlist_position",
             [playlist_id]).fetchall()]
         played = [r[0] for r in con.execute(
-            "select track_id from int_listener_heard_tracks where user_id = ? limit 50", [user_id]).fetchall()]
+            "select track_id from int_user_heard_tracks where user_id = ? limit 50", [user_id]).fetchall()]
         expected_dw = [r[0] for r in con.execute(
             "select track_id from serving_recommendations where user_id = ? and surface = 'discover_weekly' "
             "order by surface_position", [user_id]).fetchall()]
@@ -79,7 +79,7 @@ def test_smart_shuffle_weaves_one_unheard_recommendation_after_every_three_track
         own_seen += not previous["recommended"]
         if item["recommended"]:
             assert own_seen % 3 == 0 and not previous["recommended"]
-    with duckdb.connect(str(served["warehouse"].duckdb_path), read_only=True) as con:
+    with connect_warehouse(str(served["warehouse"].duckdb_path)) as con:
         m, k = con.execute("select bit_count, hash_count from serving_bloom_filters where user_id = ?", [user_id]).fetchone()
         words = dict(con.execute("select word_index, word from serving_bloom_filter_words where user_id = ?", [user_id]).fetchall())
     heard = BloomFilter(m, k, words)

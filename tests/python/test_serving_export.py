@@ -16,6 +16,7 @@ from serving.documents import surface_body, unpack_hashes
 from serving.snapshot import Store, export, rollback, verify
 from serving.warehouse import DuckDBWarehouse, ExportError
 from tunesday.bloom import track_hashes
+from tunesday.warehouse import connect as connect_warehouse
 
 
 def run_export(warehouse, store: Store, run_date: str = RUN_DATE, keep: int = 3) -> dict:
@@ -31,7 +32,7 @@ def test_export_publishes_what_the_warehouse_holds(warehouse, tmp_path):
     manifest = run_export(warehouse, store)
     assert store.current()["snapshot_id"] == manifest["snapshot_id"] and manifest["run_date"] == RUN_DATE
     verify(store, manifest)
-    with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
+    with connect_warehouse(str(warehouse.duckdb_path)) as con:
         for table, rows in manifest["row_counts"].items():
             assert rows == con.execute(f"select count(*) from {table}").fetchone()[0] > 0, table
         [(user_id,)] = con.execute("select min(user_id) from serving_recommendations").fetchall()

@@ -11,12 +11,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from conftest import PROJECT_DIR, RUN_DATE
 from serving.snapshot import Store, export
 from serving.warehouse import DuckDBWarehouse
+from tunesday.warehouse import connect as connect_warehouse
 
 
 def publish(warehouse, store: Store) -> dict:
@@ -57,7 +57,7 @@ def server(warehouse, tmp_path_factory):
     else:
         process.kill()
         pytest.fail(f"gunicorn did not start: {process.stdout.read()}")
-    with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
+    with connect_warehouse(str(warehouse.duckdb_path)) as con:
         user_id, playlist_id = con.execute(
             "select owner_user_id, playlist_id from serving_smart_shuffle_pools order by playlist_id limit 1").fetchone()
     yield {"base": base, "store": store, "warehouse": warehouse, "user_id": user_id, "playlist_id": playlist_id}

@@ -1,13 +1,13 @@
 """The staging layer on generated data with deliberately injected bad rows: nothing lost."""
 
-import duckdb
 import pyarrow.parquet as pq
 
 from tunesday.contract import SCHEMAS
+from tunesday.warehouse import connect as connect_warehouse
 
 
 def query(warehouse, sql: str) -> list[tuple]:
-    with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
+    with connect_warehouse(str(warehouse.duckdb_path)) as con:
         return con.execute(sql).fetchall()
 
 

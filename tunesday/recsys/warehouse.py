@@ -11,11 +11,11 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 
 from tunesday.load.cli import main as load
 from tunesday.recsys.baselines import TRACKS_PER_PLAYLIST, build_index, finish
 from tunesday.recsys.mpd import Playlist
+from tunesday.warehouse import connect as connect_warehouse
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 MODEL = "fct_playlist_continuations"
@@ -42,7 +42,7 @@ def continuations(train_path: Path, challenge_path: Path, train: list[Playlist],
     if build.returncode != 0:
         raise ValueError(f"dbt build of {MODEL} failed:\n{build.stdout[-4000:]}")
     ranked: dict[int, list[str]] = {}
-    with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
+    with connect_warehouse(str(work / "warehouse.duckdb")) as con:
         for playlist_id, track_id in con.execute(
                 f"select playlist_id, track_id from {MODEL} where playlist_id like 'pl_mpd_%' "
                 "order by playlist_id, continuation_rank").fetchall():

@@ -1,0 +1,166 @@
+{{ config(
+    materialized='incremental',
+    **incremental_by_date_config('week_start', ['user_id', 'week_start', 'playlist_position'])
+) }}
+
+{#-
+    Discover Weekly: discover_weekly_size tracks per listener for the week of run_date, made by
+    the week's first run (normally Monday's) and never remade: later runs of the week add
+    nothing, so the list is stable all week. Only tracks the listener never played (an exact
+    anti-join with the lifetime state, not the Bloom filter), at most
+    discover_weekly_max_tracks_per_artist per artist, a share of new artists that follows their
+    exploration propensity (within the min/max share vars; the other kind fills in when one runs
+    short), ordered for flow: a walk round the Camelot wheel from the listener's main key,
+    zigzagging between the A and B rings (the main key's ring first) so that neighbours stay
+    compatible, tempo rising within a key.
+-#}
+
+{%- set size = var('discover_weekly_size') %}
+
+with
+
+{% if is_incremental() %}
+    published_weeks as (
+        select distinct week_start from {{ this }}
+    ),
+{% endif %}
+
+ever_played as (
+    select
+        user_id,
+        track_id
+    from {{ ref('int_user_track_affinity_state') }}
+),
+
+never_played as (
+    select recommendations.*
+    from {{ ref('fct_user_recommendations') }} as recommendations
+    left join ever_played
+        on recommendations.user_id = ever_played.user_id and recommendations.track_id = ever_played.track_id
+    where ever_played.track_id is null
+),
+
+unpublished as (
+    -- Nothing when this week's list exists already: it stands all week.
+    select * from never_played
+    {% if is_incremental() %}
+        where cast('{{ run_week_start() }}' as date) not in (select published_weeks.week_start from published_weeks)
+    {% endif %}
+),
+
+artist_capped as (
+    select *
+    from (
+        select
+            *,
+            row_number() over (
+                partition by user_id, artist_id order by {{ comparable_float('score') }} desc, track_id asc
+            ) as artist_pick
+        from unpublished
+    ) as picks
+    where artist_pick <= {{ var('discover_weekly_max_tracks_per_artist') }}
+),
+
+quotas as (
+    select
+        user_id,
+        cast({{ round_half_up(comparable_float(
+            size ~ ' * least(' ~ var('discover_weekly_max_new_artist_share') ~ ', greatest('
+            ~ var('discover_weekly_min_new_artist_share') ~ ', coalesce(exploration_propensity, 0.5)))'
+        ), 0) }} as {{ dbt.type_bigint() }}) as new_artist_slots
+    from (
+        select distinct
+            recommendations.user_id,
+            exploration.exploration_propensity
+        from {{ ref('fct_user_recommendations') }} as recommendations
+        left join {{ ref('fct_user_exploration') }} as exploration
+            on recommendations.user_id = exploration.user_id
+    ) as listeners
+),
+
+by_kind as (
+    select
+        artist_capped.*,
+        quotas.new_artist_slots,
+        row_number() over (
+            partition by artist_capped.user_id, artist_capped.is_new_artist
+            order by {{ comparable_float('artist_capped.score') }} desc, artist_capped.track_id asc
+        ) as kind_rank
+    from artist_capped
+    inner join quotas on artist_capped.user_id = quotas.user_id
+),
+
+picked as (
+    select *
+    from (
+        select
+            *,
+            row_number() over (
+                partition by user_id
+                order by
+                    case
+                        when is_new_artist and kind_rank <= new_artist_slots then 0
+                        when not is_new_artist and kind_rank <= {{ size }} - new_artist_slots then 0
+                        else 1
+                    end,
+                    {{ comparable_float('score') }} desc,
+                    track_id asc
+            ) as pick_rank
+        from by_kind
+    ) as ordered_picks
+    where pick_rank <= {{ size }}
+),
+
+main_keys as (
+    select
+        listener_keys.user_id,
+        {{ camelot_number('wheel.pitch_class', 'wheel.musical_mode') }} as main_camelot_number,
+        wheel.musical_mode as main_musical_mode
+    from {{ ref('fct_user_camelot_keys') }} as listener_keys
+    inner join {{ ref('camelot_wheel') }} as wheel on listener_keys.camelot_code = wheel.camelot_code
+    where listener_keys.key_rank = 1
+),
+
+with_flow as (
+    select
+        picked.*,
+        {{ fold_tempo('tracks.tempo_bpm') }} as folded_tempo_bpm,
+        case when tracks.musical_mode = coalesce(main_keys.main_musical_mode, 1) then 0 else 1 end as ring_order,
+        mod(
+            {{ camelot_number('tracks.pitch_class', 'tracks.musical_mode') }}
+            - coalesce(main_keys.main_camelot_number, 1) + 12,
+            12
+        ) as wheel_step
+    from picked
+    inner join {{ ref('dim_tracks') }} as tracks on picked.track_id = tracks.track_id
+    left join main_keys on picked.user_id = main_keys.user_id
+),
+
+final as (
+    select
+        user_id,
+        cast('{{ run_week_start() }}' as date) as week_start,
+        cast(row_number() over (
+            partition by user_id
+            order by
+                case when wheel_step is null then 1 else 0 end,
+                wheel_step,
+                case when mod(wheel_step, 2) = 0 then ring_order else 1 - ring_order end,
+                {{ comparable_float('folded_tempo_bpm') }},
+                track_id
+        ) as {{ dbt.type_bigint() }}) as playlist_position,
+        track_id,
+        artist_id,
+        score,
+        recommendation_rank,
+        is_new_artist,
+        cast(new_artist_slots as {{ type_double() }}) / {{ size }} as target_new_artist_share,
+        best_source,
+        seed_type,
+        seed_id,
+        reason_codes,
+        cast('{{ run_date() }}' as date) as generated_on
+    from with_flow
+)
+
+select * from final

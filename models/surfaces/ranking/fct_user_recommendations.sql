@@ -1,0 +1,111 @@
+{#-
+    Every candidate of a listener's pool, scored and ranked. The score blends (weights: var
+    ranking_weights) taste (the candidate's sources), audio fit (tempo closeness with half and
+    double time folded, and how well its Camelot key fits the keys the listener plays), novelty
+    suited to the listener's exploration propensity, and a popularity prior. Missing audio
+    attributes or profiles count as a neutral 0.5. reason_codes says why the track is there.
+-#}
+
+{%- set weights = var('ranking_weights') %}
+
+with
+
+candidates as (
+    select * from {{ ref('int_user_candidates') }}
+),
+
+tracks as (
+    select
+        track_id,
+        artist_id,
+        tempo_bpm,
+        camelot_code
+    from {{ ref('dim_tracks') }}
+),
+
+popularity as (
+    select distinct
+        track_id,
+        popularity_prior
+    from {{ ref('int_track_popularity') }}
+),
+
+scored_parts as (
+    select
+        candidates.*,
+        tracks.artist_id,
+        familiarity.artist_id is null as is_new_artist,
+        coalesce(exploration.exploration_propensity, 0.5) as exploration_propensity,
+        coalesce(
+            exp(-0.5 * power(
+                least(
+                    abs({{ fold_tempo('tracks.tempo_bpm') }} - profile.tempo_centre_bpm),
+                    abs(2 * {{ fold_tempo('tracks.tempo_bpm') }} - profile.tempo_centre_bpm),
+                    abs({{ fold_tempo('tracks.tempo_bpm') }} / 2 - profile.tempo_centre_bpm)
+                ) / greatest(coalesce(profile.tempo_spread_bpm, 0), 8), 2
+            )),
+            0.5
+        ) as tempo_fit,
+        coalesce(key_fit.key_fit, 0.5) as key_fit,
+        coalesce(popularity.popularity_prior, 0) as popularity_prior
+    from candidates
+    inner join tracks on candidates.track_id = tracks.track_id
+    left join {{ ref('fct_user_artist_familiarity') }} as familiarity
+        on candidates.user_id = familiarity.user_id and tracks.artist_id = familiarity.artist_id
+    left join {{ ref('fct_user_exploration') }} as exploration on candidates.user_id = exploration.user_id
+    left join {{ ref('fct_user_audio_profile') }} as profile on candidates.user_id = profile.user_id
+    left join {{ ref('int_user_key_fit') }} as key_fit
+        on candidates.user_id = key_fit.user_id and tracks.camelot_code = key_fit.camelot_code
+    left join popularity on candidates.track_id = popularity.track_id
+),
+
+scored as (
+    select
+        *,
+        (tempo_fit + key_fit) / 2 as audio_fit,
+        case when is_new_artist then exploration_propensity else 1 - exploration_propensity end as novelty_fit
+    from scored_parts
+),
+
+ranked as (
+    select
+        *,
+        {{ weights['taste'] }} * taste_score
+        + {{ weights['audio'] }} * audio_fit
+        + {{ weights['novelty'] }} * novelty_fit
+        + {{ weights['popularity'] }} * popularity_prior as score
+    from scored
+),
+
+final as (
+    select
+        user_id,
+        track_id,
+        artist_id,
+        cast(
+            row_number() over (
+                partition by user_id order by {{ comparable_float('score') }} desc, track_id asc
+            ) as {{ dbt.type_bigint() }}
+        ) as recommendation_rank,
+        cast(score as {{ type_double() }}) as score,
+        cast(taste_score as {{ type_double() }}) as taste_score,
+        cast(audio_fit as {{ type_double() }}) as audio_fit,
+        cast(tempo_fit as {{ type_double() }}) as tempo_fit,
+        cast(key_fit as {{ type_double() }}) as key_fit,
+        cast(novelty_fit as {{ type_double() }}) as novelty_fit,
+        cast(popularity_prior as {{ type_double() }}) as popularity_prior,
+        is_new_artist,
+        best_source,
+        seed_type,
+        seed_id,
+        candidate_sources,
+        best_source || ':' || seed_id
+        || case when {{ comparable_float('tempo_fit') }} >= 0.8 then ',tempo_match' else '' end
+        || case when {{ comparable_float('key_fit') }} >= 0.8 then ',key_match' else '' end
+        || case when is_new_artist then ',new_artist' else ',known_artist' end
+        || case when {{ comparable_float('popularity_prior') }} >= 0.8 then ',popular' else '' end as reason_codes,
+        cast('{{ run_date() }}' as date) as as_of_date
+    from ranked
+)
+
+select * from final
