@@ -11,7 +11,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from serving.snapshot import Store
+from serving.store import Store
 from serving.store_reader import SnapshotReader
 
 

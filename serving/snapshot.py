@@ -1,10 +1,7 @@
 """Serving snapshots: the day's serving tables exported into one SQLite file built for point lookups,
 validated, then published atomically.
 
-Store layout (one directory, `TUNESDAY_SERVING_STORE`, default target/serving):
-    snapshots/<snapshot_id>.sqlite          one per export; <snapshot_id> = <run_date>_<UTC export time>
-    snapshots/<snapshot_id>.sqlite.partial  an export in progress (or killed): never read
-    CURRENT                                 JSON: the published snapshot's id and manifest
+The store's layout is in serving/store.py.
 
 Publishing replaces CURRENT with os.replace, which is atomic: a reader sees the old snapshot or
 the new one, never a half-written one, even if the export is killed at any point. A snapshot is
@@ -23,41 +20,12 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from serving import documents
 from serving.documents import SCHEMA_VERSION
+from serving.store import Store
 from serving.warehouse import SERVING_TABLES, ExportError, Warehouse
-
-
-@dataclass(frozen=True)
-class Store:
-    root: Path
-
-    @property
-    def snapshots(self) -> Path:
-        return self.root / "snapshots"
-
-    @property
-    def current_file(self) -> Path:
-        return self.root / "CURRENT"
-
-    def current(self) -> dict | None:
-        """The published snapshot's manifest (with its id and path), or None."""
-        try:
-            manifest = json.loads(self.current_file.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
-        manifest["path"] = str(self.snapshots / f"{manifest['snapshot_id']}.sqlite")
-        return manifest
-
-    def published(self) -> list[dict]:
-        """The manifests of the snapshots on disk, newest first."""
-        manifests = []
-        for path in sorted(self.snapshots.glob("*.manifest.json"), reverse=True):
-            manifests.append(json.loads(path.read_text()))
-        return manifests
 
 
 def _stage(progress: Callable[[str], None], name: str, rows: Iterable[tuple]) -> Iterator[tuple]:

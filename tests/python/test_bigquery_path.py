@@ -157,7 +157,8 @@ def test_bloom_filters_are_bit_identical(bq_build):
 def test_export_reads_bigquery_like_duckdb(warehouse, bq_build, tmp_path):
     """tunesday-serving's export from the emulator: validated against BigQuery's own counts, and
     the same documents as an export from DuckDB (the Bloom tables hold BigQuery's longer history)."""
-    from serving.snapshot import Store, export
+    from serving.snapshot import export
+    from serving.store import Store
     from serving.warehouse import BigQueryWarehouse, DuckDBWarehouse
 
     manifests = {}

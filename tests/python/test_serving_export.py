@@ -13,7 +13,8 @@ import pytest
 
 from conftest import PROJECT_DIR, RUN_DATE
 from serving.documents import surface_body, unpack_hashes
-from serving.snapshot import Store, export, rollback, verify
+from serving.snapshot import export, rollback, verify
+from serving.store import Store
 from serving.warehouse import DuckDBWarehouse, ExportError
 from tunesday.bloom import track_hashes
 

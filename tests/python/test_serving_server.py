@@ -15,7 +15,8 @@ import duckdb
 import pytest
 
 from conftest import PROJECT_DIR, RUN_DATE
-from serving.snapshot import Store, export
+from serving.snapshot import export
+from serving.store import Store
 from serving.warehouse import DuckDBWarehouse
 
 
