@@ -37,7 +37,8 @@ OPENAPI = {
                            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}}],
             "responses": _ok("Surface")}},
         "/v1/users/{user_id}/playlists/{playlist_id}/smart-shuffle": {"get": {
-            "summary": "The playlist shuffled (deterministic for a seed), one recommendation after every three tracks; "
+            "summary": "The playlist shuffled (deterministic for a seed), one recommendation after every N tracks "
+                       "(the warehouse's serving_settings: 3); "
                        "recommendations the listener has probably heard (Bloom filter) are left out.",
             "parameters": [_path_param("user_id"), _path_param("playlist_id"),
                            {"name": "seed", "in": "query", "schema": {**_ID, "default": "0"}}],
