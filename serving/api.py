@@ -148,7 +148,7 @@ def smart_shuffle(user_id: str, playlist_id: str):
         raise ApiError(404, "unknown_playlist", f"no playlist {playlist_id}")
     return _json_response(documents.smart_shuffle_body(
         user_id, playlist_id, seed, snapshot.manifest["run_date"], playlist, heard,
-        current_app.config["SMART_SHUFFLE_EVERY"], snapshot.tracks(con)))
+        snapshot.manifest["settings"]["smart_shuffle_tracks_per_recommendation"], snapshot.tracks(con)))
 
 
 @bp.get("/v1/users/<user_id>/heard/<track_id>")

@@ -1,7 +1,9 @@
 """The Flask app factory. Configuration from the environment:
 
     TUNESDAY_SERVING_STORE          the snapshot store (default target/serving)
-    TUNESDAY_SMART_SHUFFLE_EVERY    one recommendation after every N playlist tracks (default 3)
+
+What the served data means (e.g. Smart Shuffle's one recommendation after every 3 tracks) comes
+with the data: the snapshot's manifest carries the warehouse's serving_settings.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from serving.snapshot import Store
+from serving.store import Store
 from serving.store_reader import SnapshotReader
 
 
@@ -19,7 +21,6 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SERVING_STORE=os.environ.get("TUNESDAY_SERVING_STORE", "target/serving"),
-        SMART_SHUFFLE_EVERY=int(os.environ.get("TUNESDAY_SMART_SHUFFLE_EVERY", "3")),
         JSON_SORT_KEYS=False,
     )
     app.config.update(config or {})

@@ -19,7 +19,8 @@ import os
 import sys
 from pathlib import Path
 
-from serving.snapshot import Store, export, rollback
+from serving.snapshot import export, rollback
+from serving.store import Store
 from serving.warehouse import BigQueryWarehouse, DuckDBWarehouse, ExportError
 
 

@@ -3,7 +3,8 @@
 A request must cost little more than a key lookup, so the export renders every piece of JSON a
 response needs, and a request only looks the pieces up and joins bytes:
 
-    tracks.fields        the end of an item: '"track_id":"t1","track_name":…,"camelot_code":"8B"}'
+    tracks.fields        the end of an item: '"track_id":"t1","track_name":…,"camelot_code":"8B"}' (the
+                         columns of serving_tracks)
     surfaces.body        the whole response of a listener's Discover Weekly, rendered at export;
     surfaces.item_ends   where its items start and each one ends (uint32, little-endian), so a
                          ?limit=k answer is body[:end of item k] + ']}'
@@ -18,26 +19,31 @@ response needs, and a request only looks the pieces up and joins bytes:
                          checking them against a filter needs neither hashing nor a lookup
     listeners.bloom_*    the listener's heard-tracks filter: m, k, n and its bits (tunesday.bloom layout)
 
-Discover Weekly, the hottest route and fixed all week, is joined whole at export
-(`surface_document`). Other items are their start and their track's fields, concatenated per
-request: whole For You lists would double the snapshot, and with it the export time. Scores are
-rounded to 6 decimals: enough to order and compare them. Identifiers in the envelope (user,
-playlist, seed) passed the API's id pattern, which has no character JSON would escape. The
-rendering runs on DuckDB whatever the warehouse (see warehouse.Warehouse.relations), so DuckDB
-and BigQuery give the same bytes for the same rows.
+The queries that render the pieces are DuckDB SQL in serving/sql/ (`sql`). Discover Weekly, the
+hottest route and fixed all week, is joined whole at export (`surface_document`). Other items are
+their start and their track's fields, concatenated per request: whole For You lists would double
+the snapshot, and with it the export time. Scores are rounded to 6 decimals: enough to order and
+compare them. The manifest carries the warehouse's serving settings (serving_settings: the Smart
+Shuffle interval). Identifiers in the envelope (user, playlist, seed) passed the API's id
+pattern, which has no character JSON would escape. The rendering runs on DuckDB whatever the
+warehouse (see warehouse.Warehouse.relations), so DuckDB and BigQuery give the same bytes for the
+same rows.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import sys
 from array import array
+from importlib import resources
 from itertools import accumulate
 from typing import Protocol
 
-from tunesday.bloom import SECOND_HASH_PREFIX, BloomFilter
+from tunesday.bloom import BloomFilter
 
-SCHEMA_VERSION = 2
+#: 3: the manifest carries the warehouse's serving settings (serving_settings).
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 create table manifest (key text primary key, value text not null);
@@ -83,136 +89,15 @@ create table playlists (
 """
 
 
-def _json_text(column: str) -> str:
-    """A text column as a JSON string (escaped by to_json), or null."""
-    return f"coalesce(cast(to_json({column}) as varchar), 'null')"
+@functools.cache
+def sql(name: str) -> str:
+    """The export's DuckDB query `name`: serving/sql/<name>.sql ($name: a prepared parameter)."""
+    return (resources.files("serving") / "sql" / f"{name}.sql").read_text()
 
-
-#: reason_codes ('a,b') as a JSON list: the codes escaped as one JSON string, then split at the commas.
-_REASONS = ("if(coalesce(reason_codes, '') = '', '[]', "
-            "'[' || replace(cast(to_json(reason_codes) as varchar), ',', '\",\"') || ']')")
-_TRACK_FIELDS = ("track_id", "track_name", "artist_id", "artist_name", "album_name", "duration_ms", "tempo_bpm",
-                 "camelot_code")
-
-#: What must hold of the serving tables before anything is rendered: (violation, query counting it).
-#: Positions (1..n, each once) are checked on the rendered rows: `positions_ok`.
-CHECKS: list[tuple[str, str]] = [
-    ("a listener without user_id", "select count(*) from serving_listeners where user_id is null"),
-    ("a recommendation of an unknown listener", """
-        select count(*) from serving_recommendations
-        where user_id not in (select user_id from serving_listeners where user_id is not null)"""),
-    ("a recommendation of an unknown surface",
-     "select count(*) from serving_recommendations where surface not in ('discover_weekly', 'for_you')"),
-    ("a Smart Shuffle pool of an unknown playlist", """
-        select count(*) from serving_smart_shuffle_pools
-        where playlist_id not in (select playlist_id from serving_playlist_tracks where playlist_id is not null)"""),
-    ("a listed track without track_id", """
-        select (select count(*) from serving_recommendations where track_id is null)
-             + (select count(*) from serving_playlist_tracks where track_id is null)
-             + (select count(*) from serving_smart_shuffle_pools where track_id is null)"""),
-    ("a score that is null or not finite", """
-        select (select count(*) from serving_recommendations where score is null or not isfinite(score))
-             + (select count(*) from serving_smart_shuffle_pools where score is null or not isfinite(score))"""),
-    ("a Bloom filter of an unknown listener", """
-        select count(*) from serving_bloom_filters
-        where user_id not in (select user_id from serving_listeners where user_id is not null)"""),
-    ("a Bloom filter without bits", "select count(*) from serving_bloom_filters where bit_count < 1 or hash_count < 1"),
-    ("Bloom filter words of a listener without a filter", """
-        select count(*) from serving_bloom_filter_words
-        where user_id not in (select user_id from serving_bloom_filters)"""),
-]
-
-RUN_DATES = "select distinct cast(run_date as varchar) from serving_listeners"
-
-LISTENERS = """
-    select listeners.user_id, listeners.country_code, listeners.product_tier,
-           filters.item_count, filters.bit_count, filters.hash_count, words.word_indexes, words.words
-    from serving_listeners as listeners
-    left join serving_bloom_filters as filters on filters.user_id = listeners.user_id
-    left join (
-        select user_id, list(word_index order by word_index) as word_indexes, list(word order by word_index) as words
-        from serving_bloom_filter_words group by user_id
-    ) as words on words.user_id = listeners.user_id
-    order by listeners.user_id
-"""
-
-TRACKS = f"""
-    with listed as (
-        select {', '.join(_TRACK_FIELDS)} from serving_recommendations
-        union
-        select {', '.join(_TRACK_FIELDS)} from serving_playlist_tracks
-        union
-        select {', '.join(_TRACK_FIELDS)} from serving_smart_shuffle_pools
-    ), rendered as (
-        select track_id, to_json({{{', '.join(f"'{field}': {field}" for field in _TRACK_FIELDS)}}}) as fields
-        from listed
-    )
-    -- hash64 is the first 8 bytes of an MD5, read big-endian: a track's h1 and h2 are 16 bytes.
-    select track_id, encode(substr(fields, 2, length(fields) - 1)) as fields,
-           unhex(substr(md5(track_id), 1, 16) || substr(md5('{SECOND_HASH_PREFIX}' || track_id), 1, 16)) as bloom_hashes
-    from rendered order by track_id
-"""
 
 #: Surfaces stored as whole responses (table surfaces); the others as parts (surface_parts).
 WHOLE_SURFACES = ("discover_weekly",)
 PART_SURFACES = ("for_you",)
-
-
-def _sorted_lists(rows: str, key: str, order: str, fields: dict[str, str], also: str = "") -> str:
-    """Per key, the rows' fields as lists in `order` (1..n each once: `positions_ok`), and the
-    aggregates `also`: one sort of a list of structs, cheaper on DuckDB than an ordered list() per field."""
-    entries = ", ".join(f"'{name}': {expression}" for name, expression in {"position": order, **fields}.items())
-    lists = ", ".join(f"list_transform(entries, lambda entry: entry.{name}) as {name}" for name in fields)
-    also = f"{also}, " if also else ""
-    return f"""
-        select * exclude (entries), len(entries) as item_count,
-               list_transform(entries, lambda entry: entry.position) = range(1, len(entries) + 1) as positions_ok,
-               {lists}
-        from (select {key}, {also}list_sort(list({{{entries}}})) as entries from {rows} group by {key})"""
-
-
-def surface_query(surface: str) -> str:
-    """One surface's rendered items per listener: item starts and track ids, one per line.
-
-    Items are one concat() (one allocation per row; a chain of || copies the row at each step);
-    position, score and the surface are never null here (CHECKS, positions_ok)."""
-    return f"""
-    with rendered as (
-        select user_id, surface_position, track_id,
-               concat(if(surface_position > 1, ',', ''), '{{"position":', surface_position,
-                      ',"score":', cast(round(score, 6) as varchar),
-                      ',"is_new_artist":', coalesce(cast(is_new_artist as varchar), 'null'),
-                      ',"reasons":', {_REASONS}, ',"seed":{{"type":', {_json_text('seed_type')},
-                      ',"id":', {_json_text('seed_id')}, '}},') as item
-        from serving_recommendations
-        where surface = '{surface}'
-    ), listed as ({_sorted_lists('rendered', 'user_id', 'surface_position', {'track_id': 'track_id', 'item': 'item'})}
-    )
-    select user_id, '{surface}' as surface, item_count, positions_ok, array_to_string(track_id, chr(10)) as track_ids,
-           encode(array_to_string(item, chr(10))) as items
-    from listed
-    order by user_id
-"""
-
-
-PLAYLISTS = f"""
-    with listed as ({_sorted_lists('serving_playlist_tracks', 'playlist_id', 'playlist_position', {'track_id': 'track_id'},
-                                   also='min(owner_user_id) as owner_user_id, min(playlist_name) as playlist_name')}
-    ), rendered as (
-        select playlist_id, pool_rank, track_id,
-               concat('"recommended":true,"score":', cast(round(score, 6) as varchar), ',"reasons":', {_REASONS},
-                      ',"seed_track_id":', {_json_text('seed_track_id')}, ',') as item
-        from serving_smart_shuffle_pools
-    ), pools as ({_sorted_lists('rendered', 'playlist_id', 'pool_rank', {'track_id': 'track_id', 'item': 'item'})}
-    )
-    select listed.playlist_id, listed.owner_user_id, listed.playlist_name, array_to_string(listed.track_id, chr(10)) as track_ids,
-           coalesce(array_to_string(pools.track_id, chr(10)), '') as pool_track_ids,
-           coalesce(encode(array_to_string(pools.item, chr(10))), ''::blob) as pool_items,
-           listed.item_count as track_count, coalesce(pools.item_count, 0) as pool_count,
-           listed.positions_ok and coalesce(pools.positions_ok, true) as positions_ok
-    from listed left join pools on pools.playlist_id = listed.playlist_id
-    order by listed.playlist_id
-"""
 
 
 def unpack_hashes(data: bytes) -> array:

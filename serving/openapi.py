@@ -1,12 +1,14 @@
 """The OpenAPI 3.0 document served at /openapi.json (tests check responses against it)."""
 
+from serving.contract import SERVING_TABLES
+
 _ID = {"type": "string", "pattern": r"^[A-Za-z0-9_:-]{1,128}$"}
-_TRACK = {
-    "track_id": {"type": "string"}, "track_name": {"type": "string", "nullable": True},
-    "artist_id": {"type": "string", "nullable": True}, "artist_name": {"type": "string", "nullable": True},
-    "album_name": {"type": "string", "nullable": True}, "duration_ms": {"type": "integer", "nullable": True},
-    "tempo_bpm": {"type": "number", "nullable": True}, "camelot_code": {"type": "string", "nullable": True},
-}
+#: JSON Schema of the DuckDB types the export renders (to_json).
+_JSON_TYPES = {"VARCHAR": {"type": "string"}, "BIGINT": {"type": "integer"}, "DOUBLE": {"type": "number"},
+               "BOOLEAN": {"type": "boolean"}, "DATE": {"type": "string", "format": "date"}}
+#: A track's display fields: the columns of serving_tracks but run_date (serving/sql/tracks.sql).
+_TRACK = {column: {**_JSON_TYPES[data_type], **({} if column == "track_id" else {"nullable": True})}
+          for column, data_type in SERVING_TABLES["serving_tracks"].items() if column != "run_date"}
 _ERRORS = {
     "400": {"description": "malformed id or parameter", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
     "404": {"description": "unknown listener or playlist", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
@@ -37,7 +39,8 @@ OPENAPI = {
                            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}}],
             "responses": _ok("Surface")}},
         "/v1/users/{user_id}/playlists/{playlist_id}/smart-shuffle": {"get": {
-            "summary": "The playlist shuffled (deterministic for a seed), one recommendation after every three tracks; "
+            "summary": "The playlist shuffled (deterministic for a seed), one recommendation after every N tracks "
+                       "(the warehouse's serving_settings: 3); "
                        "recommendations the listener has probably heard (Bloom filter) are left out.",
             "parameters": [_path_param("user_id"), _path_param("playlist_id"),
                            {"name": "seed", "in": "query", "schema": {**_ID, "default": "0"}}],

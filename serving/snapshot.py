@@ -1,10 +1,10 @@
 """Serving snapshots: the day's serving tables exported into one SQLite file built for point lookups,
 validated, then published atomically.
 
-Store layout (one directory, `TUNESDAY_SERVING_STORE`, default target/serving):
-    snapshots/<snapshot_id>.sqlite          one per export; <snapshot_id> = <run_date>_<UTC export time>
-    snapshots/<snapshot_id>.sqlite.partial  an export in progress (or killed): never read
-    CURRENT                                 JSON: the published snapshot's id and manifest
+The export runs as named stages: check the serving tables (their dbt contracts and
+serving/sql/checks.sql), then one stage per snapshot table (listeners with their Bloom filters,
+tracks, each surface, playlists with their Smart Shuffle pools: `stages`), validate, publish.
+The store's layout is in serving/store.py.
 
 Publishing replaces CURRENT with os.replace, which is atomic: a reader sees the old snapshot or
 the new one, never a half-written one, even if the export is killed at any point. A snapshot is
@@ -23,51 +23,150 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from serving import documents
+from serving.contract import SERVING_TABLES
 from serving.documents import SCHEMA_VERSION
-from serving.warehouse import SERVING_TABLES, ExportError, Warehouse
+from serving.store import Store
+from serving.warehouse import ExportError, Warehouse
+from tunesday.bloom import SECOND_HASH_PREFIX
+
+
+# Stage: check the serving tables --------------------------------------------------------------
+
+
+def check_serving_tables(relations, run_date: str) -> dict:
+    """The serving tables have their dbt contracts' columns, pass checks.sql and hold run_date's
+    data; returns the settings (serving_settings) the snapshot carries."""
+    _check_columns(relations)
+    for _, violation, count in relations.execute(documents.sql("checks")).fetchall():
+        if count:
+            raise ExportError(f"contract violated: {violation} ({count} rows)")
+    run_dates = [row[0] for row in relations.execute(documents.sql("run_dates")).fetchall()]
+    if run_dates != [run_date]:
+        raise ExportError(f"the warehouse's serving tables are for "
+                          f"{', '.join(map(str, run_dates)) or 'no day'}, not {run_date}")
+    return _settings(relations, run_date)
+
+
+def _check_columns(relations) -> None:
+    """Each serving table has the columns of its dbt contract (serving/contract.py), in its order
+    (tracks.sql renders serving_tracks' columns in their order), with its types."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for table, column, data_type in relations.execute(documents.sql("columns")).fetchall():
+        found.setdefault(table, []).append((column, data_type))
+    for table, columns in SERVING_TABLES.items():
+        if found.get(table) != list(columns.items()):
+            described = ", ".join(f"{column} {data_type}" for column, data_type in found.get(table, []))
+            raise ExportError(f"contract violated: {table} has columns ({described or 'no table'}), its dbt contract "
+                              f"({', '.join(f'{column} {data_type}' for column, data_type in columns.items())})")
+
+
+def _settings(relations, run_date: str) -> dict:
+    """serving_settings' one row, but its run_date."""
+    cursor = relations.execute(documents.sql("settings"))
+    names = [description[0] for description in cursor.description]
+    rows = cursor.fetchall()
+    if len(rows) != 1:
+        raise ExportError(f"contract violated: serving_settings has {len(rows)} rows, not one")
+    settings = dict(zip(names, rows[0]))
+    if settings.pop("run_date") != run_date:
+        raise ExportError(f"contract violated: serving_settings is not for {run_date}")
+    return settings
+
+
+# Stages: each renders one snapshot table on DuckDB and writes it to SQLite ----------------------
+
+
+@dataclass
+class Rendering:
+    """What the stages of one export share: the run date, the rows read of each serving table, and
+    each track's fields and Bloom hashes (the surfaces and playlists stages join them in)."""
+
+    run_date: str
+    read: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SERVING_TABLES, 0))
+    fields: dict[str, bytes] = field(default_factory=dict)
+    bloom_hashes: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class Store:
-    root: Path
+class Stage:
+    """One snapshot table: its DuckDB query (serving/sql/) with its parameters, the function that
+    makes the query's rows into the table's rows, and the insert."""
 
-    @property
-    def snapshots(self) -> Path:
-        return self.root / "snapshots"
-
-    @property
-    def current_file(self) -> Path:
-        return self.root / "CURRENT"
-
-    def current(self) -> dict | None:
-        """The published snapshot's manifest (with its id and path), or None."""
-        try:
-            manifest = json.loads(self.current_file.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
-        manifest["path"] = str(self.snapshots / f"{manifest['snapshot_id']}.sqlite")
-        return manifest
-
-    def published(self) -> list[dict]:
-        """The manifests of the snapshots on disk, newest first."""
-        manifests = []
-        for path in sorted(self.snapshots.glob("*.manifest.json"), reverse=True):
-            manifests.append(json.loads(path.read_text()))
-        return manifests
+    name: str
+    query: str
+    rows: Callable[[Rendering, Iterable[tuple]], Iterator[tuple]]
+    insert: str
+    parameters: dict = field(default_factory=dict)
 
 
-def _stage(progress: Callable[[str], None], name: str, rows: Iterable[tuple]) -> Iterator[tuple]:
-    """Passes rows through, showing progress every 50,000 and the total."""
-    started, count = time.perf_counter(), 0
-    for count, row in enumerate(rows, start=1):
-        if count % 50_000 == 0:
-            progress(f"  {name}: {count:,} ({count / (time.perf_counter() - started):,.0f}/s)")
-        yield row
-    progress(f"  {name}: {count:,} in {time.perf_counter() - started:.1f} s")
+def listener_rows(rendering: Rendering, rows: Iterable[tuple]) -> Iterator[tuple]:
+    """Listeners, each with the bits of their Bloom filter."""
+    for user_id, country, tier, item_count, bit_count, hash_count, indexes, words in rows:
+        rendering.read["serving_users"] += 1
+        bits = None
+        if bit_count is not None:
+            rendering.read["serving_bloom_filters"] += 1
+            rendering.read["serving_bloom_filter_words"] += len(indexes or [])
+            try:
+                bits = documents.bloom_bits(bit_count, indexes, words)
+            except IndexError as error:
+                raise ExportError(f"contract violated: Bloom filter of {user_id}: {error}") from error
+        yield user_id, country, tier, item_count, bit_count, hash_count, bits
+
+
+def track_rows(rendering: Rendering, rows: Iterable[tuple]) -> Iterator[tuple]:
+    """Tracks and their fields, kept (with their Bloom hashes) for the stages after."""
+    for track_id, track_fields, track_hashes in rows:
+        rendering.read["serving_tracks"] += 1
+        rendering.fields[track_id] = track_fields
+        rendering.bloom_hashes[track_id] = track_hashes
+        yield track_id, track_fields
+
+
+def surface_part_rows(rendering: Rendering, rows: Iterable[tuple]) -> Iterator[tuple]:
+    """A surface stored as parts, its positions checked."""
+    for user_id, surface, count, positions_ok, track_ids, items in rows:
+        _check_items(f"{user_id}'s {surface}", count, positions_ok, track_ids, items)
+        rendering.read["serving_recommendations"] += count
+        yield user_id, surface, track_ids, items
+
+
+def whole_surface_rows(rendering: Rendering, rows: Iterable[tuple]) -> Iterator[tuple]:
+    """A surface stored whole: its parts joined with the tracks' fields."""
+    for user_id, surface, track_ids, items in surface_part_rows(rendering, rows):
+        yield user_id, surface, *documents.surface_document(
+            user_id, surface, rendering.run_date, track_ids, items, rendering.fields)
+
+
+def playlist_rows(rendering: Rendering, rows: Iterable[tuple]) -> Iterator[tuple]:
+    """Playlists and their Smart Shuffle pools, with the pool tracks' Bloom hashes."""
+    for *row, track_count, pool_count, positions_ok in rows:
+        playlist_id, _, _, track_ids, pool_track_ids, pool_items = row
+        _check_items(f"playlist {playlist_id}", track_count, positions_ok, track_ids, None)
+        _check_items(f"the pool of playlist {playlist_id}", pool_count, True, pool_track_ids, pool_items)
+        rendering.read["serving_playlist_tracks"] += track_count
+        rendering.read["serving_smart_shuffle_pools"] += pool_count
+        yield *row, b"".join(map(rendering.bloom_hashes.__getitem__, documents.split_lines(pool_track_ids)))
+
+
+def stages() -> list[Stage]:
+    """The stages in order: tracks before the stages that join their fields and hashes in."""
+    return [
+        Stage("listeners", documents.sql("listeners"), listener_rows,
+              "insert into listeners values (?, ?, ?, ?, ?, ?, ?)"),
+        Stage("tracks", documents.sql("tracks"), track_rows, "insert into tracks values (?, ?)",
+              {"second_hash_prefix": SECOND_HASH_PREFIX}),
+        *[Stage(surface, documents.sql("surface"), whole_surface_rows, "insert into surfaces values (?, ?, ?, ?)",
+                {"surface": surface}) for surface in documents.WHOLE_SURFACES],
+        *[Stage(surface, documents.sql("surface"), surface_part_rows, "insert into surface_parts values (?, ?, ?, ?)",
+                {"surface": surface}) for surface in documents.PART_SURFACES],
+        Stage("playlists", documents.sql("playlists"), playlist_rows,
+              "insert into playlists values (?, ?, ?, ?, ?, ?, ?)"),
+    ]
 
 
 def _check_items(what: str, count: int, positions_ok: bool, track_ids: str, items: bytes | None) -> None:
@@ -79,11 +178,11 @@ def _check_items(what: str, count: int, positions_ok: bool, track_ids: str, item
         raise ExportError(f"contract violated: {what} has {count} rows but not as many rendered items")
 
 
-def _execute(relations, sql: str):
-    """A cursor holding the query's whole result (DuckDB materialises it while the GIL is free)."""
+def _execute(relations, stage: Stage):
+    """A cursor holding the stage query's whole result (DuckDB materialises it while the GIL is free)."""
     cursor = relations.cursor()
     try:
-        return cursor.execute(sql)
+        return cursor.execute(stage.query, stage.parameters)
     except BaseException:
         cursor.close()
         raise
@@ -98,95 +197,51 @@ def _rows(cursor, batch: int = 4096) -> Iterator[tuple]:
         cursor.close()
 
 
-def _write(con: sqlite3.Connection, warehouse: Warehouse, run_date: str,
-           progress: Callable[[str], None]) -> dict[str, int]:
-    """Render the documents (documents.py) into the snapshot; returns the rows read of each table.
+def _counted(progress: Callable[[str], None], name: str, rows: Iterable[tuple]) -> Iterator[tuple]:
+    """Passes rows through, showing progress every 50,000 and the total."""
+    started, count = time.perf_counter(), 0
+    for count, row in enumerate(rows, start=1):
+        if count % 50_000 == 0:
+            progress(f"  {name}: {count:,} ({count / (time.perf_counter() - started):,.0f}/s)")
+        yield row
+    progress(f"  {name}: {count:,} in {time.perf_counter() - started:.1f} s")
 
-    DuckDB renders the next table's documents (in a thread: it releases the GIL) while this one's
-    are written to SQLite."""
-    read = dict.fromkeys(SERVING_TABLES, 0)
 
-    def listeners(rows: Iterable[tuple]) -> Iterator[tuple]:
-        for user_id, country, tier, item_count, bit_count, hash_count, indexes, words in rows:
-            read["serving_listeners"] += 1
-            bits = None
-            if bit_count is not None:
-                read["serving_bloom_filters"] += 1
-                read["serving_bloom_filter_words"] += len(indexes or [])
-                try:
-                    bits = documents.bloom_bits(bit_count, indexes, words)
-                except IndexError as error:
-                    raise ExportError(f"contract violated: Bloom filter of {user_id}: {error}") from error
-            yield user_id, country, tier, item_count, bit_count, hash_count, bits
+def _write_stage(con: sqlite3.Connection, stage: Stage, rendering: Rendering, rows: Iterable[tuple],
+                 progress: Callable[[str], None]) -> None:
+    try:
+        con.executemany(stage.insert, _counted(progress, stage.name, stage.rows(rendering, rows)))
+    except sqlite3.IntegrityError as error:
+        raise ExportError(f"contract violated: {stage.name}: {error}") from error
 
-    fields: dict[str, bytes] = {}
-    bloom_hashes: dict[str, bytes] = {}
 
-    def tracks(rows: Iterable[tuple]) -> Iterator[tuple]:
-        for track_id, track_fields, track_hashes in rows:
-            fields[track_id] = track_fields
-            bloom_hashes[track_id] = track_hashes
-            yield track_id, track_fields
+def _write(con: sqlite3.Connection, relations, rendering: Rendering, progress: Callable[[str], None]) -> dict:
+    """Check the serving tables, then write the stages into the snapshot; returns the settings.
 
-    def surface_items(rows: Iterable[tuple]) -> Iterator[tuple]:
-        for user_id, surface, count, positions_ok, track_ids, items in rows:
-            _check_items(f"{user_id}'s {surface}", count, positions_ok, track_ids, items)
-            read["serving_recommendations"] += count
-            yield user_id, surface, track_ids, items
-
-    def whole_surfaces(rows: Iterable[tuple]) -> Iterator[tuple]:
-        for user_id, surface, track_ids, items in surface_items(rows):
-            yield user_id, surface, *documents.surface_document(user_id, surface, run_date, track_ids, items, fields)
-
-    def playlists(rows: Iterable[tuple]) -> Iterator[tuple]:
-        for *row, track_count, pool_count, positions_ok in rows:
-            playlist_id, _, _, track_ids, pool_track_ids, pool_items = row
-            _check_items(f"playlist {playlist_id}", track_count, positions_ok, track_ids, None)
-            _check_items(f"the pool of playlist {playlist_id}", pool_count, True, pool_track_ids, pool_items)
-            read["serving_playlist_tracks"] += track_count
-            read["serving_smart_shuffle_pools"] += pool_count
-            yield *row, b"".join(map(bloom_hashes.__getitem__, documents.split_lines(pool_track_ids)))
-
-    stages = [("listeners", documents.LISTENERS, listeners, "insert into listeners values (?, ?, ?, ?, ?, ?, ?)"),
-              ("tracks", documents.TRACKS, tracks, "insert into tracks values (?, ?)"),
-              *[(surface, documents.surface_query(surface), whole_surfaces, "insert into surfaces values (?, ?, ?, ?)")
-                for surface in documents.WHOLE_SURFACES],
-              *[(surface, documents.surface_query(surface), surface_items,
-                 "insert into surface_parts values (?, ?, ?, ?)") for surface in documents.PART_SURFACES],
-              ("playlists", documents.PLAYLISTS, playlists, "insert into playlists values (?, ?, ?, ?, ?, ?, ?)")]
+    DuckDB renders the next stage (in a thread: it releases the GIL) while this one's rows are
+    written to SQLite. One stage renders ahead: two would overlap more but hold two results at
+    once, and on a VM the extra memory costs more in page faults than the overlap wins."""
+    plan = stages()
     started = time.perf_counter()
-    relations = warehouse.relations()
-    # One stage renders ahead: two would overlap more but hold two results at once, and on a VM
-    # the extra memory costs more in page faults than the overlap wins.
     with ThreadPoolExecutor(max_workers=1) as renderer:
-        rendering = renderer.submit(_execute, relations, stages[0][1])
+        ahead = renderer.submit(_execute, relations, plan[0])
         try:
-            for violation, sql in documents.CHECKS:
-                [(count,)] = relations.execute(sql).fetchall()
-                if count:
-                    raise ExportError(f"contract violated: {violation} ({count} rows)")
-            run_dates = [row[0] for row in relations.execute(documents.RUN_DATES).fetchall()]
-            if run_dates != [run_date]:
-                raise ExportError(f"the warehouse's serving tables are for "
-                                  f"{', '.join(map(str, run_dates)) or 'no day'}, not {run_date}")
+            settings = check_serving_tables(relations, rendering.run_date)
+            rendering.read["serving_settings"] = 1
             progress(f"  contracts checked in {time.perf_counter() - started:.1f} s")
-            for number, (name, _, rows_of, insert) in enumerate(stages):
+            for number, stage in enumerate(plan):
                 waited = time.perf_counter()
-                rows = _rows(rendering.result())
-                rendering = renderer.submit(_execute, relations, stages[number + 1][1]) if number + 1 < len(stages) \
-                    else None
-                progress(f"  {name}: rendered ({time.perf_counter() - waited:.1f} s waited for DuckDB)")
-                try:
-                    con.executemany(insert, _stage(progress, name, rows_of(rows)))
-                except sqlite3.IntegrityError as error:
-                    raise ExportError(f"contract violated: {name}: {error} (a track's display fields differ "
-                                      "between the serving tables?)") from error
-                if name == "listeners" and os.environ.get("TUNESDAY_EXPORT_PAUSE_SECONDS"):
-                    time.sleep(float(os.environ["TUNESDAY_EXPORT_PAUSE_SECONDS"]))  # test hook: kill midway
+                rows = _rows(ahead.result())
+                ahead = renderer.submit(_execute, relations, plan[number + 1]) if number + 1 < len(plan) else None
+                progress(f"  {stage.name}: rendered ({time.perf_counter() - waited:.1f} s waited for DuckDB)")
+                _write_stage(con, stage, rendering, rows, progress)
         finally:
-            if rendering is not None and not rendering.cancel() and rendering.exception() is None:
-                rendering.result().close()
-    return read
+            if ahead is not None and not ahead.cancel() and ahead.exception() is None:
+                ahead.result().close()
+    return settings
+
+
+# Stage: validate ------------------------------------------------------------------------------
 
 
 def _lines(con: sqlite3.Connection, column: str, table: str) -> int:
@@ -197,14 +252,14 @@ def _lines(con: sqlite3.Connection, column: str, table: str) -> int:
     return con.execute(sql).fetchone()[0]
 
 
-def _validate(con: sqlite3.Connection, warehouse: Warehouse, read: dict[str, int]) -> dict[str, int]:
-    """Row counts: what the warehouse holds = what the export read = what the snapshot holds."""
-    in_warehouse = {table: warehouse.count(table) for table in SERVING_TABLES}
+def _snapshot_counts(con: sqlite3.Connection) -> dict[str, int]:
+    """The rows of each serving table the snapshot holds."""
     word_count = 0
     for (bits,) in con.execute("select bloom_bits from listeners where bloom_bits is not null"):
         word_count += len(bits) // 8 - memoryview(bits).cast("Q").tolist().count(0)
-    in_snapshot = {
-        "serving_listeners": con.execute("select count(*) from listeners").fetchone()[0],
+    return {
+        "serving_users": con.execute("select count(*) from listeners").fetchone()[0],
+        "serving_tracks": con.execute("select count(*) from tracks").fetchone()[0],
         "serving_recommendations": con.execute(
             "select coalesce(sum(length(item_ends) / 4 - 1), 0) from surfaces").fetchone()[0]
         + _lines(con, "track_ids", "surface_parts"),
@@ -212,8 +267,12 @@ def _validate(con: sqlite3.Connection, warehouse: Warehouse, read: dict[str, int
         "serving_smart_shuffle_pools": _lines(con, "pool_track_ids", "playlists"),
         "serving_bloom_filters": con.execute("select count(bloom_bits) from listeners").fetchone()[0],
         "serving_bloom_filter_words": word_count,
+        "serving_settings": con.execute("select count(*) from manifest where key = 'settings'").fetchone()[0],
     }
-    # Rendered documents are valid JSON: a sample of them, parsed, list what item_ends say.
+
+
+def _check_documents_parse(con: sqlite3.Connection) -> None:
+    """Rendered documents are valid JSON: a sample of them, parsed, list what item_ends say."""
     sample = """
         select surfaces.* from (select user_id from listeners order by random() limit 100) as sampled
         join surfaces on surfaces.user_id = sampled.user_id
@@ -225,13 +284,22 @@ def _validate(con: sqlite3.Connection, warehouse: Warehouse, read: dict[str, int
             raise ExportError(f"the {surface} document of {user_id} is not valid JSON: {error}") from error
         if [item["position"] for item in document["items"]] != list(range(1, len(item_ends) // 4)):
             raise ExportError(f"the {surface} document of {user_id} does not list what item_ends say")
+
+
+def validate(con: sqlite3.Connection, warehouse: Warehouse, read: dict[str, int]) -> None:
+    """Row counts: what the warehouse holds = what the export read = what the snapshot holds."""
+    in_warehouse = {table: warehouse.count(table) for table in SERVING_TABLES}
+    in_snapshot = _snapshot_counts(con)
+    _check_documents_parse(con)
     for table in SERVING_TABLES:
-        if not in_warehouse[table] == read.get(table) == in_snapshot[table]:
+        if not in_warehouse[table] == read.get(table) == in_snapshot.get(table):
             raise ExportError(f"{table}: {in_warehouse[table]} rows in the warehouse, {read.get(table)} read, "
-                              f"{in_snapshot[table]} in the snapshot")
-    if in_warehouse["serving_listeners"] == 0:
+                              f"{in_snapshot.get(table)} in the snapshot")
+    if in_warehouse["serving_users"] == 0:
         raise ExportError("the warehouse has no listeners: nothing to serve")
-    return in_snapshot
+
+
+# Stage: publish -------------------------------------------------------------------------------
 
 
 def _sha256(path: Path) -> str:
@@ -261,6 +329,50 @@ def _publish(store: Store, manifest: dict) -> None:
     _fsync(store.root)
 
 
+def _prune(store: Store, keep: int, snapshot_id: str) -> None:
+    """Delete all but the newest `keep` snapshots (never the one just published)."""
+    for old in store.published()[keep:]:
+        if old["snapshot_id"] != snapshot_id:
+            (store.snapshots / f"{old['snapshot_id']}.sqlite").unlink(missing_ok=True)
+            (store.snapshots / f"{old['snapshot_id']}.manifest.json").unlink(missing_ok=True)
+
+
+# The export: the stages in order --------------------------------------------------------------
+
+
+def _build(partial: Path, warehouse: Warehouse, snapshot_id: str, run_date: str,
+           progress: Callable[[str], None]) -> dict:
+    """Write the snapshot file, validate it and checksum it; returns its manifest."""
+    with sqlite3.connect(partial) as con:
+        # 64 KiB pages hold a listener's documents in one page (4 KiB pages chain them through
+        # overflow pages: 25 % larger file, 3x slower to write).
+        con.executescript("pragma page_size = 65536; pragma journal_mode = off; pragma synchronous = off;"
+                          + documents.SCHEMA)
+        progress(f"exporting run_date {run_date} to {snapshot_id}.sqlite")
+        rendering = Rendering(run_date)
+        settings = _write(con, warehouse.relations(), rendering, progress)
+        manifest = {"snapshot_id": snapshot_id, "run_date": run_date, "schema_version": SCHEMA_VERSION,
+                    "row_counts": rendering.read, "settings": settings,
+                    "built_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+        con.executemany("insert into manifest values (?, ?)",
+                        [(key, json.dumps(value)) for key, value in manifest.items()])
+        con.commit()
+        # The file is final: checksum it (hashlib releases the GIL) while validating it.
+        with ThreadPoolExecutor(max_workers=1) as sealer:
+            checksum = sealer.submit(_sha256, partial)
+            validating = time.perf_counter()
+            try:
+                validate(con, warehouse, rendering.read)
+            finally:
+                progress(f"  validated in {time.perf_counter() - validating:.1f} s")
+            sealing = time.perf_counter()
+            manifest["checksum_sha256"] = checksum.result()
+    con.close()
+    _fsync(partial)  # on disk before CURRENT points at it, should the machine stop
+    progress(f"  checksummed and synced in {time.perf_counter() - sealing:.1f} s more")
+    return manifest
+
+
 def export(warehouse: Warehouse, store: Store, run_date: str, keep: int = 3,
            progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> dict:
     """Export, validate and publish a snapshot of `run_date`; returns its manifest."""
@@ -274,45 +386,17 @@ def export(warehouse: Warehouse, store: Store, run_date: str, keep: int = 3,
         leftover.unlink()
     snapshot_id = f"{run_date}_{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}Z"
     partial = store.snapshots / f"{snapshot_id}.sqlite.partial"
-    final = store.snapshots / f"{snapshot_id}.sqlite"
     try:
-        with sqlite3.connect(partial) as con:
-            # 64 KiB pages hold a listener's documents in one page (4 KiB pages chain them through
-            # overflow pages: 25 % larger file, 3x slower to write).
-            con.executescript("pragma page_size = 65536; pragma journal_mode = off; pragma synchronous = off;"
-                              + documents.SCHEMA)
-            progress(f"exporting run_date {run_date} to {final.name}")
-            read = _write(con, warehouse, run_date, progress)
-            manifest = {"snapshot_id": snapshot_id, "run_date": run_date, "schema_version": SCHEMA_VERSION,
-                        "row_counts": read, "built_at": dt.datetime.now(dt.timezone.utc).isoformat()}
-            con.executemany("insert into manifest values (?, ?)",
-                            [(key, json.dumps(value)) for key, value in manifest.items()])
-            con.commit()
-            # The file is final: checksum it (hashlib releases the GIL) while validating it.
-            with ThreadPoolExecutor(max_workers=1) as sealer:
-                checksum = sealer.submit(_sha256, partial)
-                validating = time.perf_counter()
-                try:
-                    _validate(con, warehouse, read)
-                finally:
-                    progress(f"  validated in {time.perf_counter() - validating:.1f} s")
-                sealing = time.perf_counter()
-                manifest["checksum_sha256"] = checksum.result()
-        con.close()
-        _fsync(partial)  # on disk before CURRENT points at it, should the machine stop
-        progress(f"  checksummed and synced in {time.perf_counter() - sealing:.1f} s more")
+        manifest = _build(partial, warehouse, snapshot_id, run_date, progress)
         manifest["export_seconds"] = round(time.perf_counter() - started, 3)
-        os.replace(partial, final)
+        os.replace(partial, store.snapshots / f"{snapshot_id}.sqlite")
         (store.snapshots / f"{snapshot_id}.manifest.json").write_text(json.dumps(manifest, indent=2))
         _publish(store, manifest)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    for old in store.published()[keep:]:
-        if old["snapshot_id"] != manifest["snapshot_id"]:
-            (store.snapshots / f"{old['snapshot_id']}.sqlite").unlink(missing_ok=True)
-            (store.snapshots / f"{old['snapshot_id']}.manifest.json").unlink(missing_ok=True)
-    progress(f"published {snapshot_id}: {read} in {manifest['export_seconds']} s")
+    _prune(store, keep, snapshot_id)
+    progress(f"published {snapshot_id}: {manifest['row_counts']} in {manifest['export_seconds']} s")
     return manifest
 
 

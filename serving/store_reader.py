@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from serving.documents import SCHEMA_VERSION
-from serving.snapshot import Store
+from serving.store import Store
 
 
 #: How often a worker looks for a newly published snapshot (a stat of CURRENT).

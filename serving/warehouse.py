@@ -4,28 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from serving.contract import SERVING_TABLES
 from tunesday.warehouse import connect, stage_schema
 
 if TYPE_CHECKING:
     import duckdb
 
-#: The tables the shim reads (models/serving/, schema tunesday_serving), and the columns it needs of each.
-SERVING_TABLES: dict[str, list[str]] = {
-    "serving_listeners": ["user_id", "country_code", "product_tier", "run_date"],
-    "serving_recommendations": [
-        "user_id", "surface", "surface_position", "track_id", "score", "is_new_artist", "reason_codes",
-        "seed_type", "seed_id", "track_name", "artist_id", "artist_name", "album_name", "duration_ms",
-        "tempo_bpm", "camelot_code", "week_start", "run_date"],
-    "serving_playlist_tracks": [
-        "playlist_id", "owner_user_id", "playlist_name", "playlist_position", "track_id", "track_name",
-        "artist_id", "artist_name", "album_name", "duration_ms", "tempo_bpm", "camelot_code", "run_date"],
-    "serving_smart_shuffle_pools": [
-        "playlist_id", "owner_user_id", "pool_rank", "track_id", "score", "reason_codes", "seed_track_id",
-        "track_name", "artist_id", "artist_name", "album_name", "duration_ms", "tempo_bpm", "camelot_code",
-        "run_date"],
-    "serving_bloom_filters": ["user_id", "item_count", "bit_count", "hash_count", "as_of_date"],
-    "serving_bloom_filter_words": ["user_id", "word_index", "word"],
-}
+
 class ExportError(Exception):
     """The warehouse cannot give a valid snapshot: nothing is published."""
 
@@ -35,9 +20,10 @@ class Warehouse(Protocol):
         """The table's row count, asked of the warehouse itself."""
 
     def relations(self) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection on which each serving table is queryable by its name (its
-        SERVING_TABLES columns at least): the export renders the documents with DuckDB whatever the
-        warehouse, so both give byte-identical snapshots from the same rows."""
+        """A DuckDB connection on which each serving table is queryable by its name, with the
+        columns and types of its dbt contract (serving.contract.SERVING_TABLES): the export renders
+        the documents with DuckDB whatever the warehouse, so both give byte-identical snapshots
+        from the same rows."""
 
     def close(self) -> None: ...
 
@@ -88,8 +74,8 @@ class BigQueryWarehouse:
         return next(iter(self._query(f"select count(*) from {self._prefix}.{table}")))[0]
 
     def relations(self) -> duckdb.DuckDBPyConnection:
-        """The serving tables fetched as Arrow (REST pages: the emulator has no Storage API) into an
-        in-memory DuckDB."""
+        """The serving tables' contract columns fetched as Arrow (REST pages: the emulator has no
+        Storage API) into an in-memory DuckDB."""
         import duckdb
 
         con = duckdb.connect()

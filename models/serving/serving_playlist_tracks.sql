@@ -24,16 +24,10 @@ final as (
             order by first_positions.playlist_position, first_positions.track_id
         ) as {{ dbt.type_bigint() }}) as playlist_position,
         first_positions.track_id,
-        tracks.track_name,
-        tracks.artist_id,
-        tracks.artist_name,
-        tracks.album_name,
-        tracks.duration_ms,
-        tracks.tempo_bpm,
-        tracks.camelot_code,
         cast('{{ run_date() }}' as date) as run_date
     from first_positions
     inner join {{ ref('stg_raw__playlists') }} as playlists on first_positions.playlist_id = playlists.playlist_id
+    -- dim_tracks: only tracks with display fields (serving_tracks)
     inner join {{ ref('dim_tracks') }} as tracks on first_positions.track_id = tracks.track_id
 )
 

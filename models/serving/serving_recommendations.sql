@@ -1,8 +1,8 @@
 {#-
     What the serving shim answers for a listener's surfaces on run_date: one row per listener,
     surface and position. discover_weekly: the week's list (fct_discover_weekly, week of
-    run_date); for_you: the top for_you_size of fct_user_recommendations. With the fields
-    an app displays.
+    run_date); for_you: the top for_you_size of fct_user_recommendations. Tracks of
+    dim_tracks only; their display fields are in serving_tracks.
 -#}
 
 with
@@ -54,16 +54,10 @@ final as (
         surfaces.reason_codes,
         surfaces.seed_type,
         surfaces.seed_id,
-        tracks.track_name,
-        tracks.artist_id,
-        tracks.artist_name,
-        tracks.album_name,
-        tracks.duration_ms,
-        tracks.tempo_bpm,
-        tracks.camelot_code,
         cast('{{ run_week_start() }}' as date) as week_start,
         cast('{{ run_date() }}' as date) as run_date
     from surfaces
+    -- dim_tracks: only tracks with display fields (serving_tracks)
     inner join {{ ref('dim_tracks') }} as tracks on surfaces.track_id = tracks.track_id
 )
 

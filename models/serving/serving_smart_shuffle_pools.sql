@@ -1,4 +1,7 @@
-{#- The Smart Shuffle pools (fct_smart_shuffle_pools) as the serving shim reads them, with display fields. -#}
+{#-
+    The Smart Shuffle pools (fct_smart_shuffle_pools) as the serving shim reads them (display
+    fields: serving_tracks).
+-#}
 
 with
 
@@ -11,16 +14,10 @@ final as (
         pools.score,
         pools.reason_codes,
         pools.seed_track_id,
-        tracks.track_name,
-        tracks.artist_id,
-        tracks.artist_name,
-        tracks.album_name,
-        tracks.duration_ms,
-        tracks.tempo_bpm,
-        tracks.camelot_code,
         cast('{{ run_date() }}' as date) as run_date
     from {{ ref('fct_smart_shuffle_pools') }} as pools
     inner join {{ ref('stg_raw__playlists') }} as playlists on pools.playlist_id = playlists.playlist_id
+    -- dim_tracks: only tracks with display fields (serving_tracks)
     inner join {{ ref('dim_tracks') }} as tracks on pools.track_id = tracks.track_id
 )
 

@@ -160,7 +160,8 @@ def test_bloom_filters_are_bit_identical(bq_build):
 def test_export_reads_bigquery_like_duckdb(warehouse, bq_build, tmp_path):
     """tunesday-serving's export from the emulator: validated against BigQuery's own counts, and
     the same documents as an export from DuckDB (the Bloom tables hold BigQuery's longer history)."""
-    from serving.snapshot import Store, export
+    from serving.snapshot import export
+    from serving.store import Store
     from serving.warehouse import BigQueryWarehouse, DuckDBWarehouse
 
     manifests = {}
@@ -171,7 +172,7 @@ def test_export_reads_bigquery_like_duckdb(warehouse, bq_build, tmp_path):
         finally:
             source.close()
     bq_counts, duck_counts = manifests["bigquery"]["row_counts"], manifests["duckdb"]["row_counts"]
-    for table in ("serving_listeners", "serving_recommendations", "serving_playlist_tracks", "serving_smart_shuffle_pools"):
+    for table in ("serving_users", "serving_recommendations", "serving_playlist_tracks", "serving_smart_shuffle_pools"):
         assert bq_counts[table] == duck_counts[table] > 0, table
     documents = {}
     for name in manifests:

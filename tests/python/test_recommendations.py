@@ -32,7 +32,7 @@ def test_discover_weekly_has_30_never_played_tracks_at_most_2_per_artist(warehou
             (select count(*) from (select user_id, artist_id from lists group by all having count(*) > 2)),
             (select bool_and(lo = 1 and hi = 30) from sizes)
     """)
-    [(known,)] = query(warehouse.duckdb_path, "select count(*) from serving_listeners")
+    [(known,)] = query(warehouse.duckdb_path, "select count(*) from serving_users")
     assert listeners == known and listeners > 250
     assert short_lists == 0 and played == 0 and over_cap == 0 and positions_ok
 

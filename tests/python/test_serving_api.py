@@ -6,7 +6,8 @@ import pytest
 
 from serving.app import create_app
 from serving.openapi import OPENAPI
-from serving.snapshot import Store, export
+from serving.snapshot import export
+from serving.store import Store
 from serving.warehouse import DuckDBWarehouse
 from tunesday.bloom import BloomFilter
 

@@ -6,14 +6,16 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import duckdb
 import pytest
 
 from conftest import PROJECT_DIR, RUN_DATE
+from serving.app import create_app
+from serving.contract import SERVING_TABLES
 from serving.documents import surface_body, unpack_hashes
-from serving.snapshot import Store, export, rollback, verify
+from serving.snapshot import export, rollback, verify
+from serving.store import Store
 from serving.warehouse import DuckDBWarehouse, ExportError
 from tunesday.bloom import track_hashes
 from tunesday.warehouse import connect as connect_warehouse
@@ -76,19 +78,36 @@ def test_a_failed_export_publishes_nothing(warehouse, tmp_path):
     assert not list(store.snapshots.glob("*.partial"))
 
 
+#: An export whose warehouse pauses when the export validates the snapshot it has written (and
+#: not yet published), saying so on stdout: the test kills it there.
+PAUSING_EXPORT = """
+import sys, time
+from pathlib import Path
+from serving.snapshot import export
+from serving.store import Store
+from serving.warehouse import DuckDBWarehouse
+
+class PausingWarehouse(DuckDBWarehouse):
+    def count(self, table):
+        print("paused", flush=True)
+        time.sleep(60)
+        return super().count(table)
+
+export(PausingWarehouse(sys.argv[1]), Store(Path(sys.argv[2])), sys.argv[3], progress=lambda line: None)
+"""
+
+
 def test_an_export_killed_midway_leaves_the_published_snapshot_intact(warehouse, tmp_path):
     store = Store(tmp_path)
     good = run_export(warehouse, store)
-    env = {**os.environ, "TUNESDAY_DUCKDB_PATH": str(warehouse.duckdb_path), "TUNESDAY_SERVING_STORE": str(tmp_path),
-           "TUNESDAY_EXPORT_PAUSE_SECONDS": "60"}
-    process = subprocess.Popen([sys.executable, "-m", "serving.cli", "export", "--run-date", RUN_DATE],
-                               cwd=PROJECT_DIR, env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not list(store.snapshots.glob("*.partial")) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert list(store.snapshots.glob("*.partial")), "the export never started writing"
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    process = subprocess.Popen([sys.executable, "-c", PAUSING_EXPORT, str(warehouse.duckdb_path), str(tmp_path), RUN_DATE],
+                               cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline() == "paused\n", "the export never got to validating"
+        assert [path.stat().st_size > 0 for path in store.snapshots.glob("*.partial")] == [True]
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
     assert store.current()["snapshot_id"] == good["snapshot_id"]
     verify(store, store.current())
     # The next export clears the leftover and publishes.
@@ -119,39 +138,48 @@ def test_cli_reports_errors_in_one_line(tmp_path):
 
 
 class HandMadeWarehouse:
-    """Serving tables written by hand into an in-memory DuckDB: rows the models never produce."""
+    """Serving tables with their dbt contracts' columns (serving/contract.py) in an in-memory DuckDB,
+    holding rows written by hand: rows the models never produce."""
 
-    def __init__(self, recommendations: list[tuple], pools: list[tuple]) -> None:
+    def __init__(self, recommendations: list[tuple], pools: list[tuple], tracks_per_recommendation: int = 3,
+                 contract: dict[str, dict[str, str]] = SERVING_TABLES) -> None:
         self.con = duckdb.connect()
-        track = "'Song \"A\"', 'art_1', 'Art\\ist', 'Album', 200000, 120.0, '8B'"
+        for table, columns in contract.items():
+            self.con.execute(f"create table {table} ({', '.join(f'{name} {type_}' for name, type_ in columns.items())})")
         self.con.execute(f"""
-            create table serving_listeners as select 'usr_1' as user_id, 'SE' as country_code,
-                'free' as product_tier, date '{RUN_DATE}' as run_date;
-            create table serving_bloom_filters (user_id varchar, item_count int, bit_count int, hash_count int,
-                as_of_date date);
-            create table serving_bloom_filter_words (user_id varchar, word_index int, word bigint);
-            create table serving_recommendations (user_id varchar, surface varchar, surface_position int,
-                track_id varchar, score double, is_new_artist boolean, reason_codes varchar, seed_type varchar,
-                seed_id varchar, track_name varchar, artist_id varchar, artist_name varchar, album_name varchar,
-                duration_ms int, tempo_bpm double, camelot_code varchar, week_start date, run_date date);
-            create table serving_playlist_tracks as
+            insert into serving_users by name
+                select 'usr_1' as user_id, 'SE' as country_code, 'free' as product_tier, date '{RUN_DATE}' as run_date;
+            insert into serving_settings by name
+                select {tracks_per_recommendation} as smart_shuffle_tracks_per_recommendation,
+                    date '{RUN_DATE}' as run_date;
+            insert into serving_playlist_tracks by name
                 select 'pl_1' as playlist_id, 'usr_1' as owner_user_id, 'Mine' as playlist_name,
-                    position as playlist_position, 'trk_' || position as track_id, 'Song' as track_name,
-                    'art_1' as artist_id, 'Artist' as artist_name, 'Album' as album_name, 200000 as duration_ms,
-                    120.0 as tempo_bpm, '8B' as camelot_code, date '{RUN_DATE}' as run_date
+                    position as playlist_position, 'trk_' || position as track_id, date '{RUN_DATE}' as run_date
                 from range(1, 7) as positions(position);
-            create table serving_smart_shuffle_pools (playlist_id varchar, owner_user_id varchar, pool_rank int,
-                track_id varchar, score double, reason_codes varchar, seed_track_id varchar, track_name varchar,
-                artist_id varchar, artist_name varchar, album_name varchar, duration_ms int, tempo_bpm double,
-                camelot_code varchar, run_date date);
+            insert into serving_tracks by name
+                select 'trk_' || position as track_id, 'Song' as track_name, 'art_1' as artist_id,
+                    'Artist' as artist_name, 'Album' as album_name, 200000 as duration_ms, 120.0 as tempo_bpm,
+                    '8B' as camelot_code, date '{RUN_DATE}' as run_date
+                from range(1, 7) as positions(position);
+            insert into serving_tracks by name
+                select track_id, 'Song "A"' as track_name, 'art_1' as artist_id, 'Art\\ist' as artist_name,
+                    'Album' as album_name, 200000 as duration_ms, 120.0 as tempo_bpm, '8B' as camelot_code,
+                    date '{RUN_DATE}' as run_date
+                from (values ('trk_8'), ('trk_9')) as awkward(track_id);
         """)
         for position, surface, reasons, seed_id in recommendations:
-            self.con.execute(f"insert into serving_recommendations values ('usr_1', ?, ?, 'trk_9', 0.5, true, ?, "
-                             f"'track', ?, {track}, date '{RUN_DATE}', date '{RUN_DATE}')",
+            self.con.execute(f"""
+                insert into serving_recommendations by name
+                select 'usr_1' as user_id, ? as surface, ? as surface_position, 'trk_9' as track_id, 0.5 as score,
+                    true as is_new_artist, ? as reason_codes, 'track' as seed_type, ? as seed_id,
+                    date '{RUN_DATE}' as week_start, date '{RUN_DATE}' as run_date""",
                              [surface, position, reasons, seed_id])
         for rank, reasons, seed_track_id in pools:
-            self.con.execute(f"insert into serving_smart_shuffle_pools values ('pl_1', 'usr_1', ?, 'trk_8', 0.25, ?, ?, "
-                             f"{track}, date '{RUN_DATE}')", [rank, reasons, seed_track_id])
+            self.con.execute(f"""
+                insert into serving_smart_shuffle_pools by name
+                select 'pl_1' as playlist_id, 'usr_1' as owner_user_id, ? as pool_rank, 'trk_8' as track_id,
+                    0.25 as score, ? as reason_codes, ? as seed_track_id, date '{RUN_DATE}' as run_date""",
+                             [rank, reasons, seed_track_id])
 
     def count(self, table: str) -> int:
         return self.con.execute(f"select count(*) from {table}").fetchone()[0]
@@ -198,3 +226,23 @@ def test_positions_must_run_from_one_without_gaps_or_repeats(tmp_path, recommend
     with pytest.raises(ExportError, match=f"contract violated: the {what} are not"):
         export(HandMadeWarehouse(recommendations, pools), store, RUN_DATE, progress=lambda line: None)
     assert store.current() is None and not list(store.snapshots.glob("*.sqlite*"))
+
+
+def test_an_export_refuses_tables_that_break_their_dbt_contract(tmp_path):
+    store = Store(tmp_path)
+    contract = {**SERVING_TABLES, "serving_tracks": {**SERVING_TABLES["serving_tracks"], "duration_ms": "INTEGER"}}
+    with pytest.raises(ExportError, match="contract violated: serving_tracks has columns .*duration_ms INTEGER"):
+        export(HandMadeWarehouse([], [], contract=contract), store, RUN_DATE, progress=lambda line: None)
+    assert store.current() is None
+
+
+def test_smart_shuffle_takes_its_interval_from_the_warehouse(tmp_path):
+    """serving_settings travels with the data: a warehouse built for one recommendation after every
+    two tracks gets Smart Shuffle's recommendations at positions 3, 6 and 9."""
+    pool = [(rank, "playlist_neighbours:trk_1", "trk_1") for rank in (1, 2, 3)]
+    manifest = export(HandMadeWarehouse([], pool, tracks_per_recommendation=2), Store(tmp_path), RUN_DATE,
+                      progress=lambda line: None)
+    assert manifest["settings"] == {"smart_shuffle_tracks_per_recommendation": 2}
+    client = create_app({"SERVING_STORE": str(tmp_path)}).test_client()
+    items = client.get("/v1/users/usr_1/playlists/pl_1/smart-shuffle?seed=1").get_json()["items"]
+    assert [item["position"] for item in items if item["recommended"]] == [3, 6, 9]

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT_DIR, RUN_DATE
-from serving.snapshot import Store, export
+from serving.snapshot import export
+from serving.store import Store
 from serving.warehouse import DuckDBWarehouse
 from tunesday.warehouse import connect as connect_warehouse
 

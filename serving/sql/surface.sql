@@ -1,0 +1,49 @@
+-- One surface's items per listener ($surface: discover_weekly, for_you): the start of each item,
+-- one per line, and the listed track ids, one per line, in the same order; an item's end is its
+-- track's fields (tracks.sql). Position, score and surface are never null here (checks.sql).
+-- Items are one concat() per row (a chain of || copies the row at each step); reason_codes
+-- ('a,b') become a JSON list: escaped as one JSON string, then split at the commas. One sort of
+-- a list of structs per listener, cheaper on DuckDB than an ordered list() per field.
+
+with
+
+rendered as (
+    select
+        user_id,
+        surface_position,
+        track_id,
+        concat(
+            if(surface_position > 1, ',', ''),
+            '{"position":', surface_position,
+            ',"score":', cast(round(score, 6) as varchar),
+            ',"is_new_artist":', coalesce(cast(is_new_artist as varchar), 'null'),
+            ',"reasons":', if(
+                coalesce(reason_codes, '') = '',
+                '[]',
+                '[' || replace(cast(to_json(reason_codes) as varchar), ',', '","') || ']'
+            ),
+            ',"seed":{"type":', coalesce(cast(to_json(seed_type) as varchar), 'null'),
+            ',"id":', coalesce(cast(to_json(seed_id) as varchar), 'null'),
+            '},'
+        ) as item
+    from serving_recommendations
+    where surface = $surface
+),
+
+sorted as (
+    select
+        user_id,
+        list_sort(list({ 'position': surface_position, 'track_id': track_id, 'item': item })) as entries
+    from rendered
+    group by user_id
+)
+
+select
+    sorted.user_id,
+    $surface as surface,
+    len(sorted.entries) as item_count,
+    list_transform(sorted.entries, lambda entry: entry.position) = range(1, len(sorted.entries) + 1) as positions_ok,
+    array_to_string(list_transform(sorted.entries, lambda entry: entry.track_id), chr(10)) as track_ids,
+    encode(array_to_string(list_transform(sorted.entries, lambda entry: entry.item), chr(10))) as items
+from sorted
+order by sorted.user_id
