@@ -125,7 +125,7 @@ def main() -> None:
         assert all(t["already_loaded"] == t["files"] for t in load_once_again)
         print(f"loading everything again: {time.perf_counter() - again:.2f} s, nothing new written")
     if args.emulator:
-        from tunesday.ci.emulator import EMULATOR_PROJECT, running_emulator
+        from ci.emulator import EMULATOR_PROJECT, running_emulator
         from tunesday.load.bigquery import make_client
         with tempfile.TemporaryDirectory(prefix="tunesday-loader-bench-bq-") as tmp, \
                 running_emulator(Path(tmp)) as endpoint:

@@ -16,8 +16,8 @@ import pytest
 
 from conftest import EARLIER_RUN_DATE, PROJECT_DIR, RUN_DATE, run_dbt
 from tunesday.bloom import bloom_parameters, filter_words
-from tunesday.ci.bigquery_sql import check_paths
-from tunesday.ci.emulator import EMULATOR_PROJECT, running_emulator
+from ci.bigquery_sql import check_paths
+from ci.emulator import EMULATOR_PROJECT, running_emulator
 from tunesday.load.bigquery import load_raw_dir, make_client
 
 DATASET = "tunesday"
@@ -239,6 +239,6 @@ def test_compiled_models_lint_as_bigquery(bq_build, tmp_path):
     assert len(models) > 25
     lint = subprocess.run(
         [str(Path(sys.executable).with_name("sqlfluff")), "lint", *models, "--dialect", "bigquery",
-         "--templater", "raw", "--config", str(PROJECT_DIR / ".ci" / "sqlfluff-compiled-bigquery.cfg")],
+         "--templater", "raw", "--config", str(PROJECT_DIR / "ci" / "sqlfluff-compiled-bigquery.cfg")],
         cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
     assert lint.returncode == 0, lint.stdout[-6000:]

@@ -317,7 +317,7 @@ def test_artist_ids_are_the_normalised_name_hashed():
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
-    from tunesday.ci.emulator import EMULATOR_VENV, running_emulator
+    from ci.emulator import EMULATOR_VENV, running_emulator
     if not (EMULATOR_VENV / "bin" / "bqemulator").exists():
         pytest.skip(f"BigQuery emulator not installed in {EMULATOR_VENV} (make .venv-bqemu/.installed)")
     with running_emulator(tmp_path_factory.mktemp("bqemulator-loaders")) as endpoint:
@@ -325,7 +325,7 @@ def emulator(tmp_path_factory):
 
 
 def test_bigquery_load_jobs_count_and_idempotency(inputs, emulator, tmp_path):
-    from tunesday.ci.emulator import EMULATOR_PROJECT
+    from ci.emulator import EMULATOR_PROJECT
     from tunesday.load.bigquery import make_client
 
     dataset = "loaders_raw"

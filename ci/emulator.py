@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 EMULATOR_VENV = PROJECT_DIR / ".venv-bqemu"
 EMULATOR_PROJECT = "test-project"
 
