@@ -1,6 +1,6 @@
 """The Flask app factory. Configuration from the environment:
 
-    TUNESDAY_SERVING_STORE          the snapshot store (default target/serving)
+    TUNESDAY_SERVING_STORE          the snapshot store (default in tunesday.settings)
     TUNESDAY_SMART_SHUFFLE_EVERY    one recommendation after every N playlist tracks (default 3)
 """
 
@@ -13,12 +13,13 @@ from flask import Flask
 
 from serving.snapshot import Store
 from serving.store_reader import SnapshotReader
+from tunesday import settings
 
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
-        SERVING_STORE=os.environ.get("TUNESDAY_SERVING_STORE", "target/serving"),
+        SERVING_STORE=settings.value(settings.SERVING_STORE),
         SMART_SHUFFLE_EVERY=int(os.environ.get("TUNESDAY_SMART_SHUFFLE_EVERY", "3")),
         JSON_SORT_KEYS=False,
     )
