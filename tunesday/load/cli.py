@@ -24,7 +24,8 @@ from google.api_core.exceptions import GoogleAPIError
 from tunesday import settings
 from tunesday.load.audio_features import AudioFeatures
 from tunesday.load.mpd import MillionPlaylistDataset
-from tunesday.load.runner import LoadReport, run
+from tunesday.load.report import LoadReport
+from tunesday.load.runner import run
 from tunesday.load.spotify_history import SpotifyHistory
 from tunesday.load.stores import BigQueryStore, ParquetStore, Store
 

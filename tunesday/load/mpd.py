@@ -19,7 +19,7 @@ optional fields, some public copies drop them).
   (``missing_position``, ``missing_track_id``).
 - ``tracks`` and ``artists``: where the contract does not know a track, a row from its names
   (artist id from ``artist_name``, album id from artist and ``album_name``, see
-  ``tunesday.load.ids``; ``duration_ms`` when present), merged as ``tunesday.load.runner`` says.
+  ``tunesday.load.ids``; ``duration_ms`` when present), merged as ``tunesday.load.catalog`` says.
 
 A playlist already in the raw contract (from an earlier load) is not written again. Set aside,
 with their reason: ``not_an_object``, ``missing_pid`` and ``no_track_list`` (playlists), and
@@ -30,7 +30,8 @@ import datetime as dt
 from pathlib import Path
 
 from tunesday.load import ids
-from tunesday.load.runner import Batch, BadInput, Catalog, InputFile, find_files, parse_json
+from tunesday.load.catalog import Catalog
+from tunesday.load.source import Batch, BadInput, InputFile, find_files, parse_json
 from tunesday.load.spotify_history import as_int
 
 FILE_PATTERNS = ("mpd.slice.*.json", "mpd.slice.*.json.gz")

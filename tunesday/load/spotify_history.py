@@ -49,8 +49,8 @@ from collections import Counter
 from pathlib import Path
 
 from tunesday.load import ids
-from tunesday.load.runner import (Batch, BadInput, Catalog, InputFile, parse_json, parse_timestamp,
-                                  strip_suffixes)
+from tunesday.load.catalog import Catalog
+from tunesday.load.source import Batch, BadInput, InputFile, parse_json, parse_timestamp, strip_suffixes
 
 FILE_PATTERN = "Streaming_History_Audio_*.json*"
 USER_ID = re.compile(r"[A-Za-z0-9_:-]{1,128}")
