@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import io
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -104,6 +105,13 @@ def parse_json(data: bytes):
         return json.loads(decompress(data))
     except json.JSONDecodeError as error:
         raise BadInput(f"not valid JSON ({error})") from None
+
+
+def text_stream(data: bytes) -> io.TextIOBase:
+    """A file's bytes as UTF-8 text read on demand, gunzipped when they are gzip (by their magic
+    number), so a streaming reader never holds the whole decompressed text."""
+    raw = gzip.GzipFile(fileobj=io.BytesIO(data)) if data[:2] == b"\x1f\x8b" else io.BytesIO(data)
+    return io.TextIOWrapper(raw, encoding="utf-8")
 
 
 def decompress(data: bytes) -> bytes:

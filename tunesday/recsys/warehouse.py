@@ -13,7 +13,7 @@ import duckdb
 from tunesday import dbt
 from tunesday.load.cli import main as load
 from tunesday.recsys.baselines import TRACKS_PER_PLAYLIST, build_index, finish
-from tunesday.recsys.mpd import Playlist
+from tunesday.mpd import Playlist
 
 MODEL = "fct_playlist_continuations"
 
