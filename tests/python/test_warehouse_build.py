@@ -61,3 +61,6 @@ def test_a_bad_feed_fails_the_build(warehouse):
         "test", "--select", "audit_raw__row_counts", "--vars", "{max_rejected_share: 0.5}"
     )
     assert passing.success, passing.describe(3000)
+    # dbtRunner's per-node results, not the console output, say what ran.
+    assert {node.status for node in passing.nodes if node.resource_type == "test"} == {"pass"}
+    assert passing.exit_code == 0 and passing.peak_rss_mib > 0
