@@ -57,9 +57,9 @@ test: lint pytest
 # The BigQuery emulator gets its own venv (its pins clash with dbt-duckdb's). Offline once
 # installed: its DuckDB loads the spatial extension from the package, not from the internet.
 BQEMU_VENV := .venv-bqemu
-$(BQEMU_VENV)/.installed: .ci/bqemulator-requirements.txt
+$(BQEMU_VENV)/.installed: ci/bqemulator-requirements.txt
 	test -d $(BQEMU_VENV) || $(PYTHON) -m venv $(BQEMU_VENV)
-	$(BQEMU_VENV)/bin/pip install --quiet -r .ci/bqemulator-requirements.txt
+	$(BQEMU_VENV)/bin/pip install --quiet -r ci/bqemulator-requirements.txt
 	mkdir -p $(BQEMU_VENV)/home
 	HOME=$(CURDIR)/$(BQEMU_VENV)/home $(BQEMU_VENV)/bin/python -c "import duckdb, duckdb_extension_spatial, pathlib; \
 	  ext = next(pathlib.Path(duckdb_extension_spatial.__file__).parent.rglob('spatial.duckdb_extension')); \

@@ -20,12 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from tunesday import settings
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
 def _run(duckdb_path: str, run_date: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="export-bench-") as store:
-        env = {**os.environ, "TUNESDAY_DUCKDB_PATH": duckdb_path, "TUNESDAY_SERVING_STORE": store}
+        env = {**os.environ, settings.DUCKDB_PATH: duckdb_path, settings.SERVING_STORE: store}
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "serving.cli", "export", "--run-date", run_date, "--keep", "1"],
@@ -43,7 +45,7 @@ def _run(duckdb_path: str, run_date: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duckdb", default=os.environ.get("TUNESDAY_DUCKDB_PATH", "target/tunesday.duckdb"))
+    parser.add_argument("--duckdb", default=settings.value(settings.DUCKDB_PATH))
     parser.add_argument("--run-date", default=dt.datetime.now(dt.timezone.utc).date().isoformat())
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()

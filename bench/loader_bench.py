@@ -10,7 +10,7 @@ Then, on the loaded raw folder, the join rate of tracks to audio features: the s
 streaming-history plays (and of their distinct tracks) and of MPD playlist-track rows (and of
 their distinct tracks) whose track has audio features in the raw contract; and how many tracks
 staging's current one-row-per-track rule would keep without their features (see
-tunesday.load.runner on merging). With --emulator, the same loads once into the local BigQuery
+tunesday.load.catalog on merging). With --emulator, the same loads once into the local BigQuery
 emulator (.venv-bqemu) through load jobs: a check of the path, not a BigQuery speed.
 Prints a message and exits 0 when the real data is absent.
 """
@@ -125,7 +125,7 @@ def main() -> None:
         assert all(t["already_loaded"] == t["files"] for t in load_once_again)
         print(f"loading everything again: {time.perf_counter() - again:.2f} s, nothing new written")
     if args.emulator:
-        from tunesday.ci.emulator import EMULATOR_PROJECT, running_emulator
+        from ci.emulator import EMULATOR_PROJECT, running_emulator
         from tunesday.load.bigquery import make_client
         with tempfile.TemporaryDirectory(prefix="tunesday-loader-bench-bq-") as tmp, \
                 running_emulator(Path(tmp)) as endpoint:

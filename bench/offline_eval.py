@@ -13,14 +13,13 @@ preferred tempo (folded to one octave).
 import argparse
 import datetime as dt
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from tunesday.warehouse import connect as connect_warehouse
 
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+from tunesday import dbt
+
 
 
 def main() -> None:
@@ -36,14 +35,12 @@ def main() -> None:
     run_date = last_day - dt.timedelta(days=args.test_days)
     warehouse = Path(args.warehouse).resolve()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "TUNESDAY_RAW_DIR": str(data / "raw"), "TUNESDAY_DUCKDB_PATH": str(warehouse),
-           "DBT_TARGET_PATH": str(warehouse.parent / "target"), "DBT_LOG_PATH": str(warehouse.parent / "logs")}
-    dbt = str(Path(sys.executable).with_name("dbt"))
-    build = subprocess.CompletedProcess([], 0) if args.no_build else subprocess.run([dbt, "build", "--full-refresh", "--exclude", "resource_type:test",
-                            "--vars", json.dumps({"run_date": run_date.isoformat(), "eval_test_days": args.test_days})],
-                           cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
-    if build.returncode != 0:
-        sys.exit(f"dbt build failed:\n{build.stdout[-4000:]}")
+    if not args.no_build:
+        build = dbt.run(["build", "--full-refresh", "--exclude", "resource_type:test", "--vars",
+                         json.dumps({"run_date": run_date.isoformat(), "eval_test_days": args.test_days})],
+                        dbt.duckdb_env(warehouse.parent, data / "raw", warehouse))
+        if not build.success:
+            sys.exit(build.describe())
 
     con = connect_warehouse(str(warehouse))
     print(f"train: data up to {run_date}; test: streams of new-to-the-listener tracks {run_date + dt.timedelta(days=1)}"

@@ -17,36 +17,29 @@ import argparse
 import datetime as dt
 import json
 import math
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from tunesday import dbt
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 EVENTS_PER_USER_DAY = 10.9
 
-# Runs a command and prints its peak RSS (KiB) on the last line of stderr.
-MEASURE = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
-           "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)")
+
+def build(env: dict, *args: str) -> dbt.DbtResult:
+    """`dbt build ARGS` in a fresh process (tunesday.dbt), so its peak RSS is its own; exits on failure."""
+    result = dbt.run(["build", *args], env)
+    if not result.success:
+        sys.exit(result.describe())
+    return result
 
 
-def dbt(env: dict, *args: str) -> tuple[float, float, dict]:
-    started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", MEASURE, str(Path(sys.executable).with_name("dbt")), *args],
-                            cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}")
-    rss_mib = int(result.stderr.strip().splitlines()[-1]) / 1024
-    run_results = json.loads((Path(env["DBT_TARGET_PATH"]) / "run_results.json").read_text())
-    return wall, rss_mib, run_results
-
-
-def slowest(run_results: dict, n: int = 5) -> str:
-    timings = sorted(((r["execution_time"], r["unique_id"].split(".")[-1]) for r in run_results["results"]
-                      if r["unique_id"].startswith(("model.", "snapshot."))), reverse=True)[:n]
+def slowest(result: dbt.DbtResult, n: int = 5) -> str:
+    timings = sorted(((node.seconds, node.name) for node in result.nodes
+                      if node.resource_type in {"model", "snapshot"}), reverse=True)[:n]
     return ", ".join(f"{name} {seconds:.1f}s" for seconds, name in timings)
 
 
@@ -76,27 +69,25 @@ def main() -> None:
               f"{args.tracks:,} tracks, {args.days} days (generated in {time.perf_counter() - started:.0f} s)")
 
         def env_for(name: str) -> dict:
-            return {**os.environ, "DBT_PROFILES_DIR": str(PROJECT_DIR), "TUNESDAY_TARGET": "dev",
-                    "TUNESDAY_RAW_DIR": str(tmp / "data" / "raw"),
-                    "TUNESDAY_DUCKDB_PATH": str(tmp / f"{name}.duckdb"),
-                    "DBT_TARGET_PATH": str(tmp / f"target-{name}"), "DBT_LOG_PATH": str(tmp / "logs")}
+            return dbt.duckdb_env(tmp / name, tmp / "data" / "raw")
 
         def run_date(day: dt.date) -> str:
             return f"{{run_date: '{day.isoformat()}'}}"
 
         full = env_for("full")
-        wall, rss, results = dbt(full, "build", "--full-refresh", "--vars", run_date(last_day))
-        print(f"full build (day {args.days})    {wall:6.1f} s, peak RSS {rss:,.0f} MiB; slowest: {slowest(results)}")
+        result = build(full, "--full-refresh", "--vars", run_date(last_day))
+        print(f"full build (day {args.days})    {result.seconds:6.1f} s, peak RSS {result.peak_rss_mib:,.0f} MiB;"
+              f" slowest: {slowest(result)}")
 
         daily = {}
         for label, day in (("early", early_day), ("late", last_day)):
             env = env_for(label)
-            dbt(env, "build", "--full-refresh", "--vars", run_date(day - dt.timedelta(days=1)))
-            wall, rss, results = dbt(env, "build", "--vars", run_date(day))
+            build(env, "--full-refresh", "--vars", run_date(day - dt.timedelta(days=1)))
+            result = build(env, "--vars", run_date(day))
             day_number = (day - start).days + 1
-            daily[label] = wall
-            print(f"daily run, day {day_number:<3}     {wall:6.1f} s, peak RSS {rss:,.0f} MiB;"
-                  f" slowest: {slowest(results)}")
+            daily[label] = result.seconds
+            print(f"daily run, day {day_number:<3}     {result.seconds:6.1f} s, peak RSS {result.peak_rss_mib:,.0f} MiB;"
+                  f" slowest: {slowest(result)}")
         print(f"daily run late / early {daily['late'] / daily['early']:.2f}")
 
 

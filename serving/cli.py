@@ -4,9 +4,9 @@
     tunesday-serving snapshots
     tunesday-serving rollback [--to SNAPSHOT_ID]
 
-Configuration from the environment, like dbt's: TUNESDAY_SERVING_STORE (default target/serving),
-TUNESDAY_DUCKDB_PATH (default target/tunesday.duckdb); for BigQuery TUNESDAY_BQ_PROJECT,
-TUNESDAY_BQ_DATASET (default tunesday) and, for the emulator, TUNESDAY_BQ_EMULATOR_ENDPOINT.
+Configuration from the environment, like dbt's (defaults in tunesday.settings):
+TUNESDAY_SERVING_STORE, TUNESDAY_DUCKDB_PATH; for BigQuery TUNESDAY_BQ_PROJECT, TUNESDAY_BQ_DATASET
+and, for the emulator, TUNESDAY_BQ_EMULATOR_ENDPOINT.
 Exit status 1 with a one-line reason when nothing was published.
 """
 
@@ -15,17 +15,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 from pathlib import Path
 
 from serving.snapshot import export, rollback
 from serving.store import Store
 from serving.warehouse import BigQueryWarehouse, DuckDBWarehouse, ExportError
+from tunesday import settings
 
 
 def store_from_env() -> Store:
-    return Store(Path(os.environ.get("TUNESDAY_SERVING_STORE", "target/serving")))
+    return Store(Path(settings.value(settings.SERVING_STORE)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,11 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "export":
             dt.date.fromisoformat(args.run_date)
             if args.source == "duckdb":
-                warehouse = DuckDBWarehouse(os.environ.get("TUNESDAY_DUCKDB_PATH", "target/tunesday.duckdb"))
+                warehouse = DuckDBWarehouse(settings.value(settings.DUCKDB_PATH))
             else:
-                warehouse = BigQueryWarehouse(os.environ["TUNESDAY_BQ_PROJECT"],
-                                              os.environ.get("TUNESDAY_BQ_DATASET", "tunesday"),
-                                              os.environ.get("TUNESDAY_BQ_EMULATOR_ENDPOINT"))
+                warehouse = BigQueryWarehouse(settings.required(settings.BQ_PROJECT),
+                                              settings.value(settings.BQ_DATASET),
+                                              settings.given(settings.BQ_EMULATOR_ENDPOINT))
             try:
                 export(warehouse, store, args.run_date, keep=args.keep)
             finally:
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             manifest = rollback(store, args.snapshot_id)
             print(f"published {manifest['snapshot_id']} (run_date {manifest['run_date']})")
-    except (ExportError, ValueError, KeyError) as error:
+    except (ExportError, ValueError, KeyError, settings.SettingMissing) as error:
         print(f"tunesday-serving {args.command}: {error}", file=sys.stderr)
         return 1
     return 0

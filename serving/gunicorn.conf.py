@@ -7,7 +7,8 @@ join of bytes, CPU-bound and short, with no I/O to wait on. More workers than co
 for the caches: measured with bench/serving_bench.py at concurrency 16 on 100,000 listeners, Smart
 Shuffle reached 0.58-0.63 of /healthz's throughput with 4 workers, 0.69-0.75 with 2 (Discover
 Weekly 0.90-0.93 either way). Every worker opens the published snapshot itself and swaps to a newer
-one on its own (no restart). TUNESDAY_SERVING_WORKERS overrides the count.
+one on its own (no restart). TUNESDAY_SERVING_WORKERS overrides the count, TUNESDAY_SERVING_BIND the
+address (tunesday.settings).
 """
 
 import multiprocessing
@@ -15,9 +16,11 @@ import os
 import shutil
 import tempfile
 
+from tunesday import settings
+
 wsgi_app = "serving.app:create_app()"
-bind = os.environ.get("TUNESDAY_SERVING_BIND", "127.0.0.1:8080")
-workers = int(os.environ.get("TUNESDAY_SERVING_WORKERS", multiprocessing.cpu_count()))
+bind = settings.value(settings.SERVING_BIND)
+workers = int(settings.value(settings.SERVING_WORKERS) or multiprocessing.cpu_count())
 worker_class = "sync"
 backlog = 2048
 timeout = 30

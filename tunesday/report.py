@@ -10,12 +10,13 @@ by names).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import duckdb
 from tunesday.warehouse import connect as connect_warehouse
+
+from tunesday import settings
 
 TOP_ARTISTS = 10
 TOP_KEYS = 3
@@ -104,7 +105,7 @@ def render(con: duckdb.DuckDBPyConnection) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tunesday.report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duckdb", default=os.environ.get("TUNESDAY_DUCKDB_PATH", "target/tunesday.duckdb"))
+    parser.add_argument("--duckdb", default=settings.value(settings.DUCKDB_PATH))
     parser.add_argument("--out", default="target/reports/discover_weekly.md")
     args = parser.parse_args(argv)
     try:

@@ -1,13 +1,15 @@
 """Shared fixtures: a small generated dataset with injected bad rows, built into a DuckDB file."""
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tunesday import dbt
+from tunesday.dbt import DbtResult
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SHARED_DATA = PROJECT_DIR.parent / "shared" / "data"
@@ -34,19 +36,20 @@ class Warehouse:
     def manifest(self) -> dict:
         return json.loads((self.data_dir / "manifest.json").read_text())
 
-    def dbt(self, *args: str) -> subprocess.CompletedProcess:
+    def dbt(self, *args: str) -> DbtResult:
         return run_dbt(list(args), self.env)
 
-    def dbt_with(self, env: dict, *args: str) -> subprocess.CompletedProcess:
+    def dbt_with(self, env: dict, *args: str) -> DbtResult:
         """dbt on the same raw data with another environment (another warehouse file)."""
         return run_dbt(list(args), env)
 
+    def env_in(self, work: Path, duckdb_name: str = "warehouse.duckdb") -> dict:
+        """The environment of dbt on this raw data into another warehouse file under `work`."""
+        return dbt.duckdb_env(work, self.data_dir / "raw", work / duckdb_name)
 
-def run_dbt(args: list[str], env: dict) -> subprocess.CompletedProcess:
-    dbt = Path(sys.executable).with_name("dbt")
-    return subprocess.run(
-        [str(dbt), *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=1200
-    )
+
+def run_dbt(args: list[str], env: dict) -> DbtResult:
+    return dbt.run(args, env, timeout=1200)
 
 
 def generate(out: Path, *args: str) -> None:
@@ -63,18 +66,10 @@ def warehouse(tmp_path_factory) -> Warehouse:
     data_dir = root / "data"
     generate(data_dir, "--users", "300", "--tracks", "3000", "--days", "21", "--seed", "7",
              "--bad-share", "0.01", "--end-date", END_DATE)
-    env = {
-        **os.environ,
-        "DBT_PROFILES_DIR": str(PROJECT_DIR),
-        "DBT_TARGET_PATH": str(root / "target"),
-        "DBT_LOG_PATH": str(root / "logs"),
-        "TUNESDAY_TARGET": "dev",
-        "TUNESDAY_RAW_DIR": str(data_dir / "raw"),
-        "TUNESDAY_DUCKDB_PATH": str(root / "warehouse.duckdb"),
-    }
+    env = dbt.duckdb_env(root, data_dir / "raw", root / "warehouse.duckdb")
     wh = Warehouse(data_dir=data_dir, duckdb_path=root / "warehouse.duckdb", env=env)
     build = wh.dbt("build", "--vars", f"{{run_date: '{RUN_DATE}'}}")
-    assert build.returncode == 0, "dbt build failed:\n" + build.stdout[-6000:]
+    assert build.success, build.describe(6000)
     return wh
 
 

@@ -15,8 +15,8 @@ import pytest
 
 from conftest import EARLIER_RUN_DATE, PROJECT_DIR, RUN_DATE, run_dbt
 from tunesday.bloom import bloom_parameters, filter_words
-from tunesday.ci.bigquery_sql import check_paths
-from tunesday.ci.emulator import EMULATOR_PROJECT, running_emulator
+from ci.bigquery_sql import check_paths
+from ci.emulator import EMULATOR_PROJECT, running_emulator
 from tunesday.load.bigquery import load_raw_dir, make_client
 from tunesday.warehouse import connect as connect_warehouse
 
@@ -63,7 +63,7 @@ def bq_build(warehouse, bigquery_emulator, tmp_path_factory) -> BigQueryBuild:
     }
     for run_date in (EARLIER_RUN_DATE, RUN_DATE):
         build = run_dbt(["build", "--vars", f"{{run_date: '{run_date}'}}"], env)
-        assert build.returncode == 0, f"dbt build on the emulator ({run_date}) failed:\n{build.stdout[-6000:]}"
+        assert build.success, build.describe(6000)
     return BigQueryBuild(client=client, env=env, target_path=root / "target")
 
 
@@ -224,7 +224,7 @@ def test_production_sql_is_bigquery_sql(bq_build, tmp_path):
         ["compile", "--target-path", str(target), "--vars",
          f"{{run_date: '{RUN_DATE}', bigquery_incremental_strategy: insert_overwrite}}"],
         bq_build.env)
-    assert compiled.returncode == 0, compiled.stdout[-4000:]
+    assert compiled.success, compiled.describe()
     compiled_dir = target / "compiled" / "tunesday"
     executed_dir = bq_build.target_path / "run" / "tunesday"
     assert len(list(compiled_dir.rglob("*.sql"))) > 100
@@ -236,13 +236,13 @@ def test_compiled_models_lint_as_bigquery(bq_build, tmp_path):
     target = tmp_path / "target"
     compiled = run_dbt(["compile", "--select", "resource_type:model", "--target-path", str(target),
                         "--vars", f"{{run_date: '{RUN_DATE}'}}"], bq_build.env)
-    assert compiled.returncode == 0, compiled.stdout[-4000:]
+    assert compiled.success, compiled.describe()
     # Model files only: dbt also writes tests compiled from YAML under `<file>.yml/` folders.
     models = [str(p) for p in (target / "compiled" / "tunesday" / "models").rglob("*.sql")
               if not p.parent.name.endswith(".yml")]
     assert len(models) > 25
     lint = subprocess.run(
         [str(Path(sys.executable).with_name("sqlfluff")), "lint", *models, "--dialect", "bigquery",
-         "--templater", "raw", "--config", str(PROJECT_DIR / ".ci" / "sqlfluff-compiled-bigquery.cfg")],
+         "--templater", "raw", "--config", str(PROJECT_DIR / "ci" / "sqlfluff-compiled-bigquery.cfg")],
         cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
     assert lint.returncode == 0, lint.stdout[-6000:]

@@ -1,4 +1,4 @@
-"""The static BigQuery SQL check (tunesday.ci.bigquery_sql): what must pass, what must fail."""
+"""The static BigQuery SQL check (ci.bigquery_sql): what must pass, what must fail."""
 
 import subprocess
 import sys
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tunesday.ci.bigquery_sql import (
+from ci.bigquery_sql import (
     BIGQUERY_FUNCTIONS,
     NOT_CALL_WORDS,
     check_paths,
@@ -359,7 +359,7 @@ def test_cli_exit_codes(sql_dir, tmp_path, capsys):
 
 def test_cli_runs_as_a_module(sql_dir):
     result = subprocess.run(
-        [sys.executable, "-m", "tunesday.ci.bigquery_sql", str(sql_dir)],
+        [sys.executable, "-m", "ci.bigquery_sql", str(sql_dir)],
         cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import PROJECT_DIR
+from tunesday import mpd
 from tunesday.contract import SCHEMAS
 from tunesday.load import ids
 from tunesday.load.cli import load, main
@@ -162,7 +163,10 @@ def test_mpd_plain_and_gzipped_slices(inputs, tmp_path):
     report, _ = run("mpd", inputs / "mpd", FIXTURES / "bad_mpd_slice.json", raw_dir=raw)
     plain, gzipped, bad = report.files
     assert plain.status == gzipped.status == "loaded" and bad.status == "failed"
-    assert plain.set_aside == {"missing_pid": 1, "not_an_object": 1}
+    # The reasons of the one MPD reader (tunesday.mpd.REASONS), as tunesday-recsys counts them.
+    assert plain.set_aside == {"bad_pid": 1, "bad_track": 1}
+    assert plain.notes == {"bad_track_uri": 1}
+    assert "not a whole MPD slice" in bad.error
     assert report.exit_code == 0
 
     playlists = {p["playlist_id"]: p for p in rows(raw, "playlists")}
@@ -185,6 +189,23 @@ def test_mpd_plain_and_gzipped_slices(inputs, tmp_path):
     assert tracks[JUDE]["artist_id"] == ids.artist_id("The Beatles")
     artists = rows(raw, "artists")
     assert len(artists) == len({a["artist_id"] for a in artists}) == 5
+
+
+def test_mpd_loader_and_recsys_harness_name_bad_records_alike(tmp_path):
+    """The harness's fixture through the loader: the same words, each consumer its own policy."""
+    slice_path = tmp_path / "mpd" / "mpd.slice.0-5.json"
+    slice_path.parent.mkdir()
+    shutil.copy(PROJECT_DIR / "tests" / "fixtures" / "recsys" / "playlists_0-5.json", slice_path)
+    report, _ = run("mpd", slice_path, raw_dir=tmp_path / "raw")
+    [loaded] = report.files
+    # set aside: what cannot be a row; noted and loaded as null: a bad uri; gaps, order and repeated
+    # pids are staging's to judge
+    assert loaded.set_aside == {"bad_pid": 1, "not_an_object": 1}
+    assert loaded.notes == {"bad_track_uri": 1}
+    stats = mpd.ReadStats()
+    list(mpd.read_playlists([slice_path], stats))
+    assert set(stats.skipped) | set(loaded.set_aside) | set(loaded.notes) <= set(mpd.REASONS)
+    assert set(loaded.set_aside) | set(loaded.notes) <= set(stats.skipped)
 
 
 def test_mpd_same_playlists_in_a_gzipped_copy_load_nothing_new(inputs, tmp_path):
@@ -317,7 +338,7 @@ def test_artist_ids_are_the_normalised_name_hashed():
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
-    from tunesday.ci.emulator import EMULATOR_VENV, running_emulator
+    from ci.emulator import EMULATOR_VENV, running_emulator
     if not (EMULATOR_VENV / "bin" / "bqemulator").exists():
         pytest.skip(f"BigQuery emulator not installed in {EMULATOR_VENV} (make .venv-bqemu/.installed)")
     with running_emulator(tmp_path_factory.mktemp("bqemulator-loaders")) as endpoint:
@@ -325,7 +346,7 @@ def emulator(tmp_path_factory):
 
 
 def test_bigquery_load_jobs_count_and_idempotency(inputs, emulator, tmp_path):
-    from tunesday.ci.emulator import EMULATOR_PROJECT
+    from ci.emulator import EMULATOR_PROJECT
     from tunesday.load.bigquery import make_client
 
     dataset = "loaders_raw"

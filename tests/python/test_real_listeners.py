@@ -2,12 +2,12 @@
 and the shared MPD playlists (for similarity), loaded with tunesday-load, built with dbt; each
 listener's Discover Weekly checked and reported. Skips when ../shared/data is absent."""
 
-import os
 from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT_DIR, SHARED_DATA, run_dbt
+from conftest import SHARED_DATA, run_dbt
+from tunesday import dbt
 from tunesday.load.cli import main as load
 from tunesday.report import render
 from tunesday.warehouse import connect as connect_warehouse
@@ -29,11 +29,8 @@ def real_warehouse(tmp_path_factory) -> Path:
         assert load(["spotify-history", str(folder), "--raw-dir", str(raw)]) == 0
     assert load(["mpd", str(SHARED_DATA / "mpd"), "--raw-dir", str(raw)]) == 0
     assert load(["audio-features", str(SHARED_DATA / "audio_features"), "--raw-dir", str(raw)]) == 0
-    env = {**os.environ, "DBT_PROFILES_DIR": str(PROJECT_DIR), "DBT_TARGET_PATH": str(root / "target"),
-           "DBT_LOG_PATH": str(root / "logs"), "TUNESDAY_TARGET": "dev", "TUNESDAY_RAW_DIR": str(raw),
-           "TUNESDAY_DUCKDB_PATH": str(root / "warehouse.duckdb")}
-    build = run_dbt(["build", "--full-refresh", "--vars", f"{{run_date: '{RUN_DATE}'}}"], env)
-    assert build.returncode == 0, "dbt build on the real data failed:\n" + build.stdout[-6000:]
+    build = run_dbt(["build", "--full-refresh", "--vars", f"{{run_date: '{RUN_DATE}'}}"], dbt.duckdb_env(root, raw))
+    assert build.success, build.describe(6000)
     return root / "warehouse.duckdb"
 
 

@@ -76,12 +76,11 @@ def test_smart_shuffle_pools_fit_one_recommendation_per_three_tracks(warehouse):
 
 def test_discover_weekly_beats_popularity_on_the_next_week(warehouse, tmp_path):
     """Lists made a week before the end, scored on that week's streams (eval_discover_weekly)."""
-    env = {**warehouse.env, "TUNESDAY_DUCKDB_PATH": str(tmp_path / "eval.duckdb"),
-           "DBT_TARGET_PATH": str(tmp_path / "target"), "DBT_LOG_PATH": str(tmp_path / "logs")}
+    env = warehouse.env_in(tmp_path, "eval.duckdb")
     build = warehouse.dbt_with(env, "build", "--select", "+eval_discover_weekly", "--exclude", "resource_type:test",
                                "resource_type:unit_test",
                                "--vars", f"{{run_date: '{EARLIER_RUN_DATE}'}}")
-    assert build.returncode == 0, build.stdout[-3000:]
+    assert build.success, build.describe(3000)
     metrics = {row[0]: row for row in query(tmp_path / "eval.duckdb", """
         select list_name, evaluated_listener_count, hit_rate, recall_at_list, ndcg_at_list, catalog_coverage
         from eval_discover_weekly

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tunesday.recsys import baselines, metrics, mpd
+from tunesday import mpd
+from tunesday.mpd import Playlist, ReadStats, Track, read_playlists, write_slice
+from tunesday.recsys import baselines, metrics
 from tunesday.recsys.cli import main
-from tunesday.recsys.mpd import Playlist, ReadStats, Track, read_playlists, write_slice
 from tunesday.recsys.split import (GroundTruth, holdout_uris, make_split, read_challenge, read_ground_truth,
                                    write_split)
 from tunesday.recsys.submission import (Submission, SubmissionError, read_submission, read_valid_submission,

@@ -21,7 +21,7 @@ names are matched case-insensitively.
   ``album_name`` (or ``track_album_name``), ``release_date`` (or ``track_album_release_date``;
   a full ``YYYY-MM-DD`` date only, a bare year is not a day).
 
-Merging with what is known (``tunesday.load.runner``): the measured fields of a row replace the
+Merging with what is known (``tunesday.load.catalog``): the measured fields of a row replace the
 known ones where the row has a value, never blank them; names, artist, album and release date
 only fill what is unknown (a catalog's own artist id stays). A row that adds nothing (the same
 track twice with identical features, or a file loaded before under another name) writes nothing.
@@ -39,7 +39,8 @@ import math
 from pathlib import Path
 
 from tunesday.load import ids
-from tunesday.load.runner import Batch, BadInput, Catalog, InputFile, decompress, find_files
+from tunesday.load.catalog import Catalog
+from tunesday.load.source import Batch, BadInput, InputFile, decompress, find_files
 
 ID_COLUMNS = ("track_id", "id", "uri", "track_uri", "spotify_track_uri")
 FLOATS = ("tempo", "energy", "valence", "danceability", "acousticness", "instrumentalness", "loudness")

@@ -8,7 +8,6 @@ local emulator (``--endpoint``) in CI.
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
+from tunesday import settings
 from tunesday.contract import SCHEMAS
 
 BIGQUERY_TYPES = {
@@ -86,11 +86,10 @@ def load_raw_dir(client: bigquery.Client, raw_dir: Path, dataset: str,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--raw-dir", type=Path,
-                        default=Path(os.environ.get("TUNESDAY_RAW_DIR", "target/data/raw")))
-    parser.add_argument("--project", default=os.environ.get("TUNESDAY_BQ_PROJECT"))
-    parser.add_argument("--dataset", default=os.environ.get("TUNESDAY_BQ_RAW_DATASET", "tunesday_raw"))
-    parser.add_argument("--location", default=os.environ.get("TUNESDAY_BQ_LOCATION"))
+    parser.add_argument("--raw-dir", type=Path, default=Path(settings.value(settings.RAW_DIR)))
+    parser.add_argument("--project", default=settings.given(settings.BQ_PROJECT))
+    parser.add_argument("--dataset", default=settings.value(settings.BQ_RAW_DATASET))
+    parser.add_argument("--location", default=settings.value(settings.BQ_LOCATION))
     parser.add_argument("--endpoint", help="API endpoint of a BigQuery emulator (e.g. http://127.0.0.1:9050)")
     args = parser.parse_args(argv)
     if not args.project:

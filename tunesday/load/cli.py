@@ -4,10 +4,9 @@
     tunesday-load mpd PATH...                              Million Playlist Dataset slices
     tunesday-load audio-features PATH...                   audio-features CSVs (Spotify API names)
 
-Target: the DuckDB raw folder (``--raw-dir``, default ``$TUNESDAY_RAW_DIR`` or
-``target/data/raw``), or with ``--bigquery`` the raw dataset ``$TUNESDAY_BQ_RAW_DATASET``
-(default ``tunesday_raw``) of ``$TUNESDAY_BQ_PROJECT`` in ``$TUNESDAY_BQ_LOCATION``
-(``--endpoint`` for an emulator). Rows are only ever added: new Parquet files, or appending load
+Target: the DuckDB raw folder (``--raw-dir``, default ``$TUNESDAY_RAW_DIR``), or with
+``--bigquery`` the raw dataset ``$TUNESDAY_BQ_RAW_DATASET`` of ``$TUNESDAY_BQ_PROJECT`` in
+``$TUNESDAY_BQ_LOCATION`` (``--endpoint`` for an emulator); defaults in ``tunesday.settings``. Rows are only ever added: new Parquet files, or appending load
 jobs into tables created with the contract's schema when missing.
 
 Prints one line per input file (records read, rows written per table, already loaded, set aside
@@ -17,15 +16,16 @@ and the others still load. See ``tunesday.load.runner`` and each loader's module
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from google.api_core.exceptions import GoogleAPIError
 
+from tunesday import settings
 from tunesday.load.audio_features import AudioFeatures
 from tunesday.load.mpd import MillionPlaylistDataset
-from tunesday.load.runner import LoadReport, run
+from tunesday.load.report import LoadReport
+from tunesday.load.runner import run
 from tunesday.load.spotify_history import SpotifyHistory
 from tunesday.load.stores import BigQueryStore, ParquetStore, Store
 
@@ -41,13 +41,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="tunesday-load", description=__doc__.splitlines()[0])
     target = argparse.ArgumentParser(add_help=False)
     target.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    target.add_argument("--raw-dir", type=Path,
-                        default=Path(os.environ.get("TUNESDAY_RAW_DIR", "target/data/raw")),
-                        help="DuckDB raw folder (default: $TUNESDAY_RAW_DIR or target/data/raw)")
+    target.add_argument("--raw-dir", type=Path, default=Path(settings.value(settings.RAW_DIR)),
+                        help="DuckDB raw folder (default: $TUNESDAY_RAW_DIR)")
     target.add_argument("--bigquery", action="store_true", help="load into BigQuery instead")
-    target.add_argument("--project", default=os.environ.get("TUNESDAY_BQ_PROJECT"))
-    target.add_argument("--dataset", default=os.environ.get("TUNESDAY_BQ_RAW_DATASET", "tunesday_raw"))
-    target.add_argument("--location", default=os.environ.get("TUNESDAY_BQ_LOCATION"))
+    target.add_argument("--project", default=settings.given(settings.BQ_PROJECT))
+    target.add_argument("--dataset", default=settings.value(settings.BQ_RAW_DATASET))
+    target.add_argument("--location", default=settings.value(settings.BQ_LOCATION))
     target.add_argument("--endpoint", help="API endpoint of a BigQuery emulator (e.g. http://127.0.0.1:9050)")
     commands = parser.add_subparsers(dest="command", required=True)
     history = commands.add_parser("spotify-history", parents=[target],

@@ -44,6 +44,18 @@ def clean_text(value) -> str | None:
     return None
 
 
+def whole_number(value) -> int | None:
+    """An int, or a float with an integer value (3.0, as some exports write counts), as an int;
+    None for anything else, booleans included (JSON's true is not 1)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 @functools.lru_cache(maxsize=1 << 16)   # names repeat: a history names an artist in many plays
 def artist_id(artist_name) -> str | None:
     name = clean_text(artist_name)

@@ -15,25 +15,30 @@ optional fields, some public copies drop them).
   playlists; it has no plays, so it gets no recommendations.
 - ``playlist_tracks``: ``position`` = ``pos``, ``track_id`` = the id in ``track_uri``,
   ``added_at`` null (the dataset has no such time). A track repeated in a playlist keeps every
-  position. An unparseable ``pos`` or ``track_uri`` is loaded as null, for staging to reject
-  (``missing_position``, ``missing_track_id``).
+  position. A bad ``track_uri`` or ``pos`` is loaded as null, for staging to reject
+  (``missing_track_id``, ``missing_position``), and counted in the file's notes under the
+  reader's reason (``bad_track_uri``, ``bad_position``); gaps and repeats in the positions, and a
+  pid repeated, are left to staging too.
 - ``tracks`` and ``artists``: where the contract does not know a track, a row from its names
   (artist id from ``artist_name``, album id from artist and ``album_name``, see
-  ``tunesday.load.ids``; ``duration_ms`` when present), merged as ``tunesday.load.runner`` says.
+  ``tunesday.load.ids``; ``duration_ms`` when present), merged as ``tunesday.load.catalog`` says.
 
-A playlist already in the raw contract (from an earlier load) is not written again. Set aside,
-with their reason: ``not_an_object``, ``missing_pid`` and ``no_track_list`` (playlists), and
-``not_an_object`` (track entries), ``unparseable_record`` for anything no rule foresaw.
+The slice is read by the one MPD reader, ``tunesday.mpd`` (streaming, plain or gzipped), and its
+vocabulary names what is set aside: ``not_an_object``, ``bad_pid`` and ``bad_tracks``
+(playlists), ``bad_track`` (track entries); ``unparseable_record`` for anything no rule
+foresaw. A file the reader finds damaged (not JSON, truncated, no ``playlists`` array) fails
+whole: nothing of it is loaded. A playlist already in the raw contract (from an earlier load)
+is not written again.
 """
 
 import datetime as dt
 from pathlib import Path
 
+from tunesday import mpd
 from tunesday.load import ids
-from tunesday.load.runner import Batch, BadInput, Catalog, InputFile, find_files, parse_json
-from tunesday.load.spotify_history import as_int
+from tunesday.load.catalog import Catalog
+from tunesday.load.source import Batch, BadInput, InputFile, find_files, text_stream
 
-FILE_PATTERNS = ("mpd.slice.*.json", "mpd.slice.*.json.gz")
 OWNER_USER_ID = "usr_mpd"
 
 
@@ -42,23 +47,18 @@ class MillionPlaylistDataset:
     records_are = "playlists or playlist tracks"
 
     def files(self, paths: list[Path]) -> list[InputFile]:
-        return find_files(paths, FILE_PATTERNS, "mpd.slice.*.json(.gz)")
+        return find_files(paths, mpd.SLICE_PATTERNS, "mpd.slice.*.json(.gz)")
 
     def read(self, source: InputFile, data: bytes, catalog: Catalog) -> Batch:
-        document = parse_json(data)
-        if not isinstance(document, dict) or not isinstance(document.get("playlists"), list):
-            raise BadInput('expected an MPD slice: {"info": …, "playlists": [...]}')
         batch = Batch()
         playlists = []
-        for index, playlist in enumerate(document["playlists"]):
-            batch.records += 1
-            try:
-                mapped = map_playlist(playlist, f"playlists[{index}]", batch)
-            except Exception as error:  # a record no rule foresaw: set aside, keep loading
-                batch.set_aside(f"playlists[{index}]", "unparseable_record", {"error": repr(error), "record": playlist})
-                continue
-            if mapped:
-                playlists.append(mapped)
+        try:
+            for index, playlist in enumerate(mpd.playlist_records(text_stream(data))):
+                mapped = map_record(playlist, f"playlists[{index}]", batch)
+                if mapped:
+                    playlists.append(mapped)
+        except mpd.DAMAGED as error:
+            raise BadInput(f"not a whole MPD slice ({type(error).__name__}: {error})") from None
         if not playlists:
             return batch
         catalog.prefetch(
@@ -82,23 +82,27 @@ class MillionPlaylistDataset:
         return batch
 
 
+def map_record(playlist, ref: str, batch: Batch):
+    """`map_playlist`, with a record no rule foresaw set aside rather than stopping the load."""
+    batch.records += 1
+    try:
+        return map_playlist(playlist, ref, batch)
+    except Exception as error:  # a record no rule foresaw: set aside, keep loading
+        batch.set_aside(ref, "unparseable_record", {"error": repr(error), "record": playlist})
+        return None
+
+
 def map_playlist(playlist, ref: str, batch: Batch):
     """A playlists row and its (playlist_tracks row, names) pairs; None when set aside."""
     tracks = playlist.get("tracks") if isinstance(playlist, dict) else None
     if isinstance(tracks, list):
         batch.records += len(tracks)
-    if not isinstance(playlist, dict):
-        batch.set_aside(ref, "not_an_object", playlist)
+    problem = mpd.record_problem(playlist)
+    if problem:
+        batch.set_aside(ref, problem, playlist)
         return None
-    pid = as_int(playlist.get("pid"))
-    if pid is None:
-        batch.set_aside(ref, "missing_pid", playlist)
-        return None
-    if not isinstance(tracks, list):
-        batch.set_aside(ref, "no_track_list", playlist)
-        return None
-    playlist_id = f"pl_mpd_{pid}"
-    modified_at = as_int(playlist.get("modified_at"))
+    playlist_id = f"pl_mpd_{ids.whole_number(playlist['pid'])}"
+    modified_at = ids.whole_number(playlist.get("modified_at"))
     row = {
         "playlist_id": playlist_id,
         "owner_user_id": OWNER_USER_ID,
@@ -109,18 +113,16 @@ def map_playlist(playlist, ref: str, batch: Batch):
     }
     mapped = []
     for index, track in enumerate(tracks):
-        if not isinstance(track, dict):
-            batch.set_aside(f"{ref}.tracks[{index}]", "not_an_object", track)
+        problems = mpd.entry_problems(track)
+        if problems == ["bad_track"]:
+            batch.set_aside(f"{ref}.tracks[{index}]", "bad_track", track)
             continue
-        track_id = ids.track_id(track.get("track_uri"))
-        position = as_int(track.get("pos"))
-        if track_id is None:
-            batch.notes["unparseable_track_uri"] += 1
-        if position is None:
-            batch.notes["unparseable_pos"] += 1
+        batch.notes.update(problems)
+        track_id = None if "bad_track_uri" in problems else ids.track_id(track["track_uri"])
         mapped.append((
-            {"playlist_id": playlist_id, "position": position, "track_id": track_id, "added_at": None},
+            {"playlist_id": playlist_id, "position": mpd.entry_position(track, index), "track_id": track_id,
+             "added_at": None},
             (track.get("artist_name"), track.get("track_name"), track.get("album_name"),
-             as_int(track.get("duration_ms"))),
+             ids.whole_number(track.get("duration_ms"))),
         ))
     return row, mapped

@@ -49,8 +49,8 @@ from collections import Counter
 from pathlib import Path
 
 from tunesday.load import ids
-from tunesday.load.runner import (Batch, BadInput, Catalog, InputFile, parse_json, parse_timestamp,
-                                  strip_suffixes)
+from tunesday.load.catalog import Catalog
+from tunesday.load.source import Batch, BadInput, InputFile, parse_json, parse_timestamp, strip_suffixes
 
 FILE_PATTERN = "Streaming_History_Audio_*.json*"
 USER_ID = re.compile(r"[A-Za-z0-9_:-]{1,128}")
@@ -78,16 +78,6 @@ def normalise_platform(value) -> str | None:
     for platform, marks in PLATFORMS:
         if any(mark in text for mark in marks):
             return platform
-    return None
-
-
-def as_int(value) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
     return None
 
 
@@ -178,7 +168,7 @@ def map_play(play: dict, user_id: str, notes: Counter) -> tuple[dict, tuple]:
     """One play as a listening_events row, and the artist, track and album names it carries."""
     raw_ts, raw_uri, raw_ms = play.get("ts"), play.get("spotify_track_uri"), play.get("ms_played")
     ended_at = parse_timestamp(raw_ts)
-    ms_played = as_int(raw_ms)
+    ms_played = ids.whole_number(raw_ms)
     track_id = ids.track_id(raw_uri)
     platform = normalise_platform(play.get("platform"))
     for problem, bad in (("unparseable_ts", ended_at is None), ("unparseable_ms_played", ms_played is None),

@@ -1,7 +1,8 @@
-"""Playlist continuation the RecSys Challenge 2018 way: read MPD slices, split off a challenge set,
-write and check submissions, score them with the challenge's metrics, and two baselines.
+"""Playlist continuation the RecSys Challenge 2018 way: read MPD slices (with the one MPD reader,
+``tunesday.mpd``: whole, clean playlists only, bad records counted and skipped), split off a
+challenge set, write and check submissions, score them with the challenge's metrics, and two
+baselines.
 
-    mpd.py         MPD slices (plain or .gz) read one playlist at a time; bad records counted, skipped
     split.py       challenge file + ground truth + training playlists, deterministic for a seed
     submission.py  the official submission format: write, read, validate
     metrics.py     R-precision (official with the artist bonus, and track-only), NDCG, clicks, recall@500

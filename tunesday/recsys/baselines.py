@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tunesday.recsys.mpd import Playlist
+from tunesday.mpd import Playlist
 from tunesday.recsys.submission import TRACKS_PER_PLAYLIST
 
 

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from tunesday.recsys import baselines, metrics
-from tunesday.recsys.mpd import Playlist, ReadStats, read_playlists
+from tunesday.mpd import Playlist, ReadStats, read_playlists
 from tunesday.recsys.split import (MIN_HOLDOUTS, SEED_COUNTS, make_split, read_challenge, read_ground_truth,
                                    write_split)
 from tunesday.recsys.submission import (Submission, SubmissionError, read_valid_submission, validate,

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunesday.recsys.mpd import Playlist, open_text, parse_playlist, track_record, write_slice
+from tunesday.mpd import Playlist, open_text, parse_playlist, track_record, write_slice
 
 SEED_COUNTS = (5, 25)
 MIN_HOLDOUTS = 5

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tunesday.recsys.mpd import TRACK_URI, Playlist, open_text
+from tunesday.mpd import TRACK_URI, Playlist, open_text
 
 TEAM_INFO = "team_info"
 TRACKS_PER_PLAYLIST = 500

@@ -4,20 +4,16 @@ fresh raw folder with tunesday-load, `dbt build` of fct_playlist_continuations a
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-
+from tunesday import dbt
 from tunesday.load.cli import main as load
+from tunesday.mpd import Playlist
 from tunesday.recsys.baselines import TRACKS_PER_PLAYLIST, build_index, finish
-from tunesday.recsys.mpd import Playlist
 from tunesday.warehouse import connect as connect_warehouse
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 MODEL = "fct_playlist_continuations"
 
 
@@ -32,15 +28,11 @@ def continuations(train_path: Path, challenge_path: Path, train: list[Playlist],
         if load(["mpd", str(path), "--raw-dir", str(raw)]) != 0:
             raise ValueError(f"tunesday-load found nothing usable in {path}")
     longest_seeds = max(len(set(playlist.track_uris)) for playlist in challenge)
-    env = {**os.environ, "DBT_PROFILES_DIR": str(PROJECT_DIR), "DBT_TARGET_PATH": str(work / "target"),
-           "DBT_LOG_PATH": str(work / "logs"), "TUNESDAY_TARGET": "dev", "TUNESDAY_RAW_DIR": str(raw),
-           "TUNESDAY_DUCKDB_PATH": str(work / "warehouse.duckdb")}
-    build = subprocess.run(
-        [str(Path(sys.executable).with_name("dbt")), "build", "--select", f"+{MODEL}", "--indirect-selection", "cautious",
-         "--vars", f"{{continuation_max_seed_tracks: {longest_seeds}, continuation_size: {TRACKS_PER_PLAYLIST}}}"],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
-    if build.returncode != 0:
-        raise ValueError(f"dbt build of {MODEL} failed:\n{build.stdout[-4000:]}")
+    build = dbt.run(["build", "--select", f"+{MODEL}", "--indirect-selection", "cautious", "--vars",
+                     f"{{continuation_max_seed_tracks: {longest_seeds}, continuation_size: {TRACKS_PER_PLAYLIST}}}"],
+                    dbt.duckdb_env(work, raw))
+    if not build.success:
+        raise ValueError(build.describe())
     ranked: dict[int, list[str]] = {}
     with connect_warehouse(str(work / "warehouse.duckdb")) as con:
         for playlist_id, track_id in con.execute(

@@ -3,7 +3,7 @@
 CI cannot reach BigQuery, so it compiles the dbt project for the BigQuery target and checks the
 files dbt writes (`<target-path>/compiled/tunesday/**/*.sql`, `<target-path>/run/tunesday/**/*.sql`):
 
-    python -m tunesday.ci.bigquery_sql target/compiled target/run
+    python -m ci.bigquery_sql target/compiled target/run
 
 Two kinds of problem:
 
@@ -383,7 +383,7 @@ def _only_integer_arguments(tokens: Sequence[Token], i: int) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tunesday.ci.bigquery_sql",
+        prog="python -m ci.bigquery_sql",
         description="Check SQL compiled for BigQuery: it must parse (sqlglot, BigQuery dialect) "
         "and call only functions BigQuery has.",
     )

@@ -17,9 +17,12 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+from tunesday import settings
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 EMULATOR_VENV = PROJECT_DIR / ".venv-bqemu"
-EMULATOR_PROJECT = "test-project"
+# The project dbt's bq_emulator target uses (profiles.yml reads the same setting).
+EMULATOR_PROJECT = settings.value(settings.BQ_EMULATOR_PROJECT)
 
 
 def free_port() -> int:

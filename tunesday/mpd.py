@@ -1,19 +1,29 @@
-"""Read Million Playlist Dataset slices one playlist at a time, and write the same format back.
+"""Million Playlist Dataset slices: the one reader, with one vocabulary of reasons for bad
+records, used by the loader (``tunesday-load mpd``) and the RecSys 2018 harness (``tunesday-recsys``).
 
 A slice (`mpd.slice.<first>-<last>.json`, plain or gzipped) is one JSON object
 `{"info": {...}, "playlists": [{"pid", "name", "num_tracks", ..., "tracks": [{"pos",
 "artist_name", "track_uri", "track_name", ...}]}]}`. The reader decodes the `playlists` array
 element by element from a chunked stream (`json.JSONDecoder.raw_decode`), so memory holds one
-chunk and the playlists not yet consumed, never a whole parsed file.
+chunk and the playlists not yet consumed, never a whole parsed file. A file that is not valid
+JSON, truncated or without a `playlists` array raises ValueError after the records before the
+damage (`playlist_records`).
 
-Bad input is counted, never fatal, never silent (`ReadStats`):
-- a playlist record that breaks a rule is skipped whole (its positions would be wrong without
-  the bad track), with one reason: `not_an_object`, `bad_pid` (missing, not an int, negative),
-  `duplicate_pid` (the first record with that pid wins), `bad_tracks` (no list), `bad_track`
-  (an entry that is not an object), `bad_track_uri` (not `spotify:track:` + 22 base-62
-  characters), `bad_positions` (`pos` given but not 0..n-1);
-- a file that is missing, not valid JSON, truncated or without a `playlists` array, and a folder
-  without slices, are listed in `damaged_files`; the playlists decoded before the damage are kept.
+Why a record is bad (`REASONS`), the same words wherever they are counted or set aside:
+- a playlist record: `not_an_object`, `bad_pid` (missing, not a whole number, negative),
+  `bad_tracks` (no list);
+- a track entry: `bad_track` (not an object), `bad_track_uri` (not `spotify:track:` + 22
+  base-62 characters), `bad_position` (`pos` given but not a whole number >= 0);
+- a playlist as a whole: `bad_positions` (the positions are not 0..n-1, in any order),
+  `duplicate_pid` (a pid read before; the first record with it wins).
+
+What each consumer does with them is its own policy. The harness needs whole, clean playlists
+(`read_playlists`): it skips a playlist with any of these and counts why (`ReadStats`); a
+damaged file or a folder without slices is listed in `damaged_files`, the playlists decoded
+before the damage are kept. The loader (``tunesday.load.mpd``) sets aside what cannot be a row
+(the playlist-record reasons, `bad_track`), loads a bad `track_uri` or `pos` as null for staging
+to reject (counting the reason), and leaves positions and repeated pids to staging; it loads a
+damaged file not at all.
 `num_tracks` is recomputed from the tracks; `name` may be missing (as in the challenge set);
 other scalar playlist fields (`num_followers`, `description`, ...) are kept in `extra`.
 """
@@ -31,11 +41,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NamedTuple
 
+from tunesday.load.ids import whole_number
+
 TRACK_URI = re.compile(r"spotify:track:[0-9A-Za-z]{22}")
 SLICE_PATTERNS = ("mpd.slice.*.json", "mpd.slice.*.json.gz")
 CHUNK_CHARS = 1 << 20
 _PLAYLISTS_KEY = re.compile(r'"playlists"\s*:\s*\[')
 _WHITESPACE = " \t\r\n"
+# What reading a damaged file raises: json.JSONDecodeError and UnicodeDecodeError are ValueErrors;
+# gzip raises the others.
+DAMAGED = (ValueError, EOFError, OSError, zlib.error)
 
 
 class Track(NamedTuple):
@@ -108,7 +123,7 @@ def read_playlists(paths: Iterable[str | Path], stats: ReadStats | None = None) 
         stats.files += 1
         try:
             with open_text(path) as stream:
-                for record in _playlist_records(stream):
+                for record in playlist_records(stream):
                     playlist = parse_playlist(record)
                     if isinstance(playlist, str):
                         stats.skipped[playlist] += 1
@@ -118,13 +133,13 @@ def read_playlists(paths: Iterable[str | Path], stats: ReadStats | None = None) 
                         seen.add(playlist.pid)
                         stats.playlists += 1
                         yield playlist
-        except (ValueError, EOFError, OSError, zlib.error) as problem:
-            # json.JSONDecodeError and UnicodeDecodeError are ValueErrors; gzip raises the others
+        except DAMAGED as problem:
             stats.damaged_files.append(f"{path}: {type(problem).__name__}: {problem}")
 
 
-def _playlist_records(stream: io.TextIOBase) -> Iterator[object]:
-    """The elements of the top-level `playlists` array, decoded one at a time."""
+def playlist_records(stream: io.TextIOBase) -> Iterator[object]:
+    """The elements of the top-level `playlists` array, decoded one at a time; ValueError where the
+    file is damaged (after the elements before the damage)."""
     decoder = json.JSONDecoder()
     buffer, at_end = "", False
 
@@ -169,34 +184,68 @@ def _playlist_records(stream: io.TextIOBase) -> Iterator[object]:
             buffer, position = buffer[position:], 0
 
 
-def parse_playlist(record: object) -> Playlist | str:
-    """A Playlist, or the reason the record is skipped."""
+REASONS = {
+    "not_an_object": "a playlist record that is not a JSON object",
+    "bad_pid": "pid missing, not a whole number, or negative",
+    "bad_tracks": "no list of tracks",
+    "bad_track": "a track entry that is not a JSON object",
+    "bad_track_uri": "track_uri is not spotify:track: and 22 base-62 characters",
+    "bad_position": "pos given but not a whole number >= 0",
+    "bad_positions": "the positions of a playlist are not 0..n-1",
+    "duplicate_pid": "a pid already read (the first record with it wins)",
+}
+
+
+def record_problem(record: object) -> str | None:
+    """Why a playlist record cannot be a playlist at all, or None."""
     if not isinstance(record, dict):
         return "not_an_object"
-    pid = record.get("pid")
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid < 0:
+    pid = whole_number(record.get("pid"))
+    if pid is None or pid < 0:
         return "bad_pid"
-    entries = record.get("tracks")
-    if not isinstance(entries, list):
+    if not isinstance(record.get("tracks"), list):
         return "bad_tracks"
-    tracks, positions = [], []
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            return "bad_track"
-        uri = entry.get("track_uri")
-        if not isinstance(uri, str) or not TRACK_URI.fullmatch(uri):
-            return "bad_track_uri"
-        tracks.append(Track(uri, _text(entry.get("artist_name")), _text(entry.get("track_name")),
-                            _text(entry.get("artist_uri"))))
-        positions.append(entry.get("pos", index))
+    return None
+
+
+def entry_problems(entry: object) -> list[str]:
+    """Why a track entry is bad: [`bad_track`], or any of `bad_track_uri`, `bad_position`."""
+    if not isinstance(entry, dict):
+        return ["bad_track"]
+    uri = entry.get("track_uri")
+    problems = [] if isinstance(uri, str) and TRACK_URI.fullmatch(uri) else ["bad_track_uri"]
+    if entry_position(entry, 0) is None:
+        problems.append("bad_position")
+    return problems
+
+
+def entry_position(entry: dict, index: int) -> int | None:
+    """The entry's `pos` (its index in the list when absent); None when not a whole number >= 0."""
+    position = whole_number(entry.get("pos", index))
+    return position if position is not None and position >= 0 else None
+
+
+def parse_playlist(record: object) -> Playlist | str:
+    """A whole, clean Playlist (tracks in `pos` order), or the reason the record is skipped."""
+    problem = record_problem(record)
+    if problem:
+        return problem
+    entries = record["tracks"]
+    problems = [problem for entry in entries for problem in entry_problems(entry)]
+    if problems:
+        return problems[0]
+    tracks = [Track(entry["track_uri"], _text(entry.get("artist_name")), _text(entry.get("track_name")),
+                    _text(entry.get("artist_uri"))) for entry in entries]
+    positions = [entry_position(entry, index) for index, entry in enumerate(entries)]
     if positions != list(range(len(tracks))):
-        if not all(type(p) is int for p in positions) or sorted(positions) != list(range(len(tracks))):
+        if sorted(positions) != list(range(len(tracks))):
             return "bad_positions"
         tracks = [track for _, track in sorted(zip(positions, tracks))]
     extra = {key: value for key, value in record.items()
              if key not in ("pid", "name", "num_tracks", "tracks")
              and (value is None or isinstance(value, (str, int, float, bool)))}
-    return Playlist(pid=pid, name=_text(record.get("name")), tracks=tuple(tracks), extra=extra)
+    return Playlist(pid=whole_number(record["pid"]), name=_text(record.get("name")), tracks=tuple(tracks),
+                    extra=extra)
 
 
 def _text(value: object) -> str:

@@ -1,1 +1,0 @@
-"""Static checks run in CI (no warehouse connection needed)."""

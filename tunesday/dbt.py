@@ -1,0 +1,145 @@
+"""Run dbt: the one way the tests, the benchmarks and `tunesday-recsys continue` start it.
+
+    result = dbt.run(["build", "--vars", "{run_date: '2026-10-31'}"], env)
+    result.success, result.exit_code, result.nodes[0].status, result.peak_rss_mib
+
+Each call runs dbt in a child process, ``python -m tunesday.dbt ARGS``, which calls dbt's Python
+API (``dbtRunner``) and hands back what it returned as JSON. Why a child and not ``dbtRunner`` in
+the caller's process:
+
+- the warehouse file, raw folder and target are environment variables that ``profiles.yml`` reads
+  when dbt starts; callers run dbt on several warehouse files side by side (tests, benchmarks),
+  each with its own environment, and must not change their own ``os.environ`` to do it;
+- dbt keeps global state (flags, adapters, the DuckDB connection that holds the file's write
+  lock) for the life of its process: a child leaves nothing behind;
+- a benchmark wants the peak memory of one dbt call, which is the child's own.
+
+Why ``dbtRunner`` inside rather than the ``dbt`` command: the per-node results (status, timing,
+message, failures) come as objects, so no caller parses dbt's console output. The console output
+is still kept, for the messages of a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tunesday import settings
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One model, test, seed or snapshot of an invocation, as dbtRunner reported it."""
+
+    unique_id: str
+    name: str
+    resource_type: str
+    materialized: str | None
+    status: str                 # success, error, pass, fail, warn, skipped
+    seconds: float
+    message: str | None
+    failures: int | None        # failing rows of a data test
+
+
+@dataclass(frozen=True)
+class DbtResult:
+    args: tuple[str, ...]
+    success: bool
+    exit_code: int              # as the dbt command's: 0 ok, 1 a node failed, 2 dbt itself failed
+    output: str                 # dbt's console output (stdout and stderr)
+    nodes: tuple[NodeResult, ...]
+    seconds: float
+    peak_rss_mib: float | None  # of the child that ran dbt; None if it died before reporting
+    error: str | None = None    # the exception dbt raised, if any
+
+    def failed(self) -> list[NodeResult]:
+        return [node for node in self.nodes if node.status in {"error", "fail"}]
+
+    def describe(self, chars: int = 4000) -> str:
+        """What went wrong, for an assertion or an exit message: the command and the output's end."""
+        return f"dbt {' '.join(self.args)} exited {self.exit_code}:\n{self.output[-chars:]}"
+
+
+def duckdb_env(work: Path, raw_dir: Path, duckdb_path: Path | None = None,
+               base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of dbt on DuckDB with its own warehouse file, target and log folders under
+    `work`, so that runs side by side share no lock, manifest or log."""
+    return {
+        **(os.environ if base is None else base),
+        "DBT_PROFILES_DIR": str(PROJECT_DIR),
+        "DBT_TARGET_PATH": str(work / "target"),
+        "DBT_LOG_PATH": str(work / "logs"),
+        settings.TARGET: "dev",
+        settings.RAW_DIR: str(raw_dir),
+        settings.DUCKDB_PATH: str(duckdb_path or work / "warehouse.duckdb"),
+    }
+
+
+def run(args: list[str], env: Mapping[str, str] | None = None, timeout: float | None = None) -> DbtResult:
+    """dbt ARGS in a child process with `env` (default: this process's), from the project folder."""
+    environ = dict(os.environ if env is None else env)
+    environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_DIR))
+    with tempfile.TemporaryDirectory(prefix="tunesday-dbt-") as tmp:
+        report = Path(tmp) / "result.json"
+        started = time.perf_counter()
+        child = subprocess.run([sys.executable, "-m", "tunesday.dbt", "--report", str(report), *args],
+                               cwd=PROJECT_DIR, env=environ, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=timeout)
+        seconds = time.perf_counter() - started
+        reported = json.loads(report.read_text()) if report.exists() else {}
+    return DbtResult(
+        args=tuple(args), success=child.returncode == 0 and reported.get("success", False),
+        exit_code=child.returncode, output=child.stdout,
+        nodes=tuple(NodeResult(**node) for node in reported.get("nodes", [])), seconds=seconds,
+        peak_rss_mib=reported.get("peak_rss_mib"), error=reported.get("error"),
+    )
+
+
+def _node_result(result) -> NodeResult:
+    node = result.node
+    return NodeResult(
+        unique_id=node.unique_id, name=node.name, resource_type=str(node.resource_type),
+        materialized=getattr(getattr(node, "config", None), "materialized", None),
+        status=str(result.status), seconds=float(result.execution_time or 0.0),
+        message=result.message, failures=result.failures,
+    )
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak RSS (and any child's), in MiB: Linux reports KiB."""
+    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The child: `[--report FILE] DBT_ARGS...`; dbt's exit code, and its results as JSON in FILE."""
+    from dbt.cli.main import dbtRunner   # here: importing dbt costs a second the parent never pays
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    report = None
+    if argv[:1] == ["--report"]:
+        report, argv = Path(argv[1]), argv[2:]
+    outcome = dbtRunner().invoke(argv)
+    exit_code = 0 if outcome.success else 2 if outcome.exception else 1
+    if report:
+        results = getattr(outcome.result, "results", None) or []
+        report.write_text(json.dumps({
+            "success": outcome.success,
+            "error": None if outcome.exception is None else f"{type(outcome.exception).__name__}: {outcome.exception}",
+            "nodes": [asdict(_node_result(result)) for result in results if hasattr(result, "node")],
+            "peak_rss_mib": _peak_rss_mib(),
+        }))
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""What a load prints and returns: a report per input file (``FileReport``: loaded, already
+loaded or failed; rows written per table, records set aside by reason, records per second) and
+their total (``LoadReport``, whose ``exit_code`` is 1 only when no file had anything usable).
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FileReport:
+    path: str
+    status: str                      # loaded | already loaded | failed
+    records: int = 0
+    usable: int = 0
+    already_known: int = 0
+    written: dict[str, int] = field(default_factory=dict)
+    set_aside: dict[str, int] = field(default_factory=dict)
+    notes: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        if self.status == "failed":
+            return f"{self.path}: FAILED, {self.error}"
+        if self.status == "already loaded":
+            return f"{self.path}: already loaded ({self.usable:,} usable records then), nothing new"
+        written = ", ".join(f"{table} {n:,}" for table, n in self.written.items()) or "nothing new"
+        parts = [f"{self.path}: {self.records:,} records read; written: {written}"]
+        if self.already_known:
+            parts.append(f"already known: {self.already_known:,}")
+        if self.set_aside:
+            reasons = ", ".join(f"{reason} {n:,}" for reason, n in sorted(self.set_aside.items()))
+            parts.append(f"set aside {sum(self.set_aside.values()):,} ({reasons})")
+        if self.notes:
+            parts.append("notes: " + ", ".join(f"{k} {n:,}" for k, n in sorted(self.notes.items())))
+        parts.append(f"{self.seconds:.2f} s, {self.records_per_second:,.0f} records/s")
+        return "; ".join(parts)
+
+
+@dataclass
+class LoadReport:
+    loader: str
+    target: str
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def usable(self) -> bool:
+        return any(f.usable > 0 for f in self.files if f.status != "failed")
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.usable else 1
+
+    def totals(self) -> dict:
+        loaded = [f for f in self.files if f.status == "loaded"]
+        seconds = sum(f.seconds for f in loaded)
+        records = sum(f.records for f in loaded)
+        written = Counter()
+        set_aside = Counter()
+        for f in loaded:
+            written.update(f.written)
+            set_aside.update(f.set_aside)
+        return {
+            "files": len(self.files),
+            "loaded": len(loaded),
+            "already_loaded": sum(f.status == "already loaded" for f in self.files),
+            "failed": sum(f.status == "failed" for f in self.files),
+            "records": records,
+            "written": dict(written),
+            "set_aside": dict(set_aside),
+            "seconds": seconds,
+            "records_per_second": records / seconds if seconds > 0 else 0.0,
+        }
+
+    def summary(self) -> str:
+        t = self.totals()
+        written = ", ".join(f"{table} {n:,}" for table, n in t["written"].items()) or "nothing new"
+        return (f"{self.loader} into {self.target}: {t['files']} files ({t['loaded']} loaded, "
+                f"{t['already_loaded']} already loaded, {t['failed']} failed); {t['records']:,} records "
+                f"read, written: {written}; set aside {sum(t['set_aside'].values()):,}; "
+                f"{t['seconds']:.2f} s, {t['records_per_second']:,.0f} records/s")
