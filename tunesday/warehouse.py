@@ -3,7 +3,7 @@
 dbt puts each stage in `<target schema>_<stage>` and building blocks (`int_*`) in
 `<target schema>_intermediate` (macros/generate_schema_name.sql); the DuckDB target schema is
 `tunesday` (profiles.yml), the BigQuery one the dataset TUNESDAY_BQ_DATASET. Python readers open
-the DuckDB file with every one of those schemas on the search path, so they name models alone.
+the DuckDB file with `connect`, which makes every model queryable by its name alone.
 """
 
 from __future__ import annotations
