@@ -55,21 +55,25 @@ def server(warehouse, tmp_path_factory):
     with open(log_path, "wb") as log:
         process = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
                                    cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while not _ready(port):
-        if time.monotonic() > deadline or process.poll() is not None:
+    try:
+        deadline = time.monotonic() + 30
+        while not _ready(port):
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail(f"gunicorn did not start: {log_path.read_text()}")
+            time.sleep(0.1)
+        with connect_warehouse(str(warehouse.duckdb_path)) as con:
+            user_id, playlist_id = con.execute(
+                "select owner_user_id, playlist_id from serving_smart_shuffle_pools order by playlist_id limit 1").fetchone()
+            track_id = con.execute("select track_id from serving_playlist_tracks where playlist_id = ? limit 1",
+                                   [playlist_id]).fetchone()[0]
+        yield {"port": port, "store": store, "log": log_path, "tokens_file": tokens_file,
+               "user_id": user_id, "playlist_id": playlist_id, "track_id": track_id}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
             process.kill()
-            pytest.fail(f"gunicorn did not start: {log_path.read_text()}")
-        time.sleep(0.1)
-    with connect_warehouse(str(warehouse.duckdb_path)) as con:
-        user_id, playlist_id = con.execute(
-            "select owner_user_id, playlist_id from serving_smart_shuffle_pools order by playlist_id limit 1").fetchone()
-        track_id = con.execute("select track_id from serving_playlist_tracks where playlist_id = ? limit 1",
-                               [playlist_id]).fetchone()[0]
-    yield {"port": port, "store": store, "log": log_path, "tokens_file": tokens_file,
-           "user_id": user_id, "playlist_id": playlist_id, "track_id": track_id}
-    process.terminate()
-    process.wait(timeout=30)
 
 
 def _ready(port: int) -> bool:
