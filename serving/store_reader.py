@@ -102,9 +102,11 @@ class SnapshotReader:
         self._snapshot = Snapshot(manifest=manifest, path=str(path))
 
     def get(self, fresh: bool = False) -> Snapshot | None:
-        """The snapshot to serve. CURRENT is looked at once per CHECK_SECONDS (or now, if `fresh`)."""
+        """The snapshot to serve. CURRENT is looked at once per CHECK_SECONDS (or now, if `fresh`),
+        and by every request while none is loaded: under a threaded worker, a request that came
+        while another thread loads the first snapshot waits for it rather than answering 503."""
         now = time.monotonic()
-        if not fresh and now < self._next_check:
+        if not fresh and now < self._next_check and self._snapshot is not None:
             return self._snapshot
         self._next_check = now + CHECK_SECONDS
         try:
