@@ -61,8 +61,11 @@ def bq_build(warehouse, bigquery_emulator, tmp_path_factory) -> BigQueryBuild:
         "DBT_TARGET_PATH": str(root / "target"),
         "DBT_LOG_PATH": str(root / "logs"),
     }
-    for run_date in (EARLIER_RUN_DATE, RUN_DATE):
-        build = run_dbt(["build", "--vars", f"{{run_date: '{run_date}'}}"], env)
+    # The first build only sets up the state the incremental run starts from: its data and unit
+    # tests (three quarters of an emulator build's time) run once, in the second build.
+    for run_date, skipped in ((EARLIER_RUN_DATE, ["--exclude", "resource_type:test", "resource_type:unit_test"]),
+                              (RUN_DATE, [])):
+        build = run_dbt(["build", *skipped, "--vars", f"{{run_date: '{run_date}'}}"], env)
         assert build.success, build.describe(6000)
     return BigQueryBuild(client=client, env=env, target_path=root / "target")
 
@@ -123,9 +126,11 @@ def test_every_model_matches_duckdb_row_for_row(warehouse, bq_build):
     assert len(columns) >= 28, sorted(columns)
     differences = []
     for table, cols in sorted(columns.items()):
+        # Arrow rather than row by row: the same values, 40 % less time in the emulator's REST paging.
         result = bq_build.client.query(
-            f"select {', '.join(cols)} from `{EMULATOR_PROJECT}.{schemas[table]}.{table}` {filters[table]}").result()
-        bq_rows = [tuple(normalise(v) for v in row.values()) for row in result]
+            f"select {', '.join(cols)} from `{EMULATOR_PROJECT}.{schemas[table]}.{table}` {filters[table]}"
+        ).to_arrow(create_bqstorage_client=False)
+        bq_rows = [tuple(normalise(row[c]) for c in result.column_names) for row in result.to_pylist()]
         duck, bq = Counter(duck_rows[table]), Counter(bq_rows)
         if duck != bq:
             only_duck = list((duck - bq).elements())[:3]
@@ -216,30 +221,30 @@ def test_export_reads_bigquery_like_duckdb(warehouse, bq_build, tmp_path):
         same(documents["bigquery"][part], documents["duckdb"][part], part)
 
 
-def test_production_sql_is_bigquery_sql(bq_build, tmp_path):
-    """Compile with the production strategy (insert_overwrite) and check every statement:
-    it parses as BigQuery and calls only functions BigQuery has."""
-    target = tmp_path / "target"
+@pytest.fixture(scope="module")
+def production_sql(bq_build, tmp_path_factory) -> Path:
+    """The project compiled for BigQuery with the production strategy (insert_overwrite): the
+    compiled folder. One compile serves both static checks below."""
+    target = tmp_path_factory.mktemp("production_sql") / "target"
     compiled = run_dbt(
         ["compile", "--target-path", str(target), "--vars",
          f"{{run_date: '{RUN_DATE}', bigquery_incremental_strategy: insert_overwrite}}"],
         bq_build.env)
     assert compiled.success, compiled.describe()
-    compiled_dir = target / "compiled" / "tunesday"
+    return target / "compiled" / "tunesday"
+
+
+def test_production_sql_is_bigquery_sql(bq_build, production_sql):
+    """Every compiled and executed statement parses as BigQuery and calls only functions BigQuery has."""
     executed_dir = bq_build.target_path / "run" / "tunesday"
-    assert len(list(compiled_dir.rglob("*.sql"))) > 100
-    problems = check_paths([compiled_dir, executed_dir])
+    assert len(list(production_sql.rglob("*.sql"))) > 100
+    problems = check_paths([production_sql, executed_dir])
     assert not problems, "\n".join(f"{p.source}: {p.kind}: {p.detail}" for p in problems)
 
 
-def test_compiled_models_lint_as_bigquery(bq_build, tmp_path):
-    target = tmp_path / "target"
-    compiled = run_dbt(["compile", "--select", "resource_type:model", "--target-path", str(target),
-                        "--vars", f"{{run_date: '{RUN_DATE}'}}"], bq_build.env)
-    assert compiled.success, compiled.describe()
+def test_compiled_models_lint_as_bigquery(production_sql):
     # Model files only: dbt also writes tests compiled from YAML under `<file>.yml/` folders.
-    models = [str(p) for p in (target / "compiled" / "tunesday" / "models").rglob("*.sql")
-              if not p.parent.name.endswith(".yml")]
+    models = [str(p) for p in (production_sql / "models").rglob("*.sql") if not p.parent.name.endswith(".yml")]
     assert len(models) > 25
     lint = subprocess.run(
         [str(Path(sys.executable).with_name("sqlfluff")), "lint", *models, "--dialect", "bigquery",
