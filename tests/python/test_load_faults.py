@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import PROJECT_DIR
-from tunesday.load.cli import load, main
+from test_loaders import rows, run
+from tunesday.load.cli import main
 from tunesday.load.stores import ParquetStore
 
 RICK, SHAPE, JUDE, KILLERS = "4uLU6hMCjMI75M1A2tKUQC", "7qiZfU4dY1lWllzX7mPBI3", "0aym2LBJBk9DAYuHHutrIl", \
@@ -51,16 +52,6 @@ def write_json(path: Path, value) -> Path:
     return path
 
 
-def run(*argv, raw: Path):
-    lines = []
-    report = load([*map(str, argv), "--raw-dir", str(raw)], echo=lines.append)
-    return report, lines
-
-
-def rows(raw: Path, table: str) -> list[dict]:
-    return pq.ParquetDataset(sorted((raw / table).glob("*.parquet"))).read().to_pylist()
-
-
 def set_aside(raw: Path) -> list[dict]:
     return pq.ParquetDataset(sorted(raw.glob("_set_aside/*/*.parquet"))).read().to_pylist()
 
@@ -83,7 +74,7 @@ def test_mpd_position_beyond_64_bits_is_noted_and_the_file_loads_whole(tmp_path)
         playlist(0, entry(0, RICK), entry(10 ** 20, SHAPE), entry(2, JUDE)),
         playlist(1, entry(0, KILLERS), entry(1, RICK)),
     ]})
-    report, _ = run("mpd", slice_path, raw=raw)
+    report, _ = run("mpd", slice_path, raw_dir=raw)
     [loaded] = report.files
     assert loaded.status == "loaded" and loaded.notes == {"bad_position": 1} and reconciles(loaded)
     assert loaded.written["playlists"] == 2 and loaded.written["playlist_tracks"] == 5
@@ -92,7 +83,7 @@ def test_mpd_position_beyond_64_bits_is_noted_and_the_file_loads_whole(tmp_path)
                        for r in rows(raw, "playlist_tracks"))
     assert positions == [("pl_mpd_0", -1, SHAPE), ("pl_mpd_0", 0, RICK), ("pl_mpd_0", 2, JUDE),
                          ("pl_mpd_1", 0, KILLERS), ("pl_mpd_1", 1, RICK)]
-    again, _ = run("mpd", slice_path, raw=raw)
+    again, _ = run("mpd", slice_path, raw_dir=raw)
     assert again.files[0].status == "already loaded"
 
 
@@ -151,7 +142,7 @@ def test_loader_killed_mid_file_then_rerun_loads_every_row_exactly_once(tmp_path
     killed = killed_loader(point, "mpd", slice_path, "--raw-dir", raw)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
 
-    report, lines = run("mpd", slice_path, raw=raw)
+    report, lines = run("mpd", slice_path, raw_dir=raw)
     assert any(line.startswith("note: ") and "interrupted load" in line for line in lines), lines
     # Killed before the commit point: nothing of the file was there, it loads whole now. After it:
     # opening the store finished the commit, so the file is already loaded.
@@ -164,7 +155,7 @@ def test_loader_killed_mid_file_then_rerun_loads_every_row_exactly_once(tmp_path
     assert sorted(r["track_id"] for r in rows(raw, "tracks")) == sorted(NAMES)
     assert len(ledger_lines(raw)) == 1
     assert not list((raw / "_loads" / "pending").iterdir())
-    again, _ = run("mpd", slice_path, raw=raw)
+    again, _ = run("mpd", slice_path, raw_dir=raw)
     assert [f.status for f in again.files] == ["already loaded"]
 
 
@@ -181,7 +172,7 @@ def test_history_bad_records_are_rejected_with_a_reason_and_the_rest_loads(tmp_p
         play(KILLERS, None, ms_played=2 ** 63),
     ])
     write_json(listener / "Streaming_History_Audio_2024_1.json", [play(KILLERS, "2024-03-02T10:00:00Z")])
-    report, _ = run("spotify-history", listener, raw=raw)
+    report, _ = run("spotify-history", listener, raw_dir=raw)
     bad, after = report.files
     assert bad.status == after.status == "loaded"
     assert bad.set_aside == {"unparseable_record": 3} and bad.rejected == 3 and reconciles(bad)
@@ -209,7 +200,7 @@ def test_mpd_bad_records_are_rejected_with_a_reason_and_the_rest_loads(tmp_path)
         playlist(3, entry(0, SHAPE)),
     ]})
     after_path = write_json(tmp_path / "mpd" / "mpd.slice.4-4.json", {"playlists": [playlist(4, entry(0, JUDE))]})
-    report, _ = run("mpd", bad_path, after_path, raw=raw)
+    report, _ = run("mpd", bad_path, after_path, raw_dir=raw)
     bad, after = report.files
     assert bad.status == after.status == "loaded" and reconciles(bad)
     assert bad.set_aside == {"bad_pid": 1, "unparseable_record": 3} and bad.rejected == 4
@@ -228,7 +219,7 @@ def test_audio_features_values_beyond_64_bits_are_null_and_noted(tmp_path):
     csv_path.write_text("track_id,artist_name,key,popularity,tempo,energy\n"
                         f"{RICK},Rick Astley,1e30,-1e19,1e400,0.9\n"
                         f"{SHAPE},Ed Sheeran,1,80,96.0,0.65\n")
-    report, _ = run("audio-features", csv_path, raw=raw)
+    report, _ = run("audio-features", csv_path, raw_dir=raw)
     [loaded] = report.files
     assert loaded.status == "loaded" and loaded.notes == {"unparseable_value": 3} and reconciles(loaded)
     assert report.exit_code == 0
@@ -248,11 +239,11 @@ def test_a_file_nested_too_deeply_fails_alone(tmp_path):
     deep.write_text('{"playlists": [' + "[" * 100_000 + "]" * 100_000 + "]}")
     write_json(tmp_path / "mpd" / "mpd.slice.1-1.json", {"playlists": [playlist(1, entry(0, RICK))]})
 
-    history, lines = run("spotify-history", listener, raw=raw)
+    history, lines = run("spotify-history", listener, raw_dir=raw)
     assert [f.status for f in history.files] == ["loaded", "failed", "loaded"]
     assert history.files[1].error == "JSON nested too deeply to read"
     assert sum("FAILED" in line for line in lines) == 1 and history.exit_code == 3
-    mpd, _ = run("mpd", tmp_path / "mpd", raw=raw)
+    mpd, _ = run("mpd", tmp_path / "mpd", raw_dir=raw)
     assert [f.status for f in mpd.files] == ["failed", "loaded"]
     assert mpd.files[0].error.startswith("not a whole MPD slice (RecursionError") and "\n" not in mpd.files[0].error
     assert sorted(e["track_id"] for e in rows(raw, "listening_events")) == [JUDE, RICK]
@@ -276,7 +267,7 @@ def test_a_file_name_that_is_not_utf8_is_shown_with_a_replacement_character(tmp_
     raw, folder = tmp_path / "raw", tmp_path / "mpd"
     name = os.fsdecode(b"mpd.slice.0-0\xff.json")
     write_json(folder / name, {"playlists": [playlist(0, entry(0, RICK), "not an entry")]})
-    report, _ = run("mpd", folder, raw=raw)
+    report, _ = run("mpd", folder, raw_dir=raw)
     [loaded] = report.files
     assert loaded.status == "loaded" and loaded.set_aside == {"bad_track": 1}
     assert loaded.path.endswith("mpd.slice.0-0\ufffd.json")
@@ -289,12 +280,12 @@ def test_a_torn_last_ledger_line_is_dropped_with_a_notice(tmp_path, capsys):
     raw = tmp_path / "raw"
     first = write_json(tmp_path / "mpd" / "mpd.slice.0-0.json", {"playlists": [playlist(0, entry(0, RICK))]})
     second = write_json(tmp_path / "mpd" / "mpd.slice.1-1.json", {"playlists": [playlist(1, entry(0, JUDE))]})
-    run("mpd", first, raw=raw)
+    run("mpd", first, raw_dir=raw)
     ledger = raw / "_loads" / "ledger.jsonl"
     whole = ledger.read_bytes()
     with ledger.open("ab") as fh:
         fh.write(whole[:len(whole) // 2])          # what a crash during an append leaves
-    report, lines = run("mpd", first, second, raw=raw)
+    report, lines = run("mpd", first, second, raw_dir=raw)
     assert [f.status for f in report.files] == ["already loaded", "loaded"]
     assert any(line.startswith("note: dropped a half-written last line of the load ledger") for line in lines)
     assert len(ledger_lines(raw)) == 2             # every line whole again
