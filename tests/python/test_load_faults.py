@@ -143,17 +143,17 @@ def test_loader_killed_mid_file_then_rerun_loads_every_row_exactly_once(tmp_path
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
 
     report, lines = run("mpd", slice_path, raw_dir=raw)
-    assert any(line.startswith("note: ") and "interrupted load" in line for line in lines), lines
-    # Killed before the commit point: nothing of the file was there, it loads whole now. After it:
-    # opening the store finished the commit, so the file is already loaded.
-    expected = "loaded" if point == "writing playlist_tracks" else "already loaded"
-    assert [f.status for f in report.files] == [expected]
     assert sorted(r["playlist_id"] for r in rows(raw, "playlists")) == ["pl_mpd_0", "pl_mpd_1", "pl_mpd_2"]
     assert sorted((r["playlist_id"], r["position"]) for r in rows(raw, "playlist_tracks")) == \
         [("pl_mpd_0", 0), ("pl_mpd_0", 1), ("pl_mpd_0", 2), ("pl_mpd_0", 3),
          ("pl_mpd_1", 0), ("pl_mpd_1", 1), ("pl_mpd_1", 2), ("pl_mpd_2", 0), ("pl_mpd_2", 1)]
     assert sorted(r["track_id"] for r in rows(raw, "tracks")) == sorted(NAMES)
     assert len(ledger_lines(raw)) == 1
+    # Killed before the commit point: nothing of the file was there, it loads whole now. After it:
+    # opening the store finished the commit, so the file is already loaded.
+    expected = "loaded" if point == "writing playlist_tracks" else "already loaded"
+    assert [f.status for f in report.files] == [expected]
+    assert any(line.startswith("note: ") and "interrupted load" in line for line in lines), lines
     assert not list((raw / "_loads" / "pending").iterdir())
     again, _ = run("mpd", slice_path, raw_dir=raw)
     assert [f.status for f in again.files] == ["already loaded"]
