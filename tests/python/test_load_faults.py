@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import PROJECT_DIR
-from test_loaders import rows, run
-from tunesday.load.cli import main
+from test_loaders import emulator, rows, run  # noqa: F401 (emulator: a fixture)
+from tunesday.load.cli import load, main
 from tunesday.load.stores import ParquetStore
 
 RICK, SHAPE, JUDE, KILLERS = "4uLU6hMCjMI75M1A2tKUQC", "7qiZfU4dY1lWllzX7mPBI3", "0aym2LBJBk9DAYuHHutrIl", \
@@ -93,7 +93,7 @@ import os, signal, sys
 from pathlib import Path
 import pyarrow.parquet as pq
 from tunesday.contract import SCHEMAS
-from tunesday.load.cli import main
+from tunesday.load.cli import load, main
 
 point, argv = sys.argv[1], sys.argv[2:]
 
@@ -122,6 +122,14 @@ elif point == "appending the ledger line":
             die()
         return write(fd, data)
     os.write = appending
+elif point == "loading playlist_tracks into BigQuery":
+    from google.cloud import bigquery
+    load_table_from_file = bigquery.Client.load_table_from_file
+    def loading(client, file, destination, *args, **options):
+        if str(destination).endswith("playlist_tracks"):
+            die()
+        return load_table_from_file(client, file, destination, *args, **options)
+    bigquery.Client.load_table_from_file = loading
 sys.exit(main(argv))
 """
 
@@ -157,6 +165,32 @@ def test_loader_killed_mid_file_then_rerun_loads_every_row_exactly_once(tmp_path
     assert not list((raw / "_loads" / "pending").iterdir())
     again, _ = run("mpd", slice_path, raw_dir=raw)
     assert [f.status for f in again.files] == ["already loaded"]
+
+
+def test_bigquery_loader_killed_mid_file_then_rerun_loads_every_row_exactly_once(emulator, tmp_path):
+    from ci.emulator import EMULATOR_PROJECT
+    from tunesday.load.bigquery import make_client
+
+    dataset = "loaders_killed"
+    target = ["--bigquery", "--project", EMULATOR_PROJECT, "--dataset", dataset, "--endpoint", emulator]
+    slice_path = write_json(tmp_path / "mpd" / "mpd.slice.0-2.json", {"playlists": [
+        playlist(pid, *(entry(pos, track) for pos, track in enumerate([RICK, SHAPE, JUDE, KILLERS][pid:])))
+        for pid in range(3)
+    ]})
+    killed = killed_loader("loading playlist_tracks into BigQuery", "mpd", slice_path, *target)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+
+    lines = []
+    report = load(["mpd", str(slice_path), *target], echo=lines.append)
+    client = make_client(EMULATOR_PROJECT, emulator)
+
+    def count(table: str) -> int:
+        return next(iter(client.query(f"select count(*) as n from `{EMULATOR_PROJECT}.{dataset}.{table}`").result()))["n"]
+
+    assert [count(table) for table in ("playlists", "playlist_tracks", "tracks", "_load_ledger")] == [3, 9, 4, 1]
+    assert [f.status for f in report.files] == ["loaded"]
+    assert any(line.startswith("note: dropped _pending_") for line in lines), lines
+    assert not [t for t in client.list_tables(f"{EMULATOR_PROJECT}.{dataset}") if t.table_id.startswith("_pending_")]
 
 
 # --- Defect 2: one malformed record aborted a whole load --------------------------------------
