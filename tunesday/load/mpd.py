@@ -72,8 +72,8 @@ class MillionPlaylistDataset:
         if not playlists:
             return batch
         catalog.prefetch(
-            track_ids=[row["track_id"] for _, tracks in playlists for _, _, row, _ in tracks],
-            artist_ids=[names[0] for _, tracks in playlists for _, _, _, names in tracks],
+            track_ids=[row["track_id"] for _, tracks in playlists for _, _, row, _, _ in tracks],
+            artist_ids=[artist_id for _, tracks in playlists for _, _, _, artist_id, _ in tracks],
             user_ids=[OWNER_USER_ID])
         known = {row["playlist_id"] for row in catalog.store.fetch(
             "playlists", "playlist_id", [p["playlist_id"] for p, _ in playlists], ["playlist_id"])}
@@ -84,7 +84,7 @@ class MillionPlaylistDataset:
                 continue
             batch.usable += 1
             batch.add("playlists", playlist)
-            for ref, entry, row, (_, *names) in tracks:
+            for ref, entry, row, _, names in tracks:
                 with catalog.guard(batch, ref, entry):
                     batch.usable += 1
                     batch.add("playlist_tracks", row)
@@ -97,7 +97,7 @@ class MillionPlaylistDataset:
 
 def map_playlist(playlist, ref: str, batch: Batch, catalog: Catalog):
     """A checked playlists row and, per track entry kept, its reference, the entry, its checked
-    playlist_tracks row and its names (artist id first); None when the playlist is set aside.
+    playlist_tracks row, its artist id and its names; None when the playlist is set aside.
     Its track entries count as records only when the playlist is one; each is guarded alone."""
     problem = mpd.record_problem(playlist)
     if problem:
@@ -130,6 +130,6 @@ def map_playlist(playlist, ref: str, batch: Batch, catalog: Catalog):
                 "position": mpd.entry_position(entry, index),
                 "track_id": None if "bad_track_uri" in problems else ids.track_id(entry["track_uri"]),
                 "added_at": None,
-            }), (ids.artist_id(artist), artist, text_field(entry, "track_name"), text_field(entry, "album_name"),
-                 ids.whole_number(entry.get("duration_ms")))))
+            }), ids.artist_id(artist), (artist, text_field(entry, "track_name"), text_field(entry, "album_name"),
+                                        ids.whole_number(entry.get("duration_ms")))))
     return row, mapped

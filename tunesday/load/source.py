@@ -138,7 +138,8 @@ class Source(Protocol):
         (BadInput when the paths cannot be loaded together at all)."""
 
     def read(self, source: InputFile, data: bytes, catalog: Catalog) -> Batch:
-        """Map one file's records into the contract (BadInput when the file cannot be used)."""
+        """Map one file's records into the contract (BadInput when the file cannot be used), each
+        record inside ``catalog.guard`` so that a bad one is set aside and the others load."""
 
 
 def find_files(paths: list[Path], patterns: tuple[str, ...], what: str) -> list[InputFile]:
