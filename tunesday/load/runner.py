@@ -122,7 +122,8 @@ def load_file(source: Source, source_file: InputFile, store: Store, catalog: Cat
     set_aside = Counter(reason for _, reason, _ in batch.set_aside_rows)
     file_report = FileReport(
         path=shown, status="loaded", records=batch.records, usable=batch.usable,
-        already_known=batch.already_known, written={t: len(rows) for t, rows in batch.tables().items()},
+        already_known=batch.already_known,
+        written={table: rows.num_rows for table, rows in parts.items() if table != SET_ASIDE_TABLE},
         set_aside=dict(set_aside), rejected=sum(n for r, n in set_aside.items() if r not in source.kept_out),
         notes=dict(batch.notes), seconds=time.perf_counter() - started,
     )

@@ -147,8 +147,12 @@ class ParquetStore(_Closing):
         self._pending = loads / "pending"
         self._lock = _lock(loads / "lock", self.raw_dir)
         self._con = duckdb.connect()
-        self._ensure_tables()
-        self._recover()
+        try:
+            self._ensure_tables()
+            self._recover()
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         self._con.close()
@@ -230,9 +234,12 @@ class ParquetStore(_Closing):
                 self.notices.append(f"completed the interrupted load of {entry['source_file']} "
                                     "(it was committed before the loader stopped)")
             else:
-                shutil.rmtree(pending) if pending.is_dir() else pending.unlink()
-                self.notices.append(f"removed what an interrupted load left in {pending} (never committed: "
-                                    "its input file loads again)")
+                # Never committed: its staged parts go, its input file loads again. (An empty
+                # folder is a finished commit stopped while removing it: nothing to say.)
+                if any(pending.iterdir()):
+                    self.notices.append(f"removed what an interrupted load left in {pending} (never "
+                                        "committed: its input file loads again)")
+                shutil.rmtree(pending)
 
     def _repair_ledger(self) -> None:
         """Drop a half-written last ledger line; end the file with a newline so appends are lines."""
