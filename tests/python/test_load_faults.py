@@ -204,15 +204,19 @@ def test_history_bad_records_are_rejected_with_a_reason_and_the_rest_loads(tmp_p
         play(JUDE, "2024-03-01T10:10:00Z", master_metadata_track_name="Hey \ud800 Jude"),
         play(JUDE, "2024-03-01T10:15:00Z"),
         play(KILLERS, None, ms_played=2 ** 63),
+        play(RICK, "2024-03-01T10:20:00Z", incognito_mode=True, extra=json.loads("[" * 600 + "]" * 600)),
     ])
     write_json(listener / "Streaming_History_Audio_2024_1.json", [play(KILLERS, "2024-03-02T10:00:00Z")])
     report, _ = run("spotify-history", listener, raw_dir=raw)
     bad, after = report.files
     assert bad.status == after.status == "loaded"
-    assert bad.set_aside == {"unparseable_record": 3} and bad.rejected == 3 and reconciles(bad)
+    assert bad.set_aside == {"unparseable_record": 3, "private_session": 1} and bad.rejected == 3
+    assert reconciles(bad)
     assert bad.notes["unparseable_ms_played"] == 1 and bad.notes["unparseable_ts"] == 1
     assert report.exit_code == 3             # loaded, with rejections
-    errors = sorted(json.loads(r["record"])["error"] for r in set_aside(raw))
+    kept = {r["reason"]: json.loads(r["record"]) for r in set_aside(raw)}
+    assert kept["private_session"] == {"not_kept": "the record is nested too deeply to keep"}
+    errors = sorted(json.loads(r["record"])["error"] for r in set_aside(raw) if r["reason"] == "unparseable_record")
     assert errors == ["ValueError: master_metadata_album_album_name is not text: ['Divide']",
                       "ValueError: master_metadata_album_artist_name is not text: {'name': 'Ed Sheeran'}",
                       "ValueError: tracks.track_name is not text: 'Hey \\ud800 Jude'"]
