@@ -7,13 +7,13 @@ A slice (`mpd.slice.<first>-<last>.json`, plain or gzipped) is one JSON object
 element by element from a chunked stream (`json.JSONDecoder.raw_decode`), so memory holds one
 chunk and the playlists not yet consumed, never a whole parsed file. A file that is not valid
 JSON, truncated or without a `playlists` array raises ValueError after the records before the
-damage (`playlist_records`).
+damage (`playlist_records`); one nested too deeply to decode, RecursionError (both in `DAMAGED`).
 
 Why a record is bad (`REASONS`), the same words wherever they are counted or set aside:
-- a playlist record: `not_an_object`, `bad_pid` (missing, not a whole number, negative),
-  `bad_tracks` (no list);
+- a playlist record: `not_an_object`, `bad_pid` (missing, not a whole number, negative, beyond
+  64 bits), `bad_tracks` (no list);
 - a track entry: `bad_track` (not an object), `bad_track_uri` (not `spotify:track:` + 22
-  base-62 characters), `bad_position` (`pos` given but not a whole number >= 0);
+  base-62 characters), `bad_position` (`pos` given but not a whole number >= 0 within 64 bits);
 - a playlist as a whole: `bad_positions` (the positions are not 0..n-1, in any order),
   `duplicate_pid` (a pid read before; the first record with it wins).
 
@@ -49,8 +49,9 @@ CHUNK_CHARS = 1 << 20
 _PLAYLISTS_KEY = re.compile(r'"playlists"\s*:\s*\[')
 _WHITESPACE = " \t\r\n"
 # What reading a damaged file raises: json.JSONDecodeError and UnicodeDecodeError are ValueErrors;
-# gzip raises the others.
-DAMAGED = (ValueError, EOFError, OSError, zlib.error)
+# gzip raises EOFError, OSError and zlib.error; a playlist nested deeper than the decoder goes
+# (about 1,000 levels) raises RecursionError.
+DAMAGED = (ValueError, EOFError, OSError, zlib.error, RecursionError)
 
 
 class Track(NamedTuple):
@@ -186,11 +187,11 @@ def playlist_records(stream: io.TextIOBase) -> Iterator[object]:
 
 REASONS = {
     "not_an_object": "a playlist record that is not a JSON object",
-    "bad_pid": "pid missing, not a whole number, or negative",
+    "bad_pid": "pid missing, not a whole number, negative, or beyond 64 bits",
     "bad_tracks": "no list of tracks",
     "bad_track": "a track entry that is not a JSON object",
     "bad_track_uri": "track_uri is not spotify:track: and 22 base-62 characters",
-    "bad_position": "pos given but not a whole number >= 0",
+    "bad_position": "pos given but not a whole number >= 0 within 64 bits",
     "bad_positions": "the positions of a playlist are not 0..n-1",
     "duplicate_pid": "a pid already read (the first record with it wins)",
 }

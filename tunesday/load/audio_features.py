@@ -14,8 +14,9 @@ names are matched case-insensitively.
   ``valence``, ``danceability``, ``acousticness``, ``instrumentalness``, ``loudness``,
   ``duration_ms``, ``popularity`` (or ``track_popularity``), ``genre`` (or ``track_genre``,
   ``playlist_genre``). Integers written as floats (``"4.0"``) are read as integers; a value that
-  does not parse is null (counted in the notes as ``unparseable_value``). Values out of range are
-  loaded as they are, for staging's rules to reject (``tempo_out_of_range`` …).
+  does not parse, or an integer beyond 64 bits (a ``key`` of ``1e30``), is null (counted in the
+  notes as ``unparseable_value``). Values out of range are loaded as they are, for staging's
+  rules to reject (``tempo_out_of_range`` …).
 - Names: ``track_name`` (or ``name``), ``artist_name`` (or ``track_artist``, ``artist``; the
   artist id comes from the name, ``tunesday.load.ids``; a multi-artist string is one name),
   ``album_name`` (or ``track_album_name``), ``release_date`` (or ``track_album_release_date``;
@@ -30,6 +31,9 @@ A row for a track the contract does not know, without an artist name (the Web AP
 audio-features objects have none), is set aside as ``new_track_without_artist``: staging would
 reject a track without an artist, and keep rejecting that row after the artist is known, so
 load the histories and playlists first (their tracks carry artist names), then such files.
+That is the one reason for setting a well-formed row aside (``kept_out``); ``malformed_row``,
+``missing_track_id``, ``bad_track_id`` and ``unparseable_record`` (a row no rule foresaw, with
+the error) are rejections.
 """
 
 import csv
@@ -65,8 +69,8 @@ def parse_float(text: str) -> float | None:
 
 
 def parse_integer(text: str) -> int | None:
-    value = parse_float(text)
-    return int(value) if value is not None and value.is_integer() else None
+    """A whole number within 64 bits ("4", "4.0"); None otherwise ("4.5", "1e30")."""
+    return ids.whole_number(parse_float(text))
 
 
 def parse_date(text: str) -> dt.date | None:
@@ -83,6 +87,7 @@ PARSERS = {**dict.fromkeys(FLOATS, parse_float), **dict.fromkeys(INTEGERS, parse
 class AudioFeatures:
     name = "audio-features"
     records_are = "feature rows"
+    kept_out = frozenset({"new_track_without_artist"})    # fine once the artist is known: load order
 
     def files(self, paths: list[Path]) -> list[InputFile]:
         return find_files(paths, FILE_PATTERNS, "*.csv or *.csv.gz")
@@ -124,33 +129,42 @@ class AudioFeatures:
             if len(values) != len(header):
                 batch.set_aside(ref, "malformed_row", values)
                 continue
-            raw_id = next((values[i].strip() for i in id_columns if values[i].strip()), None)
-            track_id = ids.track_id(raw_id)
-            if track_id is None:
-                batch.set_aside(ref, "bad_track_id" if raw_id else "missing_track_id", dict(zip(header, values)))
-                continue
-            parsed = {}
-            for field, i in fields.items():
-                text = values[i].strip()
-                if not text:
-                    continue
-                value = PARSERS.get(field, str)(text)
-                if value is None:
-                    batch.notes["unparseable_value"] += 1
-                parsed[field] = value
-            mapped.append((ref, track_id, parsed, values))
+            record = dict(zip(header, values))
+            with catalog.guard(batch, ref, record):
+                mapped += self._map_row(ref, record, values, id_columns, fields, batch)
         if not mapped:
             return batch
-        catalog.prefetch(track_ids=[t for _, t, _, _ in mapped],
-                         artist_ids=[ids.artist_id(p.get("artist_name")) for _, _, p, _ in mapped])
-        for ref, track_id, parsed, values in mapped:
-            artist = parsed.pop("artist_name", None)
-            if artist is None and (catalog.known_track(track_id) or {}).get("artist_id") is None:
-                batch.set_aside(ref, "new_track_without_artist", dict(zip(header, values)))
-                continue
-            batch.usable += 1
-            identity = {f: parsed.pop(f, None) for f in ("track_name", "album_name", "release_date")}
-            identity["album_id"] = ids.album_id(artist, identity["album_name"]) if artist else None
-            if not catalog.track(batch, track_id, artist_name=artist, fill=identity, override=parsed):
-                batch.already_known += 1
+        catalog.prefetch(track_ids=[t for _, _, t, _ in mapped],
+                         artist_ids=[ids.artist_id(p.get("artist_name")) for _, _, _, p in mapped])
+        for ref, record, track_id, parsed in mapped:
+            with catalog.guard(batch, ref, record):
+                artist = parsed.pop("artist_name", None)
+                if artist is None and (catalog.known_track(track_id) or {}).get("artist_id") is None:
+                    batch.set_aside(ref, "new_track_without_artist", record)
+                    continue
+                batch.usable += 1
+                identity = {f: parsed.pop(f, None) for f in ("track_name", "album_name", "release_date")}
+                identity["album_id"] = ids.album_id(artist, identity["album_name"]) if artist else None
+                if not catalog.track(batch, track_id, artist_name=artist, fill=identity, override=parsed):
+                    batch.already_known += 1
         return batch
+
+    @staticmethod
+    def _map_row(ref: str, record: dict, values: list[str], id_columns: list[int], fields: dict,
+                 batch: Batch) -> list[tuple]:
+        """The row's (ref, record, track id, parsed fields), or nothing when it is set aside."""
+        raw_id = next((values[i].strip() for i in id_columns if values[i].strip()), None)
+        track_id = ids.track_id(raw_id)
+        if track_id is None:
+            batch.set_aside(ref, "bad_track_id" if raw_id else "missing_track_id", record)
+            return []
+        parsed = {}
+        for field, i in fields.items():
+            text = values[i].strip()
+            if not text:
+                continue
+            value = PARSERS.get(field, str)(text)
+            if value is None:
+                batch.notes["unparseable_value"] += 1
+            parsed[field] = value
+        return [(ref, record, track_id, parsed)]

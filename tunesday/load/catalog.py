@@ -10,14 +10,22 @@ measured fields of an audio-features file (``override``) replace older values. A
 blanks out a known value. A merged row is written only when it differs from what is known, so a
 track seen in every file of a history, or the same features twice, is written once; the written
 row carries every field known so far, so any single row staging keeps for a track is complete.
+
+What the catalog learns from a record is only true once the record's rows are written, so every
+change is journaled: ``guard`` undoes a record that fails half-way (and sets it aside with its
+reason), and the runner undoes a whole file that fails or is not written (``mark``,
+``rollback``; ``keep`` once the file's rows are in the store). Without that, a track merged from
+a rejected record would count as known and the next play of it would write no tracks row.
 """
 
 from tunesday.contract import SCHEMAS
 from tunesday.load import ids
-from tunesday.load.source import ENTITY_KEYS, Batch
+from tunesday.load.source import ENTITY_KEYS, Batch, set_undoably, undo_since
 from tunesday.load.stores import Store
 
 TRACK_COLUMNS = SCHEMAS["tracks"].names
+# Why a record that no rule foresaw is set aside (the error is kept with the record).
+UNFORESEEN = "unparseable_record"
 
 
 class Catalog:
@@ -28,6 +36,25 @@ class Catalog:
         self._tracks: dict[str, dict | None] = {}
         self._artists: dict[str, bool] = {}
         self._users: dict[str, bool] = {}
+        self._journal: list[tuple[dict, str, object]] = []
+
+    def guard(self, batch: Batch, ref: str, record) -> "_RecordGuard":
+        """``with catalog.guard(batch, ref, record):`` around everything one record touches
+        (mapping, merging, checking its rows): an exception sets the record aside as
+        ``unparseable_record`` with the error, undoes what it added to the batch and the catalog,
+        and the file goes on with the next record."""
+        return _RecordGuard(self, batch, ref, record)
+
+    def mark(self) -> int:
+        return len(self._journal)
+
+    def rollback(self, mark: int) -> None:
+        """Forget what was merged since `mark` (the lookups from the store stay: they are facts)."""
+        undo_since(self._journal, mark)
+
+    def keep(self) -> None:
+        """What was merged so far is written: it can no longer be undone."""
+        self._journal.clear()
 
     def prefetch(self, track_ids=(), artist_ids=(), user_ids=()) -> None:
         """Look up, in one query per table, the ids not looked up yet."""
@@ -70,7 +97,7 @@ class Catalog:
                 row[column] = value
         if row == known:
             return False
-        self._tracks[track_id] = row
+        set_undoably(self._journal, self._tracks, track_id, row)
         batch.put("tracks", row)
         if row["artist_id"] is not None and row["artist_id"] == derived_artist:
             self.artist(batch, derived_artist, ids.clean_text(artist_name))
@@ -101,9 +128,29 @@ class Catalog:
         if key not in known:
             self.prefetch(**{"artist_ids" if table == "artists" else "user_ids": [key]})
         if not known[key]:
-            known[key] = True
+            set_undoably(self._journal, known, key, True)
             batch.put(table, row)
 
 
 def _filled(row: dict) -> int:
     return sum(value is not None for value in row.values())
+
+
+class _RecordGuard:
+    """``Catalog.guard``: a class rather than a generator, as it runs once per record."""
+
+    __slots__ = ("catalog", "batch", "ref", "record", "marks")
+
+    def __init__(self, catalog: Catalog, batch: Batch, ref: str, record):
+        self.catalog, self.batch, self.ref, self.record = catalog, batch, ref, record
+
+    def __enter__(self) -> None:
+        self.marks = self.batch.mark(), len(self.catalog._journal)     # taken for every record: keep it cheap
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if error is None or not isinstance(error, Exception):
+            return False
+        self.batch.rollback(self.marks[0])
+        self.catalog.rollback(self.marks[1])
+        self.batch.set_aside(self.ref, UNFORESEEN, {"error": f"{kind.__name__}: {error}", "record": self.record})
+        return True

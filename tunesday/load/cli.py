@@ -11,8 +11,13 @@ jobs into tables created with the contract's schema when missing.
 
 Prints one line per input file (records read, rows written per table, already loaded, set aside
 by reason, records per second) and a total. A file already loaded (same bytes, in the load
-ledger) is skipped. Exit status 1 only when no file held anything usable; a bad file is reported
-and the others still load. See ``tunesday.load.runner`` and each loader's module for the mapping.
+ledger) is skipped; a file's rows are written all or none, with its ledger entry. A bad record is
+set aside with its reason and a bad file is reported on one line; the others still load.
+
+Exit status: 0 everything loaded; 1 nothing usable; 2 the target cannot be used (BigQuery
+refused, the raw folder cannot be written, its ledger is damaged, another load holds it) or bad
+arguments; 3 loaded with rejections (a file failed, or records were rejected as bad: see the
+report). See ``tunesday.load.report``, ``tunesday.load.runner`` and each loader's module.
 """
 
 import argparse
@@ -27,7 +32,7 @@ from tunesday.load.mpd import MillionPlaylistDataset
 from tunesday.load.report import LoadReport
 from tunesday.load.runner import run
 from tunesday.load.spotify_history import SpotifyHistory
-from tunesday.load.stores import BigQueryStore, ParquetStore, Store
+from tunesday.load.stores import BigQueryStore, ParquetStore, Store, StoreUnusable
 
 
 def make_store(args: argparse.Namespace) -> Store:
@@ -71,7 +76,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def load(argv: list[str] | None = None, echo=print) -> LoadReport:
     """Run one subcommand and return its report (what main prints)."""
     args = parse_args(argv)
-    return run(args.source, args.paths, make_store(args), echo=echo)
+    with make_store(args) as store:
+        return run(args.source, args.paths, store, echo=echo)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         return load(argv).exit_code
     except GoogleAPIError as error:
         print(f"tunesday-load: BigQuery refused: {error}", file=sys.stderr)
-        return 2
+    except StoreUnusable as error:
+        print(f"tunesday-load: {error}", file=sys.stderr)
+    except OSError as error:
+        print(f"tunesday-load: cannot write the raw folder: {error}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -44,26 +44,46 @@ def clean_text(value) -> str | None:
     return None
 
 
+# The contract's integers are 64-bit (INT64 on BigQuery, int64 in Parquet).
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
 def whole_number(value) -> int | None:
     """An int, or a float with an integer value (3.0, as some exports write counts), as an int;
-    None for anything else, booleans included (JSON's true is not 1)."""
+    None for anything else: booleans (JSON's true is not 1) and numbers no 64-bit integer holds
+    (a ``pos`` of 1e20 is as unusable as a ``pos`` of "x", and would stop the file's conversion)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int) and INT64_MIN <= value <= INT64_MAX:
+        return value
     return None
 
 
-@functools.lru_cache(maxsize=1 << 16)   # names repeat: a history names an artist in many plays
 def artist_id(artist_name) -> str | None:
+    """The artist id of a name; None when the name is not a non-empty string (an object or a list
+    names no artist)."""
+    return _artist_id(artist_name) if isinstance(artist_name, str) else None
+
+
+def album_id(artist_name, album_name) -> str | None:
+    """The album id of an album name under its artist's name (None without a usable album name)."""
+    if not isinstance(album_name, str):
+        return None
+    return _album_id(artist_name if isinstance(artist_name, str) else None, album_name)
+
+
+# Cached on strings only: names repeat (a history names an artist in many plays), and a cache
+# keyed on any value would fail on the unhashable ones (a name given as an object).
+@functools.lru_cache(maxsize=1 << 16)
+def _artist_id(artist_name: str) -> str | None:
     name = clean_text(artist_name)
     return "art_" + hex64(normalise_name(name)) if name else None
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def album_id(artist_name, album_name) -> str | None:
+def _album_id(artist_name: str | None, album_name: str) -> str | None:
     album = clean_text(album_name)
     if not album:
         return None

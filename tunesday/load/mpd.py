@@ -26,9 +26,15 @@ optional fields, some public copies drop them).
 The slice is read by the one MPD reader, ``tunesday.mpd`` (streaming, plain or gzipped), and its
 vocabulary names what is set aside: ``not_an_object``, ``bad_pid`` and ``bad_tracks``
 (playlists), ``bad_track`` (track entries); ``unparseable_record`` for anything no rule
-foresaw. A file the reader finds damaged (not JSON, truncated, no ``playlists`` array) fails
-whole: nothing of it is loaded. A playlist already in the raw contract (from an earlier load)
-is not written again.
+foresaw (a name given as an object, a ``modified_at`` no date holds), per playlist or per track
+entry, whichever it is in. A ``pos`` or ``pid`` beyond 64 bits is as bad as one that is not a
+number. A file the reader finds damaged (not JSON, truncated, nested too deeply, no
+``playlists`` array) fails whole: nothing of it is loaded. A playlist already in the raw
+contract (from an earlier load) is not written again; as the runner writes a file's rows in all
+tables or in none, "already in the contract" means all of its tracks are too.
+
+Records: every playlist record, and the track entries of the playlists that are not set aside
+as a whole; each is in the end usable or set aside.
 """
 
 import datetime as dt
@@ -37,7 +43,7 @@ from pathlib import Path
 from tunesday import mpd
 from tunesday.load import ids
 from tunesday.load.catalog import Catalog
-from tunesday.load.source import Batch, BadInput, InputFile, find_files, text_stream
+from tunesday.load.source import Batch, BadInput, InputFile, check_row, find_files, text_field, text_stream
 
 OWNER_USER_ID = "usr_mpd"
 
@@ -45,6 +51,7 @@ OWNER_USER_ID = "usr_mpd"
 class MillionPlaylistDataset:
     name = "mpd"
     records_are = "playlists or playlist tracks"
+    kept_out = frozenset()      # the dataset holds music only: every record set aside is bad
 
     def files(self, paths: list[Path]) -> list[InputFile]:
         return find_files(paths, mpd.SLICE_PATTERNS, "mpd.slice.*.json(.gz)")
@@ -53,76 +60,76 @@ class MillionPlaylistDataset:
         batch = Batch()
         playlists = []
         try:
-            for index, playlist in enumerate(mpd.playlist_records(text_stream(data))):
-                mapped = map_record(playlist, f"playlists[{index}]", batch)
-                if mapped:
-                    playlists.append(mapped)
+            for index, record in enumerate(mpd.playlist_records(text_stream(data))):
+                ref = f"playlists[{index}]"
+                batch.records += 1
+                with catalog.guard(batch, ref, record):
+                    mapped = map_playlist(record, ref, batch, catalog)
+                    if mapped:
+                        playlists.append(mapped)
         except mpd.DAMAGED as error:
             raise BadInput(f"not a whole MPD slice ({type(error).__name__}: {error})") from None
         if not playlists:
             return batch
         catalog.prefetch(
-            track_ids=[t["track_id"] for _, tracks in playlists for t, _ in tracks],
-            artist_ids=[ids.artist_id(names[0]) for _, tracks in playlists for _, names in tracks],
+            track_ids=[row["track_id"] for _, tracks in playlists for _, _, row, _, _ in tracks],
+            artist_ids=[artist_id for _, tracks in playlists for _, _, _, artist_id, _ in tracks],
             user_ids=[OWNER_USER_ID])
         known = {row["playlist_id"] for row in catalog.store.fetch(
             "playlists", "playlist_id", [p["playlist_id"] for p, _ in playlists], ["playlist_id"])}
         for playlist, tracks in playlists:
-            batch.usable += 1 + len(tracks)
             if playlist["playlist_id"] in known:
+                batch.usable += 1 + len(tracks)
                 batch.already_known += 1 + len(tracks)
                 continue
+            batch.usable += 1
             batch.add("playlists", playlist)
-            for row, names in tracks:
-                batch.add("playlist_tracks", row)
-                if row["track_id"]:
-                    catalog.named_track(batch, row["track_id"], *names)
+            for ref, entry, row, _, names in tracks:
+                with catalog.guard(batch, ref, entry):
+                    batch.usable += 1
+                    batch.add("playlist_tracks", row)
+                    if row["track_id"]:
+                        catalog.named_track(batch, row["track_id"], *names)
         if batch.rows.get("playlists"):
             catalog.user(batch, OWNER_USER_ID)
         return batch
 
 
-def map_record(playlist, ref: str, batch: Batch):
-    """`map_playlist`, with a record no rule foresaw set aside rather than stopping the load."""
-    batch.records += 1
-    try:
-        return map_playlist(playlist, ref, batch)
-    except Exception as error:  # a record no rule foresaw: set aside, keep loading
-        batch.set_aside(ref, "unparseable_record", {"error": repr(error), "record": playlist})
-        return None
-
-
-def map_playlist(playlist, ref: str, batch: Batch):
-    """A playlists row and its (playlist_tracks row, names) pairs; None when set aside."""
-    tracks = playlist.get("tracks") if isinstance(playlist, dict) else None
-    if isinstance(tracks, list):
-        batch.records += len(tracks)
+def map_playlist(playlist, ref: str, batch: Batch, catalog: Catalog):
+    """A checked playlists row and, per track entry kept, its reference, the entry, its checked
+    playlist_tracks row, its artist id and its names; None when the playlist is set aside.
+    Its track entries count as records only when the playlist is one; each is guarded alone."""
     problem = mpd.record_problem(playlist)
     if problem:
         batch.set_aside(ref, problem, playlist)
         return None
+    tracks = playlist["tracks"]
+    batch.records += len(tracks)
     playlist_id = f"pl_mpd_{ids.whole_number(playlist['pid'])}"
     modified_at = ids.whole_number(playlist.get("modified_at"))
-    row = {
+    row = check_row("playlists", {
         "playlist_id": playlist_id,
         "owner_user_id": OWNER_USER_ID,
         "playlist_name": ids.clean_text(playlist.get("name")),
         "created_at": (dt.datetime.fromtimestamp(modified_at, dt.timezone.utc).replace(tzinfo=None)
                        if modified_at is not None else None),
         "is_public": True,
-    }
+    })
     mapped = []
-    for index, track in enumerate(tracks):
-        problems = mpd.entry_problems(track)
-        if problems == ["bad_track"]:
-            batch.set_aside(f"{ref}.tracks[{index}]", "bad_track", track)
-            continue
-        batch.notes.update(problems)
-        track_id = None if "bad_track_uri" in problems else ids.track_id(track["track_uri"])
-        mapped.append((
-            {"playlist_id": playlist_id, "position": mpd.entry_position(track, index), "track_id": track_id,
-             "added_at": None},
-            (track.get("artist_name"), track.get("track_name"), track.get("album_name"),
-             ids.whole_number(track.get("duration_ms"))),
-        ))
+    for index, entry in enumerate(tracks):
+        entry_ref = f"{ref}.tracks[{index}]"
+        with catalog.guard(batch, entry_ref, entry):
+            problems = mpd.entry_problems(entry)
+            if problems == ["bad_track"]:
+                batch.set_aside(entry_ref, "bad_track", entry)
+                continue
+            batch.notes.update(problems)
+            artist = text_field(entry, "artist_name")
+            mapped.append((entry_ref, entry, check_row("playlist_tracks", {
+                "playlist_id": playlist_id,
+                "position": mpd.entry_position(entry, index),
+                "track_id": None if "bad_track_uri" in problems else ids.track_id(entry["track_uri"]),
+                "added_at": None,
+            }), ids.artist_id(artist), (artist, text_field(entry, "track_name"), text_field(entry, "album_name"),
+                                        ids.whole_number(entry.get("duration_ms")))))
     return row, mapped

@@ -7,16 +7,18 @@ of contract tables, and the records set aside with a reason. ``run`` does the re
 1. reads its bytes and their SHA-256; a file already in the ledger (same loader, same scope,
    same bytes) is skipped and reported as ``already loaded``: loading the same files twice loads
    nothing new;
-2. maps it; a file that cannot be read or parsed as a whole is reported ``failed`` with the
-   reason and the next file is loaded (never a traceback for bad input), and a record that cannot
-   be mapped is set aside with its reason;
-3. writes the batch (new files on DuckDB, load jobs on BigQuery), then the set-aside rows, then
-   the ledger entry. A crash between the two leaves rows without a ledger entry: loading the file
-   again writes them again under the same keys, and staging counts the copies as duplicates.
+2. maps it. A record that cannot be mapped, merged into the catalog or made into rows that fit
+   the contract is set aside with its reason (``Catalog.guard``) and the rest of the file loads;
+   a file that cannot be read or parsed as a whole (not JSON, nested too deeply, the wrong
+   shape) is reported ``failed`` with a one-line reason and the next file is loaded (never a
+   traceback for bad input);
+3. commits the file (``Store.commit``): its rows in every table, its set-aside rows and its
+   ledger entry, all or none of them, so a file without a ledger entry left nothing behind and
+   loads whole the next time. What the catalog learnt from a file that fails is forgotten.
 
-The report says per file what was loaded (rows per table), what was set aside and why, what was
-already there, and the records read per second. ``LoadReport.exit_code`` is 1 only when no file
-had anything usable (records that map into the contract, now or in an earlier load).
+The report says per file what was loaded (rows per table), what was set aside and why (and how
+many of those were rejected as bad, beyond the records the contract has no place for), what was
+already there, and the records read per second; ``LoadReport.exit_code`` says how it went.
 
 The pieces: ``tunesday.load.source`` (what a loader implements and the helpers formats share),
 ``tunesday.load.catalog`` (the tracks, artists and users merged into), ``tunesday.load.report``
@@ -26,7 +28,6 @@ The pieces: ``tunesday.load.source`` (what a loader implements and the helpers f
 import hashlib
 import json
 import time
-import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -36,37 +37,55 @@ from tunesday.contract import SCHEMAS
 from tunesday.load.catalog import Catalog
 from tunesday.load.report import FileReport, LoadReport
 from tunesday.load.source import BadInput, InputFile, Source
-from tunesday.load.stores import SET_ASIDE_SCHEMA, Store, ledger_key, utc_now
+from tunesday.load.stores import SET_ASIDE_SCHEMA, SET_ASIDE_TABLE, Store, ledger_key, utc_now
 
 # Fields of a record never written anywhere, set-aside records included.
 NEVER_KEPT = ("ip_addr", "ip_addr_decrypted")
 
 
 def record_json(record) -> str:
-    """A set-aside record as JSON, without the fields that must never be kept (at any depth)."""
+    """A set-aside record as JSON, without the fields that must never be kept (at any depth).
+
+    Always a string a Parquet or BigQuery column takes: text that is not Unicode (a lone
+    surrogate) is escaped, and a record nested too deeply to write is replaced by a note."""
     def kept(value):
         if isinstance(value, dict):
             return {k: kept(v) for k, v in value.items() if k not in NEVER_KEPT}
         if isinstance(value, list):
             return [kept(v) for v in value]
         return value
-    return json.dumps(kept(record), ensure_ascii=False, default=str)
+    try:
+        record = kept(record)
+        text = json.dumps(record, ensure_ascii=False, default=str)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(record, default=str)
+    except RecursionError:
+        text = json.dumps({"not_kept": "the record is nested too deeply to keep"})
+    return text
+
+
+def shown_path(path: Path) -> str:
+    """A path as the report and the ledger show it: a name that is not UTF-8 gets U+FFFD."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def run(source: Source, paths: list[Path], store: Store, echo=print) -> LoadReport:
     """Load every input file under `paths` into `store`; print and return the report."""
     report = LoadReport(loader=source.name, target=store.description)
+    for notice in store.notices:
+        echo(f"note: {notice}")
     try:
         inputs = source.files(paths)
     except BadInput as error:
-        report.files.append(FileReport(path=", ".join(map(str, paths)), status="failed", error=str(error)))
+        report.files.append(FileReport(path=", ".join(map(shown_path, paths)), status="failed", error=str(error)))
         echo(report.files[-1].line())
         inputs = []
     ledger = store.ledger()
     catalog = Catalog(store)
     for source_file in inputs:
         if source_file.error:
-            file_report = FileReport(path=str(source_file.path), status="failed", error=source_file.error)
+            file_report = FileReport(path=shown_path(source_file.path), status="failed", error=source_file.error)
         else:
             file_report = load_file(source, source_file, store, catalog, ledger)
         report.files.append(file_report)
@@ -80,7 +99,7 @@ def run(source: Source, paths: list[Path], store: Store, echo=print) -> LoadRepo
 def load_file(source: Source, source_file: InputFile, store: Store, catalog: Catalog,
               ledger: dict) -> FileReport:
     started = time.perf_counter()
-    shown = str(source_file.path)
+    shown = shown_path(source_file.path)
     try:
         data = source_file.path.read_bytes()
     except OSError as error:
@@ -90,36 +109,55 @@ def load_file(source: Source, source_file: InputFile, store: Store, catalog: Cat
     if done:
         return FileReport(path=shown, status="already loaded", usable=int(done["usable_rows"]),
                           seconds=time.perf_counter() - started)
+    mark = catalog.mark()
     try:
         batch = source.read(source_file, data, catalog)
-    except (BadInput, ValueError, EOFError, OSError, zlib.error) as error:
-        # json.JSONDecodeError, UnicodeDecodeError and csv.Error are ValueErrors or caught by readers.
-        message = str(error) if isinstance(error, BadInput) else f"{type(error).__name__}: {error}"
-        return FileReport(path=shown, status="failed", error=message, seconds=time.perf_counter() - started)
-    name = f"{source.name}-{_safe(source_file.label)}-{sha[:12]}"
-    written = {}
-    for table, rows in batch.tables().items():
-        store.write(table, pa.Table.from_pylist(rows, schema=SCHEMAS[table]), name)
-        written[table] = len(rows)
+        parts = _parts(source, batch, shown)
+    except store.errors:
+        raise
+    except Exception as error:  # the file is bad as a whole: report it, load the next
+        catalog.rollback(mark)
+        return FileReport(path=shown, status="failed", error=_one_line(error),
+                          seconds=time.perf_counter() - started)
     set_aside = Counter(reason for _, reason, _ in batch.set_aside_rows)
-    if batch.set_aside_rows:
-        now = utc_now()
-        store.set_aside(pa.Table.from_pylist([
-            {"loader": source.name, "source_file": shown, "record_ref": ref, "reason": reason,
-             "record": record_json(record), "set_aside_at": now}
-            for ref, reason, record in batch.set_aside_rows
-        ], schema=SET_ASIDE_SCHEMA), source.name, name)
     file_report = FileReport(
         path=shown, status="loaded", records=batch.records, usable=batch.usable,
-        already_known=batch.already_known, written=written, set_aside=dict(set_aside),
+        already_known=batch.already_known,
+        written={table: rows.num_rows for table, rows in parts.items() if table != SET_ASIDE_TABLE},
+        set_aside=dict(set_aside), rejected=sum(n for r, n in set_aside.items() if r not in source.kept_out),
         notes=dict(batch.notes), seconds=time.perf_counter() - started,
     )
     entry = {"loader": source.name, "scope": source_file.scope, "sha256": sha, "source_file": shown,
              "loaded_at": utc_now(), "usable_rows": batch.usable,
              "report": json.dumps(file_report.__dict__, default=str)}
-    store.record_load(entry)
+    try:
+        store.commit(f"{source.name}-{_safe(source_file.label)}-{sha[:12]}", parts, entry)
+    except BaseException:
+        catalog.rollback(mark)
+        raise
+    catalog.keep()
     ledger[ledger_key(entry)] = entry
     return file_report
+
+
+def _parts(source: Source, batch, shown: str) -> dict[str, pa.Table]:
+    """The batch as Arrow tables: the contract's, and the set-aside rows."""
+    parts = {table: pa.Table.from_pylist(rows, schema=SCHEMAS[table]) for table, rows in batch.tables().items()}
+    if batch.set_aside_rows:
+        now = utc_now()
+        parts[SET_ASIDE_TABLE] = pa.Table.from_pylist([
+            {"loader": source.name, "source_file": shown, "record_ref": ref, "reason": reason,
+             "record": record_json(record), "set_aside_at": now}
+            for ref, reason, record in batch.set_aside_rows
+        ], schema=SET_ASIDE_SCHEMA)
+    return parts
+
+
+def _one_line(error: Exception, limit: int = 300) -> str:
+    """Why a file failed, on one line: BadInput's own words, else the error's type and message."""
+    text = str(error) if isinstance(error, BadInput) else f"{type(error).__name__}: {error}"
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _safe(text: str) -> str:

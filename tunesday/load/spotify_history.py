@@ -26,15 +26,17 @@ A play becomes one ``listening_events`` row:
   null (the export does not say where a play came from).
 - ``ip_addr`` is never read into any output, set-aside records included.
 
-Unparseable fields (``ts`` not ISO 8601, ``ms_played`` not an integer, a track URI that is not
-``spotify:track:<id>``) are loaded as null, so staging's rules reject the play with their reason
+Unparseable fields (``ts`` not ISO 8601, ``ms_played`` not an integer or beyond 64 bits, a track
+URI that is not ``spotify:track:<id>``) are loaded as null, so staging's rules reject the play with their reason
 (``missing_played_at``, ``missing_ms_played``, ``missing_track_id``); plays with
 ``ms_played = 0`` are loaded (staging counts them as plays that never started, a skip).
 
 Set aside, with their reason: ``podcast_episode`` and ``audiobook`` (the track fields are null:
 not music), ``no_track_uri`` (neither a track nor anything else identifiable), ``private_session``
-(``incognito_mode`` is true: the listener asked for those plays not to shape recommendations),
-``not_an_object`` and ``unparseable_record``.
+(``incognito_mode`` is true: the listener asked for those plays not to shape recommendations) —
+well-formed plays the contract has no place for (``kept_out``) — and, rejected as bad,
+``not_an_object`` and ``unparseable_record`` (a play no rule foresaw: a name given as an object,
+text that is not Unicode, ...; the error is kept with the play).
 
 The tracks and the album artists (``master_metadata_album_artist_name``: the export names no other
 artist) the plays need are added to ``tracks`` and ``artists`` when the contract does not know them
@@ -50,7 +52,8 @@ from pathlib import Path
 
 from tunesday.load import ids
 from tunesday.load.catalog import Catalog
-from tunesday.load.source import Batch, BadInput, InputFile, parse_json, parse_timestamp, strip_suffixes
+from tunesday.load.source import (Batch, BadInput, InputFile, check_row, parse_json, parse_timestamp,
+                                  strip_suffixes, text_field)
 
 FILE_PATTERN = "Streaming_History_Audio_*.json*"
 USER_ID = re.compile(r"[A-Za-z0-9_:-]{1,128}")
@@ -88,6 +91,7 @@ def as_bool(value) -> bool | None:
 class SpotifyHistory:
     name = "spotify-history"
     records_are = "plays"
+    kept_out = frozenset({"podcast_episode", "audiobook", "private_session", "no_track_uri"})
 
     def __init__(self, user_id: str | None = None):
         if user_id is not None and not USER_ID.fullmatch(user_id):
@@ -122,30 +126,30 @@ class SpotifyHistory:
         batch = Batch(records=len(plays))
         mapped = []
         for index, play in enumerate(plays):
-            try:
+            ref = f"[{index}]"
+            with catalog.guard(batch, ref, play):
                 reason = set_aside_reason(play)
                 if reason:
-                    batch.set_aside(f"[{index}]", reason, play)
+                    batch.set_aside(ref, reason, play)
                 else:
-                    mapped.append(map_play(play, user_id, batch.notes))
-            except Exception as error:  # a record no rule foresaw: set aside, keep loading
-                batch.set_aside(f"[{index}]", "unparseable_record", {"error": repr(error), "record": play})
+                    mapped.append((ref, play, *map_play(play, user_id, batch.notes)))
         if not mapped:
             return batch
-        catalog.prefetch(track_ids=[event["track_id"] for event, _ in mapped],
-                         artist_ids=[ids.artist_id(artist) for _, (artist, _, _) in mapped],
+        catalog.prefetch(track_ids=[event["track_id"] for _, _, event, _ in mapped],
+                         artist_ids=[names[0] for _, _, _, names in mapped],
                          user_ids=[user_id])
         known_events = {row["event_id"] for row in catalog.store.fetch(
-            "listening_events", "event_id", sorted({event["event_id"] for event, _ in mapped}), ["event_id"])}
-        for event, names in mapped:
-            batch.usable += 1
-            if event["event_id"] in known_events:
-                batch.already_known += 1
-                continue
-            batch.add("listening_events", event)
-            if event["track_id"]:
-                catalog.named_track(batch, event["track_id"], *names)
-        countries = Counter(event["country"] for event, _ in mapped if event["country"])
+            "listening_events", "event_id", sorted({event["event_id"] for _, _, event, _ in mapped}), ["event_id"])}
+        for ref, play, event, (_, *names) in mapped:
+            with catalog.guard(batch, ref, play):
+                batch.usable += 1
+                if event["event_id"] in known_events:
+                    batch.already_known += 1
+                    continue
+                batch.add("listening_events", event)
+                if event["track_id"]:
+                    catalog.named_track(batch, event["track_id"], *names)
+        countries = Counter(event["country"] for _, _, event, _ in mapped if event["country"])
         catalog.user(batch, user_id, countries.most_common(1)[0][0] if countries else None)
         return batch
 
@@ -165,7 +169,8 @@ def set_aside_reason(play) -> str | None:
 
 
 def map_play(play: dict, user_id: str, notes: Counter) -> tuple[dict, tuple]:
-    """One play as a listening_events row, and the artist, track and album names it carries."""
+    """One play as a checked listening_events row, and the album artist's id with the artist,
+    track and album names the play carries."""
     raw_ts, raw_uri, raw_ms = play.get("ts"), play.get("spotify_track_uri"), play.get("ms_played")
     ended_at = parse_timestamp(raw_ts)
     ms_played = ids.whole_number(raw_ms)
@@ -197,8 +202,10 @@ def map_play(play: dict, user_id: str, notes: Counter) -> tuple[dict, tuple]:
         "platform": platform,
         "country": country,
     }
-    return event, (play.get("master_metadata_album_artist_name"), play.get("master_metadata_track_name"),
-                   play.get("master_metadata_album_album_name"))
+    artist = text_field(play, "master_metadata_album_artist_name")
+    return check_row("listening_events", event), (
+        ids.artist_id(artist), artist, text_field(play, "master_metadata_track_name"),
+        text_field(play, "master_metadata_album_album_name"))
 
 
 def _lower(value) -> str | None:

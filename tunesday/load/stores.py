@@ -8,28 +8,51 @@ keep two things beside the contract tables, which dbt never reads:
 - the rows a loader set aside (not part of the contract: podcast plays, records without a usable
   key, records that are not objects), each with its reason and the record as JSON.
 
+One input file is one commit (``Store.commit``): its rows in every table it writes, its set-aside
+rows and its ledger entry are all written, or none of them is, even when the loader is killed
+half-way. A file without a ledger entry has therefore left no rows behind, and loads whole the
+next time (a crash between tables used to leave, say, an MPD file's playlists without their
+tracks, and the next load took the playlists as already known and wrote no tracks, for good).
+
 DuckDB (``ParquetStore``), under the raw folder (``TUNESDAY_RAW_DIR``):
-``<table>/<loader>-<source>-<sha12>.parquet`` (new files only, written under a temporary name
-and renamed, so a half-written file is never read; ``<table>/empty.parquet``, no rows, where a
-table has no file yet, as BigQuery gets every table created empty), ``_set_aside/<loader>/<same name>.parquet``
-and ``_loads/ledger.jsonl``. The warehouse's raw views read ``<table>/*.parquet`` only.
+``<table>/<loader>-<source>-<sha12>.parquet`` (new files only; ``<table>/empty.parquet``, no
+rows, where a table has no file yet, as BigQuery gets every table created empty),
+``_set_aside/<loader>/<same name>.parquet`` and ``_loads/ledger.jsonl``. The warehouse's raw
+views read ``<table>/*.parquet`` only. A commit writes every part under ``_loads/pending/<name>.*/``
+(fsynced), then a ``COMMIT.json`` there naming each part's final path and the ledger entry
+(written whole: temporary name, fsync, rename) — the commit point — then renames the parts into
+place, appends the ledger line and removes the folder. Opening the store finishes what a killed
+load left: a pending folder with ``COMMIT.json`` is completed (renames not done yet, the ledger
+line if missing), one without is removed. The ledger is appended whole lines, each fsynced; a
+half-written last line (a crash during the append) is dropped with a notice, as its commit is
+completed again from its pending folder; a damaged line before the last stops the load
+(``StoreUnusable``): what was loaded is then unknown. One loader at a time writes a raw folder
+(a lock on ``_loads/lock``).
 
 BigQuery (``BigQueryStore``): each contract table is created with its explicit schema when it does
-not exist yet (never replaced) and appended to with one Parquet load job per table and input
-file; the ledger and the set-aside rows are the tables ``_load_ledger`` and ``_load_set_aside``
-of the same dataset.
+not exist yet (never replaced); the ledger and the set-aside rows are the tables ``_load_ledger``
+and ``_load_set_aside`` of the same dataset. A commit loads each part (and the ledger entry) into
+a table of its own, ``_pending_<attempt>_<table>``, with one Parquet load job each, then appends
+them all to their tables in one multi-statement transaction, then drops them. Pending tables
+left by a killed load are dropped when the store is opened: they were never appended, or were
+and are no longer needed.
 """
 
 import datetime as dt
+import fcntl
 import io
 import json
 import os
+import shutil
+import tempfile
+import uuid
 from pathlib import Path
 from typing import Protocol
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+from google.api_core.exceptions import GoogleAPIError
 from google.cloud import bigquery
 
 from tunesday.contract import SCHEMAS, TS
@@ -56,8 +79,15 @@ LEDGER_SCHEMA = pa.schema([
 
 LEDGER_TABLE = "_load_ledger"
 SET_ASIDE_TABLE = "_load_set_aside"
+PART_SCHEMAS = {**SCHEMAS, SET_ASIDE_TABLE: SET_ASIDE_SCHEMA}
 # Ids per lookup query: keeps each BigQuery request well under its size limit.
 LOOKUP_CHUNK = 10_000
+COMMIT_FILE = "COMMIT.json"
+PENDING_PREFIX = "_pending_"
+
+
+class StoreUnusable(Exception):
+    """The target cannot be loaded into (its ledger is damaged, another load holds it)."""
 
 
 def utc_now() -> dt.datetime:
@@ -70,32 +100,63 @@ def ledger_key(entry: dict) -> tuple[str, str, str]:
 
 class Store(Protocol):
     description: str
+    errors: tuple[type[Exception], ...]   # what the store raises when it fails (not the input)
+    notices: list[str]                    # what opening it repaired, for the report
 
     def ledger(self) -> dict[tuple[str, str, str], dict]:
         """Every load recorded so far, by (loader, scope, sha256)."""
 
-    def record_load(self, entry: dict) -> None:
-        """Add one ledger entry (LEDGER_SCHEMA's fields); called after the file's rows are written."""
-
-    def write(self, table: str, rows: pa.Table, name: str) -> None:
-        """Append rows to a contract table (the rows already have the contract's schema)."""
-
-    def set_aside(self, rows: pa.Table, loader: str, name: str) -> None:
-        """Keep rows that are not part of the contract (SET_ASIDE_SCHEMA)."""
+    def commit(self, name: str, parts: dict[str, pa.Table], entry: dict) -> None:
+        """Add one input file's rows, all or none: `parts` by table (the contract's tables and
+        SET_ASIDE_TABLE, each with its schema), and its ledger entry (LEDGER_SCHEMA's fields)."""
 
     def fetch(self, table: str, key: str, ids: list[str], columns: list[str]) -> list[dict]:
         """The rows of a contract table whose `key` is one of `ids` (all of them, duplicates too)."""
 
+    def close(self) -> None:
+        """Let another load use the target."""
 
-class ParquetStore:
+
+class _Closing:
+    """``with store:`` closes the store at the end of the block."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _check_parts(parts: dict[str, pa.Table]) -> None:
+    for table, rows in parts.items():
+        if not rows.schema.equals(PART_SCHEMAS[table]):
+            raise ValueError(f"{table} rows do not match the raw contract:\n{rows.schema}")
+
+
+class ParquetStore(_Closing):
     """The DuckDB raw folder: one Parquet folder per contract table."""
+
+    errors = (duckdb.Error,)
 
     def __init__(self, raw_dir: Path):
         self.raw_dir = Path(raw_dir)
         self.description = f"DuckDB raw folder {self.raw_dir}"
-        self._ledger_path = self.raw_dir / "_loads" / "ledger.jsonl"
+        self.notices: list[str] = []
+        loads = self.raw_dir / "_loads"
+        self._ledger_path = loads / "ledger.jsonl"
+        self._pending = loads / "pending"
+        self._lock = _lock(loads / "lock", self.raw_dir)
         self._con = duckdb.connect()
-        self._ensure_tables()
+        try:
+            self._ensure_tables()
+            self._recover()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self._con.close()
+        self._lock.close()
 
     def _ensure_tables(self) -> None:
         """An empty file with the contract's schema in each table folder that has no file yet, so
@@ -103,32 +164,35 @@ class ParquetStore:
         table the warehouse reads, as a BigQuery dataset gets every table created empty."""
         for table, schema in SCHEMAS.items():
             if not any((self.raw_dir / table).glob("*.parquet")):
-                self._write_new(self.raw_dir / table, "empty", schema.empty_table())
+                folder = self.raw_dir / table
+                folder.mkdir(parents=True, exist_ok=True)
+                _write_whole(self._free_path(folder, "empty"), schema.empty_table())
 
     def ledger(self) -> dict[tuple[str, str, str], dict]:
         entries = {}
-        if self._ledger_path.exists():
-            for line in self._ledger_path.read_text().splitlines():
-                if line.strip():
-                    entry = json.loads(line)
-                    entries[ledger_key(entry)] = entry
+        lines = self._ledger_path.read_bytes().split(b"\n") if self._ledger_path.exists() else []
+        for number, line in enumerate(lines, 1):
+            if line.strip():
+                entry = _ledger_entry(line)
+                if entry is None:
+                    raise StoreUnusable(f"the load ledger {self._ledger_path} is damaged at line {number}: "
+                                        "what was loaded is unknown; restore it or remove the line")
+                entries[ledger_key(entry)] = entry
         return entries
 
-    def record_load(self, entry: dict) -> None:
-        self._ledger_path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({**entry, "loaded_at": entry["loaded_at"].isoformat()}) + "\n"
-        with self._ledger_path.open("a") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    def write(self, table: str, rows: pa.Table, name: str) -> None:
-        if not rows.schema.equals(SCHEMAS[table]):
-            raise ValueError(f"{table} rows do not match the raw contract:\n{rows.schema}")
-        self._write_new(self.raw_dir / table, name, rows)
-
-    def set_aside(self, rows: pa.Table, loader: str, name: str) -> None:
-        self._write_new(self.raw_dir / "_set_aside" / loader, name, rows)
+    def commit(self, name: str, parts: dict[str, pa.Table], entry: dict) -> None:
+        _check_parts(parts)
+        self._pending.mkdir(parents=True, exist_ok=True)
+        pending = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=self._pending))
+        moves = []
+        for number, (table, rows) in enumerate(parts.items()):
+            staged = pending / f"{number}.parquet"
+            _write_synced(staged, rows)
+            folder = self.raw_dir / "_set_aside" / entry["loader"] if table == SET_ASIDE_TABLE else self.raw_dir / table
+            moves.append([staged.name, str(self._free_path(folder, name).relative_to(self.raw_dir))])
+        ledger_entry = {**entry, "loaded_at": entry["loaded_at"].isoformat()}
+        _write_whole(pending / COMMIT_FILE, json.dumps({"moves": moves, "entry": ledger_entry}).encode())
+        self._finish(pending, ledger={})
 
     def fetch(self, table: str, key: str, ids: list[str], columns: list[str]) -> list[dict]:
         files = sorted(str(p) for p in (self.raw_dir / table).glob("*.parquet"))
@@ -140,51 +204,181 @@ class ParquetStore:
         )
         return [dict(zip(columns, row)) for row in result.fetchall()]
 
+    def _finish(self, pending: Path, ledger: dict) -> dict:
+        """Carry out a commit whose COMMIT.json is written (again, after a crash: each step is
+        done only if it was not); the ledger line is appended unless `ledger` has the entry."""
+        commit = json.loads((pending / COMMIT_FILE).read_text())
+        for staged, target in commit["moves"]:
+            source, target = pending / staged, self.raw_dir / target
+            if source.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(source, target)
+                _fsync_folder(target.parent)
+        entry = commit["entry"]
+        if ledger_key(entry) not in ledger:
+            self._append_ledger(entry)
+        shutil.rmtree(pending)
+        return entry
+
+    def _recover(self) -> None:
+        """Finish or undo what a killed load left (see the module's docstring)."""
+        self._repair_ledger()
+        if not self._pending.is_dir():
+            return
+        ledger = None
+        for pending in sorted(self._pending.iterdir()):
+            if (pending / COMMIT_FILE).is_file():
+                ledger = self.ledger() if ledger is None else ledger
+                entry = self._finish(pending, ledger)
+                ledger[ledger_key(entry)] = entry
+                self.notices.append(f"completed the interrupted load of {entry['source_file']} "
+                                    "(it was committed before the loader stopped)")
+            else:
+                # Never committed: its staged parts go, its input file loads again. (An empty
+                # folder is a finished commit stopped while removing it: nothing to say.)
+                if any(pending.iterdir()):
+                    self.notices.append(f"removed what an interrupted load left in {pending} (never "
+                                        "committed: its input file loads again)")
+                shutil.rmtree(pending)
+
+    def _repair_ledger(self) -> None:
+        """Drop a half-written last ledger line; end the file with a newline so appends are lines."""
+        if not self._ledger_path.exists():
+            return
+        data = self._ledger_path.read_bytes()
+        body = data.rstrip(b"\n")
+        last = body.rfind(b"\n") + 1           # where the last line starts
+        if not body or _ledger_entry(body[last:]) is not None:
+            if not data.endswith(b"\n"):
+                with self._ledger_path.open("ab") as fh:
+                    fh.write(b"\n")
+                    _sync(fh)
+            return
+        with self._ledger_path.open("r+b") as fh:
+            fh.truncate(last)
+            _sync(fh)
+        self.notices.append(f"dropped a half-written last line of the load ledger {self._ledger_path} "
+                            f"({len(body) - last} bytes, from a load that was stopped while writing it)")
+
+    def _append_ledger(self, entry: dict) -> None:
+        """One whole line in one write, fsynced: a crash leaves at most a torn last line."""
+        self._ledger_path.parent.mkdir(parents=True, exist_ok=True)
+        line = memoryview((json.dumps(entry) + "\n").encode())
+        fd = os.open(self._ledger_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            while line:
+                line = line[os.write(fd, line):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
     @staticmethod
-    def _write_new(folder: Path, name: str, rows: pa.Table) -> None:
-        """Write `name`.parquet, or `name`-2.parquet … if it exists: never replace a file."""
-        folder.mkdir(parents=True, exist_ok=True)
+    def _free_path(folder: Path, name: str) -> Path:
+        """`name`.parquet, or `name`-2.parquet … if it exists: never replace a file."""
         path, n = folder / f"{name}.parquet", 1
         while path.exists():
             n += 1
             path = folder / f"{name}-{n}.parquet"
-        partial = folder / f".{path.name}.partial"
-        pq.write_table(rows, partial, compression="zstd")
-        os.replace(partial, path)
+        return path
 
 
-class BigQueryStore:
+def _ledger_entry(line: bytes) -> dict | None:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) and {"loader", "scope", "sha256"} <= entry.keys() else None
+
+
+def _lock(path: Path, raw_dir: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreUnusable(f"another load is writing to {raw_dir} (it holds {path})") from None
+    return handle
+
+
+def _sync(fh) -> None:
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_synced(path: Path, rows: pa.Table) -> None:
+    with path.open("wb") as fh:
+        pq.write_table(rows, fh, compression="zstd")
+        _sync(fh)
+
+
+def _write_whole(path: Path, content: pa.Table | bytes) -> None:
+    """Write `path` whole or not at all: a temporary name, fsync, rename, fsync the folder."""
+    partial = path.with_name(f".{path.name}.partial")
+    if isinstance(content, bytes):
+        with partial.open("wb") as fh:
+            fh.write(content)
+            _sync(fh)
+    else:
+        _write_synced(partial, content)
+    os.replace(partial, path)
+    _fsync_folder(path.parent)
+
+
+class BigQueryStore(_Closing):
     """A BigQuery raw dataset (or the emulator's), appended to with Parquet load jobs."""
+
+    errors = (GoogleAPIError,)
 
     def __init__(self, client: bigquery.Client, dataset: str, location: str | None = None):
         self.client = client
         self.dataset = f"{client.project}.{dataset}"
         self.location = location
         self.description = f"BigQuery dataset {self.dataset}"
+        self.notices: list[str] = []
         self._ensure_tables()
+        self._drop_pending()
+
+    def close(self) -> None:
+        """Nothing to release: BigQuery's transactions keep concurrent commits whole."""
 
     def _ensure_tables(self) -> None:
         """Create the dataset and any missing table with its explicit schema; keep existing ones."""
         self.client.create_dataset(bigquery.Dataset(self.dataset), exists_ok=True)
-        schemas = {**SCHEMAS, LEDGER_TABLE: LEDGER_SCHEMA, SET_ASIDE_TABLE: SET_ASIDE_SCHEMA}
-        for table, schema in schemas.items():
+        for table, schema in {**PART_SCHEMAS, LEDGER_TABLE: LEDGER_SCHEMA}.items():
             self.client.create_table(
                 bigquery.Table(f"{self.dataset}.{table}", schema=bigquery_fields(schema)), exists_ok=True)
+
+    def _drop_pending(self) -> None:
+        for table in self.client.list_tables(self.dataset):
+            if table.table_id.startswith(PENDING_PREFIX):
+                self.client.delete_table(table, not_found_ok=True)
+                self.notices.append(f"dropped {table.table_id}, left by an interrupted load")
 
     def ledger(self) -> dict[tuple[str, str, str], dict]:
         rows = self._query(f"select * from `{self.dataset}.{LEDGER_TABLE}`")
         return {ledger_key(row): row for row in rows}
 
-    def record_load(self, entry: dict) -> None:
-        self._load(LEDGER_TABLE, pa.Table.from_pylist([entry], schema=LEDGER_SCHEMA))
-
-    def write(self, table: str, rows: pa.Table, name: str) -> None:
-        if not rows.schema.equals(SCHEMAS[table]):
-            raise ValueError(f"{table} rows do not match the raw contract:\n{rows.schema}")
-        self._load(table, rows)
-
-    def set_aside(self, rows: pa.Table, loader: str, name: str) -> None:
-        self._load(SET_ASIDE_TABLE, rows)
+    def commit(self, name: str, parts: dict[str, pa.Table], entry: dict) -> None:
+        _check_parts(parts)
+        parts = {**parts, LEDGER_TABLE: pa.Table.from_pylist([entry], schema=LEDGER_SCHEMA)}
+        attempt = f"{self.dataset}.{PENDING_PREFIX}{uuid.uuid4().hex[:12]}_"
+        for table, rows in parts.items():
+            self._load(attempt + table, rows, bigquery.WriteDisposition.WRITE_TRUNCATE)
+        appends = [f"insert into `{self.dataset}.{table}` ({', '.join(rows.schema.names)}) "
+                   f"select {', '.join(rows.schema.names)} from `{attempt}{table}`;"
+                   for table, rows in parts.items()]
+        self._query("\n".join(["begin transaction;", *appends, "commit transaction;"]))
+        for table in parts:
+            self.client.delete_table(attempt + table, not_found_ok=True)
 
     def fetch(self, table: str, key: str, ids: list[str], columns: list[str]) -> list[dict]:
         ids = list(ids)
@@ -201,16 +395,13 @@ class BigQueryStore:
         result = self.client.query(sql, job_config=config, location=self.location).result()
         return [dict(row.items()) for row in result]
 
-    def _load(self, table: str, rows: pa.Table) -> None:
+    def _load(self, table_ref: str, rows: pa.Table, disposition: str) -> None:
         buffer = io.BytesIO()
         pq.write_table(rows, buffer)
         buffer.seek(0)
         config = bigquery.LoadJobConfig(
             source_format=bigquery.SourceFormat.PARQUET,
-            write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+            write_disposition=disposition,
             schema=bigquery_fields(rows.schema),
         )
-        self.client.load_table_from_file(
-            buffer, f"{self.dataset}.{table}", job_config=config, location=self.location
-        ).result()
-
+        self.client.load_table_from_file(buffer, table_ref, job_config=config, location=self.location).result()
