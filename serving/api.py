@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sqlite3
 import time
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -42,6 +43,16 @@ def _not_found(_error):
 @bp.app_errorhandler(405)
 def _method_not_allowed(_error):
     return jsonify(error={"code": "method_not_allowed", "message": "only GET is served"}), 405
+
+
+@bp.app_errorhandler(sqlite3.Error)
+def _snapshot_unreadable(error: sqlite3.Error):
+    """The snapshot failed a read (damaged, truncated, gone): 503, and the reader checks it in full
+    before the next request, serving an older intact one if it fails (serving/store_reader.py)."""
+    current_app.logger.warning("snapshot read failed: %s", error)
+    current_app.extensions["snapshot_reader"].read_failed(error)
+    message = "the serving snapshot could not be read; it is being checked, retry"
+    return jsonify(error={"code": "snapshot_unreadable", "message": message}), 503, {"Retry-After": "1"}
 
 
 @bp.app_errorhandler(Exception)
