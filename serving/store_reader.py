@@ -26,7 +26,7 @@ connection kills the worker with SIGBUS at its next read of a page past the new 
 the per-request stat cannot close (a request already reading); a read() returns an error instead,
 which SQLite reports and api.py answers 503. Published files are never written again, so only
 damage done by hand or by the disk is at stake, but what mmap saved is small: per request, 6-7 µs
-on a 100 MB snapshot (3,000 listeners) and some 25-35 µs where the 64 MiB page cache holds as
+on a 100 MB snapshot (3,000 listeners) and some 15-35 µs where the 64 MiB page cache holds as
 little of the file as it would of the 3.3 GB one of 100,000 listeners (bench/snapshot_read_bench.py),
 against 1.3-2.5 ms per request at concurrency 1; bench/serving_bench.py could not tell the two
 apart from run-to-run noise on this shared 2-core machine. Connections are per thread and read-only.
