@@ -35,7 +35,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-# The main job regenerates the data, so it rebuilds incremental models from scratch; a daily
+# The main job regenerates the data, so it rebuilds incremental models from scratch, published
+# Discover Weekly lists included (a plain --full-refresh keeps them); a daily
 # scheduled run is a plain `dbt build --vars '{run_date: YYYY-MM-DD}'`.
 run: generate build serve
 
@@ -43,7 +44,7 @@ generate: $(VENV)/.installed
 	$(BIN)/tunesday-generate --users $(USERS) --tracks $(TRACKS) --days $(DAYS) --seed $(SEED) --out $(DATA_DIR)
 
 build: $(VENV)/.installed
-	$(BIN)/dbt build --full-refresh
+	$(BIN)/dbt build --full-refresh --vars '{rebuild_published_weeks: true}'
 	$(BIN)/dbt show --select audit_raw__row_counts --limit 20
 
 # Export the warehouse's serving tables to a snapshot, then serve them (foreground; Ctrl-C stops).

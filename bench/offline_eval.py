@@ -37,7 +37,8 @@ def main() -> None:
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     if not args.no_build:
         build = dbt.run(["build", "--full-refresh", "--exclude", "resource_type:test", "--vars",
-                         json.dumps({"run_date": run_date.isoformat(), "eval_test_days": args.test_days})],
+                         json.dumps({"run_date": run_date.isoformat(), "eval_test_days": args.test_days,
+                                    "rebuild_published_weeks": True})],
                         dbt.duckdb_env(warehouse.parent, data / "raw", warehouse))
         if not build.success:
             sys.exit(build.describe())

@@ -1,7 +1,10 @@
 """The HTTP API (one blueprint): a listener's surfaces, Smart Shuffle, heard-track checks, health.
 
-JSON only. Errors are {"error": {"code", "message"}} with status 400 (malformed id or parameter),
-404 (unknown listener or playlist), 503 (no snapshot loaded); never a stack trace.
+JSON only. Errors are {"error": {"code", "message"}} (serving/errors.py) with status 400 (malformed
+id or parameter), 401 (API tokens configured and none valid given: serving/auth.py), 404 (unknown
+listener, playlist or route), 405 (a method other than GET/HEAD, with `Allow`), 503 (no snapshot
+loaded); never a stack trace. OPTIONS is answered 204 with `Allow` and no body. Requests gunicorn
+rejects before they reach the app (400, 414, 431) get the same shape from serving/worker.py.
 """
 
 from __future__ import annotations
@@ -14,12 +17,16 @@ import time
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from serving import documents
+from serving import errors
 from serving import metrics as serving_metrics
 from tunesday.bloom import BloomFilter
 
 bp = Blueprint("api", __name__)
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_:-]{1,128}$")
+#: Ids are matched whole (fullmatch): `$` would let a trailing newline through into the JSON we join.
+ID_PATTERN = re.compile(r"[A-Za-z0-9_:-]{1,128}")
+#: ASCII digits only: `\d` and int() also take other scripts' digits.
+LIMIT_PATTERN = re.compile(r"[0-9]{1,9}")
 SURFACES = documents.WHOLE_SURFACES + documents.PART_SURFACES
 MAX_LIMIT = 100
 
@@ -30,40 +37,64 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+def _json_error(status: int, code: str, message: str) -> Response:
+    return Response(errors.body(code, message), status, mimetype="application/json")
+
+
 @bp.app_errorhandler(ApiError)
 def _api_error(error: ApiError):
-    return jsonify(error={"code": error.code, "message": error.message}), error.status
+    return _json_error(error.status, error.code, error.message)
 
 
 @bp.app_errorhandler(404)
 def _not_found(_error):
-    return jsonify(error={"code": "not_found", "message": "no such route"}), 404
+    return _json_error(404, "not_found", "no such route")
 
 
 @bp.app_errorhandler(405)
-def _method_not_allowed(_error):
-    return jsonify(error={"code": "method_not_allowed", "message": "only GET is served"}), 405
+def _method_not_allowed(error):
+    response = _json_error(405, "method_not_allowed", "only GET (and HEAD) is served")
+    response.allow.update(error.valid_methods or ())
+    return response
 
 
 @bp.app_errorhandler(sqlite3.Error)
 def _snapshot_unreadable(error: sqlite3.Error):
     """The snapshot failed a read (damaged, truncated, gone): 503, and the reader checks it in full
-    before the next request, serving an older intact one if it fails (serving/store_reader.py)."""
-    current_app.logger.warning("snapshot read failed: %s", error)
+    before the next request, serving an older intact one if it fails (serving/store_reader.py).
+    Logged as SQLite's error name, type and frames, like any error (serving/errors.py)."""
+    current_app.logger.warning("snapshot read failed (%s): %s", getattr(error, "sqlite_errorname", "?"),
+                               errors.describe(error))
     current_app.extensions["snapshot_reader"].read_failed(error)
-    message = "the serving snapshot could not be read; it is being checked, retry"
-    return jsonify(error={"code": "snapshot_unreadable", "message": message}), 503, {"Retry-After": "1"}
+    response = _json_error(503, "snapshot_unreadable", "the serving snapshot could not be read; it is being checked")
+    response.headers["Retry-After"] = "1"
+    return response
 
 
 @bp.app_errorhandler(Exception)
 def _internal(error: Exception):
-    current_app.logger.exception("unhandled error", exc_info=error)
-    return jsonify(error={"code": "internal", "message": "internal error"}), 500
+    """Logged as the route and the exception's type and frames: its message could quote a
+    listener id (serving/errors.py)."""
+    rule = request.url_rule.rule if request.url_rule else "unmatched"
+    current_app.logger.error("unhandled error on %s: %s", rule, errors.describe(error))
+    return _json_error(500, "internal", "internal error")
 
 
 @bp.before_app_request
 def _start_timer():
     g.started = time.perf_counter()
+
+
+@bp.before_app_request
+def _authorize():
+    """With API tokens configured, every /v1 route needs one (health, readiness, metrics and the
+    OpenAPI document stay open: they tell nothing about a listener, and probes carry no token)."""
+    tokens = current_app.extensions["api_tokens"]
+    if request.path.startswith("/v1/") and tokens.required and not tokens.allows(request.headers.get("Authorization")):
+        response = _json_error(401, "unauthorized", "a valid bearer token is required")
+        given = "Authorization" in request.headers
+        response.headers["WWW-Authenticate"] = 'Bearer realm="tunesday"' + (', error="invalid_token"' if given else "")
+        return response
 
 
 @bp.after_app_request
@@ -74,7 +105,7 @@ def _observe(response: Response):
 
 
 def _valid_id(value: str, name: str) -> str:
-    if not ID_PATTERN.match(value):
+    if not ID_PATTERN.fullmatch(value):
         raise ApiError(400, "invalid_id", f"{name} must be 1-128 letters, digits or _:-")
     return value
 
@@ -128,7 +159,7 @@ def _int_param(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not re.fullmatch(r"\d{1,9}", raw) or not low <= int(raw) <= high:
+    if not LIMIT_PATTERN.fullmatch(raw) or not low <= int(raw) <= high:
         raise ApiError(400, "invalid_parameter", f"{name} must be an integer from {low} to {high}")
     return int(raw)
 
@@ -151,7 +182,7 @@ def smart_shuffle(user_id: str, playlist_id: str):
     snapshot, con = _snapshot()
     heard = _heard_filter(_listener(con, user_id))
     seed = request.args.get("seed", "0")
-    if not ID_PATTERN.match(seed):
+    if not ID_PATTERN.fullmatch(seed):
         raise ApiError(400, "invalid_parameter", "seed must be 1-128 letters, digits or _:-")
     playlist = con.execute("select track_ids, pool_track_ids, pool_items, pool_hashes from playlists where playlist_id = ?",
                            [_valid_id(playlist_id, "playlist_id")]).fetchone()

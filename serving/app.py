@@ -1,6 +1,8 @@
-"""The Flask app factory. Configuration from the environment:
+"""The Flask app factory. Configuration from the environment (tunesday.settings):
 
-    TUNESDAY_SERVING_STORE          the snapshot store (default in tunesday.settings)
+    TUNESDAY_SERVING_STORE          the snapshot store
+    TUNESDAY_API_TOKENS             comma-separated API tokens (serving/auth.py); unset: no tokens
+    TUNESDAY_API_TOKENS_FILE        a file of API tokens, one a line, re-read when it changes
 
 What the served data means (e.g. Smart Shuffle's one recommendation after every 3 tracks) comes
 with the data: the snapshot's manifest carries the warehouse's serving_settings.
@@ -10,22 +12,43 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, Response
 
+from serving import errors
+from serving.auth import Tokens
 from serving.store import Store
 from serving.store_reader import SnapshotReader
 from tunesday import settings
 
 
+class ServingFlask(Flask):
+    def make_default_options_response(self) -> Response:
+        """OPTIONS: 204 with `Allow` and no body (Flask's default is a 200 with an empty text/html body)."""
+        response = super().make_default_options_response()
+        response.status_code = 204
+        del response.headers["Content-Type"]
+        return response
+
+    def log_exception(self, exc_info) -> None:
+        """Flask's log of an error no handler took names the request's path, which holds listener
+        ids: name the exception's type and frames only (serving/errors.py)."""
+        self.logger.error("unhandled error: %s", errors.describe(exc_info[1]))
+
+
 def create_app(config: dict | None = None) -> Flask:
-    app = Flask(__name__)
+    app = ServingFlask(__name__)
     app.config.update(
         SERVING_STORE=settings.value(settings.SERVING_STORE),
+        API_TOKENS=settings.given(settings.API_TOKENS),
+        API_TOKENS_FILE=settings.given(settings.API_TOKENS_FILE),
         JSON_SORT_KEYS=False,
     )
     app.config.update(config or {})
     app.json.sort_keys = False
+    # '//' in a path is a 404 like any unknown path, not a redirect with an HTML body.
+    app.url_map.merge_slashes = False
     app.extensions["snapshot_reader"] = SnapshotReader(Store(Path(app.config["SERVING_STORE"])))
+    app.extensions["api_tokens"] = Tokens(app.config["API_TOKENS"], app.config["API_TOKENS_FILE"])
 
     from serving.api import bp
 

@@ -9,16 +9,33 @@ _JSON_TYPES = {"VARCHAR": {"type": "string"}, "BIGINT": {"type": "integer"}, "DO
 #: A track's display fields: the columns of serving_tracks but run_date (serving/sql/tracks.sql).
 _TRACK = {column: {**_JSON_TYPES[data_type], **({} if column == "track_id" else {"nullable": True})}
           for column, data_type in SERVING_TABLES["serving_tracks"].items() if column != "run_date"}
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+#: Any route, any error: 405 (with Allow) for a method other than GET/HEAD/OPTIONS, and gunicorn's
+#: own 400/414/431 for a request it cannot parse (serving/worker.py) are in the same shape.
+_DEFAULT = {"default": _error("any other error: 405 (with Allow), 414 (request line too long), "
+                              "431 (headers too large), 400 (malformed HTTP)")}
 _ERRORS = {
-    "400": {"description": "malformed id or parameter", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-    "404": {"description": "unknown listener or playlist", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-    "503": {"description": "no snapshot loaded", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+    "400": _error("malformed id or parameter"),
+    "401": _error("API tokens are configured and the request carries no valid one (with WWW-Authenticate: Bearer)"),
+    "404": _error("unknown listener or playlist"),
+    "503": _error("no snapshot loaded"),
+    **_DEFAULT,
 }
 
 
 def _ok(schema: str) -> dict:
     return {"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}},
             **_ERRORS}
+
+
+def _listener_data(operation: dict) -> dict:
+    """A /v1 operation: a bearer token when the server has API tokens (serving/auth.py)."""
+    return {**operation, "security": [{"bearer": []}]}
 
 
 def _path_param(name: str) -> dict:
@@ -29,31 +46,38 @@ OPENAPI = {
     "openapi": "3.0.3",
     "info": {"title": "Tunesday serving shim", "version": "1"},
     "paths": {
-        "/v1/users/{user_id}/discover-weekly": {"get": {
+        "/v1/users/{user_id}/discover-weekly": {"get": _listener_data({
             "summary": "This week's Discover Weekly: 30 tracks in flow order, with reasons.",
-            "parameters": [_path_param("user_id")], "responses": _ok("Surface")}},
-        "/v1/users/{user_id}/recommendations": {"get": {
+            "parameters": [_path_param("user_id")], "responses": _ok("Surface")})},
+        "/v1/users/{user_id}/recommendations": {"get": _listener_data({
             "summary": "A surface's recommendations, best first.",
             "parameters": [_path_param("user_id"),
                            {"name": "surface", "in": "query", "schema": {"type": "string", "enum": ["for_you", "discover_weekly"], "default": "for_you"}},
                            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}}],
-            "responses": _ok("Surface")}},
-        "/v1/users/{user_id}/playlists/{playlist_id}/smart-shuffle": {"get": {
+            "responses": _ok("Surface")})},
+        "/v1/users/{user_id}/playlists/{playlist_id}/smart-shuffle": {"get": _listener_data({
             "summary": "The playlist shuffled (deterministic for a seed), one recommendation after every N tracks "
                        "(the warehouse's serving_settings: 3); "
                        "recommendations the listener has probably heard (Bloom filter) are left out.",
             "parameters": [_path_param("user_id"), _path_param("playlist_id"),
                            {"name": "seed", "in": "query", "schema": {**_ID, "default": "0"}}],
-            "responses": _ok("SmartShuffle")}},
-        "/v1/users/{user_id}/heard/{track_id}": {"get": {
+            "responses": _ok("SmartShuffle")})},
+        "/v1/users/{user_id}/heard/{track_id}": {"get": _listener_data({
             "summary": "Whether the listener has heard the track (Bloom filter: 'probably heard' or 'not heard').",
-            "parameters": [_path_param("user_id"), _path_param("track_id")], "responses": _ok("Heard")}},
-        "/healthz": {"get": {"summary": "The process is up.", "responses": {"200": {"description": "OK"}}}},
-        "/readyz": {"get": {"summary": "Ready only with a valid snapshot; its run_date and age.",
-                            "responses": {"200": {"description": "ready"}, "503": {"description": "no snapshot"}}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics.", "responses": {"200": {"description": "text/plain"}}}},
+            "parameters": [_path_param("user_id"), _path_param("track_id")], "responses": _ok("Heard")})},
+        "/healthz": {"get": {"summary": "The process is up (no token needed).",
+                             "responses": {"200": {"description": "OK"}, **_DEFAULT}}},
+        "/readyz": {"get": {"summary": "Ready only with a valid snapshot; its run_date and age (no token needed).",
+                            "responses": {"200": {"description": "ready"}, "503": {"description": "no snapshot"}, **_DEFAULT}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics (no token needed).",
+                             "responses": {"200": {"description": "text/plain"}, **_DEFAULT}}},
     },
-    "components": {"schemas": {
+    "components": {
+        "securitySchemes": {"bearer": {
+            "type": "http", "scheme": "bearer",
+            "description": "An API token (TUNESDAY_API_TOKENS or TUNESDAY_API_TOKENS_FILE); required by every /v1 "
+                           "route when the server has tokens configured, and by none otherwise."}},
+        "schemas": {
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {
             "type": "object", "required": ["code", "message"],
             "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},

@@ -45,8 +45,9 @@ from pathlib import Path
 from serving.contract import SERVING_TABLES
 from serving.documents import SCHEMA_VERSION
 
-#: The ids exports give snapshots (serving/snapshot.py): also what makes a file name one of theirs.
-SNAPSHOT_ID = re.compile(r"\d{4}-\d{2}-\d{2}_\d{8}T\d{12}Z")
+#: A snapshot id: a file name without a path (exports give <run_date>_<UTC export time>, which
+#: sort by age; serving/snapshot.py).
+SNAPSHOT_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z_:-]{0,127}")
 _SNAPSHOT_FILE = re.compile(rf"({SNAPSHOT_ID.pattern})\.(sqlite|manifest\.json)")
 #: The settings a manifest carries: serving_settings' columns but its run_date.
 _SETTINGS = set(SERVING_TABLES["serving_settings"]) - {"run_date"}

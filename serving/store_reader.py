@@ -2,7 +2,8 @@
 never serves a damaged one while an intact one is on disk.
 
 What a worker serves: the snapshot CURRENT names if it is intact; else the newest older intact
-snapshot on disk (else the oldest newer one: any intact snapshot beats a 503); else nothing (503,
+snapshot on disk; else the one it serves, if still intact; else the oldest newer one (any intact
+snapshot beats a 503); else nothing (503,
 /readyz not ready), saying why in `last_error` (/readyz shows it). When CURRENT is missing or
 malformed (`null`, `[]`, garbage, keys missing) the newest intact snapshot on disk is served.
 Intact: its manifest is well formed, its file is whole (serving.store.verify: the stat it was
@@ -122,17 +123,19 @@ class SnapshotReader:
         self.last_error: str | None = None
 
     def get(self, fresh: bool = False) -> Snapshot | None:
-        """The snapshot to serve. CURRENT is looked at once per CHECK_SECONDS (or now, if `fresh`)."""
-        snapshot = self._snapshot
-        if (snapshot is None or snapshot.unchanged()) and self._suspect is None:
-            now = time.monotonic()
+        """The snapshot to serve. CURRENT is looked at once per CHECK_SECONDS (or now, if `fresh`),
+        and by every request while none is loaded: under a threaded worker, a request that came
+        while another thread loads the first snapshot waits for it rather than answering 503."""
+        snapshot, now = self._snapshot, time.monotonic()
+        if snapshot is not None and snapshot.unchanged() and self._suspect is None:
             if not fresh and now < self._next_check:
                 return snapshot
             self._next_check = now + CHECK_SECONDS
-            if self._current_stat() == self._seen and (self._retry_at is None or now < self._retry_at):
-                return snapshot
+        if not self._stale(snapshot, now):
+            return self._snapshot  # (another thread may have just loaded the first one)
         with self._lock:
-            self._select()
+            if self._snapshot is snapshot and self._stale(snapshot, now):  # no other thread chose meanwhile
+                self._select()
         return self._snapshot
 
     def read_failed(self, error: sqlite3.Error) -> None:
@@ -162,9 +165,15 @@ class SnapshotReader:
             return None
         return stat.st_mtime_ns, stat.st_size, stat.st_ino
 
+    def _stale(self, snapshot: Snapshot | None, now: float) -> bool:
+        """Whether to choose again: the served file changed or failed a read, CURRENT changed, or
+        a retry is due."""
+        return (self._suspect is not None or (snapshot is not None and not snapshot.unchanged())
+                or self._current_stat() != self._seen or (self._retry_at is not None and now >= self._retry_at))
+
     def _select(self) -> None:
         """Serve the first intact snapshot of `_candidates`; say why when it is not CURRENT's."""
-        self._seen = self._current_stat()  # before CURRENT is read: a change meanwhile is seen next time
+        seen = self._current_stat()  # before CURRENT is read: a change meanwhile is seen next time
         suspect, self._suspect = self._suspect, None
         current, candidates, problems = self._candidates()
         chosen = None
@@ -181,10 +190,11 @@ class SnapshotReader:
                 problems.append(f"serving {chosen.manifest['snapshot_id']} instead")
             self.last_error = "; ".join(problems or ["no intact snapshot on disk"])
             self._retry_at = time.monotonic() + RETRY_SECONDS
-        self._snapshot = chosen
+        self._snapshot, self._seen = chosen, seen
 
     def _candidates(self) -> tuple[dict | None, list[dict], list[str]]:
-        """CURRENT's manifest, the manifests to try in order, and what is wrong with CURRENT."""
+        """CURRENT's manifest, the manifests to try in order (CURRENT's, the older ones newest first,
+        the one served, the newer ones oldest first), and what is wrong with CURRENT."""
         problems = []
         try:
             current = self._store.current()
@@ -195,10 +205,15 @@ class SnapshotReader:
             problems.append(str(error))
         on_disk = self._store.published(warn=lambda line: None)  # `tunesday-serving snapshots` shows them
         if current is None:
-            return None, on_disk, problems
-        older = [manifest for manifest in on_disk if manifest["snapshot_id"] < current["snapshot_id"]]
-        newer = [manifest for manifest in reversed(on_disk) if manifest["snapshot_id"] > current["snapshot_id"]]
-        return current, [current, *older, *newer], problems
+            ahead, newer = on_disk, []
+        else:
+            ahead = [current, *[manifest for manifest in on_disk if manifest["snapshot_id"] < current["snapshot_id"]]]
+            newer = [manifest for manifest in reversed(on_disk) if manifest["snapshot_id"] > current["snapshot_id"]]
+        served_id = self._snapshot.manifest["snapshot_id"] if self._snapshot is not None else None
+        ahead_ids = {manifest["snapshot_id"] for manifest in ahead}
+        served = [] if served_id is None or served_id in ahead_ids else [self._snapshot.manifest]
+        newer = [manifest for manifest in newer if manifest["snapshot_id"] != served_id]
+        return current, [*ahead, *served, *newer], problems
 
     def _open(self, manifest: dict, suspect: Snapshot | None) -> Snapshot:
         """The snapshot of `manifest` if it is intact, else StoreError saying why. The one served is

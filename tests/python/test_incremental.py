@@ -66,3 +66,35 @@ def test_daily_runs_and_catch_up_equal_a_full_build(warehouse, tmp_path):
         assert daily_counts == set(con.execute(counts).fetchall())
     for _table, raw, accepted, rejected, duplicate in daily_counts:
         assert raw == accepted + rejected + duplicate
+
+
+def test_full_refresh_mid_week_keeps_the_published_discover_weekly(warehouse, tmp_path):
+    """The week's first run publishes Discover Weekly; a --full-refresh later that week keeps it,
+    and only var rebuild_published_weeks remakes it (from that run's data)."""
+    env = warehouse.env_in(tmp_path, "midweek.duckdb")
+    last = dt.date.fromisoformat(RUN_DATE)
+    week_start = last - dt.timedelta(days=last.weekday())
+    assert last > week_start + dt.timedelta(days=1), "RUN_DATE must leave room for a mid-week run"
+    select = ["--select", "+fct_discover_weekly", "--exclude", "resource_type:test"]
+    week_list = f"select user_id, playlist_position, track_id from fct_discover_weekly where week_start = '{week_start}'"
+
+    def published() -> set[tuple]:
+        with connect_warehouse(str(tmp_path / "midweek.duckdb")) as con:
+            return set(con.execute(week_list).fetchall())
+
+    first = warehouse.dbt_with(env, "build", *select, "--vars", f"{{run_date: '{week_start + dt.timedelta(days=1)}'}}")
+    assert first.success, first.describe(3000)
+    monday_list = published()
+    assert monday_list
+
+    refresh = warehouse.dbt_with(env, "build", *select, "--full-refresh", "--vars", f"{{run_date: '{last}'}}")
+    assert refresh.success, refresh.describe(3000)
+    assert published() == monday_list
+
+    # The explicit rebuild remakes the week from the later data: the list of a fresh build that day.
+    rebuild = warehouse.dbt_with(env, "build", "--select", "fct_discover_weekly", "--exclude", "resource_type:test",
+                                 "--full-refresh", "--vars", f"{{run_date: '{last}', rebuild_published_weeks: true}}")
+    assert rebuild.success, rebuild.describe(3000)
+    with connect_warehouse(str(warehouse.duckdb_path)) as con:
+        fresh_build_list = set(con.execute(week_list).fetchall())
+    assert published() == fresh_build_list != monday_list

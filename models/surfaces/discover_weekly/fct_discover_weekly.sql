@@ -1,5 +1,6 @@
 {{ config(
     materialized='incremental',
+    full_refresh=(none if var('rebuild_published_weeks') else false),
     **incremental_by_date_config('week_start', ['user_id', 'week_start', 'playlist_position'])
 ) }}
 
@@ -13,6 +14,10 @@
     short), ordered for flow: a walk round the Camelot wheel from the listener's main key,
     zigzagging between the A and B rings (the main key's ring first) so that neighbours stay
     compatible, tempo rising within a key.
+
+    A published week is part of the record, so `--full-refresh` does not rebuild this table
+    (full_refresh=false): a mid-week full refresh keeps the week's list. Only
+    --vars '{rebuild_published_weeks: true}' rebuilds it (e.g. after the raw data was replaced).
 -#}
 
 {%- set size = var('discover_weekly_size') %}
