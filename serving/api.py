@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sqlite3
 import time
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -54,6 +55,19 @@ def _not_found(_error):
 def _method_not_allowed(error):
     response = _json_error(405, "method_not_allowed", "only GET (and HEAD) is served")
     response.allow.update(error.valid_methods or ())
+    return response
+
+
+@bp.app_errorhandler(sqlite3.Error)
+def _snapshot_unreadable(error: sqlite3.Error):
+    """The snapshot failed a read (damaged, truncated, gone): 503, and the reader checks it in full
+    before the next request, serving an older intact one if it fails (serving/store_reader.py).
+    Logged as SQLite's error name, type and frames, like any error (serving/errors.py)."""
+    current_app.logger.warning("snapshot read failed (%s): %s", getattr(error, "sqlite_errorname", "?"),
+                               errors.describe(error))
+    current_app.extensions["snapshot_reader"].read_failed(error)
+    response = _json_error(503, "snapshot_unreadable", "the serving snapshot could not be read; it is being checked")
+    response.headers["Retry-After"] = "1"
     return response
 
 

@@ -7,7 +7,9 @@
 Configuration from the environment, like dbt's (defaults in tunesday.settings):
 TUNESDAY_SERVING_STORE, TUNESDAY_DUCKDB_PATH; for BigQuery TUNESDAY_BQ_PROJECT, TUNESDAY_BQ_DATASET
 and, for the emulator, TUNESDAY_BQ_EMULATOR_ENDPOINT.
-Exit status 1 with a one-line reason when nothing was published.
+Exit status 1 with a one-line reason when nothing was published (a full disk included: CURRENT
+and the snapshots on disk are then as they were). A malformed CURRENT or manifest is a one-line
+warning: `snapshots` lists the rest, `rollback` publishes an intact snapshot over it.
 """
 
 from __future__ import annotations
@@ -19,13 +21,21 @@ import sys
 from pathlib import Path
 
 from serving.snapshot import export, rollback
-from serving.store import Store
+from serving.store import Store, StoreError, warn_on_stderr
 from serving.warehouse import BigQueryWarehouse, DuckDBWarehouse, ExportError
 from tunesday import settings
 
 
 def store_from_env() -> Store:
     return Store(Path(settings.value(settings.SERVING_STORE)))
+
+
+def _current_id(store: Store) -> str | None:
+    try:
+        return (store.current() or {}).get("snapshot_id")
+    except StoreError as error:
+        warn_on_stderr(f"{error}: no snapshot is marked published")
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 warehouse.close()
         elif args.command == "snapshots":
-            current = (store.current() or {}).get("snapshot_id")
+            current = _current_id(store)
             for manifest in store.published():
                 marker = "*" if manifest["snapshot_id"] == current else " "
                 print(f"{marker} {manifest['snapshot_id']}  run_date {manifest['run_date']}  "
@@ -63,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             manifest = rollback(store, args.snapshot_id)
             print(f"published {manifest['snapshot_id']} (run_date {manifest['run_date']})")
-    except (ExportError, ValueError, KeyError, settings.SettingMissing) as error:
+    except (ExportError, StoreError, OSError, ValueError, KeyError, settings.SettingMissing) as error:
         print(f"tunesday-serving {args.command}: {error}", file=sys.stderr)
         return 1
     return 0

@@ -6,16 +6,16 @@ serving/sql/checks.sql), then one stage per snapshot table (listeners with their
 tracks, each surface, playlists with their Smart Shuffle pools: `stages`), validate, publish.
 The store's layout is in serving/store.py.
 
-Publishing replaces CURRENT with os.replace, which is atomic: a reader sees the old snapshot or
-the new one, never a half-written one, even if the export is killed at any point. A snapshot is
-published only after it validated (row counts equal to the warehouse's, the serving contracts
-hold). The last `keep` snapshots stay on disk for `rollback`.
+A snapshot is published only after it validated (row counts equal to the warehouse's, the
+serving contracts hold) and its file was checksummed and fsynced; publishing writes its manifest,
+then replaces CURRENT, each whole or not at all (serving/store.py), so a reader sees the old
+snapshot or the new one, never a half-written one, even if the export is killed or the disk fills
+up at any point. The last `keep` snapshots stay on disk for `rollback`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import sqlite3
@@ -29,7 +29,7 @@ from pathlib import Path
 from serving import documents
 from serving.contract import SERVING_TABLES
 from serving.documents import SCHEMA_VERSION
-from serving.store import Store
+from serving.store import Store, StoreError, sha256_of, verify, warn_on_stderr
 from serving.warehouse import ExportError, Warehouse
 from tunesday.bloom import SECOND_HASH_PREFIX
 
@@ -299,44 +299,6 @@ def validate(con: sqlite3.Connection, warehouse: Warehouse, read: dict[str, int]
         raise ExportError("the warehouse has no listeners: nothing to serve")
 
 
-# Stage: publish -------------------------------------------------------------------------------
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _publish(store: Store, manifest: dict) -> None:
-    """Point CURRENT at the snapshot: write a temporary file, fsync it, rename it over CURRENT."""
-    temporary = store.root / f"CURRENT.{os.getpid()}.tmp"
-    with temporary.open("w") as file:
-        json.dump(manifest, file)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, store.current_file)
-    _fsync(store.root)
-
-
-def _prune(store: Store, keep: int, snapshot_id: str) -> None:
-    """Delete all but the newest `keep` snapshots (never the one just published)."""
-    for old in store.published()[keep:]:
-        if old["snapshot_id"] != snapshot_id:
-            (store.snapshots / f"{old['snapshot_id']}.sqlite").unlink(missing_ok=True)
-            (store.snapshots / f"{old['snapshot_id']}.manifest.json").unlink(missing_ok=True)
-
-
 # The export: the stages in order --------------------------------------------------------------
 
 
@@ -359,7 +321,7 @@ def _build(partial: Path, warehouse: Warehouse, snapshot_id: str, run_date: str,
         con.commit()
         # The file is final: checksum it (hashlib releases the GIL) while validating it.
         with ThreadPoolExecutor(max_workers=1) as sealer:
-            checksum = sealer.submit(_sha256, partial)
+            checksum = sealer.submit(sha256_of, partial)
             validating = time.perf_counter()
             try:
                 validate(con, warehouse, rendering.read)
@@ -368,60 +330,69 @@ def _build(partial: Path, warehouse: Warehouse, snapshot_id: str, run_date: str,
             sealing = time.perf_counter()
             manifest["checksum_sha256"] = checksum.result()
     con.close()
-    _fsync(partial)  # on disk before CURRENT points at it, should the machine stop
+    with partial.open("rb") as file:
+        os.fsync(file.fileno())  # on disk before CURRENT points at it, should the machine stop
     progress(f"  checksummed and synced in {time.perf_counter() - sealing:.1f} s more")
     return manifest
 
 
 def export(warehouse: Warehouse, store: Store, run_date: str, keep: int = 3,
            progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> dict:
-    """Export, validate and publish a snapshot of `run_date`; returns its manifest."""
+    """Export, validate and publish a snapshot of `run_date`; returns its manifest.
+
+    A failure to write (a full disk, a file size limit, a store that is not writable) is an
+    ExportError with the system's one-line reason: nothing is published, CURRENT and the other
+    snapshots are as they were, and nothing of this export stays on disk."""
     started = time.perf_counter()
     try:
         run_date = dt.date.fromisoformat(run_date).isoformat()  # also: safe to render into documents
     except ValueError as error:
         raise ExportError(f"run_date {run_date!r} is not a date (YYYY-MM-DD)") from error
-    store.snapshots.mkdir(parents=True, exist_ok=True)
-    for leftover in store.snapshots.glob("*.partial"):  # from a killed export
-        leftover.unlink()
-    snapshot_id = f"{run_date}_{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}Z"
-    partial = store.snapshots / f"{snapshot_id}.sqlite.partial"
     try:
-        manifest = _build(partial, warehouse, snapshot_id, run_date, progress)
-        manifest["export_seconds"] = round(time.perf_counter() - started, 3)
-        os.replace(partial, store.snapshots / f"{snapshot_id}.sqlite")
-        (store.snapshots / f"{snapshot_id}.manifest.json").write_text(json.dumps(manifest, indent=2))
-        _publish(store, manifest)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    _prune(store, keep, snapshot_id)
+        store.snapshots.mkdir(parents=True, exist_ok=True)
+        with store.exclusive():
+            store.remove_leftovers()  # of a killed export
+            snapshot_id = f"{run_date}_{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}Z"
+            try:
+                manifest = _build(store.partial_path(snapshot_id), warehouse, snapshot_id, run_date, progress)
+                manifest["export_seconds"] = round(time.perf_counter() - started, 3)
+                manifest = store.add(store.partial_path(snapshot_id), manifest)
+                store.publish(manifest)
+            except BaseException:
+                store.discard(snapshot_id)
+                raise
+            store.prune(keep, warn=lambda line: progress(f"warning: {line}"))
+    except (OSError, sqlite3.Error) as error:
+        raise ExportError(f"nothing published: {_reason(error)}") from error
     progress(f"published {snapshot_id}: {manifest['row_counts']} in {manifest['export_seconds']} s")
     return manifest
 
 
-def verify(store: Store, manifest: dict) -> None:
-    """A snapshot on disk is whole: its checksum and schema version are the manifest's."""
-    path = store.snapshots / f"{manifest['snapshot_id']}.sqlite"
-    if not path.exists():
-        raise ExportError(f"snapshot {manifest['snapshot_id']} is not on disk")
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise ExportError(f"snapshot {manifest['snapshot_id']} has schema {manifest.get('schema_version')}")
-    if _sha256(path) != manifest["checksum_sha256"]:
-        raise ExportError(f"snapshot {manifest['snapshot_id']} does not match its checksum")
+def _reason(error: OSError | sqlite3.Error) -> str:
+    """The system's one-line reason, with SQLite's error name (SQLITE_FULL, SQLITE_IOERR_WRITE)."""
+    if isinstance(error, sqlite3.Error):
+        return f"the snapshot file: {error} ({getattr(error, 'sqlite_errorname', 'SQLite error')})"
+    return str(error)
 
 
-def rollback(store: Store, snapshot_id: str | None = None) -> dict:
-    """Re-publish an older snapshot: the one named, or the one before the current one."""
-    current = store.current()
-    candidates = [m for m in store.published() if m["snapshot_id"] != (current or {}).get("snapshot_id")]
-    if snapshot_id:
-        candidates = [m for m in candidates if m["snapshot_id"] == snapshot_id]
-    elif current:
-        candidates = [m for m in candidates if m["snapshot_id"] < current["snapshot_id"]]
-    if not candidates:
-        raise ExportError("no older snapshot to roll back to" if not snapshot_id else f"no snapshot {snapshot_id}")
-    manifest = candidates[0]
-    verify(store, manifest)
-    _publish(store, manifest)
+def rollback(store: Store, snapshot_id: str | None = None,
+             warn: Callable[[str], None] = warn_on_stderr) -> dict:
+    """Re-publish an older snapshot: the one named, or the one before the current one (the newest
+    when CURRENT is missing or malformed). Its checksum is verified first, in full, and its file's
+    stat sealed anew (a store restored from a backup has new inodes)."""
+    with store.exclusive():
+        try:
+            current = store.current()
+        except StoreError as error:
+            warn(f"{error}: taken as no snapshot published")
+            current = None
+        candidates = [m for m in store.published(warn) if m["snapshot_id"] != (current or {}).get("snapshot_id")]
+        if snapshot_id:
+            candidates = [m for m in candidates if m["snapshot_id"] == snapshot_id]
+        elif current:
+            candidates = [m for m in candidates if m["snapshot_id"] < current["snapshot_id"]]
+        if not candidates:
+            raise ExportError("no older snapshot to roll back to" if not snapshot_id else f"no snapshot {snapshot_id}")
+        manifest = store.seal(candidates[0], verify(store, candidates[0]))
+        store.publish(manifest)
     return manifest
