@@ -38,7 +38,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 from tunesday import dbt  # noqa: E402
 
-TOKEN = "soak-token"
+TOKEN = "soak-token-0123456789abcdef"
 
 
 def build_warehouse(work: Path) -> tuple[Path, str]:
@@ -98,6 +98,16 @@ def worker_rss(master_pid: int) -> dict[int, int]:
         except (OSError, ValueError, IndexError):
             continue
     return sizes
+
+
+def readiness(port: int) -> dict:
+    """/readyz's answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    return json.loads(b"".join(chunks).partition(b"\r\n\r\n")[2])
 
 
 def request(port: int, target: str) -> tuple[bool, float, str]:
@@ -170,6 +180,8 @@ def main() -> None:
                 if request(port, "/readyz")[0]:
                     break
                 time.sleep(0.1)
+            else:
+                sys.exit("the server did not become ready")
             seconds = args.minutes * 60
             results: list[tuple[float, bool, float, str]] = []  # (sent at, ok, latency, problem)
             rss: list[tuple[float, dict[int, int]]] = []
@@ -186,6 +198,10 @@ def main() -> None:
                     if not damaged and at >= seconds / 2:
                         events.append(f"{at:6.1f} s published damaged snapshot {publish_damaged(store)}")
                         damaged = True
+                        time.sleep(1)
+                        ready = readiness(port)
+                        events.append(f"{time.perf_counter() - begin:6.1f} s /readyz: serving {ready.get('snapshot_id')}, "
+                                      f"last_swap_error: {ready.get('last_swap_error')}")
                         continue
                     try:
                         export(env, run_date)
@@ -234,11 +250,14 @@ def main() -> None:
         print(f"  failure: {problem}")
     windows = int(seconds // args.window) or 1
     for index in range(windows):
-        latencies = sorted(r[2] for r in results if index * args.window <= r[0] < (index + 1) * args.window and r[1])
+        start, end = index * args.window, (index + 1) * args.window
+        latencies = sorted(r[2] for r in results if start <= r[0] < end and r[1])
+        sizes = [sum(sample.values()) / 1024 for at, sample in rss if start <= at < end]
         if latencies:
-            print(f"window {index * args.window:5.0f}-{(index + 1) * args.window:.0f} s  {len(latencies):6,} ok  "
+            print(f"window {start:5.0f}-{end:.0f} s  {len(latencies):6,} ok  "
                   f"p50 {1000 * statistics.median(latencies):6.2f} ms  "
-                  f"p99 {1000 * latencies[int(0.99 * (len(latencies) - 1))]:7.2f} ms")
+                  f"p99 {1000 * latencies[int(0.99 * (len(latencies) - 1))]:7.2f} ms  "
+                  f"workers' RSS {max(sizes or [0]):6.1f} MiB (max of the window)")
     if rss:
         first, last = rss[min(len(rss) - 1, 5)], rss[-1]  # after ~10 s of warm-up
         for pid in sorted(last[1]):
