@@ -30,3 +30,29 @@ def test_every_model_and_column_is_described(warehouse):
         if set(model["columns"]) - built:
             problems.append(f"{name}: documented columns it does not have {sorted(set(model['columns']) - built)}")
     assert not problems, "\n".join(problems)
+
+
+def test_the_bad_input_catalogue_names_tests_that_exist():
+    """Every test the README's bad-input catalogue cites is a test function in the file it names
+    (`file.py::test_x`, or `::test_y` for another in the same file), so the catalogue cannot drift
+    from the tests that keep its promises."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    section = readme.split("## Bad input and faults: the catalogue", 1)[1].split("\n## ", 1)[0]
+    cited, missing = 0, []
+    for line in section.splitlines():
+        if not line.startswith("| ") or line.startswith("| **"):
+            continue
+        test_cell = line.rstrip(" |").rsplit(" | ", 1)[-1]
+        current = None
+        for file, name in re.findall(r"`(test_\w+\.py)?::(test_\w+)`", test_cell):
+            current = file or current
+            cited += 1
+            source = root / "tests" / "python" / (current or "")
+            if not current or not source.is_file() or not re.search(rf"^def {name}\(", source.read_text(), re.M):
+                missing.append(f"{current}::{name}")
+    assert cited > 40, cited
+    assert not missing, missing
