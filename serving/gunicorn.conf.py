@@ -54,6 +54,18 @@ loglevel = "warning"
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tunesday-metrics-")
 
 
+def on_starting(server):
+    """A malformed TUNESDAY_API_TOKENS stops the server here, in one line, before any worker boots."""
+    import sys
+
+    from serving.auth import TokenError, Tokens
+
+    try:
+        Tokens(settings.given(settings.API_TOKENS), settings.given(settings.API_TOKENS_FILE))
+    except TokenError as error:
+        sys.exit(f"tunesday serving: {error}")
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

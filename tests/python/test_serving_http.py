@@ -278,6 +278,17 @@ def test_a_malformed_token_in_the_environment_stops_the_app(tmp_path, tokens):
     assert "short" not in str(error.value) and "space" not in str(error.value)
 
 
+def test_a_malformed_token_stops_the_server_in_one_line(tmp_path):
+    """The production server refuses to start, with one line on stderr and no traceback."""
+    env = {**os.environ, "TUNESDAY_SERVING_STORE": str(tmp_path), "TUNESDAY_API_TOKENS": "short",
+           "TUNESDAY_SERVING_BIND": "127.0.0.1:0"}
+    started = subprocess.run([str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
+                             cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60)
+    assert started.returncode != 0
+    assert started.stderr.strip().splitlines() == [
+        "tunesday serving: TUNESDAY_API_TOKENS: token 1 is not 16 or more characters of A-Z a-z 0-9 - . _ ~ + /"]
+
+
 def test_a_logged_exception_names_its_type_and_place_not_its_message():
     def look_up(listener_id: str) -> None:
         raise KeyError(f"no listener {listener_id}")
