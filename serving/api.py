@@ -3,7 +3,7 @@
 JSON only. Errors are {"error": {"code", "message"}} (serving/errors.py) with status 400 (malformed
 id or parameter), 401 (API tokens configured and none valid given: serving/auth.py), 404 (unknown
 listener, playlist or route), 405 (a method other than GET/HEAD, with `Allow`), 503 (no snapshot
-loaded); never a stack trace. OPTIONS is answered 204 with `Allow` and no body. Requests gunicorn
+loaded, or the served one failed a read: `snapshot_unreadable`, with Retry-After); never a stack trace. OPTIONS is answered 204 with `Allow` and no body. Requests gunicorn
 rejects before they reach the app (400, 414, 431) get the same shape from serving/worker.py.
 """
 

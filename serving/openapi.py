@@ -23,7 +23,7 @@ _ERRORS = {
     "400": _error("malformed id or parameter"),
     "401": _error("API tokens are configured and the request carries no valid one (with WWW-Authenticate: Bearer)"),
     "404": _error("unknown listener or playlist"),
-    "503": _error("no snapshot loaded"),
+    "503": _error("no snapshot loaded, or the served one could not be read (then retry: Retry-After)"),
     **_DEFAULT,
 }
 
