@@ -83,29 +83,35 @@ class SnapshotTracks:
     def __init__(self, snapshot: Snapshot, con: sqlite3.Connection) -> None:
         self._snapshot, self._con = snapshot, con
 
-    def ensure(self, track_ids: list[str]) -> None:
-        fields = self._snapshot._fields
-        missing = set(track_ids).difference(fields)
-        if not missing:
-            return
-        if len(fields) + len(missing) > TRACK_CACHE_SIZE:
-            fields.clear()
-            missing = set(track_ids)
-        missing_ids = list(missing)
-        for start in range(0, len(missing_ids), 500):
-            chunk = missing_ids[start:start + 500]
-            sql = f"select track_id, fields from tracks where track_id in ({','.join('?' * len(chunk))})"
-            fields.update(self._con.execute(sql, chunk))
-
     def fields(self, track_ids: list[str]) -> list[bytes]:
-        return self._lookup(self._snapshot._fields, track_ids)
-
-    def _lookup(self, cache: dict, track_ids: list[str]) -> list:
+        cache = self._snapshot._fields
         try:
             return list(map(cache.__getitem__, track_ids))
         except KeyError:
-            self.ensure(track_ids)
-            return list(map(cache.__getitem__, track_ids))
+            found = self._fetch(track_ids)
+            return list(map(found.__getitem__, track_ids))
+
+    def _fetch(self, track_ids: list[str]) -> dict[str, bytes]:
+        """The tracks' fields, from the cache or the snapshot, as this request's own dict: another
+        thread may clear the shared cache at any moment (when it grows past TRACK_CACHE_SIZE)."""
+        cache = self._snapshot._fields
+        found, missing = {}, []
+        for track_id in set(track_ids):
+            value = cache.get(track_id)
+            if value is None:
+                missing.append(track_id)
+            else:
+                found[track_id] = value
+        fetched: dict[str, bytes] = {}
+        for start in range(0, len(missing), 500):
+            chunk = missing[start:start + 500]
+            sql = f"select track_id, fields from tracks where track_id in ({','.join('?' * len(chunk))})"
+            fetched.update(self._con.execute(sql, chunk))
+        if len(cache) + len(fetched) > TRACK_CACHE_SIZE:
+            cache.clear()
+        cache.update(fetched)
+        found.update(fetched)
+        return found
 
 
 class SnapshotReader:

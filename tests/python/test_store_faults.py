@@ -29,7 +29,7 @@ from serving import cli
 from serving.app import create_app
 from serving.snapshot import export
 from serving.store import Store, file_stat, sha256_of
-from serving.store_reader import RETRY_SECONDS
+from serving.store_reader import RETRY_SECONDS, Snapshot
 from serving.warehouse import DuckDBWarehouse
 from tunesday.warehouse import connect as connect_warehouse
 
@@ -334,3 +334,28 @@ def test_a_failed_swap_is_retried_without_a_new_current(warehouse, tmp_path):
         time.sleep(0.1)
     assert client.get("/readyz").get_json()["last_swap_error"] is None
     assert file_stat(store.current_file) == current
+
+
+def test_track_fields_survive_another_thread_clearing_the_cache(tmp_path):
+    """Worker threads share a snapshot's track cache, and any of them may clear it when it is full.
+    A request whose tracks are fetched in several chunks must not depend on the cache between
+    them: here the cache is cleared (as by another thread) while the second chunk is read."""
+    path = tmp_path / "tracks.sqlite"
+    with sqlite3.connect(path) as con:
+        con.execute("create table tracks (track_id text primary key, fields blob)")
+        con.executemany("insert into tracks values (?, ?)", [(f"t{n}", f'"n":{n}}}'.encode()) for n in range(1200)])
+    snapshot = Snapshot(manifest={}, path=str(path), stat={})
+    con = snapshot.connect()
+    statements = []
+
+    def other_thread_clears_the_cache(statement: str) -> None:  # called as each statement starts
+        statements.append(statement)
+        if len(statements) == 2:  # the second chunk's query: the first chunk is already read
+            snapshot._fields.clear()
+
+    con.set_trace_callback(other_thread_clears_the_cache)
+    wanted = [f"t{n}" for n in range(0, 1200, 2)]  # 600 tracks: two chunks of at most 500
+    fields = snapshot.tracks(con).fields(wanted)
+    con.set_trace_callback(None)
+    assert len(statements) == 2
+    assert fields == [f'"n":{n}}}'.encode() for n in range(0, 1200, 2)]
