@@ -4,11 +4,11 @@ Layout (one directory, `TUNESDAY_SERVING_STORE`, default target/serving):
     snapshots/<snapshot_id>.sqlite          one per export; <snapshot_id> = <run_date>_<UTC export time>
     snapshots/<snapshot_id>.manifest.json   its manifest
     snapshots/<snapshot_id>.sqlite.partial  an export in progress (or killed): never read
-    .<name>.<pid>.tmp                       a file being written (`write_atomically`): never read
+    .<name>.<pid>.tmp                       a file being written (`tunesday.files.write_whole`): never read
     CURRENT                                 JSON: the published snapshot's manifest
 
 What keeps it whole, whatever stops a writer (a kill, a full disk, a crash):
-- every file is written whole or not at all (`write_atomically`: temporary file, fsync, rename,
+- every file is written whole or not at all (`tunesday.files.write_whole`: temporary file, fsync, rename,
   fsync of the directory), so a reader finds the old version or the new one, never a part;
 - a published snapshot file is never written again: an export writes a new file and renames it
   into place once it is complete, validated and fsynced;
@@ -44,6 +44,7 @@ from pathlib import Path
 
 from serving.contract import SERVING_TABLES
 from serving.documents import SCHEMA_VERSION
+from tunesday.files import sync_directory, write_whole
 
 #: A snapshot id: a file name without a path (exports give <run_date>_<UTC export time>, which
 #: sort by age; serving/snapshot.py).
@@ -61,33 +62,7 @@ def warn_on_stderr(line: str) -> None:
     print(f"warning: {line}", file=sys.stderr)
 
 
-# Writing files whole ---------------------------------------------------------------------------
-
-
-def sync_directory(path: Path) -> None:
-    """fsync a directory: the renames and deletions in it survive a crash."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `path` whole or not at all: into a temporary file beside it, fsynced, renamed over
-    `path`, the directory fsynced. On any error (a full disk) the temporary file is removed and
-    `path` is as it was."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with temporary.open("wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    sync_directory(path.parent)
+# Checksums -----------------------------------------------------------------------------------------
 
 
 def sha256_of(path: Path) -> str:
@@ -246,13 +221,13 @@ class Store:
         if manifest.get("file_stat") == stat:
             return manifest
         manifest = {**manifest, "file_stat": stat}
-        write_atomically(self.manifest_path(manifest["snapshot_id"]), json.dumps(manifest, indent=2).encode())
+        write_whole(self.manifest_path(manifest["snapshot_id"]), json.dumps(manifest, indent=2).encode())
         return manifest
 
     def publish(self, manifest: dict) -> None:
         """Point CURRENT at the snapshot (atomically)."""
         manifest = {key: value for key, value in manifest.items() if key != "path"}
-        write_atomically(self.current_file, json.dumps(manifest).encode())
+        write_whole(self.current_file, json.dumps(manifest).encode())
 
     def discard(self, snapshot_id: str) -> None:
         """Remove what a failed export wrote of its snapshot, unless CURRENT already names it."""

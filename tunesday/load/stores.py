@@ -46,6 +46,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -56,6 +57,7 @@ from google.api_core.exceptions import GoogleAPIError
 from google.cloud import bigquery
 
 from tunesday.contract import SCHEMAS, TS
+from tunesday.files import sync_directory, write_whole
 from tunesday.load.bigquery import bigquery_fields
 
 SET_ASIDE_SCHEMA = pa.schema([
@@ -166,7 +168,7 @@ class ParquetStore(_Closing):
             if not any((self.raw_dir / table).glob("*.parquet")):
                 folder = self.raw_dir / table
                 folder.mkdir(parents=True, exist_ok=True)
-                _write_whole(self._free_path(folder, "empty"), schema.empty_table())
+                write_whole(self._free_path(folder, "empty"), partial(_write_parquet, schema.empty_table()))
 
     def ledger(self) -> dict[tuple[str, str, str], dict]:
         entries = {}
@@ -191,7 +193,7 @@ class ParquetStore(_Closing):
             folder = self.raw_dir / "_set_aside" / entry["loader"] if table == SET_ASIDE_TABLE else self.raw_dir / table
             moves.append([staged.name, str(self._free_path(folder, name).relative_to(self.raw_dir))])
         ledger_entry = {**entry, "loaded_at": entry["loaded_at"].isoformat()}
-        _write_whole(pending / COMMIT_FILE, json.dumps({"moves": moves, "entry": ledger_entry}).encode())
+        write_whole(pending / COMMIT_FILE, json.dumps({"moves": moves, "entry": ledger_entry}).encode())
         self._finish(pending, ledger={})
 
     def fetch(self, table: str, key: str, ids: list[str], columns: list[str]) -> list[dict]:
@@ -213,7 +215,7 @@ class ParquetStore(_Closing):
             if source.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(source, target)
-                _fsync_folder(target.parent)
+                sync_directory(target.parent)
         entry = commit["entry"]
         if ledger_key(entry) not in ledger:
             self._append_ledger(entry)
@@ -306,31 +308,14 @@ def _sync(fh) -> None:
     os.fsync(fh.fileno())
 
 
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _write_parquet(rows: pa.Table, fh) -> None:
+    pq.write_table(rows, fh, compression="zstd")
 
 
 def _write_synced(path: Path, rows: pa.Table) -> None:
     with path.open("wb") as fh:
-        pq.write_table(rows, fh, compression="zstd")
+        _write_parquet(rows, fh)
         _sync(fh)
-
-
-def _write_whole(path: Path, content: pa.Table | bytes) -> None:
-    """Write `path` whole or not at all: a temporary name, fsync, rename, fsync the folder."""
-    partial = path.with_name(f".{path.name}.partial")
-    if isinstance(content, bytes):
-        with partial.open("wb") as fh:
-            fh.write(content)
-            _sync(fh)
-    else:
-        _write_synced(partial, content)
-    os.replace(partial, path)
-    _fsync_folder(path.parent)
 
 
 class BigQueryStore(_Closing):
