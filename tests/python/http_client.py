@@ -1,11 +1,58 @@
-"""A raw HTTP/1.1 client for tests of the real server: it sends exactly the bytes it is given (a
-client library would refuse or repair most of what the HTTP tests send) on a new connection, and
-reads the answer to the end."""
+"""For tests of the real server: `running_gunicorn` starts the production server on loopback, and a
+raw HTTP/1.1 client sends exactly the bytes it is given (a client library would refuse or repair
+most of what the HTTP tests send) on a new connection and reads the answer to the end."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def running_gunicorn(store_root: Path, log_path: Path, workers: int, env: dict | None = None,
+                     timeout: float = 60) -> Iterator[int]:
+    """gunicorn with serving/gunicorn.conf.py serving the store at `store_root` on a free loopback
+    port, with `env` added to its environment and its output in `log_path`; yields the port once
+    /readyz answers 200, and stops the server after."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "TUNESDAY_SERVING_STORE": str(store_root), "TUNESDAY_SERVING_BIND": f"127.0.0.1:{port}",
+           "TUNESDAY_SERVING_WORKERS": str(workers), **(env or {})}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
+                                   cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _ready(port):
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail(f"gunicorn did not start: {log_path.read_text()}")
+            time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _ready(port: int) -> bool:
+    try:
+        return request(port, "GET", "/readyz").status == 200
+    except OSError:
+        return False
 
 
 @dataclass

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import PROJECT_DIR
-from http_client import Answer, exchange, request
+from http_client import Answer, exchange, request, running_gunicorn
 from openapi_check import Oracle
 from serving.app import create_app
 from serving.auth import TokenError
@@ -45,22 +45,10 @@ def server(warehouse, tmp_path_factory):
     publish(warehouse, store)
     tokens_file = root / "tokens"
     tokens_file.write_text(f"# rotated by test_a_token_file_is_rotated_without_a_restart\n{FILE_TOKEN}\n")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "TUNESDAY_SERVING_STORE": str(store.root), "TUNESDAY_SERVING_BIND": f"127.0.0.1:{port}",
-           "TUNESDAY_SERVING_WORKERS": "2", "TUNESDAY_API_TOKENS": f"{ENV_TOKEN}, another-token-0123456789",
-           "TUNESDAY_API_TOKENS_FILE": str(tokens_file)}
+    tokens = {"TUNESDAY_API_TOKENS": f"{ENV_TOKEN}, another-token-0123456789",
+              "TUNESDAY_API_TOKENS_FILE": str(tokens_file)}
     log_path = root / "gunicorn.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
-                                   cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while not _ready(port):
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail(f"gunicorn did not start: {log_path.read_text()}")
-            time.sleep(0.1)
+    with running_gunicorn(store.root, log_path, workers=2, env=tokens, timeout=30) as port:
         with connect_warehouse(str(warehouse.duckdb_path)) as con:
             user_id, playlist_id = con.execute(
                 "select owner_user_id, playlist_id from serving_smart_shuffle_pools order by playlist_id limit 1").fetchone()
@@ -68,19 +56,6 @@ def server(warehouse, tmp_path_factory):
                                    [playlist_id]).fetchone()[0]
         yield {"port": port, "store": store, "log": log_path, "tokens_file": tokens_file,
                "user_id": user_id, "playlist_id": playlist_id, "track_id": track_id}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _ready(port: int) -> bool:
-    try:
-        return request(port, "GET", "/readyz").status == 200
-    except OSError:
-        return False
 
 
 def get(server, target: str, token: str | None = ENV_TOKEN, method: str = "GET", timeout: float = PROMPT_SECONDS) -> Answer:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT_DIR, RUN_DATE
+from http_client import running_gunicorn
 from serving.snapshot import export
 from serving.store import Store
 from serving.warehouse import DuckDBWarehouse
@@ -40,30 +41,12 @@ def get(url: str) -> tuple[int, dict]:
 def server(warehouse, tmp_path_factory):
     store = Store(tmp_path_factory.mktemp("served"))
     publish(warehouse, store)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "TUNESDAY_SERVING_STORE": str(store.root), "TUNESDAY_SERVING_BIND": f"127.0.0.1:{port}",
-           "TUNESDAY_SERVING_WORKERS": "3"}
-    process = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
-                               cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if get(f"{base}/readyz")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail(f"gunicorn did not start: {process.stdout.read()}")
     with connect_warehouse(str(warehouse.duckdb_path)) as con:
         user_id, playlist_id = con.execute(
             "select owner_user_id, playlist_id from serving_smart_shuffle_pools order by playlist_id limit 1").fetchone()
-    yield {"base": base, "store": store, "warehouse": warehouse, "user_id": user_id, "playlist_id": playlist_id}
-    process.terminate()
-    process.wait(timeout=30)
+    with running_gunicorn(store.root, store.root.parent / f"{store.root.name}-gunicorn.log", workers=3, timeout=30) as port:
+        yield {"base": f"http://127.0.0.1:{port}", "store": store, "warehouse": warehouse, "user_id": user_id,
+               "playlist_id": playlist_id}
 
 
 def test_hot_swap_under_concurrent_requests_without_an_error(server):

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT_DIR, RUN_DATE
+from http_client import running_gunicorn
 from serving import cli
 from serving.app import create_app
 from serving.snapshot import export
@@ -189,23 +190,8 @@ def test_a_malformed_current_serves_the_newest_intact_snapshot(two_snapshots, us
 @contextmanager
 def gunicorn(store: Store):
     """gunicorn (serving/gunicorn.conf.py, 2 workers) on loopback serving `store`; yields its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "TUNESDAY_SERVING_STORE": str(store.root), "TUNESDAY_SERVING_BIND": f"127.0.0.1:{port}",
-           "TUNESDAY_SERVING_WORKERS": "2"}
-    process = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
-                               cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while get(f"{base}/readyz")[0] != 200:
-            assert time.monotonic() < deadline and process.poll() is None, "gunicorn did not start"
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with running_gunicorn(store.root, store.root.parent / f"{store.root.name}-gunicorn.log", workers=2) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def get(url: str) -> tuple[int, bytes]:
