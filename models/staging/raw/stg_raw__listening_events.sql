@@ -17,6 +17,7 @@ final as (
         end_reason,
         is_shuffled,
         is_skipped,
+        skip_flag_rule,
         platform,
         country_code
     from checked

@@ -10,7 +10,16 @@
     the run that first saw it (macro event_filing_date). An event id
     accepted on an earlier day makes a later copy a duplicate, as in a full build, where the
     earliest copy wins.
+
+    Beside the rejection rules, every field a real export can leave out or fill with something
+    unexpected gets a defined value here (macros/defaults.sql), with a `<field>_rule` column saying
+    what was done, so that no test after staging can fail because of a raw value: reason codes
+    outside `play_reason_codes` become 'unknown', a missing skip flag is derived from the end
+    reason or else the time played, an unknown platform, context type or country becomes null.
 -#}
+
+{%- set platforms = ['ios', 'android', 'desktop', 'web', 'smart_speaker'] -%}
+{%- set context_types = ['playlist', 'album', 'artist', 'collection', 'radio', 'search'] %}
 
 with
 
@@ -97,6 +106,19 @@ known_tracks as (
     select track_id from {{ ref('stg_raw__tracks') }}
 ),
 
+start_codes as (
+    select reason_code from {{ ref('play_reason_codes') }}
+    where reason_field = 'start'
+),
+
+end_codes as (
+    select
+        reason_code,
+        ends_as_skip
+    from {{ ref('play_reason_codes') }}
+    where reason_field = 'end'
+),
+
 {% if is_incremental() %}
     accepted_before as (
         select distinct loaded.event_id
@@ -124,10 +146,15 @@ checked as (
             when in_window.played_at > {{ dbt.current_timestamp() }} then 'played_at_in_future'
             when in_window.ms_played < 0 then 'negative_ms_played'
             when in_window.ms_played > {{ var('max_ms_played') }} then 'absurd_ms_played'
-        end as rejection_reason
+        end as rejection_reason,
+        start_codes.reason_code as known_start_reason,
+        end_codes.reason_code as known_end_reason,
+        end_codes.ends_as_skip
     from in_window
     left join known_users on in_window.user_id = known_users.user_id
     left join known_tracks on in_window.track_id = known_tracks.track_id
+    left join start_codes on {{ clean_code('in_window.reason_start') }} = start_codes.reason_code
+    left join end_codes on {{ clean_code('in_window.reason_end') }} = end_codes.reason_code
 ),
 
 with_status as (
@@ -144,14 +171,30 @@ final as (
         cast(with_status.track_id as {{ dbt.type_string() }}) as track_id,
         cast(with_status.played_at as {{ dbt.type_timestamp() }}) as played_at,
         cast(with_status.ms_played as {{ dbt.type_bigint() }}) as ms_played,
-        lower(trim(with_status.context_type)) as context_type,
+        {{ known_code('with_status.context_type', context_types) }} as context_type,
         cast(with_status.context_id as {{ dbt.type_string() }}) as context_id,
-        lower(trim(with_status.reason_start)) as start_reason,
-        lower(trim(with_status.reason_end)) as end_reason,
+        coalesce(with_status.known_start_reason, 'unknown') as start_reason,
+        coalesce(with_status.known_end_reason, 'unknown') as end_reason,
         cast(with_status.shuffle as {{ dbt.type_boolean() }}) as is_shuffled,
-        cast(with_status.skipped as {{ dbt.type_boolean() }}) as is_skipped,
-        lower(trim(with_status.platform)) as platform,
-        upper(trim(with_status.country)) as country_code,
+        coalesce(
+            cast(with_status.skipped as {{ dbt.type_boolean() }}),
+            with_status.ends_as_skip,
+            with_status.ms_played < {{ var('stream_min_ms') }}
+        ) as is_skipped,
+        {{ known_code('with_status.platform', platforms) }} as platform,
+        {{ country_code('with_status.country') }} as country_code,
+        {{ default_rule('with_status.context_type', known_code('with_status.context_type', context_types)) }}
+            as context_type_rule,
+        {{ default_rule('with_status.reason_start', 'with_status.known_start_reason') }} as start_reason_rule,
+        {{ default_rule('with_status.reason_end', 'with_status.known_end_reason') }} as end_reason_rule,
+        case when with_status.shuffle is null then 'missing' else 'as_reported' end as shuffle_rule,
+        case
+            when with_status.skipped is not null then 'as_reported'
+            when with_status.ends_as_skip is not null then 'from_end_reason'
+            else 'from_time_played'
+        end as skip_flag_rule,
+        {{ default_rule('with_status.platform', known_code('with_status.platform', platforms)) }} as platform_rule,
+        {{ default_rule('with_status.country', country_code('with_status.country')) }} as country_rule,
         with_status.rejection_reason,
         {% if is_incremental() -%}
             case

@@ -5,10 +5,47 @@
     {%- endfor %})
 {%- endset -%}
 
+{#- Descriptive attributes outside their range become null (the track stays: its plays count),
+    and attribute_rule says so; tempo, key and mode keep their rejection rules below. -#}
+{%- set ranges = {
+    'duration_ms': (1, none), 'popularity': (0, 100), 'energy': (0, 1), 'valence': (0, 1),
+    'danceability': (0, 1), 'acousticness': (0, 1), 'instrumentalness': (0, 1),
+} -%}
+
 with
 
-source as (
+raw_rows as (
     select * from {{ source('raw', 'tracks') }}
+),
+
+source as (
+    select
+        track_id,
+        track_name,
+        artist_id,
+        album_id,
+        album_name,
+        release_date,
+        genre,
+        tempo,
+        key,
+        mode,
+        time_signature,
+        loudness,
+        {% for column, (low, high) in ranges.items() -%}
+            case
+                when {{ column }} >= {{ low }}{% if high is not none %} and {{ column }} <= {{ high }}{% endif %}
+                    then {{ column }}
+            end as {{ column }},
+        {% endfor -%}
+        case
+            {% for column, (low, high) in ranges.items() -%}
+                when {{ column }} < {{ low }}{% if high is not none %} or {{ column }} > {{ high }}{% endif %}
+                    then 'out_of_range_set_null'
+            {% endfor -%}
+            else 'as_reported'
+        end as attribute_rule
+    from raw_rows
 ),
 
 known_artists as (
@@ -54,6 +91,7 @@ final as (
         cast(acousticness as {{ type_double() }}) as acousticness,
         cast(instrumentalness as {{ type_double() }}) as instrumentalness,
         cast(loudness as {{ type_double() }}) as loudness_db,
+        attribute_rule,
         rejection_reason,
         -- Of several rows of a track, the fullest wins (an audio-features row over a catalog row
         -- derived from a play), then the earliest release; nulls last on both engines.
