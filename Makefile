@@ -18,13 +18,14 @@ SEED ?= 42
 DATA_DIR ?= target/data
 export TUNESDAY_RAW_DIR ?= $(DATA_DIR)/raw
 
-.PHONY: help run generate build serve eval test lint pytest bench clean
+.PHONY: help run generate build serve eval test test-oddities lint pytest bench clean
 
 help:
 	@echo "make run     generate data ($(USERS) users, $(TRACKS) tracks, $(DAYS) days), build the warehouse, serve it on :8080"
 	@echo "make serve   export the built warehouse's serving tables and serve them (gunicorn, 127.0.0.1:8080)"
 	@echo "make eval    offline evaluation of the recommendations on the main job's data"
 	@echo "make test    lint + dbt build on a small generated dataset + pytest (what CI runs)"
+	@echo "make test-oddities  build the project once per real-world oddity, each alone (~1 min each)"
 	@echo "make bench   generator benchmark (10 million events)"
 	@echo "make clean   remove build output (target/, logs/) but keep the virtual environment"
 
@@ -77,6 +78,10 @@ lint: $(VENV)/.installed
 
 pytest: $(VENV)/.installed $(BQEMU_VENV)/.installed
 	$(BIN)/pytest
+
+# Every case of tests/fixtures/oddities/cases.json alone in the small generated dataset, one build each.
+test-oddities: $(VENV)/.installed
+	$(BIN)/pytest tests/python/test_oddities.py -m each_oddity_alone
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/generator_bench.py
