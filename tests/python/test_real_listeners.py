@@ -62,3 +62,28 @@ def test_every_real_listener_gets_thirty_never_played_tracks_within_the_artist_c
         section = report.split(f"## {listener}\n", 1)[1].split("\n## ", 1)[0]
         assert "**Top artists:**" in section and "**Tempo:**" in section
         assert sum(1 for line in section.splitlines() if line.startswith("| ") and line[2].isdigit()) == DISCOVER_WEEKLY_SIZE
+
+
+def test_the_skip_flag_staging_derives_agrees_with_the_one_real_clients_report(real_warehouse):
+    """When an export has no skip flag, staging derives one (seed play_reason_codes.ends_as_skip,
+    else the time played). Measured on real plays that do carry the flag: how often the derived
+    flag equals the reported one."""
+    with connect_warehouse(str(real_warehouse)) as con:
+        agreement = con.execute("""
+            select
+                count(*) as plays,
+                avg(case when coalesce(codes.ends_as_skip, plays.ms_played < 30000) = plays.is_skipped
+                    then 1.0 else 0.0 end) as agreement
+            from base_raw__listening_events as plays
+            left join play_reason_codes as codes
+                on codes.reason_field = 'end' and codes.reason_code = plays.end_reason
+            where plays.row_status = 'accepted' and plays.skip_flag_rule = 'as_reported'
+        """).fetchone()
+        per_listener = con.execute("""
+            select user_id, accepted_plays, defaulted_plays, rejected_share
+            from audit_raw__listener_oddities where user_id like 'listener_%' order by user_id
+        """).fetchall()
+    print(f"\nderived skip flag vs reported, {agreement[0]} real plays: {agreement[1]:.3f} agree")
+    print("per listener (accepted, defaulted, rejected share):", per_listener)
+    assert agreement[0] > 20000 and agreement[1] >= 0.9
+    assert len(per_listener) == 4
