@@ -69,8 +69,8 @@ def test_account_history_loads_music_and_sets_aside_the_rest(catalog_raw, tmp_pa
                            "missing_track_name": 1, "unparseable_end_time": 1, "unparseable_ms_played": 1,
                            "zero_ms_played": 1}
     assert "track_matched 6" in lines[0]                  # the match rate is in the file's line
-    # A podcast file is set aside whole, by policy: not a rejection.
-    assert podcasts.set_aside == {"podcast_episode": 2} and podcasts.rejected == 0 and podcasts.usable == 0
+    # A podcast file is set aside whole (an episode without names too), by policy: not a rejection.
+    assert podcasts.set_aside == {"podcast_episode": 3} and podcasts.rejected == 0 and podcasts.usable == 0
     assert report.exit_code == 3
 
     events = events_of(catalog_raw, LISTENER)
