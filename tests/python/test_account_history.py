@@ -19,6 +19,7 @@ import pytest
 from conftest import PROJECT_DIR
 from test_loaders import emulator, rows, run, snapshot  # noqa: F401 (emulator: a fixture)
 from tunesday.load import ids
+from tunesday.load.cli import load, main
 from tunesday.load.history import OVERLAP
 from tunesday.load.spotify_history import map_play, set_aside_reason
 
@@ -140,6 +141,19 @@ def test_reloading_account_files_loads_nothing_new(catalog_raw, tmp_path):
     assert file_report.status == "loaded" and file_report.written == {} and file_report.already_known == 9
 
 
+def test_a_bad_account_file_fails_alone_in_one_line(catalog_raw, tmp_path, capsys):
+    listener = lay_out(tmp_path / "export" / LISTENER, {"StreamingHistory_music_2.json": "music_plays.json"})
+    (listener / "StreamingHistory_music_0.json").write_text('[{"endTime": "2024-03-01 17:42", "artistNa')
+    (listener / "StreamingHistory_music_1.json").write_text('{"endTime": "2024-03-01 17:42"}')
+    assert main(["spotify-account-history", str(listener), str(tmp_path / "no such folder"),
+                 "--raw-dir", str(catalog_raw)]) == 3
+    out = capsys.readouterr().out
+    assert "StreamingHistory_music_0.json: FAILED, not valid JSON" in out
+    assert "StreamingHistory_music_1.json: FAILED, expected a JSON list of plays, found a JSON dict" in out
+    assert "no such folder: FAILED, no StreamingHistory*.json* files here" in out and "Traceback" not in out
+    assert len(events_of(catalog_raw, LISTENER)) == 9      # the good file loaded whole
+
+
 # --- The same listener's two exports --------------------------------------------------------
 
 def load_both(raw: Path, root: Path, extended_first: bool) -> dict:
@@ -202,17 +216,17 @@ def test_listener_plays_on_bigquery(emulator, tmp_path):
     target = ["--bigquery", "--project", EMULATOR_PROJECT, "--dataset", dataset, "--endpoint", emulator]
     root = lay_out(tmp_path, {"account/StreamingHistory_music_0.json": "overlap_account.json",
                               "extended/Streaming_History_Audio_2024.json": "overlap_extended.json"})
-    quiet = {"echo": lambda line: None}
-    from tunesday.load.cli import load
-    load(["spotify-history", str(root / "extended"), "--user-id", LISTENER, *target], **quiet)
-    report = load(["spotify-account-history", str(root / "account"), "--user-id", LISTENER, *target], **quiet)
+    load(["spotify-history", str(root / "extended"), "--user-id", LISTENER, *target], echo=lambda line: None)
+    report = load(["spotify-account-history", str(root / "account"), "--user-id", LISTENER, *target],
+                  echo=lambda line: None)
     [account] = report.files
     assert account.notes[OVERLAP] == 6 and account.written["listening_events"] == 2
     assert account.notes["track_matched"] == 7          # the extended export's tracks are the catalog
     store = BigQueryStore(make_client(EMULATOR_PROJECT, emulator), dataset)
     plays = store.listener_plays(LISTENER, "ev_")
     assert len(plays) == 10 and {p["artist_name"] for p in plays} >= {"Nimbus Parade", "Copper Wolves"}
-    assert store.listener_plays(LISTENER, "ah_")[0]["track_name"] == "Paper Comets"
+    assert {(p["artist_name"], p["track_name"]) for p in store.listener_plays(LISTENER, "ah_")} == {
+        ("Velvet Harbour", "Paper Comets")}
 
 
 # --- The shared real histories, re-shaped into account data ---------------------------------
