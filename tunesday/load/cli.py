@@ -17,7 +17,8 @@ Target: the DuckDB raw folder (``--raw-dir``, default ``$TUNESDAY_RAW_DIR``), or
 jobs into tables created with the contract's schema when missing.
 
 Prints one line per input file (records read, rows written per table, already loaded, set aside
-by reason, records per second) and a total. A file already loaded (same bytes, in the load
+by reason, notes: values loaded as null, an account-data file's match rate, plays the listener's
+other export holds; records per second) and a total. A file already loaded (same bytes, in the load
 ledger) is skipped; a file's rows are written all or none, with its ledger entry. A bad record is
 set aside with its reason and a bad file is reported on one line; the others still load.
 
