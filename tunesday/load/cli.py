@@ -1,8 +1,15 @@
 """tunesday-load: real exports into the raw contract, on DuckDB (Parquet) or BigQuery (load jobs).
 
-    tunesday-load spotify-history PATH... [--user-id ID]   Spotify extended streaming history
-    tunesday-load mpd PATH...                              Million Playlist Dataset slices
-    tunesday-load audio-features PATH...                   audio-features CSVs (Spotify API names)
+    tunesday-load spotify-history PATH... [--user-id ID]           Spotify extended streaming history
+    tunesday-load spotify-account-history PATH... [--user-id ID]   Spotify account-data streaming history
+    tunesday-load mpd PATH...                                      Million Playlist Dataset slices
+    tunesday-load audio-features PATH...                           audio-features CSVs (Spotify API names)
+
+Load order: MPD slices, audio features and extended histories before account-data histories
+(their plays are matched to the catalog's tracks by name), and a listener's extended history
+before their account data (the plays both hold are loaded once, and the first export loaded
+keeps its record: the extended one is richer). Give both exports of a listener the same
+``--user-id``.
 
 Target: the DuckDB raw folder (``--raw-dir``, default ``$TUNESDAY_RAW_DIR``), or with
 ``--bigquery`` the raw dataset ``$TUNESDAY_BQ_RAW_DATASET`` of ``$TUNESDAY_BQ_PROJECT`` in
@@ -10,7 +17,8 @@ Target: the DuckDB raw folder (``--raw-dir``, default ``$TUNESDAY_RAW_DIR``), or
 jobs into tables created with the contract's schema when missing.
 
 Prints one line per input file (records read, rows written per table, already loaded, set aside
-by reason, records per second) and a total. A file already loaded (same bytes, in the load
+by reason, notes: values loaded as null, an account-data file's match rate, plays the listener's
+other export holds; records per second) and a total. A file already loaded (same bytes, in the load
 ledger) is skipped; a file's rows are written all or none, with its ledger entry. A bad record is
 set aside with its reason and a bad file is reported on one line; the others still load.
 
@@ -31,6 +39,7 @@ from tunesday.load.audio_features import AudioFeatures
 from tunesday.load.mpd import MillionPlaylistDataset
 from tunesday.load.report import LoadReport
 from tunesday.load.runner import run
+from tunesday.load.spotify_account_history import SpotifyAccountHistory
 from tunesday.load.spotify_history import SpotifyHistory
 from tunesday.load.stores import BigQueryStore, ParquetStore, Store, StoreUnusable
 
@@ -53,10 +62,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     target.add_argument("--dataset", default=settings.value(settings.BQ_RAW_DATASET))
     target.add_argument("--location", default=settings.value(settings.BQ_LOCATION))
     target.add_argument("--endpoint", help="API endpoint of a BigQuery emulator (e.g. http://127.0.0.1:9050)")
+    listener = argparse.ArgumentParser(add_help=False)
+    listener.add_argument("--user-id", help="the listener's user id (default: the folder's name); "
+                                            "the same for both exports of a listener")
     commands = parser.add_subparsers(dest="command", required=True)
-    history = commands.add_parser("spotify-history", parents=[target],
-                                  help="Spotify extended streaming history (Streaming_History_Audio_*.json)")
-    history.add_argument("--user-id", help="the listener's user id (default: the folder's name)")
+    commands.add_parser("spotify-history", parents=[target, listener],
+                        help="Spotify extended streaming history (Streaming_History_Audio_*.json)")
+    commands.add_parser("spotify-account-history", parents=[target, listener],
+                        help="Spotify account-data streaming history (StreamingHistory*.json: names "
+                             "and minutes, no ids; load the catalog and the extended history first)")
     commands.add_parser("mpd", parents=[target], help="Million Playlist Dataset slices (mpd.slice.*.json[.gz])")
     commands.add_parser("audio-features", parents=[target], help="audio-features CSVs (Spotify Web API names)")
     args = parser.parse_args(argv)
@@ -65,6 +79,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     try:
         args.source = {
             "spotify-history": lambda: SpotifyHistory(args.user_id),
+            "spotify-account-history": lambda: SpotifyAccountHistory(args.user_id),
             "mpd": MillionPlaylistDataset,
             "audio-features": AudioFeatures,
         }[args.command]()

@@ -9,12 +9,21 @@
   are a prefix and 10 decimal digits, so the two never collide. An album's text is its artist's
   and its own normalised names joined by a unit separator (``\\x1f``): two albums called
   "Greatest Hits" stay apart.
-- Play events of a history export: ``ev_`` and the 16 hex digits of the hash of the fields that
-  identify a play (see ``tunesday.load.spotify_history``), so that the same play loaded twice
-  has the same id and staging counts the second as a duplicate.
+- Play events of a history export: a prefix per export and the 16 hex digits of the hash of the
+  user id and the raw fields that identify a play (``event_id``), so that the same play loaded
+  twice has the same id and staging counts the second as a duplicate. ``ev_``: the extended
+  streaming history (``ts``, ``spotify_track_uri``, ``ms_played``; ``tunesday.load.spotify_history``);
+  ``ah_``: the account-data streaming history (``endTime``, ``artistName``, ``trackName``,
+  ``msPlayed``; ``tunesday.load.spotify_account_history``). The prefix also says which export a
+  play came from, which is how each history loader finds the plays the other export loaded.
+- Tracks an account-data history names without an id (it has names only) and that the catalog
+  cannot tell apart by name: ``trn_`` and the hash of the normalised artist and track names joined
+  by a unit separator (``name_track_id``). 20 characters with an underscore: never a Spotify id
+  (22 base-62 characters), never a generator id (``trk_`` and 10 digits).
 """
 
 import functools
+import json
 import re
 import unicodedata
 
@@ -24,6 +33,8 @@ _SPOTIFY_ID = re.compile(r"[A-Za-z0-9]{22}")
 _TRACK_URI = re.compile(r"spotify:track:([A-Za-z0-9]{22})")
 _TRACK_URL = re.compile(r"https?://open\.spotify\.com/(?:intl-[a-z-]+/)?track/([A-Za-z0-9]{22})(?:[?#].*)?")
 _SPACES = re.compile(r"\s+")
+
+EXTENDED_EVENT, ACCOUNT_EVENT, NAME_TRACK = "ev_", "ah_", "trn_"
 
 
 def hex64(text: str) -> str:
@@ -90,6 +101,11 @@ def _album_id(artist_name: str | None, album_name: str) -> str | None:
     return "alb_" + hex64(normalise_name(clean_text(artist_name) or "") + "\x1f" + normalise_name(album))
 
 
+def is_spotify_id(value) -> bool:
+    """Whether a track id is a Spotify id (22 base-62 characters), not one a loader made up."""
+    return isinstance(value, str) and _SPOTIFY_ID.fullmatch(value) is not None
+
+
 def track_id(value) -> str | None:
     """The Spotify track id in a bare id, a ``spotify:track:`` URI or an open.spotify.com link."""
     text = clean_text(value)
@@ -100,3 +116,28 @@ def track_id(value) -> str | None:
         if match:
             return match.group(match.re.groups)
     return None
+
+
+def event_id(prefix: str, user_id: str, raw_values) -> str:
+    """The id of one play: `prefix` and the hash of the user id and the play's raw fields (as the
+    export wrote them, JSON-encoded: a number and a string stay apart, a missing field is null)."""
+    return prefix + hex64("\x1f".join([user_id, *(json.dumps(v, sort_keys=True) for v in raw_values)]))
+
+
+def name_key(artist_name, track_name) -> tuple[str, str] | None:
+    """The normalised (artist, track) names a play and a catalog track are compared by; None
+    without both names."""
+    if isinstance(artist_name, str) and isinstance(track_name, str):
+        return _name_key(artist_name, track_name)
+    return None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _name_key(artist_name: str, track_name: str) -> tuple[str, str] | None:
+    artist, track = clean_text(artist_name), clean_text(track_name)
+    return (normalise_name(artist), normalise_name(track)) if artist and track else None
+
+
+def name_track_id(key: tuple[str, str]) -> str:
+    """The id of a track known only by its normalised (artist, track) names (``name_key``)."""
+    return NAME_TRACK + hex64(key[0] + "\x1f" + key[1])

@@ -5,7 +5,8 @@
 Each PATH is a listener's folder of ``Streaming_History_Audio_*.json`` files (a JSON list of
 plays each), a folder of such listener folders, or one such file. The listener's user id is the
 folder's name (characters outside ``[A-Za-z0-9_:-]`` become ``_``), or ``--user-id`` when one
-listener is loaded. Files may be gzipped.
+listener is loaded. Files may be gzipped. (What both history loaders share, the overlap with the
+account-data export included, is in ``tunesday.load.history``.)
 
 A play becomes one ``listening_events`` row:
 
@@ -13,7 +14,8 @@ A play becomes one ``listening_events`` row:
   ``spotify_track_uri`` and ``ms_played`` (a play is one listener, one track, one end time, one
   length), so that loading the same play again gives the same id: exact duplicates in an export
   are loaded as they are and staging counts the copies as duplicates; plays already in the raw
-  contract from an earlier load (an overlapping second export) are not written again.
+  contract from an earlier load (an overlapping second export) are not written again, nor are
+  plays an account-data export of the same listener loaded before (``tunesday.load.history``).
 - ``track_id``: the last part of ``spotify_track_uri``.
 - ``played_at``: ``ts`` is when playback ENDED in these exports, so ``played_at = ts - ms_played``
   (UTC); ``ts`` itself when ``ms_played`` is unusable.
@@ -45,18 +47,15 @@ artist) the plays need are added to ``tracks`` and ``artists`` when the contract
 """
 
 import datetime as dt
-import json
-import re
 from collections import Counter
 from pathlib import Path
 
 from tunesday.load import ids
 from tunesday.load.catalog import Catalog
-from tunesday.load.source import (Batch, BadInput, InputFile, check_row, parse_json, parse_timestamp,
-                                  strip_suffixes, text_field)
+from tunesday.load.history import Play, checked_user_id, listener_files, read_plays
+from tunesday.load.source import Batch, InputFile, check_row, parse_timestamp, text_field
 
 FILE_PATTERN = "Streaming_History_Audio_*.json*"
-USER_ID = re.compile(r"[A-Za-z0-9_:-]{1,128}")
 EPISODE_FIELDS = ("spotify_episode_uri", "episode_name", "episode_show_name")
 AUDIOBOOK_FIELDS = ("audiobook_uri", "audiobook_title", "audiobook_chapter_uri", "audiobook_chapter_title")
 # Checked in this order: "web_player windows 10;chrome;desktop" is the web player.
@@ -67,10 +66,6 @@ PLATFORMS = (
     ("smart_speaker", ("cast", "sonos", "speaker", "echo", "alexa", "google_home", "homepod")),
     ("desktop", ("windows", "os x", "osx", "macos", "mac os", "linux", "desktop")),
 )
-
-
-def user_id_from_folder(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_:-]", "_", name)[:128] or "_"
 
 
 def normalise_platform(value) -> str | None:
@@ -94,64 +89,13 @@ class SpotifyHistory:
     kept_out = frozenset({"podcast_episode", "audiobook", "private_session", "no_track_uri"})
 
     def __init__(self, user_id: str | None = None):
-        if user_id is not None and not USER_ID.fullmatch(user_id):
-            raise ValueError(f"--user-id {user_id!r}: use 1-128 of A-Z a-z 0-9 _ : -")
-        self.user_id = user_id
+        self.user_id = checked_user_id(user_id)
 
     def files(self, paths: list[Path]) -> list[InputFile]:
-        listeners: list[tuple[str, list[Path]]] = []
-        found: list[InputFile] = []
-        for path in paths:
-            if path.is_file():
-                listeners.append((path.parent.name, [path]))
-            elif path.is_dir() and sorted(path.glob(FILE_PATTERN)):
-                listeners.append((path.name, sorted(path.glob(FILE_PATTERN))))
-            elif path.is_dir() and any(sorted(d.glob(FILE_PATTERN)) for d in path.iterdir() if d.is_dir()):
-                listeners += [(d.name, sorted(d.glob(FILE_PATTERN))) for d in sorted(path.iterdir())
-                              if d.is_dir() and sorted(d.glob(FILE_PATTERN))]
-            else:
-                found.append(InputFile(path, error=f"no {FILE_PATTERN} files here (or in its sub-folders)"))
-        if self.user_id is not None and len({folder for folder, _ in listeners}) > 1:
-            raise BadInput("--user-id names one listener, but the paths hold several listener folders")
-        for folder, files in listeners:
-            user_id = self.user_id or user_id_from_folder(folder)
-            found += [InputFile(f, scope=user_id, label=f"{user_id}-{strip_suffixes(f.name)}") for f in files]
-        return found
+        return listener_files(paths, FILE_PATTERN, self.user_id)
 
     def read(self, source: InputFile, data: bytes, catalog: Catalog) -> Batch:
-        plays = parse_json(data)
-        if not isinstance(plays, list):
-            raise BadInput(f"expected a JSON list of plays, found a JSON {type(plays).__name__}")
-        user_id = source.scope
-        batch = Batch(records=len(plays))
-        mapped = []
-        for index, play in enumerate(plays):
-            ref = f"[{index}]"
-            with catalog.guard(batch, ref, play):
-                reason = set_aside_reason(play)
-                if reason:
-                    batch.set_aside(ref, reason, play)
-                else:
-                    mapped.append((ref, play, *map_play(play, user_id, batch.notes)))
-        if not mapped:
-            return batch
-        catalog.prefetch(track_ids=[event["track_id"] for _, _, event, _ in mapped],
-                         artist_ids=[names[0] for _, _, _, names in mapped],
-                         user_ids=[user_id])
-        known_events = {row["event_id"] for row in catalog.store.fetch(
-            "listening_events", "event_id", sorted({event["event_id"] for _, _, event, _ in mapped}), ["event_id"])}
-        for ref, play, event, (_, *names) in mapped:
-            with catalog.guard(batch, ref, play):
-                batch.usable += 1
-                if event["event_id"] in known_events:
-                    batch.already_known += 1
-                    continue
-                batch.add("listening_events", event)
-                if event["track_id"]:
-                    catalog.named_track(batch, event["track_id"], *names)
-        countries = Counter(event["country"] for _, _, event, _ in mapped if event["country"])
-        catalog.user(batch, user_id, countries.most_common(1)[0][0] if countries else None)
-        return batch
+        return read_plays(source, data, catalog, set_aside_reason, map_play, other_export=ids.ACCOUNT_EVENT)
 
 
 def set_aside_reason(play) -> str | None:
@@ -168,9 +112,9 @@ def set_aside_reason(play) -> str | None:
     return None
 
 
-def map_play(play: dict, user_id: str, notes: Counter) -> tuple[dict, tuple]:
-    """One play as a checked listening_events row, and the album artist's id with the artist,
-    track and album names the play carries."""
+def map_play(ref: str, play: dict, user_id: str, notes: Counter) -> Play:
+    """One play as a checked listening_events row, with the album artist, track and album names
+    the play carries."""
     raw_ts, raw_uri, raw_ms = play.get("ts"), play.get("spotify_track_uri"), play.get("ms_played")
     ended_at = parse_timestamp(raw_ts)
     ms_played = ids.whole_number(raw_ms)
@@ -186,9 +130,8 @@ def map_play(play: dict, user_id: str, notes: Counter) -> tuple[dict, tuple]:
         played_at = ended_at - dt.timedelta(milliseconds=ms_played)
     country = ids.clean_text(play.get("conn_country"))
     country = country.upper() if country and country.upper() != "ZZ" else None
-    identity = "\x1f".join([user_id, *(json.dumps(v, sort_keys=True) for v in (raw_ts, raw_uri, raw_ms))])
     event = {
-        "event_id": "ev_" + ids.hex64(identity),
+        "event_id": ids.event_id(ids.EXTENDED_EVENT, user_id, (raw_ts, raw_uri, raw_ms)),
         "user_id": user_id,
         "track_id": track_id,
         "played_at": played_at,
@@ -202,10 +145,10 @@ def map_play(play: dict, user_id: str, notes: Counter) -> tuple[dict, tuple]:
         "platform": platform,
         "country": country,
     }
-    artist = text_field(play, "master_metadata_album_artist_name")
-    return check_row("listening_events", event), (
-        ids.artist_id(artist), artist, text_field(play, "master_metadata_track_name"),
-        text_field(play, "master_metadata_album_album_name"))
+    return Play(ref, play, check_row("listening_events", event),
+                text_field(play, "master_metadata_album_artist_name"),
+                text_field(play, "master_metadata_track_name"),
+                text_field(play, "master_metadata_album_album_name"))
 
 
 def _lower(value) -> str | None:

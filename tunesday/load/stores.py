@@ -87,6 +87,35 @@ LOOKUP_CHUNK = 10_000
 COMMIT_FILE = "COMMIT.json"
 PENDING_PREFIX = "_pending_"
 
+# The queries the history loaders compare plays and tracks by, the same text on both stores:
+# {table} is a contract table, {name} a query parameter (``_select`` fills both in). A track's
+# name and its artist's name, one row per track: the rows of a track only grow, and an artist id
+# is its normalised name, so any non-null value is the one.
+NAMED_TRACKS_SQL = """
+    select tracks.track_id, tracks.track_name, artists.artist_name
+    from (
+        select track_id, max(track_name) as track_name, max(artist_id) as artist_id
+        from {tracks}
+        group by track_id
+    ) as tracks
+    left join (
+        select artist_id, max(artist_name) as artist_name
+        from {artists}
+        group by artist_id
+    ) as artists on artists.artist_id = tracks.artist_id
+"""
+# A listener's plays of one export (by the prefix of their event ids) with the names of their
+# tracks: what tells whether a play of the other export is the same play.
+LISTENER_PLAYS_SQL = """
+    select plays.event_id, plays.played_at, plays.ms_played, named.track_name, named.artist_name
+    from {listening_events} as plays
+    left join (""" + NAMED_TRACKS_SQL + """) as named on named.track_id = plays.track_id
+    where plays.user_id = {user_id}
+        and starts_with(plays.event_id, {event_prefix})
+        and plays.played_at is not null
+        and plays.ms_played is not null
+"""
+
 
 class StoreUnusable(Exception):
     """The target cannot be loaded into (its ledger is damaged, another load holds it)."""
@@ -115,6 +144,17 @@ class Store(Protocol):
     def fetch(self, table: str, key: str, ids: list[str], columns: list[str]) -> list[dict]:
         """The rows of a contract table whose `key` is one of `ids` (all of them, duplicates too)."""
 
+    def named_tracks(self) -> list[dict]:
+        """Every track with its name and its artist's name (track_id, track_name, artist_name;
+        one row per track, names null when unknown): the catalog a play known only by its
+        names is matched against."""
+
+    def listener_plays(self, user_id: str, event_prefix: str) -> list[dict]:
+        """The plays of `user_id` whose event id starts with `event_prefix` and that have a
+        played_at and an ms_played (event_id, played_at, ms_played, track_name, artist_name: the
+        names the catalog has for the play's track), in one query: what a play of the other
+        history export is compared with."""
+
     def close(self) -> None:
         """Let another load use the target."""
 
@@ -129,13 +169,35 @@ class _Closing:
         self.close()
 
 
+class _Queries:
+    """The history loaders' queries (``Store.named_tracks``, ``Store.listener_plays``), run by each
+    store's ``_select``."""
+
+    def named_tracks(self) -> list[dict]:
+        return self._select(NAMED_TRACKS_SQL, {})
+
+    def listener_plays(self, user_id: str, event_prefix: str) -> list[dict]:
+        return self._select(LISTENER_PLAYS_SQL, {"user_id": user_id, "event_prefix": event_prefix})
+
+    def _select(self, template: str, parameters: dict) -> list[dict]:
+        raise NotImplementedError
+
+
+def _select_sql(template: str, table_ref, parameter_ref) -> tuple[str, list[str]]:
+    """A query template with its contract tables and parameters filled in the store's own way,
+    and the tables it reads."""
+    tables = [table for table in SCHEMAS if "{" + table + "}" in template]
+    names = {name: parameter_ref(name) for name in ("user_id", "event_prefix")}
+    return template.format(**{table: table_ref(table) for table in tables}, **names), tables
+
+
 def _check_parts(parts: dict[str, pa.Table]) -> None:
     for table, rows in parts.items():
         if not rows.schema.equals(PART_SCHEMAS[table]):
             raise ValueError(f"{table} rows do not match the raw contract:\n{rows.schema}")
 
 
-class ParquetStore(_Closing):
+class ParquetStore(_Queries, _Closing):
     """The DuckDB raw folder: one Parquet folder per contract table."""
 
     errors = (duckdb.Error,)
@@ -204,6 +266,13 @@ class ParquetStore(_Closing):
             f"select {', '.join(columns)} from read_parquet($files) where {key} in (select unnest($ids))",
             {"files": files, "ids": list(ids)},
         )
+        return [dict(zip(columns, row)) for row in result.fetchall()]
+
+    def _select(self, template: str, parameters: dict) -> list[dict]:
+        sql, tables = _select_sql(template, lambda table: f"read_parquet(${table})", lambda name: f"${name}")
+        files = {table: sorted(str(p) for p in (self.raw_dir / table).glob("*.parquet")) for table in tables}
+        result = self._con.execute(sql, {**files, **parameters})
+        columns = [column[0] for column in result.description]
         return [dict(zip(columns, row)) for row in result.fetchall()]
 
     def _finish(self, pending: Path, ledger: dict) -> dict:
@@ -318,7 +387,7 @@ def _write_synced(path: Path, rows: pa.Table) -> None:
         _sync(fh)
 
 
-class BigQueryStore(_Closing):
+class BigQueryStore(_Queries, _Closing):
     """A BigQuery raw dataset (or the emulator's), appended to with Parquet load jobs."""
 
     errors = (GoogleAPIError,)
@@ -374,6 +443,11 @@ class BigQueryStore(_Closing):
                 [bigquery.ArrayQueryParameter("ids", "STRING", ids[start:start + LOOKUP_CHUNK])],
             )
         return rows
+
+    def _select(self, template: str, parameters: dict) -> list[dict]:
+        sql, _ = _select_sql(template, lambda table: f"`{self.dataset}.{table}`", lambda name: f"@{name}")
+        return self._query(sql, [bigquery.ScalarQueryParameter(name, "STRING", value)
+                                 for name, value in parameters.items()])
 
     def _query(self, sql: str, parameters: list | None = None) -> list[dict]:
         config = bigquery.QueryJobConfig(query_parameters=parameters or [])
