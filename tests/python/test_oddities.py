@@ -19,11 +19,14 @@ import pytest
 
 from conftest import PROJECT_DIR, RUN_DATE, generate
 from tunesday import dbt
+from tunesday.load import ids
 from tunesday.load.cli import load
-from tunesday.load.spotify_history import map_play
 
 CASES = json.loads((PROJECT_DIR / "tests" / "fixtures" / "oddities" / "cases.json").read_text())
 ABSENT = "<absent>"
+# Spotify's account-data export: no reason codes, skip or shuffle flags, platform or country at all.
+ACCOUNT_FIXTURE = PROJECT_DIR / "tests" / "fixtures" / "account_history" / "music_plays.json"
+ACCOUNT_LISTENER = "account_export_listener"
 RULE_FIELDS = ("context_type", "start_reason", "end_reason", "shuffle", "skip_flag", "platform", "country")
 
 
@@ -68,9 +71,10 @@ def write_exports(cases: list[dict], root: Path) -> Path:
 
 
 def event_id(case: dict) -> str:
-    number = CASES["cases"].index(case)
-    event, _ = map_play(play(case, number), listener(case), Counter())
-    return event["event_id"]
+    """The id the loader gives the case's play (tunesday.load.spotify_history)."""
+    record = play(case, CASES["cases"].index(case))
+    raw = (record.get("ts"), record.get("spotify_track_uri"), record.get("ms_played"))
+    return ids.event_id(ids.EXTENDED_EVENT, listener(case), raw)
 
 
 @pytest.fixture(scope="module")
@@ -82,12 +86,18 @@ def background(tmp_path_factory) -> Path:
     return data / "raw"
 
 
-def build_with(cases: list[dict], background: Path, work: Path):
-    """Load the cases into a copy of the background's raw data, then `dbt build` everything."""
+def build_with(cases: list[dict], background: Path, work: Path, account_export: bool = False):
+    """Load the cases into a copy of the background's raw data (and, if asked, the account-data
+    export fixture as listener ACCOUNT_LISTENER), then `dbt build` everything."""
     raw = work / "raw"
     shutil.copytree(background, raw)
     report = load(["spotify-history", str(write_exports(cases, work / "exports")), "--raw-dir", str(raw)],
                   echo=lambda line: None)
+    if account_export:
+        folder = work / "account" / ACCOUNT_LISTENER
+        folder.mkdir(parents=True)
+        shutil.copy(ACCOUNT_FIXTURE, folder / "StreamingHistory_music_0.json")
+        load(["spotify-account-history", str(folder), "--raw-dir", str(raw)], echo=lambda line: None)
     env = dbt.duckdb_env(work, raw, work / "warehouse.duckdb")
     result = dbt.run(["build", "--vars", f"{{run_date: '{RUN_DATE}'}}"], env, timeout=1200)
     return report, result, work / "warehouse.duckdb"
@@ -97,7 +107,11 @@ def reaching_raw(case: dict) -> bool:
     return case["expect"]["load"] == "loaded"
 
 
-def check_outcomes(cases: list[dict], report, warehouse: Path) -> None:
+ACCOUNT_DEFAULTS = {"start_reason": "missing", "end_reason": "missing", "shuffle": "missing",
+                    "skip_flag": "from_time_played", "platform": "missing", "country": "missing"}
+
+
+def check_outcomes(cases: list[dict], report, warehouse: Path, account_export: bool = False) -> None:
     """Every case ended where the fixture says: loader, staging, defaults, skip flag, audits."""
     set_aside = Counter(case["expect"]["load"].split(":", 1)[1] for case in cases
                         if case["expect"]["load"].startswith("set_aside:"))
@@ -143,6 +157,10 @@ def check_outcomes(cases: list[dict], report, warehouse: Path) -> None:
             1 if not rejected and case["expect"]["rules"] else 0, staging.split(":")[1] if rejected else None)
     assert per_listener == expected_listeners
     defaults = Counter()
+    if account_export:   # its plays lack every optional field (checked per listener in the test)
+        [(accepted,)] = con.execute("select accepted_plays from tunesday_audit.audit_raw__listener_oddities "
+                                    "where user_id = ?", [ACCOUNT_LISTENER]).fetchall()
+        defaults.update({item: accepted for item in ACCOUNT_DEFAULTS.items()})
     for case in filter(reaching_raw, cases):
         if case["expect"]["staging"] == "accepted":
             defaults.update((field, rule) for field, rule in case["expect"]["rules"].items())
@@ -154,9 +172,15 @@ def check_outcomes(cases: list[dict], report, warehouse: Path) -> None:
 
 def test_the_oddities_build_green_and_end_where_they_should(background, tmp_path):
     cases = CASES["cases"]
-    report, result, warehouse = build_with(cases, background, tmp_path)
+    report, result, warehouse = build_with(cases, background, tmp_path, account_export=True)
     assert result.success, result.describe(6000)
-    check_outcomes(cases, report, warehouse)
+    check_outcomes(cases, report, warehouse, account_export=True)
+    # The account-data export's plays: accepted with every field it lacks defaulted and counted.
+    con = duckdb.connect(str(warehouse), read_only=True)
+    accepted, defaulted, missing_reasons, from_time = con.execute(
+        "select accepted_plays, defaulted_plays, missing_start_reason_plays, skip_flag_from_time_played_plays "
+        "from tunesday_audit.audit_raw__listener_oddities where user_id = ?", [ACCOUNT_LISTENER]).fetchone()
+    assert accepted > 0 and defaulted == missing_reasons == from_time == accepted
 
 
 def test_the_issues_null_skip_flag_alone_builds_green(background, tmp_path):
