@@ -8,6 +8,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+BQEMU_VENV := .venv-bqemu
 export DBT_PROFILES_DIR := $(CURDIR)
 
 # The main job's scale; override on the command line: make run USERS=20000 DAYS=90
@@ -54,11 +55,14 @@ serve: $(VENV)/.installed
 	@echo "serving on http://127.0.0.1:8080 — try: curl -s http://127.0.0.1:8080/v1/users/usr_0000000001/discover-weekly"
 	$(BIN)/gunicorn -c serving/gunicorn.conf.py
 
-test: lint pytest
+# Lint and pytest side by side: lint is one single-threaded sqlfluff process (~2 min) and the
+# tests leave a core idle most of the time (dbt's and the BigQuery emulator's Python is
+# single-threaded); make fails if either fails. Lines of the two outputs are not mixed.
+test: $(VENV)/.installed $(BQEMU_VENV)/.installed
+	$(MAKE) --no-print-directory -j2 --output-sync=line lint pytest
 
 # The BigQuery emulator gets its own venv (its pins clash with dbt-duckdb's). Offline once
 # installed: its DuckDB loads the spatial extension from the package, not from the internet.
-BQEMU_VENV := .venv-bqemu
 $(BQEMU_VENV)/.installed: ci/bqemulator-requirements.txt
 	test -d $(BQEMU_VENV) || $(PYTHON) -m venv $(BQEMU_VENV)
 	$(BQEMU_VENV)/bin/pip install --quiet -r ci/bqemulator-requirements.txt
@@ -76,8 +80,9 @@ lint: $(VENV)/.installed
 	$(BIN)/python ci/stage_check.py target/manifest.json
 	cd serving/sql && $(CURDIR)/$(BIN)/sqlfluff lint .
 
+# PYTEST_ARGS: extra arguments, e.g. make test PYTEST_ARGS=--durations=30
 pytest: $(VENV)/.installed $(BQEMU_VENV)/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Every case of tests/fixtures/oddities/cases.json alone in the small generated dataset, one build each.
 test-oddities: $(VENV)/.installed
