@@ -83,6 +83,10 @@ def test_second_build_is_incremental(bq_build):
     assert days == 21
 
 
+# The generator writes complete plays, so staging defaults nothing; the default rules run on
+# both engines in the unit test listening_events_defaults (the emulator's build runs it).
+EMPTY_ON_GENERATED_DATA = {"audit_raw__defaults"}
+
 def test_every_model_matches_duckdb_row_for_row(warehouse, bq_build):
     """Every model's rows on the emulator are DuckDB's (floats to 6 decimals): compared by
     fingerprint (parity.py), rows fetched and shown only for a table whose fingerprints differ."""
@@ -115,7 +119,8 @@ def test_every_model_matches_duckdb_row_for_row(warehouse, bq_build):
         for table, cols in sorted(columns.items()):
             duck_fingerprint, message = table_difference(con, bq_build.client, table, f"{schemas[table]}.{table}",
                                                          cols, filters[table])
-            assert duck_fingerprint[0] or table.startswith("quarantine"), f"{table} is empty: parity proves nothing"
+            assert duck_fingerprint[0] or table.startswith("quarantine") or table in EMPTY_ON_GENERATED_DATA, \
+                f"{table} is empty: parity proves nothing"
             if message:
                 differences.append(message)
     assert not differences, "\n".join(differences)
