@@ -3,9 +3,11 @@ compared row for row with the DuckDB build; and the production SQL checked stati
 
 import datetime as dt
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -284,12 +286,42 @@ def test_production_sql_is_bigquery_sql(bq_build, production_sql):
     assert not problems, "\n".join(f"{p.source}: {p.kind}: {p.detail}" for p in problems)
 
 
+def lint_as_bigquery(paths: list[str]) -> tuple[int, list[dict]]:
+    """sqlfluff on compiled SQL with the BigQuery dialect: its exit code and one report per file.
+    Files are linted wherever they are: `.sqlfluffignore` skips target/, where a compiled folder
+    may well be (a --basetemp there), and a skipped file would pass unseen."""
+    lint = subprocess.run(
+        [str(Path(sys.executable).with_name("sqlfluff")), "lint", *paths, "--dialect", "bigquery",
+         "--templater", "raw", "--config", str(PROJECT_DIR / "ci" / "sqlfluff-compiled-bigquery.cfg"),
+         "--disregard-sqlfluffignores", "--format", "json"],
+        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
+    return lint.returncode, json.loads(lint.stdout or "[]")
+
+
+def lint_problems(reports: list[dict]) -> str:
+    return "\n".join(f"{report['filepath']}:{v['start_line_no']}:{v['start_line_pos']}: {v['code']} {v['description']}"
+                     for report in reports for v in report["violations"])
+
+
 def test_compiled_models_lint_as_bigquery(production_sql):
     # Model files only: dbt also writes tests compiled from YAML under `<file>.yml/` folders.
     models = [str(p) for p in (production_sql / "models").rglob("*.sql") if not p.parent.name.endswith(".yml")]
     assert len(models) > 25
-    lint = subprocess.run(
-        [str(Path(sys.executable).with_name("sqlfluff")), "lint", *models, "--dialect", "bigquery",
-         "--templater", "raw", "--config", str(PROJECT_DIR / "ci" / "sqlfluff-compiled-bigquery.cfg")],
-        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
-    assert lint.returncode == 0, lint.stdout[-6000:]
+    exit_code, reports = lint_as_bigquery(models)
+    assert sorted(report["filepath"] for report in reports) == sorted(models), "sqlfluff did not lint every model"
+    assert exit_code == 0, lint_problems(reports)[-6000:]
+
+
+def test_the_bigquery_lint_reads_every_file_even_under_target():
+    """A file in target/ (which .sqlfluffignore skips) is linted, and a violation is reported."""
+    (PROJECT_DIR / "target").mkdir(exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="lint-check-", dir=PROJECT_DIR / "target"))
+    try:
+        (folder / "good.sql").write_text("select 1 as one\n")
+        (folder / "bad.sql").write_text("SELECT 1 one\n")
+        exit_code, reports = lint_as_bigquery([str(folder / "good.sql"), str(folder / "bad.sql")])
+    finally:
+        shutil.rmtree(folder)
+    assert {Path(report["filepath"]).name for report in reports} == {"good.sql", "bad.sql"}
+    assert exit_code == 1
+    assert "bad.sql:1:1: CP01" in lint_problems(reports)
