@@ -104,3 +104,22 @@
         else cast({{ timestamp_column }} as date)
     end
 {%- endmacro %}
+
+{% macro incremental_history_config(unique_key) %}
+    {#-
+        A history kept across runs (one row per run_date and key): a rerun of a day replaces that
+        day's rows, and --full-refresh keeps the history (full_refresh=false) instead of rebuilding it.
+    -#}
+    {{ return(adapter.dispatch('incremental_history_config', 'tunesday')(unique_key)) }}
+{% endmacro %}
+
+{% macro default__incremental_history_config(unique_key) %}
+    {{ return({'incremental_strategy': 'delete+insert', 'unique_key': unique_key,
+               'full_refresh': false, 'on_schema_change': 'append_new_columns'}) }}
+{% endmacro %}
+
+{% macro bigquery__incremental_history_config(unique_key) %}
+    {{ return({'incremental_strategy': 'merge', 'unique_key': unique_key, 'full_refresh': false,
+               'partition_by': {'field': 'run_date', 'data_type': 'date', 'granularity': 'month'},
+               'on_schema_change': 'append_new_columns'}) }}
+{% endmacro %}

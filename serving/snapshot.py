@@ -337,8 +337,12 @@ def _build(partial: Path, warehouse: Warehouse, snapshot_id: str, run_date: str,
 
 
 def export(warehouse: Warehouse, store: Store, run_date: str, keep: int = 3,
-           progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> dict:
+           progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+           publish: bool = True) -> dict:
     """Export, validate and publish a snapshot of `run_date`; returns its manifest.
+
+    With `publish=False` the snapshot is written, validated and sealed in the store but CURRENT
+    is left alone: the daily job publishes it later (`publish_exported`), once every stage passed.
 
     A failure to write (a full disk, a file size limit, a store that is not writable) is an
     ExportError with the system's one-line reason: nothing is published, CURRENT and the other
@@ -357,14 +361,31 @@ def export(warehouse: Warehouse, store: Store, run_date: str, keep: int = 3,
                 manifest = _build(store.partial_path(snapshot_id), warehouse, snapshot_id, run_date, progress)
                 manifest["export_seconds"] = round(time.perf_counter() - started, 3)
                 manifest = store.add(store.partial_path(snapshot_id), manifest)
-                store.publish(manifest)
+                if publish:
+                    store.publish(manifest)
             except BaseException:
                 store.discard(snapshot_id)
                 raise
-            store.prune(keep, warn=lambda line: progress(f"warning: {line}"))
+            if publish:
+                store.prune(keep, warn=lambda line: progress(f"warning: {line}"))
     except (OSError, sqlite3.Error) as error:
         raise ExportError(f"nothing published: {_reason(error)}") from error
-    progress(f"published {snapshot_id}: {manifest['row_counts']} in {manifest['export_seconds']} s")
+    done = "published" if publish else "exported (not published yet)"
+    progress(f"{done} {snapshot_id}: {manifest['row_counts']} in {manifest['export_seconds']} s")
+    return manifest
+
+
+def publish_exported(store: Store, snapshot_id: str, keep: int = 3,
+                     warn: Callable[[str], None] = warn_on_stderr) -> dict:
+    """Publish a snapshot `export(publish=False)` wrote: its file checked against its seal (stat;
+    in full if the stat changed), CURRENT pointed at it, old snapshots pruned. Returns its manifest."""
+    with store.exclusive():
+        found = [m for m in store.published(warn) if m["snapshot_id"] == snapshot_id]
+        if not found:
+            raise ExportError(f"no snapshot {snapshot_id} in {store.root} to publish")
+        manifest = store.seal(found[0], verify(store, found[0], trust_seal=True))
+        store.publish(manifest)
+        store.prune(keep, warn=warn)
     return manifest
 
 

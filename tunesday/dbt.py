@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,7 @@ class NodeResult:
     seconds: float
     message: str | None
     failures: int | None        # failing rows of a data test
+    rows_affected: int | None = None   # rows the statement wrote, as the adapter reported it
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class DbtResult:
     seconds: float
     peak_rss_mib: float | None  # of the child that ran dbt; None if it died before reporting
     error: str | None = None    # the exception dbt raised, if any
+    invocation_id: str | None = None   # dbt's id of this invocation (run_results.json, logs)
 
     def failed(self) -> list[NodeResult]:
         return [node for node in self.nodes if node.status in {"error", "fail"}]
@@ -94,7 +97,8 @@ def run(args: list[str], env: Mapping[str, str] | None = None, timeout: float | 
         started = time.perf_counter()
         child = subprocess.run([sys.executable, "-m", "tunesday.dbt", "--report", str(report), *args],
                                cwd=PROJECT_DIR, env=environ, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, timeout=timeout)
+                               stderr=subprocess.STDOUT, text=True, timeout=timeout,
+                               preexec_fn=_die_with_parent)
         seconds = time.perf_counter() - started
         reported = json.loads(report.read_text()) if report.exists() else {}
     return DbtResult(
@@ -102,7 +106,19 @@ def run(args: list[str], env: Mapping[str, str] | None = None, timeout: float | 
         exit_code=child.returncode, output=child.stdout,
         nodes=tuple(NodeResult(**node) for node in reported.get("nodes", [])), seconds=seconds,
         peak_rss_mib=reported.get("peak_rss_mib"), error=reported.get("error"),
+        invocation_id=reported.get("invocation_id"),
     )
+
+
+def _die_with_parent() -> None:
+    """In the child before dbt starts: the kernel kills it when the caller dies (Linux's
+    PR_SET_PDEATHSIG), so a killed daily job leaves no dbt behind writing to the warehouse."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass   # not Linux: the child may outlive a killed caller
 
 
 def _node_result(result) -> NodeResult:
@@ -111,8 +127,14 @@ def _node_result(result) -> NodeResult:
         unique_id=node.unique_id, name=node.name, resource_type=str(node.resource_type),
         materialized=getattr(getattr(node, "config", None), "materialized", None),
         status=str(result.status), seconds=float(result.execution_time or 0.0),
-        message=result.message, failures=result.failures,
+        message=result.message, failures=getattr(result, "failures", None),
+        rows_affected=_rows_affected(getattr(result, "adapter_response", None)),
     )
+
+
+def _rows_affected(response) -> int | None:
+    rows = (response or {}).get("rows_affected") if isinstance(response, dict) else None
+    return rows if isinstance(rows, int) and rows >= 0 else None
 
 
 def _peak_rss_mib() -> float:
@@ -123,6 +145,7 @@ def _peak_rss_mib() -> float:
 def main(argv: list[str] | None = None) -> int:
     """The child: `[--report FILE] DBT_ARGS...`; dbt's exit code, and its results as JSON in FILE."""
     from dbt.cli.main import dbtRunner   # here: importing dbt costs a second the parent never pays
+    from dbt_common.invocation import get_invocation_id
 
     argv = list(sys.argv[1:] if argv is None else argv)
     report = None
@@ -137,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             "error": None if outcome.exception is None else f"{type(outcome.exception).__name__}: {outcome.exception}",
             "nodes": [asdict(_node_result(result)) for result in results if hasattr(result, "node")],
             "peak_rss_mib": _peak_rss_mib(),
+            "invocation_id": get_invocation_id(),
         }))
     return exit_code
 

@@ -50,6 +50,8 @@ SETTINGS = _define(
     Setting("TUNESDAY_SERVING_STORE", "target/serving", "the serving snapshot store"),
     Setting("TUNESDAY_SERVING_BIND", "127.0.0.1:8080", "address gunicorn listens on"),
     Setting("TUNESDAY_SERVING_WORKERS", None, "gunicorn workers (default: one per core)"),
+    Setting("TUNESDAY_JOB_METRICS_FILE", "target/tunesday_job.prom",
+            "the daily job's Prometheus metrics (node_exporter textfile): last success per stage"),
     Setting("TUNESDAY_API_TOKENS", None, "comma-separated API tokens; when this or the tokens file is set, "
             "every `/v1` request needs `Authorization: Bearer <token>` (default: no tokens, the API is open)"),
     Setting("TUNESDAY_API_TOKENS_FILE", None, "a file of API tokens, one a line, re-read within a second "
@@ -69,6 +71,7 @@ SERVING_STORE = "TUNESDAY_SERVING_STORE"
 SERVING_BIND = "TUNESDAY_SERVING_BIND"
 SERVING_WORKERS = "TUNESDAY_SERVING_WORKERS"
 API_TOKENS = "TUNESDAY_API_TOKENS"
+JOB_METRICS_FILE = "TUNESDAY_JOB_METRICS_FILE"
 API_TOKENS_FILE = "TUNESDAY_API_TOKENS_FILE"
 
 

@@ -1,0 +1,57 @@
+"""Where the job's dbt target keeps things: the warehouse it builds, the store it publishes to, the
+lock file and the run log. One place that turns the TUNESDAY_* settings of a target into those."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunesday import settings
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str                      # dev (DuckDB), bigquery, bq_emulator
+    environ: Mapping[str, str]     # the environment dbt and the export run with
+
+    @property
+    def is_duckdb(self) -> bool:
+        return self.name == "dev"
+
+    @property
+    def duckdb_path(self) -> Path:
+        return Path(settings.value(settings.DUCKDB_PATH, self.environ))
+
+    @property
+    def store(self) -> Path:
+        return Path(settings.value(settings.SERVING_STORE, self.environ))
+
+    @property
+    def lock_path(self) -> Path:
+        """Beside the warehouse file on DuckDB; in the serving store for BigQuery (whose warehouse
+        is no file): one run at a time per warehouse either way."""
+        if self.is_duckdb:
+            return self.duckdb_path.with_name(self.duckdb_path.name + ".lock")
+        return self.store / "daily.lock"
+
+    @property
+    def bq_project(self) -> str:
+        if self.name == "bq_emulator":
+            return settings.value(settings.BQ_EMULATOR_PROJECT, self.environ)
+        return settings.required(settings.BQ_PROJECT, self.environ)
+
+    @property
+    def bq_endpoint(self) -> str | None:
+        return settings.value(settings.BQ_EMULATOR_ENDPOINT, self.environ) if self.name == "bq_emulator" else None
+
+    @property
+    def bq_dataset(self) -> str:
+        return settings.value(settings.BQ_DATASET, self.environ)
+
+
+def from_env(environ: Mapping[str, str]) -> Target:
+    name = settings.value(settings.TARGET, environ)
+    if name not in {"dev", "bigquery", "bq_emulator"}:
+        raise ValueError(f"TUNESDAY_TARGET {name!r} is not dev, bigquery or bq_emulator")
+    return Target(name, environ)
