@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine:
-#   make run    the main job: generate listening data, build the warehouse on DuckDB
+#   make run    the main job: generate listening data, run the daily job on it (DuckDB), serve
 #   make test   what CI runs: lint the SQL, build a small generated dataset with bad rows, pytest
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -16,14 +16,20 @@ USERS ?= 2000
 TRACKS ?= 20000
 DAYS ?= 60
 SEED ?= 42
+# The generated data ends the day before END_DATE (default: today, UTC): its last day is the day a
+# scheduled run computes by default (yesterday).
+END_DATE ?= $(shell date -u +%F)
+LAST_DAY = $(shell date -u -d '$(END_DATE) - 1 day' +%F)
+FIRST_DAILY_DAY = $(shell date -u -d '$(END_DATE) - 2 days' +%F)
 DATA_DIR ?= target/data
 export TUNESDAY_RAW_DIR ?= $(DATA_DIR)/raw
 
-.PHONY: help run generate build serve eval test test-oddities lint pytest bench clean
+.PHONY: help run generate daily serve eval test test-oddities lint pytest bench clean
 
 help:
-	@echo "make run     generate data ($(USERS) users, $(TRACKS) tracks, $(DAYS) days), build the warehouse, serve it on :8080"
-	@echo "make serve   export the built warehouse's serving tables and serve them (gunicorn, 127.0.0.1:8080)"
+	@echo "make run     generate data ($(USERS) users, $(TRACKS) tracks, $(DAYS) days), run the daily job on it, serve it on :8080"
+	@echo "make daily   the daily job on the generated data: a full build of the day before its last, then its last day as a daily run"
+	@echo "make serve   serve the published snapshot (gunicorn, 127.0.0.1:8080)"
 	@echo "make eval    offline evaluation of the recommendations on the main job's data"
 	@echo "make test    lint + dbt build on a small generated dataset + pytest (what CI runs)"
 	@echo "make test-oddities  build the project once per real-world oddity, each alone (~1 min each)"
@@ -37,21 +43,24 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-# The main job regenerates the data, so it rebuilds incremental models from scratch, published
-# Discover Weekly lists included (a plain --full-refresh keeps them); a daily
-# scheduled run is a plain `dbt build --vars '{run_date: YYYY-MM-DD}'`.
-run: generate build serve
+# The main job goes the way a scheduled deployment does: `tunesday daily` (lock, build, freshness,
+# export, publish; a line per stage with its time). The data is regenerated, so the first run
+# rebuilds from scratch, published Discover Weekly lists included (a plain --full-refresh keeps
+# them); the last day is then an ordinary daily run, incremental like every scheduled one.
+run: generate daily serve
 
 generate: $(VENV)/.installed
-	$(BIN)/tunesday-generate --users $(USERS) --tracks $(TRACKS) --days $(DAYS) --seed $(SEED) --out $(DATA_DIR)
+	$(BIN)/tunesday-generate --users $(USERS) --tracks $(TRACKS) --days $(DAYS) --seed $(SEED) --end-date $(END_DATE) --out $(DATA_DIR)
 
-build: $(VENV)/.installed
-	$(BIN)/dbt build --full-refresh --vars '{rebuild_published_weeks: true}'
-	$(BIN)/dbt show --select audit_raw__row_counts --limit 20
+daily: $(VENV)/.installed
+	$(BIN)/tunesday daily --run-date $(FIRST_DAILY_DAY) --full-refresh --vars '{rebuild_published_weeks: true}'
+	$(BIN)/tunesday daily --run-date $(LAST_DAY)
+	$(BIN)/python -c "from tunesday.warehouse import connect; \
+	  print(connect('$${TUNESDAY_DUCKDB_PATH:-target/tunesday.duckdb}').sql('select * exclude (audited_at) from audit_raw__row_counts'))"
 
-# Export the warehouse's serving tables to a snapshot, then serve them (foreground; Ctrl-C stops).
+# Serve the published snapshot (foreground; Ctrl-C stops).
 serve: $(VENV)/.installed
-	$(BIN)/tunesday-serving export
+	@test -f $${TUNESDAY_SERVING_STORE:-target/serving}/CURRENT || { echo "nothing published yet: make run (or tunesday daily) first"; exit 1; }
 	@echo "serving on http://127.0.0.1:8080 — try: curl -s http://127.0.0.1:8080/v1/users/usr_0000000001/discover-weekly"
 	$(BIN)/gunicorn -c serving/gunicorn.conf.py
 

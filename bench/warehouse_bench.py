@@ -2,6 +2,7 @@
 in the history.
 
     python bench/warehouse_bench.py [--events 10000000] [--days 90] [--early-day 30]
+    python bench/warehouse_bench.py --daily-job [--events 1300000 --days 60 --tracks 20000]
 
 Generates about --events plays over --days days into a temporary folder, then, each dbt call in
 a fresh process so that its peak RSS is its own:
@@ -11,6 +12,10 @@ a fresh process so that its peak RSS is its own:
   3. the same at the last day.
 Prints wall time and peak RSS of each, the ratio late/early of the daily runs (1.0 = the daily
 cost does not grow with history), and the slowest models of each daily run.
+
+With --daily-job it measures the product's entry point instead, the way `make run` uses it:
+`tunesday daily --full-refresh` at the day before the last, then `tunesday daily` at the last day,
+and prints each stage's time from ops_run_log (and the job's peak RSS, its dbt child included).
 """
 
 import argparse
@@ -50,6 +55,7 @@ def main() -> None:
     parser.add_argument("--early-day", type=int, default=30)
     parser.add_argument("--tracks", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--daily-job", action="store_true", help="time the stages of `tunesday daily` instead")
     args = parser.parse_args()
     users = math.ceil(args.events / (args.days * EVENTS_PER_USER_DAY))
     end_date = dt.date(2026, 11, 1)
@@ -74,6 +80,11 @@ def main() -> None:
         def run_date(day: dt.date) -> str:
             return f"{{run_date: '{day.isoformat()}'}}"
 
+        if args.daily_job:
+            daily_job(env_for("job") | {"TUNESDAY_SERVING_STORE": str(tmp / "store"),
+                                         "TUNESDAY_JOB_METRICS_FILE": str(tmp / "job.prom")}, last_day)
+            return
+
         full = env_for("full")
         result = build(full, "--full-refresh", "--vars", run_date(last_day))
         print(f"full build (day {args.days})    {result.seconds:6.1f} s, peak RSS {result.peak_rss_mib:,.0f} MiB;"
@@ -89,6 +100,30 @@ def main() -> None:
             print(f"daily run, day {day_number:<3}     {result.seconds:6.1f} s, peak RSS {result.peak_rss_mib:,.0f} MiB;"
                   f" slowest: {slowest(result)}")
         print(f"daily run late / early {daily['late'] / daily['early']:.2f}")
+
+
+def daily_job(env: dict, last_day: dt.date) -> None:
+    """`tunesday daily --full-refresh` at the day before `last_day`, then `tunesday daily` at it."""
+    from tunesday.job.run_log import RunLog
+    from tunesday.job.target import from_env
+
+    for label, day, extra in (("first run (full refresh)", last_day - dt.timedelta(days=1),
+                               ["--full-refresh", "--vars", "{rebuild_published_weeks: true}"]),
+                              ("daily run", last_day, [])):
+        # In a wrapper process of its own, so that the peak RSS (the job's, its dbt child's) is this run's.
+        wrapper = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
+                   "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)")
+        started = time.perf_counter()
+        job = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "tunesday.job.cli", "daily",
+                              "--run-date", day.isoformat(), *extra],
+                             cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        if job.returncode != 0:
+            sys.exit(f"tunesday daily exited {job.returncode}: {job.stderr}")
+        peak = int(job.stderr.strip().splitlines()[-1]) / 1024
+        rows = [row for row in RunLog(from_env(env)).rows() if row["run_date"] == day]
+        stages = ", ".join(f"{row['stage']} {row['seconds']:.1f} s" for row in rows)
+        print(f"{label:<26} {seconds:6.1f} s, peak RSS {peak:,.0f} MiB; {stages}")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,15 @@
 -#}
 
 {% macro run_date() %}
-    {#- The day a run computes, 'YYYY-MM-DD': var run_date, by default the day the run started (UTC). -#}
+    {#-
+        The day a run computes, 'YYYY-MM-DD': var run_date, else env var TUNESDAY_RUN_DATE (what
+        `tunesday daily` sets: a new value re-parses only the files that read it, where a change of
+        vars re-parses the whole project), else the day the run started (UTC).
+    -#}
     {%- set value = var('run_date', none) -%}
+    {%- if value is none and env_var('TUNESDAY_RUN_DATE', '') -%}
+        {%- set value = env_var('TUNESDAY_RUN_DATE') -%}
+    {%- endif -%}
     {%- if value is none -%}
         {%- set value = run_started_at.strftime('%Y-%m-%d') -%}
     {%- endif -%}

@@ -50,6 +50,8 @@ SETTINGS = _define(
     Setting("TUNESDAY_SERVING_STORE", "target/serving", "the serving snapshot store"),
     Setting("TUNESDAY_SERVING_BIND", "127.0.0.1:8080", "address gunicorn listens on"),
     Setting("TUNESDAY_SERVING_WORKERS", None, "gunicorn workers (default: one per core)"),
+    Setting("TUNESDAY_RUN_DATE", None, "the day a dbt run computes (YYYY-MM-DD) when `--vars` gives no "
+            "`run_date`; `tunesday daily` sets it (default: the day the run started, UTC)"),
     Setting("TUNESDAY_JOB_METRICS_FILE", "target/tunesday_job.prom",
             "the daily job's Prometheus metrics (node_exporter textfile): last success per stage"),
     Setting("TUNESDAY_API_TOKENS", None, "comma-separated API tokens; when this or the tokens file is set, "
@@ -72,6 +74,7 @@ SERVING_BIND = "TUNESDAY_SERVING_BIND"
 SERVING_WORKERS = "TUNESDAY_SERVING_WORKERS"
 API_TOKENS = "TUNESDAY_API_TOKENS"
 JOB_METRICS_FILE = "TUNESDAY_JOB_METRICS_FILE"
+RUN_DATE = "TUNESDAY_RUN_DATE"
 API_TOKENS_FILE = "TUNESDAY_API_TOKENS_FILE"
 
 

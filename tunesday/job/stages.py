@@ -60,9 +60,15 @@ class Day:
     progress: Callable[[str], None] = print
 
     def dbt_args(self, *args: str) -> list[str]:
-        variables = {**self.dbt_vars, "run_date": self.run_date.isoformat()}
-        rendered = ", ".join(f"{key}: {_yaml_scalar(value)}" for key, value in variables.items())
+        if not self.dbt_vars:
+            return list(args)
+        rendered = ", ".join(f"{key}: {_yaml_scalar(value)}" for key, value in self.dbt_vars.items())
         return [*args, "--vars", "{" + rendered + "}"]
+
+    def dbt_env(self) -> dict[str, str]:
+        """The run date goes to dbt as TUNESDAY_RUN_DATE, not as a var: a change of vars makes dbt
+        parse the whole project again, a changed environment variable only the files that read it."""
+        return {**self.target.environ, settings.RUN_DATE: self.run_date.isoformat()}
 
 
 def _yaml_scalar(value: object) -> str:
@@ -80,7 +86,7 @@ def build(day: Day) -> Outcome:
     args = day.dbt_args("build", "--selector", DAILY_SELECTOR)
     if day.full_refresh:
         args.append("--full-refresh")
-    result = dbt.run(args, day.target.environ)
+    result = dbt.run(args, day.dbt_env())
     models = [node for node in result.nodes if node.resource_type == "model"]
     tests = [node for node in result.nodes if node.resource_type in {"test", "unit_test"}]
     outcome = Outcome(dbt_invocation_id=result.invocation_id, rows=_rows_built(day.target, result),
@@ -91,7 +97,7 @@ def build(day: Day) -> Outcome:
 
 
 def freshness(day: Day) -> Outcome:
-    result = dbt.run(day.dbt_args("source", "freshness"), day.target.environ)
+    result = dbt.run(day.dbt_args("source", "freshness"), day.dbt_env())
     checked = [node for node in result.nodes if node.resource_type == "source"]
     late = [node for node in checked if node.status != "pass"]
     outcome = Outcome(dbt_invocation_id=result.invocation_id, detail=f"{len(checked)} sources checked")
@@ -240,7 +246,7 @@ def locked(target: Target) -> Iterator[Lock]:
 
 
 def run_day(day: Day, lock: Lock, stages: tuple[str, ...] = STAGES) -> str | None:
-    """Run `stages` of `day` in order under `lock`; the name of the stage that failed, or None."""
+    """Run `stages` of `day` in order under `lock`; None, or "<stage> failed for run_date D: why"."""
     recorder = Recorder(day, lock)
     if lock.unfinished:
         recorder.killed(lock.unfinished)
@@ -259,7 +265,7 @@ def run_day(day: Day, lock: Lock, stages: tuple[str, ...] = STAGES) -> str | Non
         recorder.stage(name, started, outcome)
         if outcome.status == "failed":
             lock.note(run_id=day.run_id, run_date=day.run_date.isoformat(), stage=None)
-            return name
+            return f"{name} failed for run_date {day.run_date}: {outcome.error}"
     lock.note(run_id=day.run_id, run_date=day.run_date.isoformat(), stage=None)
     return None
 
@@ -270,34 +276,37 @@ def daily(day: Day, stages: tuple[str, ...] = STAGES) -> tuple[int, str | None]:
         with locked(day.target) as lock:
             failed = run_day(day, lock, stages)
             if failed:
-                return EXIT_CODES[failed], f"{failed} failed for run_date {day.run_date}; nothing published"
+                return EXIT_CODES[failed.split()[0]], f"{failed}; nothing published"
     except JobLocked as error:
         return EXIT_CODES["lock"], str(error)
     return 0, None
 
 
 def backfill(template: Day, first: dt.date, last: dt.date, force: bool = False) -> tuple[int, str | None]:
-    """Days `first`..`last` oldest first under one lock, skipping days already published unless
-    `force`, stopping at the first failure."""
+    """Days `first`..`last` oldest first under one lock, stopping at the first failure. Without
+    `force` a day is skipped when it was published, or when a later day was: that run caught the
+    day up (its incremental models load every day after the last one loaded), and running an
+    earlier day after a later one would take the warehouse back in time."""
     if last < first:
         return 2, f"--from {first} is after --to {last}"
     try:
         with locked(template.target) as lock:
             published = set() if force else RunLog(template.target).published_run_dates()
+            latest = max(published, default=None)
             day = first
             while day <= last:
                 if day in published:
                     template.progress(f"{day}  skipped: already published (--force runs it again)")
+                elif latest and day < latest:
+                    template.progress(f"{day}  skipped: caught up by the run of {latest} (--force runs it again)")
                 else:
                     this = Day(target=template.target, run_date=day, command="backfill",
                                full_refresh=template.full_refresh and day == first, dbt_vars=template.dbt_vars,
                                keep=template.keep, progress=template.progress)
                     failed = run_day(this, lock)
                     if failed:
-                        return EXIT_CODES[failed], (f"{failed} failed for run_date {day}; "
-                                                    f"the backfill stopped there (days after it not run)")
+                        return EXIT_CODES[failed.split()[0]], f"{failed}; the backfill stopped there"
                 day += dt.timedelta(days=1)
     except JobLocked as error:
         return EXIT_CODES["lock"], str(error)
     return 0, None
-
