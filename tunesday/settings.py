@@ -54,6 +54,8 @@ SETTINGS = _define(
             "every `/v1` request needs `Authorization: Bearer <token>` (default: no tokens, the API is open)"),
     Setting("TUNESDAY_API_TOKENS_FILE", None, "a file of API tokens, one a line, re-read within a second "
             "when it changes (rotation without a restart)"),
+    Setting("TUNESDAY_LOG_LEVEL", "info", "level of the JSON-lines logs of the serving shim and the daily job: "
+            "debug, info (the shim logs every request), warning, error or critical"),
 )
 
 TARGET = "TUNESDAY_TARGET"
@@ -70,6 +72,7 @@ SERVING_BIND = "TUNESDAY_SERVING_BIND"
 SERVING_WORKERS = "TUNESDAY_SERVING_WORKERS"
 API_TOKENS = "TUNESDAY_API_TOKENS"
 API_TOKENS_FILE = "TUNESDAY_API_TOKENS_FILE"
+LOG_LEVEL = "TUNESDAY_LOG_LEVEL"
 
 
 def given(name: str, environ: Mapping[str, str] | None = None) -> str | None:
