@@ -24,7 +24,7 @@ FIRST_DAILY_DAY = $(shell date -u -d '$(END_DATE) - 2 days' +%F)
 DATA_DIR ?= target/data
 export TUNESDAY_RAW_DIR ?= $(DATA_DIR)/raw
 
-.PHONY: help run generate daily serve eval test test-oddities lint pytest bench clean
+.PHONY: help run generate daily serve eval test test-oddities lint rules pytest bench clean
 
 help:
 	@echo "make run     generate data ($(USERS) users, $(TRACKS) tracks, $(DAYS) days), run the daily job on it, serve it on :8080"
@@ -32,6 +32,7 @@ help:
 	@echo "make serve   serve the published snapshot (gunicorn, 127.0.0.1:8080)"
 	@echo "make eval    offline evaluation of the recommendations on the main job's data"
 	@echo "make test    lint + dbt build on a small generated dataset + pytest (what CI runs)"
+	@echo "make rules   check the Prometheus alert rules and run their unit tests (promtool; part of make lint)"
 	@echo "make test-oddities  build the project once per real-world oddity, each alone (~1 min each)"
 	@echo "make bench   generator benchmark (10 million events)"
 	@echo "make clean   remove build output (target/, logs/) but keep the virtual environment"
@@ -83,11 +84,19 @@ $(BQEMU_VENV)/.installed: ci/bqemulator-requirements.txt
 
 # The export's own DuckDB queries (serving/sql) have their own config there (placeholder templater):
 # sqlfluff takes the templater only from the directory it runs in.
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed rules
 	$(BIN)/sqlfluff lint models tests macros snapshots
 	$(BIN)/dbt parse --quiet
 	$(BIN)/python ci/stage_check.py target/manifest.json
 	cd serving/sql && $(CURDIR)/$(BIN)/sqlfluff lint .
+
+# The SLO alert rules (deploy/prometheus): valid, and each alert fires on broken series and not on
+# healthy ones. promtool comes with Debian's `prometheus` package; CI fails here without it rather
+# than skipping the check (pytest's copy of it skips when promtool is missing).
+rules:
+	@command -v promtool >/dev/null || { echo "promtool is missing: apt-get install prometheus (Debian's package ships it)" >&2; exit 1; }
+	promtool check rules deploy/prometheus/alerts.yml
+	promtool test rules deploy/prometheus/alerts_test.yml
 
 # PYTEST_ARGS: extra arguments, e.g. make test PYTEST_ARGS=--durations=30
 pytest: $(VENV)/.installed $(BQEMU_VENV)/.installed

@@ -7,7 +7,11 @@ same server in the same run.
 Needs a published snapshot (`make run` or `tunesday-serving export`). The client (2 processes
 of threads, one raw HTTP/1.1 GET per connection, a request counts only when answered 200) runs on
 the same cores as the server, so the figures are a lower bound of what the server does alone;
-compare the ratios to the trivial route, measured the same way.
+compare the ratios to the trivial route, measured the same way. Per concurrency it also prints
+what the server's own latency histogram (/metrics: the app's time per request, what the latency
+alert of deploy/prometheus/alerts.yml reads) says of the same requests: p50 and p99 interpolated
+in its buckets as Prometheus' histogram_quantile does. The server's JSON log goes to --server-log
+(one line per request at TUNESDAY_LOG_LEVEL=info, as in production).
 
 At the scale of issue 6 (100,000 listeners; the full build takes about 18 minutes and 21 GB here):
     make generate build USERS=100000 TRACKS=100000 DAYS=14
@@ -16,6 +20,7 @@ At the scale of issue 6 (100,000 listeners; the full build takes about 18 minute
 """
 
 import argparse
+import collections
 import json
 import multiprocessing
 import os
@@ -98,6 +103,35 @@ def load(urls: list[str], concurrency: int, seconds: float) -> dict:
             "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))], "errors": errors}
 
 
+def server_histograms(base: str) -> dict[str, dict[float, float]]:
+    """{route: {upper bound: cumulative count}} of the server's latency histogram."""
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    found: dict[str, dict[float, float]] = collections.defaultdict(dict)
+    for line in text.splitlines():
+        if line.startswith("tunesday_http_request_duration_seconds_bucket{"):
+            labels, value = line[len("tunesday_http_request_duration_seconds_bucket{"):].rsplit("} ", 1)
+            pairs = dict(pair.split("=", 1) for pair in labels.split('",'))
+            route, le = pairs["route"].strip('"'), pairs["le"].strip('"')
+            found[route][float(le)] = float(value)
+    return found
+
+
+def histogram_quantile(q: float, buckets: dict[float, float]) -> float:
+    """Prometheus' histogram_quantile on one histogram's cumulative buckets (linear within a bucket;
+    the highest finite bound when the rank falls in +Inf)."""
+    bounds = sorted(buckets)
+    rank = q * buckets[float("inf")]
+    below, lower = 0.0, 0.0
+    for bound in bounds:
+        if buckets[bound] >= rank:
+            if bound == float("inf"):
+                return lower
+            return lower + (bound - lower) * (rank - below) / max(buckets[bound] - below, 1e-12)
+        below, lower = buckets[bound], bound
+    return lower
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", default="target/serving")
@@ -105,6 +139,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="measured runs per route and concurrency")
     parser.add_argument("--warmup", type=float, default=2, help="unmeasured run per route first")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--server-log", default="target/serving_bench_server.log", help="the server's stderr")
     args = parser.parse_args()
     store = Path(args.store).resolve()
     current = json.loads((store / "CURRENT").read_text())
@@ -115,8 +150,9 @@ def main() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "TUNESDAY_SERVING_STORE": str(store), "TUNESDAY_SERVING_BIND": f"127.0.0.1:{port}"}
-    server = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
-                              cwd=PROJECT_DIR, env=env)
+    with open(args.server_log, "wb") as server_log:
+        server = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
+                                  cwd=PROJECT_DIR, env=env, stdout=server_log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -139,8 +175,10 @@ def main() -> None:
             for urls in routes.values():
                 load(urls, concurrency, args.warmup)  # fills each worker's page and track caches
             rounds = []
+            before = server_histograms(base)
             for _ in range(args.rounds):
                 rounds.append({name: load(urls, concurrency, args.seconds) for name, urls in routes.items()})
+            after = server_histograms(base)
             trivial = "trivial (/healthz)"
             for name in routes:
                 def median(key: str) -> float:
@@ -151,6 +189,12 @@ def main() -> None:
                 errors = sum(r[name]["errors"] for r in rounds)
                 print(f"c={concurrency:<3} {name:20} {median('rps'):8,.0f} req/s  p50 {median('p50_ms'):6.2f} ms  "
                       f"p99 {median('p99_ms'):7.2f} ms  errors {errors}  throughput x{throughput:.2f}  p99 x{p99:.2f}")
+            for route, buckets in sorted(after.items()):
+                measured = {le: count - before.get(route, {}).get(le, 0.0) for le, count in buckets.items()}
+                if route.startswith("/v1/") and measured[float("inf")] > 0:
+                    print(f"c={concurrency:<3} server-side {route}: {measured[float('inf')]:,.0f} requests, "
+                          f"p50 {1000 * histogram_quantile(0.5, measured):.2f} ms, "
+                          f"p99 {1000 * histogram_quantile(0.99, measured):.2f} ms (histogram buckets)")
     finally:
         server.terminate()
         server.wait(timeout=30)

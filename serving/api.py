@@ -19,6 +19,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from serving import documents
 from serving import errors
 from serving import metrics as serving_metrics
+from tunesday import logs
 from tunesday.bloom import BloomFilter
 
 bp = Blueprint("api", __name__)
@@ -62,9 +63,9 @@ def _method_not_allowed(error):
 def _snapshot_unreadable(error: sqlite3.Error):
     """The snapshot failed a read (damaged, truncated, gone): 503, and the reader checks it in full
     before the next request, serving an older intact one if it fails (serving/store_reader.py).
-    Logged as SQLite's error name, type and frames, like any error (serving/errors.py)."""
-    current_app.logger.warning("snapshot read failed (%s): %s", getattr(error, "sqlite_errorname", "?"),
-                               errors.describe(error))
+    Logged as SQLite's error name, type and frames, like any error (tunesday/logs.py)."""
+    logs.event("snapshot_read_failed", level="warning", route=_route(), snapshot_id=_served_id(),
+               sqlite_error=getattr(error, "sqlite_errorname", "?"), exception=logs.describe(error))
     current_app.extensions["snapshot_reader"].read_failed(error)
     response = _json_error(503, "snapshot_unreadable", "the serving snapshot could not be read; it is being checked")
     response.headers["Retry-After"] = "1"
@@ -74,10 +75,20 @@ def _snapshot_unreadable(error: sqlite3.Error):
 @bp.app_errorhandler(Exception)
 def _internal(error: Exception):
     """Logged as the route and the exception's type and frames: its message could quote a
-    listener id (serving/errors.py)."""
-    rule = request.url_rule.rule if request.url_rule else "unmatched"
-    current_app.logger.error("unhandled error on %s: %s", rule, errors.describe(error))
+    listener id (tunesday/logs.py)."""
+    logs.event("unhandled_error", level="error", route=_route(), exception=logs.describe(error))
     return _json_error(500, "internal", "internal error")
+
+
+def _route() -> str:
+    """The request's route template (`/v1/users/<user_id>/heard/<track_id>`), never its path:
+    metrics and logs carry no listener id."""
+    return request.url_rule.rule if request.url_rule else "unmatched"
+
+
+def _served_id() -> str | None:
+    snapshot = g.get("snapshot")
+    return snapshot.manifest["snapshot_id"] if snapshot is not None else None
 
 
 @bp.before_app_request
@@ -99,8 +110,14 @@ def _authorize():
 
 @bp.after_app_request
 def _observe(response: Response):
-    rule = request.url_rule.rule if request.url_rule else "unmatched"
-    serving_metrics.observe(rule, response.status_code, time.perf_counter() - getattr(g, "started", time.perf_counter()))
+    """The request's metrics and its one log line: route template, method, status, duration and the
+    snapshot it read (none for routes that read none); never the path, the query string or a header."""
+    route, seconds = _route(), time.perf_counter() - g.get("started", time.perf_counter())
+    serving_metrics.observe(route, response.status_code, seconds)
+    snapshot = g.get("snapshot")
+    logs.event("request", method=request.method, route=route, status=response.status_code,
+               duration_ms=round(seconds * 1000, 3), snapshot_id=_served_id(),
+               run_date=snapshot.manifest["run_date"] if snapshot is not None else None)
     return response
 
 
@@ -115,6 +132,7 @@ def _snapshot():
     snapshot = reader.get()
     if snapshot is None:
         raise ApiError(503, "no_snapshot", "no serving snapshot is loaded yet")
+    g.snapshot = snapshot
     return snapshot, reader.connection(snapshot)
 
 
@@ -208,25 +226,28 @@ def healthz():
     return jsonify(status="ok")
 
 
+def _built_at(snapshot) -> dt.datetime:
+    """When the export built the snapshot (its manifest's `built_at`, UTC)."""
+    return dt.datetime.fromisoformat(snapshot.manifest["built_at"])
+
+
 @bp.get("/readyz")
 def readyz():
     reader = current_app.extensions["snapshot_reader"]
     snapshot = reader.get(fresh=True)
     if snapshot is None:
         return jsonify(status="not ready", error={"code": "no_snapshot", "message": reader.last_error or "no snapshot"}), 503
-    built = dt.datetime.fromisoformat(snapshot.manifest["built_at"])
-    age = (dt.datetime.now(dt.timezone.utc) - built).total_seconds()
+    g.snapshot = snapshot
+    age = (dt.datetime.now(dt.timezone.utc) - _built_at(snapshot)).total_seconds()
     return jsonify(status="ready", snapshot_id=snapshot.manifest["snapshot_id"], run_date=snapshot.manifest["run_date"],
-                   age_seconds=round(age, 1), last_swap_error=reader.last_error)
+                   built_at=snapshot.manifest["built_at"], age_seconds=round(age, 1), last_swap_error=reader.last_error)
 
 
 @bp.get("/metrics")
 def metrics():
     snapshot = current_app.extensions["snapshot_reader"].get()
-    age = None
-    if snapshot is not None:
-        age = (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(snapshot.manifest["built_at"])).total_seconds()
-    return Response(serving_metrics.render(age), mimetype="text/plain; version=0.0.4")
+    built_at = None if snapshot is None else _built_at(snapshot)
+    return Response(serving_metrics.render(built_at), mimetype="text/plain; version=0.0.4")
 
 
 @bp.get("/openapi.json")

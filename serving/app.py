@@ -14,11 +14,10 @@ from pathlib import Path
 
 from flask import Flask, Response
 
-from serving import errors
 from serving.auth import Tokens
 from serving.store import Store
 from serving.store_reader import SnapshotReader
-from tunesday import settings
+from tunesday import logs, settings
 
 
 class ServingFlask(Flask):
@@ -31,8 +30,8 @@ class ServingFlask(Flask):
 
     def log_exception(self, exc_info) -> None:
         """Flask's log of an error no handler took names the request's path, which holds listener
-        ids: name the exception's type and frames only (serving/errors.py)."""
-        self.logger.error("unhandled error: %s", errors.describe(exc_info[1]))
+        ids: name the exception's type and frames only (tunesday/logs.py)."""
+        logs.event("unhandled_error", level="error", exception=logs.describe(exc_info[1]))
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -22,14 +22,21 @@ what a head may cost: our longest URL is about 430 characters, a token one heade
 Every worker opens the published snapshot itself and swaps to a newer one on its own (no
 restart). TUNESDAY_SERVING_WORKERS overrides the count, TUNESDAY_SERVING_BIND the address
 (tunesday.settings).
+
+Logs: JSON lines on stderr (tunesday/logs.py), gunicorn's own included. The app logs one line per
+request (route template, status, duration, snapshot; serving/api.py), so gunicorn's access log,
+which would carry the raw request line, is off. TUNESDAY_LOG_LEVEL=warning leaves out the request
+lines.
 """
 
+import logging
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 
-from tunesday import settings
+from tunesday import logs, settings
 
 wsgi_app = "serving.app:create_app()"
 bind = settings.value(settings.SERVING_BIND)
@@ -44,26 +51,31 @@ keepalive = 5  # seconds: for a request head to arrive whole, and for the next o
 limit_request_line = 2048
 limit_request_fields = 32
 limit_request_field_size = 2048
-accesslog = None  # metrics at /metrics; an access log per request would cost more than the request
+
+
+def _checked_logconfig() -> dict:
+    """The logging set-up; a malformed TUNESDAY_API_TOKENS or TUNESDAY_LOG_LEVEL stops the server
+    here, in one line, before gunicorn logs anything or boots a worker."""
+    from serving.auth import TokenError, Tokens
+
+    try:
+        Tokens(settings.given(settings.API_TOKENS), settings.given(settings.API_TOKENS_FILE))
+        config = logs.dict_config()
+    except (TokenError, logs.LogLevelError) as error:
+        sys.exit(f"tunesday serving: {error}")
+    logging.captureWarnings(True)  # Python's warnings as JSON lines too
+    return config
+
+
+accesslog = None  # the app logs each request (above)
 errorlog = "-"
-loglevel = "warning"
+logconfig_dict = _checked_logconfig()
+loglevel = logconfig_dict["root"]["level"].lower()
 
 
 # Metrics summed over the workers (serving/metrics.py): a fresh directory per server, set before the
 # workers import prometheus_client, removed when the server stops.
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tunesday-metrics-")
-
-
-def on_starting(server):
-    """A malformed TUNESDAY_API_TOKENS stops the server here, in one line, before any worker boots."""
-    import sys
-
-    from serving.auth import TokenError, Tokens
-
-    try:
-        Tokens(settings.given(settings.API_TOKENS), settings.given(settings.API_TOKENS_FILE))
-    except TokenError as error:
-        sys.exit(f"tunesday serving: {error}")
 
 
 def child_exit(server, worker):

@@ -1,5 +1,8 @@
 """Prometheus metrics of the server: requests per route and status, latency histograms per route,
-and the age of the loaded snapshot.
+and when the loaded snapshot was built and how old it is (deploy/prometheus/alerts.yml reads them).
+
+Latency is the app's time for a request (Flask's first hook to its last): it leaves out the time a
+request waits for a worker thread and the network, which the client sees on top.
 
 Under gunicorn the counts are the whole server's, summed over its worker processes (dead ones
 included): gunicorn.conf.py points PROMETHEUS_MULTIPROC_DIR at a fresh directory before the
@@ -10,6 +13,7 @@ server) a process counts for itself.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
@@ -28,16 +32,23 @@ def observe(route: str, status: int, seconds: float) -> None:
     LATENCY.labels(route).observe(seconds)
 
 
-def render(snapshot_age_seconds: float | None) -> str:
-    """The text exposition (format 0.0.4). The snapshot age is this worker's: every worker swaps on
-    its own, and a worker still on an older snapshot shows as an older age."""
+def render(snapshot_built_at: dt.datetime | None) -> str:
+    """The text exposition (format 0.0.4). The snapshot gauges are this worker's (NaN when it serves
+    none): every worker swaps on its own, and a worker still on an older snapshot shows as older."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:
         registry = _REGISTRY
-    age = "NaN" if snapshot_age_seconds is None else f"{snapshot_age_seconds:.3f}"
+    built = age = "NaN"
+    if snapshot_built_at is not None:
+        built = f"{snapshot_built_at.timestamp():.3f}"
+        age = f"{(dt.datetime.now(dt.timezone.utc) - snapshot_built_at).total_seconds():.3f}"
     return (generate_latest(registry).decode()
-            + "# HELP tunesday_snapshot_age_seconds Age of the serving snapshot this worker serves (NaN: none).\n"
-            + "# TYPE tunesday_snapshot_age_seconds gauge\n"
-            + f"tunesday_snapshot_age_seconds {age}\n")
+            + _gauge("tunesday_snapshot_built_timestamp_seconds",
+                     "When the serving snapshot this worker serves was built (unix time; NaN: none).", built)
+            + _gauge("tunesday_snapshot_age_seconds", "Age of the serving snapshot this worker serves (NaN: none).", age))
+
+
+def _gauge(name: str, help_text: str, value: str) -> str:
+    return f"# HELP {name} {help_text}\n# TYPE {name} gauge\n{name} {value}\n"

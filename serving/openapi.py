@@ -67,8 +67,11 @@ OPENAPI = {
             "parameters": [_path_param("user_id"), _path_param("track_id")], "responses": _ok("Heard")})},
         "/healthz": {"get": {"summary": "The process is up (no token needed).",
                              "responses": {"200": {"description": "OK"}, **_DEFAULT}}},
-        "/readyz": {"get": {"summary": "Ready only with a valid snapshot; its run_date and age (no token needed).",
-                            "responses": {"200": {"description": "ready"}, "503": {"description": "no snapshot"}, **_DEFAULT}}},
+        "/readyz": {"get": {"summary": "Ready only with a valid snapshot: which one, its run_date, when it was built "
+                                       "and its age (no token needed).",
+                            "responses": {"200": {"description": "ready", "content": {"application/json": {
+                                              "schema": {"$ref": "#/components/schemas/Readiness"}}}},
+                                          "503": {"description": "no snapshot"}, **_DEFAULT}}},
         "/metrics": {"get": {"summary": "Prometheus metrics (no token needed).",
                              "responses": {"200": {"description": "text/plain"}, **_DEFAULT}}},
     },
@@ -97,6 +100,13 @@ OPENAPI = {
                       "properties": {"position": {"type": "integer"}, "recommended": {"type": "boolean"},
                                      "score": {"type": "number"}, "reasons": {"type": "array", "items": {"type": "string"}},
                                      "seed_track_id": {"type": "string"}, **_TRACK}}}}},
+        "Readiness": {"type": "object", "required": ["status", "snapshot_id", "run_date", "built_at", "age_seconds",
+                                                     "last_swap_error"], "properties": {
+            "status": {"type": "string", "enum": ["ready"]}, "snapshot_id": {"type": "string"},
+            "run_date": {"type": "string", "format": "date"}, "built_at": {"type": "string", "format": "date-time"},
+            "age_seconds": {"type": "number"},
+            "last_swap_error": {"type": "string", "nullable": True,
+                                "description": "why the served snapshot is not the published one (null when it is)"}}},
         "Heard": {"type": "object", "required": ["user_id", "track_id", "heard"], "properties": {
             "user_id": {"type": "string"}, "track_id": {"type": "string"},
             "heard": {"type": "string", "enum": ["probably heard", "not heard"]}}},

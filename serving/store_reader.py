@@ -43,6 +43,7 @@ import time
 from dataclasses import dataclass, field
 
 from serving.store import Store, StoreError, file_stat, verify
+from tunesday import logs
 
 #: How often a worker looks for a newly published snapshot (a stat of CURRENT).
 CHECK_SECONDS = 0.1
@@ -178,7 +179,9 @@ class SnapshotReader:
                 or self._current_stat() != self._seen or (self._retry_at is not None and now >= self._retry_at))
 
     def _select(self) -> None:
-        """Serve the first intact snapshot of `_candidates`; say why when it is not CURRENT's."""
+        """Serve the first intact snapshot of `_candidates`; say why when it is not CURRENT's (in
+        `last_error`, and in the log when that changes)."""
+        previous, previous_error = self._snapshot, self.last_error
         seen = self._current_stat()  # before CURRENT is read: a change meanwhile is seen next time
         suspect, self._suspect = self._suspect, None
         current, candidates, problems = self._candidates()
@@ -197,6 +200,11 @@ class SnapshotReader:
             self.last_error = "; ".join(problems or ["no intact snapshot on disk"])
             self._retry_at = time.monotonic() + RETRY_SECONDS
         self._snapshot, self._seen = chosen, seen
+        if chosen is not None and (previous is None or previous.manifest["snapshot_id"] != chosen.manifest["snapshot_id"]):
+            logs.event("snapshot_loaded", snapshot_id=chosen.manifest["snapshot_id"], run_date=chosen.manifest["run_date"],
+                       built_at=chosen.manifest["built_at"])
+        if self.last_error is not None and self.last_error != previous_error:
+            logs.event("snapshot_not_current", level="warning", problem=self.last_error)
 
     def _candidates(self) -> tuple[dict | None, list[dict], list[str]]:
         """CURRENT's manifest, the manifests to try in order (CURRENT's, the older ones newest first,

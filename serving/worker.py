@@ -46,6 +46,7 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from serving import errors
 from serving import metrics as serving_metrics
+from tunesday import logs
 
 HEAD_END = b"\r\n\r\n"
 READ_BYTES = 65536
@@ -206,11 +207,13 @@ class ServingWorker(ThreadWorker):
             self.log.debug("Failed to send error message.")
 
     def _log_rejection(self, addr, error: BaseException, status: int) -> None:
+        """Counted and logged as the route "unparsed": the request's one line, like the app's."""
         serving_metrics.observe("unparsed", status, 0.0)
         if status >= 500:
-            self.log.error("error handling a request: %s", errors.describe(error))
+            logs.event("request", level="error", route="unparsed", status=status, exception=logs.describe(error))
         else:
-            self.log.warning("rejected a request from %s: %s (%d)", (addr or ("",))[0], type(error).__name__, status)
+            logs.event("request", level="warning", route="unparsed", status=status, rejected=type(error).__name__,
+                       client=(addr or ("",))[0])
 
     # Closing.
 

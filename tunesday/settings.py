@@ -58,6 +58,8 @@ SETTINGS = _define(
             "every `/v1` request needs `Authorization: Bearer <token>` (default: no tokens, the API is open)"),
     Setting("TUNESDAY_API_TOKENS_FILE", None, "a file of API tokens, one a line, re-read within a second "
             "when it changes (rotation without a restart)"),
+    Setting("TUNESDAY_LOG_LEVEL", "info", "level of the JSON-lines logs of the serving shim and the daily job: "
+            "debug, info (the shim logs every request), warning, error or critical"),
 )
 
 TARGET = "TUNESDAY_TARGET"
@@ -76,6 +78,7 @@ API_TOKENS = "TUNESDAY_API_TOKENS"
 JOB_METRICS_FILE = "TUNESDAY_JOB_METRICS_FILE"
 RUN_DATE = "TUNESDAY_RUN_DATE"
 API_TOKENS_FILE = "TUNESDAY_API_TOKENS_FILE"
+LOG_LEVEL = "TUNESDAY_LOG_LEVEL"
 
 
 def given(name: str, environ: Mapping[str, str] | None = None) -> str | None:

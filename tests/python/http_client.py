@@ -48,6 +48,15 @@ def running_gunicorn(store_root: Path, log_path: Path, workers: int, env: dict |
             process.kill()
 
 
+def refused_start(store_root: Path, env: dict) -> list[str]:
+    """Start the production server with `env` added, expecting it to refuse: its stderr's lines."""
+    env = {**os.environ, "TUNESDAY_SERVING_STORE": str(store_root), "TUNESDAY_SERVING_BIND": "127.0.0.1:0", **env}
+    started = subprocess.run([str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
+                             cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60)
+    assert started.returncode != 0, started.stderr[-2000:]
+    return started.stderr.strip().splitlines()
+
+
 def _ready(port: int) -> bool:
     try:
         return request(port, "GET", "/readyz").status == 200

@@ -1,5 +1,6 @@
 """The HTTP API with Flask's test client, on a snapshot exported from the test warehouse."""
 
+import datetime as dt
 import json
 
 import pytest
@@ -12,6 +13,7 @@ from serving.warehouse import DuckDBWarehouse
 from tunesday.bloom import BloomFilter
 
 from conftest import RUN_DATE
+from openapi_check import Oracle
 from tunesday.warehouse import connect as connect_warehouse
 
 
@@ -147,7 +149,8 @@ def test_openapi_documents_every_route_and_response(served):
     user_id, playlist_id = served["user_id"], served["playlist_id"]
     for url, schema in [(f"/v1/users/{user_id}/discover-weekly", "Surface"),
                         (f"/v1/users/{user_id}/playlists/{playlist_id}/smart-shuffle", "SmartShuffle"),
-                        (f"/v1/users/{user_id}/heard/t1", "Heard"), ("/v1/users/nobody/discover-weekly", "Error")]:
+                        (f"/v1/users/{user_id}/heard/t1", "Heard"), ("/v1/users/nobody/discover-weekly", "Error"),
+                        ("/readyz", "Readiness")]:
         body = client.get(url).get_json()
         assert set(schemas[schema]["required"]) <= set(body) <= set(schemas[schema]["properties"]), url
         if "items" in body:
@@ -162,3 +165,19 @@ def test_metrics_count_requests_per_route(served):
     text = client.get("/metrics").get_data(as_text=True)
     assert 'tunesday_http_requests_total{route="/v1/users/<user_id>/discover-weekly",status="200"}' in text
     assert "tunesday_http_request_duration_seconds_bucket" in text and "tunesday_snapshot_age_seconds " in text
+
+
+def test_readiness_and_metrics_say_when_the_snapshot_was_built(served):
+    """/readyz and the gauges beside tunesday_snapshot_age_seconds carry the served snapshot's build
+    time: what the stale-snapshot alert and an operator look at (deploy/prometheus/alerts.yml)."""
+    client = served["client"]
+    built_at = served["store"].current()["built_at"]
+    built = dt.datetime.fromisoformat(built_at)
+    ready = client.get("/readyz").get_json()
+    Oracle(client.get("/openapi.json").get_json()).validate("Readiness", ready)
+    age = (dt.datetime.now(dt.timezone.utc) - built).total_seconds()
+    assert ready["built_at"] == built_at and 0 <= ready["age_seconds"] <= age + 0.1
+    gauges = {line.split(" ")[0]: float(line.split(" ")[1])
+              for line in client.get("/metrics").get_data(as_text=True).splitlines() if line.startswith("tunesday_snapshot_")}
+    assert gauges["tunesday_snapshot_built_timestamp_seconds"] == pytest.approx(built.timestamp(), abs=0.001)
+    assert age <= gauges["tunesday_snapshot_age_seconds"] <= age + 60

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT_DIR, RUN_DATE
-from http_client import running_gunicorn
+from http_client import refused_start, request, running_gunicorn
 from serving.snapshot import export
 from serving.store import Store
 from serving.warehouse import DuckDBWarehouse
@@ -44,9 +44,10 @@ def server(warehouse, tmp_path_factory):
     with connect_warehouse(str(warehouse.duckdb_path)) as con:
         user_id, playlist_id = con.execute(
             "select owner_user_id, playlist_id from serving_smart_shuffle_pools order by playlist_id limit 1").fetchone()
-    with running_gunicorn(store.root, store.root.parent / f"{store.root.name}-gunicorn.log", workers=3, timeout=30) as port:
+    log_path = store.root.parent / f"{store.root.name}-gunicorn.log"
+    with running_gunicorn(store.root, log_path, workers=3, timeout=30) as port:
         yield {"base": f"http://127.0.0.1:{port}", "store": store, "warehouse": warehouse, "user_id": user_id,
-               "playlist_id": playlist_id}
+               "playlist_id": playlist_id, "log": log_path}
 
 
 def test_hot_swap_under_concurrent_requests_without_an_error(server):
@@ -109,3 +110,34 @@ def test_metrics_add_up_over_the_workers(server):
             text = response.read().decode()
         assert line in text.splitlines(), [row for row in text.splitlines() if "openapi" in row]
         assert 'tunesday_http_request_duration_seconds_count{route="/openapi.json"} 40.0' in text.splitlines()
+
+
+def test_the_log_is_json_lines_one_per_request_without_secrets(server):
+    """Every line the server wrote (gunicorn's own, the workers', the app's) is a JSON object; each
+    request is one line with its route template, status, duration and snapshot; the query string,
+    the Authorization header and the listener id are in none."""
+    base, user_id, port = server["base"], server["user_id"], int(server["base"].rsplit(":", 1)[1])
+    secret = "s3cr3t-query-token-value"
+    bearer = "b3arer-token-value-0123456789"
+    current = server["store"].current()
+    for _ in range(5):
+        answer = request(port, "GET", f"/v1/users/{user_id}/heard/t1?token={secret}",
+                         headers={"Authorization": f"Bearer {bearer}"})
+        assert answer.status == 200
+    assert request(port, "GET", f"/v1/users/{user_id}/nowhere?token={secret}").status == 404
+    text = server["log"].read_text()
+    records = [json.loads(line) for line in text.splitlines()]  # fails on any line that is not JSON
+    assert all(list(record)[:3] == ["ts", "level", "event"] for record in records)
+    heard = [r for r in records if r.get("route") == "/v1/users/<user_id>/heard/<track_id>" and r["status"] == 200]
+    assert len(heard) == 5, heard  # one line per request: gunicorn's own access log is off
+    assert {(r["method"], r["snapshot_id"], r["run_date"]) for r in heard} == {("GET", current["snapshot_id"], RUN_DATE)}
+    assert all(isinstance(r["duration_ms"], float) and r["duration_ms"] >= 0 for r in heard)
+    assert 404 in [r["status"] for r in records if r.get("route") == "unmatched"]
+    assert any(r["event"] == "log" and r["logger"] == "gunicorn.error" for r in records)  # gunicorn's own lines
+    assert any(r["event"] == "snapshot_loaded" and r["snapshot_id"] == current["snapshot_id"] for r in records)
+    assert secret not in text and bearer not in text and user_id not in text and "token=" not in text
+
+
+def test_an_unknown_log_level_stops_the_server_in_one_line(tmp_path):
+    assert refused_start(tmp_path, {"TUNESDAY_LOG_LEVEL": "verbose"}) == [
+        "tunesday serving: TUNESDAY_LOG_LEVEL must be one of debug, info, warning, error, critical (got 'verbose')"]
