@@ -12,6 +12,10 @@ its own task with the same --run-id, and hands export's snapshot id to publish).
 The warehouse, store and target come from the environment like dbt's (TUNESDAY_TARGET,
 TUNESDAY_DUCKDB_PATH, TUNESDAY_SERVING_STORE, ...; see the README's settings table).
 
+Progress goes to stdout, a line per stage with its time; stderr carries the JSON-line log
+(tunesday/logs.py: one `stage` event per stage, with its status, duration, run date, run id and
+snapshot id) and, last, the one-line reason of a failure.
+
 Exit status: 0 done; 2 bad arguments; 3 another run holds the warehouse's lock; 4 build failed
 (a model or a test); 5 the events are stale (freshness error); 6 export failed; 7 publish failed.
 A failure prints one line saying which stage and why; nothing is published.
@@ -26,6 +30,7 @@ import sys
 
 import yaml
 
+from tunesday import logs
 from tunesday.job import stages
 from tunesday.job.target import from_env
 
@@ -77,8 +82,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        logs.configure()
         target = from_env(os.environ)
-    except ValueError as error:
+    except ValueError as error:   # LogLevelError included
         print(f"tunesday {args.command}: {error}", file=sys.stderr)
         return 2
     progress = lambda line: print(line, flush=True)  # noqa: E731
@@ -94,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                               full_refresh=args.full_refresh, dbt_vars=args.vars, keep=args.keep, progress=progress)
         code, reason = stages.backfill(template, args.first, args.last, force=args.force)
     if reason:
+        logs.event("run_failed", level="error", command=args.command, exit_code=code, reason=reason)
         print(f"tunesday {args.command}: {reason}", file=sys.stderr)
     return code
 

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tunesday import dbt, settings
+from tunesday import dbt, logs, settings
 from tunesday.job import textfile
 from tunesday.job.lock import JobLocked, Lock
 from tunesday.job.run_log import RunLog, RunLogRow
@@ -208,7 +208,7 @@ class Recorder:
             run_date = dt.date.fromisoformat(unfinished["run_date"])
         except (KeyError, TypeError, ValueError):
             return
-        self.log.append([RunLogRow(
+        self.append([RunLogRow(
             run_id=str(unfinished.get("run_id")), command=str(unfinished.get("command", "daily")), run_date=run_date,
             stage=str(unfinished["stage"]), started_at=started, finished_at=None, seconds=None, status="killed",
             rows=None, dbt_invocation_id=None, snapshot_id=None,
@@ -216,11 +216,22 @@ class Recorder:
                   f"noticed by run {self.day.run_id}")])
         self.day.progress(f"  noticed run {unfinished.get('run_id')} killed in stage {unfinished['stage']} "
                           f"(run_date {run_date}): recorded as killed")
+        logs.event("stage", level="warning", stage=str(unfinished["stage"]), status="killed",
+                   run_date=run_date.isoformat(), run_id=str(unfinished.get("run_id")), noticed_by=self.day.run_id)
 
-    def stage(self, name: str, started: dt.datetime, outcome: Outcome) -> None:
+    def append(self, rows: list[RunLogRow]) -> str | None:
+        """Append to ops_run_log; None, or why it could not be written (one line)."""
+        try:
+            self.log.append(rows)
+        except Exception as error:   # noqa: BLE001 - any failure to record becomes the run's one-line reason
+            return f"ops_run_log could not be written: {type(error).__name__}: {str(error).splitlines()[0]}"
+        return None
+
+    def stage(self, name: str, started: dt.datetime, outcome: Outcome) -> str | None:
+        """Record the stage; None, or why it could not be recorded."""
         finished = _now()
         seconds = (finished - started).total_seconds()
-        self.log.append([RunLogRow(
+        unrecorded = self.append([RunLogRow(
             run_id=self.day.run_id, command=self.day.command, run_date=self.day.run_date, stage=name,
             started_at=started, finished_at=finished, seconds=round(seconds, 3), status=outcome.status,
             rows=outcome.rows, dbt_invocation_id=outcome.dbt_invocation_id, snapshot_id=outcome.snapshot_id,
@@ -229,6 +240,12 @@ class Recorder:
                         self.day.run_date if name == "publish" and outcome.status == "success" else None)
         detail = outcome.error if outcome.status != "success" else outcome.detail
         self.day.progress(f"{self.day.run_date}  {name:<9} {outcome.status:<7} {seconds:7.1f} s  {detail}")
+        logs.event("stage", level="info" if outcome.status == "success" else "warning" if outcome.status == "warn"
+                   else "error", stage=name, status=outcome.status, duration_ms=round(seconds * 1000, 1),
+                   run_date=self.day.run_date.isoformat(), run_id=self.day.run_id, command=self.day.command,
+                   snapshot_id=outcome.snapshot_id, rows=outcome.rows, dbt_invocation_id=outcome.dbt_invocation_id,
+                   error=outcome.error or unrecorded)
+        return unrecorded
 
 
 def textfile_path(target: Target) -> Path:
@@ -252,8 +269,9 @@ def run_day(day: Day, lock: Lock, stages: tuple[str, ...] = STAGES) -> str | Non
         recorder.killed(lock.unfinished)
         lock.unfinished = None
     if stages == STAGES:
-        started = _now()
-        recorder.stage("lock", started, Outcome(detail=f"{lock.path}"))
+        unrecorded = recorder.stage("lock", _now(), Outcome(detail=f"{lock.path}"))
+        if unrecorded:
+            return f"lock failed for run_date {day.run_date}: {unrecorded}"
     for name in stages:
         started = _now()
         lock.note(run_id=day.run_id, command=day.command, run_date=day.run_date.isoformat(), stage=name,
@@ -262,10 +280,14 @@ def run_day(day: Day, lock: Lock, stages: tuple[str, ...] = STAGES) -> str | Non
             outcome = RUNNERS[name](day)
         except StageFailed as error:
             outcome = Outcome(status="failed", error=str(error), snapshot_id=day.snapshot_id)
-        recorder.stage(name, started, outcome)
-        if outcome.status == "failed":
+        except Exception as error:   # noqa: BLE001 - an unforeseen error fails the stage in one line, not a traceback
+            outcome = Outcome(status="failed", error=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
+                              snapshot_id=day.snapshot_id)
+        unrecorded = recorder.stage(name, started, outcome)
+        if outcome.status == "failed" or unrecorded:
             lock.note(run_id=day.run_id, run_date=day.run_date.isoformat(), stage=None)
-            return f"{name} failed for run_date {day.run_date}: {outcome.error}"
+            why = outcome.error if outcome.status == "failed" else f"it ran, but {unrecorded}"
+            return f"{name} failed for run_date {day.run_date}: {why}"
     lock.note(run_id=day.run_id, run_date=day.run_date.isoformat(), stage=None)
     return None
 
