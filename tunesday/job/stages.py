@@ -56,6 +56,7 @@ class Day:
     full_refresh: bool = False
     dbt_vars: dict = field(default_factory=dict)
     snapshot_id: str | None = None   # set by export, read by publish
+    error: str | None = None         # the failed stage's one-line reason (an orchestrator's task fails with it)
     keep: int = 3
     progress: Callable[[str], None] = print
 
@@ -258,6 +259,7 @@ def run_day(day: Day, lock: Lock, stages: tuple[str, ...] = STAGES) -> str | Non
             outcome = Outcome(status="failed", error=str(error), snapshot_id=day.snapshot_id)
         recorder.stage(name, started, outcome)
         if outcome.status == "failed":
+            day.error = outcome.error
             lock.note(run_id=day.run_id, run_date=day.run_date.isoformat(), stage=None)
             return name
     lock.note(run_id=day.run_id, run_date=day.run_date.isoformat(), stage=None)
