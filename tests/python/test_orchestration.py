@@ -100,7 +100,8 @@ def test_a_held_lock_fails_the_workflow_naming_the_holder(tmp_path):
     assert result.returncode == 1
     out = said(result)
     assert "FlyteRecoverableException" in out   # retried on a cluster: the other run may be ending
-    assert f"build for run_date {RUN_DATE} not started: another run holds {target.lock_path}: run holder0000000000" in out
+    holder = f"another run holds {target.lock_path}: run holder0000000000"
+    assert f"build for run_date {RUN_DATE} not started: {holder}" in out
     assert Store(target.store).current() is None
     assert run_log(env) == []
 
@@ -116,7 +117,8 @@ def test_a_failed_stage_fails_its_task_with_the_stages_reason_and_is_not_retried
     assert str(failed.value) == (f"publish failed for run_date {RUN_DATE} (run run0000000000001): "
                                  f"no snapshot no-such-snapshot in {tmp_path / 'store'} to publish")
     [row] = run_log(env)
-    assert (row["run_id"], row["stage"], row["status"], row["command"]) == ("run0000000000001", "publish", "failed", "stage")
+    assert (row["run_id"], row["stage"], row["status"], row["command"]) == (
+        "run0000000000001", "publish", "failed", "stage")
 
 
 def test_the_run_date_is_the_input_else_the_day_before_the_kickoff_else_yesterday():
