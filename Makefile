@@ -37,11 +37,12 @@ help:
 	@echo "make bench   generator benchmark (10 million events)"
 	@echo "make clean   remove build output (target/, logs/) but keep the virtual environment"
 
-# The virtual environment is rebuilt whenever pyproject.toml changes.
+# The virtual environment is rebuilt whenever pyproject.toml changes. The extra `flyte` (the daily
+# job as a Flyte workflow, tunesday/orchestration/) installs beside dbt; CI runs it locally.
 $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,flyte]'
 	touch $@
 
 # The main job goes the way a scheduled deployment does: `tunesday daily` (lock, build, freshness,

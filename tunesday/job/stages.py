@@ -56,6 +56,7 @@ class Day:
     full_refresh: bool = False
     dbt_vars: dict = field(default_factory=dict)
     snapshot_id: str | None = None   # set by export, read by publish
+    error: str | None = None         # the failed stage's one-line reason (an orchestrator's task fails with it)
     keep: int = 3
     progress: Callable[[str], None] = print
 
@@ -287,6 +288,7 @@ def run_day(day: Day, lock: Lock, stages: tuple[str, ...] = STAGES) -> str | Non
         if outcome.status == "failed" or unrecorded:
             lock.note(run_id=day.run_id, run_date=day.run_date.isoformat(), stage=None)
             why = outcome.error if outcome.status == "failed" else f"it ran, but {unrecorded}"
+            day.error = why
             return f"{name} failed for run_date {day.run_date}: {why}"
     lock.note(run_id=day.run_id, run_date=day.run_date.isoformat(), stage=None)
     return None
