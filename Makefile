@@ -54,9 +54,12 @@ run: generate daily serve
 generate: $(VENV)/.installed
 	$(BIN)/tunesday-generate --users $(USERS) --tracks $(TRACKS) --days $(DAYS) --seed $(SEED) --end-date $(END_DATE) --out $(DATA_DIR)
 
+# A line per stage on the screen; the job's JSON log (tunesday/logs.py) goes to $(JOB_LOG).
+JOB_LOG ?= target/tunesday_job.log
 daily: $(VENV)/.installed
-	$(BIN)/tunesday daily --run-date $(FIRST_DAILY_DAY) --full-refresh --vars '{rebuild_published_weeks: true}'
-	$(BIN)/tunesday daily --run-date $(LAST_DAY)
+	@mkdir -p $(dir $(JOB_LOG))
+	$(BIN)/tunesday daily --run-date $(FIRST_DAILY_DAY) --full-refresh --vars '{rebuild_published_weeks: true}' 2>>$(JOB_LOG)
+	$(BIN)/tunesday daily --run-date $(LAST_DAY) 2>>$(JOB_LOG)
 	$(BIN)/python -c "from tunesday.warehouse import connect; \
 	  print(connect('$${TUNESDAY_DUCKDB_PATH:-target/tunesday.duckdb}').sql('select * exclude (audited_at) from audit_raw__row_counts'))"
 

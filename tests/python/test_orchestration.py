@@ -146,7 +146,8 @@ def test_backfill_days_skip_published_days_unless_forced(tmp_path, monkeypatch):
         RunLogRow(run_id="r2", command="daily", run_date=dt.date(2026, 10, 31), stage="publish", started_at=at,
                   finished_at=at, seconds=0.0, status="failed", rows=None, dbt_invocation_id=None,
                   snapshot_id=None, error="x")])
-    assert tasks.days_to_run("2026-10-29", "2026-10-31") == ["2026-10-29", "2026-10-31"]
+    # 10-30 was published; 10-29 was caught up by its run; 10-31's publish failed: it runs again.
+    assert tasks.days_to_run("2026-10-29", "2026-10-31") == ["2026-10-31"]
     assert tasks.days_to_run("2026-10-29", "2026-10-31", force=True) == ["2026-10-29", "2026-10-30", "2026-10-31"]
     with pytest.raises(StageFailed, match="^first 2026-10-31 is after last 2026-10-30$"):
         tasks.days_to_run("2026-10-31", "2026-10-30")

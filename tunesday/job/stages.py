@@ -32,7 +32,12 @@ DAILY_SELECTOR = "daily"
 
 
 class StageFailed(Exception):
-    """A stage failed: the message is its one-line reason."""
+    """A stage failed: the message is its one-line reason; `outcome` what it got to (a failed
+    build's dbt invocation id, to find its logs)."""
+
+    def __init__(self, reason: str, outcome: "Outcome | None" = None) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
 
 
 @dataclass
@@ -93,7 +98,7 @@ def build(day: Day) -> Outcome:
     outcome = Outcome(dbt_invocation_id=result.invocation_id, rows=_rows_built(day.target, result),
                       detail=f"{len(models)} models, {len(tests)} tests")
     if not result.success:
-        raise StageFailed(_dbt_failure(result))
+        raise StageFailed(_dbt_failure(result), outcome)
     return outcome
 
 
@@ -104,7 +109,7 @@ def freshness(day: Day) -> Outcome:
     outcome = Outcome(dbt_invocation_id=result.invocation_id, detail=f"{len(checked)} sources checked")
     if result.error or any(node.status not in {"pass", "warn"} for node in checked) or (
             not result.success and not late):
-        raise StageFailed(_dbt_failure(result))
+        raise StageFailed(_dbt_failure(result), outcome)
     if late:
         outcome.status = "warn"
         outcome.error = "; ".join(f"{node.name}: {node.status} ({node.message or 'late'})" for node in late)
@@ -280,7 +285,8 @@ def run_day(day: Day, lock: Lock, stages: tuple[str, ...] = STAGES) -> str | Non
         try:
             outcome = RUNNERS[name](day)
         except StageFailed as error:
-            outcome = Outcome(status="failed", error=str(error), snapshot_id=day.snapshot_id)
+            outcome = error.outcome or Outcome(snapshot_id=day.snapshot_id)
+            outcome.status, outcome.error = "failed", str(error)
         except Exception as error:   # noqa: BLE001 - an unforeseen error fails the stage in one line, not a traceback
             outcome = Outcome(status="failed", error=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
                               snapshot_id=day.snapshot_id)
@@ -306,31 +312,39 @@ def daily(day: Day, stages: tuple[str, ...] = STAGES) -> tuple[int, str | None]:
     return 0, None
 
 
+def days_to_backfill(target: Target, first: dt.date, last: dt.date, force: bool = False,
+                     progress: Callable[[str], None] = print) -> list[dt.date]:
+    """The days `first`..`last` a backfill runs, oldest first. Without `force` a day is skipped
+    when it was published, or when a later day was: that run caught the day up (its incremental
+    models load every day after the last one loaded), and running an earlier day after a later
+    one would take the warehouse back in time."""
+    published = set() if force else RunLog(target).published_run_dates()
+    latest = max(published, default=None)
+    days = []
+    for offset in range((last - first).days + 1):
+        day = first + dt.timedelta(days=offset)
+        if day in published:
+            progress(f"{day}  skipped: already published (--force runs it again)")
+        elif latest and day < latest:
+            progress(f"{day}  skipped: caught up by the run of {latest} (--force runs it again)")
+        else:
+            days.append(day)
+    return days
+
+
 def backfill(template: Day, first: dt.date, last: dt.date, force: bool = False) -> tuple[int, str | None]:
-    """Days `first`..`last` oldest first under one lock, stopping at the first failure. Without
-    `force` a day is skipped when it was published, or when a later day was: that run caught the
-    day up (its incremental models load every day after the last one loaded), and running an
-    earlier day after a later one would take the warehouse back in time."""
+    """The days `days_to_backfill` gives, oldest first under one lock, stopping at the first failure."""
     if last < first:
         return 2, f"--from {first} is after --to {last}"
     try:
         with locked(template.target) as lock:
-            published = set() if force else RunLog(template.target).published_run_dates()
-            latest = max(published, default=None)
-            day = first
-            while day <= last:
-                if day in published:
-                    template.progress(f"{day}  skipped: already published (--force runs it again)")
-                elif latest and day < latest:
-                    template.progress(f"{day}  skipped: caught up by the run of {latest} (--force runs it again)")
-                else:
-                    this = Day(target=template.target, run_date=day, command="backfill",
-                               full_refresh=template.full_refresh and day == first, dbt_vars=template.dbt_vars,
-                               keep=template.keep, progress=template.progress)
-                    failed = run_day(this, lock)
-                    if failed:
-                        return EXIT_CODES[failed.split()[0]], f"{failed}; the backfill stopped there"
-                day += dt.timedelta(days=1)
+            for day in days_to_backfill(template.target, first, last, force, template.progress):
+                this = Day(target=template.target, run_date=day, command="backfill",
+                           full_refresh=template.full_refresh and day == first, dbt_vars=template.dbt_vars,
+                           keep=template.keep, progress=template.progress)
+                failed = run_day(this, lock)
+                if failed:
+                    return EXIT_CODES[failed.split()[0]], f"{failed}; the backfill stopped there"
     except JobLocked as error:
         return EXIT_CODES["lock"], str(error)
     return 0, None

@@ -28,7 +28,6 @@ from flytekit import Resources, task
 from flytekit.exceptions.user import FlyteRecoverableException
 
 from tunesday.job import stages
-from tunesday.job.run_log import RunLog
 from tunesday.job.target import Target, from_env
 
 RETRIES = 2
@@ -91,16 +90,13 @@ def run_stage(stage: str, run_date: str, run_id: str, snapshot_id: str = "") -> 
 
 
 def days_to_run(first: str, last: str, force: bool = False) -> list[str]:
-    """The days `first`..`last`, oldest first, less those already published unless `force`
-    (as `tunesday backfill`)."""
+    """The days `first`..`last` to run, oldest first: those `tunesday backfill` would run
+    (stages.days_to_backfill: published days and days a later run caught up are skipped unless `force`)."""
     start, end = _date(first), _date(last)
     if end < start:
         raise stages.StageFailed(f"first {start} is after last {end}")
-    published = set() if force else RunLog(_target()).published_run_dates()
-    days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
-    for day in sorted(published & set(days)):
-        print(f"{day}  skipped: already published (force=True runs it again)", flush=True)
-    return [day.isoformat() for day in days if day not in published]
+    return [day.isoformat() for day in stages.days_to_backfill(
+        _target(), start, end, force, progress=lambda line: print(line.replace("--force", "force=True"), flush=True))]
 
 
 # The tasks ------------------------------------------------------------------------------------
