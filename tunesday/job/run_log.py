@@ -1,8 +1,8 @@
 """`ops_run_log`: one row per run and stage, appended to the warehouse, never replaced.
 
 On DuckDB the table is `tunesday_ops.ops_run_log` in the warehouse file, on BigQuery
-`<TUNESDAY_BQ_DATASET>_ops.ops_run_log` (appended by a load job, so a row lands whole or not at
-all). dbt never writes it (a `--full-refresh` leaves it alone); it is declared as the source
+`<TUNESDAY_BQ_DATASET>_ops.ops_run_log` (appended by a Parquet load job, so a row lands whole or
+not at all). dbt never writes it (a `--full-refresh` leaves it alone); it is declared as the source
 `ops.ops_run_log` (models/audit/_ops__sources.yml), where its columns are described.
 
 The job writes a stage's row when the stage ends. A run killed mid-stage writes nothing then: the
@@ -42,6 +42,14 @@ _DUCKDB_TYPES = {"run_date": "date", "started_at": "timestamp", "finished_at": "
 _BIGQUERY_TYPES = {"run_date": "DATE", "started_at": "TIMESTAMP", "finished_at": "TIMESTAMP",
                    "seconds": "FLOAT64", "rows": "INT64"}
 COLUMNS = [field.name for field in fields(RunLogRow)]
+
+
+def _arrow_schema():
+    import pyarrow as pa
+
+    types = {"run_date": pa.date32(), "started_at": pa.timestamp("us", tz="UTC"),
+             "finished_at": pa.timestamp("us", tz="UTC"), "seconds": pa.float64(), "rows": pa.int64()}
+    return pa.schema([(name, types.get(name, pa.string())) for name in COLUMNS])
 
 
 class RunLog:
@@ -86,16 +94,25 @@ class RunLog:
                 con.executemany(f"insert into {table} values ({', '.join('?' for _ in COLUMNS)})",
                                 [tuple(asdict(row).values()) for row in rows])
             return
+        import io
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
         from google.cloud import bigquery
 
+        # A Parquet load job, as the loaders append (the emulator takes no JSON upload): the rows
+        # land whole or not at all.
+        buffer = io.BytesIO()
+        pq.write_table(pa.Table.from_pylist([asdict(row) for row in rows], schema=_arrow_schema()), buffer)
+        buffer.seek(0)
         client = self._bigquery()
         try:
             table = self._bigquery_table()
             client.create_dataset(table.rsplit(".", 1)[0], exists_ok=True)
             schema = [bigquery.SchemaField(name, _BIGQUERY_TYPES.get(name, "STRING")) for name in COLUMNS]
-            config = bigquery.LoadJobConfig(schema=schema, write_disposition="WRITE_APPEND",
-                                            create_disposition="CREATE_IF_NEEDED")
-            client.load_table_from_json([_json_row(row) for row in rows], table, job_config=config).result()
+            config = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.PARQUET, schema=schema,
+                                            write_disposition="WRITE_APPEND", create_disposition="CREATE_IF_NEEDED")
+            client.load_table_from_file(buffer, table, job_config=config).result()
         finally:
             client.close()
 
@@ -130,10 +147,3 @@ class RunLog:
         """Run dates whose run got to the end: their publish stage succeeded."""
         return {row["run_date"] for row in self.rows("stage = 'publish' and status = 'success'")}
 
-
-def _json_row(row: RunLogRow) -> dict:
-    data = asdict(row)
-    for key, value in data.items():
-        if isinstance(value, (dt.date, dt.datetime)):
-            data[key] = value.isoformat()
-    return data
