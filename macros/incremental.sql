@@ -46,6 +46,26 @@
     {%- endif -%}
 {% endmacro %}
 
+{% macro settled_days_filter(date_expression, folded_date_column) %}
+    {#-
+        The settled days: before incremental_window_start(), so no later run recomputes them.
+        In an incremental run, only those after the last day already folded into the model.
+    -#}
+    {{ date_expression }} < cast('{{ incremental_window_start() }}' as date)
+    {%- if is_incremental() %}
+        and coalesce(
+            {{ date_expression }} > (select max(folded.{{ folded_date_column }}) from {{ this }} as folded),
+            true
+        )
+    {%- endif -%}
+{% endmacro %}
+
+{% macro open_days_filter(date_expression) %}
+    {#- The open days: from incremental_window_start() to run_date, which a run recomputes. -#}
+    {{ date_expression }} >= cast('{{ incremental_window_start() }}' as date)
+    and {{ date_expression }} <= cast('{{ run_date() }}' as date)
+{%- endmacro %}
+
 {% macro incremental_by_date_config(partition_column, unique_key) %}
     {{ return(adapter.dispatch('incremental_by_date_config', 'tunesday')(partition_column, unique_key)) }}
 {% endmacro %}

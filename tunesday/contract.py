@@ -3,13 +3,23 @@
 One Parquet folder per table on DuckDB (``<raw dir>/<table>/*.parquet``), one table per entry in
 the raw dataset on BigQuery. Timestamps are UTC, stored without a time zone. Keys are strings so
 that real exports (Spotify ids, URIs) fit as they are.
+
+Every table ends with ``loaded_at``: when the row reached the raw contract (the generator's
+``--loaded-at``, a loader's commit time). It is not part of what a source says (``RECORDS``, what
+generators and loaders fill in), it is stamped on whole tables by ``stamped`` when they are
+written, so it has one home. It is what ``dbt source freshness`` measures. Files and tables
+written before it existed read it as null (the DuckDB raw views, ``tunesday-load-bigquery``, and
+the loaders' BigQuery store, which adds the column to an older table).
 """
+
+import datetime as dt
 
 import pyarrow as pa
 
 TS = pa.timestamp("us")
+LOADED_AT = pa.field("loaded_at", TS)
 
-SCHEMAS: dict[str, pa.Schema] = {
+RECORDS: dict[str, pa.Schema] = {
     "listening_events": pa.schema([
         ("event_id", pa.string()),
         ("user_id", pa.string()),
@@ -82,6 +92,17 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("saved_at", TS),
     ]),
 }
+
+# What is stored: the records and when they were loaded.
+SCHEMAS: dict[str, pa.Schema] = {table: schema.append(LOADED_AT) for table, schema in RECORDS.items()}
+
+
+def stamped(table: str, rows: pa.Table, loaded_at: dt.datetime) -> pa.Table:
+    """`rows` of a contract table (RECORDS' columns) as stored: with `loaded_at` (naive UTC) on each."""
+    if not rows.schema.equals(RECORDS[table]):
+        raise ValueError(f"{table} rows do not match the raw contract:\n{rows.schema}")
+    return rows.append_column(LOADED_AT, pa.repeat(pa.scalar(loaded_at, TS), rows.num_rows))
+
 
 # The columns that identify a row; a second row with the same key is a duplicate.
 KEYS: dict[str, tuple[str, ...]] = {

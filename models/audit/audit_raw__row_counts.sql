@@ -1,4 +1,7 @@
-{#- Every raw row ends up exactly once: accepted, rejected (quarantined) or a duplicate. -#}
+{#-
+    Every raw row ends up exactly once: accepted, rejected (quarantined), a duplicate, or (plays
+    only) too late, waiting for a --full-refresh (audit_raw__late_events).
+-#}
 {%- set raw_tables = raw_tables() -%}
 
 with
@@ -19,7 +22,12 @@ with
             (
                 select count(*) from {{ ref('base_raw__' ~ raw_table) }}
                 where row_status = 'duplicate'
-            ) as duplicate_rows
+            ) as duplicate_rows,
+            {% if raw_table == 'listening_events' -%}
+                (select coalesce(sum(too_late_rows), 0) from {{ ref('audit_raw__late_events') }})
+            {%- else -%}
+                0
+            {%- endif %} as too_late_rows
     ),
 
 {% endfor %}
@@ -37,6 +45,7 @@ final as (
         accepted_rows,
         rejected_rows,
         duplicate_rows,
+        cast(too_late_rows as {{ dbt.type_bigint() }}) as too_late_rows,
         case
             when raw_rows > 0 then cast(rejected_rows as {{ type_double() }}) / raw_rows
             else 0

@@ -23,6 +23,7 @@ final as (
         accepted_rows,
         rejected_rows,
         duplicate_rows,
+        too_late_rows,
         rejected_share,
         audited_at
     from counts

@@ -6,6 +6,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tunesday import dbt
@@ -18,6 +21,7 @@ SHARED_DATA = PROJECT_DIR.parent / "shared" / "data"
 END_DATE = "2026-11-01"          # exclusive: the last day with plays is RUN_DATE
 RUN_DATE = "2026-10-31"
 EARLIER_RUN_DATE = "2026-10-24"  # the BigQuery path builds this first, then RUN_DATE incrementally
+
 
 
 @dataclass
@@ -57,6 +61,31 @@ def generate(out: Path, *args: str) -> None:
         [sys.executable, "-m", "tunesday.generate", "--out", str(out), *args],
         cwd=PROJECT_DIR, check=True, capture_output=True, text=True, timeout=600,
     )
+
+
+def raw_copy(raw: Path, copy: Path) -> Path:
+    """A raw folder of links to `raw`'s files, so that files can be taken out and added."""
+    for table in raw.iterdir():
+        (copy / table.name).mkdir(parents=True)
+        for part in table.glob("*.parquet"):
+            (copy / table.name / part.name).symlink_to(part)
+    return copy
+
+
+def hold_back_late_plays(events: Path, day: str) -> pa.Table:
+    """Take plays of `day` out of a listening_events folder (its files rewritten whole without
+    them), to load them late: every tenth play of each listener (their event ids count up), so
+    late plays close gaps between sessions, extend others and touch state already folded."""
+    where = f"cast(played_at as date) = date '{day}' and event_id like '%7'"
+    held = []
+    for part in sorted(events.glob("*.parquet")):
+        plays = pq.read_table(part)
+        taken = duckdb.sql(f"select * from plays where coalesce({where}, false)").to_arrow_table()
+        kept = duckdb.sql(f"select * from plays where not coalesce({where}, false)").to_arrow_table()
+        part.unlink()
+        pq.write_table(kept, part)
+        held.append(taken)
+    return pa.concat_tables(held)
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,8 @@ from tunesday.generate.cli import main
 END = dt.date(2024, 6, 1)
 DAYS = 21
 WINDOW_START = END - dt.timedelta(days=DAYS)
-SMALL = dict(users=300, tracks=2000, days=DAYS, seed=7, end_date=END)
+LOADED_AT = dt.datetime(2024, 6, 1, 6, 30)   # pinned: the same arguments give the same files
+SMALL = dict(users=300, tracks=2000, days=DAYS, seed=7, end_date=END, loaded_at=LOADED_AT)
 MS_PER_DAY = 86_400_000
 TRUTH_TABLES = ("user_taste", "user_profile", "user_favourite_artists", "artist_clusters")
 
@@ -103,10 +104,13 @@ def test_layout_and_schemas_follow_the_contract(clean):
     for name, schema in SCHEMAS.items():
         for part in (clean / "raw" / name).glob("*.parquet"):
             assert pq.read_schema(part).equals(schema), f"{part} does not match contract.SCHEMAS[{name!r}]"
+        # Every row is stamped with the time the dataset counts as loaded.
+        assert set(read(clean, name)["loaded_at"].to_pylist()) == {LOADED_AT}, name
     for name in TRUTH_TABLES:
         assert read(clean, name, "truth").num_rows > 0
     manifest = json.loads((clean / "manifest.json").read_text())
     assert manifest["args"]["seed"] == 7 and manifest["args"]["end_date"] == END.isoformat()
+    assert manifest["args"]["loaded_at"] == LOADED_AT.isoformat()
     assert manifest["generation_seconds"] > 0
 
 
@@ -121,7 +125,8 @@ def test_same_arguments_give_the_same_data_and_another_seed_does_not(clean, tmp_
 
 def test_output_does_not_depend_on_workers(tmp_path):
     """Three chunks of 100 listeners, generated in one process and in two."""
-    settings = dict(users=260, tracks=600, days=7, seed=3, end_date=END, bad_share=0.01, chunk_users=100)
+    settings = dict(users=260, tracks=600, days=7, seed=3, end_date=END, bad_share=0.01, chunk_users=100,
+                    loaded_at=LOADED_AT)
     generate(GeneratorConfig(**settings, out=tmp_path / "one", workers=1))
     manifest = generate(GeneratorConfig(**settings, out=tmp_path / "two", workers=2))
     assert manifest["chunks"] == 3
@@ -142,21 +147,42 @@ def test_a_rerun_replaces_the_dataset(tmp_path):
     stale = tmp_path / "raw" / "listening_events" / "part-09999.parquet"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"old")
+    before = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
     main(["--users", "20", "--tracks", "400", "--days", "3", "--end-date", END.isoformat(),
           "--out", str(tmp_path), "--seed", "1"])
+    after = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     assert not stale.exists()
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["args"]["users"] == 20 and manifest["args"]["artists"] == 40
     assert manifest["rows"]["users"] == read(tmp_path, "users").num_rows
+    # Without --loaded-at the rows count as loaded when they were generated (fresh data is fresh).
+    [loaded_at] = set(read(tmp_path, "listening_events")["loaded_at"].to_pylist())
+    assert before <= loaded_at <= after
 
 
-def test_cli_rejects_bad_arguments(tmp_path):
+def test_loaded_at_option_takes_utc_and_pins_the_stamp(tmp_path):
+    main(["--users", "5", "--tracks", "400", "--days", "2", "--end-date", END.isoformat(),
+          "--out", str(tmp_path), "--loaded-at", "2024-06-01T08:30:00+02:00"])
+    assert set(read(tmp_path, "users")["loaded_at"].to_pylist()) == {dt.datetime(2024, 6, 1, 6, 30)}
+
+
+def test_cli_rejects_bad_arguments(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--users", "0", "--tracks", "400", "--days", "3", "--out", str(tmp_path)])
     tomorrow = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
     with pytest.raises(SystemExit):
         main(["--users", "5", "--tracks", "400", "--days", "3", "--end-date", tomorrow.isoformat(),
               "--out", str(tmp_path)])
+    capsys.readouterr()
+    for loaded_at, says in [("yesterday", "is not an ISO date and time"),
+                            ("2024-05-31T23:00:00", "must not be before --end-date"),
+                            (f"{tomorrow}T00:00:00", "must not be in the future")]:
+        with pytest.raises(SystemExit):
+            main(["--users", "5", "--tracks", "400", "--days", "3", "--end-date", END.isoformat(),
+                  "--out", str(tmp_path / "bad"), "--loaded-at", loaded_at])
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert error.startswith("tunesday-generate: error:") and says in error, error
+    assert not (tmp_path / "bad").exists()
 
 
 def test_no_event_in_the_future_when_the_window_ends_today(tmp_path):

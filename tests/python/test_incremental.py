@@ -1,9 +1,12 @@
-"""Daily incremental runs give the same warehouse as one full build."""
+"""Daily incremental runs give the same warehouse as one full build, late plays included."""
 
 import datetime as dt
 
+import duckdb
+import pyarrow.parquet as pq
 
-from conftest import RUN_DATE
+from conftest import RUN_DATE, hold_back_late_plays, raw_copy
+from tunesday import dbt
 from tunesday.warehouse import connect as connect_warehouse
 
 INCREMENTAL_MODELS = [
@@ -11,22 +14,26 @@ INCREMENTAL_MODELS = [
     "int_plays_sessionized",
     "int_sessions",
     "fct_user_track_days",
+    "int_user_track_affinity_settled",
     "int_user_track_affinity_state",
     "fct_user_track_affinity",
     "fct_user_artist_affinity",
     "fct_user_artist_days",
+    "int_user_artist_familiarity_settled",
     "int_user_artist_familiarity_state",
     "fct_user_artist_familiarity",
     "fct_user_exploration",
 ]
+ROW_COUNTS = ("select source_table, raw_rows, accepted_rows, rejected_rows, duplicate_rows, too_late_rows "
+              "from audit_raw__row_counts")
 
 
 def rows(path, table: str) -> set[tuple]:
     """The table's rows, floats rounded to 9 places."""
     with connect_warehouse(str(path)) as con:
         columns = con.execute(
-            "select column_name, data_type from information_schema.columns where table_name = ? "
-            "order by ordinal_position", [table]).fetchall()
+            "select column_name, data_type from information_schema.columns "
+            "where table_catalog = 'warehouse' and table_name = ? order by ordinal_position", [table]).fetchall()
         assert columns, table
         selected = [f"round({name}, 9)" if kind == "DOUBLE" else name for name, kind in columns]
         # A raw row without a usable played_at is filed under the run that first saw it: not comparable.
@@ -36,38 +43,78 @@ def rows(path, table: str) -> set[tuple]:
         return set(con.execute(f"select {', '.join(selected)} from {table}").fetchall())
 
 
+def assert_same_rows(full_path, daily_path, tables) -> None:
+    for table in tables:
+        full, daily = rows(full_path, table), rows(daily_path, table)
+        assert full, table
+        assert full == daily, (
+            f"{table}: {len(full - daily)} rows only in the full build, e.g. {sorted(full - daily)[:2]}; "
+            f"{len(daily - full)} only in the daily runs, e.g. {sorted(daily - full)[:2]}")
+
+
 def test_daily_runs_and_catch_up_equal_a_full_build(warehouse, tmp_path):
-    env = warehouse.env_in(tmp_path, "daily.duckdb")
+    """A full build, a missed run caught up, then day by day, then the last day again. A tenth of
+    the first daily day's plays arrive two days late (a file of their own, before that run): they
+    count exactly as if on time (the lookback window, var incremental_lookback_days). Plays older
+    than the window, loaded before the rerun, change nothing: the audit counts them as too late."""
+    raw = raw_copy(warehouse.data_dir / "raw", tmp_path / "raw")
+    env = dbt.duckdb_env(tmp_path, raw, tmp_path / "daily.duckdb")
+    daily_path = tmp_path / "daily.duckdb"
     select = ["--select", "+fct_user_artist_affinity", "+fct_user_exploration", "int_sessions",
               "+audit_raw__row_counts"]
     last = dt.date.fromisoformat(RUN_DATE)
     # A full build, a jump of three days (a missed run catches up), then day by day.
     days = [last - dt.timedelta(days=n) for n in (5, 2, 1, 0)]
+    late_day, too_late_day = days[1], days[0] - dt.timedelta(days=1)
+    late = hold_back_late_plays(raw / "listening_events", late_day.isoformat())
+    assert late.num_rows > 100
+    # Too late: plays of a day long settled (copies of accepted ones, as new plays), in a file
+    # from before the contract had loaded_at (read as null).
+    with connect_warehouse(str(warehouse.duckdb_path)) as con:
+        event_ids = [event_id for (event_id,) in con.execute(
+            "select event_id from stg_raw__listening_events where cast(played_at as date) = ? "
+            "order by event_id limit 20", [too_late_day]).fetchall()]
+    too_late = duckdb.sql(
+        f"select * exclude (loaded_at) replace (event_id || '-resent' as event_id) "
+        f"from read_parquet('{raw}/listening_events/*.parquet') where event_id in (select unnest($ids))",
+        params={"ids": event_ids}).to_arrow_table()
+    assert too_late.num_rows == 20 and "loaded_at" not in too_late.schema.names
     # `dbt run` makes no seeds: a fresh warehouse gets them first (staging reads play_reason_codes).
     assert warehouse.dbt_with(env, "seed").success
     first = warehouse.dbt_with(env, "run", *select, "--vars", f"{{run_date: '{days[0]}'}}")
     assert first.success, first.describe(3000)
     # Day by day, then the last day once more: a rerun must change nothing.
-    for day in [*days[1:], days[-1]]:
+    for run, day in enumerate([*days[1:], days[-1]]):
+        if day == late_day + dt.timedelta(days=2):
+            pq.write_table(late, raw / "listening_events" / "late.parquet")
+        if run == len(days) - 1:
+            pq.write_table(too_late, raw / "listening_events" / "too-late-old-format.parquet")
         daily = warehouse.dbt_with(env, "run", *select, "--vars", f"{{run_date: '{day}'}}")
         assert daily.success, daily.describe(3000)
         assert any(node.materialized == "incremental" for node in daily.nodes)
 
-    for table in INCREMENTAL_MODELS:
-        full, backfilled = rows(warehouse.duckdb_path, table), rows(tmp_path / "daily.duckdb", table)
-        assert full, table
-        assert full == backfilled, (
-            f"{table}: {len(full - backfilled)} rows only in the full build, e.g. {sorted(full - backfilled)[:2]}; "
-            f"{len(backfilled - full)} only in the backfill, e.g. {sorted(backfilled - full)[:2]}")
-
-    # Every raw row is counted exactly once after the daily runs, as after the full build.
-    counts = "select source_table, raw_rows, accepted_rows, rejected_rows, duplicate_rows from audit_raw__row_counts"
-    with connect_warehouse(str(tmp_path / "daily.duckdb")) as con:
-        daily_counts = set(con.execute(counts).fetchall())
+    assert_same_rows(warehouse.duckdb_path, daily_path, INCREMENTAL_MODELS)
+    # Every raw row is counted exactly once, as after the full build; the too-late ones as such.
     with connect_warehouse(str(warehouse.duckdb_path)) as con:
-        assert daily_counts == set(con.execute(counts).fetchall())
-    for _table, raw, accepted, rejected, duplicate in daily_counts:
-        assert raw == accepted + rejected + duplicate
+        full_counts = {row[0]: row[1:] for row in con.execute(ROW_COUNTS).fetchall()}
+    with connect_warehouse(str(daily_path)) as con:
+        daily_counts = {row[0]: row[1:] for row in con.execute(ROW_COUNTS).fetchall()}
+        late_days = con.execute("select listened_date, too_late_rows, last_loaded_at is not null "
+                                "from audit_raw__late_events").fetchall()
+        [(unstamped,)] = con.execute("select count(*) from warehouse.tunesday_raw.listening_events "
+                                     "where loaded_at is null").fetchall()
+    raw_rows, *counted = full_counts["listening_events"]
+    assert daily_counts.pop("listening_events") == (raw_rows + 20, *counted[:-1], 20)
+    assert daily_counts == {table: counts for table, counts in full_counts.items() if table != "listening_events"}
+    for table, (raw_rows, accepted, rejected, duplicate, too_late_rows) in full_counts.items():
+        assert raw_rows == accepted + rejected + duplicate and too_late_rows == 0, table
+    assert late_days == [(too_late_day, 20, True)] and unstamped == 20
+
+    # Fresh data passes `dbt source freshness` (loaded_at is when the fixture was generated).
+    freshness = warehouse.dbt_with(env, "source", "freshness")
+    assert freshness.success, freshness.describe(3000)
+    assert [(node.name, node.status) for node in freshness.nodes if node.resource_type == "source"] == \
+        [("listening_events", "pass")]
 
 
 def test_full_refresh_mid_week_keeps_the_published_discover_weekly(warehouse, tmp_path):

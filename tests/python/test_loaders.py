@@ -5,6 +5,7 @@ temporary folder (the repository keeps them under other names: real names are fo
 On the real files in ../shared/data when present (skipped otherwise).
 """
 
+import datetime as dt
 import gzip
 import hashlib
 import json
@@ -13,12 +14,13 @@ import unicodedata
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from conftest import PROJECT_DIR
 from tunesday import mpd
-from tunesday.contract import SCHEMAS
+from tunesday.contract import RECORDS, SCHEMAS
 from tunesday.load import ids
 from tunesday.load.cli import load, main
 from tunesday.load.runner import record_json
@@ -53,11 +55,13 @@ def run(*argv, raw_dir: Path):
     return report, lines
 
 
-def rows(raw_dir: Path, table: str) -> list[dict]:
+def rows(raw_dir: Path, table: str, loaded_at: bool = False) -> list[dict]:
+    """A contract table's rows as loaded; without when they were loaded, unless asked."""
     files = sorted((raw_dir / table).glob("*.parquet"))
     if not files:
         return []
-    return pq.ParquetDataset(files).read().to_pylist()
+    columns = SCHEMAS[table].names if loaded_at else RECORDS[table].names
+    return pq.ParquetDataset(files).read(columns=columns).to_pylist()
 
 
 def snapshot(raw_dir: Path) -> dict[str, str]:
@@ -293,6 +297,29 @@ def test_written_parquet_has_the_contract_schema_and_new_names(inputs, tmp_path)
     con = duckdb.connect()
     [(count,)] = con.sql(f"select count(*) from read_parquet('{raw}/listening_events/*.parquet')").fetchall()
     assert count == 6
+    # Every row is stamped with the time of its file's ledger entry: when it was loaded.
+    ledger = {dt.datetime.fromisoformat(json.loads(line)["loaded_at"])
+              for line in (raw / "_loads" / "ledger.jsonl").read_text().splitlines()}
+    stamps = {row["loaded_at"] for table in SCHEMAS for row in rows(raw, table, loaded_at=True)}
+    assert stamps and stamps <= ledger
+
+
+def test_a_raw_folder_with_files_from_before_loaded_at_still_loads(inputs, tmp_path):
+    """A file written before the contract had loaded_at (a track the history plays) is read with
+    it null: the history's plays match the track, and only the new rows carry a load time."""
+    raw = tmp_path / "raw"
+    (raw / "tracks").mkdir(parents=True)
+    old_track = {"track_id": RICK, "track_name": "Never Gonna Give You Up", "artist_id": ids.artist_id("Rick Astley")}
+    pq.write_table(pa.Table.from_pylist([old_track], schema=RECORDS["tracks"]), raw / "tracks" / "old.parquet")
+    report, lines = run("spotify-history", inputs / "history" / LISTENER, raw_dir=raw)
+    assert any(f.status == "loaded" for f in report.files), lines
+    plays = rows(raw, "listening_events", loaded_at=True)
+    assert plays and all(play["loaded_at"] is not None for play in plays)
+    con = duckdb.connect()
+    tracks = con.sql(f"select album_name, loaded_at from read_parquet('{raw}/tracks/*.parquet', union_by_name = true) "
+                     f"where track_id = '{RICK}'").fetchall()
+    assert (None, None) in tracks                                   # the old row
+    assert all(loaded_at is not None for album, loaded_at in tracks if album is not None)
 
 
 def test_loading_the_same_files_twice_loads_nothing_new(inputs, tmp_path):
@@ -384,6 +411,48 @@ def test_bigquery_load_jobs_count_and_idempotency(inputs, emulator, tmp_path):
     [(key, release)] = [(t["key"], t["release_date"]) for t in client.query(
         f"select * from `{EMULATOR_PROJECT}.{dataset}.tracks` where track_id = '{ROOM_TONE}'").result()]
     assert key == -1 and release is None
+
+
+def test_raw_files_from_before_loaded_at_load_into_bigquery_with_it_null(inputs, emulator, tmp_path, capsys):
+    """tunesday-load-bigquery: a raw folder whose files predate loaded_at loads with it null, as
+    the DuckDB views read it; a file of another schema stops the load, with one line, before any
+    table is replaced. The loaders' store adds loaded_at to a raw table made before it."""
+    from google.cloud import bigquery
+
+    from ci.emulator import EMULATOR_PROJECT
+    from tunesday.load.bigquery import bigquery_fields, main as load_bigquery, make_client
+
+    raw, dataset = tmp_path / "raw", "old_raw"
+    for table, schema in RECORDS.items():
+        (raw / table).mkdir(parents=True)
+        pq.write_table(schema.empty_table(), raw / table / "part-00000.parquet")
+    play = {"event_id": "e1", "user_id": "u1", "track_id": "t1", "played_at": dt.datetime(2024, 3, 1, 10), "ms_played": 1}
+    pq.write_table(pa.Table.from_pylist([play], schema=RECORDS["listening_events"]), raw / "listening_events" / "part-00000.parquet")
+    target = ["--raw-dir", str(raw), "--project", EMULATOR_PROJECT, "--dataset", dataset, "--endpoint", emulator]
+    assert load_bigquery(target) == 0
+    client = make_client(EMULATOR_PROJECT, emulator)
+    table = f"{EMULATOR_PROJECT}.{dataset}.listening_events"
+    assert [tuple(row.values()) for row in client.query(f"select event_id, loaded_at from `{table}`").result()] == [("e1", None)]
+
+    (raw / "listening_events" / "part-00000.parquet").rename(raw / "listening_events" / "part-00001.parquet")
+    pq.write_table(pa.table({"event_id": ["e2"]}), raw / "listening_events" / "part-00000.parquet")
+    capsys.readouterr()
+    assert load_bigquery(target) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "does not match the raw contract of listening_events" in error, error
+    assert client.get_table(table).num_rows == 1                       # nothing replaced
+
+    # A raw table made before loaded_at: the store adds the column, old rows keep it null.
+    client.delete_table(table)
+    client.create_table(bigquery.Table(table, schema=bigquery_fields(RECORDS["listening_events"])))
+    client.query(f"insert into `{table}` (event_id) values ('old')").result()
+    lines = []
+    report = load(["spotify-history", str(inputs / "history" / LISTENER), "--bigquery",
+                   "--project", EMULATOR_PROJECT, "--dataset", dataset, "--endpoint", emulator], echo=lines.append)
+    assert report.files[0].status == "loaded", lines
+    assert any("added loaded_at to listening_events" in line for line in lines), lines
+    stamped = {row["event_id"]: row["loaded_at"] for row in client.query(f"select event_id, loaded_at from `{table}`").result()}
+    assert stamped.pop("old") is None and stamped and all(stamped.values())
 
 
 # --- Real files (../shared/data) -------------------------------------------------------------

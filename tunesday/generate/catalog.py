@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tunesday.contract import SCHEMAS
+from tunesday.contract import RECORDS
 from tunesday.generate import ids, profiles
 from tunesday.generate.config import GeneratorConfig
 from tunesday.generate.sampling import GroupSampler, beta_by_mean, choose, rank_in_segment, segment_starts
@@ -352,11 +352,11 @@ def _tables(cat, rng, config, artist_genre, track_genre, album_release_day, popu
         pa.array(popularity), genre_names.take(track_genre),
         *[pa.array(features[c]) for c in ("tempo", "key", "mode", "time_signature", "energy", "valence",
                                           "danceability", "acousticness", "instrumentalness", "loudness")],
-    ], schema=SCHEMAS["tracks"])
+    ], schema=RECORDS["tracks"])
     artists = pa.Table.from_arrays([
         cat.artist_ids, _artist_names(rng, artist_genre), genre_names.take(artist_genre),
         _artist_countries(rng, artist_genre),
-    ], schema=SCHEMAS["artists"])
+    ], schema=RECORDS["artists"])
     # Rows in id order: the internal (cluster) order must not leak into the raw files.
     return {
         "tracks": tracks.take(pc.sort_indices(cat.track_ids)),

@@ -2,11 +2,11 @@
 put on playlists; then bad rows; then one part file per table."""
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from tunesday.contract import stamped
 from tunesday.generate import bad_rows, ids
 from tunesday.generate.catalog import Catalog
 from tunesday.generate.config import GeneratorConfig
@@ -71,21 +71,20 @@ def run_chunk(cat: Catalog, config: GeneratorConfig, chunk: int) -> PartCounts:
         "follows": bad_rows.follow_reasons(chunk),
         "saved_tracks": bad_rows.saved_track_reasons(chunk),
     }
-    return write_tables(config.out, chunk, tables, reasons, truth, config.bad_share, bad_rng,
-                        force=chunk == 0)
+    return write_tables(config, chunk, tables, reasons, truth, bad_rng, force=chunk == 0)
 
 
-def write_tables(out: Path, part: int, tables: dict[str, pa.Table], reasons: dict[str, list],
-                 truth: dict[str, pa.Table], bad_share: float, rng: np.random.Generator,
-                 force: bool) -> PartCounts:
+def write_tables(config: GeneratorConfig, part: int, tables: dict[str, pa.Table], reasons: dict[str, list],
+                 truth: dict[str, pa.Table], rng: np.random.Generator, force: bool) -> PartCounts:
+    """Inject the bad rows, stamp the raw tables as loaded at config.loaded_at, write the part."""
     counts = PartCounts(rows={}, bad_rows={}, truth_rows={})
     for name, table in tables.items():
         if [r.name for r in reasons[name]] != list(bad_rows.REASONS[name]):
             raise AssertionError(f"bad-row reasons of {name} out of step with bad_rows.REASONS")
-        table, counts.bad_rows[name] = bad_rows.inject(table, reasons[name], bad_share, rng, force)
-        write_part(out, RAW, name, part, table)
+        table, counts.bad_rows[name] = bad_rows.inject(table, reasons[name], config.bad_share, rng, force)
+        write_part(config.out, RAW, name, part, stamped(name, table, config.loaded_at))
         counts.rows[name] = table.num_rows
     for name, table in truth.items():
-        write_part(out, TRUTH, name, part, table)
+        write_part(config.out, TRUTH, name, part, table)
         counts.truth_rows[name] = table.num_rows
     return counts

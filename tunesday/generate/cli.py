@@ -9,6 +9,15 @@ from tunesday.generate.config import GeneratorConfig, today_utc
 from tunesday.generate.pipeline import generate
 
 
+def utc_time(text: str) -> dt.datetime:
+    """An ISO date and time, UTC unless it says otherwise, as naive UTC."""
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date and time (e.g. 2026-11-01T06:00:00Z)") from None
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+
+
 def parse_args(argv: list[str] | None = None) -> GeneratorConfig:
     parser = argparse.ArgumentParser(
         prog="tunesday-generate",
@@ -23,13 +32,17 @@ def parse_args(argv: list[str] | None = None) -> GeneratorConfig:
     parser.add_argument("--bad-share", type=float, default=0.001,
                         help="share of each table's rows injected as bad rows (default: 0.001)")
     parser.add_argument("--artists", type=int, default=None, help="number of artists (default: tracks / 10)")
+    parser.add_argument("--loaded-at", type=utc_time, default=None,
+                        help="when the rows count as loaded, ISO date and time, UTC (default: now); "
+                             "pin it to get the same files twice")
     parser.add_argument("--workers", type=int, default=1,
                         help="processes generating chunks of listeners; the output does not depend on it")
     args = parser.parse_args(argv)
     try:
         return GeneratorConfig(users=args.users, tracks=args.tracks, days=args.days, seed=args.seed,
                                end_date=args.end_date, out=args.out, bad_share=args.bad_share,
-                               artists=args.artists, workers=args.workers)
+                               artists=args.artists, workers=args.workers,
+                               loaded_at=args.loaded_at)
     except ValueError as problem:
         parser.error(str(problem))
 

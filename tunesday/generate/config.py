@@ -23,6 +23,11 @@ def today_utc() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
 
+def now_utc() -> dt.datetime:
+    """Now, UTC, to the second, without a time zone (as the raw contract stores times)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
 @dataclass(frozen=True)
 class GeneratorConfig:
     users: int
@@ -35,11 +40,16 @@ class GeneratorConfig:
     artists: int | None = None      # None: one artist per ten tracks
     workers: int = 1
     chunk_users: int = CHUNK_USERS  # not on the command line; tests lower it to get several chunks
+    # When every row is stamped as loaded (naive UTC). None: when the config is made, so that
+    # `dbt source freshness` passes on fresh data; give it to get the same files twice.
+    loaded_at: dt.datetime | None = None
 
     def __post_init__(self) -> None:
         if self.artists is None:
             object.__setattr__(self, "artists", max(32, self.tracks // 10))
         object.__setattr__(self, "out", Path(self.out))
+        if self.loaded_at is None:
+            object.__setattr__(self, "loaded_at", now_utc())
         problems = []
         if not 1 <= self.users <= MAX_CHUNKS * self.chunk_users:
             problems.append(f"--users must be between 1 and {MAX_CHUNKS * self.chunk_users}")
@@ -59,6 +69,10 @@ class GeneratorConfig:
             problems.append("chunk_users must be at least 1")
         if self.end_date > today_utc():
             problems.append("--end-date must not be after today (UTC): events would lie in the future")
+        if self.loaded_at < dt.datetime.combine(self.end_date, dt.time()):
+            problems.append("--loaded-at must not be before --end-date: rows cannot arrive before they were played")
+        elif self.loaded_at > now_utc() + dt.timedelta(seconds=1):
+            problems.append("--loaded-at must not be in the future")
         if self.window_start <= dt.date.fromisoformat(SERVICE_LAUNCH_DATE):
             problems.append(f"the window must start after the service launch ({SERVICE_LAUNCH_DATE})")
         if problems:
@@ -92,4 +106,5 @@ class GeneratorConfig:
         args = asdict(self)
         args["end_date"] = self.end_date.isoformat()
         args["out"] = str(self.out)
+        args["loaded_at"] = self.loaded_at.isoformat()
         return args

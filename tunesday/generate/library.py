@@ -8,7 +8,7 @@ been followed or saved before the window; a few follows and saves are of things 
 import numpy as np
 import pyarrow as pa
 
-from tunesday.contract import SCHEMAS
+from tunesday.contract import RECORDS
 from tunesday.generate.catalog import Catalog
 from tunesday.generate.config import US_PER_DAY, US_PER_MS, GeneratorConfig
 from tunesday.generate.listening import Events
@@ -110,4 +110,4 @@ def link_table(name: str, user_ids: pa.Array, item_ids: pa.Array, links: Links) 
     """follows or saved_tracks rows from (listener, item, time) triples."""
     user, item, at = links
     columns = [user_ids.take(user), item_ids.take(item), pa.array(at, type=pa.timestamp("us"))]
-    return pa.Table.from_arrays(columns, schema=SCHEMAS[name])
+    return pa.Table.from_arrays(columns, schema=RECORDS[name])

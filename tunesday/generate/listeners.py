@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from tunesday.contract import SCHEMAS, SERVICE_LAUNCH_DATE
+from tunesday.contract import RECORDS, SERVICE_LAUNCH_DATE
 from tunesday.generate import profiles
 from tunesday.generate.catalog import Catalog
 from tunesday.generate.config import GeneratorConfig
@@ -189,7 +189,7 @@ def listener_tables(cat: Catalog, config: GeneratorConfig, lis: Listeners,
         pa.array(profiles.COUNTRY_CODES).take(lis.country),
         pa.array((config.window_start_day + lis.signup_day).astype(np.int32), type=pa.date32()),
         pa.array(profiles.PRODUCT_TIERS).take(lis.tier),
-    ], schema=SCHEMAS["users"])
+    ], schema=RECORDS["users"])
     taste_user = np.repeat(np.arange(lis.n), np.diff(lis.taste_offsets))
     fav_user = np.repeat(np.arange(lis.n), np.diff(lis.favourite_offsets))
     genre_names = pa.array(profiles.GENRE_NAMES)

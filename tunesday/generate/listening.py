@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from tunesday.contract import SCHEMAS
+from tunesday.contract import RECORDS
 from tunesday.generate import ids, profiles
 from tunesday.generate.catalog import Catalog
 from tunesday.generate.config import MS_PER_DAY, US_PER_DAY, US_PER_MS, GeneratorConfig
@@ -371,7 +371,7 @@ def event_table(cat: Catalog, lis: Listeners, pls: Playlists, ev: Events, user_i
         pa.array(ev.skipped),
         pa.array(profiles.PLATFORMS).take(ev.session_platform[ev.session]),
         pa.array(profiles.COUNTRY_CODES).take(lis.country[ev.user]),
-    ], schema=SCHEMAS["listening_events"])
+    ], schema=RECORDS["listening_events"])
 
 
 def _session_context_ids(cat: Catalog, pls: Playlists, ev: Events) -> pa.Array:

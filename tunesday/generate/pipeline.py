@@ -35,8 +35,7 @@ def generate(config: GeneratorConfig) -> dict:
 
 
 def _write_catalog(config, tables, reasons, truth) -> PartCounts:
-    return write_tables(config.out, 0, tables, reasons, truth, config.bad_share,
-                        stream_rng(config.seed, CATALOG_BAD_ROWS), force=True)
+    return write_tables(config, 0, tables, reasons, truth, stream_rng(config.seed, CATALOG_BAD_ROWS), force=True)
 
 
 _worker_state: tuple[Catalog, GeneratorConfig] | None = None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from tunesday.contract import SCHEMAS
+from tunesday.contract import RECORDS
 from tunesday.generate import ids, profiles
 from tunesday.generate.catalog import Catalog
 from tunesday.generate.config import US_PER_DAY, US_PER_SECOND, GeneratorConfig
@@ -163,12 +163,12 @@ def playlist_tables(cat: Catalog, pls: Playlists, user_ids: pa.Array) -> tuple[p
         pls.names,
         pa.array(pls.created_us, type=pa.timestamp("us")),
         pa.array(pls.is_public),
-    ], schema=SCHEMAS["playlists"])
+    ], schema=RECORDS["playlists"])
     item_playlist = np.repeat(np.arange(len(pls.numbers)), np.diff(pls.item_offsets))
     items = pa.Table.from_arrays([
         playlist_ids.take(item_playlist),
         pa.array(rank_in_segment(item_playlist)),
         cat.track_ids.take(pls.item_track),
         pa.array(pls.item_added_us, type=pa.timestamp("us")),
-    ], schema=SCHEMAS["playlist_tracks"])
+    ], schema=RECORDS["playlist_tracks"])
     return playlists, items

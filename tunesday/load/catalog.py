@@ -18,12 +18,12 @@ reason), and the runner undoes a whole file that fails or is not written (``mark
 a rejected record would count as known and the next play of it would write no tracks row.
 """
 
-from tunesday.contract import SCHEMAS
+from tunesday.contract import RECORDS
 from tunesday.load import ids
 from tunesday.load.source import ENTITY_KEYS, Batch, set_undoably, undo_since
 from tunesday.load.stores import Store
 
-TRACK_COLUMNS = SCHEMAS["tracks"].names
+TRACK_COLUMNS = RECORDS["tracks"].names
 # Why a record that no rule foresaw is set aside (the error is kept with the record).
 UNFORESEEN = "unparseable_record"
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tunesday.contract import SCHEMAS
+from tunesday.contract import RECORDS, stamped
 from tunesday.load.catalog import Catalog
 from tunesday.load.report import FileReport, LoadReport
 from tunesday.load.source import BadInput, InputFile, Source
@@ -110,9 +110,10 @@ def load_file(source: Source, source_file: InputFile, store: Store, catalog: Cat
         return FileReport(path=shown, status="already loaded", usable=int(done["usable_rows"]),
                           seconds=time.perf_counter() - started)
     mark = catalog.mark()
+    loaded_at = utc_now()
     try:
         batch = source.read(source_file, data, catalog)
-        parts = _parts(source, batch, shown)
+        parts = _parts(source, batch, shown, loaded_at)
     except store.errors:
         raise
     except Exception as error:  # the file is bad as a whole: report it, load the next
@@ -128,7 +129,7 @@ def load_file(source: Source, source_file: InputFile, store: Store, catalog: Cat
         notes=dict(batch.notes), seconds=time.perf_counter() - started,
     )
     entry = {"loader": source.name, "scope": source_file.scope, "sha256": sha, "source_file": shown,
-             "loaded_at": utc_now(), "usable_rows": batch.usable,
+             "loaded_at": loaded_at, "usable_rows": batch.usable,
              "report": json.dumps(file_report.__dict__, default=str)}
     try:
         store.commit(f"{source.name}-{_safe(source_file.label)}-{sha[:12]}", parts, entry)
@@ -140,14 +141,15 @@ def load_file(source: Source, source_file: InputFile, store: Store, catalog: Cat
     return file_report
 
 
-def _parts(source: Source, batch, shown: str) -> dict[str, pa.Table]:
-    """The batch as Arrow tables: the contract's, and the set-aside rows."""
-    parts = {table: pa.Table.from_pylist(rows, schema=SCHEMAS[table]) for table, rows in batch.tables().items()}
+def _parts(source: Source, batch, shown: str, loaded_at) -> dict[str, pa.Table]:
+    """The batch as Arrow tables: the contract's (stamped as loaded at `loaded_at`, the time of the
+    ledger entry), and the set-aside rows."""
+    parts = {table: stamped(table, pa.Table.from_pylist(rows, schema=RECORDS[table]), loaded_at)
+             for table, rows in batch.tables().items()}
     if batch.set_aside_rows:
-        now = utc_now()
         parts[SET_ASIDE_TABLE] = pa.Table.from_pylist([
             {"loader": source.name, "source_file": shown, "record_ref": ref, "reason": reason,
-             "record": record_json(record), "set_aside_at": now}
+             "record": record_json(record), "set_aside_at": loaded_at}
             for ref, reason, record in batch.set_aside_rows
         ], schema=SET_ASIDE_SCHEMA)
     return parts

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 
-from tunesday.contract import SCHEMAS
+from tunesday.contract import RECORDS
 from tunesday.load.ids import INT64_MAX, INT64_MIN
 
 if TYPE_CHECKING:
@@ -211,7 +211,7 @@ _FITS = {
     pa.date32(): ((dt.date,), "a date"),
     pa.timestamp("us"): ((dt.datetime,), "a UTC timestamp without time zone"),
 }
-_CHECKS = {table: {f.name: _FITS[f.type] for f in schema} for table, schema in SCHEMAS.items()}
+_CHECKS = {table: {f.name: _FITS[f.type] for f in schema} for table, schema in RECORDS.items()}
 
 
 def check_row(table: str, row: dict) -> dict:

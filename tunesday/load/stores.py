@@ -263,13 +263,13 @@ class ParquetStore(_Queries, _Closing):
         if not files or not ids:
             return []
         result = self._con.execute(
-            f"select {', '.join(columns)} from read_parquet($files) where {key} in (select unnest($ids))",
+            f"select {', '.join(columns)} from {_READ_FILES.format(files='$files')} where {key} in (select unnest($ids))",
             {"files": files, "ids": list(ids)},
         )
         return [dict(zip(columns, row)) for row in result.fetchall()]
 
     def _select(self, template: str, parameters: dict) -> list[dict]:
-        sql, tables = _select_sql(template, lambda table: f"read_parquet(${table})", lambda name: f"${name}")
+        sql, tables = _select_sql(template, lambda table: _READ_FILES.format(files=f"${table}"), lambda name: f"${name}")
         files = {table: sorted(str(p) for p in (self.raw_dir / table).glob("*.parquet")) for table in tables}
         result = self._con.execute(sql, {**files, **parameters})
         columns = [column[0] for column in result.description]
@@ -353,6 +353,10 @@ class ParquetStore(_Queries, _Closing):
         return path
 
 
+# A table's files, older ones (written before a column was added to the contract) included.
+_READ_FILES = "read_parquet({files}, union_by_name = true)"
+
+
 def _ledger_entry(line: bytes) -> dict | None:
     try:
         entry = json.loads(line)
@@ -405,11 +409,20 @@ class BigQueryStore(_Queries, _Closing):
         """Nothing to release: BigQuery's transactions keep concurrent commits whole."""
 
     def _ensure_tables(self) -> None:
-        """Create the dataset and any missing table with its explicit schema; keep existing ones."""
+        """Create the dataset and any missing table with its explicit schema; keep existing ones,
+        adding the contract's newer columns (loaded_at) to a table made before them: its rows
+        read them as null, new rows fill them."""
         self.client.create_dataset(bigquery.Dataset(self.dataset), exists_ok=True)
         for table, schema in {**PART_SCHEMAS, LEDGER_TABLE: LEDGER_SCHEMA}.items():
-            self.client.create_table(
-                bigquery.Table(f"{self.dataset}.{table}", schema=bigquery_fields(schema)), exists_ok=True)
+            fields = bigquery_fields(schema)
+            existing = self.client.create_table(bigquery.Table(f"{self.dataset}.{table}", schema=fields), exists_ok=True)
+            known = {field.name for field in existing.schema}
+            missing = [field for field in fields if field.name not in known]
+            if missing:
+                existing.schema = [*existing.schema, *missing]
+                self.client.update_table(existing, ["schema"])
+                self.notices.append(f"added {', '.join(field.name for field in missing)} to {table} "
+                                    "(its earlier rows have none)")
 
     def _drop_pending(self) -> None:
         for table in self.client.list_tables(self.dataset):

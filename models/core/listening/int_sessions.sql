@@ -1,12 +1,15 @@
 {{ config(
     materialized='incremental',
+    post_hook="{{ delete_merged_sessions() }}",
     **incremental_by_key_config(['session_id'])
 ) }}
 
 {#-
     One row per listening session. A daily run rebuilds the sessions its days touch, reading
     their plays from the day before the window on (a session never spans more than that, see
-    int_plays_sessionized), so its cost follows the day's plays.
+    int_plays_sessionized), so its cost follows the day's plays. A late play can close the gap
+    between two sessions of the window: the later one is then part of the earlier, and the
+    post-hook deletes its row (macro delete_merged_sessions).
 -#}
 
 with

@@ -19,7 +19,8 @@ final as (
         is_skipped,
         skip_flag_rule,
         platform,
-        country_code
+        country_code,
+        loaded_at
     from checked
     where row_status = 'accepted'
 )

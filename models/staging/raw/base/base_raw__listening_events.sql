@@ -74,10 +74,12 @@ keyed as (
     from (
         select
             *,
-            -- Exact copies are told apart by their number; nothing else can tell them apart.
+            -- Exact copies are told apart by their number; nothing else can tell them apart
+            -- (the copy loaded first is number 1).
             row_number() over (
                 partition by event_id, user_id, track_id, played_at, ms_played
-                order by context_type, context_id, reason_start, reason_end, shuffle, skipped, platform, country
+                order by
+                    context_type, context_id, reason_start, reason_end, shuffle, skipped, platform, country, loaded_at
             ) as copy_number
         from in_days
     ) as numbered
@@ -183,6 +185,7 @@ final as (
         ) as is_skipped,
         {{ known_code('with_status.platform', platforms) }} as platform,
         {{ country_code('with_status.country') }} as country_code,
+        cast(with_status.loaded_at as {{ dbt.type_timestamp() }}) as loaded_at,
         {{ default_rule('with_status.context_type', known_code('with_status.context_type', context_types)) }}
             as context_type_rule,
         {{ default_rule('with_status.reason_start', 'with_status.known_start_reason') }} as start_reason_rule,

@@ -19,7 +19,8 @@ final as (
         is_shuffled,
         is_skipped,
         platform,
-        country_code
+        country_code,
+        loaded_at
     from checked
     where row_status = 'rejected'
 )
