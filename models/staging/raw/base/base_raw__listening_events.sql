@@ -7,7 +7,8 @@
     Incremental by day of play, so that a daily run checks only the new days' raw events.
     A run takes the days after the last day loaded and the days from incremental_window_start()
     up to run_date, and files a row without a usable played_at (none, or in the future) under
-    the run that first saw it (macro event_filing_date). An event id
+    the run that first saw it (macro event_filing_date); a later run whose window rewrites that
+    day takes the row again under that day, so it is never lost nor counted twice. An event id
     accepted on an earlier day makes a later copy a duplicate, as in a full build, where the
     earliest copy wins.
 
@@ -85,18 +86,49 @@ keyed as (
     ) as numbered
 ),
 
+{% if is_incremental() %}
+    filed_before as (
+        -- Rows without a usable played_at that an earlier run filed under its own run_date.
+        select
+            row_key,
+            min(partition_date) as partition_date
+        from loaded
+        where played_at is null or partition_date <> cast(played_at as date)
+        group by row_key
+    ),
+{% endif %}
+
 in_window as (
-    select * from keyed
+    select
+        keyed.event_id,
+        keyed.user_id,
+        keyed.track_id,
+        keyed.played_at,
+        keyed.ms_played,
+        keyed.context_type,
+        keyed.context_id,
+        keyed.reason_start,
+        keyed.reason_end,
+        keyed.shuffle,
+        keyed.skipped,
+        keyed.platform,
+        keyed.country,
+        keyed.loaded_at,
+        keyed.copy_number,
+        keyed.row_key,
+        {% if is_incremental() -%}
+            coalesce(filed_before.partition_date, keyed.partition_date)
+        {%- else -%}
+            keyed.partition_date
+        {%- endif %} as partition_date
+    from keyed
     {% if is_incremental() %}
-        -- A row without a usable played_at belongs to the run that first saw it.
+        -- A row without a usable played_at stays under the run that first saw it: taken again
+        -- (under that day) only when that day is recomputed, else left where it is.
+        left join filed_before on keyed.row_key = filed_before.row_key
         where
-            partition_date = cast(played_at as date)
-            or row_key not in (
-                select earlier.row_key from loaded as earlier
-                where
-                    (earlier.played_at is null or earlier.partition_date <> cast(earlier.played_at as date))
-                    and earlier.partition_date <> cast('{{ run_date() }}' as date)
-            )
+            filed_before.partition_date is null
+            or filed_before.partition_date >= cast('{{ incremental_window_start() }}' as date)
     {% endif %}
 ),
 
