@@ -102,9 +102,13 @@ rules:
 	promtool check rules deploy/prometheus/alerts.yml
 	promtool test rules deploy/prometheus/alerts_test.yml
 
-# PYTEST_ARGS: extra arguments, e.g. make test PYTEST_ARGS=--durations=30
+# Two test processes (pytest-xdist): most tests wait on one single-threaded process (dbt's Python,
+# the BigQuery emulator), so two keep both cores busy; tests/python/conftest.py groups the tests
+# that share an expensive fixture. PYTEST_ARGS: extra arguments, e.g. PYTEST_ARGS=--durations=30;
+# PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 pytest: $(VENV)/.installed $(BQEMU_VENV)/.installed
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Every case of tests/fixtures/oddities/cases.json alone in the small generated dataset, one build each.
 test-oddities: $(VENV)/.installed

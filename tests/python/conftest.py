@@ -107,3 +107,20 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not present at {SHARED_DATA}")
     return SHARED_DATA
+
+
+def pytest_collection_modifyitems(items):
+    """`make pytest` runs the tests in two processes (pytest-xdist, `--dist loadgroup`): each
+    group below runs whole in one of them, so an expensive fixture is built once per group. The
+    BigQuery emulator's tests and the other users of `warehouse` are two groups (the warehouse is
+    built in each: cheaper than waiting for each other); every other test file is a group of its
+    own, since its module fixtures (ten days of daily runs, real listeners) must not be split."""
+    for item in items:
+        module = item.path.stem
+        if module == "test_bigquery_path":
+            group = "bigquery"
+        elif "warehouse" in getattr(item, "fixturenames", ()):
+            group = "warehouse"
+        else:
+            group = module
+        item.add_marker(pytest.mark.xdist_group(group))
