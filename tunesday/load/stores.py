@@ -419,8 +419,9 @@ class BigQueryStore(_Queries, _Closing):
             known = {field.name for field in existing.schema}
             missing = [field for field in fields if field.name not in known]
             if missing:
-                existing.schema = [*existing.schema, *missing]
-                self.client.update_table(existing, ["schema"])
+                # DDL rather than a schema update: the emulator applies only DDL to the data.
+                self._query(f"alter table `{self.dataset}.{table}` "
+                            + ", ".join(f"add column if not exists {field.name} {field.field_type}" for field in missing))
                 self.notices.append(f"added {', '.join(field.name for field in missing)} to {table} "
                                     "(its earlier rows have none)")
 
