@@ -117,10 +117,10 @@ in_window as (
         keyed.copy_number,
         keyed.row_key,
         {% if is_incremental() -%}
-            coalesce(filed_before.partition_date, keyed.partition_date)
+            coalesce(filed_before.partition_date, keyed.partition_date) as partition_date
         {%- else -%}
             keyed.partition_date
-        {%- endif %} as partition_date
+        {%- endif %}
     from keyed
     {% if is_incremental() %}
         -- A row without a usable played_at stays under the run that first saw it: taken again
