@@ -109,6 +109,9 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+# tryfirst: pytest-xdist reads the groups in its own pytest_collection_modifyitems, so they must
+# be set before it runs (else each test is scheduled alone and a fixture is built in both processes).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     """`make pytest` runs the tests in two processes (pytest-xdist, `--dist loadgroup`): each
     group below runs whole in one of them, so an expensive fixture is built once per group. The
