@@ -306,13 +306,15 @@ def test_written_parquet_has_the_contract_schema_and_new_names(inputs, tmp_path)
 
 def test_a_raw_folder_with_files_from_before_loaded_at_still_loads(inputs, tmp_path):
     """A file written before the contract had loaded_at (a track the history plays) is read with
-    it null: the history's plays match the track, and only the new rows carry a load time."""
+    it null beside newer files: the history's plays match the track, the audio features look up
+    tracks in old and new files, and only the new rows carry a load time."""
     raw = tmp_path / "raw"
     (raw / "tracks").mkdir(parents=True)
     old_track = {"track_id": RICK, "track_name": "Never Gonna Give You Up", "artist_id": ids.artist_id("Rick Astley")}
     pq.write_table(pa.Table.from_pylist([old_track], schema=RECORDS["tracks"]), raw / "tracks" / "old.parquet")
-    report, lines = run("spotify-history", inputs / "history" / LISTENER, raw_dir=raw)
-    assert any(f.status == "loaded" for f in report.files), lines
+    for command, path in [("spotify-history", inputs / "history" / LISTENER), ("audio-features", inputs / "features")]:
+        report, lines = run(command, path, raw_dir=raw)      # the features look up old and new tracks files
+        assert any(f.status == "loaded" for f in report.files), lines
     plays = rows(raw, "listening_events", loaded_at=True)
     assert plays and all(play["loaded_at"] is not None for play in plays)
     con = duckdb.connect()

@@ -263,13 +263,13 @@ class ParquetStore(_Queries, _Closing):
         if not files or not ids:
             return []
         result = self._con.execute(
-            f"select {', '.join(columns)} from {_READ_FILES.format(files='$files')} where {key} in (select unnest($ids))",
+            f"select {', '.join(columns)} from read_parquet($files) where {key} in (select unnest($ids))",
             {"files": files, "ids": list(ids)},
         )
         return [dict(zip(columns, row)) for row in result.fetchall()]
 
     def _select(self, template: str, parameters: dict) -> list[dict]:
-        sql, tables = _select_sql(template, lambda table: _READ_FILES.format(files=f"${table}"), lambda name: f"${name}")
+        sql, tables = _select_sql(template, lambda table: f"read_parquet(${table})", lambda name: f"${name}")
         files = {table: sorted(str(p) for p in (self.raw_dir / table).glob("*.parquet")) for table in tables}
         result = self._con.execute(sql, {**files, **parameters})
         columns = [column[0] for column in result.description]
@@ -351,10 +351,6 @@ class ParquetStore(_Queries, _Closing):
             n += 1
             path = folder / f"{name}-{n}.parquet"
         return path
-
-
-# A table's files, older ones (written before a column was added to the contract) included.
-_READ_FILES = "read_parquet({files}, union_by_name = true)"
 
 
 def _ledger_entry(line: bytes) -> dict | None:
