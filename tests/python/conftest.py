@@ -127,3 +127,13 @@ def pytest_collection_modifyitems(items):
         else:
             group = module
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """Under `--dist loadgroup`, xdist marks each test's group in its node id (`…@group`). If it did
+    not (pytest-xdist#1386: with pytest 9.2 the mark is lost), the groups are silently split across
+    processes and the expensive fixtures are built twice: stop at once instead."""
+    if node.config.getvalue("dist") == "loadgroup" and ids and "@" not in ids[0]:
+        pytest.exit("pytest-xdist did not mark the test groups in the node ids (pytest-xdist#1386): "
+                    "install the pinned pytest (pip install -e '.[dev]')", returncode=4)
