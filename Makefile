@@ -69,10 +69,11 @@ serve: $(VENV)/.installed
 	@echo "serving on http://127.0.0.1:8080 — try: curl -s http://127.0.0.1:8080/v1/users/usr_0000000001/discover-weekly"
 	$(BIN)/gunicorn -c serving/gunicorn.conf.py
 
-# Lint and pytest side by side: lint is one single-threaded sqlfluff process (~2 min) and the
-# tests leave a core idle most of the time (dbt's and the BigQuery emulator's Python is
-# single-threaded); make fails if either fails. Lines of the two outputs are not mixed.
-test: $(VENV)/.installed $(BQEMU_VENV)/.installed
+# The two environments are installed side by side (mostly downloads and unpacking), then lint
+# and pytest run side by side: lint is one single-threaded sqlfluff process (~4 min) beside the
+# two test processes; make fails if either fails. Lines of the two outputs are not mixed.
+test:
+	$(MAKE) --no-print-directory -j2 --output-sync=target $(VENV)/.installed $(BQEMU_VENV)/.installed
 	$(MAKE) --no-print-directory -j2 --output-sync=line lint pytest
 
 # The BigQuery emulator gets its own venv (its pins clash with dbt-duckdb's). Offline once
@@ -102,11 +103,10 @@ rules:
 	promtool check rules deploy/prometheus/alerts.yml
 	promtool test rules deploy/prometheus/alerts_test.yml
 
-# PYTEST_WORKERS=2 runs the tests in two processes (pytest-xdist). Off by default: the groups in
-# tests/python/conftest.py do not yet keep a module's tests in one process (seen: the ten-day
-# fixture built in both), which costs more than it saves. PYTEST_ARGS: extra arguments, e.g.
-# PYTEST_ARGS=--durations=30.
-PYTEST_WORKERS ?= 0
+# The tests run in two processes (pytest-xdist, `--dist loadgroup`): the groups of
+# tests/python/conftest.py keep each expensive fixture in one process. PYTEST_WORKERS=0 runs them
+# in this process (to debug one). PYTEST_ARGS: extra arguments, e.g. PYTEST_ARGS=--durations=30.
+PYTEST_WORKERS ?= 2
 pytest: $(VENV)/.installed $(BQEMU_VENV)/.installed
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 

@@ -36,6 +36,9 @@ def _define(*settings: Setting) -> dict[str, Setting]:
 SETTINGS = _define(
     Setting("TUNESDAY_TARGET", "dev", "dbt target: `dev` (DuckDB), `bigquery`, or `bq_emulator` (CI)"),
     Setting("TUNESDAY_DUCKDB_PATH", "target/tunesday.duckdb", "the DuckDB warehouse file"),
+    Setting("TUNESDAY_DUCKDB_MEMORY_LIMIT", "50%", "DuckDB's memory limit (`8GB`, or a share of the RAM); "
+            "past it DuckDB spills to the temp folder"),
+    Setting("TUNESDAY_DUCKDB_TEMP_DIR", None, "where DuckDB spills (default: `<warehouse file>.tmp`, beside it)"),
     Setting("TUNESDAY_RAW_DIR", "target/data/raw", "folder of raw Parquet files (DuckDB)"),
     Setting("TUNESDAY_BQ_PROJECT", None, "BigQuery project (required for target `bigquery`, "
             "`tunesday-load --bigquery` and `tunesday-serving export --source bigquery`)"),
@@ -65,6 +68,8 @@ SETTINGS = _define(
 TARGET = "TUNESDAY_TARGET"
 DUCKDB_PATH = "TUNESDAY_DUCKDB_PATH"
 RAW_DIR = "TUNESDAY_RAW_DIR"
+DUCKDB_MEMORY_LIMIT = "TUNESDAY_DUCKDB_MEMORY_LIMIT"
+DUCKDB_TEMP_DIR = "TUNESDAY_DUCKDB_TEMP_DIR"
 BQ_PROJECT = "TUNESDAY_BQ_PROJECT"
 BQ_DATASET = "TUNESDAY_BQ_DATASET"
 BQ_RAW_DATASET = "TUNESDAY_BQ_RAW_DATASET"
