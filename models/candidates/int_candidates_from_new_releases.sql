@@ -16,13 +16,14 @@ listener_artists as (
             artist_id,
             1.0 as artist_weight
         from {{ ref('stg_raw__follows') }}
+        where {{ refreshed_listener('user_id') }}
         union all
         select
             user_id,
             artist_id,
             0.8 as artist_weight
         from {{ ref('fct_user_artist_familiarity') }}
-        where familiarity_tier = 'core'
+        where familiarity_tier = 'core' and {{ refreshed_listener('user_id') }}
     ) as followed_or_core
     group by user_id, artist_id
 ),

@@ -23,6 +23,7 @@ listeners as (
         taste_profiles.top_genre
     from {{ ref('stg_raw__users') }} as members
     left join {{ ref('dim_user_taste_profiles') }} as taste_profiles on members.user_id = taste_profiles.user_id
+    where {{ refreshed_listener('members.user_id') }}
 ),
 
 segment_tracks as (

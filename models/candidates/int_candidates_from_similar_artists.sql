@@ -16,7 +16,7 @@ seed_artists as (
     from {{ ref('fct_user_artist_familiarity') }} as familiarity
     inner join {{ ref('fct_user_artist_affinity') }} as affinity
         on familiarity.user_id = affinity.user_id and familiarity.artist_id = affinity.artist_id
-    where familiarity.familiarity_tier in ('familiar', 'core')
+    where familiarity.familiarity_tier in ('familiar', 'core') and {{ refreshed_listener('familiarity.user_id') }}
 ),
 
 artist_top_tracks as (

@@ -25,7 +25,7 @@ ever_streamed as (
         user_id,
         track_id
     from {{ ref('int_user_track_affinity_state') }}
-    where stream_count > 0
+    where stream_count > 0 and {{ refreshed_listener('user_id') }}
 ),
 
 unheard as (

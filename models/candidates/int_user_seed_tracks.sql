@@ -1,7 +1,8 @@
 {#-
     The tracks a listener's recommendations start from: their long-term favourites (decayed
     affinity) and their recent favourites (streams over the last candidate_recent_days days),
-    var candidate_seed_tracks of each, with a weight 0-1 relative to their best seed.
+    var candidate_seed_tracks of each, with a weight 0-1 relative to their best seed. Only the
+    listeners the run recomputes (int_user_refresh), like every model up to the pool.
 -#}
 
 with
@@ -12,7 +13,7 @@ long_term as (
         track_id,
         affinity_score as seed_strength
     from {{ ref('fct_user_track_affinity') }}
-    where stream_count > 0 and affinity_score > 0
+    where stream_count > 0 and affinity_score > 0 and {{ refreshed_listener('user_id') }}
 ),
 
 recent as (
@@ -22,7 +23,8 @@ recent as (
         cast(sum(stream_count) as {{ type_double() }}) as seed_strength
     from {{ ref('fct_user_track_days') }}
     where
-        listened_date <= cast('{{ run_date() }}' as date)
+        {{ refreshed_listener('user_id') }}
+        and listened_date <= cast('{{ run_date() }}' as date)
         and {{ days_between('listened_date', "cast('" ~ run_date() ~ "' as date)") }}
         < {{ var('candidate_recent_days') }}
     group by user_id, track_id

@@ -11,6 +11,7 @@ affinity_state as (
         user_id,
         track_id
     from {{ ref('int_user_track_affinity_state') }}
+    where {{ refreshed_listener('user_id', on_a_new_week=true) }}
 ),
 
 played as (
@@ -31,7 +32,8 @@ served as (
         2 as reason_priority
     from {{ ref('fct_discover_weekly') }}
     where
-        week_start <= cast('{{ run_week_start() }}' as date)
+        {{ refreshed_listener('user_id', on_a_new_week=true) }}
+        and week_start <= cast('{{ run_week_start() }}' as date)
         and {{ days_between('week_start', "cast('" ~ run_week_start() ~ "' as date)") }}
         < 7 * {{ var('bloom_served_weeks') }}
 ),

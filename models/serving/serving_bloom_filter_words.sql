@@ -1,3 +1,9 @@
+{{ config(
+    materialized='incremental',
+    pre_hook="{{ delete_refreshed_listeners(on_a_new_week=true) }}",
+    **per_listener_config()
+) }}
+
 {#-
     The set bits of each listener's Bloom filter (parameters in serving_bloom_filters), as signed
     64-bit words: bit b of the filter is bit (b mod 64) of word (b div 64). Only non-zero words
@@ -68,3 +74,5 @@ final as (
 )
 
 select * from final
+
+-- depends_on: {{ ref('int_user_refresh') }} (the pre-hook deletes the rows of the listeners it names)

@@ -1,3 +1,9 @@
+{{ config(
+    materialized='incremental',
+    pre_hook="{{ delete_refreshed_listeners(on_a_new_week=true) }}",
+    **per_listener_config()
+) }}
+
 {#-
     One Bloom filter per listener of the tracks they have heard (int_user_heard_tracks),
     sized for var bloom_false_positive_rate: its parameters. The set bits are in
@@ -56,3 +62,5 @@ final as (
 )
 
 select * from final
+
+-- depends_on: {{ ref('int_user_refresh') }} (the pre-hook deletes the rows of the listeners it names)

@@ -1,9 +1,17 @@
+{{ config(
+    materialized='incremental',
+    pre_hook="{{ delete_refreshed_listeners() }}",
+    **per_listener_config()
+) }}
+
 {#-
     Every candidate of a listener's pool, scored and ranked. The score blends (weights: var
     ranking_weights) taste (the candidate's sources), audio fit (tempo closeness with half and
     double time folded, and how well its Camelot key fits the keys the listener plays), novelty
     suited to the listener's exploration propensity, and a popularity prior. Missing audio
     attributes or profiles count as a neutral 0.5. reason_codes says why the track is there.
+    A daily run ranks the listeners it recomputes (int_user_refresh, macros/refresh.sql) and
+    keeps everyone else's rows as their last refresh made them (as_of_date says when).
 -#}
 
 {%- set weights = var('ranking_weights') %}
@@ -109,3 +117,5 @@ final as (
 )
 
 select * from final
+
+-- depends_on: {{ ref('int_user_refresh') }} (the pre-hook deletes the rows of the listeners it names)

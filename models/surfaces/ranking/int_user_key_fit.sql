@@ -1,4 +1,7 @@
-{#- How well each of the 24 Camelot keys fits a listener's keys (macro camelot_key_fit). -#}
+{#-
+    How well each of the 24 Camelot keys fits a listener's keys (macro camelot_key_fit), for the
+    listeners the run recomputes (int_user_refresh).
+-#}
 
 with
 
@@ -8,6 +11,7 @@ key_shares as (
         camelot_code,
         listening_share as key_share
     from {{ ref('fct_user_camelot_keys') }}
+    where {{ refreshed_listener('user_id') }}
 ),
 
 final as (
