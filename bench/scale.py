@@ -1,19 +1,26 @@
-"""Scale benchmark of the warehouse on DuckDB: how a full build and a daily run grow with the data.
+"""Scale benchmark of the warehouse on DuckDB: what a full build and a daily run cost as the data
+grows, as the share of listeners active on the day grows, and as the history gets longer.
 
-    python bench/scale.py --scale S                      # CI's smoke size
-    python bench/scale.py --scale M --only full daily    # about 10 M events
-    python bench/scale.py --users 100000 --days 30 --only full
+    python bench/scale.py --scale S              # CI's smoke size (~0.1 M events, a few minutes)
+    python bench/scale.py --scale M              # ~10 M events, 90 days
+    python bench/scale.py --scale L --only full daily
+    python bench/scale.py --users 100000 --days 30 --only full daily
+    python bench/scale.py --report               # Markdown and PNG plots from every result so far
 
-Each measurement runs in fresh processes (dbt in the child tunesday.dbt starts), so its peak RSS
-is its own: whole-process peak RSS of dbt (or of `tunesday daily` and its dbt child). Times are wall
-clock on a shared machine: compare the ratios measured in the same run.
+Every run goes through the product's entry point, `tunesday daily`, in a process of its own, so its
+peak RSS (the job's and its dbt child's) is its own; each stage's time comes from ops_run_log. Times
+are wall clock on a shared machine: compare the ratios measured in the same run.
 
-  full     `dbt build --full-refresh` of every model and test at the last day: time, peak RSS,
-           spill (the most the temp folder held), the slowest models; and the floor: one scan of
-           the events (a query over the raw files that reads every column of every row), so each
-           cost reads as a multiple of reading the events once.
-
-Results go to --out (default target/bench) as JSON per scale.
+  full     `tunesday daily --full-refresh` at the day before the last: every model of the daily
+           selection and its tests, from the raw files;
+  daily    then `tunesday daily` at the last day, and how many listeners it recomputed;
+  active   the same daily run from the same state with the last day's plays thinned to a share of
+           the listeners (--shares): the daily cost should follow the share;
+  history  a daily run at --early-day from its own full build: the daily build should cost the
+           same with 30 days of history as with 90;
+and the floor: one scan of the events (every column of every row, from the raw files), so each
+cost also reads as a multiple of reading the events once. Also the most the DuckDB temp folder held
+(spilled). Results: --out (default target/bench), a JSON file per scale.
 """
 
 from __future__ import annotations
@@ -22,9 +29,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
-import math
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -45,12 +50,13 @@ class Scale:
     users: int
     days: int
     tracks: int
+    early_day: int | None = None   # the daily run of this day is compared with the last day's (history)
 
 
 SCALES = {
-    "S": Scale("S", users=2_000, days=30, tracks=20_000),        # ~0.65 M events: CI's smoke test
-    "M": Scale("M", users=30_000, days=30, tracks=100_000),      # ~10 M events
-    "L": Scale("L", users=1_000_000, days=14, tracks=200_000),   # ~150 M events
+    "S": Scale("S", users=300, days=31, tracks=3_000, early_day=10),           # ~0.1 M events: CI's smoke test
+    "M": Scale("M", users=10_000, days=90, tracks=100_000, early_day=30),      # ~10 M events
+    "L": Scale("L", users=1_000_000, days=14, tracks=200_000),                 # ~150 M events
 }
 
 
@@ -99,21 +105,223 @@ def events_scan_seconds(raw_dir: Path) -> float:
     return float(done.stdout.split()[-1])
 
 
-def slowest(result: dbt.DbtResult, n: int = 8) -> list[tuple[str, float]]:
-    return sorted(((node.name, round(node.seconds, 1)) for node in result.nodes
-                   if node.resource_type in {"model", "snapshot"}), key=lambda pair: -pair[1])[:n]
+def job_env(work: Path, raw_dir: Path, name: str) -> dict:
+    env = dbt.duckdb_env(work / name, raw_dir, work / f"{name}.duckdb")
+    env[settings.SERVING_STORE] = str(work / f"{name}-store")
+    env[settings.JOB_METRICS_FILE] = str(work / f"{name}.prom")
+    env.pop(settings.RUN_DATE, None)
+    return env
 
 
-def measure_full(work: Path, raw_dir: Path, last_day: dt.date) -> dict:
-    env = dbt.duckdb_env(work / "full", raw_dir, work / "full.duckdb")
-    env[settings.RUN_DATE] = last_day.isoformat()
-    temp = Path(settings.value(settings.DUCKDB_TEMP_DIR, env) or f"{work / 'full.duckdb'}.tmp")
+def daily_job(env: dict, day: dt.date, *extra: str) -> dict:
+    """`tunesday daily --run-date DAY EXTRA` in a wrapper process of its own, so that the peak RSS
+    (the job's, its dbt child's) is this run's; wall time, peak RSS and each stage's time."""
+    from tunesday.job.run_log import RunLog
+    from tunesday.job.target import from_env
+
+    wrapper = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)")
+    temp = Path(f"{env[settings.DUCKDB_PATH]}.tmp")
+    started = time.perf_counter()
     with SpillWatch(temp) as spill:
-        result = dbt.run(["build", "--full-refresh"], env)
-    if not result.success:
-        sys.exit(result.describe())
-    return {"seconds": round(result.seconds, 1), "peak_rss_mib": round(result.peak_rss_mib or 0),
-            "spill_peak_mib": round(spill.peak / 2**20), "slowest": slowest(result)}
+        job = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "tunesday.job.cli", "daily",
+                              "--run-date", day.isoformat(), *extra], cwd=PROJECT_DIR, env=env,
+                             capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if job.returncode != 0:
+        sys.exit(f"tunesday daily exited {job.returncode}: {job.stderr[-3000:]}")
+    rows = [row for row in RunLog(from_env(env)).rows() if row["run_date"] == day]
+    last_run = rows[-1]["run_id"]
+    return {"run_date": day.isoformat(), "seconds": round(seconds, 1),
+            "peak_rss_mib": round(int(job.stderr.strip().splitlines()[-1]) / 1024),
+            "spill_peak_mib": round(spill.peak / 2**20),
+            "stages": {row["stage"]: round(row["seconds"], 1) for row in rows if row["run_id"] == last_run}}
+
+
+def refreshed(env: dict, day: dt.date) -> dict:
+    """How many listeners the day's run recomputed, by reason, and how many played that day."""
+    import duckdb
+
+    with duckdb.connect(env[settings.DUCKDB_PATH], read_only=True) as con:
+        reasons = dict(con.execute("select refresh_reason, count(*) from tunesday_intermediate.int_user_refresh "
+                                   "where run_date = ? group by 1", [day]).fetchall())
+        [(listeners, active)] = con.execute(
+            "select (select count(*) from tunesday_staging.stg_raw__users), "
+            "(select count(distinct user_id) from tunesday_core.fct_user_track_days where listened_date = ?)",
+            [day]).fetchall()
+    return {"listeners": listeners, "active": active, "active_share": round(active / listeners, 3),
+            "refreshed": sum(reasons.values()), "reasons": reasons}
+
+
+def thin_day(raw_dir: Path, copy: Path, day: dt.date, keep_share: float) -> None:
+    """A raw folder like `raw_dir` (links) whose listening events of `day` are kept only for the
+    listeners in the first `keep_share` of a hash of their id: fewer listeners active that day."""
+    import duckdb
+
+    for table in raw_dir.iterdir():
+        (copy / table.name).mkdir(parents=True)
+        if table.name != "listening_events":
+            for part in table.glob("*.parquet"):
+                (copy / table.name / part.name).symlink_to(part)
+    con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
+    for part in sorted((raw_dir / "listening_events").glob("*.parquet")):
+        con.execute(f"""copy (select * from read_parquet('{part}')
+                        where coalesce(cast(played_at as date) <> date '{day}', true)
+                           or hash(user_id) % 1000 < {round(keep_share * 1000)})
+                        to '{copy / "listening_events" / part.name}' (format parquet)""")
+
+
+def measure(scale: Scale, work: Path, raw_dir: Path, only: list[str], shares: list[float]) -> dict:
+    last_day = END_DATE - dt.timedelta(days=1)
+    results: dict = {}
+    if "full" in only or "daily" in only or "active" in only:
+        env = job_env(work, raw_dir, "late")
+        results["full"] = daily_job(env, last_day - dt.timedelta(days=1), "--full-refresh",
+                                    "--vars", "{rebuild_published_weeks: true}")
+        print(f"full build (day {scale.days - 1})        " + describe(results["full"]))
+        shutil.copy(env[settings.DUCKDB_PATH], work / "before-last-day.duckdb")
+        results["daily"] = daily_job(env, last_day) | {"refresh": refreshed(env, last_day)}
+        print(f"daily run (day {scale.days})         " + describe(results["daily"]))
+    if "active" in only:
+        results["active"] = []
+        natural = results["daily"]["refresh"]["active_share"]
+        for share in shares:
+            name = f"active-{round(share * 100)}"
+            shutil.rmtree(work / f"raw-{name}", ignore_errors=True)
+            thin_day(raw_dir, work / f"raw-{name}", last_day, min(1.0, share / natural))
+            env = job_env(work, work / f"raw-{name}", name)
+            shutil.copy(work / "before-last-day.duckdb", env[settings.DUCKDB_PATH])
+            run = daily_job(env, last_day) | {"refresh": refreshed(env, last_day)}
+            results["active"].append(run)
+            print(f"daily run, {run['refresh']['active_share']:4.0%} active     " + describe(run))
+            Path(env[settings.DUCKDB_PATH]).unlink()
+    if "history" in only and scale.early_day:
+        early = END_DATE - dt.timedelta(days=scale.days - scale.early_day + 1)
+        env = job_env(work, raw_dir, "early")
+        daily_job(env, early - dt.timedelta(days=1), "--full-refresh", "--vars", "{rebuild_published_weeks: true}")
+        results["history"] = {"early": daily_job(env, early) | {"day": scale.early_day, "refresh": refreshed(env, early)}}
+        print(f"daily run (day {scale.early_day})         " + describe(results["history"]["early"]))
+        if "daily" in results:
+            late = results["daily"]["stages"]["build"]
+            results["history"]["late_over_early_build"] = round(late / results["history"]["early"]["stages"]["build"], 2)
+            print(f"daily build, day {scale.days} / day {scale.early_day}   {results['history']['late_over_early_build']:.2f}")
+    return results
+
+
+def describe(run: dict) -> str:
+    stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in run["stages"].items() if name != "lock")
+    refresh = run.get("refresh")
+    listeners = f"; recomputed {refresh['refreshed']:,} of {refresh['listeners']:,} listeners" if refresh else ""
+    return (f"{run['seconds']:7.1f} s, peak RSS {run['peak_rss_mib']:,} MiB, spilled {run['spill_peak_mib']:,} MiB; "
+            f"{stages}{listeners}")
+
+
+def report(out: Path) -> Path:
+    """out/report.md and its PNG plots, from every out/<scale>.json written so far."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = sorted((json.loads(path.read_text()) for path in out.glob("*.json")), key=lambda r: r["events"])
+    if not results:
+        sys.exit(f"no results in {out}: run bench/scale.py first")
+    names = [r["scale"]["name"] for r in results]
+    lines = ["# Scale benchmark", "",
+             f"`python bench/scale.py` on {results[0]['cores']} cores, DuckDB memory limit "
+             f"{results[0]['memory_limit']}. Wall times of one run each on a shared machine; peak RSS of the "
+             "whole job (dbt included).", "",
+             "| scale | listeners | days | events | events scan | full build | its peak RSS | daily run | its peak RSS "
+             "| recomputed listeners | full / scan | daily / scan |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        full, daily, scan = r.get("full"), r.get("daily"), r["events_scan_seconds"]
+        lines.append(" | ".join([
+            f"| {r['scale']['name']}", f"{r['scale']['users']:,}", str(r["scale"]["days"]), f"{r['events']:,}", f"{scan:.1f} s",
+            f"{full['seconds']:.0f} s" if full else "", f"{full['peak_rss_mib']:,} MiB" if full else "",
+            f"{daily['seconds']:.0f} s" if daily else "", f"{daily['peak_rss_mib']:,} MiB" if daily else "",
+            f"{daily['refresh']['refreshed']:,} of {daily['refresh']['listeners']:,}" if daily else "",
+            f"{full['seconds'] / scan:.0f}" if full else "", f"{daily['seconds'] / scan:.0f} |" if daily else " |"]))
+
+    # 1. Time and memory per stage against events.
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    events = [r["events"] / 1e6 for r in results]
+    for kind, marker in (("full", "o"), ("daily", "s")):
+        runs = [r.get(kind) for r in results]
+        for stage in ("build", "freshness", "export", "publish"):
+            points = [(e, run["stages"].get(stage, 0)) for e, run in zip(events, runs) if run]
+            if points:
+                left.plot(*zip(*points), marker=marker, label=f"{kind}: {stage}")
+        points = [(e, run["peak_rss_mib"] / 1024) for e, run in zip(events, runs) if run]
+        if points:
+            right.plot(*zip(*points), marker=marker, label=kind)
+    left.set(xlabel="events (millions)", ylabel="seconds", title="Time per stage", xscale="log", yscale="log")
+    right.set(xlabel="events (millions)", ylabel="GiB", title="Peak RSS of the job", xscale="log")
+    left.legend(fontsize=7)
+    right.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(out / "stages_by_events.png", dpi=110)
+    lines += ["", "![time and memory per stage against events](stages_by_events.png)"]
+
+    # 2. Daily run against the share of listeners active that day.
+    with_active = [r for r in results if r.get("active")]
+    if with_active:
+        figure, axis = plt.subplots(figsize=(6, 4))
+        lines += ["", "## The daily run against the share of listeners active that day", "",
+                  "| scale | active | recomputed | daily run | build | export |", "|---|---|---|---|---|---|"]
+        for r in with_active:
+            runs = sorted([*r["active"], r["daily"]], key=lambda run: run["refresh"]["active_share"])
+            axis.plot([run["refresh"]["active_share"] * 100 for run in runs], [run["stages"]["build"] for run in runs],
+                      marker="o", label=f"{r['scale']['name']}: build")
+            for run in runs:
+                lines.append(f"| {r['scale']['name']} | {run['refresh']['active_share']:.0%} | "
+                             f"{run['refresh']['refreshed'] / run['refresh']['listeners']:.0%} | {run['seconds']:.0f} s | "
+                             f"{run['stages']['build']:.0f} s | {run['stages']['export']:.1f} s |")
+        axis.set(xlabel="listeners active that day (%)", ylabel="seconds", title="Daily build against active share",
+                 ylim=(0, None))
+        axis.legend(fontsize=7)
+        figure.tight_layout()
+        figure.savefig(out / "daily_by_active_share.png", dpi=110)
+        lines += ["", "![daily run against the active share](daily_by_active_share.png)"]
+
+    # 3. Daily run against days of history.
+    with_history = [r for r in results if r.get("history") and r.get("daily")]
+    if with_history:
+        figure, axis = plt.subplots(figsize=(6, 4))
+        lines += ["", "## The daily run against days of history", "",
+                  "| scale | early day | its build | last day | its build | last / early |", "|---|---|---|---|---|---|"]
+        for r in with_history:
+            early, late = r["history"]["early"], r["daily"]
+            axis.plot([early["day"], r["scale"]["days"]], [early["stages"]["build"], late["stages"]["build"]],
+                      marker="o", label=r["scale"]["name"])
+            lines.append(f"| {r['scale']['name']} | {early['day']} | {early['stages']['build']:.0f} s | "
+                         f"{r['scale']['days']} | {late['stages']['build']:.0f} s | "
+                         f"{late['stages']['build'] / early['stages']['build']:.2f} |")
+        axis.set(xlabel="days of history", ylabel="seconds", title="Daily build against history", ylim=(0, None))
+        axis.legend(fontsize=7)
+        figure.tight_layout()
+        figure.savefig(out / "daily_by_history.png", dpi=110)
+        lines += ["", "![daily run against days of history](daily_by_history.png)"]
+
+    # 4. Each stage as a multiple of one scan of the events.
+    figure, axis = plt.subplots(figsize=(7, 4))
+    width = 0.8 / max(1, len(results))
+    for index, r in enumerate(results):
+        bars = {f"{kind} {stage}": seconds / r["events_scan_seconds"] for kind in ("full", "daily") if r.get(kind)
+                for stage, seconds in r[kind]["stages"].items() if stage != "lock"}
+        axis.bar([i + index * width for i in range(len(bars))], list(bars.values()), width, label=r["scale"]["name"])
+        axis.set_xticks([i + width * (len(results) - 1) / 2 for i in range(len(bars))], list(bars), rotation=30,
+                        ha="right", fontsize=7)
+    axis.set(ylabel="× one scan of the events", yscale="log", title="How far from the floor")
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(out / "cost_in_scans.png", dpi=110)
+    lines += ["", "## How far from the floor", "",
+              "Each stage's time divided by the time of one scan of the events (every column of every row) "
+              "measured in the same run.", "", "![each stage as a multiple of one scan of the events](cost_in_scans.png)"]
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out / 'report.md'} ({', '.join(names)})")
+    return out / "report.md"
 
 
 def main() -> None:
@@ -123,14 +331,22 @@ def main() -> None:
     parser.add_argument("--days", type=int)
     parser.add_argument("--tracks", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--only", nargs="+", choices=["full"], default=["full"])
+    parser.add_argument("--only", nargs="+", choices=["full", "daily", "active", "history"],
+                        default=["full", "daily", "active", "history"])
+    parser.add_argument("--shares", nargs="+", type=float, default=[0.05, 0.2, 0.5],
+                        help="shares of listeners active on the measured day (default 0.05 0.2 0.5)")
     parser.add_argument("--work", type=Path, default=None, help="keep data and warehouses here (default: target/bench/work-<scale>)")
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "target" / "bench")
+    parser.add_argument("--report", action="store_true", help="write the report from the results in --out")
     args = parser.parse_args()
+    if args.report and not (args.scale or args.users):
+        report(args.out)
+        return
     if args.scale:
         scale = SCALES[args.scale]
     elif args.users and args.days:
-        scale = Scale(f"{args.users}x{args.days}", args.users, args.days, args.tracks)
+        scale = Scale(f"{args.users}x{args.days}", args.users, args.days, args.tracks,
+                      early_day=args.days // 3 if args.days >= 9 else None)
     else:
         parser.error("give --scale, or --users and --days")
     work = args.work or args.out / f"work-{scale.name}"
@@ -143,14 +359,14 @@ def main() -> None:
     print(f"{scale.name}: {results['events']:,} events, {scale.users:,} listeners, {scale.days} days")
     results["events_scan_seconds"] = round(events_scan_seconds(raw_dir), 2)
     print(f"one scan of the events      {results['events_scan_seconds']:.2f} s")
-    if "full" in args.only:
-        results["full"] = full = measure_full(work, raw_dir, last_day)
-        print(f"full build                  {full['seconds']:.1f} s "
-              f"({full['seconds'] / results['events_scan_seconds']:.0f} scans), peak RSS {full['peak_rss_mib']:,} MiB, "
-              f"spilled at most {full['spill_peak_mib']:,} MiB; slowest: "
-              + ", ".join(f"{name} {seconds} s" for name, seconds in full["slowest"]))
+    results |= measure(scale, work, raw_dir, args.only, args.shares)
+    for name, run in (("full build", results.get("full")), ("daily run", results.get("daily"))):
+        if run:
+            print(f"{name} / one scan of the events: {run['seconds'] / results['events_scan_seconds']:.0f}")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{scale.name}.json").write_text(json.dumps(results, indent=2))
+    if args.report:
+        report(args.out)
 
 
 if __name__ == "__main__":

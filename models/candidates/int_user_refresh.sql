@@ -8,9 +8,10 @@
     The listeners a run recomputes (candidates, ranking, pools, filters: the models that use
     macros/refresh.sql), one row per run_date and listener, with the first reason that applies:
 
-      new_plays  plays on a day the run loads (the days since the previous run, and the late-data
-                 lookback): their favourites, profile and filters moved;
-      library    a track saved or an artist followed on one of those days;
+      new_plays  plays the previous run did not see: of the days since it, or of the late-data
+                 lookback's days but loaded after it started (late plays): their favourites,
+                 profile and filters moved;
+      library    a track saved or an artist followed on the days since the previous run;
       weekly     their day of the 7-day cycle (a hash of the id): every listener at least weekly,
                  so the world's changes (similar tracks, popularity, new releases, windows sliding
                  by) reach the ones who did not listen;
@@ -22,7 +23,7 @@
 -#}
 
 {%- set day = "cast('" ~ run_date() ~ "' as date)" %}
--- depends_on: {{ ref('fct_user_track_days') }}, {{ ref('stg_raw__saved_tracks') }}, {{ ref('stg_raw__follows') }}
+-- depends_on: {{ ref('stg_raw__listening_events') }}, {{ ref('stg_raw__saved_tracks') }}, {{ ref('stg_raw__follows') }}
 {%- set everyone = not is_incremental() or var('refresh_all_listeners', false) %}
 
 with
@@ -37,44 +38,70 @@ listeners as (
     earlier_runs as (
         select
             run_date,
-            user_id
+            user_id,
+            run_started_at
         from {{ this }}
         where
             run_date < {{ day }}
             and {{ days_between('run_date', day) }} <= 2 * {{ refresh_cycle_days() }}
     ),
 
-    loaded_since as (
-        -- The first day this run loads: the day after the previous run, or the lookback's start
-        -- if that is earlier.
+    previous_run as (
         select
-            coalesce(
-                least(max({{ dbt.dateadd('day', 1, 'run_date') }}), cast('{{ incremental_window_start() }}' as date)),
-                cast('{{ incremental_window_start() }}' as date)
-            ) as first_day
+            max(run_date) as run_date,
+            max(run_started_at) as run_started_at
         from earlier_runs
     ),
 
+    loaded_since as (
+        -- The first day this run loads: the day after the previous run, or the lookback's start
+        -- if that is earlier (a run on the day after a full build also starts there).
+        select
+            coalesce(
+                least(
+                    {{ dbt.dateadd('day', 1, 'previous_run.run_date') }},
+                    cast('{{ incremental_window_start() }}' as date)
+                ),
+                cast('{{ incremental_window_start() }}' as date)
+            ) as first_day,
+            previous_run.run_date as previous_day,
+            previous_run.run_started_at as previous_started_at
+        from previous_run
+    ),
+
     played as (
-        select distinct track_days.user_id
-        from {{ ref('fct_user_track_days') }} as track_days
+        -- Plays of the days since the previous run, and late plays: of the days it had already
+        -- loaded, but loaded after it started.
+        select distinct events.user_id
+        from {{ ref('stg_raw__listening_events') }} as events
+        cross join loaded_since
         where
-            track_days.listened_date <= {{ day }}
-            and track_days.listened_date >= (select loaded_since.first_day from loaded_since)
+            cast(events.played_at as date) <= {{ day }}
+            and cast(events.played_at as date) >= loaded_since.first_day
+            and (
+                loaded_since.previous_day is null
+                or cast(events.played_at as date) > loaded_since.previous_day
+                or events.loaded_at > loaded_since.previous_started_at
+            )
     ),
 
     library as (
+        -- Saves and follows of the days since the previous run.
         select saved.user_id
         from {{ ref('stg_raw__saved_tracks') }} as saved
+        cross join loaded_since
         where
             cast(saved.saved_at as date) <= {{ day }}
-            and cast(saved.saved_at as date) >= (select loaded_since.first_day from loaded_since)
+            and cast(saved.saved_at as date) >= loaded_since.first_day
+            and (loaded_since.previous_day is null or cast(saved.saved_at as date) > loaded_since.previous_day)
         union distinct
         select follows.user_id
         from {{ ref('stg_raw__follows') }} as follows
+        cross join loaded_since
         where
             cast(follows.followed_at as date) <= {{ day }}
-            and cast(follows.followed_at as date) >= (select loaded_since.first_day from loaded_since)
+            and cast(follows.followed_at as date) >= loaded_since.first_day
+            and (loaded_since.previous_day is null or cast(follows.followed_at as date) > loaded_since.previous_day)
     ),
 
     recently_refreshed as (
@@ -133,7 +160,8 @@ final as (
     select
         {{ day }} as run_date,
         user_id,
-        refresh_reason
+        refresh_reason,
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }}) as run_started_at
     from ranked
     where reason_rank = 1
 )
