@@ -37,7 +37,8 @@ import threading
 import time
 from pathlib import Path
 
-from tunesday import dbt, settings
+from tunesday import settings
+from tunesday.job.target import duckdb_job_env as job_env
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 EVENTS_PER_USER_DAY = 10.9   # what the generator makes on average
@@ -103,14 +104,6 @@ def events_scan_seconds(raw_dir: Path) -> float:
             "print(time.perf_counter() - started)")
     done = subprocess.run([sys.executable, "-c", code, str(raw_dir)], check=True, capture_output=True, text=True)
     return float(done.stdout.split()[-1])
-
-
-def job_env(work: Path, raw_dir: Path, name: str) -> dict:
-    env = dbt.duckdb_env(work / name, raw_dir, work / f"{name}.duckdb")
-    env[settings.SERVING_STORE] = str(work / f"{name}-store")
-    env[settings.JOB_METRICS_FILE] = str(work / f"{name}.prom")
-    env.pop(settings.RUN_DATE, None)
-    return env
 
 
 def daily_job(env: dict, day: dt.date, *extra: str) -> dict:
@@ -180,6 +173,7 @@ def measure(scale: Scale, work: Path, raw_dir: Path, only: list[str], shares: li
         results["full"] = daily_job(env, last_day - dt.timedelta(days=1), "--full-refresh",
                                     "--vars", "{rebuild_published_weeks: true}")
         print(f"full build (day {scale.days - 1})        " + describe(results["full"]))
+    if "daily" in only or "active" in only:
         shutil.copy(env[settings.DUCKDB_PATH], work / "before-last-day.duckdb")
         results["daily"] = daily_job(env, last_day) | {"refresh": refreshed(env, last_day)}
         print(f"daily run (day {scale.days})         " + describe(results["daily"]))
@@ -353,7 +347,6 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     manifest = generate(scale, work / "data", args.seed)
     raw_dir = work / "data" / "raw"
-    last_day = END_DATE - dt.timedelta(days=1)
     results = {"scale": dataclasses.asdict(scale), "events": manifest["rows"]["listening_events"],
                "memory_limit": settings.value(settings.DUCKDB_MEMORY_LIMIT), "cores": os.cpu_count()}
     print(f"{scale.name}: {results['events']:,} events, {scale.users:,} listeners, {scale.days} days")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -28,10 +27,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import PROJECT_DIR, generate
-from tunesday import dbt, settings
+from tunesday import settings
 from tunesday.job import stages
 from tunesday.job.run_log import RunLog
-from tunesday.job.target import from_env
+from tunesday.job.target import duckdb_job_env as job_env, from_env
 
 LAST = dt.date(2026, 10, 31)
 FIRST = LAST - dt.timedelta(days=9)
@@ -60,14 +59,6 @@ def reason(completed: subprocess.CompletedProcess) -> str:
 def start_job(env: dict, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tunesday.job.cli", *args], env=env, cwd=PROJECT_DIR,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def job_env(work: Path, raw_dir: Path, name: str) -> dict:
-    env = dbt.duckdb_env(work / name, raw_dir, work / f"{name}.duckdb")
-    env[settings.SERVING_STORE] = str(work / f"{name}-store")
-    env[settings.JOB_METRICS_FILE] = str(work / f"{name}.prom")
-    env.pop(settings.RUN_DATE, None)
-    return env
 
 
 def wait_for(condition, what: str, timeout: float = 900, process: subprocess.Popen | None = None) -> None:

@@ -55,3 +55,16 @@ def from_env(environ: Mapping[str, str]) -> Target:
     if name not in {"dev", "bigquery", "bq_emulator"}:
         raise ValueError(f"TUNESDAY_TARGET {name!r} is not dev, bigquery or bq_emulator")
     return Target(name, environ)
+
+
+def duckdb_job_env(work: Path, raw_dir: Path, name: str) -> dict[str, str]:
+    """The environment of a daily job of its own on DuckDB (tests, benchmarks): warehouse
+    `work/NAME.duckdb`, store `work/NAME-store`, metrics `work/NAME.prom`, dbt's target and logs
+    under `work/NAME`, and no TUNESDAY_RUN_DATE (the job sets it)."""
+    from tunesday import dbt
+
+    env = dbt.duckdb_env(work / name, raw_dir, work / f"{name}.duckdb")
+    env[settings.SERVING_STORE] = str(work / f"{name}-store")
+    env[settings.JOB_METRICS_FILE] = str(work / f"{name}.prom")
+    env.pop(settings.RUN_DATE, None)
+    return env

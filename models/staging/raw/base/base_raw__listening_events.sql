@@ -63,27 +63,59 @@ in_days as (
     {% endif %}
 ),
 
+{%- set play_key_text = "coalesce(event_id, '') || '|' || coalesce(user_id, '') || '|' || coalesce(track_id, '')"
+    ~ " || '|' || coalesce(cast(" ~ epoch_micros('played_at') ~ " as " ~ dbt.type_string() ~ "), '')"
+    ~ " || '|' || coalesce(cast(ms_played as " ~ dbt.type_string() ~ "), '')" %}
+
+with_play_key as (
+    select
+        *,
+        {{ hash64(play_key_text) }} as play_key
+    from in_days
+),
+
+repeated_play_keys as (
+    -- Rows that share event, listener, track, time and duration (exact copies, mostly) are told
+    -- apart by a number; they are rare, so only they are numbered by a window: a window over
+    -- every row would sort all the days' rows, wide as they are, and spill gigabytes at scale.
+    select play_key
+    from with_play_key
+    group by play_key
+    having count(*) > 1
+),
+
+numbered as (
+    select
+        with_play_key.*,
+        1 as copy_number
+    from with_play_key
+    where with_play_key.play_key not in (select repeated_play_keys.play_key from repeated_play_keys)
+    union all
+    select
+        with_play_key.*,
+        -- The copy loaded first is number 1.
+        row_number() over (
+            partition by with_play_key.play_key
+            order by
+                with_play_key.context_type,
+                with_play_key.context_id,
+                with_play_key.reason_start,
+                with_play_key.reason_end,
+                with_play_key.shuffle,
+                with_play_key.skipped,
+                with_play_key.platform,
+                with_play_key.country,
+                with_play_key.loaded_at
+        ) as copy_number
+    from with_play_key
+    where with_play_key.play_key in (select repeated_play_keys.play_key from repeated_play_keys)
+),
+
 keyed as (
     select
         *,
-        {{ hash64(
-            "coalesce(event_id, '') || '|' || coalesce(user_id, '') || '|' || coalesce(track_id, '')"
-            ~ " || '|' || coalesce(cast(" ~ epoch_micros('played_at') ~ " as " ~ dbt.type_string() ~ "), '')"
-            ~ " || '|' || coalesce(cast(ms_played as " ~ dbt.type_string() ~ "), '')"
-            ~ " || '|' || cast(copy_number as " ~ dbt.type_string() ~ ")"
-        ) }} as row_key
-    from (
-        select
-            *,
-            -- Exact copies are told apart by their number; nothing else can tell them apart
-            -- (the copy loaded first is number 1).
-            row_number() over (
-                partition by event_id, user_id, track_id, played_at, ms_played
-                order by
-                    context_type, context_id, reason_start, reason_end, shuffle, skipped, platform, country, loaded_at
-            ) as copy_number
-        from in_days
-    ) as numbered
+        {{ hash64(play_key_text ~ " || '|' || cast(copy_number as " ~ dbt.type_string() ~ ")") }} as row_key
+    from numbered
 ),
 
 {% if is_incremental() %}
@@ -191,11 +223,39 @@ checked as (
     left join end_codes on {{ clean_code('in_window.reason_end') }} = end_codes.reason_code
 ),
 
+repeated_events as (
+    -- Event ids of more than one clean row in the run's days: only their rows are ranked (the
+    -- earliest accepted, the others duplicates), for the reason given in repeated_play_keys. This
+    -- is macro row_status, spelled out to rank only the repeated ids.
+    select event_id
+    from checked
+    where rejection_reason is null
+    group by event_id
+    having count(*) > 1
+),
+
 with_status as (
     select
-        *,
-        {{ row_status(['event_id'], 'played_at asc, ms_played desc, track_id asc, row_key asc') }} as status_in_window
+        checked.*,
+        case when checked.rejection_reason is null then 'accepted' else 'rejected' end as status_in_window
     from checked
+    where
+        checked.rejection_reason is not null
+        or checked.event_id not in (select repeated_events.event_id from repeated_events)
+    union all
+    select
+        checked.*,
+        case
+            when row_number() over (
+                partition by checked.event_id
+                order by checked.played_at asc, checked.ms_played desc, checked.track_id asc, checked.row_key asc
+            ) = 1 then 'accepted'
+            else 'duplicate'
+        end as status_in_window
+    from checked
+    where
+        checked.rejection_reason is null
+        and checked.event_id in (select repeated_events.event_id from repeated_events)
 ),
 
 final as (

@@ -1,0 +1,27 @@
+"""CI's smoke run of the scale benchmark (bench/scale.py) at its smallest scale: a full build
+through `tunesday daily`, its figures, and the report with its plots."""
+
+import json
+import subprocess
+import sys
+
+from conftest import PROJECT_DIR
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_scale_benchmark_measures_a_full_build_and_writes_its_report(tmp_path):
+    done = subprocess.run([sys.executable, "bench/scale.py", "--scale", "S", "--only", "full", "--report",
+                           "--out", str(tmp_path)], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "S.json").read_text())
+    full = results["full"]
+    assert results["events"] > 50_000 and results["events_scan_seconds"] > 0
+    assert full["seconds"] > 0 and full["peak_rss_mib"] > 100
+    assert set(full["stages"]) == {"lock", "build", "freshness", "export", "publish"}
+    assert f"full build / one scan of the events: {full['seconds'] / results['events_scan_seconds']:.0f}" in done.stdout
+    report = (tmp_path / "report.md").read_text()
+    assert "| S | 300 | 31 |" in report
+    for plot in ("stages_by_events.png", "cost_in_scans.png"):
+        assert f"]({plot})" in report
+        assert (tmp_path / plot).read_bytes()[:8] == PNG_MAGIC
