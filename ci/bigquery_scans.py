@@ -244,16 +244,17 @@ def _pick(choose, x: str | None, y: str | None) -> str | None:
 
 
 def partition_columns(manifest: Mapping) -> dict[str, str]:
-    """Each partitioned table's partition column on BigQuery, by table name, from a manifest of the
-    project parsed for BigQuery: the raw tables' (tunesday.load.bigquery.RAW_LAYOUT), the models'
-    (their partition_by config), and stg_raw__listening_events', a view that passes
-    base_raw__listening_events' partition_date through (BigQuery prunes through it)."""
+    """Each table's day partition column on BigQuery, by table name, from a manifest of the project
+    parsed for BigQuery: the raw tables' (tunesday.load.bigquery.RAW_LAYOUT), the models' (their
+    partition_by config, by day: a month's partitions hold a small history table), and
+    stg_raw__listening_events', a view that passes base_raw__listening_events' partition_date
+    through (BigQuery prunes through it)."""
     from tunesday.load.bigquery import RAW_LAYOUT
 
     columns = {table: layout.day_column for table, layout in RAW_LAYOUT.items() if layout.day_column}
     for node in manifest["nodes"].values():
         partition_by = node["config"].get("partition_by") if node["resource_type"] == "model" else None
-        if partition_by:
+        if partition_by and partition_by.get("granularity", "day") == "day":
             columns[node["name"]] = partition_by["field"]
     columns["stg_raw__listening_events"] = columns["base_raw__listening_events"]
     return columns

@@ -161,15 +161,22 @@ HISTORY_LOOKUPS = {
 def test_the_daily_run_reads_only_its_days_of_partitioned_tables(bq_build):
     """The proof of what the emulator cannot measure: every statement the daily build ran for
     an incremental model (model SQL, lookups of its last day, hooks) reads a partitioned table
-    only from a constant first day (ci.bigquery_scans), except the lookups above. A merge's
+    only from a constant first day (ci.bigquery_scans), except the lookups above, and so does every
+    data test of a partitioned table (or of a view over one). A merge's
     target is not a read here: production replaces partitions (insert_overwrite), and
     int_sessions' merge never matches (its pre-hook deleted the rows it replaces)."""
     manifest = json.loads((bq_build.target_path / "manifest.json").read_text())
     partitions = partition_columns(manifest)
     incremental = {node["name"] for node in manifest["nodes"].values()
                    if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"}
-    bounded, unbounded = Counter(), Counter()
+    bounded, unbounded, tests = Counter(), Counter(), Counter()
     for labels, job in daily_jobs(bq_build):
+        if labels.get("resource_type") == "test":
+            # A data test of a table partitioned by day checks the run's days (macros/data_tests.sql).
+            for scan in table_scans(job.query, partitions):
+                if scan.days is not None:
+                    tests["bounded" if scan.bounded else f"{labels['model']} reads every day of {scan.table}"] += 1
+            continue
         if labels.get("model") not in incremental:
             continue
         for scan in table_scans(job.query, partitions):
@@ -180,6 +187,7 @@ def test_the_daily_run_reads_only_its_days_of_partitioned_tables(bq_build):
     assert {model for model, _ in bounded} >= incremental - {"audit_raw__row_counts_history", "fct_discover_weekly"}
     assert ("base_raw__listening_events", "listening_events") in bounded
     assert ("int_plays_sessionized", "stg_raw__listening_events") in bounded
+    assert tests.pop("bounded") > 20 and not tests, tests
 
 
 def test_tables_are_partitioned_and_clustered(bq_build, warehouse):

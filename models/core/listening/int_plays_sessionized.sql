@@ -22,11 +22,12 @@ with
 plays_in_window as (
     select * from {{ ref('stg_raw__listening_events') }}
     where
-        {{ incremental_date_filter('cast(played_at as date)', 'listened_date') }}
-        {%- if first_day %}
-            and partition_date >= cast('{{ first_day }}' as date)
+        {% if first_day -%}
+            partition_date >= cast('{{ first_day }}' as date)
             and partition_date <= cast('{{ run_date() }}' as date)
-        {%- endif %}
+            and
+        {% endif -%}
+        {{ incremental_date_filter('cast(played_at as date)', 'listened_date') }}
 ),
 
 {% if is_incremental() %}
