@@ -197,7 +197,7 @@
 {% endmacro %}
 
 {% macro default__incremental_by_key_in_days_config(unique_key, partition_column) %}
-    {#- delete+insert on the key (what the pre-hook deleted is deleted again, at no cost here). -#}
+    {#- delete+insert on the key: what BigQuery's pre-hook and insert do, in one statement. -#}
     {{ return(default__incremental_by_key_config(unique_key)) }}
 {% endmacro %}
 

@@ -43,7 +43,7 @@ plays_in_window as (
         where
             {{ days_between('cast(events.played_at as date)', 'window_first_day.first_day') }} = 1
             {%- if first_day %}
-                -- The day before first_day: were the first day with plays later, its eve would have none.
+                -- The eve of first_day: when the first day with plays is later, its eve has none.
                 and events.partition_date = cast('{{ days_after(first_day, -1) }}' as date)
             {%- endif %}
     ),
