@@ -28,18 +28,21 @@
 
 {% macro incremental_window_start() %}
     {#- First day an incremental run recomputes: run_date minus var incremental_lookback_days. -#}
-    {%- set day = modules.datetime.date.fromisoformat(run_date()) -%}
-    {%- set lookback = modules.datetime.timedelta(days=var('incremental_lookback_days') | int) -%}
-    {{ return((day - lookback).isoformat()) }}
+    {{ return(days_after(run_date(), -(var('incremental_lookback_days') | int))) }}
 {% endmacro %}
 
 {% macro incremental_date_filter(date_expression, loaded_date_column) %}
     {#- Days after the last one loaded (a missed daily run catches up) or inside the lookback. -#}
     {%- if is_incremental() -%}
-        (
-            {{ date_expression }} > (select max(loaded.{{ loaded_date_column }}) from {{ this }} as loaded)
-            or {{ date_expression }} >= cast('{{ incremental_window_start() }}' as date)
-        )
+        {%- set first_day = incremental_first_day(loaded_date_column) -%}
+        {%- if first_day is none -%}
+            (
+                {{ date_expression }} > (select max(loaded.{{ loaded_date_column }}) from {{ this }} as loaded)
+                or {{ date_expression }} >= cast('{{ incremental_window_start() }}' as date)
+            )
+        {%- else -%}
+            {{ date_expression }} >= cast('{{ first_day }}' as date)
+        {%- endif %}
         and {{ date_expression }} <= cast('{{ run_date() }}' as date)
     {%- else -%}
         {{ date_expression }} <= cast('{{ run_date() }}' as date)
@@ -52,12 +55,73 @@
         In an incremental run, only those after the last day already folded into the model.
     -#}
     {{ date_expression }} < cast('{{ incremental_window_start() }}' as date)
-    {%- if is_incremental() %}
+    {%- if is_incremental() and in_unit_test() %}
         and coalesce(
             {{ date_expression }} > (select max(folded.{{ folded_date_column }}) from {{ this }} as folded),
             true
         )
+    {%- elif is_incremental() %}
+        {%- set last_folded = last_loaded_day(folded_date_column) %}
+        {%- if last_folded is not none %}
+        and {{ date_expression }} > cast('{{ last_folded }}' as date)
+        {%- endif %}
     {%- endif -%}
+{% endmacro %}
+
+{% macro incremental_first_day(loaded_date_column, condition=none) %}
+    {#-
+        The first day an incremental run recomputes, 'YYYY-MM-DD': the day after the last one the
+        model holds (a missed run catches up) or incremental_window_start(), whichever is
+        earlier. It is a constant in the compiled SQL, so that BigQuery reads only those days'
+        partitions: it prunes on constant filters, never on a subquery's result. None in a unit
+        test, whose `this` is a fixture that only the SQL can read.
+    -#}
+    {%- if in_unit_test() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set window_start = incremental_window_start() -%}
+    {%- set last_day = last_loaded_day(loaded_date_column, condition) if execute else none -%}
+    {%- if last_day is none -%}
+        {{ return(window_start) }}
+    {%- endif -%}
+    {{ return([days_after(last_day, 1), window_start] | min) }}
+{% endmacro %}
+
+{% macro last_loaded_day(date_column, condition=none) %}
+    {#-
+        The last day the model (`this`) holds, 'YYYY-MM-DD': the maximum of `date_column` over its
+        rows (those meeting `condition`), or none. Looked up when the model is compiled for a
+        run. It searches the month before run_date first, where a daily run finds it (on
+        BigQuery: a month of partitions of one column), and the whole column only when that
+        month holds nothing (no run for a month, or a rerun of an older day).
+    -#}
+    {%- set recent = max_loaded_day(date_column, condition, days_after(run_date(), -31)) -%}
+    {{ return(recent if recent is not none else max_loaded_day(date_column, condition, none)) }}
+{% endmacro %}
+
+{% macro max_loaded_day(date_column, condition, since) %}
+    {#- last_loaded_day's query: max(date_column) over the rows meeting `condition`, from `since` on. -#}
+    {%- set query -%}
+        select max({{ date_column }}) as last_day
+        from {{ this }}
+        where {{ condition or 'true' }}
+        {%- if since is not none %}
+            and {{ date_column }} >= cast('{{ since }}' as date)
+        {%- endif %}
+    {%- endset -%}
+    {%- set value = run_query(query).columns[0].values()[0] -%}
+    {{ return(none if value is none else (value | string)[:10]) }}
+{% endmacro %}
+
+{% macro days_after(day, days) %}
+    {#- The day `days` days after `day` (both 'YYYY-MM-DD'; negative: before). -#}
+    {%- set shifted = modules.datetime.date.fromisoformat(day) + modules.datetime.timedelta(days=days | int) -%}
+    {{ return(shifted.isoformat()) }}
+{% endmacro %}
+
+{% macro in_unit_test() %}
+    {#- Whether a unit test renders the model: its `this` is then a fixture, not a table to query. -#}
+    {{ return(model is mapping and model.get('resource_type') == 'unit_test') }}
 {% endmacro %}
 
 {% macro open_days_filter(date_expression) %}
@@ -66,11 +130,20 @@
     and {{ date_expression }} <= cast('{{ run_date() }}' as date)
 {%- endmacro %}
 
-{% macro incremental_by_date_config(partition_column, unique_key) %}
-    {{ return(adapter.dispatch('incremental_by_date_config', 'tunesday')(partition_column, unique_key)) }}
+{% macro recent_days_filter(date_expression, days) %}
+    {#-
+        The `days` days up to run_date, run_date included, as constants: on BigQuery a model that
+        reads the last weeks of a daily table reads only their partitions.
+    -#}
+    {{ date_expression }} > cast('{{ days_after(run_date(), -(days | int)) }}' as date)
+    and {{ date_expression }} <= cast('{{ run_date() }}' as date)
+{%- endmacro %}
+
+{% macro incremental_by_date_config(partition_column, unique_key, cluster_by=['user_id']) %}
+    {{ return(adapter.dispatch('incremental_by_date_config', 'tunesday')(partition_column, unique_key, cluster_by)) }}
 {% endmacro %}
 
-{% macro default__incremental_by_date_config(partition_column, unique_key) %}
+{% macro default__incremental_by_date_config(partition_column, unique_key, cluster_by) %}
     {#- delete+insert keyed on the date replaces whole days, like a partition overwrite. -#}
     {{ return({
         'incremental_strategy': 'delete+insert',
@@ -79,14 +152,14 @@
     }) }}
 {% endmacro %}
 
-{% macro bigquery__incremental_by_date_config(partition_column, unique_key) %}
+{% macro bigquery__incremental_by_date_config(partition_column, unique_key, cluster_by) %}
     {%- set default_strategy = 'merge' if target.name == 'bq_emulator' else 'insert_overwrite' -%}
     {%- set strategy = var('bigquery_incremental_strategy', default_strategy) -%}
     {{ return({
         'incremental_strategy': strategy,
         'unique_key': unique_key if strategy == 'merge' else none,
         'partition_by': {'field': partition_column, 'data_type': 'date', 'granularity': 'day'},
-        'cluster_by': ['user_id'],
+        'cluster_by': cluster_by,
         'on_schema_change': 'fail',
     }) }}
 {% endmacro %}
@@ -108,6 +181,38 @@
     {{ return({
         'incremental_strategy': 'merge',
         'unique_key': unique_key,
+        'cluster_by': ['user_id'],
+        'on_schema_change': 'fail',
+    }) }}
+{% endmacro %}
+
+{% macro incremental_by_key_in_days_config(unique_key, partition_column) %}
+    {#-
+        Rows replaced by key, as incremental_by_key_config, in a table whose keys' rows all lie
+        in the days a run recomputes (and the day before them), so that the rows to replace can
+        be found by day: the model's pre-hook deletes them (a bounded delete), then the run
+        inserts.
+    -#}
+    {{ return(adapter.dispatch('incremental_by_key_in_days_config', 'tunesday')(unique_key, partition_column)) }}
+{% endmacro %}
+
+{% macro default__incremental_by_key_in_days_config(unique_key, partition_column) %}
+    {#- delete+insert on the key: what BigQuery's pre-hook and insert do, in one statement. -#}
+    {{ return(default__incremental_by_key_config(unique_key)) }}
+{% endmacro %}
+
+{% macro bigquery__incremental_by_key_in_days_config(unique_key, partition_column) %}
+    {#-
+        A merge that never matches (predicate false): an insert. A merge matching on the key
+        would read the whole table, every day of it: BigQuery prunes a merge's target only on
+        constant predicates, and a config's predicates are fixed when the project is parsed,
+        before the run knows its first day.
+    -#}
+    {{ return({
+        'incremental_strategy': 'merge',
+        'unique_key': unique_key,
+        'incremental_predicates': ['false'],
+        'partition_by': {'field': partition_column, 'data_type': 'date', 'granularity': 'day'},
         'cluster_by': ['user_id'],
         'on_schema_change': 'fail',
     }) }}

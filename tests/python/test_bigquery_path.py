@@ -3,23 +3,28 @@ compared row for row with the DuckDB build; and the production SQL checked stati
 
 import datetime as dt
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 import parity
 from conftest import EARLIER_RUN_DATE, PROJECT_DIR, RUN_DATE, hold_back_late_plays, raw_copy, run_dbt
 from tunesday.bloom import bloom_parameters, filter_words
+from ci.bigquery_scans import partition_columns, table_scans
 from ci.bigquery_sql import check_paths
 from ci.emulator import EMULATOR_PROJECT, running_emulator
-from tunesday.load.bigquery import append_file, load_raw_dir, make_client
+from tunesday.dbt import DbtResult
+from tunesday.load.bigquery import RAW_LAYOUT, append_file, load_raw_dir, make_client
 from tunesday.warehouse import connect as connect_warehouse
 
 DATASET = "tunesday"
@@ -45,6 +50,8 @@ class BigQueryBuild:
     client: object
     env: dict
     target_path: Path
+    daily: DbtResult                    # the second, incremental build
+    daily_window: tuple[dt.datetime, dt.datetime]   # when it ran (UTC)
 
 
 @pytest.fixture(scope="session")
@@ -86,9 +93,11 @@ def bq_build(warehouse, bigquery_emulator, tmp_path_factory) -> BigQueryBuild:
     assert first.success, first.describe(6000)
     append_file(client, "listening_events", root / "late.parquet", f"{EMULATOR_PROJECT}.{RAW_DATASET}.listening_events")
     lookback = (dt.date.fromisoformat(RUN_DATE) - dt.date.fromisoformat(EARLIER_RUN_DATE)).days
+    started = dt.datetime.now(dt.timezone.utc)
     second = run_dbt(["build", "--vars", f"{{run_date: '{RUN_DATE}', incremental_lookback_days: {lookback}}}"], env)
     assert second.success, second.describe(6000)
-    return BigQueryBuild(client=client, env=env, target_path=root / "target")
+    return BigQueryBuild(client=client, env=env, target_path=root / "target", daily=second,
+                         daily_window=(started, dt.datetime.now(dt.timezone.utc)))
 
 
 def test_second_build_is_incremental(bq_build):
@@ -100,6 +109,122 @@ def test_second_build_is_incremental(bq_build):
     ).result()
     assert last_day.isoformat() == RUN_DATE
     assert days == 21
+
+
+def daily_jobs(bq_build) -> list[tuple[dict, object]]:
+    """The query jobs of the incremental build as the emulator recorded them, each with the labels
+    dbt-bigquery gave it. The emulator keeps a query job's SQL but not its labels (it keeps a load
+    job's), so they are read where dbt-bigquery makes them from (`query-comment: job-label`): the
+    statement's leading comment, through dbt-bigquery's own function."""
+    from dbt.adapters.bigquery.connections import BigQueryConnectionManager
+
+    started, finished = bq_build.daily_window
+    jobs = []
+    # One page of every job (the emulator pages by maxResults alone, 100 by default).
+    for job in bq_build.client.list_jobs(page_size=1_000_000):
+        if job.job_type != "query" or not started <= job.created <= finished:
+            continue
+        comment = re.match(r"\s*/\* (\{.*?\}) \*/", job.query)
+        labels = BigQueryConnectionManager._labels_from_query_comment(None, comment.group(1)) if comment else {}
+        jobs.append((labels, job))
+    return jobs
+
+
+def test_every_job_of_a_run_is_labelled_with_its_model_and_run_date(bq_build):
+    """Cost attribution: every statement dbt ran carries the labels model, resource_type and
+    run_date (macros/query_labels.sql; dbt_project.yml turns them into job labels), and the
+    models built are all named."""
+    project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())
+    assert project["query-comment"]["job-label"] is True
+    jobs = daily_jobs(bq_build)
+    assert len(jobs) > 200
+    unlabelled = [job.query[:200] for labels, job in jobs if set(labels) != {"model", "resource_type", "run_date"}]
+    assert not unlabelled, unlabelled[:3]
+    assert {labels["run_date"] for labels, _ in jobs} == {RUN_DATE}
+    built = {node.name for node in bq_build.daily.nodes if node.resource_type == "model"}
+    assert len(built) > 60 and built <= {labels["model"] for labels, _ in jobs}
+    assert {labels["resource_type"] for labels, _ in jobs} >= {"model", "test", "snapshot"}
+
+
+# The reads of every day that a daily run makes by design (README "What BigQuery costs"), by
+# (model, table): duplicates across days need every day's accepted event ids, and the rows an
+# earlier run filed under its own day can be on any day (only their blocks are read: the table is
+# clustered by row_status first); an artist's previous day of listening can be any earlier day.
+HISTORY_LOOKUPS = {
+    ("base_raw__listening_events", "base_raw__listening_events"): 2,
+    ("fct_user_artist_days", "fct_user_artist_days"): 1,
+}
+# Reads of every day not bounded yet, in models outside staging and core: Discover Weekly looks up
+# the weeks it published (one date column); int_user_refresh reads the plays since the previous
+# run (its first day is a subquery's result) and its earlier runs. When one is bounded, remove it.
+NOT_BOUNDED_YET = {
+    ("fct_discover_weekly", "fct_discover_weekly"): 1,
+    ("int_user_refresh", "stg_raw__listening_events"): 1,
+    ("int_user_refresh", "int_user_refresh"): 2,
+}
+
+
+def test_the_daily_run_reads_only_its_days_of_partitioned_tables(bq_build):
+    """The proof of what the emulator cannot measure: every statement the daily build ran for
+    an incremental model (model SQL, lookups of its last day, hooks) reads a partitioned table
+    only from a constant first day (ci.bigquery_scans), except the lookups above, and so does every
+    data test of a partitioned table (or of a view over one). A merge's
+    target is not a read here: production replaces partitions (insert_overwrite), and
+    int_sessions' merge never matches (its pre-hook deleted the rows it replaces)."""
+    manifest = json.loads((bq_build.target_path / "manifest.json").read_text())
+    partitions = partition_columns(manifest)
+    incremental = {node["name"] for node in manifest["nodes"].values()
+                   if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"}
+    bounded, unbounded, tests = Counter(), Counter(), Counter()
+    for labels, job in daily_jobs(bq_build):
+        if labels.get("resource_type") == "test":
+            # A data test of a table partitioned by day checks the run's days (macros/data_tests.sql).
+            for scan in table_scans(job.query, partitions):
+                if scan.days is not None:
+                    tests["bounded" if scan.bounded else f"{labels['model']} reads every day of {scan.table}"] += 1
+            continue
+        if labels.get("model") not in incremental:
+            continue
+        for scan in table_scans(job.query, partitions):
+            if scan.days is not None:
+                (bounded if scan.bounded else unbounded)[(labels["model"], scan.table)] += 1
+    assert dict(unbounded) == HISTORY_LOOKUPS | NOT_BOUNDED_YET
+    # Every daily model of staging and core read a partitioned table by its days.
+    assert {model for model, _ in bounded} >= {
+        "base_raw__listening_events", "int_plays_sessionized", "int_sessions", "fct_user_track_days",
+        "fct_user_artist_days", "int_user_track_affinity_settled", "int_user_artist_familiarity_settled"}
+    assert ("base_raw__listening_events", "listening_events") in bounded
+    assert ("int_plays_sessionized", "stg_raw__listening_events") in bounded
+    assert tests.pop("bounded") > 20 and not tests, tests
+
+
+def test_tables_are_partitioned_and_clustered(bq_build, warehouse):
+    """The layout as the emulator keeps it (tables.get): the raw tables the loader made, and the
+    daily models' partition column. Every cluster column of every model exists in it (the
+    emulator keeps no clustering of a table made by DDL, nor checks it)."""
+    for table, layout in RAW_LAYOUT.items():
+        found = bq_build.client.get_table(f"{EMULATOR_PROJECT}.{RAW_DATASET}.{table}")
+        assert (found.time_partitioning.field if found.time_partitioning else None) == layout.day_column, table
+        assert tuple(found.clustering_fields or ()) == layout.cluster_by, table
+    manifest = json.loads((bq_build.target_path / "manifest.json").read_text())
+    with connect_warehouse(str(warehouse.duckdb_path)) as con:
+        columns: dict[str, set[str]] = {}
+        for table, column in con.execute("select table_name, column_name from information_schema.columns").fetchall():
+            columns.setdefault(table, set()).add(column)
+    partitioned = clustered = 0
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model":
+            continue
+        config, name = node["config"], node["name"]
+        cluster_by = config.get("cluster_by") or []
+        assert set(cluster_by) <= columns[name], f"{name} is clustered by {cluster_by}, not its columns"
+        clustered += bool(cluster_by)
+        if config.get("partition_by") and config["partition_by"].get("granularity", "day") == "day":
+            # (The emulator keeps `partition by <column>` only, not a month's date_trunc.)
+            found = bq_build.client.get_table(f"{EMULATOR_PROJECT}.{node['schema']}.{name}")
+            assert found.time_partitioning.field == config["partition_by"]["field"], name
+            partitioned += 1
+    assert partitioned >= 6 and clustered >= 40
 
 
 # The generator writes complete plays, so staging defaults nothing; the default rules run on

@@ -1,4 +1,5 @@
-"""The static BigQuery SQL check (ci.bigquery_sql): what must pass, what must fail."""
+"""The static BigQuery SQL checks: ci.bigquery_sql (what must parse, which functions exist) and
+ci.bigquery_scans (which days of a partitioned table a statement reads)."""
 
 import subprocess
 import sys
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ci.bigquery_scans import table_scans
 from ci.bigquery_sql import (
     BIGQUERY_FUNCTIONS,
     NOT_CALL_WORDS,
@@ -364,3 +366,76 @@ def test_cli_runs_as_a_module(sql_dir):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().endswith("checked 6 statements in 2 files: 0 problems")
+
+
+# --- What a statement reads of partitioned tables (ci.bigquery_scans) ---------------------------
+
+PARTITIONS = {"listening_events": "played_at", "fct_user_track_days": "listened_date", "int_sessions": "last_listened_date"}
+
+
+def scans_of(sql: str) -> dict[str, list]:
+    scans: dict[str, list] = {}
+    for scan in table_scans(sql, PARTITIONS):
+        scans.setdefault(scan.alias, []).append(scan)
+    return scans
+
+
+def test_constant_filters_on_the_partition_column_bound_the_days():
+    [raw] = scans_of("""
+        select event_id, user_id from `p`.`tunesday_raw`.`listening_events`
+        where
+            played_at is null
+            or played_at > current_timestamp()
+            or (played_at >= cast('2026-10-28' as timestamp) and played_at < cast('2026-11-01' as timestamp))
+    """)["listening_events"]
+    assert raw.bounded and raw.days.nulls
+    assert set(raw.days.intervals) == {("now", None), ("2026-10-28", "2026-10-31")}   # days read
+    assert raw.columns == {"event_id", "user_id", "played_at"}
+    [days] = scans_of("""
+        select d.user_id from `p`.`tunesday_core`.`fct_user_track_days` as d
+        inner join `p`.`tunesday_staging`.`stg_raw__users` as u on d.user_id = u.user_id
+        where d.listened_date between date '2026-10-27' and date '2026-10-31' and u.country_code = 'SE'
+    """)["d"]
+    assert days.bounded and days.days.intervals == (("2026-10-27", "2026-10-31"),) and not days.days.nulls
+
+
+@pytest.mark.parametrize("condition", [
+    "cast(played_at as date) >= '2026-10-28'",                 # a function of the column
+    "played_at > (select max(played_at) from other)",           # a subquery's result
+    "played_at >= timestamp '2026-10-28' or user_id = 'u1'",   # or another column
+    "played_at <= timestamp '2026-10-31'",                      # no lower bound
+    "user_id = 'u1'",
+])
+def test_anything_else_reads_every_day(condition):
+    [raw] = scans_of(f"select user_id from `p`.`tunesday_raw`.`listening_events` where {condition}")["listening_events"]
+    assert not raw.bounded, raw.days.describe()
+
+
+def test_a_filter_on_a_cte_does_not_bound_the_table_inside_it():
+    scans = scans_of("""
+        with plays as (select * from `p`.`tunesday_raw`.`listening_events`)
+        select * from plays where played_at >= timestamp '2026-10-28'
+    """)
+    [raw] = scans["listening_events"]
+    assert not raw.bounded and "*" in raw.columns
+
+
+def test_statements_of_a_daily_run_are_read_as_their_queries():
+    """A delete reads its table where it says, its subqueries as queries; a merge its source."""
+    scans = scans_of("""
+        delete from `p`.`tunesday_core`.`int_sessions`
+        where
+            last_listened_date >= cast('2026-10-26' as date)
+            and session_id in (
+                select plays.session_id from `p`.`tunesday_core`.`fct_user_track_days` as plays
+                where plays.listened_date >= cast('2026-10-27' as date)
+            );
+        merge into `p`.`tunesday_core`.`int_sessions` as DBT_INTERNAL_DEST
+        using (select * from `p`.`tunesday_core`.`fct_user_track_days` where listened_date > '2026-10-20') as DBT_INTERNAL_SOURCE
+        on (false) and (DBT_INTERNAL_SOURCE.session_id = DBT_INTERNAL_DEST.session_id)
+        when not matched then insert (session_id) values (session_id)
+    """)
+    [deleted] = scans["int_sessions"]
+    assert deleted.bounded and deleted.days.intervals == (("2026-10-26", None),)
+    assert [scan.days.intervals for scan in scans["plays"]] == [(("2026-10-27", None),)]
+    assert [scan.days.intervals for scan in scans["fct_user_track_days"]] == [(("2026-10-21", None),)]   # after the 20th

@@ -413,12 +413,17 @@ def test_bigquery_load_jobs_count_and_idempotency(inputs, emulator, tmp_path):
     [(key, release)] = [(t["key"], t["release_date"]) for t in client.query(
         f"select * from `{EMULATOR_PROJECT}.{dataset}.tracks` where track_id = '{ROOM_TONE}'").result()]
     assert key == -1 and release is None
+    # The store made the raw tables laid out for daily runs: plays by day of play, by listener.
+    plays = client.get_table(f"{EMULATOR_PROJECT}.{dataset}.listening_events")
+    assert plays.time_partitioning.field == "played_at" and plays.clustering_fields == ["user_id"]
+    assert client.get_table(f"{EMULATOR_PROJECT}.{dataset}.tracks").clustering_fields == ["track_id"]
 
 
 def test_raw_files_from_before_loaded_at_load_into_bigquery_with_it_null(inputs, emulator, tmp_path, capsys):
     """tunesday-load-bigquery: a raw folder whose files predate loaded_at loads with it null, as
     the DuckDB views read it; a file of another schema stops the load, with one line, before any
-    table is replaced. The loaders' store adds loaded_at to a raw table made before it."""
+    table is replaced. The loaders' store adds loaded_at to a raw table made before it, and says
+    how to partition it (made before the loaders partitioned plays by day)."""
     from google.cloud import bigquery
 
     from ci.emulator import EMULATOR_PROJECT
@@ -453,6 +458,9 @@ def test_raw_files_from_before_loaded_at_load_into_bigquery_with_it_null(inputs,
                    "--project", EMULATOR_PROJECT, "--dataset", dataset, "--endpoint", emulator], echo=lines.append)
     assert report.files[0].status == "loaded", lines
     assert any("added loaded_at to listening_events" in line for line in lines), lines
+    # Made before the loaders partitioned it: kept, and the notice says how to re-create it.
+    [relayout] = [line for line in lines if "listening_events is not laid out" in line]
+    assert f"create or replace table `{table}` partition by timestamp_trunc(played_at, day) cluster by user_id" in relayout
     stamped = {row["event_id"]: row["loaded_at"] for row in client.query(f"select event_id, loaded_at from `{table}`").result()}
     assert stamped.pop("old") is None and stamped and all(stamped.values())
 

@@ -1,8 +1,8 @@
 """Load the raw contract's Parquet folders into a BigQuery dataset with load jobs.
 
 This is how a user gets raw data into BigQuery: create each raw table with its explicit schema
-(from ``tunesday.contract``), then one Parquet load job per file. The same code loads into the
-local emulator (``--endpoint``) in CI.
+(from ``tunesday.contract``) and its layout (``RAW_LAYOUT``), then one Parquet load job per file.
+The same code loads into the local emulator (``--endpoint``) in CI.
 
     tunesday-load-bigquery --raw-dir target/data/raw --project my-project --dataset tunesday_raw
 """
@@ -10,6 +10,7 @@ local emulator (``--endpoint``) in CI.
 import argparse
 import io
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -32,8 +33,70 @@ BIGQUERY_TYPES = {
 }
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How a raw table is stored on BigQuery: partitioned by the UTC day of a timestamp column
+    (or not), clustered by the columns it is looked up by."""
+
+    day_column: str | None
+    cluster_by: tuple[str, ...]
+
+
+# Plays are partitioned by day of play, so that a daily run reads only its days (and those
+# without a time, in the __NULL__ partition), and clustered by listener. The other tables are
+# read whole by every run: clustering by their key keeps the loaders' lookups by id small.
+# No table requires a partition filter: the loaders look plays up by event id and by listener,
+# the audit counts every raw row, and `dbt source freshness` reads the newest loaded_at, each
+# over every day (README "What BigQuery costs").
+RAW_LAYOUT: dict[str, Layout] = {
+    "listening_events": Layout("played_at", ("user_id",)),
+    "tracks": Layout(None, ("track_id",)),
+    "artists": Layout(None, ("artist_id",)),
+    "users": Layout(None, ("user_id",)),
+    "playlists": Layout(None, ("playlist_id",)),
+    "playlist_tracks": Layout(None, ("playlist_id",)),
+    "follows": Layout(None, ("user_id",)),
+    "saved_tracks": Layout(None, ("user_id",)),
+}
+
+
+# The labels of the loaders' jobs, as dbt's carry their model (macros/query_labels.sql): what
+# BigQuery's job history adds bytes up by.
+LOADER_LABELS = {"model": "none", "resource_type": "loader"}
+
+
 def bigquery_schema(table: str) -> list[bigquery.SchemaField]:
     return bigquery_fields(SCHEMAS[table])
+
+
+def raw_table(table_ref: str, table: str) -> bigquery.Table:
+    """A raw contract table as the loaders create it: its schema and its layout."""
+    created = bigquery.Table(table_ref, schema=bigquery_schema(table))
+    layout = RAW_LAYOUT[table]
+    if layout.day_column:
+        created.time_partitioning = bigquery.TimePartitioning(
+            type_=bigquery.TimePartitioningType.DAY, field=layout.day_column)
+    created.clustering_fields = list(layout.cluster_by)
+    return created
+
+
+def layout_problem(table: str, found: bigquery.Table) -> str | None:
+    """What differs between an existing raw table's layout and RAW_LAYOUT's, as one line with the
+    statement that fixes it (None if nothing): a table made before the loaders laid them out."""
+    layout = RAW_LAYOUT[table]
+    partitioned = found.time_partitioning.field if found.time_partitioning else None
+    if partitioned == layout.day_column and tuple(found.clustering_fields or ()) == layout.cluster_by:
+        return None
+    name = f"`{found.project}.{found.dataset_id}.{found.table_id}`"
+    partition = f" partition by timestamp_trunc({layout.day_column}, day)" if layout.day_column else ""
+    return (f"{table} is not laid out as the loaders make it ({_describe(layout)}): every run reads all "
+            f"of it; re-create it once: create or replace table {name}{partition} "
+            f"cluster by {', '.join(layout.cluster_by)} as select * from {name}")
+
+
+def _describe(layout: Layout) -> str:
+    partition = f"partitioned by day of {layout.day_column}, " if layout.day_column else ""
+    return f"{partition}clustered by {', '.join(layout.cluster_by)}"
 
 
 def bigquery_fields(schema: pa.Schema) -> list[bigquery.SchemaField]:
@@ -68,9 +131,9 @@ def load_raw_dir(client: bigquery.Client, raw_dir: Path, dataset: str,
     counts = {}
     for table, paths in files.items():
         table_ref = f"{dataset_ref}.{table}"
-        # Create the table with its schema first: a load job would otherwise infer one.
+        # Create the table with its schema and layout first: a load job would otherwise infer one.
         client.delete_table(table_ref, not_found_ok=True)
-        client.create_table(bigquery.Table(table_ref, schema=bigquery_schema(table)))
+        client.create_table(raw_table(table_ref, table))
         for path in paths:
             append_file(client, table, path, table_ref, location)
         counts[table] = client.get_table(table_ref).num_rows
@@ -104,6 +167,7 @@ def append_file(client: bigquery.Client, table: str, path: Path, table_ref: str,
         source_format=bigquery.SourceFormat.PARQUET,
         write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
         schema=bigquery_schema(table),
+        labels=LOADER_LABELS,
     )
     if has_loaded_at(table, path):
         with path.open("rb") as fh:

@@ -29,7 +29,8 @@ completed again from its pending folder; a damaged line before the last stops th
 (``StoreUnusable``): what was loaded is then unknown. One loader at a time writes a raw folder
 (a lock on ``_loads/lock``).
 
-BigQuery (``BigQueryStore``): each contract table is created with its explicit schema when it does
+BigQuery (``BigQueryStore``): each contract table is created with its explicit schema and its
+layout (``tunesday.load.bigquery.RAW_LAYOUT``: plays partitioned by day of play) when it does
 not exist yet (never replaced); the ledger and the set-aside rows are the tables ``_load_ledger``
 and ``_load_set_aside`` of the same dataset. A commit loads each part (and the ledger entry) into
 a table of its own, ``_pending_<attempt>_<table>``, with one Parquet load job each, then appends
@@ -58,7 +59,7 @@ from google.cloud import bigquery
 
 from tunesday.contract import SCHEMAS, TS
 from tunesday.files import sync_directory, write_whole
-from tunesday.load.bigquery import bigquery_fields
+from tunesday.load.bigquery import LOADER_LABELS, bigquery_fields, layout_problem, raw_table
 
 SET_ASIDE_SCHEMA = pa.schema([
     ("loader", pa.string()),
@@ -405,13 +406,18 @@ class BigQueryStore(_Queries, _Closing):
         """Nothing to release: BigQuery's transactions keep concurrent commits whole."""
 
     def _ensure_tables(self) -> None:
-        """Create the dataset and any missing table with its explicit schema; keep existing ones,
-        adding the contract's newer columns (loaded_at) to a table made before them: its rows
-        read them as null, new rows fill them."""
+        """Create the dataset and any missing table with its explicit schema (a contract table
+        with its layout, RAW_LAYOUT); keep existing ones, adding the contract's newer columns
+        (loaded_at) to a table made before them: its rows read them as null, new rows fill them.
+        A contract table laid out otherwise (made before RAW_LAYOUT) is kept, with a notice."""
         self.client.create_dataset(bigquery.Dataset(self.dataset), exists_ok=True)
         for table, schema in {**PART_SCHEMAS, LEDGER_TABLE: LEDGER_SCHEMA}.items():
             fields = bigquery_fields(schema)
-            existing = self.client.create_table(bigquery.Table(f"{self.dataset}.{table}", schema=fields), exists_ok=True)
+            table_ref = f"{self.dataset}.{table}"
+            wanted = raw_table(table_ref, table) if table in SCHEMAS else bigquery.Table(table_ref, schema=fields)
+            existing = self.client.create_table(wanted, exists_ok=True)
+            if table in SCHEMAS and (problem := layout_problem(table, existing)):
+                self.notices.append(problem)
             known = {field.name for field in existing.schema}
             missing = [field for field in fields if field.name not in known]
             if missing:
@@ -460,7 +466,7 @@ class BigQueryStore(_Queries, _Closing):
                                  for name, value in parameters.items()])
 
     def _query(self, sql: str, parameters: list | None = None) -> list[dict]:
-        config = bigquery.QueryJobConfig(query_parameters=parameters or [])
+        config = bigquery.QueryJobConfig(query_parameters=parameters or [], labels=LOADER_LABELS)
         result = self.client.query(sql, job_config=config, location=self.location).result()
         return [dict(row.items()) for row in result]
 
@@ -472,5 +478,6 @@ class BigQueryStore(_Queries, _Closing):
             source_format=bigquery.SourceFormat.PARQUET,
             write_disposition=disposition,
             schema=bigquery_fields(rows.schema),
+            labels=LOADER_LABELS,
         )
         self.client.load_table_from_file(buffer, table_ref, job_config=config, location=self.location).result()

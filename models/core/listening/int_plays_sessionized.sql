@@ -7,7 +7,11 @@
     Every trusted play with its signals (stream, skip, completion) and its listening session.
     An incremental run reads the run's days plus the day before them, so that a session that
     started before midnight keeps its id; sessions longer than a day are cut at that horizon.
+    It reads them by base_raw__listening_events' partition_date (a play's day of play), the days
+    constants (macro incremental_first_day): on BigQuery, only those partitions.
 -#}
+
+{%- set first_day = incremental_first_day('listened_date') if is_incremental() else none %}
 
 {%- set session_key -%}
     sessionized.user_id || '|' || cast({{ epoch_millis('sessionized.session_started_at') }} as {{ dbt.type_string() }})
@@ -17,7 +21,13 @@ with
 
 plays_in_window as (
     select * from {{ ref('stg_raw__listening_events') }}
-    where {{ incremental_date_filter('cast(played_at as date)', 'listened_date') }}
+    where
+        {% if first_day -%}
+            partition_date >= cast('{{ first_day }}' as date)
+            and partition_date <= cast('{{ run_date() }}' as date)
+            and
+        {% endif -%}
+        {{ incremental_date_filter('cast(played_at as date)', 'listened_date') }}
 ),
 
 {% if is_incremental() %}
@@ -30,7 +40,12 @@ plays_in_window as (
         select events.*
         from {{ ref('stg_raw__listening_events') }} as events
         cross join window_first_day
-        where {{ days_between('cast(events.played_at as date)', 'window_first_day.first_day') }} = 1
+        where
+            {{ days_between('cast(events.played_at as date)', 'window_first_day.first_day') }} = 1
+            {%- if first_day %}
+                -- The eve of first_day: when the first day with plays is later, its eve has none.
+                and events.partition_date = cast('{{ days_after(first_day, -1) }}' as date)
+            {%- endif %}
     ),
 {% endif %}
 

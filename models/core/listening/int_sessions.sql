@@ -1,7 +1,8 @@
 {{ config(
     materialized='incremental',
+    pre_hook="{{ delete_replaced_sessions() }}",
     post_hook="{{ delete_merged_sessions() }}",
-    **incremental_by_key_config(['session_id'])
+    **incremental_by_key_in_days_config(['session_id'], 'last_listened_date')
 ) }}
 
 {#-
@@ -9,8 +10,11 @@
     their plays from the day before the window on (a session never spans more than that, see
     int_plays_sessionized), so its cost follows the day's plays. A late play can close the gap
     between two sessions of the window: the later one is then part of the earlier, and the
-    post-hook deletes its row (macro delete_merged_sessions).
+    post-hook deletes its row (macro delete_merged_sessions). Every read is by day, the days
+    constants (macro incremental_first_day): on BigQuery, partitions.
 -#}
+
+{%- set first_day = incremental_first_day('last_listened_date') if is_incremental() else none %}
 
 with
 
@@ -40,6 +44,9 @@ with
         where
             {{ days_between('plays.listened_date', 'window_start.first_day') }} <= 1
             and plays.listened_date <= cast('{{ run_date() }}' as date)
+            {%- if first_day %}
+                and plays.listened_date >= cast('{{ days_after(first_day, -1) }}' as date)
+            {%- endif %}
     ),
 {% else %}
     plays as (

@@ -9,10 +9,7 @@ with
 
 recent_days as (
     select * from {{ ref('fct_user_artist_days') }}
-    where
-        listened_date <= cast('{{ run_date() }}' as date)
-        and {{ days_between('listened_date', "cast('" ~ run_date() ~ "' as date)") }}
-        < {{ var('exploration_window_days') }}
+    where {{ recent_days_filter('listened_date', var('exploration_window_days')) }}
 ),
 
 familiarity as (

@@ -12,9 +12,7 @@ recent_streams as (
     inner join {{ ref('stg_raw__users') }} as members on listening_days.user_id = members.user_id
     where
         listening_days.stream_count > 0
-        and listening_days.listened_date <= cast('{{ run_date() }}' as date)
-        and {{ days_between('listening_days.listened_date', "cast('" ~ run_date() ~ "' as date)") }}
-        < {{ var('candidate_popular_days') }}
+        and {{ recent_days_filter('listening_days.listened_date', var('candidate_popular_days')) }}
 ),
 
 per_country as (

@@ -19,9 +19,7 @@ session_tracks as (
     from {{ ref('int_plays_sessionized') }}
     where
         is_stream
-        and listened_date <= cast('{{ run_date() }}' as date)
-        and {{ days_between('listened_date', "cast('" ~ run_date() ~ "' as date)") }}
-        < {{ var('similarity_window_days') }}
+        and {{ recent_days_filter('listened_date', var('similarity_window_days')) }}
     group by session_id, track_id
 ),
 

@@ -20,7 +20,8 @@ final as (
         skip_flag_rule,
         platform,
         country_code,
-        loaded_at
+        loaded_at,
+        partition_date
     from checked
     where row_status = 'accepted'
 )
