@@ -10,7 +10,9 @@ A snapshot is published only after it validated (row counts equal to the warehou
 serving contracts hold) and its file was checksummed and fsynced; publishing writes its manifest,
 then replaces CURRENT, each whole or not at all (serving/store.py), so a reader sees the old
 snapshot or the new one, never a half-written one, even if the export is killed or the disk fills
-up at any point. The last `keep` snapshots stay on disk for `rollback`.
+up at any point. The last `keep` snapshots stay on disk for `rollback`. With a remote
+(TUNESDAY_SNAPSHOT_REMOTE: serving/remote.py), publishing uploads the snapshot there first, for the
+fleet's serving hosts to pull.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 from serving import documents
 from serving.contract import SERVING_TABLES
 from serving.documents import SCHEMA_VERSION
+from serving.remote import Remote
 from serving.store import Store, StoreError, sha256_of, verify, warn_on_stderr
 from serving.warehouse import ExportError, Warehouse
 from tunesday.bloom import SECOND_HASH_PREFIX
@@ -338,8 +341,9 @@ def _build(partial: Path, warehouse: Warehouse, snapshot_id: str, run_date: str,
 
 def export(warehouse: Warehouse, store: Store, run_date: str, keep: int = 3,
            progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
-           publish: bool = True) -> dict:
-    """Export, validate and publish a snapshot of `run_date`; returns its manifest.
+           publish: bool = True, remote: Remote | None = None) -> dict:
+    """Export, validate and publish a snapshot of `run_date` (to `remote` too, if given: `_publish`);
+    returns its manifest.
 
     With `publish=False` the snapshot is written, validated and sealed in the store but CURRENT
     is left alone: the daily job publishes it later (`publish_exported`), once every stage passed.
@@ -362,7 +366,7 @@ def export(warehouse: Warehouse, store: Store, run_date: str, keep: int = 3,
                 manifest["export_seconds"] = round(time.perf_counter() - started, 3)
                 manifest = store.add(store.partial_path(snapshot_id), manifest)
                 if publish:
-                    store.publish(manifest)
+                    _publish(store, manifest, remote, keep, warn=lambda line: progress(f"warning: {line}"))
             except BaseException:
                 store.discard(snapshot_id)
                 raise
@@ -376,17 +380,26 @@ def export(warehouse: Warehouse, store: Store, run_date: str, keep: int = 3,
 
 
 def publish_exported(store: Store, snapshot_id: str, keep: int = 3,
-                     warn: Callable[[str], None] = warn_on_stderr) -> dict:
+                     warn: Callable[[str], None] = warn_on_stderr, remote: Remote | None = None) -> dict:
     """Publish a snapshot `export(publish=False)` wrote: its file checked against its seal (stat;
-    in full if the stat changed), CURRENT pointed at it, old snapshots pruned. Returns its manifest."""
+    in full if the stat changed), CURRENT (and the remote's) pointed at it, old snapshots pruned.
+    Returns its manifest."""
     with store.exclusive():
         found = [m for m in store.published(warn) if m["snapshot_id"] == snapshot_id]
         if not found:
             raise ExportError(f"no snapshot {snapshot_id} in {store.root} to publish")
         manifest = store.seal(found[0], verify(store, found[0], trust_seal=True))
-        store.publish(manifest)
+        _publish(store, manifest, remote, keep, warn)
         store.prune(keep, warn=warn)
     return manifest
+
+
+def _publish(store: Store, manifest: dict, remote: Remote | None, keep: int, warn: Callable[[str], None]) -> None:
+    """Point CURRENT at the sealed snapshot. With a remote (serving/remote.py), the remote's CURRENT
+    first: a snapshot the fleet could not get is not published here either (RemoteError)."""
+    if remote is not None:
+        remote.upload(store, manifest, keep, warn)
+    store.publish(manifest)
 
 
 def _reason(error: OSError | sqlite3.Error) -> str:
@@ -397,10 +410,11 @@ def _reason(error: OSError | sqlite3.Error) -> str:
 
 
 def rollback(store: Store, snapshot_id: str | None = None,
-             warn: Callable[[str], None] = warn_on_stderr) -> dict:
+             warn: Callable[[str], None] = warn_on_stderr, remote: Remote | None = None, keep: int = 3) -> dict:
     """Re-publish an older snapshot: the one named, or the one before the current one (the newest
-    when CURRENT is missing or malformed). Its checksum is verified first, in full, and its file's
-    stat sealed anew (a store restored from a backup has new inodes)."""
+    when CURRENT is missing or malformed), to `remote` too if given (uploaded again only if the
+    remote no longer has it). Its checksum is verified first, in full, and its file's stat sealed
+    anew (a store restored from a backup has new inodes)."""
     with store.exclusive():
         try:
             current = store.current()
@@ -415,5 +429,5 @@ def rollback(store: Store, snapshot_id: str | None = None,
         if not candidates:
             raise ExportError("no older snapshot to roll back to" if not snapshot_id else f"no snapshot {snapshot_id}")
         manifest = store.seal(candidates[0], verify(store, candidates[0]))
-        store.publish(manifest)
+        _publish(store, manifest, remote, keep, warn)
     return manifest
