@@ -1,19 +1,21 @@
 """Benchmark of `tunesday-serving export`, and of publishing to a remote and pulling from it: wall
 time, CPU time and peak memory of each, and the snapshot's size; prints each run and the medians.
 
-    python bench/export_bench.py --listeners 1000000 [--remote] [--repeat 1] [--work DIR]
+    python bench/export_bench.py --listeners 1000000 [--slice-rows N ...] [--remote] [--repeat 1] [--work DIR]
     python bench/export_bench.py --duckdb target/tunesday.duckdb --run-date YYYY-MM-DD [--repeat 3]
 
 `--listeners N` fabricates the serving tables of N listeners (`fabricate`: no dbt build, a few
 minutes at a million) in a DuckDB file under --work (kept there for the next run); `--duckdb`
 exports a warehouse dbt built. Each export is a fresh process (as the daily job runs it) writing
-a new snapshot into a temporary store. With `--remote` the snapshot is then published to a
-folder remote (`serving.remote.Remote.upload`, as the publish stage does) and pulled from there
-into another empty store (`tunesday-serving pull`), each in a process of its own; everything is
-deleted afterwards. Each process's peak RSS is its own (os.wait4). CPU time over wall time shows
-how much of the two cores a step keeps busy; on a shared VM the wall time moves with the
-neighbours, the CPU time less. Disk: the store, the remote and the pulled copy each hold the
-snapshot (about 33 KB a listener).
+a new snapshot into a temporary store; `--slice-rows 25000 2000000` exports once with each slice
+size in turn (serving.snapshot.SLICE_ROWS; a size above the listeners renders each stage whole,
+as the export did before slices), for before/after figures taken back to back. With `--remote`
+the snapshot is then published to a folder remote (`serving.remote.Remote.upload`, as the
+publish stage does) and pulled from there into another empty store (`tunesday-serving pull`),
+each in a process of its own; everything is deleted afterwards. Each process's peak RSS is its
+own (os.wait4). CPU time over wall time shows how much of the two cores a step keeps busy; on a
+shared VM the wall time moves with the neighbours, the CPU time less. Disk: the store, the remote
+and the pulled copy each hold the snapshot (about 28 KB a listener).
 """
 
 import argparse
@@ -29,6 +31,7 @@ from pathlib import Path
 import duckdb
 
 from serving.contract import SERVING_TABLES
+from serving.snapshot import SLICE_ROWS
 from tunesday import settings
 from tunesday.warehouse import DUCKDB_TARGET_SCHEMA, stage_schema
 
@@ -202,6 +205,20 @@ def _timed(args: list[str], env: dict) -> dict:
             "stderr": stderr}
 
 
+#: `tunesday-serving export` with the slice size given (serving.snapshot.SLICE_ROWS by default).
+EXPORT = """
+import sys
+from pathlib import Path
+from serving.snapshot import export
+from serving.store import Store
+from serving.warehouse import DuckDBWarehouse
+warehouse = DuckDBWarehouse(sys.argv[1])
+try:
+    export(warehouse, Store(Path(sys.argv[2])), sys.argv[3], keep=1, slice_rows=int(sys.argv[4]))
+finally:
+    warehouse.close()
+"""
+#: What the publish stage does with a remote: the published snapshot uploaded.
 UPLOAD = """
 import sys
 from pathlib import Path
@@ -212,20 +229,23 @@ Remote(sys.argv[2]).upload(store, store.current())
 """
 
 
-def _run(duckdb_path: str, run_date: str, remote: bool) -> dict:
-    steps = {}
+def _run(duckdb_path: str, run_date: str, slice_rows: list[int], remote: bool) -> dict:
+    """An export per slice size (into the same store, one kept), then the remote's steps."""
+    steps, stages = {}, []
     with tempfile.TemporaryDirectory(prefix="export-bench-", dir=PROJECT_DIR / "target") as work:
         store, shared, pulled = (Path(work, name) for name in ("store", "remote", "pulled"))
-        env = {**os.environ, settings.DUCKDB_PATH: duckdb_path, settings.SERVING_STORE: str(store)}
+        env = {**os.environ, settings.SERVING_STORE: str(store)}
         env.pop(settings.SNAPSHOT_REMOTE, None)
-        steps["export"] = _timed([sys.executable, "-m", "serving.cli", "export", "--run-date", run_date,
-                                  "--keep", "1"], env)
+        for rows in slice_rows:
+            name = f"export, slices of {rows:,}"
+            steps[name] = _timed([sys.executable, "-c", EXPORT, duckdb_path, str(store), run_date, str(rows)], env)
+            stages += [f"{name}: {line.strip()}" for line in steps[name]["stderr"].splitlines()
+                       if " in " in line and "/s)" not in line and "/" not in line.split(":")[0]]
         size = sum(path.stat().st_size for path in (store / "snapshots").glob("*.sqlite"))
         if remote:
             steps["publish to the remote"] = _timed([sys.executable, "-c", UPLOAD, str(store), shared.as_uri()], env)
             env = {**env, settings.SERVING_STORE: str(pulled), settings.SNAPSHOT_REMOTE: shared.as_uri()}
             steps["pull"] = _timed([sys.executable, "-m", "serving.cli", "pull"], env)
-    stages = [line.strip() for line in steps["export"]["stderr"].splitlines() if " in " in line and "/s)" not in line]
     return {"steps": steps, "snapshot_gb": size / 1e9, "stages": stages}
 
 
@@ -238,6 +258,9 @@ def main() -> None:
                                                          "else today, UTC)")
     parser.add_argument("--work", default=str(PROJECT_DIR / "target" / "export-bench"),
                         help="where the fabricated DuckDB file is kept")
+    parser.add_argument("--slice-rows", type=int, nargs="+", default=[SLICE_ROWS],
+                        help=f"export once with each slice size, in turn (default {SLICE_ROWS:,}; a size above the "
+                             "listeners renders each stage whole, as before slices)")
     parser.add_argument("--remote", action="store_true", help="also publish to a folder remote and pull from it")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
@@ -256,7 +279,7 @@ def main() -> None:
     (PROJECT_DIR / "target").mkdir(exist_ok=True)
     runs = []
     for number in range(1, args.repeat + 1):
-        run = _run(str(duckdb_path.resolve()), run_date, args.remote)
+        run = _run(str(duckdb_path.resolve()), run_date, args.slice_rows, args.remote)
         runs.append(run)
         print(f"run {number}: snapshot {run['snapshot_gb']:.2f} GB", flush=True)
         for name, step in run["steps"].items():
