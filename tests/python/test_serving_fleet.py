@@ -242,9 +242,11 @@ def test_a_pull_killed_mid_download_leaves_nothing_half_visible(fleet):
         feeder = threading.Thread(target=feed)
         feeder.start()
         puller = host.pull(remote=fed.as_uri())
-        partial = host.store.partial_path(snapshot_id)
-        wait_for("the first read written", lambda: puller.poll() is None and partial.exists()
-                 and partial.stat().st_size >= CHUNK_BYTES or puller.poll() is not None)
+
+        def written() -> int:
+            return max((path.stat().st_size for path in host.store.snapshots.glob(f"{snapshot_id}.sqlite*")), default=0)
+
+        wait_for("the first read written", lambda: puller.poll() is not None or written() >= CHUNK_BYTES)
         assert puller.poll() is None, host.log.read_text()[-2000:]
         puller.send_signal(signal.SIGKILL)
         puller.wait(timeout=30)
