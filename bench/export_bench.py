@@ -289,8 +289,9 @@ def main() -> None:
         for stage in run["stages"]:
             print(f"    {stage}")
     for name in runs[0]["steps"]:
-        print(f"median of {len(runs)}, {name}: wall {statistics.median(r['steps'][name]['wall_s'] for r in runs):.1f} s, "
-              f"CPU {statistics.median(r['steps'][name]['cpu_s'] for r in runs):.1f} s")
+        wall = statistics.median(run["steps"][name]["wall_s"] for run in runs)
+        cpu = statistics.median(run["steps"][name]["cpu_s"] for run in runs)
+        print(f"median of {len(runs)}, {name}: wall {wall:.1f} s, CPU {cpu:.1f} s")
 
 
 if __name__ == "__main__":

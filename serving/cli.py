@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             manifest = rollback(store, args.snapshot_id, remote=remote)
             print(f"published {manifest['snapshot_id']} (run_date {manifest['run_date']})")
-    except (ExportError, StoreError, OSError, ValueError, KeyError, settings.SettingMissing, logs.LogLevelError) as error:
+    except (ExportError, StoreError, OSError, ValueError, KeyError, settings.SettingMissing,
+            logs.LogLevelError) as error:
         print(f"tunesday-serving {args.command}: {error}", file=sys.stderr)
         return 1
     return 0

@@ -51,7 +51,8 @@ def render(snapshot_built_at: dt.datetime | None, pulled: dict | None = None) ->
     return (generate_latest(registry).decode()
             + _gauge("tunesday_snapshot_built_timestamp_seconds",
                      "When the serving snapshot this worker serves was built (unix time; NaN: none).", built)
-            + _gauge("tunesday_snapshot_age_seconds", "Age of the serving snapshot this worker serves (NaN: none).", age)
+            + _gauge("tunesday_snapshot_age_seconds", "Age of the serving snapshot this worker serves (NaN: none).",
+                     age)
             + _pull_metrics(pulled))
 
 

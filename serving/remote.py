@@ -57,7 +57,7 @@ CHUNK_BYTES = 8 << 20
 PULLED_FILE = "PULLED"
 #: Keys of a store's manifest that describe its local file, not the snapshot: never shared.
 _LOCAL_KEYS = ("file_stat", "path")
-#: After failed pulls in a row, the next waits 2, 4, … times the interval, up to this many times.
+#: After failed pulls in a row, the next waits 1, 2, 4, … times the interval, up to this many times.
 MAX_BACKOFF = 10
 
 
@@ -247,14 +247,14 @@ class Remote:
                 target.flush()
                 os.fsync(target.fileno())
         except Exception as error:  # noqa: BLE001 - each backend raises its own types
-            raise RemoteError(f"snapshot {snapshot_id} could not be pulled from {self.url}: {_reason(error)}") from error
+            raise RemoteError(f"snapshot {snapshot_id} could not be pulled from {self.url}: "
+                              f"{_reason(error)}") from error
         if size != expected:
             got = f"more than {expected:,} bytes" if size > expected else f"{size:,} bytes of {expected:,}"
             raise RemoteError(f"snapshot {snapshot_id} on {self.url} is damaged: {got}")
         if digest.hexdigest() != shared["checksum_sha256"]:
             raise RemoteError(f"snapshot {snapshot_id} on {self.url} is damaged: it does not match its checksum")
         return size
-
 
     def _open(self, path: str) -> BinaryIO:
         """A file of the remote to read from start to end: a plain file in a folder (as it is written
@@ -275,7 +275,7 @@ def _intact_copy(store: Store, shared: dict) -> dict | None:
     """The store's own manifest of the snapshot `shared` describes, if its file is on disk and intact
     (verify: its sealed stat, else its sha256): the one it publishes, or one pulled before."""
     for manifest in store.published(warn=lambda line: None):
-        if manifest["snapshot_id"] == shared["snapshot_id"] and manifest["checksum_sha256"] == shared["checksum_sha256"]:
+        if (manifest["snapshot_id"], manifest["checksum_sha256"]) == (shared["snapshot_id"], shared["checksum_sha256"]):
             try:
                 verify(store, manifest, trust_seal=True)
             except StoreError:
@@ -335,8 +335,8 @@ def _write_pulled(store: Store, record: dict) -> None:
 
 
 def pull_every(remote: Remote, store: Store, seconds: float, keep: int = 3) -> None:
-    """Pull every `seconds`, forever; after failures in a row, 2, 4, … times as long (up to
-    MAX_BACKOFF times), so a damaged snapshot is not downloaded again at every poll."""
+    """Pull every `seconds`, forever; after the second failure in a row 2, 4, … times as long (up
+    to MAX_BACKOFF times), so a damaged snapshot is not downloaded again at every poll."""
     failures = 0
     while True:
         _, failed = pull_once(remote, store, keep)

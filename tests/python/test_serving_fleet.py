@@ -81,7 +81,8 @@ class Job:
         day = stages.Day(target=self.target, run_date=dt.date.fromisoformat(RUN_DATE), progress=lambda line: None,
                          snapshot_id=snapshot_id or self.export())
         outcome = stages.publish(day)
-        assert outcome.status == "success" and outcome.detail.endswith(f"uploaded to {self.target.environ[settings.SNAPSHOT_REMOTE]}")
+        remote = self.target.environ[settings.SNAPSHOT_REMOTE]
+        assert outcome.status == "success" and outcome.detail.endswith(f"uploaded to {remote}")
         return day.snapshot_id
 
 
