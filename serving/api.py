@@ -13,12 +13,15 @@ import datetime as dt
 import re
 import sqlite3
 import time
+from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from serving import documents
 from serving import errors
 from serving import metrics as serving_metrics
+from serving.remote import read_pulled
+from serving.store import Store
 from tunesday import logs
 from tunesday.bloom import BloomFilter
 
@@ -247,7 +250,8 @@ def readyz():
 def metrics():
     snapshot = current_app.extensions["snapshot_reader"].get()
     built_at = None if snapshot is None else _built_at(snapshot)
-    return Response(serving_metrics.render(built_at), mimetype="text/plain; version=0.0.4")
+    pulled = read_pulled(Store(Path(current_app.config["SERVING_STORE"])))
+    return Response(serving_metrics.render(built_at, pulled), mimetype="text/plain; version=0.0.4")
 
 
 @bp.get("/openapi.json")

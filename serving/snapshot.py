@@ -10,7 +10,9 @@ A snapshot is published only after it validated (row counts equal to the warehou
 serving contracts hold) and its file was checksummed and fsynced; publishing writes its manifest,
 then replaces CURRENT, each whole or not at all (serving/store.py), so a reader sees the old
 snapshot or the new one, never a half-written one, even if the export is killed or the disk fills
-up at any point. The last `keep` snapshots stay on disk for `rollback`.
+up at any point. The last `keep` snapshots stay on disk for `rollback`. With a remote
+(TUNESDAY_SNAPSHOT_REMOTE: serving/remote.py), publishing uploads the snapshot there first, for the
+fleet's serving hosts to pull.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 from serving import documents
 from serving.contract import SERVING_TABLES
 from serving.documents import SCHEMA_VERSION
+from serving.remote import Remote
 from serving.store import Store, StoreError, sha256_of, verify, warn_on_stderr
 from serving.warehouse import ExportError, Warehouse
 from tunesday.bloom import SECOND_HASH_PREFIX
@@ -91,16 +94,27 @@ class Rendering:
     bloom_hashes: dict[str, bytes] = field(default_factory=dict)
 
 
+#: Listeners (or playlists) a stage renders at a time: DuckDB holds a slice's documents, not all
+#: of them (bench/export_bench.py, peak RSS: 1.7 GB at 100,000 listeners and 4.8 GB at a million,
+#: against 4.7 GB and some 43 GB with whole stages; what grows past a slice is the tracks' fields
+#: and DuckDB's buffer of the tables it reads). Each slice reads its rows with a range filter on
+#: the key.
+SLICE_ROWS = 25_000
+
+
 @dataclass(frozen=True)
 class Stage:
     """One snapshot table: its DuckDB query (serving/sql/) with its parameters, the function that
-    makes the query's rows into the table's rows, and the insert."""
+    makes the query's rows into the table's rows, and the insert. A stage `sliced_by` a kind of key
+    (serving/sql/slices.sql: listeners or playlists) runs once per slice of keys, in key order, with
+    the slice's bounds as $first_key and $last_key."""
 
     name: str
     query: str
     rows: Callable[[Rendering, Iterable[tuple]], Iterator[tuple]]
     insert: str
     parameters: dict = field(default_factory=dict)
+    sliced_by: str | None = None
 
 
 def listener_rows(rendering: Rendering, rows: Iterable[tuple]) -> Iterator[tuple]:
@@ -157,16 +171,46 @@ def stages() -> list[Stage]:
     """The stages in order: tracks before the stages that join their fields and hashes in."""
     return [
         Stage("listeners", documents.sql("listeners"), listener_rows,
-              "insert into listeners values (?, ?, ?, ?, ?, ?, ?)"),
+              "insert into listeners values (?, ?, ?, ?, ?, ?, ?)", sliced_by="listeners"),
         Stage("tracks", documents.sql("tracks"), track_rows, "insert into tracks values (?, ?)",
               {"second_hash_prefix": SECOND_HASH_PREFIX}),
         *[Stage(surface, documents.sql("surface"), whole_surface_rows, "insert into surfaces values (?, ?, ?, ?)",
-                {"surface": surface}) for surface in documents.WHOLE_SURFACES],
+                {"surface": surface}, "listeners") for surface in documents.WHOLE_SURFACES],
         *[Stage(surface, documents.sql("surface"), surface_part_rows, "insert into surface_parts values (?, ?, ?, ?)",
-                {"surface": surface}) for surface in documents.PART_SURFACES],
+                {"surface": surface}, "listeners") for surface in documents.PART_SURFACES],
         Stage("playlists", documents.sql("playlists"), playlist_rows,
-              "insert into playlists values (?, ?, ?, ?, ?, ?, ?)"),
+              "insert into playlists values (?, ?, ?, ?, ?, ?, ?)", sliced_by="playlists"),
     ]
+
+
+@dataclass(frozen=True)
+class Task:
+    """A stage's query to run: the whole stage, or one slice of it (`label` says which)."""
+
+    stage: Stage
+    parameters: dict
+    label: str
+
+
+def tasks(relations, plan: list[Stage], slice_rows: int) -> list[Task]:
+    """The plan's stages, each sliced stage as one task per slice of `slice_rows` keys, in key order."""
+    cursor = relations.cursor()  # its own: the checks run on `relations` meanwhile
+    try:
+        starts: dict[str, list[str]] = {}
+        for kind, key in cursor.execute(documents.sql("slices"), {"slice_size": slice_rows}).fetchall():
+            starts.setdefault(kind, []).append(key)
+    finally:
+        cursor.close()
+    found = []
+    for stage in plan:
+        if stage.sliced_by is None:
+            found.append(Task(stage, stage.parameters, stage.name))
+            continue
+        bounds = [None, *starts.get(stage.sliced_by, []), None]
+        for number, (first, last) in enumerate(zip(bounds, bounds[1:]), start=1):
+            label = stage.name if len(bounds) == 2 else f"{stage.name} {number}/{len(bounds) - 1}"
+            found.append(Task(stage, {**stage.parameters, "first_key": first, "last_key": last}, label))
+    return found
 
 
 def _check_items(what: str, count: int, positions_ok: bool, track_ids: str, items: bytes | None) -> None:
@@ -178,11 +222,11 @@ def _check_items(what: str, count: int, positions_ok: bool, track_ids: str, item
         raise ExportError(f"contract violated: {what} has {count} rows but not as many rendered items")
 
 
-def _execute(relations, stage: Stage):
-    """A cursor holding the stage query's whole result (DuckDB materialises it while the GIL is free)."""
+def _execute(relations, task: Task):
+    """A cursor holding the task query's whole result (DuckDB materialises it while the GIL is free)."""
     cursor = relations.cursor()
     try:
-        return cursor.execute(stage.query, stage.parameters)
+        return cursor.execute(task.stage.query, task.parameters)
     except BaseException:
         cursor.close()
         raise
@@ -207,34 +251,37 @@ def _counted(progress: Callable[[str], None], name: str, rows: Iterable[tuple]) 
     progress(f"  {name}: {count:,} in {time.perf_counter() - started:.1f} s")
 
 
-def _write_stage(con: sqlite3.Connection, stage: Stage, rendering: Rendering, rows: Iterable[tuple],
-                 progress: Callable[[str], None]) -> None:
+def _write_task(con: sqlite3.Connection, task: Task, rendering: Rendering, rows: Iterable[tuple],
+                progress: Callable[[str], None]) -> None:
     try:
-        con.executemany(stage.insert, _counted(progress, stage.name, stage.rows(rendering, rows)))
+        con.executemany(task.stage.insert, _counted(progress, task.label, task.stage.rows(rendering, rows)))
     except sqlite3.IntegrityError as error:
-        raise ExportError(f"contract violated: {stage.name}: {error}") from error
+        raise ExportError(f"contract violated: {task.stage.name}: {error}") from error
 
 
-def _write(con: sqlite3.Connection, relations, rendering: Rendering, progress: Callable[[str], None]) -> dict:
-    """Check the serving tables, then write the stages into the snapshot; returns the settings.
+def _write(con: sqlite3.Connection, relations, rendering: Rendering, progress: Callable[[str], None],
+           slice_rows: int = SLICE_ROWS) -> dict:
+    """Check the serving tables, then write the stages into the snapshot, slice by slice; returns
+    the settings.
 
-    DuckDB renders the next stage (in a thread: it releases the GIL) while this one's rows are
-    written to SQLite. One stage renders ahead: two would overlap more but hold two results at
+    DuckDB renders the next task (in a thread: it releases the GIL) while this one's rows are
+    written to SQLite. One task renders ahead: two would overlap more but hold two results at
     once, and on a VM the extra memory costs more in page faults than the overlap wins."""
-    plan = stages()
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1) as renderer:
-        ahead = renderer.submit(_execute, relations, plan[0])
+        planned = renderer.submit(tasks, relations, stages(), slice_rows)
+        ahead = renderer.submit(lambda: _execute(relations, planned.result()[0]))
         try:
-            settings = check_serving_tables(relations, rendering.run_date)
+            settings = check_serving_tables(relations, rendering.run_date)  # before any error of the tasks'
             rendering.read["serving_settings"] = 1
             progress(f"  contracts checked in {time.perf_counter() - started:.1f} s")
-            for number, stage in enumerate(plan):
+            plan = planned.result()
+            for number, task in enumerate(plan):
                 waited = time.perf_counter()
                 rows = _rows(ahead.result())
                 ahead = renderer.submit(_execute, relations, plan[number + 1]) if number + 1 < len(plan) else None
-                progress(f"  {stage.name}: rendered ({time.perf_counter() - waited:.1f} s waited for DuckDB)")
-                _write_stage(con, stage, rendering, rows, progress)
+                progress(f"  {task.label}: rendered ({time.perf_counter() - waited:.1f} s waited for DuckDB)")
+                _write_task(con, task, rendering, rows, progress)
         finally:
             if ahead is not None and not ahead.cancel() and ahead.exception() is None:
                 ahead.result().close()
@@ -303,7 +350,7 @@ def validate(con: sqlite3.Connection, warehouse: Warehouse, read: dict[str, int]
 
 
 def _build(partial: Path, warehouse: Warehouse, snapshot_id: str, run_date: str,
-           progress: Callable[[str], None]) -> dict:
+           progress: Callable[[str], None], slice_rows: int) -> dict:
     """Write the snapshot file, validate it and checksum it; returns its manifest."""
     with sqlite3.connect(partial) as con:
         # 64 KiB pages hold a listener's documents in one page (4 KiB pages chain them through
@@ -312,7 +359,7 @@ def _build(partial: Path, warehouse: Warehouse, snapshot_id: str, run_date: str,
                           + documents.SCHEMA)
         progress(f"exporting run_date {run_date} to {snapshot_id}.sqlite")
         rendering = Rendering(run_date)
-        settings = _write(con, warehouse.relations(), rendering, progress)
+        settings = _write(con, warehouse.relations(), rendering, progress, slice_rows)
         manifest = {"snapshot_id": snapshot_id, "run_date": run_date, "schema_version": SCHEMA_VERSION,
                     "row_counts": rendering.read, "settings": settings,
                     "built_at": dt.datetime.now(dt.timezone.utc).isoformat()}
@@ -338,8 +385,9 @@ def _build(partial: Path, warehouse: Warehouse, snapshot_id: str, run_date: str,
 
 def export(warehouse: Warehouse, store: Store, run_date: str, keep: int = 3,
            progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
-           publish: bool = True) -> dict:
-    """Export, validate and publish a snapshot of `run_date`; returns its manifest.
+           publish: bool = True, remote: Remote | None = None, slice_rows: int = SLICE_ROWS) -> dict:
+    """Export, validate and publish a snapshot of `run_date` (to `remote` too, if given: `_publish`);
+    returns its manifest.
 
     With `publish=False` the snapshot is written, validated and sealed in the store but CURRENT
     is left alone: the daily job publishes it later (`publish_exported`), once every stage passed.
@@ -358,11 +406,12 @@ def export(warehouse: Warehouse, store: Store, run_date: str, keep: int = 3,
             store.remove_leftovers()  # of a killed export
             snapshot_id = f"{run_date}_{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}Z"
             try:
-                manifest = _build(store.partial_path(snapshot_id), warehouse, snapshot_id, run_date, progress)
+                manifest = _build(store.partial_path(snapshot_id), warehouse, snapshot_id, run_date, progress,
+                                  slice_rows)
                 manifest["export_seconds"] = round(time.perf_counter() - started, 3)
                 manifest = store.add(store.partial_path(snapshot_id), manifest)
                 if publish:
-                    store.publish(manifest)
+                    _publish(store, manifest, remote, keep, warn=lambda line: progress(f"warning: {line}"))
             except BaseException:
                 store.discard(snapshot_id)
                 raise
@@ -376,17 +425,26 @@ def export(warehouse: Warehouse, store: Store, run_date: str, keep: int = 3,
 
 
 def publish_exported(store: Store, snapshot_id: str, keep: int = 3,
-                     warn: Callable[[str], None] = warn_on_stderr) -> dict:
+                     warn: Callable[[str], None] = warn_on_stderr, remote: Remote | None = None) -> dict:
     """Publish a snapshot `export(publish=False)` wrote: its file checked against its seal (stat;
-    in full if the stat changed), CURRENT pointed at it, old snapshots pruned. Returns its manifest."""
+    in full if the stat changed), CURRENT (and the remote's) pointed at it, old snapshots pruned.
+    Returns its manifest."""
     with store.exclusive():
         found = [m for m in store.published(warn) if m["snapshot_id"] == snapshot_id]
         if not found:
             raise ExportError(f"no snapshot {snapshot_id} in {store.root} to publish")
         manifest = store.seal(found[0], verify(store, found[0], trust_seal=True))
-        store.publish(manifest)
+        _publish(store, manifest, remote, keep, warn)
         store.prune(keep, warn=warn)
     return manifest
+
+
+def _publish(store: Store, manifest: dict, remote: Remote | None, keep: int, warn: Callable[[str], None]) -> None:
+    """Point CURRENT at the sealed snapshot. With a remote (serving/remote.py), the remote's CURRENT
+    first: a snapshot the fleet could not get is not published here either (RemoteError)."""
+    if remote is not None:
+        remote.upload(store, manifest, keep, warn)
+    store.publish(manifest)
 
 
 def _reason(error: OSError | sqlite3.Error) -> str:
@@ -397,10 +455,11 @@ def _reason(error: OSError | sqlite3.Error) -> str:
 
 
 def rollback(store: Store, snapshot_id: str | None = None,
-             warn: Callable[[str], None] = warn_on_stderr) -> dict:
+             warn: Callable[[str], None] = warn_on_stderr, remote: Remote | None = None, keep: int = 3) -> dict:
     """Re-publish an older snapshot: the one named, or the one before the current one (the newest
-    when CURRENT is missing or malformed). Its checksum is verified first, in full, and its file's
-    stat sealed anew (a store restored from a backup has new inodes)."""
+    when CURRENT is missing or malformed), to `remote` too if given (uploaded again only if the
+    remote no longer has it). Its checksum is verified first, in full, and its file's stat sealed
+    anew (a store restored from a backup has new inodes)."""
     with store.exclusive():
         try:
             current = store.current()
@@ -415,5 +474,5 @@ def rollback(store: Store, snapshot_id: str | None = None,
         if not candidates:
             raise ExportError("no older snapshot to roll back to" if not snapshot_id else f"no snapshot {snapshot_id}")
         manifest = store.seal(candidates[0], verify(store, candidates[0]))
-        store.publish(manifest)
+        _publish(store, manifest, remote, keep, warn)
     return manifest

@@ -3,9 +3,12 @@
 Layout (one directory, `TUNESDAY_SERVING_STORE`, default target/serving):
     snapshots/<snapshot_id>.sqlite          one per export; <snapshot_id> = <run_date>_<UTC export time>
     snapshots/<snapshot_id>.manifest.json   its manifest
-    snapshots/<snapshot_id>.sqlite.partial  an export in progress (or killed): never read
+    snapshots/<snapshot_id>.sqlite.partial  an export or pull in progress (or killed): never read
     .<name>.<pid>.tmp                       a file being written (`tunesday.files.write_whole`): never read
     CURRENT                                 JSON: the published snapshot's manifest
+    PULLED                                  JSON: what this host's puller last did (serving/remote.py)
+
+A remote (serving/remote.py) has the same layout, without PULLED: a fleet's hosts pull from it.
 
 What keeps it whole, whatever stops a writer (a kill, a full disk, a crash):
 - every file is written whole or not at all (`tunesday.files.write_whole`: temporary file, fsync, rename,
@@ -20,8 +23,8 @@ What keeps it whole, whatever stops a writer (a kill, a full disk, a crash):
   a sync worker answers nothing, at every publish (bench/store_verify_bench.py); a file written
   to since it was published is still caught by its checksum. The export hashes the file while it
   validates it, so the checksum costs the export little;
-- one export (or rollback) at a time (`exclusive`): what one writes another never deletes as a
-  leftover.
+- one export, rollback or pull (serving/remote.py) at a time (`exclusive`): what one writes another
+  never deletes as a leftover.
 
 A malformed CURRENT or manifest (not JSON, `null`, `[]`, keys missing, a snapshot id that is not
 one) is a StoreError with a one-line reason; `published` skips such manifests with a warning, so
@@ -37,7 +40,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +52,20 @@ from tunesday.files import sync_directory, write_whole
 #: A snapshot id: a file name without a path (exports give <run_date>_<UTC export time>, which
 #: sort by age; serving/snapshot.py).
 SNAPSHOT_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z_:-]{0,127}")
-_SNAPSHOT_FILE = re.compile(rf"({SNAPSHOT_ID.pattern})\.(sqlite|manifest\.json)")
+SNAPSHOT_FILE = re.compile(rf"({SNAPSHOT_ID.pattern})\.(sqlite|manifest\.json)")
+#: The store's layout, also that of a remote (serving/remote.py).
+SNAPSHOTS_DIR = "snapshots"
+CURRENT_FILE = "CURRENT"
+
+
+def snapshot_file(snapshot_id: str) -> str:
+    return f"{snapshot_id}.sqlite"
+
+
+def manifest_file(snapshot_id: str) -> str:
+    return f"{snapshot_id}.manifest.json"
+
+
 #: The settings a manifest carries: serving_settings' columns but its run_date.
 _SETTINGS = set(SERVING_TABLES["serving_settings"]) - {"run_date"}
 
@@ -130,17 +146,17 @@ class Store:
 
     @property
     def snapshots(self) -> Path:
-        return self.root / "snapshots"
+        return self.root / SNAPSHOTS_DIR
 
     @property
     def current_file(self) -> Path:
-        return self.root / "CURRENT"
+        return self.root / CURRENT_FILE
 
     def snapshot_path(self, snapshot_id: str) -> Path:
-        return self.snapshots / f"{snapshot_id}.sqlite"
+        return self.snapshots / snapshot_file(snapshot_id)
 
     def manifest_path(self, snapshot_id: str) -> Path:
-        return self.snapshots / f"{snapshot_id}.manifest.json"
+        return self.snapshots / manifest_file(snapshot_id)
 
     def partial_path(self, snapshot_id: str) -> Path:
         return self.snapshots / f"{snapshot_id}.sqlite.partial"
@@ -173,7 +189,7 @@ class Store:
         return manifests
 
     def _manifest(self, path: Path) -> dict:
-        named = _SNAPSHOT_FILE.fullmatch(path.name)
+        named = SNAPSHOT_FILE.fullmatch(path.name)
         if not named:
             raise StoreError("not the name of a snapshot's manifest")
         try:
@@ -190,14 +206,14 @@ class Store:
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
-        """Hold the store for one writer: an export or rollback running meanwhile is an error (a
-        lock on the store's directory, released when the process ends, however it ends)."""
+        """Hold the store for one writer: an export, rollback or pull running meanwhile is an error
+        (a lock on the store's directory, released when the process ends, however it ends)."""
         descriptor = os.open(self.root, os.O_RDONLY)
         try:
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as error:
-                raise StoreError(f"another export or rollback is writing to {self.root}") from error
+                raise StoreError(f"another export, rollback or pull is writing to {self.root}") from error
             yield
         finally:
             os.close(descriptor)
@@ -243,21 +259,33 @@ class Store:
         """Delete the files of every snapshot older than the newest `keep` ones (never CURRENT's),
         damaged or orphaned files of such old snapshots included. Newer damaged files stay, with
         `published`'s warning, for someone to look at."""
-        kept = [manifest["snapshot_id"] for manifest in self.published(warn)][:max(keep, 1)]
+        newest_first = [manifest["snapshot_id"] for manifest in self.published(warn)]
         try:
-            kept.append((self.current() or {}).get("snapshot_id"))
+            current_id = (self.current() or {}).get("snapshot_id")
         except StoreError as error:
             warn(str(error))
-        oldest = min(filter(None, kept), default=None)
-        if oldest is None:
-            return
-        for path in self.snapshots.iterdir():
-            named = _SNAPSHOT_FILE.fullmatch(path.name)
-            if named and named[1] < oldest:
-                try:
-                    path.unlink()
-                except OSError as error:
-                    warn(f"could not delete {path.name}: {error}")
+            current_id = None
+        for name in outdated([path.name for path in self.snapshots.iterdir()], newest_first, current_id, keep):
+            try:
+                (self.snapshots / name).unlink()
+            except OSError as error:
+                warn(f"could not delete {name}: {error}")
+
+
+def outdated(names: Iterable[str], newest_first: list[str], current_id: str | None, keep: int) -> list[str]:
+    """The snapshot files among `names` that pruning deletes: those of snapshots older than the newest
+    `keep` (`newest_first`: ids) and than CURRENT's. The rule of a store and of a remote alike."""
+    oldest = min(filter(None, [*newest_first[:max(keep, 1)], current_id]), default=None)
+    if oldest is None:
+        return []
+    return [name for name in names if (named := SNAPSHOT_FILE.fullmatch(name)) and named[1] < oldest]
+
+
+def check_schema(manifest: dict) -> None:
+    """StoreError unless this version reads the snapshot's schema."""
+    if manifest["schema_version"] != SCHEMA_VERSION:
+        raise StoreError(f"snapshot {manifest['snapshot_id']} has schema {manifest['schema_version']}, "
+                         f"this version reads {SCHEMA_VERSION}")
 
 
 def verify(store: Store, manifest: dict, *, trust_seal: bool = False) -> dict[str, int]:
@@ -268,9 +296,7 @@ def verify(store: Store, manifest: dict, *, trust_seal: bool = False) -> dict[st
     as its checksum says without reading it (the request side, on every swap); otherwise every
     byte is hashed (a rollback, a file whose stat changed, a snapshot that failed a read)."""
     snapshot_id = manifest["snapshot_id"]
-    if manifest["schema_version"] != SCHEMA_VERSION:
-        raise StoreError(f"snapshot {snapshot_id} has schema {manifest['schema_version']}, "
-                         f"this version reads {SCHEMA_VERSION}")
+    check_schema(manifest)
     path = store.snapshot_path(snapshot_id)
     try:
         stat = file_stat(path)

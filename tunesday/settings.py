@@ -53,6 +53,10 @@ SETTINGS = _define(
     Setting("TUNESDAY_SERVING_STORE", "target/serving", "the serving snapshot store"),
     Setting("TUNESDAY_SERVING_BIND", "127.0.0.1:8080", "address gunicorn listens on"),
     Setting("TUNESDAY_SERVING_WORKERS", None, "gunicorn workers (default: one per core)"),
+    Setting("TUNESDAY_SNAPSHOT_REMOTE", None, "where a fleet of serving hosts gets its snapshots: a folder, "
+            "`file:///…`, `gs://bucket/prefix` or `s3://bucket/prefix` (fsspec); when set, publishing uploads "
+            "the snapshot there and `tunesday-serving pull` brings it to each host (default: none, a host "
+            "serves what it exports)"),
     Setting("TUNESDAY_RUN_DATE", None, "the day a dbt run computes (YYYY-MM-DD) when `--vars` gives no "
             "`run_date`; `tunesday daily` sets it (default: the day the run started, UTC)"),
     Setting("TUNESDAY_JOB_METRICS_FILE", "target/tunesday_job.prom",
@@ -79,6 +83,7 @@ BQ_EMULATOR_ENDPOINT = "TUNESDAY_BQ_EMULATOR_ENDPOINT"
 SERVING_STORE = "TUNESDAY_SERVING_STORE"
 SERVING_BIND = "TUNESDAY_SERVING_BIND"
 SERVING_WORKERS = "TUNESDAY_SERVING_WORKERS"
+SNAPSHOT_REMOTE = "TUNESDAY_SNAPSHOT_REMOTE"
 API_TOKENS = "TUNESDAY_API_TOKENS"
 JOB_METRICS_FILE = "TUNESDAY_JOB_METRICS_FILE"
 RUN_DATE = "TUNESDAY_RUN_DATE"

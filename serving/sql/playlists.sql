@@ -1,4 +1,5 @@
--- Every playlist: its track ids in playlist order, one per line, and its Smart Shuffle pool, best
+-- Every playlist of the slice from $first_key to before $last_key (null: no bound; snapshot.py):
+-- its track ids in playlist order, one per line, and its Smart Shuffle pool, best
 -- first: track ids, and the middle of each item, one per line
 -- ('"recommended":true,"score":…,"reasons":[…],"seed_track_id":"t9",'); '' when it has none.
 -- Positions are checked: 1..n, each once (positions_ok). reason_codes become a JSON list as in
@@ -13,6 +14,7 @@ playlist_tracks as (
         min(playlist_name) as playlist_name,
         list_sort(list({ 'position': playlist_position, 'track_id': track_id })) as entries
     from serving_playlist_tracks
+    where ($first_key is null or playlist_id >= $first_key) and ($last_key is null or playlist_id < $last_key)
     group by playlist_id
 ),
 
@@ -32,6 +34,7 @@ pool_items as (
             ','
         ) as item
     from serving_smart_shuffle_pools
+    where ($first_key is null or playlist_id >= $first_key) and ($last_key is null or playlist_id < $last_key)
 ),
 
 pools as (

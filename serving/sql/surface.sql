@@ -1,6 +1,7 @@
--- One surface's items per listener ($surface: discover_weekly, for_you): the start of each item,
--- one per line, and the listed track ids, one per line, in the same order; an item's end is its
--- track's fields (tracks.sql). Position, score and surface are never null here (checks.sql).
+-- One surface's items ($surface: discover_weekly, for_you) per listener of the slice from
+-- $first_key to before $last_key (null: no bound; snapshot.py): the start of each item, one per
+-- line, and the listed track ids, one per line, in the same order; an item's end is its track's
+-- fields (tracks.sql). Position, score and surface are never null here (checks.sql).
 -- Items are one concat() per row (a chain of || copies the row at each step); reason_codes
 -- ('a,b') become a JSON list: escaped as one JSON string, then split at the commas. One sort of
 -- a list of structs per listener, cheaper on DuckDB than an ordered list() per field.
@@ -27,7 +28,10 @@ rendered as (
             '},'
         ) as item
     from serving_recommendations
-    where surface = $surface
+    where
+        surface = $surface
+        and ($first_key is null or user_id >= $first_key)
+        and ($last_key is null or user_id < $last_key)
 ),
 
 sorted as (

@@ -4,7 +4,8 @@
     build      dbt build --selector daily: every model of the day and its tests (selectors.yml)
     freshness  dbt source freshness: the events must have arrived (warn after 26 h, error after 48 h)
     export     the serving tables to a snapshot, validated and sealed, not yet published
-    publish    CURRENT points at the snapshot: reached only when every stage before passed
+    publish    CURRENT points at the snapshot: reached only when every stage before passed (with
+               TUNESDAY_SNAPSHOT_REMOTE, uploaded there first: serving/remote.py)
 
 The first stage that fails stops the run with its own exit code (EXIT_CODES) and a one-line
 reason. Every stage is safe to run again: dbt's incremental models recompute the run's days, an
@@ -139,6 +140,9 @@ def export(day: Day) -> Outcome:
 
 
 def publish(day: Day) -> Outcome:
+    """CURRENT -> the exported snapshot; with TUNESDAY_SNAPSHOT_REMOTE set, the remote's CURRENT
+    first, the snapshot uploaded there (serving/remote.py): the fleet's hosts pull it from there."""
+    from serving import remote as remotes
     from serving.snapshot import publish_exported
     from serving.store import Store, StoreError
     from serving.warehouse import ExportError
@@ -146,14 +150,15 @@ def publish(day: Day) -> Outcome:
     if not day.snapshot_id:
         raise StageFailed("no snapshot to publish: the export stage has not run (give --snapshot-id)")
     try:
+        remote = remotes.configured(day.target.environ)
         manifest = publish_exported(Store(day.target.store), day.snapshot_id, keep=day.keep,
-                                    warn=lambda line: day.progress(f"  warning: {line}"))
+                                    warn=lambda line: day.progress(f"  warning: {line}"), remote=remote)
     except (ExportError, StoreError, OSError) as error:
         raise StageFailed(str(error)) from error
     if manifest["run_date"] != day.run_date.isoformat():
         raise StageFailed(f"snapshot {day.snapshot_id} is of run_date {manifest['run_date']}, not {day.run_date}")
     return Outcome(rows=sum(manifest["row_counts"].values()), snapshot_id=day.snapshot_id,
-                   detail=f"CURRENT -> {day.snapshot_id}")
+                   detail=f"CURRENT -> {day.snapshot_id}" + (f", uploaded to {remote.url}" if remote else ""))
 
 
 RUNNERS: dict[str, Callable[[Day], Outcome]] = {
