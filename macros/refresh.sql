@@ -78,6 +78,6 @@
     {#- Post-hook of int_user_refresh: the rows of runs older than two cycles are never read again. -#}
     {%- if is_incremental() %}
         delete from {{ this }}
-        where {{ days_between('run_date', "cast('" ~ run_date() ~ "' as date)") }} > 2 * {{ refresh_cycle_days() }}
+        where run_date < cast('{{ days_after(run_date(), -2 * refresh_cycle_days()) }}' as date)
     {%- endif %}
 {% endmacro %}

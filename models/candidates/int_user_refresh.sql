@@ -25,6 +25,19 @@
 {%- set day = "cast('" ~ run_date() ~ "' as date)" %}
 -- depends_on: {{ ref('stg_raw__listening_events') }}, {{ ref('stg_raw__saved_tracks') }}, {{ ref('stg_raw__follows') }}
 {%- set everyone = not is_incremental() or var('refresh_all_listeners', false) %}
+{#-
+    The days this run reads, as constants (BigQuery prunes partitions on constants only): earlier
+    runs from two cycles back; plays, saves and follows from the day after the previous run (looked
+    up when the model compiles) or the lookback's start, whichever is earlier. In a unit test,
+    whose `this` is a fixture, only the SQL below bounds them.
+-#}
+{%- set earliest_run = days_after(run_date(), -2 * refresh_cycle_days()) %}
+{%- set first_read_day = none %}
+{%- if not everyone and execute and not in_unit_test() %}
+    {%- set previous_day = last_loaded_day('run_date', "run_date < " ~ day) %}
+    {%- set first_read_day = incremental_window_start() if previous_day is none
+        else [days_after(previous_day, 1), incremental_window_start()] | min %}
+{%- endif %}
 
 with
 
@@ -43,7 +56,7 @@ listeners as (
         from {{ this }}
         where
             run_date < {{ day }}
-            and {{ days_between('run_date', day) }} <= 2 * {{ refresh_cycle_days() }}
+            and run_date >= cast('{{ earliest_run }}' as date)
     ),
 
     previous_run as (
@@ -78,6 +91,11 @@ listeners as (
         where
             cast(events.played_at as date) <= {{ day }}
             and cast(events.played_at as date) >= loaded_since.first_day
+            {%- if first_read_day is not none %}
+                -- the same days as constants: an accepted play is filed under its day of play
+                and events.partition_date >= cast('{{ first_read_day }}' as date)
+                and events.partition_date <= {{ day }}
+            {%- endif %}
             and (
                 loaded_since.previous_day is null
                 or cast(events.played_at as date) > loaded_since.previous_day

@@ -24,9 +24,7 @@ recent as (
     from {{ ref('fct_user_track_days') }}
     where
         {{ refreshed_listener('user_id') }}
-        and listened_date <= cast('{{ run_date() }}' as date)
-        and {{ days_between('listened_date', "cast('" ~ run_date() ~ "' as date)") }}
-        < {{ var('candidate_recent_days') }}
+        and {{ recent_days_filter('listened_date', var('candidate_recent_days')) }}
     group by user_id, track_id
     having sum(stream_count) > 0
 ),

@@ -26,7 +26,9 @@ with
 
 {% if is_incremental() %}
     published_weeks as (
+        -- this week's partition only: whether its list exists
         select distinct week_start from {{ this }}
+        where week_start = cast('{{ run_week_start() }}' as date)
     ),
 {% endif %}
 
