@@ -120,9 +120,11 @@ def _scope_scans(scope: Scope, partition_columns: Mapping[str, str]) -> list[Sca
     select = scope.expression
     conjuncts = _conjuncts(select.args.get("where").this) if select.args.get("where") else []
     tables = {name: source for name, source in scope.sources.items() if isinstance(source, exp.Table)}
+    # The sources its FROM and JOINs name: a CTE's scope also lists the CTEs defined before it.
+    single = len(scope.selected_sources) == 1
     for name, table in tables.items():
         columns = {column.name.lower() for column in scope.columns
-                   if column.table == name or (not column.table and len(scope.sources) == 1)}
+                   if column.table == name or (not column.table and single)}
         if any(isinstance(star, exp.Star) for star in select.expressions) or _star_of(select, name):
             columns.add("*")
         partition = partition_columns.get(table.name.lower())
@@ -130,7 +132,7 @@ def _scope_scans(scope: Scope, partition_columns: Mapping[str, str]) -> list[Sca
         if partition is not None:
             days = ALL_DAYS
             for conjunct in conjuncts:
-                if _only_column(conjunct, name, partition, single=len(scope.sources) == 1):
+                if _only_column(conjunct, name, partition, single=single):
                     days = _intersect(days, _days_of(conjunct, partition))
         scans.append(Scan(table=table.name.lower(), alias=name, columns=frozenset(columns), days=days))
     return scans

@@ -45,10 +45,11 @@
             where refresh.run_date = {{ day }}
         )
         {%- if on_a_new_week %}
-            or coalesce((
-                select max(earlier.run_date) from {{ refresh }} as earlier
-                where earlier.run_date < {{ day }}
-            ) < cast('{{ run_week_start() }}' as date), true)
+            or not exists (
+                -- no earlier run this week (the days as constants: BigQuery reads this week only)
+                select earlier.run_date from {{ refresh }} as earlier
+                where earlier.run_date >= cast('{{ run_week_start() }}' as date) and earlier.run_date < {{ day }}
+            )
         {%- endif %}
     )
 {%- endmacro %}
@@ -75,7 +76,11 @@
 {% endmacro %}
 
 {% macro prune_refresh_history() %}
-    {#- Post-hook of int_user_refresh: the rows of runs older than two cycles are never read again. -#}
+    {#-
+        Post-hook of int_user_refresh: the rows of runs older than two cycles are never read again.
+        On BigQuery a delete of whole partitions by a constant filter of the partition column is
+        a metadata operation that reads nothing.
+    -#}
     {%- if is_incremental() %}
         delete from {{ this }}
         where run_date < cast('{{ days_after(run_date(), -2 * refresh_cycle_days()) }}' as date)

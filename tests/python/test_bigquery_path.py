@@ -153,6 +153,9 @@ def test_every_job_of_a_run_is_labelled_with_its_model_and_run_date(bq_build):
 HISTORY_LOOKUPS = {
     ("base_raw__listening_events", "base_raw__listening_events"): 2,
     ("fct_user_artist_days", "fct_user_artist_days"): 1,
+    # int_user_refresh's post-hook deletes the partitions of runs two cycles old: whole partitions
+    # by a constant, which BigQuery drops without reading them.
+    ("int_user_refresh", "int_user_refresh"): 1,
 }
 def test_the_daily_run_reads_only_its_days_of_partitioned_tables(bq_build):
     """The proof of what the emulator cannot measure: every statement the daily build ran for

@@ -380,6 +380,21 @@ def scans_of(sql: str) -> dict[str, list]:
     return scans
 
 
+def test_a_cte_after_other_ctes_reads_its_own_days():
+    """A CTE's scope also lists the CTEs defined before it: an unqualified column there is still
+    the one table its FROM names (int_user_refresh's earlier runs, after its listeners)."""
+    [days] = scans_of("""
+        with listeners as (select user_id from `p`.`tunesday_staging`.`stg_raw__users`),
+        recent as (
+            select user_id, listened_date from `p`.`tunesday_core`.`fct_user_track_days`
+            where listened_date >= cast('2026-10-17' as date) and listened_date < cast('2026-10-31' as date)
+        )
+        select * from recent inner join listeners using (user_id)
+    """)["fct_user_track_days"]
+    assert days.bounded and days.days.intervals == (("2026-10-17", "2026-10-30"),)
+    assert days.columns == {"user_id", "listened_date"}
+
+
 def test_constant_filters_on_the_partition_column_bound_the_days():
     [raw] = scans_of("""
         select event_id, user_id from `p`.`tunesday_raw`.`listening_events`
