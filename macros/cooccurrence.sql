@@ -31,33 +31,74 @@ item_counts as (
     group by {{ item_id }}
 ),
 
+item_keys as (
+    -- Integer keys for the self-join and its GROUP BY (hundreds of millions of pairs at scale).
+    select
+        {{ item_id }},
+        basket_count,
+        row_number() over (order by {{ item_id }}) as item_key
+    from item_counts
+),
+
+basket_keys as (
+    select
+        basket_type,
+        basket_id,
+        row_number() over (order by basket_type, basket_id) as basket_key
+    from distinct_baskets
+),
+
+keyed_baskets as (
+    select
+        basket_keys.basket_key,
+        item_keys.item_key
+    from baskets
+    inner join basket_keys on baskets.basket_type = basket_keys.basket_type and baskets.basket_id = basket_keys.basket_id
+    inner join item_keys on baskets.{{ item_id }} = item_keys.{{ item_id }}
+),
+
+half_pairs as (
+    -- Each unordered pair once (the lower key first): half the rows of the join; both
+    -- directions are put back below.
+    select
+        left_side.item_key,
+        right_side.item_key as other_item_key,
+        count(*) as pair_count
+    from keyed_baskets as left_side
+    inner join keyed_baskets as right_side
+        on
+            left_side.basket_key = right_side.basket_key
+            and left_side.item_key < right_side.item_key
+    group by left_side.item_key, right_side.item_key
+    having count(*) >= {{ var('similarity_min_pair_count') }}
+),
+
 pairs as (
     select
-        left_side.{{ item_id }},
-        right_side.{{ item_id }} as other_{{ item_id }},
-        count(*) as pair_count
-    from baskets as left_side
-    inner join baskets as right_side
-        on
-            left_side.basket_type = right_side.basket_type
-            and left_side.basket_id = right_side.basket_id
-            and left_side.{{ item_id }} <> right_side.{{ item_id }}
-    group by left_side.{{ item_id }}, right_side.{{ item_id }}
-    having count(*) >= {{ var('similarity_min_pair_count') }}
+        item_key,
+        other_item_key,
+        pair_count
+    from half_pairs
+    union all
+    select
+        other_item_key as item_key,
+        item_key as other_item_key,
+        pair_count
+    from half_pairs
 ),
 
 final as (
     select
-        pairs.{{ item_id }},
-        pairs.other_{{ item_id }},
+        item_keys.{{ item_id }},
+        other_keys.{{ item_id }} as other_{{ item_id }},
         cast(pairs.pair_count as {{ dbt.type_bigint() }}) as pair_count,
-        cast(item_counts.basket_count as {{ dbt.type_bigint() }}) as {{ item }}_basket_count,
-        cast(other_counts.basket_count as {{ dbt.type_bigint() }}) as other_{{ item }}_basket_count,
+        cast(item_keys.basket_count as {{ dbt.type_bigint() }}) as {{ item }}_basket_count,
+        cast(other_keys.basket_count as {{ dbt.type_bigint() }}) as other_{{ item }}_basket_count,
         cast(basket_totals.total_basket_count as {{ dbt.type_bigint() }}) as total_basket_count
     from pairs
     cross join basket_totals
-    inner join item_counts on pairs.{{ item_id }} = item_counts.{{ item_id }}
-    inner join item_counts as other_counts on pairs.other_{{ item_id }} = other_counts.{{ item_id }}
+    inner join item_keys on pairs.item_key = item_keys.item_key
+    inner join item_keys as other_keys on pairs.other_item_key = other_keys.item_key
 )
 
 select * from final

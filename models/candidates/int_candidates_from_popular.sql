@@ -71,23 +71,18 @@ matched as (
     where segment_tracks.country_rank <= {{ var('candidate_popular_tracks') }}
 ),
 
-best_segment as (
-    select
-        *,
-        row_number() over (partition by user_id, track_id order by segment desc) as segment_order
-    from matched
-),
-
 final as (
+    -- One row per listener and track: a track in both segments keeps the genre's (the longer
+    -- name); its counts are the same in both (one row per country and track).
     select
         user_id,
         track_id,
         'popular' as candidate_source,
-        cast(country_stream_count as {{ type_double() }}) / country_best as source_score,
+        cast(max(country_stream_count) as {{ type_double() }}) / max(country_best) as source_score,
         'segment' as seed_type,
-        segment as seed_id
-    from best_segment
-    where segment_order = 1
+        max(segment) as seed_id
+    from matched
+    group by user_id, track_id
 )
 
 select * from final

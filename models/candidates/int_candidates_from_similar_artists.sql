@@ -1,6 +1,9 @@
 {#-
     Candidates: the most popular tracks of artists similar (fct_artist_similarity) to a
     listener's familiar and core artists (the candidate_seed_artists strongest by affinity).
+    A track's score is the sum over the seeds of similarity x its popularity factor, which is
+    its artist's summed similarity x that factor: the seeds are added up per similar artist
+    first (a fifth of the rows per track), and the reason is the seed most similar to it.
 -#}
 
 with
@@ -39,39 +42,34 @@ artist_top_tracks as (
     where track_rank <= {{ var('candidate_tracks_per_artist') }}
 ),
 
-contributions as (
+similar_artists as (
+    -- One row per listener and similar artist: the seeds' summed similarity, the closest seed.
     select
         seed_artists.user_id,
-        seed_artists.artist_id as seed_artist_id,
-        artist_top_tracks.track_id,
-        similarity.similarity
-        * (1 + cast(coalesce(artist_top_tracks.popularity, 0) as {{ type_double() }})) / 101 as contribution
+        similarity.similar_artist_id as artist_id,
+        sum(similarity.similarity) as similarity_sum,
+        {{ first_value_by('seed_artists.artist_id',
+            comparable_float('similarity.similarity') ~ ' desc, seed_artists.artist_id asc') }} as seed_artist_id
     from seed_artists
     inner join {{ ref('fct_artist_similarity') }} as similarity on seed_artists.artist_id = similarity.artist_id
-    inner join artist_top_tracks on similarity.similar_artist_id = artist_top_tracks.artist_id
     where seed_artists.seed_rank <= {{ var('candidate_seed_artists') }}
-),
-
-best_seed as (
-    select
-        *,
-        sum(contribution) over (partition by user_id, track_id) as source_score,
-        row_number() over (
-            partition by user_id, track_id order by {{ comparable_float('contribution') }} desc, seed_artist_id asc
-        ) as seed_order
-    from contributions
+    group by seed_artists.user_id, similarity.similar_artist_id
 ),
 
 final as (
     select
-        user_id,
-        track_id,
+        similar_artists.user_id,
+        artist_top_tracks.track_id,
         'similar_artists' as candidate_source,
-        cast(source_score as {{ type_double() }}) as source_score,
+        cast(
+            similar_artists.similarity_sum
+            * (1 + cast(coalesce(artist_top_tracks.popularity, 0) as {{ type_double() }})) / 101
+            as {{ type_double() }}
+        ) as source_score,
         'artist' as seed_type,
-        seed_artist_id as seed_id
-    from best_seed
-    where seed_order = 1
+        similar_artists.seed_artist_id as seed_id
+    from similar_artists
+    inner join artist_top_tracks on similar_artists.artist_id = artist_top_tracks.artist_id
 )
 
 select * from final

@@ -20,18 +20,8 @@ neighbours as (
     inner join {{ ref('fct_track_similarity') }} as similarity on seeds.seed_track_id = similarity.track_id
 ),
 
-best_seed as (
-    select
-        *,
-        sum(contribution) over (partition by user_id, seed_kind, track_id) as source_score,
-        row_number() over (
-            partition by user_id, seed_kind, track_id
-            order by {{ comparable_float('contribution') }} desc, seed_track_id asc
-        ) as seed_order
-    from neighbours
-),
-
 final as (
+    -- One row per listener, kind of seed and track (a GROUP BY, not a window over every row).
     select
         user_id,
         track_id,
@@ -39,11 +29,11 @@ final as (
             when seed_kind = 'recent_favourite' then 'recent_favourite_neighbours'
             else 'long_term_favourite_neighbours'
         end as candidate_source,
-        cast(source_score as {{ type_double() }}) as source_score,
+        cast(sum(contribution) as {{ type_double() }}) as source_score,
         'track' as seed_type,
-        seed_track_id as seed_id
-    from best_seed
-    where seed_order = 1
+        {{ first_value_by('seed_track_id', comparable_float('contribution') ~ ' desc, seed_track_id asc') }} as seed_id
+    from neighbours
+    group by user_id, seed_kind, track_id
 )
 
 select * from final

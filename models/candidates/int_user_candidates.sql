@@ -36,46 +36,60 @@ unheard as (
     where ever_streamed.track_id is null
 ),
 
+source_best as (
+    select
+        user_id,
+        candidate_source,
+        max(source_score) as best_source_score
+    from unheard
+    group by user_id, candidate_source
+),
+
 weighted as (
     select
-        *,
-        case candidate_source
+        unheard.*,
+        case unheard.candidate_source
             {%- for source_name, weight in source_weights.items() %}
                 when '{{ source_name }}' then {{ weight }}
             {%- endfor %}
         end
-        * source_score / max(source_score) over (partition by user_id, candidate_source) as weighted_score
+        * unheard.source_score / source_best.best_source_score as weighted_score
     from unheard
+    inner join source_best
+        on unheard.user_id = source_best.user_id and unheard.candidate_source = source_best.candidate_source
 ),
 
 per_track as (
+    -- One row per listener and track: GROUP BYs and joins, no window over every candidate (at a
+    -- million listeners they are a billion rows), and aggregates of a fixed size: the best
+    -- source (its reason) as one value, the list of sources from one flag per known source.
     select
-        *,
-        sum(weighted_score) over (partition by user_id, track_id) as summed_score,
-        count(*) over (partition by user_id, track_id) as source_count,
-        row_number() over (
-            partition by user_id, track_id order by {{ comparable_float('weighted_score') }} desc, candidate_source asc
-        ) as source_order
+        user_id,
+        track_id,
+        sum(weighted_score) as summed_score,
+        count(*) as source_count,
+        {{ first_value_by("candidate_source || '|' || seed_type || '|' || seed_id",
+            comparable_float('weighted_score') ~ ' desc, candidate_source asc') }} as best,
+        {%- for source_name in source_weights.keys() | sort %}
+            max(case when candidate_source = '{{ source_name }}' then ',{{ source_name }}' else '' end)
+            {%- if not loop.last %} ||{% endif %}
+        {%- endfor %} as source_list
     from weighted
+    group by user_id, track_id
 ),
 
 pooled as (
     select
-        *,
+        user_id,
+        track_id,
+        summed_score,
+        source_count,
+        best,
+        source_list,
         row_number() over (
             partition by user_id order by {{ comparable_float('summed_score') }} desc, track_id asc
         ) as pool_rank
     from per_track
-    where source_order = 1
-),
-
-source_lists as (
-    select
-        user_id,
-        track_id,
-        {{ dbt.listagg('candidate_source', "','", 'order by candidate_source') }} as candidate_sources
-    from per_track
-    group by user_id, track_id
 ),
 
 final as (
@@ -86,13 +100,17 @@ final as (
         cast(
             pooled.summed_score / {{ source_weights.values() | sum }} as {{ type_double() }}
         ) as taste_score,
-        pooled.candidate_source as best_source,
-        pooled.seed_type,
-        pooled.seed_id,
-        source_lists.candidate_sources,
+        {{ dbt.split_part('pooled.best', "'|'", 1) }} as best_source,
+        {{ dbt.split_part('pooled.best', "'|'", 2) }} as seed_type,
+        -- the rest after the second '|' (an id may hold one)
+        substr(
+            pooled.best,
+            length({{ dbt.split_part('pooled.best', "'|'", 1) }})
+            + length({{ dbt.split_part('pooled.best', "'|'", 2) }}) + 3
+        ) as seed_id,
+        substr(pooled.source_list, 2) as candidate_sources,
         cast(pooled.source_count as {{ dbt.type_bigint() }}) as source_count
     from pooled
-    inner join source_lists on pooled.user_id = source_lists.user_id and pooled.track_id = source_lists.track_id
     where pooled.pool_rank <= {{ var('candidate_pool_size') }}
 )
 

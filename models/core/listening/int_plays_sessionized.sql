@@ -17,10 +17,14 @@
     sessionized.user_id || '|' || cast({{ epoch_millis('sessionized.session_started_at') }} as {{ dbt.type_string() }})
 {%- endset %}
 
+{%- set play_columns = ['event_id', 'user_id', 'track_id', 'played_at', 'ms_played', 'context_type', 'context_id',
+    'end_reason', 'is_shuffled', 'is_skipped', 'platform'] %}
+
 with
 
 plays_in_window as (
-    select * from {{ ref('stg_raw__listening_events') }}
+    -- Only the columns used: the windows below sort every row they keep.
+    select {{ play_columns | join(', ') }} from {{ ref('stg_raw__listening_events') }}
     where
         {% if first_day -%}
             partition_date >= cast('{{ first_day }}' as date)
@@ -37,7 +41,7 @@ plays_in_window as (
 
     context_plays as (
         -- The day before the window: only to continue sessions across midnight.
-        select events.*
+        select {% for column in play_columns %}events.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
         from {{ ref('stg_raw__listening_events') }} as events
         cross join window_first_day
         where
