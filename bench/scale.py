@@ -128,7 +128,19 @@ def daily_job(env: dict, day: dt.date, *extra: str) -> dict:
     return {"run_date": day.isoformat(), "seconds": round(seconds, 1),
             "peak_rss_mib": round(int(job.stderr.strip().splitlines()[-1]) / 1024),
             "spill_peak_mib": round(spill.peak / 2**20),
-            "stages": {row["stage"]: round(row["seconds"], 1) for row in rows if row["run_id"] == last_run}}
+            "stages": {row["stage"]: round(row["seconds"], 1) for row in rows if row["run_id"] == last_run},
+            "slowest_nodes": slowest_nodes(Path(env["DBT_TARGET_PATH"]) / "run_results.json")}
+
+
+def slowest_nodes(run_results: Path, count: int = 12) -> list[list]:
+    """The build's slowest models and tests, [name, seconds], from dbt's run_results.json (the
+    build's: the job's later dbt commands write theirs elsewhere or not at all)."""
+    if not run_results.exists():
+        return []
+    results = json.loads(run_results.read_text()).get("results", [])
+    timed = sorted(((r["unique_id"].split(".", 2)[-1], round(r.get("execution_time") or 0, 1)) for r in results),
+                   key=lambda node: -node[1])
+    return [list(node) for node in timed[:count]]
 
 
 def refreshed(env: dict, day: dt.date) -> dict:
@@ -236,6 +248,16 @@ def report(out: Path) -> Path:
             f"{daily['seconds']:.0f} s" if daily else "", f"{daily['peak_rss_mib']:,} MiB" if daily else "",
             f"{daily['refresh']['refreshed']:,} of {daily['refresh']['listeners']:,}" if daily else "",
             f"{full['seconds'] / scan:.0f}" if full else "", f"{daily['seconds'] / scan:.0f} |" if daily else " |"]))
+
+    # The models and tests that dominate each full build and daily run.
+    for kind in ("full", "daily"):
+        runs = [(r["scale"]["name"], r[kind]) for r in results if r.get(kind) and r[kind].get("slowest_nodes")]
+        if runs:
+            lines += ["", f"## The slowest steps of the {'full build' if kind == 'full' else 'daily run'}", "",
+                      "| scale | model or test | seconds | share of the build |", "|---|---|---|---|"]
+            for name, run in runs:
+                lines += [f"| {name} | `{node}` | {seconds:.1f} | {seconds / run['stages']['build']:.0%} |"
+                          for node, seconds in run["slowest_nodes"]]
 
     # 1. Time and memory per stage against events.
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))

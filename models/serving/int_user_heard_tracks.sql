@@ -44,22 +44,14 @@ heard as (
     select * from served
 ),
 
-ranked as (
-    select
-        user_id,
-        track_id,
-        heard_reason,
-        row_number() over (partition by user_id, track_id order by reason_priority) as reason_rank
-    from heard
-),
-
 final as (
+    -- A GROUP BY, not a window over every row: a track both played and served counts as played.
     select
         user_id,
         track_id,
-        heard_reason
-    from ranked
-    where reason_rank = 1
+        case min(reason_priority) when 1 then 'played' else 'served' end as heard_reason
+    from heard
+    group by user_id, track_id
 )
 
 select * from final
