@@ -87,13 +87,16 @@ neighbours as (
 ),
 
 cooccurrence as (
+    -- One row per playlist and neighbour (a GROUP BY, not a window over every row): the summed
+    -- similarity, and the playlist track most similar to it as the reason.
     select
-        *,
-        sum(similarity) over (partition by playlist_id, track_id) as cooccurrence_score,
-        row_number() over (
-            partition by playlist_id, track_id order by {{ comparable_float('similarity') }} desc, seed_track_id asc
-        ) as seed_order
+        playlist_id,
+        track_id,
+        sum(similarity) as cooccurrence_score,
+        {{ first_value_by('seed_track_id', comparable_float('similarity') ~ ' desc, seed_track_id asc') }}
+            as seed_track_id
     from neighbours
+    group by playlist_id, track_id
 ),
 
 popularity as (
@@ -129,7 +132,6 @@ scored as (
     inner join playlist_audio on cooccurrence.playlist_id = playlist_audio.playlist_id
     left join key_fit on cooccurrence.playlist_id = key_fit.playlist_id and tracks.camelot_code = key_fit.camelot_code
     left join popularity on cooccurrence.track_id = popularity.track_id
-    where cooccurrence.seed_order = 1
 ),
 
 ranked as (
