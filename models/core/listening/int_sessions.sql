@@ -16,7 +16,8 @@
 
 {%- set first_day = incremental_first_day('last_listened_date') if is_incremental() else none %}
 {#- The columns used: `plays` is read twice, and DuckDB keeps a CTE read twice whole. #}
-{%- set play_columns = ['session_id', 'user_id', 'played_at', 'listened_date', 'context_type', 'is_stream', 'is_skip', 'ms_played', 'track_id', 'artist_id'] %}
+{%- set play_columns = ['session_id', 'user_id', 'played_at', 'listened_date', 'context_type', 'is_stream',
+    'is_skip', 'ms_played', 'track_id', 'artist_id'] %}
 
 with
 
