@@ -61,8 +61,8 @@ weighted as (
 
 per_track as (
     -- One row per listener and track: GROUP BYs and joins, no window over every candidate (at a
-    -- million listeners they are a billion rows), and aggregates of a fixed size: the best
-    -- source (its reason) as one value, the list of sources from one flag per known source.
+    -- million listeners they are a billion rows), and small aggregates: the best source (its
+    -- reason) as one value, a 0/1 flag per known source (the list is spelled out for the pool only).
     select
         user_id,
         track_id,
@@ -70,10 +70,10 @@ per_track as (
         count(*) as source_count,
         {{ first_value_by("candidate_source || '|' || seed_type || '|' || seed_id",
             comparable_float('weighted_score') ~ ' desc, candidate_source asc') }} as best,
-        {%- for source_name in source_weights.keys() | sort %}
-            max(case when candidate_source = '{{ source_name }}' then ',{{ source_name }}' else '' end)
-            {%- if not loop.last %} ||{% endif %}
-        {%- endfor %} as source_list
+        {% for source_name in source_weights.keys() | sort -%}
+            max(case when candidate_source = '{{ source_name }}' then 1 else 0 end) as from_{{ source_name }}
+            {%- if not loop.last %},{% endif %}
+        {% endfor %}
     from weighted
     group by user_id, track_id
 ),
@@ -85,7 +85,9 @@ pooled as (
         summed_score,
         source_count,
         best,
-        source_list,
+        {% for source_name in source_weights.keys() | sort -%}
+            from_{{ source_name }},
+        {% endfor %}
         row_number() over (
             partition by user_id order by {{ comparable_float('summed_score') }} desc, track_id asc
         ) as pool_rank
@@ -108,7 +110,12 @@ final as (
             length({{ dbt.split_part('pooled.best', "'|'", 1) }})
             + length({{ dbt.split_part('pooled.best', "'|'", 2) }}) + 3
         ) as seed_id,
-        substr(pooled.source_list, 2) as candidate_sources,
+        substr(
+            {% for source_name in source_weights.keys() | sort -%}
+                case when pooled.from_{{ source_name }} = 1 then ',{{ source_name }}' else '' end
+                {%- if not loop.last %} ||{% endif %}
+            {% endfor %}, 2
+        ) as candidate_sources,
         cast(pooled.source_count as {{ dbt.type_bigint() }}) as source_count
     from pooled
     where pooled.pool_rank <= {{ var('candidate_pool_size') }}
