@@ -36,7 +36,7 @@ def _define(*settings: Setting) -> dict[str, Setting]:
 SETTINGS = _define(
     Setting("TUNESDAY_TARGET", "dev", "dbt target: `dev` (DuckDB), `bigquery`, or `bq_emulator` (CI)"),
     Setting("TUNESDAY_DUCKDB_PATH", "target/tunesday.duckdb", "the DuckDB warehouse file"),
-    Setting("TUNESDAY_DUCKDB_MEMORY_LIMIT", "50%", "DuckDB's memory limit (`8GB`, or a share of the RAM); "
+    Setting("TUNESDAY_DUCKDB_MEMORY_LIMIT", "40%", "DuckDB's memory limit (`8GB`, or a share of the RAM); "
             "past it DuckDB spills to the temp folder"),
     Setting("TUNESDAY_DUCKDB_TEMP_DIR", None, "where DuckDB spills (default: `<warehouse file>.tmp`, beside it)"),
     Setting("TUNESDAY_RAW_DIR", "target/data/raw", "folder of raw Parquet files (DuckDB)"),
