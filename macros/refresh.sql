@@ -1,15 +1,21 @@
 {#-
-    The daily run recomputes a listener's candidates, ranking and filters only when they need it
-    (models/candidates/int_user_refresh.sql says who and why). A per-listener model says:
+    The daily run recomputes a listener's candidates, ranking and filters, and a playlist's Smart
+    Shuffle pool, only when they need it: a refresh model says which keys a run recomputes and why
+    (models/candidates/int_user_refresh.sql for listeners, models/surfaces/smart_shuffle/
+    int_playlist_refresh.sql for playlists), one row per run_date and key. A per-key model says:
 
-        {{ config(materialized='incremental', pre_hook="{{ delete_refreshed_listeners() }}",
-                  **per_listener_config()) }}
-        ... from {{ ref('x') }} where {{ refreshed_listener('user_id') }}
+        {{ config(materialized='incremental',
+                  pre_hook="{{ delete_refreshed('playlist_id', 'int_playlist_refresh') }}",
+                  **per_key_config('playlist_id')) }}
+        ... from {{ ref('x') }} where {{ refreshed('playlist_id', 'int_playlist_refresh') }}
 
-    and a daily run deletes the refreshed listeners' rows, then appends their new ones; the other
-    listeners' rows stay as their last refresh made them. A full build computes everyone. The
-    intermediate models between them (seeds, each candidate source, the pool) are plain tables that
-    hold only the listeners of the run: `where {{ refreshed_listener('user_id') }}` alone.
+    and a daily run deletes the refreshed keys' rows, then appends their new ones; the other keys'
+    rows stay as their last refresh made them. A full build computes every key. The listener
+    models use the wrappers refreshed_listener, delete_refreshed_listeners and
+    per_listener_config; the intermediate models between them (seeds, each candidate source, the
+    pool) are plain tables that hold only the listeners of the run:
+    `where {{ refreshed_listener('user_id') }}` alone. A model whose pre-hook names a refresh model
+    declares it: `-- depends_on: {{ ref('int_user_refresh') }}` (hooks are rendered at run time).
 -#}
 
 {% macro refresh_cycle_days() %}
@@ -31,17 +37,18 @@
     {{ return((day - modules.datetime.date(1970, 1, 1)).days % refresh_cycle_days()) }}
 {% endmacro %}
 
-{% macro refreshed_listener(user_column, on_a_new_week=false) %}
+{% macro refreshed(key_column, refresh_model, key='user_id', on_a_new_week=false) %}
     {#-
-        True for the listeners this run recomputes (int_user_refresh; everyone in a full build).
-        on_a_new_week: also everyone on the first run of a week (what depends on the week's
-        Discover Weekly, like the Bloom filters of served tracks).
+        True for the keys this run recomputes: `key_column` is among the `key` values of
+        `refresh_model`'s rows of run_date (every key in a full build). on_a_new_week: also every
+        key on the first run of a week (what depends on the week's Discover Weekly, like the
+        Bloom filters of served tracks).
     -#}
-    {%- set refresh = ref('int_user_refresh') -%}
+    {%- set refresh = ref(refresh_model) -%}
     {%- set day = "cast('" ~ run_date() ~ "' as date)" -%}
     (
-        {{ user_column }} in (
-            select refresh.user_id from {{ refresh }} as refresh
+        {{ key_column }} in (
+            select refresh.{{ key }} from {{ refresh }} as refresh
             where refresh.run_date = {{ day }}
         )
         {%- if on_a_new_week %}
@@ -54,30 +61,76 @@
     )
 {%- endmacro %}
 
-{% macro delete_refreshed_listeners(on_a_new_week=false) %}
-    {#- Pre-hook: the rows of the listeners this run recomputes go, their new rows are appended. -#}
+{% macro delete_refreshed(key, refresh_model, on_a_new_week=false, or_where=none) %}
+    {#-
+        Pre-hook of a per-key model: the rows of the keys this run recomputes go (and those
+        `or_where` names), their new rows are appended.
+    -#}
     {%- if is_incremental() %}
         delete from {{ this }}
-        where {{ refreshed_listener('user_id', on_a_new_week) }}
+        where
+            {{ refreshed(key, refresh_model, key, on_a_new_week) }}
+            {%- if or_where %}
+            or {{ or_where }}
+            {%- endif %}
     {%- endif %}
 {% endmacro %}
 
-{% macro per_listener_config() %}
-    {{ return(adapter.dispatch('per_listener_config', 'tunesday')()) }}
+{% macro per_key_config(key) %}
+    {#- The config of a per-key model: appended to (after its pre-hook's delete), clustered by the key on BigQuery. -#}
+    {{ return(adapter.dispatch('per_key_config', 'tunesday')(key)) }}
 {% endmacro %}
 
-{% macro default__per_listener_config() %}
+{% macro default__per_key_config(key) %}
     {{ return({'incremental_strategy': 'append', 'on_schema_change': 'fail'}) }}
 {% endmacro %}
 
-{% macro bigquery__per_listener_config() %}
+{% macro bigquery__per_key_config(key) %}
     {#- merge without a unique key only inserts: BigQuery's append. -#}
-    {{ return({'incremental_strategy': 'merge', 'cluster_by': ['user_id'], 'on_schema_change': 'fail'}) }}
+    {{ return({'incremental_strategy': 'merge', 'cluster_by': [key], 'on_schema_change': 'fail'}) }}
+{% endmacro %}
+
+{#- Listeners (int_user_refresh). -#}
+
+{% macro refreshed_listener(user_column, on_a_new_week=false) %}
+    {#- True for the listeners this run recomputes (int_user_refresh; everyone in a full build). -#}
+    {{- refreshed(user_column, 'int_user_refresh', 'user_id', on_a_new_week) -}}
+{%- endmacro %}
+
+{% macro delete_refreshed_listeners(on_a_new_week=false) %}
+    {#- Pre-hook: the rows of the listeners this run recomputes go, their new rows are appended. -#}
+    {{- delete_refreshed('user_id', 'int_user_refresh', on_a_new_week) -}}
+{% endmacro %}
+
+{% macro per_listener_config() %}
+    {{ return(per_key_config('user_id')) }}
+{% endmacro %}
+
+{#- Playlists (int_playlist_refresh). -#}
+
+{% macro refreshed_playlist(playlist_column) %}
+    {#- True for the playlists this run recomputes (int_playlist_refresh; every playlist in a full build). -#}
+    {{- refreshed(playlist_column, 'int_playlist_refresh', 'playlist_id') -}}
+{%- endmacro %}
+
+{% macro delete_refreshed_playlists() %}
+    {#-
+        Pre-hook: the rows of the playlists this run recomputes go, and those of any playlist no
+        longer in staging (gone, even in a gap between runs longer than the refresh history).
+    -#}
+    {{- delete_refreshed(
+        'playlist_id', 'int_playlist_refresh',
+        or_where='playlist_id not in (select playlists.playlist_id from ' ~ ref('stg_raw__playlists') ~ ' as playlists)'
+    ) -}}
+{% endmacro %}
+
+{% macro per_playlist_config() %}
+    {{ return(per_key_config('playlist_id')) }}
 {% endmacro %}
 
 {% macro prune_refresh_history() %}
     {#-
-        Post-hook of int_user_refresh: the rows of runs older than two cycles are never read again.
+        Post-hook of int_user_refresh and int_playlist_refresh: the rows of runs older than two cycles are never read again.
         On BigQuery a delete of whole partitions by a constant filter of the partition column is
         a metadata operation that reads nothing.
     -#}

@@ -31,8 +31,9 @@ DATASET = "tunesday"
 RAW_DATASET = "tunesday_raw"
 # Columns that differ by design between two builds (when they ran; the run that first saw a raw
 # event without a usable time files it under its own run_date).
-# And why a run recomputed a listener (int_user_refresh): the emulator's second run did so for
-# their new plays or a week without a refresh, DuckDB's full build for everyone; who is compared.
+# And why a run recomputed a listener or a playlist (int_user_refresh, int_playlist_refresh): the
+# emulator's second run did so for their new plays or a week without a refresh, DuckDB's full build
+# for everyone; who is compared (and each playlist's track list fingerprint).
 RUN_DEPENDENT_COLUMNS = {"audited_at", "partition_date", "refresh_reason", "run_started_at"}
 # Built from every Discover Weekly list of the last weeks: the emulator made two, DuckDB one.
 HISTORY_DEPENDENT_TABLES = {"serving_bloom_filters", "serving_bloom_filter_words"}
@@ -153,9 +154,10 @@ def test_every_job_of_a_run_is_labelled_with_its_model_and_run_date(bq_build):
 HISTORY_LOOKUPS = {
     ("base_raw__listening_events", "base_raw__listening_events"): 2,
     ("fct_user_artist_days", "fct_user_artist_days"): 1,
-    # int_user_refresh's post-hook deletes the partitions of runs two cycles old: whole partitions
-    # by a constant, which BigQuery drops without reading them.
+    # int_user_refresh's and int_playlist_refresh's post-hooks delete the partitions of runs two
+    # cycles old: whole partitions by a constant, which BigQuery drops without reading them.
     ("int_user_refresh", "int_user_refresh"): 1,
+    ("int_playlist_refresh", "int_playlist_refresh"): 1,
 }
 def test_the_daily_run_reads_only_its_days_of_partitioned_tables(bq_build):
     """The proof of what the emulator cannot measure: every statement the daily build ran for
@@ -190,6 +192,9 @@ def test_the_daily_run_reads_only_its_days_of_partitioned_tables(bq_build):
     assert ("int_plays_sessionized", "stg_raw__listening_events") in bounded
     # Who the run recomputes: the plays since the previous run; this week's Discover Weekly.
     assert ("int_user_refresh", "stg_raw__listening_events") in bounded
+    # Which playlists: their last refreshes, of the last two cycles; the pools read this run's.
+    assert ("int_playlist_refresh", "int_playlist_refresh") in bounded
+    assert ("fct_smart_shuffle_pools", "int_playlist_refresh") in bounded
     assert ("fct_discover_weekly", "fct_discover_weekly") in bounded
     assert tests.pop("bounded") > 20 and not tests, tests
 
@@ -252,6 +257,7 @@ def test_every_model_matches_duckdb_row_for_row(warehouse, bq_build):
         # The audit history keeps every run's counts: the emulator ran two run dates, DuckDB one.
         filters["audit_raw__row_counts_history"] = f"where run_date = date '{RUN_DATE}'"
         filters["int_user_refresh"] = f"where run_date = date '{RUN_DATE}'"
+        filters["int_playlist_refresh"] = f"where run_date = date '{RUN_DATE}'"
         for table in HISTORY_DEPENDENT_TABLES | WINDOW_DEPENDENT_TABLES:
             columns.pop(table)
         columns = {

@@ -106,8 +106,8 @@ def hold_back_late_events(raw_dir: Path, aside: Path) -> int:
 
 def comparable(path: Path) -> dict[str, set[tuple]]:
     """Every model's rows (floats rounded to 9 places); snapshots' current rows without dbt's
-    columns; the audit tables without their timestamps; the listeners recomputed on the last day
-    (without the time that run started)."""
+    columns; the audit tables without their timestamps; the listeners and playlists recomputed on
+    the last day (without the time that run started)."""
     tables: dict[str, set[tuple]] = {}
     with duckdb.connect(str(path), read_only=True) as con:
         listed = con.execute("""
@@ -122,7 +122,7 @@ def comparable(path: Path) -> dict[str, set[tuple]]:
             selected = [f"round({name}, 9)" if kind == "DOUBLE" else name for name, kind in columns
                         if not name.startswith("dbt_") and name not in {"audited_at", "run_started_at"}]
             where = "where dbt_valid_to is null" if "dbt_valid_to" in names else ""
-            if table == "int_user_refresh":   # kept for two weeks of runs: the last day's
+            if table in {"int_user_refresh", "int_playlist_refresh"}:   # kept for two weeks of runs: the last day's
                 where = f"where run_date = '{LAST}'"
             tables[f"{schema}.{table}"] = set(con.execute(
                 f'select {", ".join(selected)} from {schema}."{table}" {where}').fetchall())
@@ -162,10 +162,12 @@ def ten_days(tmp_path_factory):
             out, err = first.communicate(timeout=1200)
             outputs[str(day)] = subprocess.CompletedProcess(first.args, first.returncode, out, err)
         elif day == LAST:
-            # Day ten recomputes every listener (a daily run recomputes only the ones whose inputs
-            # changed, and keeps the others' lists from their last refresh: tests/python/
-            # test_listener_refresh.py), so that every table can equal the full build.
-            outputs[str(day)] = job(env, "daily", "--run-date", day.isoformat(), "--vars", "{refresh_all_listeners: true}")
+            # Day ten recomputes every listener and playlist (a daily run recomputes only the ones
+            # whose inputs changed, and keeps the others' lists and pools from their last refresh:
+            # tests/python/test_listener_refresh.py, test_playlist_refresh.py), so that every table
+            # can equal the full build.
+            outputs[str(day)] = job(env, "daily", "--run-date", day.isoformat(), "--vars",
+                                    "{refresh_all_listeners: true, refresh_all_playlists: true}")
         else:
             outputs[str(day)] = job(env, "daily", "--run-date", day.isoformat())
         assert outputs[str(day)].returncode == 0, f"{day}: {outputs[str(day)].stderr}"

@@ -1,3 +1,9 @@
+{{ config(
+    materialized='incremental',
+    pre_hook="{{ delete_refreshed_playlists() }}",
+    **per_playlist_config()
+) }}
+
 {#-
     Smart Shuffle pools: for each playlist of at least smart_shuffle_min_playlist_tracks tracks,
     the tracks that fit it best, not on it already: the neighbours (fct_track_similarity) of its
@@ -7,6 +13,12 @@
     co-occurrence; novelty does not apply). A pool holds smart_shuffle_pool_factor times the one
     recommendation per smart_shuffle_tracks_per_recommendation tracks the playlist needs: the
     serving shim drops the ones the owner has heard (Bloom filter) at request time.
+
+    A daily run computes the pools of the playlists it recomputes (int_playlist_refresh, macros/
+    refresh.sql: a changed track list, the playlist's day of the week, a new playlist): its pre-hook
+    deletes their rows and those of playlists gone from staging, then their new rows are appended.
+    Every other playlist keeps the pool of its last refresh, at most a week old, with that run's
+    as_of_date. A full build computes every playlist.
 -#}
 
 {%- set weights = var('ranking_weights') %}
@@ -14,11 +26,7 @@
 with
 
 playlist_tracks as (
-    select distinct
-        playlist_tracks.playlist_id,
-        playlist_tracks.track_id
-    from {{ ref('stg_raw__playlist_tracks') }} as playlist_tracks
-    inner join {{ ref('stg_raw__playlists') }} as playlists on playlist_tracks.playlist_id = playlists.playlist_id
+    {{ smart_shuffle_playlist_tracks(refreshed_playlist('playlist_tracks.playlist_id')) }}
 ),
 
 eligible_playlists as (
@@ -184,3 +192,5 @@ final as (
 )
 
 select * from final
+
+-- depends_on: {{ ref('int_playlist_refresh') }} (the pre-hook deletes the rows of the playlists it names)

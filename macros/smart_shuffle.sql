@@ -1,0 +1,15 @@
+{#-
+    The select of a playlist's tracks as fct_smart_shuffle_pools reads them: the distinct
+    (playlist_id, track_id) of trusted playlists. int_playlist_refresh fingerprints the same rows, so
+    a pool is recomputed exactly when what it is computed from changed.
+-#}
+{% macro smart_shuffle_playlist_tracks(condition=none) %}
+    select distinct
+        playlist_tracks.playlist_id,
+        playlist_tracks.track_id
+    from {{ ref('stg_raw__playlist_tracks') }} as playlist_tracks
+    inner join {{ ref('stg_raw__playlists') }} as playlists on playlist_tracks.playlist_id = playlists.playlist_id
+    {%- if condition %}
+    where {{ condition }}
+    {%- endif %}
+{%- endmacro %}
