@@ -294,7 +294,7 @@ def price(reads: list[Read], tables: dict[str, Table], history: int, bench_days:
 def category(statement: str, kinds: dict[str, str]) -> str:
     if "/" in statement:
         return "data tests"
-    if statement.startswith("audit_"):
+    if statement.startswith(("audit_", "int_audit_")):
         return "audits"
     return "incremental models" if kinds.get(statement) == "incremental" else "other models"
 
