@@ -22,8 +22,10 @@
    catalog grows with them too).
 
 Prints the largest reads of the daily run with their arithmetic, then the totals at 1 M, 10 M and
-100 M listeners, daily and full rebuild. Not counted: BigQuery's 10 MB minimum per table a query
-reads, the snapshot, and what the serving export reads.
+100 M listeners, daily and full rebuild, every read of every day the daily run makes and what each
+audit statement reads. Not counted: BigQuery's 10 MB minimum per table a query reads, the lookups
+a model makes when it compiles (its last day; the audits' count of the raw plays, and their recount
+when plays came too late), the snapshot, and what the serving export reads.
 """
 
 from __future__ import annotations
@@ -338,6 +340,28 @@ def report(costs: dict, kinds: dict[str, str], listeners: int) -> None:
         print(f"  {'total':58s}{row}")
         row = "".join(f"{'$' + format(total * n / listeners / TIB * USD_PER_TIB, ',.0f'):>13s}" for n in SCALES)
         print(f"  {'on demand':58s}{row}\n")
+        if label == "daily":
+            every_day(costs[label], kinds, listeners)
+
+
+def every_day(costs: dict, kinds: dict[str, str], listeners: int) -> None:
+    """Every read of every day the daily run makes (what grows with the years), largest first, with
+    its arithmetic and its bytes at each of SCALES; then each audit statement's total."""
+    header = "".join(f"{n:>13,}" for n in SCALES)
+    print(f"  reads of every day in the daily run{' ' * 22}{header}")
+    reads = sorted(((size, name, formula) for name, parts in costs.items() for size, formula, kind in parts
+                    if kind == "history"), reverse=True)
+    for size, name, formula in reads:
+        row = "".join(f"{human(size * n / listeners):>13s}" for n in SCALES)
+        print(f"  {name[-58:]:58s}{row}\n      {formula}")
+    print(f"\n  audit statements in the daily run{' ' * 25}{header}")
+    audits = {name: sum(size for size, _, _ in parts) for name, parts in costs.items() if category(name, kinds) == "audits"}
+    for name, size in sorted(audits.items(), key=lambda item: -item[1]):
+        row = "".join(f"{human(size * n / listeners):>13s}" for n in SCALES)
+        print(f"  {name[-58:]:58s}{row}")
+        for part, formula, _ in sorted(costs[name], key=lambda item: -item[0])[:3]:
+            print(f"      {human(part * SCALES[-1] / listeners):>10s}  {formula}")
+    print()
 
 
 if __name__ == "__main__":
