@@ -11,7 +11,8 @@
    BigQuery partitions by day (the project parsed for BigQuery says which).
 3. Reads, in every statement of each build, the columns and days it reads of each table
    (ci.bigquery_scans, after sqlglot's projection pushdown: BigQuery reads only the columns a query
-   uses, through CTEs and `select *`). A view is read as the table under it.
+   uses, through CTEs and `select *`). A view is read as the table under it; a count of a whole
+   table is free (metadata).
 4. Prices each read: some days of a partitioned table cost those days (the bench's mean day);
    every day of one costs --history-days of them; an unpartitioned table costs all of it. In the
    daily run a data test of a table partitioned by day reads the run's days (what
@@ -21,8 +22,10 @@
    catalog grows with them too).
 
 Prints the largest reads of the daily run with their arithmetic, then the totals at 1 M, 10 M and
-100 M listeners, daily and full rebuild. Not counted: BigQuery's 10 MB minimum per table a query
-reads, the snapshot, and what the serving export reads.
+100 M listeners, daily and full rebuild, every read of every day the daily run makes and what each
+audit statement reads. Not counted: BigQuery's 10 MB minimum per table a query reads, the lookups
+a model makes when it compiles (its last day; the audits' count of the raw plays, and their recount
+when plays came too late), the snapshot, and what the serving export reads.
 """
 
 from __future__ import annotations
@@ -215,6 +218,8 @@ def statement_reads(compiled: Path, schema: dict, partitions: dict[str, str]) ->
         except Exception:   # noqa: BLE001 - sqlglot cannot qualify every statement: then all columns count
             pass
         for scan in table_scans(text, partitions, dialect="duckdb"):
+            if scan.free:   # a count of a whole table: BigQuery answers it from metadata
+                continue
             table, columns = scan.table, set(scan.columns)
             if table.startswith(VIEW_PREFIXES):
                 table = "base_raw__" + table.split("__", 1)[1]
@@ -291,7 +296,7 @@ def price(reads: list[Read], tables: dict[str, Table], history: int, bench_days:
 def category(statement: str, kinds: dict[str, str]) -> str:
     if "/" in statement:
         return "data tests"
-    if statement.startswith("audit_"):
+    if statement.startswith(("audit_", "int_audit_")):
         return "audits"
     return "incremental models" if kinds.get(statement) == "incremental" else "other models"
 
@@ -335,6 +340,28 @@ def report(costs: dict, kinds: dict[str, str], listeners: int) -> None:
         print(f"  {'total':58s}{row}")
         row = "".join(f"{'$' + format(total * n / listeners / TIB * USD_PER_TIB, ',.0f'):>13s}" for n in SCALES)
         print(f"  {'on demand':58s}{row}\n")
+        if label == "daily":
+            every_day(costs[label], kinds, listeners)
+
+
+def every_day(costs: dict, kinds: dict[str, str], listeners: int) -> None:
+    """Every read of every day the daily run makes (what grows with the years), largest first, with
+    its arithmetic and its bytes at each of SCALES; then each audit statement's total."""
+    header = "".join(f"{n:>13,}" for n in SCALES)
+    print(f"  reads of every day in the daily run{' ' * 22}{header}")
+    reads = sorted(((size, name, formula) for name, parts in costs.items() for size, formula, kind in parts
+                    if kind == "history"), reverse=True)
+    for size, name, formula in reads:
+        row = "".join(f"{human(size * n / listeners):>13s}" for n in SCALES)
+        print(f"  {name[-58:]:58s}{row}\n      {formula}")
+    print(f"\n  audit statements in the daily run{' ' * 25}{header}")
+    audits = {name: sum(size for size, _, _ in parts) for name, parts in costs.items() if category(name, kinds) == "audits"}
+    for name, size in sorted(audits.items(), key=lambda item: -item[1]):
+        row = "".join(f"{human(size * n / listeners):>13s}" for n in SCALES)
+        print(f"  {name[-58:]:58s}{row}")
+        for part, formula, _ in sorted(costs[name], key=lambda item: -item[0])[:3]:
+            print(f"      {human(part * SCALES[-1] / listeners):>10s}  {formula}")
+    print()
 
 
 if __name__ == "__main__":

@@ -7,10 +7,12 @@ result nor on a function of the column. This module finds, for every table a sta
 which days those filters leave:
 
     for scan in table_scans(sql, partition_columns={"fct_user_track_days": "listened_date"}):
-        scan.table, scan.columns, scan.days, scan.bounded
+        scan.table, scan.columns, scan.days, scan.bounded, scan.free
 
 It reads each SELECT's own WHERE (the conditions ANDed there), the way the models are written:
-a filter on a CTE's output is not pushed down into the CTE. The emulator cannot show pruning, so
+a filter on a CTE's output is not pushed down into the CTE. A SELECT that reads one table alone
+and names none of its columns (`select count(*) from t`) is free: BigQuery answers it from the
+table's metadata and bills no bytes, whatever the days. The emulator cannot show pruning, so
 tests/python/test_bigquery_path.py proves it on the statements the emulator ran, and
 bench/bigquery_cost.py prices the reads.
 """
@@ -56,16 +58,18 @@ ALL_DAYS = Days(EVERYTHING, True)
 @dataclass(frozen=True)
 class Scan:
     """One read of a table by a SELECT: which columns (`*` when all), which days (partitioned
-    tables only, else None)."""
+    tables only, else None), and whether it is free (the SELECT reads this table alone and names
+    no column: a count of its rows, which BigQuery takes from metadata)."""
 
     table: str
     alias: str
     columns: frozenset[str]
     days: Days | None
+    free: bool = False
 
     @property
     def bounded(self) -> bool:
-        return self.days is None or self.days.bounded
+        return self.free or self.days is None or self.days.bounded
 
 
 def table_scans(sql: str, partition_columns: Mapping[str, str], dialect: str = "bigquery") -> list[Scan]:
@@ -134,7 +138,8 @@ def _scope_scans(scope: Scope, partition_columns: Mapping[str, str]) -> list[Sca
             for conjunct in conjuncts:
                 if _only_column(conjunct, name, partition, single=single):
                     days = _intersect(days, _days_of(conjunct, partition))
-        scans.append(Scan(table=table.name.lower(), alias=name, columns=frozenset(columns), days=days))
+        free = single and len(tables) == 1 and not columns and not scope.columns
+        scans.append(Scan(table=table.name.lower(), alias=name, columns=frozenset(columns), days=days, free=free))
     return scans
 
 

@@ -49,12 +49,13 @@
     {%- endif -%}
 {% endmacro %}
 
-{% macro settled_days_filter(date_expression, folded_date_column) %}
+{% macro settled_days_filter(date_expression, folded_date_column, before=none) %}
     {#-
-        The settled days: before incremental_window_start(), so no later run recomputes them.
-        In an incremental run, only those after the last day already folded into the model.
+        The settled days: before incremental_window_start() (or `before`, when given), so no later
+        run recomputes them. In an incremental run, only those after the last day already folded
+        into the model.
     -#}
-    {{ date_expression }} < cast('{{ incremental_window_start() }}' as date)
+    {{ date_expression }} < cast('{{ before or incremental_window_start() }}' as date)
     {%- if is_incremental() and in_unit_test() %}
         and coalesce(
             {{ date_expression }} > (select max(folded.{{ folded_date_column }}) from {{ this }} as folded),
@@ -87,23 +88,27 @@
     {{ return([days_after(last_day, 1), window_start] | min) }}
 {% endmacro %}
 
-{% macro last_loaded_day(date_column, condition=none) %}
+{% macro last_loaded_day(date_column, condition=none, relation=none) %}
     {#-
-        The last day the model (`this`) holds, 'YYYY-MM-DD': the maximum of `date_column` over its
-        rows (those meeting `condition`), or none. Looked up when the model is compiled for a
+        The last day the model (`this`, or `relation`: a model built before it) holds,
+        'YYYY-MM-DD': the maximum of `date_column` over its rows (those meeting `condition`), or
+        none (also when `relation` is not built yet). Looked up when the model is compiled for a
         run. It searches the month before run_date first, where a daily run finds it (on
         BigQuery: a month of partitions of one column), and the whole column only when that
         month holds nothing (no run for a month, or a rerun of an older day).
     -#}
-    {%- set recent = max_loaded_day(date_column, condition, days_after(run_date(), -31)) -%}
-    {{ return(recent if recent is not none else max_loaded_day(date_column, condition, none)) }}
+    {%- if relation is not none and load_relation(relation) is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set recent = max_loaded_day(date_column, condition, days_after(run_date(), -31), relation) -%}
+    {{ return(recent if recent is not none else max_loaded_day(date_column, condition, none, relation)) }}
 {% endmacro %}
 
-{% macro max_loaded_day(date_column, condition, since) %}
+{% macro max_loaded_day(date_column, condition, since, relation=none) %}
     {#- last_loaded_day's query: max(date_column) over the rows meeting `condition`, from `since` on. -#}
     {%- set query -%}
         select max({{ date_column }}) as last_day
-        from {{ this }}
+        from {{ relation or this }}
         where {{ condition or 'true' }}
         {%- if since is not none %}
             and {{ date_column }} >= cast('{{ since }}' as date)
@@ -164,11 +169,11 @@
     }) }}
 {% endmacro %}
 
-{% macro incremental_by_key_config(unique_key) %}
-    {{ return(adapter.dispatch('incremental_by_key_config', 'tunesday')(unique_key)) }}
+{% macro incremental_by_key_config(unique_key, cluster_by=['user_id']) %}
+    {{ return(adapter.dispatch('incremental_by_key_config', 'tunesday')(unique_key, cluster_by)) }}
 {% endmacro %}
 
-{% macro default__incremental_by_key_config(unique_key) %}
+{% macro default__incremental_by_key_config(unique_key, cluster_by=none) %}
     {#- State tables: a run replaces the rows of the keys it touched. -#}
     {{ return({
         'incremental_strategy': 'delete+insert',
@@ -177,11 +182,11 @@
     }) }}
 {% endmacro %}
 
-{% macro bigquery__incremental_by_key_config(unique_key) %}
+{% macro bigquery__incremental_by_key_config(unique_key, cluster_by=['user_id']) %}
     {{ return({
         'incremental_strategy': 'merge',
         'unique_key': unique_key,
-        'cluster_by': ['user_id'],
+        'cluster_by': cluster_by,
         'on_schema_change': 'fail',
     }) }}
 {% endmacro %}

@@ -1,10 +1,13 @@
-{#- Accepted rows whose raw value of a field was missing or unexpected, and what staging did. -#}
-{%- set play_fields = ['context_type', 'start_reason', 'end_reason', 'shuffle', 'skip_flag', 'platform', 'country'] -%}
+{#-
+    Accepted rows whose raw value of a field was missing or unexpected, and what staging did. The
+    plays' come from their counts per day (int_audit_event_days), so that no run reads every day
+    of them.
+-#}
 
 with
 
-plays as (
-    select * from {{ ref('base_raw__listening_events') }}
+play_days as (
+    select * from {{ ref('int_audit_event_days') }}
     where row_status = 'accepted'
 ),
 
@@ -16,8 +19,8 @@ tracks as (
 accepted as (
     select
         'listening_events' as source_table,
-        count(*) as accepted_rows
-    from plays
+        sum(filed_rows) as accepted_rows
+    from play_days
     union all
     select
         'tracks' as source_table,
@@ -25,32 +28,24 @@ accepted as (
     from tracks
 ),
 
-defaulted as (
-    {% for field in play_fields %}
+counted as (
+    {% for field, rule in play_default_rules() %}
         select
             'listening_events' as source_table,
             '{{ field }}' as field,
-            {{ field }}_rule as default_rule
-        from plays
-        where {{ field }}_rule <> 'as_reported'
+            '{{ rule }}' as default_rule,
+            sum({{ field }}_{{ rule }}_rows) as defaulted_rows
+        from play_days
         union all
     {% endfor %}
     select
         'tracks' as source_table,
         'audio_attributes' as field,
-        attribute_rule as default_rule
+        attribute_rule as default_rule,
+        count(*) as defaulted_rows
     from tracks
     where attribute_rule <> 'as_reported'
-),
-
-counted as (
-    select
-        source_table,
-        field,
-        default_rule,
-        count(*) as defaulted_rows
-    from defaulted
-    group by source_table, field, default_rule
+    group by attribute_rule
 ),
 
 final as (
@@ -58,10 +53,11 @@ final as (
         counted.source_table,
         counted.field,
         counted.default_rule,
-        counted.defaulted_rows,
+        cast(counted.defaulted_rows as {{ dbt.type_bigint() }}) as defaulted_rows,
         cast(counted.defaulted_rows as {{ type_double() }}) / accepted.accepted_rows as defaulted_share
     from counted
     inner join accepted on counted.source_table = accepted.source_table
+    where counted.defaulted_rows > 0
 )
 
 select * from final

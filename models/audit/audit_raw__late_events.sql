@@ -5,28 +5,26 @@
     grows, so per day of play, the raw rows beyond those base_raw__listening_events filed under
     that day arrived after the day was last recomputed. They count in the next --full-refresh.
     Rows without a usable played_at are filed under the run that sees them, never too late.
+    Both counts are kept per day (int_audit_raw_event_days, int_audit_event_days), recounted only
+    where they can have changed: this reads a row a day.
 -#}
 
 with
 
 raw_days as (
     select
-        cast(played_at as date) as listened_date,
-        count(*) as raw_rows,
-        max(loaded_at) as last_loaded_at
-    from {{ source('raw', 'listening_events') }}
-    where
-        played_at <= {{ dbt.current_timestamp() }}
-        and cast(played_at as date) <= cast('{{ run_date() }}' as date)
-    group by cast(played_at as date)
+        listened_date,
+        raw_rows,
+        last_loaded_at
+    from {{ ref('int_audit_raw_event_days') }}
+    where listened_date <= cast('{{ run_date() }}' as date)
 ),
 
 loaded_days as (
     select
         partition_date as listened_date,
-        count(*) as loaded_rows
-    from {{ ref('base_raw__listening_events') }}
-    where partition_date = cast(played_at as date)
+        sum(on_day_of_play_rows) as loaded_rows
+    from {{ ref('int_audit_event_days') }}
     group by partition_date
 ),
 

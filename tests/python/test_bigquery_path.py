@@ -40,7 +40,8 @@ HISTORY_DEPENDENT_TABLES = {"serving_bloom_filters", "serving_bloom_filter_words
 # A state's settled part folds the days before its run's lookback window, and the emulator's
 # second build reached further back (to pick up the late plays): the split differs, the states
 # (settled part plus open days) are compared.
-WINDOW_DEPENDENT_TABLES = {"int_user_track_affinity_settled", "int_user_artist_familiarity_settled"}
+WINDOW_DEPENDENT_TABLES = {"int_user_track_affinity_settled", "int_user_artist_familiarity_settled",
+                           "int_audit_listener_settled"}
 # Snapshots: the emulator built two run dates, DuckDB one, so only current versions compare,
 # without the bookkeeping of when each version was recorded.
 SNAPSHOT_COLUMNS = {"dbt_valid_from", "dbt_valid_to", "dbt_scd_id", "dbt_updated_at", "as_of_date"}
@@ -161,16 +162,20 @@ HISTORY_LOOKUPS = {
 }
 def test_the_daily_run_reads_only_its_days_of_partitioned_tables(bq_build):
     """The proof of what the emulator cannot measure: every statement the daily build ran for
-    an incremental model (model SQL, lookups of its last day, hooks) reads a partitioned table
-    only from a constant first day (ci.bigquery_scans), except the lookups above, and so does every
-    data test of a partitioned table (or of a view over one). A merge's
-    target is not a read here: production replaces partitions (insert_overwrite), and
-    int_sessions' merge never matches (its pre-hook deleted the rows it replaces)."""
+    an incremental model or an audit (model SQL, lookups of its last day, hooks) reads a
+    partitioned table only from a constant first day (ci.bigquery_scans), or counts it whole
+    (free: metadata), except the lookups above, and so does every data test of a partitioned table
+    (or of a view over one). A merge's target is not a read here: production replaces partitions
+    (insert_overwrite), and int_sessions' merge never matches (its pre-hook deleted the rows it
+    replaces). The audits' recount of every day's raw plays runs only when plays came too late
+    (none do here: test_incremental.py makes some)."""
     manifest = json.loads((bq_build.target_path / "manifest.json").read_text())
     partitions = partition_columns(manifest)
     incremental = {node["name"] for node in manifest["nodes"].values()
                    if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"}
-    bounded, unbounded, tests = Counter(), Counter(), Counter()
+    audits = {node["name"] for node in manifest["nodes"].values()
+              if node["resource_type"] == "model" and node.get("group") == "audit"}
+    bounded, unbounded, free, tests = Counter(), Counter(), Counter(), Counter()
     for labels, job in daily_jobs(bq_build):
         if labels.get("resource_type") == "test":
             # A data test of a table partitioned by day checks the run's days (macros/data_tests.sql).
@@ -178,11 +183,11 @@ def test_the_daily_run_reads_only_its_days_of_partitioned_tables(bq_build):
                 if scan.days is not None:
                     tests["bounded" if scan.bounded else f"{labels['model']} reads every day of {scan.table}"] += 1
             continue
-        if labels.get("model") not in incremental:
+        if labels.get("model") not in incremental | audits:
             continue
         for scan in table_scans(job.query, partitions):
             if scan.days is not None:
-                (bounded if scan.bounded else unbounded)[(labels["model"], scan.table)] += 1
+                (free if scan.free else bounded if scan.bounded else unbounded)[(labels["model"], scan.table)] += 1
     assert dict(unbounded) == HISTORY_LOOKUPS
     # Every daily model of staging and core read a partitioned table by its days.
     assert {model for model, _ in bounded} >= {
@@ -196,6 +201,11 @@ def test_the_daily_run_reads_only_its_days_of_partitioned_tables(bq_build):
     assert ("int_playlist_refresh", "int_playlist_refresh") in bounded
     assert ("fct_smart_shuffle_pools", "int_playlist_refresh") in bounded
     assert ("fct_discover_weekly", "fct_discover_weekly") in bounded
+    # The audits of the plays: their days of the staged and raw plays, and counts of the raw table.
+    assert {model for model, _ in bounded} >= {
+        "int_audit_event_days", "int_audit_raw_event_days", "int_audit_listener_settled",
+        "audit_raw__listener_oddities", "audit_raw__row_counts"}
+    assert set(free) == {("int_audit_raw_event_days", "listening_events"), ("audit_raw__row_counts", "listening_events")}
     assert tests.pop("bounded") > 20 and not tests, tests
 
 

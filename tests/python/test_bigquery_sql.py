@@ -454,3 +454,30 @@ def test_statements_of_a_daily_run_are_read_as_their_queries():
     assert deleted.bounded and deleted.days.intervals == (("2026-10-26", None),)
     assert [scan.days.intervals for scan in scans["plays"]] == [(("2026-10-27", None),)]
     assert [scan.days.intervals for scan in scans["fct_user_track_days"]] == [(("2026-10-21", None),)]   # after the 20th
+
+
+def test_a_count_of_a_whole_table_is_free_and_nothing_else_is():
+    """BigQuery answers `select count(*) from t` from metadata: a SELECT that reads one table alone
+    and names no column of it reads no day (audit_raw__row_counts counts the raw plays so). A
+    column named anywhere in it, another table beside it or every column is a read."""
+    [whole, due] = scans_of("""
+        select
+            (select count(*) from `p`.`tunesday_raw`.`listening_events`)
+            - (
+                select count(*) from `p`.`tunesday_raw`.`listening_events`
+                where played_at >= cast('2026-11-01' as timestamp) and played_at <= current_timestamp()
+            ) as raw_rows
+    """)["listening_events"]
+    assert whole.free and whole.bounded and not whole.columns
+    assert not whole.days.bounded   # a free read, not one of some days
+    assert not due.free and due.bounded and due.columns == {"played_at"}
+    for sql in [
+        "select count(*) from `p`.`tunesday_raw`.`listening_events` where user_id = 'u1'",
+        "select count(user_id) from `p`.`tunesday_raw`.`listening_events`",
+        "select count(*) from `p`.`tunesday_raw`.`listening_events` group by user_id",
+        "select * from `p`.`tunesday_raw`.`listening_events`",
+        "select count(*) from `p`.`tunesday_raw`.`listening_events` as e cross join `p`.`tunesday_raw`.`users` as u",
+        "with e as (select * from `p`.`tunesday_raw`.`listening_events`) select count(*) from e",
+    ]:
+        [raw] = scans_of(sql).get("listening_events") or scans_of(sql)["e"]
+        assert not raw.free and not raw.bounded, sql
