@@ -7,6 +7,10 @@
 -#}
 
 {%- set source_weights = var('candidate_source_weights') %}
+{%- set source_names = source_weights.keys() | sort %}
+{%- if source_names | length > 8 %}
+    {{ exceptions.raise_compiler_error('int_user_candidates packs a source\'s place in 3 bits: at most 8 sources') }}
+{%- endif %}
 
 with
 
@@ -47,33 +51,45 @@ source_best as (
 
 weighted as (
     select
-        unheard.*,
+        unheard.user_id,
+        unheard.track_id,
         case unheard.candidate_source
             {%- for source_name, weight in source_weights.items() %}
                 when '{{ source_name }}' then {{ weight }}
             {%- endfor %}
         end
-        * unheard.source_score / source_best.best_source_score as weighted_score
+        * unheard.source_score / source_best.best_source_score as weighted_score,
+        case unheard.candidate_source
+            {%- for source_name in source_names %}
+                when '{{ source_name }}' then {{ loop.index0 }}
+            {%- endfor %}
+        end as source_place,
+        case unheard.candidate_source
+            {%- for source_name in source_names %}
+                when '{{ source_name }}' then {{ 2 ** loop.index0 }}
+            {%- endfor %}
+        end as source_bit
     from unheard
     inner join source_best
         on unheard.user_id = source_best.user_id and unheard.candidate_source = source_best.candidate_source
 ),
 
 per_track as (
-    -- One row per listener and track: GROUP BYs and joins, no window over every candidate (at a
-    -- million listeners they are a billion rows), and small aggregates: the best source (its
-    -- reason) as one value, a 0/1 flag per known source (the list is spelled out for the pool only).
+    -- One row per listener and track, from a GROUP BY of fixed-size aggregates only (at a million
+    -- listeners these are a billion rows; a window over them, or a string aggregate per group,
+    -- sorts and spills). A (listener, track) has at most one row per source, so:
+    -- * source_mask, the sum of each source's bit (its place in alphabetical order), lists them;
+    -- * best_key orders the rows as "weighted score (to 9 decimals) desc, source asc" in one
+    --   integer: the score in billionths times 8, plus 7 - the source's place. Its max is the
+    --   best source's row, whose place is 7 - (best_key & 7).
     select
         user_id,
         track_id,
         sum(weighted_score) as summed_score,
         count(*) as source_count,
-        {{ first_value_by("candidate_source || '|' || seed_type || '|' || seed_id",
-            comparable_float('weighted_score') ~ ' desc, candidate_source asc') }} as best,
-        {% for source_name in source_weights.keys() | sort -%}
-            max(case when candidate_source = '{{ source_name }}' then 1 else 0 end) as from_{{ source_name }}
-            {%- if not loop.last %},{% endif %}
-        {% endfor %}
+        sum(source_bit) as source_mask,
+        max(cast(round(weighted_score * 1000000000) as {{ dbt.type_bigint() }}) * 8 + 7 - source_place)
+            as best_key
     from weighted
     group by user_id, track_id
 ),
@@ -84,16 +100,21 @@ pooled as (
         track_id,
         summed_score,
         source_count,
-        best,
-        {% for source_name in source_weights.keys() | sort -%}
-            from_{{ source_name }},
-        {% endfor %}
-        row_number() over (
-            partition by user_id order by {{ comparable_float('summed_score') }} desc, track_id asc
-        ) as pool_rank
-    from per_track
+        source_mask,
+        pool_rank,
+        7 - (best_key & 7) as best_place
+    from (
+        select
+            *,
+            row_number() over (
+                partition by user_id order by {{ comparable_float('summed_score') }} desc, track_id asc
+            ) as pool_rank
+        from per_track
+    ) as ranked
+    where pool_rank <= {{ var('candidate_pool_size') }}
 ),
 
+-- the best source's seed, looked up for the pooled rows only
 final as (
     select
         pooled.user_id,
@@ -102,23 +123,26 @@ final as (
         cast(
             pooled.summed_score / {{ source_weights.values() | sum }} as {{ type_double() }}
         ) as taste_score,
-        {{ dbt.split_part('pooled.best', "'|'", 1) }} as best_source,
-        {{ dbt.split_part('pooled.best', "'|'", 2) }} as seed_type,
-        -- the rest after the second '|' (an id may hold one)
+        unheard.candidate_source as best_source,
+        unheard.seed_type,
+        unheard.seed_id,
         substr(
-            pooled.best,
-            length({{ dbt.split_part('pooled.best', "'|'", 1) }})
-            + length({{ dbt.split_part('pooled.best', "'|'", 2) }}) + 3
-        ) as seed_id,
-        substr(
-            {% for source_name in source_weights.keys() | sort -%}
-                case when pooled.from_{{ source_name }} = 1 then ',{{ source_name }}' else '' end
+            {% for source_name in source_names -%}
+                case when (pooled.source_mask & {{ 2 ** loop.index0 }}) > 0 then ',{{ source_name }}' else '' end
                 {%- if not loop.last %} ||{% endif %}
             {% endfor %}, 2
         ) as candidate_sources,
         cast(pooled.source_count as {{ dbt.type_bigint() }}) as source_count
     from pooled
-    where pooled.pool_rank <= {{ var('candidate_pool_size') }}
+    inner join unheard
+        on
+            pooled.user_id = unheard.user_id
+            and pooled.track_id = unheard.track_id
+            and unheard.candidate_source = case pooled.best_place
+                {%- for source_name in source_names %}
+                    when {{ loop.index0 }} then '{{ source_name }}'
+                {%- endfor %}
+            end
 )
 
 select * from final
