@@ -6,8 +6,8 @@
 
 {#-
     Smart Shuffle pools: for each playlist of at least smart_shuffle_min_playlist_tracks tracks,
-    the tracks that fit it best, not on it already: the neighbours (fct_track_similarity) of its
-    tracks, scored by how many of its tracks point at them (co-occurrence), audio fit to the
+    the tracks that fit it best, not on it already: the neighbours (int_smart_shuffle_neighbours) of
+    its tracks, scored by how many of its tracks point at them (co-occurrence), audio fit to the
     playlist (tempo closeness with half/double time folded, Camelot compatibility with its keys,
     energy closeness) and a popularity prior, with the weights of var ranking_weights (taste =
     co-occurrence; novelty does not apply). A pool holds smart_shuffle_pool_factor times the one
@@ -78,33 +78,17 @@ key_fit as (
     {{ camelot_key_fit('key_shares', 'playlist_id') }}
 ),
 
-neighbours as (
-    select
-        playlist_tracks.playlist_id,
-        playlist_tracks.track_id as seed_track_id,
-        similarity.similar_track_id as track_id,
-        similarity.similarity
-    from playlist_tracks
-    inner join eligible_playlists on playlist_tracks.playlist_id = eligible_playlists.playlist_id
-    inner join {{ ref('fct_track_similarity') }} as similarity on playlist_tracks.track_id = similarity.track_id
-    left join playlist_tracks as already_there
-        on
-            playlist_tracks.playlist_id = already_there.playlist_id
-            and similarity.similar_track_id = already_there.track_id
-    where already_there.track_id is null
+cooccurrence as (
+    select * from {{ ref('int_smart_shuffle_neighbours') }}
 ),
 
-cooccurrence as (
-    -- One row per playlist and neighbour (a GROUP BY, not a window over every row): the summed
-    -- similarity, and the playlist track most similar to it as the reason.
+playlist_best as (
+    -- the ref again, not the CTE: DuckDB stores a CTE read twice as a temporary table
     select
         playlist_id,
-        track_id,
-        sum(similarity) as cooccurrence_score,
-        {{ first_value_by('seed_track_id', comparable_float('similarity') ~ ' desc, seed_track_id asc') }}
-            as seed_track_id
-    from neighbours
-    group by playlist_id, track_id
+        max(cooccurrence_score) as best_cooccurrence_score
+    from {{ ref('int_smart_shuffle_neighbours') }}
+    group by playlist_id
 ),
 
 popularity as (
@@ -114,14 +98,23 @@ popularity as (
     from {{ ref('int_track_popularity') }}
 ),
 
+track_features as (
+    -- one row per track: joined to the neighbours as one small table
+    select
+        tracks.*,
+        coalesce(popularity.popularity_prior, 0) as popularity_prior
+    from tracks
+    left join popularity on tracks.track_id = popularity.track_id
+),
+
 scored as (
     select
         cooccurrence.playlist_id,
         cooccurrence.track_id,
         tracks.artist_id,
         cooccurrence.seed_track_id,
-        cooccurrence.cooccurrence_score
-        / max(cooccurrence.cooccurrence_score) over (partition by cooccurrence.playlist_id) as taste_score,
+        tracks.popularity_prior,
+        cooccurrence.cooccurrence_score / playlist_best.best_cooccurrence_score as taste_score,
         coalesce(
             exp(-0.5 * power(
                 least(
@@ -133,13 +126,12 @@ scored as (
             0.5
         ) as tempo_fit,
         coalesce(key_fit.key_fit, 0.5) as key_fit,
-        coalesce(1 - abs(tracks.energy - playlist_audio.energy_centre), 0.5) as energy_fit,
-        coalesce(popularity.popularity_prior, 0) as popularity_prior
+        coalesce(1 - abs(tracks.energy - playlist_audio.energy_centre), 0.5) as energy_fit
     from cooccurrence
-    inner join tracks on cooccurrence.track_id = tracks.track_id
+    inner join track_features as tracks on cooccurrence.track_id = tracks.track_id
     inner join playlist_audio on cooccurrence.playlist_id = playlist_audio.playlist_id
+    inner join playlist_best on cooccurrence.playlist_id = playlist_best.playlist_id
     left join key_fit on cooccurrence.playlist_id = key_fit.playlist_id and tracks.camelot_code = key_fit.camelot_code
-    left join popularity on cooccurrence.track_id = popularity.track_id
 ),
 
 ranked as (
