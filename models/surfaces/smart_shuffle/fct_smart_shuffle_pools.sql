@@ -111,7 +111,6 @@ scored as (
     select
         cooccurrence.playlist_id,
         cooccurrence.track_id,
-        tracks.artist_id,
         cooccurrence.seed_track_id,
         tracks.popularity_prior,
         cooccurrence.cooccurrence_score / playlist_best.best_cooccurrence_score as taste_score,
@@ -135,9 +134,17 @@ scored as (
 ),
 
 ranked as (
+    -- as narrow as it can be: the window below sorts every neighbour of every playlist with it
     select
-        *,
+        playlist_id,
+        track_id,
+        seed_track_id,
+        taste_score,
+        popularity_prior,
         (tempo_fit + key_fit + energy_fit) / 3 as audio_fit,
+        {{ comparable_float('tempo_fit') }} >= 0.8 as is_tempo_match,
+        {{ comparable_float('key_fit') }} >= 0.8 as is_key_match,
+        {{ comparable_float('energy_fit') }} >= 0.9 as is_energy_match,
         (
             {{ weights['taste'] }} * taste_score
             + {{ weights['audio'] }} * (tempo_fit + key_fit + energy_fit) / 3
@@ -151,18 +158,16 @@ final as (
         ranked.playlist_id,
         cast(ranked.pool_rank as {{ dbt.type_bigint() }}) as pool_rank,
         ranked.track_id,
-        ranked.artist_id,
+        tracks.artist_id,
         cast(ranked.score as {{ type_double() }}) as score,
         cast(ranked.taste_score as {{ type_double() }}) as taste_score,
         cast(ranked.audio_fit as {{ type_double() }}) as audio_fit,
         cast(ranked.popularity_prior as {{ type_double() }}) as popularity_prior,
         ranked.seed_track_id,
         'playlist_neighbours:' || ranked.seed_track_id
-        || case when {{ comparable_float('ranked.tempo_fit') }} >= 0.8 then ',tempo_match' else '' end
-        || case when {{ comparable_float('ranked.key_fit') }} >= 0.8 then ',key_match' else '' end
-        || case
-            when {{ comparable_float('ranked.energy_fit') }} >= 0.9 then ',energy_match' else ''
-        end as reason_codes,
+        || case when ranked.is_tempo_match then ',tempo_match' else '' end
+        || case when ranked.is_key_match then ',key_match' else '' end
+        || case when ranked.is_energy_match then ',energy_match' else '' end as reason_codes,
         cast(eligible_playlists.track_count as {{ dbt.type_bigint() }}) as playlist_track_count,
         cast('{{ run_date() }}' as date) as as_of_date
     from (
@@ -174,6 +179,7 @@ final as (
         from ranked
     ) as ranked
     inner join eligible_playlists on ranked.playlist_id = eligible_playlists.playlist_id
+    inner join tracks on ranked.track_id = tracks.track_id
     where
         ranked.pool_rank
         <= {{ var('smart_shuffle_pool_factor') }}
