@@ -38,6 +38,8 @@ SETTINGS = _define(
     Setting("TUNESDAY_DUCKDB_PATH", "target/tunesday.duckdb", "the DuckDB warehouse file"),
     Setting("TUNESDAY_DUCKDB_MEMORY_LIMIT", "40%", "DuckDB's memory limit (`8GB`, or a share of the RAM); "
             "past it DuckDB spills to the temp folder"),
+    Setting("TUNESDAY_DBT_THREADS", "1", "models dbt builds at once on DuckDB (each query already uses every "
+            "core; concurrent ones share the memory limit)"),
     Setting("TUNESDAY_DUCKDB_TEMP_DIR", None, "where DuckDB spills (default: `<warehouse file>.tmp`, beside it)"),
     Setting("TUNESDAY_RAW_DIR", "target/data/raw", "folder of raw Parquet files (DuckDB)"),
     Setting("TUNESDAY_BQ_PROJECT", None, "BigQuery project (required for target `bigquery`, "
