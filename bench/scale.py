@@ -236,7 +236,8 @@ def report(out: Path) -> Path:
     names = [r["scale"]["name"] for r in results]
     lines = ["# Scale benchmark", "",
              f"`python bench/scale.py` on {results[0]['cores']} cores, DuckDB memory limit "
-             f"{results[0]['memory_limit']}. Wall times of one run each on a shared machine; peak RSS of the "
+             f"{results[0]['memory_limit']}, dbt threads {results[0].get('dbt_threads', 2)}. Wall times of one run "
+             "each on a shared machine; peak RSS of the "
              "whole job (dbt included).", "",
              "| scale | listeners | days | events | events scan | full build | its peak RSS | daily run | its peak RSS "
              "| recomputed listeners | full / scan | daily / scan |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -370,7 +371,8 @@ def main() -> None:
     manifest = generate(scale, work / "data", args.seed)
     raw_dir = work / "data" / "raw"
     results = {"scale": dataclasses.asdict(scale), "events": manifest["rows"]["listening_events"],
-               "memory_limit": settings.value(settings.DUCKDB_MEMORY_LIMIT), "cores": os.cpu_count()}
+               "memory_limit": settings.value(settings.DUCKDB_MEMORY_LIMIT), "cores": os.cpu_count(),
+               "dbt_threads": int(settings.value(settings.DBT_THREADS))}
     print(f"{scale.name}: {results['events']:,} events, {scale.users:,} listeners, {scale.days} days")
     results["events_scan_seconds"] = round(events_scan_seconds(raw_dir), 2)
     print(f"one scan of the events      {results['events_scan_seconds']:.2f} s")
