@@ -26,7 +26,8 @@ Prints the largest reads of the daily run with their arithmetic, then the totals
 days, the writes, tables read whole, every day), its largest single queries and how many pass the
 default maximum_bytes_billed, every read of every day it makes and what each audit statement reads. Not counted: BigQuery's 10 MB minimum per table a query reads, the lookups
 a model makes when it compiles (its last day; the audits' count of the raw plays, and their recount
-when plays came too late), the snapshot, and what the serving export reads.
+when plays came too late), the models' hooks (target/compiled holds a model's SQL only; a delete
+from an unpartitioned table bills the whole table), the snapshot, and what the serving export reads.
 """
 
 from __future__ import annotations
