@@ -22,10 +22,12 @@
    catalog grows with them too).
 
 Prints the largest reads of the daily run with their arithmetic, then the totals at 1 M, 10 M and
-100 M listeners, daily and full rebuild, every read of every day the daily run makes and what each
-audit statement reads. Not counted: BigQuery's 10 MB minimum per table a query reads, the lookups
+100 M listeners, daily and full rebuild; for the daily run also its bytes by what is read (the run's
+days, the writes, tables read whole, every day), its largest single queries and how many pass the
+default maximum_bytes_billed, every read of every day it makes and what each audit statement reads. Not counted: BigQuery's 10 MB minimum per table a query reads, the lookups
 a model makes when it compiles (its last day; the audits' count of the raw plays, and their recount
-when plays came too late), the snapshot, and what the serving export reads.
+when plays came too late), the models' hooks (target/compiled holds a model's SQL only; a delete
+from an unpartitioned table bills the whole table), the snapshot, and what the serving export reads.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from tunesday import dbt, settings  # noqa: E402
 EVENTS_PER_LISTENER_DAY = 10.9        # the generator's mean (bench/warehouse_bench.py)
 SCALES = (1_000_000, 10_000_000, 100_000_000)
 USD_PER_TIB = 6.25                    # on-demand analysis price, US multi-region
+MAX_BYTES_BILLED = 100e9              # the bigquery target's default maximum_bytes_billed (profiles.yml)
 LOOKBACK_DAYS = 3                     # var incremental_lookback_days
 TIB = 2 ** 40
 # dbt's views read the base table under them (stg_ and quarantine_ select its rows by row_status).
@@ -86,7 +89,8 @@ class Read:
     statement: str        # the model (or data test) the statement belongs to
     table: str            # the table read (a view's: the table under it)
     columns: set[str]
-    kind: str             # "days" (some days), "history" (every day), "table" (unpartitioned)
+    kind: str             # "days" (some days), "history" (every day), "table" (unpartitioned),
+                          # "write" (an incremental model's write: some days of its own table)
     days: list[str]
     nulls: bool
     named: str = ""       # the relation the statement names (a view, or the table)
@@ -277,7 +281,7 @@ def writes(compiled: Path, tables: dict[str, Table], partitions: dict[str, str],
             continue   # a test's SQL, or a unit test's fixture named after the model it stands for
         if name in partitions and name in tables and not name.startswith(VIEW_PREFIXES):
             days = [(run_date - dt.timedelta(days=n)).isoformat() for n in range(LOOKBACK_DAYS + 1)]
-            reads += [Read(name, name, {"*"}, "days", days, False)] * 2
+            reads += [Read(name, name, {"*"}, "write", days, False)] * 2
     return reads
 
 
@@ -292,7 +296,7 @@ def price(reads: list[Read], tables: dict[str, Table], history: int, bench_days:
         if read.kind == "history" and table.day_bytes is not None:
             per_day = table.bytes_of(read.columns, None) / bench_days
             size, formula = per_day * history, f"{read.table}, every day: {mb(per_day)}/day x {history} days"
-        elif read.kind == "days" and table.day_bytes is not None:
+        elif read.kind in ("days", "write") and table.day_bytes is not None:
             size = table.bytes_of(read.columns, read.days)
             if read.nulls:
                 size += sum(bytes_ for column, bytes_ in table.null_bytes.items()
@@ -353,7 +357,40 @@ def report(costs: dict, kinds: dict[str, str], listeners: int) -> None:
         row = "".join(f"{'$' + format(total * n / listeners / TIB * USD_PER_TIB, ',.0f'):>13s}" for n in SCALES)
         print(f"  {'on demand':58s}{row}\n")
         if label == "daily":
+            by_kind(costs[label], listeners)
+            largest_queries(costs[label], kinds, listeners)
             every_day(costs[label], kinds, listeners)
+
+
+def by_kind(costs: dict, listeners: int) -> None:
+    """The daily run's bytes by what is read, whatever reads it: some days of a partitioned table,
+    the incremental models' writes, unpartitioned tables whole, every day of a partitioned one."""
+    header = "".join(f"{n:>13,}" for n in SCALES)
+    print(f"  {'by what is read':58s}{header}")
+    totals = defaultdict(float)
+    for parts in costs.values():
+        for size, _, kind in parts:
+            totals[kind] += size
+    for kind, label in (("days", "some days of partitioned tables (the run's days)"),
+                        ("write", "incremental models' writes (their new days, twice)"),
+                        ("table", "unpartitioned tables, whole"),
+                        ("history", "every day of partitioned tables")):
+        row = "".join(f"{human(totals[kind] * n / listeners):>13s}" for n in SCALES)
+        print(f"  {label:58s}{row}")
+    print()
+
+
+def largest_queries(costs: dict, kinds: dict[str, str], listeners: int) -> None:
+    """The daily run's largest single queries (a statement's reads; an incremental model's write is
+    another query), and how many statements pass the default maximum_bytes_billed at each scale."""
+    header = "".join(f"{n:>13,}" for n in SCALES)
+    queries = {name: sum(size for size, _, kind in parts if kind != "write") for name, parts in costs.items()}
+    print(f"  largest single queries of the daily run{' ' * 19}{header}")
+    for name, size in sorted(queries.items(), key=lambda item: -item[1])[:8]:
+        row = "".join(f"{human(size * n / listeners):>13s}" for n in SCALES)
+        print(f"  {name[-58:]:58s}{row}")
+    row = "".join(f"{sum(size * n / listeners > MAX_BYTES_BILLED for size in queries.values()):>13,}" for n in SCALES)
+    print(f"  {'queries over ' + human(MAX_BYTES_BILLED) + ' (the default cap)':58s}{row}\n")
 
 
 def every_day(costs: dict, kinds: dict[str, str], listeners: int) -> None:
