@@ -149,11 +149,15 @@
 {% endmacro %}
 
 {% macro default__incremental_by_date_config(partition_column, unique_key, cluster_by) %}
-    {#- delete+insert keyed on the date replaces whole days, like a partition overwrite. -#}
+    {#-
+        delete+insert keyed on the date replaces whole days, like a partition overwrite. The day
+        column is named for the data tests (macros/data_tests.sql), as BigQuery's partition is.
+    -#}
     {{ return({
         'incremental_strategy': 'delete+insert',
         'unique_key': partition_column,
         'on_schema_change': 'fail',
+        'meta': {'days_column': partition_column},
     }) }}
 {% endmacro %}
 
@@ -203,7 +207,9 @@
 
 {% macro default__incremental_by_key_in_days_config(unique_key, partition_column) %}
     {#- delete+insert on the key: what BigQuery's pre-hook and insert do, in one statement. -#}
-    {{ return(default__incremental_by_key_config(unique_key)) }}
+    {%- set config = default__incremental_by_key_config(unique_key) -%}
+    {%- do config.update({'meta': {'days_column': partition_column}}) -%}
+    {{ return(config) }}
 {% endmacro %}
 
 {% macro bigquery__incremental_by_key_in_days_config(unique_key, partition_column) %}
