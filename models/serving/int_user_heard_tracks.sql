@@ -33,9 +33,9 @@ served as (
     from {{ ref('fct_discover_weekly') }}
     where
         {{ refreshed_listener('user_id', on_a_new_week=true) }}
+        -- constants: BigQuery reads only these weeks' partitions
         and week_start <= cast('{{ run_week_start() }}' as date)
-        and {{ days_between('week_start', "cast('" ~ run_week_start() ~ "' as date)") }}
-        < 7 * {{ var('bloom_served_weeks') }}
+        and week_start > cast('{{ days_after(run_week_start(), -7 * var("bloom_served_weeks")) }}' as date)
 ),
 
 heard as (
