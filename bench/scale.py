@@ -14,10 +14,13 @@ are wall clock on a shared machine: compare the ratios measured in the same run.
   full     `tunesday daily --full-refresh` at the day before the last: every model of the daily
            selection and its tests, from the raw files;
   daily    then `tunesday daily` at the last day, and how many listeners it recomputed;
-  active   the same daily run from the same state with the last day's plays thinned to a share of
-           the listeners (--shares): the daily cost should follow the share;
-  history  a daily run at --early-day from its own full build: the daily build should cost the
-           same with 30 days of history as with 90;
+  active   the same daily run from the same state with the last day's activity (plays, saves,
+           follows) thinned to a share of the listeners (--shares): the daily cost should follow
+           the share;
+  history  the daily run of an early day (a third of the way in) from its own full build against
+           the last day's, both days thinned to the same share of active listeners
+           (--history-share), each run --repeats times from the same state: the medians of the
+           daily build should be the same with 30 days of history as with 90;
 and the floor: one scan of the events (every column of every row, from the raw files), so each
 cost also reads as a multiple of reading the events once. Also the most the DuckDB temp folder held
 (spilled). Results: --out (default target/bench), a JSON file per scale.
@@ -31,6 +34,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -158,26 +162,42 @@ def refreshed(env: dict, day: dt.date) -> dict:
             "refreshed": sum(reasons.values()), "reasons": reasons}
 
 
-def thin_day(raw_dir: Path, copy: Path, day: dt.date, keep_share: float) -> None:
-    """A raw folder like `raw_dir` (links) whose listening events of `day` are kept only for the
-    listeners in the first `keep_share` of a hash of their id: fewer listeners active that day."""
+def played_share(raw_dir: Path, day: dt.date) -> float:
+    """The share of the listeners with a play of `day` in the raw files."""
     import duckdb
 
-    for table in raw_dir.iterdir():
-        (copy / table.name).mkdir(parents=True)
-        if table.name != "listening_events":
-            for part in table.glob("*.parquet"):
-                (copy / table.name / part.name).symlink_to(part)
+    con = duckdb.connect()
+    [(played, listeners)] = con.execute(
+        f"select (select count(distinct user_id) from read_parquet('{raw_dir}/listening_events/*.parquet', "
+        f"union_by_name=true) where cast(played_at as date) = date '{day}'), "
+        f"(select count(*) from read_parquet('{raw_dir}/users/*.parquet'))").fetchall()
+    return played / listeners
+
+
+def thin_day(raw_dir: Path, copy: Path, day: dt.date, keep_share: float) -> None:
+    """A raw folder like `raw_dir` (links) whose activity of `day` (plays, saves, follows) is kept
+    only for the listeners in the first `keep_share` of a hash of their id: fewer listeners active
+    that day. A save or a follow is activity too: thinning the plays alone left a quarter of the
+    listeners with a save of the day at 5 % active, and they are recomputed for it."""
+    import duckdb
+
+    day_column = {"listening_events": "played_at", "saved_tracks": "saved_at", "follows": "followed_at"}
     con = duckdb.connect()
     con.execute("set enable_progress_bar = false")
-    for part in sorted((raw_dir / "listening_events").glob("*.parquet")):
-        con.execute(f"""copy (select * from read_parquet('{part}')
-                        where coalesce(cast(played_at as date) <> date '{day}', true)
-                           or hash(user_id) % 1000 < {round(keep_share * 1000)})
-                        to '{copy / "listening_events" / part.name}' (format parquet)""")
+    for table in raw_dir.iterdir():
+        (copy / table.name).mkdir(parents=True)
+        for part in sorted(table.glob("*.parquet")):
+            if table.name not in day_column:
+                (copy / table.name / part.name).symlink_to(part)
+                continue
+            con.execute(f"""copy (select * from read_parquet('{part}')
+                            where coalesce(cast({day_column[table.name]} as date) <> date '{day}', true)
+                               or hash(user_id) % 1000 < {round(keep_share * 1000)})
+                            to '{copy / table.name / part.name}' (format parquet)""")
 
 
-def measure(scale: Scale, work: Path, raw_dir: Path, only: list[str], shares: list[float]) -> dict:
+def measure(scale: Scale, work: Path, raw_dir: Path, only: list[str], shares: list[float],
+            history_share: float = 0.4, repeats: int = 3) -> dict:
     last_day = END_DATE - dt.timedelta(days=1)
     results: dict = {}
     if "full" in only or "daily" in only or "active" in only:
@@ -203,15 +223,39 @@ def measure(scale: Scale, work: Path, raw_dir: Path, only: list[str], shares: li
             print(f"daily run, {run['refresh']['active_share']:4.0%} active     " + describe(run))
             Path(env[settings.DUCKDB_PATH]).unlink()
     if "history" in only and scale.early_day:
-        early = END_DATE - dt.timedelta(days=scale.days - scale.early_day + 1)
-        env = job_env(work, raw_dir, "early")
-        daily_job(env, early - dt.timedelta(days=1), "--full-refresh", "--vars", "{rebuild_published_weeks: true}")
-        results["history"] = {"early": daily_job(env, early) | {"day": scale.early_day, "refresh": refreshed(env, early)}}
-        print(f"daily run (day {scale.early_day})         " + describe(results["history"]["early"]))
-        if "daily" in results:
-            late = results["daily"]["stages"]["build"]
-            results["history"]["late_over_early_build"] = round(late / results["history"]["early"]["stages"]["build"], 2)
-            print(f"daily build, day {scale.days} / day {scale.early_day}   {results['history']['late_over_early_build']:.2f}")
+        # The same share of listeners active on both days (the generated days differ: 49 % and
+        # 56 % at M), each daily run repeated from the same state; the medians are compared.
+        late_day = last_day
+        early_day = END_DATE - dt.timedelta(days=scale.days - scale.early_day + 1)
+        runs: dict = {}
+        for label, day in (("early", early_day), ("late", late_day)):
+            state = work / ("before-last-day.duckdb" if label == "late" else "before-early-day.duckdb")
+            if label == "early" or not state.exists():
+                build_env = job_env(work, raw_dir, f"{label}-build")
+                daily_job(build_env, day - dt.timedelta(days=1), "--full-refresh",
+                          "--vars", "{rebuild_published_weeks: true}")
+                shutil.copy(build_env[settings.DUCKDB_PATH], state)
+                Path(build_env[settings.DUCKDB_PATH]).unlink()
+            thinned = work / f"raw-history-{label}"
+            shutil.rmtree(thinned, ignore_errors=True)
+            thin_day(raw_dir, thinned, day, min(1.0, history_share / played_share(raw_dir, day)))
+            env = job_env(work, thinned, f"history-{label}")
+            runs[label] = []
+            for _ in range(repeats):
+                shutil.copy(state, env[settings.DUCKDB_PATH])
+                runs[label].append(daily_job(env, day) | {"refresh": refreshed(env, day)})
+                Path(env[settings.DUCKDB_PATH]).unlink()
+            builds = [run["stages"]["build"] for run in runs[label]]
+            print(f"daily run (day {(day - (END_DATE - dt.timedelta(days=scale.days))).days}), "
+                  f"{runs[label][0]['refresh']['active_share']:.0%} active, build s {builds}")
+        median = {label: statistics.median(run["stages"]["build"] for run in day_runs)
+                  for label, day_runs in runs.items()}
+        results["history"] = {
+            "early_day": scale.early_day, "late_day": scale.days, "share": history_share, "repeats": repeats,
+            "early": runs["early"], "late": runs["late"],
+            "median_build": median, "late_over_early_build": round(median["late"] / median["early"], 2)}
+        print(f"daily build, day {scale.days} / day {scale.early_day} (medians)   "
+              f"{results['history']['late_over_early_build']:.2f}")
     return results
 
 
@@ -302,19 +346,23 @@ def report(out: Path) -> Path:
         lines += ["", "![daily run against the active share](daily_by_active_share.png)"]
 
     # 3. Daily run against days of history.
-    with_history = [r for r in results if r.get("history") and r.get("daily")]
+    with_history = [r for r in results if r.get("history", {}).get("median_build")]
     if with_history:
         figure, axis = plt.subplots(figsize=(6, 4))
         lines += ["", "## The daily run against days of history", "",
-                  "| scale | early day | its build | last day | its build | last / early |", "|---|---|---|---|---|---|"]
+                  "Both days thinned to the same share of active listeners; each run repeated from the same "
+                  "state, medians.", "",
+                  "| scale | active | early day | its build | last day | its build | last / early |",
+                  "|---|---|---|---|---|---|---|"]
         for r in with_history:
-            early, late = r["history"]["early"], r["daily"]
-            axis.plot([early["day"], r["scale"]["days"]], [early["stages"]["build"], late["stages"]["build"]],
+            h = r["history"]
+            axis.plot([h["early_day"], h["late_day"]], [h["median_build"]["early"], h["median_build"]["late"]],
                       marker="o", label=r["scale"]["name"])
-            lines.append(f"| {r['scale']['name']} | {early['day']} | {early['stages']['build']:.0f} s | "
-                         f"{r['scale']['days']} | {late['stages']['build']:.0f} s | "
-                         f"{late['stages']['build'] / early['stages']['build']:.2f} |")
-        axis.set(xlabel="days of history", ylabel="seconds", title="Daily build against history", ylim=(0, None))
+            lines.append(f"| {r['scale']['name']} | {h['share']:.0%} | {h['early_day']} | "
+                         f"{h['median_build']['early']:.1f} s | {h['late_day']} | {h['median_build']['late']:.1f} s | "
+                         f"{h['late_over_early_build']:.2f} |")
+        axis.set(xlabel="days of history", ylabel="seconds (median)", title="Daily build against history",
+                 ylim=(0, None))
         axis.legend(fontsize=7)
         figure.tight_layout()
         figure.savefig(out / "daily_by_history.png", dpi=110)
@@ -352,6 +400,9 @@ def main() -> None:
                         default=["full", "daily", "active", "history"])
     parser.add_argument("--shares", nargs="+", type=float, default=[0.05, 0.2, 0.5],
                         help="shares of listeners active on the measured day (default 0.05 0.2 0.5)")
+    parser.add_argument("--history-share", type=float, default=0.4,
+                        help="share of listeners active on both days the history stage compares (default 0.4)")
+    parser.add_argument("--repeats", type=int, default=3, help="daily runs per day in the history stage (medians)")
     parser.add_argument("--work", type=Path, default=None, help="keep data and warehouses here (default: target/bench/work-<scale>)")
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "target" / "bench")
     parser.add_argument("--report", action="store_true", help="write the report from the results in --out")
@@ -376,7 +427,7 @@ def main() -> None:
     print(f"{scale.name}: {results['events']:,} events, {scale.users:,} listeners, {scale.days} days")
     results["events_scan_seconds"] = round(events_scan_seconds(raw_dir), 2)
     print(f"one scan of the events      {results['events_scan_seconds']:.2f} s")
-    results |= measure(scale, work, raw_dir, args.only, args.shares)
+    results |= measure(scale, work, raw_dir, args.only, args.shares, args.history_share, args.repeats)
     for name, run in (("full build", results.get("full")), ("daily run", results.get("daily"))):
         if run:
             print(f"{name} / one scan of the events: {run['seconds'] / results['events_scan_seconds']:.0f}")

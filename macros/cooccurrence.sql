@@ -143,10 +143,105 @@ final as (
         cast(similarity as {{ type_double() }}) as similarity,
         cast(jaccard as {{ type_double() }}) as jaccard,
         cast(lift as {{ type_double() }}) as lift,
-        cast(pair_count as {{ dbt.type_bigint() }}) as pair_count
+        cast(pair_count as {{ dbt.type_bigint() }}) as pair_count,
+        cast('{{ similarity_window_end() }}' as date) as window_end_date
     from ranked
     where neighbour_rank <= {{ var('similarity_neighbours') }}
 )
 
 select * from final
 {%- endmacro %}
+
+{#-
+    When similarity is computed. With var similarity_refresh 'weekly' (the default) the six
+    similarity models are rebuilt on the first run of a week only, from the sessions of the
+    similarity_window_days days that end the day before the first run's lookback window starts
+    (days no late play can change any more) and the playlist tracks added by then: any run of the
+    week, or a full build on any of its days, computes the same similarity; the other runs keep
+    the tables as they are (incremental models that append nothing). With 'daily' the window ends
+    on run_date and every run rebuilds them.
+-#}
+
+{% macro similarity_window_end() %}
+    {#- The last day of sessions (and of playlist additions) the similarity counts, 'YYYY-MM-DD'. -#}
+    {%- if var('similarity_refresh') == 'weekly' -%}
+        {{ return(days_after(run_week_start(), -(var('incremental_lookback_days') | int) - 1)) }}
+    {%- elif var('similarity_refresh') == 'daily' -%}
+        {{ return(run_date()) }}
+    {%- endif -%}
+    {{ exceptions.raise_compiler_error("var similarity_refresh must be 'weekly' or 'daily', not '" ~ var('similarity_refresh') ~ "'") }}
+{% endmacro %}
+
+{% macro similarity_window_filter(date_expression) %}
+    {#- The similarity_window_days days up to similarity_window_end(), as constants (BigQuery prunes on them). -#}
+    {{ date_expression }} > cast('{{ days_after(similarity_window_end(), -(var("similarity_window_days") | int)) }}' as date)
+    and {{ date_expression }} <= cast('{{ similarity_window_end() }}' as date)
+{%- endmacro %}
+
+{% macro similarity_rebuilt(marker) %}
+    {#-
+        Whether this run rebuilds a similarity model: a full build, a unit test, or a window end
+        other than the one `marker` (the chain's last model: fct_track_similarity or
+        fct_artist_similarity, looked up when the model is compiled) was built for. The marker
+        being rebuilt last, a run that fails midway leaves it stale and the next run rebuilds
+        the whole chain.
+    -#}
+    {%- if not execute or in_unit_test() or not is_incremental() -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set node = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+        | selectattr('name', 'equalto', marker) | first -%}
+    {%- set relation = adapter.get_relation(node.database, node.schema, node.alias) -%}
+    {%- if relation is none
+        or 'window_end_date' not in (adapter.get_columns_in_relation(relation) | map(attribute='name') | list) -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set built = run_query('select max(window_end_date) from ' ~ relation).columns[0].values()[0] -%}
+    {{ return(built is none or built | string != similarity_window_end()) }}
+{% endmacro %}
+
+{% macro similarity_config(marker) %}
+    {#-
+        The config of a similarity model (see similarity_rebuilt): incremental; a run that rebuilds
+        it first empties it (pre-hook), a run that does not appends nothing.
+    -#}
+    {%- set config = {
+        'materialized': 'incremental',
+        'on_schema_change': 'fail',
+        'pre_hook': "{{ clear_rebuilt_similarity('" ~ marker ~ "') }}",
+    } -%}
+    {%- do config.update(append_strategy()) -%}
+    {{ return(config) }}
+{% endmacro %}
+
+{% macro append_strategy() %}
+    {{ return(adapter.dispatch('append_strategy', 'tunesday')()) }}
+{% endmacro %}
+
+{% macro default__append_strategy() %}
+    {{ return({'incremental_strategy': 'append'}) }}
+{% endmacro %}
+
+{% macro bigquery__append_strategy() %}
+    {#- merge without a unique key only inserts: BigQuery's append. -#}
+    {{ return({'incremental_strategy': 'merge'}) }}
+{% endmacro %}
+
+{% macro clear_rebuilt_similarity(marker) %}
+    {#- Pre-hook of a similarity model: empty it when this run rebuilds it. -#}
+    {%- if is_incremental() and similarity_rebuilt(marker) %}
+        delete from {{ this }} where true
+    {%- endif %}
+{% endmacro %}
+
+{% macro rebuilt_similarity(marker) %}
+    {#-
+        The body of a similarity model, called as a block: the block's query when this run
+        rebuilds the model (similarity_rebuilt(marker)), else a query that appends no row.
+    -#}
+    {%- if similarity_rebuilt(marker) -%}
+        {{ caller() }}
+    {%- else -%}
+        select * from {{ this }} where false
+    {%- endif -%}
+{% endmacro %}

@@ -31,6 +31,41 @@ tracks as (
     from {{ ref('dim_tracks') }}
 ),
 
+-- The listener tables are read for the run's listeners only (not everyone's rows into the joins).
+familiarity as (
+    select
+        user_id,
+        artist_id
+    from {{ ref('fct_user_artist_familiarity') }}
+    where {{ refreshed_listener('user_id') }}
+),
+
+exploration as (
+    select
+        user_id,
+        exploration_propensity
+    from {{ ref('fct_user_exploration') }}
+    where {{ refreshed_listener('user_id') }}
+),
+
+profile as (
+    select
+        user_id,
+        tempo_centre_bpm,
+        tempo_spread_bpm
+    from {{ ref('fct_user_audio_profile') }}
+    where {{ refreshed_listener('user_id') }}
+),
+
+key_fit as (
+    select
+        user_id,
+        camelot_code,
+        key_fit
+    from {{ ref('int_user_key_fit') }}
+    where {{ refreshed_listener('user_id') }}
+),
+
 popularity as (
     select distinct
         track_id,
@@ -58,11 +93,11 @@ scored_parts as (
         coalesce(popularity.popularity_prior, 0) as popularity_prior
     from candidates
     inner join tracks on candidates.track_id = tracks.track_id
-    left join {{ ref('fct_user_artist_familiarity') }} as familiarity
+    left join familiarity
         on candidates.user_id = familiarity.user_id and tracks.artist_id = familiarity.artist_id
-    left join {{ ref('fct_user_exploration') }} as exploration on candidates.user_id = exploration.user_id
-    left join {{ ref('fct_user_audio_profile') }} as profile on candidates.user_id = profile.user_id
-    left join {{ ref('int_user_key_fit') }} as key_fit
+    left join exploration on candidates.user_id = exploration.user_id
+    left join profile on candidates.user_id = profile.user_id
+    left join key_fit
         on candidates.user_id = key_fit.user_id and tracks.camelot_code = key_fit.camelot_code
     left join popularity on candidates.track_id = popularity.track_id
 ),
