@@ -155,17 +155,24 @@ select * from final
 {#-
     When similarity is computed. With var similarity_refresh 'weekly' (the default) the six
     similarity models are rebuilt on the first run of a week only, from the sessions of the
-    similarity_window_days days that end the day before the first run's lookback window starts
-    (days no late play can change any more) and the playlist tracks added by then: any run of the
-    week, or a full build on any of its days, computes the same similarity; the other runs keep
-    the tables as they are (incremental models that append nothing). With 'daily' the window ends
-    on run_date and every run rebuilds them.
+    similarity_window_days days that end similarity_settle_days days before the week starts (days
+    no late play can change any more: the settle days must cover incremental_lookback_days) and
+    the playlist tracks added by then: any run of the week, whatever its lookback, or a full build
+    on any of its days, computes the same similarity from the same plays; the other runs keep the
+    tables as they are (incremental models that append nothing). With 'daily' the window ends on
+    run_date and every run rebuilds them.
 -#}
 
 {% macro similarity_window_end() %}
     {#- The last day of sessions (and of playlist additions) the similarity counts, 'YYYY-MM-DD'. -#}
     {%- if var('similarity_refresh') == 'weekly' -%}
-        {{ return(days_after(run_week_start(), -(var('incremental_lookback_days') | int) - 1)) }}
+        {%- if (var('incremental_lookback_days') | int) > (var('similarity_settle_days') | int) -%}
+            {{ exceptions.raise_compiler_error(
+                "var incremental_lookback_days (" ~ var('incremental_lookback_days') ~ ") is longer than "
+                ~ "similarity_settle_days (" ~ var('similarity_settle_days') ~ "): late plays would change "
+                ~ "the weekly similarity's days; raise similarity_settle_days") }}
+        {%- endif -%}
+        {{ return(days_after(run_week_start(), -(var('similarity_settle_days') | int) - 1)) }}
     {%- elif var('similarity_refresh') == 'daily' -%}
         {{ return(run_date()) }}
     {%- endif -%}

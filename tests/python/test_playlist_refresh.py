@@ -22,7 +22,9 @@ from tunesday.warehouse import connect as connect_warehouse
 
 SELECT = ["--select", "+fct_smart_shuffle_pools", "--exclude", "resource_type:test", "resource_type:unit_test"]
 # Only the run's own day of plays is loaded: the signals the pools read are a full build's.
-VARS = "incremental_lookback_days: 0"
+# Similarity is rebuilt every run: the runs edit playlists, which a weekly similarity would count
+# from the next week on and a full build at once (README "Daily runs"; test_similarity_refresh.py).
+VARS = "incremental_lookback_days: 0, similarity_refresh: daily"
 DAY = dt.date.fromisoformat(RUN_DATE)
 DAYS = [DAY - dt.timedelta(days=2), DAY - dt.timedelta(days=1), DAY]
 MIN_TRACKS = 15   # var smart_shuffle_min_playlist_tracks

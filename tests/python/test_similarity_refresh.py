@@ -1,7 +1,7 @@
 """Item similarity is rebuilt once a week (var similarity_refresh 'weekly', macros/cooccurrence.sql):
 the other runs of the week keep its six tables as they are, the week's first run rebuilds them, and
 what it builds equals a full build on any day of that week (the window ends on days no late play
-changes any more)."""
+changes any more, whatever the run's lookback)."""
 
 import datetime as dt
 
@@ -14,6 +14,7 @@ SIMILARITY = ["int_track_baskets", "int_track_pair_counts", "fct_track_similarit
 SELECT = ["--select", "+fct_track_similarity", "+fct_artist_similarity",
           "--exclude", "resource_type:test", "resource_type:unit_test"]
 THURSDAY, FRIDAY = dt.date(2026, 10, 22), dt.date(2026, 10, 23)
+SUNDAY_BEFORE_LAST = dt.date(2026, 10, 18)     # similarity_settle_days (7) before Monday the 26th
 MONDAY, SATURDAY = dt.date(2026, 10, 26), dt.date(2026, 10, 31)
 
 
@@ -37,14 +38,14 @@ def test_similarity_is_rebuilt_on_a_weeks_first_run_and_equals_a_full_build_of_t
     daily_path, full_path = tmp_path / "daily" / "daily.duckdb", tmp_path / "full" / "full.duckdb"
     daily_env = warehouse.env_in(tmp_path / "daily", "daily.duckdb")
 
-    def run(env, day, *extra):
-        done = warehouse.dbt_with(env, "build", *SELECT, *extra, "--vars", f"{{run_date: '{day}'}}")
+    def run(env, day, *extra, lookback=3):
+        done = warehouse.dbt_with(env, "build", *SELECT, *extra, "--vars",
+                                  f"{{run_date: '{day}', incremental_lookback_days: {lookback}}}")
         assert done.success, done.describe(3000)
 
     run(daily_env, THURSDAY, "--full-refresh")
-    # The week of Monday 19 October: sessions up to Thursday the 15th (its first run's lookback,
-    # 3 days, starts on the 16th).
-    assert window_end(daily_path) == {dt.date(2026, 10, 15)}
+    # The week of Monday 19 October: sessions up to Sunday the 11th (7 settle days before it).
+    assert window_end(daily_path) == {dt.date(2026, 10, 11)}
     built = {table: rows(daily_path, table) for table in SIMILARITY}
     assert all(built.values())
     # A mark that only a rebuild removes.
@@ -53,16 +54,16 @@ def test_similarity_is_rebuilt_on_a_weeks_first_run_and_equals_a_full_build_of_t
                     "(select min(track_id) from tunesday_intermediate.int_track_pair_counts)")
     marked = rows(daily_path, "int_track_pair_counts")
 
-    # Friday: the same week, nothing is rebuilt (the mark stays).
-    run(daily_env, FRIDAY)
+    # Friday: the same week, nothing is rebuilt (the mark stays), with a longer lookback too.
+    run(daily_env, FRIDAY, lookback=7)
     assert rows(daily_path, "int_track_pair_counts") == marked
     assert {table: rows(daily_path, table) for table in SIMILARITY if table != "int_track_pair_counts"} == \
         {table: built[table] for table in SIMILARITY if table != "int_track_pair_counts"}
 
-    # Monday: a new week, everything is rebuilt, up to Thursday the 22nd; a full build on the
+    # Monday: a new week, everything is rebuilt, up to Sunday the 18th; a full build on the
     # Saturday of that week gives the same tables.
     run(daily_env, MONDAY)
-    assert window_end(daily_path) == {THURSDAY}
+    assert window_end(daily_path) == {SUNDAY_BEFORE_LAST}
     run(warehouse.env_in(tmp_path / "full", "full.duckdb"), SATURDAY, "--full-refresh")
     for table in SIMILARITY:
         rebuilt = rows(daily_path, table)
