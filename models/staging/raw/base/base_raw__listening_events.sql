@@ -34,7 +34,7 @@
 
 with
 
-source as (
+source as {{ inline_cte() }} (
     select * from {{ source('raw', 'listening_events') }}
     {%- if first_day %}
         -- The raw rows this run can take, by the partition column (raw tables are partitioned by
@@ -49,7 +49,7 @@ source as (
     {%- endif %}
 ),
 
-filed as (
+filed as {{ inline_cte() }} (
     select *
     from (
         select
@@ -60,7 +60,7 @@ filed as (
     where partition_date <= cast('{{ run_date() }}' as date)
 ),
 
-in_days as (
+in_days as {{ inline_cte() }} (
     select * from filed
     {% if is_incremental() %}
         where
@@ -83,110 +83,32 @@ in_days as (
 {%- set play_key_text = "coalesce(event_id, '') || '|' || coalesce(user_id, '') || '|' || coalesce(track_id, '')"
     ~ " || '|' || coalesce(cast(" ~ epoch_micros('played_at') ~ " as " ~ dbt.type_string() ~ "), '')"
     ~ " || '|' || coalesce(cast(ms_played as " ~ dbt.type_string() ~ "), '')" %}
+{%- set row_key = hash64(play_key_text ~ " || '|' || cast(copy_number as " ~ dbt.type_string() ~ ")") %}
 
-with_play_key as (
+{#
+    The run's rows are read three times, each time from the raw files (inline_cte: DuckDB would
+    otherwise store them, hundreds of millions of wide rows in a full build, and spill them): once
+    to find the event ids of more than one row, once for the rows with a unique event id (nearly
+    all: no window), once for the others (rare: numbered and ranked by windows).
+#}
+
+with_play_key as {{ inline_cte() }} (
     select
         *,
         {{ hash64(play_key_text) }} as play_key
     from in_days
 ),
 
-repeated_play_keys as (
-    -- Rows that share event, listener, track, time and duration (exact copies, mostly) are told
-    -- apart by a number; they are rare, so only they are numbered by a window: a window over
+repeated_events as (
+    -- Event ids of more than one row in the run's days. Only their rows can be copies (rows that
+    -- share event, listener, track, time and duration: the play key) or duplicates (clean rows
+    -- that share an event id), so only they are numbered and ranked by windows: a window over
     -- every row would sort all the days' rows, wide as they are, and spill gigabytes at scale.
-    select play_key
+    select event_id
     from with_play_key
-    group by play_key
+    where event_id is not null
+    group by event_id
     having count(*) > 1
-),
-
-numbered as (
-    select
-        with_play_key.*,
-        1 as copy_number
-    from with_play_key
-    where with_play_key.play_key not in (select repeated_play_keys.play_key from repeated_play_keys)
-    union all
-    select
-        with_play_key.*,
-        -- The copy loaded first is number 1.
-        row_number() over (
-            partition by with_play_key.play_key
-            order by
-                with_play_key.context_type,
-                with_play_key.context_id,
-                with_play_key.reason_start,
-                with_play_key.reason_end,
-                with_play_key.shuffle,
-                with_play_key.skipped,
-                with_play_key.platform,
-                with_play_key.country,
-                with_play_key.loaded_at
-        ) as copy_number
-    from with_play_key
-    where with_play_key.play_key in (select repeated_play_keys.play_key from repeated_play_keys)
-),
-
-keyed as (
-    select
-        *,
-        {{ hash64(play_key_text ~ " || '|' || cast(copy_number as " ~ dbt.type_string() ~ ")") }} as row_key
-    from numbered
-),
-
-{% if is_incremental() %}
-    filed_before as (
-        -- Rows without a usable played_at that an earlier run filed under its own run_date: all
-        -- rejected (no time, a time in the future, or an earlier reason), so on BigQuery only the
-        -- rejected rows' blocks of each partition are read.
-        select
-            filed.row_key,
-            min(filed.partition_date) as partition_date
-        from {{ this }} as filed
-        where
-            filed.row_status = 'rejected'
-            and (filed.played_at is null or filed.partition_date <> cast(filed.played_at as date))
-        group by filed.row_key
-    ),
-{% endif %}
-
-in_window as (
-    select
-        keyed.event_id,
-        keyed.user_id,
-        keyed.track_id,
-        keyed.played_at,
-        keyed.ms_played,
-        keyed.context_type,
-        keyed.context_id,
-        keyed.reason_start,
-        keyed.reason_end,
-        keyed.shuffle,
-        keyed.skipped,
-        keyed.platform,
-        keyed.country,
-        keyed.loaded_at,
-        keyed.copy_number,
-        keyed.row_key,
-        {% if is_incremental() -%}
-            case
-                -- A time that was in the future when the row was filed and is usable now.
-                when keyed.played_at <= {{ dbt.current_timestamp() }} then keyed.partition_date
-                else coalesce(filed_before.partition_date, keyed.partition_date)
-            end as partition_date
-        {%- else -%}
-            keyed.partition_date
-        {%- endif %}
-    from keyed
-    {% if is_incremental() %}
-        -- A row without a usable played_at stays under the run that first saw it: taken again
-        -- (under that day) only when that day is recomputed, else left where it is.
-        left join filed_before on keyed.row_key = filed_before.row_key
-        where
-            filed_before.partition_date is null
-            or filed_before.partition_date >= cast('{{ incremental_window_start() }}' as date)
-    {% endif %}
 ),
 
 known_users as (
@@ -210,6 +132,133 @@ end_codes as (
     where reason_field = 'end'
 ),
 
+checked as {{ inline_cte() }} (
+    select
+        with_play_key.*,
+        case
+            when with_play_key.event_id is null then 'missing_event_id'
+            when with_play_key.user_id is null then 'missing_user_id'
+            when with_play_key.track_id is null then 'missing_track_id'
+            when with_play_key.played_at is null then 'missing_played_at'
+            when with_play_key.ms_played is null then 'missing_ms_played'
+            when known_users.user_id is null then 'unknown_user_id'
+            when known_tracks.track_id is null then 'unknown_track_id'
+            when
+                with_play_key.played_at < cast('{{ var("service_launch_date") }}' as {{ dbt.type_timestamp() }})
+                then 'played_at_before_launch'
+            when with_play_key.played_at > {{ dbt.current_timestamp() }} then 'played_at_in_future'
+            when with_play_key.ms_played < 0 then 'negative_ms_played'
+            when with_play_key.ms_played > {{ var('max_ms_played') }} then 'absurd_ms_played'
+        end as rejection_reason,
+        start_codes.reason_code as known_start_reason,
+        end_codes.reason_code as known_end_reason,
+        end_codes.ends_as_skip
+    from with_play_key
+    left join known_users on with_play_key.user_id = known_users.user_id
+    left join known_tracks on with_play_key.track_id = known_tracks.track_id
+    left join start_codes on {{ clean_code('with_play_key.reason_start') }} = start_codes.reason_code
+    left join end_codes on {{ clean_code('with_play_key.reason_end') }} = end_codes.reason_code
+),
+
+repeated_numbered as (
+    -- The rows of a repeated (or missing) event id: copies numbered within their play key, the
+    -- copy loaded first number 1.
+    select
+        *,
+        row_number() over (
+            partition by play_key
+            order by
+                context_type,
+                context_id,
+                reason_start,
+                reason_end,
+                shuffle,
+                skipped,
+                platform,
+                country,
+                loaded_at
+        ) as copy_number
+    from checked
+    where event_id is null or event_id in (select repeated_events.event_id from repeated_events)
+),
+
+repeated_ranked as (
+    -- Of the clean rows that share an event id, the earliest is accepted, the others are
+    -- duplicates (macro row_status, spelled out with the row key).
+    select
+        *,
+        case
+            when rejection_reason is not null then 'rejected'
+            when row_number() over (
+                partition by rejection_reason, event_id
+                order by played_at asc, ms_played desc, track_id asc, row_key asc
+            ) = 1 then 'accepted'
+            else 'duplicate'
+        end as status_in_window
+    from (
+        select
+            *,
+            {{ row_key }} as row_key
+        from repeated_numbered
+    ) as keyed
+),
+
+keyed as (
+    -- The columns in the order of repeated_ranked: checked's, copy_number, row_key, status_in_window.
+    select
+        *,
+        {{ row_key }} as row_key,
+        case when rejection_reason is null then 'accepted' else 'rejected' end as status_in_window
+    from (
+        select
+            *,
+            1 as copy_number
+        from checked
+        where event_id is not null and event_id not in (select repeated_events.event_id from repeated_events)
+    ) as unique_events
+    union all
+    select * from repeated_ranked
+),
+
+{% if is_incremental() %}
+    filed_before as (
+        -- Rows without a usable played_at that an earlier run filed under its own run_date: all
+        -- rejected (no time, a time in the future, or an earlier reason), so on BigQuery only the
+        -- rejected rows' blocks of each partition are read.
+        select
+            filed.row_key,
+            min(filed.partition_date) as partition_date
+        from {{ this }} as filed
+        where
+            filed.row_status = 'rejected'
+            and (filed.played_at is null or filed.partition_date <> cast(filed.played_at as date))
+        group by filed.row_key
+    ),
+{% endif %}
+
+with_status as (
+    select
+        keyed.*,
+        {% if is_incremental() -%}
+            case
+                -- A time that was in the future when the row was filed and is usable now.
+                when keyed.played_at <= {{ dbt.current_timestamp() }} then keyed.partition_date
+                else coalesce(filed_before.partition_date, keyed.partition_date)
+            end as filed_date
+        {%- else -%}
+            keyed.partition_date as filed_date
+        {%- endif %}
+    from keyed
+    {% if is_incremental() %}
+        -- A row without a usable played_at stays under the run that first saw it: taken again
+        -- (under that day) only when that day is recomputed, else left where it is.
+        left join filed_before on keyed.row_key = filed_before.row_key
+        where
+            filed_before.partition_date is null
+            or filed_before.partition_date >= cast('{{ incremental_window_start() }}' as date)
+    {% endif %}
+),
+
 {% if is_incremental() %}
     accepted_before as (
         -- Every day's accepted event ids but this run's days: the lookup that reads all days.
@@ -217,72 +266,9 @@ end_codes as (
         from {{ this }} as accepted
         where
             accepted.row_status = 'accepted'
-            and accepted.partition_date not in (select distinct w.partition_date from in_window as w)
+            and accepted.partition_date not in (select distinct w.filed_date from with_status as w)
     ),
 {% endif %}
-
-checked as (
-    select
-        in_window.*,
-        case
-            when in_window.event_id is null then 'missing_event_id'
-            when in_window.user_id is null then 'missing_user_id'
-            when in_window.track_id is null then 'missing_track_id'
-            when in_window.played_at is null then 'missing_played_at'
-            when in_window.ms_played is null then 'missing_ms_played'
-            when known_users.user_id is null then 'unknown_user_id'
-            when known_tracks.track_id is null then 'unknown_track_id'
-            when
-                in_window.played_at < cast('{{ var("service_launch_date") }}' as {{ dbt.type_timestamp() }})
-                then 'played_at_before_launch'
-            when in_window.played_at > {{ dbt.current_timestamp() }} then 'played_at_in_future'
-            when in_window.ms_played < 0 then 'negative_ms_played'
-            when in_window.ms_played > {{ var('max_ms_played') }} then 'absurd_ms_played'
-        end as rejection_reason,
-        start_codes.reason_code as known_start_reason,
-        end_codes.reason_code as known_end_reason,
-        end_codes.ends_as_skip
-    from in_window
-    left join known_users on in_window.user_id = known_users.user_id
-    left join known_tracks on in_window.track_id = known_tracks.track_id
-    left join start_codes on {{ clean_code('in_window.reason_start') }} = start_codes.reason_code
-    left join end_codes on {{ clean_code('in_window.reason_end') }} = end_codes.reason_code
-),
-
-repeated_events as (
-    -- Event ids of more than one clean row in the run's days: only their rows are ranked (the
-    -- earliest accepted, the others duplicates), for the reason given in repeated_play_keys. This
-    -- is macro row_status, spelled out to rank only the repeated ids.
-    select event_id
-    from checked
-    where rejection_reason is null
-    group by event_id
-    having count(*) > 1
-),
-
-with_status as (
-    select
-        checked.*,
-        case when checked.rejection_reason is null then 'accepted' else 'rejected' end as status_in_window
-    from checked
-    where
-        checked.rejection_reason is not null
-        or checked.event_id not in (select repeated_events.event_id from repeated_events)
-    union all
-    select
-        checked.*,
-        case
-            when row_number() over (
-                partition by checked.event_id
-                order by checked.played_at asc, checked.ms_played desc, checked.track_id asc, checked.row_key asc
-            ) = 1 then 'accepted'
-            else 'duplicate'
-        end as status_in_window
-    from checked
-    where
-        checked.rejection_reason is null
-        and checked.event_id in (select repeated_events.event_id from repeated_events)
-),
 
 final as (
     select
@@ -328,7 +314,7 @@ final as (
         {%- else -%}
             with_status.status_in_window
         {%- endif %} as row_status,
-        with_status.partition_date,
+        with_status.filed_date as partition_date,
         with_status.row_key
     from with_status
 )
