@@ -13,3 +13,16 @@
     where {{ condition }}
     {%- endif %}
 {%- endmacro %}
+
+{#-
+    The playlists long enough for a pool (var smart_shuffle_min_playlist_tracks), with their track
+    count, from a relation or CTE of smart_shuffle_playlist_tracks rows.
+-#}
+{% macro smart_shuffle_eligible_playlists(playlist_tracks) %}
+    select
+        playlist_id,
+        count(*) as track_count
+    from {{ playlist_tracks }}
+    group by playlist_id
+    having count(*) >= {{ var('smart_shuffle_min_playlist_tracks') }}
+{%- endmacro %}

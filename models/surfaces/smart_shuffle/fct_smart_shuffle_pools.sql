@@ -30,12 +30,7 @@ playlist_tracks as (
 ),
 
 eligible_playlists as (
-    select
-        playlist_id,
-        count(*) as track_count
-    from playlist_tracks
-    group by playlist_id
-    having count(*) >= {{ var('smart_shuffle_min_playlist_tracks') }}
+    {{ smart_shuffle_eligible_playlists('playlist_tracks') }}
 ),
 
 tracks as (

@@ -1,7 +1,8 @@
 {#-
     The first step of the Smart Shuffle pools: for each playlist the run recomputes
     (int_playlist_refresh), the neighbours (fct_track_similarity) of its tracks that are in the catalog
-    (dim_tracks) and not on the playlist,
+    (dim_tracks) and not on the playlist, for the playlists long enough for a pool (the others' rows,
+    8 % of them at 1 M listeners, were computed and never read),
     one row per playlist and neighbour: the summed similarity, and the playlist track most similar
     to it as the reason. A table of its own, not a CTE of fct_smart_shuffle_pools: the pools join
     these rows (tens of millions at 100k listeners) with small tables, and a stored table gives the
@@ -15,6 +16,10 @@ playlist_tracks as (
     {{ smart_shuffle_playlist_tracks(refreshed_playlist('playlist_tracks.playlist_id')) }}
 ),
 
+eligible_playlists as (
+    {{ smart_shuffle_eligible_playlists('playlist_tracks') }}
+),
+
 neighbours as (
     select
         playlist_tracks.playlist_id,
@@ -22,6 +27,7 @@ neighbours as (
         similarity.similar_track_id as track_id,
         similarity.similarity
     from playlist_tracks
+    inner join eligible_playlists on playlist_tracks.playlist_id = eligible_playlists.playlist_id
     inner join {{ ref('fct_track_similarity') }} as similarity on playlist_tracks.track_id = similarity.track_id
     inner join {{ ref('dim_tracks') }} as catalog_tracks on similarity.similar_track_id = catalog_tracks.track_id
     left join playlist_tracks as already_there
