@@ -260,10 +260,19 @@ with_status as (
 ),
 
 {% if is_incremental() %}
+    run_event_ids as (
+        select distinct event_id
+        from with_play_key
+        where event_id is not null
+    ),
+
     accepted_before as (
-        -- Every day's accepted event ids but this run's days: the lookup that reads all days.
+        -- The run's event ids accepted on a day other than this run's days: the lookup that reads
+        -- all days. A semi-join on the run's ids (few), so that every day's ids are scanned, not
+        -- gathered: their distinct set, the other way round, grew with the history.
         select distinct accepted.event_id
         from {{ this }} as accepted
+        inner join run_event_ids on accepted.event_id = run_event_ids.event_id
         where
             accepted.row_status = 'accepted'
             and accepted.partition_date not in (select distinct w.filed_date from with_status as w)
