@@ -133,7 +133,8 @@ def daily_job(env: dict, day: dt.date, *extra: str) -> dict:
             "peak_rss_mib": round(int(job.stderr.strip().splitlines()[-1]) / 1024),
             "spill_peak_mib": round(spill.peak / 2**20),
             "stages": {row["stage"]: round(row["seconds"], 1) for row in rows if row["run_id"] == last_run},
-            "slowest_nodes": slowest_nodes(Path(env["DBT_TARGET_PATH"]) / "run_results.json")}
+            "slowest_nodes": slowest_nodes(Path(env["DBT_TARGET_PATH"]) / "run_results.json"),
+            "seconds_by_kind": seconds_by_kind(Path(env["DBT_TARGET_PATH"]) / "run_results.json")}
 
 
 def slowest_nodes(run_results: Path, count: int = 12) -> list[list]:
@@ -145,6 +146,18 @@ def slowest_nodes(run_results: Path, count: int = 12) -> list[list]:
     timed = sorted(((r["unique_id"].split(".", 2)[-1], round(r.get("execution_time") or 0, 1)) for r in results),
                    key=lambda node: -node[1])
     return [list(node) for node in timed[:count]]
+
+
+def seconds_by_kind(run_results: Path) -> dict[str, float]:
+    """The build's node time summed by kind (model, test, unit_test, seed, snapshot, operation):
+    how much of a run is models and how much its data tests."""
+    if not run_results.exists():
+        return {}
+    totals: dict[str, float] = {}
+    for result in json.loads(run_results.read_text()).get("results", []):
+        kind = result["unique_id"].split(".", 1)[0]
+        totals[kind] = totals.get(kind, 0.0) + (result.get("execution_time") or 0)
+    return {kind: round(seconds, 1) for kind, seconds in sorted(totals.items())}
 
 
 def refreshed(env: dict, day: dt.date) -> dict:
@@ -172,6 +185,22 @@ def played_share(raw_dir: Path, day: dt.date) -> float:
         f"union_by_name=true) where cast(played_at as date) = date '{day}'), "
         f"(select count(*) from read_parquet('{raw_dir}/users/*.parquet'))").fetchall()
     return played / listeners
+
+
+def listener_history(raw_dir: Path, day: dt.date) -> dict:
+    """How much history the listeners active on `day` carry: their number, and the distinct
+    (listener, track) pairs they played up to that day, the rows of their lifetime state that a
+    run recomputes for them (read from the raw files: rejected rows included, a sliver)."""
+    import duckdb
+
+    events = f"read_parquet('{raw_dir}/listening_events/*.parquet', union_by_name=true)"
+    con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
+    [(active, pairs)] = con.execute(
+        f"with active as (select distinct user_id from {events} where cast(played_at as date) = date '{day}') "
+        f"select (select count(*) from active), count(*) from (select distinct user_id, track_id from {events} "
+        f"where cast(played_at as date) <= date '{day}' and user_id in (select user_id from active))").fetchall()
+    return {"active_listeners": active, "listener_track_pairs": pairs}
 
 
 def thin_day(raw_dir: Path, copy: Path, day: dt.date, keep_share: float) -> None:
@@ -228,6 +257,7 @@ def measure(scale: Scale, work: Path, raw_dir: Path, only: list[str], shares: li
         late_day = last_day
         early_day = END_DATE - dt.timedelta(days=scale.days - scale.early_day + 1)
         runs: dict = {}
+        histories: dict = {}
         for label, day in (("early", early_day), ("late", late_day)):
             state = work / ("before-last-day.duckdb" if label == "late" else "before-early-day.duckdb")
             if label == "early" or not state.exists():
@@ -240,6 +270,7 @@ def measure(scale: Scale, work: Path, raw_dir: Path, only: list[str], shares: li
             shutil.rmtree(thinned, ignore_errors=True)
             thin_day(raw_dir, thinned, day, min(1.0, history_share / played_share(raw_dir, day)))
             env = job_env(work, thinned, f"history-{label}")
+            histories[label] = listener_history(thinned, day)
             runs[label] = []
             for _ in range(repeats):
                 shutil.copy(state, env[settings.DUCKDB_PATH])
@@ -253,7 +284,10 @@ def measure(scale: Scale, work: Path, raw_dir: Path, only: list[str], shares: li
         results["history"] = {
             "early_day": scale.early_day, "late_day": scale.days, "share": history_share, "repeats": repeats,
             "early": runs["early"], "late": runs["late"],
-            "median_build": median, "late_over_early_build": round(median["late"] / median["early"], 2)}
+            "median_build": median, "late_over_early_build": round(median["late"] / median["early"], 2),
+            "listener_history": histories,
+            "late_over_early_pairs": round(histories["late"]["listener_track_pairs"]
+                                           / histories["early"]["listener_track_pairs"], 2)}
         print(f"daily build, day {scale.days} / day {scale.early_day} (medians)   "
               f"{results['history']['late_over_early_build']:.2f}")
     return results
@@ -352,15 +386,20 @@ def report(out: Path) -> Path:
         lines += ["", "## The daily run against days of history", "",
                   "Both days thinned to the same share of active listeners; each run repeated from the same "
                   "state, medians.", "",
-                  "| scale | active | early day | its build | last day | its build | last / early |",
-                  "|---|---|---|---|---|---|---|"]
+                  "The lifetime state a daily run recomputes for its active listeners grows with their "
+                  "history: the last column is how much more (listener, track) pairs the last day's active "
+                  "listeners had played than the early day's.", "",
+                  "| scale | active | early day | its build | last day | its build | last / early "
+                  "| their (listener, track) pairs, last / early |",
+                  "|---|---|---|---|---|---|---|---|"]
         for r in with_history:
             h = r["history"]
             axis.plot([h["early_day"], h["late_day"]], [h["median_build"]["early"], h["median_build"]["late"]],
                       marker="o", label=r["scale"]["name"])
             lines.append(f"| {r['scale']['name']} | {h['share']:.0%} | {h['early_day']} | "
                          f"{h['median_build']['early']:.1f} s | {h['late_day']} | {h['median_build']['late']:.1f} s | "
-                         f"{h['late_over_early_build']:.2f} |")
+                         f"{h['late_over_early_build']:.2f} | "
+                         + (f"{h['late_over_early_pairs']:.2f} |" if "late_over_early_pairs" in h else " |"))
         axis.set(xlabel="days of history", ylabel="seconds (median)", title="Daily build against history",
                  ylim=(0, None))
         axis.legend(fontsize=7)

@@ -1,5 +1,6 @@
 """Shared fixtures: a small generated dataset with injected bad rows, built into a DuckDB file."""
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -86,6 +87,16 @@ def hold_back_late_plays(events: Path, day: str) -> pa.Table:
         pq.write_table(kept, part)
         held.append(taken)
     return pa.concat_tables(held)
+
+
+def arriving_now(plays: pa.Table) -> pa.Table:
+    """Plays as a loader files them when they arrive: loaded_at is now (UTC). A run takes a
+    listener's plays of a day it had already loaded as new by their loaded_at, so held-back plays
+    that arrive late must carry their arrival (the generator stamps every row when it writes)."""
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    index = plays.schema.get_field_index("loaded_at")
+    return plays.set_column(index, plays.schema.field(index), pa.array([now] * plays.num_rows,
+                                                                       plays.schema.field(index).type))
 
 
 @pytest.fixture(scope="session")

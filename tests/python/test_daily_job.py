@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import PROJECT_DIR, generate
+from conftest import PROJECT_DIR, arriving_now, generate
 from tunesday import settings
 from tunesday.job import stages
 from tunesday.job.run_log import RunLog
@@ -148,7 +148,8 @@ def ten_days(tmp_path_factory):
     day = BACKFILLED[-1] + dt.timedelta(days=1)
     while day <= LAST:
         if day == LATE_ARRIVAL:   # the held-back events arrive, two days late
-            shutil.move(work / "late" / "part-late.parquet", raw_dir / "listening_events" / "part-late.parquet")
+            pq.write_table(arriving_now(pq.read_table(work / "late" / "part-late.parquet")),
+                           raw_dir / "listening_events" / "part-late.parquet")
         if day == SKIPPED:
             day += dt.timedelta(days=1)
             continue

@@ -1,5 +1,5 @@
 """A daily run recomputes candidates, ranking and Bloom filters only for the listeners whose inputs
-changed (models/candidates/int_user_refresh.sql, macros/refresh.sql); what it recomputes equals a
+changed (models/core/refresh/int_user_refresh.sql, macros/refresh.sql); what it recomputes equals a
 full recompute, and everyone else keeps the rows of their last refresh."""
 
 import datetime as dt

@@ -5,8 +5,8 @@
 ) }}
 
 {#-
-    The listeners a run recomputes (candidates, ranking, pools, filters: the models that use
-    macros/refresh.sql), one row per run_date and listener, with the first reason that applies:
+    The listeners a run recomputes (lifetime states, candidates, ranking, filters: the models that
+    use macros/refresh.sql), one row per run_date and listener, with the first reason that applies:
 
       new_plays  plays the previous run did not see: of the days since it, or of the late-data
                  lookback's days but loaded after it started (late plays): their favourites,
@@ -42,9 +42,14 @@
 with
 
 listeners as (
+    -- The known listeners and anyone with listening evidence: the listeners of
+    -- int_user_track_affinity_state, from what it folds (it reads this model).
     select user_id from {{ ref('stg_raw__users') }}
     union distinct
-    select user_id from {{ ref('int_user_track_affinity_state') }}
+    select user_id from {{ ref('int_user_track_affinity_settled') }}
+    union distinct
+    select user_id from {{ ref('fct_user_track_days') }}
+    where {{ open_days_filter('listened_date') }}
 ),
 
 {% if not everyone %}
