@@ -17,14 +17,12 @@ INCREMENTAL_MODELS = [
     "fct_user_track_days",
     "int_user_track_affinity_settled",
     "int_user_track_affinity_state",
-    "fct_user_track_affinity",
-    "fct_user_artist_affinity",
     "fct_user_artist_days",
     "int_user_artist_familiarity_settled",
     "int_user_artist_familiarity_state",
-    "fct_user_artist_familiarity",
-    "fct_user_exploration",
 ]
+# The signals after the states are per listener, as of each listener's last refresh:
+# tests/python/test_listener_refresh.py compares them with a full build.
 ROW_COUNTS = ("select source_table, raw_rows, accepted_rows, rejected_rows, duplicate_rows, too_late_rows "
               "from audit_raw__row_counts")
 AUDITS = ["audit_raw__row_counts", "audit_raw__late_events", "audit_raw__rejections", "audit_raw__defaults",

@@ -1,5 +1,5 @@
-"""A daily run recomputes candidates, ranking and Bloom filters only for the listeners whose inputs
-changed (models/core/refresh/int_user_refresh.sql, macros/refresh.sql); what it recomputes equals a
+"""A daily run recomputes signals, candidates, ranking and Bloom filters only for the listeners whose
+inputs changed (models/core/refresh/int_user_refresh.sql, macros/refresh.sql); what it recomputes equals a
 full recompute, and everyone else keeps the rows of their last refresh."""
 
 import datetime as dt
@@ -9,8 +9,10 @@ from conftest import RUN_DATE
 from tunesday.warehouse import connect as connect_warehouse
 
 # The per-listener tables a daily run keeps for everyone (the models between them hold only the
-# listeners of the run).
-PER_LISTENER = ("fct_user_recommendations", "serving_bloom_filters", "serving_bloom_filter_words")
+# listeners of the run): the signals, the ranking and the filters.
+PER_LISTENER = ("fct_user_track_affinity", "fct_user_artist_affinity", "fct_user_artist_familiarity",
+                "fct_user_exploration", "fct_user_audio_profile", "fct_user_camelot_keys", "dim_user_taste_profiles",
+                "fct_user_recommendations", "serving_bloom_filters", "serving_bloom_filter_words")
 SELECT = ["--select", "+fct_user_recommendations", "+serving_bloom_filter_words",
           "--exclude", "resource_type:test", "resource_type:unit_test"]
 # Only the run's own day is loaded: more listeners are left alone than with the 3-day lookback.

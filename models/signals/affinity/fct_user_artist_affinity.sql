@@ -1,7 +1,16 @@
+{{ config(
+    materialized='incremental',
+    pre_hook="{{ delete_refreshed_listeners() }}",
+    **per_listener_config()
+) }}
+
 {#-
     How much each listener likes each artist, as of run_date: the sum of their decayed listening
     evidence over the artist's tracks (exact, because decay is linear), plus a standing bonus when
     they follow the artist. Saved tracks count through their own listening only.
+
+    Per listener (macros/refresh.sql): a daily run recomputes the listeners of int_user_refresh;
+    the others keep the rows of their last refresh (as_of_date), at most a week old.
 -#}
 {%- set weights = var('affinity_weights') -%}
 
@@ -9,6 +18,7 @@ with
 
 track_affinity as (
     select * from {{ ref('fct_user_track_affinity') }}
+    where {{ refreshed_listener('user_id') }}
 ),
 
 follows as (
@@ -16,7 +26,9 @@ follows as (
         user_id,
         artist_id
     from {{ ref('stg_raw__follows') }}
-    where cast(followed_at as date) <= cast('{{ run_date() }}' as date)
+    where
+        cast(followed_at as date) <= cast('{{ run_date() }}' as date)
+        and {{ refreshed_listener('user_id') }}
 ),
 
 per_artist as (

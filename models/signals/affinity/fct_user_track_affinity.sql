@@ -1,6 +1,15 @@
+{{ config(
+    materialized='incremental',
+    pre_hook="{{ delete_refreshed_listeners() }}",
+    **per_listener_config()
+) }}
+
 {#-
     How much each listener likes each track they have evidence on, as of run_date: the decayed
     listening evidence of the state, plus a standing bonus for a track in their library.
+
+    Per listener (macros/refresh.sql): a daily run recomputes the listeners of int_user_refresh;
+    the others keep the rows of their last refresh (as_of_date), at most a week old.
 -#}
 {%- set weights = var('affinity_weights') -%}
 
@@ -8,7 +17,9 @@ with
 
 state as (
     select * from {{ ref('int_user_track_affinity_state') }}
-    where last_evidence_date <= cast('{{ run_date() }}' as date)
+    where
+        last_evidence_date <= cast('{{ run_date() }}' as date)
+        and {{ refreshed_listener('user_id') }}
 ),
 
 saves as (
@@ -16,7 +27,9 @@ saves as (
         user_id,
         track_id
     from {{ ref('stg_raw__saved_tracks') }}
-    where cast(saved_at as date) <= cast('{{ run_date() }}' as date)
+    where
+        cast(saved_at as date) <= cast('{{ run_date() }}' as date)
+        and {{ refreshed_listener('user_id') }}
 ),
 
 tracks as (

@@ -1,6 +1,15 @@
+{{ config(
+    materialized='incremental',
+    pre_hook="{{ delete_refreshed_listeners() }}",
+    **per_listener_config()
+) }}
+
 {#-
     What a listener's music sounds like, as of run_date, weighted by their recent listening
     (the positive part of each track's decayed listening score, so skipped tracks weigh nothing).
+
+    Per listener (macros/refresh.sql): a daily run recomputes the listeners of int_user_refresh;
+    the others keep the rows of their last refresh (as_of_date), at most a week old.
 -#}
 
 with
@@ -16,7 +25,9 @@ weighted_tracks as (
         greatest(affinity.listening_score, 0) as listening_weight
     from {{ ref('fct_user_track_affinity') }} as affinity
     inner join {{ ref('dim_tracks') }} as tracks on affinity.track_id = tracks.track_id
-    where affinity.listening_score > 0
+    where
+        affinity.listening_score > 0
+        and {{ refreshed_listener('affinity.user_id') }}
 ),
 
 centres as (

@@ -1,4 +1,15 @@
-{#- Share of each Camelot key in a listener's recent listening (same weights as the audio profile). -#}
+{{ config(
+    materialized='incremental',
+    pre_hook="{{ delete_refreshed_listeners() }}",
+    **per_listener_config()
+) }}
+
+{#-
+    Share of each Camelot key in a listener's recent listening (same weights as the audio profile).
+
+    Per listener (macros/refresh.sql): a daily run recomputes the listeners of int_user_refresh;
+    the others keep the rows of their last refresh (as_of_date), at most a week old.
+-#}
 
 with
 
@@ -9,7 +20,10 @@ weighted_tracks as (
         greatest(affinity.listening_score, 0) as listening_weight
     from {{ ref('fct_user_track_affinity') }} as affinity
     inner join {{ ref('dim_tracks') }} as tracks on affinity.track_id = tracks.track_id
-    where affinity.listening_score > 0 and tracks.camelot_code is not null
+    where
+        affinity.listening_score > 0
+        and tracks.camelot_code is not null
+        and {{ refreshed_listener('affinity.user_id') }}
 ),
 
 per_key as (

@@ -1,14 +1,25 @@
+{{ config(
+    materialized='incremental',
+    pre_hook="{{ delete_refreshed_listeners() }}",
+    **per_listener_config()
+) }}
+
 {#-
     How well each listener knows each artist they have played, as of run_date, and whether a
     discovery of the artist stuck. Tiers from lifetime streams: new (played, never streamed),
     sampled, familiar, core (thresholds are vars).
+
+    Per listener (macros/refresh.sql): a daily run recomputes the listeners of int_user_refresh;
+    the others keep the rows of their last refresh (as_of_date), at most a week old.
 -#}
 
 with
 
 state as (
     select * from {{ ref('int_user_artist_familiarity_state') }}
-    where first_listen_date <= cast('{{ run_date() }}' as date)
+    where
+        first_listen_date <= cast('{{ run_date() }}' as date)
+        and {{ refreshed_listener('user_id') }}
 ),
 
 with_history_start as (

@@ -1,19 +1,31 @@
+{{ config(
+    materialized='incremental',
+    pre_hook="{{ delete_refreshed_listeners() }}",
+    **per_listener_config()
+) }}
+
 {#-
     How each listener explores, over the exploration_window_days before run_date:
     exploration propensity (share of their streams on artists they discovered in that window),
     how their discoveries turned out, and a generalist score (how evenly their streams spread
     over genres; 0 = one genre only, 1 = evenly over every genre of the catalog).
+
+    Per listener (macros/refresh.sql): a daily run recomputes the listeners of int_user_refresh;
+    the others keep the rows of their last refresh (as_of_date), at most a week old.
 -#}
 
 with
 
 recent_days as (
     select * from {{ ref('fct_user_artist_days') }}
-    where {{ recent_days_filter('listened_date', var('exploration_window_days')) }}
+    where
+        {{ recent_days_filter('listened_date', var('exploration_window_days')) }}
+        and {{ refreshed_listener('user_id') }}
 ),
 
 familiarity as (
     select * from {{ ref('fct_user_artist_familiarity') }}
+    where {{ refreshed_listener('user_id') }}
 ),
 
 artists as (

@@ -1,7 +1,16 @@
+{{ config(
+    materialized='incremental',
+    pre_hook="{{ delete_refreshed_listeners() }}",
+    **per_listener_config()
+) }}
+
 {#-
     One row per listener: the few facts of their taste an analyst tracks over time (snapshot
     snap_user_taste_profiles keeps the history). Values are rounded so that the snapshot
     records real changes of taste, not floating-point noise.
+
+    Per listener (macros/refresh.sql): a daily run recomputes the listeners of int_user_refresh;
+    the others keep the rows of their last refresh (as_of_date), at most a week old.
 -#}
 
 with
@@ -13,6 +22,7 @@ genre_weights as (
         sum(greatest(affinity.listening_score, 0)) as genre_weight
     from {{ ref('fct_user_track_affinity') }} as affinity
     inner join {{ ref('dim_tracks') }} as tracks on affinity.track_id = tracks.track_id
+    where {{ refreshed_listener('affinity.user_id') }}
     group by affinity.user_id, tracks.genre
 ),
 
@@ -37,6 +47,7 @@ top_genres as (
 
 users as (
     select user_id from {{ ref('stg_raw__users') }}
+    where {{ refreshed_listener('user_id') }}
 ),
 
 final as (
