@@ -48,8 +48,7 @@ similar_artists as (
         seed_artists.user_id,
         similarity.similar_artist_id as artist_id,
         sum(similarity.similarity) as similarity_sum,
-        {{ first_value_by('seed_artists.artist_id',
-            comparable_float('similarity.similarity') ~ ' desc, seed_artists.artist_id asc') }} as seed_artist_id
+        {{ best_value_by('seed_artists.artist_id', 'similarity.similarity') }} as seed_artist_id
     from seed_artists
     inner join {{ ref('fct_artist_similarity') }} as similarity on seed_artists.artist_id = similarity.artist_id
     where seed_artists.seed_rank <= {{ var('candidate_seed_artists') }}

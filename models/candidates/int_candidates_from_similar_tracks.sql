@@ -31,7 +31,7 @@ final as (
         end as candidate_source,
         cast(sum(contribution) as {{ type_double() }}) as source_score,
         'track' as seed_type,
-        {{ first_value_by('seed_track_id', comparable_float('contribution') ~ ' desc, seed_track_id asc') }} as seed_id
+        {{ best_value_by('seed_track_id', 'contribution') }} as seed_id
     from neighbours
     group by user_id, seed_kind, track_id
 )

@@ -43,7 +43,7 @@ final as (
         playlist_id,
         track_id,
         sum(similarity) as cooccurrence_score,
-        {{ first_value_by('seed_track_id', comparable_float('similarity') ~ ' desc, seed_track_id asc') }}
+        {{ best_value_by('seed_track_id', 'similarity') }}
             as seed_track_id
     from neighbours
     group by playlist_id, track_id
