@@ -17,7 +17,7 @@
         vars re-parses the whole project), else the day the run started (UTC).
     -#}
     {%- set value = var('run_date', none) -%}
-    {%- if value is none and env_var('TUNESDAY_RUN_DATE', '') -%}
+    {%- if value is none and execute and env_var('TUNESDAY_RUN_DATE', '') -%}
         {%- set value = env_var('TUNESDAY_RUN_DATE') -%}
     {%- endif -%}
     {%- if value is none -%}

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tunesday import dbt
+from tunesday import dbt, settings
 from tunesday.dbt import DbtResult
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -51,6 +51,14 @@ class Warehouse:
     def env_in(self, work: Path, duckdb_name: str = "warehouse.duckdb") -> dict:
         """The environment of dbt on this raw data into another warehouse file under `work`."""
         return dbt.duckdb_env(work, self.data_dir / "raw", work / duckdb_name)
+
+
+def on_day(env: dict, day: dt.date | str) -> dict:
+    """`env` for a dbt run that computes `day`: the run date in TUNESDAY_RUN_DATE, as `tunesday
+    daily` passes it (tunesday/job/stages.py), rather than in `--vars`. A change of vars makes dbt
+    parse the whole project again (~10 s); the run date in the environment is read only when a
+    node runs (macro run_date), so a run of another day reuses the last parse."""
+    return {**env, settings.RUN_DATE: str(day)}
 
 
 def run_dbt(args: list[str], env: dict) -> DbtResult:

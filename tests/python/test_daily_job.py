@@ -1,10 +1,10 @@
 """The daily job end to end (`tunesday daily`, `tunesday backfill`) on a tiny generated dataset.
 
-Ten consecutive days run the way a scheduler runs them: the first two as a backfill, then one
-`tunesday daily` a day, with one day's events arriving two days late, one run killed in the middle
-of dbt and run again, one day skipped (the next run catches it up) and a second run started while
-one holds the warehouse (refused). Afterwards every model and serving table equals what a full
-rebuild at day ten makes (`--full-refresh` of a copy: every model recomputed from the raw files;
+A week of days run the way a scheduler runs them: the first two as a backfill (over a Monday: the
+week's first run), then one `tunesday daily` a day, with half of the first day's events arriving
+two days late, one run killed in the middle of dbt and run again, one day skipped (the next run
+catches it up) and a second run started while one holds the warehouse (refused). Afterwards every
+model and serving table equals what a full rebuild on the last day makes (`--full-refresh` of a copy: every model recomputed from the raw files;
 what a full refresh keeps by design, the published Discover Weekly weeks and the audit history,
 is kept on both sides), and ops_run_log shows every stage of every run.
 """
@@ -32,14 +32,16 @@ from tunesday.job import stages
 from tunesday.job.run_log import RunLog
 from tunesday.job.target import duckdb_job_env as job_env, from_env
 
-LAST = dt.date(2026, 10, 31)
-FIRST = LAST - dt.timedelta(days=9)
+DAYS = 7                                           # each run of the week costs ~45 s of CI
+LAST = dt.date(2026, 10, 31)                       # a Saturday
+FIRST = LAST - dt.timedelta(days=DAYS - 1)
 BACKFILLED = [FIRST, FIRST + dt.timedelta(days=1)]
-LATE_DAY = FIRST + dt.timedelta(days=3)            # half of its events arrive two days late
+LATE_DAY = FIRST                                   # half of its events arrive two days late
 LATE_ARRIVAL = LATE_DAY + dt.timedelta(days=2)
-KILLED = FIRST + dt.timedelta(days=6)              # its first run is killed in the middle of dbt
-SKIPPED = FIRST + dt.timedelta(days=7)             # no run: the next day's run catches it up
-CONTENDED = FIRST + dt.timedelta(days=8)           # a second run is started while this one runs
+KILLED = FIRST + dt.timedelta(days=3)              # its first run is killed in the middle of dbt
+SKIPPED = FIRST + dt.timedelta(days=4)             # no run: the next day's run catches it up
+CONTENDED = FIRST + dt.timedelta(days=5)           # a second run is started while this one runs
+WEEK = [FIRST + dt.timedelta(days=n) for n in range(DAYS)]
 
 
 def job(env: dict, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
@@ -130,7 +132,7 @@ def comparable(path: Path) -> dict[str, set[tuple]]:
 
 
 @pytest.fixture(scope="module")
-def ten_days(tmp_path_factory):
+def a_week(tmp_path_factory):
     work = tmp_path_factory.mktemp("daily_job")
     data = work / "data"
     generate(data, "--users", "30", "--tracks", "500", "--days", "12", "--seed", "11", "--bad-share", "0",
@@ -163,7 +165,7 @@ def ten_days(tmp_path_factory):
             out, err = first.communicate(timeout=1200)
             outputs[str(day)] = subprocess.CompletedProcess(first.args, first.returncode, out, err)
         elif day == LAST:
-            # Day ten recomputes every listener and playlist (a daily run recomputes only the ones
+            # The last day recomputes every listener and playlist (a daily run recomputes only the ones
             # whose inputs changed, and keeps the others' lists and pools from their last refresh:
             # tests/python/test_listener_refresh.py, test_playlist_refresh.py), so that every table
             # can equal the full build.
@@ -174,7 +176,7 @@ def ten_days(tmp_path_factory):
         assert outputs[str(day)].returncode == 0, f"{day}: {outputs[str(day)].stderr}"
         day += dt.timedelta(days=1)
 
-    # The reference: the same warehouse rebuilt in full at day ten, every model from the raw files.
+    # The reference: the same warehouse rebuilt in full on the last day, every model from the raw files.
     shutil.copy(work / "daily.duckdb", work / "full.duckdb")
     full_env = job_env(work, raw_dir, "full")
     outputs["full"] = job(full_env, "daily", "--run-date", LAST.isoformat(), "--full-refresh")
@@ -205,8 +207,8 @@ def kill_in_the_middle_of_dbt(env: dict, day: dt.date) -> dict:
     return lock_state(env)
 
 
-def test_ten_days_equal_a_full_build_at_day_ten(ten_days):
-    daily, full = comparable(ten_days["work"] / "daily.duckdb"), comparable(ten_days["work"] / "full.duckdb")
+def test_a_week_of_runs_equals_a_full_build_on_its_last_day(a_week):
+    daily, full = comparable(a_week["work"] / "daily.duckdb"), comparable(a_week["work"] / "full.duckdb")
     assert daily.keys() == full.keys()
     assert len(daily) >= 60, sorted(daily)
     differences = []
@@ -222,24 +224,24 @@ def test_ten_days_equal_a_full_build_at_day_ten(ten_days):
         assert daily[table], f"{table} is empty: the comparison proves nothing"
 
 
-def test_the_late_events_are_in_the_warehouse(ten_days):
-    late = pq.read_table(ten_days["work"] / "data" / "raw" / "listening_events" / "part-late.parquet")
+def test_the_late_events_are_in_the_warehouse(a_week):
+    late = pq.read_table(a_week["work"] / "data" / "raw" / "listening_events" / "part-late.parquet")
     ids = late.column("event_id").to_pylist()
-    with duckdb.connect(str(ten_days["work"] / "daily.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(a_week["work"] / "daily.duckdb"), read_only=True) as con:
         found = con.execute("select count(*) from tunesday_staging.base_raw__listening_events "
                             "where event_id in (select unnest(?))", [ids]).fetchone()[0]
     assert found == len(ids) > 0
 
 
-def test_the_run_log_shows_every_stage_of_every_run(ten_days):
-    rows = RunLog(from_env(ten_days["env"])).rows()
+def test_the_run_log_shows_every_stage_of_every_run(a_week):
+    rows = RunLog(from_env(a_week["env"])).rows()
     runs: dict[str, list[dict]] = {}
     for row in rows:
         runs.setdefault(row["run_id"], []).append(row)
     ran = sorted({row["run_date"] for row in rows})
-    assert ran == [FIRST + dt.timedelta(days=n) for n in range(10) if FIRST + dt.timedelta(days=n) != SKIPPED]
+    assert ran == [day for day in WEEK if day != SKIPPED]
     complete = [run for run in runs.values() if [r["stage"] for r in run] == ["lock", *stages.STAGES]]
-    assert len(complete) == 9   # nine days ran to the end (the killed day's second run included)
+    assert len(complete) == DAYS - 1   # every day but the skipped one ran to the end (the killed day's second run)
     for run in complete:
         assert {r["status"] for r in run} <= {"success", "warn"}, run
         assert len({r["run_date"] for r in run}) == 1 and all(r["finished_at"] for r in run)
@@ -251,13 +253,13 @@ def test_the_run_log_shows_every_stage_of_every_run(ten_days):
     [killed] = [run for run in runs.values() if run not in complete]
     assert [(r["stage"], r["status"]) for r in killed] == [("lock", "success"), ("build", "killed")]
     assert killed[1]["run_date"] == KILLED and killed[1]["finished_at"] is None
-    assert ten_days["outputs"]["killed"]["stage"] == "build"
-    # The refused run wrote nothing: 9 complete runs and the killed one are all there is.
-    assert len(runs) == 10
+    assert a_week["outputs"]["killed"]["stage"] == "build"
+    # The refused run wrote nothing: the complete runs and the killed one are all there is.
+    assert len(runs) == DAYS
 
 
-def test_the_job_logs_a_json_line_per_stage(ten_days):
-    events = [json.loads(line) for line in ten_days["outputs"][str(LAST)].stderr.splitlines()]
+def test_the_job_logs_a_json_line_per_stage(a_week):
+    events = [json.loads(line) for line in a_week["outputs"][str(LAST)].stderr.splitlines()]
     stage_events = [event for event in events if event["event"] == "stage"]
     assert [event["stage"] for event in stage_events] == ["lock", *stages.STAGES]
     for event in stage_events:
@@ -265,70 +267,69 @@ def test_the_job_logs_a_json_line_per_stage(ten_days):
     assert stage_events[-1]["snapshot_id"] and len({event["run_id"] for event in stage_events}) == 1
 
 
-def test_a_second_run_is_refused_at_once(ten_days):
-    refused = ten_days["outputs"]["refused"]
+def test_a_second_run_is_refused_at_once(a_week):
+    refused = a_week["outputs"]["refused"]
     assert refused.returncode == stages.EXIT_CODES["lock"]
     line = reason(refused)
     assert "another run holds" in line and f"run_date {CONTENDED}" in line and "stage build" in line
 
 
-def test_every_day_was_published_and_the_metrics_say_so(ten_days):
-    target = from_env(ten_days["env"])
-    assert RunLog(target).published_run_dates() == {
-        FIRST + dt.timedelta(days=n) for n in range(10)} - {SKIPPED}
+def test_every_day_was_published_and_the_metrics_say_so(a_week):
+    target = from_env(a_week["env"])
+    assert RunLog(target).published_run_dates() == set(WEEK) - {SKIPPED}
     current = json.loads((target.store / "CURRENT").read_text())
     assert current["run_date"] == LAST.isoformat()
-    metrics = Path(ten_days["env"][settings.JOB_METRICS_FILE]).read_text()
+    metrics = Path(a_week["env"][settings.JOB_METRICS_FILE]).read_text()
     midnight = dt.datetime.combine(LAST, dt.time(), tzinfo=dt.timezone.utc).timestamp()
     assert f"tunesday_job_published_run_date_timestamp_seconds {midnight:.3f}" in metrics
     for stage in stages.STAGES:
         assert f'tunesday_job_last_run_success{{stage="{stage}"}} 1.000' in metrics
 
 
-def test_backfill_skips_published_days_and_days_a_later_run_caught_up(ten_days):
-    before = len(RunLog(from_env(ten_days["env"])).rows())
-    result = job(ten_days["env"], "backfill", "--from", FIRST.isoformat(), "--to", LAST.isoformat(), timeout=120)
+def test_backfill_skips_published_days_and_days_a_later_run_caught_up(a_week):
+    before = len(RunLog(from_env(a_week["env"])).rows())
+    result = job(a_week["env"], "backfill", "--from", FIRST.isoformat(), "--to", LAST.isoformat(), timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("skipped") == 10
-    assert len(RunLog(from_env(ten_days["env"])).rows()) == before
+    assert result.stdout.count("skipped") == DAYS
+    assert len(RunLog(from_env(a_week["env"])).rows()) == before
 
 
-def test_a_stage_that_fails_stops_the_run_with_its_exit_code(ten_days, tmp_path):
-    env = dict(ten_days["env"])
+def test_a_stage_that_fails_stops_the_run_with_its_exit_code(a_week, tmp_path):
+    env = dict(a_week["env"])
     env[settings.SERVING_STORE] = str(tmp_path / "a-file")
     (tmp_path / "a-file").write_text("not a folder")
     export = job(env, "daily", "--run-date", LAST.isoformat(), "--stage", "export", timeout=300)
     assert export.returncode == stages.EXIT_CODES["export"], export.stderr
     line = reason(export)
     assert line.startswith("tunesday daily: export failed for run_date 2026-10-31")
-    publish = job(ten_days["env"], "daily", "--run-date", LAST.isoformat(), "--stage", "publish",
+    publish = job(a_week["env"], "daily", "--run-date", LAST.isoformat(), "--stage", "publish",
                   "--snapshot-id", "2026-10-31_nothing", timeout=300)
     assert publish.returncode == stages.EXIT_CODES["publish"], publish.stderr
-    failed = RunLog(from_env(ten_days["env"])).rows("status = 'failed'")
+    failed = RunLog(from_env(a_week["env"])).rows("status = 'failed'")
     assert [(r["stage"], r["command"]) for r in failed][-2:] == [("export", "stage"), ("publish", "stage")]
     assert "no snapshot 2026-10-31_nothing" in failed[-1]["error"]
 
 
-def test_a_run_log_that_cannot_be_written_fails_the_stage_in_one_line(ten_days):
-    exported = job(ten_days["env"], "daily", "--run-date", LAST.isoformat(), "--stage", "export", timeout=300)
+def test_a_run_log_that_cannot_be_written_fails_the_stage_in_one_line(a_week):
+    exported = job(a_week["env"], "daily", "--run-date", LAST.isoformat(), "--stage", "export", timeout=300)
     assert exported.returncode == 0, exported.stderr
-    snapshot_id = RunLog(from_env(ten_days["env"])).rows(
+    snapshot_id = RunLog(from_env(a_week["env"])).rows(
         "stage = 'export' and status = 'success' and command = 'stage'")[-1]["snapshot_id"]
     # Another process holding the DuckDB file (an analyst's write connection) blocks the run log.
-    with duckdb.connect(str(ten_days["work"] / "daily.duckdb")):
-        publish = job(ten_days["env"], "daily", "--run-date", LAST.isoformat(), "--stage", "publish",
+    with duckdb.connect(str(a_week["work"] / "daily.duckdb")):
+        publish = job(a_week["env"], "daily", "--run-date", LAST.isoformat(), "--stage", "publish",
                       "--snapshot-id", snapshot_id, timeout=300)
     assert publish.returncode == stages.EXIT_CODES["publish"], publish.stderr
     assert "it ran, but ops_run_log could not be written" in reason(publish)
 
 
 @pytest.mark.parametrize("hours_ago, status, exit_code", [(30, "warn", 0), (50, "failed", stages.EXIT_CODES["freshness"])])
-def test_stale_events_warn_after_26_hours_and_stop_the_run_after_48(ten_days, tmp_path, hours_ago, status, exit_code):
+def test_stale_events_warn_after_26_hours_and_stop_the_run_after_48(a_week, tmp_path, hours_ago, status, exit_code):
     """The freshness stage alone, on events whose newest load is `hours_ago` old."""
     loaded_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(hours=hours_ago)
     generate(tmp_path / "data", "--users", "5", "--tracks", "50", "--days", "2", "--seed", "3", "--bad-share", "0",
              "--end-date", (LAST + dt.timedelta(days=1)).isoformat(), "--loaded-at", loaded_at.isoformat(timespec="seconds"))
-    shutil.copy(ten_days["work"] / "daily.duckdb", tmp_path / "stale.duckdb")
+    shutil.copy(a_week["work"] / "daily.duckdb", tmp_path / "stale.duckdb")
     env = job_env(tmp_path, tmp_path / "data" / "raw", "stale")
     result = job(env, "daily", "--run-date", LAST.isoformat(), "--stage", "freshness", timeout=300)
     assert result.returncode == exit_code, result.stderr

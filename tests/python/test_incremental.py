@@ -6,7 +6,7 @@ import shutil
 import duckdb
 import pyarrow.parquet as pq
 
-from conftest import RUN_DATE, arriving_now, hold_back_late_plays, raw_copy
+from conftest import RUN_DATE, arriving_now, hold_back_late_plays, on_day, raw_copy
 from tunesday import dbt
 from tunesday.warehouse import connect as connect_warehouse
 
@@ -86,7 +86,7 @@ def test_daily_runs_and_catch_up_equal_a_full_build(warehouse, tmp_path):
     assert too_late.num_rows == 20 and "loaded_at" not in too_late.schema.names
     # `dbt run` makes no seeds: a fresh warehouse gets them first (staging reads play_reason_codes).
     assert warehouse.dbt_with(env, "seed").success
-    first = warehouse.dbt_with(env, "run", *select, "--vars", f"{{run_date: '{days[0]}'}}")
+    first = warehouse.dbt_with(on_day(env, days[0]), "run", *select)
     assert first.success, first.describe(3000)
     # Day by day, then the last day once more: a rerun must change nothing.
     recounted = []
@@ -95,7 +95,7 @@ def test_daily_runs_and_catch_up_equal_a_full_build(warehouse, tmp_path):
             pq.write_table(arriving_now(late), raw / "listening_events" / "late.parquet")
         if run == len(days) - 1:
             pq.write_table(too_late, raw / "listening_events" / "too-late-old-format.parquet")
-        daily = warehouse.dbt_with(env, "run", *select, "--vars", f"{{run_date: '{day}'}}")
+        daily = warehouse.dbt_with(on_day(env, day), "run", *select)
         assert daily.success, daily.describe(3000)
         assert any(node.materialized == "incremental" for node in daily.nodes)
         # The audits count the raw plays of earlier days again only when some came too late.
@@ -124,8 +124,8 @@ def test_daily_runs_and_catch_up_equal_a_full_build(warehouse, tmp_path):
     # copy where they alone are rebuilt from every day of the staged and raw plays).
     rebuilt_path = tmp_path / "audits-rebuilt.duckdb"
     shutil.copy(daily_path, rebuilt_path)
-    rebuilt = warehouse.dbt_with(dbt.duckdb_env(tmp_path / "rebuilt", raw, rebuilt_path), "run", "--full-refresh",
-                                 "--select", *AUDIT_STATE, *AUDITS, "--vars", f"{{run_date: '{days[-1]}'}}")
+    rebuilt = warehouse.dbt_with(on_day(dbt.duckdb_env(tmp_path / "rebuilt", raw, rebuilt_path), days[-1]), "run",
+                                 "--full-refresh", "--select", *AUDIT_STATE, *AUDITS)
     assert rebuilt.success, rebuilt.describe(3000)
     assert_same_rows(rebuilt_path, daily_path, [table for table in AUDITS if table != "audit_raw__defaults"])
     assert rows(rebuilt_path, "audit_raw__defaults") == rows(daily_path, "audit_raw__defaults")
@@ -151,18 +151,18 @@ def test_full_refresh_mid_week_keeps_the_published_discover_weekly(warehouse, tm
         with connect_warehouse(str(tmp_path / "midweek.duckdb")) as con:
             return set(con.execute(week_list).fetchall())
 
-    first = warehouse.dbt_with(env, "build", *select, "--vars", f"{{run_date: '{week_start + dt.timedelta(days=1)}'}}")
+    first = warehouse.dbt_with(on_day(env, week_start + dt.timedelta(days=1)), "build", *select)
     assert first.success, first.describe(3000)
     monday_list = published()
     assert monday_list
 
-    refresh = warehouse.dbt_with(env, "build", *select, "--full-refresh", "--vars", f"{{run_date: '{last}'}}")
+    refresh = warehouse.dbt_with(on_day(env, last), "build", *select, "--full-refresh")
     assert refresh.success, refresh.describe(3000)
     assert published() == monday_list
 
     # The explicit rebuild remakes the week from the later data: the list of a fresh build that day.
-    rebuild = warehouse.dbt_with(env, "build", "--select", "fct_discover_weekly", "--exclude", "resource_type:test",
-                                 "--full-refresh", "--vars", f"{{run_date: '{last}', rebuild_published_weeks: true}}")
+    rebuild = warehouse.dbt_with(on_day(env, last), "build", "--select", "fct_discover_weekly", "--exclude", "resource_type:test",
+                                 "--full-refresh", "--vars", "{rebuild_published_weeks: true}")
     assert rebuild.success, rebuild.describe(3000)
     with connect_warehouse(str(warehouse.duckdb_path)) as con:
         fresh_build_list = set(con.execute(week_list).fetchall())

@@ -5,7 +5,7 @@ full recompute, and everyone else keeps the rows of their last refresh."""
 import datetime as dt
 import shutil
 
-from conftest import RUN_DATE
+from conftest import RUN_DATE, on_day
 from tunesday.warehouse import connect as connect_warehouse
 
 # The per-listener tables a daily run keeps for everyone (the models between them hold only the
@@ -16,7 +16,7 @@ PER_LISTENER = ("fct_user_track_affinity", "fct_user_artist_affinity", "fct_user
 SELECT = ["--select", "+fct_user_recommendations", "+serving_bloom_filter_words",
           "--exclude", "resource_type:test", "resource_type:unit_test"]
 # Only the run's own day is loaded: more listeners are left alone than with the 3-day lookback.
-VARS = "incremental_lookback_days: 0"
+VARS = ["--vars", "{incremental_lookback_days: 0}"]
 
 
 def rows(path, table: str, listeners: str, user_ids: set[str]) -> set[tuple]:
@@ -33,19 +33,19 @@ def rows(path, table: str, listeners: str, user_ids: set[str]) -> set[tuple]:
 def test_a_daily_run_recomputes_the_listeners_that_changed_exactly_as_a_full_build(warehouse, tmp_path):
     day = dt.date.fromisoformat(RUN_DATE)
     env = warehouse.env_in(tmp_path / "daily", "daily.duckdb")
-    first = warehouse.dbt_with(env, "build", *SELECT, "--vars", f"{{run_date: '{day - dt.timedelta(days=1)}', {VARS}}}")
+    first = warehouse.dbt_with(on_day(env, day - dt.timedelta(days=1)), "build", *SELECT, *VARS)
     assert first.success, first.describe(3000)
     daily_path = tmp_path / "daily" / "daily.duckdb"
     shutil.copy(daily_path, tmp_path / "previous.duckdb")
     (tmp_path / "full").mkdir()
     shutil.copy(daily_path, tmp_path / "full" / "full.duckdb")
 
-    daily = warehouse.dbt_with(env, "build", *SELECT, "--vars", f"{{run_date: '{day}', {VARS}}}")
+    daily = warehouse.dbt_with(on_day(env, day), "build", *SELECT, *VARS)
     assert daily.success, daily.describe(3000)
     # The reference: every model recomputed from scratch for the same day (on a copy of the day
     # before, so the week's published Discover Weekly, which the filters read, is the same).
-    full = warehouse.dbt_with(warehouse.env_in(tmp_path / "full", "full.duckdb"), "build", *SELECT, "--full-refresh",
-                              "--vars", f"{{run_date: '{day}', {VARS}}}")
+    full = warehouse.dbt_with(on_day(warehouse.env_in(tmp_path / "full", "full.duckdb"), day), "build", *SELECT,
+                              "--full-refresh", *VARS)
     assert full.success, full.describe(3000)
 
     with connect_warehouse(str(daily_path)) as con:
@@ -64,7 +64,7 @@ def test_a_daily_run_recomputes_the_listeners_that_changed_exactly_as_a_full_bui
 
     # A rerun of the day recomputes the same listeners and changes nothing.
     before = {table: rows(daily_path, table, "not in", set()) for table in PER_LISTENER}
-    rerun = warehouse.dbt_with(env, "build", *SELECT, "--vars", f"{{run_date: '{day}', {VARS}}}")
+    rerun = warehouse.dbt_with(on_day(env, day), "build", *SELECT, *VARS)
     assert rerun.success, rerun.describe(3000)
     with connect_warehouse(str(daily_path)) as con:
         assert dict(con.execute("select user_id, refresh_reason from int_user_refresh where run_date = ?",

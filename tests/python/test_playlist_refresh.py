@@ -16,7 +16,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import RUN_DATE, raw_copy
+from conftest import RUN_DATE, on_day, raw_copy
 from tunesday import dbt
 from tunesday.warehouse import connect as connect_warehouse
 
@@ -24,7 +24,7 @@ SELECT = ["--select", "+fct_smart_shuffle_pools", "--exclude", "resource_type:te
 # Only the run's own day of plays is loaded: the signals the pools read are a full build's.
 # Similarity is rebuilt every run: the runs edit playlists, which a weekly similarity would count
 # from the next week on and a full build at once (README "Daily runs"; test_similarity_refresh.py).
-VARS = "incremental_lookback_days: 0, similarity_refresh: daily"
+VARS = ["--vars", "{incremental_lookback_days: 0, similarity_refresh: daily}"]
 DAY = dt.date.fromisoformat(RUN_DATE)
 DAYS = [DAY - dt.timedelta(days=2), DAY - dt.timedelta(days=1), DAY]
 MIN_TRACKS = 15   # var smart_shuffle_min_playlist_tracks
@@ -98,7 +98,7 @@ def three_days(warehouse, tmp_path_factory):
     env = dbt.duckdb_env(work / "daily", raw, work / "daily" / "daily.duckdb")
 
     def build(env: dict, day: dt.date, *extra: str) -> None:
-        result = dbt.run(["build", *SELECT, *extra, "--vars", f"{{run_date: '{day}', {VARS}}}"], env, timeout=1200)
+        result = dbt.run(["build", *SELECT, *extra, *VARS], on_day(env, day), timeout=1200)
         assert result.success, result.describe(3000)
 
     # Playlists fit for a pool that are not due on their day of the week on the daily runs' days,

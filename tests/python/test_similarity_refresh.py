@@ -7,6 +7,7 @@ import datetime as dt
 
 import duckdb
 
+from conftest import on_day
 from tunesday.warehouse import connect as connect_warehouse
 
 SIMILARITY = ["int_track_baskets", "int_track_pair_counts", "fct_track_similarity",
@@ -39,8 +40,8 @@ def test_similarity_is_rebuilt_on_a_weeks_first_run_and_equals_a_full_build_of_t
     daily_env = warehouse.env_in(tmp_path / "daily", "daily.duckdb")
 
     def run(env, day, *extra, lookback=3):
-        done = warehouse.dbt_with(env, "build", *SELECT, *extra, "--vars",
-                                  f"{{run_date: '{day}', incremental_lookback_days: {lookback}}}")
+        done = warehouse.dbt_with(on_day(env, day), "build", *SELECT, *extra, "--vars",
+                                  f"{{incremental_lookback_days: {lookback}}}")
         assert done.success, done.describe(3000)
 
     run(daily_env, THURSDAY, "--full-refresh")
