@@ -10,14 +10,16 @@
     insert_overwrite twice); DuckDB, delete+insert of whole days.
 -#}
 
-{% macro run_date() %}
+{% macro run_date(outside_nodes=false) %}
     {#-
         The day a run computes, 'YYYY-MM-DD': var run_date, else env var TUNESDAY_RUN_DATE (what
-        `tunesday daily` sets: a new value re-parses only the files that read it, where a change of
-        vars re-parses the whole project), else the day the run started (UTC).
+        `tunesday daily` sets), else the day the run started (UTC). The environment is read only
+        when a node runs (or outside nodes, as the query comment is rendered): a file that reads
+        an environment variable while dbt parses it is parsed again whenever the value changes,
+        where a change of vars re-parses the whole project.
     -#}
     {%- set value = var('run_date', none) -%}
-    {%- if value is none and execute and env_var('TUNESDAY_RUN_DATE', '') -%}
+    {%- if value is none and (execute or outside_nodes) and env_var('TUNESDAY_RUN_DATE', '') -%}
         {%- set value = env_var('TUNESDAY_RUN_DATE') -%}
     {%- endif -%}
     {%- if value is none -%}

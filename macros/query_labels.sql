@@ -8,6 +8,6 @@
     {{ return(tojson({
         'model': node.name if node is not none else 'none',
         'resource_type': node.resource_type if node is not none else 'none',
-        'run_date': run_date(),
+        'run_date': run_date(outside_nodes=true),
     })) }}
 {% endmacro %}

@@ -136,7 +136,7 @@ def pytest_collection_modifyitems(items):
     group below runs whole in one of them, so an expensive fixture is built once per group. The
     BigQuery emulator's tests and the other users of `warehouse` are two groups (the warehouse is
     built in each: cheaper than waiting for each other); every other test file is a group of its
-    own, since its module fixtures (ten days of daily runs, real listeners) must not be split."""
+    own, since its module fixtures (a week of daily runs, real listeners) must not be split."""
     for item in items:
         module = item.path.stem
         if module == "test_bigquery_path":

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -265,6 +267,16 @@ def test_the_job_logs_a_json_line_per_stage(a_week):
     for event in stage_events:
         assert event["status"] == "success" and event["run_date"] == LAST.isoformat() and event["duration_ms"] >= 0
     assert stage_events[-1]["snapshot_id"] and len({event["run_id"] for event in stage_events}) == 1
+
+
+def test_every_statement_is_labelled_with_the_day_its_run_computes(a_week):
+    """The comment on each statement (dbt_project.yml query-comment: BigQuery's job labels) names
+    the run's day, which the job passes in TUNESDAY_RUN_DATE, not the day the tests run."""
+    logs = sorted(Path(a_week["env"]["DBT_LOG_PATH"]).glob("dbt.log*"))
+    labelled = Counter(json.loads(comment)["run_date"] for log in logs
+                       for comment in re.findall(r'/\* (\{"model": .*?\}) \*/', log.read_text(errors="replace")))
+    assert labelled and set(labelled) <= {day.isoformat() for day in WEEK}, labelled
+    assert labelled[LAST.isoformat()] > 100
 
 
 def test_a_second_run_is_refused_at_once(a_week):

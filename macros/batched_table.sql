@@ -1,0 +1,94 @@
+{#-
+    A table built in batches, for a model whose GROUP BY one machine cannot hold in one query: the
+    Smart Shuffle neighbours of 1 M listeners are 346 M (playlist, track) groups, whose hash table
+    had spilled 32.5 GB of disk when the query was stopped; an eighth of the playlists at a time
+    took 72 s and spilled 2.1 GB (9.6 GB memory limit, 2 threads). The model is materialized
+    `batched_table()` and chooses its batch's rows with in_batch(expression, …), which decides how
+    many batches from the rows the run will read. BigQuery spreads one query over its workers: the
+    table materialization, no batches.
+-#}
+
+{% macro batched_table() %}
+    {{ return(adapter.dispatch('batched_table', 'tunesday')()) }}
+{% endmacro %}
+
+{% macro default__batched_table() %}
+    {{ return('table') }}
+{% endmacro %}
+
+{% macro duckdb__batched_table() %}
+    {{ return('batched_table') }}
+{% endmacro %}
+
+{% macro in_batch(expression, counted_relations, count_query, rows_per_batch) %}
+    {#-
+        The condition of the first batch's rows: `expression` (a non-negative integer) modulo the
+        number of batches is 0; the materialization builds batch b with the same query, b in place of 0.
+        The number of batches: count_query's count over rows_per_batch, at least 1 (and 1 when a
+        relation of counted_relations does not exist yet, in a unit test, or when parsing).
+    -#}
+    {{ return(adapter.dispatch('in_batch', 'tunesday')(expression, counted_relations, count_query, rows_per_batch)) }}
+{% endmacro %}
+
+{% macro default__in_batch(expression, counted_relations, count_query, rows_per_batch) %}
+    {{ return('true') }}
+{% endmacro %}
+
+{% macro duckdb__in_batch(expression, counted_relations, count_query, rows_per_batch) %}
+    {%- set batches = namespace(count=1) -%}
+    {%- if execute and not in_unit_test() -%}
+        {%- set missing = [] -%}
+        {%- for relation in counted_relations -%}
+            {%- if load_relation(relation) is none -%}
+                {%- do missing.append(relation) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- if not missing -%}
+            {%- set rows = run_query(count_query).columns[0].values()[0] | int -%}
+            {%- set batches.count = [1, (rows / rows_per_batch) | round(0, 'ceil') | int] | max -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return('mod(' ~ expression ~ ', ' ~ batches.count ~ ') = 0 /* batch 0 of ' ~ batches.count ~ ' */') }}
+{% endmacro %}
+
+{% materialization batched_table, adapter='duckdb' %}
+    {#-
+        dbt-duckdb's table materialization, with the rows of every batch after the first inserted
+        into the new table before it takes the old one's place (in the same transaction).
+    -#}
+    {%- set marker = modules.re.search('= 0 /\\* batch 0 of (\\d+) \\*/', sql) -%}
+    {%- if marker is none -%}
+        {{ exceptions.raise_compiler_error("a batched_table model must choose its rows with in_batch()") }}
+    {%- endif -%}
+    {%- set batches = marker.group(1) | int -%}
+    {%- set existing_relation = load_cached_relation(this) -%}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
+    {%- set backup_relation = make_backup_relation(target_relation, 'table' if existing_relation is none else existing_relation.type) -%}
+    {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
+    {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
+
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+    {% call statement('main') -%}
+        {{ create_table_as(False, intermediate_relation, sql) }}
+    {%- endcall %}
+    {%- for batch in range(1, batches) %}
+        {% call statement('batch_' ~ batch) -%}
+            insert into {{ intermediate_relation }}
+            select * from (
+                {{ sql.replace(marker.group(0), '= ' ~ batch ~ ' /* batch ' ~ batch ~ ' of ' ~ batches ~ ' */') }}
+            ) as batch_rows
+        {%- endcall %}
+    {%- endfor %}
+    {% if existing_relation is not none %}
+        {{ adapter.rename_relation(existing_relation, backup_relation) }}
+    {% endif %}
+    {{ adapter.rename_relation(intermediate_relation, target_relation) }}
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+    {% do persist_docs(target_relation, model) %}
+    {{ adapter.commit() }}
+    {{ drop_relation_if_exists(backup_relation) }}
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}
