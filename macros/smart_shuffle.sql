@@ -1,5 +1,5 @@
 {#-
-    The select of a playlist's tracks as fct_smart_shuffle_pools reads them: the distinct
+    The select of a playlist's tracks as the Smart Shuffle models read them: the distinct
     (playlist_id, track_id) of trusted playlists. int_playlist_refresh fingerprints the same rows, so
     a pool is recomputed exactly when what it is computed from changed.
 -#}
@@ -39,4 +39,14 @@
     {%- endset -%}
     {{- return(in_batch(playlist_key, [playlist_tracks, ref('int_playlist_refresh')], count_query,
                         var('smart_shuffle_batch_playlist_tracks'))) -}}
+{%- endmacro %}
+
+{#-
+    The batch condition of int_smart_shuffle_pools (macros/batched_table.sql): about
+    var smart_shuffle_batch_neighbours neighbours (int_smart_shuffle_neighbours) per batch.
+-#}
+{% macro smart_shuffle_pool_batch(playlist_key) %}
+    {%- set neighbours = ref('int_smart_shuffle_neighbours') -%}
+    {{- return(in_batch(playlist_key, [neighbours], 'select count(*) from ' ~ neighbours,
+                        var('smart_shuffle_batch_neighbours'))) -}}
 {%- endmacro %}

@@ -10,7 +10,8 @@
     planner their true size (through a CTE it guessed a thousand rows and hashed the big side).
     Like the listener intermediates it holds only the playlists of the run.
     The join and the GROUP BY work on integer keys, numbered here in id order, as the co-occurrence
-    counts do; the ids are put back on the result. On DuckDB, in batches of playlists
+    counts do; the ids are put back on the result, with the playlist's key, on which the pools
+    (int_smart_shuffle_pools) batch in turn. On DuckDB, in batches of playlists
     (macros/batched_table.sql): 346 M rows at 1 M listeners.
 -#}
 
@@ -106,6 +107,7 @@ scores as (
 final as (
     select
         playlist_keys.playlist_id,
+        scores.playlist_key,
         neighbour_tracks.track_id,
         scores.cooccurrence_score,
         seeds.track_id as seed_track_id
