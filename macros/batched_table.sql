@@ -6,6 +6,10 @@
     `batched_table()` and chooses its batch's rows with in_batch(expression, …), which decides how
     many batches from the rows the run will read. BigQuery spreads one query over its workers: the
     table materialization, no batches.
+
+    An incremental model is batched the same way with a post-hook: materialized 'incremental', it
+    builds or appends its first batch as usual, and post_hook="{{ insert_other_batches() }}"
+    appends the others (after the pre-hook's delete, in the same transaction).
 -#}
 
 {% macro batched_table() %}
@@ -20,21 +24,22 @@
     {{ return('batched_table') }}
 {% endmacro %}
 
-{% macro in_batch(expression, counted_relations, count_query, rows_per_batch) %}
+{% macro in_batch(expression, counted_relations, count_query, rows_per_batch, hashed=false) %}
     {#-
-        The condition of the first batch's rows: `expression` (a non-negative integer) modulo the
-        number of batches is 0; the materialization builds batch b with the same query, b in place of 0.
+        The condition of the first batch's rows: `expression` (a non-negative integer, or any
+        value when `hashed`: its hash) modulo the number of batches is 0; the materialization
+        builds batch b with the same query, b in place of 0.
         The number of batches: count_query's count over rows_per_batch, at least 1 (and 1 when a
         relation of counted_relations does not exist yet, in a unit test, or when parsing).
     -#}
-    {{ return(adapter.dispatch('in_batch', 'tunesday')(expression, counted_relations, count_query, rows_per_batch)) }}
+    {{ return(adapter.dispatch('in_batch', 'tunesday')(expression, counted_relations, count_query, rows_per_batch, hashed)) }}
 {% endmacro %}
 
-{% macro default__in_batch(expression, counted_relations, count_query, rows_per_batch) %}
+{% macro default__in_batch(expression, counted_relations, count_query, rows_per_batch, hashed) %}
     {{ return('true') }}
 {% endmacro %}
 
-{% macro duckdb__in_batch(expression, counted_relations, count_query, rows_per_batch) %}
+{% macro duckdb__in_batch(expression, counted_relations, count_query, rows_per_batch, hashed) %}
     {%- set batches = namespace(count=1) -%}
     {%- if execute and not in_unit_test() -%}
         {%- set missing = [] -%}
@@ -48,7 +53,56 @@
             {%- set batches.count = [1, (rows / rows_per_batch) | round(0, 'ceil') | int] | max -%}
         {%- endif -%}
     {%- endif -%}
-    {{ return('mod(' ~ expression ~ ', ' ~ batches.count ~ ') = 0 /* batch 0 of ' ~ batches.count ~ ' */') }}
+    {%- set number = 'hash(' ~ expression ~ ')' if hashed else expression -%}
+    {{ return('mod(' ~ number ~ ', ' ~ batches.count ~ ') = 0 /* batch 0 of ' ~ batches.count ~ ' */') }}
+{% endmacro %}
+
+{% macro listener_batch(user_column) %}
+    {#-
+        The in_batch condition of a listener model: batches of about var listeners_per_batch of
+        the listeners the run recomputes (int_user_refresh), split on a hash of the listener id,
+        so each batch holds whole listeners.
+    -#}
+    {%- set refresh = ref('int_user_refresh') -%}
+    {%- set count_query -%}
+        select count(*) from {{ refresh }} where run_date = cast('{{ run_date() }}' as date)
+    {%- endset -%}
+    {{ return(in_batch(user_column, [refresh], count_query, var('listeners_per_batch'), hashed=true)) }}
+{% endmacro %}
+
+{% macro batches_of(sql) %}
+    {#- The batches of a model's compiled SQL: (its in_batch marker, how many), or none without one. -#}
+    {%- set marker = modules.re.search('= 0 /\\* batch 0 of (\\d+) \\*/', sql) -%}
+    {{ return(none if marker is none else (marker.group(0), marker.group(1) | int)) }}
+{% endmacro %}
+
+{% macro sql_of_batch(sql, marker, batch, batches) %}
+    {#- The model's SQL choosing the rows of batch `batch` in place of batch 0's. -#}
+    {{ return(sql.replace(marker, '= ' ~ batch ~ ' /* batch ' ~ batch ~ ' of ' ~ batches ~ ' */')) }}
+{% endmacro %}
+
+{% macro insert_other_batches() %}
+    {#- Post-hook of a batched incremental model: appends the rows of its batches after the first. -#}
+    {{ return(adapter.dispatch('insert_other_batches', 'tunesday')()) }}
+{% endmacro %}
+
+{% macro default__insert_other_batches() %}
+    {{ return('') }}
+{% endmacro %}
+
+{% macro duckdb__insert_other_batches() %}
+    {%- if execute -%}
+        {%- set batches = batches_of(model.compiled_code) -%}
+        {%- if batches is none -%}
+            {{ exceptions.raise_compiler_error("insert_other_batches: the model must choose its rows with in_batch()") }}
+        {%- endif -%}
+        {%- for batch in range(1, batches[1]) %}
+            insert into {{ this }} by name
+            select * from (
+                {{ sql_of_batch(model.compiled_code, batches[0], batch, batches[1]) }}
+            ) as batch_rows;
+        {%- endfor %}
+    {%- endif -%}
 {% endmacro %}
 
 {% materialization batched_table, adapter='duckdb' %}
@@ -56,11 +110,11 @@
         dbt-duckdb's table materialization, with the rows of every batch after the first inserted
         into the new table before it takes the old one's place (in the same transaction).
     -#}
-    {%- set marker = modules.re.search('= 0 /\\* batch 0 of (\\d+) \\*/', sql) -%}
-    {%- if marker is none -%}
+    {%- set marker_and_count = batches_of(sql) -%}
+    {%- if marker_and_count is none -%}
         {{ exceptions.raise_compiler_error("a batched_table model must choose its rows with in_batch()") }}
     {%- endif -%}
-    {%- set batches = marker.group(1) | int -%}
+    {%- set marker, batches = marker_and_count -%}
     {%- set existing_relation = load_cached_relation(this) -%}
     {%- set target_relation = this.incorporate(type='table') -%}
     {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
@@ -77,7 +131,7 @@
         {% call statement('batch_' ~ batch) -%}
             insert into {{ intermediate_relation }}
             select * from (
-                {{ sql.replace(marker.group(0), '= ' ~ batch ~ ' /* batch ' ~ batch ~ ' of ' ~ batches ~ ' */') }}
+                {{ sql_of_batch(sql, marker, batch, batches) }}
             ) as batch_rows
         {%- endcall %}
     {%- endfor %}

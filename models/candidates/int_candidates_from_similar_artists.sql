@@ -1,9 +1,12 @@
+{{ config(materialized=batched_table()) }}
+
 {#-
     Candidates: the most popular tracks of artists similar (fct_artist_similarity) to a
     listener's familiar and core artists (the candidate_seed_artists strongest by affinity).
     A track's score is the sum over the seeds of similarity x its popularity factor, which is
     its artist's summed similarity x that factor: the seeds are added up per similar artist
     first (a fifth of the rows per track), and the reason is the seed most similar to it.
+    On DuckDB in batches of listeners (macros/batched_table.sql).
 -#}
 
 with
@@ -19,7 +22,10 @@ seed_artists as (
     from {{ ref('fct_user_artist_familiarity') }} as familiarity
     inner join {{ ref('fct_user_artist_affinity') }} as affinity
         on familiarity.user_id = affinity.user_id and familiarity.artist_id = affinity.artist_id
-    where familiarity.familiarity_tier in ('familiar', 'core') and {{ refreshed_listener('familiarity.user_id') }}
+    where
+        familiarity.familiarity_tier in ('familiar', 'core')
+        and {{ refreshed_listener('familiarity.user_id') }}
+        and {{ listener_batch('familiarity.user_id') }}
 ),
 
 artist_top_tracks as (

@@ -1,12 +1,17 @@
+{{ config(materialized=batched_table()) }}
+
 {#-
     Candidates: the neighbours (fct_track_similarity) of a listener's seed tracks. A track near
     several seeds sums their evidence; its reason is the seed that contributed most.
+    On DuckDB in batches of listeners (macros/batched_table.sql: ~20 seeds × ~19 neighbours a
+    listener, hundreds of millions of groups at 1 M listeners).
 -#}
 
 with
 
 seeds as (
     select * from {{ ref('int_user_seed_tracks') }}
+    where {{ listener_batch('user_id') }}
 ),
 
 neighbours as (

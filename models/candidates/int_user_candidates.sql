@@ -1,13 +1,18 @@
+{{ config(materialized=batched_table()) }}
+
 {#-
     Each listener's candidate pool: every source's candidates, one row per listener and track,
     without the tracks the listener ever streamed (an exact anti-join), capped at
     candidate_pool_size by taste score. taste_score blends the sources: each source's score is
     scaled to 0-1 within the listener (1 = the source's best candidate for them) and weighted by
     var candidate_source_weights.
+    On DuckDB in batches of listeners (macros/batched_table.sql: a GROUP BY of ~870 M candidate
+    rows at 1 M listeners); each batch holds whole listeners, so the same rows as one query.
 -#}
 
 {%- set source_weights = var('candidate_source_weights') %}
 {%- set source_names = source_weights.keys() | sort %}
+{%- set in_this_batch = listener_batch('user_id') %}
 {%- if source_names | length > 8 %}
     {{ exceptions.raise_compiler_error('int_user_candidates packs a source\'s place in 3 bits: at most 8 sources') }}
 {%- endif %}
@@ -16,12 +21,16 @@ with
 
 all_sources as (
     select * from {{ ref('int_candidates_from_similar_tracks') }}
+    where {{ in_this_batch }}
     union all
     select * from {{ ref('int_candidates_from_similar_artists') }}
+    where {{ in_this_batch }}
     union all
     select * from {{ ref('int_candidates_from_new_releases') }}
+    where {{ in_this_batch }}
     union all
     select * from {{ ref('int_candidates_from_popular') }}
+    where {{ in_this_batch }}
 ),
 
 ever_streamed as (
@@ -29,7 +38,7 @@ ever_streamed as (
         user_id,
         track_id
     from {{ ref('int_user_track_affinity_state') }}
-    where stream_count > 0 and {{ refreshed_listener('user_id') }}
+    where stream_count > 0 and {{ refreshed_listener('user_id') }} and {{ in_this_batch }}
 ),
 
 unheard as (

@@ -1,5 +1,6 @@
-"""The models materialized batched_table() (macros/batched_table.sql) on DuckDB: built in several
-batches, each holds exactly the rows of the one query the fixture's build made."""
+"""The models built in batches on DuckDB (macros/batched_table.sql): a batched_table() model, or an
+incremental one whose post-hook inserts the batches after the first, holds exactly the rows of
+the one query the fixture's build made, in a new table, an incremental run or a full refresh."""
 
 import shutil
 from collections import Counter
@@ -7,18 +8,21 @@ from collections import Counter
 from conftest import RUN_DATE, on_day
 from tunesday.warehouse import connect as connect_warehouse
 
-# Each model and its rows, floats to 9 decimals.
-ROWS = {
-    "int_smart_shuffle_neighbours": "select playlist_id, track_id, round(cooccurrence_score, 9), seed_track_id",
-    "int_smart_shuffle_pools": "select playlist_id, pool_rank, track_id, artist_id, round(score, 9), "
-                               "round(taste_score, 9), round(audio_fit, 9), round(popularity_prior, 9), "
-                               "seed_track_id, reason_codes, playlist_track_count, as_of_date",
-}
+TABLES = ["int_smart_shuffle_neighbours", "int_smart_shuffle_pools", "int_candidates_from_similar_tracks",
+          "int_candidates_from_similar_artists", "int_user_candidates"]
+INCREMENTAL = "fct_user_recommendations"
+# A batch per 2,000 playlist tracks, 5,000 neighbours, 50 listeners (of 300): several batches at this size.
+SMALL_BATCHES = ("{smart_shuffle_batch_playlist_tracks: 2000, smart_shuffle_batch_neighbours: 5000, "
+                 "listeners_per_batch: 50}")
 
 
 def rows(path, model: str) -> Counter:
+    """A model's rows, floats rounded to 9 decimals (the batches may sum in another order)."""
     with connect_warehouse(str(path)) as con:
-        return Counter(con.execute(f"{ROWS[model]} from {model}").fetchall())
+        columns = con.execute("select column_name, data_type from information_schema.columns "
+                              "where table_name = ? order by ordinal_position", [model]).fetchall()
+        selected = ", ".join(f"round({name}, 9)" if kind == "DOUBLE" else name for name, kind in columns)
+        return Counter(con.execute(f"select {selected} from {model}").fetchall())
 
 
 def batches(target, model: str) -> int:
@@ -26,14 +30,20 @@ def batches(target, model: str) -> int:
     return int(compiled.read_text().split("/* batch 0 of ")[1].split(" ")[0])
 
 
-def test_the_smart_shuffle_models_built_in_batches_are_those_of_one_query(warehouse, tmp_path):
-    one_query = {model: rows(warehouse.duckdb_path, model) for model in ROWS}
-    shutil.copy(warehouse.duckdb_path, tmp_path / "batched.duckdb")
+def test_the_models_built_in_batches_are_those_of_one_query(warehouse, tmp_path):
+    one_query = {model: rows(warehouse.duckdb_path, model) for model in [*TABLES, INCREMENTAL]}
+    batched = tmp_path / "batched.duckdb"
+    shutil.copy(warehouse.duckdb_path, batched)
     env = on_day(warehouse.env_in(tmp_path, "batched.duckdb"), RUN_DATE)
-    # A batch per 2,000 playlist tracks, then per 5,000 neighbours: several batches at this size.
-    built = warehouse.dbt_with(env, "run", "--select", *ROWS, "--vars",
-                               "{smart_shuffle_batch_playlist_tracks: 2000, smart_shuffle_batch_neighbours: 5000}")
+    # The tables, and an incremental run of the ranking: the run recomputes every listener (a
+    # full build's int_user_refresh), so the pre-hook deletes every row and the batches add them.
+    built = warehouse.dbt_with(env, "run", "--select", *TABLES, INCREMENTAL, "--vars", SMALL_BATCHES)
     assert built.success, built.describe(3000)
-    for model, expected in one_query.items():
+    for model in [*TABLES, INCREMENTAL]:
         assert batches(tmp_path / "target", model) >= 4, model
-        assert sum(expected.values()) > 1000 and rows(tmp_path / "batched.duckdb", model) == expected, model
+        assert sum(one_query[model].values()) > 1000, model
+        assert rows(batched, model) == one_query[model], model
+    # A full refresh builds the ranking's new table from the first batch, the post-hook adds the rest.
+    refreshed = warehouse.dbt_with(env, "run", "--select", INCREMENTAL, "--full-refresh", "--vars", SMALL_BATCHES)
+    assert refreshed.success, refreshed.describe(3000)
+    assert rows(batched, INCREMENTAL) == one_query[INCREMENTAL]

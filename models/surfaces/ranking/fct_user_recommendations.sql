@@ -1,6 +1,7 @@
 {{ config(
     materialized='incremental',
     pre_hook="{{ delete_refreshed_listeners() }}",
+    post_hook="{{ insert_other_batches() }}",
     **per_listener_config()
 ) }}
 
@@ -12,6 +13,9 @@
     attributes or profiles count as a neutral 0.5. reason_codes says why the track is there.
     A daily run ranks the listeners it recomputes (int_user_refresh, macros/refresh.sql) and
     keeps everyone else's rows as their last refresh made them (as_of_date says when).
+    On DuckDB in batches of listeners (macros/batched_table.sql: the ranking sorts every
+    candidate of a listener, 300 M rows at 1 M listeners): the first batch is built or appended
+    as usual, the post-hook appends the others.
 -#}
 
 {%- set weights = var('ranking_weights') %}
@@ -20,6 +24,7 @@ with
 
 candidates as (
     select * from {{ ref('int_user_candidates') }}
+    where {{ listener_batch('user_id') }}
 ),
 
 tracks as (
