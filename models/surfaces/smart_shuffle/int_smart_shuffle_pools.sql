@@ -19,7 +19,7 @@
 
 {%- set weights = var('ranking_weights') %}
 {#- The batch's playlists; each CTE below reads the neighbours itself: DuckDB stores a CTE read
-    more than once as a temporary table (43 M rows a batch at 1 M listeners). -#}
+    more than once as a temporary table (about 50 M rows a batch at 1 M listeners). -#}
 {%- set in_this_batch = smart_shuffle_pool_batch('playlist_key') %}
 
 with
