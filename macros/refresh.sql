@@ -1,8 +1,9 @@
 {#-
     The daily run recomputes a listener's lifetime states, candidates, ranking and filters, and a
-    playlist's Smart Shuffle pool, only when they need it: a refresh model says which keys a run recomputes and why
-    (models/core/refresh/int_user_refresh.sql for listeners, models/surfaces/smart_shuffle/
-    int_playlist_refresh.sql for playlists), one row per run_date and key. A per-key model says:
+    playlist's Smart Shuffle pool and continuation, only when they need it: a refresh model says
+    which keys a run recomputes and why (models/core/refresh/int_user_refresh.sql for listeners,
+    int_playlist_refresh.sql beside it for playlists), one row per run_date and key. A per-key
+    model says:
 
         {{ config(materialized='incremental',
                   pre_hook="{{ delete_refreshed('playlist_id', 'int_playlist_refresh') }}",

@@ -1,22 +1,6 @@
 {#-
-    The select of a playlist's tracks as the Smart Shuffle models read them: the distinct
-    (playlist_id, track_id) of trusted playlists. int_playlist_refresh fingerprints the same rows, so
-    a pool is recomputed exactly when what it is computed from changed.
--#}
-{% macro smart_shuffle_playlist_tracks(condition=none) %}
-    select distinct
-        playlist_tracks.playlist_id,
-        playlist_tracks.track_id
-    from {{ ref('stg_raw__playlist_tracks') }} as playlist_tracks
-    inner join {{ ref('stg_raw__playlists') }} as playlists on playlist_tracks.playlist_id = playlists.playlist_id
-    {%- if condition %}
-    where {{ condition }}
-    {%- endif %}
-{%- endmacro %}
-
-{#-
     The playlists long enough for a pool (var smart_shuffle_min_playlist_tracks), with their track
-    count, from a relation or CTE of smart_shuffle_playlist_tracks rows.
+    count, from a relation or CTE of distinct_playlist_tracks rows.
 -#}
 {% macro smart_shuffle_eligible_playlists(playlist_tracks) %}
     select

@@ -9,11 +9,12 @@ from conftest import RUN_DATE, on_day
 from tunesday.warehouse import connect as connect_warehouse
 
 TABLES = ["int_smart_shuffle_neighbours", "int_smart_shuffle_pools", "int_candidates_from_similar_tracks",
-          "int_candidates_from_similar_artists", "int_user_candidates"]
-INCREMENTAL = "fct_user_recommendations"
-# A batch per 2,000 playlist tracks, 5,000 neighbours, 50 listeners (of 300): several batches at this size.
+          "int_candidates_from_similar_artists", "int_user_candidates", "int_playlist_track_cooccurrence"]
+INCREMENTAL = ["fct_user_recommendations", "fct_playlist_continuations"]
+# A batch per 2,000 playlist tracks, 5,000 neighbours, 50 listeners (of 300), 50,000 track pairs,
+# 20 playlists: several batches at this size.
 SMALL_BATCHES = ("{smart_shuffle_batch_playlist_tracks: 2000, smart_shuffle_batch_neighbours: 5000, "
-                 "listeners_per_batch: 50}")
+                 "listeners_per_batch: 50, continuation_batch_pairs: 50000, continuation_playlists_per_batch: 20}")
 
 
 def rows(path, model: str) -> Counter:
@@ -31,19 +32,21 @@ def batches(target, model: str) -> int:
 
 
 def test_the_models_built_in_batches_are_those_of_one_query(warehouse, tmp_path):
-    one_query = {model: rows(warehouse.duckdb_path, model) for model in [*TABLES, INCREMENTAL]}
+    one_query = {model: rows(warehouse.duckdb_path, model) for model in [*TABLES, *INCREMENTAL]}
     batched = tmp_path / "batched.duckdb"
     shutil.copy(warehouse.duckdb_path, batched)
     env = on_day(warehouse.env_in(tmp_path, "batched.duckdb"), RUN_DATE)
-    # The tables, and an incremental run of the ranking: the run recomputes every listener (a
-    # full build's int_user_refresh), so the pre-hook deletes every row and the batches add them.
-    built = warehouse.dbt_with(env, "run", "--select", *TABLES, INCREMENTAL, "--vars", SMALL_BATCHES)
+    # The tables, and an incremental run of the ranking and the continuations: the run recomputes
+    # every listener and playlist (a full build's int_user_refresh and int_playlist_refresh), so
+    # the pre-hooks delete every row and the batches add them.
+    built = warehouse.dbt_with(env, "run", "--select", *TABLES, *INCREMENTAL, "--vars", SMALL_BATCHES)
     assert built.success, built.describe(3000)
-    for model in [*TABLES, INCREMENTAL]:
+    for model in [*TABLES, *INCREMENTAL]:
         assert batches(tmp_path / "target", model) >= 4, model
         assert sum(one_query[model].values()) > 1000, model
         assert rows(batched, model) == one_query[model], model
-    # A full refresh builds the ranking's new table from the first batch, the post-hook adds the rest.
-    refreshed = warehouse.dbt_with(env, "run", "--select", INCREMENTAL, "--full-refresh", "--vars", SMALL_BATCHES)
+    # A full refresh builds an incremental model's new table from the first batch, the post-hook adds the rest.
+    refreshed = warehouse.dbt_with(env, "run", "--select", *INCREMENTAL, "--full-refresh", "--vars", SMALL_BATCHES)
     assert refreshed.success, refreshed.describe(3000)
-    assert rows(batched, INCREMENTAL) == one_query[INCREMENTAL]
+    for model in INCREMENTAL:
+        assert rows(batched, model) == one_query[model], model

@@ -1,7 +1,8 @@
-"""A daily run recomputes the Smart Shuffle pools of the playlists whose track list changed, whose
-day of the week it is and the new ones (models/surfaces/smart_shuffle/int_playlist_refresh.sql,
-macros/refresh.sql); a recomputed pool equals a full recompute's, every other playlist keeps the
-pool of its last refresh, and a playlist gone from the feed loses its pool.
+"""A daily run recomputes the Smart Shuffle pools and the continuations of the playlists whose track
+list changed, whose day of the week it is and the new ones (models/core/refresh/
+int_playlist_refresh.sql, macros/refresh.sql); a recomputed pool or continuation equals a full
+recompute's, every other playlist keeps the rows of its last refresh, and a playlist gone from the
+feed loses them.
 
 Three days run on one warehouse (a full build, then two daily runs), the playlists changing
 between them as a feed changes them: playlists gain and lose tracks, are removed, appear, or are
@@ -20,7 +21,7 @@ from conftest import RUN_DATE, on_day, raw_copy
 from tunesday import dbt
 from tunesday.warehouse import connect as connect_warehouse
 
-SELECT = ["--select", "+fct_smart_shuffle_pools", "--exclude", "resource_type:test", "resource_type:unit_test"]
+SELECT = ["--select", "+fct_smart_shuffle_pools", "+fct_playlist_continuations", "--exclude", "resource_type:test", "resource_type:unit_test"]
 # Only the run's own day of plays is loaded: the signals the pools read are a full build's.
 # Similarity is rebuilt every run: the runs edit playlists, which a weekly similarity would count
 # from the next week on and a full build at once (README "Daily runs"; test_similarity_refresh.py).
@@ -67,22 +68,25 @@ def clean_playlists(warehouse_path: Path) -> list[str]:
         """).fetchall()]
 
 
-def pools(path: Path, playlist_ids: set[str], which: str) -> set[tuple]:
-    """fct_smart_shuffle_pools' rows of the playlists in (which='in') or not in `playlist_ids`,
-    floats to 9 places."""
+POOLS, CONTINUATIONS = "fct_smart_shuffle_pools", "fct_playlist_continuations"
+
+
+def pools(path: Path, playlist_ids: set[str], which: str, table: str = POOLS) -> set[tuple]:
+    """The rows of `table` (a per-playlist model: the pools or the continuations) of the playlists
+    in (which='in') or not in `playlist_ids`, floats to 9 places."""
     with connect_warehouse(str(path)) as con:
         columns = con.execute("select column_name, data_type from information_schema.columns "
-                              "where table_catalog = 'warehouse' and table_name = 'fct_smart_shuffle_pools' "
-                              "order by ordinal_position").fetchall()
+                              "where table_catalog = 'warehouse' and table_name = ? "
+                              "order by ordinal_position", [table]).fetchall()
         selected = [f"round({name}, 9)" if kind == "DOUBLE" else name for name, kind in columns]
-        found = con.execute(f"select playlist_id, {', '.join(selected)} from fct_smart_shuffle_pools").fetchall()
+        found = con.execute(f"select playlist_id, {', '.join(selected)} from {table}").fetchall()
     return {row[1:] for row in found if (row[0] in playlist_ids) == (which == "in")}
 
 
-def pooled(path: Path) -> set[str]:
-    """The playlists with a pool."""
+def pooled(path: Path, table: str = POOLS) -> set[str]:
+    """The playlists with a pool (or with rows of `table`)."""
     with connect_warehouse(str(path)) as con:
-        return {row[0] for row in con.execute("select distinct playlist_id from fct_smart_shuffle_pools").fetchall()}
+        return {row[0] for row in con.execute(f"select distinct playlist_id from {table}").fetchall()}
 
 
 def refreshed(path: Path, day: dt.date) -> dict[str, str]:
@@ -221,6 +225,19 @@ def test_every_other_playlist_keeps_the_pool_of_its_last_refresh(three_days):
     assert as_of == {DAYS[0], DAYS[1]}, as_of
     # The full build has the same playlists: none is missing, no gone one is left.
     assert pooled(three_days["daily"]) == pooled(three_days["full"])
+
+
+def test_the_continuations_are_recomputed_and_kept_like_the_pools(three_days):
+    third = set(three_days["third"])
+    recomputed = pools(three_days["daily"], third, "in", CONTINUATIONS)
+    assert recomputed and recomputed == pools(three_days["full"], third, "in", CONTINUATIONS)
+    kept = pools(three_days["daily"], third, "not in", CONTINUATIONS)
+    previous = pools(three_days["previous"], third | {three_days["forgotten"]}, "not in", CONTINUATIONS)
+    assert kept and kept == previous
+    assert {row[-1] for row in kept} == {DAYS[0], DAYS[1]}
+    # The same playlists as a full build's: the short ones, none gone.
+    assert pooled(three_days["daily"], CONTINUATIONS) == pooled(three_days["full"], CONTINUATIONS)
+    assert three_days["removed_later"] not in pooled(three_days["daily"], CONTINUATIONS)
 
 
 def test_a_gone_playlist_loses_its_pool(three_days):

@@ -1,16 +1,34 @@
+{{ config(
+    materialized='incremental',
+    pre_hook="{{ delete_refreshed_playlists() }}",
+    post_hook="{{ insert_other_batches() }}",
+    **per_playlist_config()
+) }}
+
 {#-
     Playlist continuation (the RecSys Challenge 2018 task): for each playlist of at most
     var continuation_max_seed_tracks tracks (its "seeds"), the continuation_size tracks most
     likely to come next, not on it already. Three signals over all playlists, each scaled to its
-    best value per playlist, weighted by var continuation_weights, then damped by popularity:
-    - item: co-occurrence with the seeds, each shared playlist p counting 1 / sqrt(|p|) and each
-      seed 1 / sqrt(its playlist count), so that long playlists and ubiquitous seeds say less;
+    best value per playlist (seeds' own rows included), weighted by var continuation_weights, then
+    damped by popularity:
+    - item: co-occurrence with the seeds (int_playlist_track_cooccurrence: each shared playlist h
+      counting 1 / sqrt(|h|), the var continuation_cooccurring_tracks strongest per seed), each
+      seed weighted 1 / sqrt(its playlist count), so that long playlists and ubiquitous seeds say
+      less;
     - playlist_neighbours: the continuation_neighbours playlists most like the seeds
-      (shared seeds² / |p|^0.8), each adding its similarity to every track it holds;
+      (shared seeds² / |p|^0.8), found among the seeds' holders (int_playlist_track_holders, at
+      most continuation_holders_per_track a track), each adding its similarity to every track it
+      holds;
     - artist: tracks by the seeds' artists, by how many seeds share the artist, favouring the
       artist's better-known tracks (sqrt of their playlist count);
     score = Σ weight × strength / playlist_count^continuation_popularity_damping.
     Measured with tunesday-recsys on the shared MPD playlists (see README).
+
+    Incremental per playlist, like the Smart Shuffle pools: a daily run recomputes the playlists
+    int_playlist_refresh names (a changed track list, the playlist's day of the week, a new one);
+    the pre-hook deletes their rows and those of playlists gone from staging. On DuckDB in batches
+    of about var continuation_playlists_per_batch of those playlists (macros/batched_table.sql,
+    the post-hook appends the batches after the first), split on a hash of the id.
 -#}
 
 {%- set weights = var('continuation_weights') %}
@@ -18,10 +36,7 @@
 with
 
 playlist_tracks as (
-    select distinct
-        playlist_id,
-        track_id
-    from {{ ref('stg_raw__playlist_tracks') }}
+    {{ distinct_playlist_tracks() }}
 ),
 
 playlist_sizes as (
@@ -41,39 +56,27 @@ track_reach as (
 ),
 
 seeds as (
+    -- the seeds of the batch's playlists the run recomputes
     select
         playlist_tracks.playlist_id,
         playlist_tracks.track_id
     from playlist_tracks
     inner join playlist_sizes on playlist_tracks.playlist_id = playlist_sizes.playlist_id
-    where playlist_sizes.track_count <= {{ var('continuation_max_seed_tracks') }}
-),
-
-seed_holders as (
-    select
-        seeds.playlist_id,
-        seeds.track_id as seed_track_id,
-        holders.playlist_id as holder_playlist_id
-    from seeds
-    inner join playlist_tracks as holders
-        on seeds.track_id = holders.track_id and seeds.playlist_id <> holders.playlist_id
+    where
+        playlist_sizes.track_count <= {{ var('continuation_max_seed_tracks') }}
+        and {{ refreshed_playlist('playlist_tracks.playlist_id') }}
+        and {{ continuation_batch('playlist_tracks.playlist_id') }}
 ),
 
 item_signal as (
     select
-        seed_holders.playlist_id,
-        other_tracks.track_id,
-        sum(
-            1.0 / (
-                sqrt(cast(holder_sizes.track_count as {{ type_double() }}))
-                * sqrt(cast(seed_reach.playlist_count as {{ type_double() }}))
-            )
-        ) as strength
-    from seed_holders
-    inner join playlist_sizes as holder_sizes on seed_holders.holder_playlist_id = holder_sizes.playlist_id
-    inner join track_reach as seed_reach on seed_holders.seed_track_id = seed_reach.track_id
-    inner join playlist_tracks as other_tracks on seed_holders.holder_playlist_id = other_tracks.playlist_id
-    group by seed_holders.playlist_id, other_tracks.track_id
+        seeds.playlist_id,
+        cooccurrence.cooccurring_track_id as track_id,
+        sum(cooccurrence.strength / sqrt(cast(seed_reach.playlist_count as {{ type_double() }}))) as strength
+    from seeds
+    inner join {{ ref('int_playlist_track_cooccurrence') }} as cooccurrence on seeds.track_id = cooccurrence.track_id
+    inner join track_reach as seed_reach on seeds.track_id = seed_reach.track_id
+    group by seeds.playlist_id, cooccurrence.cooccurring_track_id
 ),
 
 neighbours as (
@@ -87,13 +90,14 @@ neighbours as (
         ) as neighbour_rank
     from (
         select
-            seed_holders.playlist_id,
-            seed_holders.holder_playlist_id,
+            seeds.playlist_id,
+            holders.playlist_id as holder_playlist_id,
             power(cast(count(*) as {{ type_double() }}), 2)
-            / power(cast(max(holder_sizes.track_count) as {{ type_double() }}), 0.8) as similarity
-        from seed_holders
-        inner join playlist_sizes as holder_sizes on seed_holders.holder_playlist_id = holder_sizes.playlist_id
-        group by seed_holders.playlist_id, seed_holders.holder_playlist_id
+            / power(cast(max(holders.playlist_track_count) as {{ type_double() }}), 0.8) as similarity
+        from seeds
+        inner join {{ ref('int_playlist_track_holders') }} as holders
+            on seeds.track_id = holders.track_id and seeds.playlist_id <> holders.playlist_id
+        group by seeds.playlist_id, holders.playlist_id
     ) as seed_overlaps
 ),
 
@@ -186,6 +190,9 @@ select
     playlist_id,
     continuation_rank,
     track_id,
-    score
+    score,
+    cast('{{ run_date() }}' as date) as as_of_date
 from ranked
 where continuation_rank <= {{ var('continuation_size') }}
+
+-- depends_on: {{ ref('int_playlist_refresh') }} (the pre-hook deletes the rows of the playlists it names)

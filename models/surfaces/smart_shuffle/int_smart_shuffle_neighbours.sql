@@ -18,7 +18,7 @@
 with
 
 playlist_tracks as (
-    {{ smart_shuffle_playlist_tracks(refreshed_playlist('playlist_tracks.playlist_id')) }}
+    {{ distinct_playlist_tracks(refreshed_playlist('playlist_tracks.playlist_id')) }}
 ),
 
 eligible_playlists as (

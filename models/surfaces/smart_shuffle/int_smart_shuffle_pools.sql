@@ -31,7 +31,7 @@ batch_playlists as (
 ),
 
 playlist_tracks as (
-    {{ smart_shuffle_playlist_tracks(
+    {{ distinct_playlist_tracks(
         refreshed_playlist('playlist_tracks.playlist_id')
         ~ ' and playlist_tracks.playlist_id in (select batch_playlists.playlist_id from batch_playlists)'
     ) }}

@@ -31,7 +31,7 @@ with
 
 playlist_tracks as (
     -- What fct_smart_shuffle_pools reads of a playlist: its distinct tracks.
-    {{ smart_shuffle_playlist_tracks() }}
+    {{ distinct_playlist_tracks() }}
 ),
 
 fingerprints as (
