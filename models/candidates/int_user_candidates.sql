@@ -1,4 +1,7 @@
-{{ config(materialized=batched_table()) }}
+{{ config(
+    materialized=batched_table(),
+    post_hook="{{ release_consumed(['int_candidates_from_similar_tracks', 'int_candidates_from_similar_artists', 'int_candidates_from_new_releases', 'int_candidates_from_popular']) }}"
+) }}
 
 {#-
     Each listener's candidate pool: every source's candidates, one row per listener and track,

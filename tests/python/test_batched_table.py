@@ -50,3 +50,31 @@ def test_the_models_built_in_batches_are_those_of_one_query(warehouse, tmp_path)
     assert refreshed.success, refreshed.describe(3000)
     for model in INCREMENTAL:
         assert rows(batched, model) == one_query[model], model
+
+
+RELEASED = {"int_user_candidates": ["int_candidates_from_similar_tracks", "int_candidates_from_similar_artists",
+                                    "int_candidates_from_new_releases", "int_candidates_from_popular"],
+            "int_smart_shuffle_pools": ["int_smart_shuffle_neighbours"]}
+
+
+def columns(path, model: str) -> list[tuple]:
+    with connect_warehouse(str(path)) as con:
+        return con.execute("select column_name, data_type from information_schema.columns "
+                           "where table_name = ? order by ordinal_position", [model]).fetchall()
+
+
+def test_release_consumed_empties_what_the_model_has_read_and_changes_nothing_else(warehouse, tmp_path):
+    """With var release_consumed_intermediates, the model that reads the candidate sources (or the
+    Smart Shuffle neighbours) empties them after it is built, keeping their columns; its own rows
+    are those of the build without it."""
+    released = tmp_path / "released.duckdb"
+    shutil.copy(warehouse.duckdb_path, released)
+    env = on_day(warehouse.env_in(tmp_path, "released.duckdb"), RUN_DATE)
+    built = warehouse.dbt_with(env, "run", "--select", *RELEASED, "--vars", "{release_consumed_intermediates: true}")
+    assert built.success, built.describe(3000)
+    for model, intermediates in RELEASED.items():
+        assert rows(released, model) == rows(warehouse.duckdb_path, model), model
+        for intermediate in intermediates:
+            assert sum(rows(warehouse.duckdb_path, intermediate).values()) > 0, intermediate
+            assert not rows(released, intermediate), intermediate
+            assert columns(released, intermediate) == columns(warehouse.duckdb_path, intermediate), intermediate

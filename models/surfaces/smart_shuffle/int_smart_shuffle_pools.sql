@@ -1,4 +1,7 @@
-{{ config(materialized=batched_table()) }}
+{{ config(
+    materialized=batched_table(),
+    post_hook="{{ release_consumed(['int_smart_shuffle_neighbours']) }}"
+) }}
 
 {#-
     The Smart Shuffle pools of the playlists the run recomputes (int_playlist_refresh; every
