@@ -19,12 +19,15 @@
 -#}
 
 {%- set weights = var('ranking_weights') %}
+{#- The batch's listeners, in every listener table: at 1 M listeners the joins with everyone's
+    rows ran out of memory (a 9.4 GiB limit) in the first batch. -#}
+{%- set in_this_batch = listener_batch('user_id') %}
 
 with
 
 candidates as (
     select * from {{ ref('int_user_candidates') }}
-    where {{ listener_batch('user_id') }}
+    where {{ in_this_batch }}
 ),
 
 tracks as (
@@ -36,13 +39,13 @@ tracks as (
     from {{ ref('dim_tracks') }}
 ),
 
--- The listener tables are read for the run's listeners only (not everyone's rows into the joins).
+-- The listener tables are read for the batch's listeners only (not everyone's rows into the joins).
 familiarity as (
     select
         user_id,
         artist_id
     from {{ ref('fct_user_artist_familiarity') }}
-    where {{ refreshed_listener('user_id') }}
+    where {{ refreshed_listener('user_id') }} and {{ in_this_batch }}
 ),
 
 exploration as (
@@ -50,7 +53,7 @@ exploration as (
         user_id,
         exploration_propensity
     from {{ ref('fct_user_exploration') }}
-    where {{ refreshed_listener('user_id') }}
+    where {{ refreshed_listener('user_id') }} and {{ in_this_batch }}
 ),
 
 profile as (
@@ -59,7 +62,7 @@ profile as (
         tempo_centre_bpm,
         tempo_spread_bpm
     from {{ ref('fct_user_audio_profile') }}
-    where {{ refreshed_listener('user_id') }}
+    where {{ refreshed_listener('user_id') }} and {{ in_this_batch }}
 ),
 
 key_fit as (
@@ -68,7 +71,7 @@ key_fit as (
         camelot_code,
         key_fit
     from {{ ref('int_user_key_fit') }}
-    where {{ refreshed_listener('user_id') }}
+    where {{ refreshed_listener('user_id') }} and {{ in_this_batch }}
 ),
 
 popularity as (
