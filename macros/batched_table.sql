@@ -57,17 +57,22 @@
     {{ return('mod(' ~ number ~ ', ' ~ batches.count ~ ') = 0 /* batch 0 of ' ~ batches.count ~ ' */') }}
 {% endmacro %}
 
-{% macro listener_batch(user_column) %}
+{% macro refreshed_batch(column, refresh_model, rows_per_batch) %}
     {#-
-        The in_batch condition of a listener model: batches of about var listeners_per_batch of
-        the listeners the run recomputes (int_user_refresh), split on a hash of the listener id,
-        so each batch holds whole listeners.
+        The in_batch condition of a model recomputed for the rows refresh_model lists on the run
+        date (the listeners or playlists whose inputs changed): batches of about rows_per_batch of
+        them, split on a hash of `column`, so each batch holds whole listeners or playlists.
     -#}
-    {%- set refresh = ref('int_user_refresh') -%}
+    {%- set refresh = ref(refresh_model) -%}
     {%- set count_query -%}
         select count(*) from {{ refresh }} where run_date = cast('{{ run_date() }}' as date)
     {%- endset -%}
-    {{ return(in_batch(user_column, [refresh], count_query, var('listeners_per_batch'), hashed=true)) }}
+    {{ return(in_batch(column, [refresh], count_query, rows_per_batch, hashed=true)) }}
+{% endmacro %}
+
+{% macro listener_batch(user_column) %}
+    {#- The batches of a listener model: var listeners_per_batch of int_user_refresh's listeners. -#}
+    {{ return(refreshed_batch(user_column, 'int_user_refresh', var('listeners_per_batch'))) }}
 {% endmacro %}
 
 {% macro batches_of(sql) %}

@@ -16,14 +16,9 @@
 {%- endmacro %}
 
 {#-
-    The batch condition of fct_playlist_continuations (macros/batched_table.sql): about
-    var continuation_playlists_per_batch of the playlists the run recomputes per batch, split on a
-    hash of the id.
+    The batches of fct_playlist_continuations (macros/batched_table.sql): about
+    var continuation_playlists_per_batch of the playlists the run recomputes per batch.
 -#}
 {% macro continuation_batch(playlist_column) %}
-    {%- set refresh = ref('int_playlist_refresh') -%}
-    {%- set count_query -%}
-        select count(*) from {{ refresh }} where run_date = cast('{{ run_date() }}' as date)
-    {%- endset -%}
-    {{- return(in_batch(playlist_column, [refresh], count_query, var('continuation_playlists_per_batch'), hashed=true)) -}}
+    {{- return(refreshed_batch(playlist_column, 'int_playlist_refresh', var('continuation_playlists_per_batch'))) -}}
 {%- endmacro %}
