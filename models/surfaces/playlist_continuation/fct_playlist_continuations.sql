@@ -28,7 +28,8 @@
     int_playlist_refresh names (a changed track list, the playlist's day of the week, a new one);
     the pre-hook deletes their rows and those of playlists gone from staging. On DuckDB in batches
     of about var continuation_playlists_per_batch of those playlists (macros/batched_table.sql,
-    the post-hook appends the batches after the first), split on a hash of the id.
+    the post-hook appends the batches after the first), split on a hash of the id. Joined on the
+    integer keys of int_playlist_track_keys; the ids are put back on the rows kept.
 -#}
 
 {%- set weights = var('continuation_weights') %}
@@ -36,163 +37,164 @@
 with
 
 playlist_tracks as (
-    {{ distinct_playlist_tracks() }}
+    select * from {{ ref('int_playlist_track_keys') }}
 ),
 
-playlist_sizes as (
-    select
-        playlist_id,
-        count(*) as track_count
-    from playlist_tracks
-    group by playlist_id
-),
-
-track_reach as (
-    select
+tracks as (
+    select distinct
+        track_key,
         track_id,
-        count(*) as playlist_count
+        track_playlist_count
     from playlist_tracks
-    group by track_id
 ),
 
 seeds as (
     -- the seeds of the batch's playlists the run recomputes
     select
-        playlist_tracks.playlist_id,
-        playlist_tracks.track_id
+        playlist_key,
+        playlist_id,
+        track_key,
+        track_playlist_count
     from playlist_tracks
-    inner join playlist_sizes on playlist_tracks.playlist_id = playlist_sizes.playlist_id
     where
-        playlist_sizes.track_count <= {{ var('continuation_max_seed_tracks') }}
-        and {{ refreshed_playlist('playlist_tracks.playlist_id') }}
-        and {{ continuation_batch('playlist_tracks.playlist_id') }}
+        playlist_track_count <= {{ var('continuation_max_seed_tracks') }}
+        and {{ refreshed_playlist('playlist_id') }}
+        and {{ continuation_batch('playlist_id') }}
 ),
 
 item_signal as (
     select
-        seeds.playlist_id,
-        cooccurrence.cooccurring_track_id as track_id,
-        sum(cooccurrence.strength / sqrt(cast(seed_reach.playlist_count as {{ type_double() }}))) as strength
+        seeds.playlist_key,
+        cooccurrence.cooccurring_track_key as track_key,
+        sum(cooccurrence.strength / sqrt(cast(seeds.track_playlist_count as {{ type_double() }}))) as strength
     from seeds
-    inner join {{ ref('int_playlist_track_cooccurrence') }} as cooccurrence on seeds.track_id = cooccurrence.track_id
-    inner join track_reach as seed_reach on seeds.track_id = seed_reach.track_id
-    group by seeds.playlist_id, cooccurrence.cooccurring_track_id
+    inner join {{ ref('int_playlist_track_cooccurrence') }} as cooccurrence on seeds.track_key = cooccurrence.track_key
+    group by seeds.playlist_key, cooccurrence.cooccurring_track_key
 ),
 
 neighbours as (
     select
-        seed_overlaps.playlist_id,
-        seed_overlaps.holder_playlist_id,
+        seed_overlaps.playlist_key,
+        seed_overlaps.holder_playlist_key,
         seed_overlaps.similarity,
         row_number() over (
-            partition by seed_overlaps.playlist_id
-            order by {{ comparable_float('seed_overlaps.similarity') }} desc, seed_overlaps.holder_playlist_id asc
+            partition by seed_overlaps.playlist_key
+            order by {{ comparable_float('seed_overlaps.similarity') }} desc, seed_overlaps.holder_playlist_key asc
         ) as neighbour_rank
     from (
         select
-            seeds.playlist_id,
-            holders.playlist_id as holder_playlist_id,
+            seeds.playlist_key,
+            holders.playlist_key as holder_playlist_key,
             power(cast(count(*) as {{ type_double() }}), 2)
             / power(cast(max(holders.playlist_track_count) as {{ type_double() }}), 0.8) as similarity
         from seeds
         inner join {{ ref('int_playlist_track_holders') }} as holders
-            on seeds.track_id = holders.track_id and seeds.playlist_id <> holders.playlist_id
-        group by seeds.playlist_id, holders.playlist_id
+            on seeds.track_key = holders.track_key and seeds.playlist_key <> holders.playlist_key
+        group by seeds.playlist_key, holders.playlist_key
     ) as seed_overlaps
 ),
 
 neighbour_signal as (
     select
-        neighbours.playlist_id,
-        neighbour_tracks.track_id,
+        neighbours.playlist_key,
+        neighbour_tracks.track_key,
         sum(neighbours.similarity) as strength
     from neighbours
-    inner join playlist_tracks as neighbour_tracks on neighbours.holder_playlist_id = neighbour_tracks.playlist_id
+    inner join playlist_tracks as neighbour_tracks on neighbours.holder_playlist_key = neighbour_tracks.playlist_key
     where neighbours.neighbour_rank <= {{ var('continuation_neighbours') }}
-    group by neighbours.playlist_id, neighbour_tracks.track_id
+    group by neighbours.playlist_key, neighbour_tracks.track_key
 ),
 
 track_artists as (
     select
-        tracks.track_id,
-        tracks.artist_id,
-        track_reach.playlist_count
-    from {{ ref('dim_tracks') }} as tracks
-    inner join track_reach on tracks.track_id = track_reach.track_id
+        tracks.track_key,
+        dim_tracks.artist_id,
+        tracks.track_playlist_count
+    from tracks
+    inner join {{ ref('dim_tracks') }} as dim_tracks on tracks.track_id = dim_tracks.track_id
 ),
 
 artist_signal as (
     select
-        seed_artists.playlist_id,
-        artist_tracks.track_id,
-        seed_artists.seed_count * sqrt(cast(artist_tracks.playlist_count as {{ type_double() }})) as strength
+        seed_artists.playlist_key,
+        artist_tracks.track_key,
+        seed_artists.seed_count * sqrt(cast(artist_tracks.track_playlist_count as {{ type_double() }})) as strength
     from (
         select
-            seeds.playlist_id,
+            seeds.playlist_key,
             seed_tracks.artist_id,
             count(*) as seed_count
         from seeds
-        inner join track_artists as seed_tracks on seeds.track_id = seed_tracks.track_id
-        group by seeds.playlist_id, seed_tracks.artist_id
+        inner join track_artists as seed_tracks on seeds.track_key = seed_tracks.track_key
+        group by seeds.playlist_key, seed_tracks.artist_id
     ) as seed_artists
     inner join track_artists as artist_tracks on seed_artists.artist_id = artist_tracks.artist_id
 ),
 
 signals as (
     select
-        playlist_id,
-        track_id,
-        {{ weights['item'] }} * strength / max(strength) over (partition by playlist_id) as weighted
+        playlist_key,
+        track_key,
+        {{ weights['item'] }} * strength / max(strength) over (partition by playlist_key) as weighted
     from item_signal
     union all
     select
-        playlist_id,
-        track_id,
-        {{ weights['playlist_neighbours'] }} * strength / max(strength) over (partition by playlist_id) as weighted
+        playlist_key,
+        track_key,
+        {{ weights['playlist_neighbours'] }} * strength / max(strength) over (partition by playlist_key) as weighted
     from neighbour_signal
     union all
     select
-        playlist_id,
-        track_id,
-        {{ weights['artist'] }} * strength / max(strength) over (partition by playlist_id) as weighted
+        playlist_key,
+        track_key,
+        {{ weights['artist'] }} * strength / max(strength) over (partition by playlist_key) as weighted
     from artist_signal
 ),
 
 scored as (
     select
-        signals.playlist_id,
-        signals.track_id,
+        signals.playlist_key,
+        signals.track_key,
         sum(signals.weighted)
         / power(
-            cast(max(track_reach.playlist_count) as {{ type_double() }}),
+            cast(max(tracks.track_playlist_count) as {{ type_double() }}),
             {{ var('continuation_popularity_damping') }}
         ) as score
     from signals
-    inner join track_reach on signals.track_id = track_reach.track_id
+    inner join tracks on signals.track_key = tracks.track_key
     left join seeds
-        on signals.playlist_id = seeds.playlist_id and signals.track_id = seeds.track_id
-    where seeds.track_id is null
-    group by signals.playlist_id, signals.track_id
+        on signals.playlist_key = seeds.playlist_key and signals.track_key = seeds.track_key
+    where seeds.track_key is null
+    group by signals.playlist_key, signals.track_key
 ),
 
 ranked as (
     select
-        playlist_id,
-        track_id,
+        playlist_key,
+        track_key,
         score,
         row_number() over (
-            partition by playlist_id order by {{ comparable_float('score') }} desc, track_id asc
+            partition by playlist_key order by {{ comparable_float('score') }} desc, track_key asc
         ) as continuation_rank
     from scored
+),
+
+batch_playlists as (
+    select distinct
+        playlist_key,
+        playlist_id
+    from seeds
 )
 
 select
-    playlist_id,
-    continuation_rank,
-    track_id,
-    score,
+    batch_playlists.playlist_id,
+    ranked.continuation_rank,
+    tracks.track_id,
+    ranked.score,
     cast('{{ run_date() }}' as date) as as_of_date
 from ranked
-where continuation_rank <= {{ var('continuation_size') }}
+inner join batch_playlists on ranked.playlist_key = batch_playlists.playlist_key
+inner join tracks on ranked.track_key = tracks.track_key
+where ranked.continuation_rank <= {{ var('continuation_size') }}
 
 -- depends_on: {{ ref('int_playlist_refresh') }} (the pre-hook deletes the rows of the playlists it names)

@@ -9,48 +9,24 @@
     joined every seed to every playlist holding it and to all their tracks, 632 billion rows at
     1 M listeners.
 
-    Integer keys, numbered here in id order, for the pair join and its GROUP BY; the ids are put
-    back on the result. On DuckDB in batches of source tracks (macros/batched_table.sql), about
-    var continuation_batch_pairs pairs a batch.
+    On the integer keys of int_playlist_track_keys, which the continuations join on. On DuckDB in
+    batches of source tracks (macros/batched_table.sql), about var continuation_batch_pairs pairs
+    a batch: Σ |p|² over the playlists p, which is the sum of the rows' playlist sizes.
 -#}
 
-{%- set playlist_tracks = ref('stg_raw__playlist_tracks') %}
+{%- set playlist_tracks = ref('int_playlist_track_keys') %}
 {%- set count_query -%}
-    select coalesce(sum(track_count * track_count), 0)
-    from (select count(*) as track_count from {{ playlist_tracks }} group by playlist_id) as sizes
+    select coalesce(sum(playlist_track_count), 0) from {{ playlist_tracks }}
 {%- endset %}
 
 with
 
-playlist_tracks as (
-    {{ distinct_playlist_tracks() }}
-),
-
-track_keys as (
-    select
-        track_id,
-        row_number() over (order by track_id) as track_key
-    from playlist_tracks
-    group by track_id
-),
-
-playlist_keys as (
-    select
-        playlist_id,
-        row_number() over (order by playlist_id) as playlist_key,
-        1.0 / sqrt(cast(count(*) as {{ type_double() }})) as pair_weight
-    from playlist_tracks
-    group by playlist_id
-),
-
 keyed as (
     select
-        playlist_keys.playlist_key,
-        playlist_keys.pair_weight,
-        track_keys.track_key
-    from playlist_tracks
-    inner join playlist_keys on playlist_tracks.playlist_id = playlist_keys.playlist_id
-    inner join track_keys on playlist_tracks.track_id = track_keys.track_id
+        playlist_key,
+        track_key,
+        1.0 / sqrt(cast(playlist_track_count as {{ type_double() }})) as pair_weight
+    from {{ playlist_tracks }}
 ),
 
 pairs as (
@@ -75,18 +51,12 @@ ranked as (
             order by {{ comparable_float('strength') }} desc, cooccurring_track_key asc
         ) as cooccurrence_rank
     from pairs
-),
-
-final as (
-    select
-        tracks.track_id,
-        ranked.cooccurrence_rank,
-        cooccurring.track_id as cooccurring_track_id,
-        ranked.strength
-    from ranked
-    inner join track_keys as tracks on ranked.track_key = tracks.track_key
-    inner join track_keys as cooccurring on ranked.cooccurring_track_key = cooccurring.track_key
-    where ranked.cooccurrence_rank <= {{ var('continuation_cooccurring_tracks') }}
 )
 
-select * from final
+select
+    track_key,
+    cooccurrence_rank,
+    cooccurring_track_key,
+    strength
+from ranked
+where cooccurrence_rank <= {{ var('continuation_cooccurring_tracks') }}
