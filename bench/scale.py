@@ -141,7 +141,29 @@ def daily_job(env: dict, day: dt.date, *extra: str, dbt_vars: dict | None = None
             "spill_peak_mib": round(spill.peak / 2**20),
             "stages": {row["stage"]: round(row["seconds"], 1) for row in rows if row["run_id"] == last_run},
             "slowest_nodes": slowest_nodes(Path(env["DBT_TARGET_PATH"]) / "run_results.json"),
-            "seconds_by_kind": seconds_by_kind(Path(env["DBT_TARGET_PATH"]) / "run_results.json")}
+            "seconds_by_kind": seconds_by_kind(Path(env["DBT_TARGET_PATH"]) / "run_results.json"),
+            "node_seconds": node_seconds(Path(env["DBT_TARGET_PATH"]) / "run_results.json")}
+
+
+def node_seconds(run_results: Path) -> dict[str, float]:
+    """Every model's and test's time in the build, {name: seconds}, from dbt's run_results.json."""
+    if not run_results.exists():
+        return {}
+    return {r["unique_id"].split(".", 2)[-1]: round(r.get("execution_time") or 0, 2)
+            for r in json.loads(run_results.read_text()).get("results", [])}
+
+
+def grew_most(early: list[dict], late: list[dict], count: int = 10) -> list[list]:
+    """The nodes whose median time grew most from the early runs to the late ones,
+    [name, early median, late median], from each run's node_seconds."""
+    def medians(runs: list[dict]) -> dict[str, float]:
+        names = {name for run in runs for name in run.get("node_seconds", {})}
+        return {name: statistics.median(run.get("node_seconds", {}).get(name, 0.0) for run in runs) for name in names}
+
+    before, after = medians(early), medians(late)
+    growth = sorted(((name, before.get(name, 0.0), seconds) for name, seconds in after.items()),
+                    key=lambda node: node[1] - node[2])
+    return [[name, round(was, 2), round(now, 2)] for name, was, now in growth[:count]]
 
 
 def slowest_nodes(run_results: Path, count: int = 12) -> list[list]:
@@ -292,6 +314,7 @@ def measure(scale: Scale, work: Path, raw_dir: Path, only: list[str], shares: li
             "early_day": scale.early_day, "late_day": scale.days, "share": history_share, "repeats": repeats,
             "early": runs["early"], "late": runs["late"],
             "median_build": median, "late_over_early_build": round(median["late"] / median["early"], 2),
+            "grew_most": grew_most(runs["early"], runs["late"]),
             "listener_history": histories,
             "late_over_early_pairs": round(histories["late"]["listener_track_pairs"]
                                            / histories["early"]["listener_track_pairs"], 2)}
@@ -413,6 +436,12 @@ def report(out: Path) -> Path:
         figure.tight_layout()
         figure.savefig(out / "daily_by_history.png", dpi=110)
         lines += ["", "![daily run against days of history](daily_by_history.png)"]
+        for r in (r for r in with_history if r["history"].get("grew_most")):
+            h = r["history"]
+            lines += ["", f"What grew most from day {h['early_day']} to day {h['late_day']} ({r['scale']['name']}, "
+                      "medians of each model's or test's time):", "",
+                      "| model or test | early day | last day | grew by |", "|---|---|---|---|"]
+            lines += [f"| `{name}` | {was:.2f} s | {now:.2f} s | {now - was:+.2f} s |" for name, was, now in h["grew_most"]]
 
     # 4. Each stage as a multiple of one scan of the events.
     figure, axis = plt.subplots(figsize=(7, 4))

@@ -25,3 +25,18 @@ def test_the_scale_benchmark_measures_a_full_build_and_writes_its_report(tmp_pat
     for plot in ("stages_by_events.png", "cost_in_scans.png"):
         assert f"]({plot})" in report
         assert (tmp_path / plot).read_bytes()[:8] == PNG_MAGIC
+
+
+def test_the_history_stage_names_what_grew_most():
+    sys.path.insert(0, str(PROJECT_DIR / "bench"))
+    try:
+        from scale import grew_most
+    finally:
+        sys.path.pop(0)
+    early = [{"node_seconds": {"a": 1.0, "b": 2.0, "c": 5.0}}, {"node_seconds": {"a": 3.0, "b": 2.0, "c": 5.0}},
+             {"node_seconds": {"a": 2.0, "b": 2.0, "c": 5.0}}]
+    late = [{"node_seconds": {"a": 2.5, "b": 9.0, "c": 4.0, "new": 1.0}},
+            {"node_seconds": {"a": 2.5, "b": 1.0, "c": 4.0, "new": 1.0}},
+            {"node_seconds": {"a": 2.5, "b": 8.0, "c": 4.0, "new": 1.0}}]
+    # medians: a 2 -> 2.5, b 2 -> 8, c 5 -> 4, new 0 -> 1
+    assert grew_most(early, late, count=3) == [["b", 2.0, 8.0], ["new", 0.0, 1.0], ["a", 2.0, 2.5]]
