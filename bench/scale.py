@@ -145,11 +145,12 @@ def daily_job(env: dict, day: dt.date, *extra: str, dbt_vars: dict | None = None
             "node_seconds": node_seconds(Path(env["DBT_TARGET_PATH"]) / "run_results.json")}
 
 
-def node_seconds(run_results: Path) -> dict[str, float]:
-    """Every model's and test's time in the build, {name: seconds}, from dbt's run_results.json."""
+def node_seconds(run_results: Path, digits: int = 2) -> dict[str, float]:
+    """Every model's and test's time in the build, {name: seconds}, in the order of dbt's
+    run_results.json (the build's: the job's later dbt commands write theirs elsewhere or not at all)."""
     if not run_results.exists():
         return {}
-    return {r["unique_id"].split(".", 2)[-1]: round(r.get("execution_time") or 0, 2)
+    return {r["unique_id"].split(".", 2)[-1]: round(r.get("execution_time") or 0, digits)
             for r in json.loads(run_results.read_text()).get("results", [])}
 
 
@@ -167,13 +168,8 @@ def grew_most(early: list[dict], late: list[dict], count: int = 10) -> list[list
 
 
 def slowest_nodes(run_results: Path, count: int = 12) -> list[list]:
-    """The build's slowest models and tests, [name, seconds], from dbt's run_results.json (the
-    build's: the job's later dbt commands write theirs elsewhere or not at all)."""
-    if not run_results.exists():
-        return []
-    results = json.loads(run_results.read_text()).get("results", [])
-    timed = sorted(((r["unique_id"].split(".", 2)[-1], round(r.get("execution_time") or 0, 1)) for r in results),
-                   key=lambda node: -node[1])
+    """The build's slowest models and tests, [name, seconds] (node_seconds to a tenth)."""
+    timed = sorted(node_seconds(run_results, digits=1).items(), key=lambda node: -node[1])
     return [list(node) for node in timed[:count]]
 
 
