@@ -75,6 +75,15 @@
     {{ return(refreshed_batch(user_column, 'int_user_refresh', var('listeners_per_batch'))) }}
 {% endmacro %}
 
+{% macro every_listener_batch(user_column) %}
+    {#-
+        The batches of a model made for every listener at once (Discover Weekly's week list): var
+        listeners_per_batch of the accepted listeners (stg_raw__users).
+    -#}
+    {%- set users = ref('stg_raw__users') -%}
+    {{ return(in_batch(user_column, [users], 'select count(*) from ' ~ users, var('listeners_per_batch'), hashed=true)) }}
+{% endmacro %}
+
 {% macro batches_of(sql) %}
     {#- The batches of a model's compiled SQL: (its in_batch marker, how many), or none without one. -#}
     {%- set marker = modules.re.search('= 0 /\\* batch 0 of (\\d+) \\*/', sql) -%}
@@ -155,10 +164,12 @@
 {% macro release_consumed(model_names) %}
     {#-
         Post-hook of the one model that reads the given intermediates, on DuckDB with var
-        release_consumed_intermediates: empties them once it is built. They hold only the run's
-        listeners or playlists and are rebuilt by every run, so nothing is lost but their disk: at
-        1 M listeners the candidate sources (863 M rows) and the Smart Shuffle neighbours (347 M) are
-        the largest tables of a 51 GB warehouse. Each is replaced by an empty table of the same
+        release_consumed_intermediates: empties them once it is built. Every run rebuilds them
+        (for its listeners or playlists, or whole), so nothing is lost but their disk: at 1 M
+        listeners the candidate sources (863 M rows) and the Smart Shuffle neighbours (347 M) are
+        the largest tables of a 51 GB warehouse, and a full build that kept the candidate pools,
+        the Smart Shuffle pools and the track co-occurrences as well filled a 79 GB disk before
+        Discover Weekly. Each is replaced by an empty table of the same
         columns, whose blocks DuckDB reuses after its next checkpoint. Off by default, so that an
         analyst (and the tests) can read them; bench/scale.py turns it on.
     -#}

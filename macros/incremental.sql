@@ -237,6 +237,25 @@
     {{ return((day - modules.datetime.timedelta(days=day.weekday())).isoformat()) }}
 {% endmacro %}
 
+{% macro has_rows_on(relation, date_column, day) %}
+    {#-
+        A condition: whether `relation` has rows whose date_column is `day` ('YYYY-MM-DD'). Asked
+        once when the model's SQL is rendered for the run, so it is the constant `true` or
+        `false` (a model built in batches reads its table after the first batch is in it); in a
+        unit test, whose `this` is a fixture, the same question in SQL.
+    -#}
+    {%- set condition -%}
+        exists (select 1 from {{ relation }} where {{ date_column }} = cast('{{ day }}' as date))
+    {%- endset -%}
+    {%- if in_unit_test() -%}
+        {{ return(condition) }}
+    {%- elif not execute -%}
+        {{ return('false') }}
+    {%- endif -%}
+    {%- set found = run_query('select ' ~ condition).columns[0].values()[0] -%}
+    {{ return('true' if found else 'false') }}
+{% endmacro %}
+
 {% macro event_filing_date(timestamp_column) %}
     {#-
         The day a raw event is filed under: the UTC day it happened; for an event without a time,

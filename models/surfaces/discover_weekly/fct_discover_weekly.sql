@@ -1,6 +1,7 @@
 {{ config(
     materialized='incremental',
     full_refresh=(none if var('rebuild_published_weeks') else false),
+    post_hook="{{ insert_other_batches() }}",
     **incremental_by_date_config('week_start', ['user_id', 'week_start', 'playlist_position'])
 ) }}
 
@@ -18,40 +19,44 @@
     A published week is part of the record, so `--full-refresh` does not rebuild this table
     (full_refresh=false): a mid-week full refresh keeps the week's list. Only
     --vars '{rebuild_published_weeks: true}' rebuilds it (e.g. after the raw data was replaced).
+
+    On DuckDB in batches of listeners (macros/batched_table.sql), like fct_user_recommendations:
+    at 1 M listeners the anti-join of 300 M recommendations with the lifetime state filled the
+    disk with spill in one query. Whether the week is published is asked once, before the first
+    batch, which the later batches would otherwise see.
 -#}
 
 {%- set size = var('discover_weekly_size') %}
+{%- set in_this_batch = every_listener_batch('user_id') %}
 
 with
 
-{% if is_incremental() %}
-    published_weeks as (
-        -- this week's partition only: whether its list exists
-        select distinct week_start from {{ this }}
-        where week_start = cast('{{ run_week_start() }}' as date)
-    ),
-{% endif %}
+recommendations as (
+    select * from {{ ref('fct_user_recommendations') }}
+    where {{ in_this_batch }}
+),
 
 ever_played as (
     select
         user_id,
         track_id
     from {{ ref('int_user_track_affinity_state') }}
+    where {{ in_this_batch }}
 ),
 
 never_played as (
     select recommendations.*
-    from {{ ref('fct_user_recommendations') }} as recommendations
+    from recommendations
     left join ever_played
         on recommendations.user_id = ever_played.user_id and recommendations.track_id = ever_played.track_id
     where ever_played.track_id is null
 ),
 
 unpublished as (
-    -- Nothing when this week's list exists already: it stands all week.
     select * from never_played
     {% if is_incremental() %}
-        where cast('{{ run_week_start() }}' as date) not in (select published_weeks.week_start from published_weeks)
+        -- nothing when this week's list exists already: it stands all week
+        where not {{ has_rows_on(this, 'week_start', run_week_start()) }}
     {% endif %}
 ),
 
@@ -79,7 +84,7 @@ quotas as (
         select distinct
             recommendations.user_id,
             exploration.exploration_propensity
-        from {{ ref('fct_user_recommendations') }} as recommendations
+        from recommendations
         left join {{ ref('fct_user_exploration') }} as exploration
             on recommendations.user_id = exploration.user_id
     ) as listeners
@@ -123,9 +128,14 @@ main_keys as (
         listener_keys.user_id,
         {{ camelot_number('wheel.pitch_class', 'wheel.musical_mode') }} as main_camelot_number,
         wheel.musical_mode as main_musical_mode
-    from {{ ref('fct_user_camelot_keys') }} as listener_keys
+    from (
+        select
+            user_id,
+            camelot_code
+        from {{ ref('fct_user_camelot_keys') }}
+        where key_rank = 1 and {{ in_this_batch }}
+    ) as listener_keys
     inner join {{ ref('camelot_wheel') }} as wheel on listener_keys.camelot_code = wheel.camelot_code
-    where listener_keys.key_rank = 1
 ),
 
 with_flow as (

@@ -1,7 +1,7 @@
 {{ config(
     materialized='incremental',
     pre_hook="{{ delete_refreshed_playlists() }}",
-    post_hook="{{ insert_other_batches() }}",
+    post_hook=["{{ insert_other_batches() }}", "{{ release_consumed(['int_playlist_track_cooccurrence']) }}"],
     **per_playlist_config()
 ) }}
 

@@ -1,7 +1,7 @@
 {{ config(
     materialized='incremental',
     pre_hook="{{ delete_refreshed_listeners() }}",
-    post_hook="{{ insert_other_batches() }}",
+    post_hook=["{{ insert_other_batches() }}", "{{ release_consumed(['int_user_candidates']) }}"],
     **per_listener_config()
 ) }}
 

@@ -1,6 +1,7 @@
 {{ config(
     materialized='incremental',
     pre_hook="{{ delete_refreshed_playlists() }}",
+    post_hook="{{ release_consumed(['int_smart_shuffle_pools']) }}",
     **per_playlist_config()
 ) }}
 
