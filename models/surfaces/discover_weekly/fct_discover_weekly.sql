@@ -23,17 +23,21 @@
     On DuckDB in batches of listeners (macros/batched_table.sql), like fct_user_recommendations:
     at 1 M listeners the anti-join of 300 M recommendations with the lifetime state filled the
     disk with spill in one query. Whether the week is published is asked once, before the first
-    batch, which the later batches would otherwise see.
+    batch, which the later batches would otherwise see; the answer is a constant in the SQL, so
+    on the days the model adds nothing its reads are filtered by a constant false, which BigQuery
+    resolves without reading the tables.
 -#}
 
 {%- set size = var('discover_weekly_size') %}
 {%- set in_this_batch = every_listener_batch('user_id') %}
+{#- Nothing when this week's list exists already: it stands all week. -#}
+{%- set week_to_make = ('not ' ~ has_rows_on(this, 'week_start', run_week_start())) if is_incremental() else 'true' %}
 
 with
 
 recommendations as (
     select * from {{ ref('fct_user_recommendations') }}
-    where {{ in_this_batch }}
+    where {{ in_this_batch }} and {{ week_to_make }}
 ),
 
 ever_played as (
@@ -41,7 +45,7 @@ ever_played as (
         user_id,
         track_id
     from {{ ref('int_user_track_affinity_state') }}
-    where {{ in_this_batch }}
+    where {{ in_this_batch }} and {{ week_to_make }}
 ),
 
 never_played as (
@@ -52,14 +56,6 @@ never_played as (
     where ever_played.track_id is null
 ),
 
-unpublished as (
-    select * from never_played
-    {% if is_incremental() %}
-        -- nothing when this week's list exists already: it stands all week
-        where not {{ has_rows_on(this, 'week_start', run_week_start()) }}
-    {% endif %}
-),
-
 artist_capped as (
     select *
     from (
@@ -68,7 +64,7 @@ artist_capped as (
             row_number() over (
                 partition by user_id, artist_id order by {{ comparable_float('score') }} desc, track_id asc
             ) as artist_pick
-        from unpublished
+        from never_played
     ) as picks
     where artist_pick <= {{ var('discover_weekly_max_tracks_per_artist') }}
 ),
@@ -133,7 +129,7 @@ main_keys as (
             user_id,
             camelot_code
         from {{ ref('fct_user_camelot_keys') }}
-        where key_rank = 1 and {{ in_this_batch }}
+        where key_rank = 1 and {{ in_this_batch }} and {{ week_to_make }}
     ) as listener_keys
     inner join {{ ref('camelot_wheel') }} as wheel on listener_keys.camelot_code = wheel.camelot_code
 ),
