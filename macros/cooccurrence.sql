@@ -153,14 +153,14 @@ select * from final
 {%- endmacro %}
 
 {#-
-    When similarity is computed. With var similarity_refresh 'weekly' (the default) the six
+    When similarity is computed. With var similarity_refresh 'weekly' the six
     similarity models are rebuilt on the first run of a week only, from the sessions of the
     similarity_window_days days that end similarity_settle_days days before the week starts (days
     no late play can change any more: the settle days must cover incremental_lookback_days) and
     the playlist tracks added by then: any run of the week, whatever its lookback, or a full build
     on any of its days, computes the same similarity from the same plays; the other runs keep the
-    tables as they are (incremental models that append nothing). With 'daily' the window ends on
-    run_date and every run rebuilds them.
+    tables as they are (incremental models that append nothing). With 'daily' (the default) the window
+    ends on run_date and every run rebuilds them.
 -#}
 
 {% macro similarity_window_end() %}

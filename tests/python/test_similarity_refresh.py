@@ -1,7 +1,8 @@
-"""Item similarity is rebuilt once a week (var similarity_refresh 'weekly', macros/cooccurrence.sql):
-the other runs of the week keep its six tables as they are, the week's first run rebuilds them, and
-what it builds equals a full build on any day of that week (the window ends on days no late play
-changes any more, whatever the run's lookback)."""
+"""Item similarity is rebuilt on every run by default (var similarity_refresh 'daily'), or once a
+week (var similarity_refresh 'weekly', macros/cooccurrence.sql): then the other runs of the week
+keep its six tables as they are, the week's first run rebuilds them, and what it builds equals a
+full build on any day of that week (the window ends on days no late play changes any more,
+whatever the run's lookback)."""
 
 import datetime as dt
 
@@ -41,7 +42,7 @@ def test_similarity_is_rebuilt_on_a_weeks_first_run_and_equals_a_full_build_of_t
 
     def run(env, day, *extra, lookback=3):
         done = warehouse.dbt_with(on_day(env, day), "build", *SELECT, *extra, "--vars",
-                                  f"{{incremental_lookback_days: {lookback}}}")
+                                  f"{{incremental_lookback_days: {lookback}, similarity_refresh: weekly}}")
         assert done.success, done.describe(3000)
 
     run(daily_env, THURSDAY, "--full-refresh")
@@ -70,3 +71,11 @@ def test_similarity_is_rebuilt_on_a_weeks_first_run_and_equals_a_full_build_of_t
         rebuilt = rows(daily_path, table)
         assert rebuilt and rebuilt == rows(full_path, table), table
     assert rows(daily_path, "int_track_pair_counts") != marked
+
+
+def test_by_default_every_run_rebuilds_the_similarity_up_to_its_day(warehouse, tmp_path):
+    env = warehouse.env_in(tmp_path / "default", "default.duckdb")
+    for day, extra in [(THURSDAY, ["--full-refresh"]), (FRIDAY, [])]:
+        done = warehouse.dbt_with(on_day(env, day), "build", *SELECT, *extra)
+        assert done.success, done.describe(3000)
+        assert window_end(tmp_path / "default" / "default.duckdb") == {day}
