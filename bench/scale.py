@@ -76,22 +76,24 @@ def generate(scale: Scale, out: Path, seed: int) -> dict:
     return json.loads((out / "manifest.json").read_text())
 
 
-class SpillWatch:
-    """The most a DuckDB temp folder held while a block ran (polled twice a second)."""
+class DiskWatch:
+    """The most some files held at once while a block ran (polled twice a second): each path a
+    file or a folder (everything under it); a path that does not exist holds nothing."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder, self.peak, self._stop = folder, 0, threading.Event()
+    def __init__(self, *paths: Path) -> None:
+        self.paths, self.peak, self._stop = paths, 0, threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
     def _poll(self) -> None:
         while not self._stop.wait(0.5):
             try:
-                size = sum(path.stat().st_size for path in self.folder.rglob("*") if path.is_file())
+                size = sum(file.stat().st_size for path in self.paths
+                           for file in ([path] if path.is_file() else path.rglob("*")) if file.is_file())
             except OSError:
                 continue
             self.peak = max(self.peak, size)
 
-    def __enter__(self) -> SpillWatch:
+    def __enter__(self) -> DiskWatch:
         self._thread.start()
         return self
 
@@ -124,9 +126,11 @@ def daily_job(env: dict, day: dt.date, *extra: str, dbt_vars: dict | None = None
 
     wrapper = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
                "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)")
-    temp = Path(f"{env[settings.DUCKDB_PATH]}.tmp")
+    warehouse = Path(env[settings.DUCKDB_PATH])
+    temp, store = Path(f"{warehouse}.tmp"), Path(env[settings.SERVING_STORE])
     started = time.perf_counter()
-    with SpillWatch(temp) as spill:
+    # the disk the job needs: its warehouse (with the WAL) and spill, and the snapshots it exports
+    with DiskWatch(temp) as spill, DiskWatch(warehouse, Path(f"{warehouse}.wal"), temp, store) as disk:
         job = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "tunesday.job.cli", "daily",
                               "--run-date", day.isoformat(), *extra,
                               "--vars", json.dumps(BENCH_VARS | (dbt_vars or {}))], cwd=PROJECT_DIR, env=env,
@@ -139,6 +143,8 @@ def daily_job(env: dict, day: dt.date, *extra: str, dbt_vars: dict | None = None
     return {"run_date": day.isoformat(), "seconds": round(seconds, 1),
             "peak_rss_mib": round(int(job.stderr.strip().splitlines()[-1]) / 1024),
             "spill_peak_mib": round(spill.peak / 2**20),
+            "disk_peak_mib": round(disk.peak / 2**20),
+            "warehouse_mib": round(warehouse.stat().st_size / 2**20),
             "stages": {row["stage"]: round(row["seconds"], 1) for row in rows if row["run_id"] == last_run},
             "slowest_nodes": slowest_nodes(Path(env["DBT_TARGET_PATH"]) / "run_results.json"),
             "seconds_by_kind": seconds_by_kind(Path(env["DBT_TARGET_PATH"]) / "run_results.json"),
@@ -323,7 +329,8 @@ def describe(run: dict) -> str:
     stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in run["stages"].items() if name != "lock")
     refresh = run.get("refresh")
     listeners = f"; recomputed {refresh['refreshed']:,} of {refresh['listeners']:,} listeners" if refresh else ""
-    return (f"{run['seconds']:7.1f} s, peak RSS {run['peak_rss_mib']:,} MiB, spilled {run['spill_peak_mib']:,} MiB; "
+    return (f"{run['seconds']:7.1f} s, peak RSS {run['peak_rss_mib']:,} MiB, spilled {run['spill_peak_mib']:,} MiB, "
+            f"disk {run.get('disk_peak_mib', 0):,} MiB at most; "
             f"{stages}{listeners}")
 
 
@@ -342,14 +349,16 @@ def report(out: Path) -> Path:
              f"`python bench/scale.py` on {results[0]['cores']} cores, DuckDB memory limit "
              f"{results[0]['memory_limit']}, dbt threads {results[0].get('dbt_threads', 2)}. Wall times of one run "
              "each on a shared machine; peak RSS of the "
-             "whole job (dbt included).", "",
-             "| scale | listeners | days | events | events scan | full build | its peak RSS | daily run | its peak RSS "
-             "| recomputed listeners | full / scan | daily / scan |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "whole job (dbt included); disk: the most the job's warehouse, spill and snapshots held at once.", "",
+             "| scale | listeners | days | events | events scan | full build | its peak RSS | its disk at most "
+             "| daily run | its peak RSS | recomputed listeners | full / scan | daily / scan |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         full, daily, scan = r.get("full"), r.get("daily"), r["events_scan_seconds"]
         lines.append(" | ".join([
             f"| {r['scale']['name']}", f"{r['scale']['users']:,}", str(r["scale"]["days"]), f"{r['events']:,}", f"{scan:.1f} s",
             f"{full['seconds']:.0f} s" if full else "", f"{full['peak_rss_mib']:,} MiB" if full else "",
+            f"{full['disk_peak_mib']:,} MiB" if full and "disk_peak_mib" in full else "",
             f"{daily['seconds']:.0f} s" if daily else "", f"{daily['peak_rss_mib']:,} MiB" if daily else "",
             f"{daily['refresh']['refreshed']:,} of {daily['refresh']['listeners']:,}" if daily else "",
             f"{full['seconds'] / scan:.0f}" if full else "", f"{daily['seconds'] / scan:.0f} |" if daily else " |"]))
