@@ -24,6 +24,26 @@
     {{ return('batched_table') }}
 {% endmacro %}
 
+{% macro inlined_in_batches() %}
+    {#-
+        The materialization of a model read by one batched model only (the candidate sources,
+        read by int_user_candidates): on DuckDB ephemeral, so that its reader computes it batch by
+        batch, within the batch's own query, and it is never stored (at 1 M listeners the four
+        sources were 863 M rows, about 15 GB of the warehouse, written and read once); the model
+        chooses its rows with the reader's batch condition (listener_batch). A table on BigQuery,
+        where one query reads it whole and analysts can query it.
+    -#}
+    {{ return(adapter.dispatch('inlined_in_batches', 'tunesday')()) }}
+{% endmacro %}
+
+{% macro default__inlined_in_batches() %}
+    {{ return('table') }}
+{% endmacro %}
+
+{% macro duckdb__inlined_in_batches() %}
+    {{ return('ephemeral') }}
+{% endmacro %}
+
 {% macro in_batch(expression, counted_relations, count_query, rows_per_batch, hashed=false) %}
     {#-
         The condition of the first batch's rows: `expression` (a non-negative integer, or any
@@ -166,10 +186,10 @@
         Post-hook of the one model that reads the given intermediates, on DuckDB with var
         release_consumed_intermediates: empties them once it is built. Every run rebuilds them
         (for its listeners or playlists, or whole), so nothing is lost but their disk: at 1 M
-        listeners the candidate sources (863 M rows) and the Smart Shuffle neighbours (347 M) are
-        the largest tables of a 51 GB warehouse, and a full build that kept the candidate pools,
-        the Smart Shuffle pools and the track co-occurrences as well filled a 79 GB disk before
-        Discover Weekly. Each is replaced by an empty table of the same
+        listeners the Smart Shuffle neighbours (347 M rows) and the candidate sources (863 M,
+        since not stored: inlined_in_batches) were the largest tables of a 51 GB warehouse, and a
+        full build that kept the candidate pools, the Smart Shuffle pools and the track
+        co-occurrences as well filled a 79 GB disk before Discover Weekly. Each is replaced by an empty table of the same
         columns, whose blocks DuckDB reuses after its next checkpoint. Off by default, so that an
         analyst (and the tests) can read them; bench/scale.py turns it on.
     -#}

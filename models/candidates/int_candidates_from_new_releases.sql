@@ -1,6 +1,10 @@
+{{ config(materialized=inlined_in_batches()) }}
+
 {#-
     Candidates: releases of the last candidate_new_release_days days by artists the listener
     follows or has as core artists. A followed artist counts more than a core one.
+    On DuckDB computed by int_user_candidates batch by batch, never stored (macro
+    inlined_in_batches); the batch's listeners are chosen here.
 -#}
 
 with
@@ -16,14 +20,15 @@ listener_artists as (
             artist_id,
             1.0 as artist_weight
         from {{ ref('stg_raw__follows') }}
-        where {{ refreshed_listener('user_id') }}
+        where {{ refreshed_listener('user_id') }} and {{ listener_batch('user_id') }}
         union all
         select
             user_id,
             artist_id,
             0.8 as artist_weight
         from {{ ref('fct_user_artist_familiarity') }}
-        where familiarity_tier = 'core' and {{ refreshed_listener('user_id') }}
+        where
+            familiarity_tier = 'core' and {{ refreshed_listener('user_id') }} and {{ listener_batch('user_id') }}
     ) as followed_or_core
     group by user_id, artist_id
 ),

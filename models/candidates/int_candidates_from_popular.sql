@@ -1,6 +1,10 @@
+{{ config(materialized=inlined_in_batches()) }}
+
 {#-
     Candidates for everyone, and all a listener without history gets: the tracks most streamed
     lately in the listener's country, within their top genre when they have one.
+    On DuckDB computed by int_user_candidates batch by batch, never stored (macro
+    inlined_in_batches); the batch's listeners are chosen here.
 -#}
 
 with
@@ -23,7 +27,7 @@ listeners as (
         taste_profiles.top_genre
     from {{ ref('stg_raw__users') }} as members
     left join {{ ref('dim_user_taste_profiles') }} as taste_profiles on members.user_id = taste_profiles.user_id
-    where {{ refreshed_listener('members.user_id') }}
+    where {{ refreshed_listener('members.user_id') }} and {{ listener_batch('members.user_id') }}
 ),
 
 segment_tracks as (

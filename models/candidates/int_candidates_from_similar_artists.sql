@@ -1,4 +1,4 @@
-{{ config(materialized=batched_table()) }}
+{{ config(materialized=inlined_in_batches()) }}
 
 {#-
     Candidates: the most popular tracks of artists similar (fct_artist_similarity) to a
@@ -6,7 +6,8 @@
     A track's score is the sum over the seeds of similarity x its popularity factor, which is
     its artist's summed similarity x that factor: the seeds are added up per similar artist
     first (a fifth of the rows per track), and the reason is the seed most similar to it.
-    On DuckDB in batches of listeners (macros/batched_table.sql).
+    On DuckDB computed by int_user_candidates batch by batch, never stored (macro
+    inlined_in_batches); the batch's listeners are chosen here, on the seed artists.
 -#}
 
 with

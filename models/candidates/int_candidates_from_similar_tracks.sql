@@ -1,10 +1,11 @@
-{{ config(materialized=batched_table()) }}
+{{ config(materialized=inlined_in_batches()) }}
 
 {#-
     Candidates: the neighbours (fct_track_similarity) of a listener's seed tracks. A track near
     several seeds sums their evidence; its reason is the seed that contributed most.
-    On DuckDB in batches of listeners (macros/batched_table.sql: ~20 seeds × ~19 neighbours a
-    listener, hundreds of millions of groups at 1 M listeners).
+    On DuckDB computed by int_user_candidates batch by batch, never stored (macro
+    inlined_in_batches: ~20 seeds × ~19 neighbours a listener, hundreds of millions of rows at
+    1 M listeners); the batch's listeners are chosen here, on the seeds.
 -#}
 
 with

@@ -1,7 +1,4 @@
-{{ config(
-    materialized=batched_table(),
-    post_hook="{{ release_consumed(['int_candidates_from_similar_tracks', 'int_candidates_from_similar_artists', 'int_candidates_from_new_releases', 'int_candidates_from_popular']) }}"
-) }}
+{{ config(materialized=batched_table()) }}
 
 {#-
     Each listener's candidate pool: every source's candidates, one row per listener and track,
@@ -10,7 +7,9 @@
     scaled to 0-1 within the listener (1 = the source's best candidate for them) and weighted by
     var candidate_source_weights.
     On DuckDB in batches of listeners (macros/batched_table.sql: a GROUP BY of ~870 M candidate
-    rows at 1 M listeners); each batch holds whole listeners, so the same rows as one query.
+    rows at 1 M listeners); each batch holds whole listeners, so the same rows as one query. The
+    sources are computed within each batch's query (ephemeral on DuckDB: macro inlined_in_batches),
+    each for the batch's listeners, and never stored.
 -#}
 
 {%- set source_weights = var('candidate_source_weights') %}
@@ -23,17 +22,14 @@
 with
 
 all_sources as (
+    -- Each source holds the batch's listeners only (it chooses them with listener_batch).
     select * from {{ ref('int_candidates_from_similar_tracks') }}
-    where {{ in_this_batch }}
     union all
     select * from {{ ref('int_candidates_from_similar_artists') }}
-    where {{ in_this_batch }}
     union all
     select * from {{ ref('int_candidates_from_new_releases') }}
-    where {{ in_this_batch }}
     union all
     select * from {{ ref('int_candidates_from_popular') }}
-    where {{ in_this_batch }}
 ),
 
 ever_streamed as (

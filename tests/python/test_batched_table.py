@@ -10,8 +10,9 @@ import duckdb
 from conftest import RUN_DATE, on_day
 from tunesday.warehouse import connect as connect_warehouse
 
-TABLES = ["int_smart_shuffle_neighbours", "int_smart_shuffle_pools", "int_candidates_from_similar_tracks",
-          "int_candidates_from_similar_artists", "int_user_candidates", "int_playlist_track_cooccurrence"]
+# int_user_candidates computes its candidate sources within each batch (ephemeral on DuckDB).
+TABLES = ["int_smart_shuffle_neighbours", "int_smart_shuffle_pools", "int_user_candidates",
+          "int_playlist_track_cooccurrence"]
 INCREMENTAL = ["fct_user_recommendations", "fct_playlist_continuations"]
 # A batch per 2,000 playlist tracks, 5,000 neighbours, 50 listeners (of 300), 50,000 track pairs,
 # 20 playlists: several batches at this size.
@@ -78,9 +79,7 @@ def test_discover_weekly_in_batches_is_the_list_of_one_query(warehouse, tmp_path
         assert rows(batched, model) == one_query
 
 
-RELEASED = {"int_user_candidates": ["int_candidates_from_similar_tracks", "int_candidates_from_similar_artists",
-                                    "int_candidates_from_new_releases", "int_candidates_from_popular"],
-            "int_smart_shuffle_pools": ["int_smart_shuffle_neighbours"],
+RELEASED = {"int_smart_shuffle_pools": ["int_smart_shuffle_neighbours"],
             "fct_user_recommendations": ["int_user_candidates"],
             "fct_smart_shuffle_pools": ["int_smart_shuffle_pools"],
             "fct_playlist_continuations": ["int_playlist_track_cooccurrence"]}
@@ -94,7 +93,7 @@ def columns(path, model: str) -> list[tuple]:
 
 def test_release_consumed_empties_what_the_model_has_read_and_changes_nothing_else(warehouse, tmp_path):
     """With var release_consumed_intermediates, the model that reads an intermediate every run
-    rebuilds (the candidate sources and pools, the Smart Shuffle neighbours and pools, the track
+    rebuilds (the candidate pools, the Smart Shuffle neighbours and pools, the track
     co-occurrences) empties it after it is built, keeping its columns; the models' own rows are
     those of the build without it (an intermediate that is released in turn is checked by its
     reader's rows)."""
