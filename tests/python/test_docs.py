@@ -22,6 +22,13 @@ def test_every_model_and_column_is_described(warehouse):
         if not model["description"].strip():
             problems.append(f"{name}: no description")
         described = {c for c, spec in model["columns"].items() if spec["description"].strip()}
+        if model["config"]["materialized"] == "ephemeral":
+            # Not stored on DuckDB (its one reader computes it: macro inlined_in_batches); its
+            # columns are compared with the documented ones on BigQuery, where it is a table
+            # (test_bigquery_path.py::test_tables_are_partitioned_and_clustered).
+            if set(model["columns"]) - described or not model["columns"]:
+                problems.append(f"{name}: ephemeral, columns undocumented or undescribed")
+            continue
         built = actual.get(name, set())
         if not built:
             problems.append(f"{name}: not built")
