@@ -257,12 +257,13 @@ def thin_day(raw_dir: Path, copy: Path, day: dt.date, keep_share: float) -> None
 
 
 def measure(scale: Scale, work: Path, raw_dir: Path, only: list[str], shares: list[float],
-            history_share: float = 0.4, repeats: int = 3) -> dict:
+            history_share: float = 0.4, repeats: int = 3, build_only: bool = False) -> dict:
     last_day = END_DATE - dt.timedelta(days=1)
     results: dict = {}
     if "full" in only or "daily" in only or "active" in only:
         env = job_env(work, raw_dir, "late")
-        results["full"] = daily_job(env, last_day - dt.timedelta(days=1), "--full-refresh",
+        stage = ("--stage", "build") if build_only else ()
+        results["full"] = daily_job(env, last_day - dt.timedelta(days=1), "--full-refresh", *stage,
                                     dbt_vars={"rebuild_published_weeks": True})
         print(f"full build (day {scale.days - 1})        " + describe(results["full"]))
     if "daily" in only or "active" in only:
@@ -485,6 +486,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="daily runs per day in the history stage (medians)")
     parser.add_argument("--work", type=Path, default=None, help="keep data and warehouses here (default: target/bench/work-<scale>)")
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "target" / "bench")
+    parser.add_argument("--build-only", action="store_true",
+                        help="the full build's job runs its build stage alone (models and tests), without the "
+                             "export; bench/export_bench.py measures the export of a large snapshot")
     parser.add_argument("--report", action="store_true", help="write the report from the results in --out")
     args = parser.parse_args()
     if args.report and not (args.scale or args.users):
@@ -507,7 +511,8 @@ def main() -> None:
     print(f"{scale.name}: {results['events']:,} events, {scale.users:,} listeners, {scale.days} days")
     results["events_scan_seconds"] = round(events_scan_seconds(raw_dir), 2)
     print(f"one scan of the events      {results['events_scan_seconds']:.2f} s")
-    results |= measure(scale, work, raw_dir, args.only, args.shares, args.history_share, args.repeats)
+    results |= measure(scale, work, raw_dir, args.only, args.shares, args.history_share, args.repeats,
+                        args.build_only)
     for name, run in (("full build", results.get("full")), ("daily run", results.get("daily"))):
         if run:
             print(f"{name} / one scan of the events: {run['seconds'] / results['events_scan_seconds']:.0f}")
