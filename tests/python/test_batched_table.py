@@ -2,7 +2,6 @@
 incremental one whose post-hook inserts the batches after the first, holds exactly the rows of
 the one query the fixture's build made, in a new table, an incremental run or a full refresh."""
 
-import json
 import shutil
 from collections import Counter
 
@@ -112,35 +111,3 @@ def test_release_consumed_empties_what_the_model_has_read_and_changes_nothing_el
             assert not rows(released, intermediate), intermediate
             assert columns(released, intermediate) == columns(warehouse.duckdb_path, intermediate), intermediate
 
-
-def build_side_tables(plan: dict) -> list[str]:
-    """The tables read on the build side (the hashed side) of any hash join in a DuckDB JSON plan."""
-    def tables(node: dict) -> list[str]:
-        info = node.get("extra_info") or {}
-        own = [info["Table"]] if isinstance(info, dict) and "Table" in info else []
-        return own + [table for child in node.get("children", []) for table in tables(child)]
-
-    def walk(node: dict) -> list[str]:
-        children = node.get("children", [])
-        built = tables(children[1]) if node.get("name", "").strip() == "HASH_JOIN" and len(children) == 2 else []
-        return built + [table for child in children for table in walk(child)]
-
-    return walk(plan)
-
-
-def test_one_batch_filters_nothing_and_the_pool_is_never_hashed(warehouse):
-    """The fixture's build is one batch of listeners. Its condition must be a constant: DuckDB
-    guessed that mod(hash(user_id), 1) = 0 keeps a fraction of the candidate pool and, on that
-    guess, hashed the pool (the build side) to probe it with each listener table, which made the
-    ranking about twice as slow (2,000 listeners: 1.10 s against 0.76 s). The pool must stay on
-    the probe side of every join of the ranking."""
-    model = "fct_user_recommendations"
-    [compiled] = [path for path in (warehouse.env_target_path / "compiled").rglob(f"{model}.sql")
-                  if not path.parent.name.endswith(".yml")]   # not a test's SQL
-    sql = compiled.read_text()
-    assert "/* batch 0 of 1 */" in sql and "mod(hash(" not in sql
-    with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
-        [(_, plan)] = con.execute(f"explain (format json) {sql}").fetchall()
-    hashed = build_side_tables(json.loads(plan)[0])
-    assert any(table.endswith(".int_user_key_fit") for table in hashed), hashed   # the plan was read
-    assert not any(table.endswith(".int_user_candidates") for table in hashed), hashed
