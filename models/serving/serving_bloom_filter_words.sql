@@ -56,15 +56,23 @@ set_bits as (
     inner join hash_indexes on hashed.hash_count > hash_indexes.hash_index
 ),
 
+placed as (
+    select
+        user_id,
+        bit_position >> 6 as word_index,
+        bit_position & 63 as bit_in_word
+    from set_bits
+),
+
 final as (
-    -- bit_or sets a bit set twice once: no DISTINCT of the (listener, bit) pairs before it, which
+    -- bit_or sets a bit set twice once: no DISTINCT of the (listener, bit) rows before it, which
     -- grouped ~7 rows per heard track a second time (2,000 listeners: 0.96 s against 0.54 s).
     select
         user_id,
-        cast(bit_position >> 6 as {{ dbt.type_bigint() }}) as word_index,
-        cast(bit_or({{ int64_bit('(bit_position & 63)') }}) as {{ dbt.type_bigint() }}) as word
-    from set_bits
-    group by user_id, bit_position >> 6
+        cast(word_index as {{ dbt.type_bigint() }}) as word_index,
+        cast(bit_or({{ int64_bit('bit_in_word') }}) as {{ dbt.type_bigint() }}) as word
+    from placed
+    group by user_id, word_index
 )
 
 select * from final
