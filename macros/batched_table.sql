@@ -199,8 +199,8 @@
         since not stored: inlined_in_batches) were the largest tables of a 51 GB warehouse, and a
         full build that kept the candidate pools, the Smart Shuffle pools and the track
         co-occurrences as well filled a 79 GB disk before Discover Weekly. Each is replaced by an
-        empty table of the same columns, whose blocks DuckDB reuses after its next checkpoint. Off by default, so that an
-        analyst (and the tests) can read them; bench/scale.py turns it on.
+        empty table of the same columns, whose blocks DuckDB reuses after its next checkpoint.
+        Off by default, so that an analyst (and the tests) can read them; bench/scale.py turns it on.
     -#}
     {{ return(adapter.dispatch('release_consumed', 'tunesday')(model_names)) }}
 {% endmacro %}

@@ -110,4 +110,3 @@ def test_release_consumed_empties_what_the_model_has_read_and_changes_nothing_el
             assert sum(rows(warehouse.duckdb_path, intermediate).values()) > 0, intermediate
             assert not rows(released, intermediate), intermediate
             assert columns(released, intermediate) == columns(warehouse.duckdb_path, intermediate), intermediate
-
