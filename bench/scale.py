@@ -326,6 +326,13 @@ def measure(scale: Scale, work: Path, raw_dir: Path, only: list[str], shares: li
     return results
 
 
+def commit() -> str:
+    """The checkout measured: its commit, marked when files differ from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=PROJECT_DIR, capture_output=True, text=True).stdout.strip()
+    return git("rev-parse", "--short", "HEAD") + (" with changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def describe(run: dict) -> str:
     stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in run["stages"].items() if name != "lock")
     refresh = run.get("refresh")
@@ -363,6 +370,10 @@ def report(out: Path) -> Path:
             f"{daily['seconds']:.0f} s" if daily else "", f"{daily['peak_rss_mib']:,} MiB" if daily else "",
             f"{daily['refresh']['refreshed']:,} of {daily['refresh']['listeners']:,}" if daily else "",
             f"{full['seconds'] / scan:.0f}" if full else "", f"{daily['seconds'] / scan:.0f} |" if daily else " |"]))
+
+    # Which checkout each result measured (a result may keep runs of an earlier one: its notes say).
+    lines += [""] + [f"- {r['scale']['name']}: " + (f"at {r['commit']}. " if r.get("commit") else "") + r.get("notes", "")
+                     for r in results if r.get("commit") or r.get("notes")]
 
     # The models and tests that dominate each full build and daily run.
     for kind in ("full", "daily"):
@@ -505,7 +516,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     manifest = generate(scale, work / "data", args.seed)
     raw_dir = work / "data" / "raw"
-    results = {"scale": dataclasses.asdict(scale), "events": manifest["rows"]["listening_events"],
+    results = {"scale": dataclasses.asdict(scale), "commit": commit(), "events": manifest["rows"]["listening_events"],
                "memory_limit": settings.value(settings.DUCKDB_MEMORY_LIMIT), "cores": os.cpu_count(),
                "dbt_threads": int(settings.value(settings.DBT_THREADS))}
     print(f"{scale.name}: {results['events']:,} events, {scale.users:,} listeners, {scale.days} days")

@@ -20,8 +20,12 @@ def test_the_scale_benchmark_measures_a_full_build_and_writes_its_report(tmp_pat
     assert full["seconds"] > 0 and full["peak_rss_mib"] > 100
     assert set(full["stages"]) == {"lock", "build", "freshness", "export", "publish"}
     assert f"full build / one scan of the events: {full['seconds'] / results['events_scan_seconds']:.0f}" in done.stdout
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_DIR, capture_output=True,
+                          text=True).stdout.strip()
+    assert results["commit"].split()[0] == head   # the checkout measured ("… with changes" when dirty)
     report = (tmp_path / "report.md").read_text()
     assert "| S | 300 | 31 |" in report
+    assert f"- S: at {results['commit']}." in report
     for plot in ("stages_by_events.png", "cost_in_scans.png"):
         assert f"]({plot})" in report
         assert (tmp_path / plot).read_bytes()[:8] == PNG_MAGIC
