@@ -330,7 +330,8 @@ def commit() -> str:
     """The checkout measured: its commit, marked when files differ from it."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=PROJECT_DIR, capture_output=True, text=True).stdout.strip()
-    return git("rev-parse", "--short", "HEAD") + (" with changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+    changed = git("status", "--porcelain", "--untracked-files=no")
+    return git("rev-parse", "--short", "HEAD") + (" with changes" if changed else "")
 
 
 def describe(run: dict) -> str:
