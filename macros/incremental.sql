@@ -175,6 +175,26 @@
     }) }}
 {% endmacro %}
 
+{% macro in_date_order(date_column) %}
+    {#-
+        Ends a dated model's final select: its rows are written in the order of their day. On
+        DuckDB a table keeps the order it was written in, and every row group (122,880 rows) holds
+        each column's minimum and maximum, which a filter on the day uses to skip the groups
+        outside it. Written in any order, every group spans the whole history and a daily run that
+        reads its days reads every group: its cost grows with the years. A daily run appends its
+        days after the rest (delete+insert), so the order holds. BigQuery partitions these tables
+        by the day: nothing to add there.
+    -#}
+    {{ return(adapter.dispatch('in_date_order', 'tunesday')(date_column)) }}
+{% endmacro %}
+
+{% macro default__in_date_order(date_column) %}
+    order by {{ date_column }}
+{%- endmacro %}
+
+{% macro bigquery__in_date_order(date_column) %}
+{%- endmacro %}
+
 {% macro incremental_by_key_config(unique_key, cluster_by=['user_id']) %}
     {{ return(adapter.dispatch('incremental_by_key_config', 'tunesday')(unique_key, cluster_by)) }}
 {% endmacro %}

@@ -57,6 +57,38 @@ def assert_same_rows(full_path, daily_path, tables) -> None:
             f"{len(daily - full)} only in the daily runs, e.g. {sorted(daily - full)[:2]}")
 
 
+# The tables a daily run reads by day, and their day column.
+DATED_TABLES = {
+    "base_raw__listening_events": "partition_date",
+    "int_plays_sessionized": "listened_date",
+    "int_sessions": "last_listened_date",
+    "fct_user_track_days": "listened_date",
+    "fct_user_artist_days": "listened_date",
+}
+
+
+def days_out_of_order(path, table: str, column: str) -> tuple[int, int]:
+    """How many of the table's rows are stored after a row of a later day, and its rows (rowid is
+    where DuckDB stores a row: the order of its row groups, whose min and max it skips by)."""
+    with connect_warehouse(str(path)) as con:
+        [(schema,)] = con.execute("select table_schema from information_schema.tables "
+                                  "where table_catalog = 'warehouse' and table_name = ?", [table]).fetchall()
+        [counts] = con.execute(
+            f"select count(*) filter (where {column} < previous_day), count(*) "
+            f"from (select {column}, max({column}) over (order by rowid rows between unbounded preceding "
+            f"and 1 preceding) as previous_day from warehouse.{schema}.{table})").fetchall()
+    return counts
+
+
+def test_a_full_build_stores_the_dated_tables_by_day(warehouse):
+    """A daily run reads its days of these tables; DuckDB skips the row groups whose min and max
+    day lie outside them, so only if the rows are stored by day (macro in_date_order) does it
+    read only those days' rows, and its cost not grow with the history."""
+    for table, column in DATED_TABLES.items():
+        out_of_order, stored = days_out_of_order(warehouse.duckdb_path, table, column)
+        assert stored > 5_000 and out_of_order == 0, (table, out_of_order, stored)
+
+
 def test_daily_runs_and_catch_up_equal_a_full_build(warehouse, tmp_path):
     """A full build, a missed run caught up, then day by day, then the last day again. A tenth of
     the first daily day's plays arrive two days late (a file of their own, before that run): they
@@ -104,6 +136,9 @@ def test_daily_runs_and_catch_up_equal_a_full_build(warehouse, tmp_path):
     assert recounted == [len(days) - 1]
 
     assert_same_rows(warehouse.duckdb_path, daily_path, INCREMENTAL_MODELS)
+    # Each run replaced its days after the others: still stored by day.
+    for table, column in DATED_TABLES.items():
+        assert days_out_of_order(daily_path, table, column)[0] == 0, table
     # Every raw row is counted exactly once, as after the full build; the too-late ones as such.
     with connect_warehouse(str(warehouse.duckdb_path)) as con:
         full_counts = {row[0]: row[1:] for row in con.execute(ROW_COUNTS).fetchall()}

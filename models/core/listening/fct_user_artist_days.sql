@@ -95,3 +95,4 @@ final as (
 )
 
 select * from final
+{{ in_date_order('listened_date') }}

@@ -28,3 +28,4 @@ aggregated as (
 )
 
 select * from aggregated
+{{ in_date_order('listened_date') }}

@@ -143,3 +143,4 @@ final as (
 )
 
 select * from final
+{{ in_date_order('listened_date') }}

@@ -121,3 +121,4 @@ final as (
 )
 
 select * from final
+{{ in_date_order('last_listened_date') }}

@@ -329,3 +329,4 @@ final as (
 )
 
 select * from final
+{{ in_date_order('partition_date') }}
