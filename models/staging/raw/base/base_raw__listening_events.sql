@@ -329,4 +329,3 @@ final as (
 )
 
 select * from final
-{{ in_date_order('partition_date') }}
