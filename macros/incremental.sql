@@ -176,15 +176,7 @@
 {% endmacro %}
 
 {% macro in_date_order(date_column) %}
-    {#-
-        Ends a dated model's final select: its rows are written in the order of their day. On
-        DuckDB a table keeps the order it was written in, and every row group (122,880 rows) holds
-        each column's minimum and maximum, which a filter on the day uses to skip the groups
-        outside it. Written in any order, every group spans the whole history and a daily run that
-        reads its days reads every group: its cost grows with the years. A daily run appends its
-        days after the rest (delete+insert), so the order holds. BigQuery partitions these tables
-        by the day: nothing to add there.
-    -#}
+    {#- Ends a dated model's final select: rows stored by day on DuckDB (why: macros/_macros.yml). -#}
     {{ return(adapter.dispatch('in_date_order', 'tunesday')(date_column)) }}
 {% endmacro %}
 
