@@ -19,8 +19,9 @@ are wall clock on a shared machine: compare the ratios measured in the same run.
            the share;
   history  the daily run of an early day (a third of the way in) from its own full build against
            the last day's, both days thinned to the same share of active listeners
-           (--history-share), each run --repeats times from the same state: the medians of the
-           daily build should be the same with 30 days of history as with 90;
+           (--history-share), each run --repeats times from the same state, the two days
+           alternated: the medians of the daily build should be the same with 30 days of
+           history as with 90;
 and the floor: one scan of the events (every column of every row, from the raw files), so each
 cost also reads as a multiple of reading the events once. Also the most the DuckDB temp folder held
 (spilled). Results: --out (default target/bench), a JSON file per scale.
@@ -160,6 +161,18 @@ def node_seconds(run_results: Path, digits: int = 2) -> dict[str, float]:
             for r in json.loads(run_results.read_text()).get("results", [])}
 
 
+def history_order(repeats: int) -> list[str]:
+    """The order of the history stage's daily runs: early, late, then late, early, and so on (ABBA),
+    so that drift in the machine's speed during the stage falls on both days alike."""
+    pairs = [("early", "late") if repeat % 2 == 0 else ("late", "early") for repeat in range(repeats)]
+    return [label for pair in pairs for label in pair]
+
+
+def paired_ratios(early: list[dict], late: list[dict]) -> list[float]:
+    """Each repeat's late build time over the early one run next to it (history_order), in order."""
+    return [round(after["stages"]["build"] / before["stages"]["build"], 2) for before, after in zip(early, late)]
+
+
 def grew_most(early: list[dict], late: list[dict], count: int = 10) -> list[list]:
     """The nodes whose median time grew most from the early runs to the late ones,
     [name, early median, late median], from each run's node_seconds."""
@@ -285,44 +298,53 @@ def measure(scale: Scale, work: Path, raw_dir: Path, only: list[str], shares: li
             Path(env[settings.DUCKDB_PATH]).unlink()
     if "history" in only and scale.early_day:
         # The same share of listeners active on both days (the generated days differ: 49 % and
-        # 56 % at M), each daily run repeated from the same state; the medians are compared.
-        late_day = last_day
-        early_day = END_DATE - dt.timedelta(days=scale.days - scale.early_day + 1)
-        runs: dict = {}
-        histories: dict = {}
-        for label, day in (("early", early_day), ("late", late_day)):
-            state = work / ("before-last-day.duckdb" if label == "late" else "before-early-day.duckdb")
-            if label == "early" or not state.exists():
+        # 56 % at M), each daily run repeated from the same state, the days alternated (history_order)
+        # so that a machine that slows down or speeds up during the stage weighs on both alike.
+        days = {"early": END_DATE - dt.timedelta(days=scale.days - scale.early_day + 1), "late": last_day}
+        states, envs, histories = {}, {}, {}
+        for label, day in days.items():
+            states[label] = work / ("before-last-day.duckdb" if label == "late" else "before-early-day.duckdb")
+            if label == "early" or not states[label].exists():
                 build_env = job_env(work, raw_dir, f"{label}-build")
                 daily_job(build_env, day - dt.timedelta(days=1), "--full-refresh",
                           dbt_vars={"rebuild_published_weeks": True})
-                shutil.copy(build_env[settings.DUCKDB_PATH], state)
+                shutil.copy(build_env[settings.DUCKDB_PATH], states[label])
                 Path(build_env[settings.DUCKDB_PATH]).unlink()
             thinned = work / f"raw-history-{label}"
             shutil.rmtree(thinned, ignore_errors=True)
             thin_day(raw_dir, thinned, day, min(1.0, history_share / played_share(raw_dir, day)))
-            env = job_env(work, thinned, f"history-{label}")
+            envs[label] = job_env(work, thinned, f"history-{label}")
             histories[label] = listener_history(thinned, day)
-            runs[label] = []
-            for _ in range(repeats):
-                shutil.copy(state, env[settings.DUCKDB_PATH])
-                runs[label].append(daily_job(env, day) | {"refresh": refreshed(env, day)})
-                Path(env[settings.DUCKDB_PATH]).unlink()
-            builds = [run["stages"]["build"] for run in runs[label]]
-            print(f"daily run (day {(day - (END_DATE - dt.timedelta(days=scale.days))).days}), "
-                  f"{runs[label][0]['refresh']['active_share']:.0%} active, build s {builds}")
+        runs: dict = {"early": [], "late": []}
+        for label in history_order(repeats):
+            env, day = envs[label], days[label]
+            shutil.copy(states[label], env[settings.DUCKDB_PATH])
+            runs[label].append(daily_job(env, day) | {"refresh": refreshed(env, day)})
+            Path(env[settings.DUCKDB_PATH]).unlink()
+            run = runs[label][-1]
+            print(f"daily run (day {scale.early_day if label == 'early' else scale.days}), "
+                  f"{run['refresh']['active_share']:.0%} active, build {run['stages']['build']} s, "
+                  f"models and tests {sum(run['node_seconds'].values()):.1f} s")
         median = {label: statistics.median(run["stages"]["build"] for run in day_runs)
                   for label, day_runs in runs.items()}
+        node_sums = {label: statistics.median(sum(run["node_seconds"].values()) for run in day_runs)
+                     for label, day_runs in runs.items()}
         results["history"] = {
             "early_day": scale.early_day, "late_day": scale.days, "share": history_share, "repeats": repeats,
+            "order": history_order(repeats),
             "early": runs["early"], "late": runs["late"],
             "median_build": median, "late_over_early_build": round(median["late"] / median["early"], 2),
+            "median_node_seconds": {label: round(seconds, 1) for label, seconds in node_sums.items()},
+            "late_over_early_node_seconds": round(node_sums["late"] / node_sums["early"], 2),
+            "paired_late_over_early_build": paired_ratios(runs["early"], runs["late"]),
             "grew_most": grew_most(runs["early"], runs["late"]),
             "listener_history": histories,
             "late_over_early_pairs": round(histories["late"]["listener_track_pairs"]
                                            / histories["early"]["listener_track_pairs"], 2)}
         print(f"daily build, day {scale.days} / day {scale.early_day} (medians)   "
-              f"{results['history']['late_over_early_build']:.2f}")
+              f"{results['history']['late_over_early_build']:.2f}; models and tests "
+              f"{results['history']['late_over_early_node_seconds']:.2f}; run by run "
+              f"{results['history']['paired_late_over_early_build']}")
     return results
 
 
@@ -433,13 +455,15 @@ def report(out: Path) -> Path:
         figure, axis = plt.subplots(figsize=(6, 4))
         lines += ["", "## The daily run against days of history", "",
                   "Both days thinned to the same share of active listeners; each run repeated from the same "
-                  "state, medians.", "",
+                  "state, the days alternated (early, late, late, early, ...), medians. *Run by run*: each "
+                  "late build over the early one run next to it; *models and tests*: the medians of the dbt "
+                  "nodes' summed time, without dbt's start.", "",
                   "The lifetime state a daily run recomputes for its active listeners grows with their "
                   "history: the last column is how much more (listener, track) pairs the last day's active "
                   "listeners had played than the early day's.", "",
                   "| scale | active | early day | its build | last day | its build | last / early "
-                  "| their (listener, track) pairs, last / early |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| run by run | models and tests | their (listener, track) pairs, last / early |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for r in with_history:
             h = r["history"]
             axis.plot([h["early_day"], h["late_day"]], [h["median_build"]["early"], h["median_build"]["late"]],
@@ -447,6 +471,8 @@ def report(out: Path) -> Path:
             lines.append(f"| {r['scale']['name']} | {h['share']:.0%} | {h['early_day']} | "
                          f"{h['median_build']['early']:.1f} s | {h['late_day']} | {h['median_build']['late']:.1f} s | "
                          f"{h['late_over_early_build']:.2f} | "
+                         + " ".join(str(ratio) for ratio in h.get("paired_late_over_early_build", [])) + " | "
+                         + (f"{h['late_over_early_node_seconds']:.2f} | " if "late_over_early_node_seconds" in h else " | ")
                          + (f"{h['late_over_early_pairs']:.2f} |" if "late_over_early_pairs" in h else " |"))
         axis.set(xlabel="days of history", ylabel="seconds (median)", title="Daily build against history",
                  ylim=(0, None))

@@ -44,3 +44,20 @@ def test_the_history_stage_names_what_grew_most():
             {"node_seconds": {"a": 2.5, "b": 8.0, "c": 4.0, "new": 1.0}}]
     # medians: a 2 -> 2.5, b 2 -> 8, c 5 -> 4, new 0 -> 1
     assert grew_most(early, late, count=3) == [["b", 2.0, 8.0], ["new", 0.0, 1.0], ["a", 2.0, 2.5]]
+
+
+def test_the_history_stage_alternates_its_days_so_drift_falls_on_both():
+    sys.path.insert(0, str(PROJECT_DIR / "bench"))
+    try:
+        from scale import history_order, paired_ratios
+    finally:
+        sys.path.pop(0)
+    order = history_order(4)
+    assert order == ["early", "late", "late", "early", "early", "late", "late", "early"]
+    # a machine that slows down by a second a run: both days' runs see the same drift on average
+    position = {label: [i for i, name in enumerate(order) if name == label] for label in ("early", "late")}
+    assert sum(position["early"]) == sum(position["late"])
+    assert history_order(3).count("early") == history_order(3).count("late") == 3
+    early = [{"stages": {"build": seconds}} for seconds in (10.0, 20.0)]
+    late = [{"stages": {"build": seconds}} for seconds in (11.0, 30.0)]
+    assert paired_ratios(early, late) == [1.1, 1.5]
