@@ -5,6 +5,7 @@ grows, as the share of listeners active on the day grows, and as the history get
     python bench/scale.py --scale M              # ~10 M events, 90 days
     python bench/scale.py --scale L --only full daily
     python bench/scale.py --users 100000 --days 30 --only full daily
+    python bench/scale.py --scale M --only history --repeats 5 --settle-days 3
     python bench/scale.py --report               # Markdown and PNG plots from every result so far
 
 Every run goes through the product's entry point, `tunesday daily`, in a process of its own, so its
@@ -21,7 +22,8 @@ are wall clock on a shared machine: compare the ratios measured in the same run.
            the last day's, both days thinned to the same share of active listeners
            (--history-share), each run --repeats times from the same state, the two days
            alternated: the medians of the daily build should be the same with 30 days of
-           history as with 90;
+           history as with 90. --settle-days N: each state a full build N days earlier and N
+           daily runs, as in production, where a full build is rare;
 and the floor: one scan of the events (every column of every row, from the raw files), so each
 cost also reads as a multiple of reading the events once. Also the most the DuckDB temp folder held
 (spilled). Results: --out (default target/bench), a JSON file per scale.
@@ -168,6 +170,15 @@ def history_order(repeats: int) -> list[str]:
     return [label for pair in pairs for label in pair]
 
 
+def history_state_days(day: dt.date, settle_days: int) -> list[dt.date]:
+    """How the history stage makes the state a daily run of `day` starts from: a full build of the
+    first date, then a daily run of each date after it. With settle_days 0, a full build of the
+    day before; else a full build settle_days earlier and settle_days daily runs, as a state is
+    in production, where a full build is rare: the days a daily run rewrites (its lookback) are
+    then stored as daily runs append them, not spread through a full build's rows."""
+    return [day - dt.timedelta(days=back) for back in range(settle_days + 1, 0, -1)]
+
+
 def paired_ratios(early: list[dict], late: list[dict]) -> list[float]:
     """Each repeat's late build time over the early one run next to it (history_order), in order."""
     return [round(after["stages"]["build"] / before["stages"]["build"], 2) for before, after in zip(early, late)]
@@ -270,7 +281,7 @@ def thin_day(raw_dir: Path, copy: Path, day: dt.date, keep_share: float) -> None
 
 
 def measure(scale: Scale, work: Path, raw_dir: Path, only: list[str], shares: list[float],
-            history_share: float = 0.4, repeats: int = 3, build_only: bool = False) -> dict:
+            history_share: float = 0.4, repeats: int = 3, build_only: bool = False, settle_days: int = 0) -> dict:
     last_day = END_DATE - dt.timedelta(days=1)
     results: dict = {}
     if "full" in only or "daily" in only or "active" in only:
@@ -303,11 +314,14 @@ def measure(scale: Scale, work: Path, raw_dir: Path, only: list[str], shares: li
         days = {"early": END_DATE - dt.timedelta(days=scale.days - scale.early_day + 1), "late": last_day}
         states, envs, histories = {}, {}, {}
         for label, day in days.items():
-            states[label] = work / ("before-last-day.duckdb" if label == "late" else "before-early-day.duckdb")
-            if label == "early" or not states[label].exists():
+            states[label] = work / (f"before-{label}-day-settled-{settle_days}.duckdb" if settle_days
+                                    else "before-last-day.duckdb" if label == "late" else "before-early-day.duckdb")
+            if label == "early" or settle_days or not states[label].exists():
                 build_env = job_env(work, raw_dir, f"{label}-build")
-                daily_job(build_env, day - dt.timedelta(days=1), "--full-refresh",
-                          dbt_vars={"rebuild_published_weeks": True})
+                full_day, *daily_days = history_state_days(day, settle_days)
+                daily_job(build_env, full_day, "--full-refresh", dbt_vars={"rebuild_published_weeks": True})
+                for settle_day in daily_days:
+                    daily_job(build_env, settle_day)
                 shutil.copy(build_env[settings.DUCKDB_PATH], states[label])
                 Path(build_env[settings.DUCKDB_PATH]).unlink()
             thinned = work / f"raw-history-{label}"
@@ -331,7 +345,7 @@ def measure(scale: Scale, work: Path, raw_dir: Path, only: list[str], shares: li
                      for label, day_runs in runs.items()}
         results["history"] = {
             "early_day": scale.early_day, "late_day": scale.days, "share": history_share, "repeats": repeats,
-            "order": history_order(repeats),
+            "settle_days": settle_days, "order": history_order(repeats),
             "early": runs["early"], "late": runs["late"],
             "median_build": median, "late_over_early_build": round(median["late"] / median["early"], 2),
             "median_node_seconds": {label: round(seconds, 1) for label, seconds in node_sums.items()},
@@ -468,7 +482,8 @@ def report(out: Path) -> Path:
             h = r["history"]
             axis.plot([h["early_day"], h["late_day"]], [h["median_build"]["early"], h["median_build"]["late"]],
                       marker="o", label=r["scale"]["name"])
-            lines.append(f"| {r['scale']['name']} | {h['share']:.0%} | {h['early_day']} | "
+            settled = f" (states: full build, then {h['settle_days']} daily runs)" if h.get("settle_days") else ""
+            lines.append(f"| {r['scale']['name']}{settled} | {h['share']:.0%} | {h['early_day']} | "
                          f"{h['median_build']['early']:.1f} s | {h['late_day']} | {h['median_build']['late']:.1f} s | "
                          f"{h['late_over_early_build']:.2f} | "
                          + " ".join(str(ratio) for ratio in h.get("paired_late_over_early_build", [])) + " | "
@@ -522,6 +537,9 @@ def main() -> None:
     parser.add_argument("--history-share", type=float, default=0.4,
                         help="share of listeners active on both days the history stage compares (default 0.4)")
     parser.add_argument("--repeats", type=int, default=3, help="daily runs per day in the history stage (medians)")
+    parser.add_argument("--settle-days", type=int, default=0,
+                        help="history stage: each day's state is a full build this many days before it and a daily "
+                             "run of each day after (history_state_days; default 0: the full build of the day before)")
     parser.add_argument("--work", type=Path, default=None, help="keep data and warehouses here (default: target/bench/work-<scale>)")
     parser.add_argument("--out", type=Path, default=PROJECT_DIR / "target" / "bench")
     parser.add_argument("--build-only", action="store_true",
@@ -550,7 +568,7 @@ def main() -> None:
     results["events_scan_seconds"] = round(events_scan_seconds(raw_dir), 2)
     print(f"one scan of the events      {results['events_scan_seconds']:.2f} s")
     results |= measure(scale, work, raw_dir, args.only, args.shares, args.history_share, args.repeats,
-                        args.build_only)
+                        args.build_only, args.settle_days)
     for name, run in (("full build", results.get("full")), ("daily run", results.get("daily"))):
         if run:
             print(f"{name} / one scan of the events: {run['seconds'] / results['events_scan_seconds']:.0f}")

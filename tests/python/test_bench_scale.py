@@ -1,6 +1,7 @@
 """CI's smoke run of the scale benchmark (bench/scale.py) at its smallest scale: a full build
 through `tunesday daily`, its figures, and the report with its plots."""
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -49,7 +50,7 @@ def test_the_history_stage_names_what_grew_most():
 def test_the_history_stage_alternates_its_days_so_drift_falls_on_both():
     sys.path.insert(0, str(PROJECT_DIR / "bench"))
     try:
-        from scale import history_order, paired_ratios
+        from scale import history_order, history_state_days, paired_ratios
     finally:
         sys.path.pop(0)
     order = history_order(4)
@@ -61,3 +62,7 @@ def test_the_history_stage_alternates_its_days_so_drift_falls_on_both():
     early = [{"stages": {"build": seconds}} for seconds in (10.0, 20.0)]
     late = [{"stages": {"build": seconds}} for seconds in (11.0, 30.0)]
     assert paired_ratios(early, late) == [1.1, 1.5]
+    # the state of a run of Oct 31: the full build of the day before, or one settled by daily runs
+    assert history_state_days(dt.date(2026, 10, 31), 0) == [dt.date(2026, 10, 30)]
+    assert history_state_days(dt.date(2026, 10, 31), 3) == [dt.date(2026, 10, 27), dt.date(2026, 10, 28),
+                                                            dt.date(2026, 10, 29), dt.date(2026, 10, 30)]
