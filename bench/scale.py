@@ -330,12 +330,13 @@ def measure(scale: Scale, work: Path, raw_dir: Path, only: list[str], shares: li
             envs[label] = job_env(work, thinned, f"history-{label}")
             histories[label] = listener_history(thinned, day)
         runs: dict = {"early": [], "late": []}
-        for label in history_order(repeats):
+        order = history_order(repeats)
+        for label in order:
             env, day = envs[label], days[label]
             shutil.copy(states[label], env[settings.DUCKDB_PATH])
-            runs[label].append(daily_job(env, day) | {"refresh": refreshed(env, day)})
+            run = daily_job(env, day) | {"refresh": refreshed(env, day)}
+            runs[label].append(run)
             Path(env[settings.DUCKDB_PATH]).unlink()
-            run = runs[label][-1]
             print(f"daily run (day {scale.early_day if label == 'early' else scale.days}), "
                   f"{run['refresh']['active_share']:.0%} active, build {run['stages']['build']} s, "
                   f"models and tests {sum(run['node_seconds'].values()):.1f} s")
@@ -345,7 +346,7 @@ def measure(scale: Scale, work: Path, raw_dir: Path, only: list[str], shares: li
                      for label, day_runs in runs.items()}
         results["history"] = {
             "early_day": scale.early_day, "late_day": scale.days, "share": history_share, "repeats": repeats,
-            "settle_days": settle_days, "order": history_order(repeats),
+            "settle_days": settle_days, "order": order,
             "early": runs["early"], "late": runs["late"],
             "median_build": median, "late_over_early_build": round(median["late"] / median["early"], 2),
             "median_node_seconds": {label: round(seconds, 1) for label, seconds in node_sums.items()},
