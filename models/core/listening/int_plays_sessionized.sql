@@ -143,4 +143,3 @@ final as (
 )
 
 select * from final
-{{ in_date_order('listened_date') }}
