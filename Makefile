@@ -24,13 +24,14 @@ FIRST_DAILY_DAY = $(shell date -u -d '$(END_DATE) - 2 days' +%F)
 DATA_DIR ?= target/data
 export TUNESDAY_RAW_DIR ?= $(DATA_DIR)/raw
 
-.PHONY: help run generate daily serve eval test test-oddities lint rules pytest bench clean
+.PHONY: help run generate daily serve eval eval-continuation test test-oddities lint rules pytest bench clean
 
 help:
 	@echo "make run     generate data ($(USERS) users, $(TRACKS) tracks, $(DAYS) days), run the daily job on it, serve it on :8080"
 	@echo "make daily   the daily job on the generated data: a full build of the day before its last, then its last day as a daily run"
 	@echo "make serve   serve the published snapshot (gunicorn, 127.0.0.1:8080)"
 	@echo "make eval    offline evaluation of the recommendations on the main job's data"
+	@echo "make eval-continuation  playlist continuation on the shared MPD playlists against tuned EASE and ALS"
 	@echo "make test    lint + dbt build on a small generated dataset + pytest (what CI runs)"
 	@echo "make rules   check the Prometheus alert rules and run their unit tests (promtool; part of make lint)"
 	@echo "make test-oddities  build the project once per real-world oddity, each alone (~1 min each)"
@@ -38,11 +39,12 @@ help:
 	@echo "make clean   remove build output (target/, logs/) but keep the virtual environment"
 
 # The virtual environment is rebuilt whenever pyproject.toml changes. The extra `flyte` (the daily
-# job as a Flyte workflow, tunesday/orchestration/) installs beside dbt; CI runs it locally.
+# job as a Flyte workflow, tunesday/orchestration/) installs beside dbt; CI runs it locally. The
+# extra `recsys` (the continuation peers, implicit's ALS and EASE on scipy) is tested in CI too.
 $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,flyte]'
+	$(BIN)/pip install --quiet -e '.[dev,flyte,recsys]'
 	touch $@
 
 # The main job goes the way a scheduled deployment does: `tunesday daily` (lock, build, freshness,
@@ -120,6 +122,16 @@ bench: $(VENV)/.installed
 # Offline evaluation on the main job's data: lists made a week before its last day, scored on that week.
 eval: $(VENV)/.installed
 	$(BIN)/python bench/offline_eval.py --data $(DATA_DIR)
+
+# Playlist continuation the RecSys 2018 way on the shared MPD playlists (split seed 0): the project's
+# ranking, then the baselines and the tuned peers in one scoring run, with the paired bootstrap.
+RECSYS_DIR ?= target/recsys
+eval-continuation: $(VENV)/.installed
+	$(BIN)/tunesday-recsys split ../shared/data/mpd --test-playlists 1000 --seed 0 --out $(RECSYS_DIR)
+	$(BIN)/tunesday-recsys continue --train $(RECSYS_DIR)/train.json.gz --challenge $(RECSYS_DIR)/challenge.json \
+		--work $(RECSYS_DIR)/warehouse --out $(RECSYS_DIR)/tunesday.csv.gz
+	$(BIN)/tunesday-recsys score $(RECSYS_DIR)/tunesday.csv.gz --challenge $(RECSYS_DIR)/challenge.json \
+		--ground-truth $(RECSYS_DIR)/ground_truth.json.gz --train $(RECSYS_DIR)/train.json.gz --peers ease,als
 
 clean:
 	rm -rf target logs

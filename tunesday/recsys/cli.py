@@ -7,9 +7,11 @@
     tunesday-recsys continue [--out target/recsys/tunesday.csv.gz]
         the project's ranking (dbt model fct_playlist_continuations, built on the training and
         challenge playlists) -> a submission
-    tunesday-recsys score [SUBMISSION...] [--train target/recsys/train.json.gz]
+    tunesday-recsys score [SUBMISSION...] [--train target/recsys/train.json.gz] [--peers ease,als]
         submissions (validated first) + ground truth -> Markdown table per seed count and overall;
-        with --train, the popularity and co-occurrence baselines are computed and scored in the same run
+        with --train, the popularity and co-occurrence baselines are computed and scored in the same run;
+        with --peers, EASE and implicit's ALS too, each tuned on a validation split of the training
+        playlists, then a paired bootstrap of every submission against the best peer
 
 Paths default to the files `split` writes in target/recsys. Exit status 1, with the reasons,
 when an input is invalid (a submission that breaks the format, too few eligible playlists).
@@ -23,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from tunesday.recsys import baselines, metrics
+from tunesday.recsys import baselines, metrics, peers
 from tunesday.mpd import Playlist, ReadStats, read_playlists
 from tunesday.recsys.split import (MIN_HOLDOUTS, SEED_COUNTS, make_split, read_challenge, read_ground_truth,
                                    write_split)
@@ -75,6 +77,14 @@ def main(argv: list[str] | None = None) -> int:
                               help="training playlists: compute and score the baselines in this run too")
     score_parser.add_argument("--baselines", default=",".join(baselines.BASELINES),
                               help="with --train, which baselines (default: all)")
+    score_parser.add_argument("--peers", default="",
+                              help=f"with --train, the tuned peers to fit in this run too, of {sorted(peers.PEERS)} "
+                                   "(needs the recsys extra; tuned on a validation split of --train)")
+    score_parser.add_argument("--validation-seed", type=int, default=0,
+                              help="the peers' validation split: its shuffle seed, before the offset "
+                                   f"{peers.VALIDATION_SEED_OFFSET} (default 0)")
+    score_parser.add_argument("--resamples", type=int, default=10_000,
+                              help="the paired bootstrap's resamples (default 10000)")
 
     args = parser.parse_args(argv)
     try:
@@ -155,30 +165,56 @@ def run_score(args: argparse.Namespace) -> int:
     if missing:
         raise ValueError(f"the challenge file and the ground truth disagree on {len(missing)} pid(s), "
                          f"e.g. {sorted(missing)[:5]}: not from the same split")
-    results, seconds = {}, {}
+    results, seconds, per_playlist = {}, {}, {}
     for path in args.submissions:
         submission = read_valid_submission(path, challenge)
         name = path.name.removesuffix(".gz").removesuffix(".csv")
         name = str(path) if name in results else name
         results[name] = metrics.evaluate(submission.recommendations, truth, seeds)
+        per_playlist[name] = metrics.per_playlist(submission.recommendations, truth, seeds)
         seconds[name] = submission.runtime_seconds
+    peer_names: list[str] = []
     if args.train:
         train = read_training(args.train)
         for name in filter(None, args.baselines.split(",")):
             if name not in baselines.BASELINES:
                 raise ValueError(f"unknown baseline {name!r}, known: {sorted(baselines.BASELINES)}")
             recommendations, seconds[f"{name} (this run)"] = timed_baseline(name, train, challenge)
-            problems = validate(Submission(DEFAULT_TEAM, DEFAULT_EMAIL, recommendations), challenge)
-            if problems:
-                raise ValueError(f"baseline {name} made an invalid submission: {problems[:3]}")
+            check_made(name, recommendations, challenge)
             results[f"{name} (this run)"] = metrics.evaluate(recommendations, truth, seeds)
+        if args.peers:
+            validation = peers.Validation.cut(train, args.validation_seed)
+        for name in filter(None, args.peers.split(",")):
+            if name not in peers.PEERS:
+                raise ValueError(f"unknown peer {name!r}, known: {sorted(peers.PEERS)}")
+            tuned = peers.tune(name, validation)
+            print(f"tuned {tuned.describe()}", file=sys.stderr)
+            started = time.perf_counter()
+            recommendations = peers.PEERS[name](train, challenge, **tuned.params)
+            label = f"{name} (this run, tuned)"
+            seconds[label] = time.perf_counter() - started
+            check_made(name, recommendations, challenge)
+            results[label] = metrics.evaluate(recommendations, truth, seeds)
+            per_playlist[label] = metrics.per_playlist(recommendations, truth, seeds)
+            peer_names.append(label)
     if not results:
         raise ValueError("nothing to score: give submission files, or --train for the baselines")
     sizes = [len(set(holdouts) - set(seeds[pid])) for pid, holdouts in truth.holdouts.items()]
     print(f"{len(sizes)} challenge playlists, ground truth |G| mean {sum(sizes) / len(sizes):.1f} "
           f"(min {min(sizes)}, max {max(sizes)}); seconds = index build + ranking, files not counted\n")
     print(metrics.markdown_table(results, seconds))
+    if peer_names:
+        ours = [name for name in results if name not in peer_names and not name.endswith("(this run)")]
+        print("\n" + metrics.against_best_peer({name: per_playlist[name] for name in ours},
+                                                {name: per_playlist[name] for name in peer_names},
+                                                truth, args.resamples))
     return 0
+
+
+def check_made(name: str, recommendations: dict[int, list[str]], challenge: list[Playlist]) -> None:
+    problems = validate(Submission(DEFAULT_TEAM, DEFAULT_EMAIL, recommendations), challenge)
+    if problems:
+        raise ValueError(f"{name} made an invalid submission: {problems[:3]}")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ tracks, no seed), R[:n] its first n, positions counted from 1, artist(t) the tra
 - `clicks` (recommended-songs clicks): pages of 10 refreshed before the first hit,
   floor((i - 1) / 10) for the position i of the first track in G; 51 when R has none.
 - `recall_500`: |R[:500] ∩ G| / |G|.
+`paired_bootstrap` compares two rankings playlist by playlist (95 % percentile intervals).
 All five are track-level except the artist term of `r_precision`.
 """
 
@@ -28,6 +29,9 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from tunesday.recsys.split import GroundTruth
 
@@ -98,22 +102,61 @@ def playlist_scores(recommended: Sequence[str], relevant: set[str],
             "recall_500": recall_at(recommended, relevant)}
 
 
+def per_playlist(recommendations: Mapping[int, Sequence[str]], truth: GroundTruth,
+                 seeds: Mapping[int, Iterable[str]]) -> dict[int, dict[str, float]]:
+    """Every playlist of the ground truth's scores; one without recommendations scores as an empty
+    list (0, and 51 clicks). Seeds are taken out of G here too, whatever the ground-truth file says."""
+    return {pid: playlist_scores(recommendations.get(pid, ()), set(holdouts) - set(seeds.get(pid, ())),
+                                 truth.track_artists)
+            for pid, holdouts in truth.holdouts.items()}
+
+
+def categories(truth: GroundTruth) -> dict[str, list[int]]:
+    """The pids of each category ("5 seeds", "25 seeds", ...) and of "all"."""
+    grouped: dict[str, list[int]] = defaultdict(list)
+    for pid in truth.holdouts:
+        grouped[f"{truth.num_samples[pid]} seeds"].append(pid)
+    grouped["all"] = [pid for pids in list(grouped.values()) for pid in pids]
+    return {category: pids for category, pids in grouped.items() if pids}
+
+
 def evaluate(recommendations: Mapping[int, Sequence[str]], truth: GroundTruth,
              seeds: Mapping[int, Iterable[str]]) -> dict[str, dict[str, float]]:
-    """Means per category ("5 seeds", "25 seeds", ...) and "all", each with its playlist count `n`.
+    """Means per category ("5 seeds", "25 seeds", ...) and "all", each with its playlist count `n`
+    (per_playlist says how each playlist is scored)."""
+    scores = per_playlist(recommendations, truth, seeds)
+    return {category: {"n": len(pids), **{metric: sum(scores[pid][metric] for pid in pids) / len(pids)
+                                          for metric in METRICS}}
+            for category, pids in categories(truth).items()}
 
-    Every playlist of the ground truth counts; one without recommendations scores as an empty
-    list (0, and 51 clicks). Seeds are taken out of G here too, whatever the ground-truth file says.
-    """
-    per_category: dict[str, list[dict[str, float]]] = defaultdict(list)
-    for pid, holdouts in truth.holdouts.items():
-        relevant = set(holdouts) - set(seeds.get(pid, ()))
-        scores = playlist_scores(recommendations.get(pid, ()), relevant, truth.track_artists)
-        per_category[f"{truth.num_samples[pid]} seeds"].append(scores)
-    per_category["all"] = [row for rows in list(per_category.values()) for row in rows]
-    return {category: {"n": len(rows), **{metric: sum(row[metric] for row in rows) / len(rows)
-                                           for metric in METRICS}}
-            for category, rows in per_category.items() if rows}
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """ours − peer over the same playlists: the mean difference, the relative gain
+    (mean ours / mean peer − 1) and their percentile-bootstrap 95 % intervals."""
+    mean_difference: float
+    difference_ci: tuple[float, float]
+    relative_gain: float
+    relative_ci: tuple[float, float]
+
+
+def paired_bootstrap(ours: Sequence[float], peer: Sequence[float], resamples: int = 10_000,
+                     seed: int = 0) -> PairedDifference:
+    """Resamples the playlists with replacement (the same draw for both rankings: paired)."""
+    a, b = np.asarray(ours, dtype=np.float64), np.asarray(peer, dtype=np.float64)
+    if a.shape != b.shape or not len(a):
+        raise ValueError("a paired bootstrap needs the same, non-empty list of playlists for both rankings")
+    draws = np.random.default_rng(seed).integers(0, len(a), size=(resamples, len(a)))
+    sum_a, sum_b = a[draws].sum(axis=1), b[draws].sum(axis=1)
+    differences = (sum_a - sum_b) / len(a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = sum_a / sum_b - 1.0
+    low, high = np.percentile(differences, [2.5, 97.5])
+    relative_low, relative_high = np.nanpercentile(relative, [2.5, 97.5]) if np.isfinite(relative).any() \
+        else (float("nan"), float("nan"))
+    return PairedDifference(mean_difference=float(a.mean() - b.mean()), difference_ci=(float(low), float(high)),
+                            relative_gain=float(a.mean() / b.mean() - 1.0) if b.mean() else float("nan"),
+                            relative_ci=(float(relative_low), float(relative_high)))
 
 
 def markdown_table(results: Mapping[str, Mapping[str, Mapping[str, float]]],
@@ -130,4 +173,33 @@ def markdown_table(results: Mapping[str, Mapping[str, Mapping[str, float]]],
                      *(f"{row[metric]:.4f}" if metric != "clicks" else f"{row[metric]:.2f}" for metric in METRICS),
                      f"{runtime:.1f}" if runtime is not None else "—"]
             lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+#: What the peers are compared on: track-level, so no ranking gains from artist credit.
+COMPARED = ("r_precision_track", "ndcg")
+
+
+def against_best_peer(rankings: Mapping[str, Mapping[int, Mapping[str, float]]],
+                      peers: Mapping[str, Mapping[int, Mapping[str, float]]], truth: GroundTruth,
+                      resamples: int = 10_000, metrics: Sequence[str] = COMPARED) -> str:
+    """A Markdown table: each ranking against the best peer of each category and metric (the peer
+    with the highest mean there), with the paired bootstrap's 95 % intervals. Inputs are
+    per_playlist results."""
+    header = ["ranking", "seeds", "metric", "ours", "best peer", "peer's", "gain", "gain 95 % CI",
+              "difference 95 % CI"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * 6) + "|"]
+    for name, ours in rankings.items():
+        for category, pids in categories(truth).items():
+            for metric in metrics:
+                means = {peer: sum(scores[pid][metric] for pid in pids) / len(pids) for peer, scores in peers.items()}
+                best = max(means, key=means.get)
+                compared = paired_bootstrap([ours[pid][metric] for pid in pids],
+                                            [peers[best][pid][metric] for pid in pids], resamples)
+                ours_mean = sum(ours[pid][metric] for pid in pids) / len(pids)
+                lines.append("| " + " | ".join([
+                    name, category.removesuffix(" seeds"), metric, f"{ours_mean:.4f}", best, f"{means[best]:.4f}",
+                    f"{compared.relative_gain:+.1%}",
+                    f"{compared.relative_ci[0]:+.1%} to {compared.relative_ci[1]:+.1%}",
+                    f"{compared.difference_ci[0]:+.4f} to {compared.difference_ci[1]:+.4f}"]) + " |")
     return "\n".join(lines)
