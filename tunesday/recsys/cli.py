@@ -170,8 +170,8 @@ def run_score(args: argparse.Namespace) -> int:
         submission = read_valid_submission(path, challenge)
         name = path.name.removesuffix(".gz").removesuffix(".csv")
         name = str(path) if name in results else name
-        results[name] = metrics.evaluate(submission.recommendations, truth, seeds)
         per_playlist[name] = metrics.per_playlist(submission.recommendations, truth, seeds)
+        results[name] = metrics.means(per_playlist[name], truth)
         seconds[name] = submission.runtime_seconds
     peer_names: list[str] = []
     if args.train:
@@ -194,8 +194,8 @@ def run_score(args: argparse.Namespace) -> int:
             label = f"{name} (this run, tuned)"
             seconds[label] = time.perf_counter() - started
             check_made(name, recommendations, challenge)
-            results[label] = metrics.evaluate(recommendations, truth, seeds)
             per_playlist[label] = metrics.per_playlist(recommendations, truth, seeds)
+            results[label] = metrics.means(per_playlist[label], truth)
             peer_names.append(label)
     if not results:
         raise ValueError("nothing to score: give submission files, or --train for the baselines")

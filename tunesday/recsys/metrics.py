@@ -124,7 +124,11 @@ def evaluate(recommendations: Mapping[int, Sequence[str]], truth: GroundTruth,
              seeds: Mapping[int, Iterable[str]]) -> dict[str, dict[str, float]]:
     """Means per category ("5 seeds", "25 seeds", ...) and "all", each with its playlist count `n`
     (per_playlist says how each playlist is scored)."""
-    scores = per_playlist(recommendations, truth, seeds)
+    return means(per_playlist(recommendations, truth, seeds), truth)
+
+
+def means(scores: Mapping[int, Mapping[str, float]], truth: GroundTruth) -> dict[str, dict[str, float]]:
+    """evaluate's means, from per_playlist's scores."""
     return {category: {"n": len(pids), **{metric: sum(scores[pid][metric] for pid in pids) / len(pids)
                                           for metric in METRICS}}
             for category, pids in categories(truth).items()}
