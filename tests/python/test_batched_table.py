@@ -13,7 +13,8 @@ from tunesday.warehouse import connect as connect_warehouse
 # int_user_candidates computes its candidate sources within each batch (ephemeral on DuckDB).
 TABLES = ["int_smart_shuffle_neighbours", "int_smart_shuffle_pools", "int_user_candidates",
           "int_playlist_track_cooccurrence"]
-INCREMENTAL = ["fct_user_recommendations", "fct_playlist_continuations"]
+# int_playlist_continuation_candidates computes its generators and seeds within each batch too.
+INCREMENTAL = ["fct_user_recommendations", "int_playlist_continuation_candidates"]
 # A batch per 2,000 playlist tracks, 5,000 neighbours, 50 listeners (of 300), 50,000 track pairs,
 # 20 playlists: several batches at this size.
 SMALL_BATCHES = ("{smart_shuffle_batch_playlist_tracks: 2000, smart_shuffle_batch_neighbours: 5000, "
@@ -39,7 +40,7 @@ def test_the_models_built_in_batches_are_those_of_one_query(warehouse, tmp_path)
     batched = tmp_path / "batched.duckdb"
     shutil.copy(warehouse.duckdb_path, batched)
     env = on_day(warehouse.env_in(tmp_path, "batched.duckdb"), RUN_DATE)
-    # The tables, and an incremental run of the ranking and the continuations: the run recomputes
+    # The tables, and an incremental run of the ranking and the continuations' candidates: the run recomputes
     # every listener and playlist (a full build's int_user_refresh and int_playlist_refresh), so
     # the pre-hooks delete every row and the batches add them.
     built = warehouse.dbt_with(env, "run", "--select", *TABLES, *INCREMENTAL, "--vars", SMALL_BATCHES)
@@ -82,7 +83,7 @@ def test_discover_weekly_in_batches_is_the_list_of_one_query(warehouse, tmp_path
 RELEASED = {"int_smart_shuffle_pools": ["int_smart_shuffle_neighbours"],
             "fct_user_recommendations": ["int_user_candidates"],
             "fct_smart_shuffle_pools": ["int_smart_shuffle_pools"],
-            "fct_playlist_continuations": ["int_playlist_track_cooccurrence"]}
+            "int_playlist_continuation_candidates": ["int_playlist_track_cooccurrence"]}
 
 
 def columns(path, model: str) -> list[tuple]:

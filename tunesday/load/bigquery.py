@@ -160,6 +160,21 @@ def has_loaded_at(table: str, path: Path) -> bool:
     return found.equals(SCHEMAS[table])
 
 
+def load_arrow(client: bigquery.Client, rows: pa.Table, table_ref: str, location: str | None = None) -> None:
+    """Replace `table_ref` by `rows` with one load job (WRITE_TRUNCATE: readers see the old table
+    or the new one, never a part), its schema from the rows'."""
+    job_config = bigquery.LoadJobConfig(
+        source_format=bigquery.SourceFormat.PARQUET,
+        write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+        schema=bigquery_fields(rows.schema),
+        labels=LOADER_LABELS,
+    )
+    buffer = io.BytesIO()
+    pq.write_table(rows, buffer)
+    buffer.seek(0)
+    client.load_table_from_file(buffer, table_ref, job_config=job_config, location=location).result()
+
+
 def append_file(client: bigquery.Client, table: str, path: Path, table_ref: str,
                 location: str | None = None) -> None:
     """Append one Parquet file of a contract table to `table_ref` with a load job."""

@@ -7,6 +7,16 @@
     tunesday-recsys continue [--out target/recsys/tunesday.csv.gz]
         the project's ranking (dbt model fct_playlist_continuations, built on the training and
         challenge playlists) -> a submission
+    tunesday-recsys generators [--work target/recsys/warehouse] [--at 500 1000]
+        each candidate generator's own list and their union, from the warehouse `continue` built ->
+        the metrics table and recall at each cut-off
+    tunesday-recsys fit-generators --duckdb FILE | --bigquery
+        the Python step between the two dbt runs of the continuations: ALS and EASE fitted on the
+        warehouse's playlists, their candidates written to source recsys (`continue` runs it itself)
+    tunesday-recsys train-ranker [--train target/recsys/train.json.gz] [--cuts 11 12 13]
+        the reranker of the continuations (LightGBM lambdarank) trained on pseudo-queries cut from
+        the training playlists -> rankers/continuation_ranker.txt and its SQL,
+        macros/rankers/continuation_ranker.sql; prints its validation metrics and feature importances
     tunesday-recsys score [SUBMISSION...] [--train target/recsys/train.json.gz] [--peers ease,als]
         submissions (validated first) + ground truth -> Markdown table per seed count and overall;
         with --train, the popularity and co-occurrence baselines are computed and scored in the same run;
@@ -21,11 +31,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
 
 from tunesday.recsys import baselines, metrics, peers
+from tunesday.settings import SettingMissing
 from tunesday.mpd import Playlist, ReadStats, read_playlists
 from tunesday.recsys.split import (MIN_HOLDOUTS, SEED_COUNTS, make_split, read_challenge, read_ground_truth,
                                    write_split)
@@ -68,6 +80,38 @@ def main(argv: list[str] | None = None) -> int:
     continue_parser.add_argument("--out", type=Path, default=DEFAULT_DIR / "tunesday.csv.gz")
     continue_parser.add_argument("--team", default=DEFAULT_TEAM)
     continue_parser.add_argument("--email", default=DEFAULT_EMAIL)
+    continue_parser.add_argument("--ranking", choices=("ranker", "blend"), default="ranker",
+                                 help="the second stage: the learned reranker (default) or the hand-weighted blend")
+
+    continue_parser.add_argument("--depth", type=int,
+                                 help="each generator's candidates per playlist (default: var continuation_generator_depth)")
+
+    generators_parser = commands.add_parser(
+        "generators", help="score each candidate generator alone and their union, from a `continue` warehouse")
+    generators_parser.add_argument("--work", type=Path, default=DEFAULT_DIR / "warehouse")
+    generators_parser.add_argument("--depth", type=int, help="the depth the warehouse was built with (default: the var's)")
+    generators_parser.add_argument("--challenge", type=Path, default=DEFAULT_DIR / "challenge.json")
+    generators_parser.add_argument("--ground-truth", type=Path, default=DEFAULT_DIR / "ground_truth.json.gz")
+    generators_parser.add_argument("--at", type=int, nargs="+", default=[500, 1000], help="recall cut-offs")
+
+    fit_parser = commands.add_parser(
+        "fit-generators", help="the fitted generators' step (ALS, EASE) on a warehouse built up to int_playlist_track_keys")
+    where = fit_parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--duckdb", type=Path, help="the DuckDB warehouse file")
+    where.add_argument("--bigquery", action="store_true",
+                       help="the BigQuery target of TUNESDAY_TARGET (bigquery or bq_emulator) and its settings")
+    fit_parser.add_argument("--max-seed-tracks", type=int,
+                            help="continue playlists of at most this many tracks (default: var continuation_max_seed_tracks)")
+    fit_parser.add_argument("--depth", type=int,
+                            help="candidates per playlist (default: var continuation_feature_depth)")
+
+    ranker_parser = commands.add_parser("train-ranker", help="train the continuations' reranker on pseudo-queries")
+    ranker_parser.add_argument("--train", type=Path, default=DEFAULT_DIR / "train.json.gz")
+    ranker_parser.add_argument("--cuts", type=int, nargs="+", default=[11, 12, 13],
+                               help="shuffle seeds of the pseudo-query splits of --train, one warehouse each")
+    ranker_parser.add_argument("--per-cut", type=int, default=500, help="pseudo-queries per cut (default 500)")
+    ranker_parser.add_argument("--work", type=Path, default=DEFAULT_DIR / "ranker",
+                               help="the cuts' splits and warehouses (replaced)")
 
     score_parser = commands.add_parser("score", help="score submissions, and the baselines with --train")
     score_parser.add_argument("submissions", nargs="*", type=Path)
@@ -89,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return {"split": run_split, "baseline": run_baseline, "continue": run_continue,
-                "score": run_score}[args.command](args)
-    except (SubmissionError, ValueError, OSError) as problem:
+                "generators": run_generators, "fit-generators": run_fit_generators, "train-ranker": run_train_ranker, "score": run_score}[args.command](args)
+    except (SubmissionError, ValueError, OSError, SettingMissing) as problem:
         print(f"tunesday-recsys {args.command}: {problem}", file=sys.stderr)
         return 1
 
@@ -147,13 +191,92 @@ def run_continue(args: argparse.Namespace) -> int:
 
     challenge = read_challenge(args.challenge)
     train = read_training(args.train)
-    recommendations, seconds = continuations(args.train, args.challenge, train, challenge, args.work)
+    recommendations, seconds = continuations(args.train, args.challenge, train, challenge, args.work,
+                                             args.ranking, args.depth)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_submission(args.out, recommendations, args.team, args.email, runtime_seconds=seconds,
                      comments=[f"tunesday-recsys continue: dbt model fct_playlist_continuations, "
-                               f"{len(train)} training playlists"])
+                               f"ranking {args.ranking}, {len(train)} training playlists"])
     read_valid_submission(args.out, challenge)
     print(f"{args.out}: {len(recommendations)} playlists in {seconds:.1f} s (load + dbt build + read)")
+    return 0
+
+
+def run_fit_generators(args: argparse.Namespace) -> int:
+    import os
+
+    from tunesday.recsys import fitted
+    from tunesday.recsys.warehouse import project_var
+
+    depth = args.depth or int(project_var("continuation_feature_depth"))
+    longest = args.max_seed_tracks or int(project_var("continuation_max_seed_tracks"))
+    if args.duckdb:
+        written = fitted.write_fitted_candidates(args.duckdb, depth, longest)
+    else:
+        from tunesday.job.target import from_env
+        from tunesday.load.bigquery import make_client
+
+        target = from_env(os.environ)
+        if target.is_duckdb:
+            raise ValueError("--bigquery needs TUNESDAY_TARGET=bigquery or bq_emulator")
+        written = fitted.write_fitted_candidates_bigquery(make_client(target.bq_project, target.bq_endpoint),
+                                                          target.bq_dataset, depth, longest)
+    print(f"{written.playlists} playlists continued; " + ", ".join(
+        f"{model}: {written.rows[model]:,} candidates in {written.seconds[model]:.1f} s" for model in written.rows)
+        + f"; {written.total_seconds:.1f} s in all")
+    return 0
+
+
+def run_generators(args: argparse.Namespace) -> int:
+    from tunesday.recsys.warehouse import generator_lists, project_var
+
+    challenge = read_challenge(args.challenge)
+    truth = read_ground_truth(args.ground_truth)
+    seeds = {playlist.pid: playlist.track_uris for playlist in challenge}
+    depth = args.depth or int(project_var("continuation_generator_depth"))
+    lists = generator_lists(args.work / "warehouse.duckdb", depth)
+    print(f"candidates of {args.work} (depth {depth} per generator; lists are not finished with popularity)\n")
+    print(metrics.markdown_table({name: metrics.evaluate(made, truth, seeds) for name, made in lists.items()}))
+    print("\n| generator | seeds | " + " | ".join(f"recall@{k}" for k in args.at) + " | mean list |")
+    print("|---|---|" + "---:|" * (len(args.at) + 1))
+    for name, made in lists.items():
+        for category, pids in metrics.categories(truth).items():
+            recalls = []
+            for k in args.at:
+                held = [set(truth.holdouts[pid]) - set(seeds[pid]) for pid in pids]
+                recalls.append(sum(len(g & set(made.get(pid, [])[:k])) / len(g) for pid, g in zip(pids, held))
+                               / len(pids))
+            length = sum(len(made.get(pid, [])) for pid in pids) / len(pids)
+            print(f"| {name} | {category.removesuffix(' seeds')} | " + " | ".join(f"{r:.4f}" for r in recalls)
+                  + f" | {length:.0f} |")
+    return 0
+
+
+def run_train_ranker(args: argparse.Namespace) -> int:
+    from tunesday.recsys import ranker
+
+    started = time.perf_counter()
+    train = read_training(args.train)
+    shutil.rmtree(args.work, ignore_errors=True)
+    queries = ranker.pseudo_queries(train, args.cuts, args.work, args.per_cut,
+                                    progress=lambda line: print(line, file=sys.stderr, flush=True))
+    trained = ranker.train(queries)
+    written = ranker.write_artifacts(trained.booster, {
+        "trained_on": str(args.train), "cuts": args.cuts, "pseudo_queries": len(queries.groups),
+        "candidates": int(len(queries.labels)), "positives": int(queries.labels.sum()),
+        "trees": trained.best_iteration, "held_out_ndcg": {k: round(v, 4) for k, v in trained.validation.items()},
+        "held_out_r_precision": round(trained.validation_r_precision, 4)})
+    print(f"pseudo-queries: {len(queries.groups)} from cuts {args.cuts} of {args.train} "
+          f"({len(queries.labels):,} candidates, {int(queries.labels.sum()):,} positives)")
+    print(f"trees: {trained.best_iteration} (early stopping on a held-out fold of 1/{ranker.FOLDS} of the queries)")
+    print("held-out fold: " + ", ".join(f"{metric} {value:.4f}" for metric, value in trained.validation.items()))
+    print(f"held-out R-precision (track): reranker {trained.validation_r_precision:.4f}; by one generator's rank: "
+          + ", ".join(f"{name} {value:.4f}" for name, value in trained.first_generator_r_precision.items()))
+    print("feature importance (share of gain): " + ", ".join(
+        f"{name} {share:.1%}" for name, share in trained.importances))
+    print(f"wrote {ranker.MODEL_FILE.relative_to(ranker.PROJECT_DIR)} and "
+          f"{ranker.MACRO_FILE.relative_to(ranker.PROJECT_DIR)}, version {written['version']}, "
+          f"in {time.perf_counter() - started:.0f} s")
     return 0
 
 
