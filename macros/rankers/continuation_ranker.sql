@@ -13,3743 +13,3511 @@
         14
       ],
       "held_out_ndcg": {
-        "ndcg@10": 0.3205,
-        "ndcg@100": 0.3565,
-        "ndcg@500": 0.5086
+        "ndcg@10": 0.318,
+        "ndcg@100": 0.3522,
+        "ndcg@500": 0.5039
       },
-      "held_out_r_precision": 0.1394,
+      "held_out_r_precision": 0.14,
       "positives": 65838,
       "pseudo_queries": 2000,
       "trained_on": "target/recsys/train.json.gz",
-      "trees": 61,
-      "version": "f0231f56ebc8"
+      "trees": 55,
+      "version": "1a810ee24650"
     }
 -#}
 
-{% macro continuation_ranker_version() %}{{ return('f0231f56ebc8') }}{% endmacro %}
+{% macro continuation_ranker_version() %}{{ return('1a810ee24650') }}{% endmacro %}
 
 {% macro continuation_ranker_score() %}
 (
-    case when als_rank <= 2.8950000000000006e+02
-        then case when als_rank <= 9.8500000000000014e+01
-            then case when als_score <= 7.8472048044204729e-03
-                then -1.2345744210397343e-01
-                else case when cosine_rank <= 6.6500000000000014e+01
-                    then 1.5139946651487191e-01
-                    else 1.0982635302000950e-01 end end
-            else case when artist_seed_count <= 1.0000000180025095e-35
-                then case when cooccurrence_score <= 5.9930486765105033e-02
-                    then case when als_score <= 5.6470474228262910e-03
-                        then -1.1748891838849768e-01
-                        else 8.8644852304952688e-03 end
-                    else case when cooccurrence_rank <= 1.7450000000000003e+02
-                        then 7.5920714377343462e-02
-                        else 3.9249493648666839e-02 end end
-                else 1.1763569482528391e-01 end end
-        else case when als_rank <= 1.3675000000000002e+03
-            then case when artist_seed_count <= 1.0000000180025095e-35
-                then case when cooccurrence_rank <= 1.6850000000000003e+02
-                    then case when cooccurrence_score <= 7.6597513237704654e-02
-                        then -6.4875352091558022e-02
-                        else case when als_score <= 1.1997799389064314e-02
-                            then 1.5120495302680789e-01
-                            else 3.4494863455979227e-02 end end
-                    else case when track_playlist_count <= 1.5000000000000002e+00
-                        then case when cooccurrence_score <= 3.8406681193299028e-02
-                            then -1.4465579100782566e-01
-                            else -8.0069924652477809e-02 end
-                        else case when als_rank <= 4.6150000000000006e+02
-                            then case when als_score <= 4.0819882415235051e-03
-                                then -1.2687707336166373e-01
-                                else -1.5856729612283304e-02 end
-                            else -5.1532395854292368e-02 end end end
-                else case when als_score <= 2.1653679199516777e-02
-                    then 1.2982675938580251e-01
-                    else case when als_rank <= 6.1950000000000011e+02
-                        then 5.6634050500200643e-02
-                        else case when artist_seed_count <= 1.0500000000000002e+01
-                            then -2.1286986111978407e-02
-                            else 1.6732512549979928e-01 end end end end
-            else case when artist_seed_count <= 4.5000000000000009e+00
-                then case when artist_seed_count <= 1.0000000180025095e-35
-                    then case when cooccurrence_rank <= 3.6050000000000006e+02
-                        then case when cooccurrence_rank <= 1.2250000000000001e+02
-                            then 3.4042220218249659e-02
-                            else -6.4459228197611573e-02 end
-                        else case when titles_score <= 1.4015240492819666e+01
-                            then case when cooccurrence_score <= 3.6274886709972844e-02
-                                then -1.5028212733183066e-01
-                                else -1.0816679192272290e-01 end
-                            else case when titles_rank <= 4.2500000000000007e+01
-                                then -1.1469588784132304e-02
-                                else -1.0993791337699527e-01 end end end
-                    else case when generator_count <= 1.5000000000000002e+00
-                        then case when seed_count <= 1.0500000000000002e+01
-                            then case when artist_seed_count <= 1.5000000000000002e+00
-                                then -5.4516780311055828e-02
-                                else 4.1825099107303448e-02 end
-                            else -8.6883330971795542e-02 end
-                        else 4.8578920846422881e-02 end end
-                else 1.2543394466314770e-01 end end end
-    + case when als_rank <= 1.8350000000000003e+02
-        then case when als_rank <= 2.7500000000000004e+01
-            then case when generator_count <= 5.5000000000000009e+00
-                then case when ease_score <= 6.1096397463035702e-03
-                    then 3.9202590650411116e-02
-                    else 8.0835514005349218e-02 end
-                else 1.0351623274209765e-01 end
-            else case when generator_count <= 5.5000000000000009e+00
-                then case when neighbours_score <= 1.3343652788665165e-02
-                    then case when artists_rank <= 2.4450000000000003e+02
-                        then 1.1517175793612039e-01
-                        else case when titles_rank <= 1.0250000000000001e+02
-                            then 9.8915998346743417e-02
-                            else -6.2398358973373813e-02 end end
-                    else case when cooccurrence_score <= 2.3853276384640426e-01
-                        then case when artists_rank <= 1.4450000000000003e+02
-                            then 8.9079325345725158e-02
-                            else 5.4436094796204079e-03 end
-                        else case when als_rank <= 6.0500000000000007e+01
-                            then 4.8512579249226438e-02
-                            else 2.1703045617316254e-02 end end end
-                else case when artists_rank <= 2.3500000000000004e+01
-                    then 8.4125076371428256e-02
-                    else 4.7475384311426228e-02 end end end
-        else case when artists_rank <= 5.8500000000000007e+01
-            then case when artists_rank <= 1.8500000000000004e+01
-                then case when ease_score <= 2.8759899855361044e-03
-                    then 1.2491765333977710e-01
-                    else 3.5578029487832286e-02 end
-                else case when cosine_rank <= 3.4750000000000006e+02
-                    then case when ease_score <= 3.1755654455690205e-03
-                        then 1.2159890677394153e-01
-                        else 3.2624713429035460e-02 end
-                    else 1.2263296567650125e-02 end end
-            else case when als_rank <= 4.7050000000000006e+02
-                then case when cooccurrence_rank <= 2.6550000000000006e+02
-                    then case when generator_count <= 5.5000000000000009e+00
-                        then -1.6493433196075800e-02
-                        else 3.3144564385310715e-02 end
-                    else case when artists_rank <= 2.9950000000000006e+02
-                        then 4.7063936261509238e-04
-                        else case when titles_rank <= 3.2250000000000006e+02
-                            then -2.2421694252221010e-03
-                            else -6.1755991792560964e-02 end end end
-                else case when cooccurrence_rank <= 1.2250000000000001e+02
-                    then case when neighbours_score <= 9.5761227822017111e-02
-                        then case when neighbours_rank <= 8.5500000000000014e+01
-                            then 8.2988995352320280e-02
-                            else -1.3934639535169680e-02 end
-                        else -3.4906863772451328e-02 end
-                    else case when artists_rank <= 1.5450000000000003e+02
-                        then -6.6619540320568882e-02
-                        else case when titles_rank <= 1.4850000000000003e+02
-                            then case when titles_rank <= 8.5000000000000018e+00
-                                then 3.3839861967808124e-02
-                                else case when seed_count <= 2.2500000000000004e+01
-                                    then -5.9016153354679329e-02
-                                    else -1.1744527744430555e-01 end end
-                            else case when cooccurrence_score <= 3.2880923425836678e-02
-                                then -1.4075096862239792e-01
-                                else -1.0993001781417151e-01 end end end end end end end
-    + case when ease_rank <= 1.1950000000000001e+02
-        then case when neighbours_rank <= 4.0500000000000007e+01
-            then case when neighbours_rank <= 8.5000000000000018e+00
-                then case when cooccurrence_score <= 1.3038471162917914e-01
-                    then 1.1070559608568476e-02
-                    else 1.0490780549288292e-01 end
-                else case when artists_score <= 2.9142135623730954e+00
-                    then case when cooccurrence_score <= 9.5269283008772951e-02
-                        then -1.3501084685461627e-02
-                        else 6.8033449097049309e-02 end
-                    else 9.3583227454059226e-02 end end
-            else case when generator_count <= 5.5000000000000009e+00
-                then case when track_playlist_count <= 3.5000000000000004e+00
-                    then case when artists_rank <= 1.2650000000000001e+02
-                        then 1.1830173713565764e-01
-                        else -6.3204178048406695e-02 end
-                    else case when als_score <= 8.0384694039821639e-02
-                        then 5.2674909083832546e-03
-                        else 4.2824437612486832e-02 end end
-                else 5.8637452530060787e-02 end end
-        else case when artists_rank <= 4.5500000000000007e+01
-            then case when track_playlist_count <= 3.5000000000000004e+00
-                then case when artists_rank <= 1.0500000000000002e+01
-                    then 1.1333373817637296e-01
-                    else 5.5086497229664959e-02 end
-                else case when artist_seed_count <= 1.6500000000000004e+01
-                    then case when als_score <= 2.3279859107105952e-07
-                        then -5.4397071414368683e-02
-                        else case when artists_rank <= 2.5000000000000004e+00
-                            then 1.0402185126926944e-01
-                            else 1.3342641485726793e-02 end end
-                    else 1.4410456963479135e-01 end end
-            else case when als_score <= 4.7058959025889644e-03
-                then case when titles_rank <= 3.6500000000000007e+01
-                    then -3.5202367078345183e-02
-                    else case when artists_rank <= 9.2500000000000014e+01
-                        then case when track_playlist_count <= 1.5000000000000002e+00
-                            then -4.3299734414325424e-03
-                            else -9.6213282935086519e-02 end
-                        else case when generator_count <= 1.5000000000000002e+00
-                            then -1.2262272461949549e-01
-                            else -8.9006190603085622e-02 end end end
-                else case when generator_count <= 3.5000000000000004e+00
-                    then case when track_playlist_count <= 2.5000000000000004e+00
-                        then case when artists_rank <= 2.7350000000000006e+02
-                            then -5.3127005436367836e-02
-                            else -1.1059243935785845e-01 end
-                        else case when ease_score <= 9.2625097840413147e-04
-                            then case when generator_count <= 1.5000000000000002e+00
-                                then -4.3719757795780273e-02
-                                else case when artists_rank <= 1.1250000000000001e+02
-                                    then 1.0816707428943551e-01
-                                    else -8.4877401052702080e-03 end end
-                            else -6.7405999626051497e-02 end end
-                    else case when track_playlist_count <= 2.5000000000000004e+00
-                        then case when artists_rank <= 3.0350000000000006e+02
-                            then 1.3941712362102977e-03
-                            else -8.0558506818168688e-02 end
-                        else case when ease_rank <= 2.4950000000000003e+02
-                            then 3.1884149994517719e-03
-                            else -2.8273353926297040e-02 end end end end end end
-    + case when als_rank <= 1.6650000000000003e+02
-        then case when ease_rank <= 4.8500000000000007e+01
-            then case when als_rank <= 1.6500000000000004e+01
-                then 9.1385086475027605e-02
-                else case when artist_seed_count <= 1.5000000000000002e+00
-                    then case when neighbours_score <= 1.2300829581118149e-01
-                        then 1.5903896544634446e-02
-                        else 6.3844581183937099e-02 end
-                    else 9.5311780192275486e-02 end end
-            else case when als_rank <= 8.0500000000000014e+01
-                then case when neighbours_score <= 1.3343652788665165e-02
-                    then case when artists_rank <= 5.5000000000000009e+00
-                        then 1.3485220819664798e-01
-                        else -5.0353907477940975e-02 end
-                    else 4.7026056908722830e-02 end
-                else case when artists_score <= 1.5731321849709865e+00
-                    then case when neighbours_score <= 1.4632279248458927e-02
-                        then -3.8707217761417265e-02
-                        else 5.6045488267529586e-03 end
-                    else 4.5080124673471889e-02 end end end
-        else case when artists_rank <= 4.7500000000000007e+01
-            then case when track_playlist_count <= 4.5000000000000009e+00
-                then case when artists_rank <= 1.5500000000000002e+01
-                    then 9.2856657370537665e-02
-                    else case when cosine_rank <= 3.4750000000000006e+02
-                        then 7.8670069795051131e-02
-                        else 1.4627018129967209e-02 end end
-                else case when artist_seed_count <= 2.0000000000000004e+01
-                    then case when als_rank <= 7.7650000000000011e+02
-                        then 1.7071015043539858e-02
-                        else -4.0426141160734806e-02 end
-                    else 1.1225317295495996e-01 end end
-            else case when als_rank <= 4.7050000000000006e+02
-                then case when generator_count <= 1.5000000000000002e+00
-                    then -6.6760894085029748e-02
-                    else case when neighbours_rank <= 1.0850000000000001e+02
-                        then case when neighbours_score <= 3.7296325005871689e-01
-                            then -2.9710848997552160e-02
-                            else 2.8615399778302436e-02 end
-                        else case when ease_rank <= 1.4945000000000002e+03
-                            then case when als_rank <= 3.2250000000000006e+02
-                                then -2.6841089000452158e-02
-                                else -5.9458736277354887e-02 end
-                            else 2.7210550087703313e-02 end end end
-                else case when neighbours_rank <= 1.5550000000000003e+02
-                    then case when cosine_rank <= 5.2850000000000011e+02
-                        then case when cosine_rank <= 5.1750000000000011e+02
-                            then -1.2308959098643005e-02
-                            else 1.6063412109892328e-01 end
-                        else -1.0862534550567399e-01 end
-                    else case when artists_rank <= 1.3650000000000003e+02
-                        then case when track_playlist_count <= 4.5000000000000009e+00
-                            then case when titles_rank <= 2.6550000000000006e+02
-                                then 1.2559891783059582e-01
-                                else -4.1616109233599402e-02 end
-                            else -9.3780508277382338e-02 end
-                        else case when titles_rank <= 1.4850000000000003e+02
-                            then -6.6976355248986819e-02
-                            else case when generator_count <= 1.5000000000000002e+00
-                                then -1.1701195199785264e-01
-                                else -8.9821713075597900e-02 end end end end end end end
-    + case when als_rank <= 1.3350000000000003e+02
-        then case when ease_rank <= 4.8500000000000007e+01
-            then case when generator_count <= 5.5000000000000009e+00
-                then case when ease_score <= 3.7029831053396705e-03
-                    then -9.4890493336989290e-03
-                    else case when als_rank <= 3.5000000000000004e+00
-                        then 1.0172403677869293e-01
-                        else 5.6707334241704425e-02 end end
-                else case when cosine_rank <= 1.0500000000000002e+01
-                    then 9.3261349588202591e-02
-                    else 7.2554675016766768e-02 end end
-            else case when als_score <= 1.6833172179758552e-02
-                then case when artists_rank <= 1.4500000000000002e+01
-                    then 1.0863041636516922e-01
-                    else -6.9531889101661193e-02 end
-                else case when als_rank <= 5.6500000000000007e+01
-                    then 5.1483455098005851e-02
-                    else 2.1296306691192216e-02 end end end
-        else case when artists_rank <= 6.1500000000000007e+01
-            then case when track_playlist_count <= 4.5000000000000009e+00
-                then case when artist_seed_count <= 2.0000000000000004e+01
-                    then case when ease_rank <= 8.4500000000000014e+01
-                        then 1.0848105017547785e-01
-                        else case when artists_rank <= 1.5500000000000002e+01
-                            then 6.3237629994407046e-02
-                            else 1.9730719574420786e-02 end end
-                    else 1.3367223040737838e-01 end
-                else case when artist_seed_count <= 1.4500000000000002e+01
-                    then case when als_rank <= 7.8650000000000011e+02
-                        then 7.4639429480437688e-03
-                        else -5.3371758472541511e-02 end
-                    else 9.2307164569250935e-02 end end
-            else case when als_rank <= 3.6550000000000006e+02
-                then case when cooccurrence_score <= 5.3352075787551211e-02
-                    then case when artists_rank <= 2.3450000000000003e+02
-                        then 6.5093931447175152e-02
-                        else case when als_rank <= 1.7550000000000003e+02
-                            then -1.0515266556676284e-02
-                            else case when als_score <= 4.7058959025889644e-03
-                                then -1.3797811101632224e-01
-                                else -4.9013408650476029e-02 end end end
-                    else case when cosine_rank <= 8.0500000000000014e+01
-                        then 2.1473853522172827e-02
-                        else case when als_rank <= 2.2650000000000003e+02
-                            then -7.2253428787666706e-03
-                            else -3.1956479132350363e-02 end end end
-                else case when neighbours_rank <= 7.7500000000000014e+01
-                    then 1.6493322192732647e-02
-                    else case when als_rank <= 6.4450000000000011e+02
-                        then case when track_playlist_count <= 1.2500000000000002e+01
-                            then case when artists_rank <= 4.0950000000000006e+02
-                                then -2.2872612043959011e-02
-                                else -7.7719802583984476e-02 end
-                            else -4.4819612740425563e-02 end
-                        else case when titles_rank <= 3.6500000000000007e+01
-                            then -3.2551561989810671e-02
-                            else case when artists_rank <= 1.5450000000000003e+02
-                                then -5.7386329931800623e-02
-                                else case when generator_count <= 1.5000000000000002e+00
-                                    then -1.0871432410356303e-01
-                                    else -8.1454672697568134e-02 end end end end end end end end
-    + case when cooccurrence_rank <= 1.1950000000000001e+02
-        then case when cooccurrence_rank <= 3.3500000000000007e+01
-            then case when ease_rank <= 2.0500000000000004e+01
-                then case when cooccurrence_score <= 9.9508946094165412e-02
-                    then -1.3823184504598789e-02
-                    else 7.7580760709965751e-02 end
-                else case when als_score <= 1.0189024731516840e-02
-                    then -4.1440636773720042e-02
-                    else 5.7318765129217630e-02 end end
-            else case when generator_count <= 5.5000000000000009e+00
-                then case when ease_score <= 8.9785120517940490e-04
-                    then -5.1870565063901641e-02
-                    else case when als_score <= 2.0316392183303836e-01
-                        then 1.0070565791094846e-02
-                        else 3.9748841493505417e-02 end end
-                else 4.9502597187019090e-02 end end
-        else case when artists_rank <= 6.1500000000000007e+01
-            then case when artist_seed_count <= 4.5000000000000009e+00
-                then case when artists_rank <= 2.5000000000000004e+00
-                    then 9.4751065717203153e-02
-                    else 6.6150697849818906e-03 end
-                else case when artist_seed_count <= 2.0000000000000004e+01
-                    then case when seed_count <= 2.3500000000000004e+01
-                        then 9.9540559905448217e-02
-                        else 7.4404880466450232e-03 end
-                    else 1.1614977044945363e-01 end end
-            else case when als_score <= 2.9814823064953093e-03
-                then case when titles_rank <= 1.5250000000000003e+02
-                    then case when als_score <= 6.0674381074932184e-08
-                        then case when artists_rank <= 8.1500000000000014e+01
-                            then 1.4300918894861045e-01
-                            else case when titles_score <= 1.4723072817863391e+01
-                                then -8.5198973652815785e-02
-                                else -3.4944421481153697e-02 end end
-                        else 9.4437928956095332e-02 end
-                    else case when artists_rank <= 1.5250000000000003e+02
-                        then -6.4496984376910885e-02
-                        else -1.0499893223097355e-01 end end
-                else case when generator_count <= 4.5000000000000009e+00
-                    then case when ease_score <= 7.9009753122044797e-04
-                        then case when generator_count <= 1.5000000000000002e+00
-                            then -4.1991216719172074e-02
-                            else case when ease_rank <= 5.6750000000000011e+02
-                                then -1.0389580706619531e-01
-                                else 1.1627563759589113e-02 end end
-                        else case when generator_count <= 2.5000000000000004e+00
-                            then -6.3042345775295966e-02
-                            else case when als_score <= 2.6412125676870350e-02
-                                then -7.4525146852786925e-02
-                                else case when ease_score <= 1.9138594015768178e-03
-                                    then case when ease_rank <= 2.8550000000000006e+02
-                                        then 6.9730583225368445e-02
-                                        else -2.2771877465189227e-02 end
-                                    else -3.9773623332545499e-02 end end end end
-                    else case when als_score <= 4.5888798311352737e-02
-                        then case when titles_rank <= 2.8650000000000006e+02
-                            then 2.9770197073750948e-02
-                            else -4.9497697061957863e-02 end
-                        else case when als_score <= 2.3039801418781283e-01
-                            then -8.5485280527930543e-03
-                            else 2.0614624972895859e-02 end end end end end end
-    + case when als_rank <= 9.8500000000000014e+01
-        then case when cooccurrence_rank <= 3.3500000000000007e+01
-            then case when artist_seed_count <= 1.5000000000000002e+00
-                then case when ease_score <= 1.4842397953446657e-02
-                    then case when als_rank <= 3.5000000000000004e+00
-                        then 7.8768503950692043e-02
-                        else 4.4414769597293034e-02 end
-                    else 7.3534826854624272e-02 end
-                else 8.6648110059965006e-02 end
-            else case when als_score <= 8.1569962203502672e-03
-                then -9.1421003210592808e-02
-                else case when als_rank <= 4.9500000000000007e+01
-                    then 4.6358059421761473e-02
-                    else case when artist_seed_count <= 1.0000000180025095e-35
-                        then 1.6302441484944270e-02
-                        else 4.8660405792160896e-02 end end end end
-        else case when artist_seed_count <= 4.5000000000000009e+00
-            then case when als_rank <= 3.2250000000000006e+02
-                then case when artist_seed_count <= 1.0000000180025095e-35
-                    then case when als_score <= 9.1911894269287604e-03
-                        then case when titles_rank <= 1.1650000000000001e+02
-                            then 9.7376371384418584e-02
-                            else -8.4763558061117933e-02 end
-                        else case when als_rank <= 2.1050000000000003e+02
-                            then case when neighbours_score <= 1.4632279248458927e-02
-                                then -4.5454490068017432e-02
-                                else -8.3620053266178366e-04 end
-                            else case when titles_score <= 1.0000000180025095e-35
-                                then -3.0844220755040189e-02
-                                else 1.1972537069602909e-02 end end end
-                    else 2.1444269292627764e-02 end
-                else case when cooccurrence_rank <= 1.3050000000000003e+02
-                    then case when artist_seed_count <= 1.0000000180025095e-35
-                        then -1.4306364413110883e-03
-                        else 7.4607068237084420e-02 end
-                    else case when artist_seed_count <= 1.0000000180025095e-35
-                        then case when als_rank <= 6.7050000000000011e+02
-                            then case when track_playlist_count <= 1.7500000000000004e+01
-                                then -6.5147774358710817e-02
-                                else case when als_score <= 1.4858719055155237e-07
-                                    then 9.7424335630387299e-02
-                                    else -4.0379646637011553e-02 end end
-                            else case when titles_rank <= 1.1250000000000001e+02
-                                then -5.3325500932339981e-02
-                                else case when cooccurrence_score <= 4.7142517627054320e-02
-                                    then -1.0357515689406059e-01
-                                    else -7.7549945130216888e-02 end end end
-                        else case when seed_count <= 1.0500000000000002e+01
-                            then -1.9638499153383573e-02
-                            else case when als_rank <= 8.4050000000000011e+02
-                                then case when als_score <= 8.1243861466646208e-02
-                                    then 5.3957712224904919e-02
-                                    else -2.6414343431408839e-02 end
-                                else -6.0672435716942266e-02 end end end end end
-            else case when artist_seed_count <= 2.0000000000000004e+01
-                then case when seed_count <= 1.9500000000000004e+01
-                    then 8.3475554003453564e-02
-                    else case when ease_rank <= 4.0250000000000006e+02
-                        then 4.9615181452840260e-02
-                        else -2.0218860971362204e-02 end end
-                else 1.0296228980628247e-01 end end end
-    + case when als_rank <= 1.1950000000000001e+02
-        then case when cooccurrence_rank <= 3.3500000000000007e+01
-            then case when neighbours_rank <= 8.5000000000000018e+00
-                then case when ease_score <= 1.7438969276424262e-03
-                    then -6.1362410506069422e-02
-                    else 7.1894924816913092e-02 end
-                else case when ease_score <= 2.9560941793728746e-02
-                    then 4.5854217371030126e-02
-                    else 6.8385277751283266e-02 end end
-            else case when als_score <= 8.1569962203502672e-03
-                then -9.6998162607289495e-02
-                else case when artists_rank <= 2.0250000000000003e+02
-                    then 5.1247095117528133e-02
-                    else case when als_rank <= 3.4500000000000007e+01
-                        then case when als_score <= 1.3163588941097261e-02
-                            then -8.2932656556869974e-02
-                            else 4.2114306457153472e-02 end
-                        else case when cosine_score <= 5.7663651567090864e-02
-                            then -3.1151876830735694e-02
-                            else 1.6541506921182888e-02 end end end end end
-        else case when artists_rank <= 4.1500000000000007e+01
-            then case when track_playlist_count <= 4.5000000000000009e+00
-                then case when artists_rank <= 1.0500000000000002e+01
-                    then 8.5120608135583267e-02
-                    else case when cosine_rank <= 8.6500000000000014e+01
-                        then 8.2878506408570016e-02
-                        else 2.6171949036111936e-02 end end
-                else case when artists_score <= 5.0910718231078441e+01
-                    then -2.1670968361102842e-03
-                    else 9.6146564306487659e-02 end end
-            else case when als_rank <= 3.9050000000000006e+02
-                then case when generator_count <= 1.5000000000000002e+00
-                    then case when als_score <= 1.0917271708876798e-07
-                        then -1.2876221127143156e-01
-                        else -3.4615861682118297e-02 end
-                    else case when artists_score <= 1.2071067811865477e+00
-                        then case when track_playlist_count <= 1.9500000000000004e+01
-                            then case when als_rank <= 2.7750000000000006e+02
-                                then -1.5112746093238330e-02
-                                else -4.4615171249224539e-02 end
-                            else -1.6014961501106481e-04 end
-                        else 1.4006347013741231e-02 end end
-                else case when cooccurrence_rank <= 1.7150000000000003e+02
-                    then case when neighbours_rank <= 3.6500000000000007e+01
-                        then 4.0459926700988198e-02
-                        else -1.6631680239860169e-02 end
-                    else case when artists_rank <= 1.5650000000000003e+02
-                        then case when generator_count <= 1.5000000000000002e+00
-                            then -4.9436090306789339e-02
-                            else case when cooccurrence_rank <= 2.0005000000000002e+03
-                                then -2.6473071177159892e-02
-                                else 7.6577139146987966e-02 end end
-                        else case when als_rank <= 9.2250000000000011e+02
-                            then case when titles_score <= 7.1569184418710696e+00
-                                then -6.0760614502194527e-02
-                                else case when als_score <= 2.5269092060625557e-02
-                                    then 6.5318420148136366e-02
-                                    else -4.7228012681989541e-02 end end
-                            else case when titles_score <= 1.3405452803782934e+01
-                                then -8.9914074227212551e-02
-                                else -4.2570729151184601e-02 end end end end end end end
-    + case when cooccurrence_rank <= 1.2250000000000001e+02
-        then case when als_rank <= 4.2500000000000007e+01
-            then case when neighbours_rank <= 2.4500000000000004e+01
-                then case when cooccurrence_score <= 2.1545047436783929e-01
-                    then case when artists_rank <= 1.5500000000000002e+01
-                        then 8.4517596419373647e-02
-                        else case when cosine_rank <= 1.4500000000000002e+01
-                            then case when titles_rank <= 3.4500000000000007e+01
-                                then 8.1687609195625580e-02
-                                else -9.0238202424095082e-02 end
-                            else case when cooccurrence_score <= 9.9508946094165412e-02
-                                then -9.6912422970714840e-02
-                                else 6.7659507639652075e-02 end end end
-                    else 6.5819559743213046e-02 end
-                else 4.1874865791049980e-02 end
-            else case when artists_rank <= 1.5050000000000003e+02
-                then case when artist_seed_count <= 2.0000000000000004e+01
-                    then 4.6737386619795998e-02
-                    else 1.2031026450926841e-01 end
-                else case when titles_rank <= 4.8450000000000006e+02
-                    then 3.1594396790040606e-02
-                    else case when als_score <= 8.4759378805756586e-03
-                        then case when cooccurrence_score <= 7.7311677384456726e-02
-                            then -1.1293075369375992e-01
-                            else case when cooccurrence_score <= 7.8963455015306674e-02
-                                then 1.4645029458644238e-01
-                                else -1.7728828308903970e-02 end end
-                        else 9.5207666155465078e-03 end end end end
-        else case when artists_rank <= 4.1500000000000007e+01
-            then case when artist_seed_count <= 4.5000000000000009e+00
-                then case when artists_rank <= 4.5000000000000009e+00
-                    then case when neighbours_score <= 1.4398274300875997e-02
-                        then 8.9768682853055615e-02
-                        else -1.1451986121624290e-02 end
-                    else 5.1549457464986851e-03 end
-                else 6.5602074698718371e-02 end
-            else case when als_rank <= 3.2250000000000006e+02
-                then case when als_score <= 1.8505209125578407e-02
-                    then case when als_score <= 1.7691542097963977e-07
-                        then -1.2855660522949347e-01
-                        else case when seed_count <= 2.0500000000000004e+01
-                            then case when titles_rank <= 1.2650000000000001e+02
-                                then 7.9889036953367451e-02
-                                else -3.2756010482936013e-02 end
-                            else -1.3396839573917685e-01 end end
-                    else case when als_rank <= 1.0150000000000001e+02
-                        then 1.9925355325479423e-02
-                        else -1.3934777108610970e-02 end end
-                else case when als_score <= 1.0917271708876798e-07
-                    then case when artists_rank <= 1.5250000000000003e+02
-                        then -4.7722800185854369e-02
-                        else case when titles_rank <= 1.0500000000000002e+01
-                            then 1.8329437179687086e-03
-                            else -8.7431681234483180e-02 end end
-                    else case when titles_rank <= 1.2650000000000001e+02
-                        then -1.3304620738601649e-03
-                        else case when artists_rank <= 2.7950000000000006e+02
-                            then -2.5861275323139872e-02
-                            else case when als_rank <= 6.8850000000000011e+02
-                                then -4.8561433034961438e-02
-                                else -7.2086714527405102e-02 end end end end end end end
-    + case when ease_rank <= 1.1950000000000001e+02
-        then case when cooccurrence_rank <= 2.3500000000000004e+01
-            then case when cosine_score <= 7.9011405161401579e-02
-                then -9.8352564778340534e-02
-                else case when artist_seed_count <= 1.5000000000000002e+00
-                    then case when cooccurrence_rank <= 3.5000000000000004e+00
-                        then 6.8454469083775268e-02
-                        else 4.6187783419857013e-02 end
-                    else 7.2332913016253095e-02 end end
-            else case when generator_count <= 5.5000000000000009e+00
-                then case when ease_score <= 6.5648539534678358e-03
-                    then case when artist_seed_count <= 1.0000000180025095e-35
-                        then -9.2457663540920759e-03
-                        else 7.0942561931059009e-02 end
-                    else 2.2469357129720022e-02 end
-                else case when artist_seed_count <= 4.5000000000000009e+00
-                    then 3.2980287701222209e-02
-                    else 6.9609764078639627e-02 end end end
-        else case when artist_seed_count <= 4.5000000000000009e+00
-            then case when generator_count <= 1.5000000000000002e+00
-                then case when als_score <= 4.7058959025889644e-03
-                    then case when artist_seed_count <= 1.0000000180025095e-35
-                        then case when titles_rank <= 1.5250000000000003e+02
-                            then -5.0762108206344747e-02
-                            else -8.9500690154987531e-02 end
-                        else case when seed_count <= 1.0500000000000002e+01
-                            then -2.6843511399629705e-02
-                            else -6.0897787915783652e-02 end end
-                    else case when ease_score <= 8.7150337587070601e-04
-                        then -2.8135228781115185e-02
-                        else -5.2328039307747591e-02 end end
-                else case when artist_seed_count <= 1.0000000180025095e-35
-                    then case when als_score <= 4.0031272917985923e-02
-                        then case when titles_rank <= 4.0350000000000006e+02
-                            then case when seed_count <= 2.0500000000000004e+01
-                                then 2.4207957675067324e-02
-                                else -6.7863183359678655e-02 end
-                            else case when neighbours_rank <= 3.9750000000000006e+02
-                                then case when ease_score <= 8.0403913348421683e-04
-                                    then 9.8811302721507274e-03
-                                    else case when neighbours_score <= 2.1216393385703910e-02
-                                        then -1.1455642371137267e-01
-                                        else -3.4465456665297767e-02 end end
-                                else case when ease_rank <= 6.3550000000000011e+02
-                                    then -7.9372780421737427e-02
-                                    else -3.5426949258857261e-02 end end end
-                        else case when cooccurrence_rank <= 2.4350000000000003e+02
-                            then 1.6485011870655654e-03
-                            else case when ease_rank <= 2.0650000000000003e+02
-                                then case when cooccurrence_rank <= 7.6550000000000011e+02
-                                    then -3.7927738165784413e-03
-                                    else 9.9944945400558483e-02 end
-                                else -2.5442101411945868e-02 end end end
-                    else case when neighbours_score <= 2.5567989200964147e-01
-                        then 3.3434656344518726e-02
-                        else 2.6248678118155990e-04 end end end
-            else case when artist_seed_count <= 2.0000000000000004e+01
-                then case when seed_count <= 2.0500000000000004e+01
-                    then 7.2500164028250186e-02
-                    else -1.1053753082967901e-02 end
-                else 8.9043682275336419e-02 end end end
-    + case when als_rank <= 8.6500000000000014e+01
-        then case when neighbours_rank <= 3.6500000000000007e+01
-            then case when als_rank <= 6.5000000000000009e+00
-                then 6.4515366974873242e-02
-                else case when generator_count <= 5.5000000000000009e+00
-                    then case when als_score <= 1.5048262663185598e-02
-                        then -1.9332624847325411e-01
-                        else 3.3184660015497781e-02 end
-                    else 5.5964952897590084e-02 end end
-            else case when als_score <= 2.3279859107105952e-07
-                then -1.6084997714712382e-01
-                else case when generator_count <= 5.5000000000000009e+00
-                    then case when als_score <= 4.5888798311352737e-02
-                        then case when seed_count <= 2.0500000000000004e+01
-                            then 5.9815186208646233e-04
-                            else -1.1518275003399095e-01 end
-                        else 2.3323124084358184e-02 end
-                    else 3.7862389599087110e-02 end end end
-        else case when generator_count <= 4.5000000000000009e+00
-            then case when artists_score <= 4.9494897427831788e+00
-                then case when als_rank <= 2.8950000000000006e+02
-                    then case when als_score <= 1.4858719055155237e-07
-                        then -1.4241465067726458e-01
-                        else -9.7432083184138124e-03 end
-                    else case when cooccurrence_rank <= 1.6450000000000003e+02
-                        then -9.8066383307118480e-03
-                        else case when artists_score <= 1.0000000180025095e-35
-                            then case when als_rank <= 9.2250000000000011e+02
-                                then case when track_playlist_count <= 2.5000000000000004e+00
-                                    then -7.1744395688072823e-02
-                                    else case when titles_score <= 6.0865747164293866e+00
-                                        then -4.0975236831069614e-02
-                                        else case when als_score <= 1.9201598130166534e-02
-                                            then 7.6206193847976542e-02
-                                            else -2.7462705356927034e-02 end end end
-                                else case when titles_score <= 9.0055669023781224e+00
-                                    then -7.7047666008744006e-02
-                                    else -4.6290341086762575e-02 end end
-                            else case when cosine_rank <= 3.5150000000000006e+02
-                                then case when als_rank <= 1.2515000000000002e+03
-                                    then -3.8587064953007094e-02
-                                    else 1.0885388131999373e-01 end
-                                else -3.2259418165856091e-02 end end end end
-                else case when track_playlist_count <= 3.5000000000000004e+00
-                    then 4.2829148875642563e-02
-                    else case when artists_score <= 4.6194624118639922e+01
-                        then -4.0487770583498534e-02
-                        else 7.8642134831419394e-02 end end end
-            else case when artists_score <= 1.0000000180025095e-35
-                then case when ease_score <= 8.6618515011827621e-04
-                    then case when cosine_score <= 7.2472871759418148e-02
-                        then case when cosine_rank <= 1.4350000000000003e+02
-                            then 1.4195877126294318e-01
-                            else -5.4292339486370217e-02 end
-                        else -1.0496843669356853e-01 end
-                    else case when cooccurrence_rank <= 6.2500000000000007e+01
-                        then 1.4094001299661294e-02
-                        else -1.2334866629521558e-02 end end
-                else case when ease_score <= 4.4137176992761658e-03
-                    then 5.0479961462897030e-02
-                    else 7.9279276958148306e-03 end end end end
-    + case when als_rank <= 1.9050000000000003e+02
-        then case when als_rank <= 4.9500000000000007e+01
-            then case when cooccurrence_score <= 2.1264209247538349e-01
-                then case when seed_count <= 2.0500000000000004e+01
-                    then 3.0310690765308193e-02
-                    else case when track_playlist_count <= 3.0500000000000004e+01
-                        then -6.9683390941640694e-03
-                        else -1.4525632285210138e-01 end end
-                else case when als_rank <= 6.5000000000000009e+00
-                    then 6.2287504486481994e-02
-                    else case when generator_count <= 5.5000000000000009e+00
-                        then 3.1326494989939363e-02
-                        else 5.0665705770686048e-02 end end end
-            else case when artist_seed_count <= 2.5000000000000004e+00
-                then case when neighbours_score <= 2.3707185245120260e-02
-                    then case when track_playlist_count <= 2.5000000000000004e+00
-                        then -8.0960948904653440e-02
-                        else case when track_playlist_count <= 2.2500000000000004e+01
-                            then -1.6860183600418380e-03
-                            else -8.1318812709519323e-02 end end
-                    else 9.0191913736046292e-03 end
-                else case when neighbours_score <= 2.4254702870134290e-01
-                    then 1.1129192238464003e-01
-                    else 3.8229291832210931e-02 end end end
-        else case when artists_rank <= 3.3500000000000007e+01
-            then case when track_playlist_count <= 2.5000000000000004e+00
-                then 5.8135783328056828e-02
-                else case when artists_rank <= 2.5000000000000004e+00
-                    then 6.8252448932597201e-02
-                    else case when artist_seed_count <= 4.5000000000000009e+00
-                        then -1.9117981815651417e-02
-                        else 3.3020924343213541e-02 end end end
-            else case when generator_count <= 1.5000000000000002e+00
-                then case when als_rank <= 1.8125000000000002e+03
-                    then -4.4389454390281469e-02
-                    else case when artists_rank <= 1.3650000000000003e+02
-                        then case when track_playlist_count <= 4.5000000000000009e+00
-                            then case when seed_count <= 2.4500000000000004e+01
-                                then -5.3880063590473183e-02
-                                else case when artists_score <= 3.3903632027465775e+00
-                                    then 4.4910966149779311e-02
-                                    else -4.1711598022433197e-02 end end
-                            else -8.7463479917333026e-02 end
-                        else case when titles_rank <= 4.4500000000000007e+01
-                            then -2.4765421144241261e-02
-                            else -7.9869785854543143e-02 end end end
-                else case when artists_rank <= 4.1550000000000006e+02
-                    then case when ease_score <= 1.7239532320281641e-03
-                        then 4.0877561117483363e-02
-                        else -5.4749460747783385e-03 end
-                    else case when cooccurrence_rank <= 1.7450000000000003e+02
-                        then case when titles_rank <= 5.4500000000000007e+01
-                            then case when neighbours_score <= 1.3524224514032648e-01
-                                then 1.0549355820504108e-01
-                                else 2.9457077476507170e-03 end
-                            else -1.3538768196834847e-02 end
-                        else case when track_playlist_count <= 3.5000000000000004e+00
-                            then -5.7610226805916057e-02
-                            else case when als_rank <= 7.0650000000000011e+02
-                                then -2.1930206167266618e-02
-                                else -4.8746456054415195e-02 end end end end end end end
-    + case when als_rank <= 9.8500000000000014e+01
-        then case when neighbours_rank <= 3.6500000000000007e+01
-            then case when cooccurrence_rank <= 6.5000000000000009e+00
-                then case when cooccurrence_score <= 1.3334779553933918e-01
-                    then case when artists_rank <= 2.5000000000000004e+00
-                        then 1.1274480891084669e-01
-                        else -2.0942404170650383e-01 end
-                    else 5.8957285833433674e-02 end
-                else 3.8158884430090648e-02 end
-            else case when als_score <= 9.8395645618438738e-03
-                then -9.9852398540128770e-02
-                else case when artists_rank <= 2.2450000000000003e+02
-                    then 3.6173529945100848e-02
-                    else case when als_score <= 4.3204950168728835e-02
-                        then case when seed_count <= 2.0500000000000004e+01
-                            then case when cooccurrence_score <= 6.7921347330766824e-02
-                                then 1.1523295457722134e-02
-                                else case when cooccurrence_score <= 2.4977903225153256e-01
-                                    then -6.3762418977446250e-02
-                                    else 8.2098061832722669e-02 end end
-                            else -1.1282962726234176e-01 end
-                        else 1.9467920893390077e-02 end end end end
-        else case when artists_rank <= 3.3500000000000007e+01
-            then case when artist_seed_count <= 2.0000000000000004e+01
-                then case when artists_rank <= 1.0500000000000002e+01
-                    then 4.7069142781519101e-02
-                    else case when cosine_rank <= 1.4500000000000002e+01
-                        then 9.6430003906047543e-02
-                        else 7.6255818639212689e-03 end end
-                else 8.3889792684650993e-02 end
-            else case when generator_count <= 1.5000000000000002e+00
-                then case when als_score <= 4.7058959025889644e-03
-                    then case when artists_rank <= 1.4450000000000003e+02
-                        then -3.9579481809652511e-02
-                        else case when titles_rank <= 1.9650000000000003e+02
-                            then case when seed_count <= 2.2500000000000004e+01
-                                then -3.4594846830717764e-02
-                                else -7.5578501205543852e-02 end
-                            else -8.3231429660932041e-02 end end
-                    else case when als_rank <= 3.0950000000000006e+02
-                        then -1.4472441295653808e-02
-                        else case when titles_rank <= 1.1050000000000001e+02
-                            then 9.2216667758998772e-03
-                            else case when artists_rank <= 1.5450000000000003e+02
-                                then -1.5725440095284281e-02
-                                else -5.2103269655378585e-02 end end end end
-                else case when als_rank <= 2.3250000000000003e+02
-                    then -2.5001143701954947e-04
-                    else case when neighbours_rank <= 3.6500000000000007e+01
-                        then 3.0450234751860851e-02
-                        else case when artists_rank <= 4.1350000000000006e+02
-                            then 6.6651545196138955e-04
-                            else case when titles_rank <= 4.2150000000000006e+02
-                                then case when neighbours_score <= 2.9442841779352538e-02
-                                    then case when ease_score <= 8.5163513751056413e-04
-                                        then 1.1124229385356982e-02
-                                        else 1.4043868739905793e-01 end
-                                    else -1.6486878355153656e-02 end
-                                else case when cooccurrence_score <= 7.7311677384456726e-02
-                                    then -5.3311940795572201e-02
-                                    else -2.5491573851390933e-02 end end end end end end end end
-    + case when als_rank <= 8.3500000000000014e+01
-        then case when cooccurrence_rank <= 1.4500000000000002e+01
-            then case when cosine_score <= 1.3843462012171812e-01
-                then -9.6706020405316576e-02
-                else case when generator_count <= 5.5000000000000009e+00
-                    then 3.9293494663585234e-02
-                    else 5.7699936412038771e-02 end end
-            else case when cosine_score <= 7.6923076923076955e-02
-                then case when als_score <= 1.1997799389064314e-02
-                    then -1.0713153325761540e-01
-                    else 7.2229065040542249e-03 end
-                else case when cooccurrence_score <= 4.3194496035495987e-02
-                    then 1.1182227146510598e-01
-                    else case when generator_count <= 5.5000000000000009e+00
-                        then 1.9858465663067780e-02
-                        else 3.5853736204640184e-02 end end end end
-        else case when generator_count <= 4.5000000000000009e+00
-            then case when artists_score <= 1.2071067811865477e+00
-                then case when als_score <= 4.7058959025889644e-03
-                    then case when generator_count <= 1.5000000000000002e+00
-                        then case when titles_score <= 1.4723072817863391e+01
-                            then case when artists_score <= 1.0000000180025095e-35
-                                then -7.2170595499154069e-02
-                                else -4.1978348581335756e-02 end
-                            else case when titles_score <= 1.5813825164709300e+01
-                                then 6.4051347404925310e-02
-                                else -4.6267318110147670e-02 end end
-                        else case when titles_rank <= 1.8650000000000003e+02
-                            then case when track_playlist_count <= 9.5000000000000018e+00
-                                then 1.2320693176262415e-01
-                                else -1.9294988336430556e-02 end
-                            else -3.9175242880009231e-02 end end
-                    else case when track_playlist_count <= 1.5000000000000002e+00
-                        then -6.3281376432383477e-02
-                        else case when als_rank <= 2.7150000000000006e+02
-                            then -8.5807853150385582e-03
-                            else case when als_score <= 1.2776227202266456e-02
-                                then 3.2544188669271813e-03
-                                else -3.1717542172231182e-02 end end end end
-                else case when artists_score <= 2.1817412192772466e+01
-                    then case when track_playlist_count <= 4.5000000000000009e+00
-                        then 5.1315172752144217e-04
-                        else case when als_rank <= 1.6995000000000002e+03
-                            then -9.1092569149195616e-03
-                            else -6.6372116848141968e-02 end end
-                    else 6.1490553530005411e-02 end end
-            else case when artists_score <= 1.0000000180025095e-35
-                then case when cooccurrence_score <= 2.4593904808479289e-01
-                    then case when cosine_score <= 7.2472871759418148e-02
-                        then case when track_playlist_count <= 8.5000000000000018e+00
-                            then 7.9072188001261465e-02
-                            else -3.5711252874915271e-02 end
-                        else case when ease_score <= 8.6105082591783676e-04
-                            then -9.6444906232275585e-02
-                            else -1.6193006651627231e-02 end end
-                    else 3.1108005615236977e-03 end
-                else case when ease_rank <= 8.4500000000000014e+01
-                    then case when track_playlist_count <= 2.5000000000000004e+00
-                        then 6.9145251661025933e-02
-                        else 8.3922839182397468e-03 end
-                    else 8.0957184743266006e-03 end end end end
-    + case when als_rank <= 1.8350000000000003e+02
-        then case when als_rank <= 3.1500000000000004e+01
-            then case when neighbours_score <= 2.8546926022599434e-01
-                then case when artists_rank <= 2.2500000000000004e+01
-                    then 6.4657355378625200e-02
-                    else case when cosine_rank <= 2.0500000000000004e+01
-                        then -2.8642957726083502e-02
-                        else 1.5022880581201907e-02 end end
-                else case when titles_score <= 5.4972472182585639e+00
-                    then 3.8604606106783901e-02
-                    else 5.5128483862736721e-02 end end
-            else case when artists_rank <= 2.2450000000000003e+02
-                then case when track_playlist_count <= 6.5000000000000009e+00
-                    then 5.1481873170770423e-02
-                    else 1.8600730303556547e-02 end
-                else case when als_score <= 1.6081107780337337e-02
-                    then case when track_playlist_count <= 1.1500000000000002e+01
-                        then case when track_playlist_count <= 5.5000000000000009e+00
-                            then -5.7580265457353397e-02
-                            else case when als_rank <= 9.5500000000000014e+01
-                                then -9.4004083274495082e-02
-                                else 6.4371451398272439e-02 end end
-                        else -8.1845300232137499e-02 end
-                    else 6.9631841715251360e-03 end end end
-        else case when artists_rank <= 6.1500000000000007e+01
-            then case when artists_rank <= 4.5000000000000009e+00
-                then case when track_playlist_count <= 1.5500000000000002e+01
-                    then 8.1172846235822951e-02
-                    else -2.6079010286909985e-03 end
-                else case when track_playlist_count <= 4.5000000000000009e+00
-                    then case when cosine_rank <= 5.7500000000000007e+01
-                        then 7.1379951515341225e-02
-                        else 1.5886570210288008e-02 end
-                    else -1.8390696186894137e-02 end end
-            else case when cooccurrence_score <= 5.6573939074546713e-02
-                then case when als_score <= 2.9814823064953093e-03
-                    then case when als_score <= 1.4858719055155237e-07
-                        then case when artists_rank <= 1.5250000000000003e+02
-                            then case when cooccurrence_score <= 5.0904206974434221e-02
-                                then -3.4273157920234804e-02
-                                else 1.8034751530446008e-01 end
-                            else case when titles_score <= 9.0055669023781224e+00
-                                then case when als_score <= 1.0917271708876798e-07
-                                    then -7.6394537515187391e-02
-                                    else case when track_playlist_count <= 1.7500000000000004e+01
-                                        then -1.0560131073462729e-01
-                                        else 1.2264585848977694e-01 end end
-                                else -3.6420994873158564e-02 end end
-                        else -1.4737933156214120e-01 end
-                    else case when track_playlist_count <= 1.5000000000000002e+00
-                        then case when artists_rank <= 3.2750000000000006e+02
-                            then -2.2182694540922723e-02
-                            else -8.4077401116624942e-02 end
-                        else case when titles_score <= 7.3370092593070071e+00
-                            then -3.4182372175240297e-02
-                            else 9.8160717136304993e-03 end end end
-                else case when cooccurrence_rank <= 3.0150000000000006e+02
-                    then -6.7004927541549249e-03
-                    else case when als_rank <= 3.2550000000000006e+02
-                        then -8.2091211637687327e-03
-                        else -3.4372200470777728e-02 end end end end end
-    + case when neighbours_rank <= 1.7350000000000003e+02
-        then case when cooccurrence_rank <= 3.0500000000000004e+01
-            then case when artists_rank <= 5.6500000000000007e+01
-                then case when als_score <= 6.6218573600053801e-02
-                    then 7.9904856856599260e-02
-                    else case when ease_score <= 5.7156717492452521e-03
-                        then -6.8251104481092381e-02
-                        else 4.6952464793036081e-02 end end
-                else case when ease_score <= 1.0973404882246367e-02
-                    then case when cooccurrence_score <= 1.0049735414579529e-01
-                        then case when cooccurrence_rank <= 1.7500000000000004e+01
-                            then -1.5005071448040574e-01
-                            else -1.5819268397046259e-03 end
-                        else case when neighbours_score <= 6.1423385697154227e-02
-                            then 8.2295217014569308e-02
-                            else case when seed_count <= 1.0500000000000002e+01
-                                then 1.6628029959007775e-02
-                                else case when cooccurrence_score <= 2.7894552292243330e-01
-                                    then -1.1111914126420726e-01
-                                    else -2.2313562320491571e-03 end end end end
-                    else 4.1013007853780974e-02 end end
-            else case when artists_score <= 2.9142135623730954e+00
-                then case when cooccurrence_score <= 2.3511948814333988e-01
-                    then case when seed_count <= 2.1500000000000004e+01
-                        then -2.7118855378000743e-04
-                        else case when cooccurrence_score <= 6.9317555769852199e-02
-                            then -1.3297953783191305e-01
-                            else -2.4271193447127980e-02 end end
-                    else 1.3818406629063055e-02 end
-                else case when track_playlist_count <= 1.8500000000000004e+01
-                    then 4.4259320927693489e-02
-                    else 3.5247385720638923e-03 end end end
-        else case when artists_rank <= 3.3500000000000007e+01
-            then case when artists_rank <= 4.5000000000000009e+00
-                then 6.5062083242068816e-02
-                else case when track_playlist_count <= 2.5000000000000004e+00
-                    then 3.7720261351749183e-02
-                    else 1.6860427755846829e-03 end end
-            else case when als_score <= 9.8395645618438738e-03
-                then case when cooccurrence_score <= 5.0380479199085053e-02
-                    then case when titles_rank <= 1.5250000000000003e+02
-                        then -3.0440207454312737e-02
-                        else case when artists_rank <= 2.0250000000000003e+02
-                            then -3.5438022262598498e-02
-                            else case when seed_count <= 1.0500000000000002e+01
-                                then case when ease_rank <= 4.7950000000000006e+02
-                                    then -1.0500185347157764e-01
-                                    else -5.4727719297462667e-02 end
-                                else -9.2814669378845721e-02 end end end
-                    else -2.7329516765021503e-02 end
-                else case when track_playlist_count <= 2.5000000000000004e+00
-                    then case when artists_rank <= 4.7500000000000007e+01
-                        then 5.3856139593138064e-02
-                        else case when titles_score <= 1.3446225712354538e+01
-                            then case when cooccurrence_rank <= 3.3450000000000006e+02
-                                then -1.3555526074855309e-02
-                                else -4.9171664100622514e-02 end
-                            else 1.1697543287368460e-01 end end
-                    else case when als_score <= 1.7170886695384982e-01
-                        then -1.5903578700680165e-02
-                        else 3.2798819932902132e-03 end end end end end
-    + case when cosine_rank <= 7.6500000000000014e+01
-        then case when neighbours_rank <= 2.4500000000000004e+01
-            then case when artist_seed_count <= 1.2500000000000002e+01
-                then 3.8145209830093618e-02
-                else 9.1187549635644030e-02 end
-            else case when generator_count <= 5.5000000000000009e+00
-                then case when ease_score <= 4.4686755472912064e-03
-                    then -1.7780146325966400e-02
-                    else 1.3889361966254061e-02 end
-                else 3.0200405777977349e-02 end end
-        else case when artists_rank <= 1.6500000000000004e+01
-            then case when track_playlist_count <= 1.2500000000000002e+01
-                then case when artist_seed_count <= 2.1500000000000004e+01
-                    then 4.2634212767372094e-02
-                    else 8.9781602777926753e-02 end
-                else -6.3714144465682292e-03 end
-            else case when als_score <= 4.7058959025889644e-03
-                then case when artists_rank <= 1.5250000000000003e+02
-                    then case when track_playlist_count <= 4.5000000000000009e+00
-                        then case when seed_count <= 2.4500000000000004e+01
-                            then -3.4321574724305262e-02
-                            else case when artist_seed_count <= 1.5000000000000002e+00
-                                then 5.6596754744247441e-02
-                                else -8.7931899522665207e-03 end end
-                        else -6.5575414915637981e-02 end
-                    else case when neighbours_score <= 2.7576882687195221e-02
-                        then case when titles_rank <= 1.9650000000000003e+02
-                            then -4.0308070265133500e-02
-                            else -7.3042916071971262e-02 end
-                        else case when neighbours_score <= 6.1423385697154227e-02
-                            then case when artists_rank <= 2.5850000000000006e+02
-                                then 2.7390742921236438e-01
-                                else case when cooccurrence_rank <= 1.2250000000000001e+02
-                                    then case when cosine_score <= 8.3341179046797942e-02
-                                        then -7.0959425768749071e-02
-                                        else 1.2614647746374372e-01 end
-                                    else -3.6482240936509883e-02 end end
-                            else -4.1663983550109564e-02 end end end
-                else case when cooccurrence_rank <= 4.0050000000000006e+02
-                    then case when titles_rank <= 4.2550000000000006e+02
-                        then 1.8975408306883768e-02
-                        else case when als_score <= 7.1370456367731108e-02
-                            then case when seed_count <= 2.1500000000000004e+01
-                                then case when ease_score <= 7.9009753122044797e-04
-                                    then 2.5811305001071913e-02
-                                    else -1.3996356154869445e-02 end
-                                else case when als_score <= 1.2776227202266456e-02
-                                    then 1.2271100341690565e-01
-                                    else -5.6523308485072511e-02 end end
-                            else 5.6402184193052177e-04 end end
-                    else case when titles_rank <= 8.2500000000000014e+01
-                        then case when titles_rank <= 8.0500000000000014e+01
-                            then 1.5399845696183915e-02
-                            else 1.8450161576905394e-01 end
-                        else case when artists_rank <= 2.7750000000000006e+02
-                            then -5.4382225220108750e-03
-                            else case when track_playlist_count <= 1.5000000000000002e+00
-                                then -6.7145262969639755e-02
-                                else case when cosine_rank <= 1.5650000000000003e+02
-                                    then 7.1145474036667392e-02
-                                    else -2.3795688413007041e-02 end end end end end end end end
-    + case when als_rank <= 8.6500000000000014e+01
-        then case when neighbours_rank <= 3.6500000000000007e+01
-            then case when generator_count <= 5.5000000000000009e+00
-                then case when als_score <= 1.8505209125578407e-02
-                    then -8.5049525152202127e-02
-                    else 2.4438598063288377e-02 end
-                else case when artist_seed_count <= 2.0000000000000004e+01
-                    then 4.1815833602789107e-02
-                    else 1.1426839746435180e-01 end end
-            else case when als_score <= 1.5048262663185598e-02
-                then case when artists_rank <= 1.3500000000000002e+01
-                    then 7.5654578157415386e-02
-                    else case when track_playlist_count <= 1.5000000000000002e+00
-                        then 5.3355156260255769e-02
-                        else -7.6867935090251971e-02 end end
-                else 1.4574708228176093e-02 end end
-        else case when artists_rank <= 4.8500000000000007e+01
-            then case when artist_seed_count <= 2.0000000000000004e+01
-                then case when track_playlist_count <= 5.5000000000000009e+00
-                    then case when artists_rank <= 7.5000000000000009e+00
-                        then 5.3488423861096646e-02
-                        else case when cosine_rank <= 3.4750000000000006e+02
-                            then 3.9094734716752323e-02
-                            else -1.5213645182245608e-03 end end
-                    else -1.2739488708320867e-02 end
-                else 7.6874641222081222e-02 end
-            else case when generator_count <= 1.5000000000000002e+00
-                then case when als_score <= 2.9814823064953093e-03
-                    then case when artists_rank <= 2.5850000000000006e+02
-                        then -2.7558799102885796e-02
-                        else case when titles_rank <= 1.1250000000000001e+02
-                            then -3.1078296920620391e-02
-                            else case when als_score <= 2.3279859107105952e-07
-                                then -6.3284201090347741e-02
-                                else -1.4558779467732003e-01 end end end
-                    else case when titles_rank <= 1.1050000000000001e+02
-                        then 2.3425673618727112e-02
-                        else case when als_rank <= 3.1950000000000006e+02
-                            then case when track_playlist_count <= 2.6500000000000004e+01
-                                then -6.3592116762536651e-03
-                                else -6.4144344136297979e-02 end
-                            else -3.4716043722469822e-02 end end end
-                else case when als_rank <= 2.4050000000000003e+02
-                    then -1.1594188152283312e-03
-                    else case when titles_rank <= 5.8500000000000007e+01
-                        then 2.9361350257850079e-02
-                        else case when cooccurrence_score <= 7.7311677384456726e-02
-                            then case when ease_rank <= 4.9550000000000006e+02
-                                then case when cosine_rank <= 1.0500000000000002e+01
-                                    then 1.2233388524333236e-01
-                                    else case when als_score <= 1.1997799389064314e-02
-                                        then -7.9659545145900720e-02
-                                        else -4.1302883433706396e-02 end end
-                                else case when track_playlist_count <= 8.6500000000000014e+01
-                                    then -1.4145929559520763e-02
-                                    else 1.2340365992079078e-01 end end
-                            else case when cooccurrence_score <= 7.8963455015306674e-02
-                                then case when cooccurrence_rank <= 1.2250000000000001e+02
-                                    then 1.3985669283400470e-01
-                                    else -2.8533815382718583e-02 end
-                                else -1.5461526717800359e-02 end end end end end end end
-    + case when cooccurrence_rank <= 1.1250000000000001e+02
-        then case when cooccurrence_rank <= 2.3500000000000004e+01
-            then case when artist_seed_count <= 1.5000000000000002e+00
-                then case when als_score <= 9.8976645618677153e-02
-                    then case when track_playlist_count <= 2.3500000000000004e+01
-                        then case when cooccurrence_rank <= 6.5000000000000009e+00
-                            then 5.9519727646125870e-02
-                            else 1.2644671484957379e-02 end
-                        else case when cooccurrence_rank <= 2.0500000000000004e+01
-                            then -2.1642072696683036e-02
-                            else 4.5561196001763310e-02 end end
-                    else case when ease_score <= 4.8179457874766097e-03
-                        then -1.7596234263928764e-01
-                        else case when seed_count <= 1.0500000000000002e+01
-                            then case when cosine_rank <= 3.5000000000000004e+00
-                                then 7.0945999032831927e-02
-                                else 3.7481491586164095e-02 end
-                            else case when als_score <= 2.2401353716850284e-01
-                                then -5.5153272677882063e-05
-                                else 3.3792108920220450e-02 end end end end
-                else 5.0002747122825188e-02 end
-            else case when generator_count <= 5.5000000000000009e+00
-                then 3.1654047658050723e-03
-                else case when artist_seed_count <= 2.0000000000000004e+01
-                    then 2.1483615861061248e-02
-                    else 1.1504456395603578e-01 end end end
-        else case when artists_rank <= 1.6500000000000004e+01
-            then case when track_playlist_count <= 1.6500000000000004e+01
-                then case when artists_rank <= 4.5000000000000009e+00
-                    then 6.1779566974688671e-02
-                    else case when artist_seed_count <= 4.5000000000000009e+00
-                        then 2.8549404739086114e-03
-                        else 5.2255510818333600e-02 end end
-                else -2.3755862314638537e-02 end
-            else case when als_score <= 1.8505209125578407e-02
-                then case when artists_rank <= 1.0650000000000001e+02
-                    then case when track_playlist_count <= 4.5000000000000009e+00
-                        then 2.9704004160120370e-04
-                        else -5.8570842580268158e-02 end
-                    else case when cooccurrence_score <= 4.4848967948169935e-02
-                        then case when titles_score <= 6.0865747164293866e+00
-                            then -5.6926633868691193e-02
-                            else case when als_score <= 6.0674381074932184e-08
-                                then -3.9686110498587446e-02
-                                else case when track_playlist_count <= 3.2500000000000007e+01
-                                    then 5.2346062219992641e-02
-                                    else -5.1933136700662109e-02 end end end
-                        else -2.2899372038237019e-02 end end
-                else case when cooccurrence_rank <= 3.2450000000000006e+02
-                    then case when titles_rank <= 4.0150000000000006e+02
-                        then 1.8385645518499940e-02
-                        else -4.4248991617147817e-03 end
-                    else case when als_score <= 2.1295243874192241e-02
-                        then case when cooccurrence_score <= 2.8387614529590228e-02
-                            then 4.4847337771807758e-02
-                            else -3.1144593234825935e-02 end
-                        else case when track_playlist_count <= 3.5000000000000004e+00
-                            then case when artists_score <= 8.6312896524435079e+00
-                                then -3.3356647349234096e-02
-                                else 4.3689902298758035e-02 end
-                            else -1.2076224393122536e-02 end end end end end end
-    + case when als_rank <= 1.1950000000000001e+02
-        then case when als_rank <= 1.6500000000000004e+01
-            then case when als_score <= 2.5269092060625557e-02
-                then case when cooccurrence_score <= 5.8520601863043496e-02
-                    then -1.2207636709316039e-01
-                    else 8.3979548184102346e-03 end
-                else case when titles_score <= 5.0791232061582541e+00
-                    then case when als_rank <= 3.5000000000000004e+00
-                        then 4.1331176898316391e-02
-                        else 2.2471322637088040e-02 end
-                    else 4.9093624742767558e-02 end end
-            else case when als_score <= 7.8472048044204729e-03
-                then -9.9392352152792296e-02
-                else case when artist_seed_count <= 1.2500000000000002e+01
-                    then case when artist_seed_count <= 1.5000000000000002e+00
-                        then 1.0015499906036314e-02
-                        else case when als_score <= 9.0607758611440672e-02
-                            then 6.6281483661982235e-02
-                            else 1.4856530291885356e-02 end end
-                    else 9.1182735522584157e-02 end end end
-        else case when artist_seed_count <= 4.5000000000000009e+00
-            then case when generator_count <= 1.5000000000000002e+00
-                then case when artists_rank <= 3.5000000000000004e+00
-                    then 6.2007100527071563e-02
-                    else case when als_score <= 5.6470474228262910e-03
-                        then case when artists_rank <= 2.5850000000000006e+02
-                            then case when artists_score <= 3.6736043311189657e+00
-                                then case when cooccurrence_score <= 4.4288599257002556e-02
-                                    then case when track_playlist_count <= 2.5000000000000004e+00
-                                        then case when ease_rank <= 7.2150000000000011e+02
-                                            then 3.4188627318053366e-01
-                                            else case when artists_rank <= 3.1500000000000004e+01
-                                                then 2.4532545685598806e-02
-                                                else -2.3202985586448788e-02 end end
-                                        else -5.3088941889636448e-02 end
-                                    else 6.2829252088324794e-02 end
-                                else -6.0486256004754081e-02 end
-                            else case when titles_rank <= 1.1250000000000001e+02
-                                then case when track_playlist_count <= 1.4350000000000003e+02
-                                    then -3.0632057800449055e-02
-                                    else 1.8187656287536502e-01 end
-                                else -6.0037328804332137e-02 end end
-                        else case when als_rank <= 4.4350000000000006e+02
-                            then -1.3863533719834240e-02
-                            else -3.2767794146975886e-02 end end end
-                else case when titles_rank <= 2.8450000000000006e+02
-                    then 1.0206168611925808e-02
-                    else case when cooccurrence_score <= 7.7311677384456726e-02
-                        then case when ease_rank <= 4.9550000000000006e+02
-                            then case when als_rank <= 4.1550000000000006e+02
-                                then -2.0847587086577194e-02
-                                else -5.1883766299371054e-02 end
-                            else case when als_rank <= 1.4050000000000003e+02
-                                then 6.3301142211508163e-02
-                                else -9.4536551768103060e-03 end end
-                        else case when cooccurrence_score <= 1.6978142115032016e+00
-                            then -9.9112283426582865e-03
-                            else 4.9240798134339146e-02 end end end end
-            else case when artists_rank <= 2.5500000000000004e+01
-                then 5.1482893842166699e-02
-                else 8.1240202706645958e-03 end end end
-    + case when als_rank <= 5.6500000000000007e+01
-        then case when neighbours_rank <= 8.5000000000000018e+00
-            then 3.9265864430958912e-02
-            else case when neighbours_score <= 3.2829054624892655e+00
-                then case when artists_rank <= 5.6500000000000007e+01
-                    then 3.3499201838871555e-02
-                    else case when neighbours_score <= 1.3343652788665165e-02
-                        then -5.2297061184333762e-02
-                        else 1.0475310006997253e-02 end end
-                else 3.2489079248768121e-02 end end
-        else case when artists_rank <= 1.6500000000000004e+01
-            then case when artists_score <= 2.2638460151890889e+01
-                then 2.2981136276247486e-02
-                else 5.6592557382562518e-02 end
-            else case when generator_count <= 1.5000000000000002e+00
-                then case when neighbours_score <= 1.2968583232794184e-02
-                    then case when artists_rank <= 2.0250000000000003e+02
-                        then case when seed_count <= 1.7500000000000004e+01
-                            then case when artists_score <= 4.9494897427831788e+00
-                                then -4.4936753531536477e-02
-                                else 2.2042332961083357e-02 end
-                            else case when artists_score <= 2.1180339887498953e+00
-                                then case when cooccurrence_rank <= 1.4225000000000002e+03
-                                    then 1.5090277885042658e-01
-                                    else 3.4445124934852342e-02 end
-                                else -3.1238645841025287e-02 end end
-                        else case when titles_rank <= 6.5000000000000009e+00
-                            then case when titles_score <= 1.4765256741792394e+01
-                                then -9.1915141134088996e-02
-                                else 8.1038624398849735e-02 end
-                            else case when als_rank <= 1.9695000000000002e+03
-                                then -3.5168048773978139e-02
-                                else -5.4966822895327810e-02 end end end
-                    else case when als_rank <= 5.6550000000000011e+02
-                        then -8.4137334706146372e-03
-                        else -3.2303311997223194e-02 end end
-                else case when als_rank <= 3.8150000000000006e+02
-                    then case when titles_rank <= 1.7650000000000003e+02
-                        then 1.6806405767662857e-02
-                        else case when artists_rank <= 2.2650000000000003e+02
-                            then case when neighbours_score <= 1.8307219218487606e-02
-                                then 6.4480873992290161e-02
-                                else 6.5529297269822347e-03 end
-                            else case when neighbours_score <= 1.8307219218487606e-02
-                                then -5.2862563242515107e-02
-                                else -4.7089564223205642e-03 end end end
-                    else case when titles_rank <= 5.4500000000000007e+01
-                        then 2.1301874981168333e-02
-                        else case when artists_score <= 1.0000000180025095e-35
-                            then case when ease_rank <= 5.8850000000000011e+02
-                                then case when cooccurrence_score <= 6.7212076270646445e-02
-                                    then -5.1957876092086991e-02
-                                    else case when ease_score <= 9.6113704962181017e-04
-                                        then case when cooccurrence_rank <= 9.3500000000000014e+01
-                                            then case when cooccurrence_score <= 9.7210623354014161e-02
-                                                then -1.0561513366404014e-01
-                                                else 3.2725484529815087e-02 end
-                                            else 6.8795100206480136e-02 end
-                                        else -2.2755298335342747e-02 end end
-                                else -4.2376636529291569e-03 end
-                            else 3.7471317277281481e-04 end end end end end end
-    + case when cooccurrence_rank <= 6.9500000000000014e+01
-        then case when generator_count <= 5.5000000000000009e+00
-            then case when cooccurrence_score <= 2.4593904808479289e-01
-                then case when ease_rank <= 8.5000000000000018e+00
-                    then case when cooccurrence_score <= 1.8257614269922282e-01
-                        then -1.0077007652162294e-01
-                        else case when track_playlist_count <= 5.0500000000000007e+01
-                            then 1.9090710162790490e-02
-                            else -2.7567157760679206e-01 end end
-                    else case when cosine_score <= 7.9011405161401579e-02
-                        then -5.9260491610482691e-02
-                        else case when cosine_score <= 7.9124873918963431e-02
-                            then 9.0077055461651623e-02
-                            else -3.0160585319135842e-03 end end end
-                else case when als_rank <= 3.5000000000000004e+00
-                    then 4.4147408943412493e-02
-                    else 1.5054941483594781e-02 end end
-            else case when artist_seed_count <= 2.1500000000000004e+01
-                then case when cooccurrence_rank <= 6.5000000000000009e+00
-                    then 4.0792166094205551e-02
-                    else 2.3819106844762565e-02 end
-                else 1.0459650412599329e-01 end end
-        else case when artist_seed_count <= 4.5000000000000009e+00
-            then case when als_rank <= 2.4050000000000003e+02
-                then case when als_score <= 7.8472048044204729e-03
-                    then case when track_playlist_count <= 1.1500000000000002e+01
-                        then case when als_score <= 2.2312001965474340e-04
-                            then case when als_score <= 1.4858719055155237e-07
-                                then -1.3928369742933741e-01
-                                else case when als_rank <= 1.7550000000000003e+02
-                                    then case when als_rank <= 1.3350000000000003e+02
-                                        then case when als_rank <= 1.3500000000000002e+01
-                                            then 1.5712418942009901e-01
-                                            else -1.6250646778460898e-01 end
-                                        else 1.2512269464644873e-01 end
-                                    else -1.5577275557147277e-01 end end
-                            else -7.9224201755412810e-02 end
-                        else -1.1472124480746693e-01 end
-                    else 6.8466113580712383e-04 end
-                else case when artists_rank <= 3.5000000000000004e+00
-                    then 4.6456446895922675e-02
-                    else case when cooccurrence_score <= 7.4428188480231444e-02
-                        then case when artists_rank <= 1.4450000000000003e+02
-                            then case when track_playlist_count <= 7.5000000000000009e+00
-                                then -3.7315707933997968e-03
-                                else -5.2672216944068755e-02 end
-                            else case when als_score <= 2.9814823064953093e-03
-                                then case when als_score <= 1.4858719055155237e-07
-                                    then -4.6338989608286370e-02
-                                    else -1.2981767505970265e-01 end
-                                else case when track_playlist_count <= 1.5000000000000002e+00
-                                    then -5.1607269769680310e-02
-                                    else -2.0996464780490942e-02 end end end
-                        else -1.3107201566805948e-02 end end end
-            else case when artist_seed_count <= 2.0000000000000004e+01
-                then case when als_score <= 7.4536222964525237e-02
-                    then case when als_rank <= 6.6150000000000011e+02
-                        then 7.6366653579387322e-02
-                        else 2.2026659059239669e-02 end
-                    else -9.6448226926305752e-03 end
-                else 6.7556873329135583e-02 end end end
-    + case when als_rank <= 9.8500000000000014e+01
-        then case when als_rank <= 2.7500000000000004e+01
-            then case when artist_seed_count <= 2.0000000000000004e+01
-                then case when neighbours_score <= 2.9042843180492334e-01
-                    then case when seed_count <= 2.0500000000000004e+01
-                        then case when ease_rank <= 5.2500000000000007e+01
-                            then 3.3861567134644563e-03
-                            else case when als_score <= 2.0263321697711948e-02
-                                then -1.9860093595356083e-02
-                                else 5.1226351522070224e-02 end end
-                        else case when cosine_rank <= 5.4500000000000007e+01
-                            then -1.1543600152303198e-01
-                            else case when als_score <= 7.2148796170949950e-02
-                                then -8.6528409245313395e-02
-                                else 2.8810521582452210e-02 end end end
-                    else 3.0073593745412311e-02 end
-                else 1.0737712741915995e-01 end
-            else case when artist_seed_count <= 4.5000000000000009e+00
-                then case when neighbours_score <= 5.1607527046464929e-02
-                    then -1.7724463686532650e-02
-                    else 8.4946433121970994e-03 end
-                else case when als_score <= 1.8096410483121875e-01
-                    then 7.3617463808328398e-02
-                    else 1.0747230895968034e-02 end end end
-        else case when artist_seed_count <= 4.5000000000000009e+00
-            then case when generator_count <= 1.5000000000000002e+00
-                then case when als_score <= 1.2383787892758848e-02
-                    then case when artist_seed_count <= 1.0000000180025095e-35
-                        then case when titles_rank <= 1.0500000000000002e+01
-                            then 1.0724714242670019e-02
-                            else -4.6289416834242314e-02 end
-                        else -1.8146636519248107e-02 end
-                    else case when als_rank <= 8.2850000000000011e+02
-                        then -1.3788902308312333e-02
-                        else -3.5254495209794227e-02 end end
-                else case when artist_seed_count <= 1.0000000180025095e-35
-                    then case when cooccurrence_score <= 2.4593904808479289e-01
-                        then case when titles_rank <= 1.0500000000000002e+01
-                            then 6.4218473079916100e-02
-                            else case when ease_rank <= 6.4150000000000011e+02
-                                then case when neighbours_score <= 1.8307219218487606e-02
-                                    then case when cooccurrence_score <= 4.6677497889237772e-02
-                                        then -8.4335342716031325e-02
-                                        else case when als_rank <= 5.8850000000000011e+02
-                                            then -6.2297798110811403e-02
-                                            else case when als_rank <= 1.1155000000000002e+03
-                                                then 1.4989085710295888e-01
-                                                else -1.1208229987640822e-01 end end end
-                                    else -1.6594473763716696e-02 end
-                                else -9.9872232202418017e-04 end end
-                        else -1.0222308201079011e-03 end
-                    else case when artists_score <= 3.2394512252618903e+00
-                        then 2.3642913781508523e-02
-                        else -5.2773278816299314e-03 end end end
-            else case when artist_seed_count <= 2.0000000000000004e+01
-                then case when seed_count <= 1.9500000000000004e+01
-                    then case when ease_score <= 4.5246251663216596e-03
-                        then 5.7033945837489310e-02
-                        else -4.9321635899493413e-02 end
-                    else -1.2477751022689200e-02 end
-                else 6.4110831190980530e-02 end end end
-    + case when cooccurrence_rank <= 7.3500000000000014e+01
-        then case when artist_seed_count <= 2.1500000000000004e+01
-            then case when cooccurrence_rank <= 1.4500000000000002e+01
-                then case when titles_score <= 3.2916360286462456e+01
-                    then 2.5070710041490914e-02
-                    else 5.5488521833462215e-02 end
-                else case when cosine_score <= 7.4051780417497423e-02
-                    then case when als_rank <= 4.2500000000000007e+01
-                        then 1.6414176321373548e-02
-                        else -1.1624443975998498e-01 end
-                    else 1.1963234583557436e-02 end end
-            else 1.0005682457762466e-01 end
-        else case when artists_rank <= 1.0500000000000002e+01
-            then case when track_playlist_count <= 1.7500000000000004e+01
-                then 3.8739858363748957e-02
-                else -3.0279694009629366e-02 end
-            else case when als_score <= 2.9814823064953093e-03
-                then case when artists_rank <= 2.6550000000000006e+02
-                    then case when track_playlist_count <= 3.5000000000000004e+00
-                        then case when seed_count <= 2.4500000000000004e+01
-                            then -2.0303159129538034e-02
-                            else case when artists_score <= 2.7370892179053912e+00
-                                then 4.0317788040043240e-02
-                                else -1.5554401010487365e-02 end end
-                        else -3.9299456399767341e-02 end
-                    else case when neighbours_score <= 1.4398274300875997e-02
-                        then case when titles_score <= 5.7490103789007536e+00
-                            then -7.6786284039825958e-02
-                            else case when seed_count <= 2.2500000000000004e+01
-                                then case when titles_score <= 5.9609175022889334e+00
-                                    then 7.9919692551704780e-02
-                                    else -2.0874564395341882e-02 end
-                                else -6.8639014852366217e-02 end end
-                        else -2.2328454905074870e-02 end end
-                else case when als_rank <= 2.7450000000000006e+02
-                    then case when als_score <= 4.4325359165668494e-02
-                        then case when seed_count <= 2.0500000000000004e+01
-                            then case when track_playlist_count <= 1.5500000000000002e+01
-                                then 2.3060078502653313e-03
-                                else -2.4583315414692775e-02 end
-                            else case when als_rank <= 2.6150000000000006e+02
-                                then -9.5364217401610440e-02
-                                else 7.5762438182911007e-02 end end
-                        else 3.3540254230183184e-03 end
-                    else case when artists_score <= 1.8660254037844388e+00
-                        then case when track_playlist_count <= 2.5000000000000004e+00
-                            then case when seed_count <= 1.7500000000000004e+01
-                                then -5.0275203591421617e-02
-                                else case when als_score <= 1.2776227202266456e-02
-                                    then 1.1266216497410320e-01
-                                    else -2.1266686786495435e-02 end end
-                            else case when als_score <= 1.0189024731516840e-02
-                                then case when cooccurrence_rank <= 1.6450000000000003e+02
-                                    then 1.0455096469049818e-01
-                                    else case when titles_score <= 6.6013844250199663e+00
-                                        then -2.0445159905296287e-02
-                                        else 6.4767162269422182e-02 end end
-                                else -1.5045475352348231e-02 end end
-                        else case when als_score <= 2.1653679199516777e-02
-                            then 5.6468611428015958e-02
-                            else -9.3427438234522722e-03 end end end end end end
-    + case when cosine_rank <= 6.6500000000000014e+01
-        then case when artist_seed_count <= 4.5000000000000009e+00
-            then case when neighbours_rank <= 1.2500000000000002e+01
-                then case when track_playlist_count <= 2.0500000000000004e+01
-                    then 4.1713931774282946e-02
-                    else case when cooccurrence_score <= 3.0911325567972497e-01
-                        then case when cosine_score <= 1.7904260518911763e-01
-                            then -1.9151707039233332e-01
-                            else -3.4839282219640118e-02 end
-                        else 2.6579762681915826e-02 end end
-                else case when neighbours_score <= 1.1413280230415040e-01
-                    then case when cosine_rank <= 2.6500000000000004e+01
-                        then case when als_score <= 1.8217649310827259e-02
-                            then -6.0778484365663633e-05
-                            else case when titles_score <= 6.0865747164293866e+00
-                                then -1.2792425970679694e-01
-                                else 8.1270111606049678e-05 end end
-                        else case when artists_rank <= 8.5000000000000018e+00
-                            then 8.6294683093135219e-02
-                            else -2.8902191842277072e-03 end end
-                    else case when cosine_score <= 1.7904260518911763e-01
-                        then case when cooccurrence_score <= 1.2738768575234746e-01
-                            then -4.2869636571606216e-02
-                            else 9.0390628222930841e-02 end
-                        else 1.0160966534857006e-02 end end end
-            else case when cosine_score <= 8.9600189677794206e-01
-                then 7.4474422244450764e-02
-                else case when artist_seed_count <= 2.1500000000000004e+01
-                    then 1.5363061936037323e-02
-                    else 7.8233802554562193e-02 end end end
-        else case when artist_seed_count <= 4.5000000000000009e+00
-            then case when als_score <= 5.6470474228262910e-03
-                then case when artists_rank <= 2.5000000000000004e+00
-                    then 4.1058499683582890e-02
-                    else case when cosine_score <= 8.3332588400560070e-02
-                        then case when ease_rank <= 7.9450000000000011e+02
-                            then -7.7587480350686952e-02
-                            else -3.1014005071177832e-02 end
-                        else case when ease_rank <= 2.0500000000000004e+01
-                            then 1.2123683078596668e-01
-                            else -1.5417555280853427e-02 end end end
-                else case when titles_rank <= 8.2500000000000014e+01
-                    then case when als_score <= 1.0929164942353966e-02
-                        then 8.9693976235737549e-02
-                        else 1.6921294284342730e-02 end
-                    else case when als_score <= 2.2401353716850284e-01
-                        then case when artists_rank <= 2.7550000000000006e+02
-                            then 3.6501705317570111e-03
-                            else case when track_playlist_count <= 2.5000000000000004e+00
-                                then case when als_score <= 6.4325660932809123e-03
-                                    then 1.0235993397402213e-01
-                                    else -3.2781948718972297e-02 end
-                                else case when ease_rank <= 2.4500000000000004e+01
-                                    then -1.2357985302855873e-01
-                                    else -8.5227487675333721e-03 end end end
-                        else 9.9530129205609372e-03 end end end
-            else case when artist_seed_count <= 2.0000000000000004e+01
-                then case when artists_score <= 1.3341453513210171e+01
-                    then 2.8717495953492322e-02
-                    else -1.7344050954397467e-02 end
-                else 6.8728567698690041e-02 end end end
-    + case when als_rank <= 5.6500000000000007e+01
-        then case when neighbours_score <= 1.5801265746279734e-02
-            then case when neighbours_score <= 1.4062605332390746e-02
-                then -3.0962356356736914e-02
-                else -1.4522444872434292e-01 end
-            else case when titles_rank <= 4.9050000000000006e+02
-                then case when cosine_rank <= 1.0500000000000002e+01
-                    then 4.3951942123846635e-02
-                    else 2.2953950089628194e-02 end
-                else case when als_rank <= 3.5000000000000004e+00
-                    then case when track_playlist_count <= 2.1500000000000004e+01
-                        then 5.8498311573453712e-02
-                        else 2.0416699218176387e-02 end
-                    else case when artists_rank <= 4.3500000000000007e+01
-                        then case when track_playlist_count <= 6.5000000000000009e+00
-                            then 5.9222594855221536e-02
-                            else 1.6038295044111996e-02 end
-                        else case when ease_score <= 1.5238636820675317e-02
-                            then -1.2860252549054116e-03
-                            else 1.8168928566403057e-02 end end end end end
-        else case when artists_rank <= 1.0500000000000002e+01
-            then case when track_playlist_count <= 5.5000000000000009e+00
-                then 4.5157482950538536e-02
-                else case when als_score <= 5.6470474228262910e-03
-                    then -5.8621202771560348e-02
-                    else 1.1874769756100578e-02 end end
-            else case when als_score <= 2.9814823064953093e-03
-                then case when artists_rank <= 2.5850000000000006e+02
-                    then case when track_playlist_count <= 3.5000000000000004e+00
-                        then case when artists_rank <= 2.5650000000000006e+02
-                            then -2.4999537105781238e-03
-                            else 2.1641764656703388e-01 end
-                        else -3.8038623138312973e-02 end
-                    else case when cooccurrence_score <= 6.6604058554939546e-02
-                        then case when titles_rank <= 4.7250000000000006e+02
-                            then case when seed_count <= 2.2500000000000004e+01
-                                then -1.4966381214565963e-02
-                                else -5.6273084571135758e-02 end
-                            else case when track_playlist_count <= 1.7500000000000004e+01
-                                then case when als_rank <= 1.7550000000000003e+02
-                                    then case when als_rank <= 1.3350000000000003e+02
-                                        then -1.3921115774613066e-01
-                                        else 4.1794182948699882e-02 end
-                                    else case when als_score <= 1.0000000180025095e-35
-                                        then -6.5152281637665246e-02
-                                        else -1.3609927057653762e-01 end end
-                                else -2.2635094816663717e-02 end end
-                        else -1.2726487159562714e-02 end end
-                else case when titles_rank <= 5.7450000000000011e+02
-                    then 7.4831275825588128e-03
-                    else case when artists_rank <= 2.7750000000000006e+02
-                        then case when als_score <= 7.0505209732800731e-03
-                            then 8.7731403754865545e-02
-                            else 2.2789862142495346e-03 end
-                        else case when track_playlist_count <= 1.5000000000000002e+00
-                            then case when seed_count <= 2.4500000000000004e+01
-                                then -5.7910301271684853e-02
-                                else -1.9460218710762998e-02 end
-                            else case when cooccurrence_score <= 2.7460047233276802e-01
-                                then -1.2204370405363115e-02
-                                else 1.5112315650661198e-03 end end end end end end end
-    + case when cosine_rank <= 7.6500000000000014e+01
-        then case when artist_seed_count <= 4.5000000000000009e+00
-            then case when neighbours_score <= 3.9409096835300135e+00
-                then case when artists_score <= 1.8506750593179536e+01
-                    then case when seed_count <= 1.7500000000000004e+01
-                        then case when cooccurrence_score <= 8.5662144379503133e-02
-                            then -3.1404600619013470e-02
-                            else 1.6997942089175475e-02 end
-                        else case when als_score <= 2.2401353716850284e-01
-                            then case when track_playlist_count <= 5.5000000000000009e+00
-                                then case when als_score <= 4.5377362519502647e-02
-                                    then 4.7765411376127810e-02
-                                    else case when als_score <= 5.3701672703027732e-02
-                                        then -2.1227195405465016e-01
-                                        else -6.3077951275165483e-03 end end
-                                else case when neighbours_score <= 2.9042843180492334e-01
-                                    then case when artists_rank <= 7.5500000000000014e+01
-                                        then -4.1907978630067588e-01
-                                        else -8.7994611530409009e-02 end
-                                    else -2.3299989299022474e-02 end end
-                            else 1.2470487810055660e-02 end end
-                    else case when track_playlist_count <= 9.3500000000000014e+01
-                        then -1.8686798661728893e-01
-                        else 4.3432355565375655e-02 end end
-                else 2.7851741188385955e-02 end
-            else 5.0363575911064565e-02 end
-        else case when artist_seed_count <= 4.5000000000000009e+00
-            then case when cooccurrence_score <= 9.2184289997190083e-02
-                then case when titles_rank <= 8.5000000000000018e+00
-                    then case when titles_score <= 1.1462197059873608e+01
-                        then -9.5312761404381413e-02
-                        else 6.5997525791423484e-02 end
-                    else case when artists_rank <= 2.5000000000000004e+00
-                        then case when track_playlist_count <= 6.5000000000000009e+00
-                            then 6.9194668650130770e-02
-                            else -5.4781715393112745e-02 end
-                        else case when als_score <= 5.6470474228262910e-03
-                            then case when artists_rank <= 3.4150000000000006e+02
-                                then case when artists_rank <= 3.3950000000000006e+02
-                                    then case when track_playlist_count <= 2.5000000000000004e+00
-                                        then -6.4063357700474572e-03
-                                        else -4.0977411798058867e-02 end
-                                    else 3.4297214780509755e-01 end
-                                else case when titles_score <= 5.7490103789007536e+00
-                                    then case when track_playlist_count <= 2.6500000000000004e+01
-                                        then -6.2504419404936659e-02
-                                        else case when titles_rank <= 1.1250000000000001e+02
-                                            then 1.6142999498180591e-01
-                                            else -2.0272196096610157e-02 end end
-                                    else case when seed_count <= 2.2500000000000004e+01
-                                        then -9.8828703223050700e-03
-                                        else -6.4822175222459658e-02 end end end
-                            else case when ease_rank <= 4.8500000000000007e+01
-                                then -1.2117150659458467e-01
-                                else -1.3884949989454451e-02 end end end end
-                else -2.2367922960459833e-03 end
-            else case when seed_count <= 2.0500000000000004e+01
-                then 5.1521853198941085e-02
-                else case when artist_seed_count <= 2.0000000000000004e+01
-                    then -2.3380425125424351e-02
-                    else 5.8360252064841384e-02 end end end end
-    + case when cooccurrence_rank <= 3.9500000000000007e+01
-        then case when artist_seed_count <= 1.5000000000000002e+00
-            then case when cooccurrence_rank <= 3.5000000000000004e+00
-                then case when titles_score <= 1.9551476579412945e+01
-                    then 2.1954025732941317e-02
-                    else 5.7416844104087754e-02 end
-                else case when cooccurrence_score <= 8.9415250257110959e-02
-                    then case when neighbours_rank <= 1.6500000000000004e+01
-                        then -1.6936338234267945e-01
-                        else case when titles_rank <= 3.8500000000000007e+01
-                            then 8.6994402024447096e-02
-                            else case when ease_rank <= 1.2500000000000002e+01
-                                then 7.4169120987326823e-02
-                                else -8.5723223346173272e-02 end end end
-                    else case when cosine_score <= 2.8716168864774203e+00
-                        then case when seed_count <= 1.9500000000000004e+01
-                            then case when ease_score <= 2.3687023616219250e-03
-                                then 4.1811907023752891e-02
-                                else 1.2196061182506365e-02 end
-                            else case when cosine_score <= 8.0560195808897073e-01
-                                then case when track_playlist_count <= 1.5000000000000002e+00
-                                    then case when neighbours_rank <= 3.6500000000000007e+01
-                                        then 3.2533455477858917e-03
-                                        else 1.3269849886614513e-01 end
-                                    else case when cooccurrence_score <= 2.1858971937047941e-01
-                                        then -1.8278990574591825e-01
-                                        else -1.6749982872635943e-02 end end
-                                else 8.6514232767884794e-03 end end
-                        else 3.2856189111327545e-02 end end end
-            else case when artists_score <= 2.9142135623730954e+00
-                then -1.1508799374074193e-01
-                else case when cosine_score <= 8.9600189677794206e-01
-                    then 5.9903626187342830e-02
-                    else case when artist_seed_count <= 2.2500000000000004e+01
-                        then 1.9930598428925278e-02
-                        else 7.8780504645241362e-02 end end end end
-        else case when artist_seed_count <= 4.5000000000000009e+00
-            then case when generator_count <= 1.5000000000000002e+00
-                then case when track_playlist_count <= 5.1500000000000007e+01
-                    then -1.7599432464439665e-02
-                    else case when neighbours_rank <= 1.0675000000000002e+03
-                        then 5.6298320489571868e-03
-                        else case when track_playlist_count <= 1.4750000000000003e+02
-                            then -8.2120114142954226e-02
-                            else 1.5529071138046815e-01 end end end
-                else case when titles_rank <= 5.7450000000000011e+02
-                    then 9.7391479036250238e-03
-                    else case when cooccurrence_score <= 2.0095594853648155e-01
-                        then case when ease_score <= 1.0000000180025095e-35
-                            then 3.0723144073928010e-02
-                            else case when artist_seed_count <= 2.5000000000000004e+00
-                                then -1.2956246245499273e-02
-                                else 2.5368118097341671e-02 end end
-                        else 5.6229327421789389e-04 end end end
-            else case when artist_seed_count <= 2.0000000000000004e+01
-                then case when seed_count <= 2.0500000000000004e+01
-                    then 4.5712845938386398e-02
-                    else -1.1183021491351485e-02 end
-                else case when cosine_score <= 7.6421556515312725e-02
-                    then 2.8141769034713493e-02
-                    else 9.2588284568158583e-02 end end end end
-    + case when generator_count <= 5.5000000000000009e+00
-        then case when artists_rank <= 7.5000000000000009e+00
-            then case when track_playlist_count <= 1.0500000000000002e+01
-                then 4.6609867758050788e-02
-                else -3.0183241610157754e-02 end
-            else case when cooccurrence_score <= 3.8406681193299028e-02
-                then case when artists_rank <= 1.5250000000000003e+02
-                    then case when cosine_rank <= 4.6550000000000006e+02
-                        then case when neighbours_score <= 1.4062605332390746e-02
-                            then -2.2100451219903641e-01
-                            else case when als_score <= 2.3459897376596931e-02
-                                then 1.1311898491922621e-01
-                                else -5.2805586907276339e-02 end end
-                        else -3.8408242556975600e-03 end
-                    else case when als_score <= 2.9814823064953093e-03
-                        then case when titles_rank <= 1.1650000000000001e+02
-                            then -1.6385007902570647e-02
-                            else case when artists_rank <= 3.4150000000000006e+02
-                                then case when ease_rank <= 7.2150000000000011e+02
-                                    then 2.1724023138504928e-01
-                                    else case when artists_rank <= 3.3950000000000006e+02
-                                        then -3.4691885383552855e-02
-                                        else 2.5926938225721613e-01 end end
-                                else case when titles_score <= 5.6578496005037762e+00
-                                    then case when track_playlist_count <= 1.7500000000000004e+01
-                                        then -8.6932549166338233e-02
-                                        else -3.0788692860493291e-02 end
-                                    else -3.7704225986917847e-02 end end end
-                        else case when neighbours_rank <= 1.5550000000000003e+02
-                            then case when generator_count <= 4.5000000000000009e+00
-                                then case when cooccurrence_rank <= 5.2350000000000011e+02
-                                    then 1.3420207531372122e-01
-                                    else -6.0597162505391801e-02 end
-                                else -1.7881057521397559e-01 end
-                            else case when ease_rank <= 8.3050000000000011e+02
-                                then case when neighbours_score <= 2.4416807925830331e-02
-                                    then -7.3049129859992470e-02
-                                    else -1.9111958896136053e-02 end
-                                else -1.0673714484493745e-02 end end end end
-                else case when als_score <= 2.2401353716850284e-01
-                    then -4.3126354490019185e-03
-                    else 1.3179837257200315e-02 end end end
-        else case when artist_seed_count <= 2.0000000000000004e+01
-            then case when neighbours_score <= 1.4999824234846360e-02
-                then -1.7986413259348444e-01
-                else case when cooccurrence_score <= 2.4494015324075891e+00
-                    then case when artists_score <= 3.8209722277340596e+01
-                        then case when artist_seed_count <= 4.5000000000000009e+00
-                            then case when titles_score <= 5.6731972903574473e+01
-                                then 1.0211451135775887e-02
-                                else 6.7625545228083755e-02 end
-                            else case when neighbours_score <= 4.1331987329986236e-01
-                                then 7.4825792834548432e-02
-                                else case when track_playlist_count <= 1.2500000000000002e+01
-                                    then 6.7369452108866357e-03
-                                    else case when cosine_rank <= 4.2500000000000007e+01
-                                        then 8.0109596340127306e-02
-                                        else -3.0541807197329202e-02 end end end end
-                        else -8.1928765785909990e-02 end
-                    else 3.8667433639686034e-02 end end
-            else 8.8310595151614990e-02 end end
-    + case when als_rank <= 6.0500000000000007e+01
-        then case when artist_seed_count <= 1.5000000000000002e+00
-            then case when cosine_score <= 2.7627676975738952e-01
-                then case when cosine_rank <= 2.0500000000000004e+01
-                    then case when ease_score <= 2.4728916798061073e-03
-                        then -1.2174866185740962e-01
-                        else -2.4088191661868666e-02 end
-                    else 2.4484380666995069e-03 end
-                else case when als_rank <= 6.5000000000000009e+00
-                    then 2.8856400013968015e-02
-                    else 1.1918211813325360e-02 end end
-            else case when artist_seed_count <= 2.0000000000000004e+01
-                then case when ease_score <= 8.6789081707516844e-03
-                    then 6.1741425430642038e-02
-                    else 2.1606845855319870e-02 end
-                else 9.6707070805450823e-02 end end
-        else case when artists_rank <= 1.0500000000000002e+01
-            then case when track_playlist_count <= 9.5000000000000018e+00
-                then 4.0606004381772157e-02
-                else case when titles_rank <= 2.0500000000000004e+01
-                    then 1.0179567879538727e-01
-                    else -1.5599179839990974e-02 end end
-            else case when cooccurrence_score <= 7.8150119924401087e-02
-                then case when titles_rank <= 3.2500000000000007e+01
-                    then case when track_playlist_count <= 3.9500000000000007e+01
-                        then case when titles_score <= 1.0041845425494037e+01
-                            then -4.0873828011609117e-02
-                            else case when titles_score <= 1.0227447573746067e+01
-                                then 3.5008995853292069e-01
-                                else 6.0378552276052405e-02 end end
-                        else case when track_playlist_count <= 1.4750000000000003e+02
-                            then -6.4476325321824748e-02
-                            else 1.5239689185192518e-01 end end
-                    else case when artists_rank <= 2.7350000000000006e+02
-                        then case when als_rank <= 2.3650000000000003e+02
-                            then case when neighbours_rank <= 5.0850000000000006e+02
-                                then -2.7911871058909105e-02
-                                else 6.9009633768141662e-02 end
-                            else -8.3425808791400928e-03 end
-                        else case when track_playlist_count <= 1.5000000000000002e+00
-                            then case when titles_score <= 5.9609175022889334e+00
-                                then -5.2340271315931566e-02
-                                else -8.7067863811633121e-03 end
-                            else case when cooccurrence_score <= 3.1545805010930704e-02
-                                then -2.3470612278095979e-02
-                                else case when neighbours_rank <= 8.9500000000000014e+01
-                                    then -6.8889294735792167e-02
-                                    else case when neighbours_rank <= 9.3500000000000014e+01
-                                        then case when neighbours_score <= 1.4999824234846360e-02
-                                            then 1.5046671631308153e-01
-                                            else -8.4994217454010035e-02 end
-                                        else -7.9100243238466577e-03 end end end end end end
-                else case when als_rank <= 1.3075000000000002e+03
-                    then case when cooccurrence_score <= 7.8963455015306674e-02
-                        then 5.7841716716169271e-02
-                        else -5.2101031037249293e-04 end
-                    else case when cosine_rank <= 3.2500000000000007e+01
-                        then case when neighbours_rank <= 8.5000000000000018e+00
-                            then -1.8481436788566916e-01
-                            else 7.2220366998975813e-02 end
-                        else -2.1648505456939568e-02 end end end end end
-    + case when als_rank <= 2.7500000000000004e+01
-        then case when artist_seed_count <= 1.3500000000000002e+01
-            then 1.8166426953974402e-02
-            else 8.6216566941698047e-02 end
-        else case when artist_seed_count <= 2.5000000000000004e+00
-            then case when als_score <= 5.3115969523787505e-02
-                then case when titles_rank <= 3.2500000000000007e+01
-                    then 1.6060669044979225e-02
-                    else case when neighbours_rank <= 1.4825000000000002e+03
-                        then case when ease_rank <= 5.6250000000000011e+02
-                            then case when ease_score <= 8.8168234474886526e-04
-                                then case when ease_score <= 8.7656847433505126e-04
-                                    then case when cooccurrence_rank <= 1.7150000000000003e+02
-                                        then case when track_playlist_count <= 1.3500000000000002e+01
-                                            then case when ease_score <= 7.9009753122044797e-04
-                                                then 1.0816702798654909e-01
-                                                else case when cosine_score <= 5.6927776579458474e-02
-                                                    then 1.7978396186977957e-01
-                                                    else case when cosine_score <= 7.9949184252322003e-02
-                                                        then -9.3602365335006849e-02
-                                                        else 1.1841836800563244e-02 end end end
-                                            else -1.0566380354889143e-01 end
-                                        else -5.1321703550084974e-02 end
-                                    else -1.3985892299536989e-01 end
-                                else case when als_score <= 1.1997799389064314e-02
-                                    then case when als_score <= 8.4759378805756586e-03
-                                        then case when ease_rank <= 1.6500000000000004e+01
-                                            then case when cosine_score <= 8.6024034719908674e-02
-                                                then -1.3404709085771557e-01
-                                                else 8.3088261894397941e-02 end
-                                            else case when neighbours_rank <= 2.8500000000000004e+01
-                                                then case when cooccurrence_rank <= 6.5000000000000009e+00
-                                                    then 5.1570050375196255e-02
-                                                    else -1.6884357767860636e-01 end
-                                                else -7.5238070828789489e-03 end end
-                                        else 4.7016673778575269e-02 end
-                                    else -1.6221911408058582e-02 end end
-                            else case when als_rank <= 5.6500000000000007e+01
-                                then 6.3496380668318628e-02
-                                else 2.2415330531396144e-04 end end
-                        else case when artists_rank <= 3.3500000000000007e+01
-                            then 1.6849677955949542e-02
-                            else case when als_score <= 5.6470474228262910e-03
-                                then case when als_rank <= 4.6150000000000006e+02
-                                    then -6.3528892172652660e-02
-                                    else case when als_rank <= 4.6450000000000006e+02
-                                        then 1.1815319661461099e-01
-                                        else -3.1216989712821677e-02 end end
-                                else case when track_playlist_count <= 2.9500000000000004e+01
-                                    then -1.0303869556063534e-02
-                                    else case when als_score <= 6.4325660932809123e-03
-                                        then 7.3888170149911656e-02
-                                        else -8.6654381361830873e-02 end end end end end end
-                else case when als_rank <= 4.1850000000000006e+02
-                    then 2.2038133593792536e-03
-                    else -1.3877856285327167e-02 end end
-            else case when artist_seed_count <= 2.0000000000000004e+01
-                then case when seed_count <= 1.0500000000000002e+01
-                    then 3.8284562380507967e-02
-                    else 1.6520911840249845e-03 end
-                else 6.0982037381729429e-02 end end end
-    + case when cooccurrence_rank <= 3.9500000000000007e+01
-        then case when artist_seed_count <= 4.5000000000000009e+00
-            then case when als_rank <= 3.5000000000000004e+00
-                then 2.7501185054252666e-02
-                else case when ease_score <= 1.6168092027791552e-02
-                    then case when track_playlist_count <= 1.4500000000000002e+01
-                        then 1.6434222579390975e-02
-                        else case when seed_count <= 2.1500000000000004e+01
-                            then case when artists_score <= 5.8735158389724598e+00
-                                then 2.6837379704023430e-03
-                                else -8.5920156346018239e-02 end
-                            else case when ease_score <= 6.1938305704050184e-03
-                                then -1.4338389475523836e-01
-                                else -2.9239292355455783e-02 end end end
-                    else 1.8343243015316358e-02 end end
-            else case when artists_rank <= 3.3500000000000007e+01
-                then 5.4990088246040451e-02
-                else -5.0848900418530296e-02 end end
-        else case when artist_seed_count <= 2.0000000000000004e+01
-            then case when als_rank <= 1.9650000000000003e+02
-                then case when neighbours_score <= 2.3707185245120260e-02
-                    then case when ease_score <= 7.9009753122044797e-04
-                        then case when ease_score <= 7.8336121720631033e-04
-                            then case when cosine_rank <= 3.8650000000000006e+02
-                                then -1.1853139945119473e-01
-                                else -2.8710742308381762e-03 end
-                            else 8.7061369735354541e-02 end
-                        else case when titles_rank <= 4.2500000000000007e+01
-                            then 1.0748613736352944e-01
-                            else case when artists_rank <= 2.7500000000000004e+01
-                                then 2.8581970191724110e-02
-                                else -8.5681199690907914e-02 end end end
-                    else 3.9640667915739631e-03 end
-                else case when artists_rank <= 2.8950000000000006e+02
-                    then case when track_playlist_count <= 9.5000000000000018e+00
-                        then case when artists_rank <= 4.5000000000000009e+00
-                            then case when ease_rank <= 2.4650000000000003e+02
-                                then -7.9661798322206948e-02
-                                else 4.3517772727172020e-02 end
-                            else case when seed_count <= 1.7500000000000004e+01
-                                then case when artist_seed_count <= 1.5000000000000002e+00
-                                    then -2.8972605161273292e-02
-                                    else 1.9079648342990814e-02 end
-                                else 9.5613935654068338e-03 end end
-                        else case when als_rank <= 2.0005000000000002e+03
-                            then -9.0521609780319125e-03
-                            else -5.7897117244161300e-02 end end
-                    else case when cooccurrence_score <= 5.5230538707918546e-02
-                        then case when track_playlist_count <= 1.5000000000000002e+00
-                            then -4.5173310251046539e-02
-                            else -1.9442174806618622e-02 end
-                        else case when ease_score <= 1.2925714135146725e-03
-                            then case when ease_rank <= 7.2500000000000014e+01
-                                then -9.0484517109741452e-02
-                                else case when ease_rank <= 9.1500000000000014e+01
-                                    then case when track_playlist_count <= 1.5000000000000002e+00
-                                        then -1.4724551799684982e-01
-                                        else 1.2242229490497721e-01 end
-                                    else 7.1659742712049659e-03 end end
-                            else -1.0162918876711533e-02 end end end end
-            else 6.4452026508056356e-02 end end
-    + case when generator_count <= 5.5000000000000009e+00
-        then case when cooccurrence_score <= 2.7030267357422938e-01
-            then case when artists_rank <= 3.4150000000000006e+02
-                then case when artist_seed_count <= 2.4500000000000004e+01
-                    then case when track_playlist_count <= 7.5000000000000009e+00
-                        then case when artists_rank <= 4.5000000000000009e+00
-                            then 3.5195168392986857e-02
-                            else case when generator_count <= 1.5000000000000002e+00
-                                then -3.1132408873203684e-03
-                                else 1.8812677114340409e-02 end end
-                        else case when als_score <= 5.6470474228262910e-03
-                            then -5.8338541464481967e-02
-                            else case when als_score <= 1.3502576854079964e-02
-                                then 7.7568444188785043e-02
-                                else -9.5372949617687948e-03 end end end
-                    else 6.7386743234745333e-02 end
-                else case when track_playlist_count <= 2.5000000000000004e+00
-                    then case when cooccurrence_score <= 4.5268493088054092e-02
-                        then case when titles_score <= 1.4765256741792394e+01
-                            then -4.4491339460092268e-02
-                            else case when titles_score <= 1.4816018337571977e+01
-                                then 1.9979949225830049e-01
-                                else -1.3680041842552546e-01 end end
-                        else case when titles_rank <= 7.0500000000000014e+01
-                            then 1.0096787086683845e-01
-                            else -1.6316582455318928e-02 end end
-                    else case when als_score <= 2.9814823064953093e-03
-                        then case when titles_rank <= 2.9850000000000006e+02
-                            then case when titles_score <= 5.9609175022889334e+00
-                                then case when titles_score <= 5.7490103789007536e+00
-                                    then case when track_playlist_count <= 4.4500000000000007e+01
-                                        then -5.8502453095718845e-02
-                                        else 1.3222925606468491e-01 end
-                                    else 1.2556888675966044e-01 end
-                                else -1.1535881557382627e-02 end
-                            else case when neighbours_rank <= 1.9295000000000002e+03
-                                then -5.5347162136331418e-03
-                                else -5.9878998466774684e-02 end end
-                        else case when ease_rank <= 5.2500000000000007e+01
-                            then -2.1694316188319022e-02
-                            else -5.1131943037120708e-03 end end end end
-            else case when ease_rank <= 5.6500000000000007e+01
-                then 1.3287906967324199e-02
-                else 2.5169033135561429e-05 end end
-        else case when artist_seed_count <= 2.0000000000000004e+01
-            then case when neighbours_rank <= 8.5000000000000018e+00
-                then case when artists_score <= 3.8209722277340596e+01
-                    then case when titles_score <= 5.4972472182585639e+00
-                        then 1.0053084071886483e-02
-                        else 3.4445801692737997e-02 end
-                    else -8.9209483206899032e-02 end
-                else case when artist_seed_count <= 4.5000000000000009e+00
-                    then case when cooccurrence_score <= 1.3508733385047972e-01
-                        then case when ease_rank <= 8.5000000000000018e+00
-                            then -2.3501712884585568e-01
-                            else -9.9355963512696155e-03 end
-                        else 1.1410847219922023e-02 end
-                    else case when cosine_score <= 3.3137883122310297e-01
-                        then 6.7067052519260456e-02
-                        else 1.8818918242669909e-02 end end end
-            else 7.1887064991588312e-02 end end
-    + case when generator_count <= 5.5000000000000009e+00
-        then case when als_score <= 7.2148796170949950e-02
-            then case when artist_seed_count <= 2.0000000000000004e+01
-                then case when neighbours_score <= 1.2968583232794184e-02
-                    then case when ease_rank <= 1.1435000000000002e+03
-                        then -5.2659471572611097e-02
-                        else case when als_score <= 6.4325660932809123e-03
-                            then case when als_rank <= 1.3350000000000003e+02
-                                then -1.0798664955495818e-01
-                                else case when als_rank <= 1.7550000000000003e+02
-                                    then case when als_score <= 2.3279859107105952e-07
-                                        then case when als_score <= 1.4858719055155237e-07
-                                            then -1.1781292649044171e-01
-                                            else 8.8651150945217444e-02 end
-                                        else -1.2483304500205952e-01 end
-                                    else case when als_rank <= 3.8150000000000006e+02
-                                        then -7.9868639432934430e-02
-                                        else case when als_rank <= 3.9050000000000006e+02
-                                            then 9.9559769702315559e-02
-                                            else case when als_rank <= 4.2850000000000006e+02
-                                                then -1.2120010407593046e-01
-                                                else case when artists_score <= 1.7117217845058658e+01
-                                                    then -1.5071856933270879e-02
-                                                    else -1.1334982628517770e-01 end end end end end end
-                            else case when titles_rank <= 2.0500000000000004e+01
-                                then 7.3146336594209146e-02
-                                else -6.7500446059247350e-03 end end end
-                    else case when ease_score <= 1.6567673509573476e-03
-                        then case when artist_seed_count <= 4.5000000000000009e+00
-                            then case when ease_rank <= 1.2500000000000002e+01
-                                then case when ease_rank <= 8.5000000000000018e+00
-                                    then -5.6242259199424632e-02
-                                    else 8.6805575462802126e-02 end
-                                else -1.7473848363602517e-03 end
-                            else 5.5747804727835720e-02 end
-                        else -1.3415164635827396e-02 end end
-                else 5.6859176373127741e-02 end
-            else case when als_rank <= 4.1850000000000006e+02
-                then case when als_rank <= 1.0500000000000002e+01
-                    then 1.8538632079875401e-02
-                    else 2.4136454725946156e-03 end
-                else -1.3778132000594148e-02 end end
-        else case when artist_seed_count <= 2.0000000000000004e+01
-            then case when cosine_score <= 7.6421556515312725e-02
-                then -6.9416695032625764e-02
-                else case when cooccurrence_rank <= 1.7500000000000004e+01
-                    then 2.1238368711099829e-02
-                    else case when als_score <= 1.0929164942353966e-02
-                        then case when cooccurrence_score <= 4.5268493088054092e-02
-                            then -8.2448581199285484e-02
-                            else 6.8956752079212022e-02 end
-                        else case when als_score <= 1.8860013224184517e-02
-                            then case when als_score <= 1.7847579903900627e-02
-                                then -4.7850883617854001e-02
-                                else -2.5574558245507245e-01 end
-                            else case when ease_score <= 8.7150337587070601e-04
-                                then 8.9662593556720710e-02
-                                else case when ease_score <= 1.4835334093024277e-03
-                                    then -8.6382194205883112e-02
-                                    else 7.5409278672893786e-03 end end end end end end
-            else 7.1773308869024249e-02 end end
-    + case when als_rank <= 6.0500000000000007e+01
-        then case when artist_seed_count <= 4.5000000000000009e+00
-            then case when titles_score <= 5.4972472182585639e+00
-                then case when als_score <= 2.3279859107105952e-07
-                    then -1.4608405466747307e-01
-                    else 6.1169789901342961e-03 end
-                else case when neighbours_score <= 1.7203745340537268e-02
-                    then -1.3149435555803710e-01
-                    else case when als_rank <= 1.6500000000000004e+01
-                        then case when cosine_score <= 1.7668606504961143e-01
-                            then -3.3199449606521776e-02
-                            else 3.1836341497932741e-02 end
-                        else case when cooccurrence_rank <= 1.4500000000000002e+01
-                            then -1.4643516906684610e-02
-                            else 1.8453512598872717e-02 end end end end
-            else case when seed_count <= 2.2500000000000004e+01
-                then 7.6144969090061285e-02
-                else case when artist_seed_count <= 1.2500000000000002e+01
-                    then -2.0184775235788164e-03
-                    else 6.6725682422314136e-02 end end end
-        else case when artist_seed_count <= 2.0000000000000004e+01
-            then case when cooccurrence_score <= 4.4288599257002556e-02
-                then case when artist_seed_count <= 1.5000000000000002e+00
-                    then case when cosine_rank <= 1.0850000000000001e+02
-                        then -1.4148316700551861e-01
-                        else case when als_score <= 1.6081107780337337e-02
-                            then case when cooccurrence_rank <= 9.7500000000000014e+01
-                                then case when cooccurrence_rank <= 8.9500000000000014e+01
-                                    then -1.6805054646084550e-01
-                                    else 1.3297581104147488e-01 end
-                                else case when cosine_rank <= 4.5650000000000006e+02
-                                    then case when cosine_score <= 5.6927776579458474e-02
-                                        then case when cooccurrence_rank <= 1.5450000000000003e+02
-                                            then 1.6547759639881138e-01
-                                            else -1.4597330141954920e-01 end
-                                        else -6.7363206279245399e-02 end
-                                    else case when cosine_rank <= 4.6550000000000006e+02
-                                        then 9.8511525853307594e-02
-                                        else -2.3935538226151524e-02 end end end
-                            else case when cosine_rank <= 1.1850000000000001e+02
-                                then 1.4583818051716652e-01
-                                else -9.7840792356067765e-03 end end end
-                    else case when artist_seed_count <= 7.5000000000000009e+00
-                        then case when cosine_rank <= 3.4750000000000006e+02
-                            then case when ease_score <= 8.7656847433505126e-04
-                                then -1.3580104329471074e-01
-                                else 1.1255942461540408e-01 end
-                            else 9.9678944053720169e-03 end
-                        else case when cooccurrence_rank <= 8.9450000000000011e+02
-                            then 1.4738238989125860e-01
-                            else -9.7847750351104490e-02 end end end
-                else case when cooccurrence_score <= 1.9719548392699646e+00
-                    then case when als_rank <= 3.6550000000000006e+02
-                        then 3.5767269449239129e-04
-                        else case when ease_score <= 1.3799598638482495e-03
-                            then 7.7207365772229003e-03
-                            else -1.1958938065333095e-02 end end
-                    else 3.3089429573740461e-02 end end
-            else case when titles_score <= 1.4633760716006430e+01
-                then 5.8908422428460644e-02
-                else -5.8124302411128717e-02 end end end
-    + case when artist_seed_count <= 4.5000000000000009e+00
-        then case when cooccurrence_score <= 1.8031906471292367e-01
-            then case when als_score <= 2.9814823064953093e-03
-                then case when als_rank <= 7.7650000000000011e+02
-                    then case when als_score <= 1.0917271708876798e-07
-                        then -1.2860705748223566e-01
-                        else case when als_score <= 2.3279859107105952e-07
-                            then -1.4167513317318449e-02
-                            else -1.1478139856320191e-01 end end
-                    else case when artists_score <= 3.6736043311189657e+00
-                        then case when artist_seed_count <= 1.0000000180025095e-35
-                            then case when cosine_score <= 6.8233606523409360e-02
-                                then case when ease_rank <= 3.8350000000000006e+02
-                                    then -8.5964836721168988e-02
-                                    else case when ease_rank <= 3.8650000000000006e+02
-                                        then 2.0582532285516428e-01
-                                        else -2.4892356570982006e-02 end end
-                                else case when cosine_rank <= 5.4500000000000007e+01
-                                    then -1.1752083370779676e-01
-                                    else case when ease_rank <= 2.0500000000000004e+01
-                                        then 9.0789325577256094e-02
-                                        else case when neighbours_rank <= 4.8500000000000007e+01
-                                            then -1.2803545223647259e-01
-                                            else 1.3438871868045044e-03 end end end end
-                            else case when cosine_rank <= 2.9500000000000004e+01
-                                then 1.1624160281192655e-01
-                                else case when ease_rank <= 3.6050000000000006e+02
-                                    then -2.0354256358312242e-01
-                                    else case when seed_count <= 2.4500000000000004e+01
-                                        then -1.2728302437875601e-02
-                                        else case when ease_rank <= 7.2150000000000011e+02
-                                            then 1.1728732658356587e-01
-                                            else 1.2202642095842556e-02 end end end end end
-                        else -4.9280879338181136e-02 end end
-                else case when ease_rank <= 6.7250000000000011e+02
-                    then case when artist_seed_count <= 2.5000000000000004e+00
-                        then -9.9036890729675142e-03
-                        else case when neighbours_score <= 3.6367552552198375e-02
-                            then -1.1069590059716213e-01
-                            else case when artists_score <= 4.1828731563684736e+00
-                                then 8.9752993382150426e-02
-                                else 1.3930180162146722e-02 end end end
-                    else -3.6147535095858239e-04 end end
-            else case when als_score <= 2.9578453302383428e-01
-                then case when seed_count <= 1.9500000000000004e+01
-                    then case when cosine_score <= 7.8529814408307452e-01
-                        then 9.1389242997180903e-03
-                        else 3.3072592563250257e-02 end
-                    else case when artists_score <= 5.9580398915498085e+00
-                        then -1.4091859071500724e-03
-                        else case when neighbours_rank <= 4.5000000000000009e+00
-                            then case when artist_seed_count <= 1.5000000000000002e+00
-                                then -5.1150865040531360e-02
-                                else -2.9774752830479229e-01 end
-                            else -1.6488170490804845e-02 end end end
-                else 1.8868828079875569e-02 end end
-        else case when seed_count <= 2.0500000000000004e+01
-            then 4.7808692552905159e-02
-            else case when artist_seed_count <= 1.2500000000000002e+01
-                then -5.0960958886235967e-03
-                else 4.7247081591217807e-02 end end end
-    + case when generator_count <= 5.5000000000000009e+00
-        then case when artist_seed_count <= 2.4500000000000004e+01
-            then case when als_score <= 7.0599909871816649e-02
-                then case when artist_seed_count <= 1.5000000000000002e+00
-                    then case when cosine_score <= 5.7663651567090864e-02
-                        then case when ease_rank <= 2.2750000000000003e+02
-                            then -8.7731611319527752e-02
-                            else -1.5505694718614203e-02 end
-                        else case when ease_rank <= 6.5350000000000011e+02
-                            then case when neighbours_score <= 2.4416807925830331e-02
-                                then case when neighbours_score <= 2.1929608918581419e-02
-                                    then case when als_rank <= 1.0265000000000002e+03
-                                        then case when als_rank <= 8.7550000000000011e+02
-                                            then -2.5016298460565967e-02
-                                            else case when cosine_rank <= 2.5150000000000003e+02
-                                                then 1.6395590770057986e-01
-                                                else -6.1229302435406245e-02 end end
-                                        else -8.4918663814467291e-02 end
-                                    else -1.0589427247083838e-01 end
-                                else case when neighbours_score <= 2.5122391206619150e-02
-                                    then case when track_playlist_count <= 7.5000000000000009e+00
-                                        then case when cosine_rank <= 6.3500000000000007e+01
-                                            then -1.7403973399816716e-01
-                                            else 1.2138471416206478e-01 end
-                                        else -1.5125367664249334e-01 end
-                                    else -1.0110148970459932e-02 end end
-                            else case when als_rank <= 1.6050000000000003e+02
-                                then case when als_score <= 1.9548859447240833e-02
-                                    then 1.1913929318345132e-01
-                                    else 2.3597851331845412e-02 end
-                                else -3.2755927232437955e-03 end end end
-                    else case when als_score <= 2.1295243874192241e-02
-                        then case when als_score <= 6.4325660932809123e-03
-                            then case when als_score <= 4.0819882415235051e-03
-                                then case when als_score <= 2.9814823064953093e-03
-                                    then 5.0800489626087013e-03
-                                    else 1.1352407819905100e-01 end
-                                else -2.0053795650506456e-01 end
-                            else 7.2284501683048119e-02 end
-                        else -1.4333977360140344e-02 end end
-                else case when als_rank <= 6.5000000000000009e+00
-                    then case when als_score <= 7.5324118137359633e-02
-                        then 8.8469911480841892e-02
-                        else 1.6186175783886165e-02 end
-                    else case when cooccurrence_score <= 8.0502571491037600e-01
-                        then case when seed_count <= 2.3500000000000004e+01
-                            then 7.0092434268451964e-03
-                            else case when cosine_rank <= 5.4500000000000007e+01
-                                then case when als_score <= 1.2808009237051013e-01
-                                    then -9.6885736643674780e-02
-                                    else -2.1844203014074515e-02 end
-                                else -2.3126391386457819e-03 end end
-                        else 1.0540411209741439e-02 end end end
-            else 7.5757968738414186e-02 end
-        else case when artist_seed_count <= 2.0000000000000004e+01
-            then case when als_rank <= 6.5000000000000009e+00
-                then 2.2587229138590067e-02
-                else case when track_playlist_count <= 1.5000000000000002e+00
-                    then 2.8489385455464228e-02
-                    else 6.1996089163808867e-03 end end
-            else 6.4561285982385294e-02 end end
-    + case when generator_count <= 5.5000000000000009e+00
-        then case when artists_rank <= 3.3500000000000007e+01
-            then case when track_playlist_count <= 3.5000000000000004e+00
-                then case when cosine_rank <= 1.7500000000000004e+01
-                    then 1.0911362619787142e-01
-                    else case when neighbours_rank <= 2.8500000000000004e+01
-                        then -1.6847034915767481e-01
-                        else 2.3563806513226045e-02 end end
-                else case when artists_score <= 4.6364957273896357e+00
-                    then case when artists_rank <= 3.1500000000000004e+01
-                        then -4.4839886048799751e-02
-                        else 7.8279858514739870e-02 end
-                    else 9.2084813843108775e-03 end end
-            else case when als_score <= 1.7847579903900627e-02
-                then case when neighbours_score <= 2.4416807925830331e-02
-                    then case when cosine_rank <= 1.1450000000000001e+02
-                        then -8.2230928374113013e-02
-                        else case when artists_rank <= 3.4150000000000006e+02
-                            then case when als_score <= 1.0929164942353966e-02
-                                then case when artists_rank <= 3.3950000000000006e+02
-                                    then -1.3054724304519018e-02
-                                    else 2.0638374396188197e-01 end
-                                else case when als_score <= 1.2776227202266456e-02
-                                    then case when neighbours_rank <= 7.3350000000000011e+02
-                                        then -1.2986392117176712e-01
-                                        else 1.3119050013207131e-01 end
-                                    else -1.9031303009498655e-02 end end
-                            else case when titles_rank <= 4.4050000000000006e+02
-                                then case when als_rank <= 1.2335000000000002e+03
-                                    then 3.7334587718076594e-02
-                                    else -2.1924207652024658e-02 end
-                                else case when als_score <= 1.7691542097963977e-07
-                                    then -6.5918303492242231e-02
-                                    else case when track_playlist_count <= 1.0050000000000001e+02
-                                        then -2.5470787654744594e-02
-                                        else 1.4182591872231731e-01 end end end end end
-                    else case when neighbours_score <= 2.5122391206619150e-02
-                        then 8.1324127383519185e-02
-                        else -4.3478122706297768e-03 end end
-                else case when als_score <= 2.0316392183303836e-01
-                    then -3.4329881650165270e-03
-                    else 8.4220621905882632e-03 end end end
-        else case when artist_seed_count <= 4.5000000000000009e+00
-            then case when ease_score <= 1.9216274484458284e-02
-                then case when artists_score <= 7.6484594268662596e+00
-                    then case when track_playlist_count <= 1.7500000000000004e+01
-                        then case when als_rank <= 3.4500000000000007e+01
-                            then 3.8336745860137418e-02
-                            else 6.7955542239665906e-03 end
-                        else case when als_score <= 3.2784966751933105e-02
-                            then case when neighbours_rank <= 2.8500000000000004e+01
-                                then -2.4061837468719124e-01
-                                else -6.8146283614537659e-02 end
-                            else -2.6710983439467320e-03 end end
-                    else -3.4422754238233176e-02 end
-                else 1.7649640251352888e-02 end
-            else case when als_score <= 7.2919145226478591e-02
-                then 6.1108612059568794e-02
-                else case when artist_seed_count <= 1.2500000000000002e+01
-                    then 8.2901724569301987e-03
-                    else 5.2131150413474971e-02 end end end end
-    + case when als_rank <= 2.7500000000000004e+01
-        then case when artist_seed_count <= 1.1500000000000002e+01
-            then case when titles_score <= 1.1737642931202492e+01
-                then 9.2180424530321301e-03
-                else case when seed_count <= 2.4500000000000004e+01
-                    then case when cosine_score <= 1.2790394896444777e+00
-                        then case when artists_score <= 5.2438275224179076e+00
-                            then case when titles_score <= 1.2042385691329013e+01
-                                then 1.0624241682255260e-01
-                                else 1.2601233043515653e-02 end
-                            else 7.5912517717166478e-02 end
-                        else 7.6338661984563100e-02 end
-                    else case when neighbours_score <= 6.0153364101680795e+00
-                        then -9.9724728865753440e-03
-                        else 2.7007606071697735e-02 end end end
-            else 6.1094316820682532e-02 end
-        else case when artist_seed_count <= 2.0000000000000004e+01
-            then case when cosine_score <= 5.8633774968261838e-02
-                then case when artists_rank <= 3.4500000000000007e+01
-                    then case when ease_score <= 1.1284203803309713e-03
-                        then 1.5668296893008495e-02
-                        else -5.8550884660462932e-02 end
-                    else case when ease_rank <= 1.7650000000000003e+02
-                        then -1.0577842075647487e-01
-                        else case when ease_rank <= 1.8750000000000003e+02
-                            then case when cooccurrence_rank <= 3.3450000000000006e+02
-                                then 1.4963526284733447e-01
-                                else -1.5230123226672113e-01 end
-                            else -1.5676267685387615e-02 end end end
-                else case when cosine_score <= 1.9121467495406039e+00
-                    then case when artists_score <= 3.1874507866387550e+01
-                        then case when artist_seed_count <= 2.5000000000000004e+00
-                            then case when titles_rank <= 3.0500000000000004e+01
-                                then 1.8553536822994848e-02
-                                else case when ease_rank <= 8.4500000000000014e+01
-                                    then case when cooccurrence_score <= 1.3334779553933918e-01
-                                        then -2.8786993594841711e-02
-                                        else -3.4222824893002362e-03 end
-                                    else case when als_rank <= 1.5050000000000003e+02
-                                        then case when cooccurrence_rank <= 7.8950000000000011e+02
-                                            then 3.7046070175720557e-03
-                                            else 5.8641997005536788e-02 end
-                                        else case when neighbours_rank <= 3.6500000000000007e+01
-                                            then 5.3474447083906279e-02
-                                            else -4.6823938491359482e-03 end end end end
-                            else case when neighbours_score <= 2.2162903060191361e-01
-                                then case when als_rank <= 6.1950000000000011e+02
-                                    then 5.6496970198475840e-02
-                                    else case when neighbours_rank <= 3.4150000000000006e+02
-                                        then -2.5552499115770133e-01
-                                        else 1.0446919700414802e-02 end end
-                                else case when ease_rank <= 1.6500000000000004e+01
-                                    then case when neighbours_score <= 1.3865324104391432e+00
-                                        then 7.7034319264807971e-02
-                                        else case when neighbours_rank <= 1.2500000000000002e+01
-                                            then -2.0782316838371423e-01
-                                            else 4.9845343180107832e-02 end end
-                                    else -4.5144541196344666e-03 end end end
-                        else -9.9686252020166996e-02 end
-                    else 1.4913820144230778e-02 end end
-            else 5.3059556542778941e-02 end end
-    + case when generator_count <= 5.5000000000000009e+00
-        then case when als_score <= 7.1370456367731108e-02
-            then case when artists_score <= 1.0000000180025095e-35
-                then case when seed_count <= 2.3500000000000004e+01
-                    then case when track_playlist_count <= 1.5000000000000002e+00
-                        then case when titles_score <= 5.8493457266318289e+00
-                            then case when als_rank <= 4.9500000000000007e+01
-                                then 6.0832318757983894e-02
-                                else -4.4372883887029334e-02 end
-                            else 1.0663204348256926e-02 end
-                        else case when titles_score <= 1.4723072817863391e+01
-                            then -7.0122925635673254e-03
-                            else case when seed_count <= 2.1500000000000004e+01
-                                then 1.5721234607176768e-02
-                                else 2.1506565958098700e-01 end end end
-                    else case when als_rank <= 4.9450000000000006e+02
-                        then case when cosine_rank <= 2.0500000000000004e+01
-                            then 4.7748794585215797e-02
-                            else -6.0339922076898214e-02 end
-                        else case when ease_rank <= 1.6500000000000004e+01
-                            then 8.0619137870681951e-02
-                            else case when als_rank <= 1.1815000000000002e+03
-                                then 7.7808541020238826e-03
-                                else case when titles_rank <= 4.5000000000000009e+00
-                                    then 7.7994296660850337e-02
-                                    else -2.8073137009955465e-02 end end end end end
-                else case when artists_score <= 2.4698144882790938e+01
-                    then case when als_rank <= 2.1450000000000003e+02
-                        then case when track_playlist_count <= 5.5000000000000009e+00
-                            then 7.7345483394056003e-02
-                            else -3.6237708055203463e-03 end
-                        else case when cosine_rank <= 2.9500000000000004e+01
-                            then 6.9284562483331980e-02
-                            else case when ease_rank <= 6.0500000000000007e+01
-                                then -1.5226576066706299e-01
-                                else -3.0586094409102006e-03 end end end
-                    else 4.7073977892828356e-02 end end
-            else 1.5686243378535748e-03 end
-        else case when artists_score <= 2.0493669168172573e+01
-            then case when generator_count <= 6.5000000000000009e+00
-                then case when titles_score <= 3.0752072287465655e+01
-                    then case when track_playlist_count <= 1.5000000000000002e+00
-                        then 2.6883071224972622e-02
-                        else case when cosine_score <= 1.6706977823913302e-01
-                            then case when seed_count <= 2.1500000000000004e+01
-                                then case when neighbours_rank <= 2.8500000000000004e+01
-                                    then case when artists_score <= 3.6736043311189657e+00
-                                        then -5.9771533180536102e-02
-                                        else -3.0146067171873275e-01 end
-                                    else -5.0347629469587353e-03 end
-                                else case when neighbours_rank <= 4.0500000000000007e+01
-                                    then 8.9806557506992273e-03
-                                    else -1.7461319179707060e-01 end end
-                            else 4.6810605138830437e-03 end end
-                    else 2.7404833215705901e-02 end
-                else case when track_playlist_count <= 9.4500000000000014e+01
-                    then 2.8192995789149723e-02
-                    else -6.9460971789000708e-02 end end
-            else case when ease_score <= 1.3045467209343889e-02
-                then 7.2689469101627949e-02
-                else 2.0745433871663117e-02 end end end
-    + case when cooccurrence_score <= 2.1264209247538349e-01
-        then case when artist_seed_count <= 2.5000000000000004e+00
-            then case when artists_rank <= 3.4150000000000006e+02
-                then case when artists_rank <= 3.3750000000000006e+02
-                    then 5.3520765771969370e-04
-                    else 1.2866338571673402e-01 end
-                else case when neighbours_score <= 1.8307219218487606e-02
-                    then case when titles_score <= 1.4723072817863391e+01
-                        then case when track_playlist_count <= 2.5000000000000004e+00
-                            then case when als_rank <= 4.9500000000000007e+01
-                                then 8.9395411933717181e-02
-                                else -4.5034235066120171e-02 end
-                            else case when ease_rank <= 4.9850000000000006e+02
-                                then case when neighbours_rank <= 1.1250000000000001e+02
-                                    then case when als_rank <= 7.1500000000000014e+01
-                                        then -1.4126784385861058e-01
-                                        else 8.6046551028276075e-02 end
-                                    else -7.5321037546632011e-02 end
-                                else -1.1451011133804282e-02 end end
-                        else case when titles_score <= 1.5196858205380606e+01
-                            then 1.4222400888480974e-01
-                            else -2.4396913058895593e-03 end end
-                    else case when ease_score <= 1.3514242705968663e-03
-                        then case when cosine_score <= 6.6670086739451337e-02
-                            then case when ease_rank <= 1.3550000000000003e+02
-                                then -1.3475454700674180e-01
-                                else -5.5120330238276399e-03 end
-                            else case when cosine_score <= 6.9855160227757104e-02
-                                then case when ease_rank <= 1.5050000000000003e+02
-                                    then 1.0777082794026363e-01
-                                    else case when cooccurrence_rank <= 2.5450000000000003e+02
-                                        then -1.1140352431922940e-01
-                                        else 3.3400293953208766e-02 end end
-                                else case when cosine_score <= 7.7921326073769073e-02
-                                    then case when cooccurrence_rank <= 2.5450000000000003e+02
-                                        then -7.1049944042435240e-02
-                                        else 1.8512368712150101e-02 end
-                                    else 1.4988700033783190e-02 end end end
-                        else case when track_playlist_count <= 1.5000000000000002e+00
-                            then case when neighbours_rank <= 2.0500000000000004e+01
-                                then -2.0904693841560162e-01
-                                else case when ease_rank <= 2.4500000000000004e+01
-                                    then case when ease_rank <= 2.0500000000000004e+01
-                                        then -1.2265109997954463e-01
-                                        else 1.2896509810793205e-01 end
-                                    else -3.6158588342444106e-02 end end
-                            else case when als_rank <= 3.5000000000000004e+00
-                                then case when track_playlist_count <= 1.4500000000000002e+01
-                                    then 2.4382756607182393e-02
-                                    else -1.3050373737348792e-01 end
-                                else -6.2157196101568337e-03 end end end end end
-            else case when ease_rank <= 8.4500000000000014e+01
-                then 6.4398781164353325e-02
-                else 1.3047073096567732e-02 end end
-        else case when cosine_score <= 2.5370848482733037e+00
-            then case when track_playlist_count <= 3.7500000000000007e+01
-                then case when als_rank <= 3.8500000000000007e+01
-                    then 1.7669229383233117e-02
-                    else 4.0293301529084865e-03 end
-                else -1.1324669653977649e-03 end
-            else 2.2487576510986564e-02 end end
-    + case when cosine_score <= 4.6438081466566544e-01
-        then case when artists_rank <= 3.4150000000000006e+02
-            then case when cooccurrence_rank <= 5.2500000000000007e+01
-                then 2.3562086440322726e-02
-                else 2.0241190061368055e-03 end
-            else case when als_score <= 1.8505209125578407e-02
-                then case when titles_score <= 5.7490103789007536e+00
-                    then case when als_rank <= 9.5500000000000014e+01
-                        then case when cosine_score <= 8.6024034719908674e-02
-                            then -7.9892999362618192e-02
-                            else case when cooccurrence_rank <= 4.3500000000000007e+01
-                                then -9.6443196925723618e-02
-                                else 8.8091523633676838e-02 end end
-                        else case when track_playlist_count <= 1.5000000000000002e+00
-                            then case when cooccurrence_rank <= 3.3050000000000006e+02
-                                then case when cosine_rank <= 1.5315000000000002e+03
-                                    then case when cooccurrence_rank <= 3.2450000000000006e+02
-                                        then -3.2127450944416568e-02
-                                        else 1.7196097632831536e-01 end
-                                    else 3.2109733084845232e-01 end
-                                else -7.2849629448159342e-02 end
-                            else case when cooccurrence_rank <= 1.8315000000000002e+03
-                                then case when als_rank <= 1.1950000000000001e+02
-                                    then case when cosine_score <= 7.6422567103692163e-02
-                                        then 9.4481848439882332e-02
-                                        else -1.8048724339953387e-01 end
-                                    else case when cooccurrence_rank <= 1.0850000000000001e+02
-                                        then -4.6083538049364312e-02
-                                        else case when cooccurrence_rank <= 1.1250000000000001e+02
-                                            then 9.7722559389171751e-02
-                                            else -3.1706001692198386e-03 end end end
-                                else -2.6438881910426953e-02 end end end
-                    else case when als_rank <= 1.3885000000000002e+03
-                        then 3.7120649976040192e-02
-                        else -1.1930176368544657e-02 end end
-                else case when seed_count <= 1.9500000000000004e+01
-                    then 7.4123955080578923e-05
-                    else case when cosine_rank <= 1.8250000000000003e+02
-                        then case when als_score <= 1.6661010682582858e-01
-                            then case when cosine_rank <= 1.7500000000000004e+01
-                                then -1.2737467170270941e-01
-                                else case when als_score <= 2.8472796082496647e-02
-                                    then case when cooccurrence_rank <= 5.2500000000000007e+01
-                                        then 1.1365058176316989e-01
-                                        else -6.1266745466428102e-02 end
-                                    else case when ease_score <= 2.7356211616549934e-03
-                                        then case when als_rank <= 3.8500000000000007e+01
-                                            then -2.0295624594854919e-01
-                                            else -6.0316265959058125e-02 end
-                                        else -2.7913417153597211e-02 end end end
-                            else 1.2408219792465354e-02 end
-                        else case when track_playlist_count <= 3.5500000000000007e+01
-                            then -1.8643409461245567e-03
-                            else case when cosine_score <= 9.9803715490437123e-02
-                                then -9.3528921686540034e-02
-                                else -1.7959765307098870e-02 end end end end end end
-        else case when seed_count <= 1.0500000000000002e+01
-            then 1.9357099223050601e-02
-            else case when als_score <= 3.3440710604190832e-01
-                then 2.2010534757245528e-04
-                else 1.5986206236836022e-02 end end end
-    + case when generator_count <= 5.5000000000000009e+00
-        then case when als_score <= 7.1370456367731108e-02
-            then case when artist_seed_count <= 4.5000000000000009e+00
-                then case when titles_rank <= 1.2500000000000002e+01
-                    then case when titles_score <= 1.4723072817863391e+01
-                        then -3.0934659384934865e-02
-                        else 4.3223958313011353e-02 end
-                    else case when artists_score <= 7.6484594268662596e+00
-                        then case when artist_seed_count <= 1.5000000000000002e+00
-                            then case when cooccurrence_rank <= 2.0005000000000002e+03
-                                then case when ease_score <= 9.7068063418408589e-06
-                                    then 1.5257372671686678e-02
-                                    else case when titles_score <= 5.1818451932656595e+00
-                                        then -8.8490863453072055e-03
-                                        else 1.5831754820142083e-02 end end
-                                else case when track_playlist_count <= 5.0500000000000007e+01
-                                    then case when titles_score <= 1.4723072817863391e+01
-                                        then -1.6011242560354234e-02
-                                        else case when titles_score <= 1.4816018337571977e+01
-                                            then 1.5673542759531797e-01
-                                            else -1.8217260479542531e-03 end end
-                                    else -6.1215363540767787e-02 end end
-                            else 7.4411932323797322e-03 end
-                        else -5.6010738913399229e-02 end end
-                else case when seed_count <= 2.4500000000000004e+01
-                    then 3.8215690796876714e-02
-                    else case when artist_seed_count <= 6.5000000000000009e+00
-                        then case when als_rank <= 8.4050000000000011e+02
-                            then 8.1561946249641221e-02
-                            else -7.6864794016530125e-02 end
-                        else 2.2271818960183445e-02 end end end
-            else case when cooccurrence_rank <= 3.5000000000000004e+00
-                then case when cosine_score <= 4.1303014286716228e-01
-                    then 6.5670600616581420e-02
-                    else 1.3396065228310406e-02 end
-                else case when als_rank <= 5.9650000000000011e+02
-                    then 2.3942869736838378e-03
-                    else -1.4237300208950344e-02 end end end
-        else case when artist_seed_count <= 1.2500000000000002e+01
-            then case when track_playlist_count <= 3.9500000000000007e+01
-                then case when als_rank <= 3.8500000000000007e+01
-                    then case when ease_score <= 8.6105082591783676e-04
-                        then -1.5545878956833492e-01
-                        else 1.9811434044044278e-02 end
-                    else 5.6114794909687266e-03 end
-                else case when cosine_score <= 4.5029216112194709e-01
-                    then case when artists_score <= 1.4106691451600621e+01
-                        then case when als_score <= 2.1653679199516777e-02
-                            then -2.1789861663742013e-01
-                            else case when neighbours_rank <= 3.6500000000000007e+01
-                                then case when titles_rank <= 4.6500000000000007e+01
-                                    then -3.1480180993074219e-03
-                                    else case when neighbours_rank <= 4.5000000000000009e+00
-                                        then -2.8489135133001825e-01
-                                        else -8.6400871514450431e-02 end end
-                                else -9.6518557533743846e-03 end end
-                        else 8.2595370304906254e-02 end
-                    else case when titles_rank <= 3.4750000000000006e+02
-                        then 1.2520803489480632e-02
-                        else -1.1692196690945655e-02 end end end
-            else 4.1037152779971324e-02 end end
-    + case when artist_seed_count <= 4.5000000000000009e+00
-        then case when cosine_score <= 1.3333482223412190e+00
-            then case when als_score <= 3.1884690746665008e-02
-                then case when artists_rank <= 3.5000000000000004e+00
-                    then case when track_playlist_count <= 1.5500000000000002e+01
-                        then 4.2409738047626794e-02
-                        else -8.3783842867331718e-02 end
-                    else case when cooccurrence_rank <= 6.5000000000000009e+00
-                        then case when neighbours_score <= 4.8109961823632703e-02
-                            then -1.7868147864450087e-01
-                            else case when als_score <= 2.1653679199516777e-02
-                                then case when titles_rank <= 2.5000000000000004e+00
-                                    then 1.5060235281666859e-01
-                                    else case when artists_rank <= 1.6500000000000004e+01
-                                        then 7.8801618957465458e-02
-                                        else -8.0824309494191671e-02 end end
-                                else 8.4415095374589369e-02 end end
-                        else case when titles_rank <= 3.0500000000000004e+01
-                            then 1.2518513174092442e-02
-                            else -1.2324571348247064e-02 end end end
-                else case when seed_count <= 1.0500000000000002e+01
-                    then case when als_rank <= 1.5450000000000003e+02
-                        then case when als_score <= 3.2784966751933105e-02
-                            then case when als_score <= 3.2352920621633537e-02
-                                then case when als_rank <= 9.5500000000000014e+01
-                                    then -1.9604031501674926e-01
-                                    else 4.4074745911868746e-02 end
-                                else 9.6683249574156027e-02 end
-                            else 6.5074754747326997e-03 end
-                        else -3.9106008055591985e-03 end
-                    else case when als_score <= 7.2148796170949950e-02
-                        then case when als_rank <= 8.9500000000000014e+01
-                            then case when artists_rank <= 1.1850000000000001e+02
-                                then 2.9074297330080837e-02
-                                else -1.1613931902437334e-01 end
-                            else case when track_playlist_count <= 6.5000000000000009e+00
-                                then 1.0931722060693884e-03
-                                else case when als_rank <= 3.0050000000000006e+02
-                                    then -8.9902942785840809e-02
-                                    else -1.8457049099866254e-02 end end end
-                        else case when ease_rank <= 2.0500000000000004e+01
-                            then case when neighbours_score <= 4.2069084003509166e-01
-                                then case when titles_score <= 5.7490103789007536e+00
-                                    then case when cooccurrence_rank <= 6.5000000000000009e+00
-                                        then -3.8466312455017920e-01
-                                        else -1.4583838847061156e-01 end
-                                    else -1.7613534733781643e-02 end
-                                else case when neighbours_score <= 4.8543439482012707e-01
-                                    then 7.4722405692054392e-02
-                                    else -1.9965621336349340e-02 end end
-                            else case when cooccurrence_rank <= 6.5000000000000009e+00
-                                then -2.4755193388250130e-01
-                                else -2.1384343702914819e-04 end end end end end
-            else case when track_playlist_count <= 3.8500000000000007e+01
-                then 2.1828218864690010e-02
-                else 4.9084974583455572e-03 end end
-        else case when seed_count <= 2.0500000000000004e+01
-            then 4.1874440168365640e-02
-            else case when artist_seed_count <= 1.2500000000000002e+01
-                then -5.7943347112498541e-03
-                else 4.2948906035752132e-02 end end end
-    + case when artist_seed_count <= 4.5000000000000009e+00
-        then case when cooccurrence_score <= 2.4593904808479289e-01
-            then case when artist_seed_count <= 1.0000000180025095e-35
-                then case when als_score <= 8.4759378805756586e-03
-                    then case when als_rank <= 2.5550000000000003e+02
-                        then case when generator_count <= 5.5000000000000009e+00
-                            then -7.4663807002200072e-02
-                            else 2.3116456302929082e-02 end
-                        else case when als_rank <= 2.6150000000000006e+02
-                            then case when track_playlist_count <= 3.5000000000000004e+00
-                                then 1.8432736785100787e-01
-                                else -7.7574856394127104e-02 end
-                            else case when track_playlist_count <= 2.5000000000000004e+00
-                                then case when cooccurrence_score <= 7.5149830491687081e-02
-                                    then case when neighbours_rank <= 2.2550000000000003e+02
-                                        then -1.3297693956845288e-01
-                                        else case when neighbours_rank <= 2.3350000000000003e+02
-                                            then 2.9450434120736285e-01
-                                            else -4.2753458975805708e-02 end end
-                                    else case when cooccurrence_score <= 8.2200531607862504e-02
-                                        then 9.8859273319631541e-02
-                                        else case when neighbours_rank <= 1.2500000000000002e+01
-                                            then 6.1612308483657091e-02
-                                            else case when neighbours_score <= 5.3667289224170613e-02
-                                                then 1.1075900269555360e-02
-                                                else -1.1455624873198825e-01 end end end end
-                                else -7.5225676330871773e-03 end end end
-                    else case when neighbours_rank <= 4.5000000000000009e+00
-                        then case when cooccurrence_score <= 1.5454667721354731e-01
-                            then -1.8487621483194239e-01
-                            else -3.0788353626130794e-02 end
-                        else -5.3205085179656615e-03 end end
-                else case when cooccurrence_rank <= 6.9500000000000014e+01
-                    then 2.3831549024196985e-02
-                    else case when artists_score <= 7.0355339059327386e+00
-                        then case when als_score <= 5.7373816147446639e-02
-                            then -5.1613375812808423e-03
-                            else case when neighbours_score <= 1.7163495059505887e-01
-                                then 3.3431320110841538e-02
-                                else 3.1489303234174429e-03 end end
-                        else -3.6267304803277958e-02 end end end
-            else case when neighbours_score <= 1.3859634328380993e+01
-                then case when artists_score <= 6.0413812651491101e+00
-                    then case when cooccurrence_rank <= 3.5000000000000004e+00
-                        then 2.5866774425966566e-02
-                        else 3.8837306783256866e-03 end
-                    else case when neighbours_score <= 7.3174879379589941e-01
-                        then case when titles_rank <= 4.8850000000000006e+02
-                            then 3.3495056996688824e-02
-                            else case when als_rank <= 1.1550000000000001e+02
-                                then case when track_playlist_count <= 4.1500000000000007e+01
-                                    then case when ease_rank <= 2.0500000000000004e+01
-                                        then -3.3921764651499120e-01
-                                        else -1.1921518634154045e-01 end
-                                    else -7.0907842268785548e-02 end
-                                else -1.4727940956514602e-02 end end
-                        else -8.5005900284413089e-03 end end
-                else 1.8925485543528478e-02 end end
-        else case when artist_seed_count <= 2.0000000000000004e+01
-            then 1.6011456304386381e-02
-            else 5.0627886426013069e-02 end end
-    + case when cooccurrence_score <= 2.1858971937047941e-01
-        then case when artists_score <= 1.5731321849709865e+00
-            then case when titles_rank <= 4.5000000000000009e+00
-                then 4.3439673143805216e-02
-                else case when neighbours_rank <= 1.9635000000000002e+03
-                    then case when ease_rank <= 6.4750000000000011e+02
-                        then case when artists_rank <= 3.5000000000000004e+00
-                            then -3.3771572677180339e-01
-                            else -7.1176193154702527e-03 end
-                        else 2.7702934534051468e-03 end
-                    else case when track_playlist_count <= 5.3500000000000007e+01
-                        then -1.3344760031945466e-02
-                        else -7.1798565271532652e-02 end end end
-            else case when ease_rank <= 2.4500000000000004e+01
-                then case when artists_score <= 6.6707267566050854e+00
-                    then case when cosine_rank <= 3.5000000000000004e+00
-                        then -3.4176980418116687e-01
-                        else case when cooccurrence_rank <= 1.7500000000000004e+01
-                            then -1.8465081384480633e-02
-                            else case when als_rank <= 1.0500000000000002e+01
-                                then -2.2302764529827310e-02
-                                else -2.1078633156313453e-01 end end end
-                    else 2.7319564270452731e-02 end
-                else case when als_rank <= 2.4350000000000003e+02
-                    then case when cooccurrence_rank <= 1.9385000000000002e+03
-                        then case when cosine_rank <= 5.1500000000000007e+01
-                            then case when artists_score <= 2.9142135623730954e+00
-                                then case when cosine_score <= 2.1544296456446538e-01
-                                    then -3.1417909256620136e-01
-                                    else 1.4217831529102607e-02 end
-                                else 7.3569530823625578e-02 end
-                            else case when neighbours_rank <= 8.1500000000000014e+01
-                                then case when titles_score <= 1.1462197059873608e+01
-                                    then -7.1059010147504195e-02
-                                    else 8.7394096029991680e-02 end
-                                else 9.7022360570704069e-03 end end
-                        else 6.2361500319559907e-02 end
-                    else case when track_playlist_count <= 1.5000000000000002e+00
-                        then 1.3829661660489196e-02
-                        else case when cosine_rank <= 7.6500000000000014e+01
-                            then -1.7714446214982035e-01
-                            else case when artists_rank <= 3.5000000000000004e+00
-                                then 3.1378475079286670e-02
-                                else case when seed_count <= 1.7500000000000004e+01
-                                    then case when artists_score <= 4.9494897427831788e+00
-                                        then -4.5185563763371232e-02
-                                        else 1.0189733955691007e-02 end
-                                    else 3.8495658199627896e-03 end end end end end end end
-        else case when seed_count <= 1.0500000000000002e+01
-            then case when als_score <= 1.3856538385152820e-01
-                then case when artists_rank <= 2.7500000000000004e+01
-                    then case when als_score <= 6.6218573600053801e-02
-                        then 7.1234241519075342e-02
-                        else 9.3874893612330979e-03 end
-                    else 4.6713975775522255e-03 end
-                else 2.8693718610832711e-02 end
-            else case when cosine_score <= 2.5370848482733037e+00
-                then case when track_playlist_count <= 3.8500000000000007e+01
-                    then 4.4705087174127653e-03
-                    else -1.0142389590531417e-02 end
-                else 1.7512542372277323e-02 end end end
-    + case when artist_seed_count <= 4.5000000000000009e+00
-        then case when cooccurrence_score <= 9.2184289997190083e-02
-            then case when artists_rank <= 2.5000000000000004e+00
-                then 4.0254668695597448e-02
-                else -7.7281605539415536e-03 end
-            else case when cooccurrence_score <= 1.0646408100332201e+00
-                then case when neighbours_score <= 6.1423385697154227e-02
-                    then case when neighbours_score <= 5.7479171750383008e-02
-                        then 1.3614780602379049e-02
-                        else case when cosine_score <= 1.4295248897791366e-01
-                            then 9.8261976632933151e-02
-                            else -8.8842538022008075e-02 end end
-                    else case when als_rank <= 3.5000000000000004e+00
-                        then case when cooccurrence_score <= 3.2598355571326226e-01
-                            then case when cosine_score <= 3.1671491413471048e-01
-                                then case when track_playlist_count <= 1.3500000000000002e+01
-                                    then 7.8363955304456334e-02
-                                    else case when track_playlist_count <= 3.6500000000000007e+01
-                                        then case when ease_rank <= 4.5000000000000009e+00
-                                            then -3.2307994675582408e-01
-                                            else -7.3836222784807601e-02 end
-                                        else -2.1132662099962421e-03 end end
-                                else 6.9030056986790531e-02 end
-                            else case when neighbours_rank <= 8.5000000000000018e+00
-                                then case when track_playlist_count <= 1.7500000000000004e+01
-                                    then -7.3878300558568241e-02
-                                    else 2.1294402657886079e-02 end
-                                else -3.8697774686588637e-02 end end
-                        else case when track_playlist_count <= 1.2500000000000002e+01
-                            then 4.7309974676927827e-03
-                            else case when seed_count <= 2.3500000000000004e+01
-                                then case when ease_rank <= 1.9450000000000003e+02
-                                    then case when als_score <= 3.2352920621633537e-02
-                                        then case when als_rank <= 3.1350000000000006e+02
-                                            then -1.1457322974103988e-01
-                                            else -3.1614321943698086e-02 end
-                                        else case when als_score <= 3.2784966751933105e-02
-                                            then 1.0438699715100944e-01
-                                            else case when als_score <= 1.1754573509097101e-01
-                                                then case when ease_rank <= 4.5000000000000009e+00
-                                                    then -5.1301727490703164e-02
-                                                    else -3.2347977826676210e-03 end
-                                                else case when artists_score <= 1.6792750038517116e+01
-                                                    then 1.6422106399623101e-02
-                                                    else -1.9434628772298806e-01 end end end end
-                                    else 1.6102124719690254e-02 end
-                                else case when neighbours_rank <= 5.1500000000000007e+01
-                                    then case when neighbours_score <= 4.5737614515637420e-01
-                                        then -1.4844904773002102e-01
-                                        else case when neighbours_score <= 3.9409096835300135e+00
-                                            then -3.2933292735243695e-02
-                                            else 1.7844007823683044e-02 end end
-                                    else -5.1037142455372126e-03 end end end end end
-                else case when seed_count <= 1.7500000000000004e+01
-                    then 6.0183631426521993e-02
-                    else 1.1504269613085346e-02 end end end
-        else case when seed_count <= 2.0500000000000004e+01
-            then 4.1283497774871836e-02
-            else case when artist_seed_count <= 1.2500000000000002e+01
-                then -8.6665852143662202e-03
-                else 3.8487165197674297e-02 end end end
-    + case when cosine_score <= 2.9251161898831585e-01
-        then case when artist_seed_count <= 4.5000000000000009e+00
-            then case when titles_rank <= 8.5000000000000018e+00
-                then 2.6076991933391355e-02
-                else case when artists_rank <= 3.4150000000000006e+02
-                    then case when seed_count <= 1.7500000000000004e+01
-                        then case when cosine_score <= 1.0901218488045954e-01
-                            then case when artists_rank <= 3.5000000000000004e+00
-                                then case when neighbours_rank <= 3.5350000000000006e+02
-                                    then -1.2471486309319200e-01
-                                    else 3.9251655513952488e-02 end
-                                else -2.5190366388693250e-02 end
-                            else case when track_playlist_count <= 1.5000000000000002e+00
-                                then 7.4004750124100890e-02
-                                else case when ease_score <= 2.2929828972249166e-03
-                                    then 2.8582793976877942e-02
-                                    else case when cooccurrence_rank <= 6.5000000000000009e+00
-                                        then 5.6912132989490452e-02
-                                        else case when neighbours_rank <= 2.8500000000000004e+01
-                                            then case when cosine_score <= 1.8759679712795804e-01
-                                                then -1.2461100508081593e-02
-                                                else -2.1332937391408111e-01 end
-                                            else case when ease_score <= 2.4465230141689164e-03
-                                                then -1.7540132066503075e-01
-                                                else -1.4054264581658607e-02 end end end end end end
-                        else case when artists_score <= 5.1475859681497091e+00
-                            then case when artists_rank <= 2.5000000000000004e+00
-                                then -1.3275547033015941e-01
-                                else 2.1846768781391728e-02 end
-                            else -2.4200274853845970e-02 end end
-                    else case when neighbours_rank <= 4.5000000000000009e+00
-                        then case when cosine_score <= 2.5969777220895224e-01
-                            then -7.7407067218175779e-02
-                            else -3.1534677530191080e-01 end
-                        else case when neighbours_score <= 1.3343652788665165e-02
-                            then case when seed_count <= 2.2500000000000004e+01
-                                then case when ease_score <= 1.0000000180025095e-35
-                                    then -7.8334737049344395e-03
-                                    else -4.0411762357285032e-02 end
-                                else case when als_rank <= 7.7500000000000014e+01
-                                    then -1.2462381147555478e-01
-                                    else -2.6498518522731440e-02 end end
-                            else case when neighbours_score <= 1.3692520868596467e-02
-                                then case when cosine_rank <= 5.9450000000000011e+02
-                                    then -9.9480909942497475e-02
-                                    else 1.1586258985122480e-01 end
-                                else -5.4025613078952650e-03 end end end end end
-            else case when seed_count <= 1.9500000000000004e+01
-                then 4.5601624289674417e-02
-                else case when artist_seed_count <= 6.5000000000000009e+00
-                    then -6.2576111534737355e-02
-                    else 2.0022506313867799e-02 end end end
-        else case when artist_seed_count <= 2.0000000000000004e+01
-            then case when als_rank <= 6.5000000000000009e+00
-                then case when track_playlist_count <= 5.0500000000000007e+01
-                    then 2.6843676485541215e-02
-                    else case when track_playlist_count <= 5.6500000000000007e+01
-                        then -4.4251991726979967e-02
-                        else 9.8384013335742725e-03 end end
-                else 2.6953083162704720e-03 end
-            else 5.8565383590498565e-02 end end
-    + case when cooccurrence_score <= 8.0502571491037600e-01
-        then case when artists_rank <= 1.0500000000000002e+01
-            then case when seed_count <= 2.4500000000000004e+01
-                then 2.0804537761266628e-02
-                else case when artists_score <= 1.8660254037844388e+00
-                    then -2.0369449847637233e-01
-                    else case when neighbours_rank <= 1.2500000000000002e+01
-                        then case when artists_score <= 1.7190058069548169e+01
-                            then case when artists_score <= 5.1475859681497091e+00
-                                then 4.6810471991095863e-03
-                                else case when ease_score <= 8.5353288231023536e-03
-                                    then -5.9099329872160336e-02
-                                    else case when ease_rank <= 4.5000000000000009e+00
-                                        then -1.6575761280652004e-01
-                                        else -4.2395159497016288e-01 end end end
-                            else -3.1824291293219408e-03 end
-                        else 3.1218356228504157e-03 end end end
-            else case when cosine_rank <= 1.9455000000000002e+03
-                then case when als_rank <= 3.5000000000000004e+00
-                    then case when neighbours_score <= 8.4598929568999268e-02
-                        then -1.9312542223115969e-01
-                        else case when cooccurrence_rank <= 3.5000000000000004e+00
-                            then 4.5195299772641813e-02
-                            else case when cosine_rank <= 3.5000000000000004e+00
-                                then -1.2504547295926643e-01
-                                else case when titles_score <= 4.9007857341888874e+00
-                                    then 2.3498309346544229e-02
-                                    else -5.6565136484074491e-02 end end end end
-                    else case when ease_rank <= 5.5750000000000011e+02
-                        then case when cooccurrence_score <= 3.1083654134837133e-02
-                            then case when ease_score <= 1.5738010217639872e-03
-                                then -7.9118103294125941e-02
-                                else -1.6278620897914264e-02 end
-                            else -2.2478717332507425e-03 end
-                        else case when neighbours_rank <= 4.3950000000000006e+02
-                            then case when neighbours_score <= 1.3692520868596467e-02
-                                then 1.4842966250154666e-01
-                                else case when neighbours_score <= 1.6786666235812129e-02
-                                    then -1.2701229838928027e-01
-                                    else case when neighbours_score <= 1.7644888496158712e-02
-                                        then 1.1713845302120979e-01
-                                        else 1.6608765074938962e-02 end end end
-                            else case when als_score <= 1.8505209125578407e-02
-                                then case when als_rank <= 4.9450000000000006e+02
-                                    then -8.9442159750634534e-02
-                                    else -7.3684101005085422e-03 end
-                                else case when als_score <= 1.9201598130166534e-02
-                                    then case when cooccurrence_score <= 2.8387614529590228e-02
-                                        then 1.3312406217123388e-01
-                                        else -6.6495235175793116e-02 end
-                                    else 3.9478986469064243e-03 end end end end end
-                else case when ease_rank <= 1.3950000000000003e+02
-                    then -1.4740974249326019e-01
-                    else -1.0349360896497795e-02 end end end
-        else case when seed_count <= 1.0500000000000002e+01
-            then case when titles_score <= 4.7684387720919595e+01
-                then 2.6539923885855743e-02
-                else 8.9637633070838052e-02 end
-            else case when neighbours_score <= 2.3477958896530648e+01
-                then 6.5573029287838277e-03
-                else 2.4271136938630283e-02 end end end
-    + case when cooccurrence_score <= 8.4745646190935067e-02
-        then case when titles_rank <= 3.0500000000000004e+01
-            then case when titles_score <= 6.6013844250199663e+00
-                then -1.2281120132258794e-01
-                else 2.5894073070031765e-02 end
-            else case when cooccurrence_rank <= 6.6500000000000014e+01
-                then case when seed_count <= 2.4500000000000004e+01
-                    then case when cosine_score <= 9.8115689906209294e-02
-                        then case when artist_seed_count <= 4.5000000000000009e+00
-                            then -1.0253630102431577e-01
-                            else 1.0009210801698638e-01 end
-                        else -1.4323607961773014e-02 end
-                    else case when neighbours_rank <= 6.5500000000000014e+01
-                        then 4.8995036698943756e-02
-                        else -2.3444410940105473e-01 end end
-                else case when artist_seed_count <= 1.0000000180025095e-35
-                    then case when seed_count <= 2.3500000000000004e+01
-                        then case when als_score <= 4.8538062721490867e-02
-                            then case when cooccurrence_rank <= 1.7450000000000003e+02
-                                then case when cosine_score <= 7.2472871759418148e-02
-                                    then case when als_score <= 1.0929164942353966e-02
-                                        then 6.9971178610828563e-02
-                                        else case when neighbours_rank <= 3.0850000000000006e+02
-                                            then case when generator_count <= 3.5000000000000004e+00
-                                                then 5.6053889494240172e-02
-                                                else case when titles_score <= 6.2304157526552766e+00
-                                                    then -1.5166646979680665e-01
-                                                    else 5.4284335851859128e-02 end end
-                                            else 8.9058634025820343e-02 end end
-                                    else case when neighbours_rank <= 1.0850000000000001e+02
-                                        then -6.0300793809123378e-02
-                                        else 1.2160037841406103e-02 end end
-                                else -1.0952267579725082e-02 end
-                            else 1.2005217892883583e-02 end
-                        else case when generator_count <= 4.5000000000000009e+00
-                            then case when cosine_score <= 6.1845492412722171e-02
-                                then case when als_score <= 1.0333245992660524e-01
-                                    then case when titles_rank <= 1.1250000000000001e+02
-                                        then 7.8576253306990862e-03
-                                        else -5.2974391142069414e-02 end
-                                    else 3.5483970963025471e-03 end
-                                else -1.3322630981230975e-03 end
-                            else -8.1208984796081740e-02 end end
-                    else -9.5956229936875631e-04 end end end
-        else case when artist_seed_count <= 2.0000000000000004e+01
-            then case when cooccurrence_score <= 1.9719548392699646e+00
-                then case when artists_score <= 3.6027756377319953e+01
-                    then case when seed_count <= 2.1500000000000004e+01
-                        then case when titles_score <= 6.6032551511635859e+01
-                            then case when neighbours_score <= 1.0319864250109754e+00
-                                then 4.2050468508313971e-03
-                                else 1.7012747398965893e-02 end
-                            else 8.7006890549817306e-02 end
-                        else case when titles_score <= 1.6607246497452127e+01
-                            then case when titles_score <= 1.3446225712354538e+01
-                                then -5.2825242441598239e-04
-                                else 2.9720991058987841e-02 end
-                            else -1.8737778299247092e-02 end end
-                    else -8.5312604800355060e-02 end
-                else 1.8247927532459678e-02 end
-            else 5.7145256344497644e-02 end end
-    + case when artist_seed_count <= 2.0000000000000004e+01
-        then case when als_score <= 2.9814823064953093e-03
-            then case when als_rank <= 1.6725000000000002e+03
-                then case when als_rank <= 3.9050000000000006e+02
-                    then case when als_rank <= 3.8750000000000006e+02
-                        then case when track_playlist_count <= 9.5000000000000018e+00
-                            then case when als_score <= 1.4858719055155237e-07
-                                then -1.2991003700665663e-01
-                                else case when als_score <= 2.2312001965474340e-04
-                                    then 5.5884725801199957e-02
-                                    else -1.3145576919360760e-01 end end
-                            else -1.1477904754962059e-01 end
-                        else 1.3709129706820353e-01 end
-                    else -1.2774327373717911e-01 end
-                else case when als_rank <= 1.9695000000000002e+03
-                    then 1.2795421695757833e-01
-                    else case when ease_rank <= 8.5000000000000018e+00
-                        then -2.1018153588556743e-01
-                        else case when neighbours_rank <= 1.2500000000000002e+01
-                            then case when ease_rank <= 2.0500000000000004e+01
-                                then 1.0568921739112234e-01
-                                else -9.9060586097115322e-02 end
-                            else -1.1235317156849731e-02 end end end end
-            else case when neighbours_score <= 2.3477958896530648e+01
-                then case when artist_seed_count <= 4.5000000000000009e+00
-                    then case when titles_rank <= 6.2050000000000011e+02
-                        then 6.4730987422829608e-03
-                        else case when als_score <= 1.7847579903900627e-02
-                            then case when als_score <= 1.2776227202266456e-02
-                                then case when neighbours_score <= 4.8109961823632703e-02
-                                    then case when neighbours_rank <= 4.4500000000000007e+01
-                                        then -1.0463234711741437e-01
-                                        else case when als_score <= 1.1997799389064314e-02
-                                            then case when track_playlist_count <= 7.5000000000000009e+00
-                                                then case when als_rank <= 4.7350000000000006e+02
-                                                    then 1.4006489555267419e-02
-                                                    else case when generator_count <= 3.5000000000000004e+00
-                                                        then -5.0127897020385464e-03
-                                                        else -8.6995537983449833e-02 end end
-                                                else case when als_rank <= 4.8250000000000006e+02
-                                                    then -6.9360074503546573e-02
-                                                    else case when als_rank <= 4.8550000000000006e+02
-                                                        then 1.7450169614428487e-01
-                                                        else 7.4580420693125642e-03 end end end
-                                            else case when neighbours_score <= 1.4398274300875997e-02
-                                                then 7.4776889954940959e-02
-                                                else -3.0899332425175775e-02 end end end
-                                    else case when als_rank <= 3.5950000000000006e+02
-                                        then -1.8256562701021772e-01
-                                        else 6.2473455760188062e-02 end end
-                                else case when artists_rank <= 2.5000000000000004e+00
-                                    then 7.2548162788124926e-02
-                                    else -3.4442259601728607e-02 end end
-                            else case when als_rank <= 8.9850000000000011e+02
-                                then -5.2530056500726739e-05
-                                else -1.5754471304182963e-02 end end end
-                    else case when seed_count <= 2.2500000000000004e+01
-                        then 4.0216458150086606e-02
-                        else -1.5717373415419043e-03 end end
-                else 2.5124149930401810e-02 end end
-        else 4.5502158596808784e-02 end
-    + case when artists_rank <= 2.6550000000000006e+02
-        then case when titles_score <= 7.2712770816675118e+01
-            then case when titles_score <= 5.4972472182585639e+00
-                then case when track_playlist_count <= 3.6500000000000007e+01
-                    then case when cooccurrence_rank <= 5.2500000000000007e+01
-                        then 2.1009292930224494e-02
-                        else case when cosine_rank <= 1.0500000000000002e+01
-                            then -3.7514923487899476e-01
-                            else 4.3520023003082442e-03 end end
-                    else -1.6031432366372941e-02 end
-                else 1.9934158666017360e-02 end
-            else -2.3616047296891832e-01 end
-        else case when cooccurrence_score <= 2.7894552292243330e-01
-            then case when neighbours_score <= 1.2968583232794184e-02
-                then case when ease_rank <= 5.3750000000000011e+02
-                    then -6.9735601347503479e-02
-                    else case when track_playlist_count <= 5.3500000000000007e+01
-                        then -9.3316607317863887e-03
-                        else case when track_playlist_count <= 1.4350000000000003e+02
-                            then -6.9205567000334589e-02
-                            else 1.2801779901208443e-01 end end end
-                else case when ease_rank <= 5.8350000000000011e+02
-                    then case when seed_count <= 2.0500000000000004e+01
-                        then case when neighbours_score <= 1.4632279248458927e-02
-                            then -6.6529501513578254e-02
-                            else case when ease_score <= 7.9009753122044797e-04
-                                then case when track_playlist_count <= 7.5000000000000009e+00
-                                    then 1.0530738129817414e-01
-                                    else case when cooccurrence_rank <= 2.8450000000000006e+02
-                                        then -1.0695653458954589e-01
-                                        else 6.5445874920773653e-02 end end
-                                else case when neighbours_score <= 1.5455870373935579e-02
-                                    then -9.6125567858142788e-02
-                                    else -2.5813055762067831e-03 end end end
-                        else case when ease_rank <= 1.7250000000000003e+02
-                            then case when track_playlist_count <= 1.6500000000000004e+01
-                                then case when neighbours_score <= 5.5095744883552666e-01
-                                    then case when seed_count <= 2.3500000000000004e+01
-                                        then -1.9414015319586836e-01
-                                        else case when ease_rank <= 2.4500000000000004e+01
-                                            then case when als_score <= 3.9072850719094283e-02
-                                                then 5.0866942702611467e-02
-                                                else case when als_score <= 1.6905515640974048e-01
-                                                    then -1.2133875677977408e-01
-                                                    else 9.6017945662389317e-02 end end
-                                            else -3.3828860668748448e-02 end end
-                                    else case when cosine_score <= 2.3519273784903630e-01
-                                        then 1.4491280988829408e-01
-                                        else 8.4327566765920450e-04 end end
-                                else -6.8604130876620928e-02 end
-                            else -6.0987045570794762e-03 end end
-                    else case when neighbours_score <= 1.3692520868596467e-02
-                        then case when cosine_score <= 6.1199789290293592e-02
-                            then case when cosine_rank <= 8.4150000000000011e+02
-                                then 1.3973739252632925e-01
-                                else -8.1253791746029747e-03 end
-                            else -5.3043113049096473e-02 end
-                        else 3.5649692951657433e-03 end end end
-            else case when titles_score <= 5.2966860835602965e+01
-                then 3.9508255685157803e-03
-                else 5.5743810172064125e-02 end end end
-    + case when neighbours_score <= 4.6650890253065294e+00
-        then case when artist_seed_count <= 4.5000000000000009e+00
-            then case when als_score <= 1.7847579903900627e-02
-                then case when als_score <= 1.3906215317547323e-02
-                    then case when cosine_rank <= 1.4350000000000003e+02
-                        then case when als_rank <= 4.5500000000000007e+01
-                            then case when titles_rank <= 4.2500000000000007e+01
-                                then 5.2173921135702753e-02
-                                else -1.1145146474711712e-01 end
-                            else 2.0729023825791035e-02 end
-                        else case when cosine_rank <= 1.9350000000000003e+02
-                            then case when neighbours_rank <= 1.1250000000000001e+02
-                                then -1.3849598976695149e-01
-                                else -3.5159405687436508e-02 end
-                            else case when cosine_score <= 5.5931499184131386e-02
-                                then case when ease_rank <= 6.8650000000000011e+02
-                                    then -6.6971126330965025e-02
-                                    else case when artists_rank <= 2.5000000000000004e+00
-                                        then 3.4937660744122224e-02
-                                        else case when artists_rank <= 8.5000000000000018e+00
-                                            then case when artists_score <= 2.5476205269238847e+00
-                                                then case when artists_rank <= 3.5000000000000004e+00
-                                                    then 5.3450834021822137e-02
-                                                    else -6.6743822454243096e-02 end
-                                                else -1.3039580903665077e-01 end
-                                            else case when artists_rank <= 1.0500000000000002e+01
-                                                then 5.5368215118120116e-02
-                                                else -1.0639582746938721e-02 end end end end
-                                else case when artists_rank <= 2.3500000000000004e+01
-                                    then -8.6627759835264051e-02
-                                    else case when titles_rank <= 4.5000000000000009e+00
-                                        then 9.6162746022408180e-02
-                                        else case when ease_rank <= 1.3950000000000003e+02
-                                            then case when neighbours_rank <= 3.5750000000000006e+02
-                                                then case when cosine_rank <= 1.9650000000000003e+02
-                                                    then 1.0914297319067551e-01
-                                                    else -8.2883713271663606e-02 end
-                                                else 1.6816691384864890e-01 end
-                                            else case when ease_rank <= 2.1350000000000003e+02
-                                                then case when cosine_rank <= 3.0950000000000006e+02
-                                                    then 1.0469220355519465e-01
-                                                    else -3.8844571667980603e-02 end
-                                                else 3.3614035078725589e-03 end end end end end end end
-                    else case when cosine_rank <= 7.0150000000000011e+02
-                        then -4.4814199544121545e-02
-                        else -7.2217762799227474e-03 end end
-                else -1.8952065776451622e-05 end
-            else case when seed_count <= 2.0500000000000004e+01
-                then case when als_rank <= 2.7500000000000004e+01
-                    then case when cosine_score <= 5.4847603717217075e-01
-                        then 1.1302112702178913e-01
-                        else 1.8249989803929886e-02 end
-                    else case when neighbours_score <= 6.9974276240532607e-01
-                        then 2.7045028255380507e-02
-                        else -4.8251506308316830e-02 end end
-                else case when artist_seed_count <= 2.0000000000000004e+01
-                    then case when seed_count <= 2.2500000000000004e+01
-                        then -2.2220038727885416e-01
-                        else -8.2557401916455286e-03 end
-                    else 3.5455202438351568e-02 end end end
-        else 1.1249339152378442e-02 end
-    + case when artist_seed_count <= 2.0000000000000004e+01
-        then case when neighbours_score <= 1.3859634328380993e+01
-            then case when artists_score <= 3.2007810593582128e+01
-                then case when artist_seed_count <= 4.5000000000000009e+00
-                    then case when als_score <= 5.6736905127763755e-02
-                        then case when titles_rank <= 3.0500000000000004e+01
-                            then case when neighbours_score <= 1.5606538202539008e-01
-                                then case when cooccurrence_rank <= 8.9500000000000014e+01
-                                    then 5.4991655595768213e-02
-                                    else 8.3003912136634436e-03 end
-                                else -2.9997694937526406e-02 end
-                            else -5.7485950483849553e-03 end
-                        else case when seed_count <= 1.0500000000000002e+01
-                            then case when cosine_score <= 9.2279036273911963e-01
-                                then case when ease_score <= 2.5552693021333703e-02
-                                    then 5.2931945068791300e-03
-                                    else case when als_rank <= 3.5000000000000004e+00
-                                        then -2.1812080209703791e-01
-                                        else -3.4820131638782247e-02 end end
-                                else 2.4647457392496352e-02 end
-                            else case when cosine_rank <= 1.1150000000000001e+02
-                                then case when cosine_score <= 2.5669801045317525e-01
-                                    then -8.9442271473126667e-02
-                                    else case when als_score <= 2.3039801418781283e-01
-                                        then case when cosine_score <= 2.8583867629496179e-01
-                                            then case when neighbours_score <= 4.2069084003509166e-01
-                                                then -1.8531576883035857e-02
-                                                else 1.2082638605858734e-01 end
-                                            else -1.9304774110314844e-02 end
-                                        else case when ease_score <= 1.1407014203986045e-02
-                                            then case when als_rank <= 3.5000000000000004e+00
-                                                then 1.0357391940138344e-01
-                                                else 7.8346588511011023e-03 end
-                                            else case when neighbours_score <= 1.6076981419527139e+00
-                                                then -4.3671522724649636e-02
-                                                else 2.3257878413553666e-03 end end end end
-                                else 2.4771975147811149e-03 end end end
-                    else case when seed_count <= 2.0500000000000004e+01
-                        then 3.2900494595589899e-02
-                        else case when cooccurrence_rank <= 1.0435000000000002e+03
-                            then case when titles_rank <= 1.2500000000000002e+01
-                                then -2.5339726059731266e-01
-                                else case when als_score <= 7.2148796170949950e-02
-                                    then case when als_rank <= 7.2550000000000011e+02
-                                        then 1.1616684194621374e-01
-                                        else 9.5177975894718044e-03 end
-                                    else case when cooccurrence_score <= 5.1015336368766773e-01
-                                        then case when als_rank <= 1.0150000000000001e+02
-                                            then -1.7478778630133790e-01
-                                            else -8.2885840408565663e-03 end
-                                        else 2.5841049194365875e-02 end end end
-                            else -3.6440515945497708e-02 end end end
-                else case when cosine_score <= 5.9967524687106499e-01
-                    then 8.6555418444816158e-03
-                    else case when artist_seed_count <= 1.0500000000000002e+01
-                        then -6.4450555719159891e-02
-                        else case when cosine_rank <= 4.2500000000000007e+01
-                            then -3.7237550329757413e-01
-                            else -3.3515673049272283e-02 end end end end
-            else 1.5128873450021571e-02 end
-        else 4.7289451654401828e-02 end
-    + case when cooccurrence_score <= 9.3205038757687417e-02
-        then case when neighbours_rank <= 1.6500000000000004e+01
-            then -7.8846842156368502e-02
-            else case when als_rank <= 1.0500000000000002e+01
-                then case when ease_rank <= 1.9450000000000003e+02
-                    then case when artists_rank <= 1.8500000000000004e+01
-                        then 8.6488501615670191e-02
-                        else case when ease_score <= 2.2404995244081007e-03
-                            then -1.0838862566462848e-01
-                            else 2.9043435322497618e-02 end end
-                    else case when neighbours_score <= 2.5122391206619150e-02
-                        then -1.1561941198363365e-02
-                        else 1.0432442882710602e-01 end end
-                else case when cooccurrence_rank <= 5.9500000000000007e+01
-                    then 1.5463936855156346e-02
-                    else -6.3592044654290818e-03 end end end
-        else case when artist_seed_count <= 1.2500000000000002e+01
-            then case when neighbours_score <= 6.1423385697154227e-02
-                then case when neighbours_score <= 5.7479171750383008e-02
-                    then case when artists_rank <= 5.2500000000000007e+01
-                        then case when cooccurrence_score <= 1.7139872317492358e-01
-                            then 6.0200952858410130e-02
-                            else -1.5186991745710485e-01 end
-                        else case when cosine_rank <= 3.0050000000000006e+02
-                            then case when cooccurrence_score <= 9.9508946094165412e-02
-                                then -1.1580528426714201e-01
-                                else -1.4039588049084898e-02 end
-                            else case when ease_rank <= 6.1150000000000011e+02
-                                then case when cooccurrence_score <= 1.0868467952608664e-01
-                                    then case when ease_score <= 9.2625097840413147e-04
-                                        then -4.7464575436852355e-02
-                                        else 1.2806449747102541e-01 end
-                                    else -1.1882141891439980e-02 end
-                                else 2.6205010249215621e-03 end end end
-                    else case when cosine_rank <= 1.4500000000000002e+01
-                        then -9.3368686320892930e-02
-                        else case when ease_rank <= 3.5750000000000006e+02
-                            then 9.1655455025557706e-02
-                            else -8.8394844686562377e-02 end end end
-                else case when neighbours_score <= 9.1499694882634923e+00
-                    then case when neighbours_score <= 7.0424286892879842e-02
-                        then case when cooccurrence_rank <= 1.0150000000000001e+02
-                            then case when ease_rank <= 8.5000000000000018e+00
-                                then 4.3651241935661188e-02
-                                else -1.5315061059217538e-01 end
-                            else case when cosine_score <= 1.0536397279112510e-01
-                                then 9.8244998706761996e-02
-                                else -4.8961312912948869e-02 end end
-                        else case when cooccurrence_score <= 9.4222946091233592e-02
-                            then case when cosine_rank <= 1.3185000000000002e+03
-                                then 2.2065238287893068e-02
-                                else case when neighbours_score <= 1.0469387774136156e-01
-                                    then 3.1603453977138624e-01
-                                    else 1.0070994426829805e-01 end end
-                            else case when ease_score <= 5.9055228728757035e-02
-                                then 1.3460764266381370e-03
-                                else -1.0751365263240831e-01 end end end
-                    else 1.1829736124950974e-02 end end
-            else case when artists_rank <= 2.3500000000000004e+01
-                then 5.4027532644437992e-02
-                else -1.5663079781714020e-02 end end end
-    + case when artist_seed_count <= 2.0000000000000004e+01
-        then case when als_score <= 1.8505209125578407e-02
-            then case when artist_seed_count <= 1.0500000000000002e+01
-                then case when ease_score <= 8.9785120517940490e-04
-                    then case when als_rank <= 3.8150000000000006e+02
-                        then case when track_playlist_count <= 7.5000000000000009e+00
-                            then case when titles_rank <= 2.0500000000000004e+01
-                                then 9.9373394726979911e-02
-                                else -6.4804764762589357e-03 end
-                            else case when titles_score <= 5.7490103789007536e+00
-                                then -6.7619565129444725e-02
-                                else case when track_playlist_count <= 3.4500000000000007e+01
-                                    then 6.9080412705395611e-02
-                                    else -1.2264646207374036e-01 end end end
-                        else -7.0091867318548794e-03 end
-                    else case when ease_score <= 1.6273225818617166e-03
-                        then 1.7593408638858506e-02
-                        else -8.0233226531301310e-03 end end
-                else -1.2451025143051142e-01 end
-            else case when titles_rank <= 6.2050000000000011e+02
-                then case when artist_seed_count <= 1.2500000000000002e+01
-                    then 7.6961112328728853e-03
-                    else 8.8505762668126320e-02 end
-                else case when track_playlist_count <= 1.7500000000000004e+01
-                    then case when cooccurrence_rank <= 5.5500000000000007e+01
-                        then case when als_score <= 3.3796753734350211e-02
-                            then case when cosine_score <= 1.4191143777599827e-01
-                                then case when cooccurrence_rank <= 1.4500000000000002e+01
-                                    then -2.2337827404274391e-01
-                                    else 3.3609243771536203e-03 end
-                                else case when cosine_rank <= 1.7500000000000004e+01
-                                    then case when track_playlist_count <= 7.5000000000000009e+00
-                                        then -6.2941189929737199e-02
-                                        else 8.2855054927471250e-02 end
-                                    else 8.6541846969219849e-02 end end
-                            else case when ease_score <= 1.7653244854582484e-03
-                                then -1.5707816656581933e-01
-                                else 1.3489114823701935e-02 end end
-                        else 8.5871853618094075e-05 end
-                    else case when neighbours_score <= 4.5737614515637420e-01
-                        then case when cosine_rank <= 3.9500000000000007e+01
-                            then case when ease_score <= 2.5635860504611883e-03
-                                then -1.2489635257562177e-01
-                                else case when cosine_score <= 1.5824204301683895e-01
-                                    then 6.2182470850157191e-02
-                                    else case when track_playlist_count <= 2.7500000000000004e+01
-                                        then -8.9565672736555801e-02
-                                        else -2.7288803966963607e-02 end end end
-                            else case when seed_count <= 1.0500000000000002e+01
-                                then case when ease_score <= 5.3528459972541399e-04
-                                    then case when als_rank <= 6.0500000000000007e+01
-                                        then 7.7843397160422267e-02
-                                        else 7.2710188366705971e-03 end
-                                    else case when neighbours_score <= 4.6214808241530882e-02
-                                        then -5.5805632321135307e-02
-                                        else -2.8092530963362851e-03 end end
-                                else case when als_score <= 2.8056265786290172e-02
-                                    then -1.4341770264853790e-01
-                                    else -2.1161136741862003e-02 end end end
-                        else -3.4430288608029990e-04 end end end end
-        else 4.2361747107440263e-02 end
-    + case when cooccurrence_score <= 2.1545047436783929e-01
-        then case when cosine_rank <= 1.7500000000000004e+01
-            then case when cosine_rank <= 1.0500000000000002e+01
-                then case when generator_count <= 6.5000000000000009e+00
-                    then case when artists_rank <= 1.8500000000000004e+01
-                        then case when als_score <= 3.8045248016715057e-02
-                            then 7.8192797791686752e-02
-                            else -4.2147967125629932e-02 end
-                        else case when artists_score <= 2.3427788601414843e+00
-                            then case when cooccurrence_score <= 1.8257614269922282e-01
-                                then case when neighbours_rank <= 2.4500000000000004e+01
-                                    then -7.8877328822023376e-02
-                                    else 1.5321448261136834e-02 end
-                                else 3.6795501604288225e-02 end
-                            else -2.9762478802926073e-01 end end
-                    else -1.5255213488082808e-01 end
-                else case when cosine_score <= 1.6706977823913302e-01
-                    then -1.4762157896328029e-01
-                    else case when cooccurrence_rank <= 1.7500000000000004e+01
-                        then -1.3539311489014613e-01
-                        else -2.1990628774121003e-03 end end end
-            else case when cooccurrence_rank <= 1.0500000000000002e+01
-                then case when ease_rank <= 2.0500000000000004e+01
-                    then 6.7159005069116137e-02
-                    else -3.5970343920853652e-02 end
-                else case when artists_rank <= 3.4150000000000006e+02
-                    then case when artists_rank <= 3.3750000000000006e+02
-                        then 1.8534473564047714e-03
-                        else 1.1428447927226222e-01 end
-                    else case when neighbours_rank <= 1.5255000000000002e+03
-                        then case when ease_rank <= 9.6750000000000011e+02
-                            then case when seed_count <= 2.1500000000000004e+01
-                                then case when ease_rank <= 3.6500000000000007e+01
-                                    then -2.5869823958311916e-02
-                                    else -2.0766263049143375e-04 end
-                                else case when cosine_rank <= 2.3500000000000004e+01
-                                    then case when cooccurrence_score <= 1.6686788232352984e-01
-                                        then -6.8875348823437710e-02
-                                        else 1.2252382641429847e-01 end
-                                    else case when ease_rank <= 8.0500000000000014e+01
-                                        then case when ease_score <= 9.4587943077651326e-04
-                                            then 2.0105719598217265e-02
-                                            else -1.0769532985828870e-01 end
-                                        else case when ease_score <= 9.0378944061688239e-04
-                                            then case when neighbours_rank <= 2.9650000000000006e+02
-                                                then -1.1112072435692939e-01
-                                                else -1.8666785635980579e-02 end
-                                            else -6.8717170212315107e-03 end end end end
-                            else 9.6329605749255042e-03 end
-                        else case when als_score <= 9.5271449536085146e-03
-                            then case when titles_score <= 5.7490103789007536e+00
-                                then -4.2091648768438600e-02
-                                else case when titles_score <= 5.9609175022889334e+00
-                                    then case when titles_rank <= 8.8500000000000014e+01
-                                        then -1.3507240627739547e-01
-                                        else 7.6245567179194104e-02 end
-                                    else -1.6666027074337147e-02 end end
-                            else -4.9250059430607637e-03 end end end end end
-        else case when generator_count <= 6.5000000000000009e+00
-            then 3.3572707595920740e-03
-            else 2.0484604822029098e-02 end end
-    + case when cooccurrence_score <= 9.2184289997190083e-02
-        then case when artists_score <= 4.4155174492701272e+00
-            then case when cosine_rank <= 2.4350000000000003e+02
-                then case when als_rank <= 1.4755000000000002e+03
-                    then case when als_rank <= 6.8850000000000011e+02
-                        then case when titles_score <= 1.2618636488098408e+01
-                            then case when titles_rank <= 4.1950000000000006e+02
-                                then 3.7024005000688878e-02
-                                else case when neighbours_rank <= 2.1050000000000003e+02
-                                    then -3.2937594133684821e-02
-                                    else case when ease_rank <= 2.1050000000000003e+02
-                                        then case when neighbours_score <= 2.9442841779352538e-02
-                                            then 7.4087161321612083e-02
-                                            else -4.2039640285135068e-03 end
-                                        else -4.0259681060579158e-02 end end end
-                            else case when neighbours_score <= 1.9935143845220823e-02
-                                then 1.0800003923035562e-01
-                                else -1.4215969313377888e-01 end end
-                        else -6.5489220398737877e-02 end
-                    else 3.8780530225751231e-02 end
-                else case when ease_rank <= 9.1500000000000014e+01
-                    then case when ease_rank <= 6.4500000000000014e+01
-                        then -6.2841663522813521e-02
-                        else case when cooccurrence_score <= 5.3352075787551211e-02
-                            then -9.0723396379240054e-02
-                            else 9.9222145588325497e-02 end end
-                    else -4.1391499855175191e-03 end end
-            else case when seed_count <= 1.0500000000000002e+01
-                then 2.5486440290753493e-02
-                else case when artists_score <= 2.3227136804866156e+01
-                    then case when cosine_rank <= 3.0950000000000006e+02
-                        then -2.6515951833811802e-01
-                        else case when ease_rank <= 3.8650000000000006e+02
-                            then 1.0450713226344269e-01
-                            else -2.1080516878425368e-02 end end
-                    else 2.8202864859575662e-02 end end end
-        else case when track_playlist_count <= 3.7500000000000007e+01
-            then case when cooccurrence_rank <= 2.6500000000000004e+01
-                then case when cooccurrence_score <= 9.9508946094165412e-02
-                    then -1.4840385261915864e-01
-                    else case when neighbours_score <= 6.1423385697154227e-02
-                        then case when track_playlist_count <= 8.5000000000000018e+00
-                            then case when ease_score <= 9.6113704962181017e-04
-                                then 5.4319825125130151e-02
-                                else -1.8336558984004842e-01 end
-                            else 1.0185553660909970e-01 end
-                        else case when neighbours_score <= 8.3147170960416864e-02
-                            then -7.4276023637068075e-02
-                            else case when neighbours_score <= 9.5761227822017111e-02
-                                then 7.0391963252146209e-02
-                                else case when neighbours_score <= 1.2300829581118149e-01
-                                    then case when ease_score <= 3.3022740528904264e-03
-                                        then case when ease_score <= 2.4728916798061073e-03
-                                            then -1.8994791212509365e-01
-                                            else -2.3659984570832037e-04 end
-                                        else -2.4385898379709917e-01 end
-                                    else 1.5961440486056851e-02 end end end end end
-                else case when als_score <= 2.3039801418781283e-01
-                    then 1.2912120017341423e-03
-                    else 1.3073181081080824e-02 end end
-            else -2.4422404182258195e-03 end end
-    + case when cooccurrence_score <= 2.7030267357422938e-01
-        then case when als_rank <= 3.5000000000000004e+00
-            then case when track_playlist_count <= 2.6500000000000004e+01
-                then 5.4245842782443071e-02
-                else case when titles_rank <= 2.9650000000000006e+02
-                    then -1.9220234053949101e-01
-                    else -1.4239597948644206e-03 end end
-            else case when artist_seed_count <= 1.4500000000000002e+01
-                then case when artist_seed_count <= 7.5000000000000009e+00
-                    then case when artists_rank <= 4.2350000000000006e+02
-                        then 1.5542813664126138e-03
-                        else case when als_score <= 9.1911894269287604e-03
-                            then case when als_rank <= 1.6050000000000003e+02
-                                then case when cooccurrence_rank <= 1.2650000000000001e+02
-                                    then -3.3653883511419652e-02
-                                    else -1.1457534782296877e-01 end
-                                else case when cooccurrence_score <= 5.5230538707918546e-02
-                                    then case when cosine_rank <= 2.1650000000000003e+02
-                                        then -1.0540225500618648e-01
-                                        else case when als_rank <= 1.7550000000000003e+02
-                                            then 7.0461246904525918e-02
-                                            else case when als_rank <= 3.7850000000000006e+02
-                                                then case when als_score <= 4.7058959025889644e-03
-                                                    then -9.1662851480235036e-02
-                                                    else -1.7669433554381681e-02 end
-                                                else case when als_rank <= 3.9050000000000006e+02
-                                                    then 8.2108601652668728e-02
-                                                    else case when track_playlist_count <= 2.5000000000000004e+00
-                                                        then -3.4835005846816182e-02
-                                                        else -6.7994530814614587e-03 end end end end end
-                                    else 4.1984529302343488e-03 end end
-                            else case when als_rank <= 1.3885000000000002e+03
-                                then -2.7541307102681972e-03
-                                else -3.1771965358315744e-02 end end end
-                    else case when track_playlist_count <= 1.5000000000000002e+00
-                        then case when cooccurrence_rank <= 5.8450000000000011e+02
-                            then 7.7576267992783984e-02
-                            else case when artists_rank <= 2.5000000000000004e+00
-                                then 7.7080817764902609e-02
-                                else -9.6274365139431856e-02 end end
-                        else case when seed_count <= 2.4500000000000004e+01
-                            then 8.8142523308648454e-02
-                            else -1.5390572546292014e-01 end end end
-                else case when als_score <= 2.2007909603416923e-02
-                    then case when neighbours_score <= 1.1225404588050275e-01
-                        then 1.8648158517736626e-02
-                        else -1.6622590658119671e-01 end
-                    else 7.0268178544878504e-02 end end end
-        else case when seed_count <= 1.0500000000000002e+01
-            then case when cooccurrence_score <= 1.0646408100332201e+00
-                then 1.0328136934110478e-02
-                else 5.3188086963289721e-02 end
-            else case when track_playlist_count <= 3.7500000000000007e+01
-                then case when neighbours_score <= 5.5857565075451898e+00
-                    then case when cosine_score <= 3.3561196173832325e-01
-                        then 3.5042921755755449e-02
-                        else case when cosine_score <= 2.2669400115636349e+00
-                            then 6.0477861883847302e-04
-                            else -2.5000076968010143e-01 end end
-                    else 1.7304292347819366e-02 end
-                else -5.7601971736796383e-03 end end end
-    + case when cooccurrence_rank <= 3.9500000000000007e+01
-        then case when artist_seed_count <= 1.5000000000000002e+00
-            then case when ease_score <= 2.4188024731824141e-03
-                then case when cooccurrence_score <= 9.5269283008772951e-02
-                    then case when ease_score <= 9.0378944061688239e-04
-                        then case when ease_score <= 8.6105082591783676e-04
-                            then -9.0295757233118945e-02
-                            else 4.2376259112904373e-02 end
-                        else -6.1791592727668966e-02 end
-                    else case when titles_rank <= 5.4150000000000011e+02
-                        then case when titles_score <= 1.4633760716006430e+01
-                            then -1.0274066174071005e-01
-                            else 1.5029072783817994e-02 end
-                        else case when neighbours_rank <= 4.5000000000000009e+00
-                            then case when artists_rank <= 1.9500000000000004e+01
-                                then 5.8157466374074866e-02
-                                else -1.5786953461609374e-01 end
-                            else case when als_rank <= 1.8350000000000003e+02
-                                then 7.3160406863897701e-02
-                                else case when ease_rank <= 8.5000000000000018e+00
-                                    then -2.1276601126147071e-01
-                                    else case when ease_rank <= 1.6500000000000004e+01
-                                        then 7.0950772873988557e-02
-                                        else case when ease_rank <= 3.5450000000000006e+02
-                                            then case when cooccurrence_score <= 1.0609481984580495e-01
-                                                then case when ease_score <= 9.6113704962181017e-04
-                                                    then 7.6732968843512439e-02
-                                                    else -1.4508469681821756e-01 end
-                                                else -1.1571799115790234e-01 end
-                                            else 1.0469627316199842e-01 end end end end end end end
-                else case when cooccurrence_score <= 1.2738768575234746e-01
-                    then case when neighbours_rank <= 9.7500000000000014e+01
-                        then -1.0445573904594055e-01
-                        else 6.5642571041810510e-02 end
-                    else case when titles_score <= 6.9013069042030864e+01
-                        then case when ease_score <= 2.9560941793728746e-02
-                            then case when seed_count <= 1.0500000000000002e+01
-                                then 3.1716995440092101e-03
-                                else case when ease_score <= 4.5827611416026657e-03
-                                    then -7.7355810944480755e-02
-                                    else -9.8357376546417841e-03 end end
-                            else case when cosine_score <= 1.6593158727885455e+00
-                                then 2.8033318528075224e-02
-                                else 3.6324808516704707e-03 end end
-                        else 6.3970559425240409e-02 end end end
-            else case when cooccurrence_score <= 2.4228948933854388e-01
-                then 5.3409459366108886e-02
-                else 1.6872693929521163e-02 end end
-        else case when artist_seed_count <= 2.0000000000000004e+01
-            then case when cooccurrence_score <= 1.9035996550330339e-01
-                then case when titles_rank <= 1.2500000000000002e+01
-                    then case when neighbours_rank <= 6.5500000000000014e+01
-                        then 9.1623473249180160e-02
-                        else case when titles_score <= 1.4723072817863391e+01
-                            then case when als_rank <= 2.3500000000000004e+01
-                                then 1.1652055308232667e-01
-                                else -7.0587693332759147e-02 end
-                            else 2.8873569221472124e-02 end end
-                    else -4.7081588204615082e-03 end
-                else 1.6628444110002819e-03 end
-            else 3.4068337533835820e-02 end end
-    + case when artist_seed_count <= 1.4500000000000002e+01
-        then case when cooccurrence_score <= 7.7311677384456726e-02
-            then case when track_playlist_count <= 1.0500000000000002e+01
-                then case when als_score <= 1.7691542097963977e-07
-                    then case when artists_rank <= 2.8950000000000006e+02
-                        then -1.8842288900192497e-03
-                        else case when titles_score <= 5.4972472182585639e+00
-                            then case when als_score <= 1.0000000180025095e-35
-                                then -4.5872949621758974e-02
-                                else -1.3603235601912853e-01 end
-                            else case when als_score <= 6.0674381074932184e-08
-                                then case when cooccurrence_score <= 3.6274886709972844e-02
-                                    then -1.8558282034031866e-02
-                                    else 1.1227543105137106e-01 end
-                                else 1.1380825333634091e-01 end end end
-                    else case when cooccurrence_score <= 7.2863213034991894e-02
-                        then 2.2557636321196770e-03
-                        else -3.3357759882102218e-02 end end
-                else -1.1322488175873538e-02 end
-            else case when track_playlist_count <= 2.1500000000000004e+01
-                then case when neighbours_rank <= 4.0500000000000007e+01
-                    then case when als_score <= 3.4331288188695915e-02
-                        then case when cosine_rank <= 1.7500000000000004e+01
-                            then case when artists_rank <= 3.3500000000000007e+01
-                                then 4.5126885970358514e-02
-                                else -3.3127012122289745e-02 end
-                            else case when neighbours_rank <= 4.5000000000000009e+00
-                                then -1.2324018520660701e-01
-                                else 5.4552915413608606e-02 end end
-                        else case when als_score <= 4.9064688384532935e-02
-                            then case when track_playlist_count <= 4.5000000000000009e+00
-                                then 8.2915720331231801e-03
-                                else -7.6425504007188533e-02 end
-                            else case when cosine_score <= 1.5055478271460143e-01
-                                then -1.2757779719320880e-01
-                                else case when als_score <= 6.6218573600053801e-02
-                                    then case when artists_rank <= 2.5500000000000004e+01
-                                        then 8.3390947238944607e-02
-                                        else case when track_playlist_count <= 1.1500000000000002e+01
-                                            then -1.7253960777839028e-02
-                                            else 6.9130638062097599e-02 end end
-                                    else case when cosine_score <= 2.3519273784903630e-01
-                                        then 7.9077048825409016e-02
-                                        else case when ease_score <= 4.4137176992761658e-03
-                                            then case when artist_seed_count <= 2.5000000000000004e+00
-                                                then case when als_score <= 9.1593604534864440e-02
-                                                    then -1.1108626651087720e-02
-                                                    else -1.8609370303556794e-01 end
-                                                else -3.3548731299861245e-01 end
-                                            else case when als_score <= 7.8743442893028273e-02
-                                                then case when neighbours_rank <= 4.5000000000000009e+00
-                                                    then -1.8247671975457549e-01
-                                                    else -2.3041136361805586e-02 end
-                                                else 1.6318214845520082e-02 end end end end end end end
-                    else case when als_score <= 2.1804022789001468e-01
-                        then -4.4615411882056416e-04
-                        else 1.3464098993213222e-02 end end
-                else case when cooccurrence_score <= 1.9719548392699646e+00
-                    then -2.7734723458735146e-03
-                    else 1.2558381675429246e-02 end end end
-        else 3.6934270509088374e-02 end
+    case
+        when generator_count <= 4.5000000000000009e+00 then case
+            when als_relative_score <= 1.9952752323642692e-01 then case
+                when artists_rank <= 6.1500000000000007e+01 then case
+                    when artists_rank <= 1.6500000000000004e+01 then case
+                        when track_playlist_count <= 5.5000000000000009e+00 then 8.3505262133965377e-02
+                        else 1.6091198319677060e-02
+                    end
+                    when track_playlist_count <= 4.5000000000000009e+00 then 2.8002553799017022e-02
+                    else -2.3400661087197478e-02
+                end
+                when cooccurrence_score <= 4.4848967948169935e-02 then case
+                    when artists_rank <= 1.6050000000000003e+02 then -2.3790235527483935e-02
+                    when als_relative_score <= 1.1411155509684205e-01 then case
+                        when titles_relative_score <= 3.9283697364381093e-01 then -7.4474671319273419e-02
+                        else -5.6269920916353459e-02
+                    end
+                    else -4.6854223541804296e-02
+                end
+                when cooccurrence_rank <= 2.2350000000000003e+02 then -3.7660230521445446e-03
+                when artists_rank <= 2.7750000000000006e+02 then -9.1356845451330063e-03
+                else -4.3612850363779099e-02
+            end
+            when track_playlist_count <= 1.5000000000000002e+00 then case
+                when artists_rank <= 2.6950000000000006e+02 then 1.8728681733511013e-02
+                else -4.8209003409806502e-02
+            end
+            when artists_rank <= 1.6050000000000003e+02 then 4.0792513936817681e-02
+            when als_score <= 4.0819882415235051e-03 then case
+                when titles_relative_score <= 4.9974497871220974e-01 then -6.1490700178908099e-02
+                else 5.8265737439083434e-02
+            end
+            when als_relative_score <= 3.7947206050874621e-01 then case
+                when neighbours_rank <= 8.9500000000000014e+01 then 3.7168527398908399e-02
+                else -8.9508109546821476e-03
+            end
+            when track_playlist_count <= 4.5000000000000009e+00 then -3.8503418566748198e-03
+            when cooccurrence_rank <= 1.5395000000000002e+03 then 3.3280089065865263e-02
+            else 7.2553632654237992e-03
+        end
+        when cooccurrence_rank <= 1.1250000000000001e+02 then case
+            when als_relative_score <= 5.7454578350737717e-01 then case
+                when generator_count <= 5.5000000000000009e+00 then 4.4443208631071977e-02
+                else 6.7019733669507739e-02
+            end
+            when cosine_rank <= 5.1500000000000007e+01 then 7.8431291486075222e-02
+            else 6.1466236700188741e-02
+        end
+        when artists_rank <= 3.0350000000000006e+02 then 5.2722820067240384e-02
+        when als_relative_score <= 4.1491511035426393e-01 then case
+            when track_playlist_count <= 3.5000000000000004e+00 then -2.1148446121117305e-02
+            else 1.5458937050892477e-02
+        end
+        when neighbours_score <= 1.9935143845220823e-02 then -2.5967142810560936e-02
+        when track_playlist_count <= 3.5000000000000004e+00 then 1.4652142184393500e-02
+        else 4.3946385970514375e-02
+    end
+    + case
+        when als_rank <= 1.8350000000000003e+02 then case
+            when als_rank <= 5.6500000000000007e+01 then case
+                when cooccurrence_rank <= 2.3500000000000004e+01 then case
+                    when cooccurrence_score <= 2.0963371845057363e-01 then 3.6531968799503926e-02
+                    else 6.0377490009192507e-02
+                end
+                when neighbours_relative_score <= 3.9945277113610032e-02 then -2.5264800897390988e-02
+                when generator_count <= 5.5000000000000009e+00 then 3.6366424234612886e-02
+                else 5.0542535971840954e-02
+            end
+            when cooccurrence_rank <= 1.1650000000000001e+02 then case
+                when artists_rank <= 2.2500000000000004e+01 then 5.4720899678566873e-02
+                else 2.5126559040827758e-02
+            end
+            when artists_rank <= 2.6050000000000006e+02 then 3.1764180240779503e-02
+            when neighbours_relative_score <= 6.8693973766598998e-02 then -2.3575354782497931e-02
+            else 4.3650563441411348e-03
+        end
+        when artists_rank <= 5.8500000000000007e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when track_playlist_count <= 3.5000000000000004e+00 then case
+                    when cosine_rank <= 3.4750000000000006e+02 then 5.9851867677465656e-02
+                    when artists_relative_score <= 6.5883053100008537e-01 then 6.1508688984704572e-03
+                    else 5.5802412924975446e-02
+                end
+                when als_relative_score <= 2.0529144958859602e-01 then -2.8358735477042749e-02
+                else 1.4433368580611323e-02
+            end
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when artists_score <= 1.0222494896572586e+01 then 5.8589791080019250e-02
+                else 6.9404007078366983e-03
+            end
+            else 8.4958337703301856e-02
+        end
+        when cooccurrence_rank <= 2.1950000000000003e+02 then case
+            when cooccurrence_rank <= 1.1250000000000001e+02 then case
+                when cooccurrence_score <= 5.7787253688699615e-02 then -7.1974594163270469e-02
+                when cooccurrence_relative_score <= 5.5027124021641005e-01 then 2.4912015984956942e-03
+                else 3.1151818123205794e-02
+            end
+            else -2.2939540398745187e-02
+        end
+        when als_relative_score <= 2.0395764426512306e-01 then case
+            when artists_rank <= 1.5250000000000003e+02 then case
+                when titles_relative_score <= 2.8574943480290149e-01 then -4.3130026844176994e-02
+                else 6.0284556197337927e-02
+            end
+            when titles_rank <= 1.4850000000000003e+02 then -4.8922431216374490e-02
+            else -7.1656279390315533e-02
+        end
+        when artists_score <= 1.2071067811865477e+00 then case
+            when track_playlist_count <= 2.5000000000000004e+00 then -5.5635632536092362e-02
+            when titles_relative_score <= 4.9974497871220974e-01 then case
+                when cooccurrence_relative_score <= 1.0702237705874877e-01 then -4.1884358472855439e-02
+                else -2.7147188854117595e-02
+            end
+            else 1.2866159292709470e-02
+        end
+        else -9.4388615323333282e-03
+    end
+    + case
+        when cooccurrence_rank <= 1.7450000000000003e+02 then case
+            when cooccurrence_rank <= 3.9500000000000007e+01 then case
+                when cooccurrence_score <= 8.9415250257110959e-02 then case
+                    when titles_relative_score <= 9.9929699097127289e-01 then case
+                        when artists_score <= 2.7370892179053912e+00 then -4.1386813508037940e-02
+                        else 7.0259395916310780e-02
+                    end
+                    else 6.5970086760393301e-02
+                end
+                when artists_relative_score <= 7.3787936332524132e-02 then case
+                    when als_relative_score <= 9.2472964778988753e-01 then case
+                        when ease_score <= 5.7156717492452521e-03 then 2.5871583110212093e-02
+                        else 4.4294061715917508e-02
+                    end
+                    else 6.1410689712269123e-02
+                end
+                else 5.8503446962805232e-02
+            end
+            when als_relative_score <= 3.2863788370591013e-01 then case
+                when artists_rank <= 3.1250000000000006e+02 then 2.6038588288613485e-02
+                else -1.6108978749603993e-02
+            end
+            when generator_count <= 5.5000000000000009e+00 then case
+                when cosine_relative_score <= 7.0798982249716980e-01 then case
+                    when als_relative_score <= 5.3313897317136638e-01 then 8.5061856134641296e-03
+                    when neighbours_score <= 2.6858461349465464e-02 then -4.8896148079504417e-02
+                    else 2.8991600021776361e-02
+                end
+                else -3.5958140882727967e-02
+            end
+            else 3.5687787943910053e-02
+        end
+        when artists_rank <= 4.5500000000000007e+01 then case
+            when artists_rank <= 1.0500000000000002e+01 then 5.2857968993467098e-02
+            else 1.7949788898502204e-02
+        end
+        when als_relative_score <= 2.7204729033199082e-01 then case
+            when als_relative_score <= 2.0395764426512306e-01 then case
+                when artists_rank <= 1.4450000000000003e+02 then case
+                    when titles_relative_score <= 4.9974497871220974e-01 then -3.7411985240402200e-02
+                    else 6.1379903150417553e-02
+                end
+                when titles_rank <= 1.1250000000000001e+02 then -4.6048953710570315e-02
+                when cooccurrence_relative_score <= 1.5764681644976547e-01 then -6.9791761474452513e-02
+                else -4.9564281941277460e-02
+            end
+            else -4.0963746471319895e-02
+        end
+        when cooccurrence_relative_score <= 1.1100516228321132e-01 then case
+            when artists_score <= 1.2071067811865477e+00 then case
+                when titles_relative_score <= 1.7916983854055399e-01 then case
+                    when als_score <= 4.7058959025889644e-03 then -6.1397118478865309e-02
+                    when als_relative_score <= 3.8151013440161913e-01 then -4.0766348800601988e-02
+                    else -1.7668981048327273e-02
+                end
+                when als_score <= 2.0600394345819954e-02 then 3.3515855822589161e-02
+                else -1.7705579886749225e-02
+            end
+            else 4.2998327892658774e-03
+        end
+        when als_relative_score <= 4.4195297745800216e-01 then -1.3015889396696571e-02
+        when als_score <= 1.6081107780337337e-02 then -5.1342991714979316e-02
+        else 1.2274749039919890e-02
+    end
+    + case
+        when als_rank <= 1.6650000000000003e+02 then case
+            when neighbours_rank <= 4.0500000000000007e+01 then case
+                when als_rank <= 2.7500000000000004e+01 then 5.2183649812738958e-02
+                when als_score <= 1.6081107780337337e-02 then -2.5261327025848886e-02
+                else 3.8477927419025892e-02
+            end
+            when als_rank <= 8.6500000000000014e+01 then case
+                when als_score <= 8.1569962203502672e-03 then -5.2768627267652760e-02
+                when als_rank <= 3.4500000000000007e+01 then 3.6357490883569668e-02
+                else 2.2616263451304044e-02
+            end
+            when artists_rank <= 1.4050000000000003e+02 then 2.8127288216895325e-02
+            when als_score <= 9.5271449536085146e-03 then case
+                when titles_rank <= 1.2450000000000001e+02 then 8.0520393505885135e-02
+                else -5.5044363728370529e-02
+            end
+            else 2.5748102241628418e-03
+        end
+        when artists_rank <= 4.7500000000000007e+01 then case
+            when track_playlist_count <= 4.5000000000000009e+00 then case
+                when artists_rank <= 1.5500000000000002e+01 then 5.7042115289765209e-02
+                when cosine_rank <= 3.4750000000000006e+02 then 4.4544354691362226e-02
+                else 8.6593253280241467e-03
+            end
+            when als_relative_score <= 2.2985785240353498e-01 then -1.7764001929603142e-02
+            else 1.4951386569513184e-02
+        end
+        when generator_count <= 1.5000000000000002e+00 then case
+            when als_relative_score <= 2.0395764426512306e-01 then case
+                when artists_rank <= 1.3650000000000003e+02 then -3.6252837230656469e-02
+                when titles_rank <= 1.4850000000000003e+02 then -4.9145228374711664e-02
+                else -6.7596758425181078e-02
+            end
+            else -4.0713754005555672e-02
+        end
+        when cooccurrence_relative_score <= 2.6647164123672290e-01 then case
+            when als_rank <= 3.7850000000000006e+02 then case
+                when artists_rank <= 3.2050000000000006e+02 then 7.8706959678475318e-03
+                else -2.0260706528035188e-02
+            end
+            when artists_rank <= 4.1350000000000006e+02 then case
+                when neighbours_relative_score <= 1.7744896889394120e-02 then 2.9523373149133853e-02
+                else -2.6023228277150541e-02
+            end
+            when track_playlist_count <= 1.5000000000000002e+00 then -6.9209378557589907e-02
+            when ease_relative_score <= 4.1198435313353826e-01 then case
+                when titles_rank <= 3.1650000000000006e+02 then case
+                    when neighbours_score <= 6.5989928534861408e-02 then 1.6265290868731502e-02
+                    else -3.7136050670152694e-02
+                end
+                else -4.6187083741431351e-02
+            end
+            else 4.6118119152579594e-02
+        end
+        when cooccurrence_score <= 4.7142517627054320e-02 then -7.0251254900950535e-02
+        when generator_count <= 5.5000000000000009e+00 then -7.0891613204968791e-03
+        else 1.8662162739530110e-02
+    end
+    + case
+        when als_rank <= 1.5450000000000003e+02 then case
+            when cooccurrence_rank <= 3.3500000000000007e+01 then case
+                when generator_count <= 5.5000000000000009e+00 then case
+                    when neighbours_score <= 1.3259257993968177e-01 then case
+                        when cooccurrence_relative_score <= 7.2858670224214317e-01 then 2.1386906134806805e-02
+                        else -3.5030943018721873e-02
+                    end
+                    else 4.0768459199265632e-02
+                end
+                else 5.1461621748260016e-02
+            end
+            when als_rank <= 4.9500000000000007e+01 then case
+                when als_score <= 1.1598459444940092e-02 then -5.0133117408272268e-02
+                else 3.2794998546420741e-02
+            end
+            when neighbours_relative_score <= 6.9547028831354676e-02 then case
+                when als_score <= 7.0505209732800731e-03 then -5.4174166723839179e-02
+                else -1.0685606143289146e-02
+            end
+            when artists_rank <= 1.3250000000000003e+02 then 2.9717112987135415e-02
+            when track_playlist_count <= 3.5000000000000004e+00 then -1.3903584967224962e-02
+            else 1.2558130035158899e-02
+        end
+        when artists_rank <= 4.7500000000000007e+01 then case
+            when track_playlist_count <= 4.5000000000000009e+00 then case
+                when artists_rank <= 1.5500000000000002e+01 then 5.2541830998232592e-02
+                when cosine_relative_score <= 1.5676175697386460e-01 then 9.0554647252709571e-03
+                else 4.2673106791776709e-02
+            end
+            when als_rank <= 8.4050000000000011e+02 then 1.0482073421102144e-02
+            else -2.1766573132135682e-02
+        end
+        when als_rank <= 3.7150000000000006e+02 then case
+            when generator_count <= 1.5000000000000002e+00 then case
+                when als_score <= 1.7691542097963977e-07 then -8.3124788703137664e-02
+                else -2.9694373280619732e-02
+            end
+            when cooccurrence_rank <= 6.2500000000000007e+01 then 1.4547519578966692e-02
+            when artists_rank <= 3.0150000000000006e+02 then 9.1122170476986494e-03
+            when track_playlist_count <= 3.5000000000000004e+00 then -2.9385207256083335e-02
+            else -1.0431115978568120e-02
+        end
+        when cooccurrence_rank <= 1.3050000000000003e+02 then case
+            when cooccurrence_relative_score <= 5.5027124021641005e-01 then -1.0346701446036687e-02
+            else 2.5600616278853829e-02
+        end
+        when artists_rank <= 1.5650000000000003e+02 then case
+            when titles_relative_score <= 4.4105286032109536e-01 then -3.0065323427861907e-02
+            else 4.6099757312474898e-02
+        end
+        when als_rank <= 9.2250000000000011e+02 then case
+            when cooccurrence_relative_score <= 1.2903986118416869e-01 then -4.7927518070285301e-02
+            else -2.9062612499496866e-02
+        end
+        when titles_score <= 1.3405452803782934e+01 then case
+            when cooccurrence_relative_score <= 1.9105936681728330e-01 then -6.2926759601487831e-02
+            else -4.1597689018646050e-02
+        end
+        else -3.2872490348626458e-02
+    end
+    + case
+        when als_rank <= 1.9050000000000003e+02 then case
+            when ease_rank <= 6.0500000000000007e+01 then case
+                when neighbours_rank <= 2.4500000000000004e+01 then case
+                    when als_rank <= 6.5000000000000009e+00 then 5.1722159040295285e-02
+                    when artists_score <= 2.9142135623730954e+00 then 3.5011591642134951e-02
+                    else 4.9461179267997694e-02
+                end
+                when als_rank <= 6.0500000000000007e+01 then 3.3243396764224602e-02
+                else 1.7911933271621518e-02
+            end
+            when als_score <= 7.8472048044204729e-03 then case
+                when als_rank <= 1.6050000000000003e+02 then -6.0850606413556510e-02
+                else 1.0175839470595933e-02
+            end
+            when als_rank <= 8.6500000000000014e+01 then 2.0776987903084496e-02
+            when artists_rank <= 2.6550000000000006e+02 then 2.1657773946591335e-02
+            else -4.6648932973795834e-04
+        end
+        when artists_rank <= 6.1500000000000007e+01 then case
+            when track_playlist_count <= 3.5000000000000004e+00 then case
+                when artists_rank <= 1.3500000000000002e+01 then 4.6935466863071901e-02
+                when cosine_rank <= 3.4750000000000006e+02 then 3.7427550019901466e-02
+                else 8.2712479257130676e-03
+            end
+            when artists_rank <= 2.5000000000000004e+00 then 4.9819104910085704e-02
+            else -6.3547356761096121e-03
+        end
+        when als_rank <= 5.9650000000000011e+02 then case
+            when cooccurrence_relative_score <= 1.3225973163230234e-01 then case
+                when als_rank <= 3.2250000000000006e+02 then case
+                    when als_score <= 4.7058959025889644e-03 then -7.4421538206088836e-02
+                    else -1.9896324722065373e-02
+                end
+                when artists_rank <= 4.1350000000000006e+02 then -1.3045998661605874e-02
+                else -4.2738987690848995e-02
+            end
+            when titles_rank <= 5.1450000000000011e+02 then 9.9327379498164083e-03
+            when neighbours_score <= 1.8307219218487606e-02 then -4.2049990819715138e-02
+            else -1.1395146046399914e-02
+        end
+        when cooccurrence_relative_score <= 3.3976810726719847e-01 then case
+            when titles_rank <= 1.4850000000000003e+02 then case
+                when als_rank <= 1.3675000000000002e+03 then -3.4842891101944766e-03
+                when artists_rank <= 8.1500000000000014e+01 then 6.5766724809073834e-02
+                else -4.2527745580153195e-02
+            end
+            when artists_rank <= 1.5450000000000003e+02 then case
+                when cooccurrence_relative_score <= 6.0917476041586115e-02 then -4.2132159997967850e-02
+                else -5.4578784226617582e-03
+            end
+            when cooccurrence_relative_score <= 1.7543247531516198e-01 then -6.1359057277891829e-02
+            else -3.9629375417160113e-02
+        end
+        when neighbours_relative_score <= 6.5558743103651107e-01 then -1.4896311802618240e-02
+        else 4.0710775104784262e-02
+    end
+    + case
+        when ease_rank <= 1.1150000000000001e+02 then case
+            when neighbours_rank <= 4.0500000000000007e+01 then case
+                when ease_rank <= 1.2500000000000002e+01 then 4.7364849412889563e-02
+                when artists_score <= 2.9142135623730954e+00 then case
+                    when cooccurrence_score <= 7.7311677384456726e-02 then -3.1780690811310547e-02
+                    else 3.0128676891727164e-02
+                end
+                else 4.5422964687163642e-02
+            end
+            when generator_count <= 5.5000000000000009e+00 then case
+                when als_score <= 4.9640674144029624e-02 then case
+                    when neighbours_score <= 2.4416807925830331e-02 then -5.4472667613675543e-02
+                    else -3.4309253779765876e-03
+                end
+                else 1.5877645284138080e-02
+            end
+            else 2.9650609786634197e-02
+        end
+        when als_relative_score <= 2.9470476109997440e-01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when artist_seed_count <= 1.0000000180025095e-35 then case
+                    when cooccurrence_rank <= 2.1950000000000003e+02 then -2.0087965199904495e-02
+                    when als_relative_score <= 2.1606900661622155e-01 then case
+                        when titles_rank <= 5.2500000000000007e+01 then -2.6566625170252319e-02
+                        else -5.5831198431491702e-02
+                    end
+                    when titles_rank <= 1.1050000000000001e+02 then 1.0454553864111439e-02
+                    when track_playlist_count <= 3.5000000000000004e+00 then -5.3235813032904235e-02
+                    else -3.2970536465985349e-02
+                end
+                when generator_count <= 1.5000000000000002e+00 then case
+                    when seed_count <= 1.0500000000000002e+01 then -1.5881756148685037e-02
+                    when als_relative_score <= 2.0529144958859602e-01 then -4.1502375743904724e-02
+                    else -4.8208286919435850e-03
+                end
+                when ease_score <= 1.7239532320281641e-03 then 2.1049414516783618e-02
+                else -1.0595166906257558e-02
+            end
+            when ease_score <= 3.2070998422454658e-03 then case
+                when artist_seed_count <= 2.0000000000000004e+01 then 3.2582312224928404e-02
+                else 6.7189935353709290e-02
+            end
+            else -1.9810736837880417e-02
+        end
+        when generator_count <= 1.5000000000000002e+00 then case
+            when neighbours_relative_score <= 6.8693973766598998e-02 then -3.0439729141910638e-02
+            else -4.8696139720279235e-03
+        end
+        when artists_score <= 1.2071067811865477e+00 then case
+            when track_playlist_count <= 3.5000000000000004e+00 then case
+                when cooccurrence_rank <= 3.4750000000000006e+02 then -1.6200142328757841e-02
+                else -4.1765452718156237e-02
+            end
+            when als_relative_score <= 4.7241906816544649e-01 then -5.7455045538422787e-03
+            when cosine_relative_score <= 5.5613962531459304e-01 then 1.3575663543343833e-02
+            else -4.5960884736418309e-02
+        end
+        when neighbours_score <= 2.6087475424619572e-01 then 3.3215603651081969e-02
+        else 7.0093121195542079e-03
+    end
+    + case
+        when als_rank <= 1.1950000000000001e+02 then case
+            when cooccurrence_rank <= 3.3500000000000007e+01 then case
+                when cooccurrence_rank <= 6.5000000000000009e+00 then case
+                    when cosine_score <= 1.3739635937923714e-01 then -5.4872767419228835e-02
+                    else 4.6912003027259376e-02
+                end
+                else 3.6372673333430514e-02
+            end
+            when als_score <= 8.1569962203502672e-03 then -4.6323127231641004e-02
+            when als_rank <= 3.4500000000000007e+01 then 2.9954644284107098e-02
+            when artists_rank <= 1.2650000000000001e+02 then 2.9855887688001945e-02
+            when neighbours_relative_score <= 7.9318586987261311e-02 then -1.6621396760134473e-02
+            else 1.2833996651316369e-02
+        end
+        when artists_rank <= 4.7500000000000007e+01 then case
+            when track_playlist_count <= 4.5000000000000009e+00 then case
+                when artists_rank <= 1.5500000000000002e+01 then case
+                    when artists_relative_score <= 8.6738494465528881e-01 then 4.0624403632922509e-02
+                    else 6.8226993493185409e-02
+                end
+                when cosine_relative_score <= 1.6040294094506680e-01 then 6.6297975751458370e-03
+                else 3.3764498239278906e-02
+            end
+            when als_relative_score <= 2.2578367698012869e-01 then -1.6214280941684509e-02
+            else 1.5088624918986047e-02
+        end
+        when als_rank <= 3.9050000000000006e+02 then case
+            when cosine_relative_score <= 1.6040294094506680e-01 then case
+                when als_rank <= 2.8650000000000006e+02 then case
+                    when als_score <= 1.4858719055155237e-07 then -7.6604903530888502e-02
+                    else -1.1767137869138728e-02
+                end
+                else -3.1617615959571584e-02
+            end
+            when neighbours_score <= 1.8307219218487606e-02 then case
+                when artists_rank <= 2.1850000000000003e+02 then 6.3645456405402992e-02
+                else -5.0082090959237546e-02
+            end
+            else -2.3035731715964967e-03
+        end
+        when cooccurrence_rank <= 1.9150000000000003e+02 then case
+            when neighbours_relative_score <= 6.2619779403684117e-01 then -1.3524592675499894e-02
+            else 2.5408296584112096e-02
+        end
+        when artists_rank <= 1.5650000000000003e+02 then -2.5764312725283223e-02
+        when als_relative_score <= 2.0395764426512306e-01 then case
+            when titles_rank <= 5.2500000000000007e+01 then -2.9917725901333139e-02
+            else -5.5541452790956951e-02
+        end
+        when titles_score <= 6.6013844250199663e+00 then case
+            when track_playlist_count <= 2.6500000000000004e+01 then case
+                when als_score <= 2.9814823064953093e-03 then -9.1603540387063878e-02
+                else -4.1702491143295856e-02
+            end
+            when als_relative_score <= 4.2252507828848168e-01 then -2.6606941589972968e-02
+            else 5.2401891094155252e-02
+        end
+        when als_score <= 2.6816137135028843e-02 then 3.3992141917046456e-02
+        else -2.9785733863243381e-02
+    end
+    + case
+        when als_rank <= 9.8500000000000014e+01 then case
+            when neighbours_rank <= 3.2500000000000007e+01 then case
+                when als_rank <= 1.6500000000000004e+01 then case
+                    when cosine_score <= 3.1316665394230092e-01 then case
+                        when track_playlist_count <= 2.3500000000000004e+01 then 4.2937179482014018e-02
+                        when ease_relative_score <= 5.6385188682687726e-01 then 3.5946904230110766e-02
+                        else -1.9244942015914202e-02
+                    end
+                    else 4.5191968363132842e-02
+                end
+                when artist_seed_count <= 1.5000000000000002e+00 then 2.7322257652813160e-02
+                else 4.9546159364344589e-02
+            end
+            when neighbours_score <= 1.3343652788665165e-02 then -1.9241948741963194e-02
+            when generator_count <= 5.5000000000000009e+00 then case
+                when track_playlist_count <= 5.5000000000000009e+00 then -4.8872184017011641e-03
+                else 1.8918096958835586e-02
+            end
+            else 2.9554302781080528e-02
+        end
+        when artists_rank <= 4.1500000000000007e+01 then case
+            when track_playlist_count <= 3.5000000000000004e+00 then case
+                when artists_rank <= 1.6500000000000004e+01 then 4.5282008986048464e-02
+                when ease_relative_score <= 3.5843451043783753e-01 then 1.2993456831462830e-02
+                else 4.7363124679509983e-02
+            end
+            when artist_seed_count <= 4.5000000000000009e+00 then 5.9454121294139810e-04
+            else 3.2973294957418561e-02
+        end
+        when als_rank <= 3.2250000000000006e+02 then case
+            when cosine_relative_score <= 1.3435755905898911e-01 then -1.8383515764003263e-02
+            when titles_score <= 6.0865747164293866e+00 then -4.2095713967056601e-03
+            else 1.2379861590734096e-02
+        end
+        when cooccurrence_rank <= 1.3050000000000003e+02 then case
+            when neighbours_rank <= 3.6500000000000007e+01 then 2.2926067105204138e-02
+            else -7.3633674955162088e-03
+        end
+        when als_relative_score <= 1.3150074027070854e-01 then case
+            when artists_rank <= 1.5250000000000003e+02 then case
+                when track_playlist_count <= 4.5000000000000009e+00 then -2.2434410850812429e-02
+                else -5.8065583200708183e-02
+            end
+            when titles_rank <= 5.2500000000000007e+01 then -2.8717314618048911e-02
+            when neighbours_relative_score <= 5.6053007275205104e-02 then -5.9494328255110945e-02
+            when artists_rank <= 2.5850000000000006e+02 then 1.9397844921518956e-02
+            else -4.8370762836754316e-02
+        end
+        when artists_rank <= 2.7950000000000006e+02 then -1.3094721380802504e-02
+        when track_playlist_count <= 2.5000000000000004e+00 then -4.9505487732001453e-02
+        when titles_rank <= 1.2450000000000001e+02 then -2.5518150491503767e-03
+        when cosine_relative_score <= 1.5545383573355381e-01 then -3.8025660996934385e-02
+        else -2.4519488246156448e-02
+    end
+    + case
+        when als_rank <= 1.3350000000000003e+02 then case
+            when cooccurrence_rank <= 3.3500000000000007e+01 then case
+                when generator_count <= 5.5000000000000009e+00 then case
+                    when als_rank <= 2.0500000000000004e+01 then 3.6574896638307881e-02
+                    else 1.9198739945603026e-02
+                end
+                else 4.2323022543757562e-02
+            end
+            when als_score <= 7.4907790403813132e-03 then -5.7293649596412248e-02
+            when als_rank <= 6.0500000000000007e+01 then case
+                when generator_count <= 5.5000000000000009e+00 then 1.8512384657833000e-02
+                else 3.1727198628561500e-02
+            end
+            else 8.8636863291635948e-03
+        end
+        when artists_rank <= 5.6500000000000007e+01 then case
+            when track_playlist_count <= 2.5000000000000004e+00 then case
+                when artists_rank <= 2.2500000000000004e+01 then 4.2258688551866284e-02
+                when ease_relative_score <= 1.3576260576119617e-01 then -3.2993941434635733e-03
+                when ease_score <= 3.1755654455690205e-03 then 5.0570621622942749e-02
+                else -9.1376749646081938e-03
+            end
+            when artists_rank <= 2.5000000000000004e+00 then 4.4022205699496858e-02
+            when als_relative_score <= 2.0529144958859602e-01 then case
+                when artists_score <= 4.2532314642291780e+01 then -1.9837719778994997e-02
+                else 5.4789387032346828e-02
+            end
+            else 8.8708891041634347e-03
+        end
+        when als_rank <= 3.9050000000000006e+02 then case
+            when cooccurrence_relative_score <= 1.2797527190945737e-01 then case
+                when als_rank <= 1.9950000000000003e+02 then -7.8735817908025061e-03
+                when als_score <= 4.0819882415235051e-03 then case
+                    when als_rank <= 3.8750000000000006e+02 then -7.6848480653468859e-02
+                    else 6.7386681121559669e-02
+                end
+                else -2.3137222578902092e-02
+            end
+            when cooccurrence_rank <= 6.2500000000000007e+01 then 1.2393930920876133e-02
+            when artists_rank <= 2.2450000000000003e+02 then 2.0576198926784417e-02
+            when track_playlist_count <= 1.5000000000000002e+00 then -3.2223050441371706e-02
+            else -6.1924567582140001e-03
+        end
+        when cooccurrence_relative_score <= 1.6850244589678151e-01 then case
+            when artists_rank <= 1.5250000000000003e+02 then case
+                when titles_relative_score <= 2.8574943480290149e-01 then -2.6435579491307051e-02
+                else 4.2376475368920856e-02
+            end
+            when als_relative_score <= 2.1741010782419121e-01 then case
+                when titles_rank <= 5.2500000000000007e+01 then -2.3559384280212359e-02
+                else -5.2350131441660480e-02
+            end
+            when titles_relative_score <= 4.6184132491335206e-01 then -3.7462119246531221e-02
+            else 2.1020645554854635e-02
+        end
+        when cooccurrence_rank <= 8.5500000000000014e+01 then 4.2491657613930086e-03
+        else -2.5138907669283492e-02
+    end
+    + case
+        when cooccurrence_rank <= 1.2250000000000001e+02 then case
+            when cooccurrence_rank <= 2.3500000000000004e+01 then case
+                when als_relative_score <= 8.6489789468598766e-01 then case
+                    when artist_seed_count <= 1.5000000000000002e+00 then case
+                        when cooccurrence_score <= 9.6269789512440057e-02 then -2.5718275951878391e-02
+                        else 2.9973477668908469e-02
+                    end
+                    else 4.5987338463325110e-02
+                end
+                else 4.3334117680819906e-02
+            end
+            when generator_count <= 5.5000000000000009e+00 then case
+                when als_score <= 7.0599909871816649e-02 then -1.0238158858943715e-03
+                else 1.6367228110853959e-02
+            end
+            else 2.6678184640669140e-02
+        end
+        when als_relative_score <= 2.9470476109997440e-01 then case
+            when artists_relative_score <= 1.5423540483664330e-01 then case
+                when als_relative_score <= 1.2084014927140975e-01 then case
+                    when titles_rank <= 5.2500000000000007e+01 then -2.6768537834403923e-02
+                    else -4.8539252401294281e-02
+                end
+                when titles_rank <= 1.4450000000000003e+02 then -2.9927527624401414e-03
+                when track_playlist_count <= 3.5000000000000004e+00 then case
+                    when artist_seed_count <= 1.0000000180025095e-35 then -4.9380750805164811e-02
+                    else -1.8355033970922734e-02
+                end
+                else -2.9351789277579889e-02
+            end
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when artists_relative_score <= 6.5883053100008537e-01 then case
+                    when track_playlist_count <= 1.5000000000000002e+00 then case
+                        when cosine_rank <= 3.4750000000000006e+02 then 5.5172713277396757e-02
+                        else -6.6989468581518333e-03
+                    end
+                    else -2.4883199215795307e-02
+                end
+                when track_playlist_count <= 5.5000000000000009e+00 then 4.3567308765071762e-02
+                else -2.6085560720367260e-02
+            end
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when seed_count <= 1.9500000000000004e+01 then 5.1478537381389626e-02
+                else -1.0413020399180253e-02
+            end
+            else 6.3453500919021966e-02
+        end
+        when cooccurrence_relative_score <= 1.0702237705874877e-01 then case
+            when artists_relative_score <= 1.4281254180912969e-02 then case
+                when track_playlist_count <= 1.5000000000000002e+00 then -5.8412544939928861e-02
+                when titles_score <= 5.7490103789007536e+00 then case
+                    when als_score <= 4.7058959025889644e-03 then -4.7747703061426568e-02
+                    else -1.8137983596771625e-02
+                end
+                else 7.7016193375360606e-03
+            end
+            when als_score <= 1.6081107780337337e-02 then 5.7067553552798966e-02
+            else 2.3660906023062604e-03
+        end
+        when artists_relative_score <= 3.5962587698254889e-02 then case
+            when track_playlist_count <= 3.5000000000000004e+00 then -2.0259952420742629e-02
+            when als_relative_score <= 5.3787673647295309e-01 then -1.6755841829235269e-03
+            else 1.2503806684476383e-02
+        end
+        else 1.5868948245642382e-02
+    end
+    + case
+        when als_rank <= 9.8500000000000014e+01 then case
+            when neighbours_rank <= 3.6500000000000007e+01 then case
+                when als_rank <= 6.5000000000000009e+00 then 4.0877521012075257e-02
+                when artist_seed_count <= 1.5000000000000002e+00 then case
+                    when als_score <= 1.8505209125578407e-02 then case
+                        when titles_rank <= 3.0500000000000004e+01 then 5.1843180646139256e-02
+                        else -6.7488640034751010e-02
+                    end
+                    else 2.8554853755492444e-02
+                end
+                else 4.0728496293532576e-02
+            end
+            when als_score <= 1.0574585292488338e-02 then case
+                when cosine_score <= 8.6024034719908674e-02 then -4.4451428355748515e-02
+                else 3.9839233665912563e-02
+            end
+            when als_rank <= 2.7500000000000004e+01 then 2.5877000000966061e-02
+            else 1.3957321122800402e-02
+        end
+        when artists_rank <= 4.8500000000000007e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when neighbours_relative_score <= 7.9654403297353860e-01 then case
+                    when artists_rank <= 3.5000000000000004e+00 then 3.6505107077010268e-02
+                    else 3.8421176402294826e-03
+                end
+                else 5.7066040413350366e-02
+            end
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when seed_count <= 1.9500000000000004e+01 then 4.9110617429902109e-02
+                else 1.1481634019058030e-02
+            end
+            else 6.0620151418467806e-02
+        end
+        when als_rank <= 3.2250000000000006e+02 then case
+            when als_score <= 9.1911894269287604e-03 then case
+                when titles_relative_score <= 1.7916983854055399e-01 then -4.1323709641262307e-02
+                else 3.1733851080560975e-02
+            end
+            when cooccurrence_relative_score <= 2.1772134664008477e-01 then -9.5149673166016972e-03
+            else 2.8889913964552745e-03
+        end
+        when cooccurrence_rank <= 1.7150000000000003e+02 then case
+            when cooccurrence_relative_score <= 5.5027124021641005e-01 then -1.2551449572443113e-02
+            else 1.3822332893319092e-02
+        end
+        when als_rank <= 1.2515000000000002e+03 then case
+            when titles_relative_score <= 2.2744412638088171e-01 then case
+                when artists_rank <= 4.1350000000000006e+02 then -1.6570207280547537e-02
+                when cooccurrence_relative_score <= 1.0605540712111632e-01 then -4.0153861313758726e-02
+                when cooccurrence_rank <= 1.3055000000000002e+03 then -2.7552422531420900e-02
+                else 5.5336120422708149e-02
+            end
+            when als_score <= 2.5652044452726844e-02 then 1.8276615972660035e-02
+            else -2.2883221529231092e-02
+        end
+        when artists_rank <= 1.3650000000000003e+02 then case
+            when track_playlist_count <= 4.5000000000000009e+00 then -1.0491279198466874e-02
+            else -5.4395551191546855e-02
+        end
+        when titles_rank <= 1.1250000000000001e+02 then -3.0734686994002416e-02
+        else -5.0675826893032010e-02
+    end
+    + case
+        when als_rank <= 9.8500000000000014e+01 then case
+            when cosine_rank <= 5.4500000000000007e+01 then case
+                when als_rank <= 6.5000000000000009e+00 then case
+                    when neighbours_score <= 8.4598929568999268e-02 then -1.5289283863161668e-02
+                    else 4.0075402272227334e-02
+                end
+                when generator_count <= 5.5000000000000009e+00 then case
+                    when ease_score <= 5.7831556941062637e-03 then 6.9727686618416586e-03
+                    else 2.5980071041159861e-02
+                end
+                else 3.3403652650492270e-02
+            end
+            when als_score <= 1.0189024731516840e-02 then -5.7700202638133781e-02
+            when generator_count <= 5.5000000000000009e+00 then case
+                when cosine_relative_score <= 6.5755386256934012e-01 then case
+                    when als_rank <= 3.4500000000000007e+01 then 2.1627131009376247e-02
+                    else 8.1976807215637711e-03
+                end
+                else -4.9073435062502224e-02
+            end
+            else 2.3852416037612480e-02
+        end
+        when artists_rank <= 4.8500000000000007e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when track_playlist_count <= 3.5000000000000004e+00 then case
+                    when artists_relative_score <= 7.8709828993531217e-01 then case
+                        when cooccurrence_relative_score <= 4.1299090617965334e-01 then 9.9743074148622487e-03
+                        else 4.4289712691063979e-02
+                    end
+                    else 5.3388381447276381e-02
+                end
+                when als_relative_score <= 1.4242977629668371e-01 then -2.8101985491670291e-02
+                else 5.0296849879452529e-03
+            end
+            when artist_seed_count <= 2.0000000000000004e+01 then 3.3363758387055763e-02
+            else 5.8438370562685249e-02
+        end
+        when als_rank <= 2.8950000000000006e+02 then case
+            when als_score <= 9.1911894269287604e-03 then -4.0636225934690053e-02
+            when neighbours_relative_score <= 2.3786422885733211e-01 then -7.1136677725711257e-03
+            else 4.0022428766988060e-03
+        end
+        when cooccurrence_relative_score <= 1.3332828432400415e-01 then case
+            when artists_rank <= 1.3050000000000003e+02 then -1.8678386567623193e-02
+            when als_relative_score <= 1.8600563815922833e-01 then case
+                when titles_rank <= 1.4850000000000003e+02 then -3.4112249211190708e-02
+                else -5.0451806951630200e-02
+            end
+            when titles_rank <= 1.4450000000000003e+02 then case
+                when als_score <= 2.8056265786290172e-02 then 2.5533612219789743e-02
+                else -2.5873976526363848e-02
+            end
+            when track_playlist_count <= 2.5000000000000004e+00 then -4.4519511818002969e-02
+            else -3.0378738123185270e-02
+        end
+        when cooccurrence_relative_score <= 5.5027124021641005e-01 then case
+            when als_rank <= 6.8850000000000011e+02 then -1.3438283093618742e-02
+            when titles_relative_score <= 8.0078163042269945e-01 then -2.9787340368278847e-02
+            else 3.8970948294329177e-02
+        end
+        else 1.5008604402857185e-02
+    end
+    + case
+        when als_rank <= 1.1950000000000001e+02 then case
+            when cooccurrence_rank <= 3.3500000000000007e+01 then case
+                when cooccurrence_score <= 2.2201626657138171e-01 then case
+                    when artist_seed_count <= 1.5000000000000002e+00 then case
+                        when seed_count <= 2.1500000000000004e+01 then case
+                            when als_rank <= 8.3500000000000014e+01 then 2.0124221170134831e-02
+                            else -5.4381429275635454e-02
+                        end
+                        else -3.5708800298176788e-02
+                    end
+                    else 5.5817092587746114e-02
+                end
+                when neighbours_rank <= 8.5000000000000018e+00 then 3.9285163454761726e-02
+                else 2.9131552410504719e-02
+            end
+            when neighbours_rank <= 2.0005000000000002e+03 then case
+                when als_rank <= 4.9500000000000007e+01 then 2.1128930354098848e-02
+                else 9.9790166051010494e-03
+            end
+            when artists_score <= 1.8660254037844388e+00 then -2.8290855608582896e-02
+            else 6.5111331896797423e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when generator_count <= 1.5000000000000002e+00 then case
+                when als_relative_score <= 2.0249649509893694e-01 then case
+                    when artist_seed_count <= 1.0000000180025095e-35 then case
+                        when titles_score <= 1.4723072817863391e+01 then -4.8603645066318368e-02
+                        else -2.1252373287435931e-02
+                    end
+                    when seed_count <= 1.0500000000000002e+01 then -1.5800766900600578e-02
+                    when cooccurrence_relative_score <= 6.2877826848755716e-02 then -3.6480919071156782e-02
+                    else 4.0079561879772232e-03
+                end
+                when titles_relative_score <= 4.9974497871220974e-01 then case
+                    when artist_seed_count <= 1.0000000180025095e-35 then case
+                        when track_playlist_count <= 1.5000000000000002e+00 then -5.5078614452772158e-02
+                        else -2.3179445089046392e-02
+                    end
+                    else 2.8294017125065872e-03
+                end
+                else 2.6828722000633683e-02
+            end
+            when artist_seed_count <= 1.0000000180025095e-35 then case
+                when als_rank <= 2.8050000000000006e+02 then case
+                    when cooccurrence_rank <= 7.3500000000000014e+01 then 9.1234001925987827e-03
+                    else -6.8705169354004187e-03
+                end
+                when cooccurrence_rank <= 1.3050000000000003e+02 then -3.5087426290309901e-03
+                when track_playlist_count <= 3.5000000000000004e+00 then -3.9498188553070544e-02
+                when als_rank <= 5.9650000000000011e+02 then -1.6402147446620195e-02
+                else -3.1802790513382230e-02
+            end
+            when ease_relative_score <= 4.9323592100853780e-01 then case
+                when cooccurrence_score <= 1.0000000180025095e-35 then 3.1643493050270102e-02
+                else 6.7645024644905852e-04
+            end
+            else 4.1726593953968182e-02
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when seed_count <= 1.9500000000000004e+01 then 4.4246472046442220e-02
+            else -3.1125236280530686e-03
+        end
+        else 5.4163371131683208e-02
+    end
+    + case
+        when ease_rank <= 1.3150000000000003e+02 then case
+            when neighbours_rank <= 3.6500000000000007e+01 then case
+                when generator_count <= 5.5000000000000009e+00 then case
+                    when ease_score <= 1.0358168034810432e-02 then 1.6398015186175879e-02
+                    else 2.9176683934406686e-02
+                end
+                else 3.5001450466803412e-02
+            end
+            when generator_count <= 5.5000000000000009e+00 then case
+                when als_score <= 5.0239067524671562e-02 then case
+                    when neighbours_score <= 2.5122391206619150e-02 then -4.0845945788389938e-02
+                    else -6.1194674359428096e-03
+                end
+                when neighbours_relative_score <= 6.0060225748273477e-01 then case
+                    when als_relative_score <= 3.8839740312521048e-01 then -4.2198982983524492e-03
+                    else 1.3866241330188656e-02
+                end
+                else -3.3181013368415967e-02
+            end
+            else 2.2084141252129555e-02
+        end
+        when artists_relative_score <= 3.1378200932866535e-01 then case
+            when als_relative_score <= 2.6083358711015808e-01 then case
+                when artist_seed_count <= 4.5000000000000009e+00 then case
+                    when generator_count <= 1.5000000000000002e+00 then case
+                        when titles_rank <= 4.6500000000000007e+01 then -1.8262004337693087e-02
+                        when artists_relative_score <= 7.2041613498977156e-02 then -4.3444726066107490e-02
+                        else -3.1729760217259081e-02
+                    end
+                    when artists_relative_score <= 1.7882245453751364e-02 then case
+                        when cooccurrence_relative_score <= 2.1772134664008477e-01 then case
+                            when track_playlist_count <= 4.5000000000000009e+00 then -4.7409495581273886e-02
+                            else -2.7992238040123185e-02
+                        end
+                        else -1.3008484444356228e-02
+                    end
+                    when ease_score <= 1.6567673509573476e-03 then 3.4629472357637608e-02
+                    else -9.3637191074705927e-03
+                end
+                else 1.5041705352952121e-02
+            end
+            when cooccurrence_relative_score <= 1.0702237705874877e-01 then case
+                when als_score <= 4.7058959025889644e-03 then case
+                    when als_relative_score <= 2.6232079566159944e-01 then 9.2567544485465086e-02
+                    when titles_rank <= 1.1650000000000001e+02 then 3.0215913231456767e-02
+                    else -4.5827780657916817e-02
+                end
+                when track_playlist_count <= 2.5000000000000004e+00 then -3.1690911613912597e-02
+                else -1.3708819770330064e-02
+            end
+            when track_playlist_count <= 2.5000000000000004e+00 then case
+                when artists_relative_score <= 8.1155252429748151e-02 then -2.7142010641918637e-02
+                else 1.8119665721127231e-02
+            end
+            when als_relative_score <= 3.1299130811021675e-01 then -1.2933612746511274e-02
+            else 2.3027525029912003e-03
+        end
+        when track_playlist_count <= 4.5000000000000009e+00 then case
+            when artists_relative_score <= 8.6738494465528881e-01 then 2.2551814984031904e-02
+            else 5.6892707642170075e-02
+        end
+        when als_relative_score <= 1.9504696584213807e-01 then -2.1324774889634357e-02
+        else 1.1071578104384430e-02
+    end
+    + case
+        when als_rank <= 1.7550000000000003e+02 then case
+            when cooccurrence_rank <= 4.3500000000000007e+01 then case
+                when neighbours_rank <= 8.5000000000000018e+00 then 3.4562417056320613e-02
+                when artists_score <= 2.9142135623730954e+00 then case
+                    when ease_score <= 6.8558083320877268e-03 then case
+                        when ease_rank <= 8.5000000000000018e+00 then -4.3200276581560268e-02
+                        when seed_count <= 2.0500000000000004e+01 then 1.5055713049204208e-02
+                        when als_score <= 2.5652044452726844e-02 then 4.6471686653221982e-02
+                        else -3.0502779647232886e-02
+                    end
+                    else 2.3765323105198039e-02
+                end
+                else 3.3284235549734302e-02
+            end
+            when als_score <= 1.7691542097963977e-07 then -7.5301551740723061e-02
+            when artists_rank <= 2.0850000000000003e+02 then 2.1907928127281581e-02
+            when als_rank <= 6.0500000000000007e+01 then case
+                when als_score <= 1.3163588941097261e-02 then case
+                    when cosine_score <= 7.7921326073769073e-02 then -6.6773757643339648e-02
+                    else 2.9045186714333860e-02
+                end
+                else 1.4887649768456935e-02
+            end
+            else 1.3010212877472510e-03
+        end
+        when artists_rank <= 3.3500000000000007e+01 then case
+            when track_playlist_count <= 4.5000000000000009e+00 then case
+                when artists_rank <= 4.5000000000000009e+00 then 4.6474949397449089e-02
+                when ease_rank <= 8.0500000000000014e+01 then 5.2431226051440211e-02
+                else 2.3116135954538975e-02
+            end
+            else -1.5568753771125991e-04
+        end
+        when generator_count <= 1.5000000000000002e+00 then case
+            when als_score <= 2.9814823064953093e-03 then case
+                when artists_rank <= 1.5250000000000003e+02 then case
+                    when track_playlist_count <= 4.5000000000000009e+00 then case
+                        when seed_count <= 2.4500000000000004e+01 then -2.9659603837687516e-02
+                        else -1.1650702754254811e-03
+                    end
+                    else -4.8448868442124475e-02
+                end
+                when titles_rank <= 4.2500000000000007e+01 then -2.1558778229469246e-02
+                else -4.8491797761079786e-02
+            end
+            when cosine_rank <= 5.2250000000000011e+02 then -4.7034108531681607e-02
+            else -2.4002626946310522e-02
+        end
+        when artists_rank <= 4.2750000000000006e+02 then case
+            when ease_score <= 1.7239532320281641e-03 then 2.4774276387262460e-02
+            else -1.7434930459098675e-03
+        end
+        when cooccurrence_rank <= 1.7450000000000003e+02 then case
+            when ease_relative_score <= 9.9972281501905169e-01 then -6.3807140687725016e-03
+            else 4.0632856620085762e-02
+        end
+        when als_rank <= 4.1550000000000006e+02 then -1.4899091080682542e-02
+        when track_playlist_count <= 7.5000000000000009e+00 then -3.9558821672432964e-02
+        else -2.5366719576594900e-02
+    end
+    + case
+        when als_rank <= 9.8500000000000014e+01 then case
+            when neighbours_rank <= 3.6500000000000007e+01 then case
+                when als_rank <= 6.5000000000000009e+00 then 3.4988901169416269e-02
+                when artists_rank <= 3.7500000000000007e+01 then 3.5409627457502348e-02
+                else 2.1422917887867085e-02
+            end
+            when cosine_score <= 7.6923076923076955e-02 then case
+                when als_score <= 1.0189024731516840e-02 then -4.6469405207283508e-02
+                when cosine_relative_score <= 5.4656991714497438e-01 then 8.6505601405452697e-04
+                else -1.0810760479071505e-01
+            end
+            when generator_count <= 5.5000000000000009e+00 then case
+                when cooccurrence_score <= 4.1033071381240946e-02 then 5.8105474742814793e-02
+                when als_score <= 5.0239067524671562e-02 then case
+                    when als_score <= 1.9201598130166534e-02 then 2.6958464392398962e-02
+                    else -2.1383956725074621e-02
+                end
+                else 1.2006589761664320e-02
+            end
+            else 2.1416835771400133e-02
+        end
+        when artists_rank <= 3.3500000000000007e+01 then case
+            when artists_rank <= 1.0500000000000002e+01 then 3.3839235218560089e-02
+            when cosine_rank <= 3.5500000000000007e+01 then 4.3169857579139707e-02
+            else 1.1072303126035236e-02
+        end
+        when generator_count <= 1.5000000000000002e+00 then case
+            when als_score <= 4.7058959025889644e-03 then case
+                when artists_rank <= 1.4450000000000003e+02 then -2.3229565641588987e-02
+                when titles_rank <= 3.8500000000000007e+01 then -1.8896053150261747e-02
+                else -4.5503116384574167e-02
+            end
+            when als_rank <= 2.8950000000000006e+02 then -1.0106455676911645e-02
+            when titles_rank <= 1.1050000000000001e+02 then case
+                when als_score <= 2.9329051263630394e-02 then 3.0334544077358368e-02
+                else -3.9809254236849535e-02
+            end
+            when artists_rank <= 1.5650000000000003e+02 then -1.0587887557846169e-02
+            else -3.1205467018175094e-02
+        end
+        when als_rank <= 2.8050000000000006e+02 then case
+            when generator_count <= 5.5000000000000009e+00 then -4.5460407174960256e-03
+            else 8.3641482002128655e-03
+        end
+        when cooccurrence_rank <= 1.2250000000000001e+02 then case
+            when neighbours_relative_score <= 6.5558743103651107e-01 then -4.0146384072831266e-03
+            else 2.1739745036013128e-02
+        end
+        when artists_relative_score <= 5.0847463921492884e-02 then case
+            when titles_score <= 5.6578496005037762e+00 then case
+                when cooccurrence_relative_score <= 9.7538520592605996e-02 then -3.7626125095959015e-02
+                when als_score <= 2.8056265786290172e-02 then -3.1735221349475679e-02
+                else -1.7918416906647788e-02
+            end
+            else -7.1793956601875477e-03
+        end
+        else -2.0752271132593834e-03
+    end
+    + case
+        when ease_rank <= 1.1950000000000001e+02 then case
+            when cooccurrence_rank <= 2.3500000000000004e+01 then case
+                when artists_relative_score <= 2.0863390659718653e-01 then case
+                    when ease_score <= 3.7880348654796372e-03 then 6.4070582992091264e-03
+                    else 2.8263691938955185e-02
+                end
+                else 3.5407326269962784e-02
+            end
+            when artists_rank <= 1.5250000000000003e+02 then case
+                when track_playlist_count <= 2.2500000000000004e+01 then 3.0229427829593137e-02
+                else 1.0980996714752370e-02
+            end
+            when cooccurrence_score <= 2.4593904808479289e-01 then case
+                when titles_relative_score <= 2.9532197939003263e-01 then -6.5876533187761615e-03
+                else 2.0065622880114143e-02
+            end
+            else 1.4913924009696442e-02
+        end
+        when artists_rank <= 4.7500000000000007e+01 then case
+            when artists_rank <= 7.5000000000000009e+00 then case
+                when track_playlist_count <= 1.0500000000000002e+01 then 4.1501842673092593e-02
+                else 5.5256274189811301e-03
+            end
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when track_playlist_count <= 2.5000000000000004e+00 then 1.5204495921073905e-02
+                else -4.3478548073159137e-03
+            end
+            else 4.6239350279160096e-02
+        end
+        when als_score <= 9.5271449536085146e-03 then case
+            when titles_rank <= 1.0500000000000002e+01 then 1.0000583042746114e-02
+            when artists_rank <= 1.5250000000000003e+02 then case
+                when track_playlist_count <= 4.5000000000000009e+00 then -1.1327760705833308e-02
+                else -5.2334910346718048e-02
+            end
+            when titles_rank <= 1.1250000000000001e+02 then -2.5154492618345320e-02
+            when cooccurrence_score <= 4.5268493088054092e-02 then case
+                when als_score <= 1.0917271708876798e-07 then -4.8141961398557892e-02
+                else -3.1690548263837839e-02
+            end
+            else -3.0266089529580154e-02
+        end
+        when cooccurrence_relative_score <= 1.1208188618444352e-01 then case
+            when track_playlist_count <= 2.5000000000000004e+00 then case
+                when titles_score <= 1.4765256741792394e+01 then -3.4242084939596545e-02
+                else 7.8256776167688336e-02
+            end
+            when cosine_relative_score <= 4.0899112356841200e-01 then -1.7381829416137654e-02
+            else 7.3261061146660880e-02
+        end
+        when track_playlist_count <= 2.5000000000000004e+00 then case
+            when cooccurrence_relative_score <= 3.5327126385716850e-01 then -2.4150858951794734e-02
+            else 7.0076719682289172e-03
+        end
+        when titles_relative_score <= 3.3874444832288225e-01 then case
+            when ease_relative_score <= 5.1212034696421449e-01 then case
+                when cosine_rank <= 1.7650000000000003e+02 then case
+                    when cooccurrence_score <= 4.2798634352204795e-02 then 5.9437198676759367e-02
+                    else 1.9335316127339101e-03
+                end
+                else -6.4977040895685956e-03
+            end
+            else -8.4265294542715627e-02
+        end
+        else 1.3616241404842419e-02
+    end
+    + case
+        when cooccurrence_rank <= 1.1650000000000001e+02 then case
+            when cosine_rank <= 3.2500000000000007e+01 then case
+                when cooccurrence_relative_score <= 7.2858670224214317e-01 then case
+                    when neighbours_score <= 1.2560854703781496e-01 then case
+                        when artist_seed_count <= 2.5000000000000004e+00 then case
+                            when seed_count <= 2.2500000000000004e+01 then -1.7107272822678679e-04
+                            else -8.6649414738363628e-02
+                        end
+                        else 5.7950961948763313e-02
+                    end
+                    else 2.3424632129519618e-02
+                end
+                else 3.1879876233674387e-02
+            end
+            when als_relative_score <= 4.7902977773924066e-01 then case
+                when cooccurrence_score <= 7.5869146996969547e-02 then -3.0576707198026944e-02
+                when cooccurrence_score <= 7.8963455015306674e-02 then 6.7286400149701331e-02
+                else 1.2318255771164670e-03
+            end
+            when artists_rank <= 2.0050000000000003e+02 then 2.7338362392089918e-02
+            when neighbours_relative_score <= 7.3792085456730916e-01 then 1.3896246747268248e-02
+            else -1.2280341386054690e-02
+        end
+        when artists_rank <= 6.7500000000000014e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when artists_relative_score <= 9.9733331431939576e-01 then case
+                    when als_relative_score <= 4.3895776253080671e-01 then case
+                        when artists_relative_score <= 1.1665451768531379e-01 then 3.8431174848038693e-02
+                        else -4.0609034135153602e-03
+                    end
+                    else 1.6684070737134175e-02
+                end
+                else 4.5075890352665890e-02
+            end
+            when neighbours_score <= 4.9658159043004574e-01 then 3.7026422708442898e-02
+            else 4.2764195954502300e-03
+        end
+        when als_relative_score <= 2.4879049336123568e-01 then case
+            when als_relative_score <= 1.2084014927140975e-01 then -3.6986932488857274e-02
+            when titles_relative_score <= 1.3647845022969526e-01 then -2.8151117086495727e-02
+            else -8.0982569096678027e-03
+        end
+        when cooccurrence_relative_score <= 1.1208188618444352e-01 then case
+            when als_score <= 2.9814823064953093e-03 then -4.0632007645800418e-02
+            when artists_score <= 1.2071067811865477e+00 then case
+                when titles_relative_score <= 7.1431410026014019e-01 then -1.6999685450203236e-02
+                else 5.1582594233853286e-02
+            end
+            else 7.3633508868952979e-03
+        end
+        when als_relative_score <= 5.2876161147016054e-01 then case
+            when als_score <= 1.8505209125578407e-02 then -2.2963290010193010e-02
+            when ease_rank <= 8.7050000000000011e+02 then case
+                when ease_score <= 8.4231910808624613e-04 then -4.7031339438271168e-02
+                else -5.2375597348409833e-03
+            end
+            when cooccurrence_score <= 3.1944901120008702e-02 then 4.8458996830683054e-02
+            else 4.9939601306917859e-03
+        end
+        when als_score <= 1.9892557524144653e-02 then -2.5483514430772087e-02
+        else 1.0097324046220324e-02
+    end
+    + case
+        when cooccurrence_rank <= 1.1250000000000001e+02 then case
+            when als_relative_score <= 6.7438734871601291e-01 then case
+                when artists_rank <= 4.4250000000000006e+02 then case
+                    when cosine_relative_score <= 9.2038074210973719e-01 then 2.1917045490434425e-02
+                    else 5.1660990547044865e-02
+                end
+                when ease_score <= 7.8573614630979838e-03 then case
+                    when titles_relative_score <= 7.3451201022602397e-01 then case
+                        when seed_count <= 1.7500000000000004e+01 then 1.3677241070705604e-03
+                        when neighbours_relative_score <= 9.9967450600756236e-01 then case
+                            when cooccurrence_score <= 2.0963371845057363e-01 then -4.1340823608598753e-02
+                            else -7.3619900115040673e-03
+                        end
+                        else 2.7053805670174010e-02
+                    end
+                    else 3.9654615133772719e-02
+                end
+                else 1.2375255205678309e-02
+            end
+            when cooccurrence_rank <= 1.7500000000000004e+01 then 3.0775189877236264e-02
+            else 2.0258954146710865e-02
+        end
+        when artists_rank <= 4.5500000000000007e+01 then case
+            when artists_rank <= 4.5000000000000009e+00 then 3.8885889155167649e-02
+            when artists_score <= 2.1189606962056580e+01 then 5.5854451656697727e-03
+            else 3.0562377195194213e-02
+        end
+        when als_relative_score <= 2.7350087105937815e-01 then case
+            when als_relative_score <= 1.6404556790662461e-01 then case
+                when artists_rank <= 2.0250000000000003e+02 then case
+                    when titles_relative_score <= 4.9974497871220974e-01 then case
+                        when cooccurrence_relative_score <= 6.0917476041586115e-02 then -2.8041326527041832e-02
+                        when cosine_rank <= 1.3645000000000002e+03 then -1.5790590681371303e-02
+                        else 6.0411547959724581e-02
+                    end
+                    else 4.5688787616247943e-02
+                end
+                when titles_rank <= 1.0500000000000002e+01 then case
+                    when titles_score <= 1.4765256741792394e+01 then -4.2554917600159899e-02
+                    else 3.1925523678289339e-02
+                end
+                when cooccurrence_score <= 5.4554545340548356e-02 then case
+                    when titles_rank <= 1.1250000000000001e+02 then -2.6537503411772179e-02
+                    else -4.5468364597012319e-02
+                end
+                else -2.9238123055457418e-02
+            end
+            when artists_rank <= 4.1350000000000006e+02 then -5.2252155262194231e-03
+            else -2.3715623908194663e-02
+        end
+        when neighbours_relative_score <= 6.8693973766598998e-02 then case
+            when titles_relative_score <= 1.7916983854055399e-01 then case
+                when artists_rank <= 1.9450000000000003e+02 then 1.3426880556688748e-02
+                else -2.4521694430158059e-02
+            end
+            else 7.6673473871116575e-03
+        end
+        when als_relative_score <= 4.0019926949455137e-01 then case
+            when ease_score <= 7.2025940367478078e-04 then 1.5893860544004646e-02
+            else -9.9898552515917376e-03
+        end
+        when neighbours_score <= 1.4999824234846360e-02 then -3.5885787760314203e-02
+        else 4.6328127922337647e-03
+    end
+    + case
+        when ease_rank <= 1.3150000000000003e+02 then case
+            when cooccurrence_rank <= 2.3500000000000004e+01 then case
+                when cosine_rank <= 6.5000000000000009e+00 then 3.1540743814392216e-02
+                when artist_seed_count <= 1.5000000000000002e+00 then case
+                    when ease_score <= 1.6168092027791552e-02 then 1.3902664793660410e-02
+                    else 2.5940971133793823e-02
+                end
+                else 3.4488303718680384e-02
+            end
+            when als_relative_score <= 5.3313897317136638e-01 then case
+                when artist_seed_count <= 2.5000000000000004e+00 then case
+                    when ease_score <= 9.0378944061688239e-04 then -5.1944402525137573e-02
+                    else -1.3647362151538209e-04
+                end
+                else 2.8503840567056890e-02
+            end
+            when artists_rank <= 1.2650000000000001e+02 then 2.5991809577949044e-02
+            else 1.2922261819048847e-02
+        end
+        when artists_rank <= 1.8500000000000004e+01 then case
+            when artist_seed_count <= 1.8500000000000004e+01 then case
+                when seed_count <= 2.4500000000000004e+01 then case
+                    when artist_seed_count <= 4.5000000000000009e+00 then case
+                        when neighbours_score <= 1.4398274300875997e-02 then 2.8097431167561655e-02
+                        else -3.9995358536411346e-03
+                    end
+                    else 4.3318568203536606e-02
+                end
+                else -2.5493899236820041e-03
+            end
+            else 5.3230113580938848e-02
+        end
+        when als_score <= 5.6470474228262910e-03 then case
+            when artists_rank <= 1.5250000000000003e+02 then case
+                when track_playlist_count <= 4.5000000000000009e+00 then -1.0416356065534213e-02
+                else -4.4046960495199128e-02
+            end
+            when titles_rank <= 1.5250000000000003e+02 then -2.2846425271807285e-02
+            when cooccurrence_score <= 5.5230538707918546e-02 then -4.4472583665882588e-02
+            else -2.6874556569771998e-02
+        end
+        when als_relative_score <= 3.1742179081993688e-01 then case
+            when artists_rank <= 2.7950000000000006e+02 then case
+                when als_score <= 2.1653679199516777e-02 then 1.8264445901591028e-02
+                else -1.1444011767563192e-02
+            end
+            when track_playlist_count <= 5.5000000000000009e+00 then case
+                when titles_score <= 1.4226663643397035e+01 then -3.1340100250529808e-02
+                else 5.1182939301141032e-02
+            end
+            when cosine_relative_score <= 2.1310535556182600e-01 then -1.9007756070110363e-02
+            else -6.1117782964284287e-03
+        end
+        when artists_rank <= 2.2250000000000003e+02 then case
+            when neighbours_score <= 1.7644888496158712e-02 then 4.1102651383780220e-02
+            else 6.1710092091471136e-03
+        end
+        when track_playlist_count <= 2.5000000000000004e+00 then -2.2676065892964475e-02
+        when cooccurrence_relative_score <= 1.1100516228321132e-01 then -1.0416850953555733e-02
+        when als_relative_score <= 6.5281800559016123e-01 then -7.8230659397698205e-04
+        else 1.6657706370027833e-02
+    end
+    + case
+        when als_rank <= 9.8500000000000014e+01 then case
+            when als_rank <= 2.7500000000000004e+01 then case
+                when neighbours_score <= 3.0170924949236461e-01 then case
+                    when artists_rank <= 2.2500000000000004e+01 then 3.5805069124955763e-02
+                    when ease_relative_score <= 7.0152572838706617e-01 then 1.3722954653216457e-02
+                    else -1.1632525895827712e-02
+                end
+                when titles_relative_score <= 1.5737042923041686e-01 then 2.4162780925183827e-02
+                else 3.4679547597623865e-02
+            end
+            when als_score <= 1.7195783555507663e-02 then case
+                when cosine_score <= 7.7921326073769073e-02 then case
+                    when artist_seed_count <= 1.5000000000000002e+00 then -5.4031198845495045e-02
+                    else 6.8636900883358276e-02
+                end
+                else 3.9281891169765147e-03
+            end
+            when artists_rank <= 1.5050000000000003e+02 then case
+                when track_playlist_count <= 6.5000000000000009e+00 then 3.6428960116898050e-02
+                else 1.4919322413167109e-02
+            end
+            else 8.3227967558184655e-03
+        end
+        when artists_rank <= 5.8500000000000007e+01 then case
+            when track_playlist_count <= 3.5000000000000004e+00 then case
+                when artists_rank <= 1.0500000000000002e+01 then 3.6867383958932742e-02
+                when ease_relative_score <= 4.5794560269212287e-01 then case
+                    when artist_seed_count <= 2.3500000000000004e+01 then 6.5889904691456593e-03
+                    else 4.6782875201717707e-02
+                end
+                else 3.8743607681675639e-02
+            end
+            when als_relative_score <= 1.7674959856492306e-01 then -1.7676482454469445e-02
+            else 6.7260964024448873e-03
+        end
+        when generator_count <= 1.5000000000000002e+00 then case
+            when als_score <= 2.9814823064953093e-03 then case
+                when artists_rank <= 2.5850000000000006e+02 then case
+                    when cooccurrence_relative_score <= 6.1832560900989007e-02 then -2.9122426797588211e-02
+                    else 3.1440279841746299e-02
+                end
+                when titles_rank <= 1.5250000000000003e+02 then -2.7526945343719075e-02
+                else -4.5018604956923947e-02
+            end
+            when track_playlist_count <= 1.5000000000000002e+00 then -3.6510303190191148e-02
+            else -1.8437843530437956e-02
+        end
+        when als_rank <= 2.8950000000000006e+02 then case
+            when artists_rank <= 2.7950000000000006e+02 then 1.4692986582471682e-02
+            when titles_relative_score <= 3.1303816392153633e-01 then case
+                when neighbours_score <= 1.6315160794555188e-02 then -4.6101734501103185e-02
+                else -4.3348624860971479e-03
+            end
+            else 1.2111451485340260e-02
+        end
+        when cooccurrence_rank <= 1.3050000000000003e+02 then -3.1425676944424399e-03
+        when artists_rank <= 4.1350000000000006e+02 then -1.2402541382993300e-03
+        when track_playlist_count <= 3.5000000000000004e+00 then -3.2077971807314053e-02
+        else -1.7292496922933335e-02
+    end
+    + case
+        when als_rank <= 9.8500000000000014e+01 then case
+            when als_rank <= 2.7500000000000004e+01 then case
+                when neighbours_score <= 2.9592015328625504e-01 then case
+                    when artists_rank <= 2.2500000000000004e+01 then 3.4222206174040065e-02
+                    when cosine_relative_score <= 5.7845786798663901e-01 then 1.7197940453455875e-02
+                    else -4.2613811771365744e-03
+                end
+                else 2.7081446793279191e-02
+            end
+            when als_score <= 7.8472048044204729e-03 then -5.0770090151105833e-02
+            when artists_rank <= 2.3500000000000004e+01 then case
+                when cosine_relative_score <= 7.7313568035525704e-01 then 1.7995603982783135e-02
+                else 4.4247594303191064e-02
+            end
+            when ease_score <= 1.6273225818617166e-03 then -3.8138184010516360e-03
+            else 9.9443386754502136e-03
+        end
+        when artists_rank <= 5.8500000000000007e+01 then case
+            when track_playlist_count <= 3.5000000000000004e+00 then case
+                when artists_rank <= 1.0500000000000002e+01 then 3.4040485364809803e-02
+                when cosine_rank <= 3.4750000000000006e+02 then 2.9792560582364937e-02
+                else 5.2325759051348140e-03
+            end
+            when als_relative_score <= 1.7024668714105665e-01 then -1.9506738776309325e-02
+            else 4.2995955809887396e-03
+        end
+        when als_relative_score <= 1.9357114178830334e-01 then case
+            when cooccurrence_relative_score <= 1.3842010664544274e-01 then case
+                when artists_rank <= 1.5250000000000003e+02 then case
+                    when artists_relative_score <= 1.7968163238565832e-01 then case
+                        when titles_rank <= 1.8650000000000003e+02 then 6.2634396236167858e-02
+                        else -1.0825790268522787e-02
+                    end
+                    else -3.4217109816825401e-02
+                end
+                when titles_rank <= 1.2500000000000002e+01 then 3.1270107129585559e-03
+                else -3.7494913263004359e-02
+            end
+            else -1.7795319034837553e-02
+        end
+        when cooccurrence_relative_score <= 1.2797527190945737e-01 then case
+            when als_score <= 4.7058959025889644e-03 then -4.1083860890988706e-02
+            when als_rank <= 2.8950000000000006e+02 then -6.8648859038419694e-03
+            when titles_rank <= 3.2500000000000007e+01 then 3.4017151655516033e-02
+            else -2.1362654330035698e-02
+        end
+        when neighbours_score <= 1.8307219218487606e-02 then case
+            when track_playlist_count <= 6.4500000000000014e+01 then case
+                when als_score <= 2.6412125676870350e-02 then -4.0089042471079438e-02
+                else 1.1504541579739680e-02
+            end
+            else 5.9428678450425966e-02
+        end
+        when titles_rank <= 5.5650000000000011e+02 then 7.0504127517473439e-03
+        when als_score <= 7.1370456367731108e-02 then case
+            when ease_relative_score <= 1.0612782498274527e-01 then 1.4919453528359836e-02
+            else -1.1118882631055349e-02
+        end
+        else -3.8411272137490950e-04
+    end
+    + case
+        when als_rank <= 8.3500000000000014e+01 then case
+            when neighbours_rank <= 3.6500000000000007e+01 then case
+                when generator_count <= 5.5000000000000009e+00 then case
+                    when als_score <= 1.5048262663185598e-02 then -8.5033668658515402e-02
+                    else 1.9034834394636799e-02
+                end
+                else 2.8323026898321814e-02
+            end
+            when als_score <= 8.1569962203502672e-03 then -4.8446913986156935e-02
+            else 1.0582416150318005e-02
+        end
+        when artists_relative_score <= 1.2917928376920076e-01 then case
+            when als_score <= 2.9814823064953093e-03 then case
+                when generator_count <= 1.5000000000000002e+00 then case
+                    when titles_rank <= 3.2500000000000007e+01 then -1.2001298983525699e-02
+                    else -3.7650929340762557e-02
+                end
+                when ease_rank <= 1.6500000000000004e+01 then case
+                    when ease_rank <= 8.5000000000000018e+00 then -1.1469721704286440e-01
+                    else 6.0139755220061958e-02
+                end
+                else -2.1500867456853385e-02
+            end
+            when als_rank <= 2.7750000000000006e+02 then case
+                when als_score <= 9.1911894269287604e-03 then -3.2599512287885546e-02
+                else -2.3056506862003489e-03
+            end
+            when titles_relative_score <= 2.2693476802208748e-01 then case
+                when cooccurrence_score <= 7.7311677384456726e-02 then case
+                    when ease_rank <= 7.0050000000000011e+02 then -3.2813878451675278e-02
+                    else -1.7982385023396056e-02
+                end
+                when als_score <= 1.1997799389064314e-02 then 3.0615961239285391e-02
+                when cooccurrence_relative_score <= 1.5057189821206823e-01 then -2.1115434091615180e-02
+                else -8.8520000919373575e-03
+            end
+            when als_score <= 4.1624376550316818e-02 then 1.4023153416340171e-02
+            else -1.1961348147826387e-02
+        end
+        when ease_relative_score <= 4.9323592100853780e-01 then case
+            when artists_score <= 2.3989578808281802e+01 then case
+                when artists_relative_score <= 9.9733331431939576e-01 then case
+                    when ease_relative_score <= 1.5357073635543397e-01 then case
+                        when track_playlist_count <= 4.5000000000000009e+00 then case
+                            when artists_relative_score <= 3.1378200932866535e-01 then case
+                                when titles_rank <= 2.5550000000000003e+02 then 4.2989324931056200e-02
+                                else -1.2272398088662590e-02
+                            end
+                            else 1.6501848956352715e-02
+                        end
+                        when als_rank <= 1.0705000000000002e+03 then -6.7255299189132286e-03
+                        else -3.2270915502112571e-02
+                    end
+                    when artists_relative_score <= 2.1841827414239701e-01 then case
+                        when als_score <= 2.5269092060625557e-02 then 4.9966611450861259e-02
+                        else 8.8397898827583324e-03
+                    end
+                    else 7.9780265034590345e-04
+                end
+                else 3.3349185060697555e-02
+            end
+            else 3.5407098479837390e-02
+        end
+        when ease_score <= 3.2377670130954834e-03 then 4.8066238662734725e-02
+        else 1.5425576035460657e-02
+    end
+    + case
+        when als_rank <= 9.8500000000000014e+01 then case
+            when cooccurrence_rank <= 2.6500000000000004e+01 then case
+                when generator_count <= 5.5000000000000009e+00 then case
+                    when cooccurrence_score <= 9.9508946094165426e-02 then -4.6000298732756406e-02
+                    when als_relative_score <= 9.2472964778988753e-01 then 1.5302604758636438e-02
+                    else 2.9355015973874646e-02
+                end
+                when cooccurrence_relative_score <= 9.9941578943177567e-01 then 2.4759790449589283e-02
+                else 3.8251090306061247e-02
+            end
+            when generator_count <= 5.5000000000000009e+00 then case
+                when neighbours_score <= 2.9592015328625504e-01 then case
+                    when als_relative_score <= 3.3347055305364787e-01 then 5.6412617274689138e-02
+                    else -1.5788174557362124e-03
+                end
+                else 9.9208045000198763e-03
+            end
+            else 1.7210917322430470e-02
+        end
+        when artists_rank <= 5.8500000000000007e+01 then case
+            when track_playlist_count <= 2.5000000000000004e+00 then case
+                when artists_rank <= 2.2500000000000004e+01 then 3.0360505902822982e-02
+                when cosine_rank <= 3.4750000000000006e+02 then case
+                    when cosine_score <= 1.2320718376549157e-01 then 4.6525698112754282e-02
+                    else 6.8356471781582237e-03
+                end
+                else -3.7617833959050582e-03
+            end
+            when artists_rank <= 2.5000000000000004e+00 then 2.7976075001823059e-02
+            when als_relative_score <= 1.4029899020104622e-01 then -1.9386832543821630e-02
+            else 2.9464296230008349e-03
+        end
+        when als_relative_score <= 2.2708734555178253e-01 then case
+            when cooccurrence_rank <= 2.2350000000000003e+02 then case
+                when cooccurrence_relative_score <= 8.4619471688718817e-01 then -1.2123578427117044e-02
+                else 4.2228951738581440e-02
+            end
+            when artists_rank <= 2.0250000000000003e+02 then -1.7433349342740403e-02
+            when track_playlist_count <= 7.5000000000000009e+00 then -3.7400814428040684e-02
+            when titles_rank <= 1.9650000000000003e+02 then -1.4264020682820190e-02
+            when neighbours_score <= 3.9337187676179011e-02 then -4.4508011699605290e-02
+            else -2.2594544610633351e-02
+        end
+        when titles_rank <= 5.5650000000000011e+02 then 5.7434296545288976e-03
+        when neighbours_score <= 1.8307219218487606e-02 then case
+            when artists_rank <= 2.7950000000000006e+02 then 2.0653072670415024e-02
+            when track_playlist_count <= 1.5000000000000002e+00 then -4.4876492398262448e-02
+            else -2.1710513145151569e-02
+        end
+        when als_rank <= 2.1450000000000003e+02 then -1.4578685940487396e-03
+        when cooccurrence_relative_score <= 1.2691342949579695e-01 then -1.7868050077122968e-02
+        when cooccurrence_score <= 2.6271713882337639e-02 then 8.0022159179519714e-02
+        else -7.6330417760133752e-03
+    end
+    + case
+        when cosine_rank <= 7.6500000000000014e+01 then case
+            when als_rank <= 2.7500000000000004e+01 then case
+                when titles_relative_score <= 1.5737042923041686e-01 then case
+                    when als_rank <= 3.5000000000000004e+00 then 2.8277962712751521e-02
+                    else 1.7825380760447599e-02
+                end
+                else 3.0846035361960379e-02
+            end
+            when artists_rank <= 2.7500000000000004e+01 then case
+                when ease_score <= 4.3031028122227002e-03 then 4.2169576681601130e-02
+                else 1.9329233265953927e-02
+            end
+            when neighbours_score <= 2.1929608918581419e-02 then -4.3365439291630142e-02
+            else 7.8302097806240336e-03
+        end
+        when artists_rank <= 3.3500000000000007e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when artists_rank <= 3.5000000000000004e+00 then case
+                    when seed_count <= 2.4500000000000004e+01 then 3.3288159517495829e-02
+                    else -1.7571488303631422e-02
+                end
+                else 2.3838240950079352e-03
+            end
+            else 3.1332783943549034e-02
+        end
+        when als_rank <= 2.7450000000000006e+02 then case
+            when als_score <= 9.5271449536085146e-03 then case
+                when titles_relative_score <= 1.7916983854055399e-01 then -3.3643597812627810e-02
+                else 3.0496282388187725e-02
+            end
+            when als_rank <= 1.9050000000000003e+02 then case
+                when titles_relative_score <= 4.5934058070233080e-01 then case
+                    when ease_relative_score <= 6.5862119767979610e-01 then 2.4134531444034270e-03
+                    when artists_relative_score <= 1.4137720345241214e-01 then -5.5038142690007341e-02
+                    else 4.5878549485382586e-02
+                end
+                else 2.0645874606305837e-02
+            end
+            else -6.9014050771017341e-03
+        end
+        when als_score <= 2.9814823064953093e-03 then case
+            when artists_rank <= 2.5850000000000006e+02 then case
+                when titles_relative_score <= 4.9974497871220974e-01 then -2.0090336659552080e-02
+                else 4.7969822026039367e-02
+            end
+            when titles_rank <= 5.0500000000000007e+01 then -1.3354729179833503e-02
+            when cooccurrence_score <= 6.6604058554939546e-02 then -3.9546564091567593e-02
+            else -2.2233557845471624e-02
+        end
+        when artists_rank <= 6.9500000000000014e+01 then case
+            when als_score <= 2.1653679199516777e-02 then case
+                when artist_seed_count <= 1.5000000000000002e+00 then 2.9358234651395967e-03
+                else 5.9757742258908689e-02
+            end
+            else -9.2149777150204223e-03
+        end
+        when titles_relative_score <= 2.2693476802208748e-01 then case
+            when als_rank <= 6.6150000000000011e+02 then -1.4769281771818072e-02
+            when neighbours_relative_score <= 6.5558743103651107e-01 then -2.5705217248407491e-02
+            when cooccurrence_rank <= 6.2500000000000007e+01 then -6.2113857704791102e-02
+            else 7.4242552347138710e-02
+        end
+        else -8.6084710146600474e-04
+    end
+    + case
+        when cooccurrence_rank <= 6.9500000000000014e+01 then case
+            when als_rank <= 1.6500000000000004e+01 then case
+                when titles_relative_score <= 1.5737042923041686e-01 then case
+                    when cooccurrence_score <= 8.7519203275304797e-02 then -4.6579825735266395e-02
+                    else 2.2091120808281552e-02
+                end
+                else 3.0931253925322588e-02
+            end
+            when artists_relative_score <= 1.1184141431592680e-01 then case
+                when cosine_score <= 7.9011405161401579e-02 then -3.3657914596653966e-02
+                else 8.6351627726380022e-03
+            end
+            when track_playlist_count <= 6.5000000000000009e+00 then 3.4181092611051053e-02
+            else 1.4543867723229673e-02
+        end
+        when als_rank <= 2.8950000000000006e+02 then case
+            when artists_rank <= 3.2250000000000006e+02 then case
+                when ease_relative_score <= 7.0152572838706617e-01 then 9.7301859517444078e-03
+                else 4.6710223489144713e-02
+            end
+            when neighbours_score <= 1.5801265746279734e-02 then case
+                when track_playlist_count <= 3.6500000000000007e+01 then -1.5504711641948794e-02
+                else -5.2217540194576355e-02
+            end
+            when als_rank <= 7.1500000000000014e+01 then case
+                when ease_rank <= 2.0500000000000004e+01 then -9.6999884282326615e-02
+                else 6.8435562002883811e-03
+            end
+            when neighbours_relative_score <= 5.5741386192266074e-01 then -3.2782659569110316e-03
+            else -3.4485122430580599e-02
+        end
+        when artists_rank <= 4.7500000000000007e+01 then case
+            when track_playlist_count <= 3.5000000000000004e+00 then case
+                when artists_relative_score <= 9.9733331431939576e-01 then case
+                    when artists_score <= 2.1189606962056580e+01 then 8.0155470952439200e-03
+                    else 3.5976573639926998e-02
+                end
+                else 4.3072398892888310e-02
+            end
+            else -8.2957122887903512e-03
+        end
+        when als_relative_score <= 1.3150074027070854e-01 then case
+            when titles_rank <= 8.5000000000000018e+00 then 1.2620299989983272e-02
+            when cooccurrence_score <= 4.9752088131231782e-02 then case
+                when artists_rank <= 2.5850000000000006e+02 then -2.3518496365720769e-02
+                when titles_rank <= 1.5250000000000003e+02 then -2.4910206856366596e-02
+                else -4.1505460476393238e-02
+            end
+            else -2.1508669825818259e-02
+        end
+        when titles_relative_score <= 1.5283324770841331e-01 then case
+            when neighbours_rank <= 3.2500000000000007e+01 then 5.7318417007012068e-02
+            when artists_rank <= 4.1350000000000006e+02 then -6.0321266772941813e-03
+            when track_playlist_count <= 1.5000000000000002e+00 then -3.4679461888787406e-02
+            when cooccurrence_relative_score <= 1.3225973163230234e-01 then -2.2885716675653409e-02
+            when cooccurrence_rank <= 1.3055000000000002e+03 then -1.0968873281032195e-02
+            else 5.7564225526137131e-02
+        end
+        else -3.6544891989629682e-04
+    end
+    + case
+        when ease_rank <= 1.1950000000000001e+02 then case
+            when als_rank <= 3.1500000000000004e+01 then case
+                when neighbours_rank <= 8.5000000000000018e+00 then case
+                    when titles_rank <= 3.2450000000000006e+02 then 3.3324252186721207e-02
+                    else 2.1587970540356882e-02
+                end
+                when artist_seed_count <= 1.5000000000000002e+00 then 1.5114845349346172e-02
+                else 2.9026844943289887e-02
+            end
+            when artists_rank <= 2.5450000000000003e+02 then case
+                when neighbours_relative_score <= 4.4436058372883386e-01 then 7.4000734984266611e-03
+                when cosine_score <= 3.3947719197914256e-01 then 3.9493237590918023e-02
+                else 1.8884904644290455e-02
+            end
+            when cooccurrence_score <= 2.3853276384640426e-01 then case
+                when ease_relative_score <= 9.9972281501905169e-01 then case
+                    when seed_count <= 1.7500000000000004e+01 then case
+                        when track_playlist_count <= 1.5000000000000002e+00 then -3.4983267811653451e-02
+                        else 1.6528287261822578e-03
+                    end
+                    else -3.2337223120345954e-02
+                end
+                else 2.4468737305778678e-02
+            end
+            else 7.4513545213857951e-03
+        end
+        when artists_rank <= 1.8500000000000004e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when artists_relative_score <= 9.9733331431939576e-01 then 3.5417835414491630e-03
+                else 3.4925791595012794e-02
+            end
+            else 3.3961542123062065e-02
+        end
+        when als_score <= 5.6470474228262910e-03 then case
+            when artists_rank <= 3.4500000000000007e+01 then 3.8400123849375526e-03
+            when cooccurrence_score <= 4.5268493088054092e-02 then case
+                when artist_seed_count <= 4.5000000000000009e+00 then case
+                    when titles_rank <= 1.1650000000000001e+02 then -1.9264982847802731e-02
+                    else -3.6389648996317053e-02
+                end
+                else 3.1408684297247937e-03
+            end
+            else -1.8446720112262754e-02
+        end
+        when als_rank <= 2.7450000000000006e+02 then case
+            when titles_relative_score <= 4.8433737373817115e-01 then case
+                when ease_relative_score <= 5.1212034696421449e-01 then -1.9983225563322752e-03
+                when artists_rank <= 7.7500000000000014e+01 then 3.4577739851748272e-02
+                else -6.1889380180239650e-02
+            end
+            else 2.0955203375513543e-02
+        end
+        when artists_rank <= 3.4150000000000006e+02 then case
+            when als_relative_score <= 1.2084014927140975e-01 then -3.4955619987046480e-02
+            when als_score <= 2.1653679199516777e-02 then 1.9863293057768711e-02
+            else -5.6157895834786867e-03
+        end
+        when track_playlist_count <= 1.5000000000000002e+00 then case
+            when seed_count <= 2.3500000000000004e+01 then -4.2160503448602067e-02
+            else -1.9980460218837207e-02
+        end
+        when cooccurrence_relative_score <= 1.3225973163230234e-01 then -1.7843517978369760e-02
+        else -7.3531725845973148e-03
+    end
+    + case
+        when neighbours_rank <= 9.3500000000000014e+01 then case
+            when cooccurrence_rank <= 2.3500000000000004e+01 then case
+                when artist_seed_count <= 2.1500000000000004e+01 then case
+                    when cooccurrence_score <= 2.4494015324075886e+00 then case
+                        when artists_score <= 3.8209722277340596e+01 then case
+                            when artists_relative_score <= 7.4757494145736056e-02 then case
+                                when neighbours_score <= 2.8546926022599434e-01 then 2.4534921382181557e-04
+                                else 1.8095550020495923e-02
+                            end
+                            when als_score <= 6.6218573600053801e-02 then 3.8899258649605840e-02
+                            else 1.9992991716779009e-02
+                        end
+                        else -3.9211313513478951e-02
+                    end
+                    else 3.0300943539732384e-02
+                end
+                else 5.6870847006199300e-02
+            end
+            when als_relative_score <= 5.3313897317136638e-01 then case
+                when cooccurrence_score <= 7.8150119924401101e-02 then -2.6873462813770500e-02
+                when cooccurrence_score <= 7.8963455015306674e-02 then 6.2453890544525159e-02
+                else 2.3115986681645365e-03
+            end
+            else 1.2607398689451496e-02
+        end
+        when artists_rank <= 8.3500000000000014e+01 then case
+            when artists_rank <= 7.5000000000000009e+00 then case
+                when track_playlist_count <= 1.6500000000000004e+01 then 3.2852716634416974e-02
+                else -1.9528636186473629e-05
+            end
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when cosine_relative_score <= 6.5755386256934012e-01 then -6.4227874041925662e-05
+                else 4.2742819504986193e-02
+            end
+            else 3.9196022796546770e-02
+        end
+        when als_score <= 5.6470474228262910e-03 then case
+            when cooccurrence_score <= 4.5268493088054092e-02 then case
+                when titles_rank <= 1.1650000000000001e+02 then -1.7543398007458754e-02
+                when artists_rank <= 3.4150000000000006e+02 then case
+                    when ease_relative_score <= 1.1831558361082667e-01 then case
+                        when artists_rank <= 3.3950000000000006e+02 then -2.6898711629771463e-02
+                        else 1.1128330288760331e-01
+                    end
+                    else 1.1615637611671806e-01
+                end
+                else -4.0354387032419975e-02
+            end
+            when artists_rank <= 2.5850000000000006e+02 then case
+                when artists_score <= 2.1180339887498953e+00 then 5.2204799109666813e-02
+                else -2.3798448011634828e-02
+            end
+            else -2.0132803372265334e-02
+        end
+        when als_relative_score <= 3.8151013440161913e-01 then case
+            when track_playlist_count <= 2.5000000000000004e+00 then -2.4824433063355099e-02
+            when titles_relative_score <= 2.2693476802208748e-01 then case
+                when cosine_relative_score <= 1.5676175697386460e-01 then -1.5208951540036245e-02
+                else -6.9639798883196465e-03
+            end
+            else 1.1709483335477862e-03
+        end
+        when titles_relative_score <= 4.9974497871220974e-01 then case
+            when track_playlist_count <= 1.5000000000000002e+00 then -2.0518911548767685e-02
+            else -6.8790811979906660e-04
+        end
+        else 1.9387974112600039e-02
+    end
+    + case
+        when cooccurrence_rank <= 1.1250000000000001e+02 then case
+            when generator_count <= 5.5000000000000009e+00 then case
+                when als_rank <= 2.7500000000000004e+01 then case
+                    when als_score <= 6.2199560925364501e-02 then -1.2476671474455697e-03
+                    else 1.7173084749705147e-02
+                end
+                when artists_relative_score <= 9.9442259010494791e-02 then case
+                    when als_score <= 5.0239067524671562e-02 then case
+                        when als_rank <= 3.8500000000000007e+01 then -5.2504240736129394e-02
+                        when ease_rank <= 1.6500000000000004e+01 then case
+                            when cooccurrence_relative_score <= 6.5727859371672814e-01 then -3.3591806569658093e-02
+                            when neighbours_rank <= 4.5000000000000009e+00 then -7.8796464951182449e-02
+                            else 3.7539131812894200e-02
+                        end
+                        else -7.8610628957030831e-03
+                    end
+                    else 5.5731294336532015e-03
+                end
+                else 3.3148156637976552e-02
+            end
+            when neighbours_relative_score <= 4.9596753810859667e-01 then 1.1022500625234487e-02
+            else 2.4334781474930949e-02
+        end
+        when artists_rank <= 1.6500000000000004e+01 then case
+            when artists_relative_score <= 9.9733331431939576e-01 then case
+                when track_playlist_count <= 1.6500000000000004e+01 then case
+                    when artists_score <= 3.3903632027465775e+00 then 4.0301404543352124e-03
+                    else 2.7429091813111602e-02
+                end
+                else -7.8713524757145024e-03
+            end
+            else 4.2796113551745334e-02
+        end
+        when als_score <= 5.6470474228262910e-03 then case
+            when artists_rank <= 2.0050000000000003e+02 then case
+                when track_playlist_count <= 3.5000000000000004e+00 then -5.9864006930164040e-03
+                else -3.3360444260575488e-02
+            end
+            when titles_score <= 1.4723072817863391e+01 then case
+                when neighbours_relative_score <= 5.6053007275205104e-02 then case
+                    when titles_score <= 5.8493457266318289e+00 then -4.0043428928053133e-02
+                    else -2.7345269624998936e-02
+                end
+                else -2.1250734491830472e-02
+            end
+            else -7.4226434862954011e-03
+        end
+        when als_rank <= 2.7150000000000006e+02 then case
+            when artists_rank <= 2.2250000000000003e+02 then case
+                when neighbours_score <= 2.5567989200964142e-01 then 2.6272333095203139e-02
+                else 3.3835685787537949e-03
+            end
+            when als_rank <= 6.0500000000000007e+01 then 7.3554078960858631e-03
+            else -4.1123220146219745e-03
+        end
+        when artists_rank <= 4.1350000000000006e+02 then case
+            when als_relative_score <= 1.3150074027070854e-01 then -2.7586512844796015e-02
+            when als_score <= 2.1295243874192241e-02 then 2.0137134561913073e-02
+            else -4.0900319363467025e-03
+        end
+        when track_playlist_count <= 3.5000000000000004e+00 then case
+            when titles_score <= 1.4765256741792394e+01 then -2.5964060739226153e-02
+            else 5.8499704149559406e-02
+        end
+        else -1.2059423900554570e-02
+    end
+    + case
+        when cooccurrence_rank <= 1.1250000000000001e+02 then case
+            when cooccurrence_rank <= 2.3500000000000004e+01 then case
+                when artist_seed_count <= 2.1500000000000004e+01 then case
+                    when cooccurrence_rank <= 3.5000000000000004e+00 then case
+                        when cooccurrence_score <= 1.4501780454299176e-01 then -4.6159930220771854e-02
+                        else 2.7120840460564701e-02
+                    end
+                    else 1.6097226450810104e-02
+                end
+                else 5.6614768218893087e-02
+            end
+            when artist_seed_count <= 2.5000000000000004e+00 then case
+                when titles_relative_score <= 4.6184132491335206e-01 then case
+                    when ease_score <= 8.9785120517940490e-04 then case
+                        when ease_score <= 8.3408724667778536e-04 then 7.6215929258179674e-03
+                        else -4.2740828178196882e-02
+                    end
+                    else 5.5084168510469017e-03
+                end
+                else 1.8577235278478311e-02
+            end
+            else 2.5495359224062153e-02
+        end
+        when artists_rank <= 3.3500000000000007e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when artists_rank <= 4.5000000000000009e+00 then 2.5650169258306727e-02
+                else -9.8255642098628152e-04
+            end
+            else 2.7126882923891704e-02
+        end
+        when als_score <= 5.6470474228262910e-03 then case
+            when titles_rank <= 1.0500000000000002e+01 then 6.0199240593414027e-03
+            when artists_rank <= 2.6550000000000006e+02 then case
+                when artists_relative_score <= 8.2211069415991225e-02 then case
+                    when neighbours_relative_score <= 5.6053007275205104e-02 then -1.7594034871927190e-03
+                    else 9.7821389405384554e-02
+                end
+                else -2.2055112905236172e-02
+            end
+            when track_playlist_count <= 6.5000000000000009e+00 then -3.7595103808895858e-02
+            else -2.5249181151442174e-02
+        end
+        when cooccurrence_relative_score <= 1.2691342949579695e-01 then case
+            when titles_rank <= 8.2500000000000014e+01 then case
+                when titles_rank <= 8.0500000000000014e+01 then 3.3229969785822083e-03
+                else 8.4211248134175340e-02
+            end
+            when artists_rank <= 3.3750000000000006e+02 then -2.3756806914071132e-03
+            when track_playlist_count <= 1.5000000000000002e+00 then -3.6019697433180980e-02
+            else -1.2358752146444132e-02
+        end
+        when als_score <= 1.8505209125578407e-02 then case
+            when track_playlist_count <= 6.3500000000000007e+01 then -1.9843745624290685e-02
+            else 3.9627167608733249e-02
+        end
+        when cooccurrence_score <= 2.8387614529590228e-02 then 4.9102294037845530e-02
+        when titles_rank <= 4.0150000000000006e+02 then 9.1330270701905098e-03
+        when als_score <= 3.9513614028692252e-02 then case
+            when ease_rank <= 5.7250000000000011e+02 then case
+                when seed_count <= 2.2500000000000004e+01 then -1.3164695304528261e-02
+                else -4.7377620387133702e-02
+            end
+            else 3.9066081038566739e-03
+        end
+        else -7.8981013120546007e-04
+    end
+    + case
+        when cosine_rank <= 7.6500000000000014e+01 then case
+            when generator_count <= 5.5000000000000009e+00 then case
+                when als_relative_score <= 6.6356330222074977e-01 then case
+                    when ease_score <= 8.6105082591783676e-04 then -5.7062393912377753e-02
+                    else 4.3990082393210415e-03
+                end
+                when ease_score <= 1.8782762021627576e-03 then -2.5450668034249797e-02
+                else 1.6252833619053126e-02
+            end
+            when cosine_relative_score <= 7.7313568035525704e-01 then case
+                when artist_seed_count <= 2.2500000000000004e+01 then 1.3927900603799457e-02
+                else 6.0358580749548453e-02
+            end
+            else 2.6350845319065147e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when generator_count <= 1.5000000000000002e+00 then case
+                when artists_relative_score <= 3.0161372535172987e-01 then case
+                    when als_score <= 2.9814823064953093e-03 then -2.7902221407983659e-02
+                    when als_relative_score <= 1.8317052098930545e-01 then -2.5073610894904366e-02
+                    when titles_score <= 1.4765256741792394e+01 then -1.1347460579256292e-02
+                    else 3.3326293669961260e-02
+                end
+                when artists_score <= 2.1180339887498953e+00 then 2.1623639196169220e-02
+                else -1.0854834763044510e-02
+            end
+            when als_relative_score <= 3.7947206050874621e-01 then case
+                when titles_rank <= 5.5650000000000011e+02 then case
+                    when cosine_score <= 1.2052019075696047e-01 then 1.4831456505738590e-02
+                    else -5.5147541177073779e-03
+                end
+                when artist_seed_count <= 1.0000000180025095e-35 then case
+                    when neighbours_relative_score <= 6.9256418177267665e-01 then case
+                        when als_score <= 2.8056265786290172e-02 then -2.1470989570025877e-02
+                        else -1.0057794535424663e-02
+                    end
+                    when ease_score <= 9.6113704962181017e-04 then 5.3797360343764013e-02
+                    else -6.9007958219781465e-02
+                end
+                when artists_relative_score <= 2.7568440373798270e-01 then 7.4675984584081428e-03
+                else -1.2706579458453569e-02
+            end
+            when titles_relative_score <= 6.2668064827326331e-01 then case
+                when cosine_relative_score <= 4.9429204854221681e-01 then case
+                    when als_relative_score <= 5.3313897317136638e-01 then -1.3191122007910282e-03
+                    when als_score <= 1.1997799389064314e-02 then -6.0823493650698196e-02
+                    else 7.6383435666301904e-03
+                end
+                when cosine_score <= 1.2933781851412884e-01 then case
+                    when ease_score <= 7.9975716885855844e-04 then 7.8653049663189433e-03
+                    else -5.3868549699795203e-02
+                end
+                else -2.0943441296641498e-03
+            end
+            else 2.5836276732124675e-02
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when seed_count <= 2.0500000000000004e+01 then 3.2811658355417987e-02
+            else -3.2249629811208548e-03
+        end
+        else 4.3044212349651757e-02
+    end
+    + case
+        when cosine_rank <= 6.6500000000000014e+01 then case
+            when ease_rank <= 1.2500000000000002e+01 then case
+                when titles_relative_score <= 2.7883819030285978e-01 then 1.7638816195646705e-02
+                else 2.7599103786048851e-02
+            end
+            when artists_score <= 2.9142135623730954e+00 then case
+                when neighbours_score <= 4.4742950899231221e-01 then -2.3417163855132899e-03
+                else 1.1692460537406475e-02
+            end
+            when als_score <= 6.0298826545476920e-02 then 3.7223530610181736e-02
+            else 1.5689100288613811e-02
+        end
+        when artists_rank <= 1.5500000000000002e+01 then case
+            when track_playlist_count <= 1.2500000000000002e+01 then case
+                when artist_seed_count <= 1.8500000000000004e+01 then 2.0936268032306558e-02
+                else 4.4624155516984482e-02
+            end
+            else -2.4174225744311223e-03
+        end
+        when als_score <= 2.9814823064953093e-03 then case
+            when artists_rank <= 2.5850000000000006e+02 then case
+                when track_playlist_count <= 4.5000000000000009e+00 then case
+                    when seed_count <= 2.4500000000000004e+01 then -1.5425235700803145e-02
+                    else 6.2649095671755972e-03
+                end
+                else -3.5969642555576622e-02
+            end
+            when neighbours_relative_score <= 5.5225509797553370e-02 then case
+                when titles_relative_score <= 2.8139917413433480e-01 then -3.9502848733123042e-02
+                when titles_relative_score <= 2.8412902012495095e-01 then case
+                    when titles_score <= 1.1406859979404528e+01 then 2.6174277497148901e-01
+                    else -3.1371171530504824e-02
+                end
+                else -1.9219450460301043e-02
+            end
+            else -1.5244767261997139e-02
+        end
+        when als_relative_score <= 3.7947206050874621e-01 then case
+            when generator_count <= 4.5000000000000009e+00 then case
+                when neighbours_relative_score <= 7.3792085456730916e-01 then case
+                    when ease_rank <= 7.0050000000000011e+02 then case
+                        when cooccurrence_score <= 8.0583744869298132e-02 then case
+                            when artist_seed_count <= 1.5000000000000002e+00 then -2.2994711744527916e-02
+                            when cosine_relative_score <= 2.1786495139346815e-01 then -1.7198343626174530e-02
+                            else 5.7535477902079829e-02
+                        end
+                        else -1.1129037626510513e-02
+                    end
+                    else -7.4147580839766143e-03
+                end
+                when ease_relative_score <= 4.8531432619466336e-01 then 6.2410892519010233e-02
+                else -9.2504162270298368e-02
+            end
+            else -3.4262956364272839e-03
+        end
+        when artists_rank <= 2.7350000000000006e+02 then case
+            when neighbours_score <= 7.1716522050068718e-02 then 3.7050976307792714e-02
+            else 9.8724142967740753e-03
+        end
+        when track_playlist_count <= 3.5000000000000004e+00 then -1.2724890221330387e-02
+        when als_score <= 1.5296068787574771e-01 then case
+            when seed_count <= 1.7500000000000004e+01 then 2.8732904903165153e-04
+            else -1.3854791460182881e-02
+        end
+        else 6.3795193232431078e-03
+    end
+    + case
+        when als_rank <= 8.3500000000000014e+01 then case
+            when cooccurrence_rank <= 1.4500000000000002e+01 then case
+                when artist_seed_count <= 1.2500000000000002e+01 then case
+                    when als_relative_score <= 8.6489789468598766e-01 then case
+                        when artists_rank <= 3.7500000000000007e+01 then 2.3902721450326743e-02
+                        when ease_score <= 3.5737182974867592e-03 then case
+                            when ease_score <= 2.9094319523978230e-03 then -3.1534701034443020e-03
+                            else -8.6306081168836035e-02
+                        end
+                        else 1.2615700728287209e-02
+                    end
+                    else 2.4127820560068770e-02
+                end
+                else 5.0008622658379603e-02
+            end
+            when als_score <= 8.1569962203502672e-03 then -5.3968376645855090e-02
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when titles_relative_score <= 4.9974497871220974e-01 then case
+                    when cooccurrence_score <= 2.0371452533196727e-01 then case
+                        when seed_count <= 2.0500000000000004e+01 then case
+                            when artists_rank <= 8.5000000000000018e+00 then 3.1615974452147581e-02
+                            else 4.0194269696711615e-03
+                        end
+                        when cosine_relative_score <= 5.9195874907766088e-01 then -1.1475657875104423e-02
+                        else -6.0861565335682447e-02
+                    end
+                    else 1.0589577471281328e-02
+                end
+                else 2.0680951330374266e-02
+            end
+            else 5.7678588923928367e-02
+        end
+        when artists_rank <= 1.8500000000000004e+01 then case
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when cooccurrence_relative_score <= 6.9014797309120113e-01 then case
+                    when artists_rank <= 3.5000000000000004e+00 then case
+                        when cooccurrence_score <= 7.0066268712060772e-02 then 3.0088475014476354e-02
+                        else -1.6652909929165058e-02
+                    end
+                    else 1.6920605857997113e-03
+                end
+                else 3.9493773517738973e-02
+            end
+            else 4.3548756090492746e-02
+        end
+        when generator_count <= 1.5000000000000002e+00 then case
+            when als_score <= 2.9814823064953093e-03 then case
+                when artists_rank <= 2.5850000000000006e+02 then -1.5086762084886378e-02
+                when titles_rank <= 1.5250000000000003e+02 then -1.7097596861069649e-02
+                else -3.5195332397775940e-02
+            end
+            else -1.2598162608004344e-02
+        end
+        when artists_rank <= 2.7350000000000006e+02 then case
+            when ease_score <= 1.7239532320281641e-03 then 2.3061858391425397e-02
+            else 6.0630369951985880e-04
+        end
+        when als_rank <= 2.2650000000000003e+02 then -1.4303361912057406e-03
+        when titles_rank <= 5.8500000000000007e+01 then 9.9105512581820401e-03
+        when cooccurrence_score <= 5.6573939074546699e-02 then case
+            when ease_rank <= 4.9550000000000006e+02 then -2.7619248028736734e-02
+            else -6.1656631892335447e-03
+        end
+        when ease_score <= 9.6113704962181017e-04 then 3.8323958316833790e-03
+        else -1.0675342659970265e-02
+    end
+    + case
+        when als_rank <= 8.6500000000000014e+01 then case
+            when neighbours_rank <= 2.4500000000000004e+01 then case
+                when artist_seed_count <= 2.1500000000000004e+01 then case
+                    when titles_relative_score <= 1.5737042923041686e-01 then case
+                        when cosine_score <= 1.3633158354494096e-01 then -2.5690076108576626e-02
+                        when track_playlist_count <= 2.4500000000000004e+01 then 2.2909642385306336e-02
+                        when neighbours_score <= 9.1092484322831180e-01 then -3.0377294225222536e-04
+                        else 1.6136198736168006e-02
+                    end
+                    else 2.4214978825830260e-02
+                end
+                else 5.6122491897127494e-02
+            end
+            when neighbours_score <= 2.4416807925830331e-02 then case
+                when artist_seed_count <= 1.5000000000000002e+00 then -1.2680401636085029e-02
+                else 5.1252389531132252e-02
+            end
+            else 8.9688051185566175e-03
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when generator_count <= 1.5000000000000002e+00 then case
+                when artists_rank <= 1.6500000000000004e+01 then case
+                    when track_playlist_count <= 1.3500000000000002e+01 then 1.2527051931432427e-02
+                    else -4.2938579521245940e-02
+                end
+                when als_score <= 2.9814823064953093e-03 then case
+                    when als_rank <= 4.6150000000000006e+02 then case
+                        when als_rank <= 1.7550000000000003e+02 then case
+                            when als_rank <= 1.6950000000000003e+02 then -5.4470133655875122e-02
+                            else 6.2062371829336008e-02
+                        end
+                        else -6.6755129921328468e-02
+                    end
+                    when als_rank <= 4.6450000000000006e+02 then 7.3662202772084601e-02
+                    else -2.4584118201977617e-02
+                end
+                else -1.2465596108174182e-02
+            end
+            when artists_rank <= 4.2750000000000006e+02 then case
+                when track_playlist_count <= 1.5000000000000002e+00 then 1.7955383494868284e-02
+                else 1.2202163703166819e-03
+            end
+            when als_rank <= 2.3250000000000003e+02 then -1.7675291911021674e-03
+            when neighbours_relative_score <= 9.9967450600756236e-01 then case
+                when cooccurrence_score <= 7.5869146996969547e-02 then case
+                    when ease_rank <= 4.9550000000000006e+02 then -2.5958001165178813e-02
+                    else -4.0475087648688098e-03
+                end
+                when ease_score <= 9.6113704962181017e-04 then case
+                    when cooccurrence_score <= 8.3125352633998131e-02 then 4.7783593469596319e-02
+                    else -4.7909665184086864e-04
+                end
+                else -9.2299308780418848e-03
+            end
+            when ease_rank <= 2.0500000000000004e+01 then 4.4239300915475489e-02
+            else -4.2852065439170479e-02
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when seed_count <= 2.0500000000000004e+01 then 3.1635133950798339e-02
+            when ease_relative_score <= 1.2482189483389128e-01 then -1.9788405009180669e-02
+            else 1.0674948448278985e-02
+        end
+        else 3.9251845053194068e-02
+    end
+    + case
+        when als_rank <= 8.6500000000000014e+01 then case
+            when als_score <= 1.5048262663185598e-02 then case
+                when titles_rank <= 4.2500000000000007e+01 then 2.9333459703144334e-02
+                else -3.5724824546890799e-02
+            end
+            when cooccurrence_rank <= 2.6500000000000004e+01 then case
+                when generator_count <= 5.5000000000000009e+00 then 1.2967422540457544e-02
+                else 2.1739725476266066e-02
+            end
+            else 7.8278385766504931e-03
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when als_score <= 2.9814823064953093e-03 then case
+                when artists_rank <= 1.0650000000000001e+02 then case
+                    when artists_relative_score <= 1.1559878315474706e-01 then 3.6678338110545800e-02
+                    when artists_relative_score <= 9.9733331431939576e-01 then case
+                        when cosine_rank <= 2.9500000000000004e+01 then 4.9639598997577965e-02
+                        else -1.0773861779751511e-02
+                    end
+                    else 2.2818991552833026e-02
+                end
+                when neighbours_relative_score <= 5.5225509797553370e-02 then case
+                    when als_score <= 2.3279859107105952e-07 then -2.7215288224527387e-02
+                    else -7.2427748522168642e-02
+                end
+                else -1.2291588914712982e-02
+            end
+            when neighbours_relative_score <= 2.1638943167935154e-01 then case
+                when als_relative_score <= 2.2708734555178253e-01 then -1.4725894454233182e-02
+                when artists_rank <= 3.3750000000000006e+02 then case
+                    when cosine_relative_score <= 4.9429204854221681e-01 then case
+                        when neighbours_score <= 1.7644888496158712e-02 then 2.0131146718388782e-02
+                        else -1.8471307077658563e-03
+                    end
+                    else -1.1003396694075074e-01
+                end
+                else -7.7224234105805652e-03
+            end
+            when ease_relative_score <= 9.9972281501905169e-01 then case
+                when als_score <= 8.4759378805756586e-03 then case
+                    when cooccurrence_score <= 8.9415250257110959e-02 then -5.1667516809934394e-02
+                    when cooccurrence_relative_score <= 7.2858670224214317e-01 then 5.1143085280816084e-02
+                    else -1.0576917966869440e-01
+                end
+                when als_score <= 1.2776227202266456e-02 then case
+                    when neighbours_rank <= 2.3350000000000003e+02 then 3.0920162730520891e-02
+                    when neighbours_rank <= 7.3350000000000011e+02 then -5.3429821132498279e-02
+                    else 7.1382266044665840e-02
+                end
+                when cooccurrence_score <= 1.3508733385047972e-01 then case
+                    when cosine_relative_score <= 5.6565512813597962e-01 then case
+                        when als_rank <= 1.3350000000000003e+02 then 9.3732781725122359e-03
+                        else -1.2522479565348339e-02
+                    end
+                    else -6.0591415453413879e-02
+                end
+                else 1.9176330431704344e-03
+            end
+            else 2.8760838696875853e-02
+        end
+        when als_score <= 7.4536222964525237e-02 then 2.7649630877996018e-02
+        when artist_seed_count <= 1.2500000000000002e+01 then -7.7489474533675336e-03
+        else 2.9454415779688044e-02
+    end
+    + case
+        when als_rank <= 8.3500000000000014e+01 then case
+            when als_relative_score <= 8.6489789468598766e-01 then case
+                when generator_count <= 5.5000000000000009e+00 then case
+                    when als_score <= 1.7691542097963977e-07 then -8.1980071927181444e-02
+                    when neighbours_score <= 7.8548153091165718e-01 then 9.0339338987327164e-04
+                    else 9.7456918542906616e-03
+                end
+                when artist_seed_count <= 2.0000000000000004e+01 then 1.3496138813036452e-02
+                else 5.7583379859106124e-02
+            end
+            when cosine_score <= 1.4396827937918402e-01 then -3.3624045428257879e-02
+            else 2.3158667232113704e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when generator_count <= 1.5000000000000002e+00 then case
+                when artists_rank <= 3.3500000000000007e+01 then case
+                    when track_playlist_count <= 1.3500000000000002e+01 then 8.0904386008177967e-03
+                    else -3.5791764634488188e-02
+                end
+                when als_score <= 5.6470474228262910e-03 then case
+                    when als_relative_score <= 5.6289790081190472e-01 then -2.3726277359774922e-02
+                    else -7.7922843685977225e-02
+                end
+                when als_rank <= 3.0650000000000006e+02 then -3.3484509558697161e-03
+                else -1.4773216623664244e-02
+            end
+            when artists_rank <= 4.3950000000000006e+02 then case
+                when track_playlist_count <= 1.5000000000000002e+00 then case
+                    when neighbours_score <= 4.3221821701353247e-02 then -3.7034684656215644e-03
+                    else 2.8256012096244246e-02
+                end
+                else 7.8128575281574014e-04
+            end
+            when cooccurrence_score <= 1.4501780454299176e-01 then case
+                when titles_relative_score <= 3.9857393078564879e-01 then case
+                    when cosine_relative_score <= 5.4656991714497438e-01 then case
+                        when neighbours_relative_score <= 6.9256418177267665e-01 then case
+                            when als_rank <= 4.7350000000000006e+02 then -8.3201057205534706e-03
+                            else -1.8512161604588927e-02
+                        end
+                        when neighbours_score <= 7.3426132434574395e-02 then 5.1787315520083393e-02
+                        else -9.9209806398937839e-02
+                    end
+                    when cosine_rank <= 1.0500000000000002e+01 then 1.6631831927252882e-02
+                    else -4.1805139776129319e-02
+                end
+                else 1.3979347807810769e-02
+            end
+            when ease_relative_score <= 9.4644893671815067e-01 then case
+                when ease_relative_score <= 7.0152572838706617e-01 then case
+                    when als_rank <= 4.1850000000000006e+02 then -1.2098437326510343e-04
+                    else -1.0280535939404986e-02
+                end
+                else -4.8243670200177044e-02
+            end
+            else 3.3699196668295177e-02
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when cosine_relative_score <= 6.3925997880840868e-01 then case
+                when neighbours_score <= 2.1374828143736538e-01 then 1.8167920276049531e-02
+                else -8.8566134133603799e-03
+            end
+            else 4.1356322082567447e-02
+        end
+        else 3.9677501196697447e-02
+    end
+    + case
+        when als_rank <= 5.6500000000000007e+01 then case
+            when generator_count <= 5.5000000000000009e+00 then case
+                when als_score <= 1.5048262663185598e-02 then case
+                    when artists_score <= 6.2847766593675791e+00 then case
+                        when track_playlist_count <= 1.5000000000000002e+00 then 6.0166910601332585e-02
+                        else -4.7207263960036161e-02
+                    end
+                    else 6.8179529915025697e-02
+                end
+                when als_rank <= 3.5000000000000004e+00 then 1.9317279503577998e-02
+                when ease_score <= 1.0973404882246367e-02 then case
+                    when seed_count <= 2.0500000000000004e+01 then 6.1656305334920544e-03
+                    when als_score <= 8.8675118982791915e-02 then case
+                        when als_score <= 2.8899595141410831e-02 then 4.4455612369383186e-03
+                        else -6.7767405805575984e-02
+                    end
+                    else -4.0228617897636008e-03
+                end
+                else 1.1542283056063019e-02
+            end
+            when neighbours_relative_score <= 8.7132853863084658e-01 then 1.5745166324018688e-02
+            else 2.7766193468388420e-02
+        end
+        when artists_rank <= 5.8500000000000007e+01 then case
+            when track_playlist_count <= 3.5000000000000004e+00 then case
+                when ease_relative_score <= 7.6177692477335890e-01 then case
+                    when artist_seed_count <= 2.4500000000000004e+01 then case
+                        when artists_relative_score <= 8.1718560806856633e-01 then 9.8630643470953537e-03
+                        else 3.2914178116677448e-02
+                    end
+                    else 4.0119043270077780e-02
+                end
+                else 4.1684271170533825e-02
+            end
+            when artist_seed_count <= 2.0000000000000004e+01 then -2.0889820339190612e-03
+            else 4.6685564224496677e-02
+        end
+        when cosine_relative_score <= 8.6531664561086949e-02 then case
+            when als_score <= 2.9814823064953093e-03 then case
+                when titles_rank <= 1.4850000000000003e+02 then -1.2883893856679511e-02
+                when artists_rank <= 3.4150000000000006e+02 then -1.6611671818030600e-02
+                else -3.6839815764559102e-02
+            end
+            when titles_score <= 6.6013844250199663e+00 then -1.3672842517239657e-02
+            when als_score <= 2.9329051263630394e-02 then 2.2596721096795502e-02
+            else -1.2641399974560267e-02
+        end
+        when als_rank <= 2.2650000000000003e+02 then 9.2140664918964317e-04
+        when cooccurrence_score <= 7.5869146996969547e-02 then case
+            when ease_score <= 6.9421562057772124e-04 then 1.2984699491803465e-02
+            when titles_rank <= 5.5650000000000011e+02 then 1.1931404738590596e-02
+            when track_playlist_count <= 9.8500000000000014e+01 then -2.1534345951782472e-02
+            else 7.0166439014390708e-02
+        end
+        when ease_score <= 9.6113704962181017e-04 then case
+            when track_playlist_count <= 4.5000000000000009e+00 then 3.0812411637807281e-02
+            else -8.2441700962917648e-03
+        end
+        else -6.8018398411172024e-03
+    end
+    + case
+        when als_rank <= 4.9500000000000007e+01 then case
+            when cooccurrence_score <= 2.9313925381090816e-01 then case
+                when artists_rank <= 2.7500000000000004e+01 then 2.2689656478464534e-02
+                when cosine_relative_score <= 5.5613962531459304e-01 then case
+                    when als_score <= 2.3279859107105952e-07 then -8.0722670344065994e-02
+                    else 7.7553274936037536e-03
+                end
+                when seed_count <= 2.0500000000000004e+01 then -5.9711453323958909e-03
+                when ease_rank <= 8.5000000000000018e+00 then -1.5048037252431601e-01
+                else -2.3010939430836826e-02
+            end
+            when ease_rank <= 8.5000000000000018e+00 then 2.1555568665697900e-02
+            else 1.3124431196917205e-02
+        end
+        when artists_rank <= 1.8500000000000004e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when artists_relative_score <= 9.9733331431939576e-01 then case
+                    when neighbours_relative_score <= 7.9654403297353860e-01 then -1.1309173190253504e-03
+                    else 3.3741822441863419e-02
+                end
+                else 2.9790212650234429e-02
+            end
+            else 2.7613954150939993e-02
+        end
+        when cosine_relative_score <= 1.2987395459492226e-01 then case
+            when als_score <= 2.9814823064953093e-03 then case
+                when artists_rank <= 2.5850000000000006e+02 then case
+                    when track_playlist_count <= 4.5000000000000009e+00 then case
+                        when seed_count <= 2.4500000000000004e+01 then case
+                            when artist_seed_count <= 1.5000000000000002e+00 then -2.9636263329973819e-02
+                            else 5.5000531107130555e-03
+                        end
+                        when ease_rank <= 7.2150000000000011e+02 then 1.4223818156172185e-01
+                        else 4.5263073982042597e-03
+                    end
+                    else -3.2315519526810235e-02
+                end
+                when titles_rank <= 1.5250000000000003e+02 then -1.4691678766826401e-02
+                when als_rank <= 2.8950000000000006e+02 then -5.9074231148659062e-02
+                else -3.0932949993684917e-02
+            end
+            when als_relative_score <= 2.0529144958859602e-01 then -1.8660051458976985e-02
+            else -7.6618595487789477e-03
+        end
+        when artists_rank <= 2.7950000000000006e+02 then case
+            when track_playlist_count <= 1.0500000000000002e+01 then case
+                when als_relative_score <= 4.9251597256970231e-01 then 7.3674495780710839e-03
+                else 2.5098657429703380e-02
+            end
+            else -1.9166533837749310e-03
+        end
+        when als_score <= 3.8555640727281577e-02 then case
+            when cooccurrence_rank <= 4.1950000000000006e+02 then case
+                when titles_score <= 5.3589311001259654e+00 then -8.2926278128945315e-03
+                when track_playlist_count <= 1.1500000000000002e+01 then 2.9543510008799512e-02
+                else -3.8177880223069054e-03
+            end
+            when track_playlist_count <= 1.3500000000000002e+01 then -2.9098896276224352e-02
+            else -4.7381207627377499e-03
+        end
+        else -5.4426048030694599e-04
+    end
+    + case
+        when cosine_rank <= 6.6500000000000014e+01 then case
+            when generator_count <= 5.5000000000000009e+00 then case
+                when cooccurrence_score <= 5.8520601863043496e-02 then -5.2546815273339570e-02
+                when cooccurrence_score <= 2.4593904808479289e-01 then case
+                    when cosine_score <= 1.5313136340432906e-01 then 1.6714194958067290e-02
+                    else -7.8980392011131374e-03
+                end
+                else 1.0982126397832142e-02
+            end
+            when cosine_relative_score <= 9.2038074210973719e-01 then 1.4546271273293665e-02
+            else 2.5893650977273711e-02
+        end
+        when artists_score <= 1.2071067811865477e+00 then case
+            when cooccurrence_relative_score <= 8.7287165356618804e-02 then case
+                when artists_relative_score <= 3.2844847431169749e-01 then case
+                    when als_score <= 4.7058959025889644e-03 then case
+                        when titles_rank <= 1.9650000000000003e+02 then -1.2255023164309032e-02
+                        when artists_relative_score <= 1.7882245453751364e-02 then -3.5213767194061503e-02
+                        else -1.5121882768954967e-02
+                    end
+                    when track_playlist_count <= 1.5000000000000002e+00 then -2.7109854883645965e-02
+                    when track_playlist_count <= 2.9500000000000004e+01 then case
+                        when titles_rank <= 1.4450000000000003e+02 then case
+                            when als_score <= 2.9329051263630394e-02 then 3.7483525800793074e-02
+                            else -1.2487690741437456e-02
+                        end
+                        else -9.3406997764579440e-03
+                    end
+                    else -2.7848875991156166e-02
+                end
+                else 2.0753841278631720e-02
+            end
+            when als_score <= 2.8472796082496647e-02 then case
+                when titles_relative_score <= 6.8242867396111972e-01 then case
+                    when track_playlist_count <= 6.4500000000000014e+01 then -1.5494087854958906e-02
+                    when neighbours_score <= 4.9224130635924242e-02 then 3.6004424304053373e-02
+                    else -7.1667699087130587e-03
+                end
+                else 3.1984700295335670e-02
+            end
+            else -1.7390669649276656e-03
+        end
+        when artists_score <= 2.0892304845413268e+01 then case
+            when als_relative_score <= 3.7947206050874621e-01 then case
+                when track_playlist_count <= 3.5000000000000004e+00 then case
+                    when artists_relative_score <= 4.2279941944434102e-01 then case
+                        when cosine_rank <= 3.2750000000000006e+02 then case
+                            when artists_relative_score <= 2.9641900991134762e-01 then 3.0419996651098614e-02
+                            else -4.7344160307900451e-02
+                        end
+                        else -5.7173901325613093e-03
+                    end
+                    else 1.6220804633985189e-02
+                end
+                when als_relative_score <= 1.4242977629668371e-01 then -2.2430746811022431e-02
+                else -4.4427359690735989e-03
+            end
+            when cooccurrence_rank <= 8.2250000000000011e+02 then case
+                when cooccurrence_rank <= 2.0500000000000004e+01 then 5.6759873821000409e-02
+                else 5.9168357369949577e-03
+            end
+            else 3.4819795924241372e-02
+        end
+        when track_playlist_count <= 1.7500000000000004e+01 then 3.2250834231982127e-02
+        else -6.2270719142742499e-03
+    end
+    + case
+        when als_rank <= 4.9500000000000007e+01 then case
+            when cooccurrence_score <= 2.1264209247538349e-01 then case
+                when seed_count <= 1.0500000000000002e+01 then case
+                    when cosine_rank <= 2.0500000000000004e+01 then case
+                        when track_playlist_count <= 2.0500000000000004e+01 then 5.7165793465457533e-03
+                        else -3.3146471058498037e-02
+                    end
+                    when artists_rank <= 2.3500000000000004e+01 then 3.2873569367355832e-02
+                    when als_score <= 1.3163588941097261e-02 then case
+                        when track_playlist_count <= 1.5000000000000002e+00 then 4.4709139874868256e-02
+                        else -4.3776477356538890e-02
+                    end
+                    else 1.0464266201518769e-02
+                end
+                else -1.4842884371041211e-02
+            end
+            when titles_relative_score <= 1.5737042923041686e-01 then 1.2127120092014783e-02
+            when neighbours_relative_score <= 8.7132853863084658e-01 then 1.6712761907662969e-02
+            else 3.0057548327256135e-02
+        end
+        when artists_rank <= 1.8500000000000004e+01 then case
+            when cooccurrence_relative_score <= 6.9014797309120113e-01 then case
+                when track_playlist_count <= 1.7500000000000004e+01 then case
+                    when artists_rank <= 4.5000000000000009e+00 then 2.7421994893421349e-02
+                    else 8.2818113205118272e-03
+                end
+                else -7.0959824680184684e-03
+            end
+            else 3.7372695178045284e-02
+        end
+        when als_score <= 2.9814823064953093e-03 then case
+            when artists_rank <= 2.6550000000000006e+02 then case
+                when track_playlist_count <= 2.5000000000000004e+00 then 5.2136390241697183e-04
+                else -2.3170472044951707e-02
+            end
+            when titles_relative_score <= 2.8139917413433480e-01 then case
+                when neighbours_relative_score <= 6.8693973766598998e-02 then -3.7014918173226823e-02
+                else -1.4223245127191544e-02
+            end
+            when titles_relative_score <= 2.8412902012495095e-01 then 1.3659152130681601e-01
+            else -1.1964072989043065e-02
+        end
+        when neighbours_relative_score <= 1.5505784456855562e-01 then case
+            when artists_rank <= 3.4150000000000006e+02 then 1.2806288329395288e-03
+            when track_playlist_count <= 1.5000000000000002e+00 then case
+                when cooccurrence_relative_score <= 3.6289607568816501e-01 then -2.9952739334734215e-02
+                else 1.1143288232277869e-01
+            end
+            else -8.1213149941823277e-03
+        end
+        when titles_relative_score <= 9.3618030534743921e-02 then case
+            when cooccurrence_score <= 2.1545047436783932e-01 then case
+                when ease_relative_score <= 1.0612782498274527e-01 then case
+                    when neighbours_rank <= 3.8650000000000006e+02 then 6.2363230487993504e-04
+                    else 4.6077247675710212e-02
+                end
+                when artists_rank <= 1.2650000000000001e+02 then 6.9005787988054880e-03
+                when cooccurrence_score <= 4.2798634352204795e-02 then -2.4266433391378930e-02
+                else -6.7421399662497133e-03
+            end
+            else 1.9409808907441405e-03
+        end
+        else 7.9609649380343022e-03
+    end
+    + case
+        when als_rank <= 5.6500000000000007e+01 then case
+            when als_rank <= 1.0500000000000002e+01 then 1.7722165696939858e-02
+            when artist_seed_count <= 1.5000000000000002e+00 then case
+                when neighbours_score <= 1.5801265746279734e-02 then case
+                    when als_score <= 2.8056265786290172e-02 then -4.9701754871961927e-02
+                    when track_playlist_count <= 2.2500000000000004e+01 then -3.0276065862951479e-02
+                    else 5.1825883780406368e-02
+                end
+                else 6.9034981310770287e-03
+            end
+            when als_score <= 8.9653283357620253e-02 then 4.3407424058566804e-02
+            else 1.4901685245356889e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when als_rank <= 2.6450000000000006e+02 then case
+                when als_score <= 1.4858719055155237e-07 then -6.5911582770079039e-02
+                when titles_score <= 5.2963495286489630e+00 then case
+                    when als_score <= 2.3459897376596931e-02 then case
+                        when artists_rank <= 2.7500000000000004e+01 then 1.8647238044192483e-02
+                        when als_rank <= 2.5850000000000006e+02 then -1.7695218767159401e-02
+                        else 3.2931646083428190e-02
+                    end
+                    else -8.2034711112471167e-04
+                end
+                else 7.4228030234629334e-03
+            end
+            when artists_rank <= 3.5000000000000004e+00 then 2.2441971457981682e-02
+            when cooccurrence_relative_score <= 7.9399907707494194e-02 then case
+                when artists_rank <= 3.4150000000000006e+02 then case
+                    when track_playlist_count <= 2.5000000000000004e+00 then -8.2226436132380699e-04
+                    else -1.6818594857286706e-02
+                end
+                when track_playlist_count <= 2.5000000000000004e+00 then case
+                    when titles_score <= 1.4765256741792394e+01 then -3.1289482838713023e-02
+                    else 6.2404504502569735e-02
+                end
+                when als_score <= 2.9814823064953093e-03 then case
+                    when titles_rank <= 1.5250000000000003e+02 then -9.5452325724351417e-03
+                    else -3.0120276947757391e-02
+                end
+                when ease_rank <= 1.5995000000000002e+03 then -1.5912910072976415e-02
+                else -2.5881873257810883e-03
+            end
+            when neighbours_rank <= 4.0500000000000007e+01 then 1.0814095957003089e-02
+            when als_score <= 2.6019691489636902e-02 then -1.2738845358000489e-02
+            else -4.4968615675430928e-03
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when ease_relative_score <= 7.6177692477335890e-01 then case
+                when als_score <= 8.2186561077833190e-02 then case
+                    when artists_score <= 1.7464225729349305e+01 then 1.7658760214254565e-02
+                    else -2.9905786917833629e-02
+                end
+                else -9.9398508668991359e-03
+            end
+            else 3.8703012024826983e-02
+        end
+        when cosine_relative_score <= 1.7522705908990386e-02 then 1.1228349803312943e-02
+        else 4.8992707512356869e-02
+    end
+    + case
+        when als_rank <= 8.3500000000000014e+01 then case
+            when neighbours_rank <= 8.5000000000000018e+00 then case
+                when titles_relative_score <= 3.1303816392153633e-01 then 1.3870934900037721e-02
+                else 2.4556621394735984e-02
+            end
+            when artists_rank <= 1.3050000000000003e+02 then case
+                when artist_seed_count <= 2.0000000000000004e+01 then 1.3024591832320116e-02
+                else 5.5639207068852538e-02
+            end
+            when neighbours_score <= 1.3343652788665165e-02 then -1.9072604917256555e-02
+            when titles_relative_score <= 5.0028346183899830e-01 then case
+                when neighbours_score <= 1.3692520868596467e-02 then 5.5731819459187475e-02
+                when ease_score <= 2.9560941793728746e-02 then 1.9452082500333390e-03
+                else 1.2692925918900470e-02
+            end
+            else 1.8070638819698826e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when generator_count <= 1.5000000000000002e+00 then case
+                when artists_rank <= 3.3500000000000007e+01 then case
+                    when artists_relative_score <= 1.0433292036330351e-01 then 6.2998902425162970e-02
+                    else -4.8666574143636501e-05
+                end
+                when als_relative_score <= 1.7504422031140818e-01 then -2.0584783874313683e-02
+                when titles_relative_score <= 4.9974497871220974e-01 then -1.0146440103278403e-02
+                else 2.3403892232546027e-02
+            end
+            when artists_rank <= 4.2750000000000006e+02 then case
+                when ease_relative_score <= 6.5862119767979610e-01 then case
+                    when artists_relative_score <= 2.2353698606732134e-01 then case
+                        when ease_score <= 1.7239532320281641e-03 then 2.8042701726727418e-02
+                        else 6.5848325381664650e-03
+                    end
+                    when neighbours_rank <= 1.9295000000000002e+03 then -7.3677268408624185e-03
+                    else 1.8548803414698441e-02
+                end
+                else 3.2330837819394671e-02
+            end
+            when cooccurrence_score <= 2.3853276384640426e-01 then case
+                when titles_rank <= 2.9050000000000006e+02 then 6.2150457602008092e-03
+                when ease_rank <= 5.8850000000000011e+02 then case
+                    when neighbours_score <= 1.8307219218487606e-02 then case
+                        when ease_score <= 8.0403913348421683e-04 then case
+                            when cosine_rank <= 2.5450000000000003e+02 then 2.2430502612491392e-02
+                            else -4.0964873434335081e-02
+                        end
+                        else -4.8546110483138109e-02
+                    end
+                    else -1.0484058738692554e-02
+                end
+                else -5.4796559743550165e-04
+            end
+            else -2.8912838629537653e-04
+        end
+        when seed_count <= 2.0500000000000004e+01 then 2.9480917210491647e-02
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when ease_relative_score <= 2.9615275695538196e-01 then case
+                when artist_seed_count <= 5.5000000000000009e+00 then -3.9883638471714479e-02
+                else -3.3795761163463046e-03
+            end
+            else 2.0128093978899031e-02
+        end
+        else 3.2397131072614681e-02
+    end
+    + case
+        when cosine_rank <= 7.6500000000000014e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when als_relative_score <= 7.5172412926691778e-01 then case
+                    when als_score <= 2.9578453302383428e-01 then 2.3222828222630013e-03
+                    else 1.5142502938308404e-02
+                end
+                when generator_count <= 5.5000000000000009e+00 then 8.5640615314387363e-03
+                else 1.8787600733308030e-02
+            end
+            when cosine_score <= 6.5350048917263404e-01 then 4.2562538067768919e-02
+            when artist_seed_count <= 2.0000000000000004e+01 then 1.3126980421590910e-02
+            else 4.7918459669041749e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when als_rank <= 2.0350000000000003e+02 then case
+                when als_score <= 1.4858719055155237e-07 then -7.0515660735939123e-02
+                when cooccurrence_score <= 2.1545047436783932e-01 then case
+                    when seed_count <= 2.3500000000000004e+01 then 1.0961178571886171e-03
+                    when als_score <= 7.2148796170949950e-02 then -3.7722005958046589e-02
+                    when track_playlist_count <= 3.1500000000000004e+01 then 2.0307421991216223e-03
+                    else -4.3831449467554066e-02
+                end
+                else 5.1566420215096139e-03
+            end
+            when artists_rank <= 1.0500000000000002e+01 then case
+                when artists_score <= 6.8919289153382772e+00 then 1.5546444767491086e-02
+                else -2.7639316982529107e-02
+            end
+            when als_score <= 4.7058959025889644e-03 then case
+                when als_rank <= 3.7850000000000006e+02 then -5.6870845167091282e-02
+                when als_relative_score <= 5.0401492611913035e-01 then case
+                    when als_relative_score <= 3.9042062415663586e-01 then case
+                        when titles_rank <= 1.0500000000000002e+01 then 1.3900704404248810e-02
+                        when artists_rank <= 3.3500000000000007e+01 then case
+                            when track_playlist_count <= 2.5000000000000004e+00 then 1.4130546932186154e-02
+                            else -2.9150390782577969e-02
+                        end
+                        else -1.8202820637244165e-02
+                    end
+                    else -6.9363280015400652e-02
+                end
+                when track_playlist_count <= 1.7500000000000004e+01 then -7.7970211334031161e-02
+                else 8.1828011021777836e-02
+            end
+            when cooccurrence_score <= 7.8150119924401101e-02 then case
+                when ease_score <= 1.0000000180025095e-35 then -2.6723120994760251e-03
+                else -1.4746741633906688e-02
+            end
+            when als_score <= 1.2383787892758848e-02 then 3.2788227144065589e-02
+            else -5.4819135157319924e-03
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when seed_count <= 2.3500000000000004e+01 then 2.9121174611394015e-02
+            when neighbours_relative_score <= 5.5741386192266074e-01 then -7.4277673367924612e-03
+            else 4.5160030539049718e-02
+        end
+        else 3.5475417770177493e-02
+    end
+    + case
+        when cooccurrence_rank <= 7.3500000000000014e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when als_relative_score <= 9.2472964778988753e-01 then case
+                    when ease_score <= 1.4842397953446657e-02 then case
+                        when generator_count <= 5.5000000000000009e+00 then case
+                            when neighbours_score <= 2.7576882687195221e-02 then -3.4897070214435659e-02
+                            else -7.2403909691615706e-04
+                        end
+                        when track_playlist_count <= 1.7500000000000004e+01 then 1.6377647588168894e-02
+                        when als_score <= 2.4925008416175846e-02 then -8.9025449589897748e-02
+                        else 1.7494012011396807e-03
+                    end
+                    else 1.1231812215129623e-02
+                end
+                else 2.0010996620816530e-02
+            end
+            else 2.7664897685464332e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when neighbours_relative_score <= 9.3833196875885636e-02 then case
+                when artists_rank <= 1.4850000000000003e+02 then -5.3748009331813188e-04
+                when als_score <= 2.9814823064953093e-03 then case
+                    when als_relative_score <= 5.1988849548432625e-01 then case
+                        when als_relative_score <= 5.0003678889236347e-01 then case
+                            when als_relative_score <= 4.3613451004242842e-01 then -2.0944684040884655e-02
+                            else -6.2627194534750547e-02
+                        end
+                        when track_playlist_count <= 1.0500000000000002e+01 then -7.6378054962394817e-02
+                        else 5.2992043907602142e-02
+                    end
+                    else -5.4009739685134089e-02
+                end
+                when track_playlist_count <= 1.5000000000000002e+00 then -2.5284184493017392e-02
+                when track_playlist_count <= 3.1500000000000004e+01 then -6.3250531017212735e-03
+                else -2.3141710177125296e-02
+            end
+            when als_relative_score <= 5.3787673647295309e-01 then case
+                when ease_rank <= 9.6750000000000011e+02 then case
+                    when cooccurrence_score <= 7.7311677384456726e-02 then case
+                        when artist_seed_count <= 1.5000000000000002e+00 then case
+                            when track_playlist_count <= 2.5000000000000004e+00 then -2.6569465349465256e-02
+                            else -9.0900679580222399e-03
+                        end
+                        when cooccurrence_score <= 3.2880923425836678e-02 then 4.9741601322161363e-02
+                        else -1.3209938008134903e-02
+                    end
+                    when ease_score <= 9.4587943077651326e-04 then 3.9075463996853708e-02
+                    else -3.1247924878466918e-03
+                end
+                else 7.4522681454936195e-03
+            end
+            when neighbours_score <= 2.4416807925830331e-02 then -1.5673003500461621e-02
+            when neighbours_score <= 2.9442841779352538e-02 then 4.2917544320771425e-02
+            else 4.5179820331703790e-03
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when seed_count <= 2.0500000000000004e+01 then 3.0310770866419839e-02
+            when artist_seed_count <= 5.5000000000000009e+00 then -3.2189991430150132e-02
+            else 1.6471085554848183e-03
+        end
+        else 3.5867919875553607e-02
+    end
+    + case
+        when cosine_rank <= 6.9500000000000014e+01 then case
+            when generator_count <= 5.5000000000000009e+00 then case
+                when cooccurrence_score <= 5.7167225364001491e-02 then -4.5456041161734489e-02
+                when cosine_score <= 7.9124873918963431e-02 then 4.8417766259786055e-02
+                when cooccurrence_score <= 2.4593904808479289e-01 then case
+                    when cosine_relative_score <= 5.7845786798663901e-01 then case
+                        when neighbours_rank <= 2.0500000000000004e+01 then case
+                            when cooccurrence_score <= 1.3508733385047972e-01 then 5.1419627073479218e-02
+                            else -1.8267212724165903e-03
+                        end
+                        else -4.9161670166903099e-04
+                    end
+                    when cooccurrence_rank <= 5.5500000000000007e+01 then -8.2772581042918868e-03
+                    else -5.3001455547806990e-02
+                end
+                else 8.2084115171000924e-03
+            end
+            when cosine_relative_score <= 8.5971124991614567e-01 then 1.1363504415343839e-02
+            else 2.1197377582430753e-02
+        end
+        when artists_rank <= 1.9850000000000003e+02 then case
+            when artists_rank <= 7.5000000000000009e+00 then case
+                when track_playlist_count <= 4.4500000000000007e+01 then 1.8637158049457942e-02
+                else -2.3429669296955141e-02
+            end
+            when als_relative_score <= 1.4242977629668371e-01 then case
+                when track_playlist_count <= 3.5000000000000004e+00 then case
+                    when ease_rank <= 2.2750000000000003e+02 then -1.3160215486469642e-01
+                    else -1.4407415762289371e-03
+                end
+                else -1.9028432964331848e-02
+            end
+            when artists_relative_score <= 2.2116293423234576e-01 then case
+                when als_score <= 2.5269092060625557e-02 then case
+                    when artists_score <= 1.5731321849709865e+00 then -2.1131673187535822e-04
+                    else 5.1458568279240224e-02
+                end
+                else 9.2837843802733491e-03
+            end
+            else 5.6548779714880491e-04
+        end
+        when als_score <= 5.6470474228262910e-03 then case
+            when cosine_score <= 8.6024034719908674e-02 then case
+                when titles_relative_score <= 2.7883819030285978e-01 then -2.8233167922147230e-02
+                else -1.3752849775718487e-02
+            end
+            when cosine_score <= 8.6031817412690934e-02 then case
+                when cooccurrence_score <= 5.8520601863043496e-02 then -4.8297664622272363e-02
+                else 4.8525422174839329e-02
+            end
+            else -1.0741453076937718e-02
+        end
+        when als_score <= 1.6409602761268618e-01 then case
+            when titles_relative_score <= 4.4105286032109536e-01 then case
+                when track_playlist_count <= 1.5000000000000002e+00 then -1.9246495741348901e-02
+                when ease_relative_score <= 6.2297379315075141e-01 then case
+                    when cosine_relative_score <= 9.5786314728455488e-02 then -1.0174305053462795e-02
+                    else -3.6335221613194185e-03
+                end
+                else -4.6672891134567629e-02
+            end
+            when als_score <= 2.9692895710468296e-02 then 2.6436862304091716e-02
+            else 1.6118690108785827e-03
+        end
+        else 4.0033995195507014e-03
+    end
+    + case
+        when neighbours_relative_score <= 4.5508768347507478e-01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when als_score <= 3.2352920621633537e-02 then case
+                    when artists_rank <= 3.5000000000000004e+00 then 2.1135088930316619e-02
+                    when titles_relative_score <= 4.5463006034767267e-01 then case
+                        when artists_rank <= 2.6050000000000006e+02 then case
+                            when artists_relative_score <= 1.1665451768531379e-01 then case
+                                when seed_count <= 2.0500000000000004e+01 then -1.1658948198163481e-02
+                                else 3.0927404867556331e-02
+                            end
+                            when artists_score <= 3.5348264453008720e+00 then case
+                                when artist_seed_count <= 1.5000000000000002e+00 then -1.2187027455816631e-02
+                                when artists_relative_score <= 1.7037494550968410e-01 then -2.7177003742405188e-02
+                                else 2.0712415882616519e-02
+                            end
+                            else -2.5320272496810372e-02
+                        end
+                        when seed_count <= 1.0500000000000002e+01 then case
+                            when track_playlist_count <= 1.5000000000000002e+00 then case
+                                when titles_score <= 5.9609175022889334e+00 then -3.5348892344559443e-02
+                                else 1.0451656753369492e-02
+                            end
+                            else -1.0407780520883441e-02
+                        end
+                        when ease_score <= 9.0378944061688239e-04 then -3.4250982508977394e-02
+                        else -9.5071261726159730e-03
+                    end
+                    when als_relative_score <= 1.7674959856492306e-01 then -6.9842644307890724e-03
+                    else 2.2125293398182852e-02
+                end
+                when neighbours_relative_score <= 1.4708826711891831e-01 then case
+                    when als_rank <= 3.9050000000000006e+02 then -2.7223377349977918e-03
+                    else -1.1915140659656993e-02
+                end
+                when als_relative_score <= 5.3787673647295309e-01 then -7.1180619635413851e-04
+                else 6.9047796051744346e-03
+            end
+            when seed_count <= 2.4500000000000004e+01 then 2.9714966823152080e-02
+            when artist_seed_count <= 1.4500000000000002e+01 then -1.0602658081178452e-02
+            else 3.4089651668761441e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when ease_score <= 1.9216274484458284e-02 then case
+                when cosine_score <= 6.6670086739451337e-02 then -4.7748861049691754e-02
+                when seed_count <= 1.7500000000000004e+01 then case
+                    when cosine_score <= 7.2472871759418148e-02 then 3.9249057338014030e-02
+                    else 8.1077156509271452e-03
+                end
+                when track_playlist_count <= 3.8500000000000007e+01 then case
+                    when artists_relative_score <= 9.1753689626743007e-01 then case
+                        when neighbours_rank <= 2.4500000000000004e+01 then 1.1653145441195618e-02
+                        else -6.7378766242061489e-03
+                    end
+                    else -1.1939076663959620e-01
+                end
+                when neighbours_score <= 4.9658159043004574e-01 then -1.0534107702882152e-01
+                else -2.1500355435963611e-02
+            end
+            else 1.5360557606670653e-02
+        end
+        else 2.6473757832889851e-02
+    end
+    + case
+        when cooccurrence_rank <= 6.9500000000000014e+01 then case
+            when als_relative_score <= 8.6489789468598766e-01 then case
+                when artist_seed_count <= 1.5000000000000002e+00 then case
+                    when neighbours_score <= 4.5737614515637431e-01 then case
+                        when track_playlist_count <= 2.6500000000000004e+01 then 2.3372375499989134e-03
+                        when neighbours_relative_score <= 7.3792085456730916e-01 then -6.1998949159693638e-03
+                        else -6.3129529687658767e-02
+                    end
+                    else 7.4942347103398137e-03
+                end
+                when artist_seed_count <= 2.2500000000000004e+01 then case
+                    when als_score <= 9.0607758611440672e-02 then case
+                        when als_score <= 7.8472048044204729e-03 then -4.8848474771614692e-02
+                        else 3.4331030259418423e-02
+                    end
+                    else 9.5338943229073322e-03
+                end
+                else 4.9462641570934926e-02
+            end
+            else 1.8022736012426873e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when als_score <= 4.7058959025889644e-03 then case
+                when artists_rank <= 1.6500000000000004e+01 then case
+                    when track_playlist_count <= 1.3500000000000002e+01 then 1.4066072816660176e-02
+                    else -3.3343288730386778e-02
+                end
+                when als_relative_score <= 5.3313897317136638e-01 then case
+                    when als_relative_score <= 5.0003678889236347e-01 then case
+                        when als_relative_score <= 3.5383558942283305e-01 then -1.5245322965652600e-02
+                        when generator_count <= 1.5000000000000002e+00 then -5.7819274777477260e-02
+                        else 3.7952707178485638e-02
+                    end
+                    else 2.0827712963352240e-02
+                end
+                else -5.4749552030575258e-02
+            end
+            when als_relative_score <= 2.7204729033199082e-01 then -8.7480209373517765e-03
+            when track_playlist_count <= 2.5000000000000004e+00 then case
+                when neighbours_score <= 2.0682196548073097e-02 then case
+                    when neighbours_rank <= 1.2850000000000003e+02 then -8.6319423427752631e-02
+                    when neighbours_rank <= 1.3250000000000003e+02 then 6.3142053230240178e-02
+                    when cosine_relative_score <= 2.7758323773273819e-01 then -9.4819573079177114e-03
+                    else -4.2843996388680389e-02
+                end
+                else -4.6142013604172872e-03
+            end
+            when neighbours_relative_score <= 7.3792085456730916e-01 then case
+                when cosine_relative_score <= 6.2328062415491281e-01 then case
+                    when artists_rank <= 2.7750000000000006e+02 then 6.4013326681394180e-03
+                    when cooccurrence_score <= 2.3853276384640426e-01 then -3.3948781306357943e-03
+                    else 2.9470472103257078e-03
+                end
+                when cosine_score <= 6.5350048917263404e-01 then -7.5103549184424967e-02
+                else 8.7061939108295777e-03
+            end
+            when ease_rank <= 9.1500000000000014e+01 then 5.3259538188154758e-02
+            else -9.9166825961546946e-03
+        end
+        when artists_rank <= 4.5000000000000009e+00 then 3.4679324466899093e-02
+        else 1.1056320076902000e-02
+    end
+    + case
+        when als_rank <= 5.6500000000000007e+01 then case
+            when generator_count <= 5.5000000000000009e+00 then case
+                when als_score <= 1.5048262663185598e-02 then -2.9336109951970973e-02
+                else 6.2791434477360427e-03
+            end
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when cooccurrence_relative_score <= 9.9941578943177567e-01 then 1.1168413922419480e-02
+                when artists_score <= 8.7463811372367370e+00 then 3.1069430333435705e-02
+                else 4.3284011453138841e-03
+            end
+            else 5.2484381228490043e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when generator_count <= 1.5000000000000002e+00 then case
+                when als_score <= 4.7058959025889644e-03 then case
+                    when als_rank <= 7.7650000000000011e+02 then case
+                        when als_score <= 1.0917271708876798e-07 then -7.0446865597040331e-02
+                        when als_relative_score <= 5.0003678889236347e-01 then -4.1376498731429151e-02
+                        when als_relative_score <= 5.2445194951452201e-01 then 3.4009621878676920e-02
+                        else -4.7248161186657200e-02
+                    end
+                    else -1.3260830570038710e-02
+                end
+                when als_relative_score <= 1.7504422031140818e-01 then -1.9395230753490016e-02
+                when titles_relative_score <= 9.9929699097127289e-01 then -5.8857467642191401e-03
+                else 4.6258302577779319e-02
+            end
+            when titles_relative_score <= 5.5674063019791531e-01 then case
+                when artist_seed_count <= 1.0000000180025095e-35 then case
+                    when cooccurrence_score <= 2.3853276384640426e-01 then case
+                        when ease_rank <= 1.0835000000000002e+03 then case
+                            when als_rank <= 1.2875000000000002e+03 then case
+                                when als_rank <= 1.2695000000000002e+03 then case
+                                    when als_score <= 8.4759378805756586e-03 then case
+                                        when ease_rank <= 5.2250000000000011e+02 then -3.5883454110429938e-02
+                                        else 5.9409000173149477e-02
+                                    end
+                                    when als_score <= 9.8395645618438738e-03 then case
+                                        when cooccurrence_rank <= 2.2750000000000003e+02 then case
+                                            when cooccurrence_rank <= 8.1500000000000014e+01 then -1.0816133260379619e-02
+                                            else 5.0198719716201913e-02
+                                        end
+                                        else -4.8157661988353029e-02
+                                    end
+                                    else -6.7937615102229166e-03
+                                end
+                                else 5.0805827598940694e-02
+                            end
+                            else -1.9168357054695984e-02
+                        end
+                        when ease_rank <= 1.0985000000000002e+03 then 7.2635681296400634e-02
+                        else 3.8482145379671660e-03
+                    end
+                    else -1.7234282612012345e-04
+                end
+                else 3.0104674605805886e-03
+            end
+            else 1.3320142890756646e-02
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when seed_count <= 2.0500000000000004e+01 then case
+                when ease_score <= 4.5246251663216596e-03 then 2.8717895427847952e-02
+                else -1.5433543915395512e-02
+            end
+            else -2.5334777075873287e-03
+        end
+        else 3.3453189406383192e-02
+    end
+    + case
+        when neighbours_relative_score <= 3.6531958484331678e-01 then case
+            when artists_rank <= 1.5650000000000003e+02 then case
+                when artist_seed_count <= 2.4500000000000004e+01 then case
+                    when artists_relative_score <= 9.9733331431939576e-01 then case
+                        when artists_relative_score <= 1.7684582972069771e-01 then case
+                            when seed_count <= 2.0500000000000004e+01 then -2.2396768359920021e-03
+                            when artists_score <= 2.7370892179053912e+00 then 3.1586168015644317e-02
+                            else 6.4585740567526181e-03
+                        end
+                        when artist_seed_count <= 4.5000000000000009e+00 then -4.4773071649121489e-03
+                        when seed_count <= 2.4500000000000004e+01 then 2.5374287331089040e-02
+                        else -1.4277821714304272e-02
+                    end
+                    else 2.0701756679805838e-02
+                end
+                else 3.0686207284252018e-02
+            end
+            when als_score <= 1.8505209125578407e-02 then case
+                when cooccurrence_score <= 5.6573939074546699e-02 then case
+                    when titles_rank <= 3.2500000000000007e+01 then 6.0000509850681068e-03
+                    else -2.0734446239219249e-02
+                end
+                else -4.1427685765199019e-03
+            end
+            when als_rank <= 2.1050000000000003e+02 then case
+                when cosine_relative_score <= 5.9195874907766088e-01 then 1.4425323102578839e-03
+                when cooccurrence_score <= 2.2505566876485766e-01 then -6.9211024483215741e-02
+                else -3.0814934260827518e-03
+            end
+            else -6.5621880440495887e-03
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when als_relative_score <= 6.7438734871601291e-01 then case
+                when neighbours_rank <= 2.4550000000000003e+02 then case
+                    when artist_seed_count <= 2.5000000000000004e+00 then case
+                        when cooccurrence_score <= 1.8031906471292367e-01 then case
+                            when artists_score <= 3.6736043311189657e+00 then case
+                                when ease_score <= 7.9009753122044797e-04 then case
+                                    when track_playlist_count <= 1.5500000000000002e+01 then 6.6560054563062424e-02
+                                    else -1.8714469693548466e-02
+                                end
+                                when als_relative_score <= 5.1162791719997858e-01 then case
+                                    when cosine_relative_score <= 4.1390752219934890e-01 then -1.9088933199643360e-02
+                                    when cosine_score <= 6.9855160227757104e-02 then case
+                                        when track_playlist_count <= 6.5000000000000009e+00 then 6.4210320559534462e-02
+                                        else -6.6479421400758368e-02
+                                    end
+                                    when neighbours_rank <= 1.1650000000000001e+02 then 5.4322084489097158e-03
+                                    else -3.9749072542542951e-02
+                                end
+                                else -2.0058313879341760e-02
+                            end
+                            else -8.7710075411756197e-02
+                        end
+                        else 5.3977055799961007e-03
+                    end
+                    when als_score <= 7.2919145226478591e-02 then 3.3886469614483133e-02
+                    else 5.8099576697385287e-03
+                end
+                else -6.1782242114141052e-02
+            end
+            when als_relative_score <= 9.2472964778988753e-01 then 9.6745914686883934e-03
+            else 1.8449211881747411e-02
+        end
+        else 4.7774789332244466e-02
+    end
+    + case
+        when cooccurrence_relative_score <= 3.1487343573270171e-01 then case
+            when artists_rank <= 3.5000000000000004e+00 then 2.3398241885394633e-02
+            when als_score <= 9.8395645618438738e-03 then case
+                when artists_rank <= 3.4150000000000006e+02 then case
+                    when artists_rank <= 3.3750000000000006e+02 then case
+                        when track_playlist_count <= 3.5000000000000004e+00 then -1.8961220822534643e-03
+                        else -1.7565992764802345e-02
+                    end
+                    else 9.8617024776006243e-02
+                end
+                when neighbours_score <= 2.4416807925830331e-02 then case
+                    when titles_score <= 5.7490103789007536e+00 then case
+                        when ease_rank <= 5.0250000000000006e+02 then -5.3470071472454583e-02
+                        when als_score <= 2.9814823064953093e-03 then -3.7606914549234233e-02
+                        when track_playlist_count <= 1.7500000000000004e+01 then case
+                            when als_rank <= 2.5550000000000003e+02 then -4.1628137422974415e-02
+                            when als_score <= 7.0505209732800731e-03 then 1.7080110433529805e-02
+                            else -3.2613680733887956e-02
+                        end
+                        else -5.1549678922340969e-02
+                    end
+                    when als_relative_score <= 3.4650210205651899e-01 then case
+                        when seed_count <= 2.2500000000000004e+01 then -9.1805176037164562e-03
+                        when titles_rank <= 6.5000000000000009e+00 then 4.0483535171626131e-02
+                        else -3.4841843031108426e-02
+                    end
+                    else 3.6514600731998983e-02
+                end
+                else -8.5518345081994039e-03
+            end
+            when als_rank <= 2.1050000000000003e+02 then 1.5160416042944882e-03
+            when artists_rank <= 4.3950000000000006e+02 then 1.5157864003754688e-03
+            when track_playlist_count <= 1.5000000000000002e+00 then -2.0382217813649951e-02
+            else -6.3577084680628004e-03
+        end
+        when generator_count <= 5.5000000000000009e+00 then case
+            when als_score <= 6.2199560925364501e-02 then case
+                when als_relative_score <= 9.2472964778988753e-01 then case
+                    when artists_rank <= 6.9500000000000014e+01 then case
+                        when neighbours_score <= 4.6214808241530882e-02 then -5.6415479675843344e-02
+                        else 2.9455832445215126e-02
+                    end
+                    else -4.0307780807460883e-03
+                end
+                when track_playlist_count <= 1.6500000000000004e+01 then -1.1187837345108493e-02
+                else -1.2537919034229950e-01
+            end
+            when als_rank <= 3.5000000000000004e+00 then case
+                when track_playlist_count <= 2.5500000000000004e+01 then 3.6946924371128578e-02
+                when track_playlist_count <= 3.0500000000000004e+01 then -6.1944891486236477e-02
+                else 1.1673641008112920e-02
+            end
+            else 3.9033085026830561e-03
+        end
+        when cosine_relative_score <= 7.7313568035525704e-01 then case
+            when artists_score <= 1.7190058069548169e+01 then 5.9657047203272679e-03
+            else 2.0653298246021249e-02
+        end
+        else 1.7026755998826189e-02
+    end
+    + case
+        when generator_count <= 5.5000000000000009e+00 then case
+            when als_rank <= 4.9500000000000007e+01 then 5.8244389345645502e-03
+            when artists_rank <= 1.6500000000000004e+01 then case
+                when track_playlist_count <= 1.5500000000000002e+01 then case
+                    when artists_relative_score <= 8.6738494465528881e-01 then 1.1424427496695583e-02
+                    else 3.5911880021668167e-02
+                end
+                else -1.7183383459490432e-02
+            end
+            when cosine_relative_score <= 8.9281095448910552e-02 then case
+                when artists_rank <= 3.4150000000000006e+02 then case
+                    when artists_relative_score <= 8.0268009620186140e-02 then case
+                        when artists_rank <= 3.3950000000000006e+02 then 1.2840485423526980e-02
+                        when artists_relative_score <= 7.6741694244490496e-02 then 3.6341276156034337e-03
+                        else 3.3259532582458362e-01
+                    end
+                    else -6.8053176490655166e-03
+                end
+                when titles_score <= 1.4723072817863391e+01 then case
+                    when track_playlist_count <= 2.5000000000000004e+00 then -2.5829815605314801e-02
+                    when titles_relative_score <= 6.8242867396111972e-01 then -1.1291494917635453e-02
+                    else -4.5981683199370321e-02
+                end
+                when titles_relative_score <= 7.1431410026014019e-01 then -9.0782553104387011e-03
+                else 4.6463606803353506e-02
+            end
+            when track_playlist_count <= 1.5000000000000002e+00 then case
+                when artists_rank <= 5.2500000000000007e+01 then case
+                    when neighbours_score <= 5.0282180409851551e-02 then -5.6319199343325223e-02
+                    else 4.1411689681786795e-02
+                end
+                when cooccurrence_score <= 5.8520601863043496e-02 then -2.9213489761694023e-02
+                when cosine_rank <= 1.4195000000000002e+03 then case
+                    when titles_score <= 7.3834616446188717e+00 then -1.1707817653676043e-02
+                    else 6.7198511154616627e-02
+                end
+                else 1.1524041520110816e-01
+            end
+            when ease_rank <= 6.4750000000000011e+02 then case
+                when ease_score <= 9.3571105619633793e-04 then case
+                    when ease_score <= 7.9975716885855844e-04 then case
+                        when ease_relative_score <= 4.7577888262234747e-01 then -1.5735306532836457e-02
+                        else 5.4223761169304135e-02
+                    end
+                    else -2.3567921588274445e-02
+                end
+                else -2.5577046152125355e-03
+            end
+            else 4.7473303069129075e-03
+        end
+        when neighbours_relative_score <= 6.0060225748273477e-01 then case
+            when artist_seed_count <= 2.0000000000000004e+01 then 4.3892497025495632e-03
+            else 4.7935477176196561e-02
+        end
+        when neighbours_relative_score <= 9.9967450600756236e-01 then case
+            when neighbours_rank <= 6.5500000000000014e+01 then case
+                when cooccurrence_score <= 1.9827725850935699e-01 then case
+                    when artist_seed_count <= 3.5000000000000004e+00 then -2.7194672358371398e-02
+                    else 3.4213872074774949e-02
+                end
+                else 1.3740344462501736e-02
+            end
+            else 3.9837958657467254e-02
+        end
+        else 2.6066102997110974e-02
+    end
+    + case
+        when als_rank <= 1.0150000000000001e+02 then case
+            when neighbours_rank <= 8.5000000000000018e+00 then 1.4904209717817843e-02
+            when neighbours_score <= 1.3259257993968177e-01 then case
+                when seed_count <= 1.9500000000000004e+01 then case
+                    when cosine_rank <= 2.0500000000000004e+01 then case
+                        when neighbours_rank <= 9.3500000000000014e+01 then case
+                            when artist_seed_count <= 1.5000000000000002e+00 then -6.3682325151415781e-02
+                            else 3.6795292018969639e-02
+                        end
+                        else 3.0796182678918871e-02
+                    end
+                    when artists_score <= 3.8073203664906798e+00 then case
+                        when als_relative_score <= 3.6910585206689600e-01 then 5.0073050351613982e-02
+                        else -5.3900901935473051e-04
+                    end
+                    else 3.5173030896336492e-02
+                end
+                when artist_seed_count <= 2.5000000000000004e+00 then case
+                    when neighbours_rank <= 2.6150000000000006e+02 then -4.9837291616520160e-02
+                    else -1.4514559382920404e-02
+                end
+                else 3.9231564914494421e-02
+            end
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when als_rank <= 3.1500000000000004e+01 then case
+                    when cosine_score <= 1.5824204301683895e-01 then 3.4676867533254697e-02
+                    else 8.6460502342076331e-03
+                end
+                else 3.3150092925684329e-03
+            end
+            else 4.5681367272782283e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when als_relative_score <= 1.3150074027070854e-01 then case
+                when artists_rank <= 3.5000000000000004e+00 then 1.6444200413793846e-02
+                when ease_rank <= 1.2500000000000002e+01 then 3.3651521925857054e-02
+                else -1.3063505843411878e-02
+            end
+            when artists_rank <= 4.3050000000000006e+02 then case
+                when cooccurrence_relative_score <= 6.9014797309120113e-01 then case
+                    when neighbours_score <= 1.7644888496158712e-02 then 1.2546529812247912e-02
+                    else -1.2167948005192314e-03
+                end
+                else 3.1016162897530404e-02
+            end
+            when cooccurrence_score <= 2.7030267357422944e-01 then case
+                when track_playlist_count <= 1.5000000000000002e+00 then case
+                    when cooccurrence_relative_score <= 3.4887334601667924e-01 then -2.2905891359851969e-02
+                    when cosine_rank <= 2.1950000000000003e+02 then -4.1481868674021864e-03
+                    else 5.8602303771292268e-02
+                end
+                when neighbours_relative_score <= 5.3965127508254740e-01 then -4.9061898190750179e-03
+                else -3.1850414591695402e-02
+            end
+            else 7.1846973852307322e-04
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when seed_count <= 2.0500000000000004e+01 then case
+                when ease_score <= 2.6998622866486735e-03 then 2.6886738121396570e-02
+                else -1.2305567782312378e-02
+            end
+            when als_relative_score <= 3.0993606539557561e-01 then -1.2518124326296466e-02
+            else 1.5237292363663555e-02
+        end
+        else 2.7894461505401619e-02
+    end
+    + case
+        when generator_count <= 5.5000000000000009e+00 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when als_rank <= 1.9050000000000003e+02 then case
+                    when als_score <= 2.9578453302383428e-01 then case
+                        when als_score <= 1.4858719055155237e-07 then -6.2839972497488281e-02
+                        when seed_count <= 1.9500000000000004e+01 then case
+                            when als_score <= 6.0298826545476920e-02 then -1.0728186836268365e-03
+                            else 6.1036151513564384e-03
+                        end
+                        when als_score <= 8.8675118982791915e-02 then case
+                            when neighbours_relative_score <= 9.9967450600756236e-01 then case
+                                when artists_relative_score <= 7.9327181666700816e-02 then -3.2069941402061805e-02
+                                else 3.6690545874801542e-02
+                            end
+                            else 2.7377916215971482e-02
+                        end
+                        else -5.0673440418617466e-04
+                    end
+                    else 1.1413749421650734e-02
+                end
+                when als_score <= 2.9814823064953093e-03 then case
+                    when als_rank <= 4.6150000000000006e+02 then -4.9707854860373435e-02
+                    when artists_relative_score <= 6.2841011174612627e-01 then case
+                        when ease_rank <= 1.6500000000000004e+01 then 3.1945044453854862e-02
+                        when neighbours_relative_score <= 4.9596753810859667e-01 then case
+                            when als_rank <= 4.6450000000000006e+02 then 6.6358793336152563e-02
+                            when als_rank <= 6.3550000000000011e+02 then -7.9098545594075670e-02
+                            else -1.1127879082740780e-02
+                        end
+                        else -7.1794994010240490e-02
+                    end
+                    when track_playlist_count <= 5.5000000000000009e+00 then case
+                        when track_playlist_count <= 1.5000000000000002e+00 then -1.1484675141340798e-02
+                        else 3.7374419846477623e-02
+                    end
+                    else -3.1673274425640066e-02
+                end
+                when titles_relative_score <= 3.7504217150719404e-01 then -5.4531953991135973e-03
+                else 9.5756428664918389e-03
+            end
+            when neighbours_score <= 1.1432149576763941e+00 then case
+                when seed_count <= 1.9500000000000004e+01 then 2.9412278238453160e-02
+                when artist_seed_count <= 2.0000000000000004e+01 then case
+                    when ease_relative_score <= 1.3122076121614076e-01 then -1.3382979928090800e-02
+                    else 2.6768527431321389e-02
+                end
+                else 2.9587504473277321e-02
+            end
+            else -3.1978686949178117e-02
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when cosine_relative_score <= 8.5971124991614567e-01 then case
+                when track_playlist_count <= 3.9500000000000007e+01 then case
+                    when als_rank <= 3.4500000000000007e+01 then 1.4364354045642326e-02
+                    else 3.5555154361527892e-03
+                end
+                when titles_rank <= 2.3650000000000003e+02 then case
+                    when neighbours_score <= 5.4757424188794174e-02 then -9.3291752365032218e-02
+                    else 5.4391435883937855e-03
+                end
+                else -8.8272919421016130e-03
+            end
+            else 1.8287193217823766e-02
+        end
+        else 4.4077279540748714e-02
+    end
+    + case
+        when als_rank <= 2.1050000000000003e+02 then case
+            when als_rank <= 3.1500000000000004e+01 then case
+                when artist_seed_count <= 4.5000000000000009e+00 then case
+                    when titles_relative_score <= 1.5737042923041686e-01 then 6.1333661543356427e-03
+                    else 1.4406787859083040e-02
+                end
+                when seed_count <= 2.2500000000000004e+01 then 4.4126606918149458e-02
+                when artist_seed_count <= 1.2500000000000002e+01 then 1.6898721388255722e-03
+                else 3.6199381303044308e-02
+            end
+            when artist_seed_count <= 2.5000000000000004e+00 then case
+                when neighbours_score <= 5.0282180409851551e-02 then case
+                    when track_playlist_count <= 1.2500000000000002e+01 then case
+                        when cooccurrence_rank <= 2.6500000000000004e+01 then -5.9102248097433224e-02
+                        when track_playlist_count <= 5.5000000000000009e+00 then case
+                            when artists_rank <= 1.0050000000000001e+02 then case
+                                when cosine_rank <= 4.6250000000000006e+02 then -1.2832640469424790e-02
+                                else 4.3883536146589304e-02
+                            end
+                            else -1.2534392930519396e-02
+                        end
+                        when ease_relative_score <= 4.7577888262234747e-01 then case
+                            when cooccurrence_relative_score <= 2.8560108689526903e-01 then 6.3769162199658284e-03
+                            else -4.6849673942231836e-02
+                        end
+                        when als_rank <= 5.3500000000000007e+01 then -1.0550540618751117e-01
+                        else 5.3621148009687362e-02
+                    end
+                    else -1.6832482128308818e-02
+                end
+                else 1.6215209813822036e-03
+            end
+            when neighbours_score <= 3.2211055709303782e-01 then 3.7104164931174674e-02
+            else 9.4765496932916887e-03
+        end
+        when artists_rank <= 1.5650000000000003e+02 then case
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when artists_relative_score <= 1.7684582972069771e-01 then 1.0187663150392500e-02
+                when ease_relative_score <= 4.9323592100853780e-01 then case
+                    when artists_relative_score <= 9.9733331431939576e-01 then -6.8853238355001184e-03
+                    else 1.7884560239941907e-02
+                end
+                when artists_rank <= 4.5500000000000007e+01 then 8.0550185002206624e-03
+                else 5.3921700582110446e-02
+            end
+            else 2.4900122664504636e-02
+        end
+        when cooccurrence_relative_score <= 4.1761886723876485e-02 then case
+            when titles_score <= 1.4723072817863391e+01 then case
+                when als_rank <= 4.8850000000000006e+02 then -9.4798643786224886e-03
+                else -2.0305723390704564e-02
+            end
+            when titles_relative_score <= 9.4540725060217434e-01 then case
+                when track_playlist_count <= 3.9500000000000007e+01 then case
+                    when titles_rank <= 3.6500000000000007e+01 then 3.7123439363096124e-02
+                    else -1.1612759366417468e-02
+                end
+                else -3.0885559466644164e-02
+            end
+            else 6.5180223652060984e-02
+        end
+        when ease_rank <= 8.5000000000000018e+00 then -7.2941297198901564e-02
+        else -4.8221340855630276e-03
+    end
 )
 {%- endmacro %}

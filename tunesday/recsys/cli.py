@@ -13,7 +13,7 @@
     tunesday-recsys fit-generators --duckdb FILE | --bigquery
         the Python step between the two dbt runs of the continuations: ALS and EASE fitted on the
         warehouse's playlists, their candidates written to source recsys (`continue` runs it itself)
-    tunesday-recsys train-ranker [--train target/recsys/train.json.gz] [--cuts 11 12 13]
+    tunesday-recsys train-ranker [--train target/recsys/train.json.gz] [--cuts 11 12 13 14]
         the reranker of the continuations (LightGBM lambdarank) trained on pseudo-queries cut from
         the training playlists -> rankers/continuation_ranker.txt and its SQL,
         macros/rankers/continuation_ranker.sql; prints its validation metrics and feature importances
@@ -41,7 +41,7 @@ from tunesday.settings import SettingMissing
 from tunesday.mpd import Playlist, ReadStats, read_playlists
 from tunesday.recsys.split import (MIN_HOLDOUTS, SEED_COUNTS, make_split, read_challenge, read_ground_truth,
                                    write_split)
-from tunesday.recsys.submission import (Submission, SubmissionError, read_valid_submission, validate,
+from tunesday.recsys.submission import (TRACKS_PER_PLAYLIST, Submission, SubmissionError, read_valid_submission, validate,
                                         write_submission)
 
 DEFAULT_DIR = Path("target/recsys")
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ranker_parser = commands.add_parser("train-ranker", help="train the continuations' reranker on pseudo-queries")
     ranker_parser.add_argument("--train", type=Path, default=DEFAULT_DIR / "train.json.gz")
-    ranker_parser.add_argument("--cuts", type=int, nargs="+", default=[11, 12, 13],
+    ranker_parser.add_argument("--cuts", type=int, nargs="+", default=[11, 12, 13, 14],
                                help="shuffle seeds of the pseudo-query splits of --train, one warehouse each")
     ranker_parser.add_argument("--per-cut", type=int, default=500, help="pseudo-queries per cut (default 500)")
     ranker_parser.add_argument("--work", type=Path, default=DEFAULT_DIR / "ranker",
@@ -235,8 +235,9 @@ def run_generators(args: argparse.Namespace) -> int:
     seeds = {playlist.pid: playlist.track_uris for playlist in challenge}
     depth = args.depth or int(project_var("continuation_generator_depth"))
     lists = generator_lists(args.work / "warehouse.duckdb", depth)
-    print(f"candidates of {args.work} (depth {depth} per generator; lists are not finished with popularity)\n")
-    print(metrics.markdown_table({name: metrics.evaluate(made, truth, seeds) for name, made in lists.items()}))
+    print(f"candidates of {args.work} (depth {depth} per generator); the metrics table scores each list cut to "
+          f"{TRACKS_PER_PLAYLIST}, not finished with popularity\n")
+    print(metrics.markdown_table({name: metrics.evaluate(cut(made), truth, seeds) for name, made in lists.items()}))
     print("\n| generator | seeds | " + " | ".join(f"recall@{k}" for k in args.at) + " | mean list |")
     print("|---|---|" + "---:|" * (len(args.at) + 1))
     for name, made in lists.items():
@@ -250,6 +251,11 @@ def run_generators(args: argparse.Namespace) -> int:
             print(f"| {name} | {category.removesuffix(' seeds')} | " + " | ".join(f"{r:.4f}" for r in recalls)
                   + f" | {length:.0f} |")
     return 0
+
+
+def cut(lists: dict[int, list[str]], size: int = TRACKS_PER_PLAYLIST) -> dict[int, list[str]]:
+    """Lists as long as a submission's at most, so that they compare with one."""
+    return {pid: made[:size] for pid, made in lists.items()}
 
 
 def run_train_ranker(args: argparse.Namespace) -> int:
