@@ -60,16 +60,16 @@ def build(train_path: Path, challenge_path: Path, challenge: list[Playlist], wor
     variables = (f"{{continuation_max_seed_tracks: {longest_seeds}, continuation_size: {TRACKS_PER_PLAYLIST}, "
                  f"continuation_ranking: {ranking}, continuation_generator_depth: {depth}}}")
     env = dbt.duckdb_env(work, raw)
-    for step, selection in (("keys", ["--select", f"+{KEYS}"]),
-                            ("fitted", None),
-                            ("continuations", ["--select", f"+{MODEL}", "--exclude", f"+{KEYS}"])):
-        if selection is None:
-            written = write_fitted_candidates(work / "warehouse.duckdb", max_seed_tracks=longest_seeds,
-                                              depth=max(depth, int(project_var("continuation_feature_depth"))))
-            continue
+
+    def dbt_build(step: str, *selection: str) -> None:
         result = dbt.run(["build", *selection, "--indirect-selection", "cautious", "--vars", variables], env)
         if not result.success:
             raise ValueError(f"dbt build ({step}): {result.describe()}")
+
+    dbt_build("keys", "--select", f"+{KEYS}")
+    written = write_fitted_candidates(work / "warehouse.duckdb", max_seed_tracks=longest_seeds,
+                                      depth=max(depth, int(project_var("continuation_feature_depth"))))
+    dbt_build("continuations", "--select", f"+{MODEL}", "--exclude", f"+{KEYS}")
     return Built(work, time.perf_counter() - started, written.seconds)
 
 
