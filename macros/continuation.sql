@@ -5,14 +5,6 @@
     generator proposed has this one's score too when it has one.
 -#}
 
-{% macro continuation_seeds() %}
-    {#-
-        The select of the seeds a generator reads: int_playlist_continuation_seeds, the seeds of
-        the playlists this run continues (on DuckDB, of the current batch).
-    -#}
-    select * from {{ ref('int_playlist_continuation_seeds') }}
-{%- endmacro %}
-
 {% macro top_continuation_candidates(scored, seeds='seeds') %}
     {#-
         A generator's last step: of `scored` (playlist_key, track_key, score > 0), the var
@@ -124,7 +116,7 @@
     with
 
     seeds as (
-        {{ continuation_seeds() }}
+        select * from {{ ref('int_playlist_continuation_seeds') }}
     ),
 
     continued as (

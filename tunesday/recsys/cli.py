@@ -242,9 +242,9 @@ def run_generators(args: argparse.Namespace) -> int:
     print("|---|---|" + "---:|" * (len(args.at) + 1))
     for name, made in lists.items():
         for category, pids in metrics.categories(truth).items():
+            held = [set(truth.holdouts[pid]) - set(seeds[pid]) for pid in pids]
             recalls = []
             for k in args.at:
-                held = [set(truth.holdouts[pid]) - set(seeds[pid]) for pid in pids]
                 recalls.append(sum(len(g & set(made.get(pid, [])[:k])) / len(g) for pid, g in zip(pids, held))
                                / len(pids))
             length = sum(len(made.get(pid, [])) for pid in pids) / len(pids)

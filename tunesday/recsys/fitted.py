@@ -58,14 +58,10 @@ def _top(scores: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def als_lists(matrix, continued: np.ndarray, depth: int, random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    from implicit.als import AlternatingLeastSquares
-    from threadpoolctl import threadpool_limits
+    from tunesday.recsys.peers import fit_als
 
-    with threadpool_limits(1, "blas"):  # implicit's own threads; BLAS threads inside them would fight
-        model = AlternatingLeastSquares(**ALS_PARAMS, random_state=random_state, calculate_training_loss=False,
-                                        num_threads=0)
-        model.fit(matrix, show_progress=False)
-        return model.recommend(continued, matrix[continued], N=depth, filter_already_liked_items=True)
+    model = fit_als(matrix, **ALS_PARAMS, random_state=random_state)
+    return model.recommend(continued, matrix[continued], N=depth, filter_already_liked_items=True)
 
 
 def ease_lists(matrix, continued: np.ndarray, depth: int, batch: int = 200) -> tuple[np.ndarray, np.ndarray]:

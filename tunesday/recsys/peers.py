@@ -143,22 +143,29 @@ def ease(train: Sequence[Playlist], challenge: Sequence[Playlist], l2: float,
     return recommendations
 
 
-def als(train: Sequence[Playlist], challenge: Sequence[Playlist], factors: int, regularization: float,
-        alpha: float, bm25: bool, iterations: int, k: int = TRACKS_PER_PLAYLIST,
-        random_state: int = 0) -> dict[int, list[str]]:
-    try:
-        from implicit.als import AlternatingLeastSquares
-        from implicit.nearest_neighbours import bm25_weight
-        from threadpoolctl import threadpool_limits
-    except ImportError as missing:
-        raise ValueError("the ALS peer needs the recsys extra: pip install -e '.[recsys]'") from missing
-    matrix = Matrix.build(train, challenge)
-    weighted = bm25_weight(matrix.rows, K1=100, B=0.8).tocsr() if bm25 else matrix.rows
+def fit_als(x, factors: int, regularization: float, alpha: float, iterations: int, random_state: int = 0):
+    """implicit's AlternatingLeastSquares fitted on X (scipy csr, playlists × tracks)."""
+    from implicit.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
+
     with threadpool_limits(1, "blas"):  # implicit's own threads; BLAS threads inside them would fight
         model = AlternatingLeastSquares(factors=factors, regularization=regularization, alpha=alpha,
                                         iterations=iterations, random_state=random_state,
                                         calculate_training_loss=False, num_threads=0)
-        model.fit(weighted.astype(np.float32), show_progress=False)
+        model.fit(x.astype(np.float32), show_progress=False)
+    return model
+
+
+def als(train: Sequence[Playlist], challenge: Sequence[Playlist], factors: int, regularization: float,
+        alpha: float, bm25: bool, iterations: int, k: int = TRACKS_PER_PLAYLIST,
+        random_state: int = 0) -> dict[int, list[str]]:
+    try:
+        from implicit.nearest_neighbours import bm25_weight
+    except ImportError as missing:
+        raise ValueError("the ALS peer needs the recsys extra: pip install -e '.[recsys]'") from missing
+    matrix = Matrix.build(train, challenge)
+    weighted = bm25_weight(matrix.rows, K1=100, B=0.8).tocsr() if bm25 else matrix.rows
+    model = fit_als(weighted, factors, regularization, alpha, iterations, random_state)
     pids = [playlist.pid for playlist in challenge]
     rows = np.array([matrix.query_rows[pid] for pid in pids])
     seeds = {playlist.pid: playlist.track_uris for playlist in challenge}

@@ -36,7 +36,6 @@ PLAYLIST_PREFIX = "pl_mpd_"   # the loaders map MPD pid p to playlist pl_mpd_<p>
 class Built:
     work: Path
     seconds: float
-    fitted_seconds: dict[str, float]     # each fitted generator's fit + lists
 
     @property
     def warehouse(self) -> Path:
@@ -67,10 +66,10 @@ def build(train_path: Path, challenge_path: Path, challenge: list[Playlist], wor
             raise ValueError(f"dbt build ({step}): {result.describe()}")
 
     dbt_build("keys", "--select", f"+{KEYS}")
-    written = write_fitted_candidates(work / "warehouse.duckdb", max_seed_tracks=longest_seeds,
-                                      depth=max(depth, int(project_var("continuation_feature_depth"))))
+    write_fitted_candidates(work / "warehouse.duckdb", max_seed_tracks=longest_seeds,
+                            depth=max(depth, int(project_var("continuation_feature_depth"))))
     dbt_build("continuations", "--select", f"+{MODEL}", "--exclude", f"+{KEYS}")
-    return Built(work, time.perf_counter() - started, written.seconds)
+    return Built(work, time.perf_counter() - started)
 
 
 def project_var(name: str) -> object:

@@ -14,7 +14,7 @@
 with
 
 seeds as (
-    {{ continuation_seeds() }}
+    select * from {{ ref('int_playlist_continuation_seeds') }}
 ),
 
 scored as (
