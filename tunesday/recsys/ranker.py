@@ -205,3 +205,37 @@ def write_artifacts(booster, description: dict) -> dict:
         partial.write_text(text)
         partial.replace(path)
     return header
+
+
+# Pseudo-queries --------------------------------------------------------------------------------
+
+
+def pseudo_queries(train: Sequence, cuts: Sequence[int], work: Path, per_cut: int = 500,
+                   progress=print) -> Queries:
+    """The candidates of `per_cut` pseudo-queries per cut seed, each cut of the training playlists
+    built into its own warehouse under `work` exactly as `continue` builds the challenge's."""
+    from tunesday.recsys import warehouse
+    from tunesday.recsys.split import MIN_HOLDOUTS, make_split, read_challenge, write_split
+
+    features, labels, groups, query_ids, uris, truths = [], [], [], [], [], []
+    for seed in cuts:
+        split = make_split(train, per_cut, seed)
+        folder = work / f"cut-{seed}"
+        paths = write_split(split, folder, seed, MIN_HOLDOUTS, date="pseudo-queries")
+        queries = read_challenge(paths["challenge"])
+        built = warehouse.build(paths["train"], paths["challenge"], queries, folder / "warehouse", ranking="blend")
+        made = warehouse.candidates(built.warehouse, [query.pid for query in queries])
+        for case in split.cases:
+            candidate_uris, rows = made[case.playlist.pid]
+            truth = set(case.holdouts)
+            if not rows:
+                continue
+            features.append(np.asarray(rows, dtype=np.float64))
+            labels.append(np.array([uri in truth for uri in candidate_uris], dtype=np.int32))
+            groups.append(len(rows))
+            query_ids.append(f"cut {seed}, pid {case.playlist.pid}")
+            uris.append(candidate_uris)
+            truths.append(truth)
+        progress(f"cut {seed}: {len(split.cases)} pseudo-queries, {sum(len(made[q.pid][0]) for q in queries):,} "
+                 f"candidates, warehouse built in {built.seconds:.0f} s")
+    return Queries(np.vstack(features), np.concatenate(labels), groups, query_ids, uris, truths)
