@@ -24,15 +24,16 @@ FIRST_DAILY_DAY = $(shell date -u -d '$(END_DATE) - 2 days' +%F)
 DATA_DIR ?= target/data
 export TUNESDAY_RAW_DIR ?= $(DATA_DIR)/raw
 
-.PHONY: help run generate daily serve eval eval-continuation train-ranker test test-oddities lint rules pytest bench clean
+.PHONY: help run generate daily serve eval eval-continuation train-ranker train-listener-ranker test test-oddities lint rules pytest bench clean
 
 help:
 	@echo "make run     generate data ($(USERS) users, $(TRACKS) tracks, $(DAYS) days), run the daily job on it, serve it on :8080"
 	@echo "make daily   the daily job on the generated data: a full build of the day before its last, then its last day as a daily run"
 	@echo "make serve   serve the published snapshot (gunicorn, 127.0.0.1:8080)"
-	@echo "make eval    offline evaluation of the recommendations on the main job's data"
+	@echo "make eval    offline evaluation of the recommendations on the main job's data: each ranking (learned reranker, hand-weighted blend) and popularity, same run"
 	@echo "make eval-continuation  playlist continuation on the shared MPD playlists: each generator, the blend and the reranker against tuned EASE and ALS (~20 min)"
 	@echo "make train-ranker  retrain the continuations' reranker on pseudo-queries of the MPD training split (rankers/, macros/rankers/)"
+	@echo "make train-listener-ranker  retrain the listeners' reranker on a time split of the main job's data (rankers/, macros/rankers/; ~2 min)"
 	@echo "make test    lint + dbt build on a small generated dataset + pytest (what CI runs)"
 	@echo "make rules   check the Prometheus alert rules and run their unit tests (promtool; part of make lint)"
 	@echo "make test-oddities  build the project once per real-world oddity, each alone (~1 min each)"
@@ -140,6 +141,11 @@ eval-continuation: $(VENV)/.installed
 		--train $(RECSYS_DIR)/train.json.gz --peers ease,als
 
 # Trained on the training split only (pseudo-queries cut from it); writes the committed artifacts.
+# The listeners' reranker (For You, Discover Weekly's picks) on a time split of the main job's data:
+# built as of its last day minus 14 days, labels the 7 days after (make eval scores the last 7).
+train-listener-ranker: $(VENV)/.installed
+	$(BIN)/tunesday-recsys train-listener-ranker --data $(DATA_DIR)
+
 train-ranker: $(VENV)/.installed
 	$(BIN)/tunesday-recsys split ../shared/data/mpd --test-playlists 1000 --seed 0 --out $(RECSYS_DIR)
 	$(BIN)/tunesday-recsys train-ranker --train $(RECSYS_DIR)/train.json.gz --work $(RECSYS_DIR)/ranker

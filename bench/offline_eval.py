@@ -4,7 +4,8 @@
 
 Builds the warehouse into its own DuckDB file with run_date = the last day of data minus
 --test-days, so that Discover Weekly is made from the earlier days only, then prints
-`eval_discover_weekly` (our lists against a popularity baseline made in the same run, scored on
+`eval_discover_weekly` (the published lists, the lists of each ranking — the learned reranker and
+the hand-weighted blend — and a popularity baseline, all made in the same run, scored on
 the streams of the test days) and, from the generator's ground truth, the share of each list's
 tracks in the listener's true taste clusters and how far the list's tempo is from their true
 preferred tempo (folded to one octave).

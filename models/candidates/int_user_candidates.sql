@@ -5,7 +5,8 @@
     without the tracks the listener ever streamed (an exact anti-join), capped at
     candidate_pool_size by taste score. taste_score blends the sources: each source's score is
     scaled to 0-1 within the listener (1 = the source's best candidate for them) and weighted by
-    var candidate_source_weights.
+    var candidate_source_weights; each scaled score is kept as well (<source>_score, 0 when the
+    source did not propose the track), a feature of the listeners' reranker.
     On DuckDB in batches of listeners (macros/batched_table.sql: a GROUP BY of ~870 M candidate
     rows at 1 M listeners); each batch holds whole listeners, so the same rows as one query. The
     sources are computed within each batch's query (ephemeral on DuckDB: macro inlined_in_batches),
@@ -61,6 +62,7 @@ weighted as (
     select
         unheard.user_id,
         unheard.track_id,
+        unheard.source_score / source_best.best_source_score as scaled_score,
         case unheard.candidate_source
             {%- for source_name, weight in source_weights.items() %}
                 when '{{ source_name }}' then {{ weight }}
@@ -94,6 +96,9 @@ per_track as (
         user_id,
         track_id,
         sum(weighted_score) as summed_score,
+        {%- for source_name in source_names %}
+            max(case when source_place = {{ loop.index0 }} then scaled_score else 0 end) as {{ source_name }}_score,
+        {%- endfor %}
         count(*) as source_count,
         sum(source_bit) as source_mask,
         max(cast(round(weighted_score * 1000000000) as {{ dbt.type_bigint() }}) * 8 + 7 - source_place)
@@ -107,6 +112,9 @@ pooled as (
         user_id,
         track_id,
         summed_score,
+        {%- for source_name in source_names %}
+            {{ source_name }}_score,
+        {%- endfor %}
         source_count,
         source_mask,
         pool_rank,
@@ -140,6 +148,10 @@ final as (
                 {%- if not loop.last %} ||{% endif %}
             {% endfor %}, 2
         ) as candidate_sources,
+        {%- for source_name in source_names %}
+            {%- set column = source_name ~ '_score' %}
+            cast({{ comparable_float('pooled.' ~ column) }} as {{ type_double() }}) as {{ column }},
+        {%- endfor %}
         cast(pooled.source_count as {{ dbt.type_bigint() }}) as source_count
     from pooled
     inner join unheard

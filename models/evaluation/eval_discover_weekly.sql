@@ -2,8 +2,10 @@
     Offline evaluation of Discover Weekly over a time split: the lists made at run_date (from
     data up to run_date) against what each listener went on to stream over the next
     eval_test_days days, read from the raw events (the warehouse has not loaded them yet), and
-    the same metrics for a popularity baseline made in the same run (the most streamed tracks
-    lately that the listener never played). Relevant = a track the listener never played before
+    the same metrics, in the same run, for the lists each ranking of the listeners' candidates
+    would make (fct_user_recommendations' ranker_score and blend_score: Discover Weekly's rules
+    applied to each, macro discover_weekly_picks, and For You's top discover_weekly_size by each)
+    and for a popularity baseline (the most streamed tracks lately that the listener never played). Relevant = a track the listener never played before
     and streamed in the test window. Run it with run_date at least eval_test_days before the
     last day of data (bench/offline_eval.py does); otherwise the test window is empty and the
     relevance metrics are null.
@@ -55,6 +57,65 @@ discover_weekly as (
         ) as list_rank
     from {{ ref('fct_discover_weekly') }}
     where week_start = cast('{{ run_week_start() }}' as date)
+),
+
+-- The same listeners' candidates, ranked each way (the published lists are one of the two).
+listener_recommendations as (
+    select *
+    from {{ ref('fct_user_recommendations') }}
+    where user_id in (select discover_weekly.user_id from discover_weekly)
+),
+
+never_played_recommendations as (
+    select
+        recommendations.user_id,
+        recommendations.track_id,
+        recommendations.artist_id,
+        recommendations.is_new_artist,
+        recommendations.ranker_score,
+        recommendations.blend_score
+    from {{ ref('fct_user_recommendations') }} as recommendations
+    left join ever_played
+        on recommendations.user_id = ever_played.user_id and recommendations.track_id = ever_played.track_id
+    where
+        ever_played.track_id is null
+        and recommendations.user_id in (select discover_weekly.user_id from discover_weekly)
+),
+
+{{ discover_weekly_picks('never_played_recommendations', 'ranker_score', 'ranker_') }},
+
+{{ discover_weekly_picks('never_played_recommendations', 'blend_score', 'blend_') }},
+
+{%- set rankings = [('ranker', 'ranker_score'), ('blend', 'blend_score')] %}
+
+ranked_lists as (
+    {%- for name, score in rankings %}
+        select
+            'discover_weekly_by_{{ name }}' as list_name,
+            user_id,
+            track_id,
+            artist_id,
+            is_new_artist,
+            row_number() over (
+                partition by user_id order by {{ comparable_float(score) }} desc, track_id asc
+            ) as list_rank
+        from {{ name }}_picked
+        union all
+        select
+            'for_you_by_{{ name }}' as list_name,
+            user_id,
+            track_id,
+            artist_id,
+            is_new_artist,
+            list_rank
+        from (
+            {{ for_you_ranked('listener_recommendations', score) }}
+        ) as for_you
+        where list_rank <= {{ size }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 ),
 
 popular_tracks as (
@@ -111,6 +172,8 @@ popularity_baseline as (
 
 lists as (
     select * from discover_weekly
+    union all
+    select * from ranked_lists
     union all
     select * from popularity_baseline
 ),

@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -373,6 +374,22 @@ def test_bloom_filters_are_bit_identical(bq_build):
         assert (filters[user_id]["bit_count"], filters[user_id]["hash_count"]) == (bit_count, hash_count)
         expected = {index: word for index, word in filter_words(tracks, bit_count, hash_count).items() if word}
         assert words.get(user_id, {}) == expected, user_id
+
+
+def test_the_listeners_reranker_scores_as_its_model_predicts_on_bigquery(bq_build):
+    """fct_user_recommendations' ranker_score on the emulator is the committed model's predict on
+    the row's stored features (test_recsys_listeners.py checks DuckDB)."""
+    lightgbm = pytest.importorskip("lightgbm", reason="the recsys extra is not installed")
+    from tunesday.recsys import listeners
+
+    rows = bq_build.client.query(
+        f"select {listeners.feature_sql()}, ranker_score "
+        f"from `{EMULATOR_PROJECT}.{DATASET}_surfaces.fct_user_recommendations`").to_arrow()
+    features = np.column_stack([rows[name].to_numpy(zero_copy_only=False).astype(np.float64)
+                                for name in listeners.FEATURES])
+    expected = lightgbm.Booster(model_file=str(listeners.ARTIFACT.model_file)).predict(features)
+    assert rows.num_rows > 1000 and np.std(expected) > 0.05
+    assert np.abs(rows["ranker_score"].to_numpy() - expected).max() <= 1e-6
 
 
 def test_export_reads_bigquery_like_duckdb(warehouse, bq_build, tmp_path):

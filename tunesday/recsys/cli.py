@@ -17,6 +17,10 @@
         the reranker of the continuations (LightGBM lambdarank) trained on pseudo-queries cut from
         the training playlists -> rankers/continuation_ranker.txt and its SQL,
         macros/rankers/continuation_ranker.sql; prints its validation metrics and feature importances
+    tunesday-recsys train-listener-ranker [--data target/data] [--test-days 7]
+        the listeners' reranker (For You and Discover Weekly) trained on a time split of a listening
+        data folder (tunesday/recsys/listeners.py) -> rankers/listener_ranker.txt and
+        macros/rankers/listener_ranker.sql; prints its held-out metrics and feature importances
     tunesday-recsys score [SUBMISSION...] [--train target/recsys/train.json.gz] [--peers ease,als]
         submissions (validated first) + ground truth -> Markdown table per seed count and overall;
         with --train, the popularity and co-occurrence baselines are computed and scored in the same run;
@@ -30,12 +34,14 @@ when an input is invalid (a submission that breaks the format, too few eligible 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
 import time
 from pathlib import Path
 
+from tunesday.dbt import PROJECT_DIR
 from tunesday.recsys import baselines, metrics, peers
 from tunesday.settings import SettingMissing
 from tunesday.mpd import Playlist, ReadStats, read_playlists
@@ -113,6 +119,17 @@ def main(argv: list[str] | None = None) -> int:
     ranker_parser.add_argument("--work", type=Path, default=DEFAULT_DIR / "ranker",
                                help="the cuts' splits and warehouses (replaced)")
 
+    listener_parser = commands.add_parser("train-listener-ranker",
+                                          help="train the listeners' reranker on a time split of listening")
+    listener_parser.add_argument("--data", type=Path, default=Path("target/data"),
+                                 help="a data folder (manifest.json and raw/), e.g. tunesday-generate's")
+    listener_parser.add_argument("--test-days", type=int, default=7,
+                                 help="label days; the warehouse is built as of the last day minus twice this")
+    listener_parser.add_argument("--work", type=Path, default=Path("target/listener-ranker"),
+                                 help="the training warehouse (replaced)")
+    listener_parser.add_argument("--artifacts", type=Path, default=PROJECT_DIR,
+                                 help="write rankers/ and macros/rankers/ under this folder (default: the project's)")
+
     score_parser = commands.add_parser("score", help="score submissions, and the baselines with --train")
     score_parser.add_argument("submissions", nargs="*", type=Path)
     score_parser.add_argument("--challenge", type=Path, default=DEFAULT_DIR / "challenge.json")
@@ -133,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return {"split": run_split, "baseline": run_baseline, "continue": run_continue,
-                "generators": run_generators, "fit-generators": run_fit_generators, "train-ranker": run_train_ranker, "score": run_score}[args.command](args)
+                "generators": run_generators, "fit-generators": run_fit_generators, "train-ranker": run_train_ranker,
+                "train-listener-ranker": run_train_listener_ranker, "score": run_score}[args.command](args)
     except (SubmissionError, ValueError, OSError, SettingMissing) as problem:
         print(f"tunesday-recsys {args.command}: {problem}", file=sys.stderr)
         return 1
@@ -283,6 +301,30 @@ def run_train_ranker(args: argparse.Namespace) -> int:
     print(f"wrote {ranker.MODEL_FILE.relative_to(ranker.PROJECT_DIR)} and "
           f"{ranker.MACRO_FILE.relative_to(ranker.PROJECT_DIR)}, version {written['version']}, "
           f"in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def run_train_listener_ranker(args: argparse.Namespace) -> int:
+    from tunesday.recsys import listeners
+
+    if not (args.data / "manifest.json").is_file():
+        raise ValueError(f"{args.data} holds no manifest.json: generate data first (make generate) or pass --data")
+    artifact = dataclasses.replace(listeners.ARTIFACT, root=args.artifacts.resolve())
+    done = listeners.run(args.data.resolve(), args.work.resolve(), args.test_days, artifact,
+                         progress=lambda line: print(line, file=sys.stderr, flush=True))
+    listening, trained, written = done["listening"], done["trained"], done["written"]
+    print(f"listeners: {len(listening.groups):,} with a stream among their candidates in the {args.test_days} days "
+          f"after {listening.run_date} ({len(listening.labels):,} candidates, {int(listening.labels.sum()):,} positives)")
+    print(f"trees: {trained.best_iteration} (early stopping on a held-out fold of 1/{listeners.ranker.FOLDS} "
+          "of the listeners)")
+    print("held-out fold: " + ", ".join(f"{metric} {value:.4f}" for metric, value in trained.validation.items()))
+    for name, figures in trained.held_out.items():
+        print(f"held-out, top 30 of the pool by {name}: "
+              + ", ".join(f"{metric} {value:.4f}" for metric, value in figures.items()))
+    print("feature importance (share of gain): " + ", ".join(
+        f"{name} {share:.1%}" for name, share in trained.importances))
+    print(f"wrote {artifact.model_file} and {artifact.macro_file}, version {written['version']}, "
+          f"in {done['seconds']:.0f} s")
     return 0
 
 

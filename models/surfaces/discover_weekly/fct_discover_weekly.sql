@@ -58,68 +58,7 @@ never_played as (
     where ever_played.track_id is null
 ),
 
-artist_capped as (
-    select *
-    from (
-        select
-            *,
-            row_number() over (
-                partition by user_id, artist_id order by {{ comparable_float('score') }} desc, track_id asc
-            ) as artist_pick
-        from never_played
-    ) as picks
-    where artist_pick <= {{ var('discover_weekly_max_tracks_per_artist') }}
-),
-
-quotas as (
-    select
-        user_id,
-        cast({{ round_half_up(comparable_float(
-            size ~ ' * least(' ~ var('discover_weekly_max_new_artist_share') ~ ', greatest('
-            ~ var('discover_weekly_min_new_artist_share') ~ ', coalesce(exploration_propensity, 0.5)))'
-        ), 0) }} as {{ dbt.type_bigint() }}) as new_artist_slots
-    from (
-        select distinct
-            recommendations.user_id,
-            exploration.exploration_propensity
-        from recommendations
-        left join {{ ref('fct_user_exploration') }} as exploration
-            on recommendations.user_id = exploration.user_id
-    ) as listeners
-),
-
-by_kind as (
-    select
-        artist_capped.*,
-        quotas.new_artist_slots,
-        row_number() over (
-            partition by artist_capped.user_id, artist_capped.is_new_artist
-            order by {{ comparable_float('artist_capped.score') }} desc, artist_capped.track_id asc
-        ) as kind_rank
-    from artist_capped
-    inner join quotas on artist_capped.user_id = quotas.user_id
-),
-
-picked as (
-    select *
-    from (
-        select
-            *,
-            row_number() over (
-                partition by user_id
-                order by
-                    case
-                        when is_new_artist and kind_rank <= new_artist_slots then 0
-                        when not is_new_artist and kind_rank <= {{ size }} - new_artist_slots then 0
-                        else 1
-                    end,
-                    {{ comparable_float('score') }} desc,
-                    track_id asc
-            ) as pick_rank
-        from by_kind
-    ) as ordered_picks
-    where pick_rank <= {{ size }}
-),
+{{ discover_weekly_picks('never_played', 'score') }},
 
 main_keys as (
     select

@@ -6,11 +6,18 @@
 ) }}
 
 {#-
-    Every candidate of a listener's pool, scored and ranked. The score blends (weights: var
-    ranking_weights) taste (the candidate's sources), audio fit (tempo closeness with half and
-    double time folded, and how well its Camelot key fits the keys the listener plays), novelty
-    suited to the listener's exploration propensity, and a popularity prior. Missing audio
-    attributes or profiles count as a neutral 0.5. reason_codes says why the track is there.
+    Every candidate of a listener's pool, scored and ranked. Two scores, both kept: blend_score
+    blends (weights: var ranking_weights) taste (the candidate's sources), audio fit (tempo
+    closeness with half and double time folded, and how well its Camelot key fits the keys the
+    listener plays), novelty suited to the listener's exploration propensity, and a popularity
+    prior; ranker_score is the listeners' learned reranker (LightGBM lambdarank trained on a time
+    split of listening by `tunesday-recsys train-listener-ranker`, its trees compiled into
+    macros/rankers/listener_ranker.sql) over the same features and a few more (each source's score,
+    the listener's affinity for the artist, the track's listeners). score is the one var
+    listener_ranking names. recommendation_rank is For You's order (macro for_you_ranked): best
+    score first within new and within known artists, interleaved at the listener's target share of
+    new artists. Missing audio attributes or profiles count as a neutral 0.5.
+    reason_codes says why the track is there.
     A daily run ranks the listeners it recomputes (int_user_refresh, macros/refresh.sql) and
     keeps everyone else's rows as their last refresh made them (as_of_date says when).
     On DuckDB in batches of listeners (macros/batched_table.sql: the ranking sorts every
@@ -75,10 +82,21 @@ key_fit as (
 ),
 
 popularity as (
-    select distinct
+    select
         track_id,
-        popularity_prior
+        max(popularity_prior) as popularity_prior,
+        max(listener_count) as listener_count
     from {{ ref('int_track_popularity') }}
+    group by track_id
+),
+
+artist_affinity as (
+    select
+        user_id,
+        artist_id,
+        affinity_score
+    from {{ ref('fct_user_artist_affinity') }}
+    where {{ refreshed_listener('user_id') }} and {{ in_this_batch }}
 ),
 
 scored_parts as (
@@ -98,7 +116,9 @@ scored_parts as (
             0.5
         ) as tempo_fit,
         coalesce(key_fit.key_fit, 0.5) as key_fit,
-        coalesce(popularity.popularity_prior, 0) as popularity_prior
+        coalesce(popularity.popularity_prior, 0) as popularity_prior,
+        coalesce(popularity.listener_count, 0) as track_listeners,
+        coalesce(artist_affinity.affinity_score, 0) as artist_affinity
     from candidates
     inner join tracks on candidates.track_id = tracks.track_id
     left join familiarity
@@ -108,24 +128,70 @@ scored_parts as (
     left join key_fit
         on candidates.user_id = key_fit.user_id and tracks.camelot_code = key_fit.camelot_code
     left join popularity on candidates.track_id = popularity.track_id
+    left join artist_affinity
+        on candidates.user_id = artist_affinity.user_id and tracks.artist_id = artist_affinity.artist_id
+),
+
+-- The features as stored (to comparable_float's 9 decimals): the reranker's trees compare these
+-- very values, so that a model's predictions on the stored columns are the stored scores.
+features as (
+    select
+        user_id,
+        track_id,
+        artist_id,
+        is_new_artist,
+        best_source,
+        seed_type,
+        seed_id,
+        candidate_sources,
+        pool_rank,
+        source_count,
+        {%- for source_name in var('candidate_source_weights').keys() | sort %}
+            {{ source_name }}_score,
+        {%- endfor %}
+        case when is_new_artist then 1 else 0 end as new_artist,
+        {{ comparable_float('taste_score') }} as taste_score,
+        {{ comparable_float('(tempo_fit + key_fit) / 2') }} as audio_fit,
+        {{ comparable_float('tempo_fit') }} as tempo_fit,
+        {{ comparable_float('key_fit') }} as key_fit,
+        {{ comparable_float(
+            'case when is_new_artist then exploration_propensity else 1 - exploration_propensity end'
+        ) }} as novelty_fit,
+        {{ comparable_float('exploration_propensity') }} as exploration_propensity,
+        {{ comparable_float('popularity_prior') }} as popularity_prior,
+        track_listeners,
+        {{ comparable_float('artist_affinity') }} as artist_affinity
+    from scored_parts
 ),
 
 scored as (
     select
         *,
-        (tempo_fit + key_fit) / 2 as audio_fit,
-        case when is_new_artist then exploration_propensity else 1 - exploration_propensity end as novelty_fit
-    from scored_parts
+        {{ comparable_float(
+            weights['taste'] ~ ' * taste_score + ' ~ weights['audio'] ~ ' * audio_fit + '
+            ~ weights['novelty'] ~ ' * novelty_fit + ' ~ weights['popularity'] ~ ' * popularity_prior'
+        ) }} as blend_score,
+        {{ comparable_float(listener_ranker_score()) }} as ranker_score
+    from features
 ),
 
 ranked as (
     select
         *,
-        {{ weights['taste'] }} * taste_score
-        + {{ weights['audio'] }} * audio_fit
-        + {{ weights['novelty'] }} * novelty_fit
-        + {{ weights['popularity'] }} * popularity_prior as score
+        {%- if var('listener_ranking') == 'ranker' %}
+            ranker_score as score
+        {%- elif var('listener_ranking') == 'blend' %}
+            blend_score as score
+        {%- else %}
+            {{ exceptions.raise_compiler_error(
+                "var listener_ranking is '" ~ var('listener_ranking') ~ "': 'ranker' or 'blend'"
+            ) }}
+        {%- endif %}
     from scored
+),
+
+for_you_order as (
+    {{ for_you_ranked('ranked', 'score') }}
 ),
 
 final as (
@@ -133,30 +199,36 @@ final as (
         user_id,
         track_id,
         artist_id,
-        cast(
-            row_number() over (
-                partition by user_id order by {{ comparable_float('score') }} desc, track_id asc
-            ) as {{ dbt.type_bigint() }}
-        ) as recommendation_rank,
-        cast({{ comparable_float('score') }} as {{ type_double() }}) as score,
-        cast({{ comparable_float('taste_score') }} as {{ type_double() }}) as taste_score,
-        cast({{ comparable_float('audio_fit') }} as {{ type_double() }}) as audio_fit,
-        cast({{ comparable_float('tempo_fit') }} as {{ type_double() }}) as tempo_fit,
-        cast({{ comparable_float('key_fit') }} as {{ type_double() }}) as key_fit,
-        cast({{ comparable_float('novelty_fit') }} as {{ type_double() }}) as novelty_fit,
-        cast({{ comparable_float('popularity_prior') }} as {{ type_double() }}) as popularity_prior,
+        cast(list_rank as {{ dbt.type_bigint() }}) as recommendation_rank,
+        cast(score as {{ type_double() }}) as score,
+        cast(blend_score as {{ type_double() }}) as blend_score,
+        cast(ranker_score as {{ type_double() }}) as ranker_score,
+        cast(taste_score as {{ type_double() }}) as taste_score,
+        cast(audio_fit as {{ type_double() }}) as audio_fit,
+        cast(tempo_fit as {{ type_double() }}) as tempo_fit,
+        cast(key_fit as {{ type_double() }}) as key_fit,
+        cast(novelty_fit as {{ type_double() }}) as novelty_fit,
+        cast(popularity_prior as {{ type_double() }}) as popularity_prior,
+        cast(exploration_propensity as {{ type_double() }}) as exploration_propensity,
+        cast(artist_affinity as {{ type_double() }}) as artist_affinity,
+        cast(track_listeners as {{ dbt.type_bigint() }}) as track_listeners,
+        cast(pool_rank as {{ dbt.type_bigint() }}) as pool_rank,
+        cast(source_count as {{ dbt.type_bigint() }}) as source_count,
+        {%- for source_name in var('candidate_source_weights').keys() | sort %}
+            cast({{ source_name }}_score as {{ type_double() }}) as {{ source_name }}_score,
+        {%- endfor %}
         is_new_artist,
         best_source,
         seed_type,
         seed_id,
         candidate_sources,
         best_source || ':' || seed_id
-        || case when {{ comparable_float('tempo_fit') }} >= 0.8 then ',tempo_match' else '' end
-        || case when {{ comparable_float('key_fit') }} >= 0.8 then ',key_match' else '' end
+        || case when tempo_fit >= 0.8 then ',tempo_match' else '' end
+        || case when key_fit >= 0.8 then ',key_match' else '' end
         || case when is_new_artist then ',new_artist' else ',known_artist' end
-        || case when {{ comparable_float('popularity_prior') }} >= 0.8 then ',popular' else '' end as reason_codes,
+        || case when popularity_prior >= 0.8 then ',popular' else '' end as reason_codes,
         cast('{{ run_date() }}' as date) as as_of_date
-    from ranked
+    from for_you_order
 )
 
 select * from final
