@@ -12,2275 +12,2302 @@
           "recall@30": 0.4104
         },
         "reranker": {
-          "ndcg@30": 0.3222,
-          "recall@30": 0.5311
+          "ndcg@30": 0.3184,
+          "recall@30": 0.5245
         }
       },
       "held_out_ndcg": {
-        "ndcg@30": 0.3222
+        "ndcg@30": 0.3184
       },
       "label_days": 7,
       "listeners": 1680,
-      "positives": 8144,
+      "positives": 8146,
       "run_date": "2026-11-16",
       "trained_on": "/tmp/lr/data",
-      "trees": 73,
-      "version": "d902ae210a4f"
+      "trees": 74,
+      "version": "94e2d562532c"
     }
 -#}
 
-{% macro listener_ranker_version() %}{{ return('d902ae210a4f') }}{% endmacro %}
+{% macro listener_ranker_version() %}{{ return('94e2d562532c') }}{% endmacro %}
 
 {% macro listener_ranker_score() %}
 (
     case
         when new_artist <= 1.0000000180025095e-35 then case
             when pool_rank <= 6.0500000000000007e+01 then case
-                when similar_artists_score <= 8.3935302550000002e-01 then 1.0769174104414013e-01
-                else 1.3860290790030899e-01
+                when similar_artists_score <= 8.3923311850000004e-01 then 1.0743200748438107e-01
+                else 1.3877665736710521e-01
             end
-            when long_term_favourite_neighbours_score <= 7.4455966000000012e-02 then case
-                when similar_artists_score <= 2.3209829250000005e-01 then -4.3307724189604352e-02
-                else -4.8530341012169098e-03
+            when long_term_favourite_neighbours_score <= 3.5926476000000006e-02 then case
+                when similar_artists_score <= 2.3218397100000002e-01 then -4.4268560673809770e-02
+                else -5.2328818192639197e-03
             end
-            else 2.6987283307154643e-02
+            else 2.4199680102910903e-02
         end
         when pool_rank <= 5.8500000000000007e+01 then case
-            when similar_artists_score <= 1.3556474750000003e-01 then case
-                when new_releases_score <= 4.2724867750000006e-01 then -1.2615273070794905e-01
-                else 9.0797842797943756e-02
+            when similar_artists_score <= 1.3556695700000002e-01 then case
+                when new_releases_score <= 4.2724867750000006e-01 then -1.2638045571039533e-01
+                else 9.1594153842995629e-02
             end
-            when similar_artists_score <= 5.1481952550000010e-01 then case
-                when new_releases_score <= 4.5496503500000002e-01 then -3.6532198199512859e-02
-                else 1.8329439741589021e-01
+            when similar_artists_score <= 5.1487413800000004e-01 then case
+                when new_releases_score <= 4.5496503500000002e-01 then -3.6455872599310463e-02
+                else 1.8346218668496886e-01
             end
-            when tempo_fit <= 7.6197614150000015e-01 then -1.8548843392389838e-02
-            else 7.6922077057252999e-02
+            when tempo_fit <= 7.6201985300000008e-01 then -1.8893479335746026e-02
+            else 7.7734489334913948e-02
         end
-        when similar_artists_score <= 1.1927939550000001e-01 then case
-            when popular_score <= 1.0785936000000001e-02 then -1.6045127935256009e-01
-            else -1.9294737195532097e-01
+        when similar_artists_score <= 1.1928594300000002e-01 then case
+            when popular_score <= 1.0785936000000001e-02 then -1.6038703299069645e-01
+            else -1.9294316599527739e-01
         end
-        when pool_rank <= 1.2450000000000001e+02 then -8.9800468226490973e-02
-        else -1.3522939891630822e-01
+        when pool_rank <= 1.3550000000000003e+02 then -9.5349994211148731e-02
+        else -1.3729965653807530e-01
     end
     + case
-        when artist_affinity <= 1.6317845715000001e+00 then case
-            when similar_artists_score <= 1.2043623800000001e-01 then case
+        when artist_affinity <= 1.3369211770000002e+00 then case
+            when similar_artists_score <= 1.2043696250000001e-01 then case
                 when new_releases_score <= 1.0000000180025095e-35 then case
-                    when new_artist <= 1.0000000180025095e-35 then -9.1855795163968149e-02
-                    else -1.4813904570359795e-01
+                    when artist_affinity <= -4.7215580249999994e-01 then -5.1893693208221042e-02
+                    else -1.3920353266141344e-01
                 end
-                else 2.2236909291222979e-02
+                else 2.5600539127201966e-02
             end
-            when taste_score <= 4.6519132500000011e-02 then -9.6609802964201921e-02
-            when taste_score <= 1.4934093650000005e-01 then case
-                when artist_affinity <= 6.5320976200000003e-01 then -5.8493952476786529e-02
-                when popularity_prior <= 7.9473390700000013e-01 then -1.9600796098457267e-02
-                else 1.3714776156155326e-01
+            when taste_score <= 4.6657887000000002e-02 then -9.8331296595355111e-02
+            when taste_score <= 1.4970576500000002e-01 then case
+                when artist_affinity <= 6.5320976200000003e-01 then -5.9287773215023369e-02
+                else -3.8910020018605705e-03
             end
-            else 3.0204342035938271e-04
+            else -5.4482690372012097e-04
         end
-        when artist_affinity <= 1.3957040574500001e+01 then case
-            when similar_artists_score <= 1.2984971000000001e-02 then -2.9547972439674414e-02
-            when taste_score <= 1.7038934650000001e-01 then 1.4930467137824657e-02
-            else 5.1980437319581491e-02
+        when artist_affinity <= 1.4277127590000001e+01 then case
+            when similar_artists_score <= 1.2989761500000000e-02 then -3.1276442752532864e-02
+            when artist_affinity <= 2.8340930050000002e+00 then 3.6810147842954223e-03
+            when taste_score <= 2.5052025750000007e-01 then 2.8130747521314167e-02
+            else 6.5293471183571899e-02
         end
-        when similar_artists_score <= 2.6061111000000001e-02 then case
-            when artist_affinity <= 4.2565236786500002e+01 then case
-                when pool_rank <= 6.0500000000000007e+01 then 1.3614426762119396e-03
-                else 6.9355297117043233e-02
+        when similar_artists_score <= 2.6066004500000003e-02 then case
+            when artist_affinity <= 4.2520862957000013e+01 then case
+                when pool_rank <= 6.0500000000000007e+01 then 2.8352115051638910e-03
+                else 6.8324751085712801e-02
             end
-            else 7.6628242717319300e-02
+            else 7.6888058847137286e-02
         end
-        else 9.0906805379195960e-02
+        else 9.1401669476661562e-02
     end
     + case
         when new_artist <= 1.0000000180025095e-35 then case
             when pool_rank <= 1.2500000000000002e+01 then case
-                when pool_rank <= 4.5000000000000009e+00 then 7.9307833098431743e-02
-                else 4.8674143980955271e-02
+                when taste_score <= 5.4058479400000015e-01 then case
+                    when new_releases_score <= 9.0283241500000011e-01 then 5.2035837949431077e-02
+                    else 9.2991652298336169e-02
+                end
+                else 9.4322958571064458e-02
             end
             when pool_rank <= 1.0650000000000001e+02 then case
-                when popularity_prior <= 6.5730599900000020e-01 then 1.8833688865523671e-02
-                when long_term_favourite_neighbours_score <= 1.0000000180025095e-35 then 2.5474549471097570e-02
-                else 8.2247203262512211e-02
+                when popularity_prior <= 6.5730599900000020e-01 then 1.9896917240356391e-02
+                when long_term_favourite_neighbours_score <= 1.0000000180025095e-35 then 2.7195308012393615e-02
+                else 8.2852586865534594e-02
             end
-            else -1.5822421289030674e-02
+            else -1.6120515521843039e-02
         end
-        when taste_score <= 1.4638881850000005e-01 then case
-            when pool_rank <= 1.6350000000000003e+02 then case
-                when taste_score <= 1.5210138000000002e-02 then 8.4291513008897451e-02
-                when popularity_prior <= 3.1194172550000004e-01 then case
-                    when key_fit <= 9.1159770800000006e-01 then -8.0588422971700241e-02
-                    else 9.2680566981555190e-02
-                end
-                else -1.1182713457583496e-01
+        when taste_score <= 1.4674078800000004e-01 then case
+            when pool_rank <= 1.3450000000000003e+02 then case
+                when taste_score <= 1.5212071000000002e-02 then 1.2224210330246937e-01
+                else -1.0281819787362861e-01
             end
-            else -1.3871860948395856e-01
+            else -1.3537256125768063e-01
         end
-        when long_term_favourite_neighbours_score <= 1.6650669800000004e-01 then 5.0616605998007137e-02
-        when taste_score <= 2.7028093600000008e-01 then -1.0497546424132559e-01
-        when tempo_fit <= 8.8225278700000009e-01 then -5.4288861359977458e-02
-        else 4.3590606637772623e-02
-    end
-    + case
-        when artist_affinity <= 1.1907096860000002e+00 then case
-            when similar_artists_score <= 3.5374220450000010e-01 then case
-                when new_artist <= 1.0000000180025095e-35 then case
-                    when popularity_prior <= 4.8103825350000001e-01 then -8.5283428069653944e-02
-                    else -3.0494842175902388e-02
-                end
-                when new_releases_score <= 1.0000000180025095e-35 then -1.1744717951829782e-01
-                else 9.7422440506325425e-02
-            end
-            when pool_rank <= 2.4500000000000004e+01 then case
-                when exploration_propensity <= 2.8432406300000007e-01 then 3.1519890059966131e-02
-                else -1.1677807694375233e-01
-            end
-            else -3.2692907870084907e-02
+        when long_term_favourite_neighbours_score <= 1.6608495800000003e-01 then case
+            when tempo_fit <= 3.0760735800000005e-01 then -1.1647162974225667e-01
+            else 6.6110016406696503e-02
         end
-        when pool_rank <= 2.0500000000000004e+01 then case
-            when artist_affinity <= 2.4001125344000005e+01 then case
-                when popularity_prior <= 7.0747756100000003e-01 then 3.7608872522399112e-02
-                else 9.1477199729766728e-02
-            end
-            else 7.8555977748591438e-02
-        end
-        when artist_affinity <= 9.0980251000000028e+00 then case
-            when popularity_prior <= 5.7739916200000019e-01 then case
-                when artist_affinity <= 2.9156581380000004e+00 then -5.4833640288456921e-02
-                else -9.1656977797434651e-04
-            end
-            else 3.1088400731083068e-02
-        end
-        when similar_artists_score <= 1.2984971000000001e-02 then 2.1988566184687128e-02
-        else 5.4426180092458899e-02
-    end
-    + case
-        when artist_affinity <= 1.9076967075000002e+00 then case
-            when similar_artists_score <= 3.5374220450000010e-01 then case
-                when new_artist <= 1.0000000180025095e-35 then case
-                    when popularity_prior <= 4.3494390650000009e-01 then -8.3053789920842017e-02
-                    else -3.8222355102271330e-02
-                end
-                when pool_rank <= 5.0500000000000007e+01 then case
-                    when track_listeners <= 3.3500000000000007e+01 then -7.5957363885872750e-02
-                    else 6.5478056589166847e-02
-                end
-                when similar_artists_score <= 1.1927939550000001e-01 then -1.2743135328643171e-01
-                else -8.9376474310202458e-02
-            end
-            when taste_score <= 1.5247896700000005e-01 then -3.4503739023297481e-02
-            else 1.9543456490030614e-02
-        end
-        when pool_rank <= 2.0500000000000004e+01 then case
-            when artist_affinity <= 2.2670305144000000e+01 then 4.1267880160459652e-02
-            when similar_artists_score <= 1.2160045900000001e-01 then 4.8148536298918271e-02
-            else 8.3134957997056391e-02
-        end
-        when artist_affinity <= 9.0980251000000028e+00 then case
-            when source_count <= 2.5000000000000004e+00 then -1.3012336091096227e-02
-            else 4.2633402191418805e-02
-        end
-        when track_listeners <= 6.2500000000000007e+01 then 3.0360209024246888e-02
-        else 9.5921041140165475e-02
-    end
-    + case
-        when artist_affinity <= 5.8183993150000013e-01 then case
-            when taste_score <= 1.5579772900000002e-01 then case
-                when pool_rank <= 1.6350000000000003e+02 then case
-                    when artist_affinity <= -3.2329235399999995e-01 then -2.1940970188771083e-02
-                    else -8.0589280442793704e-02
-                end
-                else -1.1032454335409164e-01
-            end
-            when track_listeners <= 4.6500000000000007e+01 then case
-                when new_releases_score <= 9.7078891250000010e-01 then -2.3661357058423042e-02
-                else 1.2625722258399361e-01
-            end
-            else 5.9465791338460264e-02
-        end
-        when artist_affinity <= 9.6607377285000009e+00 then case
-            when source_count <= 2.5000000000000004e+00 then case
-                when popularity_prior <= 5.7910089100000006e-01 then case
-                    when key_fit <= 5.2077634950000007e-01 then case
-                        when pool_rank <= 6.6500000000000014e+01 then 2.0673843621493538e-02
-                        else -3.1634889770325463e-02
-                    end
-                    else -4.8468929122526851e-02
-                end
-                else 1.7140353576533356e-02
-            end
-            else 3.4553945759668213e-02
-        end
-        when pool_rank <= 6.5000000000000009e+00 then 6.6048474787587436e-02
-        when popularity_prior <= 6.4858341350000004e-01 then case
-            when artist_affinity <= 7.2685835284000021e+01 then 2.7237372378703051e-02
-            else 6.6598420832947189e-02
-        end
-        else 7.1015775816299656e-02
-    end
-    + case
-        when artist_affinity <= 5.8183993150000013e-01 then case
-            when similar_artists_score <= 1.8377445550000002e-01 then case
-                when new_releases_score <= 2.7622890700000008e-01 then case
-                    when similar_artists_score <= 1.2984971000000001e-02 then -1.1722785030719152e-01
-                    else -8.5014758941989996e-02
-                end
-                else 7.5181677239855638e-02
-            end
-            when similar_artists_score <= 5.3935617850000017e-01 then case
-                when artist_affinity <= -7.4451053949999990e-01 then 4.9576765915388760e-02
-                else -5.5392124107099108e-02
-            end
-            else 6.7201668117973339e-03
-        end
-        when artist_affinity <= 2.8342803135000003e+00 then case
-            when popularity_prior <= 5.7739916200000019e-01 then case
-                when pool_rank <= 5.2500000000000007e+01 then case
-                    when similar_artists_score <= 2.0947670050000003e-01 then -6.6837421457213261e-02
-                    else 1.6119696670689420e-02
-                end
-                else -5.9061939224837080e-02
-            end
-            else 1.9888437807685674e-02
-        end
-        when similar_artists_score <= 1.0000000180025095e-35 then case
-            when artist_affinity <= 4.2565236786500002e+01 then -8.3055830745114149e-04
-            else 3.8462865762122531e-02
-        end
-        when artist_affinity <= 2.2670305144000000e+01 then case
-            when long_term_favourite_neighbours_score <= 1.0000000180025095e-35 then 2.0409493225209963e-02
-            else 4.4739843297408891e-02
-        end
-        else 6.1002325180828869e-02
+        when taste_score <= 2.7068148000000009e-01 then -1.0388420316281624e-01
+        when tempo_fit <= 8.8232106650000020e-01 then -5.3090735432851470e-02
+        else 4.5038673074967971e-02
     end
     + case
         when artist_affinity <= 5.4337624150000008e-01 then case
-            when taste_score <= 1.4934093650000005e-01 then case
-                when new_artist <= 1.0000000180025095e-35 then -4.2797756206119475e-02
-                when tempo_fit <= 3.7355971450000008e-01 then -1.1722902634444371e-01
-                when pool_rank <= 1.2450000000000001e+02 then -5.7887918997384338e-02
-                else -9.2857660334430631e-02
+            when similar_artists_score <= 3.5372473300000007e-01 then case
+                when new_releases_score <= 1.0000000180025095e-35 then case
+                    when new_artist <= 1.0000000180025095e-35 then -6.2758174459247237e-02
+                    when similar_artists_score <= 1.1928594300000002e-01 then -1.3096106474081279e-01
+                    else -9.6174382216186571e-02
+                end
+                else 7.1168560391800223e-02
             end
-            when new_releases_score <= 4.2724867750000006e-01 then case
-                when artist_affinity <= -3.7498231649999997e-01 then 4.2679788917775574e-02
-                when track_listeners <= 2.5500000000000004e+01 then -5.2908568539233140e-02
-                else 1.2638769760940950e-02
-            end
-            else 8.2124129172050808e-02
+            when popular_score <= 5.2747507500000006e-02 then -3.7246523041974330e-02
+            else 3.0825150824872100e-02
         end
-        when artist_affinity <= 1.4252822385500002e+01 then case
+        when artist_affinity <= 9.1040795235000029e+00 then case
             when source_count <= 2.5000000000000004e+00 then case
-                when taste_score <= 4.2707394000000003e-02 then -3.3989093319348719e-02
-                when popularity_prior <= 8.0027785700000009e-01 then -2.4946141004964693e-03
-                else 7.6516422246534599e-02
+                when popularity_prior <= 5.7910089100000006e-01 then case
+                    when artist_affinity <= 2.9156581380000004e+00 then -5.9460467048587200e-02
+                    else -3.7118182974179414e-03
+                end
+                else 1.9837764960884494e-02
             end
-            when popularity_prior <= 7.6246736100000012e-01 then 2.1826053639547066e-02
-            else 8.3255394985819589e-02
+            else 3.6854157196170988e-02
         end
-        when taste_score <= 5.4058479400000015e-01 then 3.2615681316335861e-02
-        else 7.6630632574501367e-02
+        when pool_rank <= 2.0500000000000004e+01 then case
+            when artist_affinity <= 2.6730400311000004e+01 then case
+                when popularity_prior <= 7.0356390950000014e-01 then 4.0444634894415438e-02
+                else 1.0423605833634533e-01
+            end
+            else 7.9672742134622096e-02
+        end
+        when similar_artists_score <= 1.2989761500000000e-02 then 2.3206195095125261e-02
+        else 5.4762132580136715e-02
     end
     + case
-        when new_artist <= 1.0000000180025095e-35 then case
-            when taste_score <= 2.5953664550000005e-01 then case
-                when artist_affinity <= 2.8342803135000003e+00 then case
-                    when popularity_prior <= 5.2315041500000015e-01 then case
-                        when pool_rank <= 4.2500000000000007e+01 then -1.0546263974913837e-02
-                        else -6.0817414411017873e-02
+        when artist_affinity <= 1.6317845715000001e+00 then case
+            when pool_rank <= 1.0750000000000001e+02 then case
+                when similar_artists_score <= 3.5372473300000007e-01 then case
+                    when track_listeners <= 1.9500000000000004e+01 then case
+                        when similar_artists_score <= 1.0095995350000002e-01 then -1.0006590641627139e-01
+                        else -4.8428404709814465e-02
                     end
-                    when taste_score <= 5.1714207500000005e-02 then -4.6615207525747868e-02
-                    else 1.3972677314747863e-02
+                    when pool_rank <= 5.0500000000000007e+01 then 2.5622242874177709e-02
+                    else -7.8747930006172084e-02
                 end
-                else 1.5789311659490664e-02
+                when taste_score <= 2.7068148000000009e-01 then -1.6970079041318809e-02
+                else 4.0996112019967446e-02
             end
-            when new_releases_score <= 9.1266209000000009e-01 then case
-                when popularity_prior <= 7.3311515000000005e-01 then case
-                    when artist_affinity <= 3.6066034544500006e+01 then 1.9159067421298762e-02
-                    else 5.4084296249097698e-02
-                end
-                else 8.0868132131075188e-02
-            end
-            else 8.0464193075797774e-02
+            when new_artist <= 1.0000000180025095e-35 then -6.4466056829426230e-02
+            else -1.1776882675947149e-01
         end
-        when taste_score <= 1.4934093650000005e-01 then case
-            when pool_rank <= 1.2250000000000001e+02 then case
-                when taste_score <= 1.6598801000000003e-02 then 4.3360506907627744e-02
-                else -6.9323835348061497e-02
-            end
-            else -9.9008149864732345e-02
+        when pool_rank <= 2.0500000000000004e+01 then case
+            when artist_affinity <= 2.2670305144000000e+01 then 4.3166476696244488e-02
+            when similar_artists_score <= 1.2159678750000001e-01 then 4.7418728222488979e-02
+            else 8.3718530625981002e-02
         end
-        when long_term_favourite_neighbours_score <= 1.6650669800000004e-01 then 4.6282012462991476e-02
-        when pool_rank <= 2.0500000000000004e+01 then -1.0625702103383778e-02
-        else -8.8136099902390408e-02
+        when artist_affinity <= 9.1040795235000029e+00 then case
+            when similar_artists_score <= 1.0000000180025095e-35 then -4.2487367728565345e-02
+            else 6.7889385476035255e-03
+        end
+        when track_listeners <= 6.2500000000000007e+01 then 2.9513120841957525e-02
+        else 9.5638059983549961e-02
     end
     + case
-        when artist_affinity <= 1.1634952150000004e+00 then case
-            when taste_score <= 1.4934093650000005e-01 then case
-                when new_artist <= 1.0000000180025095e-35 then -2.9571121948369861e-02
-                when popular_score <= 1.7486514450000004e-01 then -7.2549264413788478e-02
-                else -1.1413728322106545e-01
+        when artist_affinity <= 5.8183993150000013e-01 then case
+            when taste_score <= 1.4970576500000002e-01 then case
+                when artist_affinity <= -1.0000000180025095e-35 then -4.3141825284283931e-02
+                when popular_score <= 1.8597197400000001e-01 then case
+                    when pool_rank <= 1.6350000000000003e+02 then case
+                        when popularity_prior <= 9.2088775850000015e-01 then -7.5613870077949397e-02
+                        else 1.4377133291769290e-01
+                    end
+                    else -1.0718438803686492e-01
+                end
+                else -1.3012476295179537e-01
             end
-            when tempo_fit <= 2.9877501200000006e-01 then -7.6209003246980725e-02
-            else 3.2556578256090216e-03
-        end
-        when taste_score <= 2.5953664550000005e-01 then case
-            when artist_affinity <= 9.2692908855000020e+00 then case
-                when popularity_prior <= 6.3707994850000016e-01 then -1.3638652679563424e-02
-                else 2.2306148182086219e-02
+            when new_releases_score <= 9.7078891250000010e-01 then case
+                when track_listeners <= 4.6500000000000007e+01 then -2.5443720188694192e-02
+                else 5.2890068980138864e-02
             end
-            when popularity_prior <= 5.3307946950000018e-01 then case
-                when artist_affinity <= 4.6730465286500007e+01 then 4.0624278505476796e-03
-                when recent_favourite_neighbours_score <= 4.5580880950000008e-01 then 3.8138302252767924e-02
-                else -9.5184879532684064e-02
+            else 1.3830515883414626e-01
+        end
+        when artist_affinity <= 9.6637814765000023e+00 then case
+            when source_count <= 2.5000000000000004e+00 then case
+                when track_listeners <= 5.5500000000000007e+01 then -1.6625344028921876e-02
+                else 4.5359549745766288e-02
             end
-            else 3.5492745131342755e-02
+            else 3.1070851434791571e-02
         end
-        when taste_score <= 5.4058479400000015e-01 then case
-            when recent_favourite_neighbours_score <= 2.4820130050000003e-01 then 5.9628887213210961e-02
-            when exploration_propensity <= 1.2238656950000001e-01 then 3.4248066398173189e-02
-            else 7.2038250807048010e-03
+        when pool_rank <= 6.5000000000000009e+00 then 6.4949703500400566e-02
+        when popularity_prior <= 6.4858341350000004e-01 then case
+            when artist_affinity <= 4.6585417840500007e+01 then 2.3855371386048985e-02
+            else 5.4908539852302665e-02
         end
-        else 6.6061923666088512e-02
+        else 6.8531534962097698e-02
     end
     + case
         when artist_affinity <= 1.9076967075000002e+00 then case
-            when similar_artists_score <= 4.4828854400000007e-01 then case
-                when new_artist <= 1.0000000180025095e-35 then case
-                    when artist_affinity <= -6.5280935649999983e-01 then 2.3252133897008559e-02
-                    when popularity_prior <= 4.7376232150000003e-01 then -6.6364207821305560e-02
-                    else -2.0890548436472995e-02
-                end
-                when new_releases_score <= 3.2282878400000009e-01 then case
-                    when similar_artists_score <= 1.0437720650000001e-01 then case
-                        when exploration_propensity <= 4.9736842100000006e-01 then -1.0438710757809920e-01
-                        else -2.1852415387338939e-02
+            when similar_artists_score <= 2.7270501400000008e-01 then case
+                when new_releases_score <= 3.9279220800000009e-01 then case
+                    when similar_artists_score <= 1.2989761500000000e-02 then case
+                        when pool_rank <= 5.4500000000000007e+01 then -6.0826304849230642e-02
+                        else -1.2117336711136893e-01
                     end
-                    else -5.6145402785844713e-02
+                    when artist_affinity <= -6.5280935649999983e-01 then 2.3167669139072727e-02
+                    when artist_affinity <= 1.0458380300000002e-01 then -8.6269069979360111e-02
+                    else -4.3936714942924428e-02
                 end
-                else 8.7415240019990792e-02
+                else 6.7167871425693887e-02
             end
-            else 7.2868032988919907e-03
+            when similar_artists_score <= 5.6642026050000005e-01 then -3.4707860647543547e-02
+            else 1.6036356494006691e-02
         end
-        when pool_rank <= 6.5000000000000009e+00 then 4.6759333745260027e-02
-        when artist_affinity <= 6.2162982346500009e+01 then case
-            when similar_artists_score <= 1.0000000180025095e-35 then case
-                when artist_affinity <= 1.6232429102000001e+01 then -2.6584211456801860e-02
-                else 5.1574211973000519e-03
+        when source_count <= 2.5000000000000004e+00 then case
+            when artist_affinity <= 4.6585417840500007e+01 then case
+                when similar_artists_score <= 1.7377480000000004e-02 then -2.2627555837990209e-04
+                when pool_rank <= 3.2500000000000007e+01 then 4.9686612457547547e-02
+                else 1.2780336855187167e-02
             end
-            when long_term_favourite_neighbours_score <= 3.5953564000000007e-02 then case
-                when artist_affinity <= 1.2852167114500000e+01 then -5.1841202147979906e-03
-                else 2.8705821364532008e-02
-            end
-            else 3.4105218862333864e-02
+            else 4.7611581401037967e-02
         end
-        else 4.5161521944515823e-02
+        when popularity_prior <= 7.6054165900000015e-01 then case
+            when pool_rank <= 4.5000000000000009e+00 then 6.2948380528165482e-02
+            else 3.3360812767464970e-02
+        end
+        else 1.0981368065568692e-01
+    end
+    + case
+        when artist_affinity <= 5.4337624150000008e-01 then case
+            when pool_rank <= 4.4500000000000007e+01 then case
+                when artist_affinity <= -3.7498231649999997e-01 then 3.3174367842528037e-02
+                when new_releases_score <= 4.2724867750000006e-01 then -3.1646067255285341e-02
+                else 6.6735607495636159e-02
+            end
+            when new_artist <= 1.0000000180025095e-35 then -4.3533709529399625e-02
+            when tempo_fit <= 3.6569674000000008e-01 then -1.1674040995478437e-01
+            when new_releases_score <= 1.0000000180025095e-35 then -8.3863751637875253e-02
+            else 1.0962570334894806e-01
+        end
+        when artist_affinity <= 1.4277127590000001e+01 then case
+            when pool_rank <= 7.7500000000000014e+01 then case
+                when track_listeners <= 3.9500000000000007e+01 then case
+                    when new_releases_score <= 9.5119047600000006e-01 then 4.8840571403291344e-03
+                    else 7.3778479903917768e-02
+                end
+                else 4.8768840060093896e-02
+            end
+            when popularity_prior <= 5.4884646150000005e-01 then case
+                when artist_affinity <= 2.9156581380000004e+00 then -6.0443417302682156e-02
+                else -1.3608898313847401e-02
+            end
+            else 6.5136510589184314e-03
+        end
+        when pool_rank <= 6.5000000000000009e+00 then 5.7395413824858722e-02
+        else 3.0042966236400993e-02
+    end
+    + case
+        when artist_affinity <= 1.1907096860000002e+00 then case
+            when pool_rank <= 1.0250000000000001e+02 then case
+                when new_releases_score <= 1.0000000180025095e-35 then case
+                    when popularity_prior <= 5.2315041500000015e-01 then -5.8310046223467332e-02
+                    when new_artist <= 1.0000000180025095e-35 then 1.7491802663973249e-02
+                    else -3.6883937911645022e-02
+                end
+                else 7.2544682334154995e-02
+            end
+            when new_artist <= 1.0000000180025095e-35 then -4.6595127512219420e-02
+            when popular_score <= 1.0976961650000001e-01 then -8.4574154479149274e-02
+            else -1.2047688982478165e-01
+        end
+        when taste_score <= 2.1253601400000002e-01 then case
+            when artist_affinity <= 1.3983106356000002e+01 then case
+                when source_count <= 2.5000000000000004e+00 then -1.2162973187244248e-02
+                else 2.6586991749527823e-02
+            end
+            when popularity_prior <= 6.6191511400000014e-01 then 1.9377015510772477e-02
+            else 7.2463300532942684e-02
+        end
+        when popularity_prior <= 7.3311515000000005e-01 then case
+            when artist_affinity <= 3.5971221798500004e+01 then 2.6453879798916370e-02
+            when track_listeners <= 5.5500000000000007e+01 then 5.9865469958753484e-02
+            else -3.2713691952934283e-02
+        end
+        else 8.5552760487473026e-02
+    end
+    + case
+        when artist_affinity <= 1.1634952150000004e+00 then case
+            when taste_score <= 1.4970576500000002e-01 then case
+                when new_artist <= 1.0000000180025095e-35 then -3.1597854939729463e-02
+                when popular_score <= 1.7486514450000004e-01 then -7.4512313834248653e-02
+                else -1.1297900593582560e-01
+            end
+            when popularity_prior <= 5.8729686850000007e-01 then case
+                when tempo_fit <= 3.2431277300000005e-01 then -1.1103780196082476e-01
+                when long_term_favourite_neighbours_score <= 1.5851785300000001e-01 then 3.9547573120207104e-02
+                else -3.0193570180448895e-02
+            end
+            else 2.2258571575624116e-02
+        end
+        when pool_rank <= 1.2500000000000002e+01 then case
+            when artist_affinity <= 2.3994473998500002e+01 then case
+                when popularity_prior <= 7.3311515000000005e-01 then 1.7223238165629769e-02
+                else 7.3734098662286349e-02
+            end
+            when taste_score <= 5.4058479400000015e-01 then 4.1363793735382189e-02
+            else 7.9258448890221725e-02
+        end
+        when artist_affinity <= 9.1040795235000029e+00 then case
+            when taste_score <= 4.1341554500000009e-02 then -4.1153025345877843e-02
+            else 8.8944251001419033e-04
+        end
+        when popularity_prior <= 5.3777865000000002e-01 then 1.2310297439753549e-02
+        else 3.8881250482868467e-02
+    end
+    + case
+        when artist_affinity <= 1.9076967075000002e+00 then case
+            when similar_artists_score <= 4.4830742500000004e-01 then case
+                when new_artist <= 1.0000000180025095e-35 then case
+                    when popularity_prior <= 4.6996907200000004e-01 then -5.5028983924821709e-02
+                    else -1.5709434953626814e-02
+                end
+                when new_releases_score <= 4.2724867750000006e-01 then case
+                    when similar_artists_score <= 1.1928594300000002e-01 then case
+                        when exploration_propensity <= 4.9736842100000006e-01 then -1.0282731955354721e-01
+                        when popularity_prior <= 7.0223328800000007e-01 then -1.2024139529345601e-01
+                        else 3.8180202944264829e-02
+                    end
+                    else -5.6057838467238053e-02
+                end
+                else 7.8712802644058597e-02
+            end
+            else 8.0109475810378854e-03
+        end
+        when pool_rank <= 6.5000000000000009e+00 then case
+            when recent_favourite_neighbours_score <= 3.3150984450000004e-01 then 7.7338263911475719e-02
+            else 3.8632136332976352e-02
+        end
+        when artist_affinity <= 6.2089882033500011e+01 then case
+            when similar_artists_score <= 1.0000000180025095e-35 then -5.3474714368586546e-03
+            when long_term_favourite_neighbours_score <= 1.0000000180025095e-35 then case
+                when artist_affinity <= 1.2867713922500000e+01 then -7.8450110043731241e-03
+                else 3.1451314407072897e-02
+            end
+            else 3.5808465867962325e-02
+        end
+        else 4.5507108167498124e-02
     end
     + case
         when new_artist <= 1.0000000180025095e-35 then case
-            when taste_score <= 2.1194217050000003e-01 then case
-                when artist_affinity <= 8.6177740905000011e+00 then case
-                    when similar_artists_score <= 1.2984971000000001e-02 then -4.9519642029212781e-02
-                    when taste_score <= 4.6519132500000011e-02 then -3.3743762946609614e-02
-                    when similar_artists_score <= 1.3090533200000001e-01 then 5.9270235821471944e-02
-                    else -9.8981245472208254e-04
+            when pool_rank <= 2.0500000000000004e+01 then case
+                when taste_score <= 5.4058479400000015e-01 then case
+                    when tempo_fit <= 7.3083579450000014e-01 then case
+                        when artist_affinity <= 6.2089882033500011e+01 then -7.5111905817543045e-03
+                        else 4.8575813807391816e-02
+                    end
+                    else 3.1870369595996526e-02
                 end
-                when similar_artists_score <= 1.2984971000000001e-02 then -7.4527621264775879e-04
-                when exploration_propensity <= 1.1262218100000002e-01 then 1.1461561993522298e-02
-                else 4.5033490618323437e-02
+                else 5.9937424076206516e-02
             end
-            when artist_affinity <= 2.7677665717500002e+01 then case
-                when source_count <= 3.5000000000000004e+00 then case
-                    when taste_score <= 5.4058479400000015e-01 then 3.4286080037808937e-03
-                    else 5.3266203609070806e-02
-                end
-                else 4.2741022693449149e-02
+            when artist_affinity <= 3.7993106405000003e+00 then case
+                when similar_artists_score <= 6.7630909850000009e-01 then -2.5041565880522001e-02
+                else 2.2546130655101096e-02
             end
-            else 4.4666515660783453e-02
+            when similar_artists_score <= 1.2989761500000000e-02 then case
+                when new_releases_score <= 2.4273110850000004e-01 then 2.2880643500755734e-03
+                else -5.8093190139230616e-02
+            end
+            when similar_artists_score <= 3.5864313000000002e-02 then 1.0279202289076489e-01
+            else 1.9864330869436675e-02
         end
-        when similar_artists_score <= 2.4249730650000004e-01 then case
-            when new_releases_score <= 1.0000000180025095e-35 then case
-                when popular_score <= 1.8597197400000001e-01 then -7.2033881596455573e-02
-                else -1.1368006399777363e-01
-            end
-            else 5.2308369352733253e-02
+        when taste_score <= 1.4970576500000002e-01 then case
+            when similar_artists_score <= 1.1928594300000002e-01 then -9.1634280562785386e-02
+            else -4.9988525357551619e-02
         end
-        else -1.7839338509999580e-02
+        when new_releases_score <= 8.3156028350000011e-01 then case
+            when similar_artists_score <= 3.2763514100000007e-01 then -6.9822523176198539e-02
+            else 1.7200819269203704e-02
+        end
+        else 8.0532683932796029e-02
     end
     + case
         when new_artist <= 1.0000000180025095e-35 then case
             when pool_rank <= 6.5000000000000009e+00 then case
-                when new_releases_score <= 9.4782214150000010e-01 then case
+                when new_releases_score <= 9.6521476100000014e-01 then case
                     when popularity_prior <= 7.1002398700000013e-01 then case
-                        when artist_affinity <= 4.4403809346000010e+01 then 9.1917898861205733e-03
-                        else 4.9759050638042208e-02
+                        when artist_affinity <= 3.7562711592500001e+01 then 1.1555600121407860e-02
+                        else 5.0139429784138059e-02
                     end
-                    else 7.1372181374764962e-02
+                    else 6.9618910482446519e-02
                 end
-                else 8.1085797809385102e-02
+                else 7.7082288871678284e-02
             end
-            when artist_affinity <= 2.8342803135000003e+00 then case
-                when popularity_prior <= 5.5906192100000018e-01 then -2.8138567100411616e-02
-                else 5.9357904145550091e-03
+            when artist_affinity <= 9.1040795235000029e+00 then case
+                when popularity_prior <= 5.7910089100000006e-01 then case
+                    when tempo_fit <= 6.9751027850000014e-01 then -3.9528113610463107e-02
+                    else -8.0364017074903409e-03
+                end
+                else 1.0998506181898487e-02
             end
-            when artist_affinity <= 3.8907473339000006e+01 then 7.5592481936106728e-03
-            when track_listeners <= 1.3500000000000002e+01 then case
-                when exploration_propensity <= 9.2028446500000013e-02 then 2.4553074566462371e-02
-                else -1.9348418126086391e-02
-            end
-            else 5.0847974047496594e-02
+            when popularity_prior <= 4.8793590950000004e-01 then 7.8543344174609817e-03
+            else 2.6562049181611577e-02
         end
-        when pool_rank <= 5.8500000000000007e+01 then case
-            when new_releases_score <= 4.2724867750000006e-01 then case
-                when track_listeners <= 2.3500000000000004e+01 then -5.6338529951649813e-02
-                else 7.7188950651998394e-03
+        when new_releases_score <= 1.0000000180025095e-35 then case
+            when pool_rank <= 1.3650000000000003e+02 then case
+                when track_listeners <= 2.8500000000000004e+01 then -5.7364391210521226e-02
+                when exploration_propensity <= 1.5748432450000002e-01 then case
+                    when long_term_favourite_neighbours_score <= 2.8786976200000008e-01 then -6.5717820966060311e-02
+                    else 5.3523247789474482e-02
+                end
+                else 2.4955533549375342e-02
             end
-            else 5.2020447113029937e-02
+            else -8.3725726139139367e-02
         end
-        when popular_score <= 1.0976961650000001e-01 then -6.0083920210020153e-02
-        else -1.0180504486267937e-01
+        else 6.3271434108359337e-02
     end
     + case
-        when artist_affinity <= 3.8325217100000003e-01 then case
-            when pool_rank <= 1.1050000000000001e+02 then case
+        when artist_affinity <= 1.3369211770000002e+00 then case
+            when similar_artists_score <= 2.1471871550000002e-01 then case
                 when new_releases_score <= 1.0000000180025095e-35 then case
-                    when similar_artists_score <= 1.4152394350000003e-01 then case
-                        when track_listeners <= 1.9000000000000003e+02 then -6.6334813044040514e-02
-                        else 1.5687799461851984e-01
-                    end
-                    else -1.2976232235080138e-02
+                    when similar_artists_score <= 1.2989761500000000e-02 then -8.9632442244813482e-02
+                    when artist_affinity <= -1.1388996695000000e+00 then 9.5173000277282233e-02
+                    else -5.1106979493548643e-02
                 end
-                else 5.9517232841201820e-02
+                else 4.3149863099132685e-02
             end
-            when similar_artists_score <= 1.7364610000000003e-02 then -1.0248771665720043e-01
-            else -5.3630866134767398e-02
+            when taste_score <= 2.7068148000000009e-01 then -2.1329776435616010e-02
+            else 2.4753438727643969e-02
         end
         when source_count <= 2.5000000000000004e+00 then case
-            when artist_affinity <= 1.4252822385500002e+01 then case
-                when similar_artists_score <= 1.7364610000000003e-02 then -3.0545723652007268e-02
-                when taste_score <= 7.5090806500000010e-02 then -1.6342295534843423e-02
-                else 1.0740069342731780e-02
-            end
-            when similar_artists_score <= 1.2160045900000001e-01 then case
-                when track_listeners <= 1.3500000000000002e+01 then case
-                    when tempo_fit <= 9.9485334400000014e-01 then -1.3993447348707059e-02
-                    else 3.5378721601351554e-02
+            when artist_affinity <= 3.8885097438500004e+01 then case
+                when similar_artists_score <= 1.3921090800000002e-01 then case
+                    when tempo_fit <= 9.6302250550000013e-01 then case
+                        when track_listeners <= 2.0500000000000004e+01 then -3.3694256907627777e-02
+                        else 7.1546940971512962e-03
+                    end
+                    else 5.2352633787008333e-03
                 end
-                else 2.4498691612178103e-02
+                when pool_rank <= 2.5250000000000003e+02 then 8.5151621985176101e-03
+                else 1.0640767249061306e-01
             end
-            else 3.5239178864288047e-02
+            else 2.4738110380325626e-02
         end
-        when artist_affinity <= 9.0980251000000028e+00 then 9.0805105883611757e-03
-        else 3.6994407041440365e-02
+        when taste_score <= 5.4058479400000015e-01 then case
+            when pool_rank <= 8.6500000000000014e+01 then 2.3164595277348297e-02
+            else 9.3360017303154699e-02
+        end
+        else 5.5815888696981779e-02
     end
     + case
         when new_artist <= 1.0000000180025095e-35 then case
             when source_count <= 2.5000000000000004e+00 then case
-                when similar_artists_score <= 7.0768952250000006e-01 then case
-                    when long_term_favourite_neighbours_score <= 1.6885664200000003e-01 then case
-                        when similar_artists_score <= 1.0000000180025095e-35 then -2.0367129871916575e-02
-                        when key_fit <= 3.0190734950000003e-01 then -2.4838660896116114e-02
-                        else 3.7185777364545335e-03
+                when similar_artists_score <= 7.0792038700000004e-01 then case
+                    when long_term_favourite_neighbours_score <= 4.3165820900000001e-01 then -5.0546134573135762e-03
+                    when exploration_propensity <= 1.7908606700000004e-01 then 3.1111940353506569e-02
+                    when recent_favourite_neighbours_score <= 5.6539715650000011e-01 then case
+                        when tempo_fit <= 9.8031302300000012e-01 then 3.3084274716015598e-02
+                        else -1.3850490268142354e-01
                     end
-                    when track_listeners <= 1.1500000000000002e+01 then -2.7032019367917649e-03
-                    when long_term_favourite_neighbours_score <= 9.9993785350000008e-01 then 2.7036398631383754e-02
-                    else -5.5795422024335177e-02
+                    else -9.6532480141844901e-02
                 end
-                else 2.8982098655755795e-02
+                when popular_score <= 2.0253294500000005e-02 then 3.6505711661312251e-02
+                else -3.3071369058045488e-02
             end
             when popularity_prior <= 7.0747756100000003e-01 then case
-                when new_releases_score <= 9.0283241500000011e-01 then 1.5415189176694264e-02
-                else 5.3845077327985824e-02
+                when new_releases_score <= 9.0283241500000011e-01 then 1.7342329321453000e-02
+                else 5.3146011255024189e-02
             end
-            else 5.6046405508969888e-02
+            else 5.3150488437725268e-02
         end
-        when similar_artists_score <= 1.1927939550000001e-01 then case
-            when new_releases_score <= 8.3651509900000010e-01 then -8.2822240792623306e-02
-            else 6.5933522057742569e-02
+        when new_releases_score <= 1.0000000180025095e-35 then case
+            when similar_artists_score <= 1.1928594300000002e-01 then -8.4932912465313662e-02
+            when source_count <= 1.5000000000000002e+00 then -5.1461665338316524e-02
+            when tempo_fit <= 9.8762134950000013e-01 then -2.3550413698452063e-02
+            else 3.8036126580710594e-02
         end
-        when source_count <= 1.5000000000000002e+00 then -5.0241149939353628e-02
-        when tempo_fit <= 9.8762789250000005e-01 then -1.6986222056432056e-02
-        else 4.1957764103002039e-02
+        else 5.5240921370354107e-02
     end
     + case
-        when artist_affinity <= 1.1634952150000004e+00 then case
-            when similar_artists_score <= 5.9974789500000007e-02 then case
-                when new_releases_score <= 8.6552812850000016e-01 then -7.5283526612225538e-02
-                else 4.9435310242369190e-02
-            end
-            when pool_rank <= 1.6150000000000003e+02 then case
-                when taste_score <= 4.2589743550000009e-01 then -1.7736598603832188e-02
-                else 4.8749583886466885e-02
-            end
-            else -5.3982852550929210e-02
-        end
-        when artist_affinity <= 3.7579186442500010e+01 then case
-            when track_listeners <= 4.0500000000000007e+01 then case
-                when similar_artists_score <= 1.2984971000000001e-02 then case
-                    when long_term_favourite_neighbours_score <= 2.3481979100000003e-01 then -3.1050092958345051e-02
-                    else -4.3880016434141812e-04
+        when new_artist <= 1.0000000180025095e-35 then case
+            when artist_affinity <= 1.4277127590000001e+01 then case
+                when source_count <= 2.5000000000000004e+00 then case
+                    when track_listeners <= 6.5500000000000014e+01 then case
+                        when artist_affinity <= 2.8340930050000002e+00 then -2.6506797383024746e-02
+                        else -6.5240465791035832e-03
+                    end
+                    else 2.9297547813516990e-02
                 end
-                when similar_artists_score <= 3.5868304500000010e-02 then 8.3953128055263448e-02
-                when artist_affinity <= 1.0602094856000003e+01 then -1.6064030944581455e-03
-                when artist_affinity <= 1.1004207757500001e+01 then 7.5406824240325021e-02
-                else 1.3976392788774017e-02
+                when similar_artists_score <= 7.4393820300000013e-01 then case
+                    when track_listeners <= 5.1500000000000007e+01 then case
+                        when taste_score <= 9.3229022000000009e-02 then 6.3244046340974358e-02
+                        else -3.7085523914865224e-03
+                    end
+                    else 4.6645088564507615e-02
+                end
+                else 3.4437971345805264e-02
             end
-            else 3.7494184035547481e-02
+            when similar_artists_score <= 1.2989761500000000e-02 then case
+                when track_listeners <= 8.5000000000000018e+00 then -9.8428540723286689e-03
+                else 1.8812457792042020e-02
+            end
+            when key_fit <= 3.6008017600000003e-01 then 1.6045359506139750e-02
+            when artist_affinity <= 5.2078118031000010e+01 then 3.6272531783642641e-02
+            else 7.1603748962120933e-02
         end
-        when similar_artists_score <= 1.2160045900000001e-01 then case
-            when key_fit <= 6.3780922900000014e-01 then 5.9116989371495619e-03
-            else 4.4237719757031745e-02
+        when pool_rank <= 2.8500000000000004e+01 then 1.6153523323488410e-03
+        when similar_artists_score <= 1.5117443600000005e-01 then -7.7633691457129533e-02
+        else -3.7668154010488786e-02
+    end
+    + case
+        when artist_affinity <= 2.8340930050000002e+00 then case
+            when pool_rank <= 1.0450000000000001e+02 then case
+                when new_releases_score <= 8.6034008500000014e-01 then case
+                    when popularity_prior <= 6.0787104250000012e-01 then case
+                        when exploration_propensity <= 2.2487117850000002e-01 then -1.7723619139379969e-02
+                        else -6.3762129056025491e-02
+                    end
+                    when popular_score <= 5.8234803150000014e-01 then 7.0579913532566839e-03
+                    else -1.2869466171454613e-01
+                end
+                else 8.6426007924073470e-02
+            end
+            when popular_score <= 1.0976961650000001e-01 then -4.1257579624627790e-02
+            when artist_affinity <= 3.0194730400000008e-01 then -9.9651399341486924e-02
+            else 3.4344997339208309e-02
         end
-        else 5.1654708523967321e-02
+        when popularity_prior <= 7.4477434300000012e-01 then case
+            when artist_affinity <= 3.8885097438500004e+01 then case
+                when pool_rank <= 3.8500000000000007e+01 then 1.4042247221715083e-02
+                else -3.2529483294509321e-03
+            end
+            when key_fit <= 1.2101264200000002e-01 then -5.7955295167139737e-02
+            when track_listeners <= 6.1500000000000007e+01 then case
+                when popularity_prior <= 5.9350769250000013e-01 then 2.8303726517289921e-02
+                else 6.8619564090363391e-02
+            end
+            else -6.7026344224348361e-02
+        end
+        else 6.2580977142066993e-02
+    end
+    + case
+        when new_artist <= 1.0000000180025095e-35 then case
+            when source_count <= 2.5000000000000004e+00 then case
+                when pool_rank <= 4.4500000000000007e+01 then 8.9798621274674011e-03
+                else -6.7099954079983207e-03
+            end
+            when new_releases_score <= 8.3156028350000011e-01 then case
+                when long_term_favourite_neighbours_score <= 9.4483911400000020e-01 then case
+                    when taste_score <= 1.4132564400000003e-01 then case
+                        when recent_favourite_neighbours_score <= 1.3598491600000004e-01 then 5.9672370329828694e-02
+                        else -1.2648070125038811e-03
+                    end
+                    when tempo_fit <= 4.7205799800000009e-01 then case
+                        when recent_favourite_neighbours_score <= 5.0265486650000013e-01 then -1.8265892730838435e-03
+                        when long_term_favourite_neighbours_score <= 7.5718848250000015e-01 then -1.2859997615229835e-01
+                        else 4.1324052698164970e-02
+                    end
+                    else 1.1773063214552295e-02
+                end
+                else 4.6164350049504532e-02
+            end
+            when long_term_favourite_neighbours_score <= 1.4074280800000002e-01 then 9.1701292103075517e-03
+            else 7.3907297027719782e-02
+        end
+        when taste_score <= 1.8449284150000003e-01 then case
+            when similar_artists_score <= 1.1928594300000002e-01 then -7.6112832542611253e-02
+            else -3.5930724879647644e-02
+        end
+        when new_releases_score <= 9.7559523800000003e-01 then -1.0757450328622242e-02
+        else 8.4019639721810771e-02
+    end
+    + case
+        when artist_affinity <= 2.8340930050000002e+00 then case
+            when taste_score <= 5.9441402000000011e-02 then case
+                when popular_score <= 1.8597197400000001e-01 then case
+                    when popularity_prior <= 9.2088775850000015e-01 then -4.0354548028672603e-02
+                    else 1.0504179935454183e-01
+                end
+                else -8.9946629164610881e-02
+            end
+            when popularity_prior <= 5.6101393800000010e-01 then case
+                when new_releases_score <= 2.3205128200000003e-01 then case
+                    when tempo_fit <= 7.1181562200000015e-01 then -5.5493469547921608e-02
+                    else -1.8981045177408881e-02
+                end
+                else 3.8216549372897424e-02
+            end
+            when new_releases_score <= 7.3634558100000014e-01 then 3.7057661157253556e-03
+            else 8.8625561395551167e-02
+        end
+        when artist_affinity <= 2.6730400311000004e+01 then case
+            when track_listeners <= 6.5500000000000014e+01 then case
+                when key_fit <= 5.0281259550000013e-01 then 1.0554057725451945e-02
+                else -5.4700742956673961e-03
+            end
+            else 3.7908299766453241e-02
+        end
+        when new_releases_score <= 8.2229532150000006e-01 then case
+            when new_releases_score <= 6.0495716050000004e-01 then 2.3404974050091787e-02
+            when tempo_fit <= 8.4538719400000006e-01 then -1.9737533102561300e-01
+            else -8.2578037119708809e-03
+        end
+        else 5.6011911422920724e-02
+    end
+    + case
+        when artist_affinity <= 5.8183993150000013e-01 then case
+            when similar_artists_score <= 1.7968052550000002e-01 then case
+                when new_releases_score <= 1.0000000180025095e-35 then case
+                    when similar_artists_score <= 1.2989761500000000e-02 then case
+                        when exploration_propensity <= 4.9736842100000006e-01 then -8.7820997230388970e-02
+                        else -5.7789079974575486e-03
+                    end
+                    else -3.8599851723557711e-02
+                end
+                else 2.3986419547911000e-02
+            end
+            when taste_score <= 2.9520137000000007e-01 then -1.9373491878974768e-02
+            else 2.6494034036995098e-02
+        end
+        when artist_affinity <= 1.6643666890000002e+01 then case
+            when similar_artists_score <= 1.2989761500000000e-02 then -2.9437721318090710e-02
+            when taste_score <= 7.5448666500000025e-02 then -1.2577835474991726e-02
+            when similar_artists_score <= 3.5864313000000002e-02 then 8.7051717691301642e-02
+            else 1.0625749585433511e-02
+        end
+        when similar_artists_score <= 1.0000000180025095e-35 then case
+            when track_listeners <= 3.5000000000000004e+00 then -4.2261278182834580e-02
+            when artist_affinity <= 3.1085527966000004e+01 then -8.9217980630716832e-03
+            else 2.3969593931763754e-02
+        end
+        when pool_rank <= 1.3650000000000003e+02 then 2.6521603450178999e-02
+        else 7.5710106107180555e-02
+    end
+    + case
+        when artist_affinity <= 2.8340930050000002e+00 then case
+            when similar_artists_score <= 2.8149663000000002e-02 then case
+                when tempo_fit <= 3.4121060150000010e-01 then -9.4807157840301928e-02
+                when tempo_fit <= 5.7051970050000012e-01 then -1.1624748757746418e-02
+                else -6.5014885109798179e-02
+            end
+            when new_releases_score <= 3.1656118150000007e-01 then case
+                when similar_artists_score <= 5.8662503450000014e-01 then case
+                    when artist_affinity <= -1.0067584084999999e+00 then 5.8744936526028579e-02
+                    else -2.4434980471782265e-02
+                end
+                else 9.4144769099549705e-03
+            end
+            else 7.4644297173318871e-02
+        end
+        when similar_artists_score <= 1.2989761500000000e-02 then case
+            when artist_affinity <= 3.8885097438500004e+01 then -1.4110571867123778e-02
+            when popularity_prior <= 5.0959359550000005e-01 then case
+                when long_term_favourite_neighbours_score <= 6.8735466250000010e-01 then 1.4617776259795660e-02
+                else -7.0870995133198861e-02
+            end
+            else 3.5618925456793037e-02
+        end
+        when artist_affinity <= 2.2670305144000000e+01 then case
+            when similar_artists_score <= 3.7736688000000011e-02 then 7.5030170110844993e-02
+            when tempo_fit <= 9.4911134000000022e-02 then -7.7619884783037635e-02
+            else 1.2771238953723053e-02
+        end
+        else 3.5554834860047617e-02
+    end
+    + case
+        when new_artist <= 1.0000000180025095e-35 then case
+            when artist_affinity <= 2.3994473998500002e+01 then case
+                when popularity_prior <= 7.0747756100000003e-01 then case
+                    when similar_artists_score <= 7.0792038700000004e-01 then case
+                        when long_term_favourite_neighbours_score <= 1.7108937450000003e-01 then -1.3696968937181210e-02
+                        when long_term_favourite_neighbours_score <= 1.9153747650000003e-01 then 5.1854618301645949e-02
+                        when recent_favourite_neighbours_score <= 6.1386026500000003e-02 then 2.6704443137196367e-02
+                        when popularity_prior <= 4.2983647950000009e-01 then case
+                            when popularity_prior <= 3.9421232000000006e-01 then -2.0800079813075193e-02
+                            else -1.0060648895323904e-01
+                        end
+                        when key_fit <= 6.6993684150000010e-01 then 1.4820383000576831e-02
+                        else -3.3659218534227819e-02
+                    end
+                    else 1.3984833686801307e-02
+                end
+                else 2.5200739344078873e-02
+            end
+            when similar_artists_score <= 1.2159678750000001e-01 then 1.2093770900714791e-02
+            else 3.4597944657490547e-02
+        end
+        when tempo_fit <= 3.6569674000000008e-01 then -8.2686848879838681e-02
+        when new_releases_score <= 5.3468324000000012e-01 then case
+            when similar_artists_score <= 9.9996301400000009e-01 then -3.0368424500962301e-02
+            else 8.8460657174592061e-02
+        end
+        else 6.7899841929987478e-02
+    end
+    + case
+        when new_artist <= 1.0000000180025095e-35 then case
+            when long_term_favourite_neighbours_score <= 3.0605584600000008e-01 then case
+                when long_term_favourite_neighbours_score <= 3.0390362900000006e-01 then case
+                    when pool_rank <= 1.0550000000000001e+02 then case
+                        when recent_favourite_neighbours_score <= 6.6491250900000010e-01 then case
+                            when track_listeners <= 4.5500000000000007e+01 then 8.9190911475190793e-05
+                            when exploration_propensity <= 1.8158266600000003e-01 then 4.6870603036796082e-03
+                            else 4.9617541943947081e-02
+                        end
+                        when track_listeners <= 3.2500000000000007e+01 then case
+                            when tempo_fit <= 6.9281572200000008e-01 then -1.4964402661763096e-01
+                            else 1.5943206023152877e-02
+                        end
+                        else -1.7803502317743217e-01
+                    end
+                    else -1.3484958069165557e-02
+                end
+                else -1.8182671274723697e-01
+            end
+            when new_releases_score <= 5.1910905550000008e-01 then case
+                when popular_score <= 5.0858417500000010e-02 then 9.2282670803645883e-03
+                else 3.6173291817935986e-02
+            end
+            else 5.1131978079835133e-02
+        end
+        when tempo_fit <= 3.6569674000000008e-01 then -7.6688367752748288e-02
+        when new_releases_score <= 8.3651509900000010e-01 then case
+            when taste_score <= 5.9441402000000011e-02 then -4.5595242289538380e-02
+            else -1.6120685831387462e-02
+        end
+        else 7.0105113817231252e-02
     end
     + case
         when artist_affinity <= 1.6317845715000001e+00 then case
-            when pool_rank <= 1.0450000000000001e+02 then case
-                when new_releases_score <= 1.0000000180025095e-35 then case
-                    when popularity_prior <= 5.2820777500000016e-01 then case
-                        when tempo_fit <= 7.2146091550000013e-01 then -7.4891602587885672e-02
-                        when exploration_propensity <= 2.8900688850000006e-01 then -1.1972179385075382e-02
-                        else -9.7979781506693522e-02
-                    end
-                    when popular_score <= 5.8234803150000014e-01 then -1.6750689402514529e-03
-                    else -1.2740901527401169e-01
+            when similar_artists_score <= 1.2989761500000000e-02 then case
+                when pool_rank <= 1.0250000000000001e+02 then -3.5261788017194248e-02
+                else -8.6643552221900177e-02
+            end
+            when pool_rank <= 1.7150000000000003e+02 then -6.7275460955810570e-03
+            else -3.5496340948013905e-02
+        end
+        when artist_affinity <= 1.3983106356000002e+01 then case
+            when similar_artists_score <= 1.2989761500000000e-02 then -2.6916288263621652e-02
+            when long_term_favourite_neighbours_score <= 1.5277751400000003e-01 then -7.6649336265090422e-03
+            when similar_artists_score <= 1.1592028300000001e-01 then 7.0651911001525305e-02
+            when track_listeners <= 4.0500000000000007e+01 then case
+                when recent_favourite_neighbours_score <= 3.4038891150000006e-01 then 2.2376421781349246e-02
+                when key_fit <= 8.8777253000000012e-01 then case
+                    when exploration_propensity <= 3.9433811800000002e-01 then -4.8839587390149458e-02
+                    else 3.6235201999586200e-02
                 end
-                else 6.0525850521528174e-02
+                else 4.5696348567173535e-02
             end
-            when popular_score <= 1.0976961650000001e-01 then -4.0825696646241451e-02
-            else -9.1400313947087655e-02
+            else 4.2033118574769719e-02
         end
-        when artist_affinity <= 3.8907473339000006e+01 then case
-            when popularity_prior <= 7.0747756100000003e-01 then case
-                when pool_rank <= 3.6500000000000007e+01 then 1.1493934689914609e-02
-                else -5.0582517965575280e-03
-            end
-            when artist_affinity <= 4.7201163260000012e+00 then -8.1501831913508068e-03
-            else 5.8695398329638132e-02
+        when track_listeners <= 4.1500000000000007e+01 then case
+            when pool_rank <= 4.5000000000000009e+00 then 3.1101618578376275e-02
+            else 7.5364735745970975e-03
         end
-        when key_fit <= 1.2102563100000001e-01 then -7.0414041791736146e-02
-        when taste_score <= 5.4058479400000015e-01 then 2.9541147062048436e-02
-        else 7.3580513515394533e-02
+        else 3.9973935991926772e-02
     end
     + case
-        when new_artist <= 1.0000000180025095e-35 then case
-            when taste_score <= 5.4058479400000015e-01 then case
-                when new_releases_score <= 8.7593283600000016e-01 then case
-                    when popularity_prior <= 7.6054165900000015e-01 then 2.0224126998252922e-03
-                    when tempo_fit <= 9.9781982150000015e-01 then case
-                        when taste_score <= 5.6280958000000006e-02 then -3.5664886764099173e-02
-                        when popularity_prior <= 9.1491695900000014e-01 then 5.9458138746659873e-02
-                        else -3.7920450722063508e-02
-                    end
-                    else -1.0702342044172597e-01
-                end
-                when long_term_favourite_neighbours_score <= 1.5420585950000001e-01 then case
-                    when key_fit <= 3.5992070100000007e-01 then -4.9667532359544048e-02
-                    when track_listeners <= 1.9500000000000004e+01 then 5.6406280052914162e-02
-                    else -3.5765336881523724e-02
-                end
-                else 7.5378529097091973e-02
-            end
-            else 4.7090103672345493e-02
-        end
-        when taste_score <= 2.1194217050000003e-01 then case
-            when similar_artists_score <= 1.1927939550000001e-01 then -7.4621845655728769e-02
-            else -3.5607584197724668e-02
-        end
-        when new_releases_score <= 6.3714733500000009e-01 then case
-            when tempo_fit <= 7.6197614150000015e-01 then -6.2908045310250529e-02
-            else 1.6849341332463470e-02
-        end
-        else 8.5143031114863307e-02
-    end
-    + case
-        when artist_affinity <= 2.8342803135000003e+00 then case
-            when taste_score <= 6.1483880500000011e-02 then case
-                when popular_score <= 1.8597197400000001e-01 then case
-                    when popularity_prior <= 9.2088775850000015e-01 then case
-                        when artist_affinity <= -1.0067584084999999e+00 then 5.7454815615231941e-02
-                        else -4.0246131195269270e-02
-                    end
-                    else 1.2663572760999317e-01
-                end
-                else -9.0344210178970347e-02
-            end
-            when new_releases_score <= 3.1357916300000005e-01 then case
-                when track_listeners <= 1.1500000000000002e+01 then case
-                    when tempo_fit <= 7.2625809250000006e-01 then -7.2471408301564011e-02
-                    else -2.3945604844876366e-02
-                end
-                else -1.1740611393160616e-03
-            end
-            else 5.8590023269645290e-02
-        end
-        when artist_affinity <= 2.6785311558000004e+01 then case
-            when track_listeners <= 6.3500000000000007e+01 then 2.1202757235048676e-03
-            when long_term_favourite_neighbours_score <= 7.9443492000000018e-02 then -7.9314675818944937e-03
-            else 5.4743997789010970e-02
-        end
-        when new_releases_score <= 8.2229532150000006e-01 then case
-            when new_releases_score <= 6.0495716050000004e-01 then 2.2942795496651167e-02
-            when tempo_fit <= 8.4526298300000013e-01 then -1.9979940034351085e-01
-            else -8.1102646698559995e-03
-        end
-        else 5.5593388600895688e-02
-    end
-    + case
-        when artist_affinity <= 3.5522628055000003e+00 then case
-            when similar_artists_score <= 4.9279088200000004e-01 then case
-                when similar_artists_score <= 1.2984971000000001e-02 then case
-                    when new_releases_score <= 1.0000000180025095e-35 then -6.7967439659007131e-02
-                    else 2.3892734863953408e-02
-                end
-                when artist_affinity <= -6.5280935649999983e-01 then 3.0803567986912601e-02
-                when new_releases_score <= 3.1656118150000007e-01 then -2.7766468397893020e-02
-                else 5.6587924875365403e-02
-            end
-            when new_releases_score <= 9.0550595250000010e-01 then 4.5504548604154557e-03
-            else 1.2605962632337203e-01
-        end
-        when long_term_favourite_neighbours_score <= 2.2347934650000004e-01 then case
-            when similar_artists_score <= 1.0000000180025095e-35 then -1.6250176364589773e-02
-            when artist_affinity <= 1.6595610523500003e+01 then 2.3485559928735703e-03
-            when pool_rank <= 1.3650000000000003e+02 then case
-                when exploration_propensity <= 1.8158266600000003e-01 then 5.1356992167331779e-03
-                else 5.8677257671718198e-02
-            end
-            else 7.1991571475676031e-02
-        end
-        when popularity_prior <= 7.4477434300000012e-01 then case
-            when new_releases_score <= 8.3156028350000011e-01 then 1.6458719461209210e-02
-            else 5.5844848319446631e-02
-        end
-        else 7.3584884436076831e-02
-    end
-    + case
-        when artist_affinity <= 2.8342803135000003e+00 then case
-            when similar_artists_score <= 1.2984971000000001e-02 then case
-                when tempo_fit <= 3.4102791850000008e-01 then -9.6622124980613067e-02
-                when tempo_fit <= 5.7047090350000007e-01 then -1.0372521712200954e-02
-                else -6.5907088562299918e-02
-            end
-            when new_releases_score <= 3.1656118150000007e-01 then case
-                when similar_artists_score <= 5.8628613550000008e-01 then -2.2445905586727311e-02
-                else 8.4759094244534466e-03
-            end
-            else 7.1540146990936040e-02
-        end
-        when similar_artists_score <= 1.0000000180025095e-35 then case
-            when artist_affinity <= 4.0534982609500013e+01 then -1.3022125334136037e-02
-            else 1.8999153808199873e-02
-        end
-        when artist_affinity <= 5.2167221987000012e+01 then case
-            when long_term_favourite_neighbours_score <= 1.0000000180025095e-35 then case
-                when popular_score <= 6.5236686000000002e-02 then 7.4232482023292344e-03
-                when track_listeners <= 1.3050000000000003e+02 then -7.8652081385181954e-02
-                else 8.0388993915677706e-02
-            end
-            when popularity_prior <= 7.0223328800000007e-01 then case
-                when pool_rank <= 8.7500000000000014e+01 then 1.5344349031144981e-02
-                else 7.8929210391576646e-02
-            end
-            else 6.0839539988284647e-02
-        end
-        else 5.0055499711481460e-02
-    end
-    + case
-        when new_artist <= 1.0000000180025095e-35 then case
-            when artist_affinity <= 2.4001125344000005e+01 then case
-                when source_count <= 2.5000000000000004e+00 then case
-                    when artist_affinity <= 1.3957040574500001e+01 then -1.2220376633464342e-02
-                    when similar_artists_score <= 3.9205424500000002e-01 then -4.1029758801817947e-03
-                    else 3.8927654659510459e-02
-                end
-                when popularity_prior <= 7.0747756100000003e-01 then 6.2972478162219396e-03
-                else 3.6195499866497595e-02
-            end
-            when similar_artists_score <= 1.2275414900000002e-01 then case
-                when artist_affinity <= 4.0534982609500013e+01 then case
-                    when tempo_fit <= 9.6302662400000016e-01 then -2.4791826862505872e-02
-                    else 2.7515073636930565e-02
-                end
-                else 1.9988119928232552e-02
-            end
-            when key_fit <= 3.3481106800000004e-01 then -1.0615405470314062e-03
-            else 4.0686432175560429e-02
-        end
-        when tempo_fit <= 3.6548146250000008e-01 then -8.3372818475249674e-02
-        when new_releases_score <= 5.2659875450000004e-01 then case
-            when similar_artists_score <= 9.9996301400000009e-01 then case
-                when similar_artists_score <= 1.0437720650000001e-01 then -5.2264112299121181e-02
-                else -1.9085220211780992e-02
-            end
-            else 8.8367078246046074e-02
-        end
-        else 7.0043312320770865e-02
-    end
-    + case
-        when new_artist <= 1.0000000180025095e-35 then case
-            when pool_rank <= 1.0550000000000001e+02 then case
-                when taste_score <= 5.4058479400000015e-01 then case
-                    when track_listeners <= 4.0500000000000007e+01 then 2.5391775552631732e-03
-                    when recent_favourite_neighbours_score <= 7.4644791700000013e-01 then case
-                        when exploration_propensity <= 2.6158301150000007e-01 then case
-                            when long_term_favourite_neighbours_score <= 1.5768456200000003e-01 then case
-                                when popular_score <= 6.8768315000000005e-03 then 2.0631734699350115e-02
-                                when tempo_fit <= 3.0746313600000003e-01 then 6.9099180377464917e-02
-                                else -5.6543562442678212e-02
-                            end
-                            when tempo_fit <= 9.7215897250000005e-01 then 4.4756365095847177e-02
-                            when exploration_propensity <= 1.1699017050000002e-01 then -9.3586648967175806e-02
-                            else 2.5699067535303682e-02
-                        end
-                        else 5.0007622148223366e-02
-                    end
-                    else -5.5576053053773999e-02
-                end
-                else 3.3880777809627442e-02
-            end
-            else -1.1889928639624152e-02
-        end
-        when tempo_fit <= 1.2616753250000004e-01 then -9.7487308699251873e-02
-        when new_releases_score <= 1.0000000180025095e-35 then case
-            when taste_score <= 3.2901343000000007e-02 then -5.5967592471131269e-02
-            else -2.4022633808583525e-02
-        end
-        else 5.3713506247911519e-02
-    end
-    + case
-        when artist_affinity <= 1.3957040574500001e+01 then case
-            when similar_artists_score <= 1.2984971000000001e-02 then case
-                when popular_score <= 2.0447488050000004e-01 then case
-                    when popularity_prior <= 9.2088775850000015e-01 then -3.5275716808761785e-02
-                    else 1.2339911872543526e-01
-                end
-                else -9.6166638736875601e-02
-            end
-            when pool_rank <= 1.6550000000000003e+02 then case
-                when track_listeners <= 4.0500000000000007e+01 then case
-                    when popularity_prior <= 3.1194172550000004e-01 then 2.1104298810835805e-02
-                    when similar_artists_score <= 3.5868304500000010e-02 then 5.6684381653537078e-02
-                    else -9.9141046240614050e-03
-                end
-                when long_term_favourite_neighbours_score <= 4.6256836650000005e-01 then case
-                    when exploration_propensity <= 3.0801282050000006e-01 then case
-                        when exploration_propensity <= 5.8914870000000008e-02 then 3.0724598976318036e-02
-                        else -1.6754411134598881e-02
-                    end
-                    when key_fit <= 4.6397580500000007e-01 then -3.8270826813001535e-02
-                    else 8.3710840530916097e-02
-                end
-                else 5.3744014823248726e-02
-            end
-            else -2.8479697574746957e-02
-        end
-        when similar_artists_score <= 8.3935302550000002e-01 then case
-            when popularity_prior <= 7.6054165900000015e-01 then 1.0609217664933581e-02
-            else 9.2803449065015156e-02
-        end
-        else 4.5144791533886335e-02
-    end
-    + case
-        when artist_affinity <= 9.2692908855000020e+00 then case
-            when taste_score <= 4.6519132500000011e-02 then case
+        when artist_affinity <= 9.2773247545000022e+00 then case
+            when taste_score <= 4.6657887000000002e-02 then case
                 when popular_score <= 1.7486514450000004e-01 then case
                     when artist_affinity <= -6.5280935649999983e-01 then case
-                        when exploration_propensity <= 4.6690997600000000e-01 then 3.2929107843724430e-02
-                        else 2.9840530542251331e-01
+                        when exploration_propensity <= 4.6690997600000000e-01 then 2.7333516476455884e-02
+                        else 2.7687825396332699e-01
                     end
-                    when track_listeners <= 5.1500000000000007e+01 then -3.3322854963572929e-02
-                    else 2.3913561770402006e-02
+                    else -2.9830271543234799e-02
                 end
-                else -7.8802470286306381e-02
+                else -7.9864681348582753e-02
             end
             when new_releases_score <= 9.0283241500000011e-01 then case
                 when popularity_prior <= 6.4137926400000012e-01 then case
-                    when tempo_fit <= 9.4034838650000008e-01 then case
-                        when artist_affinity <= 6.1625722545000015e+00 then -1.7961556410617852e-02
-                        else -5.2061749202186841e-02
-                    end
-                    else 1.2385806998474280e-03
-                end
-                when popular_score <= 5.8234803150000014e-01 then 1.1193626666437204e-02
-                else -9.4357123100944074e-02
-            end
-            else 5.3983380342430956e-02
-        end
-        when popularity_prior <= 7.4477434300000012e-01 then case
-            when taste_score <= 5.4058479400000015e-01 then 7.5316044129950122e-03
-            when exploration_propensity <= 9.9948506500000020e-02 then 6.2248365300310776e-02
-            else 8.6314385191215339e-03
-        end
-        else 6.2489164622449647e-02
-    end
-    + case
-        when artist_affinity <= 1.7740115535000003e+00 then case
-            when pool_rank <= 1.6550000000000003e+02 then case
-                when taste_score <= 2.7028093600000008e-01 then -1.4882363884440700e-02
-                when exploration_propensity <= 4.9736842100000006e-01 then 1.5379113448389149e-02
-                else -1.8024082745318043e-01
-            end
-            when popular_score <= 9.7069261000000004e-02 then -2.8231326393091040e-02
-            else -9.1364672061454363e-02
-        end
-        when pool_rank <= 4.5000000000000009e+00 then case
-            when popularity_prior <= 2.4804594850000003e-01 then 9.3000021102315714e-02
-            else 2.0784372524748223e-02
-        end
-        when popularity_prior <= 5.7739916200000019e-01 then case
-            when artist_affinity <= 6.2162982346500009e+01 then -3.4732177145045426e-03
-            else 1.7166037675058980e-02
-        end
-        when recent_favourite_neighbours_score <= 5.3074360850000013e-01 then case
-            when artist_affinity <= 5.8509024251000007e+01 then case
-                when recent_favourite_neighbours_score <= 4.7884712700000004e-01 then 1.7323591103768902e-02
-                else -8.0161128389369576e-02
-            end
-            else 7.5565685126006865e-02
-        end
-        when artist_affinity <= 5.5478558128000010e+01 then case
-            when popularity_prior <= 6.2567980800000011e-01 then 3.5165413985286567e-02
-            else -6.2520989955412568e-02
-        end
-        else -1.2018936585474774e-01
-    end
-    + case
-        when artist_affinity <= 1.3369211770000002e+00 then case
-            when similar_artists_score <= 5.9974789500000007e-02 then case
-                when new_releases_score <= 1.0000000180025095e-35 then case
-                    when exploration_propensity <= 4.7559523800000003e-01 then -6.4023869457097954e-02
-                    else 4.8921607721770172e-03
-                end
-                else 3.0957862864065613e-02
-            end
-            when taste_score <= 2.7028093600000008e-01 then case
-                when track_listeners <= 7.7500000000000014e+01 then -1.6172690954345759e-02
-                when exploration_propensity <= 2.1977756300000004e-01 then -1.6321645077257668e-02
-                else 9.6707892707627738e-02
-            end
-            else 2.2408679862962966e-02
-        end
-        when pool_rank <= 1.0500000000000002e+01 then case
-            when artist_affinity <= 2.2060830628000001e+01 then case
-                when similar_artists_score <= 9.4870551500000011e-02 then -4.3421194848444873e-02
-                else 1.1647095520217520e-02
-            end
-            else 2.8092799057270273e-02
-        end
-        when popularity_prior <= 6.6191511400000014e-01 then -4.4793870563358628e-04
-        when artist_affinity <= 1.3957040574500001e+01 then case
-            when popular_score <= 5.4054860000000003e-02 then 2.7118663059821371e-02
-            else -3.8194451148523878e-02
-        end
-        when key_fit <= 5.7697900900000010e-01 then 8.1199549663436635e-02
-        else 1.1565251707186881e-03
-    end
-    + case
-        when new_artist <= 1.0000000180025095e-35 then case
-            when popularity_prior <= 7.6054165900000015e-01 then case
-                when similar_artists_score <= 8.9579424050000012e-01 then case
-                    when tempo_fit <= 6.4034387550000005e-01 then case
-                        when new_releases_score <= 1.9378911900000004e-01 then case
-                            when key_fit <= 3.5992070100000007e-01 then 1.2385236539077327e-02
-                            else -1.2704256948815110e-02
+                    when tempo_fit <= 9.4036171050000006e-01 then case
+                        when artist_affinity <= 6.1640790890000003e+00 then case
+                            when artist_affinity <= 3.0676187205000005e+00 then -2.5370353146641503e-02
+                            else 5.2064251974074617e-03
                         end
-                        when key_fit <= 4.4450152700000006e-01 then -1.2237023581991553e-01
-                        else -7.4908054877819014e-03
+                        else -5.0949656673252332e-02
                     end
-                    else 4.3633976941860287e-03
+                    else 1.4509961633929898e-05
                 end
-                when track_listeners <= 9.5000000000000018e+00 then 7.5160338369609642e-02
-                when taste_score <= 5.4058479400000015e-01 then 1.1076669461365996e-03
-                else 4.9377628261306733e-02
+                when popular_score <= 5.8234803150000014e-01 then 1.1464318135661948e-02
+                else -9.5436628421675163e-02
             end
-            when exploration_propensity <= 3.1182547050000003e-01 then case
-                when popular_score <= 1.2314983600000003e-01 then 4.6958240699149195e-02
-                else -1.2428477442317971e-02
+            else 4.9911164689298980e-02
+        end
+        when taste_score <= 5.4058479400000015e-01 then case
+            when popularity_prior <= 7.6054165900000015e-01 then case
+                when artist_affinity <= 4.6585417840500007e+01 then 3.7677401375450486e-03
+                else 1.8678170576569588e-02
             end
-            else 7.8494031132257724e-02
+            else 6.2474649729487276e-02
         end
-        when tempo_fit <= 3.6548146250000008e-01 then -7.1689910914444488e-02
-        when new_releases_score <= 8.3156028350000011e-01 then case
-            when similar_artists_score <= 1.1927939550000001e-01 then -4.5239218557509092e-02
-            else -1.2710047325526398e-02
-        end
-        else 8.0820708325812049e-02
+        else 4.3969297987475738e-02
     end
     + case
-        when taste_score <= 2.1194217050000003e-01 then case
-            when new_artist <= 1.0000000180025095e-35 then case
-                when popularity_prior <= 6.4554367300000004e-01 then -4.4123483039919453e-03
-                when popular_score <= 2.3166368500000003e-02 then 3.2596084744695379e-02
-                when tempo_fit <= 4.8638459100000003e-01 then 3.4491414265018908e-02
-                when key_fit <= 5.8332295400000012e-01 then -6.4297970823411973e-02
-                else 6.7019184241048184e-03
-            end
-            when tempo_fit <= 1.3453706800000001e-01 then -8.6748747616097785e-02
-            when exploration_propensity <= 1.4708091100000004e-01 then -3.8825763379494324e-02
-            else -7.8495873222832069e-03
-        end
-        when tempo_fit <= 4.7201526300000007e-01 then case
-            when key_fit <= 2.0320554000000005e-01 then -9.8957452794215875e-02
-            else -9.3085293911081592e-03
-        end
-        when new_releases_score <= 8.9039039050000002e-01 then case
-            when popularity_prior <= 7.0747756100000003e-01 then 8.2584078840287675e-03
-            else 3.6369428620647709e-02
-        end
-        when key_fit <= 5.6209709500000005e-01 then case
-            when exploration_propensity <= 2.7319491200000007e-01 then 7.4326939134307483e-03
-            else 8.7330250229316952e-02
-        end
-        else 6.7073258642646655e-02
-    end
-    + case
-        when new_artist <= 1.0000000180025095e-35 then case
-            when new_releases_score <= 9.8898809500000018e-01 then case
-                when popularity_prior <= 7.1618417850000016e-01 then case
-                    when long_term_favourite_neighbours_score <= 2.2555883500000002e-02 then -5.9264646249680853e-03
-                    else 4.3989544914887326e-03
-                end
-                else 1.9189123658354731e-02
-            end
-            else 3.1118831225615110e-02
-        end
-        when similar_artists_score <= 1.1927939550000001e-01 then case
-            when new_releases_score <= 1.0000000180025095e-35 then case
-                when exploration_propensity <= 4.7559523800000003e-01 then -6.2267494454519158e-02
-                when popularity_prior <= 7.0223328800000007e-01 then -7.1925996501487718e-02
-                when pool_rank <= 2.0500000000000004e+01 then -1.8351109061106274e-01
-                else 7.0649911675904828e-02
-            end
-            when track_listeners <= 3.5000000000000004e+00 then 1.0308032841064728e-01
-            when similar_artists_score <= 8.2437778000000003e-02 then -1.0295980280715954e-01
-            else 1.4042995909265552e-01
-        end
-        when tempo_fit <= 9.6577983100000009e-01 then -1.9008795270348641e-02
-        when popularity_prior <= 3.2404127600000004e-01 then case
-            when pool_rank <= 1.5950000000000003e+02 then 1.4196271089077769e-01
-            else -6.2452768729934188e-02
-        end
-        else 4.5614684493718504e-03
-    end
-    + case
-        when artist_affinity <= 2.8342803135000003e+00 then case
-            when new_releases_score <= 1.0000000180025095e-35 then case
-                when popularity_prior <= 4.8453189200000008e-01 then case
-                    when tempo_fit <= 7.3537894700000017e-01 then -4.5210398111316871e-02
-                    when artist_affinity <= -5.1800661949999993e-01 then case
-                        when tempo_fit <= 7.6197614150000015e-01 then 2.1702084464924976e-01
-                        else 8.3895045353936416e-03
-                    end
-                    else -2.3196098474934146e-02
-                end
-                when popular_score <= 1.9850134700000002e-01 then -2.0979922419130685e-03
-                when artist_affinity <= 8.8445155000000011e-02 then -6.8512041127707604e-02
-                when artist_affinity <= 1.2196096670000001e+00 then 6.8464675794655330e-02
-                else -5.7183597371643330e-02
-            end
-            else 5.2729017684017623e-02
-        end
-        when artist_affinity <= 6.7020377292500015e+01 then case
-            when popularity_prior <= 7.6054165900000015e-01 then 1.5064135336229668e-03
-            else 4.1640235448626745e-02
-        end
-        when track_listeners <= 4.5000000000000009e+00 then case
-            when recent_favourite_neighbours_score <= 2.5186179000000006e-02 then 4.2642415256929071e-02
-            when track_listeners <= 2.5000000000000004e+00 then -2.8647974687170504e-02
-            else -1.9003437343099883e-01
-        end
-        else 3.0926740727379914e-02
-    end
-    + case
-        when artist_affinity <= 1.3957040574500001e+01 then case
-            when similar_artists_score <= 1.2984971000000001e-02 then case
-                when popular_score <= 2.0447488050000004e-01 then case
-                    when popularity_prior <= 8.5200125150000006e-01 then -2.0820868711121425e-02
-                    else 8.7360489309721970e-02
-                end
-                else -8.2261324698024746e-02
-            end
-            when popularity_prior <= 7.4477434300000012e-01 then -5.8745595637581510e-03
-            when exploration_propensity <= 2.8900688850000006e-01 then case
-                when popularity_prior <= 7.5771112750000014e-01 then 6.0920650135173060e-02
-                else -9.5827469664348675e-03
-            end
-            else 6.0678893072632904e-02
-        end
-        when similar_artists_score <= 1.2160045900000001e-01 then case
-            when exploration_propensity <= 1.9325757550000003e-01 then 7.0581332611015582e-03
-            when recent_favourite_neighbours_score <= 5.6593634900000012e-01 then case
+        when artist_affinity <= 2.1234022350000004e+00 then case
+            when pool_rank <= 1.6350000000000003e+02 then case
                 when popularity_prior <= 4.7376232150000003e-01 then case
-                    when popularity_prior <= 4.4460428150000003e-01 then -3.4838015603527200e-02
-                    else -1.6027090907688760e-01
-                end
-                else 2.4070612193651929e-02
-            end
-            when track_listeners <= 8.5000000000000018e+00 then -8.9954505510287926e-04
-            else -1.6125087353700046e-01
-        end
-        when exploration_propensity <= 2.0761973900000003e-01 then 1.0720237937331680e-02
-        else 4.3161112173034019e-02
-    end
-    + case
-        when artist_affinity <= 1.4252822385500002e+01 then case
-            when similar_artists_score <= 1.2984971000000001e-02 then -2.6589761128038819e-02
-            when new_releases_score <= 4.5496503500000002e-01 then case
-                when similar_artists_score <= 3.5868304500000010e-02 then case
-                    when key_fit <= 4.9336824850000005e-01 then 9.3809534682401371e-02
-                    when artist_affinity <= 9.6607377285000009e+00 then -7.1755804596640313e-02
-                    else 8.6447908520302430e-02
-                end
-                else -6.7029778625643972e-03
-            end
-            when long_term_favourite_neighbours_score <= 1.1137115850000003e-01 then 1.0515976114647605e-02
-            else 7.0358564812318419e-02
-        end
-        when tempo_fit <= 2.6295735500000004e-02 then 1.0004663070733336e-01
-        when popularity_prior <= 8.0937971250000007e-01 then case
-            when track_listeners <= 8.2500000000000014e+01 then case
-                when similar_artists_score <= 8.3935302550000002e-01 then case
-                    when popularity_prior <= 6.9324302700000018e-01 then case
-                        when artist_affinity <= 4.6730465286500007e+01 then -2.8525608608520425e-03
-                        when exploration_propensity <= 2.2245564900000003e-01 then 1.2596277166056092e-02
-                        else 5.9680299980859691e-02
+                    when taste_score <= 3.6603625750000007e-01 then case
+                        when long_term_favourite_neighbours_score <= 7.0708881500000015e-02 then case
+                            when popularity_prior <= 3.1194172550000004e-01 then case
+                                when new_artist <= 1.0000000180025095e-35 then -1.3020299360531513e-02
+                                when exploration_propensity <= 7.8076873500000019e-02 then -2.1731064710093163e-02
+                                when exploration_propensity <= 8.2272361000000016e-02 then 4.3563448611727573e-01
+                                else 1.0248431504410696e-01
+                            end
+                            else -3.0952686378776045e-02
+                        end
+                        else -5.3476394803917596e-02
                     end
-                    else 5.1596145528160588e-02
+                    else 5.4408823775372664e-02
                 end
-                else 3.3424132984348147e-02
+                else -2.8640212044538454e-03
             end
-            else -8.5595488690044991e-02
+            when popular_score <= 9.7069261000000004e-02 then -2.8069722149119677e-02
+            else -9.2085058845823867e-02
         end
-        else 7.9676721058232980e-02
-    end
-    + case
-        when new_releases_score <= 8.3156028350000011e-01 then case
-            when artist_affinity <= 9.0980251000000028e+00 then case
-                when similar_artists_score <= 1.2984971000000001e-02 then -3.3724509041088438e-02
-                when long_term_favourite_neighbours_score <= 5.4978345300000009e-01 then -7.9263708488513957e-03
-                when long_term_favourite_neighbours_score <= 6.1614468350000007e-01 then 5.8372144109835246e-02
-                when track_listeners <= 1.9500000000000004e+01 then -2.7895035716159339e-02
-                else 2.5927078644950086e-02
-            end
-            when similar_artists_score <= 1.7364610000000003e-02 then case
-                when popularity_prior <= 5.0959359550000005e-01 then case
-                    when long_term_favourite_neighbours_score <= 6.3823786950000005e-01 then case
-                        when pool_rank <= 1.2500000000000002e+01 then 3.4341498647238490e-02
-                        when taste_score <= 2.5953664550000005e-01 then -9.3903757020731959e-03
-                        else -9.0982855199698787e-02
-                    end
-                    when popularity_prior <= 3.9421232000000006e-01 then -1.4448704070372279e-02
-                    else -1.0029035117957846e-01
+        when taste_score <= 5.4058479400000015e-01 then case
+            when artist_affinity <= 6.2089882033500011e+01 then case
+                when source_count <= 2.5000000000000004e+00 then case
+                    when popularity_prior <= 5.7910089100000006e-01 then -6.7002551443560822e-03
+                    else 1.3414824413734948e-02
                 end
-                else 1.2457600724122837e-02
+                else 1.1371538632324001e-02
             end
-            when similar_artists_score <= 3.7740679000000006e-02 then 6.8542909939113994e-02
-            when artist_affinity <= 5.2167221987000012e+01 then 6.6204477678586046e-03
-            else 3.4616021328679997e-02
+            else 2.0821108299417787e-02
         end
-        else 2.9559371688433946e-02
-    end
-    + case
-        when artist_affinity <= 3.6066034544500006e+01 then case
-            when similar_artists_score <= 1.2984971000000001e-02 then case
-                when key_fit <= 8.0805105050000015e-01 then -1.3911732572190661e-02
-                else -5.4374129489399230e-02
-            end
-            when similar_artists_score <= 3.5868304500000010e-02 then case
-                when long_term_favourite_neighbours_score <= 6.0613330100000018e-01 then case
-                    when new_artist <= 1.0000000180025095e-35 then 8.1820699575090999e-02
-                    else -3.1744207994047105e-02
-                end
-                else -2.4994433178526829e-01
-            end
-            when long_term_favourite_neighbours_score <= 5.0443994850000007e-01 then case
-                when exploration_propensity <= 1.1486307650000001e-01 then -1.0066603970335077e-02
-                else 5.6591483770415943e-03
-            end
-            else 1.6092546696690722e-02
-        end
-        when pool_rank <= 2.2050000000000003e+02 then case
-            when key_fit <= 6.3523791400000007e-01 then case
-                when pool_rank <= 4.5000000000000009e+00 then 3.3227875013565104e-02
-                when artist_affinity <= 4.6730465286500007e+01 then -2.8999846272806579e-02
-                when exploration_propensity <= 2.2487117850000002e-01 then case
-                    when exploration_propensity <= 1.8158266600000003e-01 then 7.2138994264552437e-03
-                    else -9.0413518797307565e-02
-                end
-                else 6.4694770285503814e-02
-            end
-            else 2.9820377126196080e-02
-        end
-        else -9.2893153219410329e-02
-    end
-    + case
-        when artist_affinity <= 3.8907473339000006e+01 then case
-            when taste_score <= 8.3453646500000020e-02 then case
-                when tempo_fit <= 1.4247213950000004e-01 then -4.9118298686940016e-02
-                else -1.0288139144921342e-02
-            end
-            when popularity_prior <= 7.4477434300000012e-01 then -5.7509294465918771e-04
-            when popularity_prior <= 7.5322952550000011e-01 then 8.2287032017159992e-02
-            when exploration_propensity <= 3.1182547050000003e-01 then case
-                when artist_affinity <= 4.7201163260000012e+00 then -2.5610044598599519e-02
-                else 3.2831676175506121e-02
-            end
-            when popularity_prior <= 8.4454921500000013e-01 then case
-                when long_term_favourite_neighbours_score <= 1.4325741550000001e-01 then 8.6413550093463409e-02
-                else -1.0271487769886810e-01
-            end
-            else 1.0476873376799840e-01
-        end
-        when popularity_prior <= 6.6897214150000017e-01 then case
-            when taste_score <= 3.2467430100000005e-01 then case
-                when exploration_propensity <= 2.2487117850000002e-01 then 5.6994806923921087e-03
-                when popularity_prior <= 4.2452454150000007e-01 then -1.7208068152573291e-02
-                else 7.2415210688605722e-02
-            end
-            when tempo_fit <= 5.9462627700000004e-01 then -4.1092289418553411e-02
-            else 4.1581124005636932e-02
-        end
-        else -4.3353772155519020e-02
-    end
-    + case
-        when artist_affinity <= 2.8342803135000003e+00 then case
-            when new_releases_score <= 1.0000000180025095e-35 then case
-                when similar_artists_score <= 2.8153276500000001e-02 then case
-                    when popularity_prior <= 9.2088775850000015e-01 then -5.4549905656729916e-02
-                    else 4.1221433999052856e-02
-                end
-                when track_listeners <= 5.1500000000000007e+01 then case
-                    when tempo_fit <= 7.3537894700000017e-01 then case
-                        when popularity_prior <= 4.8793590950000004e-01 then -4.9074200307603844e-02
-                        else -1.1227449636524557e-02
-                    end
-                    when taste_score <= 6.6486405000000014e-03 then 1.6569181682236819e-01
-                    when artist_affinity <= -5.1800661949999993e-01 then 3.3839491266133587e-02
-                    else -1.0555254526986392e-02
-                end
-                else 1.3730124146128155e-02
-            end
-            else 5.1890435293784690e-02
-        end
-        when long_term_favourite_neighbours_score <= 4.3289106800000005e-01 then case
-            when popularity_prior <= 3.5485435900000006e-01 then case
-                when similar_artists_score <= 1.0000000180025095e-35 then -2.5271094267130312e-02
-                when key_fit <= 6.2277947250000010e-01 then -1.3148989554244338e-02
-                else 2.4466727777472819e-02
-            end
-            when taste_score <= 2.1173313500000002e-02 then -5.0596210348334295e-02
-            else 4.8362442600102563e-03
-        end
-        else 1.6182154861502700e-02
+        else 3.9024368897746464e-02
     end
     + case
         when artist_affinity <= 1.1907096860000002e+00 then case
-            when tempo_fit <= 1.2616753250000004e-01 then -5.9890154735935466e-02
-            when new_releases_score <= 1.0000000180025095e-35 then case
-                when artist_affinity <= -5.1800661949999993e-01 then case
-                    when recent_favourite_neighbours_score <= 6.9566827300000011e-01 then case
-                        when track_listeners <= 3.5000000000000004e+00 then 9.0838621158767022e-02
-                        else -5.0467950659554275e-03
-                    end
-                    else 1.0452430693121173e-01
+            when similar_artists_score <= 5.9970119000000009e-02 then case
+                when exploration_propensity <= 4.7559523800000003e-01 then case
+                    when new_releases_score <= 2.3205128200000003e-01 then -6.4458901865513132e-02
+                    when popularity_prior <= 2.8381580250000005e-01 then 9.8784598591887762e-02
+                    else -7.4940301099540904e-02
                 end
-                else -1.5492491996114015e-02
+                else 1.3016425396923027e-02
             end
-            else 4.0709838406466282e-02
+            when taste_score <= 2.7068148000000009e-01 then -1.2136197460373505e-02
+            when exploration_propensity <= 2.6158301150000007e-01 then 2.9958163390708545e-02
+            else -5.1391990524843750e-02
         end
-        when artist_affinity <= 6.2162982346500009e+01 then case
-            when new_releases_score <= 8.3156028350000011e-01 then case
-                when new_releases_score <= 2.8032548650000005e-01 then 1.4780456767622271e-03
-                when taste_score <= 1.5247896700000005e-01 then -6.2563579591006294e-02
-                when track_listeners <= 1.8500000000000004e+01 then 6.5932976817480206e-03
-                else -8.9790922855780997e-02
-            end
-            when pool_rank <= 6.5000000000000009e+00 then 3.9249232063014193e-02
-            when pool_rank <= 2.4500000000000004e+01 then case
-                when tempo_fit <= 9.6444970350000014e-01 then 2.5097858818483844e-02
-                else -4.4044810381074828e-02
-            end
-            else -9.9633258286410328e-02
+        when pool_rank <= 6.5000000000000009e+00 then case
+            when popularity_prior <= 2.6713762300000005e-01 then 7.2466271317241412e-02
+            else 1.7439175964072059e-02
         end
-        else 1.8136168557745500e-02
+        when similar_artists_score <= 1.2989761500000000e-02 then case
+            when track_listeners <= 1.3500000000000002e+01 then case
+                when exploration_propensity <= 3.1003033500000002e-02 then 1.6142222080162725e-02
+                else -2.5036364634490157e-02
+            end
+            when artist_affinity <= 1.7062695567000002e+01 then -1.7511836468529249e-02
+            else 1.6830140259764811e-02
+        end
+        when similar_artists_score <= 3.5864313000000002e-02 then 7.1311061891484590e-02
+        else 5.3116274602278378e-03
     end
     + case
-        when artist_affinity <= 2.8342803135000003e+00 then case
-            when new_releases_score <= 2.5782013700000006e-01 then case
-                when new_artist <= 1.0000000180025095e-35 then case
-                    when popularity_prior <= 6.1833800650000004e-01 then case
-                        when exploration_propensity <= 2.1246761650000004e-01 then -6.8732706647635913e-03
-                        when taste_score <= 2.1194217050000003e-01 then -2.9906679231227296e-02
-                        when artist_affinity <= -4.5181011249999997e-01 then 2.9265724361830316e-02
-                        else -1.6972463370602675e-01
-                    end
-                    else 8.6156844858455133e-03
+        when new_artist <= 1.0000000180025095e-35 then case
+            when similar_artists_score <= 8.9508288200000019e-01 then case
+                when track_listeners <= 6.2500000000000007e+01 then 1.0497962000017142e-03
+                when popularity_prior <= 6.9107892600000020e-01 then case
+                    when source_count <= 2.5000000000000004e+00 then 4.7346686456825094e-04
+                    else -1.4773027762263644e-01
                 end
-                else -2.2897862908866532e-02
+                when track_listeners <= 6.7500000000000014e+01 then 8.2662186142744010e-02
+                when exploration_propensity <= 7.3638642500000004e-02 then case
+                    when popularity_prior <= 7.0618579100000012e-01 then 9.6758194502340467e-02
+                    else -6.2268918903311092e-02
+                end
+                else 3.5224433871585623e-02
             end
-            else 2.8274197774341633e-02
-        end
-        when artist_affinity <= 6.7020377292500015e+01 then case
-            when source_count <= 2.5000000000000004e+00 then -3.6084687341576879e-03
-            when taste_score <= 1.3808677800000005e-01 then case
-                when recent_favourite_neighbours_score <= 1.3619395750000002e-01 then 6.8188774636255597e-02
-                else -3.4937658792742968e-03
+            when taste_score <= 5.4058479400000015e-01 then case
+                when key_fit <= 4.5806671050000008e-01 then case
+                    when track_listeners <= 5.7500000000000007e+01 then 1.5488601195213619e-05
+                    else -1.1176504365365575e-01
+                end
+                else 3.0900964057729404e-02
             end
-            else 5.7471846506998610e-03
+            else 6.1377640597649032e-02
         end
-        when track_listeners <= 4.5000000000000009e+00 then case
-            when recent_favourite_neighbours_score <= 2.5186179000000006e-02 then case
-                when exploration_propensity <= 2.2244714000000002e-02 then 9.4780356858058940e-02
-                else -1.0640017322083278e-02
-            end
-            else -1.0589667574533596e-01
+        when similar_artists_score <= 8.2464397500000022e-02 then case
+            when tempo_fit <= 3.9799559800000006e-01 then -9.3274683169714420e-02
+            else -4.1166465435002478e-02
         end
-        else 2.9889340385696600e-02
+        when new_releases_score <= 6.2095088800000009e-01 then -1.8045436855011695e-02
+        else 9.1606985200875457e-02
     end
     + case
-        when long_term_favourite_neighbours_score <= 3.8648948950000006e-01 then case
-            when similar_artists_score <= 1.2984971000000001e-02 then case
-                when artist_affinity <= 6.6336387265000010e+00 then -3.3396719951443360e-02
-                when track_listeners <= 9.5000000000000018e+00 then -1.9731581495013025e-02
-                else 4.3750535848328638e-03
+        when taste_score <= 1.5999953750000004e-01 then case
+            when new_artist <= 1.0000000180025095e-35 then case
+                when new_releases_score <= 3.3122362850000003e-01 then -1.5533668487997456e-03
+                else -5.8976094597461393e-02
             end
-            when similar_artists_score <= 3.2153685500000008e-02 then 5.8878759717075971e-02
-            when recent_favourite_neighbours_score <= 8.6977621850000009e-01 then case
-                when artist_affinity <= 1.5860295037500002e+01 then -3.1180047336808406e-03
-                when exploration_propensity <= 1.9518002300000001e-01 then case
-                    when taste_score <= 1.4082857900000004e-01 then case
-                        when pool_rank <= 2.0500000000000004e+01 then 1.1492697690289162e-01
-                        when pool_rank <= 4.0500000000000007e+01 then -4.4606037346490789e-02
-                        else 2.0467353207579714e-02
-                    end
-                    when track_listeners <= 3.5500000000000007e+01 then -4.6603347770771790e-03
-                    else -8.1848274677355989e-02
-                end
-                when track_listeners <= 4.3500000000000007e+01 then case
-                    when similar_artists_score <= 1.9159608750000004e-01 then 8.2789162502320962e-02
-                    else 9.2092562792093768e-03
-                end
-                else 1.0668718618689739e-01
+            when tempo_fit <= 1.3470026300000001e-01 then -9.0211332266862773e-02
+            when popular_score <= 2.0447488050000004e-01 then case
+                when popularity_prior <= 9.2088775850000015e-01 then -2.3072816289619946e-02
+                else 1.1351794219442420e-01
             end
-            else -1.1301379314640286e-01
+            else -7.3183267106718450e-02
         end
-        else 1.0746954843884139e-02
+        when taste_score <= 5.4058479400000015e-01 then case
+            when long_term_favourite_neighbours_score <= 6.1559642000000003e-01 then case
+                when long_term_favourite_neighbours_score <= 5.4067689300000010e-01 then 7.5001287966860886e-03
+                else 3.5883120483073176e-02
+            end
+            when exploration_propensity <= 1.1430871850000000e-01 then 6.7885477924712586e-03
+            when similar_artists_score <= 8.7549787500000018e-02 then case
+                when key_fit <= 5.5590660950000015e-01 then -1.1222349477017274e-01
+                else -7.8529363463594789e-03
+            end
+            when recent_favourite_neighbours_score <= 2.0813702200000003e-01 then 6.6916336804314885e-02
+            when exploration_propensity <= 1.3498329800000003e-01 then -1.6013680897309246e-01
+            else -1.3331477836544032e-02
+        end
+        else 3.5644089775817844e-02
     end
     + case
-        when artist_affinity <= 1.4334440935000001e+00 then case
-            when similar_artists_score <= 6.0964111800000009e-01 then case
-                when artist_affinity <= -6.8170635299999993e-01 then case
-                    when track_listeners <= 3.5000000000000004e+00 then 1.2469802520932452e-01
-                    else 1.6384408888668479e-02
+        when new_artist <= 1.0000000180025095e-35 then case
+            when pool_rank <= 6.5000000000000009e+00 then case
+                when exploration_propensity <= 1.1004234200000002e-01 then 2.6444940380524064e-02
+                when recent_favourite_neighbours_score <= 8.3815250300000010e-01 then case
+                    when exploration_propensity <= 2.8257526450000003e-01 then -3.0880064483028054e-03
+                    else 4.2932256415507943e-02
                 end
+                else -2.8346652882353680e-02
+            end
+            when similar_artists_score <= 1.2989761500000000e-02 then case
+                when popularity_prior <= 2.4804594850000003e-01 then -4.6133432559573528e-02
+                else -4.3800369049223986e-03
+            end
+            when similar_artists_score <= 3.5864313000000002e-02 then 6.1394810687621475e-02
+            else 1.8005693817773356e-03
+        end
+        when new_releases_score <= 1.0000000180025095e-35 then case
+            when similar_artists_score <= 1.1928594300000002e-01 then case
+                when exploration_propensity <= 4.7559523800000003e-01 then -5.9220119113394344e-02
+                when pool_rank <= 2.0500000000000004e+01 then -1.7782531780795224e-01
+                else 2.3582665850198116e-02
+            end
+            when tempo_fit <= 8.4872366800000010e-01 then -2.9363119702565062e-02
+            when similar_artists_score <= 9.3490677800000010e-01 then -2.0899858234767555e-03
+            else 8.9073044192625184e-02
+        end
+        else 4.1579493189447161e-02
+    end
+    + case
+        when artist_affinity <= 9.6637814765000023e+00 then case
+            when taste_score <= 4.7206902150000002e-01 then case
+                when taste_score <= 4.2843622000000005e-02 then case
+                    when artist_affinity <= -8.9267550299999987e-01 then 7.1023889743001750e-02
+                    when popular_score <= 3.5805861000000001e-02 then -1.9625637620133321e-02
+                    when popularity_prior <= 7.3881918850000006e-01 then case
+                        when recent_favourite_neighbours_score <= 3.2569580000000008e-02 then -9.0111107048690048e-02
+                        else 1.6006120082259864e-01
+                    end
+                    when popularity_prior <= 7.6246736100000012e-01 then 6.1517730617036429e-02
+                    when tempo_fit <= 9.9987679600000012e-01 then case
+                        when popularity_prior <= 9.2088775850000015e-01 then -8.9611692914640120e-02
+                        else 4.8809466864808623e-02
+                    end
+                    else 6.4651794082842073e-01
+                end
+                else -7.1725847450099592e-03
+            end
+            else 2.7467538525585977e-02
+        end
+        when artist_affinity <= 6.6689206646500011e+01 then case
+            when popularity_prior <= 7.1767956600000005e-01 then case
+                when artist_affinity <= 1.1230489740000001e+01 then case
+                    when track_listeners <= 2.8500000000000004e+01 then 3.5076043233750465e-02
+                    else -3.9993577014958752e-02
+                end
+                else 8.2157953936777637e-04
+            end
+            else 4.2664066762977959e-02
+        end
+        else 2.5465407401492508e-02
+    end
+    + case
+        when artist_affinity <= 9.6637814765000023e+00 then case
+            when track_listeners <= 4.0500000000000007e+01 then case
+                when tempo_fit <= 7.4432507850000007e-01 then -2.7558335492396915e-02
+                when similar_artists_score <= 1.2989761500000000e-02 then -3.5501442691306999e-02
+                when similar_artists_score <= 2.0657532000000003e-02 then 1.2547129176038849e-01
+                when popular_score <= 7.1035953500000013e-02 then -8.0803405893278384e-03
+                else 3.6910804954841191e-02
+            end
+            when popular_score <= 1.3468166500000002e-02 then 3.0308729696545425e-02
+            when exploration_propensity <= 2.0055865900000003e-01 then -2.4796996461072363e-02
+            when recent_favourite_neighbours_score <= 7.2605350700000015e-01 then 2.9640156894320986e-02
+            else -2.6254377549719976e-01
+        end
+        when similar_artists_score <= 1.2159678750000001e-01 then case
+            when exploration_propensity <= 1.9518002300000001e-01 then 6.4040787753138042e-03
+            when pool_rank <= 1.0500000000000002e+01 then case
+                when track_listeners <= 1.0500000000000002e+01 then 5.0802945996826689e-03
+                else -1.4845805298941336e-01
+            end
+            else -1.1818198986904338e-02
+        end
+        when exploration_propensity <= 2.0761973900000003e-01 then 7.8818910850944387e-03
+        else 3.9316282971797380e-02
+    end
+    + case
+        when artist_affinity <= 1.4277127590000001e+01 then case
+            when similar_artists_score <= 1.2989761500000000e-02 then -2.6029073945422400e-02
+            when new_releases_score <= 4.5496503500000002e-01 then case
+                when long_term_favourite_neighbours_score <= 1.0000000180025095e-35 then -1.3446966069166217e-02
+                when recent_favourite_neighbours_score <= 9.9445032000000017e-02 then case
+                    when similar_artists_score <= 3.2148795000000008e-02 then 1.1205291716046373e-01
+                    else 1.7800732593400797e-02
+                end
+                when popular_score <= 4.9101375000000010e-02 then case
+                    when key_fit <= 4.7026550650000004e-01 then 4.9362997559247029e-03
+                    else -2.5293435627640588e-02
+                end
+                else 2.1091820276389842e-02
+            end
+            else 3.5737048891601883e-02
+        end
+        when popularity_prior <= 8.0937971250000007e-01 then case
+            when track_listeners <= 8.2500000000000014e+01 then case
+                when tempo_fit <= 2.6404172500000003e-02 then 1.0295800932552475e-01
+                when popularity_prior <= 7.1190224900000010e-01 then case
+                    when artist_affinity <= 4.6585417840500007e+01 then 5.4491442778056712e-04
+                    when key_fit <= 1.4253147600000002e-01 then -6.9043081212811427e-02
+                    else 2.2639945473223108e-02
+                end
+                else 6.4341475454060965e-02
+            end
+            else -8.5324518795642915e-02
+        end
+        else 8.7834452917186348e-02
+    end
+    + case
+        when artist_affinity <= 9.1040795235000029e+00 then case
+            when similar_artists_score <= 1.2989761500000000e-02 then case
+                when popular_score <= 2.0447488050000004e-01 then case
+                    when popularity_prior <= 8.5200125150000006e-01 then -2.7501883906787691e-02
+                    else 9.9656848858802688e-02
+                end
+                else -7.8710548908698538e-02
+            end
+            when new_releases_score <= 3.1656118150000007e-01 then case
+                when similar_artists_score <= 3.5864313000000002e-02 then 4.7136035348612583e-02
+                else -7.5459699732086938e-03
+            end
+            when artist_affinity <= 5.0000526335000011e+00 then 7.0600063954432815e-02
+            when track_listeners <= 1.3500000000000002e+01 then 2.5978952303392828e-02
+            else -1.0655128036044291e-01
+        end
+        when similar_artists_score <= 1.2989761500000000e-02 then case
+            when new_releases_score <= 9.8129370650000014e-01 then -3.4452405406592509e-03
+            else 6.6838984735378679e-02
+        end
+        when track_listeners <= 9.5000000000000018e+00 then 2.3634469418359942e-02
+        when popularity_prior <= 5.4231711950000017e-01 then case
+            when new_releases_score <= 9.5119047600000006e-01 then case
+                when artist_affinity <= 3.8885097438500004e+01 then -1.5864956107384899e-02
+                else 2.7588201164572158e-02
+            end
+            else -1.3540504440165099e-01
+        end
+        else 1.5529748454642542e-02
+    end
+    + case
+        when artist_affinity <= 2.8340930050000002e+00 then case
+            when pool_rank <= 1.7050000000000003e+02 then case
                 when new_releases_score <= 1.0000000180025095e-35 then case
-                    when similar_artists_score <= 5.7106803500000004e-02 then case
-                        when artist_affinity <= -6.2332953299999982e-01 then 1.0631078910422559e-01
-                        else -4.1304691290110968e-02
-                    end
-                    else -1.4337465118723343e-02
+                    when similar_artists_score <= 6.1500613500000009e-02 then -3.4950452595053014e-02
+                    else -2.2153236105592711e-03
                 end
-                else 3.2212263704244418e-02
+                else 4.5240176699254231e-02
             end
-            when popularity_prior <= 5.6293766150000002e-01 then -2.0819772395601666e-02
-            else 1.9502758927623234e-02
+            else -3.0630969183764858e-02
         end
-        when popularity_prior <= 7.4477434300000012e-01 then case
-            when artist_affinity <= 4.6730465286500007e+01 then -7.0534605679851460e-04
-            when track_listeners <= 5.8500000000000007e+01 then case
-                when key_fit <= 1.2102563100000001e-01 then case
-                    when recent_favourite_neighbours_score <= 1.6649318200000005e-01 then 2.5162772023503178e-02
-                    else -1.5496156788756879e-01
-                end
-                else 1.5896750233436379e-02
+        when similar_artists_score <= 1.2989761500000000e-02 then case
+            when artist_affinity <= 3.5971221798500004e+01 then case
+                when key_fit <= 8.0815305100000012e-01 then -7.8237586082510330e-03
+                else -5.3852942478235057e-02
             end
-            else -1.0390304088785296e-01
+            when key_fit <= 6.3792153850000011e-01 then case
+                when key_fit <= 3.4625081250000006e-01 then 2.2003295080210272e-02
+                else -2.4902615926924613e-02
+            end
+            else 2.9279720957266494e-02
         end
-        when long_term_favourite_neighbours_score <= 7.5830993750000009e-01 then 1.7582990888358817e-02
-        else 8.1631486611177417e-02
+        when artist_affinity <= 4.9058588052000012e+01 then case
+            when exploration_propensity <= 1.2755527700000002e-01 then case
+                when similar_artists_score <= 3.7736688000000011e-02 then 7.3377804601756594e-02
+                else -3.8296498258850891e-03
+            end
+            when similar_artists_score <= 3.5776871400000004e-01 then 3.4816247718578275e-02
+            when similar_artists_score <= 3.9655602750000002e-01 then -7.7628573570527382e-02
+            else 8.3793736879565674e-03
+        end
+        else 3.7866539397652110e-02
     end
     + case
-        when artist_affinity <= 1.3957040574500001e+01 then case
-            when tempo_fit <= 7.4434299350000011e-01 then case
-                when pool_rank <= 1.3850000000000003e+02 then case
-                    when popularity_prior <= 6.1833800650000004e-01 then case
-                        when popularity_prior <= 1.0000000180025095e-35 then 1.2232059392265951e-01
-                        else -2.0136409484741734e-02
+        when taste_score <= 2.1253601400000002e-01 then case
+            when artist_affinity <= 6.2089882033500011e+01 then case
+                when source_count <= 2.5000000000000004e+00 then -9.4499155501366824e-03
+                when long_term_favourite_neighbours_score <= 1.8381445200000004e-01 then case
+                    when pool_rank <= 8.7500000000000014e+01 then case
+                        when taste_score <= 7.8715816000000008e-02 then -7.8542367769917076e-02
+                        when long_term_favourite_neighbours_score <= 6.4376682500000018e-02 then 5.0545223070810823e-02
+                        else 4.2423253408472566e-03
                     end
-                    when pool_rank <= 2.6500000000000004e+01 then -1.6843819515447393e-02
-                    else 2.2837434869306551e-02
+                    when recent_favourite_neighbours_score <= 1.4645101300000005e-01 then 7.6795841519061797e-02
+                    else -8.9647212731478257e-02
                 end
-                else -3.1435556314288460e-02
-            end
-            else 1.0918640522859095e-04
-        end
-        when recent_favourite_neighbours_score <= 5.0034742000000007e-02 then 1.7904127968431802e-02
-        when tempo_fit <= 4.7201526300000007e-01 then case
-            when recent_favourite_neighbours_score <= 2.7713084650000003e-01 then 5.2792901682367568e-03
-            when popularity_prior <= 5.4884646150000005e-01 then case
-                when artist_affinity <= 1.6595610523500003e+01 then 2.7521428621246010e-02
-                when recent_favourite_neighbours_score <= 9.0945335200000010e-01 then case
-                    when similar_artists_score <= 2.6061111000000001e-02 then -7.8501688673209988e-02
-                    else -2.2087303322278912e-01
+                when taste_score <= 2.0654847850000005e-01 then case
+                    when key_fit <= 5.4032827250000015e-01 then 7.2879645780081024e-03
+                    else -3.9291368410642659e-02
                 end
-                else 2.8435376516554450e-02
+                else -1.2065620174023826e-01
             end
-            else -3.6504788920267541e-03
+            else 1.5659534701511976e-02
         end
-        when tempo_fit <= 5.5803371900000009e-01 then 5.1336353220300293e-02
-        else 1.6541422461099405e-03
+        when tempo_fit <= 2.3768002500000004e-01 then case
+            when recent_favourite_neighbours_score <= 4.2830210700000010e-01 then case
+                when long_term_favourite_neighbours_score <= 1.8879118850000001e-01 then -9.3391234064502518e-02
+                else 3.9808360500794754e-02
+            end
+            else -8.6430192703937508e-02
+        end
+        when exploration_propensity <= 7.6986128600000014e-01 then 1.2040083659332132e-02
+        else -1.0204802912260674e-01
     end
     + case
-        when similar_artists_score <= 9.9996301400000009e-01 then case
-            when artist_affinity <= 2.1234022350000004e+00 then case
-                when similar_artists_score <= 2.6061111000000001e-02 then case
-                    when popular_score <= 1.7189034450000004e-01 then case
-                        when popularity_prior <= 1.1890796200000002e-01 then 1.0760006470818906e-01
-                        when popularity_prior <= 5.1241801300000012e-01 then -4.0923368835416217e-02
-                        when taste_score <= 1.1850799500000002e-02 then -8.2294909402438873e-02
-                        else 3.3494595500690526e-02
+        when artist_affinity <= 2.8340930050000002e+00 then case
+            when new_releases_score <= 1.0000000180025095e-35 then case
+                when similar_artists_score <= 2.8149663000000002e-02 then case
+                    when popular_score <= 2.0447488050000004e-01 then -3.5195008833144623e-02
+                    else -8.4926672420258101e-02
+                end
+                when popularity_prior <= 4.8453189200000008e-01 then case
+                    when tempo_fit <= 7.3537245100000004e-01 then -5.1395718195863388e-02
+                    when artist_affinity <= 1.0000000180025095e-35 then case
+                        when popularity_prior <= 3.1194172550000004e-01 then case
+                            when taste_score <= 5.4437328000000007e-02 then 1.1332222052201316e-02
+                            when key_fit <= 9.1179328050000008e-01 then 8.3318729898840760e-02
+                            else 3.1109615523997342e-01
+                        end
+                        else -2.1499110313639423e-03
                     end
-                    else -7.1923997047676699e-02
+                    when taste_score <= 6.6486405000000014e-03 then 2.2320931191514998e-01
+                    else -3.4207652520895283e-02
                 end
-                when artist_affinity <= -1.0067584084999999e+00 then case
-                    when similar_artists_score <= 2.4871523650000002e-01 then 8.8722364368728379e-02
-                    else -1.0229553734388290e-02
-                end
-                when popularity_prior <= 7.4008135750000015e-01 then -9.9774382314191182e-03
-                else 1.5592469800823709e-02
+                else -2.4876219824997345e-03
             end
-            when track_listeners <= 1.0150000000000001e+02 then case
-                when popularity_prior <= 7.8161202100000005e-01 then 1.3038520394181893e-03
-                when track_listeners <= 6.7500000000000014e+01 then 4.7790398420767526e-03
-                when key_fit <= 7.1016040850000006e-01 then -2.2569585153768246e-01
-                else -4.3148341631599606e-02
-            end
-            else 4.2494327025091094e-02
+            else 4.9681716193887185e-02
         end
-        else 2.3973674633042716e-02
+        when long_term_favourite_neighbours_score <= 4.1287581750000008e-01 then case
+            when long_term_favourite_neighbours_score <= 4.0449063100000010e-01 then case
+                when taste_score <= 3.6603625750000007e-01 then -1.1949558551513626e-03
+                else 3.2335677413440227e-02
+            end
+            else -8.6990810142628397e-02
+        end
+        else 1.6711264692389979e-02
     end
     + case
-        when artist_affinity <= 1.6232429102000001e+01 then case
-            when tempo_fit <= 1.5100312400000002e-01 then case
-                when new_artist <= 1.0000000180025095e-35 then case
-                    when taste_score <= 2.4079023800000002e-01 then -6.8953353250776079e-03
-                    when artist_affinity <= 4.1477847260000003e+00 then -2.5859370627890538e-02
-                    else -2.2541220201251436e-01
-                end
-                else -7.3432002947354233e-02
+        when artist_affinity <= 1.4277127590000001e+01 then case
+            when tempo_fit <= 1.2628849800000003e-01 then -4.6463877661651387e-02
+            when new_releases_score <= 8.3156028350000011e-01 then case
+                when new_releases_score <= 8.0111940300000006e-01 then -6.7323562836191855e-03
+                else -2.1203981555567364e-01
             end
-            when source_count <= 3.5000000000000004e+00 then -4.2807009048687469e-03
-            when track_listeners <= 1.3350000000000003e+02 then case
-                when taste_score <= 2.4079023800000002e-01 then case
-                    when track_listeners <= 3.9500000000000007e+01 then 3.5153222748369817e-03
-                    when artist_affinity <= 5.1622503220000011e+00 then -3.5794043264881878e-02
-                    else -2.7987386315755164e-01
-                end
-                else 2.8384673796219412e-02
+            when artist_affinity <= 8.1852538515000024e+00 then 4.8354397969346707e-02
+            when long_term_favourite_neighbours_score <= 1.4074280800000002e-01 then case
+                when exploration_propensity <= 7.2829256000000023e-02 then -1.8488677010121066e-01
+                else -1.7122588032147626e-02
             end
-            else -1.4136771362157588e-01
+            else 4.2465957171539351e-02
         end
-        when taste_score <= 2.5659305000000004e-02 then 4.8392291337957964e-02
-        when tempo_fit <= 4.1055838500000004e-02 then 7.9402660431075911e-02
-        when key_fit <= 6.4147923700000009e-01 then case
-            when popularity_prior <= 6.6191511400000014e-01 then -3.6650024713404819e-03
-            else 3.5765107249308092e-02
+        when track_listeners <= 4.2500000000000007e+01 then case
+            when pool_rank <= 6.5000000000000009e+00 then case
+                when recent_favourite_neighbours_score <= 5.0265486650000013e-01 then 4.2562168003487083e-02
+                else 5.0831425515886972e-03
+            end
+            else 1.8849929656586891e-03
         end
-        else 1.3620045003253554e-02
+        when exploration_propensity <= 2.1246761650000004e-01 then case
+            when long_term_favourite_neighbours_score <= 1.4299273150000005e-01 then case
+                when recent_favourite_neighbours_score <= 1.1755490700000001e-01 then 1.3901399859343558e-02
+                else -1.4788732225244630e-01
+            end
+            when recent_favourite_neighbours_score <= 2.1412011150000002e-01 then 7.3106079599006057e-02
+            else 5.5159966307375859e-03
+        end
+        else 5.7086639995691961e-02
+    end
+    + case
+        when artist_affinity <= 4.6585417840500007e+01 then case
+            when source_count <= 1.5000000000000002e+00 then case
+                when popular_score <= 6.8768315000000005e-03 then -1.0652454349682060e-02
+                when popularity_prior <= 7.4907000550000002e-01 then -8.8821358408308737e-02
+                when popularity_prior <= 7.6246736100000012e-01 then 9.0787076664256908e-02
+                else -4.0491832637339326e-02
+            end
+            when track_listeners <= 1.2500000000000001e+02 then case
+                when taste_score <= 5.4058479400000015e-01 then case
+                    when recent_favourite_neighbours_score <= 5.3031037900000011e-01 then case
+                        when artist_affinity <= 2.1234022350000004e+00 then -1.0375245079315943e-02
+                        when popularity_prior <= 8.5047557950000008e-01 then 6.1867706924913467e-03
+                        else -1.2208007412776214e-01
+                    end
+                    when tempo_fit <= 9.5870814750000011e-01 then -2.9023261336762529e-02
+                    else 4.8018468179745529e-03
+                end
+                when tempo_fit <= 9.9063974050000014e-01 then 2.9088921308733313e-02
+                else -4.1569021376209853e-02
+            end
+            when artist_affinity <= 8.8445155000000011e-02 then -1.0307775987354800e-01
+            when recent_favourite_neighbours_score <= 1.5882144550000002e-01 then 8.6214469464282861e-03
+            else 1.0518635075488876e-01
+        end
+        else 1.7975218980390128e-02
+    end
+    + case
+        when long_term_favourite_neighbours_score <= 3.8555648050000008e-01 then case
+            when similar_artists_score <= 1.2989761500000000e-02 then case
+                when popular_score <= 1.7083437300000004e-01 then case
+                    when track_listeners <= 1.5500000000000002e+01 then -1.7586114146353363e-02
+                    when tempo_fit <= 2.9001709950000004e-01 then -6.7452056050636477e-02
+                    when taste_score <= 1.1850799500000002e-02 then -1.0646947497177500e-01
+                    when long_term_favourite_neighbours_score <= 3.7059020400000003e-01 then 1.4258995509353193e-02
+                    else -1.5063573629634064e-01
+                end
+                else -5.7925826591841971e-02
+            end
+            when similar_artists_score <= 3.3990501500000006e-02 then 4.6178338374506842e-02
+            when artist_affinity <= 1.6643666890000002e+01 then -3.4992785221351639e-03
+            when exploration_propensity <= 1.9518002300000001e-01 then case
+                when pool_rank <= 5.0500000000000007e+01 then case
+                    when pool_rank <= 4.4500000000000007e+01 then -8.2724598416453240e-03
+                    else -1.0106988900897791e-01
+                end
+                else 2.2333713782074105e-02
+            end
+            else 5.5865378610199634e-02
+        end
+        when track_listeners <= 3.9500000000000007e+01 then case
+            when artist_affinity <= 2.5278970905000005e+01 then -2.3944463800960134e-03
+            else 1.7583600942796814e-02
+        end
+        else 2.8776885421695125e-02
+    end
+    + case
+        when track_listeners <= 5.0500000000000007e+01 then case
+            when new_releases_score <= 9.8898809500000018e-01 then case
+                when artist_affinity <= 2.8340930050000002e+00 then case
+                    when artist_affinity <= -5.1800661949999993e-01 then case
+                        when tempo_fit <= 7.1181562200000015e-01 then -1.2030252889527818e-02
+                        when track_listeners <= 3.5000000000000004e+00 then 1.5085121759930370e-01
+                        when recent_favourite_neighbours_score <= 6.9516576600000013e-01 then case
+                            when taste_score <= 3.2531308400000009e-01 then 2.6048283577875489e-02
+                            else -2.1116218059704855e-01
+                        end
+                        else 1.3172598803983221e-01
+                    end
+                    when similar_artists_score <= 2.6505875300000004e-01 then case
+                        when popular_score <= 1.4993540050000001e-01 then -2.1761810189525815e-02
+                        else -7.7241121593376705e-02
+                    end
+                    else -5.5292349364751015e-03
+                end
+                else 4.8243930521555219e-04
+            end
+            when tempo_fit <= 4.8645129800000003e-01 then -4.3967053265059231e-02
+            else 4.0277264590618658e-02
+        end
+        when long_term_favourite_neighbours_score <= 8.3196304950000011e-01 then case
+            when tempo_fit <= 9.9630892850000008e-01 then 7.4025952888363044e-03
+            when taste_score <= 1.6307334500000004e-01 then -6.3001135484604303e-03
+            else 9.0114950493534129e-02
+        end
+        else 5.5785593494311239e-02
+    end
+    + case
+        when artist_affinity <= 1.3983106356000002e+01 then case
+            when taste_score <= 3.3078255000000008e-02 then -1.9089839523155565e-02
+            else -2.0298343988830315e-03
+        end
+        when recent_favourite_neighbours_score <= 5.4503077000000004e-02 then 1.8426185421046008e-02
+        when popularity_prior <= 8.0937971250000007e-01 then case
+            when pool_rank <= 1.0500000000000002e+01 then 1.0189118863236984e-02
+            when long_term_favourite_neighbours_score <= 5.6606381450000021e-01 then case
+                when recent_favourite_neighbours_score <= 3.4324574050000006e-01 then case
+                    when popularity_prior <= 6.6281803700000019e-01 then case
+                        when taste_score <= 2.2559877500000003e-01 then case
+                            when recent_favourite_neighbours_score <= 3.2008335350000006e-01 then -8.0968901570559818e-03
+                            when artist_affinity <= 6.6689206646500011e+01 then -1.2905049549033962e-01
+                            else 2.0864323372109663e-02
+                        end
+                        else -8.2820616909759823e-02
+                    end
+                    when pool_rank <= 2.2500000000000004e+01 then 1.0734016387094683e-01
+                    else -1.9649712338146684e-02
+                end
+                when tempo_fit <= 4.2100020750000006e-01 then -5.4962309788219393e-02
+                else 1.9672551542040177e-02
+            end
+            when source_count <= 2.5000000000000004e+00 then -2.9509883753140950e-02
+            else -1.5091168536898392e-01
+        end
+        else 8.2378140257560545e-02
+    end
+    + case
+        when artist_affinity <= 5.8296358313500008e+01 then case
+            when track_listeners <= 5.1500000000000007e+01 then -4.5068392648421459e-03
+            when popular_score <= 6.1574918000000006e-02 then 2.4605687792620796e-02
+            else -4.0841197243912204e-03
+        end
+        when key_fit <= 1.4253147600000002e-01 then -9.1592810196154076e-02
+        when key_fit <= 2.6471135200000007e-01 then 5.5078121144737549e-02
+        when key_fit <= 7.6733068450000019e-01 then case
+            when long_term_favourite_neighbours_score <= 8.5874828000000014e-02 then 2.9729877918275045e-02
+            when long_term_favourite_neighbours_score <= 9.9993785350000008e-01 then case
+                when exploration_propensity <= 6.6934571000000012e-02 then case
+                    when tempo_fit <= 7.8317245850000006e-01 then case
+                        when popularity_prior <= 3.7983884050000005e-01 then -2.2259816619566122e-02
+                        else -2.1060086445662365e-01
+                    end
+                    when track_listeners <= 1.5500000000000002e+01 then case
+                        when popularity_prior <= 3.2404127600000004e-01 then -7.3417847206733548e-03
+                        else -1.5512473111812622e-01
+                    end
+                    else 2.1432704649899187e-02
+                end
+                else -6.9571272106751531e-03
+            end
+            else 5.3169550897019024e-02
+        end
+        when popularity_prior <= 3.5485435900000006e-01 then -2.1663437943447616e-02
+        else 5.0862580781423417e-02
+    end
+    + case
+        when artist_affinity <= 1.4277127590000001e+01 then case
+            when new_releases_score <= 7.4264069250000009e-01 then case
+                when artist_affinity <= 1.2565790894500003e+01 then -5.1248426350235148e-03
+                when artist_affinity <= 1.3678076667500003e+01 then case
+                    when similar_artists_score <= 2.8149663000000002e-02 then -2.1888677298887568e-03
+                    else -9.3443572064978164e-02
+                end
+                else -3.8392996231076983e-03
+            end
+            when popularity_prior <= 4.4460428150000003e-01 then 5.2309208973872034e-02
+            when source_count <= 1.5000000000000002e+00 then -1.6452888924519130e-01
+            when key_fit <= 4.2309074100000005e-01 then -6.2007984814437637e-02
+            else 3.6611176728063043e-02
+        end
+        when popularity_prior <= 8.2979400200000020e-01 then case
+            when tempo_fit <= 3.0760735800000005e-01 then 2.9996805922852213e-02
+            when tempo_fit <= 4.7205799800000009e-01 then case
+                when artist_affinity <= 1.7947770834000004e+01 then 3.5639704992333265e-02
+                when recent_favourite_neighbours_score <= 2.1569044850000005e-01 then case
+                    when recent_favourite_neighbours_score <= 1.5882144550000002e-01 then -4.7524660365116725e-02
+                    else 6.3117407711166390e-02
+                end
+                else -9.1808260046838924e-02
+            end
+            else 6.3643835581704876e-03
+        end
+        else 9.0686997042893208e-02
     end
     + case
         when source_count <= 2.5000000000000004e+00 then case
             when popular_score <= 6.5236686000000002e-02 then case
-                when popularity_prior <= 7.4765293150000012e-01 then case
-                    when artist_affinity <= 4.6730465286500007e+01 then -6.9021824347660207e-03
-                    when exploration_propensity <= 1.8960863700000002e-01 then 1.3429996057832886e-02
-                    when artist_affinity <= 5.5478558128000010e+01 then -1.2703068101636703e-01
-                    else -8.6838215318065220e-03
-                end
-                when exploration_propensity <= 1.1965186900000001e-01 then case
-                    when artist_affinity <= 7.8618532250000006e-01 then 5.6596290584970926e-02
-                    when tempo_fit <= 4.6487898150000001e-01 then 2.4582586825687133e-02
-                    else -1.8632397105180018e-01
-                end
-                else 7.3764187871729461e-02
-            end
-            when track_listeners <= 7.7500000000000014e+01 then -5.2486252815847102e-02
-            when exploration_propensity <= 6.7028985500000016e-01 then -5.6591005385005187e-03
-            else 1.4133958603190744e-01
-        end
-        when pool_rank <= 8.6500000000000014e+01 then 5.6635954430219303e-03
-        when artist_affinity <= 4.5598286085000010e+00 then 9.8088389079440591e-02
-        when artist_affinity <= 2.1446425016000003e+01 then -9.5535755372536335e-02
-        else 9.1352599021454539e-02
-    end
-    + case
-        when taste_score <= 2.1194217050000003e-01 then case
-            when artist_affinity <= 4.6730465286500007e+01 then case
-                when similar_artists_score <= 1.2984971000000001e-02 then -1.6998500241824435e-02
-                when similar_artists_score <= 2.0633046000000006e-02 then 7.0698472567624585e-02
-                else -4.1476569828410624e-03
-            end
-            when similar_artists_score <= 6.9153891900000009e-01 then 1.4804523316034230e-02
-            else -8.9782484835055895e-02
-        end
-        when tempo_fit <= 7.7879900150000003e-01 then case
-            when taste_score <= 5.4058479400000015e-01 then -8.2442100912976171e-03
-            else 3.1527209396572865e-02
-        end
-        when pool_rank <= 3.0500000000000004e+01 then case
-            when key_fit <= 2.5832731850000007e-01 then 3.2903981683540542e-02
-            when key_fit <= 2.8310376100000006e-01 then case
-                when similar_artists_score <= 5.7588857350000011e-01 then -1.2414124456049017e-02
-                else -1.7920960891037407e-01
-            end
-            when similar_artists_score <= 6.7617368250000009e-01 then case
-                when tempo_fit <= 8.2817264700000004e-01 then 4.2360279999492427e-02
-                else -7.1858075849078214e-04
-            end
-            else 2.6233791708951279e-02
-        end
-        when key_fit <= 6.5690607550000013e-01 then -3.4921906346720065e-02
-        else -2.1184499336803034e-01
-    end
-    + case
-        when new_releases_score <= 7.6455314000000008e-01 then case
-            when new_releases_score <= 7.5893997450000017e-01 then case
-                when similar_artists_score <= 8.3935302550000002e-01 then case
-                    when long_term_favourite_neighbours_score <= 6.1614468350000007e-01 then case
-                        when artist_affinity <= 1.6232429102000001e+01 then case
-                            when artist_affinity <= -8.9267550299999987e-01 then 4.1224258182083688e-02
-                            else -5.4752607718195250e-03
-                        end
-                        else 6.1581387668840229e-03
+                when popularity_prior <= 7.4477434300000012e-01 then case
+                    when artist_affinity <= 3.8885097438500004e+01 then case
+                        when similar_artists_score <= 9.9996301400000009e-01 then -7.7923188654604840e-03
+                        else 5.1981322702069691e-02
                     end
-                    else -1.5561701912563900e-02
+                    else 9.1441256995701773e-03
                 end
-                when pool_rank <= 2.5000000000000004e+00 then 3.8420827967255655e-02
-                when key_fit <= 3.6805771900000006e-01 then case
-                    when track_listeners <= 1.3500000000000002e+01 then 4.3041284813581819e-02
-                    else -6.0774584796853985e-02
+                else 5.6115957874826899e-02
+            end
+            when exploration_propensity <= 6.7028985500000016e-01 then -3.9645201885478931e-02
+            else 1.1851407304819671e-01
+        end
+        when pool_rank <= 8.6500000000000014e+01 then case
+            when artist_affinity <= 4.0222621615000005e+00 then case
+                when exploration_propensity <= 1.6858552650000003e-01 then case
+                    when similar_artists_score <= 4.3659172550000008e-01 then -1.3747334060676223e-02
+                    else 2.2186721713455745e-02
                 end
-                else 1.6989998793267676e-02
+                when recent_favourite_neighbours_score <= 7.2605350700000015e-01 then -2.1283746145219093e-02
+                when exploration_propensity <= 4.7559523800000003e-01 then -1.8224963324658114e-01
+                else 5.6207015961368671e-02
             end
-            else -2.2152384075835380e-01
+            else 1.1259787927178161e-02
         end
-        when popularity_prior <= 4.5789182450000004e-01 then 4.2040212071654724e-02
-        when track_listeners <= 6.5500000000000014e+01 then case
-            when artist_affinity <= 2.3327177019500002e+01 then case
-                when artist_affinity <= 8.1790477150000012e+00 then -1.5663280182481285e-02
-                when long_term_favourite_neighbours_score <= 3.1935713350000006e-01 then -1.9948429522183392e-01
-                else -3.7282144349654468e-02
-            end
-            else 1.6460169703021752e-02
-        end
-        else 8.8433451176103586e-02
+        when artist_affinity <= 4.5598286085000010e+00 then 8.5269965003118744e-02
+        when artist_affinity <= 2.1447625673500003e+01 then -1.1810444439139474e-01
+        else 8.0931336465064091e-02
     end
     + case
-        when exploration_propensity <= 7.6986128600000014e-01 then case
-            when similar_artists_score <= 9.9996301400000009e-01 then case
-                when artist_affinity <= 9.6607377285000009e+00 then -4.6915493693701045e-03
-                when artist_affinity <= 1.0037772662500002e+01 then case
-                    when exploration_propensity <= 1.9518002300000001e-01 then 7.0928253234181796e-02
-                    else -4.8894455225065636e-02
+        when pool_rank <= 2.2500000000000004e+01 then 7.0171099023985314e-03
+        when artist_affinity <= 4.6585417840500007e+01 then case
+            when source_count <= 3.5000000000000004e+00 then case
+                when similar_artists_score <= 1.2989761500000000e-02 then case
+                    when popular_score <= 2.0447488050000004e-01 then -1.2868002638418431e-02
+                    else -6.4420655007219704e-02
                 end
-                when popularity_prior <= 5.0959359550000005e-01 then case
-                    when long_term_favourite_neighbours_score <= 6.6236319850000014e-01 then case
-                        when pool_rank <= 6.5000000000000009e+00 then 3.2356264187407190e-02
-                        else -4.0777175723406009e-03
-                    end
-                    when popularity_prior <= 3.8722019600000007e-01 then 1.4072470710761779e-02
-                    when taste_score <= 4.2589743550000009e-01 then case
-                        when long_term_favourite_neighbours_score <= 7.5830993750000009e-01 then -1.1748548989965449e-01
-                        else 3.4724792053749100e-02
-                    end
-                    when long_term_favourite_neighbours_score <= 9.9993785350000008e-01 then -1.9781101393957612e-01
-                    else -5.2417509369468610e-02
+                when artist_affinity <= -1.0067584084999999e+00 then case
+                    when similar_artists_score <= 4.9277998600000006e-01 then 7.4144082917195722e-02
+                    else -1.1187382105692970e-01
                 end
-                else 1.2168600263481297e-02
+                else -3.8015932858245730e-03
             end
-            when key_fit <= 4.5806439150000006e-01 then -6.1098915003323590e-03
-            else 3.9557255656306092e-02
+            when popular_score <= 4.4248653500000006e-02 then -9.8119032331989448e-03
+            else -9.9465421872608442e-02
         end
-        when artist_affinity <= 8.0184862915000021e+00 then -3.1602451436776875e-02
-        else -2.4941974517097509e-01
-    end
-    + case
-        when track_listeners <= 4.1500000000000007e+01 then case
-            when artist_affinity <= 4.6730465286500007e+01 then case
-                when new_releases_score <= 8.3156028350000011e-01 then -4.8149028070464898e-03
-                when exploration_propensity <= 4.0055325000000010e-02 then case
-                    when exploration_propensity <= 1.1607544000000003e-02 then 4.0363750430945151e-02
-                    else -1.1078039718304372e-01
-                end
-                else 2.8061715201506927e-02
-            end
-            when key_fit <= 1.3769052400000001e-01 then -7.5391770767769373e-02
-            when key_fit <= 2.6471135200000007e-01 then case
-                when long_term_favourite_neighbours_score <= 4.6851312350000002e-01 then case
-                    when key_fit <= 2.1407280550000005e-01 then case
-                        when pool_rank <= 2.8500000000000004e+01 then -1.6110023396025219e-01
-                        else 2.5352639437467812e-02
-                    end
-                    else 5.5937715545082214e-02
-                end
-                else 8.5640341934529352e-02
-            end
-            when key_fit <= 5.2889282050000019e-01 then case
-                when track_listeners <= 1.2500000000000002e+01 then 4.0318466293733889e-03
-                when long_term_favourite_neighbours_score <= 9.4483911400000020e-01 then case
-                    when tempo_fit <= 7.0217468750000012e-01 then 7.4941767233445214e-03
-                    else -7.7030211517288116e-02
-                end
-                else 3.9387695049708238e-02
-            end
-            else 1.5353734176588635e-02
+        when key_fit <= 1.8275980950000001e-01 then -6.6739932698834756e-02
+        when tempo_fit <= 6.9751027850000014e-01 then 4.0706187679152538e-02
+        when tempo_fit <= 9.1077673700000006e-01 then case
+            when pool_rank <= 7.3500000000000014e+01 then 9.3595552207403742e-03
+            else -1.0754702200555673e-01
         end
-        else 1.3137926475485728e-02
-    end
-    + case
-        when artist_affinity <= 3.8325217100000003e-01 then -9.2541189468200603e-03
-        when popularity_prior <= 7.6054165900000015e-01 then case
-            when artist_affinity <= 4.6730465286500007e+01 then case
-                when similar_artists_score <= 1.0000000180025095e-35 then -8.7874208956383801e-03
-                when similar_artists_score <= 3.7740679000000006e-02 then case
-                    when exploration_propensity <= 1.9518002300000001e-01 then case
-                        when long_term_favourite_neighbours_score <= 1.0734833950000001e-01 then case
-                            when key_fit <= 2.3144910950000003e-01 then 1.2187032045852034e-01
-                            else -5.8870509008737040e-02
-                        end
-                        else 9.3986865184169086e-02
-                    end
-                    else -6.3397691626422323e-02
-                end
-                else 7.6769529142812034e-04
-            end
-            when track_listeners <= 6.1500000000000007e+01 then case
-                when key_fit <= 1.5722579850000004e-01 then -5.0244063679028506e-02
-                else 1.5750729725797864e-02
-            end
-            else -8.7411160470372715e-02
+        when pool_rank <= 3.8500000000000007e+01 then case
+            when tempo_fit <= 9.8133680450000005e-01 then -1.1031752269790858e-01
+            else 3.0193530061881774e-02
         end
-        when exploration_propensity <= 3.1182547050000003e-01 then case
-            when popular_score <= 1.2314983600000003e-01 then 4.0795636914874478e-02
-            when pool_rank <= 4.8500000000000007e+01 then case
-                when taste_score <= 2.4997712500000002e-01 then -1.7999515035572108e-01
-                else 3.6222905517196875e-03
-            end
-            else 3.6680988112075798e-02
-        end
-        else 8.0661641788833116e-02
-    end
-    + case
-        when artist_affinity <= 1.0390539768500002e+01 then case
-            when artist_affinity <= 1.0215949412500001e+01 then case
-                when long_term_favourite_neighbours_score <= 5.4187344850000019e-01 then -6.0366257508556245e-03
-                when exploration_propensity <= 6.5722682000000018e-02 then case
-                    when exploration_propensity <= 3.8839545000000010e-02 then -2.3713483599586711e-03
-                    when tempo_fit <= 7.7478096450000011e-01 then -5.4853095787258180e-02
-                    else 9.2442605199276467e-02
-                end
-                else -1.5145043768902446e-03
-            end
-            else -8.5492844259287964e-02
-        end
-        when artist_affinity <= 1.0796540169000002e+01 then 4.5095802994650047e-02
-        when popularity_prior <= 5.9501602550000010e-01 then case
-            when popularity_prior <= 5.9043860650000013e-01 then 1.7229294872773049e-04
-            when tempo_fit <= 9.4747407350000012e-01 then -1.9769328542655076e-01
-            else 2.5343240375271477e-02
-        end
-        when exploration_propensity <= 2.1560175800000003e-01 then 6.5688578930567787e-03
-        when similar_artists_score <= 1.8241412650000002e-01 then case
-            when artist_affinity <= 3.8907473339000006e+01 then case
-                when artist_affinity <= 2.3327177019500002e+01 then 1.2419362814169452e-02
-                else -1.4060053970161601e-01
-            end
-            else 6.6782101229061919e-02
-        end
-        else 5.4626432996944391e-02
-    end
-    + case
-        when pool_rank <= 4.5000000000000009e+00 then case
-            when popularity_prior <= 2.4804594850000003e-01 then 8.1198556574710659e-02
-            when track_listeners <= 4.5000000000000009e+00 then case
-                when track_listeners <= 3.5000000000000004e+00 then -6.3117393853734816e-03
-                else -1.1827743538884522e-01
-            end
-            when recent_favourite_neighbours_score <= 1.4549113900000002e-01 then -4.7310866713492258e-02
-            else 1.5387424976418543e-02
-        end
-        when recent_favourite_neighbours_score <= 8.6977621850000009e-01 then case
-            when recent_favourite_neighbours_score <= 8.1050139750000005e-01 then case
-                when new_artist <= 1.0000000180025095e-35 then case
-                    when tempo_fit <= 1.8550695500000002e-02 then case
-                        when pool_rank <= 1.4450000000000003e+02 then 8.2644219015019005e-02
-                        else -9.1055364951103515e-02
-                    end
-                    when popularity_prior <= 7.9473390700000013e-01 then case
-                        when long_term_favourite_neighbours_score <= 5.8581214200000009e-01 then case
-                            when long_term_favourite_neighbours_score <= 5.1139534500000006e-01 then -1.6124364552381164e-03
-                            else 2.9331870794155925e-02
-                        end
-                        else -2.3300457955387061e-02
-                    end
-                    else 2.9307650215253746e-02
-                end
-                when popular_score <= 1.7189034450000004e-01 then -7.0262815132399181e-03
-                else -5.6547136588675800e-02
-            end
-            else -9.6634744092087055e-02
-        end
-        else 4.8869830496455477e-02
-    end
-    + case
-        when new_artist <= 1.0000000180025095e-35 then case
-            when popularity_prior <= 5.7567533000000015e-01 then case
-                when artist_affinity <= 2.1234022350000004e+00 then case
-                    when artist_affinity <= -1.1388996695000000e+00 then case
-                        when similar_artists_score <= 3.8309564300000004e-01 then 8.5888331946978494e-02
-                        else -1.3474564694766930e-01
-                    end
-                    when recent_favourite_neighbours_score <= 8.7475953500000023e-02 then -8.8609357866162447e-03
-                    when pool_rank <= 1.8850000000000003e+02 then -4.3761256592964141e-02
-                    when recent_favourite_neighbours_score <= 1.4549113900000002e-01 then -2.1708350494496619e-02
-                    else 3.2830980490099326e-01
-                end
-                else 7.5920446241339011e-04
-            end
-            when artist_affinity <= 1.3969904709550005e+02 then 9.9893634890849525e-03
-            else 8.8041285537306141e-02
-        end
-        when popularity_prior <= 3.1194172550000004e-01 then case
-            when pool_rank <= 1.7050000000000003e+02 then case
-                when exploration_propensity <= 8.0073982500000015e-02 then -1.1070130944954501e-02
-                when exploration_propensity <= 8.2272361000000016e-02 then 4.5419210730421328e-01
-                else 7.0842667687241359e-02
-            end
-            else -4.0903762432383098e-02
-        end
-        when similar_artists_score <= 6.8651975500000004e-02 then -4.3703014659456856e-02
-        else -9.6786609281164955e-03
-    end
-    + case
-        when new_releases_score <= 8.9039039050000002e-01 then case
-            when tempo_fit <= 7.2625809250000006e-01 then case
-                when popularity_prior <= 1.0000000180025095e-35 then 7.2043245606335210e-02
-                when artist_affinity <= 1.0000000180025095e-35 then -2.1174160248809106e-02
-                else -3.2102716356256869e-03
-            end
-            when new_releases_score <= 8.7066905600000011e-01 then case
-                when artist_affinity <= -5.1800661949999993e-01 then case
-                    when tempo_fit <= 9.5078149200000006e-01 then case
-                        when similar_artists_score <= 9.9757516000000004e-02 then 1.5018506261564527e-01
-                        when tempo_fit <= 9.4034838650000008e-01 then case
-                            when similar_artists_score <= 2.3607402550000003e-01 then 8.0205832600496157e-02
-                            when artist_affinity <= -5.8120985099999989e-01 then -8.4639233682525322e-02
-                            else 8.1811277768720964e-02
-                        end
-                        else 1.3465660651273578e-01
-                    end
-                    else -1.9694766377377215e-02
-                end
-                else 2.1919222958504672e-03
-            end
-            else -1.4894455049914773e-01
-        end
-        when key_fit <= 2.0671285500000003e-01 then -5.3565972191814651e-02
-        when key_fit <= 2.5528965250000007e-01 then 9.2207249089442167e-02
-        when key_fit <= 4.4175237650000004e-01 then -3.1451240610553780e-02
-        else 3.6323519068163702e-02
-    end
-    + case
-        when artist_affinity <= 4.6730465286500007e+01 then case
-            when track_listeners <= 5.1500000000000007e+01 then case
-                when tempo_fit <= 7.2625809250000006e-01 then case
-                    when long_term_favourite_neighbours_score <= 1.3993690000000000e-01 then -1.8508821966549953e-02
-                    when long_term_favourite_neighbours_score <= 1.9199328200000002e-01 then 3.7488432008439744e-02
-                    when long_term_favourite_neighbours_score <= 3.0457418750000004e-01 then case
-                        when recent_favourite_neighbours_score <= 1.4790835100000002e-01 then 3.8294490813859136e-03
-                        else -7.1020956722252671e-02
-                    end
-                    else 6.2487345170606622e-03
-                end
-                else 4.8238626602382538e-04
-            end
-            else 1.0076358661095405e-02
-        end
-        when track_listeners <= 9.5000000000000018e+00 then case
-            when tempo_fit <= 9.3268116100000020e-01 then case
-                when track_listeners <= 7.5000000000000009e+00 then 2.4641020993181450e-02
-                when recent_favourite_neighbours_score <= 4.1020922200000004e-01 then case
-                    when tempo_fit <= 5.3301459650000005e-01 then 6.3791123841312261e-03
-                    else -1.8219937327666266e-01
-                end
-                else 1.6756076056168044e-02
-            end
-            when tempo_fit <= 9.5407793950000019e-01 then -1.0872776612640929e-01
-            else -2.0983042105229895e-02
-        end
-        when track_listeners <= 5.8500000000000007e+01 then 2.4504683815584048e-02
-        else -5.7310630190584258e-02
-    end
-    + case
-        when taste_score <= 2.5953664550000005e-01 then case
-            when popular_score <= 3.5805861000000001e-02 then case
-                when popularity_prior <= 7.4765293150000012e-01 then -1.4777538765562064e-03
-                else 3.2158493417879075e-02
-            end
-            when long_term_favourite_neighbours_score <= 2.4869766450000003e-01 then case
-                when pool_rank <= 1.9050000000000003e+02 then case
-                    when pool_rank <= 1.2500000000000002e+01 then -1.1456201916712999e-01
-                    else 2.8634867602405446e-04
-                end
-                else -6.5020320531726447e-02
-            end
-            when tempo_fit <= 6.1772976350000008e-01 then case
-                when tempo_fit <= 4.6487898150000001e-01 then -1.2809614435680330e-01
-                else 6.2165036023917687e-02
-            end
-            when recent_favourite_neighbours_score <= 3.2897448950000002e-01 then case
-                when pool_rank <= 2.0500000000000004e+01 then -2.3465875431956940e-01
-                else -9.0571748270813879e-02
-            end
-            else -1.1998239916533791e-02
-        end
-        when tempo_fit <= 4.7201526300000007e-01 then case
-            when tempo_fit <= 3.8986422600000004e-01 then case
-                when tempo_fit <= 3.7355971450000008e-01 then -1.9521158343854643e-02
-                else 8.3707559081270644e-02
-            end
-            when long_term_favourite_neighbours_score <= 4.1824055550000006e-01 then -1.6239138674731748e-01
-            else -4.2558290275997682e-02
-        end
-        else 8.8389552701891600e-03
-    end
-    + case
-        when tempo_fit <= 9.9967142550000010e-01 then case
-            when pool_rank <= 1.0950000000000001e+02 then 1.8326458006315074e-03
-            when similar_artists_score <= 1.0000000180025095e-35 then -2.3665898017716624e-02
-            when artist_affinity <= 1.7043079766500004e+01 then -6.5057375095215787e-03
-            when pool_rank <= 1.3650000000000003e+02 then -5.2920542347139138e-02
-            when artist_affinity <= 3.2211903107000005e+01 then case
-                when tempo_fit <= 6.2332281800000011e-01 then -3.9220549933810626e-02
-                else 8.5910128588154402e-02
-            end
-            else -1.8292568866251854e-02
-        end
-        when similar_artists_score <= 8.6560405550000008e-01 then case
-            when key_fit <= 4.1732800700000006e-01 then case
-                when similar_artists_score <= 2.7724104450000003e-01 then 4.3889022492450837e-02
-                else -5.3631037252283145e-02
-            end
-            when popular_score <= 1.0377492900000000e-01 then case
-                when long_term_favourite_neighbours_score <= 7.7985593400000008e-01 then case
-                    when recent_favourite_neighbours_score <= 4.5580880950000008e-01 then -5.6156837508145110e-02
-                    else -2.0622460657084099e-01
-                end
-                else 7.4886742135106585e-02
-            end
-            when key_fit <= 9.7297989150000008e-01 then 4.8682756620703017e-02
-            else 4.3391795155203500e-01
-        end
-        else -1.7613480879928048e-01
+        else 3.6160161737588896e-02
     end
     + case
         when new_releases_score <= 8.3156028350000011e-01 then case
             when new_artist <= 1.0000000180025095e-35 then case
-                when key_fit <= 1.9062519400000003e-01 then case
-                    when new_releases_score <= 4.0149253750000008e-01 then case
-                        when recent_favourite_neighbours_score <= 9.0945335200000010e-01 then 1.0823595743653323e-02
-                        else 6.6370888497220254e-02
+                when popularity_prior <= 5.7567533000000015e-01 then case
+                    when artist_affinity <= -1.1388996695000000e+00 then 6.9070117634907835e-02
+                    when artist_affinity <= 2.8340930050000002e+00 then -1.5944084155447305e-02
+                    when similar_artists_score <= 8.3923311850000004e-01 then case
+                        when long_term_favourite_neighbours_score <= 9.9993785350000008e-01 then -1.4344938646850592e-03
+                        else -4.7598888423268232e-02
                     end
-                    else -1.4164358201291580e-01
+                    else 2.6539127914249474e-02
                 end
-                else -8.0155535783141784e-04
+                else 1.0302645435864562e-02
             end
-            when tempo_fit <= 1.5100312400000002e-01 then -5.9542387711749911e-02
-            else -7.4658888422252240e-03
+            when popular_score <= 2.0447488050000004e-01 then case
+                when tempo_fit <= 1.3470026300000001e-01 then -6.3291239279362518e-02
+                when popular_score <= 1.6074299500000003e-01 then -9.2968024209686279e-03
+                when tempo_fit <= 9.9987679600000012e-01 then 5.0871869731532453e-02
+                else 6.2424679402790684e-01
+            end
+            else -6.7276090834318000e-02
         end
-        when key_fit <= 2.1006404600000003e-01 then case
-            when pool_rank <= 4.5000000000000009e+00 then 1.0037187883370942e-02
-            when tempo_fit <= 7.7879900150000003e-01 then -4.6168424340706116e-02
-            else -2.0229099997965549e-01
+        when tempo_fit <= 4.8645129800000003e-01 then case
+            when key_fit <= 4.6120517200000005e-01 then -1.5970271197390165e-01
+            else 9.0738079201248805e-03
         end
-        when tempo_fit <= 5.1967471100000007e-01 then case
-            when key_fit <= 5.0541169900000005e-01 then -1.0730665542021733e-01
-            when key_fit <= 6.1938391050000019e-01 then 8.9116963533062143e-02
-            else -3.9957551952147917e-02
-        end
-        when new_artist <= 1.0000000180025095e-35 then case
-            when key_fit <= 2.4563028350000002e-01 then 9.2533177703958927e-02
-            else 1.5062236768308465e-02
-        end
-        else 9.2681056395441316e-02
+        when popular_score <= 1.0000000180025095e-35 then 3.6318797248015511e-02
+        else -5.9911222836637607e-02
     end
     + case
-        when new_releases_score <= 5.1471861450000012e-01 then case
-            when artist_affinity <= 9.0980251000000028e+00 then -5.6008013243613042e-03
-            when artist_affinity <= 1.1004207757500001e+01 then case
-                when artist_affinity <= 1.0602094856000003e+01 then case
-                    when similar_artists_score <= 4.2608268250000009e-01 then 2.7451895733282296e-02
-                    when similar_artists_score <= 6.6129704250000010e-01 then -8.5261006366048483e-02
-                    else 4.7123132887961269e-03
-                end
-                else 5.7675875094936296e-02
-            end
-            when popularity_prior <= 6.9324302700000018e-01 then case
-                when artist_affinity <= 1.4252822385500002e+01 then case
-                    when pool_rank <= 6.5000000000000009e+00 then -9.3919045869670301e-02
-                    when long_term_favourite_neighbours_score <= 4.4663381400000007e-01 then -2.6440422895699853e-02
-                    else 4.0305241539362886e-02
-                end
-                else 1.0655349135254105e-04
-            end
-            else 3.2553926883319970e-02
-        end
-        when key_fit <= 2.0671285500000003e-01 then -4.4632097105401558e-02
-        when long_term_favourite_neighbours_score <= 2.4171434650000004e-01 then case
-            when popularity_prior <= 4.4918291050000009e-01 then 1.9689900344549819e-02
-            when track_listeners <= 6.5500000000000014e+01 then -4.7202446540318861e-02
-            else 8.8507471440377752e-02
-        end
-        else 4.2525516787322269e-02
-    end
-    + case
-        when new_releases_score <= 9.8898809500000018e-01 then case
-            when similar_artists_score <= 1.0000000180025095e-35 then case
-                when popular_score <= 2.0447488050000004e-01 then case
-                    when popularity_prior <= 8.5200125150000006e-01 then case
-                        when artist_affinity <= 4.6730465286500007e+01 then -1.2240715659224894e-02
-                        when key_fit <= 2.7965400800000006e-01 then 3.3726167670127684e-02
-                        when key_fit <= 5.2889282050000019e-01 then -2.8327809432672629e-02
-                        else 9.2189835153565873e-03
-                    end
-                    when pool_rank <= 1.5050000000000003e+02 then 1.2847802552332518e-01
-                    else -1.1329884592465869e-01
-                end
-                else -6.0530525558460946e-02
-            end
-            when similar_artists_score <= 3.7740679000000006e-02 then case
-                when new_releases_score <= 1.0000000180025095e-35 then 4.3175671152783278e-02
-                else -1.9496938884339701e-01
-            end
-            when new_releases_score <= 9.7559523800000003e-01 then -2.4314881198703411e-04
-            else -2.1854703183490201e-01
-        end
-        when tempo_fit <= 9.8917432100000013e-01 then case
-            when tempo_fit <= 4.8638459100000003e-01 then case
-                when key_fit <= 6.6052070700000010e-01 then -1.1834279653432112e-01
-                else 4.9502085798148132e-02
-            end
-            else 3.9969247774110310e-02
-        end
-        else -4.3336010080058995e-02
-    end
-    + case
-        when popular_score <= 2.0785650000000003e-01 then case
-            when track_listeners <= 6.2500000000000007e+01 then case
-                when exploration_propensity <= 5.0308642000000015e-01 then case
-                    when artist_affinity <= -1.1388996695000000e+00 then case
-                        when similar_artists_score <= 3.9656146750000004e-01 then 7.3301174749841935e-02
-                        else -4.9934254442343437e-02
-                    end
-                    else -5.0269743733271288e-04
-                end
-                when similar_artists_score <= 8.1033941000000009e-01 then case
-                    when artist_affinity <= -6.2332953299999982e-01 then 1.0623097500044401e-01
-                    when track_listeners <= 2.3500000000000004e+01 then case
-                        when tempo_fit <= 9.7346803600000020e-01 then -7.7222810147213689e-02
-                        else 1.1573272091399999e-02
-                    end
-                    else 2.2522064918309337e-03
-                end
-                else -2.1441382971673956e-01
-            end
-            when pool_rank <= 1.2500000000000002e+01 then case
-                when similar_artists_score <= 6.9153891900000009e-01 then 1.5815485758112958e-02
-                when popularity_prior <= 7.7957874450000009e-01 then -1.4628479763336785e-01
-                else 5.7566722170906857e-03
-            end
-            else 2.8853352822298034e-02
-        end
-        when track_listeners <= 1.0450000000000001e+02 then -4.5504339965531743e-02
-        when popularity_prior <= 9.0068935250000004e-01 then 7.9319749006057857e-02
-        else -2.0992807098974390e-02
-    end
-    + case
-        when artist_affinity <= 6.2162982346500009e+01 then case
-            when new_releases_score <= 5.1695402300000015e-01 then case
-                when new_releases_score <= 2.8032548650000005e-01 then case
-                    when artist_affinity <= 3.5522628055000003e+00 then case
-                        when similar_artists_score <= 1.2984971000000001e-02 then case
-                            when artist_affinity <= 3.2484936190000004e+00 then -3.1517030769367800e-02
-                            else 6.8952674492041691e-02
+        when popularity_prior <= 7.4477434300000012e-01 then case
+            when exploration_propensity <= 6.0347409400000018e-01 then case
+                when artist_affinity <= 9.1040795235000029e+00 then -4.8621621816888928e-03
+                when popularity_prior <= 5.0959359550000005e-01 then case
+                    when key_fit <= 6.4809195450000012e-01 then case
+                        when pool_rank <= 6.5000000000000009e+00 then case
+                            when track_listeners <= 9.5000000000000018e+00 then 3.9415534203716469e-02
+                            else -2.6479024618521141e-02
                         end
-                        else -5.0862038795217255e-03
+                        else -1.1912624387816506e-02
                     end
-                    when track_listeners <= 1.3050000000000003e+02 then 5.1215018438232815e-04
-                    else 7.6025844675358722e-02
+                    else 1.1506375974777838e-02
                 end
-                when similar_artists_score <= 8.3935302550000002e-01 then case
-                    when artist_affinity <= 2.4532814825000004e+00 then 4.1659576553392995e-02
-                    else -9.0370743530643408e-02
-                end
-                else 1.2342798603371162e-01
+                else 1.1655035404193100e-02
             end
-            when track_listeners <= 6.5500000000000014e+01 then case
-                when popularity_prior <= 5.6483389900000003e-01 then 1.8952808473725321e-02
-                when popularity_prior <= 6.2920382600000013e-01 then case
-                    when artist_affinity <= 3.0181198646000002e+01 then case
-                        when source_count <= 2.5000000000000004e+00 then -8.4276352784514230e-02
-                        else -2.9116072580172153e-01
-                    end
-                    else 1.8132266798764351e-02
+            when similar_artists_score <= 5.5743766700000019e-01 then case
+                when long_term_favourite_neighbours_score <= 6.1559642000000003e-01 then case
+                    when long_term_favourite_neighbours_score <= 5.9472288300000009e-01 then -4.2765812673117597e-02
+                    else 1.3314137744118701e-01
                 end
-                else 9.1166904672225924e-03
+                else -1.6579508986701100e-01
             end
-            else 8.8127763279713819e-02
+            else -1.3882675893012733e-01
         end
-        else 1.4268001031585893e-02
+        when similar_artists_score <= 4.9987739200000009e-01 then -3.3042476742530247e-03
+        when exploration_propensity <= 3.1182547050000003e-01 then case
+            when popularity_prior <= 7.5322952550000011e-01 then 8.5617442427965512e-02
+            else 1.1597944320786046e-02
+        end
+        when popularity_prior <= 8.4454921500000013e-01 then 2.7583479326438617e-02
+        else 1.1855635223663426e-01
     end
     + case
-        when new_releases_score <= 9.4782214150000010e-01 then case
-            when tempo_fit <= 9.9894468100000011e-01 then case
-                when tempo_fit <= 9.9781982150000015e-01 then -1.2793958670366558e-03
-                when long_term_favourite_neighbours_score <= 9.9993785350000008e-01 then case
-                    when track_listeners <= 4.1500000000000007e+01 then case
-                        when long_term_favourite_neighbours_score <= 1.6139896650000005e-01 then -1.3467274159222635e-02
-                        when key_fit <= 2.0671285500000003e-01 then 6.0357073396602047e-02
-                        when similar_artists_score <= 4.2074234750000006e-01 then -1.6354810458484723e-01
-                        else -2.9805449431826139e-02
+        when track_listeners <= 4.1500000000000007e+01 then case
+            when track_listeners <= 3.6500000000000007e+01 then case
+                when new_releases_score <= 8.3156028350000011e-01 then case
+                    when artist_affinity <= 6.6689206646500011e+01 then -3.6137293691163724e-03
+                    else 1.4042659788437859e-02
+                end
+                when exploration_propensity <= 1.3387878350000001e-01 then case
+                    when key_fit <= 5.6192945150000007e-01 then case
+                        when track_listeners <= 4.5000000000000009e+00 then 3.0250047438073996e-02
+                        else -5.0899957622757321e-02
                     end
-                    else 4.1272012324182816e-02
+                    else 3.1670575614795714e-02
                 end
-                else -2.9296276284185951e-01
+                else 4.3932382978985329e-02
             end
-            when long_term_favourite_neighbours_score <= 4.8567712950000003e-01 then case
-                when key_fit <= 4.5505386750000004e-01 then case
-                    when taste_score <= 4.4521902000000009e-02 then 8.5760265849094061e-02
-                    else 1.3838201805245774e-02
+            when new_releases_score <= 9.6393762200000010e-01 then case
+                when artist_affinity <= 5.5361807741000007e+01 then case
+                    when pool_rank <= 4.6500000000000007e+01 then case
+                        when artist_affinity <= 1.3366466637000000e+01 then case
+                            when artist_affinity <= 1.1230489740000001e+01 then case
+                                when long_term_favourite_neighbours_score <= 3.6027889850000006e-01 then -1.3268355398581230e-01
+                                else 1.3671776543389991e-02
+                            end
+                            else 9.2117538449221867e-02
+                        end
+                        else -1.4393229436452756e-01
+                    end
+                    when artist_affinity <= 8.6176169750000009e-01 then -5.7802544255969451e-02
+                    else 2.4060724874166928e-02
                 end
-                when track_listeners <= 1.1500000000000002e+01 then case
-                    when artist_affinity <= 1.4524818711500002e+01 then -2.1973697850388659e-02
-                    when similar_artists_score <= 1.0000000180025095e-35 then -6.2490414019940113e-02
-                    else -2.3434909274042154e-01
-                end
-                else 1.9355231361849291e-02
+                else 5.0023519868255595e-02
             end
-            else 6.2952336462251401e-02
+            else -2.4377208151277779e-01
         end
-        else 2.2416817274169300e-02
+        else 1.2425737107140723e-02
     end
     + case
-        when artist_affinity <= 3.8325217100000003e-01 then case
+        when source_count <= 3.5000000000000004e+00 then case
+            when artist_affinity <= 4.6585417840500007e+01 then case
+                when track_listeners <= 7.8500000000000014e+01 then case
+                    when popular_score <= 3.5805861000000001e-02 then -2.7541336710496384e-03
+                    when pool_rank <= 8.5000000000000018e+00 then -1.6396025253208757e-01
+                    when taste_score <= 3.0211682000000004e-02 then -5.6390473006816037e-02
+                    when artist_affinity <= 1.2196096670000001e+00 then case
+                        when artist_affinity <= 1.0366089940000003e+00 then 3.8051099208845176e-03
+                        else 1.1268463605282684e-01
+                    end
+                    when similar_artists_score <= 2.7730844500000001e-01 then 9.7213112218490095e-03
+                    else -7.3786166824672275e-02
+                end
+                when track_listeners <= 8.2500000000000014e+01 then 1.0169132107820728e-01
+                when pool_rank <= 1.8500000000000004e+01 then -8.5164380085074667e-02
+                when exploration_propensity <= 1.8800205650000004e-01 then case
+                    when taste_score <= 1.7532215200000004e-01 then 3.6872236152025099e-03
+                    else -1.8420258354717578e-01
+                end
+                else 5.2689091133395295e-02
+            end
+            else 1.1624853407422121e-02
+        end
+        when taste_score <= 2.4156958750000004e-01 then -2.4320241299315776e-02
+        else 2.5243918404821642e-02
+    end
+    + case
+        when similar_artists_score <= 6.1500613500000009e-02 then case
+            when popularity_prior <= 4.2983647950000009e-01 then -1.4965962560623439e-02
+            when new_artist <= 1.0000000180025095e-35 then case
+                when tempo_fit <= 9.9994566950000008e-01 then case
+                    when exploration_propensity <= 3.4902177900000003e-01 then 9.0874852811305418e-03
+                    else -3.2423326017020235e-02
+                end
+                else -1.4301334904954519e-01
+            end
+            when popularity_prior <= 4.3494390650000009e-01 then case
+                when source_count <= 2.5000000000000004e+00 then -8.3665473989862293e-02
+                else 6.8136351643418602e-01
+            end
+            when popularity_prior <= 7.3881918850000006e-01 then -5.7266838154517476e-02
+            when popularity_prior <= 7.4008135750000015e-01 then 6.5529359054403979e-01
+            else 5.7203007056530280e-04
+        end
+        when artist_affinity <= 1.0390539768500002e+01 then case
+            when artist_affinity <= 1.0219123257000001e+01 then case
+                when new_releases_score <= 9.0283241500000011e-01 then -2.7684459533573284e-03
+                else 4.1848872054585408e-02
+            end
+            else -1.1979352793876336e-01
+        end
+        when exploration_propensity <= 1.8283397300000004e-01 then 3.2743765817036686e-03
+        when long_term_favourite_neighbours_score <= 6.2554013000000008e-01 then 3.5602261899337309e-02
+        else -1.2244641505554016e-02
+    end
+    + case
+        when pool_rank <= 4.5000000000000009e+00 then case
+            when popularity_prior <= 2.4804594850000003e-01 then 7.7299817438943541e-02
+            when track_listeners <= 4.5000000000000009e+00 then -4.6026160988986840e-02
+            when recent_favourite_neighbours_score <= 1.4531665100000005e-01 then -4.4117373532501197e-02
+            when recent_favourite_neighbours_score <= 2.1897107300000004e-01 then 8.5976226708372766e-02
+            else 1.2606829602149787e-02
+        end
+        when recent_favourite_neighbours_score <= 8.6982683050000009e-01 then case
+            when recent_favourite_neighbours_score <= 7.1085507950000015e-01 then case
+                when new_artist <= 1.0000000180025095e-35 then case
+                    when popularity_prior <= 7.9473390700000013e-01 then -1.5270643519843467e-03
+                    else 3.4440894356292814e-02
+                end
+                else -1.1560720129479889e-02
+            end
+            when recent_favourite_neighbours_score <= 7.2605350700000015e-01 then -1.6426476149986377e-01
+            when track_listeners <= 3.8500000000000007e+01 then case
+                when tempo_fit <= 6.1201850650000011e-01 then -1.1997979020260380e-01
+                when key_fit <= 6.7704460350000006e-01 then 2.4650990752768807e-02
+                when tempo_fit <= 8.4872366800000010e-01 then 3.5230650669816233e-02
+                else -1.7083863572183375e-01
+            end
+            else -1.7468152113021956e-01
+        end
+        else 4.8304995728829153e-02
+    end
+    + case
+        when similar_artists_score <= 9.9996301400000009e-01 then case
+            when new_artist <= 1.0000000180025095e-35 then case
+                when popularity_prior <= 7.4477434300000012e-01 then -4.9228955148363150e-05
+                when tempo_fit <= 9.9815951200000008e-01 then case
+                    when exploration_propensity <= 3.1182547050000003e-01 then 1.9064220331655262e-02
+                    else 6.9392688992296836e-02
+                end
+                else -8.6474705275513639e-02
+            end
             when popularity_prior <= 3.1194172550000004e-01 then case
-                when key_fit <= 9.1159770800000006e-01 then case
-                    when popularity_prior <= 2.9862445600000004e-01 then -2.0986037612021322e-03
-                    else 8.5341357164466183e-02
+                when pool_rank <= 1.7050000000000003e+02 then case
+                    when exploration_propensity <= 8.0073982500000015e-02 then case
+                        when pool_rank <= 1.6250000000000003e+02 then case
+                            when new_releases_score <= 9.0283241500000011e-01 then -4.2915872244869785e-02
+                            else 1.5487440142163550e-01
+                        end
+                        when exploration_propensity <= 1.0000000180025095e-35 then 8.6688596685489960e-01
+                        else -1.1070840719373996e-01
+                    end
+                    when track_listeners <= 4.5000000000000009e+00 then 4.4702139093383907e-02
+                    else 1.3348259028410833e-01
                 end
-                when taste_score <= 4.0389687500000007e-02 then -5.6087070761132757e-02
-                else 1.3408341305538035e-01
+                else -4.1897915205381955e-02
             end
-            when tempo_fit <= 4.3556360500000008e-01 then -3.5380730460794894e-02
-            else -7.9124082949780204e-03
+            when tempo_fit <= 3.6569674000000008e-01 then -5.1994392809196668e-02
+            else -1.1720781995780714e-02
+        end
+        when recent_favourite_neighbours_score <= 9.9995012700000008e-01 then 1.4600672289658209e-02
+        else 7.5684695120156645e-02
+    end
+    + case
+        when new_releases_score <= 9.0283241500000011e-01 then case
+            when tempo_fit <= 7.2625246600000015e-01 then case
+                when artist_affinity <= 9.1040795235000029e+00 then case
+                    when popularity_prior <= 5.3066597450000008e-01 then -2.7958160581444798e-02
+                    when artist_affinity <= 8.3469212060000011e+00 then case
+                        when pool_rank <= 1.4850000000000003e+02 then 6.1536972023589912e-03
+                        else -3.0372101797151885e-02
+                    end
+                    else -1.3727145118665227e-01
+                end
+                else 2.9836829655263265e-03
+            end
+            when artist_affinity <= -5.1800661949999993e-01 then case
+                when tempo_fit <= 9.5080893600000016e-01 then case
+                    when track_listeners <= 4.5000000000000009e+00 then 1.5788179607126376e-01
+                    when artist_affinity <= -5.8120985099999989e-01 then case
+                        when similar_artists_score <= 2.2806623650000005e-01 then 7.6304396273150679e-02
+                        else -3.0403468006936690e-02
+                    end
+                    else 1.2499642020795665e-01
+                end
+                else -1.5325048814017190e-02
+            end
+            else 1.7842330543101231e-03
+        end
+        when key_fit <= 2.0667513500000004e-01 then -4.5364069364894871e-02
+        when key_fit <= 2.5528965250000007e-01 then 9.2063095820994895e-02
+        when key_fit <= 4.4177920100000007e-01 then -2.8204346334549258e-02
+        else 3.3649692536584778e-02
+    end
+    + case
+        when artist_affinity <= 7.2366594363500027e+01 then case
+            when artist_affinity <= -1.2985596294999997e+00 then 5.2468562311220081e-02
+            when tempo_fit <= 9.9484544850000012e-01 then -2.3456549712082640e-03
+            else 9.5727846096753839e-03
+        end
+        when track_listeners <= 1.7500000000000004e+01 then case
+            when tempo_fit <= 9.9195558600000011e-01 then case
+                when popularity_prior <= 4.1899102150000006e-01 then case
+                    when recent_favourite_neighbours_score <= 7.6640210750000015e-01 then case
+                        when key_fit <= 2.6471135200000007e-01 then 6.4233844859775194e-02
+                        when key_fit <= 7.2973011550000011e-01 then -2.4821867030468465e-02
+                        when popularity_prior <= 3.5485435900000006e-01 then -2.0227602504760869e-02
+                        else 7.5954993385358230e-02
+                    end
+                    else 9.3756271331067731e-02
+                end
+                when popularity_prior <= 4.5360880300000006e-01 then -9.2805536047103232e-02
+                else 6.6051007684673983e-03
+            end
+            when long_term_favourite_neighbours_score <= 1.2150029150000001e-01 then -9.4116032880350864e-03
+            else -1.3531859700259841e-01
+        end
+        when popularity_prior <= 4.6996907200000004e-01 then 9.4610865235367603e-02
+        when track_listeners <= 2.6500000000000004e+01 then -1.1932080407296413e-02
+        else 4.7448124075376297e-02
+    end
+    + case
+        when taste_score <= 2.6029321800000010e-01 then case
+            when pool_rank <= 1.8500000000000004e+01 then case
+                when tempo_fit <= 9.6970165200000014e-01 then case
+                    when key_fit <= 7.8079898900000011e-01 then case
+                        when recent_favourite_neighbours_score <= 1.0675307350000000e-01 then -6.0362155271746591e-02
+                        when long_term_favourite_neighbours_score <= 2.2136406000000003e-01 then case
+                            when tempo_fit <= 7.6647786100000015e-01 then case
+                                when tempo_fit <= 6.1772976350000008e-01 then 1.0164871119921317e-02
+                                else -1.6031384088170741e-01
+                            end
+                            else 5.6310299353104824e-02
+                        end
+                        when long_term_favourite_neighbours_score <= 2.9896473500000004e-01 then -1.3849510320097688e-01
+                        when taste_score <= 2.5052025750000007e-01 then 1.2837329611776702e-02
+                        else -1.2638753157009450e-01
+                    end
+                    when artist_affinity <= 6.2089882033500011e+01 then 7.9762223413839782e-03
+                    else 8.9855706437496227e-02
+                end
+                when artist_affinity <= 1.1006903245000002e+02 then case
+                    when artist_affinity <= 3.1085527966000004e+01 then case
+                        when recent_favourite_neighbours_score <= 2.1718271150000004e-01 then -9.6951845677335405e-02
+                        else -5.2784005653253342e-03
+                    end
+                    else -1.4239558856708115e-01
+                end
+                else 5.4443965505243566e-02
+            end
+            else -4.5873964150688602e-04
+        end
+        else 6.1252888859130231e-03
+    end
+    + case
+        when artist_affinity <= -1.0067584084999999e+00 then 3.8923036133901585e-02
+        when artist_affinity <= 7.2366594363500027e+01 then case
+            when similar_artists_score <= 1.2989761500000000e-02 then -9.6112490252635574e-03
+            when similar_artists_score <= 3.7736688000000011e-02 then case
+                when long_term_favourite_neighbours_score <= 6.0509105600000013e-01 then case
+                    when long_term_favourite_neighbours_score <= 1.0000000180025095e-35 then case
+                        when tempo_fit <= 8.9307573300000020e-01 then -9.3601857140326691e-02
+                        when artist_affinity <= 1.2196096670000001e+00 then 1.2523220827699580e-01
+                        else -3.8719585861663852e-02
+                    end
+                    else 6.5700746723573206e-02
+                end
+                else -2.5550776956608645e-01
+            end
+            when tempo_fit <= 9.9966876500000013e-01 then 1.6797947905772842e-04
+            when similar_artists_score <= 7.2551687450000013e-01 then case
+                when key_fit <= 5.2572224000000012e-01 then 1.2513674030829309e-02
+                when popularity_prior <= 7.3881918850000006e-01 then -9.9733186469841528e-02
+                else 9.0144568336265440e-02
+            end
+            else -1.4517429928381403e-01
+        end
+        when pool_rank <= 1.2050000000000001e+02 then case
+            when taste_score <= 1.6690163400000002e-01 then 3.8377984305994928e-02
+            else 1.7759519482139251e-03
+        end
+        else -7.5941159912077949e-02
+    end
+    + case
+        when pool_rank <= 1.9150000000000003e+02 then 9.9393769852432787e-04
+        when popular_score <= 8.6998103500000021e-02 then case
+            when key_fit <= 6.8050576000000007e-01 then case
+                when pool_rank <= 2.7050000000000006e+02 then case
+                    when exploration_propensity <= 2.4584366650000003e-01 then case
+                        when long_term_favourite_neighbours_score <= 5.7673333000000007e-02 then case
+                            when tempo_fit <= 7.5324151850000021e-01 then -3.4240545937332674e-02
+                            else 5.2661291010446219e-03
+                        end
+                        when taste_score <= 3.6380584500000000e-02 then 8.2466276092992508e-02
+                        else -1.1570668697769947e-01
+                    end
+                    else -5.4926254455350980e-02
+                end
+                when tempo_fit <= 9.8031302300000012e-01 then case
+                    when similar_artists_score <= 1.3668771250000003e-01 then -4.3804516857211826e-03
+                    else 6.8571746960424382e-02
+                end
+                when exploration_propensity <= 3.1405775050000007e-01 then case
+                    when key_fit <= 4.1741513900000010e-01 then case
+                        when key_fit <= 3.8942976700000004e-01 then 7.8475832179190769e-02
+                        else 4.0647603063198307e-01
+                    end
+                    else -6.1166289934206697e-02
+                end
+                when new_artist <= 1.0000000180025095e-35 then -2.7972596053244893e-02
+                else 5.8810576809537851e-01
+            end
+            else -3.0534140973683951e-02
+        end
+        else -7.3269480955179100e-02
+    end
+    + case
+        when artist_affinity <= 9.1040795235000029e+00 then case
+            when new_releases_score <= 9.9523809500000004e-01 then case
+                when artist_affinity <= 8.9461932135000009e+00 then -4.9563532958833484e-03
+                else -9.5548649580553313e-02
+            end
+            else 3.5719176257158411e-02
+        end
+        when artist_affinity <= 1.1005214998500003e+01 then case
+            when artist_affinity <= 1.0602803476000002e+01 then case
+                when similar_artists_score <= 4.1039207400000005e-01 then case
+                    when taste_score <= 2.4038094500000003e-02 then -7.1626373749737668e-02
+                    else 3.1988615698621527e-02
+                end
+                when recent_favourite_neighbours_score <= 2.1718271150000004e-01 then case
+                    when popularity_prior <= 4.0717938350000010e-01 then case
+                        when similar_artists_score <= 6.7630909850000009e-01 then -9.0806981190152958e-02
+                        else 1.0098564593272652e-01
+                    end
+                    else -1.0559451368604192e-01
+                end
+                else 2.8010497983014134e-02
+            end
+            else 5.7912192623211282e-02
         end
         when popularity_prior <= 7.6054165900000015e-01 then case
-            when popular_score <= 1.2838827850000004e-01 then case
-                when key_fit <= 3.6525473250000007e-01 then case
-                    when popularity_prior <= 3.7202231100000005e-01 then -1.2890960421812503e-02
-                    when similar_artists_score <= 3.0474831500000005e-01 then 2.4015753704469418e-02
-                    else -3.0581468306692889e-03
-                end
-                when popularity_prior <= 7.5322952550000011e-01 then case
-                    when recent_favourite_neighbours_score <= 1.1438041950000001e-01 then 4.0285896052236593e-03
-                    else -8.9101803824099095e-03
-                end
-                else -1.2824009047844684e-01
+            when key_fit <= 4.8793406950000007e-01 then case
+                when key_fit <= 4.2309074100000005e-01 then -5.9249029599323837e-04
+                else -2.8265202829975373e-02
             end
-            when tempo_fit <= 9.8421820100000013e-01 then 4.2922776270185120e-02
-            else -5.6817124246222012e-02
+            when new_releases_score <= 4.9106858050000007e-01 then 2.0629506649818153e-03
+            else 3.3166263239002541e-02
         end
-        else 2.4740367652265238e-02
+        else 5.5645164027213402e-02
     end
     + case
-        when artist_affinity <= -1.3008023699999998e+00 then case
-            when similar_artists_score <= 3.9656146750000004e-01 then case
-                when taste_score <= 6.0673319000000010e-02 then 2.1956195105275925e-02
-                else 1.1880580516382766e-01
-            end
-            else -6.6707554427021629e-02
-        end
-        when artist_affinity <= 4.2816109280000010e+00 then case
-            when new_releases_score <= 9.7559523800000003e-01 then case
-                when new_releases_score <= 9.4365079350000014e-01 then case
-                    when artist_affinity <= 4.1477847260000003e+00 then -5.6181610671196250e-03
-                    when taste_score <= 1.7468260650000003e-01 then case
-                        when exploration_propensity <= 8.8964992500000020e-02 then -1.4893744496993436e-01
-                        else 7.4658027331587374e-03
-                    end
-                    else -1.9125045310858876e-01
+        when artist_affinity <= 4.6585417840500007e+01 then case
+            when similar_artists_score <= 1.2989761500000000e-02 then case
+                when popularity_prior <= 1.0000000180025095e-35 then 7.4201814441393274e-02
+                when popular_score <= 1.8597197400000001e-01 then case
+                    when popularity_prior <= 4.6204091300000005e-01 then -1.8715068779735403e-02
+                    else 3.5075813144320805e-04
                 end
-                else -2.6514952796420738e-01
+                else -5.7330029939645734e-02
             end
-            else 5.1898845638802905e-02
-        end
-        when track_listeners <= 1.3050000000000003e+02 then case
-            when popularity_prior <= 8.5047557950000008e-01 then case
-                when popularity_prior <= 7.6054165900000015e-01 then 1.6576573830000031e-03
-                when tempo_fit <= 6.1201850650000011e-01 then 7.4853771859723139e-02
-                when tempo_fit <= 9.1299393500000015e-01 then 3.6167969864024825e-02
-                else -5.6136276767038487e-02
-            end
-            else -1.3887059072259564e-01
-        end
-        else 5.7422041926630134e-02
-    end
-    + case
-        when artist_affinity <= -1.3008023699999998e+00 then case
-            when similar_artists_score <= 3.9656146750000004e-01 then 7.5550576848312317e-02
-            else -7.0425687532967005e-02
-        end
-        when artist_affinity <= 2.0277731355000004e+01 then case
-            when source_count <= 4.5000000000000009e+00 then -2.0592684949414294e-03
-            else -2.5986364049846966e-01
-        end
-        when pool_rank <= 9.6500000000000014e+01 then case
-            when pool_rank <= 8.4500000000000014e+01 then case
-                when popularity_prior <= 4.3494390650000009e-01 then case
-                    when popularity_prior <= 4.1899102150000006e-01 then case
-                        when key_fit <= 5.9212267500000006e-02 then 1.0740111937204620e-01
-                        when similar_artists_score <= 6.2188567000000006e-01 then -9.2338158168489750e-03
-                        else 3.5497217742236596e-02
-                    end
-                    when track_listeners <= 1.6500000000000004e+01 then -1.1934231581080881e-01
-                    else 4.1711887896298566e-02
+            when similar_artists_score <= 3.7736688000000011e-02 then case
+                when key_fit <= 5.0281259550000013e-01 then case
+                    when key_fit <= 1.3763170350000001e-01 then -1.6440737127639360e-01
+                    else 6.9296794195484762e-02
                 end
-                else 1.0825372227834581e-02
+                when pool_rank <= 1.0500000000000002e+01 then -2.4027678833210794e-01
+                else -1.5144270771931178e-03
             end
-            else -6.3483859280001650e-02
-        end
-        when similar_artists_score <= 1.2984971000000001e-02 then case
-            when track_listeners <= 3.7500000000000007e+01 then case
-                when recent_favourite_neighbours_score <= 5.9921830500000002e-02 then 1.8601434446060185e-02
-                else -4.3188470912921051e-02
-            end
-            else 7.1421947618006867e-02
-        end
-        else 4.7052202729128037e-02
-    end
-    + case
-        when taste_score <= 2.1194217050000003e-01 then case
-            when taste_score <= 1.7468260650000003e-01 then -9.0611217561201998e-04
-            else -2.0692519176984614e-02
-        end
-        when pool_rank <= 3.6500000000000007e+01 then case
-            when recent_favourite_neighbours_score <= 5.3074360850000013e-01 then case
-                when tempo_fit <= 7.5759530150000010e-01 then case
-                    when similar_artists_score <= 5.3099184500000007e-01 then case
-                        when tempo_fit <= 7.1664850950000003e-01 then 2.0822206176275178e-02
-                        when track_listeners <= 1.2500000000000002e+01 then -8.2532235627254327e-03
-                        else -1.7293585934684308e-01
-                    end
-                    when tempo_fit <= 4.8638459100000003e-01 then 1.1695419925446753e-02
-                    when tempo_fit <= 6.1201850650000011e-01 then -1.2594635823084374e-01
-                    when taste_score <= 2.8192824800000010e-01 then -1.3345712856444700e-01
-                    else -1.2887756666075360e-02
-                end
-                when pool_rank <= 2.8500000000000004e+01 then 2.1195165426570149e-02
-                else -6.6629694633646513e-02
-            end
-            when tempo_fit <= 4.7201526300000007e-01 then -4.5313144137422316e-02
-            when similar_artists_score <= 8.9579424050000012e-01 then -3.2427652755083526e-03
-            else 3.3067986205396138e-02
-        end
-        else -1.0365215558613844e-01
-    end
-    + case
-        when artist_affinity <= 4.6730465286500007e+01 then -1.0458393577436208e-03
-        when key_fit <= 1.3235223850000002e-01 then case
-            when key_fit <= 9.0090051000000018e-02 then -1.3611425591292789e-02
-            else -1.6154671355259995e-01
+            else -6.3485175457240583e-04
         end
         when popularity_prior <= 6.6897214150000017e-01 then case
-            when popularity_prior <= 6.1579762950000017e-01 then case
-                when taste_score <= 3.4353509300000007e-01 then case
-                    when pool_rank <= 6.5000000000000009e+00 then 4.8157182755046463e-02
-                    when long_term_favourite_neighbours_score <= 8.4343515000000022e-02 then 2.0488591788957171e-02
-                    when pool_rank <= 2.6500000000000004e+01 then case
-                        when key_fit <= 9.1159770800000006e-01 then case
-                            when key_fit <= 2.6471135200000007e-01 then 2.4188214685294314e-02
-                            when popularity_prior <= 4.9765346950000006e-01 then case
-                                when exploration_propensity <= 6.7732891500000017e-02 then -9.4819613848753245e-02
-                                else -5.7086478826030790e-03
+            when key_fit <= 1.3216306500000002e-01 then case
+                when artist_affinity <= 7.8861536086000015e+01 then -1.5630426413786816e-01
+                else 1.9914684995150603e-02
+            end
+            when pool_rank <= 1.2500000000000002e+01 then 2.6276941459476368e-02
+            when key_fit <= 6.2939060900000010e-01 then -8.9133149549055074e-03
+            else 2.1217295219122280e-02
+        end
+        else -9.0956921189720652e-02
+    end
+    + case
+        when artist_affinity <= 1.5907260413000001e+01 then case
+            when artist_affinity <= 1.5509422693000001e+01 then case
+                when source_count <= 4.5000000000000009e+00 then -3.0281910011214549e-03
+                else -2.4576914831202604e-01
+            end
+            when tempo_fit <= 6.2332821950000017e-01 then 2.1606743704782286e-02
+            else -1.5611097262000295e-01
+        end
+        when pool_rank <= 1.3550000000000003e+02 then case
+            when popularity_prior <= 3.5485435900000006e-01 then case
+                when similar_artists_score <= 4.4830742500000004e-01 then case
+                    when popularity_prior <= 3.4535764350000003e-01 then case
+                        when pool_rank <= 6.5000000000000009e+00 then 3.1775991812749177e-02
+                        when tempo_fit <= 9.3270947650000002e-01 then -7.4551161933905001e-03
+                        when source_count <= 2.5000000000000004e+00 then case
+                            when similar_artists_score <= 5.1046062500000010e-02 then case
+                                when artist_affinity <= 6.6689206646500011e+01 then 2.8754446946110141e-03
+                                else -1.0144274152993304e-01
                             end
-                            else -1.4484123769179863e-01
+                            when popularity_prior <= 2.2571637300000005e-01 then -3.6473533834623872e-02
+                            else -2.0989851003625898e-01
                         end
-                        else 3.7200757210037051e-02
+                        else -1.7964168192867461e-01
                     end
-                    when long_term_favourite_neighbours_score <= 1.2650808100000002e-01 then -1.0024480230113386e-01
-                    else 1.1394834453424605e-02
+                    else -1.0001483938880479e-01
                 end
-                else 2.8149312520190584e-02
+                else 2.9335567505652582e-02
             end
-            else 4.8616903987177121e-02
+            else 6.5240547499727996e-03
         end
-        else -7.2060825982107626e-02
+        else 2.9630226392945710e-02
     end
     + case
-        when new_releases_score <= 8.3156028350000011e-01 then case
-            when tempo_fit <= 9.9485334400000014e-01 then case
-                when tempo_fit <= 9.9195808550000020e-01 then case
-                    when popularity_prior <= 5.8244025850000003e-01 then case
-                        when long_term_favourite_neighbours_score <= 7.5830993750000009e-01 then case
-                            when artist_affinity <= -1.3008023699999998e+00 then 7.3676842013364122e-02
-                            else -2.7716798453880720e-03
-                        end
-                        when tempo_fit <= 9.7596183800000003e-01 then case
-                            when recent_favourite_neighbours_score <= 2.7934310500000004e-01 then 2.7517308556828986e-02
-                            when taste_score <= 5.4058479400000015e-01 then -8.5344016090045188e-02
-                            else -1.8337478068514990e-02
-                        end
-                        else 4.0550610473655033e-02
+        when artist_affinity <= 3.5533001095000003e+00 then case
+            when new_releases_score <= 2.7622890700000008e-01 then case
+                when similar_artists_score <= 1.2989761500000000e-02 then case
+                    when artist_affinity <= 3.2498260305000004e+00 then case
+                        when track_listeners <= 1.7500000000000004e+01 then -5.7834601472103800e-02
+                        else -7.5611736134420298e-03
                     end
-                    when long_term_favourite_neighbours_score <= 8.3365344450000012e-01 then case
-                        when recent_favourite_neighbours_score <= 7.4644791700000013e-01 then case
-                            when long_term_favourite_neighbours_score <= 1.0000000180025095e-35 then -5.3690704052498173e-03
-                            when recent_favourite_neighbours_score <= 5.7796015000000006e-02 then 4.8433166770665115e-02
-                            else 3.2691271343192707e-03
-                        end
-                        else -4.5293428174444726e-02
-                    end
-                    else 3.9174678778455693e-02
+                    else 6.1841266639541953e-02
                 end
-                when taste_score <= 1.6252100450000004e-01 then -3.4203406575072496e-03
-                else -9.5506028165731352e-02
+                else -4.8101926660976801e-03
             end
-            else 1.2367970558440279e-02
+            else 4.0039434831268893e-02
         end
-        else 1.8218682137827930e-02
+        when track_listeners <= 1.3050000000000003e+02 then case
+            when long_term_favourite_neighbours_score <= 6.3729063950000009e-01 then case
+                when long_term_favourite_neighbours_score <= 5.1021656900000012e-01 then case
+                    when recent_favourite_neighbours_score <= 5.5562275100000014e-01 then 3.7028751273481598e-03
+                    when track_listeners <= 3.2500000000000007e+01 then case
+                        when recent_favourite_neighbours_score <= 6.5255211000000013e-01 then case
+                            when taste_score <= 2.5052025750000007e-01 then 1.8691348239998982e-02
+                            else -8.4201622197577319e-02
+                        end
+                        else 1.8178514597536676e-02
+                    end
+                    when popular_score <= 3.0379941500000004e-02 then -1.8733455650609537e-01
+                    else -4.9854525286320589e-02
+                end
+                else 2.5795607329174838e-02
+            end
+            when popularity_prior <= 7.3311515000000005e-01 then -1.3228619478528693e-02
+            else 6.8047046855389190e-02
+        end
+        else 7.6151351565541647e-02
     end
     + case
-        when artist_affinity <= 2.3327177019500002e+01 then case
-            when key_fit <= 7.1825775100000011e-01 then -6.9743298715690722e-04
-            when track_listeners <= 1.2050000000000001e+02 then case
-                when track_listeners <= 1.0350000000000001e+02 then case
-                    when track_listeners <= 8.5500000000000014e+01 then case
-                        when track_listeners <= 7.8500000000000014e+01 then case
-                            when track_listeners <= 6.8500000000000014e+01 then case
-                                when track_listeners <= 4.0500000000000007e+01 then case
-                                    when long_term_favourite_neighbours_score <= 4.5170958200000005e-01 then -9.8662621687993848e-03
-                                    when artist_affinity <= 1.6595610523500003e+01 then -3.3541765163558904e-02
-                                    else -1.4405253846188001e-01
+        when tempo_fit <= 9.9893809950000012e-01 then case
+            when new_releases_score <= 9.4782214150000010e-01 then case
+                when tempo_fit <= 9.9780992750000008e-01 then case
+                    when similar_artists_score <= 1.7377480000000004e-02 then case
+                        when long_term_favourite_neighbours_score <= 1.2625781750000001e-01 then case
+                            when pool_rank <= 8.3500000000000014e+01 then -6.0206794020913092e-03
+                            else -3.7626893569752740e-02
+                        end
+                        when source_count <= 1.5000000000000002e+00 then 2.5906163845087312e-02
+                        when popularity_prior <= 4.4460428150000003e-01 then case
+                            when artist_affinity <= 4.2520862957000013e+01 then -3.9908486554952806e-02
+                            else -6.9958713019736027e-04
+                        end
+                        when tempo_fit <= 9.8031302300000012e-01 then 9.2415639758366194e-03
+                        when long_term_favourite_neighbours_score <= 2.4098754100000003e-01 then 3.4999679157022109e-02
+                        else -7.1557133827076722e-02
+                    end
+                    else 1.6106664137131171e-03
+                end
+                when long_term_favourite_neighbours_score <= 9.9993785350000008e-01 then -2.9362286459854392e-02
+                else -2.6325533324200040e-01
+            end
+            when tempo_fit <= 7.0223825900000014e-01 then -1.4478098014315450e-02
+            else 3.5673590346781442e-02
+        end
+        when new_releases_score <= 4.7996794900000006e-01 then 2.3961864488154305e-02
+        else -7.8230217853482387e-02
+    end
+    + case
+        when popularity_prior <= 9.3664576500000007e-01 then case
+            when popularity_prior <= 8.5200125150000006e-01 then case
+                when artist_affinity <= 4.6585417840500007e+01 then -2.6880920075299450e-03
+                when track_listeners <= 1.4500000000000002e+01 then case
+                    when key_fit <= 9.3143787150000013e-01 then case
+                        when similar_artists_score <= 9.9760015500000007e-02 then case
+                            when source_count <= 2.5000000000000004e+00 then -4.9743478564028241e-03
+                            else -1.3921302413762424e-01
+                        end
+                        when similar_artists_score <= 2.4037996350000004e-01 then 6.3463015443725360e-02
+                        when key_fit <= 4.3098794250000005e-01 then -5.2854034185327615e-02
+                        else 3.5302491303648251e-02
+                    end
+                    when tempo_fit <= 9.1990477600000020e-01 then -1.3929260064860827e-01
+                    else -6.9887705193141404e-03
+                end
+                when track_listeners <= 5.8500000000000007e+01 then 2.4727869148507293e-02
+                else -4.9265430699604672e-02
+            end
+            when key_fit <= 9.9999877150000016e-01 then case
+                when similar_artists_score <= 5.4804042450000012e-01 then case
+                    when taste_score <= 2.4231360000000004e-02 then 4.7745057149923151e-02
+                    else -5.3197319028536687e-02
+                end
+                else 5.2334523600317040e-02
+            end
+            else 1.6421148189221904e-01
+        end
+        else -1.0051722325602164e-01
+    end
+    + case
+        when artist_affinity <= 3.8885097438500004e+01 then case
+            when popularity_prior <= 7.4477434300000012e-01 then -2.9342581540167320e-03
+            when artist_affinity <= 1.2128673148000003e+01 then case
+                when key_fit <= 3.6544271850000004e-01 then -3.0934901895286887e-02
+                when exploration_propensity <= 3.1182547050000003e-01 then case
+                    when popularity_prior <= 7.5322952550000011e-01 then case
+                        when artist_affinity <= 2.5761883860000006e+00 then 1.0412854276983528e-01
+                        else -1.1158879611866426e-01
+                    end
+                    when artist_affinity <= 1.0390539768500002e+01 then case
+                        when popularity_prior <= 7.6246736100000012e-01 then case
+                            when similar_artists_score <= 3.1447579050000002e-01 then 1.2981689989299133e-02
+                            else -1.5837823881861357e-01
+                        end
+                        when track_listeners <= 6.7500000000000014e+01 then 4.4435708407671644e-02
+                        when track_listeners <= 7.9500000000000014e+01 then -9.5919056614654538e-02
+                        when exploration_propensity <= 5.1134550000000003e-03 then 1.7573420799414682e-01
+                        when key_fit <= 9.9999877150000016e-01 then -2.4703676537329019e-02
+                        else 9.7788149205444680e-02
+                    end
+                    else -1.8998031263499257e-01
+                end
+                else 5.4201525794868588e-02
+            end
+            else 5.4238015115568784e-02
+        end
+        else 8.3277462579809721e-03
+    end
+    + case
+        when artist_affinity <= -1.2985596294999997e+00 then case
+            when similar_artists_score <= 3.9655602750000002e-01 then 8.1594931841434654e-02
+            else -9.0712410209238453e-02
+        end
+        when similar_artists_score <= 6.7630909850000009e-01 then -1.3303197863587671e-03
+        when tempo_fit <= 1.2628849800000003e-01 then -9.2081198080831470e-02
+        when track_listeners <= 7.5000000000000009e+00 then case
+            when tempo_fit <= 7.2143624650000004e-01 then -2.8140419129161588e-02
+            when popularity_prior <= 3.6371600950000005e-01 then 2.2548881148320408e-02
+            else 9.2362514484602809e-02
+        end
+        when popular_score <= 1.2084224500000001e-01 then case
+            when popularity_prior <= 7.6246736100000012e-01 then case
+                when popular_score <= 8.0944581000000015e-02 then 1.3385420007803852e-03
+                when pool_rank <= 6.5000000000000009e+00 then -1.7365119854472108e-01
+                else -2.6742705952136347e-02
+            end
+            else 4.3932588907544839e-02
+        end
+        when popularity_prior <= 6.3487691250000011e-01 then 1.0115683909211959e-01
+        when similar_artists_score <= 7.0792038700000004e-01 then 9.3766314333441875e-02
+        when tempo_fit <= 7.6201985300000008e-01 then -7.5051157683136027e-02
+        else 1.8876959049641512e-02
+    end
+    + case
+        when long_term_favourite_neighbours_score <= 1.0000000180025095e-35 then case
+            when track_listeners <= 1.6350000000000003e+02 then case
+                when popular_score <= 6.5236686000000002e-02 then -2.5885302338896038e-03
+                when exploration_propensity <= 6.1931818200000011e-01 then case
+                    when pool_rank <= 4.2500000000000007e+01 then case
+                        when similar_artists_score <= 9.9996301400000009e-01 then -9.8172349147514673e-02
+                        else 2.3825357735730582e-02
+                    end
+                    else -1.8416358237393484e-02
+                end
+                when track_listeners <= 6.6500000000000014e+01 then -1.2191071567708907e-01
+                else 1.3250539108125456e-01
+            end
+            else 8.4444041204772002e-02
+        end
+        when recent_favourite_neighbours_score <= 7.3851574000000017e-02 then case
+            when exploration_propensity <= 6.0347409400000018e-01 then case
+                when popular_score <= 1.0377492900000000e-01 then 1.4049062595622617e-02
+                else 7.4913648651076359e-02
+            end
+            else -6.4904171847605649e-02
+        end
+        when pool_rank <= 9.5500000000000014e+01 then case
+            when track_listeners <= 1.3750000000000003e+02 then case
+                when track_listeners <= 1.2500000000000001e+02 then 6.2480637637492514e-04
+                else 9.2478263308495193e-02
+            end
+            else -1.1924489607413376e-01
+        end
+        when key_fit <= 2.6161810600000007e-01 then 2.3981120875070119e-02
+        else -8.3346456989405224e-02
+    end
+    + case
+        when popularity_prior <= 5.8244025850000003e-01 then case
+            when artist_affinity <= 4.6585417840500007e+01 then case
+                when track_listeners <= 9.5000000000000018e+00 then case
+                    when popularity_prior <= 3.5485435900000006e-01 then -7.9674333236426330e-03
+                    when new_releases_score <= 7.6980056950000009e-01 then case
+                        when similar_artists_score <= 7.8299021800000013e-01 then 4.1218323564657239e-03
+                        when track_listeners <= 7.5000000000000009e+00 then 9.5180900240689023e-02
+                        else -2.7939280398216026e-02
+                    end
+                    else 6.2820471471138478e-02
+                end
+                when long_term_favourite_neighbours_score <= 9.9993785350000008e-01 then -9.5105463588462634e-03
+                else -8.4330580727668705e-02
+            end
+            when key_fit <= 1.4253147600000002e-01 then -7.6474958879212282e-02
+            when taste_score <= 3.4427483850000007e-01 then 3.3855125206374327e-03
+            else 3.1946591286436503e-02
+        end
+        when long_term_favourite_neighbours_score <= 1.0000000180025095e-35 then case
+            when exploration_propensity <= 2.2244714000000002e-02 then -4.9996244434163506e-02
+            else -9.6143956170874605e-05
+        end
+        when track_listeners <= 8.5000000000000018e+00 then -1.3624575603766442e-01
+        when recent_favourite_neighbours_score <= 3.2569580000000008e-02 then 4.1684234583914438e-02
+        else 8.7852340632724318e-03
+    end
+    + case
+        when artist_affinity <= 7.2366594363500027e+01 then case
+            when popularity_prior <= 7.4477434300000012e-01 then case
+                when artist_affinity <= -8.9267550299999987e-01 then 3.4662828013346046e-02
+                when tempo_fit <= 9.9484544850000012e-01 then case
+                    when tempo_fit <= 9.9130819150000016e-01 then case
+                        when new_releases_score <= 8.3156028350000011e-01 then -2.9923299390522229e-03
+                        when long_term_favourite_neighbours_score <= 1.4074280800000002e-01 then case
+                            when track_listeners <= 3.0500000000000004e+01 then case
+                                when tempo_fit <= 6.2332821950000017e-01 then case
+                                    when tempo_fit <= 3.7370522800000006e-01 then 1.8538567331565878e-02
+                                    else -1.1723991186063608e-01
                                 end
-                                when key_fit <= 7.3324596550000010e-01 then -2.2414918458588456e-01
-                                when long_term_favourite_neighbours_score <= 1.5420585950000001e-01 then -1.4117968052487249e-02
-                                else 5.0214905048561048e-02
+                                else 2.5437886675432952e-02
                             end
-                            else -1.1521934262974763e-01
+                            when artist_affinity <= 4.9999320785000014e+00 then 8.8558787661861191e-03
+                            else -1.6113473843068538e-01
                         end
-                        else 6.0988715643224306e-02
+                        else 4.0765489179481654e-02
                     end
-                    else -9.0745006745748535e-02
+                    when recent_favourite_neighbours_score <= 6.0540738900000013e-01 then -1.8868485487339978e-02
+                    else -1.5053089827708260e-01
                 end
-                else 1.1090261304790734e-01
+                else 9.4369959526882999e-03
             end
-            when artist_affinity <= 8.3358996030000014e+00 then -5.2557174014875065e-02
-            else -3.0331832817953397e-01
+            when popularity_prior <= 7.5322952550000011e-01 then 6.3592599779093817e-02
+            when tempo_fit <= 9.9994566950000008e-01 then 8.3161786808105889e-03
+            else -2.2389147543514920e-01
         end
-        when long_term_favourite_neighbours_score <= 4.2750910000000003e-01 then 9.0914716865291619e-04
-        else 1.6581038512755636e-02
+        else 1.5901226388663536e-02
     end
     + case
-        when similar_artists_score <= 1.2984971000000001e-02 then case
-            when key_fit <= 3.4614093100000004e-01 then case
-                when new_releases_score <= 3.6939571150000006e-01 then 1.1946624832153847e-02
-                else -4.5853957952184193e-02
-            end
-            else -1.2303188469683139e-02
-        end
-        when track_listeners <= 9.5000000000000018e+00 then case
-            when artist_affinity <= 1.9471731825000000e+00 then -5.7863945922476227e-03
-            when exploration_propensity <= 1.8644606650000004e-01 then case
-                when similar_artists_score <= 3.7740679000000006e-02 then 5.9055130807249778e-02
-                when similar_artists_score <= 6.2188567000000006e-01 then case
-                    when popular_score <= 1.0000000180025095e-35 then -3.0343407865060456e-03
-                    when tempo_fit <= 8.5810989900000012e-01 then -5.1793162802370375e-02
-                    else 8.3513064805968915e-02
+        when long_term_favourite_neighbours_score <= 4.0887841950000009e-01 then -2.8836781494061556e-03
+        when recent_favourite_neighbours_score <= 2.9726443150000009e-01 then case
+            when key_fit <= 9.8153685050000006e-01 then case
+                when popular_score <= 7.3303167500000016e-02 then case
+                    when key_fit <= 1.6995316350000003e-01 then 7.7338423364957318e-02
+                    when key_fit <= 2.5206676950000001e-01 then case
+                        when artist_affinity <= 1.7062695567000002e+01 then -4.7300005863236835e-02
+                        else -2.1963107653348676e-01
+                    end
+                    else 2.2422839955811819e-02
                 end
-                when tempo_fit <= 8.2463950200000002e-01 then -1.2285598549344181e-02
-                else 5.7096227733298172e-02
+                else 7.7024305951496064e-02
             end
-            when similar_artists_score <= 5.4215298500000002e-02 then case
-                when exploration_propensity <= 2.3351449250000003e-01 then 4.8590743545585582e-02
-                else -1.6148467972656744e-01
-            end
-            when similar_artists_score <= 1.8685144850000002e-01 then 7.1373474880249824e-02
-            else 1.9189242958341176e-02
+            when pool_rank <= 1.2500000000000002e+01 then -1.7268601690374866e-01
+            else -6.2961373317348031e-03
         end
-        else -2.1480889734116063e-03
+        when exploration_propensity <= 9.4741292500000018e-02 then 1.4133412402953523e-02
+        when key_fit <= 1.2674210950000003e-01 then 4.6615147877980212e-02
+        when recent_favourite_neighbours_score <= 3.2857607500000008e-01 then -1.0858112141479040e-01
+        when key_fit <= 1.6111874950000002e-01 then case
+            when track_listeners <= 1.4500000000000002e+01 then -4.3797920343405768e-03
+            else -1.9130272699920250e-01
+        end
+        when key_fit <= 1.6995316350000003e-01 then 8.0583356730553571e-02
+        else -1.0712746031172879e-02
     end
     + case
-        when artist_affinity <= 6.7020377292500015e+01 then case
-            when similar_artists_score <= 1.2984971000000001e-02 then case
-                when pool_rank <= 4.0500000000000007e+01 then case
-                    when track_listeners <= 1.0000000180025095e-35 then 1.0651886099091745e-01
-                    else 1.3354402677591878e-04
-                end
-                when track_listeners <= 3.6500000000000007e+01 then case
-                    when popular_score <= 1.3700337100000004e-01 then case
-                        when pool_rank <= 5.6500000000000007e+01 then -4.0011253761970664e-02
-                        when recent_favourite_neighbours_score <= 4.1573627500000004e-01 then -1.3187736383664904e-02
-                        else 9.0084499361528500e-02
-                    end
-                    else -1.0497547305215515e-01
-                end
-                when exploration_propensity <= 2.8608631000000002e-02 then -1.1931889799125417e-01
-                when taste_score <= 1.3830837000000000e-02 then -1.1026408191834425e-01
-                else 3.0215157754106138e-02
+        when track_listeners <= 5.4500000000000007e+01 then case
+            when artist_affinity <= 1.6317845715000001e+00 then case
+                when exploration_propensity <= 6.0347409400000018e-01 then -6.6749312428028874e-03
+                when artist_affinity <= -6.5280935649999983e-01 then 1.0357813871918753e-01
+                else -7.6773812998221294e-02
             end
-            when similar_artists_score <= 3.5868304500000010e-02 then case
-                when exploration_propensity <= 1.9518002300000001e-01 then case
-                    when pool_rank <= 2.8850000000000006e+02 then case
-                        when recent_favourite_neighbours_score <= 5.7555325000000013e-01 then 6.0149242881819276e-02
-                        else -1.1426453691173089e-01
-                    end
-                    else -1.4044636159637638e-01
+            when similar_artists_score <= 1.7377480000000004e-02 then case
+                when key_fit <= 3.4625081250000006e-01 then case
+                    when new_releases_score <= 3.6939571150000006e-01 then 1.6133386778643528e-02
+                    when exploration_propensity <= 2.6686175500000003e-02 then 7.1647335515895985e-02
+                    when artist_affinity <= 5.8296358313500008e+01 then -4.4946031036834436e-02
+                    else -2.6643025052733332e-01
                 end
-                else -7.7000971606032753e-02
+                else -1.1779450379912310e-02
             end
-            else 2.8627910339656120e-06
+            when similar_artists_score <= 3.4993563850000003e-01 then case
+                when popularity_prior <= 6.6549052500000017e-01 then 1.5245478900286810e-02
+                else -7.1043446337928529e-02
+            end
+            else -2.9852145654289900e-03
         end
-        else 1.2192245731393776e-02
+        when tempo_fit <= 9.9893809950000012e-01 then case
+            when artist_affinity <= -4.9279436299999996e-01 then -6.8313137356543249e-02
+            when artist_affinity <= -3.3312482849999997e-01 then 8.1326955379867061e-02
+            else 6.6848489774612276e-03
+        end
+        else 7.7605568907753872e-02
     end
     + case
-        when long_term_favourite_neighbours_score <= 8.3365344450000012e-01 then -6.9874501843951334e-04
-        when key_fit <= 8.1781671400000011e-01 then case
-            when tempo_fit <= 3.2419049150000007e-01 then 9.2492993858791894e-02
-            when key_fit <= 8.3323440500000012e-02 then 8.0669726276580367e-02
-            when key_fit <= 2.6471135200000007e-01 then case
-                when long_term_favourite_neighbours_score <= 8.6517322750000014e-01 then 7.4842945655360413e-02
-                when tempo_fit <= 9.1764039350000004e-01 then -1.6378800788325049e-01
-                else -1.8934743832278295e-02
+        when artist_affinity <= 6.6689206646500011e+01 then case
+            when new_releases_score <= 5.1471861450000012e-01 then case
+                when new_releases_score <= 2.6624472600000010e-01 then -1.6361273151554606e-03
+                else -4.3664617310075926e-02
             end
-            when taste_score <= 3.6502680900000006e-01 then case
-                when key_fit <= 6.4147923700000009e-01 then -1.1088157338838352e-01
-                else 1.7304046891696543e-02
+            when key_fit <= 4.9610891650000005e-01 then case
+                when artist_affinity <= 8.4991058400000021e+00 then case
+                    when taste_score <= 2.4156958750000004e-01 then -3.1145783517745995e-02
+                    else 5.6203534751715814e-02
+                end
+                when recent_favourite_neighbours_score <= 5.9352544500000007e-02 then case
+                    when artist_affinity <= 3.7562711592500001e+01 then case
+                        when new_releases_score <= 8.6552812850000016e-01 then -4.9561452548963457e-03
+                        else -1.1431446311333521e-01
+                    end
+                    else -2.0470747111911872e-01
+                end
+                when artist_affinity <= 2.2670305144000000e+01 then -6.8373073373564394e-02
+                else 2.4790058513283742e-02
             end
-            when similar_artists_score <= 4.0135795850000006e-01 then case
-                when tempo_fit <= 9.7215897250000005e-01 then 2.7403986645219605e-02
-                else 7.2581976811048152e-02
+            when key_fit <= 9.6428532200000017e-01 then case
+                when tempo_fit <= 9.9484544850000012e-01 then 4.3205655261891719e-02
+                when artist_affinity <= 2.6730400311000004e+01 then -1.4283903718763122e-01
+                else 5.7901681704439656e-02
             end
-            when recent_favourite_neighbours_score <= 9.4928860150000005e-01 then 3.3577851348968527e-02
-            else -4.2587268312506421e-02
+            when similar_artists_score <= 1.2390259850000000e-01 then -1.9867347117271983e-01
+            else -3.2137903405990730e-02
         end
-        when artist_affinity <= 3.4816227674000011e+01 then case
-            when key_fit <= 9.1835505400000017e-01 then -1.0188036386821478e-01
-            else 3.5557821165654105e-02
+        else 1.3396728599598935e-02
+    end
+    + case
+        when popularity_prior <= 7.4477434300000012e-01 then -9.5099034604718578e-04
+        when key_fit <= 6.2283401250000014e-01 then case
+            when tempo_fit <= 9.9815951200000008e-01 then case
+                when popularity_prior <= 7.5322952550000011e-01 then 5.9758956321161572e-02
+                when key_fit <= 6.0993938600000008e-01 then case
+                    when artist_affinity <= 4.7201163260000012e+00 then case
+                        when tempo_fit <= 8.1364731050000005e-01 then 6.3585874344191488e-03
+                        when artist_affinity <= 2.9156581380000004e+00 then case
+                            when artist_affinity <= 2.7056349335000003e+00 then case
+                                when pool_rank <= 2.0500000000000004e+01 then case
+                                    when popularity_prior <= 7.9473390700000013e-01 then -5.5317069142850554e-02
+                                    else -2.3950070672649462e-01
+                                end
+                                else -2.9047697126809286e-02
+                            end
+                            else 1.1783527725135190e-01
+                        end
+                        else -2.7675539600112525e-01
+                    end
+                    else 3.4849118174281650e-02
+                end
+                else -2.1500092034080134e-01
+            end
+            else -1.5014832195845551e-01
         end
-        else -1.2502370837619445e-01
+        when tempo_fit <= 9.9870381800000019e-01 then case
+            when artist_affinity <= 1.0000000180025095e-35 then case
+                when taste_score <= 1.2828418700000002e-01 then -7.5361823164651121e-02
+                else 2.5632735842779260e-02
+            end
+            else 4.7373451795090074e-02
+        end
+        else 1.0976167726324970e-01
+    end
+    + case
+        when artist_affinity <= -8.9267550299999987e-01 then 3.0943421258802908e-02
+        when popularity_prior <= 6.4347780100000007e-01 then -1.4125171346924502e-03
+        when popular_score <= 2.8429896000000003e-02 then case
+            when similar_artists_score <= 1.5637538200000003e-01 then 4.4281435963002630e-02
+            when exploration_propensity <= 2.2869249400000002e-01 then case
+                when artist_affinity <= 2.1447625673500003e+01 then case
+                    when popularity_prior <= 6.4858341350000004e-01 then 5.5554038699454883e-02
+                    else -1.5234213523860863e-02
+                end
+                else 4.9288301564351891e-02
+            end
+            when popularity_prior <= 8.2445060000000014e-01 then case
+                when artist_affinity <= 1.0602803476000002e+01 then case
+                    when recent_favourite_neighbours_score <= 4.2830210700000010e-01 then 1.4518815963637280e-02
+                    else -1.7302511068000231e-01
+                end
+                else 7.4005155991336127e-02
+            end
+            else 1.1319717848884325e-01
+        end
+        when artist_affinity <= 4.4378444613000006e+01 then case
+            when recent_favourite_neighbours_score <= 1.6126784500000005e-01 then case
+                when exploration_propensity <= 6.1931818200000011e-01 then -2.0107626258596412e-02
+                else 8.1837076123837685e-02
+            end
+            when popularity_prior <= 6.6897214150000017e-01 then -6.4381395730116045e-02
+            else 2.5518555488759389e-02
+        end
+        else -1.2514211780302276e-01
     end
 )
 {%- endmacro %}
