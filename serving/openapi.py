@@ -50,7 +50,8 @@ OPENAPI = {
             "summary": "This week's Discover Weekly: 30 tracks in flow order, with reasons.",
             "parameters": [_path_param("user_id")], "responses": _ok("Surface")})},
         "/v1/users/{user_id}/recommendations": {"get": _listener_data({
-            "summary": "A surface's recommendations, best first.",
+            "summary": "A surface's recommendations in its order (For You: best first within new and within "
+                       "known artists, the two interleaved at the listener's share of new artists).",
             "parameters": [_path_param("user_id"),
                            {"name": "surface", "in": "query", "schema": {"type": "string", "enum": ["for_you", "discover_weekly"], "default": "for_you"}},
                            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}}],
