@@ -44,3 +44,21 @@ def test_the_sql_ranking_beats_both_baselines(tmp_path):
         assert generator["r_precision_track"] > 0.02, name      # each generator did propose tracks
         for metric in ("r_precision_track", "ndcg"):
             assert scores["ours"][metric] > generator[metric], (name, metric, scores["ours"], generator)
+
+
+def test_train_ranker_trains_on_pseudo_queries_and_writes_where_told(tmp_path):
+    """`tunesday-recsys train-ranker` end to end at a tiny scale (one cut of 40 pseudo-queries of
+    the last slice's training playlists): a model whose compiled trees are in the macro it wrote,
+    the committed artifacts untouched."""
+    lightgbm = pytest.importorskip("lightgbm", reason="the recsys extra is not installed")
+    from tunesday.recsys import ranker
+
+    assert recsys(["split", str(SHARED_DATA / "mpd" / "mpd.slice.4000-4291.json.gz"), "--out", str(tmp_path),
+                   "--test-playlists", "50", "--seed", "0"]) == 0
+    committed = ranker.MODEL_FILE.read_bytes(), ranker.MACRO_FILE.read_bytes()
+    out = tmp_path / "artifacts"
+    assert recsys(["train-ranker", "--train", str(tmp_path / "train.json.gz"), "--cuts", "11", "--per-cut", "40",
+                   "--work", str(tmp_path / "work"), "--artifacts", str(out)]) == 0
+    model = lightgbm.Booster(model_file=str(out / "rankers" / "continuation_ranker.txt"))
+    assert ranker.compile_sql(model) in (out / "macros" / "rankers" / "continuation_ranker.sql").read_text()
+    assert (ranker.MODEL_FILE.read_bytes(), ranker.MACRO_FILE.read_bytes()) == committed

@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     ranker_parser.add_argument("--per-cut", type=int, default=500, help="pseudo-queries per cut (default 500)")
     ranker_parser.add_argument("--work", type=Path, default=DEFAULT_DIR / "ranker",
                                help="the cuts' splits and warehouses (replaced)")
+    ranker_parser.add_argument("--artifacts", type=Path, default=PROJECT_DIR,
+                               help="write rankers/ and macros/rankers/ under this folder (default: the project's)")
 
     listener_parser = commands.add_parser("train-listener-ranker",
                                           help="train the listeners' reranker on a time split of listening")
@@ -285,11 +287,12 @@ def run_train_ranker(args: argparse.Namespace) -> int:
     queries = ranker.pseudo_queries(train, args.cuts, args.work, args.per_cut,
                                     progress=lambda line: print(line, file=sys.stderr, flush=True))
     trained = ranker.train(queries)
+    artifact = dataclasses.replace(ranker.CONTINUATION, root=args.artifacts.resolve())
     written = ranker.write_artifacts(trained.booster, {
         "trained_on": str(args.train), "cuts": args.cuts, "pseudo_queries": len(queries.groups),
         "candidates": int(len(queries.labels)), "positives": int(queries.labels.sum()),
         "trees": trained.best_iteration, "held_out_ndcg": {k: round(v, 4) for k, v in trained.validation.items()},
-        "held_out_r_precision": round(trained.validation_r_precision, 4)})
+        "held_out_r_precision": round(trained.validation_r_precision, 4)}, artifact)
     print(f"pseudo-queries: {len(queries.groups)} from cuts {args.cuts} of {args.train} "
           f"({len(queries.labels):,} candidates, {int(queries.labels.sum()):,} positives)")
     print(f"trees: {trained.best_iteration} (early stopping on a held-out fold of 1/{ranker.FOLDS} of the queries)")
@@ -298,8 +301,7 @@ def run_train_ranker(args: argparse.Namespace) -> int:
           + ", ".join(f"{name} {value:.4f}" for name, value in trained.first_generator_r_precision.items()))
     print("feature importance (share of gain): " + ", ".join(
         f"{name} {share:.1%}" for name, share in trained.importances))
-    print(f"wrote {ranker.MODEL_FILE.relative_to(ranker.PROJECT_DIR)} and "
-          f"{ranker.MACRO_FILE.relative_to(ranker.PROJECT_DIR)}, version {written['version']}, "
+    print(f"wrote {artifact.model_file} and {artifact.macro_file}, version {written['version']}, "
           f"in {time.perf_counter() - started:.0f} s")
     return 0
 
