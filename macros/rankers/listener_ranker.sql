@@ -32,6 +32,7 @@
 {% macro listener_ranker_version() %}{{ return('94e2d562532c') }}{% endmacro %}
 
 {% macro listener_ranker_score() %}
+/* compiled trees (tunesday/recsys/ranker.py) */
 (
     case
         when new_artist <= 1.0000000180025095e-35 then case
@@ -2310,4 +2311,5 @@
         else -1.2514211780302276e-01
     end
 )
+/* end of compiled trees */
 {%- endmacro %}

@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -180,6 +181,23 @@ def compile_sql(booster, features: Sequence[str] = FEATURES) -> str:
     return "(\n    " + "\n    + ".join(trees) + "\n)"
 
 
+# The compiled trees stand between these comments in a ranker's macro, hence in the compiled models:
+# tests read the expression back (compiled_trees), and the compiled-SQL lint, which has nothing to
+# learn from thousands of generated WHENs, reads the models without them (without_trees).
+TREES_BEGIN = "/* compiled trees (tunesday/recsys/ranker.py) */"
+TREES_END = "/* end of compiled trees */"
+
+
+def compiled_trees(text: str) -> list[str]:
+    """The tree expressions in `text` (a macro file or a compiled model), in order."""
+    return re.findall(re.escape(TREES_BEGIN) + r"\n(.*?)\n" + re.escape(TREES_END), text, re.S)
+
+
+def without_trees(text: str) -> str:
+    """`text` with each compiled tree expression replaced by 0.0."""
+    return re.sub(re.escape(TREES_BEGIN) + r".*?" + re.escape(TREES_END), "0.0", text, flags=re.S)
+
+
 @dataclass(frozen=True)
 class Artifact:
     """A reranker kept in the repository: LightGBM's file and the macro of its compiled trees."""
@@ -214,8 +232,8 @@ def macro_text(booster, header: dict, artifact: Artifact = CONTINUATION) -> str:
         "{#-\n" + about + "\n\n"
         + "\n".join("    " + line for line in described.splitlines()) + "\n-#}\n\n"
         f"{{% macro {artifact.name}_ranker_version() %}}{{{{ return('{header['version']}') }}}}{{% endmacro %}}\n\n"
-        f"{{% macro {artifact.name}_ranker_score() %}}\n" + compile_sql(booster, artifact.features)
-        + "\n{%- endmacro %}\n")
+        f"{{% macro {artifact.name}_ranker_score() %}}\n{TREES_BEGIN}\n" + compile_sql(booster, artifact.features)
+        + f"\n{TREES_END}\n{{%- endmacro %}}\n")
 
 
 def write_artifacts(booster, description: dict, artifact: Artifact = CONTINUATION) -> dict:
