@@ -87,7 +87,8 @@ class Trained:
     booster: object
     best_iteration: int
     validation: dict[str, float]        # lightgbm's ndcg@k on the held-out fold, at the best iteration
-                                        # (early stopping watches the first, ndcg@500)
+                                        # (early stopping watches the first one LightGBM reports:
+                                        # it sorts eval_at, so ndcg@10, not @500)
     validation_r_precision: float       # the reranked candidates' R-precision on the held-out fold
     first_generator_r_precision: dict[str, float]   # each generator's own order, same fold
     importances: list[tuple[str, float]]            # share of the total gain, best first
