@@ -149,10 +149,7 @@ def train(listening: Listening) -> Trained:
     held = {name: _at_list(listening, held_out, values) for name, values in orders.items()}
     final = lightgbm.train({**PARAMS, "metric": "None"}, dataset(list(range(len(listening.groups)))),
                            num_boost_round=best)
-    gains = final.feature_importance("gain")
-    total = float(gains.sum()) or 1.0
-    importances = sorted(((name, float(gain) / total) for name, gain in zip(FEATURES, gains)), key=lambda p: -p[1])
-    return Trained(final, best, validation, held, importances)
+    return Trained(final, best, validation, held, ranker.gain_shares(final, FEATURES))
 
 
 def _at_list(listening: Listening, queries: list[int], values: np.ndarray) -> dict[str, float]:

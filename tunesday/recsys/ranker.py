@@ -120,10 +120,14 @@ def train(queries: Queries) -> Trained:
     r_precision = {name: _r_precision(queries, held_out, values) for name, values in orders.items()}
     final = lightgbm.train({**PARAMS, "metric": "None"}, dataset(list(range(len(queries.groups)))),
                            num_boost_round=best)
-    gains = final.feature_importance("gain")
+    return Trained(final, best, validation, r_precision.pop("reranker"), r_precision, gain_shares(final, FEATURES))
+
+
+def gain_shares(booster, features: Sequence[str]) -> list[tuple[str, float]]:
+    """Each feature's share of the model's total split gain, best first."""
+    gains = booster.feature_importance("gain")
     total = float(gains.sum()) or 1.0
-    importances = sorted(((name, float(gain) / total) for name, gain in zip(FEATURES, gains)), key=lambda p: -p[1])
-    return Trained(final, best, validation, r_precision.pop("reranker"), r_precision, importances)
+    return sorted(((name, float(gain) / total) for name, gain in zip(features, gains)), key=lambda p: -p[1])
 
 
 def _r_precision(queries: Queries, chosen: list[int], values: np.ndarray) -> float:
