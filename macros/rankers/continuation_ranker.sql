@@ -5,7 +5,7 @@
     LightGBM's file.
 
     {
-      "candidates": 2422021,
+      "candidates": 2571251,
       "cuts": [
         11,
         12,
@@ -13,3512 +13,6847 @@
         14
       ],
       "held_out_ndcg": {
-        "ndcg@10": 0.318,
-        "ndcg@100": 0.3522,
-        "ndcg@500": 0.5039
+        "ndcg@10": 0.3253,
+        "ndcg@100": 0.3565,
+        "ndcg@500": 0.5054
       },
-      "held_out_r_precision": 0.14,
-      "positives": 65838,
+      "held_out_r_precision": 0.1419,
+      "positives": 66933,
       "pseudo_queries": 2000,
       "trained_on": "target/recsys/train.json.gz",
-      "trees": 55,
-      "version": "1a810ee24650"
+      "trees": 108,
+      "version": "3fbb543c1562"
     }
 -#}
 
-{% macro continuation_ranker_version() %}{{ return('1a810ee24650') }}{% endmacro %}
+{% macro continuation_ranker_version() %}{{ return('3fbb543c1562') }}{% endmacro %}
 
 {% macro continuation_ranker_score() %}
 /* compiled trees (tunesday/recsys/ranker.py) */
 (
     case
-        when generator_count <= 4.5000000000000009e+00 then case
-            when als_relative_score <= 1.9952752323642692e-01 then case
-                when artists_rank <= 6.1500000000000007e+01 then case
-                    when artists_rank <= 1.6500000000000004e+01 then case
-                        when track_playlist_count <= 5.5000000000000009e+00 then 8.3505262133965377e-02
-                        else 1.6091198319677060e-02
-                    end
-                    when track_playlist_count <= 4.5000000000000009e+00 then 2.8002553799017022e-02
-                    else -2.3400661087197478e-02
+        when als_rank <= 2.7150000000000006e+02 then case
+            when ease_rank <= 1.1950000000000001e+02 then case
+                when als_rank <= 5.6500000000000007e+01 then 7.6362088916860887e-02
+                when generator_count <= 7.5000000000000009e+00 then case
+                    when neighbours_score <= 2.4728411594682205e-02 then -3.1873662815585208e-02
+                    else 4.7586570203661048e-02
                 end
-                when cooccurrence_score <= 4.4848967948169935e-02 then case
-                    when artists_rank <= 1.6050000000000003e+02 then -2.3790235527483935e-02
-                    when als_relative_score <= 1.1411155509684205e-01 then case
-                        when titles_relative_score <= 3.9283697364381093e-01 then -7.4474671319273419e-02
-                        else -5.6269920916353459e-02
-                    end
-                    else -4.6854223541804296e-02
-                end
-                when cooccurrence_rank <= 2.2350000000000003e+02 then -3.7660230521445446e-03
-                when artists_rank <= 2.7750000000000006e+02 then -9.1356845451330063e-03
-                else -4.3612850363779099e-02
+                else 6.6823676636846505e-02
             end
-            when track_playlist_count <= 1.5000000000000002e+00 then case
-                when artists_rank <= 2.6950000000000006e+02 then 1.8728681733511013e-02
-                else -4.8209003409806502e-02
+            when als_score <= 5.1010486204177150e-03 then -5.8331957182156363e-02
+            when artists_rank <= 2.8050000000000006e+02 then 5.9641000187540719e-02
+            when als_rank <= 1.7250000000000003e+02 then case
+                when neighbours_relative_score <= 6.8223972539446329e-02 then 1.4723376445477637e-02
+                else 4.1790443371561611e-02
             end
-            when artists_rank <= 1.6050000000000003e+02 then 4.0792513936817681e-02
-            when als_score <= 4.0819882415235051e-03 then case
-                when titles_relative_score <= 4.9974497871220974e-01 then -6.1490700178908099e-02
-                else 5.8265737439083434e-02
-            end
-            when als_relative_score <= 3.7947206050874621e-01 then case
-                when neighbours_rank <= 8.9500000000000014e+01 then 3.7168527398908399e-02
-                else -8.9508109546821476e-03
-            end
-            when track_playlist_count <= 4.5000000000000009e+00 then -3.8503418566748198e-03
-            when cooccurrence_rank <= 1.5395000000000002e+03 then 3.3280089065865263e-02
-            else 7.2553632654237992e-03
-        end
-        when cooccurrence_rank <= 1.1250000000000001e+02 then case
-            when als_relative_score <= 5.7454578350737717e-01 then case
-                when generator_count <= 5.5000000000000009e+00 then 4.4443208631071977e-02
-                else 6.7019733669507739e-02
-            end
-            when cosine_rank <= 5.1500000000000007e+01 then 7.8431291486075222e-02
-            else 6.1466236700188741e-02
-        end
-        when artists_rank <= 3.0350000000000006e+02 then 5.2722820067240384e-02
-        when als_relative_score <= 4.1491511035426393e-01 then case
-            when track_playlist_count <= 3.5000000000000004e+00 then -2.1148446121117305e-02
-            else 1.5458937050892477e-02
-        end
-        when neighbours_score <= 1.9935143845220823e-02 then -2.5967142810560936e-02
-        when track_playlist_count <= 3.5000000000000004e+00 then 1.4652142184393500e-02
-        else 4.3946385970514375e-02
-    end
-    + case
-        when als_rank <= 1.8350000000000003e+02 then case
-            when als_rank <= 5.6500000000000007e+01 then case
-                when cooccurrence_rank <= 2.3500000000000004e+01 then case
-                    when cooccurrence_score <= 2.0963371845057363e-01 then 3.6531968799503926e-02
-                    else 6.0377490009192507e-02
-                end
-                when neighbours_relative_score <= 3.9945277113610032e-02 then -2.5264800897390988e-02
-                when generator_count <= 5.5000000000000009e+00 then 3.6366424234612886e-02
-                else 5.0542535971840954e-02
-            end
-            when cooccurrence_rank <= 1.1650000000000001e+02 then case
-                when artists_rank <= 2.2500000000000004e+01 then 5.4720899678566873e-02
-                else 2.5126559040827758e-02
-            end
-            when artists_rank <= 2.6050000000000006e+02 then 3.1764180240779503e-02
-            when neighbours_relative_score <= 6.8693973766598998e-02 then -2.3575354782497931e-02
-            else 4.3650563441411348e-03
+            else 1.3164415918229158e-02
         end
         when artists_rank <= 5.8500000000000007e+01 then case
-            when artist_seed_count <= 4.5000000000000009e+00 then case
-                when track_playlist_count <= 3.5000000000000004e+00 then case
-                    when cosine_rank <= 3.4750000000000006e+02 then 5.9851867677465656e-02
-                    when artists_relative_score <= 6.5883053100008537e-01 then 6.1508688984704572e-03
-                    else 5.5802412924975446e-02
-                end
-                when als_relative_score <= 2.0529144958859602e-01 then -2.8358735477042749e-02
-                else 1.4433368580611323e-02
+            when artists_rank <= 1.7500000000000004e+01 then case
+                when track_playlist_count <= 5.5000000000000009e+00 then 8.3638631659226303e-02
+                else 3.4713478043884173e-02
             end
-            when artist_seed_count <= 2.0000000000000004e+01 then case
-                when artists_score <= 1.0222494896572586e+01 then 5.8589791080019250e-02
-                else 6.9404007078366983e-03
-            end
-            else 8.4958337703301856e-02
+            when cosine_rank <= 3.4850000000000006e+02 then 5.9415795025041018e-02
+            when artist_seed_count <= 4.5000000000000009e+00 then 9.2633565796798843e-03
+            else 5.2377590046437716e-02
         end
-        when cooccurrence_rank <= 2.1950000000000003e+02 then case
-            when cooccurrence_rank <= 1.1250000000000001e+02 then case
-                when cooccurrence_score <= 5.7787253688699615e-02 then -7.1974594163270469e-02
-                when cooccurrence_relative_score <= 5.5027124021641005e-01 then 2.4912015984956942e-03
-                else 3.1151818123205794e-02
-            end
-            else -2.2939540398745187e-02
-        end
-        when als_relative_score <= 2.0395764426512306e-01 then case
-            when artists_rank <= 1.5250000000000003e+02 then case
-                when titles_relative_score <= 2.8574943480290149e-01 then -4.3130026844176994e-02
-                else 6.0284556197337927e-02
-            end
-            when titles_rank <= 1.4850000000000003e+02 then -4.8922431216374490e-02
-            else -7.1656279390315533e-02
-        end
-        when artists_score <= 1.2071067811865477e+00 then case
-            when track_playlist_count <= 2.5000000000000004e+00 then -5.5635632536092362e-02
-            when titles_relative_score <= 4.9974497871220974e-01 then case
-                when cooccurrence_relative_score <= 1.0702237705874877e-01 then -4.1884358472855439e-02
-                else -2.7147188854117595e-02
-            end
-            else 1.2866159292709470e-02
-        end
-        else -9.4388615323333282e-03
-    end
-    + case
-        when cooccurrence_rank <= 1.7450000000000003e+02 then case
-            when cooccurrence_rank <= 3.9500000000000007e+01 then case
-                when cooccurrence_score <= 8.9415250257110959e-02 then case
-                    when titles_relative_score <= 9.9929699097127289e-01 then case
-                        when artists_score <= 2.7370892179053912e+00 then -4.1386813508037940e-02
-                        else 7.0259395916310780e-02
-                    end
-                    else 6.5970086760393301e-02
-                end
-                when artists_relative_score <= 7.3787936332524132e-02 then case
-                    when als_relative_score <= 9.2472964778988753e-01 then case
-                        when ease_score <= 5.7156717492452521e-03 then 2.5871583110212093e-02
-                        else 4.4294061715917508e-02
-                    end
-                    else 6.1410689712269123e-02
-                end
-                else 5.8503446962805232e-02
-            end
-            when als_relative_score <= 3.2863788370591013e-01 then case
-                when artists_rank <= 3.1250000000000006e+02 then 2.6038588288613485e-02
-                else -1.6108978749603993e-02
-            end
-            when generator_count <= 5.5000000000000009e+00 then case
-                when cosine_relative_score <= 7.0798982249716980e-01 then case
-                    when als_relative_score <= 5.3313897317136638e-01 then 8.5061856134641296e-03
-                    when neighbours_score <= 2.6858461349465464e-02 then -4.8896148079504417e-02
-                    else 2.8991600021776361e-02
-                end
-                else -3.5958140882727967e-02
-            end
-            else 3.5687787943910053e-02
-        end
-        when artists_rank <= 4.5500000000000007e+01 then case
-            when artists_rank <= 1.0500000000000002e+01 then 5.2857968993467098e-02
-            else 1.7949788898502204e-02
-        end
-        when als_relative_score <= 2.7204729033199082e-01 then case
-            when als_relative_score <= 2.0395764426512306e-01 then case
-                when artists_rank <= 1.4450000000000003e+02 then case
-                    when titles_relative_score <= 4.9974497871220974e-01 then -3.7411985240402200e-02
-                    else 6.1379903150417553e-02
-                end
-                when titles_rank <= 1.1250000000000001e+02 then -4.6048953710570315e-02
-                when cooccurrence_relative_score <= 1.5764681644976547e-01 then -6.9791761474452513e-02
-                else -4.9564281941277460e-02
-            end
-            else -4.0963746471319895e-02
-        end
-        when cooccurrence_relative_score <= 1.1100516228321132e-01 then case
-            when artists_score <= 1.2071067811865477e+00 then case
-                when titles_relative_score <= 1.7916983854055399e-01 then case
-                    when als_score <= 4.7058959025889644e-03 then -6.1397118478865309e-02
-                    when als_relative_score <= 3.8151013440161913e-01 then -4.0766348800601988e-02
-                    else -1.7668981048327273e-02
-                end
-                when als_score <= 2.0600394345819954e-02 then 3.3515855822589161e-02
-                else -1.7705579886749225e-02
-            end
-            else 4.2998327892658774e-03
-        end
-        when als_relative_score <= 4.4195297745800216e-01 then -1.3015889396696571e-02
-        when als_score <= 1.6081107780337337e-02 then -5.1342991714979316e-02
-        else 1.2274749039919890e-02
-    end
-    + case
-        when als_rank <= 1.6650000000000003e+02 then case
-            when neighbours_rank <= 4.0500000000000007e+01 then case
-                when als_rank <= 2.7500000000000004e+01 then 5.2183649812738958e-02
-                when als_score <= 1.6081107780337337e-02 then -2.5261327025848886e-02
-                else 3.8477927419025892e-02
-            end
-            when als_rank <= 8.6500000000000014e+01 then case
-                when als_score <= 8.1569962203502672e-03 then -5.2768627267652760e-02
-                when als_rank <= 3.4500000000000007e+01 then 3.6357490883569668e-02
-                else 2.2616263451304044e-02
-            end
-            when artists_rank <= 1.4050000000000003e+02 then 2.8127288216895325e-02
-            when als_score <= 9.5271449536085146e-03 then case
-                when titles_rank <= 1.2450000000000001e+02 then 8.0520393505885135e-02
-                else -5.5044363728370529e-02
-            end
-            else 2.5748102241628418e-03
-        end
-        when artists_rank <= 4.7500000000000007e+01 then case
-            when track_playlist_count <= 4.5000000000000009e+00 then case
-                when artists_rank <= 1.5500000000000002e+01 then 5.7042115289765209e-02
-                when cosine_rank <= 3.4750000000000006e+02 then 4.4544354691362226e-02
-                else 8.6593253280241467e-03
-            end
-            when als_relative_score <= 2.2985785240353498e-01 then -1.7764001929603142e-02
-            else 1.4951386569513184e-02
-        end
-        when generator_count <= 1.5000000000000002e+00 then case
-            when als_relative_score <= 2.0395764426512306e-01 then case
-                when artists_rank <= 1.3650000000000003e+02 then -3.6252837230656469e-02
-                when titles_rank <= 1.4850000000000003e+02 then -4.9145228374711664e-02
-                else -6.7596758425181078e-02
-            end
-            else -4.0713754005555672e-02
-        end
-        when cooccurrence_relative_score <= 2.6647164123672290e-01 then case
-            when als_rank <= 3.7850000000000006e+02 then case
-                when artists_rank <= 3.2050000000000006e+02 then 7.8706959678475318e-03
-                else -2.0260706528035188e-02
-            end
-            when artists_rank <= 4.1350000000000006e+02 then case
-                when neighbours_relative_score <= 1.7744896889394120e-02 then 2.9523373149133853e-02
-                else -2.6023228277150541e-02
-            end
-            when track_playlist_count <= 1.5000000000000002e+00 then -6.9209378557589907e-02
-            when ease_relative_score <= 4.1198435313353826e-01 then case
-                when titles_rank <= 3.1650000000000006e+02 then case
-                    when neighbours_score <= 6.5989928534861408e-02 then 1.6265290868731502e-02
-                    else -3.7136050670152694e-02
-                end
-                else -4.6187083741431351e-02
-            end
-            else 4.6118119152579594e-02
-        end
-        when cooccurrence_score <= 4.7142517627054320e-02 then -7.0251254900950535e-02
-        when generator_count <= 5.5000000000000009e+00 then -7.0891613204968791e-03
-        else 1.8662162739530110e-02
-    end
-    + case
-        when als_rank <= 1.5450000000000003e+02 then case
-            when cooccurrence_rank <= 3.3500000000000007e+01 then case
-                when generator_count <= 5.5000000000000009e+00 then case
-                    when neighbours_score <= 1.3259257993968177e-01 then case
-                        when cooccurrence_relative_score <= 7.2858670224214317e-01 then 2.1386906134806805e-02
-                        else -3.5030943018721873e-02
-                    end
-                    else 4.0768459199265632e-02
-                end
-                else 5.1461621748260016e-02
-            end
-            when als_rank <= 4.9500000000000007e+01 then case
-                when als_score <= 1.1598459444940092e-02 then -5.0133117408272268e-02
-                else 3.2794998546420741e-02
-            end
-            when neighbours_relative_score <= 6.9547028831354676e-02 then case
-                when als_score <= 7.0505209732800731e-03 then -5.4174166723839179e-02
-                else -1.0685606143289146e-02
-            end
-            when artists_rank <= 1.3250000000000003e+02 then 2.9717112987135415e-02
-            when track_playlist_count <= 3.5000000000000004e+00 then -1.3903584967224962e-02
-            else 1.2558130035158899e-02
-        end
-        when artists_rank <= 4.7500000000000007e+01 then case
-            when track_playlist_count <= 4.5000000000000009e+00 then case
-                when artists_rank <= 1.5500000000000002e+01 then 5.2541830998232592e-02
-                when cosine_relative_score <= 1.5676175697386460e-01 then 9.0554647252709571e-03
-                else 4.2673106791776709e-02
-            end
-            when als_rank <= 8.4050000000000011e+02 then 1.0482073421102144e-02
-            else -2.1766573132135682e-02
-        end
-        when als_rank <= 3.7150000000000006e+02 then case
-            when generator_count <= 1.5000000000000002e+00 then case
-                when als_score <= 1.7691542097963977e-07 then -8.3124788703137664e-02
-                else -2.9694373280619732e-02
-            end
-            when cooccurrence_rank <= 6.2500000000000007e+01 then 1.4547519578966692e-02
-            when artists_rank <= 3.0150000000000006e+02 then 9.1122170476986494e-03
-            when track_playlist_count <= 3.5000000000000004e+00 then -2.9385207256083335e-02
-            else -1.0431115978568120e-02
-        end
-        when cooccurrence_rank <= 1.3050000000000003e+02 then case
-            when cooccurrence_relative_score <= 5.5027124021641005e-01 then -1.0346701446036687e-02
-            else 2.5600616278853829e-02
-        end
-        when artists_rank <= 1.5650000000000003e+02 then case
-            when titles_relative_score <= 4.4105286032109536e-01 then -3.0065323427861907e-02
-            else 4.6099757312474898e-02
-        end
-        when als_rank <= 9.2250000000000011e+02 then case
-            when cooccurrence_relative_score <= 1.2903986118416869e-01 then -4.7927518070285301e-02
-            else -2.9062612499496866e-02
-        end
-        when titles_score <= 1.3405452803782934e+01 then case
-            when cooccurrence_relative_score <= 1.9105936681728330e-01 then -6.2926759601487831e-02
-            else -4.1597689018646050e-02
-        end
-        else -3.2872490348626458e-02
-    end
-    + case
-        when als_rank <= 1.9050000000000003e+02 then case
-            when ease_rank <= 6.0500000000000007e+01 then case
-                when neighbours_rank <= 2.4500000000000004e+01 then case
-                    when als_rank <= 6.5000000000000009e+00 then 5.1722159040295285e-02
-                    when artists_score <= 2.9142135623730954e+00 then 3.5011591642134951e-02
-                    else 4.9461179267997694e-02
-                end
-                when als_rank <= 6.0500000000000007e+01 then 3.3243396764224602e-02
-                else 1.7911933271621518e-02
-            end
-            when als_score <= 7.8472048044204729e-03 then case
-                when als_rank <= 1.6050000000000003e+02 then -6.0850606413556510e-02
-                else 1.0175839470595933e-02
-            end
-            when als_rank <= 8.6500000000000014e+01 then 2.0776987903084496e-02
-            when artists_rank <= 2.6550000000000006e+02 then 2.1657773946591335e-02
-            else -4.6648932973795834e-04
-        end
-        when artists_rank <= 6.1500000000000007e+01 then case
-            when track_playlist_count <= 3.5000000000000004e+00 then case
-                when artists_rank <= 1.3500000000000002e+01 then 4.6935466863071901e-02
-                when cosine_rank <= 3.4750000000000006e+02 then 3.7427550019901466e-02
-                else 8.2712479257130676e-03
-            end
-            when artists_rank <= 2.5000000000000004e+00 then 4.9819104910085704e-02
-            else -6.3547356761096121e-03
-        end
-        when als_rank <= 5.9650000000000011e+02 then case
-            when cooccurrence_relative_score <= 1.3225973163230234e-01 then case
-                when als_rank <= 3.2250000000000006e+02 then case
-                    when als_score <= 4.7058959025889644e-03 then -7.4421538206088836e-02
-                    else -1.9896324722065373e-02
-                end
-                when artists_rank <= 4.1350000000000006e+02 then -1.3045998661605874e-02
-                else -4.2738987690848995e-02
-            end
-            when titles_rank <= 5.1450000000000011e+02 then 9.9327379498164083e-03
-            when neighbours_score <= 1.8307219218487606e-02 then -4.2049990819715138e-02
-            else -1.1395146046399914e-02
-        end
-        when cooccurrence_relative_score <= 3.3976810726719847e-01 then case
-            when titles_rank <= 1.4850000000000003e+02 then case
-                when als_rank <= 1.3675000000000002e+03 then -3.4842891101944766e-03
-                when artists_rank <= 8.1500000000000014e+01 then 6.5766724809073834e-02
-                else -4.2527745580153195e-02
-            end
-            when artists_rank <= 1.5450000000000003e+02 then case
-                when cooccurrence_relative_score <= 6.0917476041586115e-02 then -4.2132159997967850e-02
-                else -5.4578784226617582e-03
-            end
-            when cooccurrence_relative_score <= 1.7543247531516198e-01 then -6.1359057277891829e-02
-            else -3.9629375417160113e-02
-        end
-        when neighbours_relative_score <= 6.5558743103651107e-01 then -1.4896311802618240e-02
-        else 4.0710775104784262e-02
-    end
-    + case
-        when ease_rank <= 1.1150000000000001e+02 then case
-            when neighbours_rank <= 4.0500000000000007e+01 then case
-                when ease_rank <= 1.2500000000000002e+01 then 4.7364849412889563e-02
-                when artists_score <= 2.9142135623730954e+00 then case
-                    when cooccurrence_score <= 7.7311677384456726e-02 then -3.1780690811310547e-02
-                    else 3.0128676891727164e-02
-                end
-                else 4.5422964687163642e-02
-            end
-            when generator_count <= 5.5000000000000009e+00 then case
-                when als_score <= 4.9640674144029624e-02 then case
-                    when neighbours_score <= 2.4416807925830331e-02 then -5.4472667613675543e-02
-                    else -3.4309253779765876e-03
-                end
-                else 1.5877645284138080e-02
-            end
-            else 2.9650609786634197e-02
-        end
-        when als_relative_score <= 2.9470476109997440e-01 then case
-            when artist_seed_count <= 4.5000000000000009e+00 then case
-                when artist_seed_count <= 1.0000000180025095e-35 then case
-                    when cooccurrence_rank <= 2.1950000000000003e+02 then -2.0087965199904495e-02
-                    when als_relative_score <= 2.1606900661622155e-01 then case
-                        when titles_rank <= 5.2500000000000007e+01 then -2.6566625170252319e-02
-                        else -5.5831198431491702e-02
-                    end
-                    when titles_rank <= 1.1050000000000001e+02 then 1.0454553864111439e-02
-                    when track_playlist_count <= 3.5000000000000004e+00 then -5.3235813032904235e-02
-                    else -3.2970536465985349e-02
-                end
-                when generator_count <= 1.5000000000000002e+00 then case
-                    when seed_count <= 1.0500000000000002e+01 then -1.5881756148685037e-02
-                    when als_relative_score <= 2.0529144958859602e-01 then -4.1502375743904724e-02
-                    else -4.8208286919435850e-03
-                end
-                when ease_score <= 1.7239532320281641e-03 then 2.1049414516783618e-02
-                else -1.0595166906257558e-02
-            end
-            when ease_score <= 3.2070998422454658e-03 then case
-                when artist_seed_count <= 2.0000000000000004e+01 then 3.2582312224928404e-02
-                else 6.7189935353709290e-02
-            end
-            else -1.9810736837880417e-02
-        end
-        when generator_count <= 1.5000000000000002e+00 then case
-            when neighbours_relative_score <= 6.8693973766598998e-02 then -3.0439729141910638e-02
-            else -4.8696139720279235e-03
-        end
-        when artists_score <= 1.2071067811865477e+00 then case
-            when track_playlist_count <= 3.5000000000000004e+00 then case
-                when cooccurrence_rank <= 3.4750000000000006e+02 then -1.6200142328757841e-02
-                else -4.1765452718156237e-02
-            end
-            when als_relative_score <= 4.7241906816544649e-01 then -5.7455045538422787e-03
-            when cosine_relative_score <= 5.5613962531459304e-01 then 1.3575663543343833e-02
-            else -4.5960884736418309e-02
-        end
-        when neighbours_score <= 2.6087475424619572e-01 then 3.3215603651081969e-02
-        else 7.0093121195542079e-03
-    end
-    + case
-        when als_rank <= 1.1950000000000001e+02 then case
-            when cooccurrence_rank <= 3.3500000000000007e+01 then case
-                when cooccurrence_rank <= 6.5000000000000009e+00 then case
-                    when cosine_score <= 1.3739635937923714e-01 then -5.4872767419228835e-02
-                    else 4.6912003027259376e-02
-                end
-                else 3.6372673333430514e-02
-            end
-            when als_score <= 8.1569962203502672e-03 then -4.6323127231641004e-02
-            when als_rank <= 3.4500000000000007e+01 then 2.9954644284107098e-02
-            when artists_rank <= 1.2650000000000001e+02 then 2.9855887688001945e-02
-            when neighbours_relative_score <= 7.9318586987261311e-02 then -1.6621396760134473e-02
-            else 1.2833996651316369e-02
-        end
-        when artists_rank <= 4.7500000000000007e+01 then case
-            when track_playlist_count <= 4.5000000000000009e+00 then case
-                when artists_rank <= 1.5500000000000002e+01 then case
-                    when artists_relative_score <= 8.6738494465528881e-01 then 4.0624403632922509e-02
-                    else 6.8226993493185409e-02
-                end
-                when cosine_relative_score <= 1.6040294094506680e-01 then 6.6297975751458370e-03
-                else 3.3764498239278906e-02
-            end
-            when als_relative_score <= 2.2578367698012869e-01 then -1.6214280941684509e-02
-            else 1.5088624918986047e-02
-        end
-        when als_rank <= 3.9050000000000006e+02 then case
-            when cosine_relative_score <= 1.6040294094506680e-01 then case
-                when als_rank <= 2.8650000000000006e+02 then case
-                    when als_score <= 1.4858719055155237e-07 then -7.6604903530888502e-02
-                    else -1.1767137869138728e-02
-                end
-                else -3.1617615959571584e-02
-            end
-            when neighbours_score <= 1.8307219218487606e-02 then case
-                when artists_rank <= 2.1850000000000003e+02 then 6.3645456405402992e-02
-                else -5.0082090959237546e-02
-            end
-            else -2.3035731715964967e-03
-        end
-        when cooccurrence_rank <= 1.9150000000000003e+02 then case
-            when neighbours_relative_score <= 6.2619779403684117e-01 then -1.3524592675499894e-02
-            else 2.5408296584112096e-02
-        end
-        when artists_rank <= 1.5650000000000003e+02 then -2.5764312725283223e-02
-        when als_relative_score <= 2.0395764426512306e-01 then case
-            when titles_rank <= 5.2500000000000007e+01 then -2.9917725901333139e-02
-            else -5.5541452790956951e-02
-        end
-        when titles_score <= 6.6013844250199663e+00 then case
-            when track_playlist_count <= 2.6500000000000004e+01 then case
-                when als_score <= 2.9814823064953093e-03 then -9.1603540387063878e-02
-                else -4.1702491143295856e-02
-            end
-            when als_relative_score <= 4.2252507828848168e-01 then -2.6606941589972968e-02
-            else 5.2401891094155252e-02
-        end
-        when als_score <= 2.6816137135028843e-02 then 3.3992141917046456e-02
-        else -2.9785733863243381e-02
-    end
-    + case
-        when als_rank <= 9.8500000000000014e+01 then case
-            when neighbours_rank <= 3.2500000000000007e+01 then case
-                when als_rank <= 1.6500000000000004e+01 then case
-                    when cosine_score <= 3.1316665394230092e-01 then case
-                        when track_playlist_count <= 2.3500000000000004e+01 then 4.2937179482014018e-02
-                        when ease_relative_score <= 5.6385188682687726e-01 then 3.5946904230110766e-02
-                        else -1.9244942015914202e-02
-                    end
-                    else 4.5191968363132842e-02
-                end
-                when artist_seed_count <= 1.5000000000000002e+00 then 2.7322257652813160e-02
-                else 4.9546159364344589e-02
-            end
-            when neighbours_score <= 1.3343652788665165e-02 then -1.9241948741963194e-02
-            when generator_count <= 5.5000000000000009e+00 then case
-                when track_playlist_count <= 5.5000000000000009e+00 then -4.8872184017011641e-03
-                else 1.8918096958835586e-02
-            end
-            else 2.9554302781080528e-02
-        end
-        when artists_rank <= 4.1500000000000007e+01 then case
-            when track_playlist_count <= 3.5000000000000004e+00 then case
-                when artists_rank <= 1.6500000000000004e+01 then 4.5282008986048464e-02
-                when ease_relative_score <= 3.5843451043783753e-01 then 1.2993456831462830e-02
-                else 4.7363124679509983e-02
-            end
-            when artist_seed_count <= 4.5000000000000009e+00 then 5.9454121294139810e-04
-            else 3.2973294957418561e-02
-        end
-        when als_rank <= 3.2250000000000006e+02 then case
-            when cosine_relative_score <= 1.3435755905898911e-01 then -1.8383515764003263e-02
-            when titles_score <= 6.0865747164293866e+00 then -4.2095713967056601e-03
-            else 1.2379861590734096e-02
-        end
-        when cooccurrence_rank <= 1.3050000000000003e+02 then case
-            when neighbours_rank <= 3.6500000000000007e+01 then 2.2926067105204138e-02
-            else -7.3633674955162088e-03
-        end
-        when als_relative_score <= 1.3150074027070854e-01 then case
-            when artists_rank <= 1.5250000000000003e+02 then case
-                when track_playlist_count <= 4.5000000000000009e+00 then -2.2434410850812429e-02
-                else -5.8065583200708183e-02
-            end
-            when titles_rank <= 5.2500000000000007e+01 then -2.8717314618048911e-02
-            when neighbours_relative_score <= 5.6053007275205104e-02 then -5.9494328255110945e-02
-            when artists_rank <= 2.5850000000000006e+02 then 1.9397844921518956e-02
-            else -4.8370762836754316e-02
-        end
-        when artists_rank <= 2.7950000000000006e+02 then -1.3094721380802504e-02
-        when track_playlist_count <= 2.5000000000000004e+00 then -4.9505487732001453e-02
-        when titles_rank <= 1.2450000000000001e+02 then -2.5518150491503767e-03
-        when cosine_relative_score <= 1.5545383573355381e-01 then -3.8025660996934385e-02
-        else -2.4519488246156448e-02
-    end
-    + case
-        when als_rank <= 1.3350000000000003e+02 then case
-            when cooccurrence_rank <= 3.3500000000000007e+01 then case
-                when generator_count <= 5.5000000000000009e+00 then case
-                    when als_rank <= 2.0500000000000004e+01 then 3.6574896638307881e-02
-                    else 1.9198739945603026e-02
-                end
-                else 4.2323022543757562e-02
-            end
-            when als_score <= 7.4907790403813132e-03 then -5.7293649596412248e-02
-            when als_rank <= 6.0500000000000007e+01 then case
-                when generator_count <= 5.5000000000000009e+00 then 1.8512384657833000e-02
-                else 3.1727198628561500e-02
-            end
-            else 8.8636863291635948e-03
-        end
-        when artists_rank <= 5.6500000000000007e+01 then case
-            when track_playlist_count <= 2.5000000000000004e+00 then case
-                when artists_rank <= 2.2500000000000004e+01 then 4.2258688551866284e-02
-                when ease_relative_score <= 1.3576260576119617e-01 then -3.2993941434635733e-03
-                when ease_score <= 3.1755654455690205e-03 then 5.0570621622942749e-02
-                else -9.1376749646081938e-03
-            end
-            when artists_rank <= 2.5000000000000004e+00 then 4.4022205699496858e-02
-            when als_relative_score <= 2.0529144958859602e-01 then case
-                when artists_score <= 4.2532314642291780e+01 then -1.9837719778994997e-02
-                else 5.4789387032346828e-02
-            end
-            else 8.8708891041634347e-03
-        end
-        when als_rank <= 3.9050000000000006e+02 then case
-            when cooccurrence_relative_score <= 1.2797527190945737e-01 then case
-                when als_rank <= 1.9950000000000003e+02 then -7.8735817908025061e-03
-                when als_score <= 4.0819882415235051e-03 then case
-                    when als_rank <= 3.8750000000000006e+02 then -7.6848480653468859e-02
-                    else 6.7386681121559669e-02
-                end
-                else -2.3137222578902092e-02
-            end
-            when cooccurrence_rank <= 6.2500000000000007e+01 then 1.2393930920876133e-02
-            when artists_rank <= 2.2450000000000003e+02 then 2.0576198926784417e-02
-            when track_playlist_count <= 1.5000000000000002e+00 then -3.2223050441371706e-02
-            else -6.1924567582140001e-03
-        end
-        when cooccurrence_relative_score <= 1.6850244589678151e-01 then case
-            when artists_rank <= 1.5250000000000003e+02 then case
-                when titles_relative_score <= 2.8574943480290149e-01 then -2.6435579491307051e-02
-                else 4.2376475368920856e-02
-            end
-            when als_relative_score <= 2.1741010782419121e-01 then case
-                when titles_rank <= 5.2500000000000007e+01 then -2.3559384280212359e-02
-                else -5.2350131441660480e-02
-            end
-            when titles_relative_score <= 4.6184132491335206e-01 then -3.7462119246531221e-02
-            else 2.1020645554854635e-02
-        end
-        when cooccurrence_rank <= 8.5500000000000014e+01 then 4.2491657613930086e-03
-        else -2.5138907669283492e-02
-    end
-    + case
-        when cooccurrence_rank <= 1.2250000000000001e+02 then case
-            when cooccurrence_rank <= 2.3500000000000004e+01 then case
-                when als_relative_score <= 8.6489789468598766e-01 then case
-                    when artist_seed_count <= 1.5000000000000002e+00 then case
-                        when cooccurrence_score <= 9.6269789512440057e-02 then -2.5718275951878391e-02
-                        else 2.9973477668908469e-02
-                    end
-                    else 4.5987338463325110e-02
-                end
-                else 4.3334117680819906e-02
-            end
-            when generator_count <= 5.5000000000000009e+00 then case
-                when als_score <= 7.0599909871816649e-02 then -1.0238158858943715e-03
-                else 1.6367228110853959e-02
-            end
-            else 2.6678184640669140e-02
-        end
-        when als_relative_score <= 2.9470476109997440e-01 then case
-            when artists_relative_score <= 1.5423540483664330e-01 then case
-                when als_relative_score <= 1.2084014927140975e-01 then case
-                    when titles_rank <= 5.2500000000000007e+01 then -2.6768537834403923e-02
-                    else -4.8539252401294281e-02
-                end
-                when titles_rank <= 1.4450000000000003e+02 then -2.9927527624401414e-03
-                when track_playlist_count <= 3.5000000000000004e+00 then case
-                    when artist_seed_count <= 1.0000000180025095e-35 then -4.9380750805164811e-02
-                    else -1.8355033970922734e-02
-                end
-                else -2.9351789277579889e-02
-            end
-            when artist_seed_count <= 4.5000000000000009e+00 then case
-                when artists_relative_score <= 6.5883053100008537e-01 then case
-                    when track_playlist_count <= 1.5000000000000002e+00 then case
-                        when cosine_rank <= 3.4750000000000006e+02 then 5.5172713277396757e-02
-                        else -6.6989468581518333e-03
-                    end
-                    else -2.4883199215795307e-02
-                end
-                when track_playlist_count <= 5.5000000000000009e+00 then 4.3567308765071762e-02
-                else -2.6085560720367260e-02
-            end
-            when artist_seed_count <= 2.0000000000000004e+01 then case
-                when seed_count <= 1.9500000000000004e+01 then 5.1478537381389626e-02
-                else -1.0413020399180253e-02
-            end
-            else 6.3453500919021966e-02
-        end
-        when cooccurrence_relative_score <= 1.0702237705874877e-01 then case
-            when artists_relative_score <= 1.4281254180912969e-02 then case
-                when track_playlist_count <= 1.5000000000000002e+00 then -5.8412544939928861e-02
-                when titles_score <= 5.7490103789007536e+00 then case
-                    when als_score <= 4.7058959025889644e-03 then -4.7747703061426568e-02
-                    else -1.8137983596771625e-02
-                end
-                else 7.7016193375360606e-03
-            end
-            when als_score <= 1.6081107780337337e-02 then 5.7067553552798966e-02
-            else 2.3660906023062604e-03
-        end
-        when artists_relative_score <= 3.5962587698254889e-02 then case
-            when track_playlist_count <= 3.5000000000000004e+00 then -2.0259952420742629e-02
-            when als_relative_score <= 5.3787673647295309e-01 then -1.6755841829235269e-03
-            else 1.2503806684476383e-02
-        end
-        else 1.5868948245642382e-02
-    end
-    + case
-        when als_rank <= 9.8500000000000014e+01 then case
-            when neighbours_rank <= 3.6500000000000007e+01 then case
-                when als_rank <= 6.5000000000000009e+00 then 4.0877521012075257e-02
-                when artist_seed_count <= 1.5000000000000002e+00 then case
-                    when als_score <= 1.8505209125578407e-02 then case
-                        when titles_rank <= 3.0500000000000004e+01 then 5.1843180646139256e-02
-                        else -6.7488640034751010e-02
-                    end
-                    else 2.8554853755492444e-02
-                end
-                else 4.0728496293532576e-02
-            end
-            when als_score <= 1.0574585292488338e-02 then case
-                when cosine_score <= 8.6024034719908674e-02 then -4.4451428355748515e-02
-                else 3.9839233665912563e-02
-            end
-            when als_rank <= 2.7500000000000004e+01 then 2.5877000000966061e-02
-            else 1.3957321122800402e-02
-        end
-        when artists_rank <= 4.8500000000000007e+01 then case
-            when artist_seed_count <= 4.5000000000000009e+00 then case
-                when neighbours_relative_score <= 7.9654403297353860e-01 then case
-                    when artists_rank <= 3.5000000000000004e+00 then 3.6505107077010268e-02
-                    else 3.8421176402294826e-03
-                end
-                else 5.7066040413350366e-02
-            end
-            when artist_seed_count <= 2.0000000000000004e+01 then case
-                when seed_count <= 1.9500000000000004e+01 then 4.9110617429902109e-02
-                else 1.1481634019058030e-02
-            end
-            else 6.0620151418467806e-02
-        end
-        when als_rank <= 3.2250000000000006e+02 then case
-            when als_score <= 9.1911894269287604e-03 then case
-                when titles_relative_score <= 1.7916983854055399e-01 then -4.1323709641262307e-02
-                else 3.1733851080560975e-02
-            end
-            when cooccurrence_relative_score <= 2.1772134664008477e-01 then -9.5149673166016972e-03
-            else 2.8889913964552745e-03
-        end
-        when cooccurrence_rank <= 1.7150000000000003e+02 then case
-            when cooccurrence_relative_score <= 5.5027124021641005e-01 then -1.2551449572443113e-02
-            else 1.3822332893319092e-02
-        end
-        when als_rank <= 1.2515000000000002e+03 then case
-            when titles_relative_score <= 2.2744412638088171e-01 then case
-                when artists_rank <= 4.1350000000000006e+02 then -1.6570207280547537e-02
-                when cooccurrence_relative_score <= 1.0605540712111632e-01 then -4.0153861313758726e-02
-                when cooccurrence_rank <= 1.3055000000000002e+03 then -2.7552422531420900e-02
-                else 5.5336120422708149e-02
-            end
-            when als_score <= 2.5652044452726844e-02 then 1.8276615972660035e-02
-            else -2.2883221529231092e-02
-        end
-        when artists_rank <= 1.3650000000000003e+02 then case
-            when track_playlist_count <= 4.5000000000000009e+00 then -1.0491279198466874e-02
-            else -5.4395551191546855e-02
-        end
-        when titles_rank <= 1.1250000000000001e+02 then -3.0734686994002416e-02
-        else -5.0675826893032010e-02
-    end
-    + case
-        when als_rank <= 9.8500000000000014e+01 then case
-            when cosine_rank <= 5.4500000000000007e+01 then case
-                when als_rank <= 6.5000000000000009e+00 then case
-                    when neighbours_score <= 8.4598929568999268e-02 then -1.5289283863161668e-02
-                    else 4.0075402272227334e-02
-                end
-                when generator_count <= 5.5000000000000009e+00 then case
-                    when ease_score <= 5.7831556941062637e-03 then 6.9727686618416586e-03
-                    else 2.5980071041159861e-02
-                end
-                else 3.3403652650492270e-02
-            end
-            when als_score <= 1.0189024731516840e-02 then -5.7700202638133781e-02
-            when generator_count <= 5.5000000000000009e+00 then case
-                when cosine_relative_score <= 6.5755386256934012e-01 then case
-                    when als_rank <= 3.4500000000000007e+01 then 2.1627131009376247e-02
-                    else 8.1976807215637711e-03
-                end
-                else -4.9073435062502224e-02
-            end
-            else 2.3852416037612480e-02
-        end
-        when artists_rank <= 4.8500000000000007e+01 then case
-            when artist_seed_count <= 4.5000000000000009e+00 then case
-                when track_playlist_count <= 3.5000000000000004e+00 then case
-                    when artists_relative_score <= 7.8709828993531217e-01 then case
-                        when cooccurrence_relative_score <= 4.1299090617965334e-01 then 9.9743074148622487e-03
-                        else 4.4289712691063979e-02
-                    end
-                    else 5.3388381447276381e-02
-                end
-                when als_relative_score <= 1.4242977629668371e-01 then -2.8101985491670291e-02
-                else 5.0296849879452529e-03
-            end
-            when artist_seed_count <= 2.0000000000000004e+01 then 3.3363758387055763e-02
-            else 5.8438370562685249e-02
-        end
-        when als_rank <= 2.8950000000000006e+02 then case
-            when als_score <= 9.1911894269287604e-03 then -4.0636225934690053e-02
-            when neighbours_relative_score <= 2.3786422885733211e-01 then -7.1136677725711257e-03
-            else 4.0022428766988060e-03
-        end
-        when cooccurrence_relative_score <= 1.3332828432400415e-01 then case
-            when artists_rank <= 1.3050000000000003e+02 then -1.8678386567623193e-02
-            when als_relative_score <= 1.8600563815922833e-01 then case
-                when titles_rank <= 1.4850000000000003e+02 then -3.4112249211190708e-02
-                else -5.0451806951630200e-02
-            end
-            when titles_rank <= 1.4450000000000003e+02 then case
-                when als_score <= 2.8056265786290172e-02 then 2.5533612219789743e-02
-                else -2.5873976526363848e-02
-            end
-            when track_playlist_count <= 2.5000000000000004e+00 then -4.4519511818002969e-02
-            else -3.0378738123185270e-02
-        end
-        when cooccurrence_relative_score <= 5.5027124021641005e-01 then case
-            when als_rank <= 6.8850000000000011e+02 then -1.3438283093618742e-02
-            when titles_relative_score <= 8.0078163042269945e-01 then -2.9787340368278847e-02
-            else 3.8970948294329177e-02
-        end
-        else 1.5008604402857185e-02
-    end
-    + case
-        when als_rank <= 1.1950000000000001e+02 then case
-            when cooccurrence_rank <= 3.3500000000000007e+01 then case
-                when cooccurrence_score <= 2.2201626657138171e-01 then case
-                    when artist_seed_count <= 1.5000000000000002e+00 then case
-                        when seed_count <= 2.1500000000000004e+01 then case
-                            when als_rank <= 8.3500000000000014e+01 then 2.0124221170134831e-02
-                            else -5.4381429275635454e-02
-                        end
-                        else -3.5708800298176788e-02
-                    end
-                    else 5.5817092587746114e-02
-                end
-                when neighbours_rank <= 8.5000000000000018e+00 then 3.9285163454761726e-02
-                else 2.9131552410504719e-02
-            end
-            when neighbours_rank <= 2.0005000000000002e+03 then case
-                when als_rank <= 4.9500000000000007e+01 then 2.1128930354098848e-02
-                else 9.9790166051010494e-03
-            end
-            when artists_score <= 1.8660254037844388e+00 then -2.8290855608582896e-02
-            else 6.5111331896797423e-02
-        end
-        when artist_seed_count <= 4.5000000000000009e+00 then case
-            when generator_count <= 1.5000000000000002e+00 then case
-                when als_relative_score <= 2.0249649509893694e-01 then case
-                    when artist_seed_count <= 1.0000000180025095e-35 then case
-                        when titles_score <= 1.4723072817863391e+01 then -4.8603645066318368e-02
-                        else -2.1252373287435931e-02
-                    end
-                    when seed_count <= 1.0500000000000002e+01 then -1.5800766900600578e-02
-                    when cooccurrence_relative_score <= 6.2877826848755716e-02 then -3.6480919071156782e-02
-                    else 4.0079561879772232e-03
-                end
-                when titles_relative_score <= 4.9974497871220974e-01 then case
-                    when artist_seed_count <= 1.0000000180025095e-35 then case
-                        when track_playlist_count <= 1.5000000000000002e+00 then -5.5078614452772158e-02
-                        else -2.3179445089046392e-02
-                    end
-                    else 2.8294017125065872e-03
-                end
-                else 2.6828722000633683e-02
-            end
-            when artist_seed_count <= 1.0000000180025095e-35 then case
-                when als_rank <= 2.8050000000000006e+02 then case
-                    when cooccurrence_rank <= 7.3500000000000014e+01 then 9.1234001925987827e-03
-                    else -6.8705169354004187e-03
-                end
-                when cooccurrence_rank <= 1.3050000000000003e+02 then -3.5087426290309901e-03
-                when track_playlist_count <= 3.5000000000000004e+00 then -3.9498188553070544e-02
-                when als_rank <= 5.9650000000000011e+02 then -1.6402147446620195e-02
-                else -3.1802790513382230e-02
-            end
-            when ease_relative_score <= 4.9323592100853780e-01 then case
-                when cooccurrence_score <= 1.0000000180025095e-35 then 3.1643493050270102e-02
-                else 6.7645024644905852e-04
-            end
-            else 4.1726593953968182e-02
-        end
-        when artist_seed_count <= 2.0000000000000004e+01 then case
-            when seed_count <= 1.9500000000000004e+01 then 4.4246472046442220e-02
-            else -3.1125236280530686e-03
-        end
-        else 5.4163371131683208e-02
-    end
-    + case
-        when ease_rank <= 1.3150000000000003e+02 then case
-            when neighbours_rank <= 3.6500000000000007e+01 then case
-                when generator_count <= 5.5000000000000009e+00 then case
-                    when ease_score <= 1.0358168034810432e-02 then 1.6398015186175879e-02
-                    else 2.9176683934406686e-02
-                end
-                else 3.5001450466803412e-02
-            end
-            when generator_count <= 5.5000000000000009e+00 then case
-                when als_score <= 5.0239067524671562e-02 then case
-                    when neighbours_score <= 2.5122391206619150e-02 then -4.0845945788389938e-02
-                    else -6.1194674359428096e-03
-                end
-                when neighbours_relative_score <= 6.0060225748273477e-01 then case
-                    when als_relative_score <= 3.8839740312521048e-01 then -4.2198982983524492e-03
-                    else 1.3866241330188656e-02
-                end
-                else -3.3181013368415967e-02
-            end
-            else 2.2084141252129555e-02
-        end
-        when artists_relative_score <= 3.1378200932866535e-01 then case
-            when als_relative_score <= 2.6083358711015808e-01 then case
-                when artist_seed_count <= 4.5000000000000009e+00 then case
-                    when generator_count <= 1.5000000000000002e+00 then case
-                        when titles_rank <= 4.6500000000000007e+01 then -1.8262004337693087e-02
-                        when artists_relative_score <= 7.2041613498977156e-02 then -4.3444726066107490e-02
-                        else -3.1729760217259081e-02
-                    end
-                    when artists_relative_score <= 1.7882245453751364e-02 then case
-                        when cooccurrence_relative_score <= 2.1772134664008477e-01 then case
-                            when track_playlist_count <= 4.5000000000000009e+00 then -4.7409495581273886e-02
-                            else -2.7992238040123185e-02
-                        end
-                        else -1.3008484444356228e-02
-                    end
-                    when ease_score <= 1.6567673509573476e-03 then 3.4629472357637608e-02
-                    else -9.3637191074705927e-03
-                end
-                else 1.5041705352952121e-02
-            end
-            when cooccurrence_relative_score <= 1.0702237705874877e-01 then case
-                when als_score <= 4.7058959025889644e-03 then case
-                    when als_relative_score <= 2.6232079566159944e-01 then 9.2567544485465086e-02
-                    when titles_rank <= 1.1650000000000001e+02 then 3.0215913231456767e-02
-                    else -4.5827780657916817e-02
-                end
-                when track_playlist_count <= 2.5000000000000004e+00 then -3.1690911613912597e-02
-                else -1.3708819770330064e-02
+        when als_rank <= 1.2695000000000002e+03 then case
+            when rp3beta_rank <= 1.8850000000000003e+02 then case
+                when cooccurrence_score <= 7.8230146820458896e-02 then -2.3747397396644398e-02
+                else 2.4361378221691567e-02
             end
             when track_playlist_count <= 2.5000000000000004e+00 then case
-                when artists_relative_score <= 8.1155252429748151e-02 then -2.7142010641918637e-02
-                else 1.8119665721127231e-02
+                when artists_rank <= 4.0550000000000006e+02 then 5.4117841886783681e-04
+                else -4.5852571837969897e-02
             end
-            when als_relative_score <= 3.1299130811021675e-01 then -1.2933612746511274e-02
-            else 2.3027525029912003e-03
+            when als_relative_score <= 2.0589805461552715e-01 then -2.3784310028746338e-02
+            when als_score <= 4.2767515406012544e-03 then -5.4037135298584019e-02
+            else -4.9790136196646564e-03
         end
-        when track_playlist_count <= 4.5000000000000009e+00 then case
-            when artists_relative_score <= 8.6738494465528881e-01 then 2.2551814984031904e-02
-            else 5.6892707642170075e-02
+        when cooccurrence_rank <= 3.3150000000000006e+02 then case
+            when cooccurrence_rank <= 1.4850000000000003e+02 then 1.4312913636833478e-02
+            else -2.6612655502954947e-02
         end
-        when als_relative_score <= 1.9504696584213807e-01 then -2.1324774889634357e-02
-        else 1.1071578104384430e-02
-    end
-    + case
-        when als_rank <= 1.7550000000000003e+02 then case
-            when cooccurrence_rank <= 4.3500000000000007e+01 then case
-                when neighbours_rank <= 8.5000000000000018e+00 then 3.4562417056320613e-02
-                when artists_score <= 2.9142135623730954e+00 then case
-                    when ease_score <= 6.8558083320877268e-03 then case
-                        when ease_rank <= 8.5000000000000018e+00 then -4.3200276581560268e-02
-                        when seed_count <= 2.0500000000000004e+01 then 1.5055713049204208e-02
-                        when als_score <= 2.5652044452726844e-02 then 4.6471686653221982e-02
-                        else -3.0502779647232886e-02
-                    end
-                    else 2.3765323105198039e-02
-                end
-                else 3.3284235549734302e-02
-            end
-            when als_score <= 1.7691542097963977e-07 then -7.5301551740723061e-02
-            when artists_rank <= 2.0850000000000003e+02 then 2.1907928127281581e-02
-            when als_rank <= 6.0500000000000007e+01 then case
-                when als_score <= 1.3163588941097261e-02 then case
-                    when cosine_score <= 7.7921326073769073e-02 then -6.6773757643339648e-02
-                    else 2.9045186714333860e-02
-                end
-                else 1.4887649768456935e-02
-            end
-            else 1.3010212877472510e-03
-        end
-        when artists_rank <= 3.3500000000000007e+01 then case
+        when artists_rank <= 1.6050000000000003e+02 then case
             when track_playlist_count <= 4.5000000000000009e+00 then case
-                when artists_rank <= 4.5000000000000009e+00 then 4.6474949397449089e-02
-                when ease_rank <= 8.0500000000000014e+01 then 5.2431226051440211e-02
-                else 2.3116135954538975e-02
+                when rp3beta_score <= 1.9913090159688700e-03 then -1.6863070815586353e-02
+                else 3.9111595186397868e-02
             end
-            else -1.5568753771125991e-04
+            else -5.0142308902175636e-02
         end
-        when generator_count <= 1.5000000000000002e+00 then case
-            when als_score <= 2.9814823064953093e-03 then case
-                when artists_rank <= 1.5250000000000003e+02 then case
-                    when track_playlist_count <= 4.5000000000000009e+00 then case
-                        when seed_count <= 2.4500000000000004e+01 then -2.9659603837687516e-02
-                        else -1.1650702754254811e-03
-                    end
-                    else -4.8448868442124475e-02
-                end
-                when titles_rank <= 4.2500000000000007e+01 then -2.1558778229469246e-02
-                else -4.8491797761079786e-02
+        when cooccurrence_score <= 3.9283913861752277e-02 then case
+            when titles_relative_score <= 3.7049220254391707e-01 then case
+                when artists_rank <= 3.4050000000000006e+02 then -5.4648611880039645e-02
+                else -7.6309256368021994e-02
             end
-            when cosine_rank <= 5.2250000000000011e+02 then -4.7034108531681607e-02
-            else -2.4002626946310522e-02
+            when track_playlist_count <= 1.1500000000000002e+01 then -6.7751596862756877e-02
+            else -3.5657706480776055e-02
         end
-        when artists_rank <= 4.2750000000000006e+02 then case
-            when ease_score <= 1.7239532320281641e-03 then 2.4774276387262460e-02
-            else -1.7434930459098675e-03
-        end
-        when cooccurrence_rank <= 1.7450000000000003e+02 then case
-            when ease_relative_score <= 9.9972281501905169e-01 then -6.3807140687725016e-03
-            else 4.0632856620085762e-02
-        end
-        when als_rank <= 4.1550000000000006e+02 then -1.4899091080682542e-02
-        when track_playlist_count <= 7.5000000000000009e+00 then -3.9558821672432964e-02
-        else -2.5366719576594900e-02
+        else -4.8659362954086606e-02
     end
     + case
-        when als_rank <= 9.8500000000000014e+01 then case
-            when neighbours_rank <= 3.6500000000000007e+01 then case
-                when als_rank <= 6.5000000000000009e+00 then 3.4988901169416269e-02
-                when artists_rank <= 3.7500000000000007e+01 then 3.5409627457502348e-02
-                else 2.1422917887867085e-02
-            end
-            when cosine_score <= 7.6923076923076955e-02 then case
-                when als_score <= 1.0189024731516840e-02 then -4.6469405207283508e-02
-                when cosine_relative_score <= 5.4656991714497438e-01 then 8.6505601405452697e-04
-                else -1.0810760479071505e-01
-            end
-            when generator_count <= 5.5000000000000009e+00 then case
-                when cooccurrence_score <= 4.1033071381240946e-02 then 5.8105474742814793e-02
-                when als_score <= 5.0239067524671562e-02 then case
-                    when als_score <= 1.9201598130166534e-02 then 2.6958464392398962e-02
-                    else -2.1383956725074621e-02
+        when als_rank <= 1.8450000000000003e+02 then case
+            when rp3beta_rank <= 7.9500000000000014e+01 then case
+                when als_rank <= 2.8500000000000004e+01 then case
+                    when neighbours_rank <= 3.2500000000000007e+01 then 6.1262471939516554e-02
+                    else 4.5400680729709868e-02
                 end
-                else 1.2006589761664320e-02
+                else 3.8541625273288027e-02
             end
-            else 2.1416835771400133e-02
-        end
-        when artists_rank <= 3.3500000000000007e+01 then case
-            when artists_rank <= 1.0500000000000002e+01 then 3.3839235218560089e-02
-            when cosine_rank <= 3.5500000000000007e+01 then 4.3169857579139707e-02
-            else 1.1072303126035236e-02
-        end
-        when generator_count <= 1.5000000000000002e+00 then case
-            when als_score <= 4.7058959025889644e-03 then case
-                when artists_rank <= 1.4450000000000003e+02 then -2.3229565641588987e-02
-                when titles_rank <= 3.8500000000000007e+01 then -1.8896053150261747e-02
-                else -4.5503116384574167e-02
+            when tail_score <= 1.9689120825767358e-02 then case
+                when artists_rank <= 1.5850000000000003e+02 then 6.4439529764345291e-02
+                else -2.1394503554160262e-02
             end
-            when als_rank <= 2.8950000000000006e+02 then -1.0106455676911645e-02
-            when titles_rank <= 1.1050000000000001e+02 then case
-                when als_score <= 2.9329051263630394e-02 then 3.0334544077358368e-02
-                else -3.9809254236849535e-02
-            end
-            when artists_rank <= 1.5650000000000003e+02 then -1.0587887557846169e-02
-            else -3.1205467018175094e-02
+            when als_rank <= 8.5500000000000014e+01 then 2.9295823024427920e-02
+            when artists_rank <= 7.2500000000000014e+01 then 3.5643959306909237e-02
+            else 7.7292962171574969e-03
         end
-        when als_rank <= 2.8050000000000006e+02 then case
-            when generator_count <= 5.5000000000000009e+00 then -4.5460407174960256e-03
-            else 8.3641482002128655e-03
-        end
-        when cooccurrence_rank <= 1.2250000000000001e+02 then case
-            when neighbours_relative_score <= 6.5558743103651107e-01 then -4.0146384072831266e-03
-            else 2.1739745036013128e-02
-        end
-        when artists_relative_score <= 5.0847463921492884e-02 then case
-            when titles_score <= 5.6578496005037762e+00 then case
-                when cooccurrence_relative_score <= 9.7538520592605996e-02 then -3.7626125095959015e-02
-                when als_score <= 2.8056265786290172e-02 then -3.1735221349475679e-02
-                else -1.7918416906647788e-02
-            end
-            else -7.1793956601875477e-03
-        end
-        else -2.0752271132593834e-03
-    end
-    + case
-        when ease_rank <= 1.1950000000000001e+02 then case
-            when cooccurrence_rank <= 2.3500000000000004e+01 then case
-                when artists_relative_score <= 2.0863390659718653e-01 then case
-                    when ease_score <= 3.7880348654796372e-03 then 6.4070582992091264e-03
-                    else 2.8263691938955185e-02
+        when artists_rank <= 5.8500000000000007e+01 then case
+            when track_playlist_count <= 3.5000000000000004e+00 then case
+                when artists_rank <= 4.5000000000000009e+00 then 7.3611738821796682e-02
+                when neighbours_relative_score <= 1.4747399987991308e-01 then case
+                    when artists_score <= 2.1189606962056580e+01 then 2.0143496947402414e-02
+                    else 7.4365748470238038e-02
                 end
-                else 3.5407326269962784e-02
+                else 6.1825165317628064e-02
             end
+            when als_relative_score <= 1.9337953690494236e-01 then -2.2250613389306974e-02
+            else 1.5506938665026684e-02
+        end
+        when als_relative_score <= 2.0455586073208573e-01 then case
+            when cooccurrence_rank <= 1.2850000000000003e+02 then 2.0700078835941263e-04
             when artists_rank <= 1.5250000000000003e+02 then case
-                when track_playlist_count <= 2.2500000000000004e+01 then 3.0229427829593137e-02
-                else 1.0980996714752370e-02
+                when titles_relative_score <= 2.8574943480290149e-01 then -3.9955878693786397e-02
+                else 6.8670170723668919e-02
             end
-            when cooccurrence_score <= 2.4593904808479289e-01 then case
-                when titles_relative_score <= 2.9532197939003263e-01 then -6.5876533187761615e-03
-                else 2.0065622880114143e-02
-            end
-            else 1.4913924009696442e-02
+            when titles_rank <= 1.4850000000000003e+02 then -4.7038972098041781e-02
+            when cooccurrence_relative_score <= 1.5916177929547456e-01 then -7.2874138232303140e-02
+            else -5.2291115737279452e-02
         end
-        when artists_rank <= 4.7500000000000007e+01 then case
-            when artists_rank <= 7.5000000000000009e+00 then case
-                when track_playlist_count <= 1.0500000000000002e+01 then 4.1501842673092593e-02
-                else 5.5256274189811301e-03
-            end
-            when artist_seed_count <= 2.0000000000000004e+01 then case
-                when track_playlist_count <= 2.5000000000000004e+00 then 1.5204495921073905e-02
-                else -4.3478548073159137e-03
-            end
-            else 4.6239350279160096e-02
+        when cooccurrence_rank <= 1.7650000000000003e+02 then case
+            when rp3beta_rank <= 1.0750000000000001e+02 then 1.8190069157613838e-02
+            else -6.6428684839862986e-03
         end
-        when als_score <= 9.5271449536085146e-03 then case
-            when titles_rank <= 1.0500000000000002e+01 then 1.0000583042746114e-02
-            when artists_rank <= 1.5250000000000003e+02 then case
-                when track_playlist_count <= 4.5000000000000009e+00 then -1.1327760705833308e-02
-                else -5.2334910346718048e-02
-            end
-            when titles_rank <= 1.1250000000000001e+02 then -2.5154492618345320e-02
-            when cooccurrence_score <= 4.5268493088054092e-02 then case
-                when als_score <= 1.0917271708876798e-07 then -4.8141961398557892e-02
-                else -3.1690548263837839e-02
-            end
-            else -3.0266089529580154e-02
+        when als_rank <= 2.8650000000000006e+02 then case
+            when artists_rank <= 3.0250000000000006e+02 then 2.2670417532439785e-02
+            else -2.1136582022525132e-02
         end
-        when cooccurrence_relative_score <= 1.1208188618444352e-01 then case
+        when titles_relative_score <= 1.2514099957269148e-01 then case
             when track_playlist_count <= 2.5000000000000004e+00 then case
-                when titles_score <= 1.4765256741792394e+01 then -3.4242084939596545e-02
-                else 7.8256776167688336e-02
+                when artists_rank <= 4.0550000000000006e+02 then -1.7620153403617184e-02
+                else -6.5506940453071719e-02
             end
-            when cosine_relative_score <= 4.0899112356841200e-01 then -1.7381829416137654e-02
-            else 7.3261061146660880e-02
+            when als_relative_score <= 4.2710180371142392e-01 then case
+                when als_relative_score <= 4.1891520024335710e-01 then -3.8061766957400954e-02
+                else 3.7434052483058089e-02
+            end
+            else -7.7591906455167073e-02
+        end
+        when als_score <= 2.4549588561058048e-02 then 2.4733523837801686e-02
+        else -3.1542010029005779e-02
+    end
+    + case
+        when als_rank <= 1.5850000000000003e+02 then case
+            when als_rank <= 4.4500000000000007e+01 then case
+                when generator_count <= 7.5000000000000009e+00 then case
+                    when als_score <= 1.1475282721221449e-02 then -4.9914616207697951e-02
+                    when tail_score <= 1.8627240328548358e-01 then 3.1132525595304796e-02
+                    when cosine_rank <= 4.5000000000000009e+00 then 6.1769651984127462e-02
+                    else 4.2117409339887210e-02
+                end
+                when tail_rank <= 1.9500000000000004e+01 then 6.0766820333144525e-02
+                else 4.6937838924284651e-02
+            end
+            when artists_rank <= 2.1650000000000003e+02 then 3.8017560531461075e-02
+            when neighbours_score <= 2.3024297811463885e-02 then case
+                when als_score <= 9.6778380684554594e-03 then -5.2261044063023433e-02
+                when track_playlist_count <= 3.5000000000000004e+00 then -6.1046969459230771e-02
+                else 3.7465617726023873e-03
+            end
+            when als_rank <= 9.1500000000000014e+01 then 2.3935781796636978e-02
+            else 4.8019409483625666e-03
+        end
+        when artists_rank <= 4.6500000000000007e+01 then case
+            when track_playlist_count <= 2.5000000000000004e+00 then case
+                when artists_rank <= 1.2500000000000002e+01 then 6.3405198735180066e-02
+                else 3.6357881456917214e-02
+            end
+            else 8.7256847172247059e-03
+        end
+        when als_relative_score <= 2.1009100989890628e-01 then case
+            when cooccurrence_rank <= 1.2850000000000003e+02 then case
+                when cooccurrence_rank <= 3.6500000000000007e+01 then 3.9906171205479117e-02
+                else -1.4047572965765896e-02
+            end
+            when artists_rank <= 1.3650000000000003e+02 then case
+                when titles_rank <= 2.8150000000000006e+02 then 4.7043895662821959e-02
+                else -3.4910330967416171e-02
+            end
+            when titles_rank <= 5.2500000000000007e+01 then -3.7915515796904067e-02
+            when cooccurrence_relative_score <= 1.5916177929547456e-01 then -6.8694537538838654e-02
+            else -4.9930377961673669e-02
+        end
+        when neighbours_rank <= 1.8850000000000003e+02 then case
+            when neighbours_rank <= 5.2500000000000007e+01 then 2.3440397063676326e-02
+            else -5.7948929624449782e-03
+        end
+        when als_rank <= 3.0850000000000006e+02 then case
+            when als_score <= 1.9321433268487457e-02 then case
+                when titles_relative_score <= 1.6661009678756822e-01 then -4.9846684467271356e-02
+                else 6.3770812582731345e-02
+            end
+            else -1.4642907316657386e-02
         end
         when track_playlist_count <= 2.5000000000000004e+00 then case
-            when cooccurrence_relative_score <= 3.5327126385716850e-01 then -2.4150858951794734e-02
-            else 7.0076719682289172e-03
+            when artists_rank <= 3.0050000000000006e+02 then -1.5553410554564004e-02
+            else -6.0813602811273883e-02
         end
-        when titles_relative_score <= 3.3874444832288225e-01 then case
-            when ease_relative_score <= 5.1212034696421449e-01 then case
-                when cosine_rank <= 1.7650000000000003e+02 then case
-                    when cooccurrence_score <= 4.2798634352204795e-02 then 5.9437198676759367e-02
-                    else 1.9335316127339101e-03
-                end
-                else -6.4977040895685956e-03
-            end
-            else -8.4265294542715627e-02
-        end
-        else 1.3616241404842419e-02
+        when titles_relative_score <= 1.5283324770841331e-01 then -3.5454101169701102e-02
+        else -7.0373353924652734e-03
     end
     + case
-        when cooccurrence_rank <= 1.1650000000000001e+02 then case
-            when cosine_rank <= 3.2500000000000007e+01 then case
-                when cooccurrence_relative_score <= 7.2858670224214317e-01 then case
-                    when neighbours_score <= 1.2560854703781496e-01 then case
-                        when artist_seed_count <= 2.5000000000000004e+00 then case
-                            when seed_count <= 2.2500000000000004e+01 then -1.7107272822678679e-04
-                            else -8.6649414738363628e-02
-                        end
-                        else 5.7950961948763313e-02
-                    end
-                    else 2.3424632129519618e-02
+        when als_rank <= 1.5850000000000003e+02 then case
+            when ease_rank <= 6.0500000000000007e+01 then case
+                when tail_score <= 8.4096328470507326e-02 then case
+                    when artists_rank <= 1.0500000000000002e+01 then 6.4549059638408943e-02
+                    else 4.9660722662638497e-03
                 end
-                else 3.1879876233674387e-02
+                when rp3beta_rank <= 2.3500000000000004e+01 then 5.3300481134555336e-02
+                else 3.9037129011082479e-02
             end
-            when als_relative_score <= 4.7902977773924066e-01 then case
-                when cooccurrence_score <= 7.5869146996969547e-02 then -3.0576707198026944e-02
-                when cooccurrence_score <= 7.8963455015306674e-02 then 6.7286400149701331e-02
-                else 1.2318255771164670e-03
-            end
-            when artists_rank <= 2.0050000000000003e+02 then 2.7338362392089918e-02
-            when neighbours_relative_score <= 7.3792085456730916e-01 then 1.3896246747268248e-02
-            else -1.2280341386054690e-02
+            when als_score <= 9.6778380684554594e-03 then -4.6021459230087387e-02
+            when artists_rank <= 1.8050000000000003e+02 then 3.4909183128160985e-02
+            when als_rank <= 5.6500000000000007e+01 then 2.5737148481730185e-02
+            when tail_score <= 2.6482799729241998e-02 then -1.3143086790045881e-02
+            else 9.6324664498918192e-03
         end
-        when artists_rank <= 6.7500000000000014e+01 then case
-            when artist_seed_count <= 4.5000000000000009e+00 then case
-                when artists_relative_score <= 9.9733331431939576e-01 then case
-                    when als_relative_score <= 4.3895776253080671e-01 then case
-                        when artists_relative_score <= 1.1665451768531379e-01 then 3.8431174848038693e-02
-                        else -4.0609034135153602e-03
-                    end
-                    else 1.6684070737134175e-02
+        when artists_rank <= 4.6500000000000007e+01 then case
+            when artists_rank <= 1.0500000000000002e+01 then case
+                when artist_seed_count <= 4.5000000000000009e+00 then case
+                    when artists_relative_score <= 9.9738901609638853e-01 then 2.9396561900622842e-02
+                    else 7.2625048405892831e-02
                 end
-                else 4.5075890352665890e-02
+                else 6.8933216644968098e-02
             end
-            when neighbours_score <= 4.9658159043004574e-01 then 3.7026422708442898e-02
-            else 4.2764195954502300e-03
+            when ease_rank <= 9.1500000000000014e+01 then 6.0068364169623328e-02
+            when artist_seed_count <= 4.5000000000000009e+00 then 1.1654242997095623e-03
+            else 3.5702406903439371e-02
         end
-        when als_relative_score <= 2.4879049336123568e-01 then case
-            when als_relative_score <= 1.2084014927140975e-01 then -3.6986932488857274e-02
-            when titles_relative_score <= 1.3647845022969526e-01 then -2.8151117086495727e-02
-            else -8.0982569096678027e-03
-        end
-        when cooccurrence_relative_score <= 1.1208188618444352e-01 then case
-            when als_score <= 2.9814823064953093e-03 then -4.0632007645800418e-02
-            when artists_score <= 1.2071067811865477e+00 then case
-                when titles_relative_score <= 7.1431410026014019e-01 then -1.6999685450203236e-02
-                else 5.1582594233853286e-02
-            end
-            else 7.3633508868952979e-03
-        end
-        when als_relative_score <= 5.2876161147016054e-01 then case
-            when als_score <= 1.8505209125578407e-02 then -2.2963290010193010e-02
-            when ease_rank <= 8.7050000000000011e+02 then case
-                when ease_score <= 8.4231910808624613e-04 then -4.7031339438271168e-02
-                else -5.2375597348409833e-03
-            end
-            when cooccurrence_score <= 3.1944901120008702e-02 then 4.8458996830683054e-02
-            else 4.9939601306917859e-03
-        end
-        when als_score <= 1.9892557524144653e-02 then -2.5483514430772087e-02
-        else 1.0097324046220324e-02
-    end
-    + case
-        when cooccurrence_rank <= 1.1250000000000001e+02 then case
-            when als_relative_score <= 6.7438734871601291e-01 then case
-                when artists_rank <= 4.4250000000000006e+02 then case
-                    when cosine_relative_score <= 9.2038074210973719e-01 then 2.1917045490434425e-02
-                    else 5.1660990547044865e-02
+        when als_rank <= 4.1850000000000006e+02 then case
+            when rp3beta_relative_score <= 1.8325248220776116e-01 then case
+                when als_score <= 4.2767515406012544e-03 then case
+                    when titles_rank <= 9.6500000000000014e+01 then 7.4882151428530427e-02
+                    else -7.8376539487340177e-02
                 end
-                when ease_score <= 7.8573614630979838e-03 then case
-                    when titles_relative_score <= 7.3451201022602397e-01 then case
-                        when seed_count <= 1.7500000000000004e+01 then 1.3677241070705604e-03
-                        when neighbours_relative_score <= 9.9967450600756236e-01 then case
-                            when cooccurrence_score <= 2.0963371845057363e-01 then -4.1340823608598753e-02
-                            else -7.3619900115040673e-03
-                        end
-                        else 2.7053805670174010e-02
-                    end
-                    else 3.9654615133772719e-02
+                when als_rank <= 2.8650000000000006e+02 then case
+                    when artists_rank <= 2.8850000000000006e+02 then 1.4444876506925417e-02
+                    else -1.8178659460144384e-02
                 end
-                else 1.2375255205678309e-02
+                else -3.2318632576699931e-02
             end
-            when cooccurrence_rank <= 1.7500000000000004e+01 then 3.0775189877236264e-02
-            else 2.0258954146710865e-02
+            when neighbours_score <= 1.8307219218487606e-02 then -5.7865263025265484e-02
+            else 4.9960747226652173e-03
         end
-        when artists_rank <= 4.5500000000000007e+01 then case
-            when artists_rank <= 4.5000000000000009e+00 then 3.8885889155167649e-02
-            when artists_score <= 2.1189606962056580e+01 then 5.5854451656697727e-03
-            else 3.0562377195194213e-02
+        when cooccurrence_relative_score <= 2.7298120387813524e-01 then case
+            when als_rank <= 1.2055000000000002e+03 then case
+                when titles_rank <= 1.3650000000000003e+02 then -1.1342016586143254e-02
+                when cooccurrence_relative_score <= 1.1213539074357722e-01 then -5.2101758419105304e-02
+                else -3.6925824553288959e-02
+            end
+            when artists_rank <= 1.5250000000000003e+02 then -3.5862659283286483e-02
+            when titles_rank <= 5.0500000000000007e+01 then -3.4158069112687310e-02
+            else -6.6498989173637960e-02
         end
-        when als_relative_score <= 2.7350087105937815e-01 then case
-            when als_relative_score <= 1.6404556790662461e-01 then case
-                when artists_rank <= 2.0250000000000003e+02 then case
-                    when titles_relative_score <= 4.9974497871220974e-01 then case
-                        when cooccurrence_relative_score <= 6.0917476041586115e-02 then -2.8041326527041832e-02
-                        when cosine_rank <= 1.3645000000000002e+03 then -1.5790590681371303e-02
-                        else 6.0411547959724581e-02
-                    end
-                    else 4.5688787616247943e-02
-                end
-                when titles_rank <= 1.0500000000000002e+01 then case
-                    when titles_score <= 1.4765256741792394e+01 then -4.2554917600159899e-02
-                    else 3.1925523678289339e-02
-                end
-                when cooccurrence_score <= 5.4554545340548356e-02 then case
-                    when titles_rank <= 1.1250000000000001e+02 then -2.6537503411772179e-02
-                    else -4.5468364597012319e-02
-                end
-                else -2.9238123055457418e-02
-            end
-            when artists_rank <= 4.1350000000000006e+02 then -5.2252155262194231e-03
-            else -2.3715623908194663e-02
-        end
-        when neighbours_relative_score <= 6.8693973766598998e-02 then case
-            when titles_relative_score <= 1.7916983854055399e-01 then case
-                when artists_rank <= 1.9450000000000003e+02 then 1.3426880556688748e-02
-                else -2.4521694430158059e-02
-            end
-            else 7.6673473871116575e-03
-        end
-        when als_relative_score <= 4.0019926949455137e-01 then case
-            when ease_score <= 7.2025940367478078e-04 then 1.5893860544004646e-02
-            else -9.9898552515917376e-03
-        end
-        when neighbours_score <= 1.4999824234846360e-02 then -3.5885787760314203e-02
-        else 4.6328127922337647e-03
-    end
-    + case
-        when ease_rank <= 1.3150000000000003e+02 then case
-            when cooccurrence_rank <= 2.3500000000000004e+01 then case
-                when cosine_rank <= 6.5000000000000009e+00 then 3.1540743814392216e-02
-                when artist_seed_count <= 1.5000000000000002e+00 then case
-                    when ease_score <= 1.6168092027791552e-02 then 1.3902664793660410e-02
-                    else 2.5940971133793823e-02
-                end
-                else 3.4488303718680384e-02
-            end
-            when als_relative_score <= 5.3313897317136638e-01 then case
-                when artist_seed_count <= 2.5000000000000004e+00 then case
-                    when ease_score <= 9.0378944061688239e-04 then -5.1944402525137573e-02
-                    else -1.3647362151538209e-04
-                end
-                else 2.8503840567056890e-02
-            end
-            when artists_rank <= 1.2650000000000001e+02 then 2.5991809577949044e-02
-            else 1.2922261819048847e-02
-        end
-        when artists_rank <= 1.8500000000000004e+01 then case
-            when artist_seed_count <= 1.8500000000000004e+01 then case
-                when seed_count <= 2.4500000000000004e+01 then case
-                    when artist_seed_count <= 4.5000000000000009e+00 then case
-                        when neighbours_score <= 1.4398274300875997e-02 then 2.8097431167561655e-02
-                        else -3.9995358536411346e-03
-                    end
-                    else 4.3318568203536606e-02
-                end
-                else -2.5493899236820041e-03
-            end
-            else 5.3230113580938848e-02
-        end
-        when als_score <= 5.6470474228262910e-03 then case
-            when artists_rank <= 1.5250000000000003e+02 then case
-                when track_playlist_count <= 4.5000000000000009e+00 then -1.0416356065534213e-02
-                else -4.4046960495199128e-02
-            end
-            when titles_rank <= 1.5250000000000003e+02 then -2.2846425271807285e-02
-            when cooccurrence_score <= 5.5230538707918546e-02 then -4.4472583665882588e-02
-            else -2.6874556569771998e-02
-        end
-        when als_relative_score <= 3.1742179081993688e-01 then case
-            when artists_rank <= 2.7950000000000006e+02 then case
-                when als_score <= 2.1653679199516777e-02 then 1.8264445901591028e-02
-                else -1.1444011767563192e-02
-            end
-            when track_playlist_count <= 5.5000000000000009e+00 then case
-                when titles_score <= 1.4226663643397035e+01 then -3.1340100250529808e-02
-                else 5.1182939301141032e-02
-            end
-            when cosine_relative_score <= 2.1310535556182600e-01 then -1.9007756070110363e-02
-            else -6.1117782964284287e-03
-        end
-        when artists_rank <= 2.2250000000000003e+02 then case
-            when neighbours_score <= 1.7644888496158712e-02 then 4.1102651383780220e-02
-            else 6.1710092091471136e-03
-        end
-        when track_playlist_count <= 2.5000000000000004e+00 then -2.2676065892964475e-02
-        when cooccurrence_relative_score <= 1.1100516228321132e-01 then -1.0416850953555733e-02
-        when als_relative_score <= 6.5281800559016123e-01 then -7.8230659397698205e-04
-        else 1.6657706370027833e-02
-    end
-    + case
-        when als_rank <= 9.8500000000000014e+01 then case
-            when als_rank <= 2.7500000000000004e+01 then case
-                when neighbours_score <= 3.0170924949236461e-01 then case
-                    when artists_rank <= 2.2500000000000004e+01 then 3.5805069124955763e-02
-                    when ease_relative_score <= 7.0152572838706617e-01 then 1.3722954653216457e-02
-                    else -1.1632525895827712e-02
-                end
-                when titles_relative_score <= 1.5737042923041686e-01 then 2.4162780925183827e-02
-                else 3.4679547597623865e-02
-            end
-            when als_score <= 1.7195783555507663e-02 then case
-                when cosine_score <= 7.7921326073769073e-02 then case
-                    when artist_seed_count <= 1.5000000000000002e+00 then -5.4031198845495045e-02
-                    else 6.8636900883358276e-02
-                end
-                else 3.9281891169765147e-03
-            end
-            when artists_rank <= 1.5050000000000003e+02 then case
-                when track_playlist_count <= 6.5000000000000009e+00 then 3.6428960116898050e-02
-                else 1.4919322413167109e-02
-            end
-            else 8.3227967558184655e-03
-        end
-        when artists_rank <= 5.8500000000000007e+01 then case
-            when track_playlist_count <= 3.5000000000000004e+00 then case
-                when artists_rank <= 1.0500000000000002e+01 then 3.6867383958932742e-02
-                when ease_relative_score <= 4.5794560269212287e-01 then case
-                    when artist_seed_count <= 2.3500000000000004e+01 then 6.5889904691456593e-03
-                    else 4.6782875201717707e-02
-                end
-                else 3.8743607681675639e-02
-            end
-            when als_relative_score <= 1.7674959856492306e-01 then -1.7676482454469445e-02
-            else 6.7260964024448873e-03
-        end
-        when generator_count <= 1.5000000000000002e+00 then case
-            when als_score <= 2.9814823064953093e-03 then case
-                when artists_rank <= 2.5850000000000006e+02 then case
-                    when cooccurrence_relative_score <= 6.1832560900989007e-02 then -2.9122426797588211e-02
-                    else 3.1440279841746299e-02
-                end
-                when titles_rank <= 1.5250000000000003e+02 then -2.7526945343719075e-02
-                else -4.5018604956923947e-02
-            end
-            when track_playlist_count <= 1.5000000000000002e+00 then -3.6510303190191148e-02
-            else -1.8437843530437956e-02
-        end
-        when als_rank <= 2.8950000000000006e+02 then case
-            when artists_rank <= 2.7950000000000006e+02 then 1.4692986582471682e-02
-            when titles_relative_score <= 3.1303816392153633e-01 then case
-                when neighbours_score <= 1.6315160794555188e-02 then -4.6101734501103185e-02
-                else -4.3348624860971479e-03
-            end
-            else 1.2111451485340260e-02
-        end
-        when cooccurrence_rank <= 1.3050000000000003e+02 then -3.1425676944424399e-03
-        when artists_rank <= 4.1350000000000006e+02 then -1.2402541382993300e-03
-        when track_playlist_count <= 3.5000000000000004e+00 then -3.2077971807314053e-02
-        else -1.7292496922933335e-02
-    end
-    + case
-        when als_rank <= 9.8500000000000014e+01 then case
-            when als_rank <= 2.7500000000000004e+01 then case
-                when neighbours_score <= 2.9592015328625504e-01 then case
-                    when artists_rank <= 2.2500000000000004e+01 then 3.4222206174040065e-02
-                    when cosine_relative_score <= 5.7845786798663901e-01 then 1.7197940453455875e-02
-                    else -4.2613811771365744e-03
-                end
-                else 2.7081446793279191e-02
-            end
-            when als_score <= 7.8472048044204729e-03 then -5.0770090151105833e-02
-            when artists_rank <= 2.3500000000000004e+01 then case
-                when cosine_relative_score <= 7.7313568035525704e-01 then 1.7995603982783135e-02
-                else 4.4247594303191064e-02
-            end
-            when ease_score <= 1.6273225818617166e-03 then -3.8138184010516360e-03
-            else 9.9443386754502136e-03
-        end
-        when artists_rank <= 5.8500000000000007e+01 then case
-            when track_playlist_count <= 3.5000000000000004e+00 then case
-                when artists_rank <= 1.0500000000000002e+01 then 3.4040485364809803e-02
-                when cosine_rank <= 3.4750000000000006e+02 then 2.9792560582364937e-02
-                else 5.2325759051348140e-03
-            end
-            when als_relative_score <= 1.7024668714105665e-01 then -1.9506738776309325e-02
-            else 4.2995955809887396e-03
-        end
-        when als_relative_score <= 1.9357114178830334e-01 then case
-            when cooccurrence_relative_score <= 1.3842010664544274e-01 then case
-                when artists_rank <= 1.5250000000000003e+02 then case
-                    when artists_relative_score <= 1.7968163238565832e-01 then case
-                        when titles_rank <= 1.8650000000000003e+02 then 6.2634396236167858e-02
-                        else -1.0825790268522787e-02
-                    end
-                    else -3.4217109816825401e-02
-                end
-                when titles_rank <= 1.2500000000000002e+01 then 3.1270107129585559e-03
-                else -3.7494913263004359e-02
-            end
-            else -1.7795319034837553e-02
-        end
-        when cooccurrence_relative_score <= 1.2797527190945737e-01 then case
-            when als_score <= 4.7058959025889644e-03 then -4.1083860890988706e-02
-            when als_rank <= 2.8950000000000006e+02 then -6.8648859038419694e-03
-            when titles_rank <= 3.2500000000000007e+01 then 3.4017151655516033e-02
-            else -2.1362654330035698e-02
-        end
-        when neighbours_score <= 1.8307219218487606e-02 then case
-            when track_playlist_count <= 6.4500000000000014e+01 then case
-                when als_score <= 2.6412125676870350e-02 then -4.0089042471079438e-02
-                else 1.1504541579739680e-02
-            end
-            else 5.9428678450425966e-02
-        end
-        when titles_rank <= 5.5650000000000011e+02 then 7.0504127517473439e-03
-        when als_score <= 7.1370456367731108e-02 then case
-            when ease_relative_score <= 1.0612782498274527e-01 then 1.4919453528359836e-02
-            else -1.1118882631055349e-02
-        end
-        else -3.8411272137490950e-04
-    end
-    + case
-        when als_rank <= 8.3500000000000014e+01 then case
-            when neighbours_rank <= 3.6500000000000007e+01 then case
-                when generator_count <= 5.5000000000000009e+00 then case
-                    when als_score <= 1.5048262663185598e-02 then -8.5033668658515402e-02
-                    else 1.9034834394636799e-02
-                end
-                else 2.8323026898321814e-02
-            end
-            when als_score <= 8.1569962203502672e-03 then -4.8446913986156935e-02
-            else 1.0582416150318005e-02
-        end
-        when artists_relative_score <= 1.2917928376920076e-01 then case
-            when als_score <= 2.9814823064953093e-03 then case
-                when generator_count <= 1.5000000000000002e+00 then case
-                    when titles_rank <= 3.2500000000000007e+01 then -1.2001298983525699e-02
-                    else -3.7650929340762557e-02
-                end
-                when ease_rank <= 1.6500000000000004e+01 then case
-                    when ease_rank <= 8.5000000000000018e+00 then -1.1469721704286440e-01
-                    else 6.0139755220061958e-02
-                end
-                else -2.1500867456853385e-02
-            end
-            when als_rank <= 2.7750000000000006e+02 then case
-                when als_score <= 9.1911894269287604e-03 then -3.2599512287885546e-02
-                else -2.3056506862003489e-03
-            end
-            when titles_relative_score <= 2.2693476802208748e-01 then case
-                when cooccurrence_score <= 7.7311677384456726e-02 then case
-                    when ease_rank <= 7.0050000000000011e+02 then -3.2813878451675278e-02
-                    else -1.7982385023396056e-02
-                end
-                when als_score <= 1.1997799389064314e-02 then 3.0615961239285391e-02
-                when cooccurrence_relative_score <= 1.5057189821206823e-01 then -2.1115434091615180e-02
-                else -8.8520000919373575e-03
-            end
-            when als_score <= 4.1624376550316818e-02 then 1.4023153416340171e-02
-            else -1.1961348147826387e-02
-        end
-        when ease_relative_score <= 4.9323592100853780e-01 then case
-            when artists_score <= 2.3989578808281802e+01 then case
-                when artists_relative_score <= 9.9733331431939576e-01 then case
-                    when ease_relative_score <= 1.5357073635543397e-01 then case
-                        when track_playlist_count <= 4.5000000000000009e+00 then case
-                            when artists_relative_score <= 3.1378200932866535e-01 then case
-                                when titles_rank <= 2.5550000000000003e+02 then 4.2989324931056200e-02
-                                else -1.2272398088662590e-02
-                            end
-                            else 1.6501848956352715e-02
-                        end
-                        when als_rank <= 1.0705000000000002e+03 then -6.7255299189132286e-03
-                        else -3.2270915502112571e-02
-                    end
-                    when artists_relative_score <= 2.1841827414239701e-01 then case
-                        when als_score <= 2.5269092060625557e-02 then 4.9966611450861259e-02
-                        else 8.8397898827583324e-03
-                    end
-                    else 7.9780265034590345e-04
-                end
-                else 3.3349185060697555e-02
-            end
-            else 3.5407098479837390e-02
-        end
-        when ease_score <= 3.2377670130954834e-03 then 4.8066238662734725e-02
-        else 1.5425576035460657e-02
-    end
-    + case
-        when als_rank <= 9.8500000000000014e+01 then case
-            when cooccurrence_rank <= 2.6500000000000004e+01 then case
-                when generator_count <= 5.5000000000000009e+00 then case
-                    when cooccurrence_score <= 9.9508946094165426e-02 then -4.6000298732756406e-02
-                    when als_relative_score <= 9.2472964778988753e-01 then 1.5302604758636438e-02
-                    else 2.9355015973874646e-02
-                end
-                when cooccurrence_relative_score <= 9.9941578943177567e-01 then 2.4759790449589283e-02
-                else 3.8251090306061247e-02
-            end
-            when generator_count <= 5.5000000000000009e+00 then case
-                when neighbours_score <= 2.9592015328625504e-01 then case
-                    when als_relative_score <= 3.3347055305364787e-01 then 5.6412617274689138e-02
-                    else -1.5788174557362124e-03
-                end
-                else 9.9208045000198763e-03
-            end
-            else 1.7210917322430470e-02
-        end
-        when artists_rank <= 5.8500000000000007e+01 then case
-            when track_playlist_count <= 2.5000000000000004e+00 then case
-                when artists_rank <= 2.2500000000000004e+01 then 3.0360505902822982e-02
-                when cosine_rank <= 3.4750000000000006e+02 then case
-                    when cosine_score <= 1.2320718376549157e-01 then 4.6525698112754282e-02
-                    else 6.8356471781582237e-03
-                end
-                else -3.7617833959050582e-03
-            end
-            when artists_rank <= 2.5000000000000004e+00 then 2.7976075001823059e-02
-            when als_relative_score <= 1.4029899020104622e-01 then -1.9386832543821630e-02
-            else 2.9464296230008349e-03
-        end
-        when als_relative_score <= 2.2708734555178253e-01 then case
-            when cooccurrence_rank <= 2.2350000000000003e+02 then case
-                when cooccurrence_relative_score <= 8.4619471688718817e-01 then -1.2123578427117044e-02
-                else 4.2228951738581440e-02
-            end
-            when artists_rank <= 2.0250000000000003e+02 then -1.7433349342740403e-02
-            when track_playlist_count <= 7.5000000000000009e+00 then -3.7400814428040684e-02
-            when titles_rank <= 1.9650000000000003e+02 then -1.4264020682820190e-02
-            when neighbours_score <= 3.9337187676179011e-02 then -4.4508011699605290e-02
-            else -2.2594544610633351e-02
-        end
-        when titles_rank <= 5.5650000000000011e+02 then 5.7434296545288976e-03
-        when neighbours_score <= 1.8307219218487606e-02 then case
-            when artists_rank <= 2.7950000000000006e+02 then 2.0653072670415024e-02
-            when track_playlist_count <= 1.5000000000000002e+00 then -4.4876492398262448e-02
-            else -2.1710513145151569e-02
-        end
-        when als_rank <= 2.1450000000000003e+02 then -1.4578685940487396e-03
-        when cooccurrence_relative_score <= 1.2691342949579695e-01 then -1.7868050077122968e-02
-        when cooccurrence_score <= 2.6271713882337639e-02 then 8.0022159179519714e-02
-        else -7.6330417760133752e-03
-    end
-    + case
-        when cosine_rank <= 7.6500000000000014e+01 then case
-            when als_rank <= 2.7500000000000004e+01 then case
-                when titles_relative_score <= 1.5737042923041686e-01 then case
-                    when als_rank <= 3.5000000000000004e+00 then 2.8277962712751521e-02
-                    else 1.7825380760447599e-02
-                end
-                else 3.0846035361960379e-02
-            end
-            when artists_rank <= 2.7500000000000004e+01 then case
-                when ease_score <= 4.3031028122227002e-03 then 4.2169576681601130e-02
-                else 1.9329233265953927e-02
-            end
-            when neighbours_score <= 2.1929608918581419e-02 then -4.3365439291630142e-02
-            else 7.8302097806240336e-03
-        end
-        when artists_rank <= 3.3500000000000007e+01 then case
-            when artist_seed_count <= 4.5000000000000009e+00 then case
-                when artists_rank <= 3.5000000000000004e+00 then case
-                    when seed_count <= 2.4500000000000004e+01 then 3.3288159517495829e-02
-                    else -1.7571488303631422e-02
-                end
-                else 2.3838240950079352e-03
-            end
-            else 3.1332783943549034e-02
-        end
-        when als_rank <= 2.7450000000000006e+02 then case
-            when als_score <= 9.5271449536085146e-03 then case
-                when titles_relative_score <= 1.7916983854055399e-01 then -3.3643597812627810e-02
-                else 3.0496282388187725e-02
-            end
-            when als_rank <= 1.9050000000000003e+02 then case
-                when titles_relative_score <= 4.5934058070233080e-01 then case
-                    when ease_relative_score <= 6.5862119767979610e-01 then 2.4134531444034270e-03
-                    when artists_relative_score <= 1.4137720345241214e-01 then -5.5038142690007341e-02
-                    else 4.5878549485382586e-02
-                end
-                else 2.0645874606305837e-02
-            end
-            else -6.9014050771017341e-03
-        end
-        when als_score <= 2.9814823064953093e-03 then case
-            when artists_rank <= 2.5850000000000006e+02 then case
-                when titles_relative_score <= 4.9974497871220974e-01 then -2.0090336659552080e-02
-                else 4.7969822026039367e-02
-            end
-            when titles_rank <= 5.0500000000000007e+01 then -1.3354729179833503e-02
-            when cooccurrence_score <= 6.6604058554939546e-02 then -3.9546564091567593e-02
-            else -2.2233557845471624e-02
-        end
-        when artists_rank <= 6.9500000000000014e+01 then case
-            when als_score <= 2.1653679199516777e-02 then case
-                when artist_seed_count <= 1.5000000000000002e+00 then 2.9358234651395967e-03
-                else 5.9757742258908689e-02
-            end
-            else -9.2149777150204223e-03
-        end
-        when titles_relative_score <= 2.2693476802208748e-01 then case
-            when als_rank <= 6.6150000000000011e+02 then -1.4769281771818072e-02
-            when neighbours_relative_score <= 6.5558743103651107e-01 then -2.5705217248407491e-02
-            when cooccurrence_rank <= 6.2500000000000007e+01 then -6.2113857704791102e-02
-            else 7.4242552347138710e-02
-        end
-        else -8.6084710146600474e-04
-    end
-    + case
-        when cooccurrence_rank <= 6.9500000000000014e+01 then case
-            when als_rank <= 1.6500000000000004e+01 then case
-                when titles_relative_score <= 1.5737042923041686e-01 then case
-                    when cooccurrence_score <= 8.7519203275304797e-02 then -4.6579825735266395e-02
-                    else 2.2091120808281552e-02
-                end
-                else 3.0931253925322588e-02
-            end
-            when artists_relative_score <= 1.1184141431592680e-01 then case
-                when cosine_score <= 7.9011405161401579e-02 then -3.3657914596653966e-02
-                else 8.6351627726380022e-03
-            end
-            when track_playlist_count <= 6.5000000000000009e+00 then 3.4181092611051053e-02
-            else 1.4543867723229673e-02
-        end
-        when als_rank <= 2.8950000000000006e+02 then case
-            when artists_rank <= 3.2250000000000006e+02 then case
-                when ease_relative_score <= 7.0152572838706617e-01 then 9.7301859517444078e-03
-                else 4.6710223489144713e-02
-            end
-            when neighbours_score <= 1.5801265746279734e-02 then case
-                when track_playlist_count <= 3.6500000000000007e+01 then -1.5504711641948794e-02
-                else -5.2217540194576355e-02
-            end
-            when als_rank <= 7.1500000000000014e+01 then case
-                when ease_rank <= 2.0500000000000004e+01 then -9.6999884282326615e-02
-                else 6.8435562002883811e-03
-            end
-            when neighbours_relative_score <= 5.5741386192266074e-01 then -3.2782659569110316e-03
-            else -3.4485122430580599e-02
-        end
-        when artists_rank <= 4.7500000000000007e+01 then case
-            when track_playlist_count <= 3.5000000000000004e+00 then case
-                when artists_relative_score <= 9.9733331431939576e-01 then case
-                    when artists_score <= 2.1189606962056580e+01 then 8.0155470952439200e-03
-                    else 3.5976573639926998e-02
-                end
-                else 4.3072398892888310e-02
-            end
-            else -8.2957122887903512e-03
-        end
-        when als_relative_score <= 1.3150074027070854e-01 then case
-            when titles_rank <= 8.5000000000000018e+00 then 1.2620299989983272e-02
-            when cooccurrence_score <= 4.9752088131231782e-02 then case
-                when artists_rank <= 2.5850000000000006e+02 then -2.3518496365720769e-02
-                when titles_rank <= 1.5250000000000003e+02 then -2.4910206856366596e-02
-                else -4.1505460476393238e-02
-            end
-            else -2.1508669825818259e-02
-        end
-        when titles_relative_score <= 1.5283324770841331e-01 then case
-            when neighbours_rank <= 3.2500000000000007e+01 then 5.7318417007012068e-02
-            when artists_rank <= 4.1350000000000006e+02 then -6.0321266772941813e-03
-            when track_playlist_count <= 1.5000000000000002e+00 then -3.4679461888787406e-02
-            when cooccurrence_relative_score <= 1.3225973163230234e-01 then -2.2885716675653409e-02
-            when cooccurrence_rank <= 1.3055000000000002e+03 then -1.0968873281032195e-02
-            else 5.7564225526137131e-02
-        end
-        else -3.6544891989629682e-04
+        when rp3beta_score <= 5.7471919810877454e-03 then -3.4422937699936589e-02
+        when cooccurrence_score <= 8.2947620620460238e-02 then 6.9889173870377283e-02
+        else -2.8467545068732816e-03
     end
     + case
         when ease_rank <= 1.1950000000000001e+02 then case
-            when als_rank <= 3.1500000000000004e+01 then case
-                when neighbours_rank <= 8.5000000000000018e+00 then case
-                    when titles_rank <= 3.2450000000000006e+02 then 3.3324252186721207e-02
-                    else 2.1587970540356882e-02
+            when rp3beta_rank <= 5.1500000000000007e+01 then case
+                when neighbours_score <= 1.3051843599931925e-01 then 1.6597248828254973e-02
+                when artists_rank <= 7.2500000000000014e+01 then 5.6351969685556204e-02
+                when als_relative_score <= 9.2546973928835685e-01 then case
+                    when als_score <= 6.6830620169639601e-02 then 1.8761153834036006e-02
+                    else 4.1579507127916443e-02
                 end
-                when artist_seed_count <= 1.5000000000000002e+00 then 1.5114845349346172e-02
-                else 2.9026844943289887e-02
+                else 5.7518339085291560e-02
             end
-            when artists_rank <= 2.5450000000000003e+02 then case
-                when neighbours_relative_score <= 4.4436058372883386e-01 then 7.4000734984266611e-03
-                when cosine_score <= 3.3947719197914256e-01 then 3.9493237590918023e-02
-                else 1.8884904644290455e-02
-            end
-            when cooccurrence_score <= 2.3853276384640426e-01 then case
-                when ease_relative_score <= 9.9972281501905169e-01 then case
-                    when seed_count <= 1.7500000000000004e+01 then case
-                        when track_playlist_count <= 1.5000000000000002e+00 then -3.4983267811653451e-02
-                        else 1.6528287261822578e-03
-                    end
-                    else -3.2337223120345954e-02
+            when als_relative_score <= 5.3191449719677331e-01 then case
+                when neighbours_score <= 3.1966222160919905e-02 then -4.6943643429110754e-02
+                when neighbours_relative_score <= 7.3133122255214189e-01 then case
+                    when generator_count <= 7.5000000000000009e+00 then 3.0360018874327150e-03
+                    else 2.4558463716041031e-02
                 end
-                else 2.4468737305778678e-02
+                else 5.5551867062972972e-02
             end
-            else 7.4513545213857951e-03
+            else 2.8629516062801598e-02
         end
-        when artists_rank <= 1.8500000000000004e+01 then case
-            when artist_seed_count <= 4.5000000000000009e+00 then case
-                when artists_relative_score <= 9.9733331431939576e-01 then 3.5417835414491630e-03
-                else 3.4925791595012794e-02
+        when artists_rank <= 4.4500000000000007e+01 then case
+            when artists_rank <= 1.0500000000000002e+01 then case
+                when track_playlist_count <= 1.0500000000000002e+01 then 5.3345307708452611e-02
+                else 1.0488413724778040e-02
             end
-            else 3.3961542123062065e-02
+            when artist_seed_count <= 2.0000000000000004e+01 then 9.9347739471769576e-03
+            else 6.1897648470024713e-02
         end
-        when als_score <= 5.6470474228262910e-03 then case
-            when artists_rank <= 3.4500000000000007e+01 then 3.8400123849375526e-03
-            when cooccurrence_score <= 4.5268493088054092e-02 then case
-                when artist_seed_count <= 4.5000000000000009e+00 then case
-                    when titles_rank <= 1.1650000000000001e+02 then -1.9264982847802731e-02
-                    else -3.6389648996317053e-02
-                end
-                else 3.1408684297247937e-03
+        when als_relative_score <= 2.7286408673295848e-01 then case
+            when cooccurrence_rank <= 2.2850000000000003e+02 then case
+                when cooccurrence_relative_score <= 3.5253847575038905e-01 then -2.9130443220110627e-02
+                else 8.2805546780044103e-04
             end
-            else -1.8446720112262754e-02
-        end
-        when als_rank <= 2.7450000000000006e+02 then case
-            when titles_relative_score <= 4.8433737373817115e-01 then case
-                when ease_relative_score <= 5.1212034696421449e-01 then -1.9983225563322752e-03
-                when artists_rank <= 7.7500000000000014e+01 then 3.4577739851748272e-02
-                else -6.1889380180239650e-02
+            when artists_rank <= 1.5250000000000003e+02 then case
+                when track_playlist_count <= 1.5000000000000002e+00 then -1.0573735041462947e-02
+                else -3.9390675769838429e-02
             end
-            else 2.0955203375513543e-02
+            when als_relative_score <= 2.0303790655981666e-01 then case
+                when titles_rank <= 5.2500000000000007e+01 then -2.9563871950949380e-02
+                else -6.2176146238328227e-02
+            end
+            else -4.1147696077697471e-02
         end
-        when artists_rank <= 3.4150000000000006e+02 then case
-            when als_relative_score <= 1.2084014927140975e-01 then -3.4955619987046480e-02
-            when als_score <= 2.1653679199516777e-02 then 1.9863293057768711e-02
-            else -5.6157895834786867e-03
+        when cooccurrence_relative_score <= 1.2709417099847028e-01 then case
+            when als_score <= 4.2767515406012544e-03 then case
+                when titles_relative_score <= 1.9361608152443241e-01 then -6.5271576213149163e-02
+                else 3.5261430036795154e-02
+            end
+            when track_playlist_count <= 2.5000000000000004e+00 then -4.5394232029294997e-02
+            when artists_rank <= 2.8850000000000006e+02 then 1.2119713589204731e-02
+            when titles_relative_score <= 2.2827056936462622e-01 then -2.1097749352145260e-02
+            else 1.0657673398137321e-02
         end
-        when track_playlist_count <= 1.5000000000000002e+00 then case
-            when seed_count <= 2.3500000000000004e+01 then -4.2160503448602067e-02
-            else -1.9980460218837207e-02
-        end
-        when cooccurrence_relative_score <= 1.3225973163230234e-01 then -1.7843517978369760e-02
-        else -7.3531725845973148e-03
+        when track_playlist_count <= 2.5000000000000004e+00 then -2.7000471579189764e-02
+        when als_relative_score <= 4.7316596314869036e-01 then -2.3014721811341838e-03
+        when ease_relative_score <= 6.4944101614537131e-01 then 1.6281720159620608e-02
+        else -4.3667758844486010e-02
     end
     + case
-        when neighbours_rank <= 9.3500000000000014e+01 then case
-            when cooccurrence_rank <= 2.3500000000000004e+01 then case
-                when artist_seed_count <= 2.1500000000000004e+01 then case
-                    when cooccurrence_score <= 2.4494015324075886e+00 then case
-                        when artists_score <= 3.8209722277340596e+01 then case
-                            when artists_relative_score <= 7.4757494145736056e-02 then case
-                                when neighbours_score <= 2.8546926022599434e-01 then 2.4534921382181557e-04
-                                else 1.8095550020495923e-02
-                            end
-                            when als_score <= 6.6218573600053801e-02 then 3.8899258649605840e-02
-                            else 1.9992991716779009e-02
-                        end
-                        else -3.9211313513478951e-02
-                    end
-                    else 3.0300943539732384e-02
+        when als_rank <= 1.2050000000000001e+02 then case
+            when neighbours_rank <= 3.6500000000000007e+01 then case
+                when tail_score <= 2.7760019289979571e-01 then case
+                    when artists_rank <= 5.6500000000000007e+01 then 5.1040014911411968e-02
+                    when tail_score <= 8.4096328470507326e-02 then 6.0037224844937216e-03
+                    else 3.4754471017791826e-02
                 end
-                else 5.6870847006199300e-02
+                when als_rank <= 8.5000000000000018e+00 then 5.4841405588684881e-02
+                else 4.4236579706235304e-02
             end
-            when als_relative_score <= 5.3313897317136638e-01 then case
-                when cooccurrence_score <= 7.8150119924401101e-02 then -2.6873462813770500e-02
-                when cooccurrence_score <= 7.8963455015306674e-02 then 6.2453890544525159e-02
-                else 2.3115986681645365e-03
+            when als_score <= 8.0135515891015547e-03 then -5.2406656302088184e-02
+            when generator_count <= 7.5000000000000009e+00 then case
+                when track_playlist_count <= 3.5000000000000004e+00 then -1.1747709157155449e-02
+                when als_rank <= 3.2500000000000007e+01 then 2.8689592303776625e-02
+                else 1.4415637615508185e-02
             end
-            else 1.2607398689451496e-02
-        end
-        when artists_rank <= 8.3500000000000014e+01 then case
-            when artists_rank <= 7.5000000000000009e+00 then case
-                when track_playlist_count <= 1.6500000000000004e+01 then 3.2852716634416974e-02
-                else -1.9528636186473629e-05
-            end
-            when artist_seed_count <= 2.0000000000000004e+01 then case
-                when cosine_relative_score <= 6.5755386256934012e-01 then -6.4227874041925662e-05
-                else 4.2742819504986193e-02
-            end
-            else 3.9196022796546770e-02
-        end
-        when als_score <= 5.6470474228262910e-03 then case
-            when cooccurrence_score <= 4.5268493088054092e-02 then case
-                when titles_rank <= 1.1650000000000001e+02 then -1.7543398007458754e-02
-                when artists_rank <= 3.4150000000000006e+02 then case
-                    when ease_relative_score <= 1.1831558361082667e-01 then case
-                        when artists_rank <= 3.3950000000000006e+02 then -2.6898711629771463e-02
-                        else 1.1128330288760331e-01
-                    end
-                    else 1.1615637611671806e-01
-                end
-                else -4.0354387032419975e-02
-            end
-            when artists_rank <= 2.5850000000000006e+02 then case
-                when artists_score <= 2.1180339887498953e+00 then 5.2204799109666813e-02
-                else -2.3798448011634828e-02
-            end
-            else -2.0132803372265334e-02
-        end
-        when als_relative_score <= 3.8151013440161913e-01 then case
-            when track_playlist_count <= 2.5000000000000004e+00 then -2.4824433063355099e-02
-            when titles_relative_score <= 2.2693476802208748e-01 then case
-                when cosine_relative_score <= 1.5676175697386460e-01 then -1.5208951540036245e-02
-                else -6.9639798883196465e-03
-            end
-            else 1.1709483335477862e-03
-        end
-        when titles_relative_score <= 4.9974497871220974e-01 then case
-            when track_playlist_count <= 1.5000000000000002e+00 then -2.0518911548767685e-02
-            else -6.8790811979906660e-04
-        end
-        else 1.9387974112600039e-02
-    end
-    + case
-        when cooccurrence_rank <= 1.1250000000000001e+02 then case
-            when generator_count <= 5.5000000000000009e+00 then case
-                when als_rank <= 2.7500000000000004e+01 then case
-                    when als_score <= 6.2199560925364501e-02 then -1.2476671474455697e-03
-                    else 1.7173084749705147e-02
-                end
-                when artists_relative_score <= 9.9442259010494791e-02 then case
-                    when als_score <= 5.0239067524671562e-02 then case
-                        when als_rank <= 3.8500000000000007e+01 then -5.2504240736129394e-02
-                        when ease_rank <= 1.6500000000000004e+01 then case
-                            when cooccurrence_relative_score <= 6.5727859371672814e-01 then -3.3591806569658093e-02
-                            when neighbours_rank <= 4.5000000000000009e+00 then -7.8796464951182449e-02
-                            else 3.7539131812894200e-02
-                        end
-                        else -7.8610628957030831e-03
-                    end
-                    else 5.5731294336532015e-03
-                end
-                else 3.3148156637976552e-02
-            end
-            when neighbours_relative_score <= 4.9596753810859667e-01 then 1.1022500625234487e-02
-            else 2.4334781474930949e-02
-        end
-        when artists_rank <= 1.6500000000000004e+01 then case
-            when artists_relative_score <= 9.9733331431939576e-01 then case
-                when track_playlist_count <= 1.6500000000000004e+01 then case
-                    when artists_score <= 3.3903632027465775e+00 then 4.0301404543352124e-03
-                    else 2.7429091813111602e-02
-                end
-                else -7.8713524757145024e-03
-            end
-            else 4.2796113551745334e-02
-        end
-        when als_score <= 5.6470474228262910e-03 then case
-            when artists_rank <= 2.0050000000000003e+02 then case
-                when track_playlist_count <= 3.5000000000000004e+00 then -5.9864006930164040e-03
-                else -3.3360444260575488e-02
-            end
-            when titles_score <= 1.4723072817863391e+01 then case
-                when neighbours_relative_score <= 5.6053007275205104e-02 then case
-                    when titles_score <= 5.8493457266318289e+00 then -4.0043428928053133e-02
-                    else -2.7345269624998936e-02
-                end
-                else -2.1250734491830472e-02
-            end
-            else -7.4226434862954011e-03
-        end
-        when als_rank <= 2.7150000000000006e+02 then case
-            when artists_rank <= 2.2250000000000003e+02 then case
-                when neighbours_score <= 2.5567989200964142e-01 then 2.6272333095203139e-02
-                else 3.3835685787537949e-03
-            end
-            when als_rank <= 6.0500000000000007e+01 then 7.3554078960858631e-03
-            else -4.1123220146219745e-03
-        end
-        when artists_rank <= 4.1350000000000006e+02 then case
-            when als_relative_score <= 1.3150074027070854e-01 then -2.7586512844796015e-02
-            when als_score <= 2.1295243874192241e-02 then 2.0137134561913073e-02
-            else -4.0900319363467025e-03
-        end
-        when track_playlist_count <= 3.5000000000000004e+00 then case
-            when titles_score <= 1.4765256741792394e+01 then -2.5964060739226153e-02
-            else 5.8499704149559406e-02
-        end
-        else -1.2059423900554570e-02
-    end
-    + case
-        when cooccurrence_rank <= 1.1250000000000001e+02 then case
-            when cooccurrence_rank <= 2.3500000000000004e+01 then case
-                when artist_seed_count <= 2.1500000000000004e+01 then case
-                    when cooccurrence_rank <= 3.5000000000000004e+00 then case
-                        when cooccurrence_score <= 1.4501780454299176e-01 then -4.6159930220771854e-02
-                        else 2.7120840460564701e-02
-                    end
-                    else 1.6097226450810104e-02
-                end
-                else 5.6614768218893087e-02
-            end
-            when artist_seed_count <= 2.5000000000000004e+00 then case
-                when titles_relative_score <= 4.6184132491335206e-01 then case
-                    when ease_score <= 8.9785120517940490e-04 then case
-                        when ease_score <= 8.3408724667778536e-04 then 7.6215929258179674e-03
-                        else -4.2740828178196882e-02
-                    end
-                    else 5.5084168510469017e-03
-                end
-                else 1.8577235278478311e-02
-            end
-            else 2.5495359224062153e-02
-        end
-        when artists_rank <= 3.3500000000000007e+01 then case
-            when artist_seed_count <= 4.5000000000000009e+00 then case
-                when artists_rank <= 4.5000000000000009e+00 then 2.5650169258306727e-02
-                else -9.8255642098628152e-04
-            end
-            else 2.7126882923891704e-02
-        end
-        when als_score <= 5.6470474228262910e-03 then case
-            when titles_rank <= 1.0500000000000002e+01 then 6.0199240593414027e-03
-            when artists_rank <= 2.6550000000000006e+02 then case
-                when artists_relative_score <= 8.2211069415991225e-02 then case
-                    when neighbours_relative_score <= 5.6053007275205104e-02 then -1.7594034871927190e-03
-                    else 9.7821389405384554e-02
-                end
-                else -2.2055112905236172e-02
-            end
-            when track_playlist_count <= 6.5000000000000009e+00 then -3.7595103808895858e-02
-            else -2.5249181151442174e-02
-        end
-        when cooccurrence_relative_score <= 1.2691342949579695e-01 then case
-            when titles_rank <= 8.2500000000000014e+01 then case
-                when titles_rank <= 8.0500000000000014e+01 then 3.3229969785822083e-03
-                else 8.4211248134175340e-02
-            end
-            when artists_rank <= 3.3750000000000006e+02 then -2.3756806914071132e-03
-            when track_playlist_count <= 1.5000000000000002e+00 then -3.6019697433180980e-02
-            else -1.2358752146444132e-02
-        end
-        when als_score <= 1.8505209125578407e-02 then case
-            when track_playlist_count <= 6.3500000000000007e+01 then -1.9843745624290685e-02
-            else 3.9627167608733249e-02
-        end
-        when cooccurrence_score <= 2.8387614529590228e-02 then 4.9102294037845530e-02
-        when titles_rank <= 4.0150000000000006e+02 then 9.1330270701905098e-03
-        when als_score <= 3.9513614028692252e-02 then case
-            when ease_rank <= 5.7250000000000011e+02 then case
-                when seed_count <= 2.2500000000000004e+01 then -1.3164695304528261e-02
-                else -4.7377620387133702e-02
-            end
-            else 3.9066081038566739e-03
-        end
-        else -7.8981013120546007e-04
-    end
-    + case
-        when cosine_rank <= 7.6500000000000014e+01 then case
-            when generator_count <= 5.5000000000000009e+00 then case
-                when als_relative_score <= 6.6356330222074977e-01 then case
-                    when ease_score <= 8.6105082591783676e-04 then -5.7062393912377753e-02
-                    else 4.3990082393210415e-03
-                end
-                when ease_score <= 1.8782762021627576e-03 then -2.5450668034249797e-02
-                else 1.6252833619053126e-02
-            end
-            when cosine_relative_score <= 7.7313568035525704e-01 then case
-                when artist_seed_count <= 2.2500000000000004e+01 then 1.3927900603799457e-02
-                else 6.0358580749548453e-02
-            end
-            else 2.6350845319065147e-02
-        end
-        when artist_seed_count <= 4.5000000000000009e+00 then case
-            when generator_count <= 1.5000000000000002e+00 then case
-                when artists_relative_score <= 3.0161372535172987e-01 then case
-                    when als_score <= 2.9814823064953093e-03 then -2.7902221407983659e-02
-                    when als_relative_score <= 1.8317052098930545e-01 then -2.5073610894904366e-02
-                    when titles_score <= 1.4765256741792394e+01 then -1.1347460579256292e-02
-                    else 3.3326293669961260e-02
-                end
-                when artists_score <= 2.1180339887498953e+00 then 2.1623639196169220e-02
-                else -1.0854834763044510e-02
-            end
-            when als_relative_score <= 3.7947206050874621e-01 then case
-                when titles_rank <= 5.5650000000000011e+02 then case
-                    when cosine_score <= 1.2052019075696047e-01 then 1.4831456505738590e-02
-                    else -5.5147541177073779e-03
-                end
-                when artist_seed_count <= 1.0000000180025095e-35 then case
-                    when neighbours_relative_score <= 6.9256418177267665e-01 then case
-                        when als_score <= 2.8056265786290172e-02 then -2.1470989570025877e-02
-                        else -1.0057794535424663e-02
-                    end
-                    when ease_score <= 9.6113704962181017e-04 then 5.3797360343764013e-02
-                    else -6.9007958219781465e-02
-                end
-                when artists_relative_score <= 2.7568440373798270e-01 then 7.4675984584081428e-03
-                else -1.2706579458453569e-02
-            end
-            when titles_relative_score <= 6.2668064827326331e-01 then case
-                when cosine_relative_score <= 4.9429204854221681e-01 then case
-                    when als_relative_score <= 5.3313897317136638e-01 then -1.3191122007910282e-03
-                    when als_score <= 1.1997799389064314e-02 then -6.0823493650698196e-02
-                    else 7.6383435666301904e-03
-                end
-                when cosine_score <= 1.2933781851412884e-01 then case
-                    when ease_score <= 7.9975716885855844e-04 then 7.8653049663189433e-03
-                    else -5.3868549699795203e-02
-                end
-                else -2.0943441296641498e-03
-            end
-            else 2.5836276732124675e-02
-        end
-        when artist_seed_count <= 2.0000000000000004e+01 then case
-            when seed_count <= 2.0500000000000004e+01 then 3.2811658355417987e-02
-            else -3.2249629811208548e-03
-        end
-        else 4.3044212349651757e-02
-    end
-    + case
-        when cosine_rank <= 6.6500000000000014e+01 then case
-            when ease_rank <= 1.2500000000000002e+01 then case
-                when titles_relative_score <= 2.7883819030285978e-01 then 1.7638816195646705e-02
-                else 2.7599103786048851e-02
-            end
-            when artists_score <= 2.9142135623730954e+00 then case
-                when neighbours_score <= 4.4742950899231221e-01 then -2.3417163855132899e-03
-                else 1.1692460537406475e-02
-            end
-            when als_score <= 6.0298826545476920e-02 then 3.7223530610181736e-02
-            else 1.5689100288613811e-02
-        end
-        when artists_rank <= 1.5500000000000002e+01 then case
-            when track_playlist_count <= 1.2500000000000002e+01 then case
-                when artist_seed_count <= 1.8500000000000004e+01 then 2.0936268032306558e-02
-                else 4.4624155516984482e-02
-            end
-            else -2.4174225744311223e-03
-        end
-        when als_score <= 2.9814823064953093e-03 then case
-            when artists_rank <= 2.5850000000000006e+02 then case
-                when track_playlist_count <= 4.5000000000000009e+00 then case
-                    when seed_count <= 2.4500000000000004e+01 then -1.5425235700803145e-02
-                    else 6.2649095671755972e-03
-                end
-                else -3.5969642555576622e-02
-            end
-            when neighbours_relative_score <= 5.5225509797553370e-02 then case
-                when titles_relative_score <= 2.8139917413433480e-01 then -3.9502848733123042e-02
-                when titles_relative_score <= 2.8412902012495095e-01 then case
-                    when titles_score <= 1.1406859979404528e+01 then 2.6174277497148901e-01
-                    else -3.1371171530504824e-02
-                end
-                else -1.9219450460301043e-02
-            end
-            else -1.5244767261997139e-02
-        end
-        when als_relative_score <= 3.7947206050874621e-01 then case
-            when generator_count <= 4.5000000000000009e+00 then case
-                when neighbours_relative_score <= 7.3792085456730916e-01 then case
-                    when ease_rank <= 7.0050000000000011e+02 then case
-                        when cooccurrence_score <= 8.0583744869298132e-02 then case
-                            when artist_seed_count <= 1.5000000000000002e+00 then -2.2994711744527916e-02
-                            when cosine_relative_score <= 2.1786495139346815e-01 then -1.7198343626174530e-02
-                            else 5.7535477902079829e-02
-                        end
-                        else -1.1129037626510513e-02
-                    end
-                    else -7.4147580839766143e-03
-                end
-                when ease_relative_score <= 4.8531432619466336e-01 then 6.2410892519010233e-02
-                else -9.2504162270298368e-02
-            end
-            else -3.4262956364272839e-03
-        end
-        when artists_rank <= 2.7350000000000006e+02 then case
-            when neighbours_score <= 7.1716522050068718e-02 then 3.7050976307792714e-02
-            else 9.8724142967740753e-03
-        end
-        when track_playlist_count <= 3.5000000000000004e+00 then -1.2724890221330387e-02
-        when als_score <= 1.5296068787574771e-01 then case
-            when seed_count <= 1.7500000000000004e+01 then 2.8732904903165153e-04
-            else -1.3854791460182881e-02
-        end
-        else 6.3795193232431078e-03
-    end
-    + case
-        when als_rank <= 8.3500000000000014e+01 then case
-            when cooccurrence_rank <= 1.4500000000000002e+01 then case
-                when artist_seed_count <= 1.2500000000000002e+01 then case
-                    when als_relative_score <= 8.6489789468598766e-01 then case
-                        when artists_rank <= 3.7500000000000007e+01 then 2.3902721450326743e-02
-                        when ease_score <= 3.5737182974867592e-03 then case
-                            when ease_score <= 2.9094319523978230e-03 then -3.1534701034443020e-03
-                            else -8.6306081168836035e-02
-                        end
-                        else 1.2615700728287209e-02
-                    end
-                    else 2.4127820560068770e-02
-                end
-                else 5.0008622658379603e-02
-            end
-            when als_score <= 8.1569962203502672e-03 then -5.3968376645855090e-02
-            when artist_seed_count <= 2.0000000000000004e+01 then case
-                when titles_relative_score <= 4.9974497871220974e-01 then case
-                    when cooccurrence_score <= 2.0371452533196727e-01 then case
-                        when seed_count <= 2.0500000000000004e+01 then case
-                            when artists_rank <= 8.5000000000000018e+00 then 3.1615974452147581e-02
-                            else 4.0194269696711615e-03
-                        end
-                        when cosine_relative_score <= 5.9195874907766088e-01 then -1.1475657875104423e-02
-                        else -6.0861565335682447e-02
-                    end
-                    else 1.0589577471281328e-02
-                end
-                else 2.0680951330374266e-02
-            end
-            else 5.7678588923928367e-02
-        end
-        when artists_rank <= 1.8500000000000004e+01 then case
-            when artist_seed_count <= 2.0000000000000004e+01 then case
-                when cooccurrence_relative_score <= 6.9014797309120113e-01 then case
-                    when artists_rank <= 3.5000000000000004e+00 then case
-                        when cooccurrence_score <= 7.0066268712060772e-02 then 3.0088475014476354e-02
-                        else -1.6652909929165058e-02
-                    end
-                    else 1.6920605857997113e-03
-                end
-                else 3.9493773517738973e-02
-            end
-            else 4.3548756090492746e-02
-        end
-        when generator_count <= 1.5000000000000002e+00 then case
-            when als_score <= 2.9814823064953093e-03 then case
-                when artists_rank <= 2.5850000000000006e+02 then -1.5086762084886378e-02
-                when titles_rank <= 1.5250000000000003e+02 then -1.7097596861069649e-02
-                else -3.5195332397775940e-02
-            end
-            else -1.2598162608004344e-02
-        end
-        when artists_rank <= 2.7350000000000006e+02 then case
-            when ease_score <= 1.7239532320281641e-03 then 2.3061858391425397e-02
-            else 6.0630369951985880e-04
-        end
-        when als_rank <= 2.2650000000000003e+02 then -1.4303361912057406e-03
-        when titles_rank <= 5.8500000000000007e+01 then 9.9105512581820401e-03
-        when cooccurrence_score <= 5.6573939074546699e-02 then case
-            when ease_rank <= 4.9550000000000006e+02 then -2.7619248028736734e-02
-            else -6.1656631892335447e-03
-        end
-        when ease_score <= 9.6113704962181017e-04 then 3.8323958316833790e-03
-        else -1.0675342659970265e-02
-    end
-    + case
-        when als_rank <= 8.6500000000000014e+01 then case
-            when neighbours_rank <= 2.4500000000000004e+01 then case
-                when artist_seed_count <= 2.1500000000000004e+01 then case
-                    when titles_relative_score <= 1.5737042923041686e-01 then case
-                        when cosine_score <= 1.3633158354494096e-01 then -2.5690076108576626e-02
-                        when track_playlist_count <= 2.4500000000000004e+01 then 2.2909642385306336e-02
-                        when neighbours_score <= 9.1092484322831180e-01 then -3.0377294225222536e-04
-                        else 1.6136198736168006e-02
-                    end
-                    else 2.4214978825830260e-02
-                end
-                else 5.6122491897127494e-02
-            end
-            when neighbours_score <= 2.4416807925830331e-02 then case
-                when artist_seed_count <= 1.5000000000000002e+00 then -1.2680401636085029e-02
-                else 5.1252389531132252e-02
-            end
-            else 8.9688051185566175e-03
-        end
-        when artist_seed_count <= 4.5000000000000009e+00 then case
-            when generator_count <= 1.5000000000000002e+00 then case
-                when artists_rank <= 1.6500000000000004e+01 then case
-                    when track_playlist_count <= 1.3500000000000002e+01 then 1.2527051931432427e-02
-                    else -4.2938579521245940e-02
-                end
-                when als_score <= 2.9814823064953093e-03 then case
-                    when als_rank <= 4.6150000000000006e+02 then case
-                        when als_rank <= 1.7550000000000003e+02 then case
-                            when als_rank <= 1.6950000000000003e+02 then -5.4470133655875122e-02
-                            else 6.2062371829336008e-02
-                        end
-                        else -6.6755129921328468e-02
-                    end
-                    when als_rank <= 4.6450000000000006e+02 then 7.3662202772084601e-02
-                    else -2.4584118201977617e-02
-                end
-                else -1.2465596108174182e-02
-            end
-            when artists_rank <= 4.2750000000000006e+02 then case
-                when track_playlist_count <= 1.5000000000000002e+00 then 1.7955383494868284e-02
-                else 1.2202163703166819e-03
-            end
-            when als_rank <= 2.3250000000000003e+02 then -1.7675291911021674e-03
-            when neighbours_relative_score <= 9.9967450600756236e-01 then case
-                when cooccurrence_score <= 7.5869146996969547e-02 then case
-                    when ease_rank <= 4.9550000000000006e+02 then -2.5958001165178813e-02
-                    else -4.0475087648688098e-03
-                end
-                when ease_score <= 9.6113704962181017e-04 then case
-                    when cooccurrence_score <= 8.3125352633998131e-02 then 4.7783593469596319e-02
-                    else -4.7909665184086864e-04
-                end
-                else -9.2299308780418848e-03
-            end
-            when ease_rank <= 2.0500000000000004e+01 then 4.4239300915475489e-02
-            else -4.2852065439170479e-02
-        end
-        when artist_seed_count <= 2.0000000000000004e+01 then case
-            when seed_count <= 2.0500000000000004e+01 then 3.1635133950798339e-02
-            when ease_relative_score <= 1.2482189483389128e-01 then -1.9788405009180669e-02
-            else 1.0674948448278985e-02
-        end
-        else 3.9251845053194068e-02
-    end
-    + case
-        when als_rank <= 8.6500000000000014e+01 then case
-            when als_score <= 1.5048262663185598e-02 then case
-                when titles_rank <= 4.2500000000000007e+01 then 2.9333459703144334e-02
-                else -3.5724824546890799e-02
-            end
-            when cooccurrence_rank <= 2.6500000000000004e+01 then case
-                when generator_count <= 5.5000000000000009e+00 then 1.2967422540457544e-02
-                else 2.1739725476266066e-02
-            end
-            else 7.8278385766504931e-03
-        end
-        when artist_seed_count <= 4.5000000000000009e+00 then case
-            when als_score <= 2.9814823064953093e-03 then case
-                when artists_rank <= 1.0650000000000001e+02 then case
-                    when artists_relative_score <= 1.1559878315474706e-01 then 3.6678338110545800e-02
-                    when artists_relative_score <= 9.9733331431939576e-01 then case
-                        when cosine_rank <= 2.9500000000000004e+01 then 4.9639598997577965e-02
-                        else -1.0773861779751511e-02
-                    end
-                    else 2.2818991552833026e-02
-                end
-                when neighbours_relative_score <= 5.5225509797553370e-02 then case
-                    when als_score <= 2.3279859107105952e-07 then -2.7215288224527387e-02
-                    else -7.2427748522168642e-02
-                end
-                else -1.2291588914712982e-02
-            end
-            when neighbours_relative_score <= 2.1638943167935154e-01 then case
-                when als_relative_score <= 2.2708734555178253e-01 then -1.4725894454233182e-02
-                when artists_rank <= 3.3750000000000006e+02 then case
-                    when cosine_relative_score <= 4.9429204854221681e-01 then case
-                        when neighbours_score <= 1.7644888496158712e-02 then 2.0131146718388782e-02
-                        else -1.8471307077658563e-03
-                    end
-                    else -1.1003396694075074e-01
-                end
-                else -7.7224234105805652e-03
-            end
-            when ease_relative_score <= 9.9972281501905169e-01 then case
-                when als_score <= 8.4759378805756586e-03 then case
-                    when cooccurrence_score <= 8.9415250257110959e-02 then -5.1667516809934394e-02
-                    when cooccurrence_relative_score <= 7.2858670224214317e-01 then 5.1143085280816084e-02
-                    else -1.0576917966869440e-01
-                end
-                when als_score <= 1.2776227202266456e-02 then case
-                    when neighbours_rank <= 2.3350000000000003e+02 then 3.0920162730520891e-02
-                    when neighbours_rank <= 7.3350000000000011e+02 then -5.3429821132498279e-02
-                    else 7.1382266044665840e-02
-                end
-                when cooccurrence_score <= 1.3508733385047972e-01 then case
-                    when cosine_relative_score <= 5.6565512813597962e-01 then case
-                        when als_rank <= 1.3350000000000003e+02 then 9.3732781725122359e-03
-                        else -1.2522479565348339e-02
-                    end
-                    else -6.0591415453413879e-02
-                end
-                else 1.9176330431704344e-03
-            end
-            else 2.8760838696875853e-02
-        end
-        when als_score <= 7.4536222964525237e-02 then 2.7649630877996018e-02
-        when artist_seed_count <= 1.2500000000000002e+01 then -7.7489474533675336e-03
-        else 2.9454415779688044e-02
-    end
-    + case
-        when als_rank <= 8.3500000000000014e+01 then case
-            when als_relative_score <= 8.6489789468598766e-01 then case
-                when generator_count <= 5.5000000000000009e+00 then case
-                    when als_score <= 1.7691542097963977e-07 then -8.1980071927181444e-02
-                    when neighbours_score <= 7.8548153091165718e-01 then 9.0339338987327164e-04
-                    else 9.7456918542906616e-03
-                end
-                when artist_seed_count <= 2.0000000000000004e+01 then 1.3496138813036452e-02
-                else 5.7583379859106124e-02
-            end
-            when cosine_score <= 1.4396827937918402e-01 then -3.3624045428257879e-02
-            else 2.3158667232113704e-02
-        end
-        when artist_seed_count <= 4.5000000000000009e+00 then case
-            when generator_count <= 1.5000000000000002e+00 then case
-                when artists_rank <= 3.3500000000000007e+01 then case
-                    when track_playlist_count <= 1.3500000000000002e+01 then 8.0904386008177967e-03
-                    else -3.5791764634488188e-02
-                end
-                when als_score <= 5.6470474228262910e-03 then case
-                    when als_relative_score <= 5.6289790081190472e-01 then -2.3726277359774922e-02
-                    else -7.7922843685977225e-02
-                end
-                when als_rank <= 3.0650000000000006e+02 then -3.3484509558697161e-03
-                else -1.4773216623664244e-02
-            end
-            when artists_rank <= 4.3950000000000006e+02 then case
-                when track_playlist_count <= 1.5000000000000002e+00 then case
-                    when neighbours_score <= 4.3221821701353247e-02 then -3.7034684656215644e-03
-                    else 2.8256012096244246e-02
-                end
-                else 7.8128575281574014e-04
-            end
-            when cooccurrence_score <= 1.4501780454299176e-01 then case
-                when titles_relative_score <= 3.9857393078564879e-01 then case
-                    when cosine_relative_score <= 5.4656991714497438e-01 then case
-                        when neighbours_relative_score <= 6.9256418177267665e-01 then case
-                            when als_rank <= 4.7350000000000006e+02 then -8.3201057205534706e-03
-                            else -1.8512161604588927e-02
-                        end
-                        when neighbours_score <= 7.3426132434574395e-02 then 5.1787315520083393e-02
-                        else -9.9209806398937839e-02
-                    end
-                    when cosine_rank <= 1.0500000000000002e+01 then 1.6631831927252882e-02
-                    else -4.1805139776129319e-02
-                end
-                else 1.3979347807810769e-02
-            end
-            when ease_relative_score <= 9.4644893671815067e-01 then case
-                when ease_relative_score <= 7.0152572838706617e-01 then case
-                    when als_rank <= 4.1850000000000006e+02 then -1.2098437326510343e-04
-                    else -1.0280535939404986e-02
-                end
-                else -4.8243670200177044e-02
-            end
-            else 3.3699196668295177e-02
-        end
-        when artist_seed_count <= 2.0000000000000004e+01 then case
-            when cosine_relative_score <= 6.3925997880840868e-01 then case
-                when neighbours_score <= 2.1374828143736538e-01 then 1.8167920276049531e-02
-                else -8.8566134133603799e-03
-            end
-            else 4.1356322082567447e-02
-        end
-        else 3.9677501196697447e-02
-    end
-    + case
-        when als_rank <= 5.6500000000000007e+01 then case
-            when generator_count <= 5.5000000000000009e+00 then case
-                when als_score <= 1.5048262663185598e-02 then case
-                    when artists_score <= 6.2847766593675791e+00 then case
-                        when track_playlist_count <= 1.5000000000000002e+00 then 6.0166910601332585e-02
-                        else -4.7207263960036161e-02
-                    end
-                    else 6.8179529915025697e-02
-                end
-                when als_rank <= 3.5000000000000004e+00 then 1.9317279503577998e-02
-                when ease_score <= 1.0973404882246367e-02 then case
-                    when seed_count <= 2.0500000000000004e+01 then 6.1656305334920544e-03
-                    when als_score <= 8.8675118982791915e-02 then case
-                        when als_score <= 2.8899595141410831e-02 then 4.4455612369383186e-03
-                        else -6.7767405805575984e-02
-                    end
-                    else -4.0228617897636008e-03
-                end
-                else 1.1542283056063019e-02
-            end
-            when neighbours_relative_score <= 8.7132853863084658e-01 then 1.5745166324018688e-02
-            else 2.7766193468388420e-02
+            else 3.1427928383502522e-02
         end
         when artists_rank <= 5.8500000000000007e+01 then case
             when track_playlist_count <= 3.5000000000000004e+00 then case
-                when ease_relative_score <= 7.6177692477335890e-01 then case
-                    when artist_seed_count <= 2.4500000000000004e+01 then case
-                        when artists_relative_score <= 8.1718560806856633e-01 then 9.8630643470953537e-03
-                        else 3.2914178116677448e-02
-                    end
-                    else 4.0119043270077780e-02
+                when artists_rank <= 1.7500000000000004e+01 then 5.2313658269644896e-02
+                when cosine_rank <= 3.2850000000000006e+02 then 4.4035927540875444e-02
+                else 3.9116898249499507e-03
+            end
+            when als_relative_score <= 2.0303790655981666e-01 then -2.1716436529235640e-02
+            else 1.4953951409728095e-02
+        end
+        when als_rank <= 4.1850000000000006e+02 then case
+            when rp3beta_relative_score <= 9.4996773696287992e-02 then case
+                when als_score <= 4.2767515406012544e-03 then case
+                    when titles_relative_score <= 3.3329112260096833e-01 then -6.6963215715014054e-02
+                    else 5.9741271621665273e-02
                 end
-                else 4.1684271170533825e-02
+                when als_rank <= 2.1250000000000003e+02 then -1.0026450575860466e-02
+                else -2.6958441325704297e-02
             end
-            when artist_seed_count <= 2.0000000000000004e+01 then -2.0889820339190612e-03
-            else 4.6685564224496677e-02
+            when rp3beta_rank <= 9.9500000000000014e+01 then 9.8905948583635703e-03
+            else -6.8174476402240516e-03
         end
-        when cosine_relative_score <= 8.6531664561086949e-02 then case
-            when als_score <= 2.9814823064953093e-03 then case
-                when titles_rank <= 1.4850000000000003e+02 then -1.2883893856679511e-02
-                when artists_rank <= 3.4150000000000006e+02 then -1.6611671818030600e-02
-                else -3.6839815764559102e-02
+        when cooccurrence_rank <= 1.7250000000000003e+02 then case
+            when neighbours_relative_score <= 7.3133122255214189e-01 then -1.4140027577989822e-02
+            else 3.5382658995847215e-02
+        end
+        when als_relative_score <= 2.0589805461552715e-01 then case
+            when titles_score <= 8.9264548997706772e+00 then case
+                when artists_rank <= 1.5250000000000003e+02 then case
+                    when titles_relative_score <= 2.8574943480290149e-01 then -4.1646718557730791e-02
+                    else 6.8323565228396374e-02
+                end
+                else -6.0231782888062163e-02
             end
-            when titles_score <= 6.6013844250199663e+00 then -1.3672842517239657e-02
-            when als_score <= 2.9329051263630394e-02 then 2.2596721096795502e-02
-            else -1.2641399974560267e-02
+            when seed_count <= 2.2500000000000004e+01 then -2.9011931777934975e-02
+            else -5.5247390051693449e-02
         end
-        when als_rank <= 2.2650000000000003e+02 then 9.2140664918964317e-04
-        when cooccurrence_score <= 7.5869146996969547e-02 then case
-            when ease_score <= 6.9421562057772124e-04 then 1.2984699491803465e-02
-            when titles_rank <= 5.5650000000000011e+02 then 1.1931404738590596e-02
-            when track_playlist_count <= 9.8500000000000014e+01 then -2.1534345951782472e-02
-            else 7.0166439014390708e-02
+        when titles_relative_score <= 1.8811387737391475e-01 then case
+            when track_playlist_count <= 1.0050000000000001e+02 then -4.3094604839496467e-02
+            else 6.7592644469454372e-02
         end
-        when ease_score <= 9.6113704962181017e-04 then case
-            when track_playlist_count <= 4.5000000000000009e+00 then 3.0812411637807281e-02
-            else -8.2441700962917648e-03
-        end
-        else -6.8018398411172024e-03
+        else -6.4052393220554440e-03
     end
     + case
-        when als_rank <= 4.9500000000000007e+01 then case
-            when cooccurrence_score <= 2.9313925381090816e-01 then case
-                when artists_rank <= 2.7500000000000004e+01 then 2.2689656478464534e-02
-                when cosine_relative_score <= 5.5613962531459304e-01 then case
-                    when als_score <= 2.3279859107105952e-07 then -8.0722670344065994e-02
-                    else 7.7553274936037536e-03
-                end
-                when seed_count <= 2.0500000000000004e+01 then -5.9711453323958909e-03
-                when ease_rank <= 8.5000000000000018e+00 then -1.5048037252431601e-01
-                else -2.3010939430836826e-02
+        when als_rank <= 1.6250000000000003e+02 then case
+            when cooccurrence_rank <= 3.6500000000000007e+01 then case
+                when neighbours_score <= 1.3292886411277768e-01 then 1.3613082440323441e-02
+                when als_rank <= 1.6500000000000004e+01 then 4.8801270714580736e-02
+                when artists_relative_score <= 1.0725531894682426e-01 then 3.1727211604697374e-02
+                else 4.9713840139681061e-02
             end
-            when ease_rank <= 8.5000000000000018e+00 then 2.1555568665697900e-02
-            else 1.3124431196917205e-02
-        end
-        when artists_rank <= 1.8500000000000004e+01 then case
-            when artist_seed_count <= 4.5000000000000009e+00 then case
-                when artists_relative_score <= 9.9733331431939576e-01 then case
-                    when neighbours_relative_score <= 7.9654403297353860e-01 then -1.1309173190253504e-03
-                    else 3.3741822441863419e-02
-                end
-                else 2.9790212650234429e-02
+            when als_score <= 7.6553628314286479e-03 then -4.9898195664835533e-02
+            when als_rank <= 5.6500000000000007e+01 then 2.5798240428968406e-02
+            when artist_seed_count <= 1.0000000180025095e-35 then case
+                when tail_score <= 2.6942450672026243e-02 then -1.2139379217840768e-02
+                else 7.0953059138025749e-03
             end
-            else 2.7613954150939993e-02
+            else 2.6049906916345102e-02
         end
-        when cosine_relative_score <= 1.2987395459492226e-01 then case
-            when als_score <= 2.9814823064953093e-03 then case
-                when artists_rank <= 2.5850000000000006e+02 then case
+        when artists_relative_score <= 1.5387145332946353e-01 then case
+            when als_relative_score <= 2.2523609223566118e-01 then case
+                when cooccurrence_rank <= 1.2850000000000003e+02 then case
+                    when ease_relative_score <= 4.2074735743419550e-01 then -1.5185617074618397e-02
+                    else 3.0481938663941350e-02
+                end
+                when titles_rank <= 5.2500000000000007e+01 then -2.6648543939355458e-02
+                when tail_relative_score <= 1.2462605015719175e-01 then case
+                    when artists_relative_score <= 7.0394637850202793e-02 then -5.7880198088017934e-02
+                    else -4.3000439065459320e-02
+                end
+                else -4.2863157948049346e-02
+            end
+            when cooccurrence_rank <= 2.4850000000000003e+02 then case
+                when neighbours_rank <= 5.6500000000000007e+01 then 1.7033294078680306e-02
+                when track_playlist_count <= 1.5000000000000002e+00 then -3.3049746942903246e-02
+                else -6.4251419791163849e-03
+            end
+            when als_rank <= 3.2150000000000006e+02 then case
+                when als_score <= 4.2767515406012544e-03 then case
+                    when titles_rank <= 9.8500000000000014e+01 then 7.1432052507856433e-02
+                    else -7.3177076990690357e-02
+                end
+                else -1.6020963818409218e-02
+            end
+            else -3.4861514706862988e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when artists_relative_score <= 9.9738901609638853e-01 then case
+                when cosine_relative_score <= 2.2545903938590320e-01 then case
+                    when artists_relative_score <= 3.0161221824063250e-01 then case
+                        when als_relative_score <= 1.6984984054827135e-01 then -3.9416786261095134e-02
+                        else -6.3640546308346667e-03
+                    end
+                    when artists_score <= 2.1180339887498953e+00 then 2.8296166485575886e-02
+                    else -1.8116611581092769e-02
+                end
+                when tail_relative_score <= 5.0969042700469769e-01 then 1.1741511861898420e-02
+                else 5.4515800680967702e-02
+            end
+            else 5.8425936413975491e-02
+        end
+        when als_score <= 7.4158608913421645e-02 then 5.0747860694245021e-02
+        else 1.2751495631728253e-02
+    end
+    + case
+        when als_rank <= 1.9150000000000003e+02 then case
+            when cooccurrence_rank <= 4.4500000000000007e+01 then case
+                when generator_count <= 7.5000000000000009e+00 then case
+                    when tail_score <= 2.1343956955193988e-01 then case
+                        when als_score <= 1.4548170380294325e-02 then -5.5291341053171711e-02
+                        else 2.0082221966898059e-02
+                    end
+                    else 3.8322009842452577e-02
+                end
+                else 4.6059690635405215e-02
+            end
+            when neighbours_relative_score <= 6.8989567551419342e-02 then case
+                when artists_score <= 1.5731321849709865e+00 then case
+                    when als_score <= 1.5309361600657215e-07 then -7.7716241607564795e-02
+                    else -1.9171187956343989e-02
+                end
+                else 4.0935683961150791e-02
+            end
+            when als_rank <= 8.5500000000000014e+01 then case
+                when als_score <= 1.3393814209848644e-02 then case
+                    when cosine_rank <= 8.7500000000000014e+01 then 3.3209867942887751e-02
+                    else -6.6138073014174847e-02
+                end
+                else 2.2341167521905309e-02
+            end
+            when artists_rank <= 2.8050000000000006e+02 then case
+                when cosine_relative_score <= 6.7057272149938763e-01 then 1.6405214214024372e-02
+                else 6.3237791174545518e-02
+            end
+            when tail_relative_score <= 6.2020634656262774e-01 then 2.4636447050841830e-03
+            else -5.6121171987063713e-02
+        end
+        when artists_rank <= 4.6500000000000007e+01 then case
+            when track_playlist_count <= 4.5000000000000009e+00 then case
+                when artists_rank <= 1.5500000000000002e+01 then 4.4755701311890647e-02
+                when cosine_rank <= 3.4850000000000006e+02 then 4.0930922844969610e-02
+                else 1.0370529239607663e-02
+            end
+            when als_relative_score <= 1.4458363401453592e-01 then -2.5010590750616020e-02
+            else 8.7246975415720043e-03
+        end
+        when generator_count <= 4.5000000000000009e+00 then case
+            when als_relative_score <= 2.2935428682402989e-01 then case
+                when artists_rank <= 1.5250000000000003e+02 then case
                     when track_playlist_count <= 4.5000000000000009e+00 then case
-                        when seed_count <= 2.4500000000000004e+01 then case
-                            when artist_seed_count <= 1.5000000000000002e+00 then -2.9636263329973819e-02
-                            else 5.5000531107130555e-03
-                        end
-                        when ease_rank <= 7.2150000000000011e+02 then 1.4223818156172185e-01
-                        else 4.5263073982042597e-03
+                        when titles_relative_score <= 4.9910146506239894e-01 then -2.1990275626782518e-02
+                        else 7.4058743120856863e-02
                     end
-                    else -3.2315519526810235e-02
+                    else -5.1165184383621345e-02
                 end
-                when titles_rank <= 1.5250000000000003e+02 then -1.4691678766826401e-02
-                when als_rank <= 2.8950000000000006e+02 then -5.9074231148659062e-02
-                else -3.0932949993684917e-02
+                when titles_rank <= 4.6500000000000007e+01 then -2.8105893457477549e-02
+                else -5.4694797217212987e-02
             end
-            when als_relative_score <= 2.0529144958859602e-01 then -1.8660051458976985e-02
-            else -7.6618595487789477e-03
-        end
-        when artists_rank <= 2.7950000000000006e+02 then case
-            when track_playlist_count <= 1.0500000000000002e+01 then case
-                when als_relative_score <= 4.9251597256970231e-01 then 7.3674495780710839e-03
-                else 2.5098657429703380e-02
+            when titles_relative_score <= 4.9910146506239894e-01 then case
+                when track_playlist_count <= 1.5000000000000002e+00 then -5.4724218301594518e-02
+                when als_score <= 4.2767515406012544e-03 then -5.1471042258418198e-02
+                else -2.5804571985399545e-02
             end
-            else -1.9166533837749310e-03
+            else 2.1723690973899295e-02
         end
-        when als_score <= 3.8555640727281577e-02 then case
-            when cooccurrence_rank <= 4.1950000000000006e+02 then case
-                when titles_score <= 5.3589311001259654e+00 then -8.2926278128945315e-03
-                when track_playlist_count <= 1.1500000000000002e+01 then 2.9543510008799512e-02
-                else -3.8177880223069054e-03
-            end
-            when track_playlist_count <= 1.3500000000000002e+01 then -2.9098896276224352e-02
-            else -4.7381207627377499e-03
-        end
-        else -5.4426048030694599e-04
+        when cooccurrence_rank <= 1.1250000000000001e+02 then 2.2527854695707280e-03
+        when als_rank <= 3.8250000000000006e+02 then -1.0286131201708328e-02
+        else -3.1791302617296936e-02
     end
     + case
-        when cosine_rank <= 6.6500000000000014e+01 then case
-            when generator_count <= 5.5000000000000009e+00 then case
-                when cooccurrence_score <= 5.8520601863043496e-02 then -5.2546815273339570e-02
-                when cooccurrence_score <= 2.4593904808479289e-01 then case
-                    when cosine_score <= 1.5313136340432906e-01 then 1.6714194958067290e-02
-                    else -7.8980392011131374e-03
+        when als_rank <= 1.9150000000000003e+02 then case
+            when cooccurrence_rank <= 7.2500000000000014e+01 then case
+                when als_rank <= 1.6500000000000004e+01 then 4.2533498805015613e-02
+                when generator_count <= 7.5000000000000009e+00 then case
+                    when ease_score <= 9.0096160999479690e-04 then -5.1381201762124240e-02
+                    else 2.0522468071209429e-02
                 end
-                else 1.0982126397832142e-02
+                else 3.6134084093008598e-02
             end
-            when cosine_relative_score <= 9.2038074210973719e-01 then 1.4546271273293665e-02
-            else 2.5893650977273711e-02
+            when tail_score <= 2.8499168506443656e-02 then case
+                when artists_rank <= 8.4500000000000014e+01 then case
+                    when cosine_relative_score <= 3.6605910778194478e-01 then 4.6305797466674826e-02
+                    else -1.0646119046868455e-01
+                end
+                when als_score <= 1.8298623152077201e-02 then case
+                    when titles_rank <= 1.0050000000000001e+02 then 5.1243148560271956e-02
+                    else -4.5856846696982680e-02
+                end
+                when cosine_relative_score <= 3.3549331317195191e-01 then -5.4736444594011098e-03
+                else -7.1426222068277603e-02
+            end
+            when als_rank <= 8.1500000000000014e+01 then 2.0151481625089292e-02
+            else 4.1370104970873756e-03
         end
-        when artists_score <= 1.2071067811865477e+00 then case
-            when cooccurrence_relative_score <= 8.7287165356618804e-02 then case
-                when artists_relative_score <= 3.2844847431169749e-01 then case
-                    when als_score <= 4.7058959025889644e-03 then case
-                        when titles_rank <= 1.9650000000000003e+02 then -1.2255023164309032e-02
-                        when artists_relative_score <= 1.7882245453751364e-02 then -3.5213767194061503e-02
-                        else -1.5121882768954967e-02
-                    end
-                    when track_playlist_count <= 1.5000000000000002e+00 then -2.7109854883645965e-02
-                    when track_playlist_count <= 2.9500000000000004e+01 then case
-                        when titles_rank <= 1.4450000000000003e+02 then case
-                            when als_score <= 2.9329051263630394e-02 then 3.7483525800793074e-02
-                            else -1.2487690741437456e-02
-                        end
-                        else -9.3406997764579440e-03
-                    end
-                    else -2.7848875991156166e-02
-                end
-                else 2.0753841278631720e-02
-            end
-            when als_score <= 2.8472796082496647e-02 then case
-                when titles_relative_score <= 6.8242867396111972e-01 then case
-                    when track_playlist_count <= 6.4500000000000014e+01 then -1.5494087854958906e-02
-                    when neighbours_score <= 4.9224130635924242e-02 then 3.6004424304053373e-02
-                    else -7.1667699087130587e-03
-                end
-                else 3.1984700295335670e-02
-            end
-            else -1.7390669649276656e-03
-        end
-        when artists_score <= 2.0892304845413268e+01 then case
-            when als_relative_score <= 3.7947206050874621e-01 then case
-                when track_playlist_count <= 3.5000000000000004e+00 then case
-                    when artists_relative_score <= 4.2279941944434102e-01 then case
-                        when cosine_rank <= 3.2750000000000006e+02 then case
-                            when artists_relative_score <= 2.9641900991134762e-01 then 3.0419996651098614e-02
-                            else -4.7344160307900451e-02
-                        end
-                        else -5.7173901325613093e-03
-                    end
-                    else 1.6220804633985189e-02
-                end
-                when als_relative_score <= 1.4242977629668371e-01 then -2.2430746811022431e-02
-                else -4.4427359690735989e-03
-            end
-            when cooccurrence_rank <= 8.2250000000000011e+02 then case
-                when cooccurrence_rank <= 2.0500000000000004e+01 then 5.6759873821000409e-02
-                else 5.9168357369949577e-03
-            end
-            else 3.4819795924241372e-02
-        end
-        when track_playlist_count <= 1.7500000000000004e+01 then 3.2250834231982127e-02
-        else -6.2270719142742499e-03
-    end
-    + case
-        when als_rank <= 4.9500000000000007e+01 then case
-            when cooccurrence_score <= 2.1264209247538349e-01 then case
-                when seed_count <= 1.0500000000000002e+01 then case
-                    when cosine_rank <= 2.0500000000000004e+01 then case
-                        when track_playlist_count <= 2.0500000000000004e+01 then 5.7165793465457533e-03
-                        else -3.3146471058498037e-02
-                    end
-                    when artists_rank <= 2.3500000000000004e+01 then 3.2873569367355832e-02
-                    when als_score <= 1.3163588941097261e-02 then case
-                        when track_playlist_count <= 1.5000000000000002e+00 then 4.4709139874868256e-02
-                        else -4.3776477356538890e-02
-                    end
-                    else 1.0464266201518769e-02
-                end
-                else -1.4842884371041211e-02
-            end
-            when titles_relative_score <= 1.5737042923041686e-01 then 1.2127120092014783e-02
-            when neighbours_relative_score <= 8.7132853863084658e-01 then 1.6712761907662969e-02
-            else 3.0057548327256135e-02
-        end
-        when artists_rank <= 1.8500000000000004e+01 then case
-            when cooccurrence_relative_score <= 6.9014797309120113e-01 then case
-                when track_playlist_count <= 1.7500000000000004e+01 then case
-                    when artists_rank <= 4.5000000000000009e+00 then 2.7421994893421349e-02
-                    else 8.2818113205118272e-03
-                end
-                else -7.0959824680184684e-03
-            end
-            else 3.7372695178045284e-02
-        end
-        when als_score <= 2.9814823064953093e-03 then case
-            when artists_rank <= 2.6550000000000006e+02 then case
-                when track_playlist_count <= 2.5000000000000004e+00 then 5.2136390241697183e-04
-                else -2.3170472044951707e-02
-            end
-            when titles_relative_score <= 2.8139917413433480e-01 then case
-                when neighbours_relative_score <= 6.8693973766598998e-02 then -3.7014918173226823e-02
-                else -1.4223245127191544e-02
-            end
-            when titles_relative_score <= 2.8412902012495095e-01 then 1.3659152130681601e-01
-            else -1.1964072989043065e-02
-        end
-        when neighbours_relative_score <= 1.5505784456855562e-01 then case
-            when artists_rank <= 3.4150000000000006e+02 then 1.2806288329395288e-03
-            when track_playlist_count <= 1.5000000000000002e+00 then case
-                when cooccurrence_relative_score <= 3.6289607568816501e-01 then -2.9952739334734215e-02
-                else 1.1143288232277869e-01
-            end
-            else -8.1213149941823277e-03
-        end
-        when titles_relative_score <= 9.3618030534743921e-02 then case
-            when cooccurrence_score <= 2.1545047436783932e-01 then case
-                when ease_relative_score <= 1.0612782498274527e-01 then case
-                    when neighbours_rank <= 3.8650000000000006e+02 then 6.2363230487993504e-04
-                    else 4.6077247675710212e-02
-                end
-                when artists_rank <= 1.2650000000000001e+02 then 6.9005787988054880e-03
-                when cooccurrence_score <= 4.2798634352204795e-02 then -2.4266433391378930e-02
-                else -6.7421399662497133e-03
-            end
-            else 1.9409808907441405e-03
-        end
-        else 7.9609649380343022e-03
-    end
-    + case
-        when als_rank <= 5.6500000000000007e+01 then case
-            when als_rank <= 1.0500000000000002e+01 then 1.7722165696939858e-02
-            when artist_seed_count <= 1.5000000000000002e+00 then case
-                when neighbours_score <= 1.5801265746279734e-02 then case
-                    when als_score <= 2.8056265786290172e-02 then -4.9701754871961927e-02
-                    when track_playlist_count <= 2.2500000000000004e+01 then -3.0276065862951479e-02
-                    else 5.1825883780406368e-02
-                end
-                else 6.9034981310770287e-03
-            end
-            when als_score <= 8.9653283357620253e-02 then 4.3407424058566804e-02
-            else 1.4901685245356889e-02
-        end
-        when artist_seed_count <= 4.5000000000000009e+00 then case
-            when als_rank <= 2.6450000000000006e+02 then case
-                when als_score <= 1.4858719055155237e-07 then -6.5911582770079039e-02
-                when titles_score <= 5.2963495286489630e+00 then case
-                    when als_score <= 2.3459897376596931e-02 then case
-                        when artists_rank <= 2.7500000000000004e+01 then 1.8647238044192483e-02
-                        when als_rank <= 2.5850000000000006e+02 then -1.7695218767159401e-02
-                        else 3.2931646083428190e-02
-                    end
-                    else -8.2034711112471167e-04
-                end
-                else 7.4228030234629334e-03
-            end
-            when artists_rank <= 3.5000000000000004e+00 then 2.2441971457981682e-02
-            when cooccurrence_relative_score <= 7.9399907707494194e-02 then case
-                when artists_rank <= 3.4150000000000006e+02 then case
-                    when track_playlist_count <= 2.5000000000000004e+00 then -8.2226436132380699e-04
-                    else -1.6818594857286706e-02
-                end
-                when track_playlist_count <= 2.5000000000000004e+00 then case
-                    when titles_score <= 1.4765256741792394e+01 then -3.1289482838713023e-02
-                    else 6.2404504502569735e-02
-                end
-                when als_score <= 2.9814823064953093e-03 then case
-                    when titles_rank <= 1.5250000000000003e+02 then -9.5452325724351417e-03
-                    else -3.0120276947757391e-02
-                end
-                when ease_rank <= 1.5995000000000002e+03 then -1.5912910072976415e-02
-                else -2.5881873257810883e-03
-            end
-            when neighbours_rank <= 4.0500000000000007e+01 then 1.0814095957003089e-02
-            when als_score <= 2.6019691489636902e-02 then -1.2738845358000489e-02
-            else -4.4968615675430928e-03
-        end
-        when artist_seed_count <= 2.0000000000000004e+01 then case
-            when ease_relative_score <= 7.6177692477335890e-01 then case
-                when als_score <= 8.2186561077833190e-02 then case
-                    when artists_score <= 1.7464225729349305e+01 then 1.7658760214254565e-02
-                    else -2.9905786917833629e-02
-                end
-                else -9.9398508668991359e-03
-            end
-            else 3.8703012024826983e-02
-        end
-        when cosine_relative_score <= 1.7522705908990386e-02 then 1.1228349803312943e-02
-        else 4.8992707512356869e-02
-    end
-    + case
-        when als_rank <= 8.3500000000000014e+01 then case
-            when neighbours_rank <= 8.5000000000000018e+00 then case
-                when titles_relative_score <= 3.1303816392153633e-01 then 1.3870934900037721e-02
-                else 2.4556621394735984e-02
-            end
-            when artists_rank <= 1.3050000000000003e+02 then case
-                when artist_seed_count <= 2.0000000000000004e+01 then 1.3024591832320116e-02
-                else 5.5639207068852538e-02
-            end
-            when neighbours_score <= 1.3343652788665165e-02 then -1.9072604917256555e-02
-            when titles_relative_score <= 5.0028346183899830e-01 then case
-                when neighbours_score <= 1.3692520868596467e-02 then 5.5731819459187475e-02
-                when ease_score <= 2.9560941793728746e-02 then 1.9452082500333390e-03
-                else 1.2692925918900470e-02
-            end
-            else 1.8070638819698826e-02
-        end
-        when artist_seed_count <= 4.5000000000000009e+00 then case
-            when generator_count <= 1.5000000000000002e+00 then case
-                when artists_rank <= 3.3500000000000007e+01 then case
-                    when artists_relative_score <= 1.0433292036330351e-01 then 6.2998902425162970e-02
-                    else -4.8666574143636501e-05
-                end
-                when als_relative_score <= 1.7504422031140818e-01 then -2.0584783874313683e-02
-                when titles_relative_score <= 4.9974497871220974e-01 then -1.0146440103278403e-02
-                else 2.3403892232546027e-02
-            end
-            when artists_rank <= 4.2750000000000006e+02 then case
-                when ease_relative_score <= 6.5862119767979610e-01 then case
-                    when artists_relative_score <= 2.2353698606732134e-01 then case
-                        when ease_score <= 1.7239532320281641e-03 then 2.8042701726727418e-02
-                        else 6.5848325381664650e-03
-                    end
-                    when neighbours_rank <= 1.9295000000000002e+03 then -7.3677268408624185e-03
-                    else 1.8548803414698441e-02
-                end
-                else 3.2330837819394671e-02
-            end
-            when cooccurrence_score <= 2.3853276384640426e-01 then case
-                when titles_rank <= 2.9050000000000006e+02 then 6.2150457602008092e-03
-                when ease_rank <= 5.8850000000000011e+02 then case
-                    when neighbours_score <= 1.8307219218487606e-02 then case
-                        when ease_score <= 8.0403913348421683e-04 then case
-                            when cosine_rank <= 2.5450000000000003e+02 then 2.2430502612491392e-02
-                            else -4.0964873434335081e-02
-                        end
-                        else -4.8546110483138109e-02
-                    end
-                    else -1.0484058738692554e-02
-                end
-                else -5.4796559743550165e-04
-            end
-            else -2.8912838629537653e-04
-        end
-        when seed_count <= 2.0500000000000004e+01 then 2.9480917210491647e-02
-        when artist_seed_count <= 2.0000000000000004e+01 then case
-            when ease_relative_score <= 2.9615275695538196e-01 then case
-                when artist_seed_count <= 5.5000000000000009e+00 then -3.9883638471714479e-02
-                else -3.3795761163463046e-03
-            end
-            else 2.0128093978899031e-02
-        end
-        else 3.2397131072614681e-02
-    end
-    + case
-        when cosine_rank <= 7.6500000000000014e+01 then case
+        when artists_rank <= 5.4500000000000007e+01 then case
             when artist_seed_count <= 4.5000000000000009e+00 then case
-                when als_relative_score <= 7.5172412926691778e-01 then case
-                    when als_score <= 2.9578453302383428e-01 then 2.3222828222630013e-03
-                    else 1.5142502938308404e-02
+                when tail_relative_score <= 4.5531388878548801e-01 then case
+                    when artists_rank <= 3.5000000000000004e+00 then 3.5615338476305845e-02
+                    else -9.3407121711898281e-04
                 end
-                when generator_count <= 5.5000000000000009e+00 then 8.5640615314387363e-03
-                else 1.8787600733308030e-02
+                else 5.0356760279025539e-02
             end
-            when cosine_score <= 6.5350048917263404e-01 then 4.2562538067768919e-02
-            when artist_seed_count <= 2.0000000000000004e+01 then 1.3126980421590910e-02
-            else 4.7918459669041749e-02
+            when artists_rank <= 2.6500000000000004e+01 then 4.9118992224547776e-02
+            else 1.1977531170665216e-02
         end
-        when artist_seed_count <= 4.5000000000000009e+00 then case
-            when als_rank <= 2.0350000000000003e+02 then case
-                when als_score <= 1.4858719055155237e-07 then -7.0515660735939123e-02
-                when cooccurrence_score <= 2.1545047436783932e-01 then case
-                    when seed_count <= 2.3500000000000004e+01 then 1.0961178571886171e-03
-                    when als_score <= 7.2148796170949950e-02 then -3.7722005958046589e-02
-                    when track_playlist_count <= 3.1500000000000004e+01 then 2.0307421991216223e-03
-                    else -4.3831449467554066e-02
+        when als_relative_score <= 1.9901804280065685e-01 then case
+            when cooccurrence_relative_score <= 2.0412463392509139e-01 then case
+                when artists_rank <= 1.5250000000000003e+02 then -2.8622121383140738e-02
+                when titles_rank <= 1.5250000000000003e+02 then -3.7872184994828445e-02
+                else -5.4901548607427200e-02
+            end
+            else -2.2180619949686082e-02
+        end
+        when cooccurrence_rank <= 2.4850000000000003e+02 then case
+            when neighbours_relative_score <= 7.3133122255214189e-01 then case
+                when cooccurrence_score <= 1.9070002039979678e-01 then case
+                    when titles_score <= 8.6996313896169912e+00 then -2.1124403820595033e-02
+                    else 2.7253491985942482e-02
                 end
-                else 5.1566420215096139e-03
+                else 3.3065587134975186e-04
             end
-            when artists_rank <= 1.0500000000000002e+01 then case
-                when artists_score <= 6.8919289153382772e+00 then 1.5546444767491086e-02
-                else -2.7639316982529107e-02
-            end
-            when als_score <= 4.7058959025889644e-03 then case
-                when als_rank <= 3.7850000000000006e+02 then -5.6870845167091282e-02
-                when als_relative_score <= 5.0401492611913035e-01 then case
-                    when als_relative_score <= 3.9042062415663586e-01 then case
-                        when titles_rank <= 1.0500000000000002e+01 then 1.3900704404248810e-02
-                        when artists_rank <= 3.3500000000000007e+01 then case
-                            when track_playlist_count <= 2.5000000000000004e+00 then 1.4130546932186154e-02
-                            else -2.9150390782577969e-02
-                        end
-                        else -1.8202820637244165e-02
-                    end
-                    else -6.9363280015400652e-02
-                end
-                when track_playlist_count <= 1.7500000000000004e+01 then -7.7970211334031161e-02
-                else 8.1828011021777836e-02
-            end
-            when cooccurrence_score <= 7.8150119924401101e-02 then case
-                when ease_score <= 1.0000000180025095e-35 then -2.6723120994760251e-03
-                else -1.4746741633906688e-02
-            end
-            when als_score <= 1.2383787892758848e-02 then 3.2788227144065589e-02
-            else -5.4819135157319924e-03
+            when cooccurrence_relative_score <= 5.8583932397635430e-01 then 6.7080332933886114e-02
+            else -1.1095911609917532e-03
         end
-        when artist_seed_count <= 2.0000000000000004e+01 then case
-            when seed_count <= 2.3500000000000004e+01 then 2.9121174611394015e-02
-            when neighbours_relative_score <= 5.5741386192266074e-01 then -7.4277673367924612e-03
-            else 4.5160030539049718e-02
+        when track_playlist_count <= 2.5000000000000004e+00 then -4.2047534254500529e-02
+        when titles_relative_score <= 1.7790057439329607e-01 then case
+            when als_rank <= 3.8950000000000006e+02 then case
+                when als_score <= 1.9321433268487457e-02 then -3.9200780069033610e-02
+                else -1.6119896232031906e-02
+            end
+            else -3.4071785656269997e-02
         end
-        else 3.5475417770177493e-02
+        else -9.0483011581673134e-04
     end
     + case
-        when cooccurrence_rank <= 7.3500000000000014e+01 then case
-            when artist_seed_count <= 4.5000000000000009e+00 then case
-                when als_relative_score <= 9.2472964778988753e-01 then case
-                    when ease_score <= 1.4842397953446657e-02 then case
-                        when generator_count <= 5.5000000000000009e+00 then case
-                            when neighbours_score <= 2.7576882687195221e-02 then -3.4897070214435659e-02
-                            else -7.2403909691615706e-04
+        when generator_count <= 6.5000000000000009e+00 then case
+            when artists_rank <= 3.6500000000000007e+01 then case
+                when track_playlist_count <= 4.5000000000000009e+00 then case
+                    when artist_seed_count <= 2.1500000000000004e+01 then case
+                        when artists_rank <= 3.5000000000000004e+00 then 4.8559168274376494e-02
+                        else 2.2136832246746077e-02
+                    end
+                    else 6.0767827217957829e-02
+                end
+                when als_relative_score <= 1.9479801966367671e-01 then -2.1611367985259547e-02
+                else 1.5563085368499423e-02
+            end
+            when als_relative_score <= 2.4569683679980206e-01 then case
+                when cooccurrence_relative_score <= 2.0412463392509139e-01 then case
+                    when artists_rank <= 1.5250000000000003e+02 then case
+                        when track_playlist_count <= 4.5000000000000009e+00 then case
+                            when titles_relative_score <= 4.9910146506239894e-01 then -1.9860250690651247e-02
+                            else 6.6164562051193795e-02
                         end
-                        when track_playlist_count <= 1.7500000000000004e+01 then 1.6377647588168894e-02
-                        when als_score <= 2.4925008416175846e-02 then -8.9025449589897748e-02
-                        else 1.7494012011396807e-03
+                        else -4.5242967925850974e-02
                     end
-                    else 1.1231812215129623e-02
-                end
-                else 2.0010996620816530e-02
-            end
-            else 2.7664897685464332e-02
-        end
-        when artist_seed_count <= 4.5000000000000009e+00 then case
-            when neighbours_relative_score <= 9.3833196875885636e-02 then case
-                when artists_rank <= 1.4850000000000003e+02 then -5.3748009331813188e-04
-                when als_score <= 2.9814823064953093e-03 then case
-                    when als_relative_score <= 5.1988849548432625e-01 then case
-                        when als_relative_score <= 5.0003678889236347e-01 then case
-                            when als_relative_score <= 4.3613451004242842e-01 then -2.0944684040884655e-02
-                            else -6.2627194534750547e-02
-                        end
-                        when track_playlist_count <= 1.0500000000000002e+01 then -7.6378054962394817e-02
-                        else 5.2992043907602142e-02
+                    when titles_score <= 1.3405452803782934e+01 then case
+                        when als_relative_score <= 1.3296463434250663e-01 then -5.4147252603334285e-02
+                        else -4.1907669074413872e-02
                     end
-                    else -5.4009739685134089e-02
+                    else -2.6016636359255718e-02
                 end
-                when track_playlist_count <= 1.5000000000000002e+00 then -2.5284184493017392e-02
-                when track_playlist_count <= 3.1500000000000004e+01 then -6.3250531017212735e-03
-                else -2.3141710177125296e-02
+                else -2.0484546030247061e-02
             end
-            when als_relative_score <= 5.3787673647295309e-01 then case
-                when ease_rank <= 9.6750000000000011e+02 then case
-                    when cooccurrence_score <= 7.7311677384456726e-02 then case
-                        when artist_seed_count <= 1.5000000000000002e+00 then case
-                            when track_playlist_count <= 2.5000000000000004e+00 then -2.6569465349465256e-02
-                            else -9.0900679580222399e-03
-                        end
-                        when cooccurrence_score <= 3.2880923425836678e-02 then 4.9741601322161363e-02
-                        else -1.3209938008134903e-02
-                    end
-                    when ease_score <= 9.4587943077651326e-04 then 3.9075463996853708e-02
-                    else -3.1247924878466918e-03
+            when cooccurrence_relative_score <= 1.1116014163067194e-01 then case
+                when artists_rank <= 3.0050000000000006e+02 then 8.1039851655371753e-03
+                when titles_relative_score <= 3.2109573259237467e-01 then case
+                    when track_playlist_count <= 2.5000000000000004e+00 then -4.8238354233020336e-02
+                    when als_score <= 1.1059799476242917e-07 then -7.1909450377428616e-02
+                    else -2.3770647553324101e-02
                 end
-                else 7.4522681454936195e-03
+                else 1.0531874354912735e-02
             end
-            when neighbours_score <= 2.4416807925830331e-02 then -1.5673003500461621e-02
-            when neighbours_score <= 2.9442841779352538e-02 then 4.2917544320771425e-02
-            else 4.5179820331703790e-03
+            when als_relative_score <= 3.9120495361468061e-01 then -1.5127676362946188e-02
+            else 7.3895223293752648e-03
         end
-        when artist_seed_count <= 2.0000000000000004e+01 then case
-            when seed_count <= 2.0500000000000004e+01 then 3.0310770866419839e-02
-            when artist_seed_count <= 5.5000000000000009e+00 then -3.2189991430150132e-02
-            else 1.6471085554848183e-03
+        when rp3beta_rank <= 4.7500000000000007e+01 then case
+            when ease_rank <= 1.2500000000000002e+01 then 4.2769454339143559e-02
+            when neighbours_score <= 4.2486591577825375e-02 then -1.6512009871483962e-02
+            else 3.1201465656206285e-02
         end
-        else 3.5867919875553607e-02
-    end
-    + case
-        when cosine_rank <= 6.9500000000000014e+01 then case
-            when generator_count <= 5.5000000000000009e+00 then case
-                when cooccurrence_score <= 5.7167225364001491e-02 then -4.5456041161734489e-02
-                when cosine_score <= 7.9124873918963431e-02 then 4.8417766259786055e-02
-                when cooccurrence_score <= 2.4593904808479289e-01 then case
-                    when cosine_relative_score <= 5.7845786798663901e-01 then case
-                        when neighbours_rank <= 2.0500000000000004e+01 then case
-                            when cooccurrence_score <= 1.3508733385047972e-01 then 5.1419627073479218e-02
-                            else -1.8267212724165903e-03
-                        end
-                        else -4.9161670166903099e-04
-                    end
-                    when cooccurrence_rank <= 5.5500000000000007e+01 then -8.2772581042918868e-03
-                    else -5.3001455547806990e-02
-                end
-                else 8.2084115171000924e-03
-            end
-            when cosine_relative_score <= 8.5971124991614567e-01 then 1.1363504415343839e-02
-            else 2.1197377582430753e-02
-        end
-        when artists_rank <= 1.9850000000000003e+02 then case
-            when artists_rank <= 7.5000000000000009e+00 then case
-                when track_playlist_count <= 4.4500000000000007e+01 then 1.8637158049457942e-02
-                else -2.3429669296955141e-02
-            end
-            when als_relative_score <= 1.4242977629668371e-01 then case
-                when track_playlist_count <= 3.5000000000000004e+00 then case
-                    when ease_rank <= 2.2750000000000003e+02 then -1.3160215486469642e-01
-                    else -1.4407415762289371e-03
-                end
-                else -1.9028432964331848e-02
-            end
-            when artists_relative_score <= 2.2116293423234576e-01 then case
-                when als_score <= 2.5269092060625557e-02 then case
-                    when artists_score <= 1.5731321849709865e+00 then -2.1131673187535822e-04
-                    else 5.1458568279240224e-02
-                end
-                else 9.2837843802733491e-03
-            end
-            else 5.6548779714880491e-04
-        end
-        when als_score <= 5.6470474228262910e-03 then case
-            when cosine_score <= 8.6024034719908674e-02 then case
-                when titles_relative_score <= 2.7883819030285978e-01 then -2.8233167922147230e-02
-                else -1.3752849775718487e-02
-            end
-            when cosine_score <= 8.6031817412690934e-02 then case
-                when cooccurrence_score <= 5.8520601863043496e-02 then -4.8297664622272363e-02
-                else 4.8525422174839329e-02
-            end
-            else -1.0741453076937718e-02
-        end
-        when als_score <= 1.6409602761268618e-01 then case
-            when titles_relative_score <= 4.4105286032109536e-01 then case
-                when track_playlist_count <= 1.5000000000000002e+00 then -1.9246495741348901e-02
-                when ease_relative_score <= 6.2297379315075141e-01 then case
-                    when cosine_relative_score <= 9.5786314728455488e-02 then -1.0174305053462795e-02
-                    else -3.6335221613194185e-03
-                end
-                else -4.6672891134567629e-02
-            end
-            when als_score <= 2.9692895710468296e-02 then 2.6436862304091716e-02
-            else 1.6118690108785827e-03
-        end
-        else 4.0033995195507014e-03
-    end
-    + case
-        when neighbours_relative_score <= 4.5508768347507478e-01 then case
-            when artist_seed_count <= 4.5000000000000009e+00 then case
-                when als_score <= 3.2352920621633537e-02 then case
-                    when artists_rank <= 3.5000000000000004e+00 then 2.1135088930316619e-02
-                    when titles_relative_score <= 4.5463006034767267e-01 then case
-                        when artists_rank <= 2.6050000000000006e+02 then case
-                            when artists_relative_score <= 1.1665451768531379e-01 then case
-                                when seed_count <= 2.0500000000000004e+01 then -1.1658948198163481e-02
-                                else 3.0927404867556331e-02
-                            end
-                            when artists_score <= 3.5348264453008720e+00 then case
-                                when artist_seed_count <= 1.5000000000000002e+00 then -1.2187027455816631e-02
-                                when artists_relative_score <= 1.7037494550968410e-01 then -2.7177003742405188e-02
-                                else 2.0712415882616519e-02
-                            end
-                            else -2.5320272496810372e-02
-                        end
-                        when seed_count <= 1.0500000000000002e+01 then case
-                            when track_playlist_count <= 1.5000000000000002e+00 then case
-                                when titles_score <= 5.9609175022889334e+00 then -3.5348892344559443e-02
-                                else 1.0451656753369492e-02
-                            end
-                            else -1.0407780520883441e-02
-                        end
-                        when ease_score <= 9.0378944061688239e-04 then -3.4250982508977394e-02
-                        else -9.5071261726159730e-03
-                    end
-                    when als_relative_score <= 1.7674959856492306e-01 then -6.9842644307890724e-03
-                    else 2.2125293398182852e-02
-                end
-                when neighbours_relative_score <= 1.4708826711891831e-01 then case
-                    when als_rank <= 3.9050000000000006e+02 then -2.7223377349977918e-03
-                    else -1.1915140659656993e-02
-                end
-                when als_relative_score <= 5.3787673647295309e-01 then -7.1180619635413851e-04
-                else 6.9047796051744346e-03
-            end
-            when seed_count <= 2.4500000000000004e+01 then 2.9714966823152080e-02
-            when artist_seed_count <= 1.4500000000000002e+01 then -1.0602658081178452e-02
-            else 3.4089651668761441e-02
-        end
-        when artist_seed_count <= 4.5000000000000009e+00 then case
-            when ease_score <= 1.9216274484458284e-02 then case
-                when cosine_score <= 6.6670086739451337e-02 then -4.7748861049691754e-02
-                when seed_count <= 1.7500000000000004e+01 then case
-                    when cosine_score <= 7.2472871759418148e-02 then 3.9249057338014030e-02
-                    else 8.1077156509271452e-03
-                end
-                when track_playlist_count <= 3.8500000000000007e+01 then case
-                    when artists_relative_score <= 9.1753689626743007e-01 then case
-                        when neighbours_rank <= 2.4500000000000004e+01 then 1.1653145441195618e-02
-                        else -6.7378766242061489e-03
-                    end
-                    else -1.1939076663959620e-01
-                end
-                when neighbours_score <= 4.9658159043004574e-01 then -1.0534107702882152e-01
-                else -2.1500355435963611e-02
-            end
-            else 1.5360557606670653e-02
-        end
-        else 2.6473757832889851e-02
-    end
-    + case
-        when cooccurrence_rank <= 6.9500000000000014e+01 then case
-            when als_relative_score <= 8.6489789468598766e-01 then case
-                when artist_seed_count <= 1.5000000000000002e+00 then case
-                    when neighbours_score <= 4.5737614515637431e-01 then case
-                        when track_playlist_count <= 2.6500000000000004e+01 then 2.3372375499989134e-03
-                        when neighbours_relative_score <= 7.3792085456730916e-01 then -6.1998949159693638e-03
-                        else -6.3129529687658767e-02
-                    end
-                    else 7.4942347103398137e-03
-                end
-                when artist_seed_count <= 2.2500000000000004e+01 then case
-                    when als_score <= 9.0607758611440672e-02 then case
-                        when als_score <= 7.8472048044204729e-03 then -4.8848474771614692e-02
-                        else 3.4331030259418423e-02
-                    end
-                    else 9.5338943229073322e-03
-                end
-                else 4.9462641570934926e-02
-            end
-            else 1.8022736012426873e-02
-        end
-        when artist_seed_count <= 4.5000000000000009e+00 then case
-            when als_score <= 4.7058959025889644e-03 then case
-                when artists_rank <= 1.6500000000000004e+01 then case
-                    when track_playlist_count <= 1.3500000000000002e+01 then 1.4066072816660176e-02
-                    else -3.3343288730386778e-02
-                end
-                when als_relative_score <= 5.3313897317136638e-01 then case
-                    when als_relative_score <= 5.0003678889236347e-01 then case
-                        when als_relative_score <= 3.5383558942283305e-01 then -1.5245322965652600e-02
-                        when generator_count <= 1.5000000000000002e+00 then -5.7819274777477260e-02
-                        else 3.7952707178485638e-02
-                    end
-                    else 2.0827712963352240e-02
-                end
-                else -5.4749552030575258e-02
-            end
-            when als_relative_score <= 2.7204729033199082e-01 then -8.7480209373517765e-03
-            when track_playlist_count <= 2.5000000000000004e+00 then case
-                when neighbours_score <= 2.0682196548073097e-02 then case
-                    when neighbours_rank <= 1.2850000000000003e+02 then -8.6319423427752631e-02
-                    when neighbours_rank <= 1.3250000000000003e+02 then 6.3142053230240178e-02
-                    when cosine_relative_score <= 2.7758323773273819e-01 then -9.4819573079177114e-03
-                    else -4.2843996388680389e-02
-                end
-                else -4.6142013604172872e-03
-            end
-            when neighbours_relative_score <= 7.3792085456730916e-01 then case
-                when cosine_relative_score <= 6.2328062415491281e-01 then case
-                    when artists_rank <= 2.7750000000000006e+02 then 6.4013326681394180e-03
-                    when cooccurrence_score <= 2.3853276384640426e-01 then -3.3948781306357943e-03
-                    else 2.9470472103257078e-03
-                end
-                when cosine_score <= 6.5350048917263404e-01 then -7.5103549184424967e-02
-                else 8.7061939108295777e-03
-            end
-            when ease_rank <= 9.1500000000000014e+01 then 5.3259538188154758e-02
-            else -9.9166825961546946e-03
-        end
-        when artists_rank <= 4.5000000000000009e+00 then 3.4679324466899093e-02
-        else 1.1056320076902000e-02
-    end
-    + case
-        when als_rank <= 5.6500000000000007e+01 then case
-            when generator_count <= 5.5000000000000009e+00 then case
-                when als_score <= 1.5048262663185598e-02 then -2.9336109951970973e-02
-                else 6.2791434477360427e-03
-            end
-            when artist_seed_count <= 2.0000000000000004e+01 then case
-                when cooccurrence_relative_score <= 9.9941578943177567e-01 then 1.1168413922419480e-02
-                when artists_score <= 8.7463811372367370e+00 then 3.1069430333435705e-02
-                else 4.3284011453138841e-03
-            end
-            else 5.2484381228490043e-02
-        end
-        when artist_seed_count <= 4.5000000000000009e+00 then case
-            when generator_count <= 1.5000000000000002e+00 then case
-                when als_score <= 4.7058959025889644e-03 then case
-                    when als_rank <= 7.7650000000000011e+02 then case
-                        when als_score <= 1.0917271708876798e-07 then -7.0446865597040331e-02
-                        when als_relative_score <= 5.0003678889236347e-01 then -4.1376498731429151e-02
-                        when als_relative_score <= 5.2445194951452201e-01 then 3.4009621878676920e-02
-                        else -4.7248161186657200e-02
-                    end
-                    else -1.3260830570038710e-02
-                end
-                when als_relative_score <= 1.7504422031140818e-01 then -1.9395230753490016e-02
-                when titles_relative_score <= 9.9929699097127289e-01 then -5.8857467642191401e-03
-                else 4.6258302577779319e-02
-            end
-            when titles_relative_score <= 5.5674063019791531e-01 then case
-                when artist_seed_count <= 1.0000000180025095e-35 then case
-                    when cooccurrence_score <= 2.3853276384640426e-01 then case
-                        when ease_rank <= 1.0835000000000002e+03 then case
-                            when als_rank <= 1.2875000000000002e+03 then case
-                                when als_rank <= 1.2695000000000002e+03 then case
-                                    when als_score <= 8.4759378805756586e-03 then case
-                                        when ease_rank <= 5.2250000000000011e+02 then -3.5883454110429938e-02
-                                        else 5.9409000173149477e-02
-                                    end
-                                    when als_score <= 9.8395645618438738e-03 then case
-                                        when cooccurrence_rank <= 2.2750000000000003e+02 then case
-                                            when cooccurrence_rank <= 8.1500000000000014e+01 then -1.0816133260379619e-02
-                                            else 5.0198719716201913e-02
-                                        end
-                                        else -4.8157661988353029e-02
-                                    end
-                                    else -6.7937615102229166e-03
-                                end
-                                else 5.0805827598940694e-02
-                            end
-                            else -1.9168357054695984e-02
-                        end
-                        when ease_rank <= 1.0985000000000002e+03 then 7.2635681296400634e-02
-                        else 3.8482145379671660e-03
-                    end
-                    else -1.7234282612012345e-04
-                end
-                else 3.0104674605805886e-03
-            end
-            else 1.3320142890756646e-02
-        end
-        when artist_seed_count <= 2.0000000000000004e+01 then case
-            when seed_count <= 2.0500000000000004e+01 then case
-                when ease_score <= 4.5246251663216596e-03 then 2.8717895427847952e-02
-                else -1.5433543915395512e-02
-            end
-            else -2.5334777075873287e-03
-        end
-        else 3.3453189406383192e-02
-    end
-    + case
-        when neighbours_relative_score <= 3.6531958484331678e-01 then case
-            when artists_rank <= 1.5650000000000003e+02 then case
-                when artist_seed_count <= 2.4500000000000004e+01 then case
-                    when artists_relative_score <= 9.9733331431939576e-01 then case
-                        when artists_relative_score <= 1.7684582972069771e-01 then case
-                            when seed_count <= 2.0500000000000004e+01 then -2.2396768359920021e-03
-                            when artists_score <= 2.7370892179053912e+00 then 3.1586168015644317e-02
-                            else 6.4585740567526181e-03
-                        end
-                        when artist_seed_count <= 4.5000000000000009e+00 then -4.4773071649121489e-03
-                        when seed_count <= 2.4500000000000004e+01 then 2.5374287331089040e-02
-                        else -1.4277821714304272e-02
-                    end
-                    else 2.0701756679805838e-02
-                end
-                else 3.0686207284252018e-02
-            end
-            when als_score <= 1.8505209125578407e-02 then case
-                when cooccurrence_score <= 5.6573939074546699e-02 then case
-                    when titles_rank <= 3.2500000000000007e+01 then 6.0000509850681068e-03
-                    else -2.0734446239219249e-02
-                end
-                else -4.1427685765199019e-03
-            end
-            when als_rank <= 2.1050000000000003e+02 then case
-                when cosine_relative_score <= 5.9195874907766088e-01 then 1.4425323102578839e-03
-                when cooccurrence_score <= 2.2505566876485766e-01 then -6.9211024483215741e-02
-                else -3.0814934260827518e-03
-            end
-            else -6.5621880440495887e-03
-        end
-        when artist_seed_count <= 2.0000000000000004e+01 then case
-            when als_relative_score <= 6.7438734871601291e-01 then case
-                when neighbours_rank <= 2.4550000000000003e+02 then case
-                    when artist_seed_count <= 2.5000000000000004e+00 then case
-                        when cooccurrence_score <= 1.8031906471292367e-01 then case
-                            when artists_score <= 3.6736043311189657e+00 then case
-                                when ease_score <= 7.9009753122044797e-04 then case
-                                    when track_playlist_count <= 1.5500000000000002e+01 then 6.6560054563062424e-02
-                                    else -1.8714469693548466e-02
-                                end
-                                when als_relative_score <= 5.1162791719997858e-01 then case
-                                    when cosine_relative_score <= 4.1390752219934890e-01 then -1.9088933199643360e-02
-                                    when cosine_score <= 6.9855160227757104e-02 then case
-                                        when track_playlist_count <= 6.5000000000000009e+00 then 6.4210320559534462e-02
-                                        else -6.6479421400758368e-02
-                                    end
-                                    when neighbours_rank <= 1.1650000000000001e+02 then 5.4322084489097158e-03
-                                    else -3.9749072542542951e-02
-                                end
-                                else -2.0058313879341760e-02
-                            end
-                            else -8.7710075411756197e-02
-                        end
-                        else 5.3977055799961007e-03
-                    end
-                    when als_score <= 7.2919145226478591e-02 then 3.3886469614483133e-02
-                    else 5.8099576697385287e-03
-                end
-                else -6.1782242114141052e-02
-            end
-            when als_relative_score <= 9.2472964778988753e-01 then 9.6745914686883934e-03
-            else 1.8449211881747411e-02
-        end
-        else 4.7774789332244466e-02
-    end
-    + case
-        when cooccurrence_relative_score <= 3.1487343573270171e-01 then case
-            when artists_rank <= 3.5000000000000004e+00 then 2.3398241885394633e-02
-            when als_score <= 9.8395645618438738e-03 then case
-                when artists_rank <= 3.4150000000000006e+02 then case
-                    when artists_rank <= 3.3750000000000006e+02 then case
-                        when track_playlist_count <= 3.5000000000000004e+00 then -1.8961220822534643e-03
-                        else -1.7565992764802345e-02
-                    end
-                    else 9.8617024776006243e-02
-                end
-                when neighbours_score <= 2.4416807925830331e-02 then case
-                    when titles_score <= 5.7490103789007536e+00 then case
-                        when ease_rank <= 5.0250000000000006e+02 then -5.3470071472454583e-02
-                        when als_score <= 2.9814823064953093e-03 then -3.7606914549234233e-02
-                        when track_playlist_count <= 1.7500000000000004e+01 then case
-                            when als_rank <= 2.5550000000000003e+02 then -4.1628137422974415e-02
-                            when als_score <= 7.0505209732800731e-03 then 1.7080110433529805e-02
-                            else -3.2613680733887956e-02
-                        end
-                        else -5.1549678922340969e-02
-                    end
-                    when als_relative_score <= 3.4650210205651899e-01 then case
-                        when seed_count <= 2.2500000000000004e+01 then -9.1805176037164562e-03
-                        when titles_rank <= 6.5000000000000009e+00 then 4.0483535171626131e-02
-                        else -3.4841843031108426e-02
-                    end
-                    else 3.6514600731998983e-02
-                end
-                else -8.5518345081994039e-03
-            end
-            when als_rank <= 2.1050000000000003e+02 then 1.5160416042944882e-03
-            when artists_rank <= 4.3950000000000006e+02 then 1.5157864003754688e-03
-            when track_playlist_count <= 1.5000000000000002e+00 then -2.0382217813649951e-02
-            else -6.3577084680628004e-03
-        end
-        when generator_count <= 5.5000000000000009e+00 then case
-            when als_score <= 6.2199560925364501e-02 then case
-                when als_relative_score <= 9.2472964778988753e-01 then case
-                    when artists_rank <= 6.9500000000000014e+01 then case
-                        when neighbours_score <= 4.6214808241530882e-02 then -5.6415479675843344e-02
-                        else 2.9455832445215126e-02
-                    end
-                    else -4.0307780807460883e-03
-                end
-                when track_playlist_count <= 1.6500000000000004e+01 then -1.1187837345108493e-02
-                else -1.2537919034229950e-01
-            end
-            when als_rank <= 3.5000000000000004e+00 then case
-                when track_playlist_count <= 2.5500000000000004e+01 then 3.6946924371128578e-02
-                when track_playlist_count <= 3.0500000000000004e+01 then -6.1944891486236477e-02
-                else 1.1673641008112920e-02
-            end
-            else 3.9033085026830561e-03
-        end
-        when cosine_relative_score <= 7.7313568035525704e-01 then case
-            when artists_score <= 1.7190058069548169e+01 then 5.9657047203272679e-03
-            else 2.0653298246021249e-02
-        end
-        else 1.7026755998826189e-02
-    end
-    + case
-        when generator_count <= 5.5000000000000009e+00 then case
-            when als_rank <= 4.9500000000000007e+01 then 5.8244389345645502e-03
-            when artists_rank <= 1.6500000000000004e+01 then case
-                when track_playlist_count <= 1.5500000000000002e+01 then case
-                    when artists_relative_score <= 8.6738494465528881e-01 then 1.1424427496695583e-02
-                    else 3.5911880021668167e-02
-                end
-                else -1.7183383459490432e-02
-            end
-            when cosine_relative_score <= 8.9281095448910552e-02 then case
-                when artists_rank <= 3.4150000000000006e+02 then case
-                    when artists_relative_score <= 8.0268009620186140e-02 then case
-                        when artists_rank <= 3.3950000000000006e+02 then 1.2840485423526980e-02
-                        when artists_relative_score <= 7.6741694244490496e-02 then 3.6341276156034337e-03
-                        else 3.3259532582458362e-01
-                    end
-                    else -6.8053176490655166e-03
-                end
-                when titles_score <= 1.4723072817863391e+01 then case
-                    when track_playlist_count <= 2.5000000000000004e+00 then -2.5829815605314801e-02
-                    when titles_relative_score <= 6.8242867396111972e-01 then -1.1291494917635453e-02
-                    else -4.5981683199370321e-02
-                end
-                when titles_relative_score <= 7.1431410026014019e-01 then -9.0782553104387011e-03
-                else 4.6463606803353506e-02
-            end
-            when track_playlist_count <= 1.5000000000000002e+00 then case
-                when artists_rank <= 5.2500000000000007e+01 then case
-                    when neighbours_score <= 5.0282180409851551e-02 then -5.6319199343325223e-02
-                    else 4.1411689681786795e-02
-                end
-                when cooccurrence_score <= 5.8520601863043496e-02 then -2.9213489761694023e-02
-                when cosine_rank <= 1.4195000000000002e+03 then case
-                    when titles_score <= 7.3834616446188717e+00 then -1.1707817653676043e-02
-                    else 6.7198511154616627e-02
-                end
-                else 1.1524041520110816e-01
-            end
-            when ease_rank <= 6.4750000000000011e+02 then case
-                when ease_score <= 9.3571105619633793e-04 then case
-                    when ease_score <= 7.9975716885855844e-04 then case
-                        when ease_relative_score <= 4.7577888262234747e-01 then -1.5735306532836457e-02
-                        else 5.4223761169304135e-02
-                    end
-                    else -2.3567921588274445e-02
-                end
-                else -2.5577046152125355e-03
-            end
-            else 4.7473303069129075e-03
-        end
-        when neighbours_relative_score <= 6.0060225748273477e-01 then case
-            when artist_seed_count <= 2.0000000000000004e+01 then 4.3892497025495632e-03
-            else 4.7935477176196561e-02
-        end
-        when neighbours_relative_score <= 9.9967450600756236e-01 then case
-            when neighbours_rank <= 6.5500000000000014e+01 then case
-                when cooccurrence_score <= 1.9827725850935699e-01 then case
-                    when artist_seed_count <= 3.5000000000000004e+00 then -2.7194672358371398e-02
-                    else 3.4213872074774949e-02
-                end
-                else 1.3740344462501736e-02
-            end
-            else 3.9837958657467254e-02
-        end
-        else 2.6066102997110974e-02
-    end
-    + case
-        when als_rank <= 1.0150000000000001e+02 then case
-            when neighbours_rank <= 8.5000000000000018e+00 then 1.4904209717817843e-02
-            when neighbours_score <= 1.3259257993968177e-01 then case
-                when seed_count <= 1.9500000000000004e+01 then case
-                    when cosine_rank <= 2.0500000000000004e+01 then case
-                        when neighbours_rank <= 9.3500000000000014e+01 then case
-                            when artist_seed_count <= 1.5000000000000002e+00 then -6.3682325151415781e-02
-                            else 3.6795292018969639e-02
-                        end
-                        else 3.0796182678918871e-02
-                    end
-                    when artists_score <= 3.8073203664906798e+00 then case
-                        when als_relative_score <= 3.6910585206689600e-01 then 5.0073050351613982e-02
-                        else -5.3900901935473051e-04
-                    end
-                    else 3.5173030896336492e-02
-                end
-                when artist_seed_count <= 2.5000000000000004e+00 then case
-                    when neighbours_rank <= 2.6150000000000006e+02 then -4.9837291616520160e-02
-                    else -1.4514559382920404e-02
-                end
-                else 3.9231564914494421e-02
-            end
-            when artist_seed_count <= 2.0000000000000004e+01 then case
-                when als_rank <= 3.1500000000000004e+01 then case
-                    when cosine_score <= 1.5824204301683895e-01 then 3.4676867533254697e-02
-                    else 8.6460502342076331e-03
-                end
-                else 3.3150092925684329e-03
-            end
-            else 4.5681367272782283e-02
-        end
-        when artist_seed_count <= 4.5000000000000009e+00 then case
-            when als_relative_score <= 1.3150074027070854e-01 then case
-                when artists_rank <= 3.5000000000000004e+00 then 1.6444200413793846e-02
-                when ease_rank <= 1.2500000000000002e+01 then 3.3651521925857054e-02
-                else -1.3063505843411878e-02
-            end
-            when artists_rank <= 4.3050000000000006e+02 then case
-                when cooccurrence_relative_score <= 6.9014797309120113e-01 then case
-                    when neighbours_score <= 1.7644888496158712e-02 then 1.2546529812247912e-02
-                    else -1.2167948005192314e-03
-                end
-                else 3.1016162897530404e-02
-            end
-            when cooccurrence_score <= 2.7030267357422944e-01 then case
-                when track_playlist_count <= 1.5000000000000002e+00 then case
-                    when cooccurrence_relative_score <= 3.4887334601667924e-01 then -2.2905891359851969e-02
-                    when cosine_rank <= 2.1950000000000003e+02 then -4.1481868674021864e-03
-                    else 5.8602303771292268e-02
-                end
-                when neighbours_relative_score <= 5.3965127508254740e-01 then -4.9061898190750179e-03
-                else -3.1850414591695402e-02
-            end
-            else 7.1846973852307322e-04
-        end
-        when artist_seed_count <= 2.0000000000000004e+01 then case
-            when seed_count <= 2.0500000000000004e+01 then case
-                when ease_score <= 2.6998622866486735e-03 then 2.6886738121396570e-02
-                else -1.2305567782312378e-02
-            end
-            when als_relative_score <= 3.0993606539557561e-01 then -1.2518124326296466e-02
-            else 1.5237292363663555e-02
-        end
-        else 2.7894461505401619e-02
-    end
-    + case
-        when generator_count <= 5.5000000000000009e+00 then case
-            when artist_seed_count <= 4.5000000000000009e+00 then case
-                when als_rank <= 1.9050000000000003e+02 then case
-                    when als_score <= 2.9578453302383428e-01 then case
-                        when als_score <= 1.4858719055155237e-07 then -6.2839972497488281e-02
-                        when seed_count <= 1.9500000000000004e+01 then case
-                            when als_score <= 6.0298826545476920e-02 then -1.0728186836268365e-03
-                            else 6.1036151513564384e-03
-                        end
-                        when als_score <= 8.8675118982791915e-02 then case
-                            when neighbours_relative_score <= 9.9967450600756236e-01 then case
-                                when artists_relative_score <= 7.9327181666700816e-02 then -3.2069941402061805e-02
-                                else 3.6690545874801542e-02
-                            end
-                            else 2.7377916215971482e-02
-                        end
-                        else -5.0673440418617466e-04
-                    end
-                    else 1.1413749421650734e-02
-                end
-                when als_score <= 2.9814823064953093e-03 then case
-                    when als_rank <= 4.6150000000000006e+02 then -4.9707854860373435e-02
-                    when artists_relative_score <= 6.2841011174612627e-01 then case
-                        when ease_rank <= 1.6500000000000004e+01 then 3.1945044453854862e-02
-                        when neighbours_relative_score <= 4.9596753810859667e-01 then case
-                            when als_rank <= 4.6450000000000006e+02 then 6.6358793336152563e-02
-                            when als_rank <= 6.3550000000000011e+02 then -7.9098545594075670e-02
-                            else -1.1127879082740780e-02
-                        end
-                        else -7.1794994010240490e-02
-                    end
-                    when track_playlist_count <= 5.5000000000000009e+00 then case
-                        when track_playlist_count <= 1.5000000000000002e+00 then -1.1484675141340798e-02
-                        else 3.7374419846477623e-02
-                    end
-                    else -3.1673274425640066e-02
-                end
-                when titles_relative_score <= 3.7504217150719404e-01 then -5.4531953991135973e-03
-                else 9.5756428664918389e-03
-            end
-            when neighbours_score <= 1.1432149576763941e+00 then case
-                when seed_count <= 1.9500000000000004e+01 then 2.9412278238453160e-02
-                when artist_seed_count <= 2.0000000000000004e+01 then case
-                    when ease_relative_score <= 1.3122076121614076e-01 then -1.3382979928090800e-02
-                    else 2.6768527431321389e-02
-                end
-                else 2.9587504473277321e-02
-            end
-            else -3.1978686949178117e-02
-        end
-        when artist_seed_count <= 2.0000000000000004e+01 then case
-            when cosine_relative_score <= 8.5971124991614567e-01 then case
-                when track_playlist_count <= 3.9500000000000007e+01 then case
-                    when als_rank <= 3.4500000000000007e+01 then 1.4364354045642326e-02
-                    else 3.5555154361527892e-03
-                end
-                when titles_rank <= 2.3650000000000003e+02 then case
-                    when neighbours_score <= 5.4757424188794174e-02 then -9.3291752365032218e-02
-                    else 5.4391435883937855e-03
-                end
-                else -8.8272919421016130e-03
-            end
-            else 1.8287193217823766e-02
-        end
-        else 4.4077279540748714e-02
-    end
-    + case
-        when als_rank <= 2.1050000000000003e+02 then case
-            when als_rank <= 3.1500000000000004e+01 then case
-                when artist_seed_count <= 4.5000000000000009e+00 then case
-                    when titles_relative_score <= 1.5737042923041686e-01 then 6.1333661543356427e-03
-                    else 1.4406787859083040e-02
-                end
-                when seed_count <= 2.2500000000000004e+01 then 4.4126606918149458e-02
-                when artist_seed_count <= 1.2500000000000002e+01 then 1.6898721388255722e-03
-                else 3.6199381303044308e-02
-            end
+        when als_relative_score <= 4.8310675496780486e-01 then case
             when artist_seed_count <= 2.5000000000000004e+00 then case
-                when neighbours_score <= 5.0282180409851551e-02 then case
-                    when track_playlist_count <= 1.2500000000000002e+01 then case
-                        when cooccurrence_rank <= 2.6500000000000004e+01 then -5.9102248097433224e-02
-                        when track_playlist_count <= 5.5000000000000009e+00 then case
-                            when artists_rank <= 1.0050000000000001e+02 then case
-                                when cosine_rank <= 4.6250000000000006e+02 then -1.2832640469424790e-02
-                                else 4.3883536146589304e-02
-                            end
-                            else -1.2534392930519396e-02
-                        end
-                        when ease_relative_score <= 4.7577888262234747e-01 then case
-                            when cooccurrence_relative_score <= 2.8560108689526903e-01 then 6.3769162199658284e-03
-                            else -4.6849673942231836e-02
-                        end
-                        when als_rank <= 5.3500000000000007e+01 then -1.0550540618751117e-01
-                        else 5.3621148009687362e-02
-                    end
-                    else -1.6832482128308818e-02
-                end
-                else 1.6215209813822036e-03
+                when neighbours_score <= 2.4728411594682205e-02 then -5.1586761743796630e-02
+                when neighbours_rank <= 1.8050000000000003e+02 then 4.1334383425080381e-03
+                else -9.3307100313442786e-03
             end
-            when neighbours_score <= 3.2211055709303782e-01 then 3.7104164931174674e-02
-            else 9.4765496932916887e-03
+            else 3.0597546160619944e-02
+        end
+        when generator_count <= 7.5000000000000009e+00 then case
+            when track_playlist_count <= 5.5000000000000009e+00 then -1.1054870939835012e-02
+            when cosine_score <= 6.8233606523409360e-02 then -3.5017943686840663e-02
+            else 1.7837055989926066e-02
+        end
+        when cosine_relative_score <= 8.5099847012475882e-01 then 2.4060731309938604e-02
+        else 5.3151571892029008e-02
+    end
+    + case
+        when ease_rank <= 1.5950000000000003e+02 then case
+            when neighbours_rank <= 4.0500000000000007e+01 then case
+                when ease_rank <= 1.2500000000000002e+01 then 4.0615422778165218e-02
+                when artists_score <= 1.8660254037844388e+00 then case
+                    when neighbours_score <= 3.9382448540285123e-02 then -3.4289538294781187e-02
+                    else 2.5794612405143438e-02
+                end
+                else 3.9043490342860948e-02
+            end
+            when generator_count <= 7.5000000000000009e+00 then case
+                when als_score <= 5.0708444789052017e-02 then case
+                    when ease_score <= 8.4179690039076522e-04 then -6.8145838598290695e-02
+                    else -7.0938687486788825e-03
+                end
+                when neighbours_relative_score <= 6.2283779187729083e-01 then 1.0702345464171471e-02
+                else -4.0684925899017732e-02
+            end
+            else 2.4120553050563057e-02
+        end
+        when artists_rank <= 4.6500000000000007e+01 then case
+            when artists_rank <= 1.3500000000000002e+01 then case
+                when artist_seed_count <= 4.5000000000000009e+00 then 2.3995539121991784e-02
+                else 4.9984606530380463e-02
+            end
+            when track_playlist_count <= 2.5000000000000004e+00 then 1.8760725798548015e-02
+            else -5.4568507465787633e-03
+        end
+        when als_score <= 4.2767515406012544e-03 then case
+            when artists_rank <= 1.5250000000000003e+02 then case
+                when track_playlist_count <= 1.5000000000000002e+00 then -1.0099286697104106e-02
+                else -4.0841208048129914e-02
+            end
+            when titles_rank <= 5.2500000000000007e+01 then -2.0236864217316387e-02
+            when cooccurrence_relative_score <= 1.7487916414080965e-01 then -5.1976377135487688e-02
+            when artists_relative_score <= 1.7330714624944296e-01 then -3.2578038296942641e-02
+            else 9.0588278279788562e-02
+        end
+        when cooccurrence_relative_score <= 1.2709417099847028e-01 then case
+            when track_playlist_count <= 1.5000000000000002e+00 then case
+                when artists_rank <= 2.6250000000000006e+02 then -1.8339366535835518e-02
+                else -5.5805378848463608e-02
+            end
+            when titles_rank <= 1.1250000000000001e+02 then 1.2793299801413995e-03
+            when artists_rank <= 2.7850000000000006e+02 then case
+                when generator_count <= 1.5000000000000002e+00 then -3.0916231715579320e-02
+                when ease_score <= 1.3340180949329445e-03 then 4.4564470318776195e-02
+                else -6.2736498749729266e-03
+            end
+            else -2.5326905341352724e-02
+        end
+        when track_playlist_count <= 3.5000000000000004e+00 then case
+            when artists_rank <= 2.7450000000000006e+02 then 1.1366773523165105e-02
+            else -3.2145004511043650e-02
+        end
+        when rp3beta_rank <= 1.1050000000000001e+02 then 1.4032490972844572e-02
+        when cooccurrence_rank <= 7.8450000000000011e+02 then -7.1706838815450832e-03
+        else 2.4666942382867336e-02
+    end
+    + case
+        when als_rank <= 9.9500000000000014e+01 then case
+            when neighbours_rank <= 4.0500000000000007e+01 then case
+                when tail_score <= 8.8850766235428300e-02 then 6.8325024781172574e-03
+                when tail_rank <= 4.5000000000000009e+00 then case
+                    when neighbours_score <= 2.0215787883220560e-01 then -2.6999013161854164e-02
+                    else 4.5311664429382358e-02
+                end
+                else 3.3184436400649074e-02
+            end
+            when als_score <= 1.7325216904282573e-02 then case
+                when artist_seed_count <= 1.5000000000000002e+00 then -2.8961374608801289e-02
+                else 6.4906462229303671e-02
+            end
+            else 1.7769589689466427e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when als_rank <= 3.8950000000000006e+02 then case
+                when tail_relative_score <= 1.1100629395397531e-01 then case
+                    when als_score <= 4.2767515406012544e-03 then -4.4419914001412479e-02
+                    else -1.5406538400872020e-02
+                end
+                when artist_seed_count <= 1.0000000180025095e-35 then case
+                    when tail_rank <= 5.9500000000000007e+01 then 1.1957351864013421e-02
+                    when cosine_relative_score <= 6.7057272149938763e-01 then case
+                        when als_rank <= 2.3250000000000003e+02 then -6.1868027507629760e-04
+                        else -1.3543219744951844e-02
+                    end
+                    else -4.8043263706792794e-02
+                end
+                when ease_relative_score <= 6.4944101614537131e-01 then 1.2340417048798135e-02
+                else 5.2492674844469782e-02
+            end
+            when cooccurrence_rank <= 1.6850000000000003e+02 then case
+                when neighbours_relative_score <= 4.8794092308222031e-01 then -1.0944450922849180e-02
+                else 1.8156421224023108e-02
+            end
+            when artist_seed_count <= 1.0000000180025095e-35 then case
+                when als_relative_score <= 1.7722164689700085e-01 then case
+                    when titles_score <= 1.3405452803782934e+01 then -4.8718752522157127e-02
+                    else -2.6379303833104967e-02
+                end
+                when titles_relative_score <= 4.5995664578358919e-01 then -3.4614298430129621e-02
+                when als_score <= 2.7543325908482078e-02 then 3.8703604472251144e-02
+                else -2.8131952031483321e-02
+            end
+            when generator_count <= 1.5000000000000002e+00 then case
+                when seed_count <= 1.0500000000000002e+01 then -1.3637276585707736e-02
+                when als_relative_score <= 2.0455586073208573e-01 then -3.5157017944914208e-02
+                else 8.2511169268081528e-04
+            end
+            when tail_score <= 2.5463538795692398e-02 then 2.0028385168946644e-02
+            else -1.2954734671141312e-02
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when seed_count <= 1.9500000000000004e+01 then 4.8673868884404219e-02
+            when ease_relative_score <= 7.6518597635611627e-02 then -1.7489564590594902e-02
+            else 1.9740231409812559e-02
+        end
+        else 6.0086711423902400e-02
+    end
+    + case
+        when als_rank <= 1.4850000000000003e+02 then case
+            when als_rank <= 2.8500000000000004e+01 then case
+                when tail_score <= 8.4096328470507326e-02 then case
+                    when tail_relative_score <= 4.7468564747021319e-01 then case
+                        when als_score <= 2.5623860722134856e-07 then -8.8199425581153679e-02
+                        else 2.3197257177651670e-02
+                    end
+                    else -2.1100979953567148e-02
+                end
+                when als_relative_score <= 9.2546973928835685e-01 then 3.3128363518151648e-02
+                else 4.3291416487268454e-02
+            end
+            when artists_rank <= 1.2650000000000001e+02 then case
+                when als_score <= 6.7507561296224608e-02 then 4.3763537354217660e-02
+                else 2.2622917870053161e-02
+            end
+            when als_score <= 7.6553628314286479e-03 then -5.4267113404921241e-02
+            when neighbours_relative_score <= 2.1357607888339022e-01 then 5.7059884292400763e-05
+            else 1.3682080386226973e-02
+        end
+        when artists_rank <= 3.9500000000000007e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when artists_rank <= 3.5000000000000004e+00 then 4.0983954862939098e-02
+                when cosine_relative_score <= 9.9974053027326748e-01 then 2.8181466490807337e-03
+                else 6.0351964563978948e-02
+            end
+            else 3.8410197470705641e-02
+        end
+        when als_rank <= 3.9250000000000006e+02 then case
+            when cooccurrence_score <= 7.8230146820458896e-02 then case
+                when titles_score <= 5.7490103789007536e+00 then case
+                    when tail_rank <= 1.0750000000000001e+02 then -6.9428617317887034e-02
+                    when artists_rank <= 2.4850000000000003e+02 then 1.5980925327517166e-02
+                    else -2.0457737083915375e-02
+                end
+                when als_score <= 2.0291972905397419e-02 then 4.2776486239050115e-02
+                else -8.1363764304159657e-03
+            end
+            when tail_rank <= 6.3500000000000007e+01 then 1.2495206339038487e-02
+            else -6.8025017684720194e-03
+        end
+        when cooccurrence_rank <= 1.7250000000000003e+02 then case
+            when neighbours_relative_score <= 5.1307745318982734e-01 then -1.2494690180383477e-02
+            else 2.2130762878646078e-02
         end
         when artists_rank <= 1.5650000000000003e+02 then case
+            when als_relative_score <= 1.4819731917672310e-01 then -2.5873202448853438e-02
+            else -2.8545058140659421e-03
+        end
+        when als_relative_score <= 1.6845193535489256e-01 then case
+            when titles_rank <= 1.5250000000000003e+02 then -3.2233261117684382e-02
+            when cooccurrence_score <= 5.2705105765935782e-02 then -5.3298821100993779e-02
+            else -4.0644919722071904e-02
+        end
+        when titles_relative_score <= 1.6661009678756822e-01 then -3.5071829184755425e-02
+        when als_score <= 2.5592413730919365e-02 then 1.2099787642674739e-02
+        else -2.2915430768925060e-02
+    end
+    + case
+        when als_rank <= 9.9500000000000014e+01 then case
+            when tail_rank <= 2.3500000000000004e+01 then case
+                when generator_count <= 7.5000000000000009e+00 then case
+                    when tail_score <= 6.1476681250278609e-02 then -6.9048370822974547e-02
+                    else 2.9475933980085623e-02
+                end
+                else 3.9612725875811078e-02
+            end
+            when als_score <= 1.0742564219981434e-02 then -4.5137182992229435e-02
+            when generator_count <= 7.5000000000000009e+00 then case
+                when ease_score <= 7.0297295436041810e-03 then case
+                    when cosine_relative_score <= 6.4735582754141185e-01 then 9.7491660068826022e-03
+                    else -3.5086368619059678e-02
+                end
+                else 1.8843376960980880e-02
+            end
+            else 2.5183230414073127e-02
+        end
+        when artists_rank <= 4.4500000000000007e+01 then case
+            when track_playlist_count <= 3.5000000000000004e+00 then case
+                when artists_rank <= 1.7500000000000004e+01 then 4.0055411363058235e-02
+                when cosine_rank <= 3.2850000000000006e+02 then 3.5038885898511937e-02
+                else 6.0434104376449922e-03
+            end
+            when als_relative_score <= 1.9337953690494236e-01 then -1.8759236062680484e-02
+            else 1.1584832456837068e-02
+        end
+        when als_relative_score <= 2.3063546376624441e-01 then case
+            when cooccurrence_rank <= 1.8850000000000003e+02 then case
+                when artists_rank <= 3.3850000000000006e+02 then 4.2480057413158141e-02
+                else -1.3672845106304716e-02
+            end
+            when artists_rank <= 1.4450000000000003e+02 then case
+                when titles_relative_score <= 4.6622945623916090e-01 then -2.5513235514459311e-02
+                else 5.2589658034139876e-02
+            end
+            when titles_rank <= 3.2500000000000007e+01 then -1.3076133750463265e-02
+            when als_rank <= 1.2215000000000002e+03 then -3.3965410094945164e-02
+            else -4.6303299103034851e-02
+        end
+        when rp3beta_relative_score <= 1.7980978238557641e-01 then case
+            when als_rank <= 2.8650000000000006e+02 then case
+                when als_score <= 1.8298623152077201e-02 then case
+                    when titles_relative_score <= 1.7670938133506556e-01 then -3.5433208913797615e-02
+                    else 4.2439781697482352e-02
+                end
+                else -7.0638198058334814e-03
+            end
+            when titles_relative_score <= 1.5283324770841331e-01 then case
+                when artists_rank <= 3.3850000000000006e+02 then -3.1922177136393254e-03
+                when track_playlist_count <= 2.5000000000000004e+00 then -4.2549247228311264e-02
+                else -2.4610079559538971e-02
+            end
+            else -5.6574371187742382e-04
+        end
+        when generator_count <= 7.5000000000000009e+00 then case
+            when als_score <= 8.3027896471321600e-03 then case
+                when ease_score <= 9.5346265569883884e-04 then -6.3776428337204413e-02
+                else 4.7089197196140992e-02
+            end
+            else -1.1132020211550952e-03
+        end
+        else 1.5126562208772976e-02
+    end
+    + case
+        when als_rank <= 1.3850000000000003e+02 then case
+            when rp3beta_rank <= 6.7500000000000014e+01 then case
+                when rp3beta_rank <= 8.5000000000000018e+00 then case
+                    when cooccurrence_score <= 1.3331892799671330e-01 then -3.3098740598038072e-02
+                    else 3.8854335694454629e-02
+                end
+                when artists_score <= 2.9142135623730954e+00 then case
+                    when als_rank <= 3.2500000000000007e+01 then 2.6966966634729139e-02
+                    else 1.4076323315783918e-02
+                end
+                else 3.5127865572120824e-02
+            end
+            when als_score <= 6.0199860017746696e-03 then -6.1455604194109448e-02
+            when artists_rank <= 1.7500000000000004e+01 then case
+                when als_score <= 5.0155041739344604e-02 then 5.1283004454956038e-02
+                else 1.8485269628235407e-02
+            end
+            when rp3beta_relative_score <= 2.4419299217184745e-01 then case
+                when als_score <= 1.5613966155797245e-02 then -4.3952431781033433e-02
+                else 5.6803650177918276e-03
+            end
+            else 1.5554197036258852e-02
+        end
+        when artists_rank <= 3.6500000000000007e+01 then case
+            when track_playlist_count <= 5.5000000000000009e+00 then case
+                when artists_rank <= 1.7500000000000004e+01 then 3.8118709486836738e-02
+                else 1.4945022238118395e-02
+            end
+            else -3.6165911709011771e-03
+        end
+        when als_rank <= 4.5850000000000006e+02 then case
+            when tail_relative_score <= 1.1368775518248184e-01 then case
+                when artists_rank <= 4.1050000000000006e+02 then 5.8106650601804999e-03
+                when als_score <= 1.1059799476242917e-07 then -7.0733594177846013e-02
+                when titles_rank <= 1.3050000000000003e+02 then 1.6650977610991623e-02
+                else -2.0767738474756881e-02
+            end
+            when generator_count <= 7.5000000000000009e+00 then case
+                when neighbours_score <= 1.8307219218487606e-02 then case
+                    when cosine_relative_score <= 2.3744115916067129e-01 then -2.0052280205924348e-03
+                    else -5.5782098758514531e-02
+                end
+                else -4.7896821315067473e-03
+            end
+            else 1.0359368441686865e-02
+        end
+        when tail_rank <= 1.9050000000000003e+02 then case
+            when rp3beta_relative_score <= 7.7839912089724217e-01 then case
+                when artists_rank <= 3.7250000000000006e+02 then 3.0021817600764607e-02
+                else -1.6008836336947732e-02
+            end
+            else 2.5370425227743295e-02
+        end
+        when artists_rank <= 1.5650000000000003e+02 then -1.8169473613551340e-02
+        when als_rank <= 1.1895000000000002e+03 then case
+            when titles_rank <= 1.2250000000000001e+02 then 2.4549416504643356e-03
+            else -3.3270568903735302e-02
+        end
+        when titles_rank <= 5.2500000000000007e+01 then -2.1044474907939370e-02
+        when track_playlist_count <= 2.6500000000000004e+01 then -4.8818499374422536e-02
+        else -3.5936389220798344e-02
+    end
+    + case
+        when neighbours_rank <= 1.1650000000000001e+02 then case
+            when rp3beta_rank <= 3.5500000000000007e+01 then case
+                when generator_count <= 7.5000000000000009e+00 then case
+                    when tail_score <= 2.5055899927821640e-01 then 1.2174957294807966e-02
+                    else 2.9543623795495879e-02
+                end
+                else 3.6744419051820361e-02
+            end
+            when als_relative_score <= 5.0614836305997979e-01 then case
+                when cosine_score <= 6.5114802206720238e-02 then -4.0905600137810152e-02
+                when cosine_score <= 6.9855181432814425e-02 then 4.5678635241662165e-02
+                else 4.5134055040342265e-03
+            end
+            when neighbours_relative_score <= 1.7467517829400042e-01 then -3.1827366040940545e-02
+            else 1.9201170234039489e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when als_relative_score <= 2.7286408673295848e-01 then case
+                when artist_seed_count <= 1.0000000180025095e-35 then case
+                    when track_playlist_count <= 7.5000000000000009e+00 then -4.3376786821095123e-02
+                    when cosine_rank <= 2.7950000000000006e+02 then -1.1662947038147832e-02
+                    when titles_rank <= 3.6500000000000007e+01 then -7.4043437915353050e-03
+                    when als_relative_score <= 1.3296463434250663e-01 then -3.8421648250425267e-02
+                    else -2.6117302989455526e-02
+                end
+                when generator_count <= 1.5000000000000002e+00 then case
+                    when track_playlist_count <= 4.5000000000000009e+00 then -1.5481018801205124e-02
+                    else -4.0877945637833903e-02
+                end
+                when tail_score <= 2.5463538795692398e-02 then 3.2167318324885064e-02
+                else -1.0100412051308415e-02
+            end
+            when tail_relative_score <= 1.0102065247420400e-01 then case
+                when als_score <= 4.2767515406012544e-03 then -4.3786559106554955e-02
+                when artist_seed_count <= 1.0000000180025095e-35 then case
+                    when track_playlist_count <= 1.5000000000000002e+00 then -4.9149627037941651e-02
+                    when titles_relative_score <= 4.9910146506239894e-01 then -1.5742060351894273e-02
+                    else 2.3288201884423619e-02
+                end
+                when ease_score <= 7.2256833983198169e-05 then 3.2979437351475425e-02
+                else -2.8710107525723302e-03
+            end
+            when track_playlist_count <= 1.5000000000000002e+00 then case
+                when cosine_rank <= 8.4500000000000014e+01 then -7.1541395438651928e-02
+                else -1.5701443479327847e-02
+            end
+            when als_relative_score <= 3.8158299335199936e-01 then -6.1956256172283966e-03
+            when cosine_relative_score <= 6.4735582754141185e-01 then 6.5370804955429858e-03
+            else -3.5595505586690585e-02
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when seed_count <= 2.0500000000000004e+01 then 4.4375313041017585e-02
+            else -1.4222075593878026e-03
+        end
+        else 5.4789501056321500e-02
+    end
+    + case
+        when als_rank <= 1.9150000000000003e+02 then case
+            when rp3beta_rank <= 6.7500000000000014e+01 then case
+                when als_rank <= 2.0500000000000004e+01 then 3.3131400267626607e-02
+                when artists_rank <= 1.4250000000000003e+02 then 3.1894051718562876e-02
+                else 1.5814427907700514e-02
+            end
+            when artists_rank <= 1.9650000000000003e+02 then case
+                when als_score <= 5.0708444789052017e-02 then 4.0074549140089726e-02
+                else 1.5565594599110243e-02
+            end
+            when tail_relative_score <= 5.2435491966030014e-02 then case
+                when als_score <= 1.5309361600657215e-07 then -7.2851487748442273e-02
+                when seed_count <= 1.9500000000000004e+01 then -2.6406910442877147e-03
+                when als_score <= 9.0637955814600005e-02 then -6.0476851279855796e-02
+                else -1.3263674536964230e-02
+            end
+            when als_rank <= 6.3500000000000007e+01 then 1.3620290804758781e-02
+            else 1.0319006469094256e-03
+        end
+        when artists_rank <= 8.0500000000000014e+01 then case
+            when artists_rank <= 1.0500000000000002e+01 then case
+                when artists_relative_score <= 9.9738901609638853e-01 then case
+                    when artist_seed_count <= 4.5000000000000009e+00 then 1.1685048824352635e-02
+                    else 3.9699392147964079e-02
+                end
+                else 4.8738380420133690e-02
+            end
+            when tail_relative_score <= 4.5531388878548801e-01 then case
+                when artist_seed_count <= 2.0000000000000004e+01 then -2.4434219627938788e-03
+                else 4.3110088855930519e-02
+            end
+            else 4.4843757471300004e-02
+        end
+        when als_score <= 4.8749154666438704e-04 then case
+            when cooccurrence_relative_score <= 1.6040835555608038e-01 then case
+                when titles_rank <= 1.1650000000000001e+02 then -2.7026158370728273e-02
+                when als_rank <= 4.9050000000000006e+02 then -7.3314082871475672e-02
+                else -4.4796027268106546e-02
+            end
+            when artists_relative_score <= 7.8616008536391377e-02 then case
+                when rp3beta_relative_score <= 9.9982922732888213e-01 then -2.6928197964903023e-02
+                else 3.3716250483424380e-02
+            end
+            else 5.1170074301201386e-02
+        end
+        when rp3beta_rank <= 1.7250000000000003e+02 then -1.9870173002566284e-03
+        when als_rank <= 3.8950000000000006e+02 then -1.3480248821114253e-02
+        when titles_rank <= 1.8650000000000003e+02 then case
+            when als_score <= 4.5216675847768791e-02 then 1.0563519187218370e-02
+            else -2.7103238836956742e-02
+        end
+        when cooccurrence_relative_score <= 9.9094515322707133e-02 then case
+            when artists_rank <= 3.6250000000000006e+02 then -1.8495815073187729e-02
+            else -3.8222597935687538e-02
+        end
+        when tail_rank <= 1.3585000000000002e+03 then -2.5237205672001120e-02
+        else 1.3220499468387555e-02
+    end
+    + case
+        when als_rank <= 9.9500000000000014e+01 then case
+            when tail_rank <= 2.3500000000000004e+01 then case
+                when tail_score <= 8.4096328470507326e-02 then -8.6008821464906050e-03
+                else 3.1778417617123196e-02
+            end
+            when als_score <= 7.6553628314286479e-03 then -6.4613028924348323e-02
+            when artists_rank <= 1.5250000000000003e+02 then 2.5551961912156296e-02
+            when ease_score <= 6.6334728350539033e-03 then case
+                when seed_count <= 1.0500000000000002e+01 then 9.3570419814567578e-03
+                when als_score <= 8.1547260284423842e-02 then -4.1351990482805662e-02
+                else 5.3943543711235178e-03
+            end
+            else 1.6879293172665323e-02
+        end
+        when artists_rank <= 5.8500000000000007e+01 then case
+            when track_playlist_count <= 4.5000000000000009e+00 then case
+                when artists_rank <= 1.5500000000000002e+01 then 3.6558585883224130e-02
+                when cosine_relative_score <= 2.1573826045310929e-01 then 2.0859588758240888e-03
+                else 2.9488960234637925e-02
+            end
+            when als_relative_score <= 1.6702847179638489e-01 then -2.2385985280676469e-02
+            else 4.9025920759982475e-03
+        end
+        when als_rank <= 4.1250000000000006e+02 then case
+            when rp3beta_relative_score <= 6.6354273510513165e-02 then case
+                when artists_score <= 1.2071067811865477e+00 then -1.9097623563820842e-02
+                else 1.0608106058308159e-02
+            end
+            when rp3beta_relative_score <= 2.0431566077307664e-01 then -7.3233509707967609e-03
+            when als_score <= 8.6412648670375364e-03 then -3.7644682639029932e-02
+            when tail_score <= 2.2186932649187547e-02 then -4.7206130714279440e-02
+            else 4.2887569112335967e-03
+        end
+        when cooccurrence_relative_score <= 1.3226034348705204e-01 then case
+            when artists_rank <= 1.5250000000000003e+02 then case
+                when titles_rank <= 2.6550000000000006e+02 then 3.8897283818842533e-02
+                else -2.1638092396523294e-02
+            end
+            when titles_score <= 1.3405452803782934e+01 then case
+                when als_rank <= 1.2055000000000002e+03 then -3.1912389631148265e-02
+                else -4.3456047788577055e-02
+            end
+            else -1.6269054663440433e-02
+        end
+        when cooccurrence_relative_score <= 5.4832697505130101e-01 then case
+            when artists_relative_score <= 7.7498436312459118e-02 then case
+                when titles_rank <= 2.6950000000000006e+02 then -2.3411912239091972e-04
+                when tail_rank <= 1.3035000000000002e+03 then case
+                    when track_playlist_count <= 2.7500000000000004e+01 then -3.1124013761218674e-02
+                    else -1.6068542400066620e-02
+                end
+                when als_rank <= 4.6150000000000006e+02 then 9.1001743850149364e-02
+                else -5.1149237309312794e-03
+            end
+            else 1.1407190876606826e-02
+        end
+        else 1.9319800431516765e-02
+    end
+    + case
+        when als_rank <= 1.9150000000000003e+02 then case
+            when als_rank <= 3.2500000000000007e+01 then case
+                when tail_score <= 2.7760019289979571e-01 then case
+                    when artists_score <= 2.9142135623730954e+00 then case
+                        when als_score <= 6.1221202835440643e-02 then 6.0299885114117047e-03
+                        else 2.1836585344527829e-02
+                    end
+                    else 3.2088782081022164e-02
+                end
+                else 3.1890949894348673e-02
+            end
+            when generator_count <= 7.5000000000000009e+00 then case
+                when als_score <= 7.6553628314286479e-03 then case
+                    when als_rank <= 1.4150000000000003e+02 then -6.6352851641282184e-02
+                    else -5.3266713023040081e-03
+                end
+                else 3.6741416077519101e-03
+            end
+            when cosine_relative_score <= 8.0220462471560194e-01 then 1.4551596310068859e-02
+            else 3.9372002484930654e-02
+        end
+        when artists_relative_score <= 1.4904054433490174e-01 then case
+            when als_score <= 4.8749154666438704e-04 then case
+                when cooccurrence_relative_score <= 2.8287730644726095e-01 then case
+                    when titles_rank <= 1.5250000000000003e+02 then -2.5595377822331331e-02
+                    when als_score <= 1.5309361600657215e-07 then -4.0775786136342557e-02
+                    else -7.9468746304033805e-02
+                end
+                else -6.9799837626737657e-03
+            end
+            when cooccurrence_relative_score <= 1.3226034348705204e-01 then case
+                when als_rank <= 3.1750000000000006e+02 then -1.1424455371625493e-02
+                when titles_rank <= 9.0500000000000014e+01 then 2.7892407637902330e-03
+                else -2.8216141764458549e-02
+            end
+            when titles_rank <= 5.4350000000000011e+02 then 7.5474831337202231e-03
+            when als_score <= 3.4581042826175697e-02 then case
+                when cosine_score <= 6.7235666386286974e-02 then case
+                    when ease_relative_score <= 3.7319905276885457e-01 then -1.3669083494601287e-02
+                    when als_score <= 9.3372748233377951e-03 then 6.1540722245959391e-02
+                    else -6.0074830574093255e-02
+                end
+                when tail_score <= 4.3958529888889562e-02 then -4.0116021990002304e-02
+                else -1.7108308678918018e-02
+            end
+            else -6.9246430765349948e-03
+        end
+        when artists_relative_score <= 9.9738901609638853e-01 then case
+            when tail_relative_score <= 5.0969042700469769e-01 then case
+                when artists_score <= 2.2572038748182468e+01 then case
+                    when cosine_relative_score <= 1.3727144335747807e-01 then case
+                        when artists_relative_score <= 3.2993179523372801e-01 then -1.8373525061291387e-02
+                        when seed_count <= 2.4500000000000004e+01 then 1.6434884289955255e-02
+                        else -1.8832805749758597e-02
+                    end
+                    when cosine_score <= 1.5240672113691395e-01 then 2.5374765708183422e-02
+                    else -1.1877062983663969e-03
+                end
+                else 3.2822892727732887e-02
+            end
+            else 4.2796597785756368e-02
+        end
+        else 4.6092063992096449e-02
+    end
+    + case
+        when rp3beta_rank <= 1.2250000000000001e+02 then case
+            when tail_rank <= 2.3500000000000004e+01 then case
+                when generator_count <= 7.5000000000000009e+00 then case
+                    when rp3beta_score <= 3.5967672159587581e-03 then -3.6115373545526845e-02
+                    else 2.3176430523159378e-02
+                end
+                else 3.2878133051519737e-02
+            end
+            when generator_count <= 7.5000000000000009e+00 then case
+                when neighbours_score <= 2.7367872539794998e-02 then case
+                    when cooccurrence_score <= 4.1360988131313038e-02 then case
+                        when cooccurrence_score <= 4.1031281993681078e-02 then -8.3318139194881444e-02
+                        else 7.1098246964484274e-02
+                    end
+                    else -3.9376247765790309e-02
+                end
+                when als_rank <= 5.6500000000000007e+01 then 1.6520819086139876e-02
+                else 2.9997754094476517e-03
+            end
+            else 2.0476397085177608e-02
+        end
+        when als_rank <= 3.0850000000000006e+02 then case
+            when als_score <= 5.1010486204177150e-03 then case
+                when titles_rank <= 9.6500000000000014e+01 then 5.0685452423254167e-02
+                else -4.3956788196903546e-02
+            end
+            when artist_seed_count <= 1.0000000180025095e-35 then case
+                when als_rank <= 3.2500000000000007e+01 then 1.5773171801853645e-02
+                when tail_score <= 2.7484262879100375e-02 then case
+                    when ease_relative_score <= 2.3846815747310149e-01 then -1.0351213721281415e-02
+                    else -4.1912811504223484e-02
+                end
+                when als_rank <= 2.1250000000000003e+02 then 9.9498280228033239e-04
+                else -1.0418455944515162e-02
+            end
+            when neighbours_score <= 6.6031948732181600e-02 then 3.3990660626800943e-02
+            when cosine_relative_score <= 7.6269548063272008e-01 then 5.8181935690971957e-03
+            else 5.2813674132383560e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when artist_seed_count <= 1.0000000180025095e-35 then case
+                when als_score <= 4.2767515406012544e-03 then case
+                    when titles_rank <= 3.8500000000000007e+01 then -1.6472991832041119e-02
+                    else -3.9988840870837407e-02
+                end
+                when cooccurrence_relative_score <= 1.3226034348705204e-01 then case
+                    when titles_rank <= 3.0500000000000004e+01 then 1.8597780926083819e-02
+                    else -2.8399543454143795e-02
+                end
+                when tail_rank <= 1.3585000000000002e+03 then -1.7542015126200090e-02
+                when neighbours_score <= 1.0444937878918353e-01 then 5.9454120673157307e-02
+                else -1.9111358058346233e-02
+            end
+            when als_rank <= 1.7595000000000002e+03 then case
+                when als_score <= 2.1671535447239879e-02 then 2.0047617663425287e-02
+                else -1.1672027230466103e-02
+            end
+            else -2.0746966693604436e-02
+        end
+        when ease_score <= 3.7069666103490143e-03 then 3.2615545886500889e-02
+        else -1.7874978781755580e-02
+    end
+    + case
+        when neighbours_relative_score <= 2.2466275278728084e-01 then case
+            when artists_rank <= 4.6500000000000007e+01 then case
+                when track_playlist_count <= 3.5000000000000004e+00 then case
+                    when artists_rank <= 1.5500000000000002e+01 then 3.2570483263591930e-02
+                    else 1.1117269358974261e-02
+                end
+                when als_relative_score <= 2.2109156248320069e-01 then -1.7769878413255440e-02
+                else 1.2809266237327666e-02
+            end
+            when als_relative_score <= 2.5099392687532590e-01 then case
+                when generator_count <= 3.5000000000000004e+00 then case
+                    when artists_rank <= 1.5250000000000003e+02 then case
+                        when track_playlist_count <= 4.5000000000000009e+00 then -1.1529717313419875e-02
+                        else -3.8125504845488545e-02
+                    end
+                    when track_playlist_count <= 7.5000000000000009e+00 then -3.9730457259852366e-02
+                    when titles_relative_score <= 4.6799721022591972e-01 then -3.1157724823987799e-02
+                    else -1.1752347650557941e-02
+                end
+                else -1.8012892065497697e-02
+            end
+            when als_score <= 6.0199860017746696e-03 then case
+                when titles_score <= 5.7490103789007536e+00 then case
+                    when als_relative_score <= 2.6309639589309203e-01 then 5.2271454599379645e-02
+                    else -4.5209541363165920e-02
+                end
+                else 1.5595465005199524e-02
+            end
+            when track_playlist_count <= 2.5000000000000004e+00 then case
+                when artists_rank <= 4.0550000000000006e+02 then 5.2300595095477256e-03
+                else -2.7588105693712062e-02
+            end
+            when als_relative_score <= 3.9348928279280465e-01 then case
+                when als_score <= 7.2921400424093017e-03 then 4.6693262993442501e-02
+                else -1.1034083555515835e-02
+            end
+            else -1.7080763893478061e-04
+        end
+        when als_relative_score <= 6.8108719166248288e-01 then case
+            when artists_rank <= 2.5450000000000003e+02 then case
+                when cosine_relative_score <= 8.5099847012475882e-01 then case
+                    when artist_seed_count <= 2.0000000000000004e+01 then 1.7374318145774188e-02
+                    else 5.8391435288393558e-02
+                end
+                else 4.6821604579145970e-02
+            end
+            when als_score <= 5.1906052976846702e-02 then case
+                when titles_relative_score <= 7.3421150317162098e-01 then case
+                    when tail_score <= 1.2894770356081478e-02 then -4.7832647652225835e-02
+                    else -8.3670308028247105e-03
+                end
+                else 3.4994972689161456e-02
+            end
+            when als_relative_score <= 4.7630223960029255e-01 then 1.5315735700738484e-03
+            else 1.3123143150703641e-02
+        end
+        when rp3beta_rank <= 1.5500000000000002e+01 then case
+            when neighbours_score <= 2.8818863159548019e-01 then case
+                when track_playlist_count <= 1.9500000000000004e+01 then 2.6003987754003328e-02
+                when tail_rank <= 7.5000000000000009e+00 then -7.8650101553221136e-02
+                else 8.3409004789589142e-03
+            end
+            else 3.2162880303711325e-02
+        end
+        else 2.1063532766064930e-02
+    end
+    + case
+        when cooccurrence_rank <= 1.2050000000000001e+02 then case
+            when neighbours_rank <= 3.2500000000000007e+01 then case
+                when ease_relative_score <= 9.3915986408274710e-01 then case
+                    when tail_score <= 3.4090616353751346e-01 then case
+                        when track_playlist_count <= 2.9500000000000004e+01 then case
+                            when artists_score <= 3.3903632027465775e+00 then 1.6328758846057678e-02
+                            else 3.4433030465964111e-02
+                        end
+                        when neighbours_score <= 1.2584433473828197e-01 then -5.6801930148545024e-02
+                        else 1.1387001812232983e-02
+                    end
+                    else 2.7351852121786081e-02
+                end
+                else 3.4987813019955273e-02
+            end
+            when generator_count <= 7.5000000000000009e+00 then case
+                when als_score <= 5.0708444789052017e-02 then case
+                    when tail_score <= 2.6942450672026243e-02 then -5.7226525095225314e-02
+                    else -3.5598166980154132e-03
+                end
+                when neighbours_relative_score <= 7.3133122255214189e-01 then 9.6538527131202409e-03
+                else -5.6558985961869791e-02
+            end
+            else 1.8503471252040094e-02
+        end
+        when artists_relative_score <= 1.5624419586318780e-01 then case
+            when als_rank <= 3.2150000000000006e+02 then case
+                when neighbours_relative_score <= 6.9810090899701818e-02 then case
+                    when als_score <= 1.5309361600657215e-07 then -6.1688376900724831e-02
+                    when track_playlist_count <= 3.6500000000000007e+01 then -1.1555750659998972e-02
+                    else -4.4271470269080404e-02
+                end
+                when als_rank <= 8.5500000000000014e+01 then case
+                    when cosine_relative_score <= 6.1022614350862137e-01 then 1.1116202266408578e-02
+                    else -5.8078600073887765e-02
+                end
+                else -3.6815109865869383e-03
+            end
+            when als_score <= 1.0050720535218717e-02 then case
+                when titles_rank <= 1.5250000000000003e+02 then -2.2250492924999234e-02
+                else -3.6428192360811344e-02
+            end
+            when neighbours_relative_score <= 1.2687003579728576e-01 then case
+                when artists_score <= 1.0000000180025095e-35 then case
+                    when track_playlist_count <= 1.5000000000000002e+00 then -4.2963284408022162e-02
+                    else -2.4190465753562793e-02
+                end
+                when als_score <= 1.2644954025745394e-02 then 8.4874116210033546e-02
+                else -1.2021697687881286e-02
+            end
+            else -1.4587397771769940e-02
+        end
+        when artists_relative_score <= 9.9738901609638853e-01 then case
+            when artists_score <= 2.1189606962056580e+01 then case
+                when generator_count <= 1.5000000000000002e+00 then case
+                    when track_playlist_count <= 4.5000000000000009e+00 then case
+                        when artists_relative_score <= 3.0161221824063250e-01 then -1.6299308882314397e-02
+                        else 1.4963314557834796e-02
+                    end
+                    else -3.1558979248873818e-02
+                end
+                when neighbours_score <= 2.5367117667251066e-01 then 1.9038923309646291e-02
+                else -4.4413846786862807e-04
+            end
+            else 3.0384712503994063e-02
+        end
+        else 4.3214822217875731e-02
+    end
+    + case
+        when als_rank <= 9.9500000000000014e+01 then case
+            when neighbours_rank <= 2.4500000000000004e+01 then case
+                when als_relative_score <= 9.2546973928835685e-01 then case
+                    when tail_score <= 8.5852743264392614e-02 then -1.0214547603857089e-02
+                    else 2.4318495759632193e-02
+                end
+                else 3.4064588768205020e-02
+            end
+            when neighbours_relative_score <= 9.2975372421248717e-02 then case
+                when artists_rank <= 9.2500000000000014e+01 then 3.0343130841386252e-02
+                else -1.9306094774730734e-02
+            end
+            when generator_count <= 7.5000000000000009e+00 then 9.4408943504175596e-03
+            else 1.8319427669049645e-02
+        end
+        when artists_rank <= 5.8500000000000007e+01 then case
+            when track_playlist_count <= 3.5000000000000004e+00 then case
+                when artist_seed_count <= 4.5000000000000009e+00 then case
+                    when artists_rank <= 3.5000000000000004e+00 then 3.7746026780647063e-02
+                    when ease_relative_score <= 4.8769098228676216e-01 then case
+                        when tail_rank <= 5.5500000000000007e+01 then -1.1622898567204031e-01
+                        else 7.6628585790759320e-03
+                    end
+                    else 3.4718316790110046e-02
+                end
+                when artists_rank <= 2.6500000000000004e+01 then 3.8840333984031923e-02
+                else 1.3799229219916234e-02
+            end
+            when als_relative_score <= 2.1690646124041946e-01 then -1.9195381636828393e-02
+            else 5.8103885518455351e-03
+        end
+        when als_rank <= 4.7150000000000006e+02 then case
+            when rp3beta_relative_score <= 9.4996773696287992e-02 then case
+                when artists_relative_score <= 5.0974272014857228e-02 then case
+                    when titles_score <= 5.7490103789007536e+00 then case
+                        when neighbours_relative_score <= 5.6845137323215937e-02 then -2.3352703059940194e-02
+                        else -1.2277585003925687e-02
+                    end
+                    else 6.3258814175348984e-03
+                end
+                else 1.1054383441018207e-02
+            end
+            when titles_score <= 6.0865747164293866e+00 then case
+                when neighbours_score <= 2.4066063365092878e-02 then case
+                    when ease_score <= 7.9033413797708404e-04 then case
+                        when als_relative_score <= 4.3255951021173972e-01 then -2.8809783349865871e-02
+                        else 2.6773760583235464e-02
+                    end
+                    else -3.7610201407956234e-02
+                end
+                else -2.9739466201111923e-03
+            end
+            else 8.9571833829554803e-03
+        end
+        when cooccurrence_relative_score <= 1.9200071866675558e-01 then case
+            when artists_rank <= 1.3650000000000003e+02 then -1.3362068241934498e-02
+            when titles_relative_score <= 4.4509210553788997e-01 then case
+                when neighbours_relative_score <= 5.6845137323215937e-02 then -4.0094326270922569e-02
+                when track_playlist_count <= 2.5000000000000004e+00 then -4.0373834800023017e-02
+                else -2.3326016452578098e-02
+            end
+            else -1.8379484047260534e-02
+        end
+        when neighbours_relative_score <= 7.3133122255214189e-01 then -1.3476121328432560e-02
+        else 2.8685839246889375e-02
+    end
+    + case
+        when ease_rank <= 1.1550000000000001e+02 then case
+            when rp3beta_rank <= 3.5500000000000007e+01 then case
+                when ease_rank <= 1.2500000000000002e+01 then 2.8874028072316260e-02
+                when cooccurrence_score <= 9.0539173357046393e-02 then -2.8255847012948612e-02
+                else 1.9322887717119271e-02
+            end
+            when generator_count <= 7.5000000000000009e+00 then case
+                when als_rank <= 8.5500000000000014e+01 then 9.7447674054961277e-03
+                when cooccurrence_score <= 5.4393713880272192e-02 then -4.0197240959919715e-02
+                when cosine_score <= 7.5358438051025808e-02 then case
+                    when ease_rank <= 6.0500000000000007e+01 then -9.3482468994309453e-02
+                    else 5.0529556569504468e-02
+                end
+                else -4.9011987161062549e-03
+            end
+            when cosine_relative_score <= 9.1802244703757030e-01 then 1.4251649703828582e-02
+            else 4.3374842034938778e-02
+        end
+        when artists_rank <= 3.3500000000000007e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when artists_relative_score <= 9.9738901609638853e-01 then -9.2278170599421647e-05
+                else 3.6322388612467331e-02
+            end
+            when als_score <= 6.3547089695930495e-02 then 3.4554101486695431e-02
+            else 3.8021325714917040e-03
+        end
+        when als_rank <= 3.2450000000000006e+02 then case
+            when als_score <= 5.1010486204177150e-03 then -3.6910575480204010e-02
+            when als_rank <= 5.2500000000000007e+01 then case
+                when tail_score <= 2.1835613735263059e-02 then -2.4904711651130972e-02
+                when tail_relative_score <= 3.5957470693932442e-01 then 2.2797248377487967e-02
+                else -9.1485332208012162e-03
+            end
+            when artists_rank <= 3.2350000000000006e+02 then case
+                when neighbours_score <= 1.7644888496158712e-02 then 5.2543452966695360e-02
+                else 7.8656443681524146e-03
+            end
+            when rp3beta_relative_score <= 9.4996773696287992e-02 then -1.0771567637832619e-02
+            else -1.5638671334331025e-03
+        end
+        when generator_count <= 1.5000000000000002e+00 then case
+            when als_relative_score <= 1.2627091951493846e-01 then case
+                when artists_rank <= 2.5850000000000006e+02 then -2.3453573576457179e-02
+                when titles_score <= 1.2890214236834760e+01 then -4.1314629336654293e-02
+                else -1.6484470546817044e-02
+            end
+            else -2.2220446352604232e-02
+        end
+        when artists_relative_score <= 5.8299168046708150e-02 then case
+            when titles_score <= 7.1569184418710696e+00 then case
+                when neighbours_relative_score <= 9.9714846768624410e-02 then -2.8901190913143405e-02
+                else -1.6256841620167297e-02
+            end
+            when neighbours_score <= 1.1892767933238245e-01 then 2.3439114902497876e-02
+            else -1.1459719135759605e-02
+        end
+        else 1.3150648474744586e-03
+    end
+    + case
+        when rp3beta_rank <= 1.1050000000000001e+02 then case
+            when als_rank <= 2.8500000000000004e+01 then case
+                when titles_score <= 5.5743225581721925e+00 then 2.0330131507969113e-02
+                else 3.1184627450632288e-02
+            end
+            when artists_rank <= 2.5650000000000006e+02 then case
+                when track_playlist_count <= 1.3500000000000002e+01 then 2.8718084777087406e-02
+                else 9.4538640580767355e-03
+            end
+            when tail_score <= 2.1868852372124062e-01 then case
+                when titles_score <= 6.3986518709658835e+00 then case
+                    when als_score <= 8.3027896471321600e-03 then -2.6321292692326349e-02
+                    when als_score <= 1.1100993491709234e-02 then 2.6377258280279904e-02
+                    else -3.1063581407018157e-03
+                end
+                else 1.6546415995005934e-02
+            end
+            else 1.1827579446637381e-02
+        end
+        when artists_rank <= 4.6500000000000007e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when artists_rank <= 4.5000000000000009e+00 then 2.8046692902412684e-02
+                else 2.9150443830131393e-03
+            end
+            when seed_count <= 2.0500000000000004e+01 then 4.3549367874063195e-02
+            when artist_seed_count <= 1.4500000000000002e+01 then case
+                when cosine_relative_score <= 1.5527077180486398e-01 then -2.8602680919315976e-02
+                else 1.2449959462516627e-02
+            end
+            else 4.2621756694740193e-02
+        end
+        when als_rank <= 2.7450000000000006e+02 then case
+            when als_score <= 1.8298623152077201e-02 then case
+                when titles_score <= 5.7490103789007536e+00 then case
+                    when neighbours_relative_score <= 2.4921831429024957e-01 then -3.6461492510724600e-02
+                    when cooccurrence_rank <= 9.4750000000000011e+02 then -7.6480988958114032e-03
+                    else 7.2616818983564202e-02
+                end
+                else 2.6426391951495883e-02
+            end
+            when als_rank <= 3.6500000000000007e+01 then 1.3045628890191672e-02
+            else -1.7958802572456912e-03
+        end
+        when als_score <= 4.8749154666438704e-04 then case
+            when artists_rank <= 1.4850000000000003e+02 then -1.8155630470940723e-02
+            when track_playlist_count <= 1.7500000000000004e+01 then case
+                when titles_score <= 9.4300079119452942e+00 then -4.1378331049189414e-02
+                else -1.6694229395372153e-02
+            end
+            when als_relative_score <= 5.0183376767208487e-01 then -2.6238688062756678e-02
+            else 5.4112347258973903e-02
+        end
+        when track_playlist_count <= 1.5000000000000002e+00 then case
+            when artists_rank <= 3.7950000000000006e+02 then -6.0207431026154893e-03
+            else -3.7273846556684406e-02
+        end
+        when cooccurrence_relative_score <= 1.2607025405462888e-01 then -1.8075445773970075e-02
+        when tail_rank <= 1.3585000000000002e+03 then -1.0597200956005262e-02
+        else 2.9402967333888010e-02
+    end
+    + case
+        when cosine_rank <= 7.8500000000000014e+01 then case
+            when rp3beta_relative_score <= 3.9942124018738223e-01 then case
+                when tail_score <= 3.1816881256426344e-02 then -4.1723104645563176e-02
+                else 9.0882716445815515e-03
+            end
+            when artists_rank <= 2.1500000000000004e+01 then case
+                when track_playlist_count <= 9.5000000000000018e+00 then 4.2660545937927591e-02
+                else 2.6406512671683181e-02
+            end
+            when als_rank <= 1.6500000000000004e+01 then case
+                when neighbours_score <= 2.8818863159548019e-01 then case
+                    when rp3beta_relative_score <= 6.7775852629546474e-01 then 1.5659741107389505e-02
+                    else -4.4852640191096305e-02
+                end
+                else 2.6893712186622211e-02
+            end
+            when neighbours_score <= 2.0781059186610325e-02 then -6.6754551778375262e-02
+            else 1.3724468543527549e-02
+        end
+        when als_rank <= 2.7450000000000006e+02 then case
+            when artists_rank <= 2.7450000000000006e+02 then case
+                when ease_score <= 2.0676647039163326e-03 then 3.0060084330932459e-02
+                when artist_seed_count <= 2.0000000000000004e+01 then 6.8097095859088090e-03
+                else 6.4877151079005796e-02
+            end
+            when tail_score <= 2.1051075468877880e-02 then case
+                when ease_relative_score <= 3.3453135472842149e-01 then -1.5847918604236136e-02
+                else -6.3621004671899850e-02
+            end
+            when ease_relative_score <= 6.1291752014954726e-01 then case
+                when als_rank <= 5.2500000000000007e+01 then 1.1157144445966147e-02
+                else -1.1269442458204494e-03
+            end
+            else -3.0672044451339139e-02
+        end
+        when artists_rank <= 2.2500000000000004e+01 then case
+            when track_playlist_count <= 7.5000000000000009e+00 then 2.3005636959623741e-02
+            else -1.4485542271932945e-02
+        end
+        when als_relative_score <= 1.2857022388197850e-01 then case
+            when artists_rank <= 1.5050000000000003e+02 then case
+                when track_playlist_count <= 4.5000000000000009e+00 then case
+                    when seed_count <= 2.4500000000000004e+01 then case
+                        when artist_seed_count <= 4.5000000000000009e+00 then -2.7726697105365808e-02
+                        else 2.6435292149328424e-02
+                    end
+                    else 5.0648087424865033e-03
+                end
+                else -3.8239416237711613e-02
+            end
+            when neighbours_relative_score <= 9.8027456531554161e-02 then case
+                when titles_rank <= 4.2500000000000007e+01 then -1.3922048432585862e-02
+                else -3.7835083140642656e-02
+            end
+            else -1.7851875866639649e-02
+        end
+        when artists_rank <= 2.8050000000000006e+02 then 1.2936451027473284e-03
+        when titles_relative_score <= 1.2514099957269148e-01 then case
+            when cooccurrence_relative_score <= 1.0352281350700669e-01 then case
+                when track_playlist_count <= 1.5000000000000002e+00 then -4.1460259394863877e-02
+                else -2.2004042269660906e-02
+            end
+            else -1.2623951961404223e-02
+        end
+        else -6.0986148640283367e-06
+    end
+    + case
+        when als_rank <= 9.9500000000000014e+01 then case
+            when neighbours_rank <= 3.2500000000000007e+01 then case
+                when generator_count <= 7.5000000000000009e+00 then case
+                    when tail_score <= 8.3104787675041245e-02 then -1.8030159186929403e-02
+                    else 1.7221451685630811e-02
+                end
+                else 2.6131172048336166e-02
+            end
+            when cosine_score <= 8.3341583686857387e-02 then case
+                when cosine_relative_score <= 3.4541759111549780e-01 then 1.3377499148348165e-03
+                when tail_score <= 2.6942450672026243e-02 then -8.3147269172540728e-02
+                else -1.5464766827819849e-02
+            end
+            when cooccurrence_score <= 4.2204683785403069e-02 then 6.1241985098622158e-02
+            when titles_relative_score <= 4.6160812866762840e-01 then 8.5011540494917392e-03
+            else 2.4956317036119998e-02
+        end
+        when artists_rank <= 4.6500000000000007e+01 then case
+            when track_playlist_count <= 4.5000000000000009e+00 then case
+                when artists_rank <= 1.0500000000000002e+01 then 3.2231654669539034e-02
+                when neighbours_relative_score <= 1.2989414920297757e-01 then 7.8434481779349318e-03
+                when ease_score <= 3.1772603177885506e-03 then 4.0872908303082864e-02
+                else 9.5687276147232662e-03
+            end
+            when als_relative_score <= 1.4083998709758891e-01 then -2.3454743975855685e-02
+            when artists_rank <= 2.5000000000000004e+00 then 3.5847862373737133e-02
+            else -7.0300900179125192e-04
+        end
+        when als_relative_score <= 1.7574403796924207e-01 then case
+            when generator_count <= 2.5000000000000004e+00 then case
+                when artists_rank <= 2.5850000000000006e+02 then case
+                    when track_playlist_count <= 4.5000000000000009e+00 then -1.1910829913057400e-02
+                    else -3.6618018184503651e-02
+                end
+                when titles_relative_score <= 4.4509210553788997e-01 then -3.7391814931727545e-02
+                else -1.9956583087773896e-02
+            end
+            when artists_rank <= 2.6650000000000006e+02 then 1.6885828431228402e-02
+            else -1.7836715495808172e-02
+        end
+        when cooccurrence_score <= 7.8230146820458896e-02 then case
+            when track_playlist_count <= 1.5000000000000002e+00 then case
+                when artist_seed_count <= 1.0000000180025095e-35 then -3.8343794503697654e-02
+                else -2.1312934152711380e-03
+            end
+            when als_rank <= 1.5850000000000003e+02 then case
+                when neighbours_relative_score <= 2.8522755816616652e-01 then -6.6948042228649465e-03
+                else 3.0250859897140811e-02
+            end
+            when titles_score <= 6.0865747164293866e+00 then case
+                when als_relative_score <= 4.2710180371142392e-01 then -1.4522530594980682e-02
+                else -3.0388906721618932e-02
+            end
+            else 3.2512541706745586e-03
+        end
+        when rp3beta_relative_score <= 1.9244666231359067e-01 then -8.7258167075870956e-03
+        else 1.3471827328623009e-03
+    end
+    + case
+        when neighbours_relative_score <= 2.7352056760702809e-01 then case
+            when artists_rank <= 4.4500000000000007e+01 then case
+                when artists_relative_score <= 9.9738901609638853e-01 then case
+                    when artist_seed_count <= 4.5000000000000009e+00 then case
+                        when artists_relative_score <= 1.0053842606003500e-01 then 5.4796341502291158e-02
+                        else -4.8690210543966786e-05
+                    end
+                    when seed_count <= 2.4500000000000004e+01 then 3.5689446295596040e-02
+                    when artist_seed_count <= 1.4500000000000002e+01 then -9.2851093928797077e-03
+                    else 3.2134740539345751e-02
+                end
+                else 3.9392452060304152e-02
+            end
+            when als_relative_score <= 1.6845193535489256e-01 then case
+                when tail_rank <= 4.4850000000000006e+02 then -1.4924523308374092e-02
+                when artists_rank <= 2.5850000000000006e+02 then -1.8789177463933812e-02
+                when titles_score <= 8.9264548997706772e+00 then -3.6584314554695817e-02
+                else -2.0158908688018205e-02
+            end
+            when track_playlist_count <= 1.5000000000000002e+00 then case
+                when artists_rank <= 3.4650000000000006e+02 then 2.8277510163278612e-03
+                else -3.3102162643688225e-02
+            end
+            when rp3beta_relative_score <= 1.7645268112399146e-01 then case
+                when titles_relative_score <= 3.2109573259237467e-01 then case
+                    when artists_rank <= 3.0050000000000006e+02 then 4.2010641804682012e-03
+                    when neighbours_relative_score <= 5.6845137323215937e-02 then case
+                        when track_playlist_count <= 3.1500000000000004e+01 then -1.5560168181630335e-02
+                        else -4.8336975690390915e-02
+                    end
+                    when als_relative_score <= 3.3077270627222771e-01 then -1.3512464404031888e-02
+                    else -3.9607114773032607e-03
+                end
+                when seed_count <= 2.4500000000000004e+01 then 1.8942808427373115e-02
+                else -1.5381069257280319e-02
+            end
+            else 1.3138818359930843e-03
+        end
+        when rp3beta_rank <= 3.5500000000000007e+01 then case
+            when artists_relative_score <= 2.2369424664788140e-01 then case
+                when tail_score <= 1.8627240328548358e-01 then case
+                    when cosine_rank <= 8.5000000000000018e+00 then -2.0580136539574533e-02
+                    when cosine_score <= 6.9149239763974260e-02 then -5.8581386015517413e-02
+                    else 1.1156964071325413e-02
+                end
+                when als_relative_score <= 9.2546973928835685e-01 then 1.7855627000642200e-02
+                else 3.1502854514091280e-02
+            end
+            else 2.9331864935607705e-02
+        end
+        when artist_seed_count <= 2.5000000000000004e+00 then case
+            when als_relative_score <= 6.1754857851004685e-01 then case
+                when cooccurrence_score <= 2.3767734783323130e-01 then -3.9060457311484928e-03
+                else 5.9493020550650168e-03
+            end
+            else 1.2082203947329298e-02
+        end
+        when ease_score <= 3.2422950119688717e-03 then 5.1229969962154398e-02
+        else 1.6439486227520402e-02
+    end
+    + case
+        when als_rank <= 8.5500000000000014e+01 then case
+            when rp3beta_rank <= 1.5500000000000002e+01 then case
+                when cooccurrence_score <= 1.0910952295576336e-01 then -5.1521308042322744e-02
+                else 2.5635224140405144e-02
+            end
+            when generator_count <= 7.5000000000000009e+00 then case
+                when tail_score <= 1.8293086860749340e-02 then -1.2476063150349437e-02
+                when rp3beta_score <= 8.8116575658271190e-04 then 3.3340411836200824e-02
+                when tail_score <= 8.4963158853917323e-02 then -1.9109377101355286e-03
+                else 9.8457434999254037e-03
+            end
+            else 1.7404819658948200e-02
+        end
+        when artists_rank <= 4.6500000000000007e+01 then case
+            when track_playlist_count <= 2.5000000000000004e+00 then case
+                when artists_score <= 2.1189606962056580e+01 then case
+                    when cosine_relative_score <= 8.5099847012475882e-01 then case
+                        when als_rank <= 2.9350000000000006e+02 then -1.5537545596153050e-02
+                        else 1.8752736280922590e-02
+                    end
+                    else 4.2307424593620274e-02
+                end
+                else 4.2822065908383743e-02
+            end
+            when artists_score <= 4.3226084105002393e+01 then case
+                when als_relative_score <= 2.0455586073208573e-01 then -1.6491088353924127e-02
+                else 5.1360873644946646e-03
+            end
+            else 4.0336387409519628e-02
+        end
+        when als_relative_score <= 1.6845193535489256e-01 then case
+            when tail_relative_score <= 1.2995865268285792e-01 then case
+                when titles_rank <= 1.0500000000000002e+01 then 1.4121946344749906e-02
+                when artists_rank <= 2.5850000000000006e+02 then -1.8200565989855307e-02
+                when titles_rank <= 1.9650000000000003e+02 then -2.2451565827101311e-02
+                else -3.6634239819092217e-02
+            end
+            when artists_rank <= 3.3850000000000006e+02 then 2.4076274165700476e-02
+            when tail_rank <= 1.3035000000000002e+03 then case
+                when cosine_score <= 8.3332720219681036e-02 then -3.0740731385923259e-02
+                else -8.7389869803746172e-03
+            end
+            else 1.0400410944082927e-01
+        end
+        when rp3beta_relative_score <= 8.2937332558388713e-02 then case
+            when artists_rank <= 4.5150000000000006e+02 then 1.0602949029055466e-03
+            when track_playlist_count <= 1.5000000000000002e+00 then -3.5201165161795139e-02
+            else -1.4237168978745010e-02
+        end
+        when titles_score <= 5.5743225581721925e+00 then case
+            when rp3beta_score <= 5.7471919810877454e-03 then case
+                when track_playlist_count <= 3.5000000000000004e+00 then case
+                    when cosine_relative_score <= 3.6605910778194478e-01 then -1.4400837412968413e-02
+                    else -3.6962684070174161e-02
+                end
+                else -5.8371902541430303e-03
+            end
+            when cooccurrence_score <= 7.9025959595985532e-02 then 5.8364827603454489e-02
+            else -1.5306238926337153e-03
+        end
+        else 6.1225839472197029e-03
+    end
+    + case
+        when rp3beta_rank <= 1.1050000000000001e+02 then case
+            when generator_count <= 7.5000000000000009e+00 then case
+                when cooccurrence_score <= 2.4562024869294552e-01 then case
+                    when titles_score <= 7.1569184418710696e+00 then case
+                        when cooccurrence_score <= 7.7555761723078834e-02 then case
+                            when rp3beta_score <= 2.1338284130902854e-03 then case
+                                when cooccurrence_relative_score <= 4.3789469755359950e-01 then -6.5231377616485342e-02
+                                else 5.8615819090529812e-02
+                            end
+                            else -3.0139638496247085e-02
+                        end
+                        when cooccurrence_score <= 1.0341957427010694e-01 then case
+                            when rp3beta_relative_score <= 8.5268696447492387e-01 then 2.3883991968978405e-02
+                            else -4.4857683445453385e-02
+                        end
+                        when neighbours_score <= 6.2509282032470095e-02 then case
+                            when tail_rank <= 3.1500000000000004e+01 then 4.1672563249555240e-02
+                            else -3.6666455862180335e-02
+                        end
+                        when tail_relative_score <= 6.7853919677987051e-01 then -3.2819762250251212e-03
+                        when cooccurrence_score <= 1.5024743533748897e-01 then -8.3076843570769249e-02
+                        when ease_relative_score <= 9.9967753411900173e-01 then -3.7609807830506263e-02
+                        else 2.6093141510013147e-02
+                    end
+                    else 4.3358401978648736e-02
+                end
+                when als_relative_score <= 9.2546973928835685e-01 then 1.0358088190540718e-02
+                when cosine_score <= 4.0544137055465784e-01 then 5.5135189460809780e-02
+                else 2.1232924845047314e-02
+            end
+            when tail_relative_score <= 6.2020634656262774e-01 then 1.4787054579908039e-02
+            else 2.6706927817670228e-02
+        end
+        when artists_rank <= 3.3500000000000007e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when artists_relative_score <= 9.9738901609638853e-01 then 2.9475633275222362e-03
+                else 3.4800909571249858e-02
+            end
+            else 2.8418494566403281e-02
+        end
+        when als_relative_score <= 1.3296463434250663e-01 then case
+            when artists_rank <= 1.5250000000000003e+02 then -1.5468792152821084e-02
+            when track_playlist_count <= 1.1500000000000002e+01 then -3.4968324756671408e-02
+            else -2.2312151728062252e-02
+        end
+        when cooccurrence_relative_score <= 1.1116014163067194e-01 then case
+            when artists_rank <= 4.6850000000000006e+02 then 2.0877413340044059e-03
+            when track_playlist_count <= 1.5000000000000002e+00 then -3.6797690458896228e-02
+            when titles_score <= 4.6340031788211480e+00 then -1.5868848833813853e-02
+            else 9.6302710016042204e-05
+        end
+        when als_relative_score <= 2.9424944940822578e-01 then case
+            when track_playlist_count <= 1.5500000000000002e+01 then -2.0084832416593437e-02
+            else -5.7309401864542604e-03
+        end
+        when als_relative_score <= 6.5598926419566350e-01 then -1.4268842243133010e-03
+        else 1.0810443098163019e-02
+    end
+    + case
+        when als_rank <= 9.9500000000000014e+01 then case
+            when rp3beta_rank <= 1.5500000000000002e+01 then case
+                when neighbours_score <= 2.8818863159548019e-01 then case
+                    when cosine_score <= 3.5854093099819712e-01 then case
+                        when artist_seed_count <= 1.5000000000000002e+00 then -1.5540305047349750e-03
+                        else 4.9308144590572429e-02
+                    end
+                    else -1.0893687993326735e-01
+                end
+                else 2.5194398767834053e-02
+            end
+            when generator_count <= 7.5000000000000009e+00 then case
+                when neighbours_score <= 2.4728411594682205e-02 then case
+                    when als_relative_score <= 3.3411523100078749e-01 then 7.4597789523539973e-02
+                    else -1.2060124126007699e-02
+                end
+                else 7.0900611503568155e-03
+            end
+            else 1.5544084090589340e-02
+        end
+        when artists_rank <= 1.7500000000000004e+01 then case
+            when track_playlist_count <= 1.3500000000000002e+01 then case
+                when cosine_relative_score <= 6.7057272149938763e-01 then 2.0122902712513588e-02
+                else 4.7181285612624385e-02
+            end
+            else -4.6565663316031443e-03
+        end
+        when generator_count <= 1.5000000000000002e+00 then case
+            when als_relative_score <= 1.2128664861153189e-01 then case
+                when artists_rank <= 2.0250000000000003e+02 then case
+                    when track_playlist_count <= 3.5000000000000004e+00 then case
+                        when seed_count <= 2.4500000000000004e+01 then case
+                            when artist_seed_count <= 1.5000000000000002e+00 then -2.9237311399439220e-02
+                            else 5.3608103037072995e-03
+                        end
+                        when artists_relative_score <= 1.7422455703571341e-01 then 1.9007525059213201e-02
+                        else -1.3532330009358480e-02
+                    end
+                    else -3.4114814428724209e-02
+                end
+                when titles_score <= 8.9264548997706772e+00 then -3.5171809364369103e-02
+                when seed_count <= 2.2500000000000004e+01 then -9.1963070887860782e-03
+                else -3.7241946605481420e-02
+            end
+            else -1.5268374545132477e-02
+        end
+        when artists_rank <= 4.4350000000000006e+02 then case
+            when ease_score <= 1.7830373297087994e-03 then 1.9651696966132923e-02
+            else 9.5434069553994479e-04
+        end
+        when track_playlist_count <= 1.5000000000000002e+00 then case
+            when tail_rank <= 5.1500000000000007e+01 then case
+                when als_rank <= 1.5850000000000003e+02 then -6.9559896558441234e-02
+                else 1.2622248583602003e-02
+            end
+            else -2.9151595127268087e-02
+        end
+        when als_rank <= 2.2550000000000003e+02 then -1.2380614467619429e-03
+        when cooccurrence_relative_score <= 5.4832697505130101e-01 then case
+            when track_playlist_count <= 2.5500000000000004e+01 then -1.4183336301366851e-02
+            else -5.7610066188153036e-03
+        end
+        when cosine_score <= 6.9855181432814425e-02 then 5.0480270660611504e-02
+        when neighbours_score <= 2.2425941788465589e-01 then -6.0347388664726657e-02
+        else 1.5247338783804876e-02
+    end
+    + case
+        when rp3beta_rank <= 1.8050000000000003e+02 then case
+            when ease_rank <= 2.4500000000000004e+01 then case
+                when tail_relative_score <= 8.4157036453539669e-01 then case
+                    when artists_relative_score <= 2.2369424664788140e-01 then case
+                        when cosine_score <= 2.7746968692040769e-01 then -8.0236645065815265e-03
+                        else 1.4247507160151621e-02
+                    end
+                    when track_playlist_count <= 2.9500000000000004e+01 then 3.0810763758678035e-02
+                    else 1.2254153786695719e-02
+                end
+                else 2.6820366362704330e-02
+            end
+            when generator_count <= 7.5000000000000009e+00 then case
+                when ease_relative_score <= 6.4944101614537131e-01 then case
+                    when als_rank <= 1.2050000000000001e+02 then 8.3588285578462627e-03
+                    when artists_relative_score <= 5.9328641402610613e-02 then case
+                        when cooccurrence_score <= 7.6113352114314914e-02 then case
+                            when neighbours_rank <= 1.4050000000000003e+02 then -5.7865856219680850e-02
+                            when als_relative_score <= 4.6297875029750502e-01 then -1.7992021662571644e-02
+                            else 4.7426505102418769e-02
+                        end
+                        when cooccurrence_score <= 7.9025959595985532e-02 then case
+                            when cooccurrence_rank <= 1.2050000000000001e+02 then 6.2522161553561481e-02
+                            else -4.6938816121076261e-02
+                        end
+                        else -3.8385240349715667e-03
+                    end
+                    else 1.8577628663431447e-02
+                end
+                else -2.8261521791860901e-02
+            end
+            when ease_relative_score <= 7.5300106127265709e-01 then 1.1622430848802956e-02
+            else 3.5022605100325600e-02
+        end
+        when artists_rank <= 1.7500000000000004e+01 then case
+            when track_playlist_count <= 1.2500000000000002e+01 then 2.1791043119522520e-02
+            else -8.3410313600927096e-03
+        end
+        when als_rank <= 3.2150000000000006e+02 then case
+            when neighbours_score <= 1.8307219218487606e-02 then case
+                when artists_rank <= 2.3450000000000003e+02 then 2.9512036243295167e-02
+                when cosine_rank <= 3.8550000000000006e+02 then -5.3632526271624598e-02
+                when track_playlist_count <= 2.9500000000000004e+01 then -1.0834316809856375e-02
+                when neighbours_score <= 1.3490692504586401e-02 then -6.4643022095930397e-02
+                else 1.7301330275837339e-02
+            end
+            else -1.0501037050187456e-03
+        end
+        when artists_rank <= 2.0050000000000003e+02 then case
+            when als_relative_score <= 1.4083998709758891e-01 then -1.4256870654916227e-02
+            else 4.1307040443306774e-04
+        end
+        when neighbours_relative_score <= 4.8834025091603415e-02 then case
+            when titles_score <= 1.4765256741792394e+01 then -2.9804313179662603e-02
+            when titles_relative_score <= 9.4540725060217434e-01 then -1.2378780788598227e-02
+            else 7.8550747403206722e-02
+        end
+        when track_playlist_count <= 2.5000000000000004e+00 then -2.7600415876761427e-02
+        else -1.2417990819517274e-02
+    end
+    + case
+        when cosine_rank <= 7.8500000000000014e+01 then case
+            when neighbours_rank <= 8.5000000000000018e+00 then case
+                when rp3beta_score <= 3.8572777246752080e-03 then -2.9479956420023146e-02
+                else 2.4174370763966817e-02
+            end
+            when artist_seed_count <= 1.5000000000000002e+00 then case
+                when als_rank <= 5.9500000000000007e+01 then case
+                    when als_score <= 4.3056752532720573e-02 then case
+                        when cosine_rank <= 2.0500000000000004e+01 then -4.7512190001395532e-02
+                        else 1.0946824057427383e-02
+                    end
+                    else 1.3561470880979632e-02
+                end
+                when neighbours_score <= 1.7203745340537268e-02 then -6.4925590654070012e-02
+                else 2.0906738721173340e-03
+            end
+            when als_score <= 6.6212389618158354e-02 then 4.0499432081562377e-02
+            else 1.8840268939918327e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when als_score <= 5.1010486204177150e-03 then case
+                when artists_relative_score <= 9.9738901609638853e-01 then case
+                    when titles_rank <= 1.5250000000000003e+02 then -1.0818196410619542e-02
+                    when artist_seed_count <= 1.0000000180025095e-35 then case
+                        when cosine_score <= 8.3332720219681036e-02 then -3.5348965789513472e-02
+                        else -1.5282074588015402e-02
+                    end
+                    when track_playlist_count <= 3.5000000000000004e+00 then -1.1238693992128904e-02
+                    else -3.2337878371100880e-02
+                end
+                else 3.5999690697830877e-02
+            end
+            when als_rank <= 2.6750000000000006e+02 then case
+                when titles_relative_score <= 5.0011429806968122e-01 then case
+                    when artists_relative_score <= 1.9253931093111510e-02 then case
+                        when cosine_relative_score <= 6.4735582754141185e-01 then -1.6045846361803567e-03
+                        when als_score <= 8.6412648670375364e-03 then 6.4891890018860809e-03
+                        else -6.0490289747905303e-02
+                    end
+                    else 8.9722160918233977e-03
+                end
+                else 2.1736724441321145e-02
+            end
+            when artists_score <= 1.2071067811865477e+00 then case
+                when track_playlist_count <= 2.5000000000000004e+00 then case
+                    when rp3beta_score <= 7.5395187228313012e-03 then case
+                        when titles_score <= 1.4765256741792394e+01 then -2.7614000867737444e-02
+                        else 6.8307408076588250e-02
+                    end
+                    when tail_rank <= 8.7500000000000014e+01 then 4.6277038569902618e-02
+                    else -1.0718439945192859e-02
+                end
+                when als_score <= 1.2644954025745394e-02 then case
+                    when rp3beta_relative_score <= 7.7839912089724217e-01 then 5.7057324614484387e-05
+                    else 5.5901070359314631e-02
+                end
+                else -1.1069063139015917e-02
+            end
+            else -2.0246419150287358e-04
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when seed_count <= 2.0500000000000004e+01 then 2.9478283736812706e-02
+            else -4.1740767042024538e-03
+        end
+        else 3.9739954121639318e-02
+    end
+    + case
+        when rp3beta_relative_score <= 2.8726491642450963e-01 then case
+            when als_score <= 3.3823772100731735e-03 then case
+                when artists_rank <= 3.4500000000000007e+01 then case
+                    when track_playlist_count <= 2.5000000000000004e+00 then 1.4551643829683046e-02
+                    when artist_seed_count <= 4.5000000000000009e+00 then -3.0285426216325670e-02
+                    else 1.5923787493048232e-02
+                end
+                when artists_rank <= 2.6450000000000006e+02 then case
+                    when artists_relative_score <= 8.2366028805765726e-02 then case
+                        when ease_relative_score <= 9.3379179337938503e-02 then 2.7973877290652104e-04
+                        else 1.2937438878633498e-01
+                    end
+                    else -1.9640877547738498e-02
+                end
+                when track_playlist_count <= 1.7500000000000004e+01 then case
+                    when titles_score <= 5.7490103789007536e+00 then -4.1618511011613783e-02
+                    when seed_count <= 2.2500000000000004e+01 then -1.3634500678135250e-02
+                    else -4.1271802792420320e-02
+                end
+                when titles_rank <= 8.5000000000000018e+00 then 2.5334262983539892e-02
+                when tail_relative_score <= 1.1869220471076150e-01 then -2.7710560471485807e-02
+                else -8.0187523098351025e-03
+            end
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when titles_rank <= 2.4450000000000003e+02 then 6.5271258910565210e-03
+                when tail_score <= 7.1716986606478308e-02 then case
+                    when artists_rank <= 2.7850000000000006e+02 then case
+                        when als_score <= 1.2644954025745394e-02 then case
+                            when cooccurrence_relative_score <= 1.6516618036342121e-01 then 3.4047506730053599e-02
+                            else -5.3226448169552770e-02
+                        end
+                        else -1.9382681540108465e-03
+                    end
+                    when track_playlist_count <= 1.5000000000000002e+00 then -3.1165874303127779e-02
+                    when tail_rank <= 8.7500000000000014e+01 then -5.4176152724846417e-02
+                    else -9.4785003002932494e-03
+                end
+                else -2.1522860061872636e-03
+            end
+            when als_score <= 6.1221202835440643e-02 then 3.8329450498561533e-02
+            else 6.5064109863438848e-03
+        end
+        when tail_rank <= 2.3500000000000004e+01 then case
+            when artist_seed_count <= 2.1500000000000004e+01 then case
+                when ease_relative_score <= 9.9967753411900173e-01 then case
+                    when tail_score <= 8.4096328470507326e-02 then -1.8093375241322623e-02
+                    when track_playlist_count <= 2.2500000000000004e+01 then 2.4463024634277904e-02
+                    else 1.5254709108639661e-02
+                end
+                else 2.9029410099754821e-02
+            end
+            else 5.9628577262988293e-02
+        end
+        when neighbours_score <= 1.6164527470670022e-02 then -3.3315087330500093e-02
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when neighbours_rank <= 5.4250000000000011e+02 then 7.5128734383486141e-03
+            else -1.6576259393440734e-02
+        end
+        else 5.2812666717278037e-02
+    end
+    + case
+        when rp3beta_relative_score <= 3.0435196368970269e-01 then case
+            when artists_rank <= 1.0500000000000002e+01 then case
+                when track_playlist_count <= 1.7500000000000004e+01 then 2.4343088543455745e-02
+                else -5.2879010494504648e-03
+            end
+            when neighbours_relative_score <= 6.8223972539446329e-02 then case
+                when artists_rank <= 1.6050000000000003e+02 then -6.8985150559101628e-03
+                when als_relative_score <= 1.2857022388197850e-01 then case
+                    when titles_rank <= 8.5000000000000018e+00 then 1.8974737590229607e-02
+                    when titles_rank <= 1.5250000000000003e+02 then case
+                        when seed_count <= 2.2500000000000004e+01 then -8.3366425076085559e-03
+                        else -3.9965353405127059e-02
+                    end
+                    else -3.3028968144388771e-02
+                end
+                when titles_score <= 5.7490103789007536e+00 then -1.7735486039586034e-02
+                else -3.2572351547501375e-05
+            end
+            when als_rank <= 2.3550000000000003e+02 then 9.0919282887381926e-04
+            when artists_rank <= 4.2350000000000006e+02 then case
+                when neighbours_score <= 1.1297565006260303e-01 then case
+                    when artists_relative_score <= 2.4261676777710731e-01 then case
+                        when artists_rank <= 5.4500000000000007e+01 then 5.8612953967722529e-02
+                        when rp3beta_rank <= 1.6850000000000003e+02 then 6.5980527169714559e-02
+                        else -3.3950406265581337e-02
+                    end
+                    when artists_score <= 4.9494897427831788e+00 then -3.3442027276294049e-02
+                    else 4.8233238501082305e-02
+                end
+                else -4.6442952912086402e-03
+            end
+            when track_playlist_count <= 3.5000000000000004e+00 then -2.2181069487628744e-02
+            else -7.9312907725177795e-03
+        end
+        when als_rank <= 4.4500000000000007e+01 then case
+            when als_relative_score <= 9.2546973928835685e-01 then case
+                when artists_score <= 2.9142135623730954e+00 then case
+                    when neighbours_score <= 2.9387742071004580e-01 then case
+                        when rp3beta_score <= 6.1444098592537627e-03 then 1.0045984954921486e-02
+                        when neighbours_relative_score <= 3.3425439218161418e-01 then 2.0651402810296728e-02
+                        when seed_count <= 2.4500000000000004e+01 then -2.8445392370345358e-02
+                        else -1.0653097486220731e-01
+                    end
+                    else 1.4797733043261983e-02
+                end
+                when track_playlist_count <= 6.5000000000000009e+00 then 3.9697183879245264e-02
+                else 1.9937405457435883e-02
+            end
+            when neighbours_score <= 1.3292886411277768e-01 then -4.2827769439340892e-02
+            else 2.8792806052021058e-02
+        end
+        when artists_rank <= 2.4850000000000003e+02 then case
+            when ease_relative_score <= 7.5300106127265709e-01 then 1.2330804871051503e-02
+            else 3.7424488183752005e-02
+        end
+        when rp3beta_rank <= 1.9250000000000003e+02 then 3.2813504399183966e-03
+        else -3.2339351916703889e-02
+    end
+    + case
+        when rp3beta_rank <= 1.1050000000000001e+02 then case
+            when rp3beta_rank <= 2.3500000000000004e+01 then case
+                when generator_count <= 7.5000000000000009e+00 then case
+                    when tail_score <= 4.7070668191672140e-02 then -2.9249795920575236e-02
+                    else 1.3797143537564963e-02
+                end
+                else 2.2992902572035474e-02
+            end
+            when generator_count <= 7.5000000000000009e+00 then case
+                when neighbours_relative_score <= 1.0233365027003562e-01 then -2.4546698245986077e-02
+                else 4.1104737350151277e-03
+            end
+            else 1.2702153842786968e-02
+        end
+        when artists_rank <= 8.4500000000000014e+01 then case
+            when artists_rank <= 7.5000000000000009e+00 then case
+                when als_score <= 6.1221202835440643e-02 then 2.5497580219157236e-02
+                else -5.3054833034752212e-03
+            end
+            when track_playlist_count <= 7.5000000000000009e+00 then case
+                when artists_score <= 2.4433506320869835e+01 then case
+                    when tail_rank <= 3.0450000000000006e+02 then 2.2684008477545231e-02
+                    else 1.6271724058726112e-03
+                end
+                else 3.4763593476092106e-02
+            end
+            when als_score <= 7.2533600032329573e-02 then -2.0427973750889228e-02
+            else 2.7743079916066880e-03
+        end
+        when als_score <= 4.2767515406012544e-03 then case
+            when tail_rank <= 4.2450000000000006e+02 then -9.6540295972571827e-03
+            when titles_rank <= 1.5250000000000003e+02 then -1.4267782229981603e-02
+            when artists_rank <= 3.4050000000000006e+02 then case
+                when artists_rank <= 3.3850000000000006e+02 then -2.1369843058396232e-02
+                else 1.3308528537049327e-01
+            end
+            else -3.3950097714552117e-02
+        end
+        when als_rank <= 2.1250000000000003e+02 then case
+            when als_score <= 4.9561882391572006e-02 then case
+                when seed_count <= 2.0500000000000004e+01 then case
+                    when generator_count <= 6.5000000000000009e+00 then case
+                        when rp3beta_rank <= 2.8450000000000006e+02 then 2.7225854687738939e-02
+                        else -1.5930298051504916e-03
+                    end
+                    else -1.7629610807353351e-02
+                end
+                else -4.2406962745838633e-02
+            end
+            else 1.9708660996080605e-03
+        end
+        when track_playlist_count <= 1.5000000000000002e+00 then case
+            when seed_count <= 2.4500000000000004e+01 then case
+                when neighbours_relative_score <= 7.8859254627186537e-01 then -3.5803991188722108e-02
+                else 5.4981906950290975e-02
+            end
+            when als_score <= 1.2644954025745394e-02 then 8.3453329529747808e-02
+            else -1.5835797411746896e-02
+        end
+        when titles_relative_score <= 8.4030756748407362e-02 then -1.0279595201451316e-02
+        when als_score <= 2.9549647122621540e-02 then 1.6165232880945339e-02
+        when neighbours_relative_score <= 2.5940335617748139e-01 then -1.2838319990519032e-02
+        else 1.4985138451402156e-02
+    end
+    + case
+        when als_rank <= 8.1500000000000014e+01 then case
+            when als_rank <= 8.5000000000000018e+00 then case
+                when neighbours_score <= 2.7367872539794998e-02 then -3.9572249637788957e-02
+                else 2.2920996487179171e-02
+            end
+            when artist_seed_count <= 1.5000000000000002e+00 then case
+                when als_score <= 1.7637410201132301e-02 then case
+                    when track_playlist_count <= 6.5000000000000009e+00 then case
+                        when ease_rank <= 1.6500000000000004e+01 then -1.1261807322661044e-01
+                        else 9.0601978975282781e-03
+                    end
+                    when titles_score <= 3.9083829381593638e+01 then -4.9291120200951742e-02
+                    else 6.8326788629405069e-02
+                end
+                else 8.1118788647765120e-03
+            end
             when artist_seed_count <= 2.0000000000000004e+01 then case
-                when artists_relative_score <= 1.7684582972069771e-01 then 1.0187663150392500e-02
-                when ease_relative_score <= 4.9323592100853780e-01 then case
-                    when artists_relative_score <= 9.9733331431939576e-01 then -6.8853238355001184e-03
-                    else 1.7884560239941907e-02
-                end
-                when artists_rank <= 4.5500000000000007e+01 then 8.0550185002206624e-03
-                else 5.3921700582110446e-02
+                when als_score <= 8.9709162712097182e-02 then 3.8495764221909139e-02
+                else 1.3736321725202619e-02
             end
-            else 2.4900122664504636e-02
+            else 6.0285947680604052e-02
         end
-        when cooccurrence_relative_score <= 4.1761886723876485e-02 then case
-            when titles_score <= 1.4723072817863391e+01 then case
-                when als_rank <= 4.8850000000000006e+02 then -9.4798643786224886e-03
-                else -2.0305723390704564e-02
-            end
-            when titles_relative_score <= 9.4540725060217434e-01 then case
-                when track_playlist_count <= 3.9500000000000007e+01 then case
-                    when titles_rank <= 3.6500000000000007e+01 then 3.7123439363096124e-02
-                    else -1.1612759366417468e-02
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when als_score <= 4.8749154666438704e-04 then case
+                when artists_relative_score <= 6.2680610861296282e-01 then case
+                    when als_rank <= 4.4950000000000006e+02 then -5.3300573030997583e-02
+                    when titles_rank <= 1.0500000000000002e+01 then 1.4940121235425980e-02
+                    when artists_rank <= 2.5850000000000006e+02 then case
+                        when artists_relative_score <= 8.2366028805765726e-02 then 1.4534103074762134e-02
+                        else -1.5332858441506997e-02
+                    end
+                    when cosine_score <= 8.3341583686857387e-02 then case
+                        when als_rank <= 4.5250000000000006e+02 then 7.2652253830824312e-02
+                        when ease_rank <= 5.0850000000000006e+02 then -4.7167234166888644e-02
+                        else -2.6224120031315669e-02
+                    end
+                    when rp3beta_relative_score <= 5.6255054783468583e-01 then -1.5446848005337589e-02
+                    else 2.6778748897002758e-02
                 end
-                else -3.0885559466644164e-02
+                when track_playlist_count <= 5.5000000000000009e+00 then 3.1679456296771685e-02
+                else -3.0576188108683441e-02
             end
-            else 6.5180223652060984e-02
+            when artists_rank <= 2.7850000000000006e+02 then case
+                when rp3beta_relative_score <= 6.0684671875253338e-01 then case
+                    when als_score <= 7.6553628314286479e-03 then 4.0031107662675758e-02
+                    when artists_relative_score <= 2.4261676777710731e-01 then 7.2290131697525699e-03
+                    else -6.0767826846020480e-03
+                end
+                else 2.8567180018919437e-02
+            end
+            when track_playlist_count <= 1.5000000000000002e+00 then -2.2853619517655729e-02
+            when als_relative_score <= 3.1151537225844012e-01 then case
+                when titles_rank <= 1.2450000000000001e+02 then 5.7610997770887766e-03
+                else -1.1316477158915436e-02
+            end
+            else -2.7128138827272061e-03
         end
-        when ease_rank <= 8.5000000000000018e+00 then -7.2941297198901564e-02
-        else -4.8221340855630276e-03
+        when artists_rank <= 2.6500000000000004e+01 then 2.8359372991284906e-02
+        else 5.6155796290158671e-03
+    end
+    + case
+        when rp3beta_relative_score <= 2.8726491642450963e-01 then case
+            when artists_rank <= 8.4500000000000014e+01 then case
+                when artists_relative_score <= 9.9738901609638853e-01 then case
+                    when artists_relative_score <= 1.7157511286195384e-01 then case
+                        when seed_count <= 1.7500000000000004e+01 then 7.0437475712869643e-03
+                        else 3.4729237087897796e-02
+                    end
+                    when artists_rank <= 1.0500000000000002e+01 then 1.0896352427365532e-02
+                    when als_relative_score <= 3.0160823103486301e-01 then -7.7500469805586716e-03
+                    else 5.6575909654528146e-03
+                end
+                else 2.9653518557513310e-02
+            end
+            when als_score <= 1.5962058678269390e-02 then case
+                when cooccurrence_score <= 4.6692399741016043e-02 then case
+                    when titles_rank <= 1.5250000000000003e+02 then case
+                        when als_rank <= 4.1250000000000006e+02 then 3.1377446025941849e-02
+                        else -1.3132549167050615e-02
+                    end
+                    when ease_rank <= 6.4350000000000011e+02 then -4.5884607257126078e-02
+                    when als_score <= 4.2767515406012544e-03 then case
+                        when als_rank <= 4.0850000000000006e+02 then case
+                            when als_rank <= 1.4850000000000003e+02 then case
+                                when als_rank <= 1.4150000000000003e+02 then -4.5885347103726562e-02
+                                else 6.0384935132992701e-02
+                            end
+                            else -6.8290684371670907e-02
+                        end
+                        else -2.7477810980342316e-02
+                    end
+                    else -1.0561355945028973e-02
+                end
+                when cooccurrence_score <= 4.8564513153583094e-02 then case
+                    when als_relative_score <= 3.3077270627222771e-01 then -2.5449735546300861e-03
+                    else 8.4701383638028177e-02
+                end
+                else -1.3416036005700321e-02
+            end
+            when als_rank <= 4.5850000000000006e+02 then case
+                when als_rank <= 8.1500000000000014e+01 then case
+                    when als_relative_score <= 3.3411523100078749e-01 then 6.1035458507819773e-02
+                    else 3.2203715267465436e-03
+                end
+                when als_score <= 9.4814904034137740e-02 then case
+                    when seed_count <= 2.3500000000000004e+01 then -5.5919606793023088e-03
+                    else -1.7726663103782483e-02
+                end
+                else -1.2161862120425033e-03
+            end
+            else -1.3915138732529780e-02
+        end
+        when tail_rank <= 2.3500000000000004e+01 then case
+            when neighbours_score <= 4.1125715942032383e-02 then -4.4827330704779955e-02
+            when cosine_relative_score <= 9.1802244703757030e-01 then case
+                when artists_score <= 1.0416305677161910e+01 then 1.4205305779255443e-02
+                else 2.8530300798495053e-02
+            end
+            else 2.6621358997471773e-02
+        end
+        when als_relative_score <= 2.1565517658669023e-01 then case
+            when neighbours_relative_score <= 5.5111458956799719e-01 then -6.9442592667136403e-03
+            else -5.9871908125902186e-02
+        end
+        when artists_score <= 1.9849369307677868e+01 then 6.2369439806570261e-03
+        else 2.7834880061446389e-02
+    end
+    + case
+        when rp3beta_rank <= 1.1050000000000001e+02 then case
+            when als_rank <= 2.8500000000000004e+01 then case
+                when artist_seed_count <= 2.0000000000000004e+01 then case
+                    when als_relative_score <= 9.2546973928835685e-01 then 1.4176885131007622e-02
+                    else 2.3379185483810235e-02
+                end
+                else 5.7465477938194301e-02
+            end
+            when artists_relative_score <= 6.6740988572386403e-02 then case
+                when neighbours_score <= 2.4728411594682205e-02 then -2.5423811879021197e-02
+                when titles_relative_score <= 5.6575536501626411e-01 then 1.6537102018391139e-03
+                else 1.7774508047639425e-02
+            end
+            when track_playlist_count <= 1.3500000000000002e+01 then case
+                when tail_relative_score <= 3.6484307817595280e-01 then 4.1658731983839998e-03
+                else 2.6734066890932124e-02
+            end
+            else 3.1981428977742965e-03
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when als_relative_score <= 1.6845193535489256e-01 then case
+                when artists_rank <= 3.4500000000000007e+01 then case
+                    when track_playlist_count <= 3.5000000000000004e+00 then 9.2656494396047215e-03
+                    else -2.1235974817324671e-02
+                end
+                when cosine_relative_score <= 8.8703543971017887e-02 then case
+                    when titles_rank <= 1.5250000000000003e+02 then -1.2005454840260828e-02
+                    when artists_rank <= 3.4050000000000006e+02 then case
+                        when artists_rank <= 3.3850000000000006e+02 then -1.9646832776139555e-02
+                        else 1.0763711878718669e-01
+                    end
+                    else -3.2797518505179465e-02
+                end
+                else -1.1994072098231478e-02
+            end
+            when artists_rank <= 4.3450000000000006e+02 then case
+                when ease_rank <= 2.0005000000000002e+03 then case
+                    when rp3beta_score <= 2.6418363943905387e-03 then -6.9941041138946161e-03
+                    else 6.7831015496606327e-03
+                end
+                else 1.8749094744345735e-02
+            end
+            when track_playlist_count <= 2.5000000000000004e+00 then case
+                when rp3beta_score <= 2.2299811111329789e-03 then case
+                    when titles_score <= 1.4765256741792394e+01 then -2.8403264885036295e-02
+                    else 7.6947554164520135e-02
+                end
+                else -1.1248332520844983e-02
+            end
+            when cosine_relative_score <= 9.4576405837367497e-02 then case
+                when titles_relative_score <= 3.2702558631014994e-01 then -1.3140745444270102e-02
+                else 1.1409100853601041e-02
+            end
+            when ease_rank <= 5.9150000000000011e+02 then case
+                when neighbours_score <= 2.5548806045556326e-02 then -3.9759249050681948e-02
+                when als_rank <= 1.5450000000000003e+02 then 7.9531229913021176e-04
+                else -6.8590204681022206e-03
+            end
+            else 6.5969305231609425e-03
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when seed_count <= 2.0500000000000004e+01 then 3.0243725555254609e-02
+            else -7.1970769549337624e-03
+        end
+        else 3.9001956491236250e-02
+    end
+    + case
+        when rp3beta_rank <= 1.8050000000000003e+02 then case
+            when neighbours_rank <= 3.2500000000000007e+01 then case
+                when rp3beta_score <= 3.1746535664818900e-03 then -3.9482451453068931e-02
+                when cosine_relative_score <= 9.1802244703757030e-01 then case
+                    when artists_score <= 1.3802066772709271e+01 then 1.2534413791486509e-02
+                    else 2.6788998880870732e-02
+                end
+                when titles_relative_score <= 1.8811387737391475e-01 then 1.8000064648960545e-02
+                else 3.2835741092729152e-02
+            end
+            when artists_relative_score <= 2.4748635769843267e-02 then case
+                when als_score <= 4.6222107484936721e-02 then case
+                    when rp3beta_score <= 9.8815946654153019e-04 then 6.2715399329065377e-02
+                    else -7.2166651244660726e-03
+                end
+                else 4.7478963224886934e-03
+            end
+            when cosine_rank <= 8.5000000000000018e+00 then -9.1067263925796088e-02
+            when cooccurrence_score <= 2.4151590639259632e-01 then case
+                when cooccurrence_relative_score <= 4.1153968258483692e-01 then 8.6230553120906200e-03
+                else 3.4122586370307954e-02
+            end
+            else 6.6142530758614305e-03
+        end
+        when artists_rank <= 1.5500000000000002e+01 then case
+            when artists_relative_score <= 9.9738901609638853e-01 then case
+                when artists_score <= 2.3800590619299520e+01 then case
+                    when seed_count <= 2.4500000000000004e+01 then 8.9465058075462005e-03
+                    else -1.7552749546505608e-02
+                end
+                else 2.7511425688083270e-02
+            end
+            else 3.4488582038966611e-02
+        end
+        when als_score <= 6.0199860017746696e-03 then case
+            when artists_rank <= 1.3450000000000003e+02 then case
+                when track_playlist_count <= 4.5000000000000009e+00 then case
+                    when seed_count <= 2.4500000000000004e+01 then -1.4979244812851851e-02
+                    when artists_relative_score <= 1.7330714624944296e-01 then 3.4097160211042483e-02
+                    else -2.4515958140157116e-03
+                end
+                else -3.1335760167314999e-02
+            end
+            when als_rank <= 2.5650000000000006e+02 then -4.8969348166136850e-02
+            when track_playlist_count <= 1.1500000000000002e+01 then case
+                when als_score <= 4.2767515406012544e-03 then case
+                    when titles_score <= 5.8493457266318289e+00 then case
+                        when artists_rank <= 3.4050000000000006e+02 then -2.1727307724320542e-02
+                        else -4.1670928516388622e-02
+                    end
+                    when seed_count <= 2.2500000000000004e+01 then -8.5027109745648335e-03
+                    else -4.3667282517260007e-02
+                end
+                when als_rank <= 2.8350000000000006e+02 then 7.4513338723457556e-02
+                else -6.5076918747479012e-03
+            end
+            else -1.6403855310491513e-02
+        end
+        when als_rank <= 2.7450000000000006e+02 then case
+            when titles_relative_score <= 4.9910146506239894e-01 then -2.4786523649052653e-03
+            else 1.9911611179683819e-02
+        end
+        else -9.7880210474237533e-03
+    end
+    + case
+        when als_rank <= 5.9500000000000007e+01 then case
+            when generator_count <= 7.5000000000000009e+00 then case
+                when als_rank <= 4.5000000000000009e+00 then 1.9226943708615819e-02
+                when ease_score <= 1.4744054304836095e-02 then case
+                    when ease_relative_score <= 6.1291752014954726e-01 then case
+                        when als_score <= 1.5613966155797245e-02 then -2.6178488772275379e-02
+                        else 7.7070888746361066e-03
+                    end
+                    else -1.3806847034395366e-02
+                end
+                else 1.2589552372887725e-02
+            end
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when cosine_relative_score <= 9.1802244703757030e-01 then 1.4653696377978132e-02
+                else 2.5602588249856912e-02
+            end
+            else 5.7106099913634613e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when generator_count <= 1.5000000000000002e+00 then case
+                when artists_relative_score <= 9.9738901609638853e-01 then case
+                    when als_score <= 5.1010486204177150e-03 then case
+                        when artists_rank <= 3.1500000000000004e+01 then -3.4311124254349070e-03
+                        when als_rank <= 1.4150000000000003e+02 then -6.9498233249999278e-02
+                        when als_rank <= 1.4450000000000003e+02 then 7.4191644696727260e-02
+                        when als_relative_score <= 5.3695838695806741e-01 then case
+                            when als_relative_score <= 5.3191449719677331e-01 then -2.2779561880741719e-02
+                            else 5.1075969161258172e-02
+                        end
+                        else -7.3511201236550514e-02
+                    end
+                    when ease_score <= 7.0836926319388306e-04 then -4.4323352813821970e-03
+                    else -1.4239224808293134e-02
+                end
+                else 4.3020756206864401e-02
+            end
+            when titles_score <= 5.6578496005037762e+00 then case
+                when cooccurrence_score <= 7.7555761723078834e-02 then case
+                    when artists_score <= 1.5731321849709865e+00 then case
+                        when track_playlist_count <= 1.5000000000000002e+00 then -2.9030604455904441e-02
+                        when tail_rank <= 1.0750000000000001e+02 then case
+                            when cosine_score <= 1.2758572371556898e-01 then -5.2623657026620946e-02
+                            else 3.8208697442383234e-02
+                        end
+                        else -9.6382576162997152e-03
+                    end
+                    when artists_relative_score <= 2.1746105455911710e-01 then 3.1486303072233358e-02
+                    when cosine_relative_score <= 4.7453197705488692e-01 then -5.8943845142626515e-03
+                    else -1.0593621534996062e-01
+                end
+                when rp3beta_relative_score <= 1.3416410310401536e-01 then -7.5399113625606922e-03
+                else 1.7779925695528658e-04
+            end
+            else 6.1394164778409768e-03
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when seed_count <= 2.0500000000000004e+01 then 2.6495293158250929e-02
+            when ease_relative_score <= 5.1821206902794648e-01 then -9.1273818421478935e-03
+            else 3.1553715514510493e-02
+        end
+        else 3.6048637113115789e-02
+    end
+    + case
+        when rp3beta_rank <= 1.1050000000000001e+02 then case
+            when als_rank <= 2.8500000000000004e+01 then case
+                when artist_seed_count <= 4.5000000000000009e+00 then case
+                    when tail_score <= 2.8807603552515848e-01 then case
+                        when track_playlist_count <= 2.9500000000000004e+01 then case
+                            when ease_score <= 8.6286959934285003e-04 then -7.7346663206288913e-02
+                            else 1.5297512632934605e-02
+                        end
+                        when ease_relative_score <= 4.4147415238949556e-01 then 1.9230182131475114e-02
+                        when ease_score <= 2.2921756328653149e-03 then -1.0417930742444809e-01
+                        else -7.4978488964742886e-03
+                    end
+                    else 1.8433731861542065e-02
+                end
+                else 3.2501300237413731e-02
+            end
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when ease_relative_score <= 9.9967753411900173e-01 then case
+                    when neighbours_score <= 5.7281869438674422e-02 then case
+                        when neighbours_rank <= 3.2500000000000007e+01 then -8.5425400051905145e-02
+                        when rp3beta_score <= 1.8781049450372368e-03 then case
+                            when tail_relative_score <= 4.4511734082224513e-01 then -6.9817153225351453e-02
+                            else 6.4697238872570811e-02
+                        end
+                        else -1.3800679578296341e-02
+                    end
+                    when neighbours_score <= 7.8072342765663286e-02 then case
+                        when rp3beta_score <= 6.1444098592537627e-03 then -2.5152535838033615e-02
+                        else 3.9601961313237649e-02
+                    end
+                    when als_score <= 2.8689382597804073e-02 then case
+                        when ease_score <= 9.1885546789832598e-04 then 2.2563595674236117e-02
+                        else -2.5961598230064626e-02
+                    end
+                    else 4.4342896449879078e-03
+                end
+                else 2.2584212960302955e-02
+            end
+            else 2.3184112713907922e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when als_score <= 1.6606480814516548e-02 then case
+                when artists_rank <= 3.3500000000000007e+01 then case
+                    when artists_relative_score <= 9.9738901609638853e-01 then -2.0914558210099847e-03
+                    else 3.2816945681492980e-02
+                end
+                when titles_rank <= 1.0500000000000002e+01 then 1.4242268810763188e-02
+                when tail_rank <= 4.4850000000000006e+02 then case
+                    when ease_relative_score <= 4.8769098228676216e-01 then -7.6790715229391477e-03
+                    else -4.4125903193203336e-02
+                end
+                when ease_rank <= 5.7450000000000011e+02 then -3.8893291061480588e-02
+                when als_score <= 6.0199860017746696e-03 then -2.2630946399362174e-02
+                else -7.8932613258100946e-03
+            end
+            when als_rank <= 2.7450000000000006e+02 then -2.8641488436114229e-04
+            else -8.1471406594438647e-03
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when seed_count <= 2.0500000000000004e+01 then 3.0622794372854919e-02
+            else -7.2396551054738556e-03
+        end
+        else 3.7377030953671418e-02
+    end
+    + case
+        when als_rank <= 5.6500000000000007e+01 then case
+            when tail_score <= 2.4349031687348410e-01 then case
+                when artists_score <= 2.1180339887498953e+00 then case
+                    when cosine_relative_score <= 5.9393904499302808e-01 then case
+                        when tail_score <= 1.9689120825767358e-02 then -2.1332148069117665e-02
+                        when cooccurrence_score <= 3.1573359842492432e-02 then 4.9773624885185053e-02
+                        else 7.0718452895367177e-03
+                    end
+                    when neighbours_score <= 1.9132035515163817e-01 then case
+                        when als_relative_score <= 7.1043914055464674e-01 then -7.0586502318297259e-02
+                        else -1.9245287200862542e-02
+                    end
+                    else 1.0938797757537189e-03
+                end
+                when track_playlist_count <= 1.0500000000000002e+01 then 3.1101287352472303e-02
+                else 1.0303767266982950e-02
+            end
+            when ease_relative_score <= 9.9967753411900173e-01 then 1.4989149848833131e-02
+            else 2.6267168279197894e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when generator_count <= 1.5000000000000002e+00 then case
+                when artists_relative_score <= 9.1241878893098327e-01 then case
+                    when als_relative_score <= 1.7574403796924207e-01 then case
+                        when artist_seed_count <= 1.0000000180025095e-35 then case
+                            when titles_score <= 1.2890214236834760e+01 then -2.6788561372132088e-02
+                            when track_playlist_count <= 4.0500000000000007e+01 then 4.7814131865056191e-03
+                            when track_playlist_count <= 1.4350000000000003e+02 then -4.0612911007333191e-02
+                            else 8.9409388588989669e-02
+                        end
+                        else -1.3554501159891938e-02
+                    end
+                    when als_relative_score <= 4.2991295857704837e-01 then -7.5454311944013813e-03
+                    when neighbours_rank <= 1.9705000000000002e+03 then -3.5626907508264262e-04
+                    else -3.0894333190402051e-02
+                end
+                else 3.1187298645631481e-02
+            end
+            when artists_relative_score <= 2.2478491471020209e-02 then case
+                when tail_score <= 1.3764445395494215e-01 then case
+                    when titles_score <= 5.7490103789007536e+00 then case
+                        when als_rank <= 2.2550000000000003e+02 then -4.1688507213271447e-03
+                        when cooccurrence_score <= 5.5557826710398051e-02 then case
+                            when track_playlist_count <= 8.9500000000000014e+01 then -2.2228559977080210e-02
+                            else 6.4969116762650714e-02
+                        end
+                        else -8.8211147970588804e-03
+                    end
+                    else 2.5362117921495283e-03
+                end
+                else 8.0633176611275264e-04
+            end
+            when track_playlist_count <= 1.5000000000000002e+00 then 1.9609154691610068e-02
+            else 2.4128393111507462e-03
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when seed_count <= 2.0500000000000004e+01 then 2.3754800601900352e-02
+            when ease_relative_score <= 4.0289423765686033e-01 then -8.3905631571627639e-03
+            else 2.1862070395425287e-02
+        end
+        else 3.7183994735956134e-02
+    end
+    + case
+        when neighbours_relative_score <= 2.2244376404211932e-01 then case
+            when artists_score <= 1.0000000180025095e-35 then case
+                when als_score <= 1.8298623152077201e-02 then case
+                    when neighbours_relative_score <= 6.3756924472318108e-02 then case
+                        when titles_relative_score <= 2.8128664638958217e-01 then case
+                            when als_score <= 4.2767515406012544e-03 then -3.5911735230623645e-02
+                            when ease_rank <= 1.9465000000000002e+03 then -3.9921359009903741e-02
+                            else -9.8794677309883977e-03
+                        end
+                        when seed_count <= 2.2500000000000004e+01 then case
+                            when titles_relative_score <= 2.8412902012495095e-01 then case
+                                when titles_score <= 1.1257267030937895e+01 then 2.7108682610043716e-01
+                                else -2.8185423400033778e-02
+                            end
+                            else -6.4787177387535429e-03
+                        end
+                        else -3.3462552829550636e-02
+                    end
+                    when track_playlist_count <= 1.2500000000000002e+01 then -2.1483410864268394e-02
+                    else -2.1113908320735480e-03
+                end
+                when als_rank <= 4.4550000000000006e+02 then -3.9576962660912984e-03
+                else -1.3723443373473488e-02
+            end
+            when artists_relative_score <= 9.9738901609638853e-01 then case
+                when als_relative_score <= 1.3895178440095671e-01 then case
+                    when track_playlist_count <= 4.5000000000000009e+00 then case
+                        when artists_relative_score <= 3.0161221824063250e-01 then case
+                            when titles_relative_score <= 3.3329112260096833e-01 then case
+                                when cooccurrence_relative_score <= 3.9324312607428323e-02 then -1.2317102842013641e-02
+                                else 1.8374988037176097e-02
+                            end
+                            else 4.3523963702755464e-02
+                        end
+                        else 1.0312487169539987e-02
+                    end
+                    else -2.3120091988929226e-02
+                end
+                when neighbours_score <= 2.5367117667251066e-01 then case
+                    when artists_relative_score <= 2.2369424664788140e-01 then 2.1564656473416752e-02
+                    when artists_score <= 3.8073203664906798e+00 then case
+                        when seed_count <= 2.1500000000000004e+01 then -1.9245327527252127e-02
+                        when seed_count <= 2.4500000000000004e+01 then 6.8775066280648306e-02
+                        else 1.5038503483291615e-03
+                    end
+                    when als_score <= 3.3823772100731735e-03 then -1.0522566925193266e-01
+                    else 1.6068156847743341e-02
+                end
+                else -2.3156210965215255e-03
+            end
+            else 2.8506349933436814e-02
+        end
+        when als_rank <= 3.2500000000000007e+01 then case
+            when titles_relative_score <= 1.5772414969966322e-01 then 1.0376154860474635e-02
+            else 2.0716661623166658e-02
+        end
+        when artists_relative_score <= 6.1275588759038026e-02 then case
+            when neighbours_score <= 4.1666270500824970e-01 then case
+                when titles_relative_score <= 7.3421150317162098e-01 then -7.4174660057288039e-03
+                else 3.1637322513450632e-02
+            end
+            else 3.8091144941648360e-03
+        end
+        when track_playlist_count <= 6.5000000000000009e+00 then 1.9345472451498189e-02
+        else 2.5350741118198719e-03
+    end
+    + case
+        when cosine_rank <= 7.8500000000000014e+01 then case
+            when als_relative_score <= 8.6225450283879590e-01 then case
+                when artist_seed_count <= 2.2500000000000004e+01 then case
+                    when generator_count <= 7.5000000000000009e+00 then case
+                        when tail_score <= 3.4383266019608873e-02 then -4.2257442869507056e-02
+                        when tail_score <= 3.2607075896453036e-01 then 1.3827741724321842e-03
+                        else 1.0798882810022961e-02
+                    end
+                    else 1.2012977936561578e-02
+                end
+                else 4.8934993266080092e-02
+            end
+            else 2.0045537580980623e-02
+        end
+        when artists_rank <= 1.7500000000000004e+01 then case
+            when artist_seed_count <= 1.4500000000000002e+01 then case
+                when seed_count <= 2.4500000000000004e+01 then 1.4189160967711318e-02
+                else -4.2792858164860809e-03
+            end
+            else 3.5104320601878049e-02
+        end
+        when neighbours_relative_score <= 9.3785908421227984e-02 then case
+            when als_score <= 5.1010486204177150e-03 then case
+                when artists_rank <= 3.4050000000000006e+02 then case
+                    when track_playlist_count <= 4.5000000000000009e+00 then case
+                        when cooccurrence_score <= 4.1360988131313038e-02 then case
+                            when ease_rank <= 7.2350000000000011e+02 then 1.5558097420203360e-01
+                            when artists_rank <= 3.3500000000000007e+01 then 1.0671635497191479e-02
+                            else -1.2975305944845132e-02
+                        end
+                        else 2.8117552533637583e-02
+                    end
+                    else -3.3280213641422744e-02
+                end
+                when titles_relative_score <= 3.0010734474712769e-01 then -3.0403010417007981e-02
+                else -1.1995547764863597e-02
+            end
+            else -9.2129833370920653e-03
+        end
+        when als_rank <= 1.3450000000000003e+02 then case
+            when ease_rank <= 9.7950000000000011e+02 then case
+                when tail_score <= 1.9689120825767358e-02 then case
+                    when cosine_rank <= 2.7950000000000006e+02 then -9.0843128885816277e-02
+                    else -1.2352038585345266e-02
+                end
+                else 2.7487468947487072e-03
+            end
+            else 2.8535946150557226e-02
+        end
+        when cooccurrence_score <= 7.6113352114314914e-02 then case
+            when artist_seed_count <= 1.5000000000000002e+00 then case
+                when ease_rank <= 1.2015000000000002e+03 then case
+                    when track_playlist_count <= 2.5000000000000004e+00 then case
+                        when ease_score <= 6.3889360016547566e-04 then 1.0693028815824977e-01
+                        else -3.0296646793613487e-02
+                    end
+                    else -1.1623632323476740e-02
+                end
+                else 7.5901369237919222e-03
+            end
+            when als_score <= 2.9549647122621540e-02 then 5.7475994835661993e-02
+            else -1.9220671126287756e-02
+        end
+        when ease_score <= 9.5346265569883884e-04 then case
+            when track_playlist_count <= 4.5000000000000009e+00 then case
+                when artists_relative_score <= 2.2351674264162891e-01 then 4.0831460892238464e-02
+                else -8.8849136948593047e-02
+            end
+            else -4.3510280962855133e-03
+        end
+        else -2.7938258815157369e-03
+    end
+    + case
+        when als_rank <= 8.1500000000000014e+01 then case
+            when tail_score <= 2.7760019289979571e-01 then case
+                when als_score <= 8.0135515891015547e-03 then -2.9663102522962906e-02
+                when artist_seed_count <= 4.5000000000000009e+00 then 4.2931756534174605e-03
+                else 2.5285119543995510e-02
+            end
+            when als_rank <= 8.5000000000000018e+00 then case
+                when titles_score <= 5.2963495286489630e+00 then 1.5101193255357243e-02
+                else 2.7494239078320305e-02
+            end
+            when artist_seed_count <= 2.0000000000000004e+01 then 9.4866432532891131e-03
+            else 5.3307045359432925e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when als_score <= 4.8749154666438704e-04 then case
+                when artists_rank <= 2.0250000000000003e+02 then case
+                    when rp3beta_relative_score <= 6.0684671875253338e-01 then case
+                        when artists_score <= 3.5348264453008720e+00 then case
+                            when rp3beta_score <= 1.6460165697782150e-03 then -2.6006439631230359e-03
+                            else 3.2113869698546391e-02
+                        end
+                        else -2.3042954355099683e-02
+                    end
+                    else -1.0428977797533379e-01
+                end
+                when neighbours_relative_score <= 5.5253738361556455e-02 then case
+                    when titles_rank <= 2.1450000000000003e+02 then -1.0283319782367129e-02
+                    else -2.9821712227356835e-02
+                end
+                else -7.7253836269390213e-03
+            end
+            when tail_score <= 1.0454853263061852e-01 then case
+                when artists_score <= 1.5731321849709865e+00 then case
+                    when titles_rank <= 3.0500000000000004e+01 then 1.4749001061923601e-02
+                    when cosine_relative_score <= 5.3464940329959287e-01 then case
+                        when neighbours_relative_score <= 6.8670253576129958e-01 then case
+                            when als_rank <= 4.9950000000000006e+02 then -5.8232493462093814e-03
+                            when ease_relative_score <= 4.2074735743419550e-01 then -1.5344431936311362e-02
+                            when neighbours_score <= 1.3848415458527030e-02 then 8.5367626393729371e-02
+                            when ease_rank <= 1.1950000000000001e+02 then 2.5145509838465224e-02
+                            else -6.2466395268353216e-02
+                        end
+                        when neighbours_rank <= 2.4500000000000004e+01 then -4.9470169022094779e-02
+                        else 4.6042452995351812e-02
+                    end
+                    when rp3beta_score <= 1.0170589240255112e-02 then -3.6302627203075102e-02
+                    when cosine_rank <= 3.2500000000000007e+01 then 4.0558202201031505e-02
+                    else -3.7215776698972906e-02
+                end
+                else 2.4022134540506637e-03
+            end
+            when neighbours_relative_score <= 1.5503457979901450e-01 then -7.3318648601584232e-03
+            else 1.9452848877414355e-03
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when artists_score <= 5.9580398915498085e+00 then 2.6347474596617872e-02
+            else 3.4562233936208061e-03
+        end
+        else 3.4452824590656739e-02
+    end
+    + case
+        when rp3beta_relative_score <= 2.8726491642450963e-01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when cosine_relative_score <= 8.6348407432665281e-02 then case
+                    when artists_relative_score <= 7.9181968479685871e-01 then case
+                        when als_score <= 4.8749154666438704e-04 then case
+                            when artists_rank <= 2.6450000000000006e+02 then case
+                                when track_playlist_count <= 2.5000000000000004e+00 then case
+                                    when ease_rank <= 7.2350000000000011e+02 then 1.4907457054784762e-01
+                                    else -1.6835966828802008e-03
+                                end
+                                else -2.3557512220097956e-02
+                            end
+                            when titles_rank <= 1.5250000000000003e+02 then -1.0852924314429174e-02
+                            else -2.8000566631381535e-02
+                        end
+                        when ease_score <= 1.0000000180025095e-35 then -2.8497831225346017e-03
+                        else -1.3820905902662411e-02
+                    end
+                    else 2.5425411508665181e-02
+                end
+                when als_score <= 4.3056752532720573e-02 then case
+                    when artists_rank <= 1.3050000000000003e+02 then case
+                        when artists_relative_score <= 2.4261676777710731e-01 then 3.0408129960397320e-02
+                        else -9.2322112015723549e-03
+                    end
+                    when track_playlist_count <= 4.5000000000000009e+00 then -2.2034377053901755e-02
+                    when ease_rank <= 5.5850000000000011e+02 then case
+                        when titles_rank <= 1.3450000000000003e+02 then 1.6797987683748745e-02
+                        else -1.2651186017712014e-02
+                    end
+                    else 3.4587636143191577e-03
+                end
+                else -5.6640058797119267e-04
+            end
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when seed_count <= 2.3500000000000004e+01 then 2.6119576844222864e-02
+                else -6.2092060006942486e-03
+            end
+            else 3.4353490980225630e-02
+        end
+        when generator_count <= 7.5000000000000009e+00 then case
+            when cosine_rank <= 7.0500000000000014e+01 then case
+                when cooccurrence_score <= 5.8712834825561923e-02 then -6.4071460237311278e-02
+                when ease_relative_score <= 9.3915986408274710e-01 then 5.9150241515049107e-03
+                else 1.8849567935439002e-02
+            end
+            when cooccurrence_relative_score <= 6.1231481030293977e-01 then -4.6808891283179309e-04
+            when ease_rank <= 1.1950000000000001e+02 then -1.2244758645514352e-02
+            else -6.2721336988108514e-02
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when cooccurrence_relative_score <= 9.9935731310735554e-01 then case
+                when neighbours_score <= 1.1472681705605729e-01 then case
+                    when tail_relative_score <= 7.6617619020344618e-01 then case
+                        when artist_seed_count <= 4.5000000000000009e+00 then case
+                            when cooccurrence_relative_score <= 6.7159722177946468e-01 then -2.2488860017414805e-02
+                            else -1.6233438102380637e-01
+                        end
+                        else 4.3509890102256019e-02
+                    end
+                    else -1.9434094407489208e-01
+                end
+                else 1.2132135731200868e-02
+            end
+            else 2.7274190287598685e-02
+        end
+        else 5.0548791301825630e-02
+    end
+    + case
+        when als_rank <= 5.2500000000000007e+01 then case
+            when rp3beta_rank <= 1.5500000000000002e+01 then case
+                when neighbours_score <= 2.8818863159548019e-01 then case
+                    when artists_rank <= 2.4500000000000004e+01 then 2.9917162923872944e-02
+                    when cooccurrence_rank <= 4.5000000000000009e+00 then -8.0763067489683774e-02
+                    else -1.2820541737053458e-02
+                end
+                when artist_seed_count <= 2.1500000000000004e+01 then 1.7665569308667150e-02
+                else 5.6576621841432445e-02
+            end
+            when als_score <= 1.1475282721221449e-02 then case
+                when track_playlist_count <= 6.5000000000000009e+00 then 1.6125565596453149e-03
+                else -6.0317643472110639e-02
+            end
+            when artist_seed_count <= 4.5000000000000009e+00 then 5.8100637217411944e-03
+            else 2.6997563226003364e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when neighbours_relative_score <= 9.4641463422769981e-02 then case
+                when artists_rank <= 2.8050000000000006e+02 then case
+                    when track_playlist_count <= 1.2500000000000002e+01 then case
+                        when artists_relative_score <= 7.9181968479685871e-01 then case
+                            when cooccurrence_relative_score <= 6.2885448056361287e-02 then -5.9624035499636751e-03
+                            else 1.2435089780124803e-02
+                        end
+                        else 2.4418855331697437e-02
+                    end
+                    else -2.1582560260489578e-02
+                end
+                when als_score <= 4.2767515406012544e-03 then case
+                    when titles_relative_score <= 3.0010734474712769e-01 then case
+                        when cosine_relative_score <= 7.8483948584126439e-02 then -3.2783675845751169e-02
+                        else -1.0807798246256217e-02
+                    end
+                    else -1.2593121373734412e-02
+                end
+                when neighbours_rank <= 2.9650000000000006e+02 then -3.6629044719368224e-02
+                else -9.0319238896649483e-03
+            end
+            when rp3beta_score <= 4.9346846267555857e-03 then case
+                when rp3beta_rank <= 1.2500000000000002e+01 then -1.0283354449506195e-01
+                else -4.2427140963083977e-03
+            end
+            when neighbours_score <= 2.8223308558594770e-02 then -9.1244404250109018e-02
+            when cooccurrence_score <= 7.9025959595985532e-02 then case
+                when track_playlist_count <= 3.5000000000000004e+00 then 5.2187339083939070e-02
+                else -3.6934741728423585e-02
+            end
+            when cosine_score <= 7.9011405161401579e-02 then case
+                when neighbours_relative_score <= 3.1871584558241156e-01 then -1.1775284044608424e-03
+                else -6.4675217199720123e-02
+            end
+            when tail_score <= 1.4892157651881292e-02 then 3.3629173882699773e-02
+            else 9.4753105023061561e-04
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when neighbours_score <= 4.9661791626116930e-01 then case
+                when als_rank <= 5.6750000000000011e+02 then 3.2162877790661286e-02
+                else 8.4070442930651024e-03
+            end
+            else -6.1241139998764842e-03
+        end
+        else 3.5084259030203471e-02
+    end
+    + case
+        when rp3beta_rank <= 1.1050000000000001e+02 then case
+            when als_rank <= 2.8500000000000004e+01 then case
+                when titles_relative_score <= 1.5772414969966322e-01 then 1.0474437082754176e-02
+                when neighbours_score <= 3.3869807290051018e-01 then case
+                    when neighbours_relative_score <= 2.6573349271018182e-01 then 3.8316925478396914e-02
+                    when tail_score <= 9.2156356060503611e-02 then -8.8966767269624089e-02
+                    else -1.3508116290915277e-02
+                end
+                else 2.1282501767848232e-02
+            end
+            when artists_relative_score <= 6.6740988572386403e-02 then case
+                when neighbours_relative_score <= 7.5337093435857427e-02 then -3.2266992209230558e-02
+                else 2.0723654547721159e-03
+            end
+            when cosine_relative_score <= 8.5099847012475882e-01 then 7.9782760968779669e-03
+            else 2.8894599071285443e-02
+        end
+        when artists_rank <= 1.7500000000000004e+01 then case
+            when track_playlist_count <= 1.6500000000000004e+01 then case
+                when artists_rank <= 4.5000000000000009e+00 then 2.7527140693909158e-02
+                when artists_score <= 4.9494897427831788e+00 then -1.8975481415534402e-03
+                else 1.8430787552085447e-02
+            end
+            else -2.9203433147662072e-03
+        end
+        when als_score <= 6.0199860017746696e-03 then case
+            when als_rank <= 4.7450000000000006e+02 then case
+                when track_playlist_count <= 1.1500000000000002e+01 then case
+                    when als_rank <= 1.8050000000000003e+02 then case
+                        when als_rank <= 1.4150000000000003e+02 then -4.6722360248206779e-02
+                        else 4.3997653492638289e-02
+                    end
+                    when als_score <= 3.3823772100731735e-03 then -6.3412377942705198e-02
+                    else -9.5374423635328810e-03
+                end
+                else -5.4613780498109790e-02
+            end
+            else -1.4318466796363408e-02
+        end
+        when als_rank <= 4.7150000000000006e+02 then case
+            when artists_rank <= 4.3750000000000006e+02 then case
+                when ease_score <= 8.7185440012194017e-04 then 2.6268660939311385e-02
+                else 3.5162264007532955e-03
+            end
+            when titles_relative_score <= 3.6727602191769698e-01 then case
+                when als_score <= 7.1023873984813704e-02 then case
+                    when seed_count <= 2.0500000000000004e+01 then case
+                        when cooccurrence_rank <= 7.9150000000000011e+02 then case
+                            when neighbours_score <= 1.6164527470670022e-02 then -3.4057897850782400e-02
+                            else -7.1909001009637930e-03
+                        end
+                        when cosine_relative_score <= 2.7003668465317893e-01 then -1.9744945516554429e-03
+                        when tail_score <= 2.2186932649187547e-02 then -5.6739136283161684e-02
+                        else 6.1863299581689603e-02
+                    end
+                    when rp3beta_relative_score <= 2.9477469843728038e-01 then -2.6531437046998920e-02
+                    else -7.3093460912110553e-02
+                end
+                else -1.1405078772484731e-03
+            end
+            else 9.2805151208371957e-03
+        end
+        else -9.4330795606271754e-03
+    end
+    + case
+        when rp3beta_rank <= 1.5350000000000003e+02 then case
+            when artist_seed_count <= 1.5000000000000002e+00 then case
+                when tail_score <= 2.4349031687348410e-01 then case
+                    when cooccurrence_score <= 3.7582462048042949e-02 then 6.5168845170835488e-02
+                    when artists_rank <= 4.2650000000000006e+02 then case
+                        when cooccurrence_score <= 5.1637232408566887e-02 then -1.1157504023835492e-01
+                        else 1.1876583696638361e-02
+                    end
+                    when cosine_score <= 6.6670086739451337e-02 then case
+                        when cosine_relative_score <= 3.3851919051612150e-01 then -1.5790283174312796e-02
+                        else -7.6412186626047263e-02
+                    end
+                    when cosine_score <= 6.7235666386286974e-02 then 4.7235474519626522e-02
+                    when als_relative_score <= 9.2546973928835685e-01 then -2.2128864514083294e-03
+                    when cosine_score <= 2.9417865692612261e-01 then -3.4522388474014745e-02
+                    else 3.3195420708466011e-02
+                end
+                when cooccurrence_relative_score <= 8.3369233426409106e-01 then 7.7623405641529036e-03
+                else 1.8094298918202009e-02
+            end
+            when tail_relative_score <= 3.6484307817595280e-01 then -1.0242675936223305e-03
+            when neighbours_score <= 4.3282634731946584e-01 then 3.8885661163720622e-02
+            when artist_seed_count <= 2.0000000000000004e+01 then 1.4480629969476229e-02
+            else 4.4468396997512205e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when cooccurrence_score <= 4.4959051717592624e-02 then case
+                when artists_rank <= 1.5450000000000003e+02 then case
+                    when cooccurrence_rank <= 1.0755000000000002e+03 then -2.7613570794873112e-02
+                    when als_relative_score <= 3.8375221587262348e-01 then -1.5088886547377760e-03
+                    else 2.9855569692243775e-02
+                end
+                when als_score <= 4.2767515406012544e-03 then case
+                    when als_relative_score <= 5.3695838695806741e-01 then case
+                        when als_rank <= 1.8050000000000003e+02 then case
+                            when als_score <= 2.5623860722134856e-07 then 4.8699415550843901e-02
+                            else -7.0401837971999559e-02
+                        end
+                        when titles_rank <= 2.1450000000000003e+02 then -1.0361932211806597e-02
+                        else -2.6312471007737859e-02
+                    end
+                    else -6.5770744960898950e-02
+                end
+                when cosine_relative_score <= 4.2481895023215149e-01 then case
+                    when cosine_rank <= 1.4050000000000003e+02 then case
+                        when neighbours_rank <= 3.7650000000000006e+02 then -4.5958073887985444e-02
+                        else 6.4354351938223045e-02
+                    end
+                    when ease_rank <= 6.9650000000000011e+02 then -1.7621369003826610e-02
+                    else -4.5781122155558567e-03
+                end
+                else -5.6250260271028113e-02
+            end
+            when als_rank <= 2.7150000000000006e+02 then 2.3846458918585302e-04
+            else -6.3409001103474864e-03
+        end
+        else 1.1381656161878917e-02
+    end
+    + case
+        when rp3beta_rank <= 1.1050000000000001e+02 then case
+            when als_relative_score <= 6.9574114606630844e-01 then case
+                when cosine_relative_score <= 9.9974053027326748e-01 then case
+                    when artists_score <= 2.2315868613158994e+01 then case
+                        when neighbours_score <= 4.6961784318459383e-02 then case
+                            when cooccurrence_rank <= 2.4500000000000004e+01 then -8.7796721568839442e-02
+                            when als_relative_score <= 6.2721366275547175e-01 then case
+                                when als_rank <= 1.0650000000000001e+02 then -6.4554798903283736e-02
+                                else -9.8096929667206480e-03
+                            end
+                            else 2.7921218344667958e-02
+                        end
+                        else 3.0135367579869009e-03
+                    end
+                    else 2.3883516796110862e-02
+                end
+                else 2.5241404542769498e-02
+            end
+            when rp3beta_score <= 5.0530482846514561e-02 then 1.0875328597032968e-02
+            else 2.1859984154804595e-02
+        end
+        when artists_rank <= 2.6650000000000006e+02 then case
+            when artists_relative_score <= 9.9738901609638853e-01 then case
+                when artists_relative_score <= 8.9840816192829159e-02 then 1.8007052216963498e-02
+                when artists_score <= 2.4698144882790938e+01 then case
+                    when als_relative_score <= 3.7936585730862832e-01 then -3.6480490968382644e-03
+                    else 6.8712767396908849e-03
+                end
+                else 1.7705478587648409e-02
+            end
+            when artists_rank <= 1.5000000000000002e+00 then 1.4291578520338192e-02
+            else 5.1092862539981292e-02
+        end
+        when als_score <= 1.6268547624349598e-02 then case
+            when cooccurrence_score <= 4.4959051717592624e-02 then case
+                when titles_rank <= 1.1250000000000001e+02 then -5.0221936852226715e-03
+                when cosine_relative_score <= 4.2952329326477151e-01 then case
+                    when cosine_relative_score <= 4.1940220569297398e-01 then case
+                        when als_score <= 4.8749154666438704e-04 then case
+                            when als_rank <= 7.0950000000000011e+02 then -4.6136773424714630e-02
+                            when als_relative_score <= 3.2908480736163942e-01 then -2.6606298016058180e-02
+                            else 4.8482924449863067e-02
+                        end
+                        else -1.6098613919816044e-02
+                    end
+                    else 6.1404372425146118e-02
+                end
+                else -6.3219061765925247e-02
+            end
+            when track_playlist_count <= 5.5000000000000009e+00 then case
+                when cooccurrence_relative_score <= 3.6362003978581919e-01 then -3.1828046625975416e-02
+                when track_playlist_count <= 2.5000000000000004e+00 then 1.8476376807122514e-02
+                else -7.0896813836501635e-02
+            end
+            else -3.0989567542545047e-03
+        end
+        when track_playlist_count <= 1.5000000000000002e+00 then -1.7971462903751106e-02
+        when cooccurrence_score <= 2.3767734783323130e-01 then case
+            when ease_rank <= 5.6500000000000007e+01 then -1.8821937155748324e-02
+            when als_rank <= 3.2500000000000007e+01 then 1.2036607338593554e-02
+            else -5.1886929785621184e-03
+        end
+        else 1.0506904316108742e-03
+    end
+    + case
+        when als_rank <= 5.2500000000000007e+01 then case
+            when generator_count <= 7.5000000000000009e+00 then case
+                when als_score <= 1.4907575212419035e-02 then case
+                    when ease_rank <= 1.0750000000000001e+02 then -9.6627777977418339e-02
+                    when track_playlist_count <= 1.0500000000000002e+01 then 1.2395119742144349e-02
+                    else -5.4320810428959504e-02
+                end
+                else 5.6169342742846025e-03
+            end
+            when tail_rank <= 1.9500000000000004e+01 then 1.8419718788620098e-02
+            when ease_rank <= 4.5000000000000009e+00 then case
+                when track_playlist_count <= 5.7500000000000007e+01 then -1.1378687263080008e-01
+                else 3.5292534294846427e-03
+            end
+            else 9.4517702941709775e-03
+        end
+        when artists_rank <= 2.0050000000000003e+02 then case
+            when track_playlist_count <= 6.5000000000000009e+00 then case
+                when artists_relative_score <= 7.2877411909577650e-01 then case
+                    when cosine_relative_score <= 8.6348407432665281e-02 then 1.3364281556002603e-03
+                    else 1.3020911876534839e-02
+                end
+                else 2.9608400105682570e-02
+            end
+            when als_relative_score <= 1.1217987448846918e-01 then -2.3271145922100538e-02
+            else -1.2548484864098345e-03
+        end
+        when als_score <= 4.2767515406012544e-03 then case
+            when neighbours_rank <= 1.6825000000000002e+03 then -6.6126006853129173e-03
+            when titles_relative_score <= 4.5093142329499136e-01 then -2.7451618769259431e-02
+            else -1.2072148130487593e-02
+        end
+        when track_playlist_count <= 1.5000000000000002e+00 then case
+            when tail_rank <= 5.1500000000000007e+01 then 1.1150917468163881e-02
+            else -1.9706379033616727e-02
+        end
+        when cooccurrence_score <= 2.3767734783323130e-01 then case
+            when titles_rank <= 5.7750000000000011e+02 then case
+                when als_score <= 2.0291972905397419e-02 then 2.0282208381798603e-02
+                else -1.9454259041819782e-03
+            end
+            when rp3beta_relative_score <= 7.7839912089724217e-01 then case
+                when cosine_relative_score <= 5.7988365596297509e-01 then case
+                    when cosine_relative_score <= 5.1996623730365699e-01 then case
+                        when cosine_relative_score <= 4.3539811628651803e-01 then -5.7224194247160352e-03
+                        when cosine_rank <= 1.2450000000000001e+02 then -1.0748808867353870e-02
+                        else -4.9018277890387638e-02
+                    end
+                    when als_relative_score <= 4.9355819503212622e-01 then -6.7497069217220792e-03
+                    when rp3beta_score <= 3.6270000885603596e-03 then 5.8385380458018568e-02
+                    else -4.5509521802174928e-02
+                end
+                when ease_rank <= 2.8500000000000004e+01 then -2.6665327148219405e-03
+                else -6.1880421232007467e-02
+            end
+            when track_playlist_count <= 2.5000000000000004e+00 then -7.0748337636323266e-02
+            else 2.8367165596432761e-02
+        end
+        else 9.3235728515867985e-04
+    end
+    + case
+        when rp3beta_rank <= 1.8050000000000003e+02 then case
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when als_relative_score <= 6.6746144439932953e-01 then case
+                    when cosine_relative_score <= 9.9974053027326748e-01 then 1.9714676818518868e-03
+                    else 2.2091029798091612e-02
+                end
+                when titles_score <= 5.4972472182585639e+00 then case
+                    when tail_score <= 3.5560276696088876e-02 then case
+                        when als_score <= 1.6852118074893954e-01 then -7.2110849764432161e-02
+                        else 6.0974262417800934e-02
+                    end
+                    else 8.4199862200829145e-03
+                end
+                when als_relative_score <= 9.2546973928835685e-01 then 1.2820412158465262e-02
+                else 2.5508312515884014e-02
+            end
+            else 4.5978721272095471e-02
+        end
+        when artists_rank <= 1.0500000000000002e+01 then case
+            when track_playlist_count <= 1.5500000000000002e+01 then 1.8131916327171625e-02
+            else -1.0369598239231309e-02
+        end
+        when als_score <= 1.8628897145390514e-02 then case
+            when als_relative_score <= 4.2991295857704837e-01 then case
+                when artists_rank <= 2.6450000000000006e+02 then case
+                    when track_playlist_count <= 4.5000000000000009e+00 then case
+                        when seed_count <= 2.4500000000000004e+01 then -5.6960763202741210e-03
+                        else 9.3618052200249904e-03
+                    end
+                    else -1.7886570684648204e-02
+                end
+                when track_playlist_count <= 2.5000000000000004e+00 then case
+                    when ease_relative_score <= 4.5158135198725002e-01 then -2.7299222873946389e-02
+                    when cooccurrence_score <= 4.7141707962276652e-02 then -5.6819610987476746e-02
+                    else 6.9646147453827675e-02
+                end
+                when titles_rank <= 1.0500000000000002e+01 then case
+                    when titles_score <= 1.4765256741792394e+01 then -5.5117202061124387e-02
+                    else 3.4125171297958598e-02
+                end
+                else -1.0225388859000371e-02
+            end
+            when titles_score <= 5.7490103789007536e+00 then case
+                when als_score <= 1.8483815011904883e-07 then -5.5155503386732085e-02
+                when cooccurrence_rank <= 3.4350000000000006e+02 then -6.3656762945628317e-02
+                when seed_count <= 2.0500000000000004e+01 then -1.4470378383287600e-02
+                else -5.5708175227755431e-02
+            end
+            when track_playlist_count <= 2.4500000000000004e+01 then 3.2420866070507801e-02
+            else -8.2915561604873650e-02
+        end
+        when cosine_relative_score <= 1.3268298924916705e-01 then case
+            when artist_seed_count <= 2.0000000000000004e+01 then -7.5109682709406213e-03
+            else 5.4392462830457261e-02
+        end
+        when ease_rank <= 8.6950000000000011e+02 then case
+            when als_relative_score <= 7.8849766694274348e-01 then -1.8865473652288302e-03
+            when neighbours_relative_score <= 5.9610074368920307e-01 then 3.0028960720055783e-02
+            else -8.3630535280971516e-02
+        end
+        else 1.0528530144338659e-02
+    end
+    + case
+        when als_rank <= 8.1500000000000014e+01 then case
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when tail_score <= 9.1028319163680826e-01 then case
+                    when als_score <= 7.6553628314286479e-03 then -4.7786813131200881e-02
+                    when tail_score <= 8.4096328470507326e-02 then case
+                        when rp3beta_score <= 1.0080023078444151e-03 then case
+                            when cosine_relative_score <= 2.2214078760412656e-01 then 6.9399819570416460e-04
+                            when cooccurrence_rank <= 7.9150000000000011e+02 then 1.4577948118653442e-02
+                            else 6.2091085476617416e-02
+                        end
+                        when titles_rank <= 2.0500000000000004e+01 then 3.3055547605489538e-02
+                        when tail_rank <= 6.7500000000000014e+01 then -2.6323057318745791e-02
+                        else -2.9598413261164415e-03
+                    end
+                    when track_playlist_count <= 2.2500000000000004e+01 then case
+                        when als_relative_score <= 9.2546973928835685e-01 then case
+                            when artists_score <= 2.9142135623730954e+00 then case
+                                when als_score <= 1.7987191677093509e-02 then -8.9674200128117443e-02
+                                else 6.4143993644030783e-03
+                            end
+                            when als_score <= 5.8928048238158233e-02 then 4.0269430267071547e-02
+                            else 1.3067287168759859e-02
+                        end
+                        else 2.4831020741255552e-02
+                    end
+                    when tail_score <= 3.1206022191871879e-01 then case
+                        when cosine_score <= 1.1399257724902136e-01 then 3.6441301330837499e-02
+                        else -2.3112628066253612e-03
+                    end
+                    else 7.5363880342321421e-03
+                end
+                else 2.0290848582134865e-02
+            end
+            else 5.1389312327838249e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when cosine_relative_score <= 9.4576405837367497e-02 then case
+                when artists_rank <= 2.5000000000000004e+00 then case
+                    when seed_count <= 2.4500000000000004e+01 then 3.4638348142351824e-02
+                    when artist_seed_count <= 2.5000000000000004e+00 then -1.1474512213883210e-01
+                    else 2.9599629457933731e-02
+                end
+                when als_score <= 5.1010486204177150e-03 then case
+                    when als_relative_score <= 5.0614836305997979e-01 then -1.5449801075911455e-02
+                    else -4.9144526629091509e-02
+                end
+                else -7.3116003342668422e-03
+            end
+            when artists_rank <= 3.0250000000000006e+02 then 3.3219408155342649e-03
+            when track_playlist_count <= 1.5000000000000002e+00 then case
+                when tail_rank <= 3.9500000000000007e+01 then case
+                    when als_rank <= 1.6250000000000003e+02 then -5.8178556390962990e-02
+                    else 2.0903055032395937e-02
+                end
+                else -1.9672944733728551e-02
+            end
+            else -2.1108282700619207e-03
+        end
+        when ease_score <= 3.9350291351156353e-03 then case
+            when cooccurrence_rank <= 1.0515000000000002e+03 then 3.5416140530669292e-02
+            else 1.1025709708582731e-02
+        end
+        else -8.0342590297182359e-04
+    end
+    + case
+        when rp3beta_rank <= 1.8050000000000003e+02 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when als_relative_score <= 6.8108719166248288e-01 then case
+                    when ease_relative_score <= 9.9967753411900173e-01 then case
+                        when cooccurrence_score <= 3.7192107741800658e-02 then 5.2833211455233453e-02
+                        when cooccurrence_score <= 7.6113352114314914e-02 then case
+                            when als_relative_score <= 4.6297875029750502e-01 then case
+                                when ease_rank <= 5.0350000000000006e+02 then -4.4044772801220933e-02
+                                else 1.1678153828773401e-03
+                            end
+                            when rp3beta_rank <= 1.7250000000000003e+02 then case
+                                when cosine_score <= 7.1921721980673953e-02 then -4.1963576880407916e-02
+                                when cooccurrence_score <= 4.1360988131313038e-02 then 6.5189199118474289e-02
+                                else -1.0945584204895603e-03
+                            end
+                            else 6.1910195356489589e-02
+                        end
+                        when cooccurrence_score <= 7.9025959595985532e-02 then case
+                            when tail_score <= 6.2071624677224498e-02 then 4.8681133104795354e-02
+                            else -6.0636357834801327e-02
+                        end
+                        when neighbours_score <= 9.0946941626726723e+00 then 5.2569745646699332e-04
+                        else 1.0504684279625391e-02
+                    end
+                    else 2.2685892301371316e-02
+                end
+                when als_relative_score <= 9.2546973928835685e-01 then case
+                    when tail_score <= 3.4090616353751346e-01 then 3.8120222177758624e-03
+                    else 1.2240985636065696e-02
+                end
+                when titles_score <= 2.0045217675144805e+01 then 1.2870084963696371e-02
+                else 3.0312721819065792e-02
+            end
+            when neighbours_score <= 4.3282634731946584e-01 then 4.0673512392197450e-02
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when tail_rank <= 6.7500000000000014e+01 then 1.8280970460370451e-02
+                else -9.2259200329806342e-03
+            end
+            else 4.0790889684143537e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when als_score <= 9.6778380684554594e-03 then case
+                when artists_rank <= 3.2500000000000007e+01 then 3.9654244806158782e-03
+                when als_relative_score <= 3.6283412879343974e-01 then -1.3696209291781163e-02
+                when titles_relative_score <= 1.7905763056195276e-01 then -3.4897706192419206e-02
+                else 1.4616984744334231e-02
+            end
+            when als_relative_score <= 2.7286408673295848e-01 then -7.7228762596826626e-03
+            when titles_relative_score <= 3.7285721584520831e-01 then case
+                when tail_relative_score <= 7.1969564148592835e-01 then -2.1659213926442820e-03
+                else -7.3542252452078224e-02
+            end
+            else 1.2036203475729465e-02
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when seed_count <= 2.0500000000000004e+01 then 2.3733226606167928e-02
+            else -1.0711927400316405e-02
+        end
+        else 3.2044621747411385e-02
+    end
+    + case
+        when generator_count <= 7.5000000000000009e+00 then case
+            when artists_rank <= 3.5000000000000004e+00 then 2.5728945887008983e-02
+            when neighbours_relative_score <= 9.3785908421227984e-02 then case
+                when artists_rank <= 3.4050000000000006e+02 then case
+                    when artists_relative_score <= 1.7968163238565832e-01 then case
+                        when seed_count <= 2.3500000000000004e+01 then case
+                            when als_relative_score <= 1.2128664861153189e-01 then -1.5014596895220139e-02
+                            else 1.5093502059998079e-02
+                        end
+                        when artists_rank <= 1.4850000000000003e+02 then 2.2288327831240875e-02
+                        when artists_rank <= 3.3850000000000006e+02 then case
+                            when ease_relative_score <= 1.1709734952145552e-01 then -3.1200114320425387e-03
+                            when cosine_score <= 6.6419574349970645e-02 then 1.5252068407890149e-01
+                            else 2.3431534687643387e-02
+                        end
+                        else 1.2640763880861650e-01
+                    end
+                    else -5.2206248872534765e-03
+                end
+                when als_score <= 4.2767515406012544e-03 then case
+                    when titles_relative_score <= 2.7941100173811301e-01 then case
+                        when cooccurrence_score <= 3.6407914038166629e-02 then -3.1024716806787856e-02
+                        else -1.3774249633978218e-02
+                    end
+                    when titles_relative_score <= 2.8412902012495095e-01 then 1.0930343618518411e-01
+                    when track_playlist_count <= 1.3950000000000003e+02 then -1.3008346085648791e-02
+                    else 8.4623841625101726e-02
+                end
+                when cooccurrence_relative_score <= 3.8842839732737150e-01 then case
+                    when titles_relative_score <= 9.9849897007600186e-01 then case
+                        when track_playlist_count <= 1.5000000000000002e+00 then -2.2607506532634800e-02
+                        else -7.3273227124569396e-03
+                    end
+                    when titles_score <= 1.4765256741792394e+01 then -2.0981472383910599e-02
+                    else 7.2288270048954023e-02
+                end
+                else -9.9557502924067218e-02
+            end
+            when als_score <= 2.2540332376956942e-01 then case
+                when ease_relative_score <= 6.2924115418707974e-02 then 1.2342593874095378e-02
+                when titles_rank <= 2.6350000000000006e+02 then 1.0278738366601753e-02
+                when als_rank <= 4.5000000000000009e+00 then case
+                    when neighbours_score <= 1.3292886411277768e-01 then case
+                        when cooccurrence_relative_score <= 6.3652041681215943e-01 then case
+                            when rp3beta_rank <= 7.1500000000000014e+01 then 3.4743057680816286e-02
+                            else -6.5668526906717498e-02
+                        end
+                        else -9.9751821549072708e-02
+                    end
+                    else 1.6660903578867497e-02
+                end
+                else -2.8904969452765456e-03
+            end
+            else 7.6058404784616063e-03
+        end
+        when artist_seed_count <= 1.2500000000000002e+01 then case
+            when tail_relative_score <= 5.2586700304368139e-01 then 4.0348181189044791e-03
+            else 1.3309511748581302e-02
+        end
+        when artists_rank <= 1.3500000000000002e+01 then 4.5369200443335950e-02
+        else 1.4342358519402515e-02
+    end
+    + case
+        when als_rank <= 8.5500000000000014e+01 then case
+            when tail_score <= 2.8807603552515848e-01 then case
+                when artists_rank <= 2.6500000000000004e+01 then case
+                    when als_score <= 6.6212389618158354e-02 then 2.9643756159021224e-02
+                    else 1.3667113316212002e-03
+                end
+                when als_score <= 1.7325216904282573e-02 then case
+                    when titles_rank <= 4.2500000000000007e+01 then 2.8510507274892544e-02
+                    else -2.5793709836426162e-02
+                end
+                when rp3beta_score <= 9.4163762671950685e-04 then case
+                    when tail_relative_score <= 1.4552777941781828e-01 then 9.6635775927429458e-05
+                    when track_playlist_count <= 1.6500000000000004e+01 then 5.4168404950636663e-02
+                    else 7.6211901013214086e-03
+                end
+                else 1.5198001568616859e-03
+            end
+            when als_rank <= 8.5000000000000018e+00 then 1.6887089743630401e-02
+            else 7.5345973013023248e-03
+        end
+        when artists_rank <= 3.4050000000000006e+02 then case
+            when track_playlist_count <= 6.5000000000000009e+00 then case
+                when artists_rank <= 7.5000000000000009e+00 then case
+                    when artists_score <= 3.3903632027465775e+00 then case
+                        when ease_rank <= 4.4500000000000007e+01 then -1.1701936908668963e-01
+                        else 7.5948550061835027e-03
+                    end
+                    else 2.9581744745225316e-02
+                end
+                when cosine_relative_score <= 8.6348407432665281e-02 then case
+                    when artists_relative_score <= 8.0936973739755322e-02 then case
+                        when artists_rank <= 3.3850000000000006e+02 then 1.4489281403076669e-02
+                        when artists_relative_score <= 7.7498436312459118e-02 then -2.5346016750854985e-02
+                        else 3.0523527065821404e-01
+                    end
+                    else -3.9020026686940263e-03
+                end
+                when cosine_rank <= 1.7465000000000002e+03 then 9.4879837881624695e-03
+                else 7.1598626308678665e-02
+            end
+            when titles_relative_score <= 4.8976490794590904e-01 then case
+                when als_score <= 3.9355255663394935e-02 then -2.0293505982239557e-02
+                else -3.3184394953177663e-03
+            end
+            else 2.6393050425696563e-02
+        end
+        when neighbours_score <= 1.8307219218487606e-02 then case
+            when titles_relative_score <= 4.4509210553788997e-01 then case
+                when als_score <= 5.1010486204177150e-03 then -2.4293779248553624e-02
+                when neighbours_rank <= 9.2500000000000014e+01 then case
+                    when als_rank <= 1.3050000000000003e+02 then 6.1625324957929953e-02
+                    else -5.3800445584303004e-02
+                end
+                when ease_rank <= 5.9150000000000011e+02 then -3.6002820122131414e-02
+                when tail_rank <= 2.4650000000000003e+02 then 3.9430631584958381e-02
+                else -1.0008352059410187e-02
+            end
+            else -5.1361631453234792e-04
+        end
+        when als_rank <= 7.0150000000000011e+02 then -2.0846571586103381e-03
+        else -8.8747477349958009e-03
+    end
+    + case
+        when als_rank <= 5.2500000000000007e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when als_score <= 1.5276751946657898e-02 then case
+                    when als_rank <= 2.4500000000000004e+01 then -2.3134541813096716e-03
+                    else -5.6345811886332399e-02
+                end
+                when als_rank <= 8.5000000000000018e+00 then 1.2771957394893530e-02
+                else 5.2417754015410649e-03
+            end
+            else 2.5726020423886393e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when cosine_relative_score <= 8.6348407432665281e-02 then case
+                when artists_relative_score <= 9.1241878893098327e-01 then case
+                    when als_score <= 5.1010486204177150e-03 then case
+                        when als_rank <= 4.4950000000000006e+02 then case
+                            when track_playlist_count <= 9.5000000000000018e+00 then case
+                                when als_score <= 1.5309361600657215e-07 then -5.5247443714578043e-02
+                                when track_playlist_count <= 2.5000000000000004e+00 then -6.4940517791905225e-02
+                                when als_rank <= 1.4150000000000003e+02 then -7.6459257457018606e-02
+                                else 1.6954739251493319e-02
+                            end
+                            when als_rank <= 5.9500000000000007e+01 then 5.4641537818833678e-02
+                            else -5.9654680237147095e-02
+                        end
+                        when als_rank <= 4.5250000000000006e+02 then 7.4058328184969463e-02
+                        else -1.2320115726652701e-02
+                    end
+                    when titles_rank <= 3.0500000000000004e+01 then case
+                        when titles_score <= 1.0047309960760131e+01 then -7.8950751370898894e-02
+                        else 3.0367653862858675e-02
+                    end
+                    else -7.2747746412952369e-03
+                end
+                else 2.8071147067505815e-02
+            end
+            when artist_seed_count <= 1.0000000180025095e-35 then case
+                when track_playlist_count <= 1.5000000000000002e+00 then case
+                    when rp3beta_score <= 3.1746535664818900e-03 then case
+                        when als_score <= 9.3372748233377951e-03 then -5.2503740425189883e-02
+                        else -1.9638745921257875e-02
+                    end
+                    when titles_rank <= 8.4500000000000014e+01 then 3.0105496168281193e-02
+                    when cosine_rank <= 1.5475000000000002e+03 then -8.8460806187852081e-03
+                    else 1.0051189072412939e-01
+                end
+                else -1.4854027088574602e-03
+            end
+            when artists_score <= 3.2394512252618903e+00 then 1.0486891577356251e-02
+            when cooccurrence_relative_score <= 7.1397203008591525e-01 then -3.3005981710411691e-03
+            else 3.1245157572906496e-02
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when seed_count <= 2.0500000000000004e+01 then case
+                when ease_score <= 4.4839641168075168e-03 then 2.8009921708170883e-02
+                else -1.7120136166776795e-02
+            end
+            when neighbours_relative_score <= 6.2283779187729083e-01 then -8.9581938490035564e-03
+            else 2.5180953450148133e-02
+        end
+        else 3.2996739140213810e-02
+    end
+    + case
+        when generator_count <= 7.5000000000000009e+00 then case
+            when tail_score <= 7.5424942423078373e-02 then case
+                when artist_seed_count <= 4.5000000000000009e+00 then case
+                    when als_score <= 6.0199860017746696e-03 then case
+                        when als_relative_score <= 3.4409785423408645e-01 then case
+                            when rp3beta_relative_score <= 9.9982922732888213e-01 then -1.0917920238296011e-02
+                            else 3.1466078787478528e-02
+                        end
+                        when track_playlist_count <= 9.5000000000000018e+00 then -1.3968289673317882e-02
+                        else -4.7886670957963506e-02
+                    end
+                    when titles_rank <= 5.7750000000000011e+02 then 6.3400811332084547e-03
+                    when cosine_relative_score <= 5.3464940329959287e-01 then case
+                        when neighbours_relative_score <= 6.8670253576129958e-01 then -5.6878755866410164e-03
+                        when als_relative_score <= 3.3565398211035841e-01 then 5.8739228816243876e-02
+                        else -4.0524647067288165e-02
+                    end
+                    when neighbours_relative_score <= 8.6781183689713359e-01 then case
+                        when track_playlist_count <= 4.5000000000000009e+00 then -5.4437714681867193e-02
+                        when als_score <= 1.8298623152077201e-02 then case
+                            when cosine_rank <= 1.3250000000000003e+02 then 4.1471151305916942e-02
+                            else -9.0679959944402547e-02
+                        end
+                        when tail_relative_score <= 3.3846134355750940e-01 then -3.2607441475386006e-03
+                        else -6.7885360237959463e-02
+                    end
+                    when cosine_rank <= 2.0500000000000004e+01 then case
+                        when als_score <= 1.5276751946657898e-02 then -8.0220605905709050e-02
+                        else 4.4441307946778134e-02
+                    end
+                    when als_relative_score <= 6.2721366275547175e-01 then -5.7009266064602930e-02
+                    else 1.4581083750545190e-03
+                end
+                when seed_count <= 2.4500000000000004e+01 then 2.2864558425221369e-02
+                when artist_seed_count <= 2.3500000000000004e+01 then -1.4420167722850753e-02
+                else 2.7298930638787917e-02
+            end
+            when tail_score <= 3.1206022191871879e-01 then -4.5592817664969203e-04
+            else 6.4817602405888158e-03
+        end
+        when tail_relative_score <= 5.2586700304368139e-01 then case
+            when artist_seed_count <= 2.0000000000000004e+01 then 2.7264315011093282e-03
+            else 4.4045188053656620e-02
+        end
+        when track_playlist_count <= 1.6500000000000004e+01 then 2.0565782689613499e-02
+        when tail_score <= 7.3357973398421072e-01 then case
+            when seed_count <= 2.2500000000000004e+01 then 1.2339544043318034e-02
+            when ease_score <= 6.3481078907020273e-03 then -1.4454871750009995e-01
+            when neighbours_relative_score <= 9.9987532618930430e-01 then 2.3437247544163087e-03
+            else -5.0371966862988705e-02
+        end
+        when neighbours_relative_score <= 9.9987532618930430e-01 then 1.2678396715258396e-02
+        else 3.7978513851534806e-02
+    end
+    + case
+        when als_relative_score <= 5.8119701466515605e-01 then case
+            when artists_relative_score <= 9.9738901609638853e-01 then case
+                when cosine_relative_score <= 8.6348407432665281e-02 then case
+                    when artists_rank <= 3.4500000000000007e+01 then case
+                        when track_playlist_count <= 4.5000000000000009e+00 then 5.5893059573062865e-03
+                        else -1.4393458618214172e-02
+                    end
+                    when als_relative_score <= 1.2128664861153189e-01 then -1.5030765749129996e-02
+                    when titles_relative_score <= 2.2827056936462622e-01 then case
+                        when artists_rank <= 4.6850000000000006e+02 then 3.3864798304055546e-03
+                        else -1.0704715114922100e-02
+                    end
+                    else 6.8742466158359097e-03
+                end
+                when artists_rank <= 5.1250000000000011e+02 then case
+                    when track_playlist_count <= 1.2500000000000002e+01 then case
+                        when cosine_rank <= 1.9165000000000002e+03 then 9.5201321180929215e-03
+                        else 8.1873721174866895e-02
+                    end
+                    else -4.6801185928551552e-03
+                end
+                when track_playlist_count <= 3.5000000000000004e+00 then case
+                    when cooccurrence_score <= 5.7422060691980477e-02 then -2.1532647245549399e-02
+                    when tail_score <= 5.1298713320738334e-02 then case
+                        when tail_rank <= 5.1500000000000007e+01 then 3.4730675881114184e-02
+                        when tail_rank <= 1.5750000000000003e+02 then -4.8373062086294091e-02
+                        when cosine_score <= 8.2252888383781878e-02 then 3.5970626374062786e-02
+                        else -1.0089958525980405e-03
+                    end
+                    else -1.0407688534720240e-02
+                end
+                else -9.7468832431784897e-04
+            end
+            when rp3beta_rank <= 1.0195000000000001e+03 then 5.1938003536830899e-03
+            else 3.9590938151415629e-02
+        end
+        when tail_score <= 2.2801525520856621e-02 then -1.8019137773035265e-02
+        when rp3beta_score <= 5.0530482846514561e-02 then case
+            when artists_rank <= 5.8500000000000007e+01 then case
+                when track_playlist_count <= 9.5000000000000018e+00 then 2.5261946468323540e-02
+                when artists_relative_score <= 3.2208483566067397e-01 then 2.6466651279648576e-02
+                else 3.7829692935127529e-03
+            end
+            when tail_score <= 2.1343956955193988e-01 then case
+                when ease_relative_score <= 5.0596255575376869e-01 then case
+                    when cooccurrence_relative_score <= 5.1822864266483271e-01 then 5.0475905992482372e-03
+                    else 2.5060094357742729e-02
+                end
+                when track_playlist_count <= 2.4500000000000004e+01 then -3.2031675580541452e-03
+                else -2.5264157193599660e-02
+            end
+            when tail_rank <= 4.5000000000000009e+00 then case
+                when tail_score <= 2.1868852372124062e-01 then 6.0041674855295712e-02
+                else 1.5428459038152013e-02
+            end
+            else 6.0781713503141625e-03
+        end
+        when titles_rank <= 4.8850000000000006e+02 then 2.7296323381278038e-02
+        else 9.1085913494764453e-03
+    end
+    + case
+        when neighbours_rank <= 3.2500000000000007e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when rp3beta_score <= 3.5967672159587581e-03 then case
+                    when rp3beta_rank <= 7.1500000000000014e+01 then -5.5715683481195155e-02
+                    when rp3beta_relative_score <= 3.9942124018738223e-01 then case
+                        when neighbours_score <= 1.1297565006260303e-01 then -1.0749971361581737e-01
+                        else -1.1955060485043750e-02
+                    end
+                    else 2.7309141301731871e-02
+                end
+                when tail_relative_score <= 8.4157036453539669e-01 then case
+                    when track_playlist_count <= 2.4500000000000004e+01 then 1.1207977046987732e-02
+                    else 2.9385087385082232e-03
+                end
+                when titles_relative_score <= 1.7643933501987977e-01 then 8.3852402125757491e-03
+                else 2.1305537089330976e-02
+            end
+            when artists_rank <= 3.1500000000000004e+01 then 2.8879029492158821e-02
+            else -2.4428095700929530e-02
+        end
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when als_score <= 1.8298623152077201e-02 then case
+                when artists_relative_score <= 7.9181968479685871e-01 then case
+                    when titles_rank <= 2.6500000000000004e+01 then case
+                        when titles_score <= 1.0047309960760131e+01 then -2.2881815125499770e-02
+                        when titles_score <= 1.0227447573746067e+01 then 1.9921622607926054e-01
+                        when track_playlist_count <= 3.9500000000000007e+01 then 2.9737269851102189e-02
+                        when track_playlist_count <= 1.3950000000000003e+02 then case
+                            when neighbours_relative_score <= 5.0452382185455349e-02 then -5.5757777891309292e-02
+                            else 9.0773641690926454e-03
+                        end
+                        else 8.0589470017069398e-02
+                    end
+                    else -1.0962253460044058e-02
+                end
+                when neighbours_rank <= 6.8650000000000011e+02 then -7.7365858332589743e-02
+                else 3.0225788720328790e-02
+            end
+            when als_rank <= 1.3850000000000003e+02 then case
+                when titles_relative_score <= 4.9910146506239894e-01 then case
+                    when tail_relative_score <= 5.7552409842645014e-01 then case
+                        when tail_score <= 2.3146051152158079e-02 then case
+                            when rp3beta_rank <= 6.5950000000000011e+02 then -5.0977446021024442e-02
+                            else -1.3240912495865250e-03
+                        end
+                        when cooccurrence_score <= 3.1085112867953051e-02 then 3.4957137045872354e-02
+                        when als_score <= 2.0291972905397419e-02 then -4.8019636059667595e-02
+                        else 2.9452887344020139e-03
+                    end
+                    when neighbours_score <= 1.5252512644310876e-01 then -4.6967427823608306e-02
+                    else -5.4455703221744211e-03
+                end
+                else 1.5312752824270469e-02
+            end
+            else -3.2401622873373978e-03
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when seed_count <= 2.0500000000000004e+01 then 2.4039823179903927e-02
+            else -2.9761953576391701e-03
+        end
+        else 3.2420536015503897e-02
+    end
+    + case
+        when als_relative_score <= 5.3191449719677331e-01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when cosine_relative_score <= 9.2210457176959401e-02 then case
+                    when artists_relative_score <= 9.1241878893098327e-01 then case
+                        when als_relative_score <= 1.6845193535489256e-01 then case
+                            when ease_rank <= 6.8250000000000011e+02 then -3.0390218720145790e-02
+                            else -1.1523787038213299e-02
+                        end
+                        else -6.2640639058225674e-03
+                    end
+                    else 2.7031085060644628e-02
+                end
+                when als_score <= 3.9865922182798393e-02 then case
+                    when ease_score <= 7.9995271664204848e-04 then case
+                        when als_rank <= 1.4850000000000003e+02 then case
+                            when track_playlist_count <= 8.5000000000000018e+00 then 5.6150676198066234e-02
+                            when tail_rank <= 4.0550000000000006e+02 then -8.3528048772943675e-02
+                            else 4.3900159191582388e-03
+                        end
+                        else 4.2565041376671161e-04
+                    end
+                    when neighbours_score <= 2.6624081404860802e-02 then case
+                        when als_relative_score <= 4.7316596314869036e-01 then -2.8019111762895083e-02
+                        when als_relative_score <= 4.8646844233720604e-01 then case
+                            when cosine_score <= 6.9149239763974260e-02 then 7.8546601371789079e-02
+                            else -3.8806371383385149e-02
+                        end
+                        when tail_rank <= 3.1500000000000004e+01 then 5.3367474026619947e-02
+                        else -4.4433763051574052e-02
+                    end
+                    else -5.2002863921306363e-03
+                end
+                else -4.2160493959391787e-04
+            end
+            when als_score <= 8.7841548025608077e-02 then case
+                when als_rank <= 5.6750000000000011e+02 then 3.1543343182894167e-02
+                when als_relative_score <= 2.3475792108640292e-01 then 1.3104790659819031e-02
+                else -3.4797330843482958e-02
+            end
+            else -6.9639721456274317e-03
+        end
+        when artist_seed_count <= 1.2500000000000002e+01 then case
+            when tail_score <= 8.5852743264392614e-02 then case
+                when cosine_rank <= 2.0500000000000004e+01 then case
+                    when als_score <= 1.5274725854396823e-01 then -5.1834829578155966e-02
+                    else 1.7442730527873092e-02
+                end
+                when als_score <= 7.6553628314286479e-03 then -3.3578150599177854e-02
+                when artists_rank <= 2.0650000000000003e+02 then 1.5773624047258735e-02
+                when seed_count <= 2.0500000000000004e+01 then 3.2839645503915946e-03
+                when tail_relative_score <= 3.7730036217516694e-01 then case
+                    when neighbours_score <= 1.2573914263023445e-02 then -5.0590669562560843e-02
+                    else -1.5129117607975829e-03
+                end
+                else -4.4677555596043445e-02
+            end
+            when als_relative_score <= 9.2546973928835685e-01 then case
+                when als_score <= 1.6268547624349598e-02 then -1.1271103344407303e-01
+                else 6.4625601559099473e-03
+            end
+            else 1.5283443522148677e-02
+        end
+        else 3.9970063414288402e-02
+    end
+    + case
+        when tail_score <= 2.1343956955193988e-01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when cosine_relative_score <= 8.6348407432665281e-02 then case
+                    when als_score <= 4.2767515406012544e-03 then case
+                        when artists_rank <= 3.4050000000000006e+02 then case
+                            when track_playlist_count <= 3.5000000000000004e+00 then case
+                                when artists_rank <= 3.3850000000000006e+02 then 5.2919480356830833e-04
+                                else 1.3471675014469700e-01
+                            end
+                            else -2.4162387522400745e-02
+                        end
+                        when titles_score <= 8.9264548997706772e+00 then case
+                            when track_playlist_count <= 1.9500000000000004e+01 then -2.8408597904725344e-02
+                            else -9.6285808030778988e-03
+                        end
+                        when titles_score <= 9.4735136004401088e+00 then case
+                            when titles_score <= 9.4300079119452942e+00 then 1.3909682929950465e-02
+                            else 1.1440540538691009e-01
+                        end
+                        when titles_rank <= 8.5000000000000018e+00 then 2.1800287673840985e-02
+                        else -1.7266320897084179e-02
+                    end
+                    when ease_relative_score <= 3.1482092325662037e-01 then case
+                        when ease_relative_score <= 3.0670829731605215e-01 then case
+                            when ease_score <= 1.0000000180025095e-35 then case
+                                when track_playlist_count <= 4.4500000000000007e+01 then case
+                                    when titles_rank <= 8.2500000000000014e+01 then case
+                                        when titles_rank <= 8.0500000000000014e+01 then case
+                                            when titles_rank <= 3.6500000000000007e+01 then 3.3276822958582267e-02
+                                            else -3.4959476055850397e-02
+                                        end
+                                        else 1.0491222152210287e-01
+                                    end
+                                    when artists_score <= 1.2071067811865477e+00 then -4.1821266644522410e-03
+                                    else 1.2325452654924017e-02
+                                end
+                                when neighbours_rank <= 1.0995000000000002e+03 then 1.0882882650092239e-02
+                                else -4.6377685241579564e-02
+                            end
+                            else -9.0644467127003869e-03
+                        end
+                        else 5.6228367400808305e-02
+                    end
+                    else -6.8352387079344420e-02
+                end
+                else -1.5333249047498477e-03
+            end
+            when seed_count <= 2.0500000000000004e+01 then 2.2969502946494910e-02
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when ease_relative_score <= 4.9610157214713607e-01 then -1.2678647252567760e-02
+                when cosine_score <= 9.1650168559300771e-01 then 3.5062000537021833e-02
+                else -2.7012155899388320e-02
+            end
+            else 2.8432921565133870e-02
+        end
+        when artist_seed_count <= 1.2500000000000002e+01 then case
+            when tail_score <= 9.1028319163680826e-01 then case
+                when track_playlist_count <= 2.2500000000000004e+01 then case
+                    when neighbours_score <= 2.5367117667251066e-01 then -1.3260566406409430e-01
+                    when neighbours_score <= 3.1062216252822733e-01 then 4.8470693457480625e-02
+                    else 9.5946379481239175e-03
+                end
+                else 3.0146705904123806e-03
+            end
+            else 1.7757862617862389e-02
+        end
+        else 3.6497733773722014e-02
+    end
+    + case
+        when generator_count <= 7.5000000000000009e+00 then case
+            when als_score <= 7.1023873984813704e-02 then case
+                when artists_rank <= 9.2500000000000014e+01 then case
+                    when artists_relative_score <= 1.1655870225645550e-01 then 3.6031726642118032e-02
+                    when artist_seed_count <= 4.5000000000000009e+00 then case
+                        when cosine_rank <= 3.2500000000000007e+01 then 4.3334701105938817e-02
+                        when titles_rank <= 2.9150000000000006e+02 then 3.4247594208879642e-02
+                        when artists_relative_score <= 7.9181968479685871e-01 then case
+                            when artist_seed_count <= 1.5000000000000002e+00 then case
+                                when cosine_rank <= 1.4450000000000003e+02 then -7.7681427615050605e-02
+                                else -1.2903773847409261e-02
+                            end
+                            when neighbours_relative_score <= 1.2135198579501975e-01 then case
+                                when artists_relative_score <= 5.2070228605913049e-01 then 8.0697855770925538e-04
+                                else -3.9076913166240207e-02
+                            end
+                            when neighbours_score <= 1.5004951482093123e-01 then 5.2148736276168763e-02
+                            else -2.5479985300925934e-02
+                        end
+                        else 1.4902858074795978e-02
+                    end
+                    else 1.5461679353530150e-02
+                end
+                when neighbours_relative_score <= 5.4564940927739190e-02 then case
+                    when ease_rank <= 5.9150000000000011e+02 then -3.0094724728242962e-02
+                    else -9.6433906328326630e-03
+                end
+                when ease_rank <= 9.6850000000000011e+02 then case
+                    when tail_score <= 2.1420992012881734e-02 then case
+                        when als_relative_score <= 3.2062484224633725e-01 then -1.1702386168265728e-02
+                        else -3.7208013401537725e-02
+                    end
+                    else -4.7004894154031446e-03
+                end
+                else 4.6878079277126823e-03
+            end
+            when rp3beta_relative_score <= 1.3056643236195378e-01 then case
+                when cosine_relative_score <= 5.9393904499302808e-01 then -3.6768363170153265e-03
+                else -1.2518988478017476e-01
+            end
+            when neighbours_score <= 1.7174094835697054e-01 then case
+                when tail_relative_score <= 6.7853919677987051e-01 then 1.9969654399906153e-02
+                else -1.3205994088607850e-01
+            end
+            when tail_relative_score <= 9.9987413794104041e-01 then 2.1821715535760579e-03
+            else 1.9674697423877688e-02
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when cosine_relative_score <= 6.4735582754141185e-01 then 3.3549288056650001e-03
+            when track_playlist_count <= 1.6500000000000004e+01 then 1.9766354672547448e-02
+            when tail_score <= 2.5055899927821640e-01 then case
+                when rp3beta_rank <= 8.5000000000000018e+00 then case
+                    when artists_rank <= 7.5000000000000009e+00 then case
+                        when tail_relative_score <= 9.9987413794104041e-01 then -2.1194740516232771e-01
+                        else -2.6328001177160294e-02
+                    end
+                    else -3.1091758086951589e-02
+                end
+                else -3.2818917120478138e-03
+            end
+            else 1.2467104818529666e-02
+        end
+        else 4.1122045473849643e-02
+    end
+    + case
+        when tail_score <= 2.1343956955193988e-01 then case
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when artists_rank <= 3.4050000000000006e+02 then case
+                    when artists_relative_score <= 8.9840816192829159e-02 then 1.7398742437975387e-02
+                    when ease_relative_score <= 4.8769098228676216e-01 then case
+                        when artists_relative_score <= 9.9738901609638853e-01 then case
+                            when ease_relative_score <= 4.4147415238949556e-01 then -1.5269633914828280e-03
+                            when tail_score <= 6.0288101477449674e-02 then -1.1655513441072617e-01
+                            when rp3beta_relative_score <= 5.6255054783468583e-01 then -2.8012572658112447e-03
+                            else -1.2773517609731519e-01
+                        end
+                        else 2.1270230816279614e-02
+                    end
+                    when track_playlist_count <= 2.1500000000000004e+01 then case
+                        when rp3beta_score <= 2.0905933244308251e-03 then -5.8385566805553804e-02
+                        else 1.8288330382858119e-02
+                    end
+                    when tail_relative_score <= 6.7853919677987051e-01 then 2.1068839199000731e-03
+                    when tail_score <= 1.9022155784410241e-01 then -1.7508266117571658e-01
+                    else -8.2719036291186120e-03
+                end
+                when tail_score <= 1.8293086860749340e-02 then case
+                    when tail_rank <= 7.9850000000000011e+02 then -3.3940513962637302e-02
+                    when als_relative_score <= 1.8464622524795671e-01 then case
+                        when titles_score <= 8.8973533177378901e+00 then -2.2767599552352233e-02
+                        else -7.1929437628244211e-03
+                    end
+                    when titles_score <= 1.4765256741792394e+01 then -8.4048546131666440e-03
+                    else 2.2978241530696105e-02
+                end
+                when cosine_rank <= 8.5000000000000018e+00 then case
+                    when ease_rank <= 4.5000000000000009e+00 then case
+                        when track_playlist_count <= 4.9500000000000007e+01 then 4.3630474438496160e-03
+                        when tail_score <= 1.2325327270941121e-01 then -6.9520729845128949e-03
+                        else -1.4212463302428155e-01
+                    end
+                    else -4.5094751426377422e-02
+                end
+                when als_relative_score <= 2.9573169290815488e-01 then -6.3334514358593403e-03
+                when cooccurrence_score <= 2.8095301901247014e-02 then 2.9546355320262702e-02
+                when tail_rank <= 4.5000000000000009e+00 then -7.5814411704586859e-02
+                else -1.0613616255966106e-04
+            end
+            else 3.4351270592588877e-02
+        end
+        when tail_relative_score <= 7.1969564148592835e-01 then case
+            when track_playlist_count <= 1.7500000000000004e+01 then 1.1111698554073891e-02
+            else 1.7734676260756956e-03
+        end
+        when artist_seed_count <= 1.2500000000000002e+01 then case
+            when cosine_score <= 2.9417865692612261e-01 then case
+                when tail_relative_score <= 8.4157036453539669e-01 then 8.6850496575549933e-03
+                else -1.4837052915119495e-01
+            end
+            else 1.2527875967755370e-02
+        end
+        else 3.9592173535455431e-02
+    end
+    + case
+        when tail_score <= 2.7760019289979571e-01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when neighbours_relative_score <= 5.4564940927739190e-02 then case
+                    when artists_rank <= 3.4050000000000006e+02 then case
+                        when artists_rank <= 3.5000000000000004e+00 then 2.0000631062439236e-02
+                        when seed_count <= 2.4500000000000004e+01 then -1.1881633342643859e-02
+                        when artists_score <= 3.5348264453008720e+00 then case
+                            when artists_rank <= 6.5000000000000009e+00 then -1.1647599306149892e-01
+                            when ease_relative_score <= 1.9085849560625198e-01 then case
+                                when artists_rank <= 1.6050000000000003e+02 then 2.0459410155108378e-02
+                                when ease_relative_score <= 1.1878739114379226e-01 then case
+                                    when artists_rank <= 3.3850000000000006e+02 then -7.4826275264274064e-03
+                                    else 1.0412496627633581e-01
+                                end
+                                else 8.1344219835856948e-02
+                            end
+                            else -1.0424712733304234e-01
+                        end
+                        when als_rank <= 1.1755000000000002e+03 then 5.8445513404129287e-03
+                        else -2.8053376552315601e-02
+                    end
+                    when als_score <= 1.2290969491004946e-02 then -1.8789451385372153e-02
+                    when ease_relative_score <= 1.4208128562188857e-01 then -4.6489793311652655e-03
+                    else -2.8982197688878698e-02
+                end
+                when titles_relative_score <= 5.2904411456022515e-01 then case
+                    when tail_score <= 7.7822421301691785e-02 then case
+                        when ease_score <= 7.9995271664204848e-04 then 3.8502187200326666e-03
+                        when neighbours_score <= 2.3024297811463885e-02 then case
+                            when ease_relative_score <= 9.9967753411900173e-01 then case
+                                when ease_rank <= 4.9650000000000006e+02 then -3.7958211616304215e-02
+                                else -6.9541303730135803e-03
+                            end
+                            else 2.4247073529772345e-02
+                        end
+                        when artist_seed_count <= 1.5000000000000002e+00 then -5.1366011337695833e-03
+                        when track_playlist_count <= 1.5000000000000002e+00 then case
+                            when ease_relative_score <= 1.5326162868168205e-01 then -2.9076350638950345e-02
+                            when ease_score <= 1.5899721052358743e-03 then -5.9905775948264010e-02
+                            else 5.0241794667289869e-02
+                        end
+                        else -4.0804934974525411e-03
+                    end
+                    else 3.3291268255023458e-04
+                end
+                else 1.0621022221885320e-02
+            end
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when seed_count <= 2.0500000000000004e+01 then 2.1064541217325577e-02
+                when cooccurrence_score <= 1.0866604347022712e+00 then -2.6882115657753196e-03
+                else -1.9640014115614349e-01
+            end
+            else 2.9291293528813229e-02
+        end
+        when neighbours_relative_score <= 9.9987532618930430e-01 then case
+            when artist_seed_count <= 2.4500000000000004e+01 then 6.2645509150454264e-03
+            else 4.7583721901420274e-02
+        end
+        else 2.2301275721697551e-02
+    end
+    + case
+        when generator_count <= 7.5000000000000009e+00 then case
+            when als_score <= 2.2540332376956942e-01 then case
+                when artists_rank <= 3.4050000000000006e+02 then case
+                    when track_playlist_count <= 9.5000000000000018e+00 then case
+                        when artists_rank <= 4.5000000000000009e+00 then 2.2712952957547116e-02
+                        else 3.0691876622283261e-03
+                    end
+                    else -8.9763705045045623e-03
+                end
+                when tail_score <= 2.6942450672026243e-02 then case
+                    when titles_score <= 1.4721683445659917e+01 then case
+                        when als_score <= 1.6268547624349598e-02 then case
+                            when ease_rank <= 1.2015000000000002e+03 then case
+                                when ease_score <= 8.6747925655605255e-04 then -4.3714173067973983e-02
+                                else -4.4911616445848590e-03
+                            end
+                            when seed_count <= 1.7500000000000004e+01 then -9.8651736873539165e-03
+                            else -2.4536886925139421e-02
+                        end
+                        when ease_relative_score <= 3.3034777940073939e-01 then -5.5801331032763486e-03
+                        else -3.8414738765990872e-02
+                    end
+                    when titles_score <= 1.5809225508604362e+01 then 5.3352633888178271e-02
+                    else -1.8212802373979349e-03
+                end
+                when ease_score <= 7.9995271664204848e-04 then case
+                    when neighbours_rank <= 5.5750000000000011e+02 then case
+                        when tail_score <= 2.7733957996385155e-02 then 5.3859290983734709e-02
+                        when ease_rank <= 2.0350000000000003e+02 then -6.5504318692710922e-02
+                        when tail_score <= 3.1816881256426344e-02 then -1.7775373532751174e-02
+                        else 2.2007420194032453e-02
+                    end
+                    else -2.2981230647573726e-03
+                end
+                when neighbours_score <= 1.2108989143569181e-01 then case
+                    when titles_relative_score <= 2.7843207516476526e-01 then case
+                        when neighbours_relative_score <= 7.3133122255214189e-01 then case
+                            when neighbours_relative_score <= 5.9610074368920307e-01 then -9.0701008433087052e-03
+                            when als_score <= 2.3790899664163593e-02 then case
+                                when als_relative_score <= 5.1046913425960683e-01 then -5.9148953663183436e-02
+                                else 1.3410542487039401e-02
+                            end
+                            else -9.6411502908292090e-02
+                        end
+                        when neighbours_score <= 7.1819800291541072e-02 then case
+                            when neighbours_score <= 5.7281869438674422e-02 then case
+                                when cosine_score <= 7.6923076923076955e-02 then -1.0023620184256005e-01
+                                else 1.1176339004416837e-04
+                            end
+                            else 4.7720598334801467e-02
+                        end
+                        when cosine_score <= 1.8685446851100776e-01 then -1.1071305770446525e-01
+                        else 1.4418851076398998e-02
+                    end
+                    else 2.2492669364011522e-02
+                end
+                else -1.1020019929077654e-03
+            end
+            else 6.6923383719571065e-03
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when tail_relative_score <= 5.2586700304368139e-01 then 3.0517963107037122e-03
+            else 1.1378890175802174e-02
+        end
+        else 3.7465238617315530e-02
+    end
+    + case
+        when als_rank <= 5.2500000000000007e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when titles_relative_score <= 4.9910146506239894e-01 then case
+                    when ease_score <= 1.4744054304836095e-02 then case
+                        when rp3beta_score <= 9.8815946654153019e-04 then case
+                            when tail_relative_score <= 1.7093927828460048e-01 then -3.1591103210082102e-03
+                            else 4.2064969127162108e-02
+                        end
+                        when als_rank <= 4.5000000000000009e+00 then case
+                            when track_playlist_count <= 1.6500000000000004e+01 then case
+                                when cooccurrence_score <= 1.2881522185464872e-01 then -4.4108133391340038e-02
+                                else 3.6912363766798122e-02
+                            end
+                            when als_score <= 7.4158608913421645e-02 then case
+                                when tail_rank <= 4.3500000000000007e+01 then -1.0167052920322035e-01
+                                else 1.6711855816498693e-02
+                            end
+                            when rp3beta_rank <= 4.5000000000000009e+00 then 3.0303032691890650e-02
+                            else -3.3186629365695771e-03
+                        end
+                        when neighbours_rank <= 4.5000000000000009e+00 then case
+                            when track_playlist_count <= 6.3500000000000007e+01 then -1.8506865980315736e-02
+                            else -9.5189949895228304e-02
+                        end
+                        else -9.6423317364477748e-04
+                    end
+                    when tail_relative_score <= 9.9987413794104041e-01 then case
+                        when ease_relative_score <= 9.9967753411900173e-01 then 7.3480475623577783e-03
+                        else -2.0737681690405071e-02
+                    end
+                    else 2.1792642887800549e-02
+                end
+                else 1.3990579832438494e-02
+            end
+            when ease_score <= 8.6675443926128946e-03 then 4.7435969507796813e-02
+            else 1.6679051888114044e-02
+        end
+        when artist_seed_count <= 1.3500000000000002e+01 then case
+            when cosine_relative_score <= 8.7577826845583587e-02 then case
+                when artists_rank <= 3.5000000000000004e+00 then 2.1652485237577023e-02
+                when titles_rank <= 3.2500000000000007e+01 then case
+                    when titles_score <= 1.0047309960760131e+01 then -1.9767119069096960e-02
+                    when track_playlist_count <= 3.9500000000000007e+01 then case
+                        when titles_score <= 1.0227447573746067e+01 then 1.3558847017240619e-01
+                        when titles_score <= 1.4721683445659917e+01 then case
+                            when titles_relative_score <= 4.8778446476602122e-01 then 5.7066465008807278e-02
+                            else -3.4851197702059911e-02
+                        end
+                        else 3.9131938692819106e-02
+                    end
+                    when track_playlist_count <= 1.4350000000000003e+02 then -2.6139213456669953e-02
+                    else 7.5406496330156378e-02
+                end
+                when artists_rank <= 2.8450000000000006e+02 then -2.6924979482767452e-03
+                when als_score <= 4.2767515406012544e-03 then -1.7612298335537582e-02
+                else -6.4250561517077255e-03
+            end
+            else -7.7948995988668898e-04
+        end
+        when neighbours_score <= 1.7203745340537268e-02 then 3.9192864001537714e-03
+        else 3.9026823717818633e-02
+    end
+    + case
+        when als_relative_score <= 5.8119701466515605e-01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when neighbours_relative_score <= 9.3785908421227984e-02 then case
+                    when track_playlist_count <= 3.0500000000000004e+01 then case
+                        when als_score <= 5.7188626378774650e-02 then case
+                            when titles_rank <= 3.2500000000000007e+01 then 1.6227808033583410e-02
+                            when artists_relative_score <= 3.2208483566067397e-01 then -1.0045250959736452e-02
+                            when als_rank <= 1.1250000000000001e+02 then -1.4750246231686728e-01
+                            when als_score <= 2.1340047009289268e-02 then case
+                                when artists_relative_score <= 3.5416072336003412e-01 then case
+                                    when artists_score <= 2.1180339887498953e+00 then 4.4338256583501288e-02
+                                    else -1.5897496964865296e-02
+                                end
+                                when artist_seed_count <= 1.5000000000000002e+00 then -1.0951880093557425e-02
+                                else 1.6188448729656357e-02
+                            end
+                            else -2.5607160021263148e-02
+                        end
+                        when rp3beta_relative_score <= 9.9443083944683056e-02 then -3.6380767582575553e-03
+                        else 9.7707872017160271e-03
+                    end
+                    when ease_relative_score <= 4.7929555779951377e-01 then -1.7089918254229230e-02
+                    else 6.8119656744564619e-02
+                end
+                when ease_relative_score <= 7.3873075236332755e-02 then 1.0192183606611227e-02
+                when titles_rank <= 5.4350000000000011e+02 then 4.3005831878974157e-03
+                when cooccurrence_score <= 1.9382738977786267e+00 then -2.9664388007048436e-03
+                else 2.0674745483683640e-02
+            end
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when seed_count <= 2.0500000000000004e+01 then 1.9330892862776648e-02
+                when ease_relative_score <= 1.1199284186382502e-01 then -1.7275003639525111e-02
+                else 4.7953041891612555e-03
+            end
+            else 2.6159320212735201e-02
+        end
+        when cosine_score <= 6.9149239763974260e-02 then case
+            when cosine_relative_score <= 3.4541759111549780e-01 then case
+                when als_rank <= 5.9500000000000007e+01 then -2.3070861747847538e-03
+                else -3.6348793248367990e-02
+            end
+            else -5.3555268791634518e-02
+        end
+        when artist_seed_count <= 1.2500000000000002e+01 then case
+            when titles_relative_score <= 4.8215817199187494e-01 then case
+                when cooccurrence_score <= 4.1776199584906262e-02 then case
+                    when track_playlist_count <= 6.5000000000000009e+00 then -2.1740142332583444e-02
+                    else 5.5106966443755803e-02
+                end
+                else 4.6059993965910520e-03
+            end
+            when rp3beta_score <= 3.3762090573584182e-02 then case
+                when neighbours_relative_score <= 3.8983282522506707e-01 then 2.7209116231737215e-02
+                when rp3beta_relative_score <= 1.6853709010483711e-01 then -8.2842962839765097e-02
+                else 6.2598719870781919e-03
+            end
+            else 2.2144781174330906e-02
+        end
+        else 3.4381362061195790e-02
+    end
+    + case
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when tail_score <= 2.6847138774423746e-01 then case
+                when neighbours_relative_score <= 5.5253738361556455e-02 then case
+                    when track_playlist_count <= 5.3500000000000007e+01 then case
+                        when ease_rank <= 6.3750000000000011e+02 then -1.8375730439176445e-02
+                        when titles_score <= 1.4721683445659917e+01 then case
+                            when titles_relative_score <= 5.1056709928556476e-01 then -4.6545565309465539e-03
+                            else -3.4392679531969637e-02
+                        end
+                        when titles_relative_score <= 9.4540725060217434e-01 then 2.2231873699990186e-03
+                        else 6.6473839112424646e-02
+                    end
+                    else -2.9934018594409563e-02
+                end
+                when ease_score <= 7.9995271664204848e-04 then case
+                    when cosine_relative_score <= 4.9703587299811197e-01 then case
+                        when rp3beta_relative_score <= 3.8289454184886668e-01 then 6.3443198338453870e-03
+                        else -3.5657870416915795e-02
+                    end
+                    when ease_rank <= 1.5950000000000003e+02 then -9.7284065589903310e-02
+                    else 4.8707313206473896e-02
+                end
+                when neighbours_score <= 2.6624081404860802e-02 then case
+                    when neighbours_relative_score <= 5.8260762515281762e-02 then case
+                        when ease_rank <= 4.4350000000000006e+02 then -6.5808670207293071e-02
+                        else 8.2300394861385406e-02
+                    end
+                    when titles_relative_score <= 9.9849897007600186e-01 then -2.2948132618076905e-02
+                    else 5.9703387339884430e-02
+                end
+                when ease_relative_score <= 9.3915986408274710e-01 then case
+                    when cosine_relative_score <= 5.9393904499302808e-01 then case
+                        when als_relative_score <= 6.8108719166248288e-01 then case
+                            when ease_rank <= 8.5000000000000018e+00 then -6.9836063974482152e-02
+                            else -1.4377883435883389e-03
+                        end
+                        when titles_relative_score <= 7.5084599743614888e-01 then 1.0038387171189898e-02
+                        else -8.1063698264547693e-02
+                    end
+                    when artists_relative_score <= 1.1705198333613606e-01 then case
+                        when cooccurrence_rank <= 7.2500000000000014e+01 then -1.1646995834549574e-02
+                        else -5.3978390368229018e-02
+                    end
+                    when als_score <= 2.3412878625094894e-02 then -1.0887455283837968e-01
+                    when ease_rank <= 4.5000000000000009e+00 then -4.8971278767276465e-02
+                    else 1.2490411138555368e-02
+                end
+                when track_playlist_count <= 1.8500000000000004e+01 then case
+                    when cooccurrence_score <= 1.0802747029720759e-01 then -1.5663698450895967e-02
+                    else 2.3280686724756472e-02
+                end
+                else -2.7942927737700504e-02
+            end
+            else 5.9241991368563377e-03
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when artist_seed_count <= 7.5000000000000009e+00 then 1.4436716792631036e-02
+            when tail_relative_score <= 7.1969564148592835e-01 then -1.5022145446815066e-02
+            else 2.1299302232825654e-02
+        end
+        else 3.2068960869574427e-02
+    end
+    + case
+        when tail_rank <= 4.3500000000000007e+01 then case
+            when artist_seed_count <= 1.5000000000000002e+00 then case
+                when als_relative_score <= 9.2546973928835685e-01 then case
+                    when tail_score <= 3.2607075896453036e-01 then case
+                        when artists_rank <= 7.5000000000000009e+00 then -3.6792425063757420e-02
+                        when artists_rank <= 2.4500000000000004e+01 then case
+                            when cooccurrence_score <= 3.4017860615313811e-01 then case
+                                when rp3beta_score <= 6.7567764140344802e-03 then case
+                                    when ease_score <= 7.2482345554771540e-03 then -8.5361625863566354e-02
+                                    else 3.8517733735105537e-02
+                                end
+                                else 4.3303072874986741e-02
+                            end
+                            when als_score <= 1.9977091252803805e-01 then -1.0463803586135544e-01
+                            else 1.1770231310520150e-02
+                        end
+                        when tail_relative_score <= 5.9684148700873807e-01 then case
+                            when rp3beta_score <= 2.7173960467772509e-03 then -3.0357741435427972e-02
+                            else 5.4626005267993860e-03
+                        end
+                        when titles_rank <= 4.2500000000000007e+01 then 9.4620501340993961e-03
+                        else -1.3208965303785548e-02
+                    end
+                    else 7.2515291119735273e-03
+                end
+                when track_playlist_count <= 2.5500000000000004e+01 then 2.5265417145510588e-02
+                when tail_score <= 1.6127346804109258e-01 then case
+                    when neighbours_score <= 7.1141063020215944e-01 then -1.4121037187004484e-01
+                    else 7.1017276547674681e-03
+                end
+                else 1.0281292253310211e-02
+            end
+            else 1.7179708897556056e-02
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when artists_rank <= 3.4050000000000006e+02 then case
+                when artists_relative_score <= 8.9840816192829159e-02 then 1.7801563267634189e-02
+                when track_playlist_count <= 4.5000000000000009e+00 then case
+                    when artists_relative_score <= 8.5906101445002381e-01 then case
+                        when neighbours_rank <= 8.5000000000000018e+00 then -2.2054658258140369e-01
+                        else 2.5303037816545725e-03
+                    end
+                    else 2.8723164638717921e-02
+                end
+                when als_relative_score <= 9.4600369274189799e-02 then -2.1732962506223752e-02
+                else -1.2922506430154074e-03
+            end
+            when als_score <= 2.7543325908482078e-02 then case
+                when track_playlist_count <= 2.5000000000000004e+00 then case
+                    when rp3beta_score <= 5.6268346638164773e-03 then -2.0347948001640540e-02
+                    when cooccurrence_score <= 9.4283270699778446e-02 then 2.2101412622230050e-02
+                    else -2.4730934849617140e-02
+                end
+                else -6.9065466903238714e-03
+            end
+            when tail_score <= 7.4682697366069778e-02 then case
+                when ease_rank <= 5.2500000000000007e+01 then case
+                    when cooccurrence_score <= 2.5370727239092644e-01 then -4.3459323454083522e-02
+                    else 6.1389421247325148e-03
+                end
+                else -3.2444850847572547e-03
+            end
+            else 9.5033778684699630e-04
+        end
+        else 2.8690736256712097e-02
+    end
+    + case
+        when generator_count <= 7.5000000000000009e+00 then case
+            when als_score <= 7.1804471313953414e-02 then case
+                when artists_rank <= 7.5000000000000009e+00 then 1.6333861908294032e-02
+                when als_score <= 1.8628897145390514e-02 then case
+                    when cooccurrence_score <= 5.6783641504557843e-02 then case
+                        when rp3beta_rank <= 9.1500000000000014e+01 then -6.0329589464161164e-02
+                        when cooccurrence_rank <= 9.2500000000000014e+01 then 6.5874943980729114e-02
+                        when artists_rank <= 2.8850000000000006e+02 then case
+                            when artists_relative_score <= 1.1559878315474706e-01 then case
+                                when seed_count <= 2.4500000000000004e+01 then -1.6782136961872359e-02
+                                else 2.6722753007674301e-02
+                            end
+                            else -7.3793564350041370e-03
+                        end
+                        when titles_score <= 5.7490103789007536e+00 then case
+                            when rp3beta_relative_score <= 9.9982922732888213e-01 then case
+                                when track_playlist_count <= 1.5000000000000002e+00 then -3.2788841138651957e-02
+                                when cosine_relative_score <= 5.0348016370848570e-01 then -1.4583360861863874e-02
+                                else -6.1963255988873325e-02
+                            end
+                            else 2.5890892214046488e-02
+                        end
+                        when seed_count <= 2.2500000000000004e+01 then case
+                            when titles_score <= 5.9609175022889334e+00 then 3.8057579332715079e-02
+                            when seed_count <= 2.1500000000000004e+01 then -2.5140576933219984e-03
+                            else 8.8740129170727572e-02
+                        end
+                        else -2.6993098931811593e-02
+                    end
+                    when rp3beta_rank <= 8.5000000000000018e+00 then case
+                        when artists_relative_score <= 2.1837102567292166e-01 then -5.6160924545533744e-02
+                        else 4.2925795135835790e-02
+                    end
+                    when ease_rank <= 1.6500000000000004e+01 then case
+                        when ease_rank <= 8.5000000000000018e+00 then -3.5461360896011741e-02
+                        else 4.1490420537605543e-02
+                    end
+                    when cooccurrence_relative_score <= 4.8084945731595902e-01 then 4.6938409502797116e-04
+                    else -1.8237319094667036e-02
+                end
+                when ease_relative_score <= 6.9230260497698803e-01 then case
+                    when als_rank <= 8.5000000000000018e+00 then case
+                        when rp3beta_rank <= 3.5500000000000007e+01 then -5.4401847184312839e-02
+                        else 2.9218387328673785e-02
+                    end
+                    else -3.2515438220599145e-03
+                end
+                when cosine_relative_score <= 9.9974053027326748e-01 then -4.1080047174084589e-02
+                else -2.7126268805796501e-03
+            end
+            else 1.0209416883980693e-03
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when cosine_relative_score <= 9.1802244703757030e-01 then 3.9938184781992325e-03
+            when tail_score <= 9.1028319163680826e-01 then case
+                when seed_count <= 2.3500000000000004e+01 then 2.1458492468803839e-02
+                else -5.9098939201247952e-03
+            end
+            else 3.2431774658928651e-02
+        end
+        else 3.7402384634298146e-02
+    end
+    + case
+        when tail_score <= 2.2972716310326641e-01 then case
+            when artists_rank <= 3.4050000000000006e+02 then case
+                when artist_seed_count <= 2.0000000000000004e+01 then case
+                    when neighbours_score <= 4.9661791626116930e-01 then case
+                        when cosine_relative_score <= 5.5390001825039492e-01 then case
+                            when ease_relative_score <= 5.5235360221552310e-01 then case
+                                when artists_relative_score <= 8.9840816192829159e-02 then case
+                                    when ease_relative_score <= 9.1733498990463541e-02 then case
+                                        when artists_rank <= 3.3850000000000006e+02 then 7.4924631740322743e-03
+                                        else 1.2139123203036480e-01
+                                    end
+                                    else 4.4649201062210944e-02
+                                end
+                                else 1.9398182042399286e-03
+                            end
+                            else -1.5074479659721218e-01
+                        end
+                        when tail_rank <= 1.3450000000000003e+02 then case
+                            when artists_rank <= 4.4500000000000007e+01 then 1.7446256910372809e-02
+                            else -6.1725963567169286e-02
+                        end
+                        else 4.3495642689196250e-02
+                    end
+                    else -4.3980855819619694e-03
+                end
+                else 2.7180995842509898e-02
+            end
+            when als_score <= 1.5613966155797245e-02 then case
+                when titles_relative_score <= 4.5093142329499136e-01 then case
+                    when neighbours_score <= 2.9160476730749365e-02 then case
+                        when ease_rank <= 4.9950000000000006e+02 then case
+                            when neighbours_rank <= 1.7650000000000003e+02 then case
+                                when tail_rank <= 1.4950000000000003e+02 then case
+                                    when neighbours_relative_score <= 2.7768876515835611e-01 then -7.6785309208036362e-02
+                                    when neighbours_rank <= 7.2500000000000014e+01 then -6.1633165996480013e-02
+                                    when als_rank <= 7.7500000000000014e+01 then case
+                                        when ease_rank <= 1.1950000000000001e+02 then 4.3964259610758463e-02
+                                        else -6.9739828462772796e-02
+                                    end
+                                    else -4.6186586824989322e-02
+                                end
+                                when neighbours_score <= 1.8815782117902701e-02 then -5.3474988646028891e-02
+                                else 4.0561383406341536e-02
+                            end
+                            else -4.3231907949449699e-02
+                        end
+                        when tail_rank <= 2.2650000000000003e+02 then case
+                            when ease_relative_score <= 2.8417246309915772e-01 then -2.6612739942379754e-03
+                            else 7.0151889677297921e-02
+                        end
+                        else -1.4512485643487619e-02
+                    end
+                    when rp3beta_rank <= 8.5000000000000018e+00 then -5.7223732221441094e-02
+                    else -2.4706686806383188e-03
+                end
+                when tail_relative_score <= 1.5270949391712960e-01 then case
+                    when titles_relative_score <= 8.2741097101411054e-01 then 2.8775026782586303e-03
+                    else -2.8116049801914983e-02
+                end
+                else 2.3972762556244715e-02
+            end
+            else -1.7868585054120003e-03
+        end
+        when artist_seed_count <= 1.2500000000000002e+01 then case
+            when rp3beta_rank <= 1.5500000000000002e+01 then case
+                when neighbours_score <= 3.4482014673023959e-01 then -3.2119539796577452e-02
+                else 1.0702047141163211e-02
+            end
+            else 3.1219632913742799e-03
+        end
+        else 3.2040029095060728e-02
+    end
+    + case
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when tail_score <= 8.4963158853917323e-02 then case
+                when artists_score <= 1.2071067811865477e+00 then case
+                    when als_score <= 6.7525659687817105e-03 then case
+                        when als_relative_score <= 2.6309639589309203e-01 then case
+                            when als_relative_score <= 2.4569683679980206e-01 then -7.7847981295459225e-03
+                            else 4.3353175060914177e-02
+                        end
+                        when als_relative_score <= 4.7630223960029255e-01 then case
+                            when track_playlist_count <= 7.5000000000000009e+00 then -1.8517801440318182e-02
+                            else -6.5185113617115084e-02
+                        end
+                        when als_score <= 2.2869471285957846e-04 then case
+                            when als_score <= 1.1059799476242917e-07 then -5.0601893453348035e-02
+                            when als_relative_score <= 5.1441489592762102e-01 then 3.2030236889471091e-02
+                            else -1.5492772248209464e-02
+                        end
+                        else -5.7008656919398486e-02
+                    end
+                    when tail_rank <= 2.1050000000000003e+02 then case
+                        when tail_score <= 2.8754790768851009e-02 then case
+                            when ease_relative_score <= 2.4981518438260919e-01 then 4.0584932474965248e-03
+                            else -6.9302621079680535e-02
+                        end
+                        when track_playlist_count <= 1.3500000000000002e+01 then case
+                            when cosine_rank <= 2.6050000000000006e+02 then case
+                                when neighbours_relative_score <= 9.9987532618930430e-01 then case
+                                    when titles_rank <= 2.0500000000000004e+01 then 4.0603636983658542e-02
+                                    when rp3beta_score <= 8.9989927394206316e-04 then 4.4651746233604371e-02
+                                    else -2.0629341935731821e-02
+                                end
+                                when als_score <= 7.6553628314286479e-03 then -8.4269726053808031e-02
+                                else 1.4102608244473753e-02
+                            end
+                            when ease_relative_score <= 3.3034777940073939e-01 then -4.9301892701084466e-03
+                            when ease_rank <= 8.3500000000000014e+01 then -5.8794210046773709e-02
+                            else 4.4880753849811411e-02
+                        end
+                        when rp3beta_rank <= 1.9500000000000004e+01 then -9.0532352251622789e-02
+                        else -1.6982632709658847e-02
+                    end
+                    when als_rank <= 3.6500000000000007e+01 then 1.5007194068701355e-02
+                    else -2.9182067206640900e-03
+                end
+                when artists_relative_score <= 8.9840816192829159e-02 then 1.8629519417441624e-02
+                when cosine_rank <= 8.5000000000000018e+00 then -9.3611379617533852e-02
+                when titles_rank <= 1.8500000000000004e+01 then 4.6736044679772680e-02
+                else -8.9470185200643873e-04
+            end
+            when tail_score <= 9.1028319163680826e-01 then case
+                when als_relative_score <= 4.8310675496780486e-01 then -7.5905069618634018e-04
+                else 4.0754243060671129e-03
+            end
+            else 1.4029819456452673e-02
+        end
+        when artists_rank <= 1.3500000000000002e+01 then 2.1759429486444187e-02
+        else 4.3441160829909235e-03
+    end
+    + case
+        when als_rank <= 3.2500000000000007e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when artists_score <= 1.8721640464532456e+01 then 7.2207729796745120e-03
+                when ease_score <= 2.6647620664491462e-02 then -8.7619742835969919e-02
+                else -7.0242839353044581e-03
+            end
+            when cosine_score <= 8.8837457947759890e-01 then 4.0422106199130968e-02
+            when artist_seed_count <= 2.0000000000000004e+01 then 4.9840798668803520e-03
+            else 4.4697980991743977e-02
+        end
+        when artist_seed_count <= 2.5000000000000004e+00 then case
+            when cooccurrence_score <= 7.8230146820458896e-02 then case
+                when titles_relative_score <= 4.8215817199187494e-01 then case
+                    when als_score <= 9.3372748233377951e-03 then case
+                        when artists_rank <= 3.3500000000000007e+01 then 3.6905585210584542e-03
+                        else -1.3279762162768822e-02
+                    end
+                    when tail_relative_score <= 1.9266978720268677e-01 then -3.3828267455324442e-03
+                    when ease_rank <= 2.3150000000000003e+02 then case
+                        when als_score <= 1.0050720535218717e-02 then 3.9967929354248172e-02
+                        when tail_rank <= 4.2450000000000006e+02 then case
+                            when cooccurrence_rank <= 3.6250000000000006e+02 then case
+                                when cooccurrence_score <= 5.3304725579359093e-02 then -4.1534674549656370e-02
+                                else -1.8944153078919402e-03
+                            end
+                            else 3.5053891557276680e-02
+                        end
+                        else -6.4279657218220682e-02
+                    end
+                    when neighbours_score <= 1.3490692504586401e-02 then case
+                        when tail_score <= 2.0707203791414715e-02 then 9.6882573735191171e-02
+                        when cooccurrence_score <= 5.2705105765935782e-02 then -2.7920220499215598e-02
+                        else 9.3722089187827318e-02
+                    end
+                    else -2.8471576725939574e-02
+                end
+                when neighbours_rank <= 5.6500000000000007e+01 then 3.6224793454193611e-02
+                when artists_rank <= 8.0500000000000014e+01 then 4.4370712046682081e-02
+                else -1.4847230443236670e-03
+            end
+            when cooccurrence_score <= 7.9025959595985532e-02 then case
+                when cosine_relative_score <= 4.2952329326477151e-01 then -2.4479500986954597e-03
+                else 5.3777354218041896e-02
+            end
+            when artists_score <= 1.9849369307677868e+01 then -7.5002665073102114e-04
+            else 5.0280842504144302e-02
+        end
+        when ease_relative_score <= 8.3055593674218353e-01 then case
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when neighbours_score <= 3.9293610246026262e-01 then case
+                    when ease_relative_score <= 1.3337270721215619e-01 then case
+                        when artists_score <= 1.7378051924925739e+01 then 4.4951339855036354e-03
+                        else -4.7535054555671426e-02
+                    end
+                    else 2.3884649989756802e-02
+                end
+                else -3.9805327764548433e-03
+            end
+            else 2.4390704443342882e-02
+        end
+        else 3.2949213754897975e-02
+    end
+    + case
+        when rp3beta_rank <= 1.8050000000000003e+02 then case
+            when titles_relative_score <= 5.0011429806968122e-01 then case
+                when artists_relative_score <= 2.6279491763879056e-02 then case
+                    when als_relative_score <= 9.2546973928835685e-01 then case
+                        when neighbours_score <= 1.8307219218487606e-02 then -2.4975946000654062e-02
+                        when cooccurrence_score <= 4.1031281993681078e-02 then case
+                            when tail_score <= 2.7484262879100375e-02 then -5.3507463809944505e-02
+                            else 5.8926855715195237e-02
+                        end
+                        when tail_score <= 2.4349031687348410e-01 then case
+                            when tail_rank <= 4.5000000000000009e+00 then -4.3576347033003018e-02
+                            else -1.6092001598362925e-03
+                        end
+                        else 3.5854860834420863e-03
+                    end
+                    when neighbours_score <= 1.3292886411277768e-01 then -4.6075817442814804e-02
+                    when ease_score <= 4.3236538764020909e-03 then 4.8859823253613301e-02
+                    when tail_relative_score <= 9.9987413794104041e-01 then 1.7523597783084804e-03
+                    else 2.6058008273452171e-02
+                end
+                when track_playlist_count <= 4.0500000000000007e+01 then case
+                    when ease_relative_score <= 4.8769098228676216e-01 then 3.3215547009935657e-03
+                    else 1.5933048435630873e-02
+                end
+                else -2.9471920773417462e-03
+            end
+            else 1.3271913490053753e-02
+        end
+        when artists_relative_score <= 9.9738901609638853e-01 then case
+            when als_score <= 3.9865922182798393e-02 then case
+                when als_relative_score <= 4.2710180371142392e-01 then case
+                    when rp3beta_relative_score <= 3.3001623015799170e-01 then case
+                        when artists_rank <= 8.0500000000000014e+01 then 1.3112494258907331e-03
+                        else -5.7941631186731214e-03
+                    end
+                    else -4.0514147375950826e-02
+                end
+                when als_score <= 1.8483815011904883e-07 then case
+                    when titles_relative_score <= 3.3329112260096833e-01 then -5.4817852512685034e-02
+                    else 4.7087627178799517e-02
+                end
+                when seed_count <= 2.3500000000000004e+01 then case
+                    when cooccurrence_score <= 6.2541080384667019e-02 then case
+                        when als_relative_score <= 4.3535787942446441e-01 then -4.6791811431396560e-02
+                        else -2.1788425959435691e-03
+                    end
+                    else -3.7824103608872645e-02
+                end
+                else -4.3795108942127646e-02
+            end
+            when als_relative_score <= 3.7936585730862832e-01 then -3.2046101654716721e-03
+            when ease_rank <= 2.4500000000000004e+01 then case
+                when cosine_rank <= 3.2500000000000007e+01 then -9.6773535038414751e-03
+                else -8.1611307993847138e-02
+            end
+            when als_relative_score <= 7.8849766694274348e-01 then 2.1266091886968765e-03
+            else 2.8647375867088903e-02
+        end
+        when track_playlist_count <= 1.5500000000000002e+01 then 2.6891712953362831e-02
+        when rp3beta_relative_score <= 7.9098739007297900e-02 then -1.2492905917955788e-01
+        else -5.7464217692550466e-03
+    end
+    + case
+        when tail_score <= 2.5055899927821640e-01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when tail_relative_score <= 4.9710348307853723e-02 then case
+                    when track_playlist_count <= 5.3500000000000007e+01 then case
+                        when artists_relative_score <= 8.1718560806856622e-01 then case
+                            when cosine_relative_score <= 1.7107696263864330e-01 then case
+                                when ease_rank <= 2.5850000000000006e+02 then -4.8785322109747016e-02
+                                else -6.2839007616248624e-03
+                            end
+                            when tail_relative_score <= 4.1929001447577031e-02 then case
+                                when artists_score <= 1.5731321849709865e+00 then case
+                                    when als_score <= 3.2603001222014434e-02 then -2.5997052047527214e-02
+                                    when cosine_score <= 1.3097776720681958e-01 then 6.0702705415573432e-02
+                                    else -4.2176936651506817e-03
+                                end
+                                when neighbours_score <= 5.9544094735788637e-02 then 5.5800974009020891e-02
+                                else -1.4584259066153599e-02
+                            end
+                            else -3.5035754513247072e-02
+                        end
+                        else 1.7978478110474663e-02
+                    end
+                    when neighbours_relative_score <= 1.7176438461715235e-01 then -3.4063102196219899e-02
+                    else 6.3902646821320977e-02
+                end
+                when tail_score <= 8.0701687117224578e-03 then case
+                    when generator_count <= 1.5000000000000002e+00 then 2.8358402062125955e-02
+                    else -5.1296212091260167e-02
+                end
+                when titles_relative_score <= 4.6160812866762840e-01 then case
+                    when ease_relative_score <= 6.2924115418707974e-02 then case
+                        when neighbours_relative_score <= 1.7922933004486344e-01 then 4.4862778457500111e-03
+                        else 3.2117483523081657e-02
+                    end
+                    when als_score <= 4.0354462340474136e-02 then case
+                        when rp3beta_score <= 6.0740286892978319e-03 then case
+                            when rp3beta_score <= 4.1117892714787512e-03 then case
+                                when rp3beta_relative_score <= 4.1851328277492678e-01 then -7.0392794425895066e-03
+                                when als_score <= 9.3372748233377951e-03 then -2.0167956321766059e-02
+                                else 2.9024480739195065e-02
+                            end
+                            when cooccurrence_score <= 1.3961738539071786e-01 then case
+                                when tail_relative_score <= 5.7552409842645014e-01 then -2.3902843422839382e-02
+                                else -7.3700521680942904e-02
+                            end
+                            else 1.0617453475086238e-02
+                        end
+                        else 5.1234195507703006e-03
+                    end
+                    else -1.2347501595038124e-04
+                end
+                else 7.6232904922701661e-03
+            end
+            when artists_relative_score <= 9.9738901609638853e-01 then case
+                when neighbours_score <= 5.1545139051536459e-01 then case
+                    when rp3beta_relative_score <= 6.9372260247722792e-02 then 1.7449530271591573e-03
+                    else 2.8997597643071350e-02
+                end
+                else -5.4339826456542336e-03
+            end
+            else 3.2050749664402689e-02
+        end
+        when track_playlist_count <= 2.4500000000000004e+01 then 1.1428721937953164e-02
+        when tail_relative_score <= 8.4157036453539669e-01 then 1.5353206166806794e-03
+        else 1.2274191297436308e-02
+    end
+    + case
+        when tail_score <= 7.7822421301691785e-02 then case
+            when artist_seed_count <= 1.4500000000000002e+01 then case
+                when als_score <= 4.8749154666438704e-04 then case
+                    when ease_rank <= 1.6500000000000004e+01 then 4.0787311414674614e-02
+                    when ease_relative_score <= 3.6098921883921953e-01 then case
+                        when als_rank <= 7.0950000000000011e+02 then case
+                            when als_relative_score <= 4.7630223960029255e-01 then -6.4150655809604967e-02
+                            when als_relative_score <= 4.7981165746076615e-01 then 4.7525677130129951e-02
+                            else -2.0858218232130431e-02
+                        end
+                        else -7.3351245006920158e-03
+                    end
+                    else -7.0277174376822349e-02
+                end
+                when artists_score <= 1.5731321849709865e+00 then case
+                    when ease_rank <= 6.3150000000000011e+02 then case
+                        when neighbours_score <= 5.7281869438674422e-02 then case
+                            when tail_rank <= 1.9500000000000004e+01 then -7.2645690133347748e-02
+                            when ease_rank <= 2.3150000000000003e+02 then case
+                                when als_relative_score <= 7.2724247853044144e-01 then case
+                                    when ease_score <= 7.9033413797708404e-04 then case
+                                        when track_playlist_count <= 7.5000000000000009e+00 then 6.2952422085642293e-02
+                                        else -5.3844101902849655e-02
+                                    end
+                                    else -5.4987459421015662e-03
+                                end
+                                else -3.7488695706958196e-02
+                            end
+                            else -2.0515327626205466e-02
+                        end
+                        when als_score <= 1.3814495876431467e-02 then 2.5803924860437085e-02
+                        when cosine_relative_score <= 9.1802244703757030e-01 then -6.8739748708326305e-03
+                        else 2.7070559828824538e-02
+                    end
+                    else -1.0143691445662357e-03
+                end
+                when ease_score <= 1.8673305414840986e-03 then case
+                    when artists_relative_score <= 2.2369424664788140e-01 then case
+                        when als_score <= 2.1340047009289268e-02 then case
+                            when rp3beta_rank <= 1.3750000000000003e+02 then -9.9112441858927883e-02
+                            else 5.2215781090835592e-02
+                        end
+                        else 1.1877789291119739e-02
+                    end
+                    when rp3beta_relative_score <= 5.8330335412905776e-01 then case
+                        when ease_relative_score <= 4.1055216887366275e-01 then 4.2101338441222005e-03
+                        when ease_rank <= 8.0500000000000014e+01 then 2.1419875387904352e-03
+                        else -1.1072255951064336e-01
+                    end
+                    else 3.8086068633880733e-02
+                end
+                when rp3beta_relative_score <= 7.2868962495687462e-01 then -2.7066036508434361e-03
+                else -1.4673212393734097e-01
+            end
+            else 2.4496960948667344e-02
+        end
+        when als_relative_score <= 5.3695838695806741e-01 then -4.8220182476163358e-04
+        when artist_seed_count <= 1.2500000000000002e+01 then case
+            when als_score <= 1.7325216904282573e-02 then -1.1101841415939961e-01
+            when track_playlist_count <= 3.9500000000000007e+01 then 7.7115906182605365e-03
+            else 7.5667888243981588e-04
+        end
+        else 3.3426056278964437e-02
+    end
+    + case
+        when rp3beta_score <= 3.2061077589967545e-03 then case
+            when artist_seed_count <= 1.5000000000000002e+00 then case
+                when cosine_relative_score <= 5.9393904499302808e-01 then case
+                    when tail_rank <= 5.1450000000000011e+02 then case
+                        when tail_rank <= 6.3500000000000007e+01 then -2.3597417190093225e-02
+                        when cosine_relative_score <= 4.8178505988236459e-01 then case
+                            when tail_relative_score <= 4.8613542504565216e-01 then -1.6331730040828895e-03
+                            else -7.3276842909876502e-02
+                        end
+                        when als_rank <= 1.3050000000000003e+02 then 2.7480758907860406e-02
+                        when als_relative_score <= 3.4931358806363205e-01 then case
+                            when als_relative_score <= 3.2222491377180490e-01 then -1.3801694162874308e-02
+                            else 5.8616924326201136e-02
+                        end
+                        else -4.3164841592228817e-02
+                    end
+                    when cosine_relative_score <= 3.0860718223071032e-01 then case
+                        when track_playlist_count <= 4.6500000000000007e+01 then case
+                            when titles_score <= 1.4721683445659917e+01 then case
+                                when titles_relative_score <= 6.8007366441380490e-01 then -5.5629720410676486e-03
+                                else -3.5091551386881990e-02
+                            end
+                            when titles_score <= 1.5809225508604362e+01 then case
+                                when titles_relative_score <= 3.7504217150719404e-01 then -3.3272315955299968e-02
+                                else 6.3226970847882355e-02
+                            end
+                            else 4.7128639811124825e-04
+                        end
+                        when neighbours_score <= 1.3014167426788594e-02 then case
+                            when als_relative_score <= 3.0441927646399708e-01 then -2.5984358240984495e-02
+                            else -7.1615686332791070e-02
+                        end
+                        else -7.5370060425428258e-03
+                    end
+                    else -4.3449729083623961e-02
+                end
+                when track_playlist_count <= 5.0500000000000007e+01 then -3.7182062702676315e-02
+                else 1.2543495961621241e-02
+            end
+            when artists_rank <= 7.5000000000000009e+00 then 1.6517824782828493e-02
+            when cosine_relative_score <= 1.4396459399185993e-01 then -2.6091739072866679e-03
+            when cosine_score <= 1.5114452680134680e-01 then case
+                when neighbours_score <= 3.1966222160919905e-02 then case
+                    when artists_rank <= 2.1500000000000004e+01 then -5.9058225540018564e-02
+                    else 2.9852902595358628e-02
+                end
+                else 4.7527191908214049e-02
+            end
+            else -8.3810469224708511e-03
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when tail_score <= 9.1028319163680826e-01 then case
+                when als_rank <= 8.5000000000000018e+00 then case
+                    when track_playlist_count <= 2.6500000000000004e+01 then 1.5581334297964182e-02
+                    when tail_score <= 2.1868852372124062e-01 then case
+                        when rp3beta_relative_score <= 5.2175022255850279e-01 then 1.6066415883327892e-03
+                        else -5.3082911223272813e-02
+                    end
+                    else 6.1570717393556731e-03
+                end
+                else 9.5083696379048746e-04
+            end
+            else 1.4710189296505248e-02
+        end
+        else 3.4615197921475827e-02
+    end
+    + case
+        when als_rank <= 5.9500000000000007e+01 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when rp3beta_score <= 5.0530482846514561e-02 then case
+                    when seed_count <= 1.0500000000000002e+01 then case
+                        when rp3beta_score <= 1.3606553036993620e-02 then 3.6863378862302780e-03
+                        else 1.6657851155628452e-02
+                    end
+                    when neighbours_score <= 4.2390728230472352e-01 then case
+                        when cosine_rank <= 2.8500000000000004e+01 then -7.0555634564442846e-02
+                        when neighbours_relative_score <= 1.7012234157882933e-02 then -7.5792783183181750e-02
+                        else -7.9948370930293181e-03
+                    end
+                    else 2.5024200162407553e-03
+                end
+                else 1.5067509345785580e-02
+            end
+            when als_score <= 1.3481795787811282e-01 then 4.1035635514527095e-02
+            when artist_seed_count <= 2.0000000000000004e+01 then 2.2626329102162705e-03
+            else 3.9853216795531984e-02
+        end
+        when artist_seed_count <= 1.2500000000000002e+01 then case
+            when rp3beta_score <= 1.6778580289367950e-03 then case
+                when artists_rank <= 3.5000000000000004e+00 then 1.4719332057654766e-02
+                when als_score <= 1.7637410201132301e-02 then case
+                    when als_relative_score <= 3.6283412879343974e-01 then case
+                        when als_relative_score <= 3.1151537225844012e-01 then -7.9152331054259239e-03
+                        when als_rank <= 3.8250000000000006e+02 then case
+                            when track_playlist_count <= 4.5000000000000009e+00 then 1.3404437169359452e-02
+                            else -3.3279526083090684e-02
+                        end
+                        when als_score <= 7.2921400424093017e-03 then 5.1100972381280578e-02
+                        when als_rank <= 4.3950000000000006e+02 then 3.4189406525118211e-02
+                        else -2.6453343051354741e-02
+                    end
+                    when als_score <= 1.1059799476242917e-07 then -5.7347563926898548e-02
+                    when seed_count <= 2.0500000000000004e+01 then case
+                        when titles_score <= 5.7490103789007536e+00 then -1.6487035221647312e-02
+                        else 2.0299908065836744e-02
+                    end
+                    else -5.5828214380460053e-02
+                end
+                when artists_relative_score <= 3.5416072336003412e-01 then -1.9275115770749193e-03
+                when als_rank <= 8.1500000000000014e+01 then 4.0794484347175086e-02
+                else -3.1693302711511329e-02
+            end
+            when cosine_relative_score <= 9.9974053027326748e-01 then -5.9595044890862906e-04
+            when rp3beta_score <= 1.0170589240255112e-02 then case
+                when als_rank <= 1.6950000000000003e+02 then -3.0394079126016112e-02
+                when artists_rank <= 7.4500000000000014e+01 then 5.1682755747012726e-02
+                when ease_rank <= 1.2500000000000002e+01 then 4.1188813388160411e-02
+                else -7.4678569374433540e-02
+            end
+            else 2.4845078623562208e-02
+        end
+        else 2.0228596094900179e-02
+    end
+    + case
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when tail_score <= 7.7822421301691785e-02 then case
+                when artists_score <= 1.5731321849709865e+00 then case
+                    when titles_rank <= 3.0500000000000004e+01 then case
+                        when track_playlist_count <= 3.9500000000000007e+01 then case
+                            when titles_score <= 6.6013844250199663e+00 then -5.5201512989416106e-02
+                            else 2.1500722709673348e-02
+                        end
+                        when track_playlist_count <= 1.3300000000000003e+02 then -2.6082275351083740e-02
+                        else 5.4122250857588622e-02
+                    end
+                    when cosine_relative_score <= 5.4376667407710333e-01 then case
+                        when neighbours_relative_score <= 7.3133122255214189e-01 then case
+                            when als_rank <= 6.5250000000000011e+02 then case
+                                when als_score <= 1.1059799476242917e-07 then -6.3309496889684194e-02
+                                when ease_rank <= 5.2500000000000007e+01 then -3.2260826209637182e-02
+                                when als_rank <= 8.5000000000000018e+00 then 2.2276804628993466e-02
+                                else -2.9398071326878173e-03
+                            end
+                            when ease_relative_score <= 3.3884771212814718e-01 then -9.8854884310805857e-03
+                            else -3.5523673088399710e-02
+                        end
+                        when cosine_relative_score <= 4.1436906149995306e-01 then -6.7342589619229787e-02
+                        when als_score <= 1.0050720535218717e-02 then 4.5989710369524310e-02
+                        else -3.3724363319101051e-02
+                    end
+                    when als_score <= 1.6612660139799121e-01 then -2.1804061618587153e-02
+                    else 3.6182334716949302e-02
+                end
+                when cooccurrence_relative_score <= 5.4832697505130101e-01 then case
+                    when cooccurrence_relative_score <= 4.6906452019206862e-01 then case
+                        when als_rank <= 1.8885000000000002e+03 then case
+                            when track_playlist_count <= 4.0500000000000007e+01 then case
+                                when als_score <= 2.1340047009289268e-02 then case
+                                    when cooccurrence_relative_score <= 2.2088061947757948e-01 then case
+                                        when neighbours_relative_score <= 1.3387831088018640e-01 then case
+                                            when artists_score <= 3.8073203664906798e+00 then case
+                                                when als_score <= 2.1014287136495117e-02 then -9.0588914587250557e-03
+                                                else 6.0215912668249008e-02
+                                            end
+                                            else 3.1148178892106550e-02
+                                        end
+                                        else 4.9725735513541189e-02
+                                    end
+                                    when artist_seed_count <= 4.5000000000000009e+00 then -8.3864774802292819e-02
+                                    else 3.3486248242535037e-02
+                                end
+                                else 2.1549321240736776e-03
+                            end
+                            else -6.3758970995219599e-02
+                        end
+                        else -5.4488569448875217e-03
+                    end
+                    when rp3beta_relative_score <= 6.4109106370343094e-01 then -1.0543956530420498e-01
+                    else 2.7876516580050664e-02
+                end
+                else 2.6166542908489999e-02
+            end
+            when titles_score <= 5.6578496005037762e+00 then 6.9693353336683979e-04
+            when rp3beta_score <= 5.0530482846514561e-02 then 4.8945072076662759e-03
+            else 1.7707538480298511e-02
+        end
+        else 2.9077535266172985e-02
+    end
+    + case
+        when tail_score <= 8.4963158853917323e-02 then case
+            when artists_rank <= 3.4250000000000006e+02 then case
+                when artists_relative_score <= 8.9840816192829159e-02 then 1.9163520242586007e-02
+                when artists_score <= 2.2572038748182468e+01 then -1.0949076516549013e-03
+                else 2.1509910751418400e-02
+            end
+            when titles_rank <= 3.0500000000000004e+01 then 1.0941847955865849e-02
+            when als_score <= 1.5613966155797245e-02 then case
+                when cooccurrence_score <= 5.5557826710398051e-02 then case
+                    when als_relative_score <= 5.6842518716245161e-01 then case
+                        when track_playlist_count <= 2.5000000000000004e+00 then -2.4421191571763770e-02
+                        else -9.8419498900994898e-03
+                    end
+                    else -4.2779885419500230e-02
+                end
+                when rp3beta_rank <= 7.5500000000000014e+01 then case
+                    when rp3beta_score <= 1.4468121767809325e-02 then case
+                        when als_score <= 1.5276751946657898e-02 then -2.8649583112662150e-02
+                        else 4.3905681526138975e-02
+                    end
+                    when tail_rank <= 2.7500000000000004e+01 then 5.0276024036126687e-02
+                    else -4.1203263352079710e-02
+                end
+                when neighbours_relative_score <= 7.3133122255214189e-01 then 5.2898903910381068e-04
+                when neighbours_rank <= 8.8500000000000014e+01 then 5.0448179249181491e-02
+                else -3.0328557815879367e-02
+            end
+            when tail_rank <= 2.1050000000000003e+02 then case
+                when ease_relative_score <= 9.9967753411900173e-01 then case
+                    when neighbours_relative_score <= 5.9610074368920307e-01 then -1.0986689597708932e-02
+                    when rp3beta_score <= 2.3605673333894274e-02 then case
+                        when titles_relative_score <= 9.9849897007600186e-01 then -6.9698984658524782e-02
+                        else 2.7147463097788222e-02
+                    end
+                    else 2.0608502154008522e-02
+                end
+                else 2.3923475966199106e-02
+            end
+            when ease_rank <= 6.0500000000000007e+01 then -4.1886666799832169e-02
+            when als_rank <= 8.5000000000000018e+00 then 3.3644681778960843e-02
+            when tail_rank <= 2.3450000000000003e+02 then case
+                when cooccurrence_score <= 5.1033372739378274e-02 then 5.4700552646432789e-02
+                else -1.6763445713043673e-03
+            end
+            else -2.2389779711617127e-03
+        end
+        when als_relative_score <= 5.3191449719677331e-01 then -5.3281270651735560e-04
+        when track_playlist_count <= 2.2500000000000004e+01 then case
+            when artists_score <= 4.3226084105002393e+01 then case
+                when als_relative_score <= 9.2546973928835685e-01 then 7.1138179938058602e-03
+                when cooccurrence_score <= 2.6634017236551227e-01 then 4.0963126003532066e-02
+                else 1.2398948458624716e-02
+            end
+            else 3.9046922561524727e-02
+        end
+        when tail_relative_score <= 9.9987413794104041e-01 then 1.6180866693373715e-03
+        else 1.3705742035340852e-02
+    end
+    + case
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when tail_score <= 7.7822421301691785e-02 then case
+                when titles_rank <= 1.2500000000000002e+01 then case
+                    when titles_score <= 1.1822922132912908e+01 then -2.4880812262649904e-02
+                    else 2.0850246900965284e-02
+                end
+                when artists_score <= 7.3823338577225996e+00 then case
+                    when artists_score <= 1.5731321849709865e+00 then case
+                        when neighbours_relative_score <= 4.8834025091603415e-02 then case
+                            when ease_rank <= 7.0250000000000011e+02 then case
+                                when ease_score <= 3.7520862588189233e-03 then -2.7331688779787519e-02
+                                else 1.0518700229775062e-02
+                            end
+                            else -6.8819850231748667e-03
+                        end
+                        when ease_rank <= 6.3150000000000011e+02 then case
+                            when neighbours_relative_score <= 6.5026174803345149e-01 then -6.0442380298685967e-03
+                            else 6.4133623068593666e-03
+                        end
+                        else 1.2232047759099911e-03
+                    end
+                    else 1.8667534206185821e-03
+                end
+                when cooccurrence_relative_score <= 3.2368113959495232e-01 then -2.4628423325588077e-02
+                else -1.2653907932521852e-01
+            end
+            when tail_score <= 4.7844928917365886e-01 then case
+                when artists_score <= 7.5828037705673301e+00 then case
+                    when ease_relative_score <= 9.3915986408274710e-01 then case
+                        when neighbours_relative_score <= 6.5026174803345149e-01 then 1.7564962270230876e-03
+                        when ease_score <= 4.1768275446584712e-03 then case
+                            when neighbours_relative_score <= 6.8670253576129958e-01 then case
+                                when cosine_rank <= 3.2500000000000007e+01 then -9.5195661293343475e-02
+                                else 2.5514082244763637e-02
+                            end
+                            else -3.6370111598201103e-02
+                        end
+                        when cosine_score <= 2.2149420206185358e-01 then -7.9391909384309289e-02
+                        else -9.3957936145864216e-04
+                    end
+                    when rp3beta_rank <= 1.2500000000000002e+01 then 2.3013883088147353e-02
+                    when ease_score <= 9.8377636997248660e-03 then case
+                        when als_rank <= 8.2150000000000011e+02 then 8.1447470806250317e-03
+                        else -1.2060592527483530e-01
+                    end
+                    when titles_relative_score <= 1.8811387737391475e-01 then -1.0488782548393352e-01
+                    else -2.2210104536425947e-03
+                end
+                else -1.0677206795123687e-02
+            end
+            else 7.3828877267473865e-03
+        end
+        when seed_count <= 2.0500000000000004e+01 then 2.2934878656731383e-02
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when titles_rank <= 6.5000000000000009e+00 then -1.4420393712490140e-01
+            when als_rank <= 8.5150000000000011e+02 then 2.8765825117206094e-03
+            when artist_seed_count <= 7.5000000000000009e+00 then case
+                when artist_seed_count <= 5.5000000000000009e+00 then -5.2329333773755017e-02
+                else 1.1313347112721348e-02
+            end
+            else -4.7099927341860248e-02
+        end
+        else 2.8638177376727005e-02
+    end
+    + case
+        when generator_count <= 7.5000000000000009e+00 then case
+            when als_score <= 7.1804471313953414e-02 then case
+                when artists_rank <= 4.5000000000000009e+00 then 1.6525469013674337e-02
+                when neighbours_relative_score <= 5.4564940927739190e-02 then case
+                    when artists_rank <= 3.4050000000000006e+02 then case
+                        when cosine_relative_score <= 2.1573826045310929e-01 then case
+                            when artists_relative_score <= 1.7968163238565832e-01 then case
+                                when seed_count <= 2.3500000000000004e+01 then -7.8463670457408052e-03
+                                when artists_rank <= 1.3450000000000003e+02 then 2.8309751990437955e-02
+                                when artists_rank <= 3.3850000000000006e+02 then -3.6314272994974334e-04
+                                else 9.3615369887579694e-02
+                            end
+                            else -5.6362576045481273e-03
+                        end
+                        else -6.5453114563335357e-02
+                    end
+                    when seed_count <= 2.2500000000000004e+01 then case
+                        when titles_score <= 5.7490103789007536e+00 then case
+                            when als_score <= 1.1059799476242917e-07 then -3.7065163497512613e-02
+                            when ease_relative_score <= 8.5916419568133992e-02 then -4.0856295405973277e-03
+                            when als_score <= 7.6553628314286479e-03 then 4.6194849770432214e-02
+                            else -2.8601213924550801e-02
+                        end
+                        when seed_count <= 2.1500000000000004e+01 then case
+                            when titles_score <= 5.9609175022889334e+00 then 3.1763113666600534e-02
+                            else -4.5994583275774185e-04
+                        end
+                        else 6.7048917950413525e-02
+                    end
+                    when cosine_score <= 6.7740488139924129e-02 then case
+                        when titles_rank <= 2.6500000000000004e+01 then case
+                            when titles_rank <= 2.4500000000000004e+01 then 3.2313653400333066e-03
+                            else 1.0644684482416185e-01
+                        end
+                        else -3.0702138977103329e-02
+                    end
+                    else -1.2811234113985646e-04
+                end
+                when ease_relative_score <= 1.8023034477512093e-01 then case
+                    when als_rank <= 7.4500000000000014e+01 then case
+                        when rp3beta_rank <= 1.9250000000000003e+02 then 5.0048804581565076e-02
+                        when als_score <= 1.9321433268487457e-02 then 6.7001768681565876e-02
+                        else -7.5551606369227576e-03
+                    end
+                    when ease_score <= 1.6305019175755122e-03 then case
+                        when ease_score <= 1.5770718205280032e-03 then 3.6813652054016920e-03
+                        when cooccurrence_score <= 3.1573359842492432e-02 then 6.1545662206071619e-02
+                        else 1.5982123682726980e-03
+                    end
+                    else -3.1555137679847665e-03
+                end
+                when tail_score <= 1.1836298924695525e-02 then -2.6981962403380494e-02
+                else -4.6586337688802127e-03
+            end
+            else 1.5740203679651676e-03
+        end
+        when tail_score <= 7.3357973398421072e-01 then 4.2411579783058241e-03
+        when neighbours_relative_score <= 9.9987532618930430e-01 then 8.6819556843554021e-03
+        else 2.8830420214454790e-02
+    end
+    + case
+        when tail_score <= 3.4090616353751346e-01 then case
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when cosine_relative_score <= 8.6348407432665281e-02 then case
+                    when als_score <= 9.6778380684554594e-03 then case
+                        when artists_rank <= 3.4050000000000006e+02 then case
+                            when artists_score <= 1.7044003745317536e+01 then case
+                                when artists_rank <= 3.3850000000000006e+02 then -2.8582996834125738e-03
+                                else 9.2613882282365723e-02
+                            end
+                            else -6.1940385070803107e-02
+                        end
+                        when titles_score <= 5.7490103789007536e+00 then -2.3305810394169471e-02
+                        when seed_count <= 2.2500000000000004e+01 then -8.2425812008107249e-04
+                        else -1.8713003503599578e-02
+                    end
+                    else -2.9720848487128238e-03
+                end
+                when artists_rank <= 5.1250000000000011e+02 then case
+                    when ease_score <= 8.8234757529536013e-03 then case
+                        when artists_relative_score <= 2.2144548779310960e-01 then case
+                            when tail_relative_score <= 1.6582981167719540e-02 then case
+                                when artists_score <= 1.5731321849709865e+00 then -3.0120828429325144e-02
+                                else 4.9758371196089064e-02
+                            end
+                            else 1.2328718393291633e-02
+                        end
+                        when als_rank <= 7.0500000000000014e+01 then 1.4270970934735269e-02
+                        when rp3beta_relative_score <= 3.2522960558440783e-02 then -3.1920066868626383e-02
+                        else 1.1142434596778626e-03
+                    end
+                    else -5.7175496704941929e-03
+                end
+                when als_rank <= 8.5000000000000018e+00 then case
+                    when neighbours_rank <= 3.2050000000000006e+02 then case
+                        when rp3beta_score <= 2.5404777672024914e-03 then -7.9913253703807169e-02
+                        when cosine_rank <= 4.5000000000000009e+00 then case
+                            when ease_score <= 4.2725154633675459e-03 then -3.3574214063376039e-02
+                            when ease_score <= 4.3236538764020909e-03 then 7.0240395589871982e-02
+                            else 2.0211840432137255e-02
+                        end
+                        when cosine_relative_score <= 7.6269548063272008e-01 then case
+                            when ease_rank <= 4.5000000000000009e+00 then -1.0310401699277430e-01
+                            else 9.9212671251946282e-03
+                        end
+                        else -3.5280684935714922e-02
+                    end
+                    else 4.7981457613720954e-02
+                end
+                when cosine_rank <= 8.5000000000000018e+00 then case
+                    when ease_score <= 2.1276874912025449e-03 then -6.0069071268707343e-02
+                    else -1.2602598215107334e-02
+                end
+                when cosine_score <= 5.5735103970411287e-02 then case
+                    when cosine_relative_score <= 2.0775702682537148e-01 then -2.7489797073262097e-03
+                    else -6.1876896297420741e-02
+                end
+                when ease_rank <= 6.4950000000000011e+02 then case
+                    when tail_score <= 3.5793474335467659e-02 then -9.2089354756460778e-03
+                    else -9.0991924850948157e-04
+                end
+                else 4.3300141272399331e-03
+            end
+            else 2.6412647390674622e-02
+        end
+        else 6.8382705399458168e-03
+    end
+    + case
+        when als_relative_score <= 5.3191449719677331e-01 then case
+            when artists_rank <= 1.0500000000000002e+01 then case
+                when track_playlist_count <= 3.5000000000000004e+00 then 1.6834025789153238e-02
+                else -4.2365716760791958e-03
+            end
+            when cosine_relative_score <= 8.6348407432665281e-02 then case
+                when als_rank <= 5.6500000000000007e+01 then case
+                    when cooccurrence_score <= 3.1085112867953051e-02 then 4.2179637051802214e-02
+                    else -6.5489469868079672e-02
+                end
+                when titles_rank <= 1.0500000000000002e+01 then 1.7339377945285169e-02
+                else -5.7267304483993283e-03
+            end
+            when ease_relative_score <= 1.8940798064717776e-01 then 1.9985307321175832e-03
+            when neighbours_score <= 1.3051843599931925e-01 then case
+                when tail_score <= 9.1014501665692513e-02 then case
+                    when rp3beta_score <= 8.0649819902047330e-03 then case
+                        when als_rank <= 7.0500000000000014e+01 then case
+                            when cosine_score <= 9.7692518757943062e-02 then -8.3108600021200518e-02
+                            else -1.0304154140031385e-02
+                        end
+                        when track_playlist_count <= 8.4500000000000014e+01 then -9.2334808723467856e-03
+                        else 3.7496486683935674e-02
+                    end
+                    when artists_rank <= 3.4050000000000006e+02 then 4.4619713295221491e-02
+                    when neighbours_rank <= 2.8500000000000004e+01 then -4.6603762232215740e-02
+                    when seed_count <= 2.0500000000000004e+01 then 4.1323896618264612e-02
+                    else -1.8179641047103300e-02
+                end
+                else -3.6642738117206537e-02
+            end
+            else -1.2128862192615048e-03
+        end
+        when neighbours_score <= 2.4066063365092878e-02 then case
+            when als_relative_score <= 7.4571800280021228e-01 then case
+                when als_rank <= 2.4500000000000004e+01 then 2.1109281028005085e-02
+                when als_relative_score <= 6.3678389357776877e-01 then -3.4719918634087583e-03
+                else -3.0667018452313417e-02
+            end
+            when als_rank <= 1.8450000000000003e+02 then -5.0142028872353375e-02
+            else 5.9692145925698152e-02
+        end
+        when track_playlist_count <= 3.9500000000000007e+01 then case
+            when artists_score <= 2.0049875621120893e+01 then case
+                when cooccurrence_score <= 4.0724863014927379e-02 then case
+                    when ease_rank <= 2.8950000000000006e+02 then 5.1279188671615142e-02
+                    else 1.7669883924506383e-03
+                end
+                when neighbours_score <= 4.6678340699946661e+00 then 3.5592093205387802e-03
+                else 1.1795794713277220e-02
+            end
+            else 2.4017082432927949e-02
+        end
+        when rp3beta_relative_score <= 8.1460400703853755e-02 then -8.0021198122070203e-02
+        when ease_score <= 5.7563090100509967e-04 then 5.1049118102779380e-02
+        when neighbours_score <= 1.0213630953531359e-01 then -3.3996269523649036e-02
+        else 1.6413516620192505e-03
+    end
+    + case
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when tail_score <= 8.7829369663042986e-02 then case
+                when artist_seed_count <= 1.5000000000000002e+00 then case
+                    when neighbours_rank <= 1.2500000000000002e+01 then case
+                        when tail_rank <= 2.3850000000000003e+02 then case
+                            when rp3beta_rank <= 8.9550000000000011e+02 then case
+                                when tail_rank <= 2.7500000000000004e+01 then case
+                                    when cosine_score <= 2.3027108452090447e-01 then -4.8079904647037576e-02
+                                    else 1.3013023390809710e-02
+                                end
+                                else -9.4785960247781909e-02
+                            end
+                            else 8.1033831624843664e-02
+                        end
+                        else 3.8528660305511449e-02
+                    end
+                    when titles_relative_score <= 6.2505423329629639e-01 then case
+                        when als_score <= 7.2533600032329573e-02 then -5.1336091132866118e-03
+                        else -2.1106813935471637e-04
+                    end
+                    when titles_score <= 1.4721683445659917e+01 then case
+                        when neighbours_rank <= 2.2850000000000003e+02 then 1.6835494396519157e-02
+                        when titles_relative_score <= 7.5084599743614888e-01 then case
+                            when titles_score <= 1.0227447573746067e+01 then 8.0525952799709408e-02
+                            else -1.6541534773017081e-02
+                        end
+                        else -3.1706367313356763e-02
+                    end
+                    when titles_score <= 1.4816018337571977e+01 then 5.2424485710226135e-02
+                    when tail_relative_score <= 3.5327500764955355e-01 then 1.2756917870420487e-02
+                    else -9.9570394705732701e-02
+                end
+                when als_score <= 8.3224866539239897e-02 then case
+                    when ease_relative_score <= 1.3062052853210840e-01 then case
+                        when artists_score <= 1.7378051924925739e+01 then 3.6843874058212923e-03
+                        else -3.7722914130987689e-02
+                    end
+                    when artists_relative_score <= 2.4261676777710731e-01 then case
+                        when als_score <= 2.6772805489599708e-02 then 5.4606732683946835e-02
+                        when neighbours_score <= 1.4501891233553496e-01 then -8.6269767439375006e-02
+                        else 2.6301914093216718e-02
+                    end
+                    when artist_seed_count <= 2.5000000000000004e+00 then case
+                        when neighbours_score <= 1.6481783139544534e-01 then -5.7412380539202751e-02
+                        when neighbours_score <= 2.2079108774731651e-01 then 5.3726319449031418e-02
+                        else -4.7842220652056650e-02
+                    end
+                    else 1.9553779686125226e-02
+                end
+                when neighbours_rank <= 4.4500000000000007e+01 then -1.3671803742034980e-01
+                else -9.2119531366667458e-03
+            end
+            when ease_relative_score <= 9.3915986408274710e-01 then case
+                when cooccurrence_score <= 9.8058603606735170e-02 then case
+                    when cosine_rank <= 4.0500000000000007e+01 then -1.1848313712414726e-01
+                    else 3.4506873703432007e-02
+                end
+                when als_relative_score <= 4.7630223960029255e-01 then -1.3506904122571363e-03
+                else 3.0636171877734663e-03
+            end
+            else 1.1576098789019261e-02
+        end
+        else 2.7426034571052679e-02
+    end
+    + case
+        when als_relative_score <= 6.6746144439932953e-01 then case
+            when artists_score <= 1.0000000180025095e-35 then case
+                when als_score <= 9.3372748233377951e-03 then case
+                    when als_rank <= 3.6250000000000006e+02 then case
+                        when titles_relative_score <= 1.7905763056195276e-01 then case
+                            when als_score <= 1.8483815011904883e-07 then -6.0271911270991664e-02
+                            when als_score <= 2.5623860722134856e-07 then 1.5189624238147629e-02
+                            else -3.2937061681626634e-02
+                        end
+                        else 1.8128974470313367e-02
+                    end
+                    when cosine_score <= 8.6024034719908674e-02 then case
+                        when ease_rank <= 4.9950000000000006e+02 then case
+                            when ease_score <= 9.5346265569883884e-04 then case
+                                when ease_score <= 8.5002531149836280e-08 then case
+                                    when ease_rank <= 3.8550000000000006e+02 then -6.0099122739859380e-02
+                                    when ease_rank <= 3.8950000000000006e+02 then 1.3887396473632138e-01
+                                    else -5.8664151701118418e-02
+                                end
+                                else -4.5457392741708118e-02
+                            end
+                            when tail_score <= 8.2273499166519146e-02 then 1.2844166173823163e-02
+                            else -6.1053526452933354e-02
+                        end
+                        when als_score <= 4.8749154666438704e-04 then case
+                            when titles_score <= 1.3405452803782934e+01 then case
+                                when titles_relative_score <= 5.1056709928556476e-01 then case
+                                    when cosine_relative_score <= 2.0775702682537148e-01 then -1.3142055440457566e-02
+                                    when cosine_rank <= 1.3775000000000002e+03 then 3.4292721815956566e-03
+                                    else 9.6168701074229729e-02
+                                end
+                                else -4.4579720349492064e-02
+                            end
+                            else 5.1905532544510372e-03
+                        end
+                        when generator_count <= 1.5000000000000002e+00 then 5.4791667828515654e-03
+                        else 4.5767704234077083e-02
+                    end
+                    when ease_rank <= 1.6500000000000004e+01 then 3.6535116337044371e-02
+                    else -6.4441891954511313e-04
+                end
+                when als_score <= 1.0050720535218717e-02 then case
+                    when cosine_relative_score <= 4.8178505988236459e-01 then -9.7028571201141535e-03
+                    else 5.0854435148506918e-02
+                end
+                when cooccurrence_score <= 2.3767734783323130e-01 then case
+                    when cooccurrence_relative_score <= 2.4813106345482933e-01 then -1.6958874481368487e-03
+                    when cooccurrence_rank <= 9.4750000000000011e+02 then -7.7352138542032397e-03
+                    else 7.0879779931324882e-02
+                end
+                else 1.0879696837333436e-03
+            end
+            when artists_relative_score <= 1.7968163238565832e-01 then 7.8545759650734733e-03
+            when rp3beta_rank <= 3.9500000000000007e+01 then 1.1172840799536128e-02
+            when cooccurrence_rank <= 5.6500000000000007e+01 then -2.0447282846839422e-02
+            else -7.9986365097939229e-04
+        end
+        when als_score <= 2.5623860722134856e-07 then -7.6541566320201079e-02
+        else 5.5658455445281533e-03
+    end
+    + case
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when tail_score <= 3.2607075896453036e-01 then case
+                when cosine_relative_score <= 8.6348407432665281e-02 then case
+                    when ease_relative_score <= 3.1482092325662037e-01 then case
+                        when ease_relative_score <= 3.0670829731605215e-01 then case
+                            when als_relative_score <= 6.3678389357776877e-01 then case
+                                when als_rank <= 4.8500000000000007e+01 then case
+                                    when track_playlist_count <= 2.3500000000000004e+01 then -1.5409865607207592e-02
+                                    else 4.4946875687981815e-02
+                                end
+                                when artists_rank <= 3.5000000000000004e+00 then 1.6104959965969848e-02
+                                when artists_rank <= 8.5000000000000018e+00 then -3.2905217051466866e-02
+                                else -4.6842766770632425e-03
+                            end
+                            when artists_rank <= 8.5000000000000018e+00 then 3.7289576221563904e-02
+                            else -3.6380776673613453e-02
+                        end
+                        else 5.1669139715907156e-02
+                    end
+                    else -6.7063244060844338e-02
+                end
+                when ease_rank <= 5.5850000000000011e+02 then case
+                    when cosine_score <= 6.5114802206720238e-02 then case
+                        when cosine_relative_score <= 4.1436906149995306e-01 then -2.2138279044387865e-02
+                        when tail_score <= 2.9808355831177611e-02 then -6.6202852084637540e-02
+                        when cosine_rank <= 2.3650000000000003e+02 then -9.7129985426467905e-02
+                        else 5.4579551697789365e-02
+                    end
+                    when ease_relative_score <= 9.3915986408274710e-01 then case
+                        when ease_relative_score <= 7.5300106127265709e-01 then -1.0610657820077642e-03
+                        else -1.5843430165550020e-02
+                    end
+                    when cosine_score <= 7.6923076923076955e-02 then -1.0068053858256990e-01
+                    when track_playlist_count <= 8.8500000000000014e+01 then 1.0253422507036378e-02
+                    else -9.8343015724138866e-02
+                end
+                when rp3beta_relative_score <= 4.7936215720020264e-01 then case
+                    when neighbours_relative_score <= 1.9732626289016211e-01 then 3.1387206511951427e-03
+                    when track_playlist_count <= 1.5500000000000002e+01 then 3.3646720624805317e-02
+                    else 6.5778509989851339e-03
+                end
+                else -2.7814233493037327e-02
+            end
+            else 5.2290461903485982e-03
+        end
+        when seed_count <= 2.0500000000000004e+01 then 2.1398251041173169e-02
+        when artist_seed_count <= 1.2500000000000002e+01 then case
+            when als_relative_score <= 2.2109156248320069e-01 then case
+                when artist_seed_count <= 5.5000000000000009e+00 then -6.1480904718667233e-02
+                when ease_rank <= 7.5250000000000011e+02 then -7.7810978619229060e-02
+                else -1.7656416101593309e-03
+            end
+            when als_score <= 7.1023873984813704e-02 then 3.9430035239119372e-02
+            else -5.8572207084632228e-03
+        end
+        when artists_rank <= 2.8500000000000004e+01 then 2.7018104708933840e-02
+        else -6.7244907251992302e-03
+    end
+    + case
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when tail_score <= 7.7822421301691785e-02 then case
+                when titles_relative_score <= 6.2505423329629639e-01 then case
+                    when neighbours_rank <= 8.5000000000000018e+00 then case
+                        when als_relative_score <= 6.9574114606630844e-01 then -8.7612747530852908e-02
+                        else 2.7306796235365450e-04
+                    end
+                    when neighbours_relative_score <= 6.5026174803345149e-01 then case
+                        when ease_rank <= 8.0500000000000014e+01 then case
+                            when artists_relative_score <= 7.4912584982253339e-01 then case
+                                when rp3beta_relative_score <= 5.6255054783468583e-01 then case
+                                    when artists_score <= 4.6364957273896357e+00 then case
+                                        when neighbours_score <= 4.6663541772943468e-01 then case
+                                            when als_score <= 1.6606480814516548e-02 then case
+                                                when als_score <= 7.6553628314286479e-03 then -6.3556206447231242e-02
+                                                else 1.7193423239119210e-02
+                                            end
+                                            else -2.9787119392392470e-02
+                                        end
+                                        else 7.1406619228750971e-03
+                                    end
+                                    else -1.1848773164234915e-01
+                                end
+                                else -8.1608910028582504e-02
+                            end
+                            else 3.8657390240429759e-02
+                        end
+                        when cosine_relative_score <= 5.7988365596297509e-01 then case
+                            when als_score <= 1.8628897145390514e-02 then -6.5122282671617945e-03
+                            when als_relative_score <= 2.4032050991351808e-01 then -6.5360472941295286e-03
+                            else 3.4513051598367693e-04
+                        end
+                        when neighbours_relative_score <= 3.7396742636741637e-01 then -8.5233007067391633e-02
+                        else -1.3022215944863519e-02
+                    end
+                    when als_relative_score <= 3.8375221587262348e-01 then case
+                        when tail_score <= 6.7585140423913434e-02 then 3.6348378896563983e-02
+                        else -5.1124522970935997e-02
+                    end
+                    when tail_score <= 7.1716986606478308e-02 then case
+                        when ease_rank <= 1.2500000000000002e+01 then 3.4281749462933588e-02
+                        when rp3beta_rank <= 7.1500000000000014e+01 then -4.3017415962515917e-02
+                        when tail_score <= 3.9364955301113766e-02 then -3.7405040510433495e-02
+                        when als_relative_score <= 5.3191449719677331e-01 then -6.0213690846925010e-02
+                        else 2.2668634148238113e-02
+                    end
+                    else -9.3592861839701252e-02
+                end
+                when titles_score <= 1.0047309960760131e+01 then case
+                    when neighbours_relative_score <= 3.3425439218161418e-01 then -2.7350488155439230e-02
+                    else 1.5151164349452559e-02
+                end
+                when titles_score <= 1.0227447573746067e+01 then 1.1458315817000163e-01
+                else 1.6250586748344474e-02
+            end
+            when tail_score <= 4.7844928917365886e-01 then 7.0539055942114718e-04
+            else 6.6677016339329476e-03
+        end
+        when seed_count <= 1.9500000000000004e+01 then 2.0779236338971042e-02
+        when artist_seed_count <= 1.2500000000000002e+01 then -3.7334417208444489e-03
+        else 2.0086703548410578e-02
+    end
+    + case
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when neighbours_score <= 5.7281869438674422e-02 then case
+                when als_score <= 9.6778380684554594e-03 then case
+                    when neighbours_rank <= 2.4500000000000004e+01 then -9.1295694891944543e-02
+                    else -8.1191252034265912e-03
+                end
+                when ease_rank <= 6.8950000000000011e+02 then case
+                    when rp3beta_relative_score <= 4.4008479235363224e-01 then case
+                        when tail_relative_score <= 3.8345271285198412e-01 then case
+                            when ease_score <= 8.8606006181406996e-04 then case
+                                when track_playlist_count <= 4.1500000000000007e+01 then case
+                                    when track_playlist_count <= 1.0500000000000002e+01 then case
+                                        when cosine_relative_score <= 5.0348016370848570e-01 then case
+                                            when generator_count <= 6.5000000000000009e+00 then -3.0871206348167035e-02
+                                            when cosine_relative_score <= 2.8033816048676080e-01 then 3.6358060514175859e-02
+                                            else -1.8041020544655017e-02
+                                        end
+                                        else -7.2893700315914842e-02
+                                    end
+                                    else -6.3239494966578338e-02
+                                end
+                                else 2.5293549119506781e-02
+                            end
+                            when neighbours_score <= 4.1125715942032383e-02 then case
+                                when neighbours_rank <= 1.4050000000000003e+02 then -4.0351659265787758e-02
+                                when neighbours_relative_score <= 2.3734550190424988e-01 then 4.5149872391084733e-03
+                                else 3.8473070113033317e-02
+                            end
+                            when track_playlist_count <= 8.4500000000000014e+01 then -2.1662475621471465e-02
+                            else 6.9148349932870140e-02
+                        end
+                        else -4.0361053942729631e-02
+                    end
+                    when tail_relative_score <= 6.2020634656262774e-01 then case
+                        when neighbours_rank <= 1.1250000000000001e+02 then case
+                            when rp3beta_score <= 6.2107808632558313e-03 then 4.1950096560627426e-02
+                            else -1.0400441835169523e-01
+                        end
+                        when cooccurrence_relative_score <= 4.8084945731595902e-01 then 1.3956205794917810e-02
+                        else -6.5047497460367504e-02
+                    end
+                    else -1.8563736320681593e-02
+                end
+                when cosine_relative_score <= 4.0935457809671072e-01 then case
+                    when cooccurrence_relative_score <= 2.8602851590060935e-01 then 1.3266678974826862e-03
+                    else -4.7416785579488654e-02
+                end
+                when rp3beta_relative_score <= 2.2573941672703690e-01 then 5.9083680925001880e-02
+                else -9.9281437971542652e-02
+            end
+            when als_relative_score <= 5.0614836305997979e-01 then case
+                when ease_score <= 9.7507720994395109e-04 then case
+                    when cosine_relative_score <= 4.2952329326477151e-01 then 2.8156304576963873e-03
+                    else 2.6845937957650019e-02
+                end
+                else -1.5068898622048342e-03
+            end
+            when neighbours_score <= 6.6031948732181600e-02 then 2.8544630739231514e-02
+            else 3.0600322405112631e-03
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when seed_count <= 2.0500000000000004e+01 then 1.9524226062440794e-02
+            else -1.7120363636619698e-03
+        end
+        else 2.5837688328734922e-02
+    end
+    + case
+        when als_relative_score <= 6.6746144439932953e-01 then case
+            when artists_rank <= 4.3450000000000006e+02 then case
+                when cosine_relative_score <= 8.5099847012475882e-01 then case
+                    when track_playlist_count <= 4.0500000000000007e+01 then case
+                        when artists_relative_score <= 8.9840816192829159e-02 then case
+                            when seed_count <= 2.3500000000000004e+01 then -1.2196555249144779e-02
+                            else 1.9929617536729640e-02
+                        end
+                        when als_relative_score <= 1.3895178440095671e-01 then case
+                            when cooccurrence_rank <= 3.6500000000000007e+01 then 4.2223499603988385e-02
+                            when artists_relative_score <= 9.9738901609638853e-01 then -5.5665059580158006e-03
+                            else 1.8969789500050835e-02
+                        end
+                        else 4.5504988077382643e-03
+                    end
+                    else -1.6110934877304264e-02
+                end
+                else 2.4788152176004330e-02
+            end
+            when tail_score <= 3.7897597756518915e-02 then case
+                when ease_rank <= 1.3950000000000003e+02 then -2.6151795373125127e-02
+                when rp3beta_rank <= 1.8050000000000003e+02 then case
+                    when track_playlist_count <= 1.5500000000000002e+01 then case
+                        when neighbours_rank <= 8.8500000000000014e+01 then -4.2598003934606832e-02
+                        when cosine_score <= 7.4052091032677556e-02 then case
+                            when cosine_relative_score <= 2.0775702682537148e-01 then -2.4275028596474318e-02
+                            else 5.7673033092208628e-02
+                        end
+                        else 9.4546614916193889e-03
+                    end
+                    else -3.8105478975745344e-02
+                end
+                when tail_relative_score <= 2.6278477396033112e-01 then case
+                    when als_score <= 1.6268547624349598e-02 then case
+                        when ease_relative_score <= 4.5158135198725002e-01 then case
+                            when track_playlist_count <= 2.5000000000000004e+00 then case
+                                when als_relative_score <= 4.8646844233720604e-01 then case
+                                    when neighbours_relative_score <= 2.7768876515835611e-01 then -2.4834003122329567e-02
+                                    else 5.9413675333549368e-02
+                                end
+                                else 3.2850345091724874e-02
+                            end
+                            when ease_rank <= 1.3325000000000002e+03 then case
+                                when ease_score <= 1.6736356672069346e-03 then -2.7835328716672481e-02
+                                else 1.0490809304267656e-02
+                            end
+                            else -3.9387046290275196e-03
+                        end
+                        when neighbours_rank <= 3.2050000000000006e+02 then -7.5321548526302573e-02
+                        else 6.5921599429215327e-02
+                    end
+                    when als_score <= 2.1014287136495117e-02 then case
+                        when track_playlist_count <= 7.5000000000000009e+00 then case
+                            when titles_relative_score <= 1.6834061333179443e-01 then -1.5378664340530866e-02
+                            else 4.1549872246383041e-02
+                        end
+                        else 2.1412518306640177e-02
+                    end
+                    else -3.9828542284433130e-03
+                end
+                else -3.9356032428153040e-02
+            end
+            else -4.9528154969056908e-04
+        end
+        when tail_score <= 3.1816881256426344e-02 then -1.3776036959490853e-02
+        when tail_score <= 3.2586401032732915e-02 then 5.1616762482169544e-02
+        else 5.9797633151847697e-03
+    end
+    + case
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when generator_count <= 7.5000000000000009e+00 then case
+                when rp3beta_relative_score <= 8.2232957556085326e-02 then case
+                    when artist_seed_count <= 1.5000000000000002e+00 then case
+                        when titles_rank <= 8.5000000000000018e+00 then case
+                            when titles_score <= 1.4765256741792394e+01 then -2.1160709328128281e-02
+                            else 3.2053468728540140e-02
+                        end
+                        else -4.8318520547566820e-03
+                    end
+                    when seed_count <= 1.0500000000000002e+01 then case
+                        when cosine_relative_score <= 2.2722554342351173e-01 then case
+                            when neighbours_rank <= 1.2075000000000002e+03 then -1.7146047586957397e-02
+                            else 1.4167157298929995e-02
+                        end
+                        else 5.0563616263544067e-02
+                    end
+                    else -4.1606918428859800e-03
+                end
+                when ease_relative_score <= 1.5438845148466279e-01 then 3.9388089485488326e-03
+                when als_rank <= 1.3025000000000002e+03 then case
+                    when als_rank <= 1.2695000000000002e+03 then case
+                        when cooccurrence_score <= 2.4562024869294552e-01 then case
+                            when titles_relative_score <= 3.2109573259237467e-01 then -3.6421445385946502e-03
+                            else 1.8430016078496300e-02
+                        end
+                        when cosine_score <= 3.5396049561950221e-01 then case
+                            when als_relative_score <= 9.2546973928835685e-01 then case
+                                when track_playlist_count <= 1.0500000000000002e+01 then 2.6081891716510236e-02
+                                when ease_relative_score <= 8.3055593674218353e-01 then 1.9794434557807699e-03
+                                else -1.5494922559367275e-01
+                            end
+                            else 5.0621446394003039e-02
+                        end
+                        else 4.7925416936121117e-04
+                    end
+                    when tail_relative_score <= 3.5327500764955355e-01 then -3.4801965428749013e-02
+                    else 6.5463674568174812e-02
+                end
+                when ease_rank <= 8.5000000000000018e+00 then -1.1166945800578768e-01
+                when neighbours_rank <= 1.2500000000000002e+01 then case
+                    when cosine_score <= 7.9011405161401579e-02 then -9.1324016837397326e-02
+                    else 4.2604430404604737e-02
+                end
+                when rp3beta_relative_score <= 9.9982922732888213e-01 then -1.1212146762996332e-02
+                else -1.0319642746897228e-01
+            end
+            when cosine_relative_score <= 9.1802244703757030e-01 then case
+                when track_playlist_count <= 3.9500000000000007e+01 then 4.7886217464599970e-03
+                when cosine_score <= 1.1537644219023048e-01 then -6.8876534075145837e-02
+                else -2.5693382911801330e-03
+            end
+            when titles_score <= 2.9623684201383004e+01 then case
+                when seed_count <= 2.3500000000000004e+01 then 1.8033584025023294e-02
+                when cooccurrence_rank <= 1.6500000000000004e+01 then case
+                    when cooccurrence_score <= 6.6490729568221474e-01 then -5.4684656275205773e-02
+                    else -6.6720368973870376e-04
+                end
+                else 2.2977920172431845e-02
+            end
+            else 3.1881929382950536e-02
+        end
+        else 2.6563543313327942e-02
+    end
+    + case
+        when tail_score <= 3.6101539262474995e-02 then case
+            when artist_seed_count <= 4.5000000000000009e+00 then case
+                when titles_score <= 1.4721683445659917e+01 then case
+                    when artists_score <= 7.4497566303217733e+00 then case
+                        when tail_relative_score <= 5.0969042700469769e-01 then case
+                            when tail_relative_score <= 4.9749733374017596e-01 then case
+                                when tail_relative_score <= 3.8345271285198412e-01 then case
+                                    when artist_seed_count <= 1.0000000180025095e-35 then case
+                                        when als_score <= 4.8749154666438704e-04 then case
+                                            when als_relative_score <= 5.3695838695806741e-01 then case
+                                                when als_rank <= 1.8050000000000003e+02 then case
+                                                    when als_rank <= 1.4150000000000003e+02 then -7.5239520624675593e-02
+                                                    else 5.2365691485699029e-02
+                                                end
+                                                when als_rank <= 4.4950000000000006e+02 then -4.8316425885179835e-02
+                                                when als_rank <= 4.5250000000000006e+02 then 6.7449639262696412e-02
+                                                when als_rank <= 7.0950000000000011e+02 then -7.9664241209724651e-02
+                                                else -1.3072312626741637e-02
+                                            end
+                                            when als_rank <= 1.6500000000000004e+01 then 2.5508032723615039e-02
+                                            else -6.2498636261807010e-02
+                                        end
+                                        else -5.0196090983782408e-03
+                                    end
+                                    when artists_relative_score <= 2.1335246071453001e-01 then case
+                                        when cosine_relative_score <= 1.4396459399185993e-01 then 1.9714519916020723e-04
+                                        when cooccurrence_relative_score <= 1.5062163669286024e-01 then 3.8201879184550126e-02
+                                        else -1.3057183142927382e-02
+                                    end
+                                    else -6.3016420083649109e-03
+                                end
+                                else -4.8168932115119717e-02
+                            end
+                            when cosine_relative_score <= 5.1996623730365699e-01 then -6.4709255244011318e-02
+                            else 5.4812904346424364e-02
+                        end
+                        when titles_rank <= 3.0500000000000004e+01 then 5.2224737531156057e-02
+                        else -5.3486634052914775e-02
+                    end
+                    when artists_relative_score <= 5.0084889887744632e-01 then -1.7030274779799293e-02
+                    else -1.0337270591670318e-01
+                end
+                when titles_score <= 1.5809225508604362e+01 then 3.6380734454816557e-02
+                when titles_rank <= 8.0500000000000014e+01 then 7.6155198094744712e-03
+                else -3.1207251128649957e-02
+            end
+            when ease_score <= 2.5570984404570331e-03 then case
+                when neighbours_score <= 1.5191519168093023e-02 then 5.5683983113135231e-03
+                else 3.1043103048966764e-02
+            end
+            else -2.7940613179537738e-02
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when ease_relative_score <= 9.3915986408274710e-01 then case
+                when als_score <= 3.3228088915348059e-01 then 3.0158425616213673e-04
+                else 6.8545470512544658e-03
+            end
+            when neighbours_relative_score <= 6.2283779187729083e-01 then -3.8587633492149456e-02
+            else 1.1163116444687895e-02
+        end
+        else 2.7551390006108335e-02
+    end
+    + case
+        when als_rank <= 3.2500000000000007e+01 then case
+            when track_playlist_count <= 3.8500000000000007e+01 then case
+                when tail_score <= 9.1028319163680826e-01 then 5.9609088257522340e-03
+                else 2.4375583969918790e-02
+            end
+            when rp3beta_relative_score <= 8.1460400703853755e-02 then -5.6485949555181381e-02
+            when ease_score <= 7.5812133756564422e-04 then 4.4221064711973783e-02
+            when neighbours_score <= 9.7849166331989104e-02 then case
+                when artists_score <= 9.9246846538389342e+00 then -7.5914578391520535e-02
+                else 6.2849866928192027e-02
+            end
+            else 4.3507439930743968e-04
+        end
+        when neighbours_relative_score <= 5.4564940927739190e-02 then case
+            when artists_rank <= 3.4050000000000006e+02 then case
+                when artists_relative_score <= 7.9718848375842824e-02 then case
+                    when ease_relative_score <= 1.1629948199338573e-01 then 1.5211019240748073e-02
+                    else 8.5893346100238757e-02
+                end
+                else -1.1637427940361408e-03
+            end
+            when track_playlist_count <= 2.5000000000000004e+00 then case
+                when titles_score <= 1.4765256741792394e+01 then -1.6409940612426788e-02
+                else 4.4094671968282428e-02
+            end
+            else -4.8758343731557484e-03
+        end
+        when rp3beta_relative_score <= 8.5268696447492387e-01 then case
+            when ease_rank <= 6.4950000000000011e+02 then case
+                when neighbours_score <= 5.5894062841887464e-02 then case
+                    when ease_rank <= 1.8750000000000003e+02 then case
+                        when track_playlist_count <= 5.5000000000000009e+00 then case
+                            when artists_score <= 1.5731321849709865e+00 then -2.6375709233815339e-02
+                            when artists_relative_score <= 4.0891865070921291e-01 then 3.8781830123350652e-02
+                            else -4.5639180208625812e-02
+                        end
+                        when track_playlist_count <= 7.5000000000000009e+00 then 4.1530170221167735e-02
+                        else 3.6595948403178994e-03
+                    end
+                    when tail_relative_score <= 4.7468564747021319e-01 then case
+                        when rp3beta_score <= 7.4855603084848603e-04 then -3.5750425058291166e-02
+                        when ease_relative_score <= 1.1629948199338573e-01 then 3.8215135339660790e-02
+                        else -1.0924253492514163e-02
+                    end
+                    else -6.9297482443869421e-02
+                end
+                when ease_score <= 9.7507720994395109e-04 then case
+                    when ease_relative_score <= 2.9534817853189782e-01 then case
+                        when neighbours_relative_score <= 2.5591943504721343e-01 then 1.7930777058444199e-02
+                        else -4.3241670344254184e-02
+                    end
+                    when neighbours_rank <= 2.8500000000000004e+01 then -6.6970993566443362e-03
+                    else 4.3058289241360931e-02
+                end
+                else -8.3931407590708169e-04
+            end
+            else 3.6357929263081319e-03
+        end
+        when als_rank <= 7.7500000000000014e+01 then case
+            when tail_score <= 4.5473364186669786e-02 then -3.7181884985171457e-02
+            else 2.4852668481313692e-02
+        end
+        else 2.0204648799610789e-03
+    end
+    + case
+        when artist_seed_count <= 1.2500000000000002e+01 then case
+            when als_relative_score <= 4.7630223960029255e-01 then case
+                when artist_seed_count <= 7.5000000000000009e+00 then case
+                    when artist_seed_count <= 4.5000000000000009e+00 then case
+                        when neighbours_score <= 5.7281869438674422e-02 then case
+                            when ease_rank <= 5.9150000000000011e+02 then case
+                                when ease_score <= 1.5475726450458699e-03 then case
+                                    when track_playlist_count <= 3.2500000000000007e+01 then case
+                                        when tail_score <= 9.3347146132587312e-03 then -4.2999002212828617e-02
+                                        else -1.9250711244060456e-02
+                                    end
+                                    when ease_relative_score <= 4.4414840423085107e-05 then 7.8377478995197022e-02
+                                    else -5.4211569718087150e-03
+                                end
+                                when rp3beta_score <= 1.6279338385982568e-03 then -1.5998525711580069e-02
+                                when neighbours_score <= 4.9715686051846182e-02 then 3.3768008661956846e-02
+                                when track_playlist_count <= 3.8500000000000007e+01 then -3.4070534599589218e-02
+                                else 6.3073072248383197e-02
+                            end
+                            when ease_relative_score <= 4.7929555779951377e-01 then case
+                                when als_relative_score <= 3.6283412879343974e-01 then case
+                                    when als_relative_score <= 2.0303790655981666e-01 then case
+                                        when neighbours_rank <= 6.4550000000000011e+02 then 2.4441417524206008e-02
+                                        else -5.7666121269911372e-03
+                                    end
+                                    when titles_relative_score <= 4.9910146506239894e-01 then 1.0600613933087278e-03
+                                    when track_playlist_count <= 2.1500000000000004e+01 then 4.2016886014894082e-02
+                                    else -1.7236319199754446e-02
+                                end
+                                when als_score <= 1.5962058678269390e-02 then case
+                                    when artists_relative_score <= 3.1313234502305004e-01 then -3.5799517353969641e-02
+                                    else 2.6976146694676635e-02
+                                end
+                                when tail_relative_score <= 2.2360057869899871e-01 then case
+                                    when tail_relative_score <= 2.2158400490490199e-01 then -2.6430768570147394e-03
+                                    else 7.1683446341937310e-02
+                                end
+                                else -5.8616170331674301e-02
+                            end
+                            else 7.2761698807878986e-02
+                        end
+                        when neighbours_score <= 6.0983299168430059e-02 then case
+                            when artists_rank <= 4.6500000000000007e+01 then 5.7057814011543154e-02
+                            when neighbours_rank <= 1.6050000000000003e+02 then 3.6625237686299349e-02
+                            when cosine_relative_score <= 1.2528614174665334e-01 then 1.7807518739136850e-02
+                            else -3.1202892707872666e-02
+                        end
+                        else -1.3214387143890430e-03
+                    end
+                    else 8.7052907241997133e-03
+                end
+                else -3.1167360480276692e-02
+            end
+            when als_score <= 1.1059799476242917e-07 then -5.5372149738575085e-02
+            when titles_relative_score <= 3.2961843743229913e-01 then 1.4072100126686152e-03
+            else 7.1883754503295448e-03
+        end
+        when artists_rank <= 2.3500000000000004e+01 then 2.7796686189785941e-02
+        else 1.3293906573272013e-04
+    end
+    + case
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when cooccurrence_score <= 2.1675800006630244e-01 then case
+                when artists_rank <= 2.7850000000000006e+02 then case
+                    when artists_relative_score <= 8.9840816192829159e-02 then 1.8468342459771893e-02
+                    when cooccurrence_relative_score <= 4.1153968258483692e-01 then case
+                        when rp3beta_relative_score <= 4.5119486485214461e-01 then case
+                            when cooccurrence_relative_score <= 3.0333083759612034e-01 then case
+                                when titles_relative_score <= 3.2109573259237467e-01 then -3.1353761074098048e-04
+                                else 2.1272770388600037e-02
+                            end
+                            when tail_score <= 3.6715347377715223e-02 then -1.0440448294541865e-01
+                            when neighbours_rank <= 1.4850000000000003e+02 then case
+                                when neighbours_score <= 2.1728892961726362e-01 then -7.5078571510479905e-02
+                                else -6.9103269112573548e-03
+                            end
+                            else 1.1140399530466617e-02
+                        end
+                        else -5.9273745839647042e-02
+                    end
+                    when neighbours_score <= 2.2079108774731651e-01 then case
+                        when cosine_rank <= 2.6850000000000006e+02 then case
+                            when als_score <= 6.3547089695930495e-02 then 2.2629209903129482e-02
+                            when cooccurrence_rank <= 2.8500000000000004e+01 then -1.3590363742771125e-01
+                            else 3.6054850528780789e-03
+                        end
+                        when rp3beta_score <= 7.8595764331351875e-03 then -1.5313495328054763e-01
+                        else 4.2319803972816711e-04
+                    end
+                    when als_relative_score <= 5.6842518716245161e-01 then -6.2180912067407140e-02
+                    else -3.5787262716289331e-04
+                end
+                when tail_rank <= 4.5000000000000009e+00 then case
+                    when rp3beta_score <= 1.2892974186806842e-02 then case
+                        when neighbours_rank <= 1.2850000000000003e+02 then -7.6988212059397571e-02
+                        else 8.3719145627855221e-02
+                    end
+                    else 9.2826334900370979e-03
+                end
+                when titles_rank <= 4.5000000000000009e+00 then 2.4611518463708886e-02
+                when neighbours_relative_score <= 3.7504866268654367e-02 then case
+                    when ease_rank <= 1.9150000000000003e+02 then -5.7207268433244279e-02
+                    else -7.0501172894154767e-03
+                end
+                when ease_rank <= 6.3750000000000011e+02 then -3.7111456898255390e-03
+                when rp3beta_relative_score <= 4.7936215720020264e-01 then case
+                    when rp3beta_rank <= 1.8450000000000003e+02 then case
+                        when tail_score <= 3.5793474335467659e-02 then 4.9464253494298387e-02
+                        else 1.7076809785637409e-03
+                    end
+                    else 1.8286621193705601e-03
+                end
+                else -3.6617408971249633e-02
+            end
+            when tail_score <= 9.1028319163680826e-01 then case
+                when artists_score <= 3.2054632310392414e+01 then 2.1079505863074608e-03
+                else -3.3854802650573515e-02
+            end
+            else 1.1460641828192383e-02
+        end
+        when artists_rank <= 4.5000000000000009e+00 then 4.6424340777493668e-02
+        else 1.6213608771995257e-02
+    end
+    + case
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when tail_score <= 7.3357973398421072e-01 then case
+                when cosine_relative_score <= 8.6348407432665281e-02 then -3.9273670292955852e-03
+                when artists_score <= 3.9439052775249856e+01 then case
+                    when artist_seed_count <= 4.5000000000000009e+00 then case
+                        when ease_relative_score <= 6.2924115418707974e-02 then 9.6434014257580185e-03
+                        when cooccurrence_score <= 7.7555761723078834e-02 then case
+                            when ease_rank <= 4.3650000000000006e+02 then case
+                                when rp3beta_score <= 4.9346846267555857e-03 then case
+                                    when ease_rank <= 1.9150000000000003e+02 then case
+                                        when ease_rank <= 1.8350000000000003e+02 then case
+                                            when als_rank <= 2.6350000000000006e+02 then case
+                                                when tail_relative_score <= 6.7853919677987051e-01 then case
+                                                    when cooccurrence_relative_score <= 3.6362003978581919e-01 then case
+                                                        when rp3beta_rank <= 2.6650000000000006e+02 then case
+                                                            when rp3beta_score <= 8.2920093867003850e-04 then 5.0946389124186690e-02
+                                                            else -4.1772308932115823e-02
+                                                        end
+                                                        when rp3beta_relative_score <= 2.0431566077307664e-01 then 1.1141518885405134e-02
+                                                        else -7.9838181288785823e-02
+                                                    end
+                                                    else 2.4710864820655612e-02
+                                                end
+                                                when generator_count <= 7.5000000000000009e+00 then -5.9513089719037605e-02
+                                                else 5.6076231684408593e-03
+                                            end
+                                            else -2.0495483247713817e-02
+                                        end
+                                        when ease_relative_score <= 3.2617547163259125e-01 then -2.2784387875560065e-02
+                                        else 5.4251255743791318e-02
+                                    end
+                                    when cooccurrence_relative_score <= 1.8532631439381025e-01 then -6.2113846262374685e-03
+                                    when cooccurrence_relative_score <= 9.9935731310735554e-01 then -2.9271759801135180e-02
+                                    else 5.0863646804280176e-02
+                                end
+                                else -6.9187388588730164e-02
+                            end
+                            when track_playlist_count <= 6.3500000000000007e+01 then case
+                                when tail_score <= 5.4838560054845387e-03 then case
+                                    when cosine_relative_score <= 1.7107696263864330e-01 then -8.4971914452901583e-03
+                                    else 2.9413660494742477e-02
+                                end
+                                when tail_score <= 2.8247659008029394e-02 then case
+                                    when cooccurrence_relative_score <= 1.5187357097538326e-01 then -6.5126801237979370e-03
+                                    when als_rank <= 1.1305000000000002e+03 then -5.9728124704733279e-02
+                                    else 7.3134266384067941e-03
+                                end
+                                else 1.1130808790846315e-03
+                            end
+                            else 4.1226931486728742e-02
+                        end
+                        else 4.4589478881226714e-04
+                    end
+                    when neighbours_score <= 4.1666270500824970e-01 then case
+                        when neighbours_score <= 3.7859316462318188e-01 then 1.7261731203476641e-02
+                        else 5.9332233252350389e-02
+                    end
+                    else 3.1768880322161023e-03
+                end
+                else -5.2205766602374394e-02
+            end
+            else 9.5849837652144942e-03
+        end
+        when rp3beta_rank <= 1.7335000000000002e+03 then 3.2973044170354980e-02
+        else 2.4884047406397579e-03
+    end
+    + case
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when ease_relative_score <= 9.3915986408274710e-01 then case
+                when als_score <= 4.0354462340474136e-02 then case
+                    when titles_relative_score <= 2.7533766796336939e-01 then case
+                        when titles_relative_score <= 2.4484762504393739e-01 then -4.3733728693165800e-03
+                        else -2.7639622680438059e-02
+                    end
+                    when als_relative_score <= 7.8849766694274348e-01 then case
+                        when titles_relative_score <= 2.8412902012495095e-01 then case
+                            when track_playlist_count <= 1.2500000000000002e+01 then case
+                                when track_playlist_count <= 9.5000000000000018e+00 then 8.8195575078335049e-03
+                                else 1.7513572184496362e-01
+                            end
+                            else -7.3518825687855149e-03
+                        end
+                        when seed_count <= 2.2500000000000004e+01 then case
+                            when tail_relative_score <= 5.9684148700873807e-01 then case
+                                when seed_count <= 2.1500000000000004e+01 then case
+                                    when tail_relative_score <= 1.8620664579351304e-01 then 2.1070868259469313e-03
+                                    else 1.8900835858757039e-02
+                                end
+                                else 5.9107977432673930e-02
+                            end
+                            else -5.9638433391449197e-02
+                        end
+                        else -1.0206829284938254e-02
+                    end
+                    else -8.9068421592674044e-02
+                end
+                when tail_score <= 4.7844928917365886e-01 then case
+                    when track_playlist_count <= 3.8500000000000007e+01 then case
+                        when ease_relative_score <= 6.9230260497698803e-01 then 1.4957904800250606e-03
+                        when cosine_score <= 2.1695170828338475e-01 then -9.3355790285337401e-02
+                        when artists_score <= 7.1762654897354148e+00 then -5.1367721989793984e-03
+                        when cosine_score <= 7.7045946134007082e-01 then -1.3520945950339219e-01
+                        else -1.8312134666732208e-02
+                    end
+                    when tail_relative_score <= 1.0537099109160183e-01 then -2.6715291898966854e-02
+                    when rp3beta_score <= 1.0626698902248303e-02 then -3.7719934573095205e-04
+                    when neighbours_score <= 3.3315927030377629e-01 then -9.3163958094580418e-02
+                    when als_score <= 3.3228088915348059e-01 then -1.1167443140907242e-02
+                    else 1.0339366490750561e-02
+                end
+                else 5.0562178332092048e-03
+            end
+            when cosine_score <= 7.6923076923076955e-02 then -9.7940176031754367e-02
+            when artists_score <= 4.4155174492701272e+00 then 1.2830812346311914e-02
+            when cosine_score <= 6.3525869835402105e-01 then case
+                when neighbours_rank <= 4.5000000000000009e+00 then -1.3200233415406351e-01
+                else 2.7697172037419778e-03
+            end
+            else 2.6598777061089237e-03
+        end
+        when seed_count <= 2.0500000000000004e+01 then case
+            when artists_relative_score <= 4.4761396609406146e-01 then 8.5717026051442755e-03
+            else 3.1995833456153665e-02
+        end
+        when artist_seed_count <= 2.0000000000000004e+01 then -1.1760869106424480e-03
+        else 2.5109774542714104e-02
+    end
+    + case
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when tail_score <= 8.4963158853917323e-02 then case
+                when rp3beta_rank <= 1.5500000000000002e+01 then -2.8336359505113946e-02
+                when als_score <= 6.0199860017746696e-03 then case
+                    when ease_rank <= 1.2500000000000002e+01 then -1.0175204303332280e-01
+                    else -5.8527091827283786e-03
+                end
+                when cosine_rank <= 2.1350000000000003e+02 then case
+                    when tail_score <= 2.2477770247484496e-02 then case
+                        when als_score <= 1.5962058678269390e-02 then 2.4134751774841912e-02
+                        when neighbours_rank <= 1.6500000000000004e+01 then 3.4613839382974680e-02
+                        else -5.9588674791600293e-02
+                    end
+                    when rp3beta_relative_score <= 6.7775852629546474e-01 then case
+                        when cosine_relative_score <= 5.3464940329959287e-01 then -4.4352632796803640e-03
+                        when cosine_relative_score <= 8.5099847012475882e-01 then case
+                            when als_rank <= 8.2150000000000011e+02 then -3.2132158265627236e-02
+                            else 4.6173946662461135e-02
+                        end
+                        when als_rank <= 5.9500000000000007e+01 then -6.8384803771383326e-02
+                        else 2.8671047298649922e-02
+                    end
+                    when cosine_relative_score <= 5.4376667407710333e-01 then -8.7992121367200027e-02
+                    when artists_score <= 1.5731321849709865e+00 then 5.1208712115859978e-03
+                    else 4.9626416486039548e-02
+                end
+                when rp3beta_relative_score <= 7.7839912089724217e-01 then case
+                    when tail_relative_score <= 4.7468564747021319e-01 then case
+                        when rp3beta_rank <= 1.8050000000000003e+02 then case
+                            when cosine_relative_score <= 4.2481895023215149e-01 then case
+                                when cosine_rank <= 5.0050000000000006e+02 then case
+                                    when cosine_relative_score <= 2.8033816048676080e-01 then 3.5538568879921366e-03
+                                    when tail_score <= 7.3067853332622959e-02 then -4.9147379501489674e-02
+                                    else 2.3092535743376330e-02
+                                end
+                                when als_rank <= 4.8500000000000007e+01 then 4.3988889352239220e-02
+                                else 9.4038193522863623e-03
+                            end
+                            when cosine_score <= 7.0615690213928106e-02 then 5.4852239836790433e-02
+                            else -7.0965117189858880e-03
+                        end
+                        when tail_relative_score <= 2.4907474567805343e-01 then 3.4172828355880475e-05
+                        when cosine_relative_score <= 4.8178505988236459e-01 then -9.6332933493681813e-03
+                        else -6.9456892612979632e-02
+                    end
+                    when neighbours_rank <= 4.4500000000000007e+01 then 1.7918045346179481e-02
+                    else -5.7229835486832241e-02
+                end
+                else 3.7889158083629956e-02
+            end
+            when titles_score <= 5.4972472182585639e+00 then 3.3307080937054355e-04
+            else 5.1838215080787673e-03
+        end
+        when artists_rank <= 1.7500000000000004e+01 then 1.3985110775456683e-02
+        else 1.5253509497523436e-03
+    end
+    + case
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when cooccurrence_score <= 2.2020281618617271e-01 then case
+                when cosine_relative_score <= 5.7988365596297509e-01 then case
+                    when ease_relative_score <= 4.7929555779951377e-01 then case
+                        when rp3beta_score <= 1.0394195478907889e-02 then case
+                            when als_score <= 4.3056752532720573e-02 then case
+                                when ease_relative_score <= 4.4147415238949556e-01 then case
+                                    when cooccurrence_relative_score <= 5.3264015796462105e-01 then case
+                                        when tail_relative_score <= 3.9655625940005529e-01 then -3.0521299862082585e-03
+                                        else -2.6357312004326373e-02
+                                    end
+                                    when neighbours_rank <= 3.2500000000000007e+01 then 4.6836932348736100e-02
+                                    else -4.2878293961567226e-02
+                                end
+                                else -2.7894076876059538e-02
+                            end
+                            else 3.2573483769523327e-04
+                        end
+                        when ease_relative_score <= 3.4248939058167505e-01 then case
+                            when als_score <= 8.0135515891015547e-03 then -5.1574209975103827e-02
+                            else -3.3280737878712534e-03
+                        end
+                        else -7.4928525200346638e-02
+                    end
+                    when rp3beta_rank <= 7.9500000000000014e+01 then 1.9114360400029222e-02
+                    when als_score <= 1.0050720535218717e-02 then case
+                        when tail_rank <= 2.4250000000000003e+02 then case
+                            when ease_relative_score <= 5.0596255575376869e-01 then 5.1709879191254582e-02
+                            else -3.7934760849551649e-02
+                        end
+                        else -5.9391315369511248e-02
+                    end
+                    else -1.3470029496820905e-02
+                end
+                when cosine_relative_score <= 7.6269548063272008e-01 then case
+                    when tail_rank <= 1.1500000000000002e+01 then -7.2291005040736406e-02
+                    when neighbours_relative_score <= 6.2283779187729083e-01 then case
+                        when neighbours_score <= 1.9870617775918928e-01 then case
+                            when tail_rank <= 2.3500000000000004e+01 then -7.1282325008376238e-02
+                            when cooccurrence_relative_score <= 5.8583932397635430e-01 then -2.6304750508414146e-02
+                            when als_score <= 4.4678099453449256e-02 then 3.8038219330060907e-02
+                            else -9.3828780313492496e-02
+                        end
+                        else 9.7677318006692947e-03
+                    end
+                    when als_score <= 1.5276751946657898e-02 then 1.2688461004805458e-02
+                    when cooccurrence_score <= 2.0745422139005132e-01 then -7.1515430931188451e-02
+                    else 2.5267222221467739e-02
+                end
+                when cosine_score <= 8.6024034719908674e-02 then -2.9102904912935136e-02
+                else 3.4020333537134097e-03
+            end
+            when track_playlist_count <= 1.6500000000000004e+01 then case
+                when rp3beta_rank <= 4.5000000000000009e+00 then case
+                    when rp3beta_score <= 1.6668383146388990e-02 then 4.6620071889613146e-02
+                    else 1.0964374565429813e-02
+                end
+                else 4.9584974459448697e-03
+            end
+            when titles_score <= 6.3021544254728859e+01 then -1.4466747185795569e-04
+            else 2.9158985406065787e-02
+        end
+        else 2.4477571916105258e-02
+    end
+    + case
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when titles_relative_score <= 6.1678722852304502e-01 then case
+                when cosine_score <= 3.8894650984991613e-01 then case
+                    when artists_rank <= 4.1350000000000006e+02 then case
+                        when artists_relative_score <= 2.1335246071453001e-01 then case
+                            when als_relative_score <= 3.7936585730862832e-01 then case
+                                when seed_count <= 1.7500000000000004e+01 then case
+                                    when cosine_rank <= 3.4850000000000006e+02 then case
+                                        when rp3beta_relative_score <= 2.9768354016470846e-02 then 6.3661250649881054e-02
+                                        when cosine_score <= 8.3341583686857387e-02 then -6.2347099171345378e-02
+                                        else 2.0051237605208754e-02
+                                    end
+                                    else -1.1398871969871015e-02
+                                end
+                                else 1.0534238499125638e-02
+                            end
+                            else 2.9171822777330519e-02
+                        end
+                        when cosine_relative_score <= 7.6269548063272008e-01 then case
+                            when artist_seed_count <= 4.5000000000000009e+00 then case
+                                when rp3beta_score <= 7.9748032708799651e-03 then case
+                                    when cosine_rank <= 7.0500000000000014e+01 then case
+                                        when rp3beta_score <= 2.0905933244308251e-03 then 1.7229519788823183e-02
+                                        else -4.9366703147684571e-02
+                                    end
+                                    else -6.0151311192825942e-03
+                                end
+                                else 1.0477136020406952e-02
+                            end
+                            when rp3beta_relative_score <= 6.0684671875253338e-01 then case
+                                when seed_count <= 1.9500000000000004e+01 then 1.9297304571694596e-02
+                                else -1.0066629017698517e-02
+                            end
+                            else -1.2354915365060407e-01
+                        end
+                        else 1.7383717651921444e-02
+                    end
+                    when tail_rank <= 4.5000000000000009e+00 then case
+                        when rp3beta_relative_score <= 5.2175022255850279e-01 then case
+                            when cooccurrence_score <= 3.0786581026298071e-01 then case
+                                when als_score <= 4.4171236455440528e-02 then 4.4956983111013919e-02
+                                else -8.5912100259711743e-02
+                            end
+                            else 5.2681994209166694e-02
+                        end
+                        when rp3beta_score <= 1.8960172907736158e-02 then -8.7313282581188464e-02
+                        else 3.0361257669174192e-04
+                    end
+                    when seed_count <= 1.7500000000000004e+01 then -1.0018571532298716e-03
+                    when rp3beta_score <= 1.9417854558905843e-03 then case
+                        when als_score <= 7.2533600032329573e-02 then case
+                            when als_relative_score <= 3.9828746644997476e-01 then case
+                                when als_relative_score <= 3.9592977679659286e-01 then -1.6062518700267456e-02
+                                else 6.5712973164386596e-02
+                            end
+                            else -4.0098424344639984e-02
+                        end
+                        else -3.1522621210730039e-03
+                    end
+                    when cosine_relative_score <= 9.9974053027326748e-01 then case
+                        when tail_rank <= 1.7550000000000003e+02 then case
+                            when cosine_score <= 7.6917770053692505e-02 then -6.5134265070635911e-02
+                            else -1.3004288391153787e-02
+                        end
+                        else 3.1316711091082227e-05
+                    end
+                    else 3.4662801233513618e-02
+                end
+                else 2.2157048688207356e-03
+            end
+            else 8.6886478625704134e-03
+        end
+        else 2.4704873355021851e-02
+    end
+    + case
+        when artist_seed_count <= 4.5000000000000009e+00 then case
+            when tail_score <= 3.9569568063980848e-01 then case
+                when artists_score <= 7.5828037705673301e+00 then case
+                    when artist_seed_count <= 1.5000000000000002e+00 then case
+                        when rp3beta_score <= 1.6920496143033681e-03 then case
+                            when cooccurrence_rank <= 5.6500000000000007e+01 then -7.6900449871063634e-02
+                            when als_rank <= 8.5000000000000018e+00 then 2.9361567879834190e-02
+                            when cosine_relative_score <= 2.7824125486224655e-01 then case
+                                when als_rank <= 1.8050000000000003e+02 then case
+                                    when rp3beta_relative_score <= 2.1326174578535179e-01 then case
+                                        when seed_count <= 2.0500000000000004e+01 then 6.3476261356164299e-03
+                                        when artist_seed_count <= 1.0000000180025095e-35 then -2.1917147121617998e-02
+                                        else 3.6581018238724387e-02
+                                    end
+                                    else -9.0887144554849600e-02
+                                end
+                                else -4.6562403515091099e-03
+                            end
+                            when titles_relative_score <= 3.2393374175036510e-01 then case
+                                when tail_score <= 3.4383266019608873e-02 then -3.0327562250459628e-02
+                                when cooccurrence_relative_score <= 1.8707596483799513e-01 then case
+                                    when cosine_relative_score <= 3.8581092259587546e-01 then case
+                                        when cosine_score <= 8.4895357419688330e-02 then 6.5891347107454562e-02
+                                        else -1.3204620180605529e-02
+                                    end
+                                    else 6.1037177026859825e-02
+                                end
+                                else -1.7715541612140239e-02
+                            end
+                            else 3.3013038792649899e-02
+                        end
+                        when ease_score <= 7.9995271664204848e-04 then case
+                            when ease_relative_score <= 4.5158135198725002e-01 then case
+                                when rp3beta_relative_score <= 3.6214372930987943e-01 then case
+                                    when als_rank <= 3.2500000000000007e+01 then case
+                                        when tail_rank <= 2.6950000000000006e+02 then 4.9885923098279293e-02
+                                        else -4.6485800062223415e-02
+                                    end
+                                    else 5.5374584949854609e-03
+                                end
+                                else -2.8240713713881538e-02
+                            end
+                            when cosine_rank <= 1.4050000000000003e+02 then -8.5972661137987960e-02
+                            else 4.1975114433235809e-02
+                        end
+                        else -6.9921403475242498e-04
+                    end
+                    else 6.7883419223593484e-03
+                end
+                when ease_score <= 2.6647620664491462e-02 then case
+                    when als_rank <= 3.2500000000000007e+01 then case
+                        when seed_count <= 2.4500000000000004e+01 then -1.6953620128957802e-02
+                        else -6.7968586984109694e-02
+                    end
+                    when titles_relative_score <= 4.6160812866762840e-01 then -1.5328428463619318e-02
+                    else 3.5108225706016072e-02
+                end
+                else 1.4638382203555692e-02
+            end
+            when track_playlist_count <= 4.8500000000000007e+01 then 8.4932183172689614e-03
+            else 5.6689556680063766e-04
+        end
+        when als_rank <= 2.0500000000000004e+01 then 2.2662807954471838e-02
+        when artist_seed_count <= 2.0000000000000004e+01 then 3.8451681570595810e-03
+        else 2.1272618634546055e-02
+    end
+    + case
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when cosine_score <= 8.6024034719908674e-02 then case
+                when ease_rank <= 8.5000000000000018e+00 then -1.0276556947133575e-01
+                when artists_rank <= 3.7750000000000006e+02 then case
+                    when artists_relative_score <= 8.0936973739755322e-02 then 2.1868628075904742e-02
+                    else -1.2117007163600104e-03
+                end
+                when track_playlist_count <= 2.5000000000000004e+00 then case
+                    when neighbours_relative_score <= 2.7768876515835611e-01 then case
+                        when titles_score <= 1.4765256741792394e+01 then -1.8318202477829056e-02
+                        else 4.1885345796065052e-02
+                    end
+                    when neighbours_rank <= 4.8500000000000007e+01 then case
+                        when generator_count <= 6.5000000000000009e+00 then -6.0974701827870958e-02
+                        else 1.4431751323309587e-02
+                    end
+                    when neighbours_score <= 2.0177340292453785e-02 then -3.7771942923557275e-02
+                    else 2.7052731736796856e-02
+                end
+                when ease_rank <= 5.6500000000000007e+01 then -4.7033177845952213e-02
+                when neighbours_rank <= 4.0500000000000007e+01 then case
+                    when neighbours_rank <= 1.6500000000000004e+01 then -7.0879472656462869e-02
+                    else 3.0856195422134820e-02
+                end
+                when tail_relative_score <= 5.0969042700469769e-01 then case
+                    when tail_relative_score <= 4.9749733374017596e-01 then case
+                        when cosine_rank <= 2.1350000000000003e+02 then case
+                            when rp3beta_score <= 1.1074276160566836e-03 then 1.0490672498313980e-02
+                            else -4.7756312347057489e-02
+                        end
+                        when tail_rank <= 2.3450000000000003e+02 then case
+                            when neighbours_score <= 3.8312760318846492e-02 then case
+                                when tail_score <= 2.9500720885641738e-02 then -3.8890473217696821e-02
+                                when rp3beta_rank <= 1.4950000000000003e+02 then case
+                                    when ease_rank <= 3.4650000000000006e+02 then -5.7530871038296495e-02
+                                    else 1.6477529204275778e-02
+                                end
+                                when tail_relative_score <= 2.1210248927046724e-01 then -5.1802473824158805e-02
+                                when cosine_rank <= 3.0150000000000006e+02 then -3.9973469861146686e-02
+                                else 5.0738984195041061e-02
+                            end
+                            else -4.2363971188980097e-03
+                        end
+                        when cooccurrence_relative_score <= 2.4813106345482933e-01 then -2.9091445443451469e-03
+                        when cooccurrence_relative_score <= 4.2056909480691135e-01 then -3.2872812594798094e-02
+                        else 1.8016134026754883e-02
+                    end
+                    when cosine_rank <= 1.4450000000000003e+02 then 5.4368449188680459e-02
+                    else -6.8682897603044787e-02
+                end
+                else -3.3620396722510319e-02
+            end
+            when tail_score <= 9.1028319163680826e-01 then case
+                when track_playlist_count <= 3.8500000000000007e+01 then 1.8874977457314158e-03
+                else -2.0192107557434999e-03
+            end
+            else 1.0259323801519100e-02
+        end
+        else 2.2746195607615899e-02
+    end
+    + case
+        when als_rank <= 8.1500000000000014e+01 then case
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when als_relative_score <= 2.7573023590153306e-01 then 7.6133974917859060e-02
+                when neighbours_score <= 1.6164527470670022e-02 then case
+                    when cosine_rank <= 4.2450000000000006e+02 then -6.0803157234463702e-02
+                    else -7.8492527540348998e-03
+                end
+                when tail_score <= 1.9182734704280262e-02 then case
+                    when cosine_rank <= 2.9150000000000006e+02 then -9.4296727669703165e-02
+                    when als_score <= 5.7754309847950942e-02 then -5.6591136300767397e-02
+                    else 8.5473766385296586e-03
+                end
+                when rp3beta_score <= 9.4163762671950685e-04 then case
+                    when rp3beta_score <= 7.6716974222368502e-04 then -1.8540589581598154e-04
+                    when neighbours_rank <= 1.4850000000000003e+02 then -4.9985002637255360e-02
+                    when generator_count <= 3.5000000000000004e+00 then -2.3943057515834330e-02
+                    else 4.8834526711400643e-02
+                end
+                when titles_relative_score <= 1.5577405111366432e-01 then case
+                    when rp3beta_score <= 1.4218633934072456e-03 then -1.8605802194043425e-02
+                    when ease_rank <= 3.6550000000000006e+02 then case
+                        when cooccurrence_score <= 5.3304725579359093e-02 then -5.1195589559086263e-02
+                        else 1.2142227434336623e-03
+                    end
+                    else 1.7094657118871572e-02
+                end
+                else 6.5169307593279440e-03
+            end
+            else 3.5248639884938475e-02
+        end
+        when als_score <= 7.2533600032329573e-02 then case
+            when artist_seed_count <= 1.5000000000000002e+00 then case
+                when rp3beta_relative_score <= 7.7839912089724217e-01 then case
+                    when tail_relative_score <= 6.4712998810793765e-01 then -4.2274708621338006e-03
+                    else -3.4810104027306138e-02
+                end
+                when neighbours_score <= 4.6961784318459383e-02 then case
+                    when rp3beta_score <= 4.1894997727096551e-03 then 2.5636208441064605e-03
+                    else -8.4098084964986872e-02
+                end
+                else 1.6213223770024879e-02
+            end
+            when rp3beta_rank <= 1.2500000000000002e+01 then -6.2631035114897426e-02
+            when cooccurrence_rank <= 1.6500000000000004e+01 then 5.4826836364986843e-02
+            when neighbours_score <= 2.4427217890599243e-01 then case
+                when neighbours_relative_score <= 1.2989414920297757e-01 then 3.4544844958216588e-03
+                when als_score <= 1.8962142989039425e-02 then case
+                    when artist_seed_count <= 2.5000000000000004e+00 then -8.6016030400823604e-02
+                    else 5.0859675422126448e-03
+                end
+                else 3.3606830347002327e-02
+            end
+            when neighbours_score <= 3.4482014673023959e-01 then -3.7449866271467361e-02
+            when rp3beta_score <= 1.4468121767809325e-02 then -1.2131709073021633e-02
+            else 2.9441827672334615e-02
+        end
+        else 4.8583330352534372e-04
+    end
+    + case
+        when tail_score <= 2.7760019289979571e-01 then case
+            when artists_score <= 1.2071067811865477e+00 then case
+                when neighbours_relative_score <= 4.8834025091603415e-02 then case
+                    when ease_relative_score <= 1.4505652880266570e-01 then case
+                        when tail_relative_score <= 2.0870522026308078e-01 then case
+                            when als_score <= 9.6778380684554594e-03 then case
+                                when als_rank <= 4.7450000000000006e+02 then case
+                                    when track_playlist_count <= 1.1500000000000002e+01 then case
+                                        when titles_rank <= 1.0250000000000001e+02 then 6.0639971573087419e-02
+                                        else -1.7516291257985799e-02
+                                    end
+                                    when als_relative_score <= 5.0614836305997979e-01 then -6.4699568567338051e-02
+                                    else -1.1841353591095507e-02
+                                end
+                                when ease_score <= 1.0000000180025095e-35 then -4.3159875402815923e-03
+                                else -2.7364431502564054e-02
+                            end
+                            else -2.0124216653642285e-03
+                        end
+                        else 3.1676806043974652e-02
+                    end
+                    else -2.4591265673211182e-02
+                end
+                when titles_rank <= 8.5000000000000018e+00 then 1.6337393297541698e-02
+                when cosine_relative_score <= 5.7988365596297509e-01 then case
+                    when als_relative_score <= 6.8108719166248288e-01 then case
+                        when neighbours_rank <= 8.5000000000000018e+00 then -4.4176638389464118e-02
+                        else -1.2115595824000755e-03
+                    end
+                    else 9.1604620985999020e-03
+                end
+                when ease_relative_score <= 9.3915986408274710e-01 then case
+                    when ease_score <= 5.7455879964603178e-03 then case
+                        when neighbours_relative_score <= 6.8670253576129958e-01 then -1.3722238184151895e-02
+                        else -3.6916680789357344e-02
+                    end
+                    when cooccurrence_score <= 4.3858025427828162e-01 then 2.1151234536953300e-03
+                    when cosine_score <= 6.0992617892744139e-01 then -1.1321573603495685e-01
+                    else -1.5152648725511404e-02
+                end
+                when cosine_relative_score <= 8.5099847012475882e-01 then -7.6889872258978573e-02
+                else 8.7453315588707850e-03
+            end
+            when artists_relative_score <= 8.9840816192829159e-02 then 1.7209774266507386e-02
+            when artist_seed_count <= 2.0000000000000004e+01 then case
+                when titles_rank <= 6.5000000000000009e+00 then -6.8300155038071478e-02
+                when rp3beta_rank <= 4.5000000000000009e+00 then 2.2393032762299092e-02
+                when rp3beta_rank <= 8.5000000000000018e+00 then case
+                    when als_relative_score <= 7.6615420361850972e-01 then case
+                        when rp3beta_relative_score <= 7.2868962495687462e-01 then 2.1238863383609537e-02
+                        else -5.9658799817135913e-02
+                    end
+                    else -8.4417737977153504e-02
+                end
+                else 3.4729693907879241e-04
+            end
+            else 1.8717486672713661e-02
+        end
+        when neighbours_score <= 3.2734242891569959e-01 then -1.3519088165568047e-01
+        when track_playlist_count <= 2.2500000000000004e+01 then 9.5546654648495013e-03
+        else 2.3408092122488358e-03
+    end
+    + case
+        when artist_seed_count <= 2.0000000000000004e+01 then case
+            when cosine_score <= 7.7895589958990707e-02 then case
+                when ease_rank <= 5.2500000000000007e+01 then -7.2544723420943147e-02
+                when cosine_rank <= 1.4050000000000003e+02 then -4.5052653109171309e-02
+                when ease_rank <= 7.6500000000000014e+01 then case
+                    when cooccurrence_score <= 7.8230146820458896e-02 then -2.9830068631596280e-02
+                    else 4.1653825681711693e-02
+                end
+                when cooccurrence_relative_score <= 2.4813106345482933e-01 then case
+                    when rp3beta_rank <= 2.8450000000000006e+02 then case
+                        when als_rank <= 5.0450000000000006e+02 then case
+                            when cosine_relative_score <= 4.3539811628651803e-01 then case
+                                when tail_score <= 5.0012032633497218e-02 then 2.8777587046769026e-02
+                                else 1.1969859937732029e-03
+                            end
+                            else -8.4706200297114911e-02
+                        end
+                        else -6.8593750955929780e-03
+                    end
+                    when titles_score <= 1.4721683445659917e+01 then -3.3463525907188327e-03
+                    else 7.8066484108019743e-03
+                end
+                when ease_relative_score <= 9.7419963118061767e-02 then case
+                    when cosine_relative_score <= 2.2902698295356547e-01 then 4.5835482680937595e-02
+                    else -4.6866535539127632e-02
+                end
+                when cosine_rank <= 1.4450000000000003e+02 then 5.0911149310946029e-02
+                when ease_score <= 5.7563090100509967e-04 then case
+                    when neighbours_score <= 3.1966222160919905e-02 then -2.3586648415365299e-02
+                    else 5.6990472958996077e-02
+                end
+                when tail_score <= 2.9500720885641738e-02 then -4.2088585689511591e-02
+                when neighbours_score <= 2.1495337735992177e-02 then case
+                    when tail_score <= 4.6678704161110605e-02 then case
+                        when cosine_rank <= 7.7150000000000011e+02 then case
+                            when generator_count <= 7.5000000000000009e+00 then 1.9069599983581736e-02
+                            else -1.2466601760498724e-01
+                        end
+                        else -9.8384958501587114e-02
+                    end
+                    else -8.1177619956329550e-02
+                end
+                when rp3beta_relative_score <= 1.9443283144526621e-01 then case
+                    when ease_relative_score <= 3.9459181399585325e-01 then case
+                        when tail_relative_score <= 3.0090652686350655e-01 then -2.6894805458069566e-02
+                        else 3.8914660063481037e-02
+                    end
+                    else -9.8338303208574604e-02
+                end
+                when neighbours_score <= 1.5583186174626501e-01 then case
+                    when tail_relative_score <= 5.5736698107686655e-01 then -5.1557407191650785e-02
+                    when rp3beta_relative_score <= 6.4109106370343094e-01 then 2.0503883386066502e-02
+                    else -6.3469293921046527e-02
+                end
+                else -1.7535404238109946e-03
+            end
+            when titles_relative_score <= 5.0011429806968122e-01 then 2.8692413450086257e-04
+            else 7.3589533931045685e-03
+        end
+        when ease_score <= 8.5859761554272910e-04 then 4.7419914930018937e-03
+        else 2.9867256239563558e-02
+    end
+    + case
+        when rp3beta_score <= 2.9510798632021123e-03 then -2.5957379668726534e-03
+        when artist_seed_count <= 1.2500000000000002e+01 then case
+            when track_playlist_count <= 3.7500000000000007e+01 then case
+                when als_rank <= 4.5000000000000009e+00 then case
+                    when neighbours_score <= 8.4752875284921605e-02 then -4.8238271874723432e-02
+                    when ease_score <= 4.3727890589855120e-03 then 3.6007723477835270e-02
+                    else 8.2867121415217369e-03
+                end
+                when artists_rank <= 4.9950000000000006e+02 then case
+                    when artists_relative_score <= 2.3920124940298168e-01 then 1.2368177888624605e-02
+                    else 1.9751651575500972e-03
+                end
+                when als_score <= 2.1930757910013202e-01 then case
+                    when cosine_rank <= 3.4450000000000006e+02 then case
+                        when titles_relative_score <= 4.5903442917048670e-01 then case
+                            when cosine_score <= 7.4052091032677556e-02 then case
+                                when rp3beta_relative_score <= 1.7311372190875365e-01 then 1.5963800696572706e-02
+                                else -8.3917254116721671e-02
+                            end
+                            when neighbours_rank <= 4.5000000000000009e+00 then case
+                                when track_playlist_count <= 2.9500000000000004e+01 then -2.4819759561467949e-02
+                                else -1.4036176716372056e-01
+                            end
+                            when tail_score <= 3.9364955301113766e-02 then case
+                                when seed_count <= 2.3500000000000004e+01 then -7.6515726437866222e-02
+                                else -1.3328257207610453e-02
+                            end
+                            when tail_score <= 4.1331430381242866e-02 then case
+                                when cooccurrence_rank <= 3.6500000000000007e+01 then -6.3832943086547453e-02
+                                else 3.6734418391209105e-02
+                            end
+                            else -3.0564406415319939e-03
+                        end
+                        else 9.6144324016767761e-03
+                    end
+                    when als_rank <= 2.4500000000000004e+01 then 3.9649404513583765e-02
+                    when rp3beta_rank <= 7.5500000000000014e+01 then -2.0376726797268610e-02
+                    when ease_rank <= 1.1550000000000001e+02 then case
+                        when ease_rank <= 6.8500000000000014e+01 then -8.3966989593182384e-02
+                        else 4.4755702877005532e-02
+                    end
+                    else 2.8328080761323496e-03
+                end
+                else 6.4725932474443875e-03
+            end
+            when seed_count <= 1.0500000000000002e+01 then case
+                when ease_score <= 5.7563090100509967e-04 then 3.6352622431219721e-02
+                else 1.9569564891501329e-03
+            end
+            when tail_score <= 7.3357973398421072e-01 then case
+                when artists_rank <= 1.3050000000000003e+02 then case
+                    when track_playlist_count <= 1.0650000000000001e+02 then case
+                        when neighbours_relative_score <= 7.8859254627186537e-01 then -1.7223015449597812e-02
+                        when als_rank <= 4.5000000000000009e+00 then -1.1618763365546442e-01
+                        else -3.1131218604042738e-02
+                    end
+                    else 3.6446824971550502e-02
+                end
+                else -3.9889704304010105e-03
+            end
+            else 3.6334057592457164e-03
+        end
+        else 2.1311093620605976e-02
     end
 )
 /* end of compiled trees */

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from tunesday.dbt import PROJECT_DIR
-from tunesday.recsys.warehouse import FEATURES
+from tunesday.recsys.warehouse import FEATURES, GENERATORS
 
 FOLDS = 5
 PARAMS = {"objective": "lambdarank", "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 50,
@@ -115,7 +115,7 @@ def train(queries: Queries) -> Trained:
     rows = queries.rows_of(held_out)
     predicted = early.predict(queries.features[rows], num_iteration=best)
     orders = {"reranker": predicted}
-    for generator in ("cooccurrence", "cosine", "neighbours", "als", "ease"):
+    for generator in GENERATORS:
         orders[generator] = -queries.features[rows, FEATURES.index(f"{generator}_rank")]
     r_precision = {name: _r_precision(queries, held_out, values) for name, values in orders.items()}
     final = lightgbm.train({**PARAMS, "metric": "None"}, dataset(list(range(len(queries.groups)))),

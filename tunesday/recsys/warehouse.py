@@ -26,7 +26,7 @@ MODEL = "fct_playlist_continuations"
 CANDIDATES = "int_playlist_continuation_candidates"
 KEYS = "int_playlist_track_keys"
 #: The candidate generators (macro continuation_generators) and the columns the reranker reads.
-GENERATORS = ("cooccurrence", "cosine", "neighbours", "titles", "artists", "als", "ease")
+GENERATORS = ("cooccurrence", "cosine", "rp3beta", "tail", "neighbours", "titles", "artists", "als", "ease")
 FEATURES = ("seed_count", "track_playlist_count", "artist_seed_count", "generator_count",
             *(f"{generator}_{kind}" for generator in GENERATORS for kind in ("score", "rank", "relative_score")))
 PLAYLIST_PREFIX = "pl_mpd_"   # the loaders map MPD pid p to playlist pl_mpd_<p>

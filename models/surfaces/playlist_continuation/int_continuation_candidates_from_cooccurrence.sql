@@ -7,10 +7,6 @@
     sqrt(its playlist count), so that ubiquitous seeds say less.
 -#}
 
-{%- set seed_weighted_strength -%}
-    pairs.strength / sqrt(cast(seeds.track_playlist_count as {{ type_double() }}))
-{%- endset %}
-
 with
 
 seeds as (
@@ -18,7 +14,7 @@ seeds as (
 ),
 
 scored as (
-    {{ item_item_scores(seed_weighted_strength, 'cooccurrence_rank') }}
+    {{ item_item_scores(seed_weighted_strength(), 'cooccurrence_rank') }}
 )
 
 {{ top_continuation_candidates('scored') }}

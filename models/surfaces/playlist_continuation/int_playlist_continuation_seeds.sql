@@ -14,7 +14,8 @@ select
     track_key,
     track_id,
     playlist_track_count as seed_count,
-    track_playlist_count
+    track_playlist_count,
+    row_number() over (partition by playlist_key order by first_position asc, track_key asc) as seed_position
 from {{ ref('int_playlist_track_keys') }}
 where
     playlist_track_count <= {{ var('continuation_max_seed_tracks') }}

@@ -5,7 +5,8 @@
     anything but a-z and 0-9), on the playlist keys of int_playlist_track_keys, with each word's
     inverse document frequency ln(titled playlists / playlists with the word). Read by the title
     generator twice: the words of the playlist being continued, and what other playlists with
-    the same words hold (int_title_token_tracks).
+    the same words hold (int_title_token_tracks); and by the neighbours generator, whose
+    similarity counts the words a holder's title shares with the continued playlist's.
 -#}
 
 with

@@ -4,13 +4,14 @@
     What the playlist continuations are computed from, read once: the distinct (playlist, track)
     of trusted playlists, with integer keys numbered in id order (so ordering by a key orders by
     its id) for the joins and GROUP BYs of the co-occurrence, the holders and the continuations,
-    and each playlist's size and each track's reach. The ids are put back on the results.
+    and each track's first position on the playlist, each playlist's size and each track's reach.
+    The ids are put back on the results.
 -#}
 
 with
 
 playlist_tracks as (
-    {{ distinct_playlist_tracks() }}
+    {{ distinct_playlist_tracks(first_position=true) }}
 ),
 
 playlist_sizes as (
@@ -36,6 +37,7 @@ select
     track_reach.track_key,
     playlist_tracks.playlist_id,
     playlist_tracks.track_id,
+    playlist_tracks.first_position,
     playlist_sizes.playlist_track_count,
     track_reach.track_playlist_count
 from playlist_tracks
