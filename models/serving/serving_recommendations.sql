@@ -1,7 +1,8 @@
 {#-
     What the serving shim answers for a listener's surfaces on run_date: one row per listener,
     surface and position. discover_weekly: the week's list (fct_discover_weekly, week of
-    run_date); for_you: the top for_you_size of fct_user_recommendations. Tracks of
+    run_date); for_you: the top for_you_size of fct_user_recommendations, with the score it ranks by
+    (for_you_score: the listener's variant's in a running experiment). Tracks of
     dim_tracks only; their display fields are in serving_tracks.
 -#}
 
@@ -28,7 +29,7 @@ for_you as (
         'for_you' as surface,
         recommendation_rank as surface_position,
         track_id,
-        score,
+        for_you_score as score,
         is_new_artist,
         reason_codes,
         seed_type,

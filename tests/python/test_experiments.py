@@ -115,3 +115,38 @@ def test_the_warehouse_assigns_every_listener_as_python_does(warehouse):
         assert (assigned_bucket, variant, is_control, ranking) == (
             bucket(experiment.salt, user_id), expected.name, expected.is_control, expected.ranking)
     assert len({row[3] for row in rows}) == 2     # both variants have listeners
+
+
+def test_for_you_ranks_each_listener_by_their_variant(warehouse):
+    """In the running For You experiment, a listener's For You follows their variant's ranking
+    (the blend or the reranker); Discover Weekly's score stays the default ranking for everyone."""
+    experiment = read_experiments()["for_you_ranker_vs_blend"]
+    with connect(warehouse.duckdb_path) as con:
+        rows = con.execute("""
+            select user_id, experiment_id, variant, for_you_score, score, ranker_score, blend_score,
+                   recommendation_rank, is_new_artist
+            from fct_user_recommendations order by user_id, recommendation_rank
+        """).fetchall()
+        served = dict(((user, position), score) for user, position, score in con.execute(
+            "select user_id, surface_position, score from serving_recommendations where surface = 'for_you'").fetchall())
+    seen = {"blend": 0, "control": 0}
+    by_user: dict[str, list] = {}
+    for row in rows:
+        by_user.setdefault(row[0], []).append(row)
+    for user, mine in by_user.items():
+        variant = experiment.variant_of(user)
+        assert {(row[1], row[2]) for row in mine} == {(experiment.experiment_id, variant.name)}, user
+        chosen = 6 if variant.ranking == "blend" else 5
+        assert all(row[3] == row[chosen] and row[4] == row[5] for row in mine), user
+        # Within each kind (new / known artists) the list descends by the variant's score.
+        for kind in (True, False):
+            scores = [row[3] for row in mine if row[8] is kind]
+            assert scores == sorted(scores, reverse=True), (user, kind)
+        for row in mine:
+            if (user, row[7]) in served:
+                assert served[(user, row[7])] == pytest.approx(row[3], rel=1e-12)
+        seen[variant.name] += 1
+    assert min(seen.values()) > 50, seen
+    # The two variants' lists differ for the blend's listeners: the experiment changes something.
+    blend_users = [user for user in by_user if experiment.variant_of(user).name == "blend"]
+    assert any([row[3] for row in by_user[user]] != [row[5] for row in by_user[user]] for user in blend_users)

@@ -14,9 +14,11 @@
     split of listening by `tunesday-recsys train-listener-ranker`, its trees compiled into
     macros/rankers/listener_ranker.sql) over the same features and a few more (each source's score,
     the listener's affinity for the artist, the track's listeners). score is the one var
-    listener_ranking names. recommendation_rank is For You's order (macro for_you_ranked): best
-    score first within new and within known artists, interleaved at the listener's target share of
-    new artists. Missing audio attributes or profiles count as a neutral 0.5.
+    listener_ranking names, what Discover Weekly picks by. for_you_score is the one the listener's
+    variant names when they are in the For You experiment running on run_date
+    (int_experiment_assignments; experiment_id and variant say which), else score.
+    recommendation_rank is For You's order (macro for_you_ranked): best for_you_score first within
+    new and within known artists, interleaved at the listener's target share of new artists. Missing audio attributes or profiles count as a neutral 0.5.
     reason_codes says why the track is there.
     A daily run ranks the listeners it recomputes (int_user_refresh, macros/refresh.sql) and
     keeps everyone else's rows as their last refresh made them (as_of_date says when).
@@ -26,6 +28,12 @@
 -#}
 
 {%- set weights = var('ranking_weights') %}
+{%- if var('listener_ranking') not in ['ranker', 'blend'] %}
+    {{ exceptions.raise_compiler_error(
+        "var listener_ranking is '" ~ var('listener_ranking') ~ "': 'ranker' or 'blend'"
+    ) }}
+{%- endif %}
+{%- set default_score = var('listener_ranking') ~ '_score' %}
 {#- The batch's listeners, in every listener table: at 1 M listeners the joins with everyone's
     rows ran out of memory (a 9.4 GiB limit) in the first batch. -#}
 {%- set in_this_batch = listener_batch('user_id') %}
@@ -178,23 +186,40 @@ scored as (
     from features
 ),
 
+-- The variant of the For You experiment running on run_date that the listener is in, if any
+-- (seeds experiments, experiment_variants; at most one runs per surface).
+for_you_variants as (
+    select
+        assignments.user_id,
+        assignments.experiment_id,
+        assignments.variant,
+        assignments.ranking
+    from {{ ref('int_experiment_assignments') }} as assignments
+    inner join {{ ref('experiments') }} as experiments on assignments.experiment_id = experiments.experiment_id
+    where
+        experiments.surface = 'for_you'
+        and experiments.start_date <= cast('{{ run_date() }}' as date)
+        and (experiments.end_date is null or experiments.end_date >= cast('{{ run_date() }}' as date))
+        and {{ listener_batch('assignments.user_id') }}
+),
+
 ranked as (
     select
-        *,
-        {%- if var('listener_ranking') == 'ranker' %}
-            ranker_score as score
-        {%- elif var('listener_ranking') == 'blend' %}
-            blend_score as score
-        {%- else %}
-            {{ exceptions.raise_compiler_error(
-                "var listener_ranking is '" ~ var('listener_ranking') ~ "': 'ranker' or 'blend'"
-            ) }}
-        {%- endif %}
+        scored.*,
+        scored.{{ default_score }} as score,
+        for_you_variants.experiment_id,
+        for_you_variants.variant,
+        case for_you_variants.ranking
+            when 'blend' then scored.blend_score
+            when 'ranker' then scored.ranker_score
+            else scored.{{ default_score }}
+        end as for_you_score
     from scored
+    left join for_you_variants on scored.user_id = for_you_variants.user_id
 ),
 
 for_you_order as (
-    {{ for_you_ranked('ranked', 'score') }}
+    {{ for_you_ranked('ranked', 'for_you_score') }}
 ),
 
 final as (
@@ -204,6 +229,9 @@ final as (
         artist_id,
         cast(list_rank as {{ dbt.type_bigint() }}) as recommendation_rank,
         cast(score as {{ type_double() }}) as score,
+        cast(for_you_score as {{ type_double() }}) as for_you_score,
+        experiment_id,
+        variant,
         cast(blend_score as {{ type_double() }}) as blend_score,
         cast(ranker_score as {{ type_double() }}) as ranker_score,
         cast(taste_score as {{ type_double() }}) as taste_score,
