@@ -28,12 +28,10 @@ cumulative_weights as (
         variant,
         is_control,
         ranking,
+        weight,
         sum(weight) over (
             partition by experiment_id order by variant asc rows between unbounded preceding and current row
         ) as weight_through,
-        sum(weight) over (
-            partition by experiment_id order by variant asc rows between unbounded preceding and current row
-        ) - weight as weight_before,
         sum(weight) over (partition by experiment_id) as total_weight
     from variants
 ),
@@ -44,8 +42,9 @@ variant_buckets as (
         variant,
         is_control,
         ranking,
-        cast(floor(10000 * cast(weight_before as {{ type_double() }}) / total_weight) as {{ dbt.type_bigint() }})
-            as first_bucket,
+        cast(
+            floor(10000 * cast(weight_through - weight as {{ type_double() }}) / total_weight) as {{ dbt.type_bigint() }}
+        ) as first_bucket,
         cast(floor(10000 * cast(weight_through as {{ type_double() }}) / total_weight) as {{ dbt.type_bigint() }})
             as end_bucket
     from cumulative_weights
