@@ -8,6 +8,8 @@
     variant k the buckets [floor(10000 W_<k / W), floor(10000 W_≤k / W)).
 -#}
 
+{%- set bigint = dbt.type_bigint() %}
+
 with
 
 experiments as (
@@ -42,10 +44,9 @@ variant_buckets as (
         variant,
         is_control,
         ranking,
-        cast(
-            floor(10000 * cast(weight_through - weight as {{ type_double() }}) / total_weight) as {{ dbt.type_bigint() }}
-        ) as first_bucket,
-        cast(floor(10000 * cast(weight_through as {{ type_double() }}) / total_weight) as {{ dbt.type_bigint() }})
+        cast(floor(10000 * cast(weight_through - weight as {{ type_double() }}) / total_weight) as {{ bigint }})
+            as first_bucket,
+        cast(floor(10000 * cast(weight_through as {{ type_double() }}) / total_weight) as {{ bigint }})
             as end_bucket
     from cumulative_weights
 ),
