@@ -106,6 +106,8 @@ select
     ) as reason_codes,
     'artist' as seed_type,
     printf('art_%010d', h2(listener, 2) % (getvariable('tracks') // 10)) as seed_id,
+    if(surface = 'for_you', 'bench_for_you_experiment', null) as experiment_id,
+    if(surface = 'for_you', ['control', 'treatment'][1 + h2(listener, 9) % 2], null) as variant,
     getvariable('run_date') - 4 as week_start,
     getvariable('run_date') as run_date
 from positions;

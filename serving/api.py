@@ -159,21 +159,25 @@ def _json_response(body: bytes) -> Response:
 
 
 def _surface(user_id: str, surface: str, limit: int | None) -> Response:
+    """A listener's surface; when an experiment's variant ordered it, the response says which
+    (`experiment`)."""
     snapshot, con = _snapshot()
     _valid_id(user_id, "user_id")
+    run_date = snapshot.manifest["run_date"]
     if surface in documents.WHOLE_SURFACES:
         row = con.execute("select body, item_ends from surfaces where user_id = ? and surface = ?",
                           [user_id, surface]).fetchone()
         if row is not None:
             return _json_response(documents.surface_body(row[0], row[1], limit))
     else:
-        row = con.execute("select track_ids, items from surface_parts where user_id = ? and surface = ?",
-                          [user_id, surface]).fetchone()
+        row = con.execute("select track_ids, items, experiment_id, variant from surface_parts "
+                          "where user_id = ? and surface = ?", [user_id, surface]).fetchone()
         if row is not None:
-            return _json_response(documents.surface_parts_body(
-                user_id, surface, snapshot.manifest["run_date"], row[0], row[1], limit, snapshot.tracks(con)))
+            track_ids, items, experiment_id, variant = row
+            head = documents.surface_head(user_id, surface, run_date, experiment_id, variant)
+            return _json_response(documents.surface_parts_body(head, track_ids, items, limit, snapshot.tracks(con)))
     _listener(con, user_id)  # 404 for an unknown listener; a known one has no list today
-    return jsonify(user_id=user_id, surface=surface, run_date=snapshot.manifest["run_date"], items=[])
+    return jsonify(user_id=user_id, surface=surface, run_date=run_date, experiment=None, items=[])
 
 
 def _int_param(name: str, default: int, low: int, high: int) -> int:

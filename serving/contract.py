@@ -36,6 +36,8 @@ SERVING_TABLES: dict[str, dict[str, str]] = {
         "reason_codes": "VARCHAR",
         "seed_type": "VARCHAR",
         "seed_id": "VARCHAR",
+        "experiment_id": "VARCHAR",
+        "variant": "VARCHAR",
         "week_start": "DATE",
         "run_date": "DATE",
     },

@@ -33,6 +33,7 @@ same rows.
 from __future__ import annotations
 
 import functools
+import json
 import random
 import sys
 from array import array
@@ -43,7 +44,8 @@ from typing import Protocol
 from tunesday.bloom import BloomFilter
 
 #: 3: the manifest carries the warehouse's serving settings (serving_settings).
-SCHEMA_VERSION = 3
+#: 4: surfaces and surface_parts carry the experiment and variant that ordered them.
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 create table manifest (key text primary key, value text not null);
@@ -67,6 +69,8 @@ create table surfaces (
     surface text not null,
     body blob not null,
     item_ends blob not null,
+    experiment_id text,         -- the experiment whose variant ordered the surface; both null: none
+    variant text,
     primary key (user_id, surface)
 );
 -- The other surfaces as parts, joined per request (half the bytes).
@@ -75,6 +79,8 @@ create table surface_parts (
     surface text not null,
     track_ids text not null,
     items blob not null,
+    experiment_id text,
+    variant text,
     primary key (user_id, surface)
 ) without rowid;
 create table playlists (
@@ -135,13 +141,21 @@ class Tracks(Protocol):
     def fields(self, track_ids: list[str]) -> list[bytes]: ...
 
 
-def surface_document(user_id: str, surface: str, run_date: str, track_ids: str, items: bytes,
-                     fields: dict[str, bytes]) -> tuple[bytes, bytes]:
-    """(body, item_ends) of a whole surface, from its parts (surface_query) and the tracks' fields.
-    Joined in Python: on DuckDB the whole documents took longer than the parts and this together."""
+def surface_head(user_id: str, surface: str, run_date: str, experiment_id: str | None,
+                 variant: str | None) -> bytes:
+    """A surface's envelope up to its first item: the listener, the surface, the run date and the
+    experiment whose variant ordered it ({"id", "variant"}, null when none did)."""
+    experiment = b"null" if experiment_id is None else json.dumps(
+        {"id": experiment_id, "variant": variant}, separators=(",", ":")).encode()
+    return b'{"user_id":"%s","surface":"%s","run_date":"%s","experiment":%s,"items":[' % (
+        user_id.encode(), surface.encode(), run_date.encode(), experiment)
+
+
+def surface_document(head: bytes, track_ids: str, items: bytes, fields: dict[str, bytes]) -> tuple[bytes, bytes]:
+    """(body, item_ends) of a whole surface, from its head (surface_head), its parts (surface.sql)
+    and the tracks' fields. Joined in Python: on DuckDB the whole documents took longer than the
+    parts and this together."""
     starts = items.split(b"\n") if items else []
-    head = b'{"user_id":"%s","surface":"%s","run_date":"%s","items":[' % (
-        user_id.encode(), surface.encode(), run_date.encode())
     pieces = [head] * (2 * len(starts) + 1)
     pieces[1::2] = starts
     pieces[2::2] = map(fields.__getitem__, split_lines(track_ids))
@@ -151,15 +165,12 @@ def surface_document(user_id: str, surface: str, run_date: str, track_ids: str, 
     return b"".join(pieces) + b"]}", ends.tobytes()
 
 
-def surface_parts_body(user_id: str, surface: str, run_date: str, track_ids: str, items: bytes,
-                       limit: int | None, tracks: Tracks) -> bytes:
-    """A surface stored as parts, joined."""
+def surface_parts_body(head: bytes, track_ids: str, items: bytes, limit: int | None, tracks: Tracks) -> bytes:
+    """A surface stored as parts, joined after its head (surface_head)."""
     ids = split_lines(track_ids)
     starts = items.split(b"\n") if items else []
     if limit is not None:
         ids, starts = ids[:limit], starts[:limit]
-    head = b'{"user_id":"%s","surface":"%s","run_date":"%s","items":[' % (
-        user_id.encode(), surface.encode(), run_date.encode())
     return _items(head, starts, tracks.fields(ids))
 
 

@@ -85,8 +85,12 @@ OPENAPI = {
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {
             "type": "object", "required": ["code", "message"],
             "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
-        "Surface": {"type": "object", "required": ["user_id", "surface", "run_date", "items"], "properties": {
+        "Surface": {"type": "object", "required": ["user_id", "surface", "run_date", "experiment", "items"], "properties": {
             "user_id": {"type": "string"}, "surface": {"type": "string"}, "run_date": {"type": "string", "format": "date"},
+            "experiment": {"type": "object", "nullable": True, "required": ["id", "variant"],
+                           "description": "the experiment whose variant ordered this surface for the listener "
+                                          "(README, Experiments); null when none did",
+                           "properties": {"id": {"type": "string"}, "variant": {"type": "string"}}},
             "items": {"type": "array", "items": {"type": "object",
                       "required": ["position", "track_id", "score", "reasons"],
                       "properties": {"position": {"type": "integer"}, "score": {"type": "number"},

@@ -142,18 +142,20 @@ def track_rows(rendering: Rendering, rows: Iterable[tuple]) -> Iterator[tuple]:
 
 
 def surface_part_rows(rendering: Rendering, rows: Iterable[tuple]) -> Iterator[tuple]:
-    """A surface stored as parts, its positions checked."""
-    for user_id, surface, count, positions_ok, track_ids, items in rows:
+    """A surface stored as parts, its positions checked, with the experiment and variant that
+    ordered it (both null: none)."""
+    for user_id, experiment_id, variant, surface, count, positions_ok, track_ids, items in rows:
         _check_items(f"{user_id}'s {surface}", count, positions_ok, track_ids, items)
         rendering.read["serving_recommendations"] += count
-        yield user_id, surface, track_ids, items
+        yield user_id, surface, track_ids, items, experiment_id, variant
 
 
 def whole_surface_rows(rendering: Rendering, rows: Iterable[tuple]) -> Iterator[tuple]:
-    """A surface stored whole: its parts joined with the tracks' fields."""
-    for user_id, surface, track_ids, items in surface_part_rows(rendering, rows):
-        yield user_id, surface, *documents.surface_document(
-            user_id, surface, rendering.run_date, track_ids, items, rendering.fields)
+    """A surface stored whole: its head and parts joined with the tracks' fields."""
+    for user_id, surface, track_ids, items, experiment_id, variant in surface_part_rows(rendering, rows):
+        head = documents.surface_head(user_id, surface, rendering.run_date, experiment_id, variant)
+        yield (user_id, surface, *documents.surface_document(head, track_ids, items, rendering.fields),
+               experiment_id, variant)
 
 
 def playlist_rows(rendering: Rendering, rows: Iterable[tuple]) -> Iterator[tuple]:
@@ -174,9 +176,9 @@ def stages() -> list[Stage]:
               "insert into listeners values (?, ?, ?, ?, ?, ?, ?)", sliced_by="listeners"),
         Stage("tracks", documents.sql("tracks"), track_rows, "insert into tracks values (?, ?)",
               {"second_hash_prefix": SECOND_HASH_PREFIX}),
-        *[Stage(surface, documents.sql("surface"), whole_surface_rows, "insert into surfaces values (?, ?, ?, ?)",
+        *[Stage(surface, documents.sql("surface"), whole_surface_rows, "insert into surfaces values (?, ?, ?, ?, ?, ?)",
                 {"surface": surface}, "listeners") for surface in documents.WHOLE_SURFACES],
-        *[Stage(surface, documents.sql("surface"), surface_part_rows, "insert into surface_parts values (?, ?, ?, ?)",
+        *[Stage(surface, documents.sql("surface"), surface_part_rows, "insert into surface_parts values (?, ?, ?, ?, ?, ?)",
                 {"surface": surface}, "listeners") for surface in documents.PART_SURFACES],
         Stage("playlists", documents.sql("playlists"), playlist_rows,
               "insert into playlists values (?, ?, ?, ?, ?, ?, ?)", sliced_by="playlists"),
@@ -321,7 +323,8 @@ def _snapshot_counts(con: sqlite3.Connection) -> dict[str, int]:
 def _check_documents_parse(con: sqlite3.Connection) -> None:
     """Rendered documents are valid JSON: a sample of them, parsed, list what item_ends say."""
     sample = """
-        select surfaces.* from (select user_id from listeners order by random() limit 100) as sampled
+        select surfaces.user_id, surfaces.surface, surfaces.body, surfaces.item_ends
+        from (select user_id from listeners order by random() limit 100) as sampled
         join surfaces on surfaces.user_id = sampled.user_id
     """
     for user_id, surface, body, item_ends in con.execute(sample):

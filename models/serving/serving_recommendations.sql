@@ -2,8 +2,10 @@
     What the serving shim answers for a listener's surfaces on run_date: one row per listener,
     surface and position. discover_weekly: the week's list (fct_discover_weekly, week of
     run_date); for_you: the top for_you_size of fct_user_recommendations, with the score it ranks by
-    (for_you_score: the listener's variant's in a running experiment). Tracks of
-    dim_tracks only; their display fields are in serving_tracks.
+    (for_you_score: the listener's variant's in a running experiment), and the experiment and
+    variant that decided the surface's order (null when none did: the shim says them in its
+    response and logs the exposure). Tracks of dim_tracks only; their display fields are in
+    serving_tracks.
 -#}
 
 with
@@ -18,7 +20,9 @@ discover_weekly as (
         is_new_artist,
         reason_codes,
         seed_type,
-        seed_id
+        seed_id,
+        cast(null as {{ dbt.type_string() }}) as experiment_id,
+        cast(null as {{ dbt.type_string() }}) as variant
     from {{ ref('fct_discover_weekly') }}
     where week_start = cast('{{ run_week_start() }}' as date)
 ),
@@ -33,7 +37,9 @@ for_you as (
         is_new_artist,
         reason_codes,
         seed_type,
-        seed_id
+        seed_id,
+        experiment_id,
+        variant
     from {{ ref('fct_user_recommendations') }}
     where recommendation_rank <= {{ var('for_you_size') }}
 ),
@@ -55,6 +61,8 @@ final as (
         surfaces.reason_codes,
         surfaces.seed_type,
         surfaces.seed_id,
+        surfaces.experiment_id,
+        surfaces.variant,
         cast('{{ run_week_start() }}' as date) as week_start,
         cast('{{ run_date() }}' as date) as run_date
     from surfaces

@@ -138,4 +138,28 @@ select
 from serving_settings
 where smart_shuffle_tracks_per_recommendation is null or smart_shuffle_tracks_per_recommendation < 1
 
+union all
+
+select
+    12 as check_number,
+    'an experiment without a variant, or a variant without an experiment' as violation,
+    count(*) as violating_rows
+from serving_recommendations
+where (experiment_id is null) != (variant is null)
+
+union all
+
+select
+    13 as check_number,
+    'a listener''s surface with rows of more than one experiment or variant' as violation,
+    count(*) as violating_rows
+from (
+    select
+        user_id,
+        surface
+    from serving_recommendations
+    group by user_id, surface
+    having count(distinct coalesce(experiment_id, '') || '/' || coalesce(variant, '')) > 1
+) as mixed
+
 order by check_number

@@ -1,7 +1,8 @@
 -- One surface's items ($surface: discover_weekly, for_you) per listener of the slice from
 -- $first_key to before $last_key (null: no bound; snapshot.py): the start of each item, one per
 -- line, and the listed track ids, one per line, in the same order; an item's end is its track's
--- fields (tracks.sql). Position, score and surface are never null here (checks.sql).
+-- fields (tracks.sql). Position, score and surface are never null here, and a listener's surface has
+-- one experiment and variant, or none (checks.sql).
 -- Items are one concat() per row (a chain of || copies the row at each step); reason_codes
 -- ('a,b') become a JSON list: escaped as one JSON string, then split at the commas. One sort of
 -- a list of structs per listener, cheaper on DuckDB than an ordered list() per field.
@@ -13,6 +14,8 @@ rendered as (
         user_id,
         surface_position,
         track_id,
+        experiment_id,
+        variant,
         concat(
             if(surface_position > 1, ',', ''),
             '{"position":', surface_position,
@@ -37,13 +40,17 @@ rendered as (
 sorted as (
     select
         user_id,
-        list_sort(list({ 'position': surface_position, 'track_id': track_id, 'item': item })) as entries
+        list_sort(list({ 'position': surface_position, 'track_id': track_id, 'item': item })) as entries,
+        min(experiment_id) as experiment_id,
+        min(variant) as variant
     from rendered
     group by user_id
 )
 
 select
     sorted.user_id,
+    sorted.experiment_id,
+    sorted.variant,
     $surface as surface,
     len(sorted.entries) as item_count,
     list_transform(sorted.entries, lambda entry: entry.position) = range(1, len(sorted.entries) + 1) as positions_ok,

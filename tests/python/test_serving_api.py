@@ -68,6 +68,30 @@ def test_recommendations_surface_and_limit(served):
     assert len(client.get(f"/v1/users/{user_id}/recommendations?surface=discover_weekly").get_json()["items"]) == 30
 
 
+def test_each_listener_is_served_their_variant_and_told_which(served):
+    """For You says the experiment and the listener's variant (as tunesday.experiments assigns it)
+    and lists what that variant ranked; Discover Weekly, which no experiment orders, says none."""
+    from tunesday.experiments import read_experiments
+
+    experiment = read_experiments()["for_you_ranker_vs_blend"]
+    client = served["client"]
+    with connect_warehouse(str(served["warehouse"].duckdb_path)) as con:
+        users = [row[0] for row in con.execute(
+            "select distinct user_id from serving_recommendations where surface = 'for_you' order by user_id limit 40").fetchall()]
+        expected = {user: [row[0] for row in con.execute(
+            "select track_id from serving_recommendations where user_id = ? and surface = 'for_you' "
+            "order by surface_position", [user]).fetchall()] for user in users}
+    variants = set()
+    for user in users:
+        body = client.get(f"/v1/users/{user}/recommendations?surface=for_you").get_json()
+        variant = experiment.variant_of(user).name
+        assert body["experiment"] == {"id": experiment.experiment_id, "variant": variant}, user
+        assert [item["track_id"] for item in body["items"]] == expected[user]
+        assert client.get(f"/v1/users/{user}/discover-weekly").get_json()["experiment"] is None
+        variants.add(variant)
+    assert variants == {"blend", "control"}
+
+
 def test_smart_shuffle_weaves_one_unheard_recommendation_after_every_three_tracks(served):
     client, user_id, playlist_id = served["client"], served["user_id"], served["playlist_id"]
     url = f"/v1/users/{user_id}/playlists/{playlist_id}/smart-shuffle"

@@ -246,3 +246,29 @@ def test_smart_shuffle_takes_its_interval_from_the_warehouse(tmp_path):
     client = create_app({"SERVING_STORE": str(tmp_path)}).test_client()
     items = client.get("/v1/users/usr_1/playlists/pl_1/smart-shuffle?seed=1").get_json()["items"]
     assert [item["position"] for item in items if item["recommended"]] == [3, 6, 9]
+
+
+@pytest.mark.parametrize("update, violation", [
+    ("set experiment_id = 'exp_1', variant = 'v_' || surface_position", "rows of more than one experiment or variant"),
+    ("set experiment_id = 'exp_1'", "an experiment without a variant"),
+])
+def test_a_surface_has_one_experiment_and_variant_or_none(tmp_path, update, violation):
+    """The shim tells a listener which variant ordered a surface (one per surface), so the export
+    refuses a surface whose rows disagree, or an experiment without its variant."""
+    source = HandMadeWarehouse([(1, "for_you", "a", "s"), (2, "for_you", "b", "s")], [])
+    source.con.execute(f"update serving_recommendations {update}")
+    store = Store(tmp_path)
+    with pytest.raises(ExportError, match=f"contract violated: .*{violation}"):
+        export(source, store, RUN_DATE, progress=lambda line: None)
+    assert store.current() is None
+
+
+def test_a_surface_ordered_by_a_variant_says_so(tmp_path):
+    """The experiment and variant travel with the surface into the snapshot and the response, and
+    go through JSON escaping."""
+    source = HandMadeWarehouse([(1, "for_you", "a", "s"), (1, "discover_weekly", "a", "s")], [])
+    source.con.execute("""update serving_recommendations set experiment_id = 'exp "1"', variant = 'v\\1'""")
+    export(source, Store(tmp_path), RUN_DATE, progress=lambda line: None)
+    client = create_app({"SERVING_STORE": str(tmp_path)}).test_client()
+    for url in ("/v1/users/usr_1/recommendations?surface=for_you", "/v1/users/usr_1/discover-weekly"):
+        assert client.get(url).get_json()["experiment"] == {"id": 'exp "1"', "variant": "v\\1"}, url
