@@ -106,8 +106,9 @@ select
     ) as reason_codes,
     'artist' as seed_type,
     printf('art_%010d', h2(listener, 2) % (getvariable('tracks') // 10)) as seed_id,
-    if(surface = 'for_you', 'bench_for_you_experiment', null) as experiment_id,
-    if(surface = 'for_you', ['control', 'treatment'][1 + h2(listener, 9) % 2], null) as variant,
+    -- Half the listeners in a For You experiment (bench/serving_bench.py compares the two halves).
+    if(surface = 'for_you' and listener % 2 = 0, 'bench_for_you_experiment', null) as experiment_id,
+    if(surface = 'for_you' and listener % 2 = 0, ['control', 'treatment'][1 + h2(listener, 9) % 2], null) as variant,
     getvariable('run_date') - 4 as week_start,
     getvariable('run_date') as run_date
 from positions;

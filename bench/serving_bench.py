@@ -13,6 +13,12 @@ alert of deploy/prometheus/alerts.yml reads) says of the same requests: p50 and 
 in its buckets as Prometheus' histogram_quantile does. The server's JSON log goes to --server-log
 (one line per request at TUNESDAY_LOG_LEVEL=info, as in production).
 
+For You is measured twice when the snapshot has both kinds of listeners: for listeners in an
+experiment, where every request logs an exposure (serving/exposures.py; into a temporary folder,
+counted at the end), and for the others, which log nothing; the ratio of the two is the exposure
+log's cost to a request, measured in the same rounds. (bench/export_bench.py's fabricated
+snapshots put half their listeners in an experiment.)
+
 At the scale of issue 6 (100,000 listeners; the full build takes about 18 minutes and 21 GB here):
     make generate build USERS=100000 TRACKS=100000 DAYS=14
     .venv/bin/tunesday-serving export          # prints its time per stage
@@ -25,11 +31,13 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
 import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -145,11 +153,18 @@ def main() -> None:
     current = json.loads((store / "CURRENT").read_text())
     with sqlite3.connect(store / "snapshots" / f"{current['snapshot_id']}.sqlite") as con:
         users = [r[0] for r in con.execute("select user_id from listeners")]
+        # For You of listeners in an experiment (each request logs an exposure) and of the others.
+        in_experiment = [r[0] for r in con.execute(
+            "select user_id from surface_parts where surface = 'for_you' and experiment_id is not null")]
+        outside = [r[0] for r in con.execute(
+            "select user_id from surface_parts where surface = 'for_you' and experiment_id is null")]
         playlists = con.execute("select owner_user_id, playlist_id from playlists where pool_track_ids <> ''").fetchall()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "TUNESDAY_SERVING_STORE": str(store), "TUNESDAY_SERVING_BIND": f"127.0.0.1:{port}"}
+    exposure_log = tempfile.mkdtemp(prefix="serving-bench-exposures-")
+    env = {**os.environ, "TUNESDAY_SERVING_STORE": str(store), "TUNESDAY_SERVING_BIND": f"127.0.0.1:{port}",
+           "TUNESDAY_EXPOSURE_LOG": exposure_log}
     with open(args.server_log, "wb") as server_log:
         server = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
                                   cwd=PROJECT_DIR, env=env, stdout=server_log, stderr=subprocess.STDOUT)
@@ -168,6 +183,9 @@ def main() -> None:
             "smart-shuffle": [f"{base}/v1/users/{o}/playlists/{p}/smart-shuffle?seed={rng.randrange(1000)}"
                               for o, p in rng.sample(playlists, min(1000, len(playlists)))],
         }
+        for name, listeners in (("for-you (exposure)", in_experiment), ("for-you (none)", outside)):
+            if listeners:
+                routes[name] = [f"{base}/v1/users/{u}/recommendations" for u in rng.sample(listeners, min(1000, len(listeners)))]
         print(f"snapshot {current['snapshot_id']}: {len(users):,} listeners, {len(playlists):,} playlists with a pool; "
               f"per concurrency: {args.warmup:g} s warm-up per route, then {args.rounds} rounds of {args.seconds:g} s "
               f"per route, routes interleaved; medians over the rounds")
@@ -198,6 +216,9 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        logged = sum(1 for path in Path(exposure_log).glob("exposures-*") for _ in path.open("rb"))
+        print(f"exposure log: {logged:,} exposures written, {len(list(Path(exposure_log).glob('*.open')))} files left open")
+        shutil.rmtree(exposure_log, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,6 @@
 {% macro raw_tables() %}
     {{ return([
         'artists', 'users', 'tracks', 'listening_events',
-        'playlists', 'playlist_tracks', 'follows', 'saved_tracks',
+        'playlists', 'playlist_tracks', 'follows', 'saved_tracks', 'exposures',
     ]) }}
 {% endmacro %}

@@ -1,4 +1,5 @@
 """The HTTP API (one blueprint): a listener's surfaces, Smart Shuffle, heard-track checks, health.
+Serving a surface that an experiment's variant ordered logs an exposure (serving/exposures.py).
 
 JSON only. Errors are {"error": {"code", "message"}} (serving/errors.py) with status 400 (malformed
 id or parameter), 401 (API tokens configured and none valid given: serving/auth.py), 404 (unknown
@@ -165,19 +166,30 @@ def _surface(user_id: str, surface: str, limit: int | None) -> Response:
     _valid_id(user_id, "user_id")
     run_date = snapshot.manifest["run_date"]
     if surface in documents.WHOLE_SURFACES:
-        row = con.execute("select body, item_ends from surfaces where user_id = ? and surface = ?",
-                          [user_id, surface]).fetchone()
+        row = con.execute("select body, item_ends, experiment_id, variant from surfaces "
+                          "where user_id = ? and surface = ?", [user_id, surface]).fetchone()
         if row is not None:
-            return _json_response(documents.surface_body(row[0], row[1], limit))
+            body, item_ends, experiment_id, variant = row
+            _exposed(snapshot, user_id, surface, experiment_id, variant)
+            return _json_response(documents.surface_body(body, item_ends, limit))
     else:
         row = con.execute("select track_ids, items, experiment_id, variant from surface_parts "
                           "where user_id = ? and surface = ?", [user_id, surface]).fetchone()
         if row is not None:
             track_ids, items, experiment_id, variant = row
             head = documents.surface_head(user_id, surface, run_date, experiment_id, variant)
-            return _json_response(documents.surface_parts_body(head, track_ids, items, limit, snapshot.tracks(con)))
+            body = documents.surface_parts_body(head, track_ids, items, limit, snapshot.tracks(con))
+            _exposed(snapshot, user_id, surface, experiment_id, variant)
+            return _json_response(body)
     _listener(con, user_id)  # 404 for an unknown listener; a known one has no list today
     return jsonify(user_id=user_id, surface=surface, run_date=run_date, experiment=None, items=[])
+
+
+def _exposed(snapshot, user_id: str, surface: str, experiment_id: str | None, variant: str | None) -> None:
+    """Log that the listener was served `variant` (serving/exposures.py: queued, never waited for)."""
+    if experiment_id is not None:
+        current_app.extensions["exposure_log"].record(user_id, experiment_id, variant, surface,
+                                                      snapshot.manifest["snapshot_id"])
 
 
 def _int_param(name: str, default: int, low: int, high: int) -> int:

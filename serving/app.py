@@ -1,6 +1,7 @@
 """The Flask app factory. Configuration from the environment (tunesday.settings):
 
     TUNESDAY_SERVING_STORE          the snapshot store
+    TUNESDAY_EXPOSURE_LOG           where experiment exposures are logged (serving/exposures.py)
     TUNESDAY_API_TOKENS             comma-separated API tokens (serving/auth.py); unset: no tokens
     TUNESDAY_API_TOKENS_FILE        a file of API tokens, one a line, re-read when it changes
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from flask import Flask, Response
 
 from serving.auth import Tokens
+from serving.exposures import ExposureLog
 from serving.store import Store
 from serving.store_reader import SnapshotReader
 from tunesday import logs, settings
@@ -38,6 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = ServingFlask(__name__)
     app.config.update(
         SERVING_STORE=settings.value(settings.SERVING_STORE),
+        EXPOSURE_LOG=settings.value(settings.EXPOSURE_LOG),
         API_TOKENS=settings.given(settings.API_TOKENS),
         API_TOKENS_FILE=settings.given(settings.API_TOKENS_FILE),
         JSON_SORT_KEYS=False,
@@ -47,6 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
     # '//' in a path is a 404 like any unknown path, not a redirect with an HTML body.
     app.url_map.merge_slashes = False
     app.extensions["snapshot_reader"] = SnapshotReader(Store(Path(app.config["SERVING_STORE"])))
+    app.extensions["exposure_log"] = ExposureLog(app.config["EXPOSURE_LOG"])
     app.extensions["api_tokens"] = Tokens(app.config["API_TOKENS"], app.config["API_TOKENS_FILE"])
 
     from serving.api import bp

@@ -1,4 +1,5 @@
 """Prometheus metrics of the server: requests per route and status, latency histograms per route,
+exposures logged and dropped (serving/exposures.py),
 when the loaded snapshot was built and how old it is (deploy/prometheus/alerts.yml reads them), and,
 on a host that pulls its snapshots from a remote, what its puller last did (serving/remote.py).
 
@@ -28,6 +29,11 @@ REQUESTS = Counter("tunesday_http_requests", "HTTP requests by route and status.
                    registry=_REGISTRY)
 LATENCY = Histogram("tunesday_http_request_duration_seconds", "Request latency by route.", ["route"],
                     buckets=BUCKETS, registry=_REGISTRY)
+#: The exposure log (serving/exposures.py).
+EXPOSURES_WRITTEN = Counter("tunesday_exposures_written", "Exposures written to the exposure log.",
+                            registry=_REGISTRY)
+EXPOSURES_DROPPED = Counter("tunesday_exposures_dropped",
+                            "Exposures not logged: the log's queue was full, or a write failed.", registry=_REGISTRY)
 
 
 def observe(route: str, status: int, seconds: float) -> None:

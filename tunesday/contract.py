@@ -91,6 +91,17 @@ RECORDS: dict[str, pa.Schema] = {
         ("track_id", pa.string()),
         ("saved_at", TS),
     ]),
+    # What the serving shim served a listener in an experiment (serving/exposures.py logs it,
+    # `tunesday-load exposures` ships it; the generator simulates it).
+    "exposures": pa.schema([
+        ("exposure_id", pa.string()),    # unique per exposure: the same id twice is one exposure shipped twice
+        ("user_id", pa.string()),
+        ("experiment_id", pa.string()),
+        ("variant", pa.string()),
+        ("surface", pa.string()),        # for_you | discover_weekly
+        ("exposed_at", TS),              # when the surface was served
+        ("snapshot_id", pa.string()),    # the serving snapshot it was served from
+    ]),
 }
 
 # What is stored: the records and when they were loaded.
@@ -114,6 +125,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "playlist_tracks": ("playlist_id", "position"),
     "follows": ("user_id", "artist_id"),
     "saved_tracks": ("user_id", "track_id"),
+    "exposures": ("exposure_id",),
 }
 
 # The day the service opened; anything played before it cannot be trusted.

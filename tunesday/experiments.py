@@ -111,3 +111,23 @@ def read_experiments(folder: Path = SEEDS) -> dict[str, Experiment]:
     if len({experiment.salt for experiment in experiments.values()}) != len(experiments):
         raise ValueError("experiments.csv: two experiments share a salt (their assignments would be the same)")
     return experiments
+
+
+# The exposure log (serving/exposures.py writes it, tunesday/load/exposures.py ships it) --------
+
+#: A log file being written: exposures-<YYYYmmddTHH>Z-<host>-<pid>.jsonl.open; closed: .jsonl.
+EXPOSURE_FILE_PREFIX = "exposures-"
+OPEN_SUFFIX = ".jsonl.open"
+CLOSED_SUFFIX = ".jsonl"
+#: An `.open` file not written to for this long belongs to a process that is gone (a writer closes
+#: its file within the hour after it opened it).
+ABANDONED_SECONDS = 2 * 3600
+
+
+def shippable_exposure_files(directory: Path, now: float) -> list[Path]:
+    """The exposure log files of `directory` that are complete: the closed ones, and the `.open`
+    ones a process left behind (not written to for ABANDONED_SECONDS)."""
+    closed = sorted(directory.glob(f"{EXPOSURE_FILE_PREFIX}*{CLOSED_SUFFIX}"))
+    abandoned = sorted(path for path in directory.glob(f"{EXPOSURE_FILE_PREFIX}*{OPEN_SUFFIX}")
+                       if now - path.stat().st_mtime > ABANDONED_SECONDS)
+    return closed + abandoned

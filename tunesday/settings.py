@@ -53,6 +53,8 @@ SETTINGS = _define(
             "the emulator's REST endpoint (target `bq_emulator`); when set, `tunesday-serving export "
             "--source bigquery` reads from the emulator"),
     Setting("TUNESDAY_SERVING_STORE", "target/serving", "the serving snapshot store"),
+    Setting("TUNESDAY_EXPOSURE_LOG", "target/exposures", "where the serving shim logs experiment exposures "
+            "(serving/exposures.py), for `tunesday-load exposures` to ship"),
     Setting("TUNESDAY_SERVING_BIND", "127.0.0.1:8080", "address gunicorn listens on"),
     Setting("TUNESDAY_SERVING_WORKERS", None, "gunicorn workers (default: one per core)"),
     Setting("TUNESDAY_SNAPSHOT_REMOTE", None, "where a fleet of serving hosts gets its snapshots: a folder, "
@@ -85,6 +87,7 @@ BQ_EMULATOR_PROJECT = "TUNESDAY_BQ_EMULATOR_PROJECT"
 BQ_EMULATOR_ENDPOINT = "TUNESDAY_BQ_EMULATOR_ENDPOINT"
 SERVING_STORE = "TUNESDAY_SERVING_STORE"
 SERVING_BIND = "TUNESDAY_SERVING_BIND"
+EXPOSURE_LOG = "TUNESDAY_EXPOSURE_LOG"
 SERVING_WORKERS = "TUNESDAY_SERVING_WORKERS"
 SNAPSHOT_REMOTE = "TUNESDAY_SNAPSHOT_REMOTE"
 API_TOKENS = "TUNESDAY_API_TOKENS"

@@ -2,8 +2,10 @@
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,9 @@ END_DATE = "2026-11-01"          # exclusive: the last day with plays is RUN_DAT
 RUN_DATE = "2026-10-31"
 EARLIER_RUN_DATE = "2026-10-24"  # the BigQuery path builds this first, then RUN_DATE incrementally
 
+# Apps the tests create log their experiment exposures here, not into the project's target/
+# (a test that reads the log gives its app its own folder).
+os.environ.setdefault(settings.EXPOSURE_LOG, tempfile.mkdtemp(prefix="tunesday-test-exposures-"))
 
 
 @dataclass

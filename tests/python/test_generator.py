@@ -9,6 +9,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tunesday.contract import KEYS, SCHEMAS, SERVICE_LAUNCH_DATE
+from tunesday.experiments import read_experiments
 from tunesday.generate import GeneratorConfig, generate
 from tunesday.generate.bad_rows import REASONS
 from tunesday.generate.cli import main
@@ -104,14 +106,35 @@ def test_layout_and_schemas_follow_the_contract(clean):
     for name, schema in SCHEMAS.items():
         for part in (clean / "raw" / name).glob("*.parquet"):
             assert pq.read_schema(part).equals(schema), f"{part} does not match contract.SCHEMAS[{name!r}]"
-        # Every row is stamped with the time the dataset counts as loaded.
-        assert set(read(clean, name)["loaded_at"].to_pylist()) == {LOADED_AT}, name
+        # Every row is stamped with the time the dataset counts as loaded. (No experiment of the
+        # seeds runs in this window: no exposures.)
+        stamps = set(read(clean, name)["loaded_at"].to_pylist())
+        assert stamps == {LOADED_AT} or (name == "exposures" and not stamps), name
     for name in TRUTH_TABLES:
         assert read(clean, name, "truth").num_rows > 0
     manifest = json.loads((clean / "manifest.json").read_text())
     assert manifest["args"]["seed"] == 7 and manifest["args"]["end_date"] == END.isoformat()
     assert manifest["args"]["loaded_at"] == LOADED_AT.isoformat()
     assert manifest["generation_seconds"] > 0
+
+
+def test_exposures_are_each_listening_day_of_a_running_experiment_in_the_listeners_variant(tmp_path):
+    """The seeds' experiment starts on 2026-01-01, inside this window: a listener is exposed on each
+    day from then on that they listen, at their first play, to the variant Python assigns them."""
+    experiment = read_experiments()["for_you_ranker_vs_blend"]
+    generate(GeneratorConfig(users=150, tracks=600, days=14, seed=5, end_date=dt.date(2026, 1, 8), bad_share=0,
+                             loaded_at=dt.datetime(2026, 1, 8, 6), out=tmp_path))
+    events, exposures = read(tmp_path, "listening_events"), read(tmp_path, "exposures")
+    expected = duckdb.sql("""
+        select user_id, min(played_at) as first_play from events
+        where played_at >= timestamp '2026-01-01' group by user_id, cast(played_at as date)
+    """).fetchall()
+    found = duckdb.sql("select user_id, exposed_at, variant, experiment_id, surface from exposures").fetchall()
+    assert sorted(row[:2] for row in found) == sorted(expected) and len(found) > 100
+    assert all((row[2], row[3], row[4]) == (experiment.variant_of(row[0]).name, experiment.experiment_id, "for_you")
+               for row in found)
+    assert {row[2] for row in found} == {"blend", "control"}
+    assert len(set(exposures["exposure_id"].to_pylist())) == exposures.num_rows
 
 
 def test_same_arguments_give_the_same_data_and_another_seed_does_not(clean, tmp_path):

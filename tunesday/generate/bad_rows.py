@@ -27,6 +27,7 @@ REASONS: dict[str, tuple[str, ...]] = {
     "playlist_tracks": ("duplicate", "missing_track_id", "unknown_playlist_id", "unknown_track_id"),
     "follows": ("duplicate", "unknown_artist_id", "unknown_user_id"),
     "saved_tracks": ("duplicate", "unknown_track_id", "unknown_user_id"),
+    "exposures": ("duplicate", "unknown_user_id", "unknown_variant", "missing_exposed_at"),
 }
 # Below this many good rows a table gets no forced bad row: one would be a large share of it.
 MIN_ROWS_FOR_FORCED = 20
@@ -232,4 +233,15 @@ def saved_track_reasons(chunk: int) -> list[Reason]:
         Reason("duplicate", duplicate),
         Reason("unknown_track_id", unknown_ids("track_id", ids.TRACK, chunk + 1)),
         Reason("unknown_user_id", unknown_ids("user_id", ids.USER, chunk + 1)),
+    ]
+
+
+def exposure_reasons(chunk: int) -> list[Reason]:
+    numbers = FreshNumbers(0)
+    new_id = with_value("exposure_id", lambda n: [f"gen-bad-{chunk}-{k}" for k in numbers.take(n)])
+    return [
+        Reason("duplicate", duplicate),
+        Reason("unknown_user_id", then(new_id, unknown_ids("user_id", ids.USER, chunk + 1))),
+        Reason("unknown_variant", then(new_id, with_value("variant", lambda n: ["no_such_variant"] * n))),
+        Reason("missing_exposed_at", then(new_id, null("exposed_at"))),
     ]

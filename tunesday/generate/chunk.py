@@ -1,5 +1,6 @@
 """One chunk of listeners, end to end: who they are, what they play, what they follow, save and
-put on playlists; then bad rows; then one part file per table."""
+put on playlists, what the serving shim showed them in experiments; then bad rows; then one part
+file per table."""
 
 from dataclasses import dataclass
 
@@ -8,8 +9,10 @@ import pyarrow as pa
 
 from tunesday.contract import stamped
 from tunesday.generate import bad_rows, ids
+from tunesday.experiments import read_experiments
 from tunesday.generate.catalog import Catalog
 from tunesday.generate.config import GeneratorConfig
+from tunesday.generate.exposures import exposure_table
 from tunesday.generate.library import build_follows, build_saves, link_table
 from tunesday.generate.listeners import build_listeners, listener_tables
 from tunesday.generate.listening import ListeningSimulator, event_table
@@ -59,6 +62,7 @@ def run_chunk(cat: Catalog, config: GeneratorConfig, chunk: int) -> PartCounts:
         "playlist_tracks": playlist_tracks,
         "follows": link_table("follows", user_ids, cat.artist_ids, follows),
         "saved_tracks": link_table("saved_tracks", user_ids, cat.track_ids, saves),
+        "exposures": exposure_table(list(read_experiments().values()), user_ids, events),
     }
     bad_rng = stream_rng(config.seed, CHUNKS, chunk, BAD_ROWS)
     has_playlists = np.diff(pls.by_owner_offsets) > 0
@@ -70,6 +74,7 @@ def run_chunk(cat: Catalog, config: GeneratorConfig, chunk: int) -> PartCounts:
         "playlist_tracks": bad_rows.playlist_track_reasons(chunk, pls.item_offsets[1:] - 1),
         "follows": bad_rows.follow_reasons(chunk),
         "saved_tracks": bad_rows.saved_track_reasons(chunk),
+        "exposures": bad_rows.exposure_reasons(chunk),
     }
     return write_tables(config, chunk, tables, reasons, truth, bad_rng, force=chunk == 0)
 

@@ -57,6 +57,7 @@ RAW_LAYOUT: dict[str, Layout] = {
     "playlist_tracks": Layout(None, ("playlist_id",)),
     "follows": Layout(None, ("user_id",)),
     "saved_tracks": Layout(None, ("user_id",)),
+    "exposures": Layout(None, ("experiment_id", "user_id")),
 }
 
 

@@ -4,6 +4,7 @@
     tunesday-load spotify-account-history PATH... [--user-id ID]   Spotify account-data streaming history
     tunesday-load mpd PATH...                                      Million Playlist Dataset slices
     tunesday-load audio-features PATH...                           audio-features CSVs (Spotify API names)
+    tunesday-load exposures PATH...                                the serving shim's exposure log
 
 Load order: MPD slices, audio features and extended histories before account-data histories
 (their plays are matched to the catalog's tracks by name), and a listener's extended history
@@ -36,6 +37,7 @@ from google.api_core.exceptions import GoogleAPIError
 
 from tunesday import settings
 from tunesday.load.audio_features import AudioFeatures
+from tunesday.load.exposures import ExposureLog
 from tunesday.load.mpd import MillionPlaylistDataset
 from tunesday.load.report import LoadReport
 from tunesday.load.runner import run
@@ -73,6 +75,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "and minutes, no ids; load the catalog and the extended history first)")
     commands.add_parser("mpd", parents=[target], help="Million Playlist Dataset slices (mpd.slice.*.json[.gz])")
     commands.add_parser("audio-features", parents=[target], help="audio-features CSVs (Spotify Web API names)")
+    commands.add_parser("exposures", parents=[target],
+                        help="the serving shim's exposure log: its folder ($TUNESDAY_EXPOSURE_LOG) or files")
     args = parser.parse_args(argv)
     if args.bigquery and not args.project:
         parser.error("--bigquery needs --project (or TUNESDAY_BQ_PROJECT)")
@@ -82,6 +86,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "spotify-account-history": lambda: SpotifyAccountHistory(args.user_id),
             "mpd": MillionPlaylistDataset,
             "audio-features": AudioFeatures,
+            "exposures": ExposureLog,
         }[args.command]()
     except ValueError as error:
         parser.error(str(error))

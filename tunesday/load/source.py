@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from tunesday.load.catalog import Catalog
 
 # Tables in the order they are written: what a row refers to is written before it.
-WRITE_ORDER = ("artists", "tracks", "users", "playlists", "playlist_tracks", "listening_events")
+WRITE_ORDER = ("artists", "tracks", "users", "playlists", "playlist_tracks", "listening_events", "exposures")
 # Entity tables: one pending row per key within a batch (a later merge replaces an earlier one).
 ENTITY_KEYS = {"artists": "artist_id", "tracks": "track_id", "users": "user_id"}
 

@@ -1,0 +1,21 @@
+with
+
+checked as (
+    select * from {{ ref('base_raw__exposures') }}
+),
+
+final as (
+    select
+        rejection_reason,
+        exposure_id,
+        user_id,
+        experiment_id,
+        variant,
+        surface,
+        exposed_at,
+        snapshot_id
+    from checked
+    where row_status = 'rejected'
+)
+
+select * from final
