@@ -4,7 +4,7 @@
 
 Every model belongs to one stage, its dbt group (models/_groups.yml, set per folder in
 dbt_project.yml). A model may read seeds, sources, its own stage and the stages before it in
-FLOW; nothing may read the terminal stages (evaluation, audit) or snapshots, which only look
+FLOW; nothing may read the terminal stages (evaluation, audit, experiments) or snapshots, which only look
 back. Exit status 1 with one line per model that reads ahead.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 #: The stages in the order data flows through them.
 FLOW = ("staging", "core", "signals", "candidates", "surfaces", "serving")
 #: Stages beside the flow: they read any stage, and nothing reads them.
-TERMINAL = ("evaluation", "audit")
+TERMINAL = ("evaluation", "audit", "experiments")
 
 
 def _rank(node: dict) -> float:

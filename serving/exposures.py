@@ -11,8 +11,8 @@ without bound or waited for; a write that fails is logged and its records counte
 
 Files, one per process and UTC hour, in TUNESDAY_EXPOSURE_LOG (default target/exposures):
 
-    exposures-<YYYYmmddTHH>Z-<host>-<pid>.jsonl.open   being appended to: never shipped while young
-    exposures-<YYYYmmddTHH>Z-<host>-<pid>.jsonl        closed: complete and fsynced
+    exposures-<YYYYmmddTHH>Z-<host>-<pid>-<start>.jsonl.open   being appended to: never shipped while young
+    exposures-<YYYYmmddTHH>Z-<host>-<pid>-<start>.jsonl        closed: complete and fsynced
 
 The writer closes a file (fsync, rename) at its first flush in a later hour, and at exit. A
 process killed with SIGKILL leaves its `.open` file behind: the loader ships one once it has not
@@ -78,8 +78,10 @@ class ExposureLog:
             # After a fork: the parent's queue, thread and file are not this process's.
             self._pending.clear()
             self._file, self._sequence, self._stop = None, 0, threading.Event()
-            self._prefix = f"{socket.gethostname().split('.')[0] or 'host'}-{os.getpid()}"
-            self._id_prefix = f"{self._prefix}-{int(_utc_now().timestamp() * 1e6)}"
+            # <host>-<pid>-<start µs>: this log's own, even beside another log of the same process
+            # (an app made twice) writing to the same folder in the same hour.
+            host = socket.gethostname().split(".")[0] or "host"
+            self._id_prefix = f"{host}-{os.getpid()}-{int(_utc_now().timestamp() * 1e6)}"
             self._thread = threading.Thread(target=self._run, name="exposure-log", daemon=True)
             self._thread.start()
             self._pid = os.getpid()
@@ -133,7 +135,7 @@ class ExposureLog:
 
     def _open_file(self, hour: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / f"{EXPOSURE_FILE_PREFIX}{hour}-{self._prefix}{OPEN_SUFFIX}"
+        path = self.directory / f"{EXPOSURE_FILE_PREFIX}{hour}-{self._id_prefix}{OPEN_SUFFIX}"
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._file = (hour, fd, path)
 

@@ -26,6 +26,9 @@ from tunesday.dbt import PROJECT_DIR
 BUCKETS = 10_000
 SEEDS = PROJECT_DIR / "seeds" / "experiments"
 RANKINGS = ("ranker", "blend")     # what var listener_ranking accepts
+#: The metrics every experiment is analysed on (macro experiment_metrics, the same list:
+#: tests/python/test_experiment_analysis.py checks it).
+METRICS = ("recommended_streams", "streams", "listening_minutes", "new_artists_stuck", "skip_rate")
 
 
 def bucket(salt: str, user_id: str) -> int:
@@ -52,6 +55,7 @@ class Experiment:
     secondary_metrics: tuple[str, ...]
     guardrail_metrics: tuple[str, ...]
     variants: tuple[Variant, ...]     # in name order
+    description: str = ""
 
     def ranges(self) -> list[tuple[Variant, int, int]]:
         """Each variant's buckets [low, high), in name order."""
@@ -103,9 +107,13 @@ def read_experiments(folder: Path = SEEDS) -> dict[str, Experiment]:
             end = dt.date.fromisoformat(row["end_date"]) if row["end_date"] else None
             if end is not None and end < start:
                 raise ValueError(f"{where}: ends before it starts")
+            named = [row["primary_metric"], *_metrics(row["secondary_metrics"]), *_metrics(row["guardrail_metrics"])]
+            if unknown := [metric for metric in named if metric not in METRICS]:
+                raise ValueError(f"{where}: unknown metrics {unknown} (the metrics are {', '.join(METRICS)})")
             experiments[row["experiment_id"]] = Experiment(
                 row["experiment_id"], row["salt"], row["surface"], start, end, row["primary_metric"],
-                _metrics(row["secondary_metrics"]), _metrics(row["guardrail_metrics"]), tuple(mine))
+                _metrics(row["secondary_metrics"]), _metrics(row["guardrail_metrics"]), tuple(mine),
+                row["description"])
     if variants:
         raise ValueError(f"experiment_variants.csv: variants of unknown experiments {sorted(variants)}")
     if len({experiment.salt for experiment in experiments.values()}) != len(experiments):
@@ -115,7 +123,7 @@ def read_experiments(folder: Path = SEEDS) -> dict[str, Experiment]:
 
 # The exposure log (serving/exposures.py writes it, tunesday/load/exposures.py ships it) --------
 
-#: A log file being written: exposures-<YYYYmmddTHH>Z-<host>-<pid>.jsonl.open; closed: .jsonl.
+#: A log file being written: exposures-<YYYYmmddTHH>Z-<host>-<pid>-<start>.jsonl.open; closed: .jsonl.
 EXPOSURE_FILE_PREFIX = "exposures-"
 OPEN_SUFFIX = ".jsonl.open"
 CLOSED_SUFFIX = ".jsonl"

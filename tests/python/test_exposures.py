@@ -145,3 +145,17 @@ time.sleep(60)
     report = load(["exposures", str(tmp_path / "log"), "--raw-dir", str(raw)], echo=lambda line: None)
     assert report.exit_code == 3  # loaded, with one line set aside
     assert sorted(pq.read_table(raw / "exposures")["user_id"].to_pylist()) == ["usr_0", "usr_1", "usr_2"]
+
+
+def test_two_logs_of_one_process_keep_their_own_files(tmp_path):
+    """Two apps of one process logging to one folder (tests make many) write and close a file each:
+    neither renames the other's file from under it."""
+    first, second = exposure_log.ExposureLog(tmp_path), exposure_log.ExposureLog(tmp_path)
+    first.record("usr_1", EXPERIMENT, "blend", "for_you", "s1")
+    second.record("usr_2", EXPERIMENT, "control", "for_you", "s1")
+    first.flush()
+    second.flush()
+    first.close()
+    second.close()
+    assert len(list(tmp_path.glob("*.jsonl"))) == 2 and not list(tmp_path.glob("*.open"))
+    assert sorted(line["user_id"] for line in log_lines(tmp_path)) == ["usr_1", "usr_2"]

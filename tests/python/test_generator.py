@@ -119,8 +119,9 @@ def test_layout_and_schemas_follow_the_contract(clean):
 
 
 def test_exposures_are_each_listening_day_of_a_running_experiment_in_the_listeners_variant(tmp_path):
-    """The seeds' experiment starts on 2026-01-01, inside this window: a listener is exposed on each
-    day from then on that they listen, at their first play, to the variant Python assigns them."""
+    """The simulated shim serves experiments from halfway through the window, here 2026-01-01, the
+    seeds' experiment's start: a listener is exposed on each day from then on that they listen, at
+    their first play, to the variant Python assigns them."""
     experiment = read_experiments()["for_you_ranker_vs_blend"]
     generate(GeneratorConfig(users=150, tracks=600, days=14, seed=5, end_date=dt.date(2026, 1, 8), bad_share=0,
                              loaded_at=dt.datetime(2026, 1, 8, 6), out=tmp_path))

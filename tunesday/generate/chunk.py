@@ -12,7 +12,7 @@ from tunesday.generate import bad_rows, ids
 from tunesday.experiments import read_experiments
 from tunesday.generate.catalog import Catalog
 from tunesday.generate.config import GeneratorConfig
-from tunesday.generate.exposures import exposure_table
+from tunesday.generate.exposures import simulate_experiments
 from tunesday.generate.library import build_follows, build_saves, link_table
 from tunesday.generate.listeners import build_listeners, listener_tables
 from tunesday.generate.listening import ListeningSimulator, event_table
@@ -22,7 +22,7 @@ from tunesday.generate.writer import RAW, TRUTH, write_part
 # Streams of the root SeedSequence: (CATALOG,), (CATALOG_BAD_ROWS,), (CHUNKS, chunk, DATA | BAD_ROWS).
 # Bad rows draw from their own streams so that --bad-share never changes the good rows.
 CATALOG, CATALOG_BAD_ROWS, CHUNKS = range(3)
-DATA, BAD_ROWS = range(2)
+DATA, BAD_ROWS, EXPERIMENTS = range(3)
 
 
 def stream_rng(seed: int, *key: int) -> np.random.Generator:
@@ -49,10 +49,13 @@ def run_chunk(cat: Catalog, config: GeneratorConfig, chunk: int) -> PartCounts:
     lis = build_listeners(cat, config, numbers, rng)
     pls = build_playlists(cat, config, lis, rng)
     events = ListeningSimulator(cat, config, lis, pls, rng).run()
+    user_ids = ids.format_ids(ids.USER, lis.numbers)
+    # Its own stream: without an effect or lost exposures, the data are what they would be without it.
+    exposures, events = simulate_experiments(config, list(read_experiments().values()), user_ids, events,
+                                             stream_rng(config.seed, CHUNKS, chunk, EXPERIMENTS))
     follows = build_follows(cat, config, lis, events, rng)
     saves = build_saves(cat, config, lis, events, rng)
 
-    user_ids = ids.format_ids(ids.USER, lis.numbers)
     users, truth = listener_tables(cat, config, lis, user_ids)
     playlists, playlist_tracks = playlist_tables(cat, pls, user_ids)
     tables = {
@@ -62,7 +65,7 @@ def run_chunk(cat: Catalog, config: GeneratorConfig, chunk: int) -> PartCounts:
         "playlist_tracks": playlist_tracks,
         "follows": link_table("follows", user_ids, cat.artist_ids, follows),
         "saved_tracks": link_table("saved_tracks", user_ids, cat.track_ids, saves),
-        "exposures": exposure_table(list(read_experiments().values()), user_ids, events),
+        "exposures": exposures,
     }
     bad_rng = stream_rng(config.seed, CHUNKS, chunk, BAD_ROWS)
     has_playlists = np.diff(pls.by_owner_offsets) > 0

@@ -37,12 +37,19 @@ def parse_args(argv: list[str] | None = None) -> GeneratorConfig:
                              "pin it to get the same files twice")
     parser.add_argument("--workers", type=int, default=1,
                         help="processes generating chunks of listeners; the output does not depend on it")
+    parser.add_argument("--experiment-effect", type=float, default=0.0,
+                        help="simulate a treatment that changes its listeners' plays after their first "
+                             "exposure by this share (-0.1: a tenth fewer; default: 0, an A/A world)")
+    parser.add_argument("--lose-treatment-exposures", type=float, default=0.0, metavar="SHARE",
+                        help="lose the exposures of this share of treatment listeners (a broken assignment "
+                             "the sample ratio check must catch; default: 0)")
     args = parser.parse_args(argv)
     try:
         return GeneratorConfig(users=args.users, tracks=args.tracks, days=args.days, seed=args.seed,
                                end_date=args.end_date, out=args.out, bad_share=args.bad_share,
                                artists=args.artists, workers=args.workers,
-                               loaded_at=args.loaded_at)
+                               loaded_at=args.loaded_at, experiment_effect=args.experiment_effect,
+                               lost_treatment_exposures=args.lose_treatment_exposures)
     except ValueError as problem:
         parser.error(str(problem))
 

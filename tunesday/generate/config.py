@@ -43,6 +43,11 @@ class GeneratorConfig:
     # When every row is stamped as loaded (naive UTC). None: when the config is made, so that
     # `dbt source freshness` passes on fresh data; give it to get the same files twice.
     loaded_at: dt.datetime | None = None
+    # Experiments (tunesday/generate/exposures.py): the treatment's true relative effect on its
+    # listeners' plays after their first exposure (-0.1: a tenth fewer), and the share of treatment
+    # listeners whose exposures are lost (a broken assignment, for the sample ratio check).
+    experiment_effect: float = 0.0
+    lost_treatment_exposures: float = 0.0
 
     def __post_init__(self) -> None:
         if self.artists is None:
@@ -65,6 +70,10 @@ class GeneratorConfig:
             problems.append("--bad-share must be between 0 and 0.2")
         if self.workers < 1:
             problems.append("--workers must be at least 1")
+        if not -0.9 <= self.experiment_effect <= 9:
+            problems.append("--experiment-effect must be between -0.9 and 9")
+        if not 0 <= self.lost_treatment_exposures <= 1:
+            problems.append("--lose-treatment-exposures must be between 0 and 1")
         if self.chunk_users < 1:
             problems.append("chunk_users must be at least 1")
         if self.end_date > today_utc():
@@ -94,6 +103,12 @@ class GeneratorConfig:
     @property
     def window_end_us(self) -> int:
         return self.window_start_us + self.days * US_PER_DAY
+
+    @property
+    def exposures_start_day(self) -> int:
+        """The first day (since 1970-01-01) the simulated shim serves experiments: halfway through
+        the window, so that the analysis has a pre-period (CUPED's covariate) before it."""
+        return self.window_start_day + self.days // 2
 
     @property
     def n_chunks(self) -> int:
