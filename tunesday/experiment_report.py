@@ -152,7 +152,7 @@ def experiment_page(con: duckdb.DuckDBPyConnection, experiment) -> str:
     if not ratios:
         out.append("<p>No listener has been exposed yet: nothing to analyse.</p></body></html>")
         return "".join(out)
-    statistic, df, mismatch = ratios[0][3], ratios[0][4], ratios[0][5]
+    statistic, df, mismatch = float(ratios[0][3]), int(ratios[0][4]), ratios[0][5]
     p_value = chi_square_p_value(statistic, df)
     verdict = (f'<div class="bad"><b>Sample ratio mismatch</b> (χ² = {statistic:.2f}, {df} df, p = {p_value:.2g} '
                f'&lt; 0.001): the listeners did not split as the weights say. The assignment or the exposure '

@@ -4,7 +4,8 @@
     chi-square statistic over its variants. A statistic above the critical value of p = 0.001
     (seed chi_square_critical_values, for the variants less one degrees of freedom) is a sample
     ratio mismatch: the assignment or the exposure logging is broken, and no result of the
-    experiment can be trusted (the data test no_sample_ratio_mismatch fails the build).
+    experiment can be trusted (the data test no_sample_ratio_mismatch fails the build while the
+    experiment runs).
 -#}
 
 {%- set double = type_double() %}

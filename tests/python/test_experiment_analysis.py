@@ -15,7 +15,8 @@ import pytest
 
 from conftest import RUN_DATE, generate, run_dbt
 from tunesday import dbt
-from tunesday.experiments import METRICS
+from tunesday.experiment_report import chi_square_p_value, experiment_page, write_reports
+from tunesday.experiments import METRICS, read_experiments
 from tunesday.warehouse import connect as connect_warehouse
 
 # 600 listeners, 28 days: exposures from day 14 (the generator serves from halfway through the
@@ -55,6 +56,14 @@ def test_a_known_effect_is_found_within_its_interval(tmp_path):
         assert low < EFFECT < high < 0 and cuped_low < EFFECT < cuped_high < 0 and significant, results[metric]
         assert cuped_variance < 0.6 * variance and cuped_high - cuped_low < high - low, results[metric]
     assert not any(row[3] for row in ratios), ratios
+    # The report: one self-contained page, the check passed, every metric's lift over the days.
+    with connect_warehouse(str(path)) as con:
+        written = write_reports(con, tmp_path / "reports")
+    page = (tmp_path / "reports" / "for_you_ranker_vs_blend.html").read_text()
+    assert written[-1].name == "index.html" and "Sample ratio check passed" in page
+    assert page.count("<svg") == 5 and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    streams_row = page[page.index("<td>streams "):].split("</tr>")[0]
+    assert f"{results['streams'][8]:+.1%}" in streams_row, streams_row
 
 
 def test_a_broken_assignment_fails_the_build_on_the_sample_ratio_check(tmp_path):
@@ -161,3 +170,32 @@ def test_the_t_quantile_is_within_0_15_percent_from_five_degrees_of_freedom(ware
     assert tuple(metrics.split(",")) == METRICS
     for df, value in zip([5, 8, 13, 30, 100, 1000], values):
         assert value == pytest.approx(scipy_stats.t.ppf(0.975, df), rel=1.5e-3), df
+
+
+def test_a_report_with_a_sample_ratio_mismatch_says_so_before_the_results():
+    con = duckdb.connect()
+    con.execute("""
+        create table fct_experiment_sample_ratios (experiment_id varchar, variant varchar, listener_count bigint,
+            expected_listener_count double, chi_square double, degrees_of_freedom bigint,
+            has_sample_ratio_mismatch boolean);
+        insert into fct_experiment_sample_ratios values
+            ('for_you_ranker_vs_blend', 'blend', 210, 255, 19.96, 1, true),
+            ('for_you_ranker_vs_blend', 'control', 300, 255, 19.96, 1, true);
+        create table fct_experiment_results (experiment_id varchar, metric varchar, variant varchar,
+            is_control boolean, listener_count bigint, control_mean_value double, mean_value double, lift double,
+            lift_ci_low double, lift_ci_high double, cuped_lift double, cuped_lift_ci_low double,
+            cuped_lift_ci_high double, variance double, cuped_variance double, is_significant boolean,
+            as_of_date date);
+        insert into fct_experiment_results values ('for_you_ranker_vs_blend', 'streams', 'blend', false, 210, 9, 9.9,
+            0.1, 0, 0.2, 0.1, 0.05, 0.15, 4, 2, true, date '2026-10-31');
+    """)
+    page = experiment_page(con, read_experiments()["for_you_ranker_vs_blend"])
+    assert page.index("Sample ratio mismatch") < page.index("Results as of 2026-10-31")
+    assert "p = 7.9e-06" in page  # scipy.stats.chi2.sf(19.96, 1)
+
+
+def test_the_chi_square_p_value_is_scipys():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    for statistic, df in [(0.14, 1), (3.84, 1), (10.83, 1), (19.96, 1), (5.99, 2), (13.8, 2), (7.0, 5), (40.0, 10),
+                          (0.5, 10), (200.0, 3)]:
+        assert chi_square_p_value(statistic, df) == pytest.approx(scipy_stats.chi2.sf(statistic, df), rel=1e-9, abs=1e-300)
