@@ -24,12 +24,13 @@ FIRST_DAILY_DAY = $(shell date -u -d '$(END_DATE) - 2 days' +%F)
 DATA_DIR ?= target/data
 export TUNESDAY_RAW_DIR ?= $(DATA_DIR)/raw
 
-.PHONY: help run generate daily serve eval eval-continuation train-ranker train-listener-ranker test test-oddities lint rules pytest bench clean
+.PHONY: help run generate daily serve docs eval eval-continuation train-ranker train-listener-ranker test test-oddities lint rules pytest bench clean
 
 help:
 	@echo "make run     generate data ($(USERS) users, $(TRACKS) tracks, $(DAYS) days), run the daily job on it, serve it on :8080"
 	@echo "make daily   the daily job on the generated data: a full build of the day before its last, then its last day as a daily run"
 	@echo "make serve   serve the published snapshot (gunicorn, 127.0.0.1:8080)"
+	@echo "make docs    build dbt's docs site of the warehouse (models, columns, lineage to its consumers) and serve it on 127.0.0.1:$(DOCS_PORT)"
 	@echo "make eval    offline evaluation of the recommendations on the main job's data: each ranking (learned reranker, hand-weighted blend) and popularity, same run"
 	@echo "make eval-continuation  playlist continuation on the shared MPD playlists: each generator, the blend and the reranker against tuned EASE and ALS (~20 min)"
 	@echo "make train-ranker  retrain the continuations' reranker on pseudo-queries of the MPD training split (rankers/, macros/rankers/)"
@@ -73,6 +74,15 @@ serve: $(VENV)/.installed
 	@test -f $${TUNESDAY_SERVING_STORE:-target/serving}/CURRENT || { echo "nothing published yet: make run (or tunesday daily) first"; exit 1; }
 	@echo "serving on http://127.0.0.1:8080 — try: curl -s http://127.0.0.1:8080/v1/users/usr_0000000001/discover-weekly"
 	$(BIN)/gunicorn -c serving/gunicorn.conf.py
+
+# The analysts' manual: dbt's docs site of the built warehouse (every model and column described,
+# the tests, and the lineage down to the exposures: the shim's routes, the reports, the harnesses),
+# on its own port, not the shim's. TUNESDAY_TARGET=bigquery documents the BigQuery warehouse.
+DOCS_PORT ?= 8081
+docs: $(VENV)/.installed
+	$(BIN)/dbt docs generate --quiet
+	@echo "dbt docs on http://127.0.0.1:$(DOCS_PORT) (Ctrl-C stops)"
+	$(BIN)/dbt docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 # The two environments are installed side by side (mostly downloads and unpacking), then lint
 # and pytest run side by side: lint is one single-threaded sqlfluff process (~4 min) beside the
