@@ -217,6 +217,25 @@ def test_the_daily_run_reads_only_its_days_of_partitioned_tables(bq_build):
     assert tests.pop("bounded") > 20 and not tests, tests
 
 
+def test_descriptions_are_on_the_bigquery_tables(bq_build):
+    """persist_docs: each model table's description, and its columns', as the docs say (what an
+    analyst sees in the BigQuery console)."""
+    manifest = json.loads((bq_build.target_path / "manifest.json").read_text())
+    checked, wrong = 0, []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["config"]["materialized"] not in ("table", "incremental"):
+            continue
+        found = bq_build.client.get_table(f"{EMULATOR_PROJECT}.{node['schema']}.{node['alias'] or node['name']}")
+        if found.description != node["description"]:
+            wrong.append(f"{node['name']}: {str(found.description)[:60]!r}")
+        for field in found.schema:
+            wanted = node["columns"].get(field.name, {}).get("description")
+            if wanted and field.description != wanted:
+                wrong.append(f"{node['name']}.{field.name}: {str(field.description)[:60]!r}")
+        checked += 1
+    assert checked > 50 and not wrong, "\n".join(wrong[:20]) + f"\n({len(wrong)} in all)"
+
+
 def test_tables_are_partitioned_and_clustered(bq_build, warehouse):
     """The layout as the emulator keeps it (tables.get): the raw tables the loader made, and the
     daily models' partition column. Every cluster column of every model exists in it (the

@@ -17,6 +17,7 @@ from conftest import RUN_DATE, generate, run_dbt
 from tunesday import dbt
 from tunesday.experiment_report import chi_square_p_value, experiment_page, write_reports
 from tunesday.experiments import METRICS, read_experiments
+from tunesday.recsys.warehouse import GENERATORS
 from tunesday.warehouse import connect as connect_warehouse
 
 # 600 listeners, 28 days: exposures from day 14 (the generator serves from halfway through the
@@ -158,16 +159,20 @@ def test_intervals_cover_a_known_lift_about_95_percent_of_the_time(splits):
 
 
 def test_the_t_quantile_is_within_0_15_percent_from_five_degrees_of_freedom(warehouse):
+    """...and the lists that live both in a macro and in Python agree: the experiment metrics
+    (macro experiment_metrics, tunesday.experiments.METRICS) and the continuation generators
+    (macro continuation_generators, tunesday.recsys.warehouse.GENERATORS)."""
     scipy_stats = pytest.importorskip("scipy.stats")
-    """...and the macro experiment_metrics names the metrics tunesday.experiments.METRICS does."""
     rendered = warehouse.dbt("compile", "--inline",
                              "select '{{ experiment_metrics() | join(',') }}' as metrics, "
+                             "'{{ continuation_generators() | join(',') }}' as generators, "
                              "{% for df in [5, 8, 13, 30, 100, 1000] %}{{ t_quantile_975(df) }} as t{{ df }}"
                              "{{ ',' if not loop.last }}{% endfor %}")
     assert rendered.success, rendered.describe(2000)
     sql = rendered.output[rendered.output.index("Compiled inline node is:") + len("Compiled inline node is:"):]
-    [(metrics, *values)] = duckdb.sql(sql).fetchall()
+    [(metrics, generators, *values)] = duckdb.sql(sql).fetchall()
     assert tuple(metrics.split(",")) == METRICS
+    assert tuple(generators.split(",")) == GENERATORS
     for df, value in zip([5, 8, 13, 30, 100, 1000], values):
         assert value == pytest.approx(scipy_stats.t.ppf(0.975, df), rel=1.5e-3), df
 
