@@ -115,7 +115,14 @@ class ExposureLog:
                 if self._file is None:
                     self._open_file(hour)
                 written = os.write(self._file[1], data)
-                if written != len(data):  # a full disk: the line cut short is set aside by the loader
+                if written != len(data):
+                    # A full disk: end the line cut short (the loader sets it aside), so that the
+                    # next write starts a whole line. The batch counts as dropped, though its
+                    # first lines may be whole.
+                    try:
+                        os.write(self._file[1], b"\n")
+                    except OSError:
+                        pass
                     raise OSError(f"wrote {written} of {len(data)} bytes")
             except OSError as error:
                 DROPPED.inc(len(lines))
@@ -125,7 +132,8 @@ class ExposureLog:
             WRITTEN.inc(len(lines))
 
     def close(self) -> None:
-        """Flush and close this process's file (at exit; the log can still be recorded to after)."""
+        """Flush and close this process's file (at exit). Exposures recorded after it are written by
+        the next flush or close: the one at exit, at the latest."""
         if self._pid != os.getpid():
             return
         self._stop.set()
