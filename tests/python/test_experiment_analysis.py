@@ -57,12 +57,17 @@ def test_a_known_effect_is_found_within_its_interval(tmp_path):
         assert low < EFFECT < high < 0 and cuped_low < EFFECT < cuped_high < 0 and significant, results[metric]
         assert cuped_variance < 0.6 * variance and cuped_high - cuped_low < high - low, results[metric]
     assert not any(row[3] for row in ratios), ratios
-    # The report: one self-contained page, the check passed, every metric's lift over the days.
+    # The report: one self-contained page, the check passed, a plot of each metric with a lift
+    # (not recommended_streams here: the simulated listeners do not follow recommendations, and
+    # the control's mean is 0).
     with connect_warehouse(str(path)) as con:
         written = write_reports(con, tmp_path / "reports")
+        [(plotted,)] = con.execute("select count(distinct metric) from fct_experiment_results "
+                                   "where cuped_lift is not null").fetchall()
     page = (tmp_path / "reports" / "for_you_ranker_vs_blend.html").read_text()
     assert written[-1].name == "index.html" and "Sample ratio check passed" in page
-    assert page.count("<svg") == 5 and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert page.count("<svg") == plotted >= 4, plotted
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     streams_row = page[page.index("<td>streams "):].split("</tr>")[0]
     assert f"{results['streams'][8]:+.1%}" in streams_row, streams_row
 
