@@ -15,6 +15,14 @@
     )
 {%- endmacro %}
 
+{% macro experiment_is_running(experiments) %}
+    {#- The experiment (`experiments`: an alias of the seed experiments) runs on run_date: started, not ended. -#}
+    (
+        {{ experiments }}.start_date <= cast('{{ run_date() }}' as date)
+        and ({{ experiments }}.end_date is null or {{ experiments }}.end_date >= cast('{{ run_date() }}' as date))
+    )
+{%- endmacro %}
+
 {% macro experiment_metrics() %}
     {#-
         The metrics every experiment is analysed on (int_experiment_listener_metrics defines them;

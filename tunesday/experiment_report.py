@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from tunesday import settings
-from tunesday.experiments import read_experiments
+from tunesday.experiments import METRICS, read_experiments
 from tunesday.files import write_whole
 from tunesday.warehouse import connect as connect_warehouse
 
@@ -162,7 +162,7 @@ def experiment_page(con: duckdb.DuckDBPyConnection, experiment) -> str:
                + "".join(f"<tr><td>{esc(v)}</td><td>{n:,}</td><td>{e:,.1f}</td></tr>" for v, n, e, *_ in ratios)
                + "</table>")
     order = [experiment.primary_metric, *experiment.secondary_metrics, *experiment.guardrail_metrics]
-    order += [metric for metric in METRIC_WORDS if metric not in order]
+    order += [metric for metric in METRICS if metric not in order]
     role = {experiment.primary_metric: "primary", **{m: "secondary" for m in experiment.secondary_metrics},
             **{m: "guardrail" for m in experiment.guardrail_metrics}}
     as_of = results[0][14].isoformat() if results else "–"

@@ -18,5 +18,4 @@ from {{ ref('fct_experiment_sample_ratios') }} as ratios
 inner join {{ ref('experiments') }} as experiments on ratios.experiment_id = experiments.experiment_id
 where
     (ratios.has_sample_ratio_mismatch or ratios.critical_value is null)
-    and experiments.start_date <= cast('{{ run_date() }}' as date)
-    and (experiments.end_date is null or experiments.end_date >= cast('{{ run_date() }}' as date))
+    and {{ experiment_is_running('experiments') }}

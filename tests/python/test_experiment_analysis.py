@@ -7,7 +7,6 @@
 - a broken assignment (treatment exposures lost) fails the build on the sample ratio check.
 """
 
-import hashlib
 import re
 
 import duckdb
@@ -16,7 +15,7 @@ import pytest
 from conftest import RUN_DATE, generate, run_dbt
 from tunesday import dbt
 from tunesday.experiment_report import chi_square_p_value, experiment_page, write_reports
-from tunesday.experiments import METRICS, read_experiments
+from tunesday.experiments import METRICS, bucket, read_experiments
 from tunesday.recsys.warehouse import GENERATORS
 from tunesday.warehouse import connect as connect_warehouse
 
@@ -98,8 +97,9 @@ def _compiled_results_sql(warehouse) -> str:
 
 
 def _split(salt: str, user_id: str) -> str:
-    """The A/A splits' assignment, as the fixture computes it in SQL."""
-    return "b" if int(hashlib.md5(f"{salt}:{user_id}".encode()).hexdigest()[:8], 16) % 2 else "a"
+    """The A/A splits' assignment, as the fixture computes it in SQL: the parity of the first 8 hex
+    digits of md5(salt:user), that of the experiment bucket (tunesday.experiments, mod 10,000)."""
+    return "b" if bucket(salt, user_id) % 2 else "a"
 
 
 @pytest.fixture(scope="module")

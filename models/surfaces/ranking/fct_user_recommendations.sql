@@ -198,8 +198,7 @@ for_you_variants as (
     inner join {{ ref('experiments') }} as experiments on assignments.experiment_id = experiments.experiment_id
     where
         experiments.surface = 'for_you'
-        and experiments.start_date <= cast('{{ run_date() }}' as date)
-        and (experiments.end_date is null or experiments.end_date >= cast('{{ run_date() }}' as date))
+        and {{ experiment_is_running('experiments') }}
         and {{ listener_batch('assignments.user_id') }}
 ),
 
