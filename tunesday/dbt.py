@@ -95,10 +95,10 @@ def run(args: list[str], env: Mapping[str, str] | None = None, timeout: float | 
     with tempfile.TemporaryDirectory(prefix="tunesday-dbt-") as tmp:
         report = Path(tmp) / "result.json"
         started = time.perf_counter()
-        child = subprocess.run([sys.executable, "-m", "tunesday.dbt", "--report", str(report), *args],
+        child = subprocess.run([sys.executable, "-m", "tunesday.dbt", "--parent", str(os.getpid()),
+                                "--report", str(report), *args],
                                cwd=PROJECT_DIR, env=environ, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, timeout=timeout,
-                               preexec_fn=_die_with_parent)
+                               stderr=subprocess.STDOUT, text=True, timeout=timeout)
         seconds = time.perf_counter() - started
         reported = json.loads(report.read_text()) if report.exists() else {}
     return DbtResult(
@@ -110,15 +110,21 @@ def run(args: list[str], env: Mapping[str, str] | None = None, timeout: float | 
     )
 
 
-def _die_with_parent() -> None:
-    """In the child before dbt starts: the kernel kills it when the caller dies (Linux's
-    PR_SET_PDEATHSIG), so a killed daily job leaves no dbt behind writing to the warehouse."""
+def _die_with_parent(parent: int) -> None:
+    """In the child, first thing: the kernel kills it when its parent dies (Linux's
+    PR_SET_PDEATHSIG), so a killed daily job leaves no dbt behind writing to the warehouse. A
+    parent that died before this ran has left the child to init: it stops at once.
+
+    Set here, not in a `preexec_fn` between fork and exec: that is unsafe in a parent with threads
+    (the exposure log's writer, a test's server), whose locks the forked child may inherit held."""
     try:
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # 1: PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        pass   # not Linux: the child may outlive a killed caller
+        return   # not Linux: the child may outlive a killed caller
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _node_result(result) -> NodeResult:
@@ -143,11 +149,14 @@ def _peak_rss_mib() -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The child: `[--report FILE] DBT_ARGS...`; dbt's exit code, and its results as JSON in FILE."""
+    """The child: `[--parent PID] [--report FILE] DBT_ARGS...`; dbt's exit code, and its results as JSON in FILE."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--parent"]:
+        _die_with_parent(int(argv[1]))
+        argv = argv[2:]
     from dbt.cli.main import dbtRunner   # here: importing dbt costs a second the parent never pays
     from dbt_common.invocation import get_invocation_id
 
-    argv = list(sys.argv[1:] if argv is None else argv)
     report = None
     if argv[:1] == ["--report"]:
         report, argv = Path(argv[1]), argv[2:]
