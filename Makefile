@@ -67,7 +67,7 @@ daily: $(VENV)/.installed
 	$(BIN)/tunesday daily --run-date $(LAST_DAY) 2>>$(JOB_LOG)
 	$(BIN)/python -c "from tunesday.warehouse import connect; \
 	  print(connect('$${TUNESDAY_DUCKDB_PATH:-target/tunesday.duckdb}').sql('select * exclude (audited_at) from audit_raw__row_counts'))"
-	$(BIN)/python -m tunesday.experiment_report
+	$(BIN)/tunesday report
 
 # Serve the published snapshot (foreground; Ctrl-C stops).
 serve: $(VENV)/.installed

@@ -1,7 +1,7 @@
 """The experiments' reports: one self-contained HTML page per experiment, from a built DuckDB
 warehouse (models/experiments), written at the end of `make run`.
 
-    python -m tunesday.experiment_report [--duckdb target/tunesday.duckdb] [--out target/reports/experiments]
+    tunesday report     (writes them into target/reports/experiments, beside the warehouse report)
 
 Each page says what the experiment is (seeds experiments, experiment_variants), whether its
 exposed listeners split as its weights say (fct_experiment_sample_ratios: a mismatch means the
@@ -15,19 +15,15 @@ lists the experiments. Every file is written whole or not at all.
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import html
 import math
-import sys
 from pathlib import Path
 
 import duckdb
 
-from tunesday import settings
+from tunesday.charts import band_chart
 from tunesday.experiments import METRICS, read_experiments
 from tunesday.files import write_whole
-from tunesday.warehouse import connect as connect_warehouse
 
 #: What each metric (tunesday.experiments.METRICS) counts, in words.
 METRIC_WORDS = {
@@ -67,45 +63,6 @@ def chi_square_p_value(statistic: float, degrees_of_freedom: int) -> float:
         if abs(d * c - 1) < 1e-15:
             break
     return math.exp(log_prefix) * h
-
-
-def lift_plot_svg(points: list[tuple[dt.date, float, float, float]], title: str, width: int = 640,
-                  height: int = 260) -> str:
-    """An SVG line of the lift over days, its interval as a band, and the zero line."""
-    if not points:
-        return "<p>No days with a result yet.</p>"
-    left, right, top, bottom = 56, 16, 28, 36
-    low = min(0.0, *(p[2] for p in points))
-    high = max(0.0, *(p[3] for p in points))
-    if high - low < 1e-9:
-        low, high = low - 0.01, high + 0.01
-    days = [(p[0] - points[0][0]).days for p in points]
-    span = max(days[-1], 1)
-
-    def x(day: int) -> float:
-        return left + (width - left - right) * day / span
-
-    def y(value: float) -> float:
-        return top + (height - top - bottom) * (high - value) / (high - low)
-
-    band = [(x(d), y(p[3])) for d, p in zip(days, points)] + [(x(d), y(p[2])) for d, p in reversed(list(zip(days, points)))]
-    line = [(x(d), y(p[1])) for d, p in zip(days, points)]
-    ticks = [low + (high - low) * i / 4 for i in range(5)]
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="{html.escape(title)}" font-family="sans-serif" font-size="11">',
-        f'<text x="{left}" y="16" font-size="13">{html.escape(title)}</text>',
-        f'<polygon points="{" ".join(f"{px:.1f},{py:.1f}" for px, py in band)}" fill="#9ecae1" fill-opacity="0.6"/>',
-        f'<line x1="{left}" x2="{width - right}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#555" stroke-dasharray="4 3"/>',
-        f'<polyline points="{" ".join(f"{px:.1f},{py:.1f}" for px, py in line)}" fill="none" stroke="#08519c" stroke-width="2"/>',
-    ]
-    for value in ticks:
-        parts.append(f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end">{value:+.0%}</text>')
-    parts.append(f'<text x="{x(days[0]):.1f}" y="{height - 12}">{points[0][0].isoformat()}</text>')
-    if len(points) > 1:
-        parts.append(f'<text x="{x(days[-1]):.1f}" y="{height - 12}" text-anchor="end">{points[-1][0].isoformat()}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 def _percent(value: float | None) -> str:
@@ -187,7 +144,7 @@ def experiment_page(con: duckdb.DuckDBPyConnection, experiment) -> str:
     for metric in order:
         for variant in sorted({row[1] for row in series if row[0] == metric}):
             points = [tuple(row[2:]) for row in series if row[0] == metric and row[1] == variant]
-            out.append(lift_plot_svg(points, f"{metric} ({role.get(metric, 'other')}): {variant} against the control"))
+            out.append(band_chart(points, f"{metric} ({role.get(metric, 'other')}): {variant} against the control"))
     if not series:
         out.append("<p>No lift to plot yet (the control's means are 0, or no day has a result).</p>")
     out.append("</body></html>")
@@ -209,29 +166,3 @@ def write_reports(con: duckdb.DuckDBPyConnection, out: Path, experiments=None) -
              f"<body><h1>Experiments</h1><ul>{''.join(links)}</ul></body></html>").encode()
     write_whole(out / "index.html", index)
     return [*written, out / "index.html"]
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duckdb", default=settings.value(settings.DUCKDB_PATH))
-    parser.add_argument("--out", default="target/reports/experiments")
-    args = parser.parse_args(argv)
-    try:
-        con = connect_warehouse(args.duckdb)
-    except duckdb.Error as error:
-        print(f"experiment report: cannot open the warehouse {args.duckdb}: {error}".splitlines()[0], file=sys.stderr)
-        return 1
-    try:
-        paths = write_reports(con, Path(args.out))
-    except duckdb.CatalogException as error:
-        print(f"experiment report: the warehouse has no experiment analysis (run the build first): "
-              f"{str(error).splitlines()[0]}", file=sys.stderr)
-        return 1
-    finally:
-        con.close()
-    print(f"experiment reports: {', '.join(str(path) for path in paths)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

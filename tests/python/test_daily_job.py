@@ -226,6 +226,24 @@ def test_a_week_of_runs_equals_a_full_build_on_its_last_day(a_week):
         assert daily[table], f"{table} is empty: the comparison proves nothing"
 
 
+def test_the_report_plots_the_weeks_lists_over_the_days_since_they_were_made(a_week, tmp_path):
+    """Discover Weekly's list of the week of Monday 2026-10-26 is made by that day's run; each run
+    after adds a day to its outcome, and `tunesday report` plots them: a line of a point a day
+    (the week before was made by the backfill's first run, so has days too)."""
+    with duckdb.connect(str(a_week["work"] / "daily.duckdb"), read_only=True) as con:
+        days = con.execute("select week_start, count(*), max(as_of_date) from tunesday_evaluation.eval_discover_weekly_outcomes "
+                           "group by week_start order by week_start").fetchall()
+    assert days[-1] == (dt.date(2026, 10, 26), 5, LAST), days
+    done = subprocess.run([sys.executable, "-m", "tunesday.job.cli", "report", "--duckdb",
+                           str(a_week["work"] / "daily.duckdb"), "--out", str(tmp_path / "report.html")],
+                          cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    quality = (tmp_path / "report.html").read_text().split("<h2>Recommendation quality over days</h2>")[1]
+    quality = quality.split("<h2>")[0]
+    first_chart = quality.split("</svg>")[0]
+    assert "week of 2026-10-26" in first_chart and first_chart.count("<circle") == sum(n for _, n, _ in days)
+
+
 def test_the_late_events_are_in_the_warehouse(a_week):
     late = pq.read_table(a_week["work"] / "data" / "raw" / "listening_events" / "part-late.parquet")
     ids = late.column("event_id").to_pylist()

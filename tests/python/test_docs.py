@@ -66,7 +66,7 @@ def test_the_bad_input_catalogue_names_tests_that_exist():
     assert not missing, missing
 
 
-EXPOSURES = {"api_discover_weekly", "api_recommendations", "api_smart_shuffle", "api_heard", "discover_weekly_report",
+EXPOSURES = {"api_discover_weekly", "api_recommendations", "api_smart_shuffle", "api_heard", "warehouse_report",
              "experiment_reports", "offline_evaluation", "playlist_continuation_harness"}
 
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import SHARED_DATA, run_dbt
 from tunesday import dbt
 from tunesday.load.cli import main as load
-from tunesday.report import render
+from tunesday.report import listener_page
 from tunesday.warehouse import connect as connect_warehouse
 
 RUN_DATE = "2026-11-26"
@@ -57,11 +57,11 @@ def test_every_real_listener_gets_thirty_never_played_tracks_within_the_artist_c
         assert over_cap == 0
         assert con.execute("select count(*) from fct_discover_weekly where reason_codes is null "
                            "or reason_codes = ''").fetchone()[0] == 0
-        report = render(con)
-    for listener in listeners:
-        section = report.split(f"## {listener}\n", 1)[1].split("\n## ", 1)[0]
-        assert "**Top artists:**" in section and "**Tempo:**" in section
-        assert sum(1 for line in section.splitlines() if line.startswith("| ") and line[2].isdigit()) == DISCOVER_WEEKLY_SIZE
+        pages = {listener: listener_page(con, listener) for listener in listeners}
+    for listener, page in pages.items():
+        assert "<h2>Top artists</h2>" in page and "Tempo around" in page
+        weekly = page.split("<h2>Discover Weekly", 1)[1]
+        assert weekly.count("<tr>") - 1 == DISCOVER_WEEKLY_SIZE
 
 
 def test_the_skip_flag_staging_derives_agrees_with_the_one_real_clients_report(real_warehouse):

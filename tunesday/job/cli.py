@@ -3,11 +3,13 @@
     tunesday daily [--run-date YYYY-MM-DD] [--full-refresh] [--vars YAML]
     tunesday daily --run-date D --stage build|freshness|export|publish [--run-id ID] [--snapshot-id ID]
     tunesday backfill --from D1 --to D2 [--force]
+    tunesday report [--duckdb FILE] [--out FILE] [--user ID]
 
 `daily` runs one day (default: yesterday, UTC): lock, build, freshness, export, publish, stopping at
 the first failure. `--stage` runs one stage alone (an orchestrator's task: Flyte runs each stage as
 its own task with the same --run-id, and hands export's snapshot id to publish).
 `backfill` runs the days from D1 to D2 oldest first, skipping days already published unless --force.
+`report` writes the analysts' HTML report from the built warehouse (tunesday/report.py).
 
 The warehouse, store and target come from the environment like dbt's (TUNESDAY_TARGET,
 TUNESDAY_DUCKDB_PATH, TUNESDAY_SERVING_STORE, ...; see the README's settings table).
@@ -30,7 +32,7 @@ import sys
 
 import yaml
 
-from tunesday import logs
+from tunesday import logs, report as report_module
 from tunesday.job import stages
 from tunesday.job.target import from_env
 
@@ -71,6 +73,9 @@ def parser() -> argparse.ArgumentParser:
     backfill.add_argument("--from", dest="first", type=_date, required=True)
     backfill.add_argument("--to", dest="last", type=_date, required=True)
     backfill.add_argument("--force", action="store_true", help="run days already published again")
+    report = commands.add_parser("report", help="write the analysts' HTML report (or one listener's page)",
+                                 description=report_module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    report_module.add_arguments(report)
     for command in (daily, backfill):
         command.add_argument("--full-refresh", action="store_true",
                              help="rebuild incremental models from scratch (the first day only, for backfill)")
@@ -81,6 +86,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "report":
+        return report_module.run(args)
     try:
         logs.configure()
         target = from_env(os.environ)
