@@ -72,7 +72,7 @@ daily: $(VENV)/.installed
 # Serve the published snapshot (foreground; Ctrl-C stops).
 serve: $(VENV)/.installed
 	@test -f $${TUNESDAY_SERVING_STORE:-target/serving}/CURRENT || { echo "nothing published yet: make run (or tunesday daily) first"; exit 1; }
-	@echo "serving on http://127.0.0.1:8080 — try: curl -s http://127.0.0.1:8080/v1/users/usr_0000000001/discover-weekly"
+	@echo "serving on http://127.0.0.1:8080 — try: curl -s http://127.0.0.1:8080/v1/users/usr_0000000001/discover-weekly, or open http://127.0.0.1:8080/explore"
 	$(BIN)/gunicorn -c serving/gunicorn.conf.py
 
 # The analysts' manual: dbt's docs site of the built warehouse (every model and column described,

@@ -102,10 +102,11 @@ def _start_timer():
 
 @bp.before_app_request
 def _authorize():
-    """With API tokens configured, every /v1 route needs one (health, readiness, metrics and the
-    OpenAPI document stay open: they tell nothing about a listener, and probes carry no token)."""
+    """With API tokens configured, every /v1 route and the explorer need one (health, readiness,
+    metrics and the OpenAPI document stay open: they tell nothing about a listener, and probes
+    carry no token)."""
     tokens = current_app.extensions["api_tokens"]
-    if request.path.startswith("/v1/") and tokens.required and not tokens.allows(request.headers.get("Authorization")):
+    if request.path.startswith(("/v1/", "/explore")) and tokens.required and not tokens.allows(request.headers.get("Authorization")):
         response = _json_error(401, "unauthorized", "a valid bearer token is required")
         given = "Authorization" in request.headers
         response.headers["WWW-Authenticate"] = 'Bearer realm="tunesday"' + (', error="invalid_token"' if given else "")
@@ -131,7 +132,7 @@ def _valid_id(value: str, name: str) -> str:
     return value
 
 
-def _snapshot():
+def current_snapshot():
     reader = current_app.extensions["snapshot_reader"]
     snapshot = reader.get()
     if snapshot is None:
@@ -140,7 +141,7 @@ def _snapshot():
     return snapshot, reader.connection(snapshot)
 
 
-def _listener(con, user_id: str) -> tuple:
+def listener_row(con, user_id: str) -> tuple:
     """(bit_count, hash_count, bits) of the listener's heard-tracks filter, all None when they
     heard nothing; 404 for an unknown listener."""
     row = con.execute("select bloom_bit_count, bloom_hash_count, bloom_bits from listeners where user_id = ?",
@@ -159,30 +160,54 @@ def _json_response(body: bytes) -> Response:
     return Response(body, mimetype="application/json")
 
 
-def _surface(user_id: str, surface: str, limit: int | None) -> Response:
-    """A listener's surface; when an experiment's variant ordered it, the response says which
-    (`experiment`)."""
-    snapshot, con = _snapshot()
-    _valid_id(user_id, "user_id")
-    run_date = snapshot.manifest["run_date"]
+def surface_document(snapshot, con, user_id: str, surface: str,
+                     limit: int | None) -> tuple[bytes, str | None, str | None] | None:
+    """The listener's surface as the API answers it (JSON bytes), with the experiment and variant
+    that ordered it (None, None: no experiment); None when they have no list today."""
     if surface in documents.WHOLE_SURFACES:
         row = con.execute("select body, item_ends, experiment_id, variant from surfaces "
                           "where user_id = ? and surface = ?", [user_id, surface]).fetchone()
         if row is not None:
             body, item_ends, experiment_id, variant = row
-            _exposed(snapshot, user_id, surface, experiment_id, variant)
-            return _json_response(documents.surface_body(body, item_ends, limit))
+            return documents.surface_body(body, item_ends, limit), experiment_id, variant
     else:
         row = con.execute("select track_ids, items, experiment_id, variant from surface_parts "
                           "where user_id = ? and surface = ?", [user_id, surface]).fetchone()
         if row is not None:
             track_ids, items, experiment_id, variant = row
-            head = documents.surface_head(user_id, surface, run_date, experiment_id, variant)
+            head = documents.surface_head(user_id, surface, snapshot.manifest["run_date"], experiment_id, variant)
             body = documents.surface_parts_body(head, track_ids, items, limit, snapshot.tracks(con))
-            _exposed(snapshot, user_id, surface, experiment_id, variant)
-            return _json_response(body)
-    _listener(con, user_id)  # 404 for an unknown listener; a known one has no list today
-    return jsonify(user_id=user_id, surface=surface, run_date=run_date, experiment=None, items=[])
+            return body, experiment_id, variant
+    return None
+
+
+def smart_shuffle_document(snapshot, con, user_id: str, playlist_id: str, seed: str) -> bytes:
+    """The playlist shuffled for the listener with their recommendations woven in, as the API
+    answers it; 404 for an unknown listener or playlist, 400 for a malformed id or seed."""
+    heard_filter = _heard_filter(listener_row(con, user_id))
+    if not ID_PATTERN.fullmatch(seed):
+        raise ApiError(400, "invalid_parameter", "seed must be 1-128 letters, digits or _:-")
+    playlist = con.execute("select track_ids, pool_track_ids, pool_items, pool_hashes from playlists where playlist_id = ?",
+                           [_valid_id(playlist_id, "playlist_id")]).fetchone()
+    if playlist is None:
+        raise ApiError(404, "unknown_playlist", f"no playlist {playlist_id}")
+    return documents.smart_shuffle_body(
+        user_id, playlist_id, seed, snapshot.manifest["run_date"], playlist, heard_filter,
+        snapshot.manifest["settings"]["smart_shuffle_tracks_per_recommendation"], snapshot.tracks(con))
+
+
+def _surface(user_id: str, surface: str, limit: int | None) -> Response:
+    """A listener's surface; when an experiment's variant ordered it, the response says which
+    (`experiment`), and the exposure is logged."""
+    snapshot, con = current_snapshot()
+    _valid_id(user_id, "user_id")
+    found = surface_document(snapshot, con, user_id, surface, limit)
+    if found is not None:
+        body, experiment_id, variant = found
+        _exposed(snapshot, user_id, surface, experiment_id, variant)
+        return _json_response(body)
+    listener_row(con, user_id)  # 404 for an unknown listener; a known one has no list today
+    return jsonify(user_id=user_id, surface=surface, run_date=snapshot.manifest["run_date"], experiment=None, items=[])
 
 
 def _exposed(snapshot, user_id: str, surface: str, experiment_id: str | None, variant: str | None) -> None:
@@ -216,24 +241,14 @@ def recommendations(user_id: str):
 
 @bp.get("/v1/users/<user_id>/playlists/<playlist_id>/smart-shuffle")
 def smart_shuffle(user_id: str, playlist_id: str):
-    snapshot, con = _snapshot()
-    heard = _heard_filter(_listener(con, user_id))
-    seed = request.args.get("seed", "0")
-    if not ID_PATTERN.fullmatch(seed):
-        raise ApiError(400, "invalid_parameter", "seed must be 1-128 letters, digits or _:-")
-    playlist = con.execute("select track_ids, pool_track_ids, pool_items, pool_hashes from playlists where playlist_id = ?",
-                           [_valid_id(playlist_id, "playlist_id")]).fetchone()
-    if playlist is None:
-        raise ApiError(404, "unknown_playlist", f"no playlist {playlist_id}")
-    return _json_response(documents.smart_shuffle_body(
-        user_id, playlist_id, seed, snapshot.manifest["run_date"], playlist, heard,
-        snapshot.manifest["settings"]["smart_shuffle_tracks_per_recommendation"], snapshot.tracks(con)))
+    snapshot, con = current_snapshot()
+    return _json_response(smart_shuffle_document(snapshot, con, user_id, playlist_id, request.args.get("seed", "0")))
 
 
 @bp.get("/v1/users/<user_id>/heard/<track_id>")
 def heard(user_id: str, track_id: str):
-    _, con = _snapshot()
-    heard_filter = _heard_filter(_listener(con, user_id))
+    _, con = current_snapshot()
+    heard_filter = _heard_filter(listener_row(con, user_id))
     _valid_id(track_id, "track_id")
     probably = bool(heard_filter and heard_filter.might_contain(track_id))
     return jsonify({"user_id": user_id, "track_id": track_id,

@@ -54,6 +54,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["api_tokens"] = Tokens(app.config["API_TOKENS"], app.config["API_TOKENS_FILE"])
 
     from serving.api import bp
+    from serving.explore import bp as explore_bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(explore_bp)
     return app

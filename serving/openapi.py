@@ -34,8 +34,11 @@ def _ok(schema: str) -> dict:
 
 
 def _listener_data(operation: dict) -> dict:
-    """A /v1 operation: a bearer token when the server has API tokens (serving/auth.py)."""
+    """A /v1 or explorer operation: a bearer token when the server has API tokens (serving/auth.py)."""
     return {**operation, "security": [{"bearer": []}]}
+
+
+_HTML = {"description": "an HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
 def _path_param(name: str) -> dict:
@@ -75,6 +78,20 @@ OPENAPI = {
                                           "503": {"description": "no snapshot"}, **_DEFAULT}}},
         "/metrics": {"get": {"summary": "Prometheus metrics (no token needed).",
                              "responses": {"200": {"description": "text/plain"}, **_DEFAULT}}},
+        # The explorer (serving/explore.py): HTML pages for people, not for programs.
+        "/explore": {"get": _listener_data({
+            "summary": "The explorer's search box (HTML); ?user_id=ID redirects to the listener's page.",
+            "parameters": [{"name": "user_id", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": _HTML, "303": {"description": "to /explore/users/{user_id}"}}})},
+        "/explore/users/{user_id}": {"get": _listener_data({
+            "summary": "A listener's page (HTML): Discover Weekly with reasons and tempo and key, For You, their "
+                       "playlists and a Smart Shuffle preview of the first with a pool.",
+            "parameters": [_path_param("user_id")],
+            "responses": {"200": _HTML, "404": _HTML, "503": _HTML}})},
+        "/explore/users/{user_id}/playlists/{playlist_id}": {"get": _listener_data({
+            "summary": "The listener's page (HTML) previewing that playlist's Smart Shuffle.",
+            "parameters": [_path_param("user_id"), _path_param("playlist_id")],
+            "responses": {"200": _HTML, "404": _HTML, "503": _HTML}})},
     },
     "components": {
         "securitySchemes": {"bearer": {

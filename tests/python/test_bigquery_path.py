@@ -38,7 +38,12 @@ RAW_DATASET = "tunesday_raw"
 # for everyone; who is compared (and each playlist's track list fingerprint).
 RUN_DEPENDENT_COLUMNS = {"audited_at", "partition_date", "refresh_reason", "run_started_at"}
 # Built from every Discover Weekly list of the last weeks: the emulator made two, DuckDB one.
-HISTORY_DEPENDENT_TABLES = {"serving_bloom_filters", "serving_bloom_filter_words"}
+HISTORY_DEPENDENT_TABLES = {"serving_bloom_filters", "serving_bloom_filter_words",
+                            # How published lists did in the days after: DuckDB's one run made its
+                            # lists on its run date (no day after yet), the emulator's first run made
+                            # a week's lists the second run can score. Its SQL runs on BigQuery in
+                            # the unit test discover_weekly_outcomes_count_first_streams_by_day.
+                            "eval_discover_weekly_outcomes"}
 # Streams of tracks For You listed are counted against every run's lists (int_experiment_served_tracks):
 # the emulator's two runs listed more than DuckDB's one. Compared without them.
 HISTORY_DEPENDENT_COLUMNS = {"int_experiment_listener_days": {"recommended_stream_count"}}

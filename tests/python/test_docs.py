@@ -66,7 +66,7 @@ def test_the_bad_input_catalogue_names_tests_that_exist():
     assert not missing, missing
 
 
-EXPOSURES = {"api_discover_weekly", "api_recommendations", "api_smart_shuffle", "api_heard", "warehouse_report",
+EXPOSURES = {"api_discover_weekly", "api_recommendations", "api_smart_shuffle", "api_heard", "explorer", "warehouse_report",
              "experiment_reports", "offline_evaluation", "playlist_continuation_harness"}
 
 
@@ -87,7 +87,7 @@ def test_the_docs_site_builds_and_its_lineage_ends_at_the_consumers(warehouse):
     assert models and models <= set(catalog["nodes"]), sorted(models - set(catalog["nodes"]))[:5]
     exposures = {exposure["name"]: exposure for exposure in manifest["exposures"].values()}
     assert set(exposures) == EXPOSURES
-    routes = {rule.rule.replace("<", "{").replace(">", "}") for rule in create_app().url_map.iter_rules()
+    routes = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule) for rule in create_app().url_map.iter_rules()
               if rule.rule.startswith("/v1/")}
     labels = {exposure["label"].removeprefix("GET ") for exposure in exposures.values() if exposure["type"] == "application"}
     assert labels == routes

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import re
 
 import pytest
 
@@ -169,7 +170,7 @@ def test_openapi_documents_every_route_and_response(served):
     client = served["client"]
     document = client.get("/openapi.json").get_json()
     assert document == json.loads(json.dumps(OPENAPI))
-    app_routes = {rule.rule.replace("<", "{").replace(">", "}") for rule in client.application.url_map.iter_rules()
+    app_routes = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule) for rule in client.application.url_map.iter_rules()
                   if rule.endpoint != "static"} - {"/openapi.json"}
     assert app_routes == set(document["paths"])
     schemas = document["components"]["schemas"]
