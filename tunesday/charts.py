@@ -70,7 +70,7 @@ class _Frame:
         """A key of the series under the plot, in as many rows as it takes (two fit)."""
         if len(names) < 2:
             return
-        x, y = LEFT, self.height - BOTTOM + 26
+        x, y = LEFT, self.height - BOTTOM + 32
         for index, name in enumerate(names):
             step = 24 + 6.2 * len(name)
             if x > LEFT and x + step > self.width - RIGHT:
