@@ -24,7 +24,7 @@ FIRST_DAILY_DAY = $(shell date -u -d '$(END_DATE) - 2 days' +%F)
 DATA_DIR ?= target/data
 export TUNESDAY_RAW_DIR ?= $(DATA_DIR)/raw
 
-.PHONY: help run generate daily serve docs eval eval-continuation train-ranker train-listener-ranker test test-oddities lint rules pytest bench clean
+.PHONY: help run generate daily serve docs lock eval eval-continuation train-ranker train-listener-ranker test test-oddities lint rules pytest bench clean
 
 help:
 	@echo "make run     generate data ($(USERS) users, $(TRACKS) tracks, $(DAYS) days), run the daily job on it, serve it on :8080"
@@ -41,14 +41,26 @@ help:
 	@echo "make bench   generator benchmark (10 million events)"
 	@echo "make clean   remove build output (target/, logs/) but keep the virtual environment"
 
-# The virtual environment is rebuilt whenever pyproject.toml changes. The extra `flyte` (the daily
-# job as a Flyte workflow, tunesday/orchestration/) installs beside dbt; CI runs it locally. The
-# extra `recsys` (the continuation peers, implicit's ALS and EASE on scipy) is tested in CI too.
-$(VENV)/.installed: pyproject.toml
+# The virtual environment installs the lock, requirements/dev.txt: every package, its version and
+# its hashes, so a fresh clone gets exactly what CI ran (`make lock` regenerates it; CONTRIBUTING.md).
+# It holds the project with the extras dev, flyte (the daily job as a Flyte workflow,
+# tunesday/orchestration/; CI runs it locally) and recsys (the continuation peers: implicit's ALS
+# and EASE on scipy), all tested in CI. pip itself is pinned: older ones refuse the lock's extras.
+PIP_VERSION := 26.3
+$(VENV)/.installed: pyproject.toml requirements/dev.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,flyte,recsys]'
+	$(BIN)/pip install --quiet pip==$(PIP_VERSION)
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# Regenerate the locks from pyproject.toml and requirements/bqemulator.in, keeping every version
+# they already hold; UPGRADE=name moves that package (and only what it needs) to its newest.
+LOCK_FLAGS = --quiet --generate-hashes --universal --python-version 3.11 $(if $(UPGRADE),--upgrade-package $(UPGRADE))
+lock: $(VENV)/.installed
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra flyte --extra recsys $(LOCK_FLAGS) -o requirements/dev.txt
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) -c requirements/dev.txt -o requirements/main.txt
+	$(BIN)/uv pip compile requirements/bqemulator.in $(LOCK_FLAGS) -o requirements/bqemulator.txt
 
 # The main job goes the way a scheduled deployment does: `tunesday daily` (lock, build, freshness,
 # export, publish; a line per stage with its time). The data is regenerated, so the first run
@@ -89,13 +101,15 @@ docs: $(VENV)/.installed
 # two test processes; make fails if either fails. Lines of the two outputs are not mixed.
 test:
 	$(MAKE) --no-print-directory -j2 --output-sync=target $(VENV)/.installed $(BQEMU_VENV)/.installed
+	$(BIN)/python ci/check_lock.py $(VENV) requirements/dev.txt $(BQEMU_VENV) requirements/bqemulator.txt
 	$(MAKE) --no-print-directory -j2 --output-sync=line lint pytest
 
 # The BigQuery emulator gets its own venv (its pins clash with dbt-duckdb's). Offline once
 # installed: its DuckDB loads the spatial extension from the package, not from the internet.
-$(BQEMU_VENV)/.installed: ci/bqemulator-requirements.txt
+$(BQEMU_VENV)/.installed: requirements/bqemulator.txt
 	test -d $(BQEMU_VENV) || $(PYTHON) -m venv $(BQEMU_VENV)
-	$(BQEMU_VENV)/bin/pip install --quiet -r ci/bqemulator-requirements.txt
+	$(BQEMU_VENV)/bin/pip install --quiet pip==$(PIP_VERSION)
+	$(BQEMU_VENV)/bin/pip install --quiet --require-hashes -r requirements/bqemulator.txt
 	mkdir -p $(BQEMU_VENV)/home
 	HOME=$(CURDIR)/$(BQEMU_VENV)/home $(BQEMU_VENV)/bin/python -c "import duckdb, duckdb_extension_spatial, pathlib; \
 	  ext = next(pathlib.Path(duckdb_extension_spatial.__file__).parent.rglob('spatial.duckdb_extension')); \
