@@ -36,6 +36,8 @@ help:
 	@echo "make train-ranker  retrain the continuations' reranker on pseudo-queries of the MPD training split (rankers/, macros/rankers/)"
 	@echo "make train-listener-ranker  retrain the listeners' reranker on a time split of the main job's data (rankers/, macros/rankers/; ~2 min)"
 	@echo "make test    lint + dbt build on a small generated dataset + pytest (what CI runs)"
+	@echo "make lint    every pre-commit hook on every file (ruff, mypy, sqlfluff, no build output or shared data), dbt parse, the stage check, the alert rules"
+	@echo "make lock    regenerate the locks, requirements/*.txt, keeping their versions; UPGRADE=name moves one package"
 	@echo "make rules   check the Prometheus alert rules and run their unit tests (promtool; part of make lint)"
 	@echo "make test-oddities  build the project once per real-world oddity, each alone (~1 min each)"
 	@echo "make bench   generator benchmark (10 million events)"
@@ -116,13 +118,13 @@ $(BQEMU_VENV)/.installed: requirements/bqemulator.txt
 	  duckdb.connect().execute(f\"INSTALL '{ext}'\")"
 	touch $@
 
-# The export's own DuckDB queries (serving/sql) have their own config there (placeholder templater):
-# sqlfluff takes the templater only from the directory it runs in.
+# Every pre-commit hook on every file (.pre-commit-config.yaml: no build output or shared data,
+# ruff check and format, mypy, sqlfluff on the models and on serving/sql), then what needs the
+# whole project: dbt's parse and the stage check. A hook that changes a file (ruff format) fails.
 lint: $(VENV)/.installed rules
-	$(BIN)/sqlfluff lint models tests macros snapshots
+	$(BIN)/pre-commit run --all-files --show-diff-on-failure
 	$(BIN)/dbt parse --quiet
 	$(BIN)/python ci/stage_check.py target/manifest.json
-	cd serving/sql && $(CURDIR)/$(BIN)/sqlfluff lint .
 
 # The SLO alert rules (deploy/prometheus): valid, and each alert fires on broken series and not on
 # healthy ones. promtool comes with Debian's `prometheus` package; CI fails here without it rather

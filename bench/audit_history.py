@@ -29,8 +29,14 @@ sys.path.insert(0, str(PROJECT_DIR))
 from tunesday import dbt  # noqa: E402
 
 END_DATE = dt.date(2026, 11, 1)
-AUDITS = ["audit_raw__row_counts", "audit_raw__late_events", "audit_raw__rejections", "audit_raw__defaults",
-          "audit_raw__listener_oddities", "audit_raw__row_counts_history"]
+AUDITS = [
+    "audit_raw__row_counts",
+    "audit_raw__late_events",
+    "audit_raw__rejections",
+    "audit_raw__defaults",
+    "audit_raw__listener_oddities",
+    "audit_raw__row_counts_history",
+]
 
 
 def is_audit(node: dbt.NodeResult) -> bool:
@@ -54,9 +60,12 @@ def measure(env: dict, day: dt.date, repeat: int) -> dict:
         audits.append(sum(node.seconds for node in daily.nodes if node.resource_type == "model" and is_audit(node)))
         base.append(next(node.seconds for node in daily.nodes if node.name == "base_raw__listening_events"))
     tests = run(env, "test", "--select", "group:audit", "--vars", f"{{run_date: '{day}'}}")
-    return {"audits": statistics.median(audits), "base": statistics.median(base),
-            "tests": sum(node.seconds for node in tests.nodes if node.resource_type == "test"),
-            "models": sorted(node.name for node in daily.nodes if is_audit(node))}
+    return {
+        "audits": statistics.median(audits),
+        "base": statistics.median(base),
+        "tests": sum(node.seconds for node in tests.nodes if node.resource_type == "test"),
+        "models": sorted(node.name for node in daily.nodes if is_audit(node)),
+    }
 
 
 def main() -> None:
@@ -73,22 +82,48 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tunesday-audit-history-") as tmp:
         tmp = Path(tmp)
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "tunesday.generate", "--users", str(args.users), "--tracks",
-                        str(args.tracks), "--days", str(args.days), "--seed", str(args.seed), "--end-date",
-                        END_DATE.isoformat(), "--out", str(tmp / "data"), "--workers", "2", "--bad-share", "0.001"],
-                       cwd=PROJECT_DIR, check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tunesday.generate",
+                "--users",
+                str(args.users),
+                "--tracks",
+                str(args.tracks),
+                "--days",
+                str(args.days),
+                "--seed",
+                str(args.seed),
+                "--end-date",
+                END_DATE.isoformat(),
+                "--out",
+                str(tmp / "data"),
+                "--workers",
+                "2",
+                "--bad-share",
+                "0.001",
+            ],
+            cwd=PROJECT_DIR,
+            check=True,
+            capture_output=True,
+        )
         print(f"{args.users:,} listeners, {args.days} days (generated in {time.perf_counter() - started:.0f} s)")
         results = {}
         for label, day in days.items():
             env = dbt.duckdb_env(tmp / label, tmp / "data" / "raw")
             results[label] = measure(env, day, args.repeat)
             number = (day - first_day).days + 1
-            print(f"daily run of day {number:>3}: audits {results[label]['audits']:6.2f} s (median of {args.repeat}), "
-                  f"their tests {results[label]['tests']:6.2f} s; base_raw__listening_events "
-                  f"{results[label]['base']:6.2f} s")
+            print(
+                f"daily run of day {number:>3}: audits {results[label]['audits']:6.2f} s (median of {args.repeat}), "
+                f"their tests {results[label]['tests']:6.2f} s; base_raw__listening_events "
+                f"{results[label]['base']:6.2f} s"
+            )
         print(f"audit models: {', '.join(results['late']['models'])}")
-        print(f"late / early: audits {results['late']['audits'] / results['early']['audits']:.2f}, "
-              f"their tests {results['late']['tests'] / results['early']['tests']:.2f}")
+        print(
+            f"late / early: audits {results['late']['audits'] / results['early']['audits']:.2f}, "
+            f"their tests {results['late']['tests'] / results['early']['tests']:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@
 Prints the largest reads of the daily run with their arithmetic, then the totals at 1 M, 10 M and
 100 M listeners, daily and full rebuild; for the daily run also its bytes by what is read (the run's
 days, the writes, tables read whole, every day), its largest single queries and how many pass the
-default maximum_bytes_billed, every read of every day it makes and what each audit statement reads. Not counted: BigQuery's 10 MB minimum per table a query reads, the lookups
+default maximum_bytes_billed, every read of every day it makes and what each audit statement reads.
+Not counted: BigQuery's 10 MB minimum per table a query reads, the lookups
 a model makes when it compiles (its last day; the audits' count of the raw plays, and their recount
 when plays came too late), the models' hooks (target/compiled holds a model's SQL only; a delete
 from an unpartitioned table bills the whole table), the snapshot, and what the serving export reads.
@@ -56,12 +57,12 @@ sys.path.insert(0, str(PROJECT_DIR))
 from ci.bigquery_scans import partition_columns, table_scans  # noqa: E402
 from tunesday import dbt, settings  # noqa: E402
 
-EVENTS_PER_LISTENER_DAY = 10.9        # the generator's mean (bench/warehouse_bench.py)
+EVENTS_PER_LISTENER_DAY = 10.9  # the generator's mean (bench/warehouse_bench.py)
 SCALES = (1_000_000, 10_000_000, 100_000_000)
-USD_PER_TIB = 6.25                    # on-demand analysis price, US multi-region
-MAX_BYTES_BILLED = 100e9              # the bigquery target's default maximum_bytes_billed (profiles.yml)
-LOOKBACK_DAYS = 3                     # var incremental_lookback_days
-TIB = 2 ** 40
+USD_PER_TIB = 6.25  # on-demand analysis price, US multi-region
+MAX_BYTES_BILLED = 100e9  # the bigquery target's default maximum_bytes_billed (profiles.yml)
+LOOKBACK_DAYS = 3  # var incremental_lookback_days
+TIB = 2**40
 # dbt's views read the base table under them (stg_ and quarantine_ select its rows by row_status).
 VIEW_PREFIXES = ("stg_raw__", "quarantine_raw__")
 
@@ -73,8 +74,8 @@ class Table:
     name: str
     rows: int
     column_bytes: dict[str, int]
-    day_bytes: dict[str, dict[str, int]] | None   # column -> {day: bytes}; None: not partitioned
-    null_bytes: dict[str, int]                     # column -> bytes in the __NULL__ partition
+    day_bytes: dict[str, dict[str, int]] | None  # column -> {day: bytes}; None: not partitioned
+    null_bytes: dict[str, int]  # column -> bytes in the __NULL__ partition
 
     def bytes_of(self, columns: set[str], days: list[str] | None) -> float:
         """Bytes of `columns` in `days` (None: every day, all of an unpartitioned table)."""
@@ -86,14 +87,14 @@ class Table:
 
 @dataclass
 class Read:
-    statement: str        # the model (or data test) the statement belongs to
-    table: str            # the table read (a view's: the table under it)
+    statement: str  # the model (or data test) the statement belongs to
+    table: str  # the table read (a view's: the table under it)
     columns: set[str]
-    kind: str             # "days" (some days), "history" (every day), "table" (unpartitioned),
-                          # "write" (an incremental model's write: some days of its own table)
+    kind: str  # "days" (some days), "history" (every day), "table" (unpartitioned),
+    # "write" (an incremental model's write: some days of its own table)
     days: list[str]
     nulls: bool
-    named: str = ""       # the relation the statement names (a view, or the table)
+    named: str = ""  # the relation the statement names (a view, or the table)
 
 
 def main() -> None:
@@ -109,31 +110,59 @@ def main() -> None:
     last_day = end_date - dt.timedelta(days=1)
     with tempfile.TemporaryDirectory(prefix="tunesday-bigquery-cost-") as tmp:
         tmp = Path(tmp)
-        subprocess.run([sys.executable, "-m", "tunesday.generate", "--users", str(args.listeners),
-                        "--tracks", str(args.tracks), "--days", str(args.days), "--seed", str(args.seed),
-                        "--end-date", end_date.isoformat(), "--out", str(tmp / "data"), "--workers", "2"],
-                       cwd=PROJECT_DIR, check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tunesday.generate",
+                "--users",
+                str(args.listeners),
+                "--tracks",
+                str(args.tracks),
+                "--days",
+                str(args.days),
+                "--seed",
+                str(args.seed),
+                "--end-date",
+                end_date.isoformat(),
+                "--out",
+                str(tmp / "data"),
+                "--workers",
+                "2",
+            ],
+            cwd=PROJECT_DIR,
+            check=True,
+            capture_output=True,
+        )
         env = dbt.duckdb_env(tmp / "work", tmp / "data" / "raw")
         sql = {}
-        for label, day, extra in (("full", last_day - dt.timedelta(days=1), ["--full-refresh"]),
-                                  ("daily", last_day, [])):
+        for label, day, extra in (
+            ("full", last_day - dt.timedelta(days=1), ["--full-refresh"]),
+            ("daily", last_day, []),
+        ):
             result = dbt.run(["build", "--selector", "daily", *extra, "--vars", f"{{run_date: '{day}'}}"], env)
             if not result.success:
                 sys.exit(result.describe())
             sql[label] = shutil.copytree(tmp / "work" / "target" / "compiled" / "tunesday", tmp / f"sql-{label}")
         manifest = json.loads((tmp / "work" / "target" / "manifest.json").read_text())
-        kinds = {node["name"]: node["config"]["materialized"] for node in manifest["nodes"].values()
-                 if node["resource_type"] == "model"}
+        kinds = {
+            node["name"]: node["config"]["materialized"]
+            for node in manifest["nodes"].values()
+            if node["resource_type"] == "model"
+        }
         partitions = bigquery_partitions(tmp / "bigquery-target")
         tables, schema = measure(Path(env[settings.DUCKDB_PATH]), partitions)
         history = args.history_days
-        print(f"bench: {args.listeners:,} listeners, {args.days} days, "
-              f"{tables['listening_events'].rows:,} raw plays; priced for {history} days of history\n")
+        print(
+            f"bench: {args.listeners:,} listeners, {args.days} days, "
+            f"{tables['listening_events'].rows:,} raw plays; priced for {history} days of history\n"
+        )
         costs = {}
         for label in ("daily", "full"):
             # A view's statement reads nothing: its readers read the table under it.
-            reads = [read for read in statement_reads(sql[label], schema, partitions)
-                     if kinds.get(read.statement) != "view"]
+            reads = [
+                read for read in statement_reads(sql[label], schema, partitions) if kinds.get(read.statement) != "view"
+            ]
             written = []
             if label == "daily":
                 reads = [tested_by_day(read, partitions, last_day) for read in reads]
@@ -141,17 +170,31 @@ def main() -> None:
             costs[label] = price(reads + written, tables, history, args.days)
         report(costs, kinds, args.listeners)
         if args.dump:
-            args.dump.write_text(json.dumps({label: {name: [{"bytes": size, "read": formula, "kind": kind}
-                                                            for size, formula, kind in parts]
-                                                     for name, parts in priced.items()}
-                                             for label, priced in costs.items()}, indent=1))
+            args.dump.write_text(
+                json.dumps(
+                    {
+                        label: {
+                            name: [{"bytes": size, "read": formula, "kind": kind} for size, formula, kind in parts]
+                            for name, parts in priced.items()
+                        }
+                        for label, priced in costs.items()
+                    },
+                    indent=1,
+                )
+            )
 
 
 def bigquery_partitions(target: Path) -> dict[str, str]:
     """The partition column of each table BigQuery partitions: the project parsed for BigQuery
     (no connection needed)."""
-    env = {**os.environ, "DBT_PROFILES_DIR": str(PROJECT_DIR), "DBT_TARGET_PATH": str(target),
-           "DBT_LOG_PATH": str(target / "logs"), settings.TARGET: "bigquery", settings.BQ_PROJECT: "cost-estimate"}
+    env = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(PROJECT_DIR),
+        "DBT_TARGET_PATH": str(target),
+        "DBT_LOG_PATH": str(target / "logs"),
+        settings.TARGET: "bigquery",
+        settings.BQ_PROJECT: "cost-estimate",
+    }
     result = dbt.run(["parse"], env)
     if not result.success:
         sys.exit(result.describe())
@@ -168,10 +211,13 @@ def measure(path: Path, partitions: dict[str, str]) -> tuple[dict[str, Table], d
             where starts_with(table_schema, 'tunesday')
         """).fetchall()
         for catalog, schema_name, name, kind in relations:
-            columns = con.execute("""
+            columns = con.execute(
+                """
                 select column_name, data_type from information_schema.columns
                 where table_schema = ? and table_name = ? order by ordinal_position
-            """, [schema_name, name]).fetchall()
+            """,
+                [schema_name, name],
+            ).fetchall()
             schema.setdefault(catalog, {}).setdefault(schema_name, {})[name] = dict(columns)
             if kind == "VIEW" and name.startswith(VIEW_PREFIXES):
                 continue
@@ -222,13 +268,19 @@ def statement_reads(compiled: Path, schema: dict, partitions: dict[str, str]) ->
         statement = path.parent.name + "/" + path.stem if path.parent.name.endswith(".yml") else path.stem
         text = path.read_text()
         try:
-            tree = pushdown_projections(qualify(sqlglot.parse_one(text, read="duckdb"), schema=schema,
-                                                dialect="duckdb", validate_qualify_columns=False))
+            tree = pushdown_projections(
+                qualify(
+                    sqlglot.parse_one(text, read="duckdb"),
+                    schema=schema,
+                    dialect="duckdb",
+                    validate_qualify_columns=False,
+                )
+            )
             text = tree.sql(dialect="duckdb")
-        except Exception:   # noqa: BLE001 - sqlglot cannot qualify every statement: then all columns count
+        except Exception:  # noqa: BLE001 - sqlglot cannot qualify every statement: then all columns count
             pass
         for scan in table_scans(text, partitions, dialect="duckdb"):
-            if scan.free:   # a count of a whole table: BigQuery answers it from metadata
+            if scan.free:  # a count of a whole table: BigQuery answers it from metadata
                 continue
             table, columns = scan.table, set(scan.columns)
             if table.startswith(VIEW_PREFIXES):
@@ -243,8 +295,9 @@ def statement_reads(compiled: Path, schema: dict, partitions: dict[str, str]) ->
             elif not scan.bounded:
                 reads.append(Read(statement, table, columns, "history", [], True, scan.table))
             else:
-                reads.append(Read(statement, table, columns, "days", days_in(scan.days.intervals), scan.days.nulls,
-                                  scan.table))
+                reads.append(
+                    Read(statement, table, columns, "days", days_in(scan.days.intervals), scan.days.nulls, scan.table)
+                )
     return reads
 
 
@@ -257,7 +310,7 @@ def days_in(intervals) -> list[str]:
         first = dt.date.fromisoformat(low[:10])
         last = dt.date.fromisoformat(high[:10]) if high and high != "now" else dt.date(2026, 10, 31)
         if high and len(high) > 10 and high[11:19] == "00:00:00":
-            last -= dt.timedelta(days=1)   # `ts < timestamp 'D'`: day D is not read
+            last -= dt.timedelta(days=1)  # `ts < timestamp 'D'`: day D is not read
         days.update((first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1))
     return sorted(days)
 
@@ -278,7 +331,7 @@ def writes(compiled: Path, tables: dict[str, Table], partitions: dict[str, str],
     for path in sorted((compiled / "models").rglob("*.sql")):
         name = path.stem
         if any(folder.name.endswith(".yml") for folder in path.parents):
-            continue   # a test's SQL, or a unit test's fixture named after the model it stands for
+            continue  # a test's SQL, or a unit test's fixture named after the model it stands for
         if name in partitions and name in tables and not name.startswith(VIEW_PREFIXES):
             days = [(run_date - dt.timedelta(days=n)).isoformat() for n in range(LOOKBACK_DAYS + 1)]
             reads += [Read(name, name, {"*"}, "write", days, False)] * 2
@@ -299,8 +352,11 @@ def price(reads: list[Read], tables: dict[str, Table], history: int, bench_days:
         elif read.kind in ("days", "write") and table.day_bytes is not None:
             size = table.bytes_of(read.columns, read.days)
             if read.nulls:
-                size += sum(bytes_ for column, bytes_ in table.null_bytes.items()
-                            if "*" in read.columns or column in read.columns)
+                size += sum(
+                    bytes_
+                    for column, bytes_ in table.null_bytes.items()
+                    if "*" in read.columns or column in read.columns
+                )
             formula = f"{read.table}, {len(read.days)} days: {mb(size / max(len(read.days), 1))}/day x {len(read.days)}"
         else:
             size = table.bytes_of(read.columns, None)
@@ -371,10 +427,12 @@ def by_kind(costs: dict, listeners: int) -> None:
     for parts in costs.values():
         for size, _, kind in parts:
             totals[kind] += size
-    for kind, label in (("days", "some days of partitioned tables (the run's days)"),
-                        ("write", "incremental models' writes (their new days, twice)"),
-                        ("table", "unpartitioned tables, whole"),
-                        ("history", "every day of partitioned tables")):
+    for kind, label in (
+        ("days", "some days of partitioned tables (the run's days)"),
+        ("write", "incremental models' writes (their new days, twice)"),
+        ("table", "unpartitioned tables, whole"),
+        ("history", "every day of partitioned tables"),
+    ):
         row = "".join(f"{human(totals[kind] * n / listeners):>13s}" for n in SCALES)
         print(f"  {label:58s}{row}")
     print()
@@ -398,13 +456,17 @@ def every_day(costs: dict, kinds: dict[str, str], listeners: int) -> None:
     its arithmetic and its bytes at each of SCALES; then each audit statement's total."""
     header = "".join(f"{n:>13,}" for n in SCALES)
     print(f"  reads of every day in the daily run{' ' * 22}{header}")
-    reads = sorted(((size, name, formula) for name, parts in costs.items() for size, formula, kind in parts
-                    if kind == "history"), reverse=True)
+    reads = sorted(
+        ((size, name, formula) for name, parts in costs.items() for size, formula, kind in parts if kind == "history"),
+        reverse=True,
+    )
     for size, name, formula in reads:
         row = "".join(f"{human(size * n / listeners):>13s}" for n in SCALES)
         print(f"  {name[-58:]:58s}{row}\n      {formula}")
     print(f"\n  audit statements in the daily run{' ' * 25}{header}")
-    audits = {name: sum(size for size, _, _ in parts) for name, parts in costs.items() if category(name, kinds) == "audits"}
+    audits = {
+        name: sum(size for size, _, _ in parts) for name, parts in costs.items() if category(name, kinds) == "audits"
+    }
     for name, size in sorted(audits.items(), key=lambda item: -item[1]):
         row = "".join(f"{human(size * n / listeners):>13s}" for n in SCALES)
         print(f"  {name[-58:]:58s}{row}")

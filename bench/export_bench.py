@@ -185,9 +185,11 @@ def fabricate(path: Path, listeners: int, tracks: int | None = None, run_date: s
         con.execute(f"create schema {schema}; use {schema}")
         for table, columns in SERVING_TABLES.items():
             con.execute(f"create table {table} ({', '.join(f'{name} {kind}' for name, kind in columns.items())})")
-        con.execute("create temp table knobs as select $listeners::bigint as listeners, $tracks::bigint as tracks, "
-                    "$run_date::date as run_date",
-                    {"listeners": listeners, "tracks": tracks or max(listeners, 1000), "run_date": run_date})
+        con.execute(
+            "create temp table knobs as select $listeners::bigint as listeners, $tracks::bigint as tracks, "
+            "$run_date::date as run_date",
+            {"listeners": listeners, "tracks": tracks or max(listeners, 1000), "run_date": run_date},
+        )
         con.execute(FABRICATE)
 
 
@@ -204,8 +206,12 @@ def _timed(args: list[str], env: dict) -> dict:
         stderr = err.read().decode()
     if process.returncode != 0:
         sys.exit(f"{' '.join(args[1:4])} failed:\n{stderr}")
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_gb": usage.ru_maxrss / 1e6,
-            "stderr": stderr}
+    return {
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_gb": usage.ru_maxrss / 1e6,
+        "stderr": stderr,
+    }
 
 
 #: `tunesday-serving export` with the slice size given (serving.snapshot.SLICE_ROWS by default).
@@ -242,8 +248,11 @@ def _run(duckdb_path: str, run_date: str, slice_rows: list[int], remote: bool) -
         for rows in slice_rows:
             name = f"export, slices of {rows:,}"
             steps[name] = _timed([sys.executable, "-c", EXPORT, duckdb_path, str(store), run_date, str(rows)], env)
-            stages += [f"{name}: {line.strip()}" for line in steps[name]["stderr"].splitlines()
-                       if " in " in line and "/s)" not in line and "/" not in line.split(":")[0]]
+            stages += [
+                f"{name}: {line.strip()}"
+                for line in steps[name]["stderr"].splitlines()
+                if " in " in line and "/s)" not in line and "/" not in line.split(":")[0]
+            ]
         size = sum(path.stat().st_size for path in (store / "snapshots").glob("*.sqlite"))
         if remote:
             steps["publish to the remote"] = _timed([sys.executable, "-c", UPLOAD, str(store), shared.as_uri()], env)
@@ -257,13 +266,20 @@ def main() -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--duckdb", default=None, help="a warehouse dbt built (default: TUNESDAY_DUCKDB_PATH)")
     source.add_argument("--listeners", type=int, help="fabricate the serving tables of this many listeners")
-    parser.add_argument("--run-date", default=None, help=f"the run date (default: {RUN_DATE} when fabricated, "
-                                                         "else today, UTC)")
-    parser.add_argument("--work", default=str(PROJECT_DIR / "target" / "export-bench"),
-                        help="where the fabricated DuckDB file is kept")
-    parser.add_argument("--slice-rows", type=int, nargs="+", default=[SLICE_ROWS],
-                        help=f"export once with each slice size, in turn (default {SLICE_ROWS:,}; a size above the "
-                             "listeners renders each stage whole, as before slices)")
+    parser.add_argument(
+        "--run-date", default=None, help=f"the run date (default: {RUN_DATE} when fabricated, else today, UTC)"
+    )
+    parser.add_argument(
+        "--work", default=str(PROJECT_DIR / "target" / "export-bench"), help="where the fabricated DuckDB file is kept"
+    )
+    parser.add_argument(
+        "--slice-rows",
+        type=int,
+        nargs="+",
+        default=[SLICE_ROWS],
+        help=f"export once with each slice size, in turn (default {SLICE_ROWS:,}; a size above the "
+        "listeners renders each stage whole, as before slices)",
+    )
     parser.add_argument("--remote", action="store_true", help="also publish to a folder remote and pull from it")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
@@ -274,11 +290,14 @@ def main() -> None:
             duckdb_path.parent.mkdir(parents=True, exist_ok=True)
             started = time.perf_counter()
             fabricate(duckdb_path, args.listeners, run_date=run_date)
-            print(f"fabricated {args.listeners:,} listeners in {time.perf_counter() - started:.0f} s: "
-                  f"{duckdb_path} ({duckdb_path.stat().st_size / 1e9:.1f} GB)", flush=True)
+            print(
+                f"fabricated {args.listeners:,} listeners in {time.perf_counter() - started:.0f} s: "
+                f"{duckdb_path} ({duckdb_path.stat().st_size / 1e9:.1f} GB)",
+                flush=True,
+            )
     else:
         duckdb_path = Path(args.duckdb or settings.value(settings.DUCKDB_PATH))
-        run_date = args.run_date or dt.datetime.now(dt.timezone.utc).date().isoformat()
+        run_date = args.run_date or dt.datetime.now(dt.UTC).date().isoformat()
     (PROJECT_DIR / "target").mkdir(exist_ok=True)
     runs = []
     for number in range(1, args.repeat + 1):
@@ -286,9 +305,12 @@ def main() -> None:
         runs.append(run)
         print(f"run {number}: snapshot {run['snapshot_gb']:.2f} GB", flush=True)
         for name, step in run["steps"].items():
-            print(f"  {name}: wall {step['wall_s']:.1f} s, CPU {step['cpu_s']:.1f} s "
-                  f"({step['cpu_s'] / step['wall_s']:.2f} cores), peak RSS {step['peak_rss_gb']:.2f} GB, "
-                  f"{run['snapshot_gb'] / step['wall_s']:.2f} GB/s", flush=True)
+            print(
+                f"  {name}: wall {step['wall_s']:.1f} s, CPU {step['cpu_s']:.1f} s "
+                f"({step['cpu_s'] / step['wall_s']:.2f} cores), peak RSS {step['peak_rss_gb']:.2f} GB, "
+                f"{run['snapshot_gb'] / step['wall_s']:.2f} GB/s",
+                flush=True,
+            )
         for stage in run["stages"]:
             print(f"    {stage}")
     for name in runs[0]["steps"]:

@@ -31,32 +31,50 @@ def run_once(users: int, days: int, tracks: int, workers: int, seed: int) -> dic
     from tunesday.generate import GeneratorConfig, generate
 
     with tempfile.TemporaryDirectory(prefix="tunesday-bench-") as tmp:
-        config = GeneratorConfig(users=users, tracks=tracks, days=days, seed=seed,
-                                 out=Path(tmp), workers=workers)
+        config = GeneratorConfig(users=users, tracks=tracks, days=days, seed=seed, out=Path(tmp), workers=workers)
         started = time.perf_counter()
         manifest = generate(config)
         wall = time.perf_counter() - started
         size = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file())
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024      # KiB on Linux
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"events": manifest["rows"]["listening_events"], "rows": sum(manifest["rows"].values()),
-            "wall": wall, "rss_mib": max(own, children), "size_mib": size / 2**20}
+    return {
+        "events": manifest["rows"]["listening_events"],
+        "rows": sum(manifest["rows"].values()),
+        "wall": wall,
+        "rss_mib": max(own, children),
+        "size_mib": size / 2**20,
+    }
 
 
 def measure(users: int, args, repeat: int) -> list[dict]:
     runs = []
     for _ in range(repeat):
         child = subprocess.run(
-            [sys.executable, __file__, "--child", str(users), "--days", str(args.days),
-             "--tracks", str(args.tracks), "--workers", str(args.workers), "--seed", str(args.seed)],
-            check=True, capture_output=True, text=True)
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                str(users),
+                "--days",
+                str(args.days),
+                "--tracks",
+                str(args.tracks),
+                "--workers",
+                str(args.workers),
+                "--seed",
+                str(args.seed),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         runs.append(json.loads(child.stdout))
     return runs
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000_000, help="about how many events to generate")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--days", type=int, default=28)
@@ -83,8 +101,10 @@ def main() -> None:
     print(f"events per second      {events / wall:,.0f}")
     print(f"peak RSS, median       {rss:,.0f} MiB (largest process)")
     print(f"output on disk         {full[0]['size_mib']:,.0f} MiB")
-    print(f"memory bound           peak RSS at {small[0]['events']:,} events: {rss_small:,.0f} MiB;"
-          f" ratio for 5x the events: {rss / rss_small:.2f}")
+    print(
+        f"memory bound           peak RSS at {small[0]['events']:,} events: {rss_small:,.0f} MiB;"
+        f" ratio for 5x the events: {rss / rss_small:.2f}"
+    )
 
 
 if __name__ == "__main__":

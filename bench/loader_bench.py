@@ -49,21 +49,28 @@ def load_once(store) -> dict[str, dict]:
         wall = time.perf_counter() - started
         totals = report.totals()
         assert totals["failed"] == 0 and totals["loaded"] == totals["files"], report.summary()
-        figures[name] = {"wall": wall, "records": totals["records"],
-                         "written": sum(totals["written"].values()),
-                         "set_aside": sum(totals["set_aside"].values())}
+        figures[name] = {
+            "wall": wall,
+            "records": totals["records"],
+            "written": sum(totals["written"].values()),
+            "set_aside": sum(totals["set_aside"].values()),
+        }
     return figures
 
 
 def print_speeds(title: str, runs: list[dict]) -> None:
     print(title)
-    print(f"  {'format':<16} {'records':>9} {'rows written':>13} {'set aside':>10} {'wall s':>8} "
-          f"{'records/s':>10} {'rows/s':>10}")
+    print(
+        f"  {'format':<16} {'records':>9} {'rows written':>13} {'set aside':>10} {'wall s':>8} "
+        f"{'records/s':>10} {'rows/s':>10}"
+    )
     for name, _, _ in FORMATS:
         wall = statistics.median(r[name]["wall"] for r in runs)
         f = runs[0][name]
-        print(f"  {name:<16} {f['records']:>9,} {f['written']:>13,} {f['set_aside']:>10,} {wall:>8.2f} "
-              f"{f['records'] / wall:>10,.0f} {f['written'] / wall:>10,.0f}")
+        print(
+            f"  {name:<16} {f['records']:>9,} {f['written']:>13,} {f['set_aside']:>10,} {wall:>8.2f} "
+            f"{f['records'] / wall:>10,.0f} {f['written'] / wall:>10,.0f}"
+        )
 
 
 def join_rates(raw_dir: Path) -> None:
@@ -101,8 +108,10 @@ def join_rates(raw_dir: Path) -> None:
         from ranked
         where rank_in_track = 1 and track_id in (select track_id from featured)
     """).fetchall()
-    print(f"  staging's current rule (release_date, popularity, track_name) keeps {lost:,} of {featured:,} "
-          f"featured tracks without their features (ties are broken arbitrarily)")
+    print(
+        f"  staging's current rule (release_date, popularity, track_name) keeps {lost:,} of {featured:,} "
+        f"featured tracks without their features (ties are broken arbitrarily)"
+    )
 
 
 def main() -> None:
@@ -120,15 +129,20 @@ def main() -> None:
         print_speeds(f"DuckDB raw folder (median of {args.repeat} runs, each into a fresh folder):", runs)
         join_rates(Path(tmp) / "raw0")
         again = time.perf_counter()
-        load_once_again = [run(source(), [SHARED_DATA / folder], ParquetStore(Path(tmp) / "raw0"),
-                               echo=lambda line: None).totals() for _, source, folder in FORMATS]
+        load_once_again = [
+            run(source(), [SHARED_DATA / folder], ParquetStore(Path(tmp) / "raw0"), echo=lambda line: None).totals()
+            for _, source, folder in FORMATS
+        ]
         assert all(t["already_loaded"] == t["files"] for t in load_once_again)
         print(f"loading everything again: {time.perf_counter() - again:.2f} s, nothing new written")
     if args.emulator:
         from ci.emulator import EMULATOR_PROJECT, running_emulator
         from tunesday.load.bigquery import make_client
-        with tempfile.TemporaryDirectory(prefix="tunesday-loader-bench-bq-") as tmp, \
-                running_emulator(Path(tmp)) as endpoint:
+
+        with (
+            tempfile.TemporaryDirectory(prefix="tunesday-loader-bench-bq-") as tmp,
+            running_emulator(Path(tmp)) as endpoint,
+        ):
             store = BigQueryStore(make_client(EMULATOR_PROJECT, endpoint), "bench_raw")
             print_speeds("BigQuery emulator (load jobs, one run):", [load_once(store)])
 

@@ -16,11 +16,9 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from tunesday.warehouse import connect as connect_warehouse
-
 
 from tunesday import dbt
-
+from tunesday.warehouse import connect as connect_warehouse
 
 
 def main() -> None:
@@ -37,16 +35,31 @@ def main() -> None:
     warehouse = Path(args.warehouse).resolve()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     if not args.no_build:
-        build = dbt.run(["build", "--full-refresh", "--exclude", "resource_type:test", "--vars",
-                         json.dumps({"run_date": run_date.isoformat(), "eval_test_days": args.test_days,
-                                    "rebuild_published_weeks": True})],
-                        dbt.duckdb_env(warehouse.parent, data / "raw", warehouse))
+        build = dbt.run(
+            [
+                "build",
+                "--full-refresh",
+                "--exclude",
+                "resource_type:test",
+                "--vars",
+                json.dumps(
+                    {
+                        "run_date": run_date.isoformat(),
+                        "eval_test_days": args.test_days,
+                        "rebuild_published_weeks": True,
+                    }
+                ),
+            ],
+            dbt.duckdb_env(warehouse.parent, data / "raw", warehouse),
+        )
         if not build.success:
             sys.exit(build.describe())
 
     con = connect_warehouse(str(warehouse))
-    print(f"train: data up to {run_date}; test: streams of new-to-the-listener tracks {run_date + dt.timedelta(days=1)}"
-          f" .. {last_day}")
+    print(
+        f"train: data up to {run_date}; test: streams of new-to-the-listener tracks {run_date + dt.timedelta(days=1)}"
+        f" .. {last_day}"
+    )
     rows = con.execute("select * from eval_discover_weekly order by list_name").fetchall()
     names = [d[0] for d in con.description]
     for row in rows:
@@ -59,13 +72,18 @@ def main() -> None:
     con.execute(f"create temp view artist_clusters as select * from read_parquet('{truth}/artist_clusters/*.parquet')")
     con.execute(f"create temp view profile as select * from read_parquet('{truth}/user_profile/*.parquet')")
     print("\nagainst the ground truth (generated data)")
-    for name, relation in [("discover_weekly", "fct_discover_weekly"),
-                           ("for_you (top 30)", "(select * from fct_user_recommendations where recommendation_rank <= 30)"),
-                           ("popular (top 30 by popularity, unplayed)", """(
+    for name, relation in [
+        ("discover_weekly", "fct_discover_weekly"),
+        ("for_you (top 30)", "(select * from fct_user_recommendations where recommendation_rank <= 30)"),
+        (
+            "popular (top 30 by popularity, unplayed)",
+            """(
             select u.user_id, p.track_id from (select distinct user_id from fct_discover_weekly) u
             cross join (select track_id, max(popularity_prior) pp from int_track_popularity group by 1) p
             anti join int_user_track_affinity_state s on s.user_id = u.user_id and s.track_id = p.track_id
-            qualify row_number() over (partition by u.user_id order by pp desc, p.track_id) <= 30)""")]:
+            qualify row_number() over (partition by u.user_id order by pp desc, p.track_id) <= 30)""",
+        ),
+    ]:
         in_taste, tempo_gap = con.execute(f"""
             with items as (
                 select l.user_id, t.artist_id, t.tempo_bpm from {relation} l join dim_tracks t using (track_id)
@@ -80,7 +98,6 @@ def main() -> None:
             from folded f
         """).fetchone()
         print(f"  {name:42} in true taste clusters {in_taste:.1%}, median tempo gap {tempo_gap:.1f} BPM")
-
 
     # Flow: adjacent tracks of a list in compatible keys (macro camelot_compatible) and within 8 % in
     # folded tempo, in the published order against the same tracks in score order.

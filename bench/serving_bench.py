@@ -67,8 +67,13 @@ def _worker(urls: list[str], threads: int, seconds: float, queue) -> None:
     for url in urls:
         parts = urllib.parse.urlsplit(url)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        requests.append((parts.hostname, parts.port,
-                         f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n".encode()))
+        requests.append(
+            (
+                parts.hostname,
+                parts.port,
+                f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n".encode(),
+            )
+        )
 
     def loop(seed: int) -> None:
         rng = random.Random(seed)
@@ -95,8 +100,12 @@ def _worker(urls: list[str], threads: int, seconds: float, queue) -> None:
 def load(urls: list[str], concurrency: int, seconds: float) -> dict:
     processes = min(2, concurrency)
     queue = multiprocessing.Queue()
-    workers = [multiprocessing.Process(target=_worker, args=(urls, concurrency // processes + (i < concurrency % processes),
-                                                             seconds, queue)) for i in range(processes)]
+    workers = [
+        multiprocessing.Process(
+            target=_worker, args=(urls, concurrency // processes + (i < concurrency % processes), seconds, queue)
+        )
+        for i in range(processes)
+    ]
     for worker in workers:
         worker.start()
     latencies, errors = [], 0
@@ -107,8 +116,12 @@ def load(urls: list[str], concurrency: int, seconds: float) -> dict:
     for worker in workers:
         worker.join()
     latencies.sort()
-    return {"rps": len(latencies) / seconds, "p50_ms": 1000 * statistics.median(latencies),
-            "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))], "errors": errors}
+    return {
+        "rps": len(latencies) / seconds,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
+        "errors": errors,
+    }
 
 
 def server_histograms(base: str) -> dict[str, dict[float, float]]:
@@ -118,7 +131,7 @@ def server_histograms(base: str) -> dict[str, dict[float, float]]:
     found: dict[str, dict[float, float]] = collections.defaultdict(dict)
     for line in text.splitlines():
         if line.startswith("tunesday_http_request_duration_seconds_bucket{"):
-            labels, value = line[len("tunesday_http_request_duration_seconds_bucket{"):].rsplit("} ", 1)
+            labels, value = line[len("tunesday_http_request_duration_seconds_bucket{") :].rsplit("} ", 1)
             pairs = dict(pair.split("=", 1) for pair in labels.split('",'))
             route, le = pairs["route"].strip('"'), pairs["le"].strip('"')
             found[route][float(le)] = float(value)
@@ -154,20 +167,39 @@ def main() -> None:
     with sqlite3.connect(store / "snapshots" / f"{current['snapshot_id']}.sqlite") as con:
         users = [r[0] for r in con.execute("select user_id from listeners")]
         # For You of listeners in an experiment (each request logs an exposure) and of the others.
-        in_experiment = [r[0] for r in con.execute(
-            "select user_id from surface_parts where surface = 'for_you' and experiment_id is not null")]
-        outside = [r[0] for r in con.execute(
-            "select user_id from surface_parts where surface = 'for_you' and experiment_id is null")]
-        playlists = con.execute("select owner_user_id, playlist_id from playlists where pool_track_ids <> ''").fetchall()
+        in_experiment = [
+            r[0]
+            for r in con.execute(
+                "select user_id from surface_parts where surface = 'for_you' and experiment_id is not null"
+            )
+        ]
+        outside = [
+            r[0]
+            for r in con.execute(
+                "select user_id from surface_parts where surface = 'for_you' and experiment_id is null"
+            )
+        ]
+        playlists = con.execute(
+            "select owner_user_id, playlist_id from playlists where pool_track_ids <> ''"
+        ).fetchall()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     exposure_log = tempfile.mkdtemp(prefix="serving-bench-exposures-")
-    env = {**os.environ, "TUNESDAY_SERVING_STORE": str(store), "TUNESDAY_SERVING_BIND": f"127.0.0.1:{port}",
-           "TUNESDAY_EXPOSURE_LOG": exposure_log}
+    env = {
+        **os.environ,
+        "TUNESDAY_SERVING_STORE": str(store),
+        "TUNESDAY_SERVING_BIND": f"127.0.0.1:{port}",
+        "TUNESDAY_EXPOSURE_LOG": exposure_log,
+    }
     with open(args.server_log, "wb") as server_log:
-        server = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
-                                  cwd=PROJECT_DIR, env=env, stdout=server_log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -179,16 +211,24 @@ def main() -> None:
         rng = random.Random(1)
         routes = {
             "trivial (/healthz)": [f"{base}/healthz"],
-            "discover-weekly": [f"{base}/v1/users/{u}/discover-weekly" for u in rng.sample(users, min(1000, len(users)))],
-            "smart-shuffle": [f"{base}/v1/users/{o}/playlists/{p}/smart-shuffle?seed={rng.randrange(1000)}"
-                              for o, p in rng.sample(playlists, min(1000, len(playlists)))],
+            "discover-weekly": [
+                f"{base}/v1/users/{u}/discover-weekly" for u in rng.sample(users, min(1000, len(users)))
+            ],
+            "smart-shuffle": [
+                f"{base}/v1/users/{o}/playlists/{p}/smart-shuffle?seed={rng.randrange(1000)}"
+                for o, p in rng.sample(playlists, min(1000, len(playlists)))
+            ],
         }
         for name, listeners in (("for-you (exposure)", in_experiment), ("for-you (none)", outside)):
             if listeners:
-                routes[name] = [f"{base}/v1/users/{u}/recommendations" for u in rng.sample(listeners, min(1000, len(listeners)))]
-        print(f"snapshot {current['snapshot_id']}: {len(users):,} listeners, {len(playlists):,} playlists with a pool; "
-              f"per concurrency: {args.warmup:g} s warm-up per route, then {args.rounds} rounds of {args.seconds:g} s "
-              f"per route, routes interleaved; medians over the rounds")
+                routes[name] = [
+                    f"{base}/v1/users/{u}/recommendations" for u in rng.sample(listeners, min(1000, len(listeners)))
+                ]
+        print(
+            f"snapshot {current['snapshot_id']}: {len(users):,} listeners, {len(playlists):,} playlists with a pool; "
+            f"per concurrency: {args.warmup:g} s warm-up per route, then {args.rounds} rounds of {args.seconds:g} s "
+            f"per route, routes interleaved; medians over the rounds"
+        )
         for concurrency in args.concurrency:
             for urls in routes.values():
                 load(urls, concurrency, args.warmup)  # fills each worker's page and track caches
@@ -199,25 +239,33 @@ def main() -> None:
             after = server_histograms(base)
             trivial = "trivial (/healthz)"
             for name in routes:
-                def median(key: str) -> float:
-                    return statistics.median(r[name][key] for r in rounds)
+
+                def median(key: str, name: str = name) -> float:
+                    return statistics.median(r[name][key] for r in rounds)  # noqa: B023 (rounds: read now)
 
                 throughput = statistics.median(r[name]["rps"] / r[trivial]["rps"] for r in rounds)
                 p99 = statistics.median(r[name]["p99_ms"] / r[trivial]["p99_ms"] for r in rounds)
                 errors = sum(r[name]["errors"] for r in rounds)
-                print(f"c={concurrency:<3} {name:20} {median('rps'):8,.0f} req/s  p50 {median('p50_ms'):6.2f} ms  "
-                      f"p99 {median('p99_ms'):7.2f} ms  errors {errors}  throughput x{throughput:.2f}  p99 x{p99:.2f}")
+                print(
+                    f"c={concurrency:<3} {name:20} {median('rps'):8,.0f} req/s  p50 {median('p50_ms'):6.2f} ms  "
+                    f"p99 {median('p99_ms'):7.2f} ms  errors {errors}  throughput x{throughput:.2f}  p99 x{p99:.2f}"
+                )
             for route, buckets in sorted(after.items()):
                 measured = {le: count - before.get(route, {}).get(le, 0.0) for le, count in buckets.items()}
                 if route.startswith("/v1/") and measured[float("inf")] > 0:
-                    print(f"c={concurrency:<3} server-side {route}: {measured[float('inf')]:,.0f} requests, "
-                          f"p50 {1000 * histogram_quantile(0.5, measured):.2f} ms, "
-                          f"p99 {1000 * histogram_quantile(0.99, measured):.2f} ms (histogram buckets)")
+                    print(
+                        f"c={concurrency:<3} server-side {route}: {measured[float('inf')]:,.0f} requests, "
+                        f"p50 {1000 * histogram_quantile(0.5, measured):.2f} ms, "
+                        f"p99 {1000 * histogram_quantile(0.99, measured):.2f} ms (histogram buckets)"
+                    )
     finally:
         server.terminate()
         server.wait(timeout=30)
         logged = sum(1 for path in Path(exposure_log).glob("exposures-*") for _ in path.open("rb"))
-        print(f"exposure log: {logged:,} exposures written, {len(list(Path(exposure_log).glob('*.open')))} files left open")
+        print(
+            f"exposure log: {logged:,} exposures written, "
+            f"{len(list(Path(exposure_log).glob('*.open')))} files left open"
+        )
         shutil.rmtree(exposure_log, ignore_errors=True)
 
 

@@ -12,8 +12,8 @@
 """
 
 import argparse
-from tunesday.warehouse import connect as connect_warehouse
 
+from tunesday.warehouse import connect as connect_warehouse
 
 
 def main() -> None:
@@ -47,10 +47,14 @@ def main() -> None:
         left join ranked as r using (user_id, artist_id)
     """).fetchone()
     favourites, listeners, mean_rank, median_rank, top10, count_mean, count_median, count_top10, heard, missing = rows
-    print(f"true favourite artists   {favourites:,} of {listeners:,} listeners"
-          f" (each has heard {heard:.0f} artists on average; {missing:.1%} of favourites never played)")
+    print(
+        f"true favourite artists   {favourites:,} of {listeners:,} listeners"
+        f" (each has heard {heard:.0f} artists on average; {missing:.1%} of favourites never played)"
+    )
     print(f"decayed affinity         mean rank {mean_rank:.2f}, median {median_rank:.0f}, in top 10: {top10:.1%}")
-    print(f"lifetime stream count    mean rank {count_mean:.2f}, median {count_median:.0f}, in top 10: {count_top10:.1%}")
+    print(
+        f"lifetime stream count    mean rank {count_mean:.2f}, median {count_median:.0f}, in top 10: {count_top10:.1%}"
+    )
 
     pairs, same_genre, chance, same_cluster = con.execute(f"""
         with clusters as (select * from read_parquet('{args.truth}/artist_clusters/*.parquet'))
@@ -65,8 +69,10 @@ def main() -> None:
         inner join clusters as ca on a.artist_id = ca.artist_id
         inner join clusters as cb on b.artist_id = cb.artist_id
     """).fetchone()
-    print(f"similar tracks           {pairs:,} neighbour pairs: same genre {same_genre:.1%} (chance {chance:.1%},"
-          f" {same_genre / chance:.1f}x), same true artist cluster {same_cluster:.1%}")
+    print(
+        f"similar tracks           {pairs:,} neighbour pairs: same genre {same_genre:.1%} (chance {chance:.1%},"
+        f" {same_genre / chance:.1f}x), same true artist cluster {same_cluster:.1%}"
+    )
 
     [(correlation,)] = con.execute(f"""
         select corr(e.exploration_propensity, t.exploration_propensity)
@@ -83,8 +89,10 @@ def main() -> None:
         group by t.genres order by t.genres
     """).fetchall()
     print(f"exploration propensity   correlation with the true propensity {correlation:.2f}")
-    print("generalist score         by true taste genres: "
-          + ", ".join(f"{genres} → {score:.2f}" for genres, score in by_genres))
+    print(
+        "generalist score         by true taste genres: "
+        + ", ".join(f"{genres} → {score:.2f}" for genres, score in by_genres)
+    )
 
 
 if __name__ == "__main__":

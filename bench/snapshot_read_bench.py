@@ -47,7 +47,9 @@ def main() -> None:
     path = store.snapshot_path(manifest["snapshot_id"])
     with sqlite3.connect(path) as con:
         users = [row[0] for row in con.execute("select user_id from listeners")]
-        playlists = con.execute("select owner_user_id, playlist_id from playlists where pool_track_ids <> ''").fetchall()
+        playlists = con.execute(
+            "select owner_user_id, playlist_id from playlists where pool_track_ids <> ''"
+        ).fetchall()
     rng = random.Random(1)
     listeners = [(rng.choice(users),) for _ in range(args.lookups)]
     shuffles = [rng.choice(playlists) for _ in range(args.lookups)]
@@ -61,11 +63,15 @@ def main() -> None:
             results[name]["dw"].append(_microseconds_per_lookup(con, listeners, [DISCOVER_WEEKLY]))
             results[name]["ss"].append(_microseconds_per_lookup(con, shuffles, [LISTENER, PLAYLIST]))
             con.close()
-    print(f"snapshot {manifest['snapshot_id']}: {path.stat().st_size / 1e6:,.0f} MB, {len(users):,} listeners; "
-          f"medians of {args.rounds} rounds of {args.lookups:,} random lookups")
+    print(
+        f"snapshot {manifest['snapshot_id']}: {path.stat().st_size / 1e6:,.0f} MB, {len(users):,} listeners; "
+        f"medians of {args.rounds} rounds of {args.lookups:,} random lookups"
+    )
     for name, result in results.items():
-        print(f"  {name:36} discover-weekly {statistics.median(result['dw']):6.1f} µs   "
-              f"smart-shuffle {statistics.median(result['ss']):6.1f} µs")
+        print(
+            f"  {name:36} discover-weekly {statistics.median(result['dw']):6.1f} µs   "
+            f"smart-shuffle {statistics.median(result['ss']):6.1f} µs"
+        )
 
 
 if __name__ == "__main__":

@@ -44,20 +44,47 @@ TOKEN = "soak-token-0123456789abcdef"
 def build_warehouse(work: Path) -> tuple[Path, str]:
     """A small generated warehouse (500 listeners, 3 weeks): its DuckDB file and run date."""
     end_date = "2026-11-01"
-    subprocess.run([sys.executable, "-m", "tunesday.generate", "--users", "500", "--tracks", "5000", "--days", "21",
-                    "--seed", "11", "--end-date", end_date, "--out", str(work / "data")],
-                   cwd=PROJECT_DIR, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tunesday.generate",
+            "--users",
+            "500",
+            "--tracks",
+            "5000",
+            "--days",
+            "21",
+            "--seed",
+            "11",
+            "--end-date",
+            end_date,
+            "--out",
+            str(work / "data"),
+        ],
+        cwd=PROJECT_DIR,
+        check=True,
+        capture_output=True,
+    )
     run_date = "2026-10-31"
-    result = dbt.run(["build", "--exclude", "resource_type:test", "--vars", f"{{run_date: '{run_date}'}}"],
-                     dbt.duckdb_env(work, work / "data" / "raw", work / "warehouse.duckdb"))
+    result = dbt.run(
+        ["build", "--exclude", "resource_type:test", "--vars", f"{{run_date: '{run_date}'}}"],
+        dbt.duckdb_env(work, work / "data" / "raw", work / "warehouse.duckdb"),
+    )
     if not result.success:
         sys.exit(result.describe())
     return work / "warehouse.duckdb", run_date
 
 
 def export(env: dict, run_date: str) -> None:
-    subprocess.run([str(Path(sys.executable).with_name("tunesday-serving")), "export", "--run-date", run_date,
-                    "--keep", "3"], cwd=PROJECT_DIR, env=env, check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [str(Path(sys.executable).with_name("tunesday-serving")), "export", "--run-date", run_date, "--keep", "3"],
+        cwd=PROJECT_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 def publish_damaged(store: Path) -> str:
@@ -113,8 +140,9 @@ def readiness(port: int) -> dict:
 def request(port: int, target: str) -> tuple[bool, float, str]:
     """(ok, seconds, what went wrong) of one GET on a fresh connection."""
     started = time.perf_counter()
-    raw = (f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
-           f"Connection: close\r\n\r\n").encode()
+    raw = (
+        f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+    ).encode()
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
             connection.sendall(raw)
@@ -160,21 +188,31 @@ def main() -> None:
         current = json.loads((store / "CURRENT").read_text())
         with sqlite3.connect(store / "snapshots" / f"{current['snapshot_id']}.sqlite") as con:
             users = [r[0] for r in con.execute("select user_id from listeners")]
-            playlists = con.execute("select owner_user_id, playlist_id from playlists "
-                                    "where pool_track_ids <> ''").fetchall()
+            playlists = con.execute(
+                "select owner_user_id, playlist_id from playlists where pool_track_ids <> ''"
+            ).fetchall()
         rng = random.Random(3)
-        targets = ([f"/v1/users/{u}/discover-weekly" for u in rng.sample(users, min(300, len(users)))]
-                   + [f"/v1/users/{u}/recommendations?surface=for_you&limit=20"
-                      for u in rng.sample(users, min(300, len(users)))]
-                   + [f"/v1/users/{o}/playlists/{p}/smart-shuffle?seed={rng.randrange(1000)}"
-                      for o, p in rng.sample(playlists, min(300, len(playlists)))])
+        targets = (
+            [f"/v1/users/{u}/discover-weekly" for u in rng.sample(users, min(300, len(users)))]
+            + [
+                f"/v1/users/{u}/recommendations?surface=for_you&limit=20"
+                for u in rng.sample(users, min(300, len(users)))
+            ]
+            + [
+                f"/v1/users/{o}/playlists/{p}/smart-shuffle?seed={rng.randrange(1000)}"
+                for o, p in rng.sample(playlists, min(300, len(playlists)))
+            ]
+        )
 
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         server_env = {**env, "TUNESDAY_SERVING_BIND": f"127.0.0.1:{port}", "TUNESDAY_API_TOKENS": TOKEN}
-        server = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
-                                  cwd=PROJECT_DIR, env=server_env)
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
+            cwd=PROJECT_DIR,
+            env=server_env,
+        )
         try:
             for _ in range(200):
                 if request(port, "/readyz")[0]:
@@ -200,8 +238,10 @@ def main() -> None:
                         damaged = True
                         time.sleep(1)
                         ready = readiness(port)
-                        events.append(f"{time.perf_counter() - begin:6.1f} s /readyz: serving {ready.get('snapshot_id')}, "
-                                      f"last_swap_error: {ready.get('last_swap_error')}")
+                        events.append(
+                            f"{time.perf_counter() - begin:6.1f} s /readyz: serving {ready.get('snapshot_id')}, "
+                            f"last_swap_error: {ready.get('last_swap_error')}"
+                        )
                         continue
                     try:
                         export(env, run_date)
@@ -226,8 +266,9 @@ def main() -> None:
 
             clients = 16  # each sends every clients / rate seconds, staggered: a steady rate overall
             interval = clients / args.rate
-            threads = [threading.Thread(target=client, args=(i * interval / clients, interval, i))
-                       for i in range(clients)]
+            threads = [
+                threading.Thread(target=client, args=(i * interval / clients, interval, i)) for i in range(clients)
+            ]
             helpers = [threading.Thread(target=publisher), threading.Thread(target=sampler)]
             for thread in threads + helpers:
                 thread.start()
@@ -241,9 +282,11 @@ def main() -> None:
             server.wait(timeout=30)
 
     failures = [r for r in results if not r[1]]
-    print(f"{len(results):,} requests in {seconds:.0f} s ({len(results) / seconds:.0f}/s asked {args.rate:g}/s), "
-          f"{len(failures)} failed; {len(exports)} snapshots exported and published "
-          f"({args.publish_every:g} s apart, each export {statistics.median(exports or [0]):.1f} s median)")
+    print(
+        f"{len(results):,} requests in {seconds:.0f} s ({len(results) / seconds:.0f}/s asked {args.rate:g}/s), "
+        f"{len(failures)} failed; {len(exports)} snapshots exported and published "
+        f"({args.publish_every:g} s apart, each export {statistics.median(exports or [0]):.1f} s median)"
+    )
     for line in events:
         print(line)
     for problem in sorted({r[3] for r in failures})[:10]:
@@ -254,16 +297,20 @@ def main() -> None:
         latencies = sorted(r[2] for r in results if start <= r[0] < end and r[1])
         sizes = [sum(sample.values()) / 1024 for at, sample in rss if start <= at < end]
         if latencies:
-            print(f"window {start:5.0f}-{end:.0f} s  {len(latencies):6,} ok  "
-                  f"p50 {1000 * statistics.median(latencies):6.2f} ms  "
-                  f"p99 {1000 * latencies[int(0.99 * (len(latencies) - 1))]:7.2f} ms  "
-                  f"workers' RSS {max(sizes or [0]):6.1f} MiB (max of the window)")
+            print(
+                f"window {start:5.0f}-{end:.0f} s  {len(latencies):6,} ok  "
+                f"p50 {1000 * statistics.median(latencies):6.2f} ms  "
+                f"p99 {1000 * latencies[int(0.99 * (len(latencies) - 1))]:7.2f} ms  "
+                f"workers' RSS {max(sizes or [0]):6.1f} MiB (max of the window)"
+            )
     if rss:
         first, last = rss[min(len(rss) - 1, 5)], rss[-1]  # after ~10 s of warm-up
         for pid in sorted(last[1]):
             start = first[1].get(pid)
-            print(f"worker {pid}: RSS {start / 1024 if start else float('nan'):7.1f} MiB at {first[0]:.0f} s, "
-                  f"{last[1][pid] / 1024:7.1f} MiB at {last[0]:.0f} s")
+            print(
+                f"worker {pid}: RSS {start / 1024 if start else float('nan'):7.1f} MiB at {first[0]:.0f} s, "
+                f"{last[1][pid] / 1024:7.1f} MiB at {last[0]:.0f} s"
+            )
     sys.exit(1 if failures else 0)
 
 

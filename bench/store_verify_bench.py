@@ -72,8 +72,10 @@ def main() -> None:
                 _drop_from_page_cache(scratch_file)
                 sha256_of(scratch_file)
 
-            print(f"scratch file of {gb:.2f} GB: sha256 warm {warm:.2f} s ({gb / warm:.2f} GB/s), "
-                  f"cold {_seconds(cold, args.repeat):.2f} s")
+            print(
+                f"scratch file of {gb:.2f} GB: sha256 warm {warm:.2f} s ({gb / warm:.2f} GB/s), "
+                f"cold {_seconds(cold, args.repeat):.2f} s"
+            )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,10 @@ def build(env: dict, *args: str) -> dbt.DbtResult:
 
 
 def slowest(result: dbt.DbtResult, n: int = 5) -> str:
-    timings = sorted(((node.seconds, node.name) for node in result.nodes
-                      if node.resource_type in {"model", "snapshot"}), reverse=True)[:n]
+    timings = sorted(
+        ((node.seconds, node.name) for node in result.nodes if node.resource_type in {"model", "snapshot"}),
+        reverse=True,
+    )[:n]
     return ", ".join(f"{name} {seconds:.1f}s" for seconds, name in timings)
 
 
@@ -66,13 +68,35 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tunesday-warehouse-bench-") as tmp:
         tmp = Path(tmp)
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "tunesday.generate", "--users", str(users), "--tracks", str(args.tracks),
-                        "--days", str(args.days), "--seed", str(args.seed), "--end-date", end_date.isoformat(),
-                        "--out", str(tmp / "data"), "--workers", "2"], cwd=PROJECT_DIR, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tunesday.generate",
+                "--users",
+                str(users),
+                "--tracks",
+                str(args.tracks),
+                "--days",
+                str(args.days),
+                "--seed",
+                str(args.seed),
+                "--end-date",
+                end_date.isoformat(),
+                "--out",
+                str(tmp / "data"),
+                "--workers",
+                "2",
+            ],
+            cwd=PROJECT_DIR,
+            check=True,
+            capture_output=True,
+        )
         manifest = json.loads((tmp / "data" / "manifest.json").read_text())
-        print(f"data                   {manifest['rows']['listening_events']:,} events, {users:,} listeners, "
-              f"{args.tracks:,} tracks, {args.days} days (generated in {time.perf_counter() - started:.0f} s)")
+        print(
+            f"data                   {manifest['rows']['listening_events']:,} events, {users:,} listeners, "
+            f"{args.tracks:,} tracks, {args.days} days (generated in {time.perf_counter() - started:.0f} s)"
+        )
 
         def env_for(name: str) -> dict:
             return dbt.duckdb_env(tmp / name, tmp / "data" / "raw")
@@ -81,14 +105,19 @@ def main() -> None:
             return f"{{run_date: '{day.isoformat()}'}}"
 
         if args.daily_job:
-            daily_job(env_for("job") | {"TUNESDAY_SERVING_STORE": str(tmp / "store"),
-                                         "TUNESDAY_JOB_METRICS_FILE": str(tmp / "job.prom")}, last_day)
+            daily_job(
+                env_for("job")
+                | {"TUNESDAY_SERVING_STORE": str(tmp / "store"), "TUNESDAY_JOB_METRICS_FILE": str(tmp / "job.prom")},
+                last_day,
+            )
             return
 
         full = env_for("full")
         result = build(full, "--full-refresh", "--vars", run_date(last_day))
-        print(f"full build (day {args.days})    {result.seconds:6.1f} s, peak RSS {result.peak_rss_mib:,.0f} MiB;"
-              f" slowest: {slowest(result)}")
+        print(
+            f"full build (day {args.days})    {result.seconds:6.1f} s, peak RSS {result.peak_rss_mib:,.0f} MiB;"
+            f" slowest: {slowest(result)}"
+        )
 
         daily = {}
         for label, day in (("early", early_day), ("late", last_day)):
@@ -97,8 +126,10 @@ def main() -> None:
             result = build(env, "--vars", run_date(day))
             day_number = (day - start).days + 1
             daily[label] = result.seconds
-            print(f"daily run, day {day_number:<3}     {result.seconds:6.1f} s, peak RSS {result.peak_rss_mib:,.0f} MiB;"
-                  f" slowest: {slowest(result)}")
+            print(
+                f"daily run, day {day_number:<3}     {result.seconds:6.1f} s, peak RSS {result.peak_rss_mib:,.0f} MiB;"
+                f" slowest: {slowest(result)}"
+            )
         print(f"daily run late / early {daily['late'] / daily['early']:.2f}")
 
 
@@ -107,16 +138,38 @@ def daily_job(env: dict, last_day: dt.date) -> None:
     from tunesday.job.run_log import RunLog
     from tunesday.job.target import from_env
 
-    for label, day, extra in (("first run (full refresh)", last_day - dt.timedelta(days=1),
-                               ["--full-refresh", "--vars", "{rebuild_published_weeks: true}"]),
-                              ("daily run", last_day, [])):
+    for label, day, extra in (
+        (
+            "first run (full refresh)",
+            last_day - dt.timedelta(days=1),
+            ["--full-refresh", "--vars", "{rebuild_published_weeks: true}"],
+        ),
+        ("daily run", last_day, []),
+    ):
         # In a wrapper process of its own, so that the peak RSS (the job's, its dbt child's) is this run's.
-        wrapper = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
-                   "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)")
+        wrapper = (
+            "import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)"
+        )
         started = time.perf_counter()
-        job = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "tunesday.job.cli", "daily",
-                              "--run-date", day.isoformat(), *extra],
-                             cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+        job = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                wrapper,
+                sys.executable,
+                "-m",
+                "tunesday.job.cli",
+                "daily",
+                "--run-date",
+                day.isoformat(),
+                *extra,
+            ],
+            cwd=PROJECT_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         seconds = time.perf_counter() - started
         if job.returncode != 0:
             sys.exit(f"tunesday daily exited {job.returncode}: {job.stderr}")

@@ -127,8 +127,9 @@ def _scope_scans(scope: Scope, partition_columns: Mapping[str, str]) -> list[Sca
     # The sources its FROM and JOINs name: a CTE's scope also lists the CTEs defined before it.
     single = len(scope.selected_sources) == 1
     for name, table in tables.items():
-        columns = {column.name.lower() for column in scope.columns
-                   if column.table == name or (not column.table and single)}
+        columns = {
+            column.name.lower() for column in scope.columns if column.table == name or (not column.table and single)
+        }
         if any(isinstance(star, exp.Star) for star in select.expressions) or _star_of(select, name):
             columns.add("*")
         partition = partition_columns.get(table.name.lower())
@@ -144,8 +145,10 @@ def _scope_scans(scope: Scope, partition_columns: Mapping[str, str]) -> list[Sca
 
 
 def _star_of(select: exp.Expression, name: str) -> bool:
-    return any(isinstance(column, exp.Column) and isinstance(column.this, exp.Star) and column.table == name
-               for column in select.expressions)
+    return any(
+        isinstance(column, exp.Column) and isinstance(column.this, exp.Star) and column.table == name
+        for column in select.expressions
+    )
 
 
 def _conjuncts(condition: exp.Expression) -> list[exp.Expression]:
@@ -168,7 +171,8 @@ def _only_column(condition: exp.Expression, alias: str, partition: str, single: 
     columns = list(condition.find_all(exp.Column))
     return bool(columns) and all(
         column.name.lower() == partition and (column.table == alias or (not column.table and single))
-        for column in columns)
+        for column in columns
+    )
 
 
 def _days_of(condition: exp.Expression, partition: str) -> Days:
@@ -216,7 +220,8 @@ def _constant(node: exp.Expression) -> str | None:
     if isinstance(node, exp.Literal):
         return node.this
     if isinstance(node, (exp.CurrentTimestamp, exp.CurrentDate)) or (
-            isinstance(node, exp.Anonymous) and node.name.lower() == "now"):   # DuckDB's now()
+        isinstance(node, exp.Anonymous) and node.name.lower() == "now"
+    ):  # DuckDB's now()
         return NOW
     if isinstance(node, (exp.TsOrDsToDate, exp.TimeStrToTime, exp.Date, exp.Timestamp)) and node.this is not None:
         return _constant(node.this)

@@ -60,24 +60,106 @@ BIGQUERY_FUNCTIONS: frozenset[str] = load_function_names()
 # operator keywords (`over (`, `in (`, `values (`, `using (`, `options(`, `insert (` in MERGE,
 # `set (` in scripts, `system (10 percent)`, `rollup (`...). None of them is a BigQuery function
 # (a test keeps the two sets apart).
-NOT_CALL_WORDS = frozenset({
-    "all", "and", "any", "as", "assert", "at", "between", "by", "cluster", "cube", "data",
-    "default", "define", "delete", "distinct", "do", "else", "elseif", "end", "except", "files",
-    "for", "from", "group", "having", "ignore", "in", "insert", "intersect", "interval", "into",
-    "is", "join", "key", "like", "limit", "match_recognize", "matched", "measures", "merge", "not",
-    "of", "on", "options", "or", "order", "over", "partition", "pattern", "pivot", "qualify",
-    "recursive", "respect", "return", "returns", "rollup", "row", "rows", "select", "set", "sets",
-    "some", "system", "system_time", "table", "tablesample", "then", "union", "unpivot", "until",
-    "update", "using", "values", "when", "where", "while", "window", "with",
-})
+NOT_CALL_WORDS = frozenset(
+    {
+        "all",
+        "and",
+        "any",
+        "as",
+        "assert",
+        "at",
+        "between",
+        "by",
+        "cluster",
+        "cube",
+        "data",
+        "default",
+        "define",
+        "delete",
+        "distinct",
+        "do",
+        "else",
+        "elseif",
+        "end",
+        "except",
+        "files",
+        "for",
+        "from",
+        "group",
+        "having",
+        "ignore",
+        "in",
+        "insert",
+        "intersect",
+        "interval",
+        "into",
+        "is",
+        "join",
+        "key",
+        "like",
+        "limit",
+        "match_recognize",
+        "matched",
+        "measures",
+        "merge",
+        "not",
+        "of",
+        "on",
+        "options",
+        "or",
+        "order",
+        "over",
+        "partition",
+        "pattern",
+        "pivot",
+        "qualify",
+        "recursive",
+        "respect",
+        "return",
+        "returns",
+        "rollup",
+        "row",
+        "rows",
+        "select",
+        "set",
+        "sets",
+        "some",
+        "system",
+        "system_time",
+        "table",
+        "tablesample",
+        "then",
+        "union",
+        "unpivot",
+        "until",
+        "update",
+        "using",
+        "values",
+        "when",
+        "where",
+        "while",
+        "window",
+        "with",
+    }
+)
 
 # After one of these words (with an optional `if not exists` between), `name (` defines or names
 # a table, a view, a routine, or a column list: `insert into t (a, b)`, `create table t (...)`,
 # `create temp function f(x int64)`, `call ds.proc(1)`, `references t (id)`.
-DEFINITION_WORDS = frozenset({
-    "call", "function", "index", "insert", "into", "model", "procedure", "references", "table",
-    "view",
-})
+DEFINITION_WORDS = frozenset(
+    {
+        "call",
+        "function",
+        "index",
+        "insert",
+        "into",
+        "model",
+        "procedure",
+        "references",
+        "table",
+        "view",
+    }
+)
 ROUTINE_WORDS = frozenset({"function"})
 
 # BigQuery's parameterized types: `numeric(10, 2)`, `string(20)` in casts and column definitions.
@@ -198,9 +280,15 @@ def _check_text(sql: str, source: str, allowed: frozenset[str]) -> Report:
     problems.extend(_foreign_syntax(sql, tokens, source))
     for name, line in _function_calls(sql, tokens, trees):
         if name not in allowed:
-            problems.append(Problem(
-                source, "unknown_function", f"{name}() is not a BigQuery function", line=line, name=name,
-            ))
+            problems.append(
+                Problem(
+                    source,
+                    "unknown_function",
+                    f"{name}() is not a BigQuery function",
+                    line=line,
+                    name=name,
+                )
+            )
     return Report(problems, statements=statements, files=1)
 
 
@@ -245,9 +333,7 @@ def function_calls(sql: str) -> list[tuple[str, int | None]]:
     return _function_calls(sql, tokens, trees)
 
 
-def _function_calls(
-    sql: str, tokens: Sequence[Token], trees: Sequence[exp.Expression]
-) -> list[tuple[str, int | None]]:
+def _function_calls(sql: str, tokens: Sequence[Token], trees: Sequence[exp.Expression]) -> list[tuple[str, int | None]]:
     """Calls of functions not defined in this text: (lower-case name as written, line)."""
     tree_calls: set[int] = set()  # start offsets of function names sqlglot parsed as calls
     anonymous: dict[int, tuple[str, int | None]] = {}  # start -> (name, line) of unknown calls
@@ -352,8 +438,16 @@ def _definition_word(sql: str, tokens: Sequence[Token], first: int) -> str | Non
     k = first
     # Unquoted project names may hold dashes and digits (my-project-123.ds.t): step back over
     # tokens glued to the name.
-    while k > 0 and tokens[k - 1].end + 1 == tokens[k].start and tokens[k - 1].token_type in (
-        TokenType.DASH, TokenType.NUMBER, TokenType.DOT, TokenType.VAR,
+    while (
+        k > 0
+        and tokens[k - 1].end + 1 == tokens[k].start
+        and tokens[k - 1].token_type
+        in (
+            TokenType.DASH,
+            TokenType.NUMBER,
+            TokenType.DOT,
+            TokenType.VAR,
+        )
     ):
         k -= 1
     words = [t.text.lower() for t in tokens[max(0, k - 4) : k]]
@@ -366,9 +460,7 @@ def _definition_word(sql: str, tokens: Sequence[Token], first: int) -> str | Non
 
 def _is_weekday_argument(tokens: Sequence[Token], i: int) -> bool:
     return (
-        i + 3 < len(tokens)
-        and tokens[i + 2].text.lower() in WEEKDAYS
-        and tokens[i + 3].token_type == TokenType.R_PAREN
+        i + 3 < len(tokens) and tokens[i + 2].text.lower() in WEEKDAYS and tokens[i + 3].token_type == TokenType.R_PAREN
     )
 
 
@@ -389,7 +481,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("paths", nargs="+", type=Path, help=".sql files, or directories searched for *.sql")
     parser.add_argument(
-        "--allow", action="append", default=[], metavar="NAME",
+        "--allow",
+        action="append",
+        default=[],
+        metavar="NAME",
         help="also accept this function name (e.g. a persistent UDF `dataset.fn`); repeatable",
     )
     args = parser.parse_args(argv)
@@ -404,10 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     for problem in report.problems:
         print(problem)
-    print(
-        f"checked {report.statements} statements in {report.files} files: "
-        f"{len(report.problems)} problems"
-    )
+    print(f"checked {report.statements} statements in {report.files} files: {len(report.problems)} problems")
     return 1 if report.problems else 0
 
 

@@ -31,17 +31,25 @@ def normalized(name: str) -> str:
 def locked(lock: Path, python: Path) -> dict[str, str]:
     """The lock's pins that apply to `python` (name -> version)."""
     pins = [match.groups() for match in map(PIN.match, lock.read_text().splitlines()) if match]
-    applies = json.loads(subprocess.run([str(python), "-c", MARKERS], input=json.dumps([m for _, _, m in pins]),
-                                        capture_output=True, text=True, check=True).stdout)
+    applies = json.loads(
+        subprocess.run(
+            [str(python), "-c", MARKERS],
+            input=json.dumps([m for _, _, m in pins]),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     return {normalized(name): version for (name, version, _), ok in zip(pins, applies, strict=True) if ok}
 
 
 def installed(python: Path) -> dict[str, str]:
-    frozen = subprocess.run([str(python), "-m", "pip", "freeze", "--all", "--exclude-editable"],
-                            capture_output=True, text=True, check=True).stdout.splitlines()
+    frozen = subprocess.run(
+        [str(python), "-m", "pip", "freeze", "--all", "--exclude-editable"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     pins = {}
     for line in frozen:
-        if " @ " in line:   # installed from a file or URL, not the index the lock's hashes are for
+        if " @ " in line:  # installed from a file or URL, not the index the lock's hashes are for
             name, _, source = line.partition(" @ ")
             pins[name] = f"(from {source})"
         elif "==" in line:
@@ -68,12 +76,16 @@ def main(argv: list[str]) -> int:
     if not argv or len(argv) % 2:
         print(__doc__, file=sys.stderr)
         return 2
-    found = [line for venv, lock in zip(argv[::2], argv[1::2], strict=True) for line in differences(Path(venv), Path(lock))]
+    found = [
+        line for venv, lock in zip(argv[::2], argv[1::2], strict=True) for line in differences(Path(venv), Path(lock))
+    ]
     for line in found:
         print(f"check_lock: {line}", file=sys.stderr)
     if found:
-        print("check_lock: reinstall from the lock (rm -rf the venv; make test), or regenerate it (make lock)",
-              file=sys.stderr)
+        print(
+            "check_lock: reinstall from the lock (rm -rf the venv; make test), or regenerate it (make lock)",
+            file=sys.stderr,
+        )
         return 1
     print(f"check_lock: {', '.join(argv[::2])} hold exactly their locks")
     return 0

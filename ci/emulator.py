@@ -44,9 +44,23 @@ def running_emulator(workdir: Path, timeout: float = 60.0) -> Iterator[str]:
     # HOME: where its DuckDB finds the spatial extension installed with the venv.
     env = {**os.environ, "HOME": str(EMULATOR_VENV / "home")}
     process = subprocess.Popen(
-        [str(binary), "start", "--rest-host", "127.0.0.1", "--rest-port", str(rest_port),
-         "--grpc-port", str(grpc_port), "--project", EMULATOR_PROJECT],
-        cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(binary),
+            "start",
+            "--rest-host",
+            "127.0.0.1",
+            "--rest-port",
+            str(rest_port),
+            "--grpc-port",
+            str(grpc_port),
+            "--project",
+            EMULATOR_PROJECT,
+        ],
+        cwd=workdir,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         _wait_until_ready(endpoint, process, timeout, workdir / "bqemulator.log")

@@ -38,8 +38,10 @@ def problems(manifest: dict) -> list[str]:
     defined = {group["name"] for group in manifest.get("groups", {}).values()}
     found = []
     if defined != set(FLOW + TERMINAL):
-        found.append(f"the dbt groups {sorted(defined)} are not the stages {sorted(FLOW + TERMINAL)}: "
-                     "add the new stage to ci/stage_check.py")
+        found.append(
+            f"the dbt groups {sorted(defined)} are not the stages {sorted(FLOW + TERMINAL)}: "
+            "add the new stage to ci/stage_check.py"
+        )
     for node in nodes.values():
         if node["resource_type"] not in ("model", "snapshot"):
             continue
@@ -52,9 +54,13 @@ def problems(manifest: dict) -> list[str]:
                 continue
             if parent["resource_type"] == "model" and parent.get("group") not in FLOW + TERMINAL:
                 continue  # reported as a model in no stage
-            if _rank(parent) > _rank(node) or (_rank(parent) == float("inf") and parent.get("group") != node.get("group")):
-                found.append(f"{node['name']} ({node.get('group') or node['resource_type']}) reads "
-                             f"{parent['name']} ({parent.get('group') or parent['resource_type']}), a later stage")
+            if _rank(parent) > _rank(node) or (
+                _rank(parent) == float("inf") and parent.get("group") != node.get("group")
+            ):
+                found.append(
+                    f"{node['name']} ({node.get('group') or node['resource_type']}) reads "
+                    f"{parent['name']} ({parent.get('group') or parent['resource_type']}), a later stage"
+                )
     return sorted(found)
 
 

@@ -60,18 +60,31 @@ def main() -> None:
         report, listener = Path(tmp) / "report.html", Path(tmp) / "listener.html"
         subprocess.run([*tunesday, "--out", str(report)], cwd=PROJECT_DIR, check=True)
         subprocess.run([*tunesday, "--user", args.user, "--out", str(listener)], cwd=PROJECT_DIR, check=True)
-        env = {**os.environ, "TUNESDAY_SERVING_STORE": args.store, "TUNESDAY_SERVING_BIND": f"127.0.0.1:{port}",
-               "TUNESDAY_SERVING_WORKERS": "1", "TUNESDAY_EXPOSURE_LOG": str(Path(tmp) / "exposures")}
-        server = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
-                                  cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "TUNESDAY_SERVING_STORE": args.store,
+            "TUNESDAY_SERVING_BIND": f"127.0.0.1:{port}",
+            "TUNESDAY_SERVING_WORKERS": "1",
+            "TUNESDAY_EXPOSURE_LOG": str(Path(tmp) / "exposures"),
+        }
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             _wait(f"http://127.0.0.1:{port}/readyz")
             chromium = os.environ.get("TUNESDAY_CHROMIUM") or shutil.which("chromium") or "chromium"
             with sync_playwright() as driver:
                 browser = driver.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
                 page = browser.new_page(viewport={"width": WIDTH, "height": 900})
-                for url, out in [(report.as_uri(), "report.png"), (listener.as_uri(), "listener_report.png"),
-                                 (f"http://127.0.0.1:{port}/explore/users/{args.user}", "explorer.png")]:
+                for url, out in [
+                    (report.as_uri(), "report.png"),
+                    (listener.as_uri(), "listener_report.png"),
+                    (f"http://127.0.0.1:{port}/explore/users/{args.user}", "explorer.png"),
+                ]:
                     page.goto(url)
                     page.screenshot(path=str(DOCS / out), full_page=True)
                     print(f"screenshots: wrote docs/{out}")

@@ -4,7 +4,8 @@ Serving a surface that an experiment's variant ordered logs an exposure (serving
 JSON only. Errors are {"error": {"code", "message"}} (serving/errors.py) with status 400 (malformed
 id or parameter), 401 (API tokens configured and none valid given: serving/auth.py), 404 (unknown
 listener, playlist or route), 405 (a method other than GET/HEAD, with `Allow`), 503 (no snapshot
-loaded, or the served one failed a read: `snapshot_unreadable`, with Retry-After); never a stack trace. OPTIONS is answered 204 with `Allow` and no body. Requests gunicorn
+loaded, or the served one failed a read: `snapshot_unreadable`, with Retry-After); never a stack
+trace. OPTIONS is answered 204 with `Allow` and no body. Requests gunicorn
 rejects before they reach the app (400, 414, 431) get the same shape from serving/worker.py.
 """
 
@@ -18,8 +19,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from serving import documents
-from serving import errors
+from serving import documents, errors
 from serving import metrics as serving_metrics
 from serving.remote import read_pulled
 from serving.store import Store
@@ -68,8 +68,14 @@ def _snapshot_unreadable(error: sqlite3.Error):
     """The snapshot failed a read (damaged, truncated, gone): 503, and the reader checks it in full
     before the next request, serving an older intact one if it fails (serving/store_reader.py).
     Logged as SQLite's error name, type and frames, like any error (tunesday/logs.py)."""
-    logs.event("snapshot_read_failed", level="warning", route=_route(), snapshot_id=_served_id(),
-               sqlite_error=getattr(error, "sqlite_errorname", "?"), exception=logs.describe(error))
+    logs.event(
+        "snapshot_read_failed",
+        level="warning",
+        route=_route(),
+        snapshot_id=_served_id(),
+        sqlite_error=getattr(error, "sqlite_errorname", "?"),
+        exception=logs.describe(error),
+    )
     current_app.extensions["snapshot_reader"].read_failed(error)
     response = _json_error(503, "snapshot_unreadable", "the serving snapshot could not be read; it is being checked")
     response.headers["Retry-After"] = "1"
@@ -106,7 +112,11 @@ def _authorize():
     metrics and the OpenAPI document stay open: they tell nothing about a listener, and probes
     carry no token)."""
     tokens = current_app.extensions["api_tokens"]
-    if request.path.startswith(("/v1/", "/explore")) and tokens.required and not tokens.allows(request.headers.get("Authorization")):
+    if (
+        request.path.startswith(("/v1/", "/explore"))
+        and tokens.required
+        and not tokens.allows(request.headers.get("Authorization"))
+    ):
         response = _json_error(401, "unauthorized", "a valid bearer token is required")
         given = "Authorization" in request.headers
         response.headers["WWW-Authenticate"] = 'Bearer realm="tunesday"' + (', error="invalid_token"' if given else "")
@@ -120,9 +130,15 @@ def _observe(response: Response):
     route, seconds = _route(), time.perf_counter() - g.get("started", time.perf_counter())
     serving_metrics.observe(route, response.status_code, seconds)
     snapshot = g.get("snapshot")
-    logs.event("request", method=request.method, route=route, status=response.status_code,
-               duration_ms=round(seconds * 1000, 3), snapshot_id=_served_id(),
-               run_date=snapshot.manifest["run_date"] if snapshot is not None else None)
+    logs.event(
+        "request",
+        method=request.method,
+        route=route,
+        status=response.status_code,
+        duration_ms=round(seconds * 1000, 3),
+        snapshot_id=_served_id(),
+        run_date=snapshot.manifest["run_date"] if snapshot is not None else None,
+    )
     return response
 
 
@@ -144,8 +160,10 @@ def current_snapshot():
 def listener_row(con, user_id: str) -> tuple:
     """(bit_count, hash_count, bits) of the listener's heard-tracks filter, all None when they
     heard nothing; 404 for an unknown listener."""
-    row = con.execute("select bloom_bit_count, bloom_hash_count, bloom_bits from listeners where user_id = ?",
-                      [_valid_id(user_id, "user_id")]).fetchone()
+    row = con.execute(
+        "select bloom_bit_count, bloom_hash_count, bloom_bits from listeners where user_id = ?",
+        [_valid_id(user_id, "user_id")],
+    ).fetchone()
     if row is None:
         raise ApiError(404, "unknown_listener", f"no listener {user_id}")
     return row
@@ -160,19 +178,24 @@ def _json_response(body: bytes) -> Response:
     return Response(body, mimetype="application/json")
 
 
-def surface_document(snapshot, con, user_id: str, surface: str,
-                     limit: int | None) -> tuple[bytes, str | None, str | None] | None:
+def surface_document(
+    snapshot, con, user_id: str, surface: str, limit: int | None
+) -> tuple[bytes, str | None, str | None] | None:
     """The listener's surface as the API answers it (JSON bytes), with the experiment and variant
     that ordered it (None, None: no experiment); None when they have no list today."""
     if surface in documents.WHOLE_SURFACES:
-        row = con.execute("select body, item_ends, experiment_id, variant from surfaces "
-                          "where user_id = ? and surface = ?", [user_id, surface]).fetchone()
+        row = con.execute(
+            "select body, item_ends, experiment_id, variant from surfaces where user_id = ? and surface = ?",
+            [user_id, surface],
+        ).fetchone()
         if row is not None:
             body, item_ends, experiment_id, variant = row
             return documents.surface_body(body, item_ends, limit), experiment_id, variant
     else:
-        row = con.execute("select track_ids, items, experiment_id, variant from surface_parts "
-                          "where user_id = ? and surface = ?", [user_id, surface]).fetchone()
+        row = con.execute(
+            "select track_ids, items, experiment_id, variant from surface_parts where user_id = ? and surface = ?",
+            [user_id, surface],
+        ).fetchone()
         if row is not None:
             track_ids, items, experiment_id, variant = row
             head = documents.surface_head(user_id, surface, snapshot.manifest["run_date"], experiment_id, variant)
@@ -187,13 +210,22 @@ def smart_shuffle_document(snapshot, con, user_id: str, playlist_id: str, seed: 
     heard_filter = _heard_filter(listener_row(con, user_id))
     if not ID_PATTERN.fullmatch(seed):
         raise ApiError(400, "invalid_parameter", "seed must be 1-128 letters, digits or _:-")
-    playlist = con.execute("select track_ids, pool_track_ids, pool_items, pool_hashes from playlists where playlist_id = ?",
-                           [_valid_id(playlist_id, "playlist_id")]).fetchone()
+    playlist = con.execute(
+        "select track_ids, pool_track_ids, pool_items, pool_hashes from playlists where playlist_id = ?",
+        [_valid_id(playlist_id, "playlist_id")],
+    ).fetchone()
     if playlist is None:
         raise ApiError(404, "unknown_playlist", f"no playlist {playlist_id}")
     return documents.smart_shuffle_body(
-        user_id, playlist_id, seed, snapshot.manifest["run_date"], playlist, heard_filter,
-        snapshot.manifest["settings"]["smart_shuffle_tracks_per_recommendation"], snapshot.tracks(con))
+        user_id,
+        playlist_id,
+        seed,
+        snapshot.manifest["run_date"],
+        playlist,
+        heard_filter,
+        snapshot.manifest["settings"]["smart_shuffle_tracks_per_recommendation"],
+        snapshot.tracks(con),
+    )
 
 
 def _surface(user_id: str, surface: str, limit: int | None) -> Response:
@@ -213,8 +245,9 @@ def _surface(user_id: str, surface: str, limit: int | None) -> Response:
 def _exposed(snapshot, user_id: str, surface: str, experiment_id: str | None, variant: str | None) -> None:
     """Log that the listener was served `variant` (serving/exposures.py: queued, never waited for)."""
     if experiment_id is not None:
-        current_app.extensions["exposure_log"].record(user_id, experiment_id, variant, surface,
-                                                      snapshot.manifest["snapshot_id"])
+        current_app.extensions["exposure_log"].record(
+            user_id, experiment_id, variant, surface, snapshot.manifest["snapshot_id"]
+        )
 
 
 def _int_param(name: str, default: int, low: int, high: int) -> int:
@@ -251,8 +284,7 @@ def heard(user_id: str, track_id: str):
     heard_filter = _heard_filter(listener_row(con, user_id))
     _valid_id(track_id, "track_id")
     probably = bool(heard_filter and heard_filter.might_contain(track_id))
-    return jsonify({"user_id": user_id, "track_id": track_id,
-                    "heard": "probably heard" if probably else "not heard"})
+    return jsonify({"user_id": user_id, "track_id": track_id, "heard": "probably heard" if probably else "not heard"})
 
 
 @bp.get("/healthz")
@@ -270,11 +302,19 @@ def readyz():
     reader = current_app.extensions["snapshot_reader"]
     snapshot = reader.get(fresh=True)
     if snapshot is None:
-        return jsonify(status="not ready", error={"code": "no_snapshot", "message": reader.last_error or "no snapshot"}), 503
+        return jsonify(
+            status="not ready", error={"code": "no_snapshot", "message": reader.last_error or "no snapshot"}
+        ), 503
     g.snapshot = snapshot
-    age = (dt.datetime.now(dt.timezone.utc) - _built_at(snapshot)).total_seconds()
-    return jsonify(status="ready", snapshot_id=snapshot.manifest["snapshot_id"], run_date=snapshot.manifest["run_date"],
-                   built_at=snapshot.manifest["built_at"], age_seconds=round(age, 1), last_swap_error=reader.last_error)
+    age = (dt.datetime.now(dt.UTC) - _built_at(snapshot)).total_seconds()
+    return jsonify(
+        status="ready",
+        snapshot_id=snapshot.manifest["snapshot_id"],
+        run_date=snapshot.manifest["run_date"],
+        built_at=snapshot.manifest["built_at"],
+        age_seconds=round(age, 1),
+        last_swap_error=reader.last_error,
+    )
 
 
 @bp.get("/metrics")

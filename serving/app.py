@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, Response
+from flask.json.provider import DefaultJSONProvider
 
 from serving.auth import Tokens
 from serving.exposures import ExposureLog
@@ -46,7 +47,8 @@ def create_app(config: dict | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.config.update(config or {})
-    app.json.sort_keys = False
+    if isinstance(app.json, DefaultJSONProvider):
+        app.json.sort_keys = False
     # '//' in a path is a 404 like any unknown path, not a redirect with an HTML body.
     app.url_map.merge_slashes = False
     app.extensions["snapshot_reader"] = SnapshotReader(Store(Path(app.config["SERVING_STORE"])))

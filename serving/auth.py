@@ -87,6 +87,8 @@ class Tokens:
         return self._from_file
 
     def _reload(self) -> None:
+        assert self._file is not None  # called only with a tokens file configured
+        seen: tuple[object, ...]
         try:
             stat = os.stat(self._file)
             seen = (stat.st_mtime_ns, stat.st_size, stat.st_ino)

@@ -29,12 +29,12 @@ from pathlib import Path
 from serving import remote as remotes
 from serving.snapshot import export, rollback
 from serving.store import Store, StoreError, warn_on_stderr
-from serving.warehouse import BigQueryWarehouse, DuckDBWarehouse, ExportError
+from serving.warehouse import BigQueryWarehouse, DuckDBWarehouse, ExportError, Warehouse
 from tunesday import logs, settings
 
 
 def store_from_env() -> Store:
-    return Store(Path(settings.value(settings.SERVING_STORE)))
+    return Store(Path(settings.required(settings.SERVING_STORE)))
 
 
 def _current_id(store: Store) -> str | None:
@@ -46,11 +46,12 @@ def _current_id(store: Store) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tunesday-serving", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="tunesday-serving", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     export_parser = commands.add_parser("export", help="export and publish a snapshot")
-    export_parser.add_argument("--run-date", default=dt.datetime.now(dt.timezone.utc).date().isoformat())
+    export_parser.add_argument("--run-date", default=dt.datetime.now(dt.UTC).date().isoformat())
     export_parser.add_argument("--source", choices=["duckdb", "bigquery"], default="duckdb")
     export_parser.add_argument("--keep", type=int, default=3, help="snapshots kept on disk (default 3)")
     commands.add_parser("snapshots", help="list the snapshots on disk")
@@ -67,12 +68,15 @@ def main(argv: list[str] | None = None) -> int:
         remote = remotes.configured()
         if args.command == "export":
             dt.date.fromisoformat(args.run_date)
+            warehouse: Warehouse
             if args.source == "duckdb":
-                warehouse = DuckDBWarehouse(settings.value(settings.DUCKDB_PATH))
+                warehouse = DuckDBWarehouse(settings.required(settings.DUCKDB_PATH))
             else:
-                warehouse = BigQueryWarehouse(settings.required(settings.BQ_PROJECT),
-                                              settings.value(settings.BQ_DATASET),
-                                              settings.given(settings.BQ_EMULATOR_ENDPOINT))
+                warehouse = BigQueryWarehouse(
+                    settings.required(settings.BQ_PROJECT),
+                    settings.required(settings.BQ_DATASET),
+                    settings.given(settings.BQ_EMULATOR_ENDPOINT),
+                )
             try:
                 export(warehouse, store, args.run_date, keep=args.keep, remote=remote)
             finally:
@@ -81,13 +85,22 @@ def main(argv: list[str] | None = None) -> int:
             current = _current_id(store)
             for manifest in store.published():
                 marker = "*" if manifest["snapshot_id"] == current else " "
-                print(f"{marker} {manifest['snapshot_id']}  run_date {manifest['run_date']}  "
-                      f"{json.dumps(manifest['row_counts'])}")
+                print(
+                    f"{marker} {manifest['snapshot_id']}  run_date {manifest['run_date']}  "
+                    f"{json.dumps(manifest['row_counts'])}"
+                )
         else:
             manifest = rollback(store, args.snapshot_id, remote=remote)
             print(f"published {manifest['snapshot_id']} (run_date {manifest['run_date']})")
-    except (ExportError, StoreError, OSError, ValueError, KeyError, settings.SettingMissing,
-            logs.LogLevelError) as error:
+    except (
+        ExportError,
+        StoreError,
+        OSError,
+        ValueError,
+        KeyError,
+        settings.SettingMissing,
+        logs.LogLevelError,
+    ) as error:
         print(f"tunesday-serving {args.command}: {error}", file=sys.stderr)
         return 1
     return 0
@@ -102,8 +115,8 @@ def _pull(store: Store, every: float | None, keep: int) -> int:
             raise ValueError("--every must be a number of seconds above 0")
         remotes.pull_every(remote, store, every, keep)
     pulled, failed = remotes.pull_once(remote, store, keep)
-    if failed:
-        raise StoreError(failed)
+    if failed or pulled is None:
+        raise StoreError(failed or "the pull gave no result")
     if pulled.snapshot_id is None:
         print(f"nothing published on {remote.url} yet")
     elif pulled.downloaded:

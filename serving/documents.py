@@ -141,14 +141,20 @@ class Tracks(Protocol):
     def fields(self, track_ids: list[str]) -> list[bytes]: ...
 
 
-def surface_head(user_id: str, surface: str, run_date: str, experiment_id: str | None,
-                 variant: str | None) -> bytes:
+def surface_head(user_id: str, surface: str, run_date: str, experiment_id: str | None, variant: str | None) -> bytes:
     """A surface's envelope up to its first item: the listener, the surface, the run date and the
     experiment whose variant ordered it ({"id", "variant"}, null when none did)."""
-    experiment = b"null" if experiment_id is None else json.dumps(
-        {"id": experiment_id, "variant": variant}, separators=(",", ":")).encode()
+    experiment = (
+        b"null"
+        if experiment_id is None
+        else json.dumps({"id": experiment_id, "variant": variant}, separators=(",", ":")).encode()
+    )
     return b'{"user_id":"%s","surface":"%s","run_date":"%s","experiment":%s,"items":[' % (
-        user_id.encode(), surface.encode(), run_date.encode(), experiment)
+        user_id.encode(),
+        surface.encode(),
+        run_date.encode(),
+        experiment,
+    )
 
 
 def surface_document(head: bytes, track_ids: str, items: bytes, fields: dict[str, bytes]) -> tuple[bytes, bytes]:
@@ -182,7 +188,7 @@ def surface_body(body: bytes, item_ends: bytes, limit: int | None) -> bytes:
         ends.byteswap()
     if limit is None or limit >= len(ends) - 1:
         return body
-    return body[:ends[limit]] + b"]}"
+    return body[: ends[limit]] + b"]}"
 
 
 def _items(head: bytes, starts: list[bytes], fields: list[bytes]) -> bytes:
@@ -194,8 +200,16 @@ def _items(head: bytes, starts: list[bytes], fields: list[bytes]) -> bytes:
     return b"".join(pieces)
 
 
-def smart_shuffle_body(user_id: str, playlist_id: str, seed: str, run_date: str, playlist: tuple,
-                       heard: BloomFilter | None, every: int, tracks: Tracks) -> bytes:
+def smart_shuffle_body(
+    user_id: str,
+    playlist_id: str,
+    seed: str,
+    run_date: str,
+    playlist: tuple,
+    heard: BloomFilter | None,
+    every: int,
+    tracks: Tracks,
+) -> bytes:
     """The playlist shuffled (deterministic for seed and playlist), one recommendation after every
     `every` tracks, the pool's tracks the listener has probably heard left out."""
     track_ids, pool_track_ids, pool_items, packed_hashes = playlist
@@ -213,15 +227,19 @@ def smart_shuffle_body(user_id: str, playlist_id: str, seed: str, run_date: str,
     woven: list[str] = []
     starts: list[bytes] = []
     for group_number, first in enumerate(range(0, len(order), every)):
-        group = order[first:first + every]
-        starts += _PLAIN_STARTS[len(woven) + 1:len(woven) + 1 + len(group)]
+        group = order[first : first + every]
+        starts += _PLAIN_STARTS[len(woven) + 1 : len(woven) + 1 + len(group)]
         woven += group
         if len(group) == every and group_number < len(fresh):
             recommendation = fresh[group_number]
             woven.append(pool[recommendation])
             starts.append(b',{"position":%d,%s' % (len(woven), middles[recommendation]))
     head = b'{"user_id":"%s","playlist_id":"%s","seed":"%s","run_date":"%s","items":[' % (
-        user_id.encode(), playlist_id.encode(), seed.encode(), run_date.encode())
+        user_id.encode(),
+        playlist_id.encode(),
+        seed.encode(),
+        run_date.encode(),
+    )
     return _items(head, starts, tracks.fields(woven))
 
 

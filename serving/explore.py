@@ -36,7 +36,7 @@ PLAYLISTS_SHOWN = 50
 ARTIST_LOOKUPS = 20
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                               "base-uri 'none'; frame-ancestors 'none'",
+    "base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
@@ -75,10 +75,13 @@ def _listener_page(user_id: str, playlist_id: str | None) -> Response:
         run_date = snapshot.manifest["run_date"]
         weekly = _surface(snapshot, con, user_id, "discover_weekly", None)
         for_you = _surface(snapshot, con, user_id, "for_you", FOR_YOU_SHOWN)
-        rows = con.execute("select playlist_id, playlist_name, track_ids, pool_track_ids != '' from playlists "
-                           "where owner_user_id = ? order by playlist_id limit ?", [user_id, PLAYLISTS_SHOWN]).fetchall()
+        rows = con.execute(
+            "select playlist_id, playlist_name, track_ids, pool_track_ids != '' from playlists "
+            "where owner_user_id = ? order by playlist_id limit ?",
+            [user_id, PLAYLISTS_SHOWN],
+        ).fetchall()
         playlists = [(pid, name, track_ids.count("\n") + 1 if track_ids else 0) for pid, name, track_ids, _ in rows]
-        if playlist_id is None and rows:   # the first with recommendations to weave in, if any has
+        if playlist_id is None and rows:  # the first with recommendations to weave in, if any has
             playlist_id = next((row[0] for row in rows if row[3]), rows[0][0])
         shuffle = None
         if playlist_id is not None:
@@ -90,8 +93,16 @@ def _listener_page(user_id: str, playlist_id: str | None) -> Response:
                 item["why"] = all_in_words(",".join(item.get("reasons", [])), artists, tracks)
     except ApiError as error:
         return _page(error.status, error=error.message, user_id=user_id)
-    return _page(user_id=user_id, run_date=run_date, snapshot_id=snapshot.manifest["snapshot_id"], weekly=weekly,
-                 for_you=for_you, playlists=playlists, shuffle=shuffle, quote=quote)
+    return _page(
+        user_id=user_id,
+        run_date=run_date,
+        snapshot_id=snapshot.manifest["snapshot_id"],
+        weekly=weekly,
+        for_you=for_you,
+        playlists=playlists,
+        shuffle=shuffle,
+        quote=quote,
+    )
 
 
 def _surface(snapshot, con, user_id: str, surface: str, limit: int | None) -> dict | None:
@@ -107,13 +118,19 @@ def _names(con, documents: list[dict | None]) -> tuple[dict[str, str], dict[str,
     tracks = {item["track_id"]: item["track_name"] for item in items if item.get("track_name")}
     wanted = {reason.partition(":")[2] for item in items for reason in item.get("reasons", []) if ":" in reason}
     missing_tracks = sorted(wanted - set(tracks) - set(artists))
-    for track_id, fields in con.execute(
+    for track_id, fields in (
+        con.execute(
             f"select track_id, fields from tracks where track_id in ({','.join('?' * len(missing_tracks))})",
-            missing_tracks).fetchall() if missing_tracks else []:
+            missing_tracks,
+        ).fetchall()
+        if missing_tracks
+        else []
+    ):
         tracks[track_id] = json.loads(b"{" + fields)["track_name"]
     for artist_id in sorted(wanted - set(tracks) - set(artists))[:ARTIST_LOOKUPS]:
-        row = con.execute("select fields from tracks where instr(fields, ?) > 0 limit 1",
-                          [f'"artist_id":"{artist_id}"'.encode()]).fetchone()
+        row = con.execute(
+            "select fields from tracks where instr(fields, ?) > 0 limit 1", [f'"artist_id":"{artist_id}"'.encode()]
+        ).fetchone()
         if row is not None:
             artists[artist_id] = json.loads(b"{" + row[0])["artist_name"]
     return artists, tracks

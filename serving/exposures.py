@@ -17,7 +17,8 @@ Files, one per process and UTC hour, in TUNESDAY_EXPOSURE_LOG (default target/ex
 The writer closes a file (fsync, rename) at its first flush in a later hour, and at exit. A
 process killed with SIGKILL leaves its `.open` file behind: the loader ships one once it has not
 been written to for tunesday.experiments.ABANDONED_SECONDS (a live writer would have closed it),
-its torn last line, if any, set aside as malformed. The file names are tunesday.experiments'. Lines are records of the raw contract's `exposures` table (tunesday.contract);
+its torn last line, if any, set aside as malformed. The file names are tunesday.experiments'.
+Lines are records of the raw contract's `exposures` table (tunesday.contract);
 `tunesday-load exposures DIR` ships them (tunesday/load/exposures.py), and the exposure id makes a
 line shipped twice one exposure (staging drops the duplicate).
 
@@ -36,7 +37,8 @@ import socket
 import threading
 from pathlib import Path
 
-from serving.metrics import EXPOSURES_DROPPED as DROPPED, EXPOSURES_WRITTEN as WRITTEN
+from serving.metrics import EXPOSURES_DROPPED as DROPPED
+from serving.metrics import EXPOSURES_WRITTEN as WRITTEN
 from tunesday import logs
 from tunesday.experiments import CLOSED_SUFFIX, EXPOSURE_FILE_PREFIX, OPEN_SUFFIX
 from tunesday.files import sync_directory
@@ -46,7 +48,7 @@ MAX_PENDING = 100_000
 
 
 def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class ExposureLog:
@@ -56,11 +58,11 @@ class ExposureLog:
         self.directory = Path(directory)
         self._pending: collections.deque = collections.deque()
         self._pid: int | None = None
-        self._lock = threading.Lock()          # starting the writer, and flushing
+        self._lock = threading.Lock()  # starting the writer, and flushing
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._sequence = 0
-        self._file: tuple[str, int, Path] | None = None   # (hour, fd, path of the .open file)
+        self._file: tuple[str, int, Path] | None = None  # (hour, fd, path of the .open file)
 
     def record(self, user_id: str, experiment_id: str, variant: str, surface: str, snapshot_id: str) -> None:
         """Queue one exposure (never blocks: a full queue drops it and counts it)."""
@@ -103,31 +105,47 @@ class ExposureLog:
             while self._pending:
                 exposed_at, user_id, experiment_id, variant, surface, snapshot_id = self._pending.popleft()
                 self._sequence += 1
-                lines.append(json.dumps({
-                    "exposure_id": f"{self._id_prefix}-{self._sequence}", "user_id": user_id,
-                    "experiment_id": experiment_id, "variant": variant, "surface": surface,
-                    "exposed_at": exposed_at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
-                    "snapshot_id": snapshot_id}, separators=(",", ":")))
+                lines.append(
+                    json.dumps(
+                        {
+                            "exposure_id": f"{self._id_prefix}-{self._sequence}",
+                            "user_id": user_id,
+                            "experiment_id": experiment_id,
+                            "variant": variant,
+                            "surface": surface,
+                            "exposed_at": exposed_at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+                            "snapshot_id": snapshot_id,
+                        },
+                        separators=(",", ":"),
+                    )
+                )
             if not lines:
                 return
             data = ("\n".join(lines) + "\n").encode()
             try:
                 if self._file is None:
                     self._open_file(hour)
-                written = os.write(self._file[1], data)
+                assert self._file is not None
+                fd = self._file[1]
+                written = os.write(fd, data)
                 if written != len(data):
                     # A full disk: end the line cut short (the loader sets it aside), so that the
                     # next write starts a whole line. The batch counts as dropped, though its
                     # first lines may be whole.
                     try:
-                        os.write(self._file[1], b"\n")
+                        os.write(fd, b"\n")
                     except OSError:
                         pass
                     raise OSError(f"wrote {written} of {len(data)} bytes")
             except OSError as error:
                 DROPPED.inc(len(lines))
-                logs.event("exposure_log_write_failed", level="warning", exposures=len(lines),
-                           directory=str(self.directory), error=str(error))
+                logs.event(
+                    "exposure_log_write_failed",
+                    level="warning",
+                    exposures=len(lines),
+                    directory=str(self.directory),
+                    error=str(error),
+                )
                 return
             WRITTEN.inc(len(lines))
 
@@ -161,4 +179,3 @@ class ExposureLog:
             sync_directory(path.parent)
         except OSError as error:
             logs.event("exposure_log_close_failed", level="warning", path=str(path), error=str(error))
-

@@ -37,15 +37,16 @@ def contracts(models_dir: Path = PROJECT_DIR / "models") -> dict[str, dict[str, 
         for model in (yaml.safe_load(path.read_text()) or {}).get("models", []):
             enforced = ((model.get("config") or {}).get("contract") or {}).get("enforced")
             if model["name"].startswith("serving_") and enforced:
-                tables[model["name"]] = {column["name"]: _duckdb_type(column["data_type"])
-                                         for column in model["columns"]}
+                tables[model["name"]] = {
+                    column["name"]: _duckdb_type(column["data_type"]) for column in model["columns"]
+                }
     return dict(sorted(tables.items()))
 
 
 def _duckdb_type(data_type: str) -> str:
     rendered = jinja2.Template(data_type).render(target={"type": "duckdb"})
     with duckdb.connect() as con:
-        return con.execute(f"select typeof(cast(null as {rendered}))").fetchone()[0]
+        return str(con.execute(f"select typeof(cast(null as {rendered}))").fetchall()[0][0])
 
 
 def render(tables: dict[str, dict[str, str]]) -> str:
@@ -65,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     text = render(contracts())
     if args.check:
         if CONTRACT_MODULE.read_text() != text:
-            print(f"{CONTRACT_MODULE} differs from the dbt contracts: run python -m serving.generate_contract",
-                  file=sys.stderr)
+            print(
+                f"{CONTRACT_MODULE} differs from the dbt contracts: run python -m serving.generate_contract",
+                file=sys.stderr,
+            )
             return 1
         return 0
     CONTRACT_MODULE.write_text(text)

@@ -25,15 +25,23 @@ from serving.store import SNAPSHOT_ID
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 _REGISTRY = CollectorRegistry()
-REQUESTS = Counter("tunesday_http_requests", "HTTP requests by route and status.", ["route", "status"],
-                   registry=_REGISTRY)
-LATENCY = Histogram("tunesday_http_request_duration_seconds", "Request latency by route.", ["route"],
-                    buckets=BUCKETS, registry=_REGISTRY)
+REQUESTS = Counter(
+    "tunesday_http_requests", "HTTP requests by route and status.", ["route", "status"], registry=_REGISTRY
+)
+LATENCY = Histogram(
+    "tunesday_http_request_duration_seconds",
+    "Request latency by route.",
+    ["route"],
+    buckets=BUCKETS,
+    registry=_REGISTRY,
+)
 #: The exposure log (serving/exposures.py).
-EXPOSURES_WRITTEN = Counter("tunesday_exposures_written", "Exposures written to the exposure log.",
-                            registry=_REGISTRY)
-EXPOSURES_DROPPED = Counter("tunesday_exposures_dropped",
-                            "Exposures not logged: the log's queue was full, or a write failed.", registry=_REGISTRY)
+EXPOSURES_WRITTEN = Counter("tunesday_exposures_written", "Exposures written to the exposure log.", registry=_REGISTRY)
+EXPOSURES_DROPPED = Counter(
+    "tunesday_exposures_dropped",
+    "Exposures not logged: the log's queue was full, or a write failed.",
+    registry=_REGISTRY,
+)
 
 
 def observe(route: str, status: int, seconds: float) -> None:
@@ -53,13 +61,17 @@ def render(snapshot_built_at: dt.datetime | None, pulled: dict | None = None) ->
     built = age = "NaN"
     if snapshot_built_at is not None:
         built = f"{snapshot_built_at.timestamp():.3f}"
-        age = f"{(dt.datetime.now(dt.timezone.utc) - snapshot_built_at).total_seconds():.3f}"
-    return (generate_latest(registry).decode()
-            + _gauge("tunesday_snapshot_built_timestamp_seconds",
-                     "When the serving snapshot this worker serves was built (unix time; NaN: none).", built)
-            + _gauge("tunesday_snapshot_age_seconds", "Age of the serving snapshot this worker serves (NaN: none).",
-                     age)
-            + _pull_metrics(pulled))
+        age = f"{(dt.datetime.now(dt.UTC) - snapshot_built_at).total_seconds():.3f}"
+    return (
+        generate_latest(registry).decode()
+        + _gauge(
+            "tunesday_snapshot_built_timestamp_seconds",
+            "When the serving snapshot this worker serves was built (unix time; NaN: none).",
+            built,
+        )
+        + _gauge("tunesday_snapshot_age_seconds", "Age of the serving snapshot this worker serves (NaN: none).", age)
+        + _pull_metrics(pulled)
+    )
 
 
 def _pull_metrics(pulled: dict | None) -> str:
@@ -69,21 +81,42 @@ def _pull_metrics(pulled: dict | None) -> str:
         return ""
     failures = pulled.get("failures_total")
     in_a_row = pulled.get("consecutive_failures")
-    text = (_gauge("tunesday_snapshot_pull_last_attempt_timestamp_seconds",
-                   "When this host's puller last tried to pull (unix time).", _timestamp(pulled.get("last_attempt_at")))
-            + _gauge("tunesday_snapshot_pull_last_success_timestamp_seconds",
-                     "When this host's puller last succeeded (unix time; NaN: never).",
-                     _timestamp(pulled.get("last_success_at")))
-            + _metric("tunesday_snapshot_pull_failures_total", "counter", "Pulls that failed on this host.",
-                      f"{failures}" if type(failures) is int else "NaN")
-            + _gauge("tunesday_snapshot_pull_consecutive_failures", "Pulls that failed in a row, up to the last one.",
-                     f"{in_a_row}" if type(in_a_row) is int else "NaN")
-            + _gauge("tunesday_snapshot_pulled_built_timestamp_seconds",
-                     "When the snapshot this host last pulled was built (unix time; NaN: none).",
-                     _timestamp(pulled.get("built_at"))))
+    text = (
+        _gauge(
+            "tunesday_snapshot_pull_last_attempt_timestamp_seconds",
+            "When this host's puller last tried to pull (unix time).",
+            _timestamp(pulled.get("last_attempt_at")),
+        )
+        + _gauge(
+            "tunesday_snapshot_pull_last_success_timestamp_seconds",
+            "When this host's puller last succeeded (unix time; NaN: never).",
+            _timestamp(pulled.get("last_success_at")),
+        )
+        + _metric(
+            "tunesday_snapshot_pull_failures_total",
+            "counter",
+            "Pulls that failed on this host.",
+            f"{failures}" if type(failures) is int else "NaN",
+        )
+        + _gauge(
+            "tunesday_snapshot_pull_consecutive_failures",
+            "Pulls that failed in a row, up to the last one.",
+            f"{in_a_row}" if type(in_a_row) is int else "NaN",
+        )
+        + _gauge(
+            "tunesday_snapshot_pulled_built_timestamp_seconds",
+            "When the snapshot this host last pulled was built (unix time; NaN: none).",
+            _timestamp(pulled.get("built_at")),
+        )
+    )
     if isinstance(pulled.get("snapshot_id"), str) and SNAPSHOT_ID.fullmatch(pulled["snapshot_id"]):
-        text += _metric("tunesday_snapshot_pulled_info", "gauge", "The snapshot this host last pulled (its id).",
-                        "1", f'{{snapshot_id="{pulled["snapshot_id"]}"}}')
+        text += _metric(
+            "tunesday_snapshot_pulled_info",
+            "gauge",
+            "The snapshot this host last pulled (its id).",
+            "1",
+            f'{{snapshot_id="{pulled["snapshot_id"]}"}}',
+        )
     return text
 
 

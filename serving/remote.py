@@ -44,10 +44,22 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from serving.store import (CURRENT_FILE, SNAPSHOT_FILE, SNAPSHOTS_DIR, Store, StoreError, check_schema,
-                           manifest_file, outdated, parse_manifest, snapshot_file, verify, warn_on_stderr)
+from serving.store import (
+    CURRENT_FILE,
+    SNAPSHOT_FILE,
+    SNAPSHOTS_DIR,
+    Store,
+    StoreError,
+    check_schema,
+    manifest_file,
+    outdated,
+    parse_manifest,
+    snapshot_file,
+    verify,
+    warn_on_stderr,
+)
 from tunesday import logs, settings
 from tunesday.files import write_whole
 
@@ -134,8 +146,7 @@ class Remote:
 
     # Publishing (the daily job, `tunesday-serving export` and `rollback`)
 
-    def upload(self, store: Store, manifest: dict, keep: int = 3,
-               warn: Callable[[str], None] = warn_on_stderr) -> None:
+    def upload(self, store: Store, manifest: dict, keep: int = 3, warn: Callable[[str], None] = warn_on_stderr) -> None:
         """Publish the sealed snapshot of `manifest` (in `store`) to the remote: its file (unless the
         remote holds it already), its manifest, then CURRENT; then delete the remote's snapshots
         older than the newest `keep` (never CURRENT's). RemoteError when it could not: the remote's
@@ -186,8 +197,11 @@ class Remote:
             size = self.fs.size(self._path(SNAPSHOTS_DIR, snapshot_file(snapshot_id)))
         except (FileNotFoundError, ValueError):
             return False
-        return isinstance(theirs, dict) and theirs.get("checksum_sha256") == shared["checksum_sha256"] and (
-            size == shared["bytes"])
+        return (
+            isinstance(theirs, dict)
+            and theirs.get("checksum_sha256") == shared["checksum_sha256"]
+            and (size == shared["bytes"])
+        )
 
     def _prune(self, current_id: str, keep: int, warn: Callable[[str], None]) -> None:
         """The store's rule (serving.store.outdated) on the remote; a failure is a warning: CURRENT
@@ -195,8 +209,9 @@ class Remote:
         try:
             self.fs.invalidate_cache()
             names = [path.rsplit("/", 1)[-1] for path in self.fs.ls(self._path(SNAPSHOTS_DIR), detail=False)]
-            manifests = [named[1] for name in names
-                         if (named := SNAPSHOT_FILE.fullmatch(name)) and named[2] == "manifest.json"]
+            manifests = [
+                named[1] for name in names if (named := SNAPSHOT_FILE.fullmatch(name)) and named[2] == "manifest.json"
+            ]
             for name in outdated(names, sorted(manifests, reverse=True), current_id, keep):
                 self.fs.rm_file(self._path(SNAPSHOTS_DIR, name))
         except Exception as error:  # noqa: BLE001 - each backend raises its own types
@@ -238,8 +253,10 @@ class Remote:
         snapshot_id, expected = shared["snapshot_id"], shared["bytes"]
         digest, size = hashlib.sha256(), 0
         try:
-            with self._open(self._path(SNAPSHOTS_DIR, snapshot_file(snapshot_id))) as source, \
-                    partial.open("wb") as target:
+            with (
+                self._open(self._path(SNAPSHOTS_DIR, snapshot_file(snapshot_id))) as source,
+                partial.open("wb") as target,
+            ):
                 while size <= expected and (chunk := source.read(CHUNK_BYTES)):
                     size += len(chunk)
                     digest.update(chunk)  # releases the GIL, as the reads and writes do
@@ -247,8 +264,9 @@ class Remote:
                 target.flush()
                 os.fsync(target.fileno())
         except Exception as error:  # noqa: BLE001 - each backend raises its own types
-            raise RemoteError(f"snapshot {snapshot_id} could not be pulled from {self.url}: "
-                              f"{_reason(error)}") from error
+            raise RemoteError(
+                f"snapshot {snapshot_id} could not be pulled from {self.url}: {_reason(error)}"
+            ) from error
         if size != expected:
             got = f"more than {expected:,} bytes" if size > expected else f"{size:,} bytes of {expected:,}"
             raise RemoteError(f"snapshot {snapshot_id} on {self.url} is damaged: {got}")
@@ -299,27 +317,48 @@ def read_pulled(store: Store) -> dict | None:
 def pull_once(remote: Remote, store: Store, keep: int = 3) -> tuple[Pulled | None, str | None]:
     """One pull, logged (`snapshot_pulled`, or `snapshot_pull_failed` with its one-line reason) and
     recorded in the store's PULLED file: (what it did, None) or (None, why it failed)."""
-    attempted = dt.datetime.now(dt.timezone.utc).isoformat()
+    attempted = dt.datetime.now(dt.UTC).isoformat()
     before = read_pulled(store) or {}
-    record = {"remote": remote.url, "last_attempt_at": attempted, "last_success_at": before.get("last_success_at"),
-              "snapshot_id": before.get("snapshot_id"), "built_at": before.get("built_at"),
-              "failures_total": int(before.get("failures_total") or 0), "consecutive_failures": 0, "last_error": None}
+    record: dict[str, Any] = {
+        "remote": remote.url,
+        "last_attempt_at": attempted,
+        "last_success_at": before.get("last_success_at"),
+        "snapshot_id": before.get("snapshot_id"),
+        "built_at": before.get("built_at"),
+        "failures_total": int(before.get("failures_total") or 0),
+        "consecutive_failures": 0,
+        "last_error": None,
+    }
     try:
         pulled = remote.pull(store, keep)
     except (StoreError, OSError) as error:
-        record.update(failures_total=record["failures_total"] + 1, last_error=str(error),
-                      consecutive_failures=int(before.get("consecutive_failures") or 0) + 1)
-        logs.event("snapshot_pull_failed", level="warning", remote=remote.url, error=str(error),
-                   consecutive_failures=record["consecutive_failures"])
+        record.update(
+            failures_total=record["failures_total"] + 1,
+            last_error=str(error),
+            consecutive_failures=int(before.get("consecutive_failures") or 0) + 1,
+        )
+        logs.event(
+            "snapshot_pull_failed",
+            level="warning",
+            remote=remote.url,
+            error=str(error),
+            consecutive_failures=record["consecutive_failures"],
+        )
         _write_pulled(store, record)
         return None, str(error)
     record["last_success_at"] = attempted
     if pulled.manifest is not None:
         record.update(snapshot_id=pulled.snapshot_id, built_at=pulled.manifest["built_at"])
-    if pulled.downloaded:
-        logs.event("snapshot_pulled", remote=remote.url, snapshot_id=pulled.snapshot_id,
-                   run_date=pulled.manifest["run_date"], built_at=pulled.manifest["built_at"],
-                   bytes=pulled.downloaded, seconds=round(pulled.seconds, 3))
+    if pulled.downloaded and pulled.manifest is not None:
+        logs.event(
+            "snapshot_pulled",
+            remote=remote.url,
+            snapshot_id=pulled.snapshot_id,
+            run_date=pulled.manifest["run_date"],
+            built_at=pulled.manifest["built_at"],
+            bytes=pulled.downloaded,
+            seconds=round(pulled.seconds, 3),
+        )
     else:
         logs.event("snapshot_pull_up_to_date", level="debug", remote=remote.url, snapshot_id=pulled.snapshot_id)
     _write_pulled(store, record)

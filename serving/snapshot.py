@@ -24,7 +24,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +35,6 @@ from serving.remote import Remote
 from serving.store import Store, StoreError, sha256_of, verify, warn_on_stderr
 from serving.warehouse import ExportError, Warehouse
 from tunesday.bloom import SECOND_HASH_PREFIX
-
 
 # Stage: check the serving tables --------------------------------------------------------------
 
@@ -49,8 +48,9 @@ def check_serving_tables(relations, run_date: str) -> dict:
             raise ExportError(f"contract violated: {violation} ({count} rows)")
     run_dates = [row[0] for row in relations.execute(documents.sql("run_dates")).fetchall()]
     if run_dates != [run_date]:
-        raise ExportError(f"the warehouse's serving tables are for "
-                          f"{', '.join(map(str, run_dates)) or 'no day'}, not {run_date}")
+        raise ExportError(
+            f"the warehouse's serving tables are for {', '.join(map(str, run_dates)) or 'no day'}, not {run_date}"
+        )
     return _settings(relations, run_date)
 
 
@@ -63,8 +63,10 @@ def _check_columns(relations) -> None:
     for table, columns in SERVING_TABLES.items():
         if found.get(table) != list(columns.items()):
             described = ", ".join(f"{column} {data_type}" for column, data_type in found.get(table, []))
-            raise ExportError(f"contract violated: {table} has columns ({described or 'no table'}), its dbt contract "
-                              f"({', '.join(f'{column} {data_type}' for column, data_type in columns.items())})")
+            raise ExportError(
+                f"contract violated: {table} has columns ({described or 'no table'}), its dbt contract "
+                f"({', '.join(f'{column} {data_type}' for column, data_type in columns.items())})"
+            )
 
 
 def _settings(relations, run_date: str) -> dict:
@@ -154,8 +156,13 @@ def whole_surface_rows(rendering: Rendering, rows: Iterable[tuple]) -> Iterator[
     """A surface stored whole: its head and parts joined with the tracks' fields."""
     for user_id, surface, track_ids, items, experiment_id, variant in surface_part_rows(rendering, rows):
         head = documents.surface_head(user_id, surface, rendering.run_date, experiment_id, variant)
-        yield (user_id, surface, *documents.surface_document(head, track_ids, items, rendering.fields),
-               experiment_id, variant)
+        yield (
+            user_id,
+            surface,
+            *documents.surface_document(head, track_ids, items, rendering.fields),
+            experiment_id,
+            variant,
+        )
 
 
 def playlist_rows(rendering: Rendering, rows: Iterable[tuple]) -> Iterator[tuple]:
@@ -172,16 +179,49 @@ def playlist_rows(rendering: Rendering, rows: Iterable[tuple]) -> Iterator[tuple
 def stages() -> list[Stage]:
     """The stages in order: tracks before the stages that join their fields and hashes in."""
     return [
-        Stage("listeners", documents.sql("listeners"), listener_rows,
-              "insert into listeners values (?, ?, ?, ?, ?, ?, ?)", sliced_by="listeners"),
-        Stage("tracks", documents.sql("tracks"), track_rows, "insert into tracks values (?, ?)",
-              {"second_hash_prefix": SECOND_HASH_PREFIX}),
-        *[Stage(surface, documents.sql("surface"), whole_surface_rows, "insert into surfaces values (?, ?, ?, ?, ?, ?)",
-                {"surface": surface}, "listeners") for surface in documents.WHOLE_SURFACES],
-        *[Stage(surface, documents.sql("surface"), surface_part_rows, "insert into surface_parts values (?, ?, ?, ?, ?, ?)",
-                {"surface": surface}, "listeners") for surface in documents.PART_SURFACES],
-        Stage("playlists", documents.sql("playlists"), playlist_rows,
-              "insert into playlists values (?, ?, ?, ?, ?, ?, ?)", sliced_by="playlists"),
+        Stage(
+            "listeners",
+            documents.sql("listeners"),
+            listener_rows,
+            "insert into listeners values (?, ?, ?, ?, ?, ?, ?)",
+            sliced_by="listeners",
+        ),
+        Stage(
+            "tracks",
+            documents.sql("tracks"),
+            track_rows,
+            "insert into tracks values (?, ?)",
+            {"second_hash_prefix": SECOND_HASH_PREFIX},
+        ),
+        *[
+            Stage(
+                surface,
+                documents.sql("surface"),
+                whole_surface_rows,
+                "insert into surfaces values (?, ?, ?, ?, ?, ?)",
+                {"surface": surface},
+                "listeners",
+            )
+            for surface in documents.WHOLE_SURFACES
+        ],
+        *[
+            Stage(
+                surface,
+                documents.sql("surface"),
+                surface_part_rows,
+                "insert into surface_parts values (?, ?, ?, ?, ?, ?)",
+                {"surface": surface},
+                "listeners",
+            )
+            for surface in documents.PART_SURFACES
+        ],
+        Stage(
+            "playlists",
+            documents.sql("playlists"),
+            playlist_rows,
+            "insert into playlists values (?, ?, ?, ?, ?, ?, ?)",
+            sliced_by="playlists",
+        ),
     ]
 
 
@@ -220,7 +260,8 @@ def _check_items(what: str, count: int, positions_ok: bool, track_ids: str, item
     if not positions_ok:
         raise ExportError(f"contract violated: the positions of {what} are not 1..{count}")
     if (track_ids.count("\n") + 1 if track_ids else 0) != count or (
-            items is not None and (items.count(b"\n") + 1 if items else 0) != count):
+        items is not None and (items.count(b"\n") + 1 if items else 0) != count
+    ):
         raise ExportError(f"contract violated: {what} has {count} rows but not as many rendered items")
 
 
@@ -253,16 +294,22 @@ def _counted(progress: Callable[[str], None], name: str, rows: Iterable[tuple]) 
     progress(f"  {name}: {count:,} in {time.perf_counter() - started:.1f} s")
 
 
-def _write_task(con: sqlite3.Connection, task: Task, rendering: Rendering, rows: Iterable[tuple],
-                progress: Callable[[str], None]) -> None:
+def _write_task(
+    con: sqlite3.Connection, task: Task, rendering: Rendering, rows: Iterable[tuple], progress: Callable[[str], None]
+) -> None:
     try:
         con.executemany(task.stage.insert, _counted(progress, task.label, task.stage.rows(rendering, rows)))
     except sqlite3.IntegrityError as error:
         raise ExportError(f"contract violated: {task.stage.name}: {error}") from error
 
 
-def _write(con: sqlite3.Connection, relations, rendering: Rendering, progress: Callable[[str], None],
-           slice_rows: int = SLICE_ROWS) -> dict:
+def _write(
+    con: sqlite3.Connection,
+    relations,
+    rendering: Rendering,
+    progress: Callable[[str], None],
+    slice_rows: int = SLICE_ROWS,
+) -> dict:
     """Check the serving tables, then write the stages into the snapshot, slice by slice; returns
     the settings.
 
@@ -272,7 +319,7 @@ def _write(con: sqlite3.Connection, relations, rendering: Rendering, progress: C
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1) as renderer:
         planned = renderer.submit(tasks, relations, stages(), slice_rows)
-        ahead = renderer.submit(lambda: _execute(relations, planned.result()[0]))
+        ahead: Future | None = renderer.submit(lambda: _execute(relations, planned.result()[0]))
         try:
             settings = check_serving_tables(relations, rendering.run_date)  # before any error of the tasks'
             rendering.read["serving_settings"] = 1
@@ -280,6 +327,7 @@ def _write(con: sqlite3.Connection, relations, rendering: Rendering, progress: C
             plan = planned.result()
             for number, task in enumerate(plan):
                 waited = time.perf_counter()
+                assert ahead is not None  # submitted for this task by the one before
                 rows = _rows(ahead.result())
                 ahead = renderer.submit(_execute, relations, plan[number + 1]) if number + 1 < len(plan) else None
                 progress(f"  {task.label}: rendered ({time.perf_counter() - waited:.1f} s waited for DuckDB)")
@@ -296,8 +344,10 @@ def _write(con: sqlite3.Connection, relations, rendering: Rendering, progress: C
 def _lines(con: sqlite3.Connection, column: str, table: str) -> int:
     """Lines in a newline-separated column, summed over the table ('' holds none)."""
     text = f"cast({column} as text)"
-    sql = (f"select coalesce(sum(length({text}) - length(replace({text}, char(10), '')) + 1), 0) "
-           f"from {table} where length({column}) > 0")
+    sql = (
+        f"select coalesce(sum(length({text}) - length(replace({text}, char(10), '')) + 1), 0) "
+        f"from {table} where length({column}) > 0"
+    )
     return con.execute(sql).fetchone()[0]
 
 
@@ -310,7 +360,8 @@ def _snapshot_counts(con: sqlite3.Connection) -> dict[str, int]:
         "serving_users": con.execute("select count(*) from listeners").fetchone()[0],
         "serving_tracks": con.execute("select count(*) from tracks").fetchone()[0],
         "serving_recommendations": con.execute(
-            "select coalesce(sum(length(item_ends) / 4 - 1), 0) from surfaces").fetchone()[0]
+            "select coalesce(sum(length(item_ends) / 4 - 1), 0) from surfaces"
+        ).fetchone()[0]
         + _lines(con, "track_ids", "surface_parts"),
         "serving_playlist_tracks": _lines(con, "track_ids", "playlists"),
         "serving_smart_shuffle_pools": _lines(con, "pool_track_ids", "playlists"),
@@ -343,8 +394,10 @@ def validate(con: sqlite3.Connection, warehouse: Warehouse, read: dict[str, int]
     _check_documents_parse(con)
     for table in SERVING_TABLES:
         if not in_warehouse[table] == read.get(table) == in_snapshot.get(table):
-            raise ExportError(f"{table}: {in_warehouse[table]} rows in the warehouse, {read.get(table)} read, "
-                              f"{in_snapshot.get(table)} in the snapshot")
+            raise ExportError(
+                f"{table}: {in_warehouse[table]} rows in the warehouse, {read.get(table)} read, "
+                f"{in_snapshot.get(table)} in the snapshot"
+            )
     if in_warehouse["serving_users"] == 0:
         raise ExportError("the warehouse has no listeners: nothing to serve")
 
@@ -352,22 +405,35 @@ def validate(con: sqlite3.Connection, warehouse: Warehouse, read: dict[str, int]
 # The export: the stages in order --------------------------------------------------------------
 
 
-def _build(partial: Path, warehouse: Warehouse, snapshot_id: str, run_date: str,
-           progress: Callable[[str], None], slice_rows: int) -> dict:
+def _build(
+    partial: Path,
+    warehouse: Warehouse,
+    snapshot_id: str,
+    run_date: str,
+    progress: Callable[[str], None],
+    slice_rows: int,
+) -> dict:
     """Write the snapshot file, validate it and checksum it; returns its manifest."""
     with sqlite3.connect(partial) as con:
         # 64 KiB pages hold a listener's documents in one page (4 KiB pages chain them through
         # overflow pages: 25 % larger file, 3x slower to write).
-        con.executescript("pragma page_size = 65536; pragma journal_mode = off; pragma synchronous = off;"
-                          + documents.SCHEMA)
+        con.executescript(
+            "pragma page_size = 65536; pragma journal_mode = off; pragma synchronous = off;" + documents.SCHEMA
+        )
         progress(f"exporting run_date {run_date} to {snapshot_id}.sqlite")
         rendering = Rendering(run_date)
         settings = _write(con, warehouse.relations(), rendering, progress, slice_rows)
-        manifest = {"snapshot_id": snapshot_id, "run_date": run_date, "schema_version": SCHEMA_VERSION,
-                    "row_counts": rendering.read, "settings": settings,
-                    "built_at": dt.datetime.now(dt.timezone.utc).isoformat()}
-        con.executemany("insert into manifest values (?, ?)",
-                        [(key, json.dumps(value)) for key, value in manifest.items()])
+        manifest = {
+            "snapshot_id": snapshot_id,
+            "run_date": run_date,
+            "schema_version": SCHEMA_VERSION,
+            "row_counts": rendering.read,
+            "settings": settings,
+            "built_at": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        con.executemany(
+            "insert into manifest values (?, ?)", [(key, json.dumps(value)) for key, value in manifest.items()]
+        )
         con.commit()
         # The file is final: checksum it (hashlib releases the GIL) while validating it.
         with ThreadPoolExecutor(max_workers=1) as sealer:
@@ -386,9 +452,16 @@ def _build(partial: Path, warehouse: Warehouse, snapshot_id: str, run_date: str,
     return manifest
 
 
-def export(warehouse: Warehouse, store: Store, run_date: str, keep: int = 3,
-           progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
-           publish: bool = True, remote: Remote | None = None, slice_rows: int = SLICE_ROWS) -> dict:
+def export(
+    warehouse: Warehouse,
+    store: Store,
+    run_date: str,
+    keep: int = 3,
+    progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    publish: bool = True,
+    remote: Remote | None = None,
+    slice_rows: int = SLICE_ROWS,
+) -> dict:
     """Export, validate and publish a snapshot of `run_date` (to `remote` too, if given: `_publish`);
     returns its manifest.
 
@@ -407,10 +480,11 @@ def export(warehouse: Warehouse, store: Store, run_date: str, keep: int = 3,
         store.snapshots.mkdir(parents=True, exist_ok=True)
         with store.exclusive():
             store.remove_leftovers()  # of a killed export
-            snapshot_id = f"{run_date}_{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}Z"
+            snapshot_id = f"{run_date}_{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}Z"
             try:
-                manifest = _build(store.partial_path(snapshot_id), warehouse, snapshot_id, run_date, progress,
-                                  slice_rows)
+                manifest = _build(
+                    store.partial_path(snapshot_id), warehouse, snapshot_id, run_date, progress, slice_rows
+                )
                 manifest["export_seconds"] = round(time.perf_counter() - started, 3)
                 manifest = store.add(store.partial_path(snapshot_id), manifest)
                 if publish:
@@ -427,8 +501,13 @@ def export(warehouse: Warehouse, store: Store, run_date: str, keep: int = 3,
     return manifest
 
 
-def publish_exported(store: Store, snapshot_id: str, keep: int = 3,
-                     warn: Callable[[str], None] = warn_on_stderr, remote: Remote | None = None) -> dict:
+def publish_exported(
+    store: Store,
+    snapshot_id: str,
+    keep: int = 3,
+    warn: Callable[[str], None] = warn_on_stderr,
+    remote: Remote | None = None,
+) -> dict:
     """Publish a snapshot `export(publish=False)` wrote: its file checked against its seal (stat;
     in full if the stat changed), CURRENT (and the remote's) pointed at it, old snapshots pruned.
     Returns its manifest."""
@@ -457,8 +536,13 @@ def _reason(error: OSError | sqlite3.Error) -> str:
     return str(error)
 
 
-def rollback(store: Store, snapshot_id: str | None = None,
-             warn: Callable[[str], None] = warn_on_stderr, remote: Remote | None = None, keep: int = 3) -> dict:
+def rollback(
+    store: Store,
+    snapshot_id: str | None = None,
+    warn: Callable[[str], None] = warn_on_stderr,
+    remote: Remote | None = None,
+    keep: int = 3,
+) -> dict:
     """Re-publish an older snapshot: the one named, or the one before the current one (the newest
     when CURRENT is missing or malformed), to `remote` too if given (uploaded again only if the
     remote no longer has it). Its checksum is verified first, in full, and its file's stat sealed

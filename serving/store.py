@@ -116,17 +116,29 @@ def _manifest_problems(manifest: dict) -> dict[str, str | None]:
         return None if test(manifest[key]) else f"is not {wanted}"
 
     return {
-        "snapshot_id": check("snapshot_id", lambda v: isinstance(v, str) and SNAPSHOT_ID.fullmatch(v),
-                             "a snapshot id"),
+        "snapshot_id": check(
+            "snapshot_id", lambda v: isinstance(v, str) and bool(SNAPSHOT_ID.fullmatch(v)), "a snapshot id"
+        ),
         "run_date": check("run_date", lambda v: _parses(dt.date.fromisoformat, v), "a date"),
-        "built_at": check("built_at", lambda v: _parses(dt.datetime.fromisoformat, v)
-                          and dt.datetime.fromisoformat(v).tzinfo is not None, "a time with its zone"),
+        "built_at": check(
+            "built_at",
+            lambda v: (
+                isinstance(v, str)
+                and _parses(dt.datetime.fromisoformat, v)
+                and dt.datetime.fromisoformat(v).tzinfo is not None
+            ),
+            "a time with its zone",
+        ),
         "schema_version": check("schema_version", lambda v: type(v) is int, "an integer"),
-        "checksum_sha256": check("checksum_sha256", lambda v: isinstance(v, str)
-                                 and re.fullmatch(r"[0-9a-f]{64}", v), "a sha256"),
+        "checksum_sha256": check(
+            "checksum_sha256", lambda v: isinstance(v, str) and bool(re.fullmatch(r"[0-9a-f]{64}", v)), "a sha256"
+        ),
         "row_counts": check("row_counts", lambda v: isinstance(v, dict), "an object"),
-        "settings": check("settings", lambda v: isinstance(v, dict) and set(v) == _SETTINGS,
-                          f"an object of {', '.join(sorted(_SETTINGS))}"),
+        "settings": check(
+            "settings",
+            lambda v: isinstance(v, dict) and set(v) == _SETTINGS,
+            f"an object of {', '.join(sorted(_SETTINGS))}",
+        ),
     }
 
 
@@ -275,7 +287,7 @@ class Store:
 def outdated(names: Iterable[str], newest_first: list[str], current_id: str | None, keep: int) -> list[str]:
     """The snapshot files among `names` that pruning deletes: those of snapshots older than the newest
     `keep` (`newest_first`: ids) and than CURRENT's. The rule of a store and of a remote alike."""
-    oldest = min(filter(None, [*newest_first[:max(keep, 1)], current_id]), default=None)
+    oldest = min(filter(None, [*newest_first[: max(keep, 1)], current_id]), default=None)
     if oldest is None:
         return []
     return [name for name in names if (named := SNAPSHOT_FILE.fullmatch(name)) and named[1] < oldest]
@@ -284,8 +296,10 @@ def outdated(names: Iterable[str], newest_first: list[str], current_id: str | No
 def check_schema(manifest: dict) -> None:
     """StoreError unless this version reads the snapshot's schema."""
     if manifest["schema_version"] != SCHEMA_VERSION:
-        raise StoreError(f"snapshot {manifest['snapshot_id']} has schema {manifest['schema_version']}, "
-                         f"this version reads {SCHEMA_VERSION}")
+        raise StoreError(
+            f"snapshot {manifest['snapshot_id']} has schema {manifest['schema_version']}, "
+            f"this version reads {SCHEMA_VERSION}"
+        )
 
 
 def verify(store: Store, manifest: dict, *, trust_seal: bool = False) -> dict[str, int]:

@@ -105,7 +105,7 @@ class SnapshotTracks:
                 found[track_id] = value
         fetched: dict[str, bytes] = {}
         for start in range(0, len(missing), 500):
-            chunk = missing[start:start + 500]
+            chunk = missing[start : start + 500]
             sql = f"select track_id, fields from tracks where track_id in ({','.join('?' * len(chunk))})"
             fetched.update(self._con.execute(sql, chunk))
         if len(cache) + len(fetched) > TRACK_CACHE_SIZE:
@@ -120,11 +120,11 @@ class SnapshotReader:
         self._store = store
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
-        self._seen: tuple | None = None        # CURRENT's stat when it was last read
-        self._next_check = 0.0                 # when to stat CURRENT again
-        self._retry_at: float | None = None    # when to look again while CURRENT's is not served
+        self._seen: tuple | None = None  # CURRENT's stat when it was last read
+        self._next_check = 0.0  # when to stat CURRENT again
+        self._retry_at: float | None = None  # when to look again while CURRENT's is not served
         self._suspect: Snapshot | None = None  # a request failed to read it
-        self._failed: dict[tuple, str] = {}    # (path, stat) -> why that file is not served
+        self._failed: dict[tuple, str] = {}  # (path, stat) -> why that file is not served
         self._checked_in_full: set[tuple] = set()
         self._local = threading.local()
         self.last_error: str | None = None
@@ -175,8 +175,12 @@ class SnapshotReader:
     def _stale(self, snapshot: Snapshot | None, now: float) -> bool:
         """Whether to choose again: the served file changed or failed a read, CURRENT changed, or
         a retry is due."""
-        return (self._suspect is not None or (snapshot is not None and not snapshot.unchanged())
-                or self._current_stat() != self._seen or (self._retry_at is not None and now >= self._retry_at))
+        return (
+            self._suspect is not None
+            or (snapshot is not None and not snapshot.unchanged())
+            or self._current_stat() != self._seen
+            or (self._retry_at is not None and now >= self._retry_at)
+        )
 
     def _select(self) -> None:
         """Serve the first intact snapshot of `_candidates`; say why when it is not CURRENT's (in
@@ -200,9 +204,15 @@ class SnapshotReader:
             self.last_error = "; ".join(problems or ["no intact snapshot on disk"])
             self._retry_at = time.monotonic() + RETRY_SECONDS
         self._snapshot, self._seen = chosen, seen
-        if chosen is not None and (previous is None or previous.manifest["snapshot_id"] != chosen.manifest["snapshot_id"]):
-            logs.event("snapshot_loaded", snapshot_id=chosen.manifest["snapshot_id"], run_date=chosen.manifest["run_date"],
-                       built_at=chosen.manifest["built_at"])
+        if chosen is not None and (
+            previous is None or previous.manifest["snapshot_id"] != chosen.manifest["snapshot_id"]
+        ):
+            logs.event(
+                "snapshot_loaded",
+                snapshot_id=chosen.manifest["snapshot_id"],
+                run_date=chosen.manifest["run_date"],
+                built_at=chosen.manifest["built_at"],
+            )
         if self.last_error is not None and self.last_error != previous_error:
             logs.event("snapshot_not_current", level="warning", problem=self.last_error)
 
@@ -223,9 +233,10 @@ class SnapshotReader:
         else:
             ahead = [current, *[manifest for manifest in on_disk if manifest["snapshot_id"] < current["snapshot_id"]]]
             newer = [manifest for manifest in reversed(on_disk) if manifest["snapshot_id"] > current["snapshot_id"]]
-        served_id = self._snapshot.manifest["snapshot_id"] if self._snapshot is not None else None
+        served_manifest = self._snapshot.manifest if self._snapshot is not None else None
+        served_id = served_manifest["snapshot_id"] if served_manifest is not None else None
         ahead_ids = {manifest["snapshot_id"] for manifest in ahead}
-        served = [] if served_id is None or served_id in ahead_ids else [self._snapshot.manifest]
+        served = [] if served_manifest is None or served_id in ahead_ids else [served_manifest]
         newer = [manifest for manifest in newer if manifest["snapshot_id"] != served_id]
         return current, [*ahead, *served, *newer], problems
 
@@ -240,8 +251,7 @@ class SnapshotReader:
             raise StoreError(f"snapshot {manifest['snapshot_id']} is not on disk") from error
         state = (path, tuple(stat.values()))
         in_full = suspect is not None and suspect.path == path and state not in self._checked_in_full
-        if (not in_full and self._snapshot is not None and self._snapshot.path == path
-                and self._snapshot.stat == stat):
+        if not in_full and self._snapshot is not None and self._snapshot.path == path and self._snapshot.stat == stat:
             return self._snapshot
         if state in self._failed:
             raise StoreError(self._failed[state])

@@ -42,7 +42,7 @@ class DuckDBWarehouse:
 
     def count(self, table: str) -> int:
         try:
-            return self._con.execute(f"select count(*) from {table}").fetchone()[0]
+            return int(self._con.execute(f"select count(*) from {table}").fetchall()[0][0])
         except self._error as error:
             raise ExportError(f"cannot read {table}: {error}") from error
 

@@ -56,8 +56,12 @@ LINGER_BYTES = 65536
 
 #: gunicorn's reasons to reject a request, most specific first: status, code, message.
 REJECTIONS = (
-    ((http_errors.InvalidResponseHeader, http_errors.InvalidResponseHeaderName, http_errors.ConfigurationProblem),
-     500, "internal", "internal error"),
+    (
+        (http_errors.InvalidResponseHeader, http_errors.InvalidResponseHeaderName, http_errors.ConfigurationProblem),
+        500,
+        "internal",
+        "internal error",
+    ),
     (http_errors.LimitRequestLine, 414, "uri_too_long", "the request line is too long"),
     (http_errors.LimitRequestHeaders, 431, "headers_too_large", "the request headers are too many or too large"),
     (http_errors.UnsupportedTransferCoding, 501, "not_implemented", "unsupported transfer coding"),
@@ -76,8 +80,10 @@ def rejection(error: BaseException) -> tuple[int, str, str]:
 
 def error_response(status: int, code: str, message: str) -> bytes:
     content = errors.body(code, message)
-    return (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nConnection: close\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(content)}\r\n\r\n").encode() + content
+    return (
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(content)}\r\n\r\n"
+    ).encode() + content
 
 
 def _read_now(sock) -> bytes | None:
@@ -111,7 +117,9 @@ class ServingWorker(ThreadWorker):
         cfg = self.cfg
         self.lingering: deque[_Conn] = deque()
         self.line_limit = cfg.limit_request_line or 8190
-        self.head_limit = self.line_limit + 2 + cfg.limit_request_fields * ((cfg.limit_request_field_size or 8190) + 2) + 2
+        self.head_limit = (
+            self.line_limit + 2 + cfg.limit_request_fields * ((cfg.limit_request_field_size or 8190) + 2) + 2
+        )
         super().init_process()
 
     # A connection waits in the event loop (gthread's pending_conns, closed past their timeout)
@@ -163,8 +171,10 @@ class ServingWorker(ThreadWorker):
         if complete or (not data and conn.head):
             self._dispatch(conn)  # a whole head, or all the client will send: the parser judges it
         elif data:
-            line_too_long = b"\r\n" not in conn.head[:self.line_limit + 2]
-            self._reject(conn, http_errors.LimitRequestLine(0) if line_too_long else http_errors.LimitRequestHeaders(""))
+            line_too_long = b"\r\n" not in conn.head[: self.line_limit + 2]
+            self._reject(
+                conn, http_errors.LimitRequestLine(0) if line_too_long else http_errors.LimitRequestHeaders("")
+            )
         else:
             self.nr_conns -= 1
             conn.close()
@@ -212,8 +222,14 @@ class ServingWorker(ThreadWorker):
         if status >= 500:
             logs.event("request", level="error", route="unparsed", status=status, exception=logs.describe(error))
         else:
-            logs.event("request", level="warning", route="unparsed", status=status, rejected=type(error).__name__,
-                       client=(addr or ("",))[0])
+            logs.event(
+                "request",
+                level="warning",
+                route="unparsed",
+                status=status,
+                rejected=type(error).__name__,
+                client=(addr or ("",))[0],
+            )
 
     # Closing.
 

@@ -123,7 +123,7 @@ class BloomFilter:
                 raise ValueError(f"word_index {index} outside 0 .. {word_count - 1}")
             if not -(1 << 63) <= word < 1 << 63:
                 raise ValueError(f"word {word} of word_index {index} is not a signed 64-bit integer")
-            bits[index * 8:index * 8 + 8] = word.to_bytes(8, "little", signed=True)
+            bits[index * 8 : index * 8 + 8] = word.to_bytes(8, "little", signed=True)
         self.bit_count, self.hash_count, self._bits = bit_count, hash_count, bytes(bits)
 
     @classmethod
@@ -151,7 +151,7 @@ class BloomFilter:
         """The non-zero words as signed int64, as stored in the warehouse."""
         words = {}
         for index in range(len(self._bits) // 8):
-            word = int.from_bytes(self._bits[index * 8:index * 8 + 8], "little", signed=True)
+            word = int.from_bytes(self._bits[index * 8 : index * 8 + 8], "little", signed=True)
             if word:
                 words[index] = word
         return words

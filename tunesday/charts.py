@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 #: Series colours, in order (colour-blind safe: Okabe and Ito).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -54,10 +55,14 @@ class _Frame:
         ]
         for index in range(5):
             value = low + (high - low) * index / 4
-            self.parts.append(f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{self.y(value):.1f}" '
-                              f'y2="{self.y(value):.1f}" stroke="#e4e4e4"/>')
-            self.parts.append(f'<text x="{LEFT - 6}" y="{self.y(value) + 4:.1f}" text-anchor="end">'
-                              f'{html.escape(y_format(value))}</text>')
+            self.parts.append(
+                f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{self.y(value):.1f}" '
+                f'y2="{self.y(value):.1f}" stroke="#e4e4e4"/>'
+            )
+            self.parts.append(
+                f'<text x="{LEFT - 6}" y="{self.y(value) + 4:.1f}" text-anchor="end">'
+                f"{html.escape(y_format(value))}</text>"
+            )
 
     @property
     def plot_width(self) -> float:
@@ -70,7 +75,7 @@ class _Frame:
         """A key of the series under the plot, in as many rows as it takes (two fit)."""
         if len(names) < 2:
             return
-        x, y = LEFT, self.height - BOTTOM + 32
+        x, y = float(LEFT), self.height - BOTTOM + 32
         for index, name in enumerate(names):
             step = 24 + 6.2 * len(name)
             if x > LEFT and x + step > self.width - RIGHT:
@@ -90,8 +95,9 @@ def _wrapped(text: str, x: float, y: float, room: float) -> str:
     if len(text) * 6 > room and len(words) > 1:
         cut = min(range(1, len(words)), key=lambda n: abs(len(" ".join(words[:n])) - len(" ".join(words[n:]))))
         lines = [" ".join(words[:cut]), " ".join(words[cut:])]
-    spans = "".join(f'<tspan x="{x:.1f}" dy="{0 if i == 0 else 12}">{html.escape(line)}</tspan>'
-                    for i, line in enumerate(lines))
+    spans = "".join(
+        f'<tspan x="{x:.1f}" dy="{0 if i == 0 else 12}">{html.escape(line)}</tspan>' for i, line in enumerate(lines)
+    )
     return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle">{spans}</text>'
 
 
@@ -99,9 +105,14 @@ def _label(value) -> str:
     return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
-def line_chart(series: Mapping[str, Sequence[tuple[object, float | None]]], title: str,
-               y_format: Format = number, zero_based: bool = True, width: int = WIDTH,
-               height: int = HEIGHT) -> str:
+def line_chart(
+    series: Mapping[str, Sequence[tuple[Any, float | None]]],
+    title: str,
+    y_format: Format = number,
+    zero_based: bool = True,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+) -> str:
     """Lines of (x, y) points per series name; x are dates or numbers, shared by the series (a
     series lacking an x has a gap there)."""
     xs = sorted({x for points in series.values() for x, _ in points})
@@ -109,8 +120,9 @@ def line_chart(series: Mapping[str, Sequence[tuple[object, float | None]]], titl
     if not xs or not values:
         return f"<p>{html.escape(title)}: no data yet.</p>"
     frame = _Frame(title, min(values + [0.0] if zero_based else values), max(values), y_format, width, height)
-    position = {x: LEFT + frame.plot_width * (index / (len(xs) - 1) if len(xs) > 1 else 0.5)
-                for index, x in enumerate(xs)}
+    position = {
+        x: LEFT + frame.plot_width * (index / (len(xs) - 1) if len(xs) > 1 else 0.5) for index, x in enumerate(xs)
+    }
     for index, (name, points) in enumerate(series.items()):
         colour = PALETTE[index % len(PALETTE)]
         segment: list[str] = []
@@ -118,32 +130,46 @@ def line_chart(series: Mapping[str, Sequence[tuple[object, float | None]]], titl
         for x, y in [*ordered, (None, None)]:
             if y is None:
                 if len(segment) > 1:
-                    frame.parts.append(f'<polyline points="{" ".join(segment)}" fill="none" stroke="{colour}" '
-                                       'stroke-width="2"/>')
+                    frame.parts.append(
+                        f'<polyline points="{" ".join(segment)}" fill="none" stroke="{colour}" stroke-width="2"/>'
+                    )
                 segment = []
                 continue
             segment.append(f"{position[x]:.1f},{frame.y(y):.1f}")
-            frame.parts.append(f'<circle cx="{position[x]:.1f}" cy="{frame.y(y):.1f}" r="2.5" fill="{colour}">'
-                               f'<title>{html.escape(name)} {html.escape(_label(x))}: {html.escape(y_format(y))}'
-                               '</title></circle>')
+            frame.parts.append(
+                f'<circle cx="{position[x]:.1f}" cy="{frame.y(y):.1f}" r="2.5" fill="{colour}">'
+                f"<title>{html.escape(name)} {html.escape(_label(x))}: {html.escape(y_format(y))}"
+                "</title></circle>"
+            )
     shown = xs if len(xs) <= 8 else [xs[0], xs[len(xs) // 2], xs[-1]]
     for x in shown:
         anchor = "start" if x == xs[0] and len(xs) > 1 else "end" if x == xs[-1] and len(xs) > 1 else "middle"
-        frame.parts.append(f'<text x="{position[x]:.1f}" y="{height - BOTTOM + 16}" text-anchor="{anchor}">'
-                           f'{html.escape(_label(x))}</text>')
+        frame.parts.append(
+            f'<text x="{position[x]:.1f}" y="{height - BOTTOM + 16}" text-anchor="{anchor}">'
+            f"{html.escape(_label(x))}</text>"
+        )
     frame.legend(list(series))
     return frame.svg()
 
 
-def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[float | None]], title: str,
-              y_format: Format = number, stacked: bool = False, width: int = WIDTH, height: int = HEIGHT) -> str:
+def bar_chart(
+    categories: Sequence[str],
+    series: Mapping[str, Sequence[float | None]],
+    title: str,
+    y_format: Format = number,
+    stacked: bool = False,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+) -> str:
     """Per category, one bar per series side by side (or stacked); `series` values are in the
     order of `categories`."""
     if not categories or not series:
         return f"<p>{html.escape(title)}: no data yet.</p>"
     columns = [[value or 0.0 for value in values] for values in series.values()]
-    high = max((sum(column[i] for column in columns) if stacked else max(column[i] for column in columns))
-               for i in range(len(categories)))
+    high = max(
+        (sum(column[i] for column in columns) if stacked else max(column[i] for column in columns))
+        for i in range(len(categories))
+    )
     frame = _Frame(title, 0.0, high, y_format, width, height)
     slot = frame.plot_width / len(categories)
     bar = slot * 0.8 / (1 if stacked else len(columns))
@@ -156,7 +182,8 @@ def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[float | N
             frame.parts.append(
                 f'<rect x="{x:.1f}" y="{frame.y(top):.1f}" width="{max(bar - 1, 1):.1f}" '
                 f'height="{max(frame.y(bottom) - frame.y(top), 0):.1f}" fill="{PALETTE[s % len(PALETTE)]}">'
-                f'<title>{html.escape(name)}, {html.escape(category)}: {html.escape(y_format(value))}</title></rect>')
+                f"<title>{html.escape(name)}, {html.escape(category)}: {html.escape(y_format(value))}</title></rect>"
+            )
             base += value if stacked else 0.0
         every = max(1, round(len(categories) / 24))
         if c % every == 0:
@@ -165,14 +192,18 @@ def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[float | N
     return frame.svg()
 
 
-def band_chart(points: Sequence[tuple[dt.date, float, float, float]], title: str,
-               y_format: Format = signed_percent, width: int = WIDTH, height: int = 260) -> str:
+def band_chart(
+    points: Sequence[tuple[dt.date, float, float, float]],
+    title: str,
+    y_format: Format = signed_percent,
+    width: int = WIDTH,
+    height: int = 260,
+) -> str:
     """A line of (day, value, low, high) points, its [low, high] interval as a band, and the zero
     line: an experiment's lift over the days."""
     if not points:
         return "<p>No days with a result yet.</p>"
-    frame = _Frame(title, min(0.0, *(p[2] for p in points)), max(0.0, *(p[3] for p in points)), y_format,
-                   width, height)
+    frame = _Frame(title, min(0.0, *(p[2] for p in points)), max(0.0, *(p[3] for p in points)), y_format, width, height)
     days = [(p[0] - points[0][0]).days for p in points]
     span = max(days[-1], 1)
 
@@ -191,6 +222,8 @@ def band_chart(points: Sequence[tuple[dt.date, float, float, float]], title: str
         f'<text x="{x(days[0]):.1f}" y="{height - BOTTOM + 16}">{points[0][0].isoformat()}</text>',
     ]
     if len(points) > 1:
-        frame.parts.append(f'<text x="{x(days[-1]):.1f}" y="{height - BOTTOM + 16}" text-anchor="end">'
-                           f'{points[-1][0].isoformat()}</text>')
+        frame.parts.append(
+            f'<text x="{x(days[-1]):.1f}" y="{height - BOTTOM + 16}" text-anchor="end">'
+            f"{points[-1][0].isoformat()}</text>"
+        )
     return frame.svg()

@@ -46,24 +46,24 @@ class NodeResult:
     name: str
     resource_type: str
     materialized: str | None
-    status: str                 # success, error, pass, fail, warn, skipped
+    status: str  # success, error, pass, fail, warn, skipped
     seconds: float
     message: str | None
-    failures: int | None        # failing rows of a data test
-    rows_affected: int | None = None   # rows the statement wrote, as the adapter reported it
+    failures: int | None  # failing rows of a data test
+    rows_affected: int | None = None  # rows the statement wrote, as the adapter reported it
 
 
 @dataclass(frozen=True)
 class DbtResult:
     args: tuple[str, ...]
     success: bool
-    exit_code: int              # as the dbt command's: 0 ok, 1 a node failed, 2 dbt itself failed
-    output: str                 # dbt's console output (stdout and stderr)
+    exit_code: int  # as the dbt command's: 0 ok, 1 a node failed, 2 dbt itself failed
+    output: str  # dbt's console output (stdout and stderr)
     nodes: tuple[NodeResult, ...]
     seconds: float
     peak_rss_mib: float | None  # of the child that ran dbt; None if it died before reporting
-    error: str | None = None    # the exception dbt raised, if any
-    invocation_id: str | None = None   # dbt's id of this invocation (run_results.json, logs)
+    error: str | None = None  # the exception dbt raised, if any
+    invocation_id: str | None = None  # dbt's id of this invocation (run_results.json, logs)
 
     def failed(self) -> list[NodeResult]:
         return [node for node in self.nodes if node.status in {"error", "fail"}]
@@ -73,8 +73,9 @@ class DbtResult:
         return f"dbt {' '.join(self.args)} exited {self.exit_code}:\n{self.output[-chars:]}"
 
 
-def duckdb_env(work: Path, raw_dir: Path, duckdb_path: Path | None = None,
-               base: Mapping[str, str] | None = None) -> dict[str, str]:
+def duckdb_env(
+    work: Path, raw_dir: Path, duckdb_path: Path | None = None, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The environment of dbt on DuckDB with its own warehouse file, target and log folders under
     `work`, so that runs side by side share no lock, manifest or log."""
     return {
@@ -95,17 +96,26 @@ def run(args: list[str], env: Mapping[str, str] | None = None, timeout: float | 
     with tempfile.TemporaryDirectory(prefix="tunesday-dbt-") as tmp:
         report = Path(tmp) / "result.json"
         started = time.perf_counter()
-        child = subprocess.run([sys.executable, "-m", "tunesday.dbt", "--parent", str(os.getpid()),
-                                "--report", str(report), *args],
-                               cwd=PROJECT_DIR, env=environ, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, timeout=timeout)
+        child = subprocess.run(
+            [sys.executable, "-m", "tunesday.dbt", "--parent", str(os.getpid()), "--report", str(report), *args],
+            cwd=PROJECT_DIR,
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+        )
         seconds = time.perf_counter() - started
         reported = json.loads(report.read_text()) if report.exists() else {}
     return DbtResult(
-        args=tuple(args), success=child.returncode == 0 and reported.get("success", False),
-        exit_code=child.returncode, output=child.stdout,
-        nodes=tuple(NodeResult(**node) for node in reported.get("nodes", [])), seconds=seconds,
-        peak_rss_mib=reported.get("peak_rss_mib"), error=reported.get("error"),
+        args=tuple(args),
+        success=child.returncode == 0 and reported.get("success", False),
+        exit_code=child.returncode,
+        output=child.stdout,
+        nodes=tuple(NodeResult(**node) for node in reported.get("nodes", [])),
+        seconds=seconds,
+        peak_rss_mib=reported.get("peak_rss_mib"),
+        error=reported.get("error"),
         invocation_id=reported.get("invocation_id"),
     )
 
@@ -120,9 +130,9 @@ def _die_with_parent(parent: int) -> None:
     try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # 1: PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        return   # not Linux: the child may outlive a killed caller
+        return  # not Linux: the child may outlive a killed caller
     if os.getppid() != parent:
         os._exit(1)
 
@@ -130,10 +140,14 @@ def _die_with_parent(parent: int) -> None:
 def _node_result(result) -> NodeResult:
     node = result.node
     return NodeResult(
-        unique_id=node.unique_id, name=node.name, resource_type=str(node.resource_type),
+        unique_id=node.unique_id,
+        name=node.name,
+        resource_type=str(node.resource_type),
         materialized=getattr(getattr(node, "config", None), "materialized", None),
-        status=str(result.status), seconds=float(result.execution_time or 0.0),
-        message=result.message, failures=getattr(result, "failures", None),
+        status=str(result.status),
+        seconds=float(result.execution_time or 0.0),
+        message=result.message,
+        failures=getattr(result, "failures", None),
         rows_affected=_rows_affected(getattr(result, "adapter_response", None)),
     )
 
@@ -154,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--parent"]:
         _die_with_parent(int(argv[1]))
         argv = argv[2:]
-    from dbt.cli.main import dbtRunner   # here: importing dbt costs a second the parent never pays
+    from dbt.cli.main import dbtRunner  # here: importing dbt costs a second the parent never pays
     from dbt_common.invocation import get_invocation_id
 
     report = None
@@ -164,13 +178,19 @@ def main(argv: list[str] | None = None) -> int:
     exit_code = 0 if outcome.success else 2 if outcome.exception else 1
     if report:
         results = getattr(outcome.result, "results", None) or []
-        report.write_text(json.dumps({
-            "success": outcome.success,
-            "error": None if outcome.exception is None else f"{type(outcome.exception).__name__}: {outcome.exception}",
-            "nodes": [asdict(_node_result(result)) for result in results if hasattr(result, "node")],
-            "peak_rss_mib": _peak_rss_mib(),
-            "invocation_id": get_invocation_id(),
-        }))
+        report.write_text(
+            json.dumps(
+                {
+                    "success": outcome.success,
+                    "error": None
+                    if outcome.exception is None
+                    else f"{type(outcome.exception).__name__}: {outcome.exception}",
+                    "nodes": [asdict(_node_result(result)) for result in results if hasattr(result, "node")],
+                    "peak_rss_mib": _peak_rss_mib(),
+                    "invocation_id": get_invocation_id(),
+                }
+            )
+        )
     return exit_code
 
 

@@ -76,71 +76,107 @@ def _number(value: float | None) -> str:
 def experiment_page(con: duckdb.DuckDBPyConnection, experiment) -> str:
     """The HTML page of one experiment (tunesday.experiments.Experiment)."""
     eid = experiment.experiment_id
-    ratios = con.execute("""
+    ratios = con.execute(
+        """
         select variant, listener_count, expected_listener_count, chi_square, degrees_of_freedom,
                has_sample_ratio_mismatch
         from fct_experiment_sample_ratios where experiment_id = ? order by variant
-    """, [eid]).fetchall()
-    results = con.execute("""
+    """,
+        [eid],
+    ).fetchall()
+    results = con.execute(
+        """
         select metric, variant, listener_count, control_mean_value, mean_value, lift, lift_ci_low, lift_ci_high,
                cuped_lift, cuped_lift_ci_low, cuped_lift_ci_high, variance, cuped_variance, is_significant, as_of_date
         from fct_experiment_results
         where experiment_id = ? and not is_control
           and as_of_date = (select max(as_of_date) from fct_experiment_results where experiment_id = ?)
-    """, [eid, eid]).fetchall()
-    series = con.execute("""
+    """,
+        [eid, eid],
+    ).fetchall()
+    series = con.execute(
+        """
         select metric, variant, as_of_date, cuped_lift, cuped_lift_ci_low, cuped_lift_ci_high
         from fct_experiment_results
         where experiment_id = ? and not is_control and cuped_lift is not null
         order by metric, variant, as_of_date
-    """, [eid]).fetchall()
+    """,
+        [eid],
+    ).fetchall()
     esc = html.escape
-    out = [f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Experiment {esc(eid)}</title>",
-           "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}"
-           "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}"
-           "td:first-child,th:first-child{text-align:left}.bad{background:#fdd;padding:1em;border:2px solid #c00}"
-           ".ok{color:#060}.sig{font-weight:bold}</style></head><body>",
-           f"<h1>Experiment <code>{esc(eid)}</code></h1>",
-           f"<p>{esc(experiment.description)}</p>",
-           f"<p>Surface <b>{esc(experiment.surface)}</b>; from {experiment.start_date.isoformat()} "
-           f"{'to ' + experiment.end_date.isoformat() if experiment.end_date else '(running)'}. Variants: "
-           + ", ".join(f"<b>{esc(v.name)}</b> ({v.weight}, ranking {esc(v.ranking)}{', control' if v.is_control else ''})"
-                       for v in experiment.variants) + "</p>"]
+    out = [
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Experiment {esc(eid)}</title>',
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}.bad{background:#fdd;padding:1em;border:2px solid #c00}"
+        ".ok{color:#060}.sig{font-weight:bold}</style></head><body>",
+        f"<h1>Experiment <code>{esc(eid)}</code></h1>",
+        f"<p>{esc(experiment.description)}</p>",
+        f"<p>Surface <b>{esc(experiment.surface)}</b>; from {experiment.start_date.isoformat()} "
+        f"{'to ' + experiment.end_date.isoformat() if experiment.end_date else '(running)'}. Variants: "
+        + ", ".join(
+            f"<b>{esc(v.name)}</b> ({v.weight}, ranking {esc(v.ranking)}{', control' if v.is_control else ''})"
+            for v in experiment.variants
+        )
+        + "</p>",
+    ]
     if not ratios:
         out.append("<p>No listener has been exposed yet: nothing to analyse.</p></body></html>")
         return "".join(out)
     statistic, df, mismatch = float(ratios[0][3]), int(ratios[0][4]), ratios[0][5]
     p_value = chi_square_p_value(statistic, df)
-    verdict = (f'<div class="bad"><b>Sample ratio mismatch</b> (χ² = {statistic:.2f}, {df} df, p = {p_value:.2g} '
-               f'&lt; 0.001): the listeners did not split as the weights say. The assignment or the exposure '
-               f'logging is broken; do not read the results below until the cause is found.</div>') if mismatch else (
-               f'<p class="ok">Sample ratio check passed: χ² = {statistic:.2f}, {df} df, p = {p_value:.3f}.</p>')
-    out.append("<h2>Who was exposed</h2>" + verdict + "<table><tr><th>variant</th><th>listeners</th><th>expected</th></tr>"
-               + "".join(f"<tr><td>{esc(v)}</td><td>{n:,}</td><td>{e:,.1f}</td></tr>" for v, n, e, *_ in ratios)
-               + "</table>")
+    verdict = (
+        (
+            f'<div class="bad"><b>Sample ratio mismatch</b> (χ² = {statistic:.2f}, {df} df, p = {p_value:.2g} '
+            f"&lt; 0.001): the listeners did not split as the weights say. The assignment or the exposure "
+            f"logging is broken; do not read the results below until the cause is found.</div>"
+        )
+        if mismatch
+        else (f'<p class="ok">Sample ratio check passed: χ² = {statistic:.2f}, {df} df, p = {p_value:.3f}.</p>')
+    )
+    out.append(
+        "<h2>Who was exposed</h2>"
+        + verdict
+        + "<table><tr><th>variant</th><th>listeners</th><th>expected</th></tr>"
+        + "".join(f"<tr><td>{esc(v)}</td><td>{n:,}</td><td>{e:,.1f}</td></tr>" for v, n, e, *_ in ratios)
+        + "</table>"
+    )
     order = [experiment.primary_metric, *experiment.secondary_metrics, *experiment.guardrail_metrics]
     order += [metric for metric in METRICS if metric not in order]
-    role = {experiment.primary_metric: "primary", **{m: "secondary" for m in experiment.secondary_metrics},
-            **{m: "guardrail" for m in experiment.guardrail_metrics}}
+    role = {
+        experiment.primary_metric: "primary",
+        **{m: "secondary" for m in experiment.secondary_metrics},
+        **{m: "guardrail" for m in experiment.guardrail_metrics},
+    }
     as_of = results[0][14].isoformat() if results else "–"
-    out.append(f"<h2>Results as of {as_of}</h2><table><tr><th>metric</th><th>variant</th><th>listeners</th>"
-               "<th>control mean</th><th>variant mean</th><th>lift [95 % CI]</th><th>CUPED lift [95 % CI]</th>"
-               "<th>variance kept by CUPED</th></tr>")
+    out.append(
+        f"<h2>Results as of {as_of}</h2><table><tr><th>metric</th><th>variant</th><th>listeners</th>"
+        "<th>control mean</th><th>variant mean</th><th>lift [95 % CI]</th><th>CUPED lift [95 % CI]</th>"
+        "<th>variance kept by CUPED</th></tr>"
+    )
     for metric in order:
         for row in sorted(r for r in results if r[0] == metric):
-            _, variant, n, control_mean, mean, lift, low, high, cuped, cuped_low, cuped_high, var, cuped_var, sig, _ = row
+            _, variant, n, control_mean, mean, lift, low, high, cuped, cuped_low, cuped_high, var, cuped_var, sig, _ = (
+                row
+            )
             kept = f"{cuped_var / var:.0%}" if var else "–"
             cls = ' class="sig"' if sig else ""
-            out.append(f"<tr><td>{esc(metric)} <small>({role.get(metric, 'other')}: {esc(METRIC_WORDS[metric])})</small></td>"
-                       f"<td>{esc(variant)}</td><td>{n:,}</td><td>{_number(control_mean)}</td><td>{_number(mean)}</td>"
-                       f"<td>{_percent(lift)} [{_percent(low)}, {_percent(high)}]</td>"
-                       f"<td{cls}>{_percent(cuped)} [{_percent(cuped_low)}, {_percent(cuped_high)}]</td><td>{kept}</td></tr>")
-    out.append("</table><p>Bold: the CUPED interval excludes 0 (α = 0.05 for that metric alone; with several "
-               "metrics and variants some will by chance). Decide on the primary metric; a guardrail that "
-               "moves the wrong way blocks a launch.</p>")
-    out.append("<h2>Lift over the days</h2><p>The CUPED lift as of each day since the first exposure "
-               "(all data up to that day), and its 95 % interval: early days are noisy, and an interval that "
-               "only just excludes 0 on one day may not on the next.</p>")
+            out.append(
+                f"<tr><td>{esc(metric)} <small>({role.get(metric, 'other')}: {esc(METRIC_WORDS[metric])})</small></td>"
+                f"<td>{esc(variant)}</td><td>{n:,}</td><td>{_number(control_mean)}</td><td>{_number(mean)}</td>"
+                f"<td>{_percent(lift)} [{_percent(low)}, {_percent(high)}]</td>"
+                f"<td{cls}>{_percent(cuped)} [{_percent(cuped_low)}, {_percent(cuped_high)}]</td><td>{kept}</td></tr>"
+            )
+    out.append(
+        "</table><p>Bold: the CUPED interval excludes 0 (α = 0.05 for that metric alone; with several "
+        "metrics and variants some will by chance). Decide on the primary metric; a guardrail that "
+        "moves the wrong way blocks a launch.</p>"
+    )
+    out.append(
+        "<h2>Lift over the days</h2><p>The CUPED lift as of each day since the first exposure "
+        "(all data up to that day), and its 95 % interval: early days are noisy, and an interval that "
+        "only just excludes 0 on one day may not on the next.</p>"
+    )
     for metric in order:
         for variant in sorted({row[1] for row in series if row[0] == metric}):
             points = [tuple(row[2:]) for row in series if row[0] == metric and row[1] == variant]
@@ -162,7 +198,9 @@ def write_reports(con: duckdb.DuckDBPyConnection, out: Path, experiments=None) -
         write_whole(path, page)
         written.append(path)
         links.append(f'<li><a href="{html.escape(path.name)}">{html.escape(experiment.experiment_id)}</a></li>')
-    index = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Experiments</title></head>"
-             f"<body><h1>Experiments</h1><ul>{''.join(links)}</ul></body></html>").encode()
+    index = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Experiments</title></head>'
+        f"<body><h1>Experiments</h1><ul>{''.join(links)}</ul></body></html>"
+    ).encode()
     write_whole(out / "index.html", index)
     return [*written, out / "index.html"]

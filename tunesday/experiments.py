@@ -25,7 +25,7 @@ from tunesday.dbt import PROJECT_DIR
 
 BUCKETS = 10_000
 SEEDS = PROJECT_DIR / "seeds" / "experiments"
-RANKINGS = ("ranker", "blend")     # what var listener_ranking accepts
+RANKINGS = ("ranker", "blend")  # what var listener_ranking accepts
 #: The metrics every experiment is analysed on (macro experiment_metrics, the same list:
 #: tests/python/test_experiment_analysis.py checks it).
 METRICS = ("recommended_streams", "streams", "listening_minutes", "new_artists_stuck", "skip_rate")
@@ -33,7 +33,7 @@ METRICS = ("recommended_streams", "streams", "listening_minutes", "new_artists_s
 
 def bucket(salt: str, user_id: str) -> int:
     """The listener's bucket, 0 to BUCKETS - 1."""
-    return int(hashlib.md5(f"{salt}:{user_id}".encode("utf-8")).hexdigest()[:8], 16) % BUCKETS
+    return int(hashlib.md5(f"{salt}:{user_id}".encode()).hexdigest()[:8], 16) % BUCKETS
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Variant:
     name: str
     weight: int
     is_control: bool
-    ranking: str          # the value of var listener_ranking this variant's lists are ranked by
+    ranking: str  # the value of var listener_ranking this variant's lists are ranked by
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,11 @@ class Experiment:
     salt: str
     surface: str
     start_date: dt.date
-    end_date: dt.date | None          # None: runs until stopped
+    end_date: dt.date | None  # None: runs until stopped
     primary_metric: str
     secondary_metrics: tuple[str, ...]
     guardrail_metrics: tuple[str, ...]
-    variants: tuple[Variant, ...]     # in name order
+    variants: tuple[Variant, ...]  # in name order
     description: str = ""
 
     def ranges(self) -> list[tuple[Variant, int, int]]:
@@ -91,7 +91,8 @@ def read_experiments(folder: Path = SEEDS) -> dict[str, Experiment]:
             if row["ranking"] not in RANKINGS:
                 raise ValueError(f"{where}: ranking must be one of {RANKINGS}, not {row['ranking']!r}")
             variants.setdefault(row["experiment_id"], []).append(
-                Variant(row["variant"], int(row["weight"]), row["is_control"] == "true", row["ranking"]))
+                Variant(row["variant"], int(row["weight"]), row["is_control"] == "true", row["ranking"])
+            )
     experiments = {}
     with open(folder / "experiments.csv", newline="") as stream:
         for line, row in enumerate(csv.DictReader(stream), 2):
@@ -111,9 +112,17 @@ def read_experiments(folder: Path = SEEDS) -> dict[str, Experiment]:
             if unknown := [metric for metric in named if metric not in METRICS]:
                 raise ValueError(f"{where}: unknown metrics {unknown} (the metrics are {', '.join(METRICS)})")
             experiments[row["experiment_id"]] = Experiment(
-                row["experiment_id"], row["salt"], row["surface"], start, end, row["primary_metric"],
-                _metrics(row["secondary_metrics"]), _metrics(row["guardrail_metrics"]), tuple(mine),
-                row["description"])
+                row["experiment_id"],
+                row["salt"],
+                row["surface"],
+                start,
+                end,
+                row["primary_metric"],
+                _metrics(row["secondary_metrics"]),
+                _metrics(row["guardrail_metrics"]),
+                tuple(mine),
+                row["description"],
+            )
     if variants:
         raise ValueError(f"experiment_variants.csv: variants of unknown experiments {sorted(variants)}")
     if len({experiment.salt for experiment in experiments.values()}) != len(experiments):
@@ -136,6 +145,9 @@ def shippable_exposure_files(directory: Path, now: float) -> list[Path]:
     """The exposure log files of `directory` that are complete: the closed ones, and the `.open`
     ones a process left behind (not written to for ABANDONED_SECONDS)."""
     closed = sorted(directory.glob(f"{EXPOSURE_FILE_PREFIX}*{CLOSED_SUFFIX}"))
-    abandoned = sorted(path for path in directory.glob(f"{EXPOSURE_FILE_PREFIX}*{OPEN_SUFFIX}")
-                       if now - path.stat().st_mtime > ABANDONED_SECONDS)
+    abandoned = sorted(
+        path
+        for path in directory.glob(f"{EXPOSURE_FILE_PREFIX}*{OPEN_SUFFIX}")
+        if now - path.stat().st_mtime > ABANDONED_SECONDS
+    )
     return closed + abandoned

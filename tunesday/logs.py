@@ -47,7 +47,7 @@ class LogLevelError(ValueError):
 
 def level_number(level: str | None = None) -> int:
     """The logging level of `level` (default: TUNESDAY_LOG_LEVEL); LogLevelError when unknown."""
-    name = (level if level is not None else settings.value(settings.LOG_LEVEL)).strip().lower()
+    name = (level if level is not None else settings.required(settings.LOG_LEVEL)).strip().lower()
     if name not in LEVELS:
         raise LogLevelError(f"{settings.LOG_LEVEL} must be one of {', '.join(LEVELS)} (got {name[:40]!r})")
     return logging.getLevelName(name.upper())
@@ -97,8 +97,9 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds")
-                    .replace("+00:00", "Z"),
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "level": record.levelname.lower(),
         }
         fields = getattr(record, _FIELDS, None)

@@ -39,7 +39,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, NamedTuple, cast
 
 from tunesday.load.ids import whole_number
 
@@ -86,15 +86,19 @@ class ReadStats:
     damaged_files: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"files": self.files, "playlists": self.playlists,
-                "skipped": dict(sorted(self.skipped.items())), "damaged_files": self.damaged_files}
+        return {
+            "files": self.files,
+            "playlists": self.playlists,
+            "skipped": dict(sorted(self.skipped.items())),
+            "damaged_files": self.damaged_files,
+        }
 
 
 def open_text(path: str | Path, mode: str = "r") -> IO[str]:
     """Open a text file, gzipped when its name ends in .gz."""
     if str(path).endswith(".gz"):
         # level 6 writes in a third of the time of gzip's default 9, a few per cent larger
-        return gzip.open(path, mode + "t", encoding="utf-8", compresslevel=6)
+        return cast(IO[str], gzip.open(path, mode + "t", encoding="utf-8", compresslevel=6))
     return open(path, mode, encoding="utf-8")
 
 
@@ -138,7 +142,7 @@ def read_playlists(paths: Iterable[str | Path], stats: ReadStats | None = None) 
             stats.damaged_files.append(f"{path}: {type(problem).__name__}: {problem}")
 
 
-def playlist_records(stream: io.TextIOBase) -> Iterator[object]:
+def playlist_records(stream: IO[str] | io.TextIOBase) -> Iterator[object]:
     """The elements of the top-level `playlists` array, decoded one at a time; ValueError where the
     file is damaged (after the elements before the damage)."""
     decoder = json.JSONDecoder()
@@ -155,7 +159,7 @@ def playlist_records(stream: io.TextIOBase) -> Iterator[object]:
         if not more():
             raise ValueError("no 'playlists' array")
     position = start.end()
-    expect_element = True   # after '[' or ','; False after an element
+    expect_element = True  # after '[' or ','; False after an element
     while True:
         while position < len(buffer) and buffer[position] in _WHITESPACE:
             position += 1
@@ -177,7 +181,7 @@ def playlist_records(stream: io.TextIOBase) -> Iterator[object]:
                 raise
             continue
         if end == len(buffer) and not at_end and not isinstance(record, (dict, list)):
-            more()   # a bare number may go on in the next chunk
+            more()  # a bare number may go on in the next chunk
             continue
         yield record
         position, expect_element = end, False
@@ -231,22 +235,35 @@ def parse_playlist(record: object) -> Playlist | str:
     problem = record_problem(record)
     if problem:
         return problem
+    assert isinstance(record, dict)  # record_problem checked it is a playlist object
     entries = record["tracks"]
     problems = [problem for entry in entries for problem in entry_problems(entry)]
     if problems:
         return problems[0]
-    tracks = [Track(entry["track_uri"], _text(entry.get("artist_name")), _text(entry.get("track_name")),
-                    _text(entry.get("artist_uri"))) for entry in entries]
+    tracks = [
+        Track(
+            entry["track_uri"],
+            _text(entry.get("artist_name")),
+            _text(entry.get("track_name")),
+            _text(entry.get("artist_uri")),
+        )
+        for entry in entries
+    ]
     positions = [entry_position(entry, index) for index, entry in enumerate(entries)]
     if positions != list(range(len(tracks))):
-        if sorted(positions) != list(range(len(tracks))):
+        known = [position for position in positions if position is not None]
+        if len(known) != len(positions) or sorted(known) != list(range(len(tracks))):
             return "bad_positions"
-        tracks = [track for _, track in sorted(zip(positions, tracks))]
-    extra = {key: value for key, value in record.items()
-             if key not in ("pid", "name", "num_tracks", "tracks")
-             and (value is None or isinstance(value, (str, int, float, bool)))}
-    return Playlist(pid=whole_number(record["pid"]), name=_text(record.get("name")), tracks=tuple(tracks),
-                    extra=extra)
+        tracks = [track for _, track in sorted(zip(known, tracks))]
+    extra = {
+        key: value
+        for key, value in record.items()
+        if key not in ("pid", "name", "num_tracks", "tracks")
+        and (value is None or isinstance(value, (str, int, float, bool)))
+    }
+    pid = whole_number(record["pid"])
+    assert pid is not None  # record_problem checked it
+    return Playlist(pid=pid, name=_text(record.get("name")), tracks=tuple(tracks), extra=extra)
 
 
 def _text(value: object) -> str:
@@ -255,17 +272,25 @@ def _text(value: object) -> str:
 
 def track_record(position: int, track: Track) -> dict:
     """A track as the MPD and the challenge set write it."""
-    record = {"pos": position, "artist_name": track.artist_name, "track_uri": track.track_uri,
-              "track_name": track.track_name}
+    record = {
+        "pos": position,
+        "artist_name": track.artist_name,
+        "track_uri": track.track_uri,
+        "track_name": track.track_name,
+    }
     if track.artist_uri:
         record["artist_uri"] = track.artist_uri
     return record
 
 
 def playlist_record(playlist: Playlist) -> dict:
-    return {"name": playlist.name, "pid": playlist.pid, "num_tracks": len(playlist.tracks),
-            **playlist.extra,
-            "tracks": [track_record(position, track) for position, track in enumerate(playlist.tracks)]}
+    return {
+        "name": playlist.name,
+        "pid": playlist.pid,
+        "num_tracks": len(playlist.tracks),
+        **playlist.extra,
+        "tracks": [track_record(position, track) for position, track in enumerate(playlist.tracks)],
+    }
 
 
 def write_slice(path: str | Path, playlists: Iterable[Playlist], info: dict) -> int:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Setting:
     name: str
-    default: str | None     # None: no default (required where used, or computed, see `what`)
+    default: str | None  # None: no default (required where used, or computed, see `what`)
     what: str
 
 
@@ -36,41 +36,81 @@ def _define(*settings: Setting) -> dict[str, Setting]:
 SETTINGS = _define(
     Setting("TUNESDAY_TARGET", "dev", "dbt target: `dev` (DuckDB), `bigquery`, or `bq_emulator` (CI)"),
     Setting("TUNESDAY_DUCKDB_PATH", "target/tunesday.duckdb", "the DuckDB warehouse file"),
-    Setting("TUNESDAY_DUCKDB_MEMORY_LIMIT", "40%", "DuckDB's memory limit (`8GB`, or a share of the RAM); "
-            "past it DuckDB spills to the temp folder"),
-    Setting("TUNESDAY_DBT_THREADS", "1", "models dbt builds at once on DuckDB (each query already uses every "
-            "core; concurrent ones share the memory limit)"),
+    Setting(
+        "TUNESDAY_DUCKDB_MEMORY_LIMIT",
+        "40%",
+        "DuckDB's memory limit (`8GB`, or a share of the RAM); past it DuckDB spills to the temp folder",
+    ),
+    Setting(
+        "TUNESDAY_DBT_THREADS",
+        "1",
+        "models dbt builds at once on DuckDB (each query already uses every "
+        "core; concurrent ones share the memory limit)",
+    ),
     Setting("TUNESDAY_DUCKDB_TEMP_DIR", None, "where DuckDB spills (default: `<warehouse file>.tmp`, beside it)"),
     Setting("TUNESDAY_RAW_DIR", "target/data/raw", "folder of raw Parquet files (DuckDB)"),
-    Setting("TUNESDAY_BQ_PROJECT", None, "BigQuery project (required for target `bigquery`, "
-            "`tunesday-load --bigquery` and `tunesday-serving export --source bigquery`)"),
+    Setting(
+        "TUNESDAY_BQ_PROJECT",
+        None,
+        "BigQuery project (required for target `bigquery`, "
+        "`tunesday-load --bigquery` and `tunesday-serving export --source bigquery`)",
+    ),
     Setting("TUNESDAY_BQ_DATASET", "tunesday", "BigQuery datasets of the models: each stage in `<this>_<stage>`"),
     Setting("TUNESDAY_BQ_RAW_DATASET", "tunesday_raw", "BigQuery dataset of the raw tables"),
     Setting("TUNESDAY_BQ_LOCATION", "EU", "BigQuery location"),
     Setting("TUNESDAY_BQ_MAX_BYTES_BILLED", "100000000000", "per-query cap on bytes billed (100 GB)"),
     Setting("TUNESDAY_BQ_EMULATOR_PROJECT", "test-project", "the emulator's project (target `bq_emulator`)"),
-    Setting("TUNESDAY_BQ_EMULATOR_ENDPOINT", "http://127.0.0.1:9050",
-            "the emulator's REST endpoint (target `bq_emulator`); when set, `tunesday-serving export "
-            "--source bigquery` reads from the emulator"),
+    Setting(
+        "TUNESDAY_BQ_EMULATOR_ENDPOINT",
+        "http://127.0.0.1:9050",
+        "the emulator's REST endpoint (target `bq_emulator`); when set, `tunesday-serving export "
+        "--source bigquery` reads from the emulator",
+    ),
     Setting("TUNESDAY_SERVING_STORE", "target/serving", "the serving snapshot store"),
-    Setting("TUNESDAY_EXPOSURE_LOG", "target/exposures", "where the serving shim logs experiment exposures "
-            "(serving/exposures.py), for `tunesday-load exposures` to ship"),
+    Setting(
+        "TUNESDAY_EXPOSURE_LOG",
+        "target/exposures",
+        "where the serving shim logs experiment exposures "
+        "(serving/exposures.py), for `tunesday-load exposures` to ship",
+    ),
     Setting("TUNESDAY_SERVING_BIND", "127.0.0.1:8080", "address gunicorn listens on"),
     Setting("TUNESDAY_SERVING_WORKERS", None, "gunicorn workers (default: one per core)"),
-    Setting("TUNESDAY_SNAPSHOT_REMOTE", None, "where a fleet of serving hosts gets its snapshots: a folder, "
-            "`file:///…`, `gs://bucket/prefix` or `s3://bucket/prefix` (fsspec); when set, publishing uploads "
-            "the snapshot there and `tunesday-serving pull` brings it to each host (default: none, a host "
-            "serves what it exports)"),
-    Setting("TUNESDAY_RUN_DATE", None, "the day a dbt run computes (YYYY-MM-DD) when `--vars` gives no "
-            "`run_date`; `tunesday daily` sets it (default: the day the run started, UTC)"),
-    Setting("TUNESDAY_JOB_METRICS_FILE", "target/tunesday_job.prom",
-            "the daily job's Prometheus metrics (node_exporter textfile): last success per stage"),
-    Setting("TUNESDAY_API_TOKENS", None, "comma-separated API tokens; when this or the tokens file is set, "
-            "every `/v1` request needs `Authorization: Bearer <token>` (default: no tokens, the API is open)"),
-    Setting("TUNESDAY_API_TOKENS_FILE", None, "a file of API tokens, one a line, re-read within a second "
-            "when it changes (rotation without a restart)"),
-    Setting("TUNESDAY_LOG_LEVEL", "info", "level of the JSON-lines logs of the serving shim and the daily job: "
-            "debug, info (the shim logs every request), warning, error or critical"),
+    Setting(
+        "TUNESDAY_SNAPSHOT_REMOTE",
+        None,
+        "where a fleet of serving hosts gets its snapshots: a folder, "
+        "`file:///…`, `gs://bucket/prefix` or `s3://bucket/prefix` (fsspec); when set, publishing uploads "
+        "the snapshot there and `tunesday-serving pull` brings it to each host (default: none, a host "
+        "serves what it exports)",
+    ),
+    Setting(
+        "TUNESDAY_RUN_DATE",
+        None,
+        "the day a dbt run computes (YYYY-MM-DD) when `--vars` gives no "
+        "`run_date`; `tunesday daily` sets it (default: the day the run started, UTC)",
+    ),
+    Setting(
+        "TUNESDAY_JOB_METRICS_FILE",
+        "target/tunesday_job.prom",
+        "the daily job's Prometheus metrics (node_exporter textfile): last success per stage",
+    ),
+    Setting(
+        "TUNESDAY_API_TOKENS",
+        None,
+        "comma-separated API tokens; when this or the tokens file is set, "
+        "every `/v1` request needs `Authorization: Bearer <token>` (default: no tokens, the API is open)",
+    ),
+    Setting(
+        "TUNESDAY_API_TOKENS_FILE",
+        None,
+        "a file of API tokens, one a line, re-read within a second when it changes (rotation without a restart)",
+    ),
+    Setting(
+        "TUNESDAY_LOG_LEVEL",
+        "info",
+        "level of the JSON-lines logs of the serving shim and the daily job: "
+        "debug, info (the shim logs every request), warning, error or critical",
+    ),
 )
 
 TARGET = "TUNESDAY_TARGET"

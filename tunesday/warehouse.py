@@ -38,8 +38,9 @@ def connect(path: str | Path, stages: tuple[str, ...] | None = None) -> duckdb.D
     try:
         con.execute(f"attach '{_quoted(str(path))}' as warehouse (read_only)")
         wanted = None if stages is None else {stage_schema(DUCKDB_TARGET_SCHEMA, stage) for stage in stages}
-        tables = con.execute("select table_schema, table_name from information_schema.tables"
-                             " where table_catalog = 'warehouse'").fetchall()
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables where table_catalog = 'warehouse'"
+        ).fetchall()
         for schema, table in tables:
             if schema == RAW_SCHEMA or not schema.startswith(f"{DUCKDB_TARGET_SCHEMA}_"):
                 continue

@@ -21,7 +21,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 SHARED_DATA = PROJECT_DIR.parent / "shared" / "data"
 
 # The test dataset is pinned in time, so results do not depend on the day the tests run.
-END_DATE = "2026-11-01"          # exclusive: the last day with plays is RUN_DATE
+END_DATE = "2026-11-01"  # exclusive: the last day with plays is RUN_DATE
 RUN_DATE = "2026-10-31"
 EARLIER_RUN_DATE = "2026-10-24"  # the BigQuery path builds this first, then RUN_DATE incrementally
 
@@ -73,7 +73,11 @@ def run_dbt(args: list[str], env: dict) -> DbtResult:
 def generate(out: Path, *args: str) -> None:
     subprocess.run(
         [sys.executable, "-m", "tunesday.generate", "--out", str(out), *args],
-        cwd=PROJECT_DIR, check=True, capture_output=True, text=True, timeout=600,
+        cwd=PROJECT_DIR,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -93,7 +97,7 @@ def hold_back_late_plays(events: Path, day: str) -> pa.Table:
     where = f"cast(played_at as date) = date '{day}' and event_id like '%7'"
     held = []
     for part in sorted(events.glob("*.parquet")):
-        plays = pq.read_table(part)
+        plays = pq.read_table(part)  # noqa: F841 (DuckDB reads it by name in the SQL below)
         taken = duckdb.sql(f"select * from plays where coalesce({where}, false)").to_arrow_table()
         kept = duckdb.sql(f"select * from plays where not coalesce({where}, false)").to_arrow_table()
         part.unlink()
@@ -106,10 +110,11 @@ def arriving_now(plays: pa.Table) -> pa.Table:
     """Plays as a loader files them when they arrive: loaded_at is now (UTC). A run takes a
     listener's plays of a day it had already loaded as new by their loaded_at, so held-back plays
     that arrive late must carry their arrival (the generator stamps every row when it writes)."""
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     index = plays.schema.get_field_index("loaded_at")
-    return plays.set_column(index, plays.schema.field(index), pa.array([now] * plays.num_rows,
-                                                                       plays.schema.field(index).type))
+    return plays.set_column(
+        index, plays.schema.field(index), pa.array([now] * plays.num_rows, plays.schema.field(index).type)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -117,8 +122,21 @@ def warehouse(tmp_path_factory) -> Warehouse:
     """300 listeners, 3 weeks, 1 % bad rows per table, built with `dbt build` (all tests)."""
     root = tmp_path_factory.mktemp("warehouse")
     data_dir = root / "data"
-    generate(data_dir, "--users", "300", "--tracks", "3000", "--days", "21", "--seed", "7",
-             "--bad-share", "0.01", "--end-date", END_DATE)
+    generate(
+        data_dir,
+        "--users",
+        "300",
+        "--tracks",
+        "3000",
+        "--days",
+        "21",
+        "--seed",
+        "7",
+        "--bad-share",
+        "0.01",
+        "--end-date",
+        END_DATE,
+    )
     env = dbt.duckdb_env(root, data_dir / "raw", root / "warehouse.duckdb")
     wh = Warehouse(data_dir=data_dir, duckdb_path=root / "warehouse.duckdb", env=env)
     build = wh.dbt("build", "--vars", f"{{run_date: '{RUN_DATE}'}}")
@@ -159,5 +177,8 @@ def pytest_xdist_node_collection_finished(node, ids):
     not (pytest-xdist#1386: with pytest 9.2 the mark is lost), the groups are silently split across
     processes and the expensive fixtures are built twice: stop at once instead."""
     if node.config.getvalue("dist") == "loadgroup" and ids and "@" not in ids[0]:
-        pytest.exit("pytest-xdist did not mark the test groups in the node ids (pytest-xdist#1386): "
-                    "install the pinned pytest (pip install -e '.[dev]')", returncode=4)
+        pytest.exit(
+            "pytest-xdist did not mark the test groups in the node ids (pytest-xdist#1386): "
+            "install the pinned pytest (pip install -e '.[dev]')",
+            returncode=4,
+        )

@@ -20,19 +20,30 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def running_gunicorn(store_root: Path, log_path: Path, workers: int, env: dict | None = None,
-                     timeout: float = 60) -> Iterator[int]:
+def running_gunicorn(
+    store_root: Path, log_path: Path, workers: int, env: dict | None = None, timeout: float = 60
+) -> Iterator[int]:
     """gunicorn with serving/gunicorn.conf.py serving the store at `store_root` on a free loopback
     port, with `env` added to its environment and its output in `log_path`; yields the port once
     /readyz answers 200, and stops the server after."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "TUNESDAY_SERVING_STORE": str(store_root), "TUNESDAY_SERVING_BIND": f"127.0.0.1:{port}",
-           "TUNESDAY_SERVING_WORKERS": str(workers), **(env or {})}
+    env = {
+        **os.environ,
+        "TUNESDAY_SERVING_STORE": str(store_root),
+        "TUNESDAY_SERVING_BIND": f"127.0.0.1:{port}",
+        "TUNESDAY_SERVING_WORKERS": str(workers),
+        **(env or {}),
+    }
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
-                                   cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + timeout
         while not _ready(port):
@@ -51,8 +62,14 @@ def running_gunicorn(store_root: Path, log_path: Path, workers: int, env: dict |
 def refused_start(store_root: Path, env: dict) -> list[str]:
     """Start the production server with `env` added, expecting it to refuse: its stderr's lines."""
     env = {**os.environ, "TUNESDAY_SERVING_STORE": str(store_root), "TUNESDAY_SERVING_BIND": "127.0.0.1:0", **env}
-    started = subprocess.run([str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
-                             cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60)
+    started = subprocess.run(
+        [str(Path(sys.executable).with_name("gunicorn")), "-c", "serving/gunicorn.conf.py"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert started.returncode != 0, started.stderr[-2000:]
     return started.stderr.strip().splitlines()
 
@@ -66,7 +83,7 @@ def _ready(port: int) -> bool:
 
 @dataclass
 class Answer:
-    status: int            # 0: no answer at all
+    status: int  # 0: no answer at all
     headers: dict[str, str]  # names lower-cased
     body: bytes
 
@@ -87,8 +104,14 @@ def exchange(port: int, raw: bytes, timeout: float = 10) -> Answer:
     return parse(bytes(received))
 
 
-def request(port: int, method: str, target: str, headers: dict[str, str] | None = None, body: bytes | None = None,
-            timeout: float = 10) -> Answer:
+def request(
+    port: int,
+    method: str,
+    target: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float = 10,
+) -> Answer:
     lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     if body is not None:

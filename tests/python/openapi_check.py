@@ -8,9 +8,8 @@ import json
 import re
 from urllib.parse import quote, urlencode
 
-from jsonschema import Draft202012Validator, FormatChecker
-
 from http_client import Answer
+from jsonschema import Draft202012Validator, FormatChecker
 
 #: The codes the app gives malformed input; gunicorn's own rejections have theirs (serving/worker.py).
 INPUT_CODES = {"invalid_id", "invalid_parameter"}
@@ -35,10 +34,15 @@ def json_schema(schema):
 class Oracle:
     def __init__(self, document: dict) -> None:
         self.document = document
-        components = {"schemas": {name: json_schema(schema) for name, schema in document["components"]["schemas"].items()}}
-        self._validators = {name: Draft202012Validator({"$ref": f"#/components/schemas/{name}", "components": components},
-                                                       format_checker=FormatChecker())
-                            for name in components["schemas"]}
+        components = {
+            "schemas": {name: json_schema(schema) for name, schema in document["components"]["schemas"].items()}
+        }
+        self._validators = {
+            name: Draft202012Validator(
+                {"$ref": f"#/components/schemas/{name}", "components": components}, format_checker=FormatChecker()
+            )
+            for name in components["schemas"]
+        }
 
     @staticmethod
     def target(route: str, values: dict[str, str], query: dict[str, str]) -> str:
@@ -46,7 +50,9 @@ class Oracle:
         return path + (f"?{urlencode(query, quote_via=quote)}" if query else "")
 
     def validate(self, schema_name: str, body) -> None:
-        errors = [f"{list(error.absolute_path)}: {error.message}" for error in self._validators[schema_name].iter_errors(body)]
+        errors = [
+            f"{list(error.absolute_path)}: {error.message}" for error in self._validators[schema_name].iter_errors(body)
+        ]
         assert not errors, f"not a {schema_name}: {errors[:5]}"
 
     def valid_input(self, operation: dict, values: dict[str, str], query: dict[str, str]) -> bool:
@@ -95,7 +101,9 @@ def _matches(schema: dict, raw: str) -> bool:
     if "enum" in schema:
         return raw in schema["enum"]
     if schema.get("type") == "integer":
-        return re.fullmatch(r"[0-9]+", raw) is not None and schema.get("minimum", 0) <= int(raw) <= schema.get("maximum", int(raw))
+        return re.fullmatch(r"[0-9]+", raw) is not None and schema.get("minimum", 0) <= int(raw) <= schema.get(
+            "maximum", int(raw)
+        )
     if "pattern" in schema:
         return re.fullmatch(schema["pattern"].removeprefix("^").removesuffix("$"), raw) is not None
     return True

@@ -34,29 +34,54 @@ from dataclasses import dataclass
 class Dialect:
     """The few spellings that differ between DuckDB and BigQuery in a fingerprint query."""
 
-    md5_hex: str        # lowercase hex MD5 of a string, `{}` the string
-    epoch_micros: str   # microseconds since the epoch of a timestamp, `{}` the timestamp
+    md5_hex: str  # lowercase hex MD5 of a string, `{}` the string
+    epoch_micros: str  # microseconds since the epoch of a timestamp, `{}` the timestamp
     integer: str
     string: str
     kinds: dict[str, str]  # the engine's type name -> the kind of value it holds
 
 
 DUCKDB = Dialect(
-    md5_hex="md5({})", epoch_micros="epoch_us({})", integer="bigint", string="varchar",
-    kinds={"VARCHAR": "text", "BIGINT": "integer", "INTEGER": "integer", "HUGEINT": "integer",
-           "DOUBLE": "float", "FLOAT": "float", "DATE": "date", "TIMESTAMP": "timestamp",
-           "TIMESTAMP WITH TIME ZONE": "timestamp", "BOOLEAN": "boolean"},
+    md5_hex="md5({})",
+    epoch_micros="epoch_us({})",
+    integer="bigint",
+    string="varchar",
+    kinds={
+        "VARCHAR": "text",
+        "BIGINT": "integer",
+        "INTEGER": "integer",
+        "HUGEINT": "integer",
+        "DOUBLE": "float",
+        "FLOAT": "float",
+        "DATE": "date",
+        "TIMESTAMP": "timestamp",
+        "TIMESTAMP WITH TIME ZONE": "timestamp",
+        "BOOLEAN": "boolean",
+    },
 )
 BIGQUERY = Dialect(
-    md5_hex="to_hex(md5({}))", epoch_micros="unix_micros({})", integer="int64", string="string",
-    kinds={"STRING": "text", "INTEGER": "integer", "INT64": "integer", "FLOAT": "float",
-           "FLOAT64": "float", "NUMERIC": "float", "BIGNUMERIC": "float", "DATE": "date",
-           "TIMESTAMP": "timestamp", "BOOLEAN": "boolean", "BOOL": "boolean"},
+    md5_hex="to_hex(md5({}))",
+    epoch_micros="unix_micros({})",
+    integer="int64",
+    string="string",
+    kinds={
+        "STRING": "text",
+        "INTEGER": "integer",
+        "INT64": "integer",
+        "FLOAT": "float",
+        "FLOAT64": "float",
+        "NUMERIC": "float",
+        "BIGNUMERIC": "float",
+        "DATE": "date",
+        "TIMESTAMP": "timestamp",
+        "BOOLEAN": "boolean",
+        "BOOL": "boolean",
+    },
 )
 FLOAT_DECIMALS = 6
 # Two values rounded to FLOAT_DECIMALS that straddle one rounding step are 1e-6 apart, give or
 # take the binary representation of the decimals; two steps (2e-6) are a difference.
-FLOAT_STEP_TOLERANCE = 1.5 * 10 ** -FLOAT_DECIMALS
+FLOAT_STEP_TOLERANCE = 1.5 * 10**-FLOAT_DECIMALS
 COLUMNS_PER_GROUP = 8
 
 
@@ -76,7 +101,7 @@ def _as_text(dialect: Dialect, column: str, kind: str) -> str:
     if kind == "text":
         return column
     if kind == "float":
-        return f"cast(cast(round({column} * {10 ** FLOAT_DECIMALS}) as {dialect.integer}) as {dialect.string})"
+        return f"cast(cast(round({column} * {10**FLOAT_DECIMALS}) as {dialect.integer}) as {dialect.string})"
     if kind == "timestamp":
         return f"cast({dialect.epoch_micros.format(column)} as {dialect.string})"
     return f"cast({column} as {dialect.string})"  # integer, boolean (true/false), date (YYYY-MM-DD)
@@ -102,14 +127,17 @@ def fingerprint_sql(dialect: Dialect, relation: str, columns: Sequence[tuple[str
         if kind == "text":
             text = f"cast(char_length({name}) as {dialect.string}) || ':' || {name}"
         fields.append(f"coalesce({text}, 'n')")
-    groups = [dialect.md5_hex.format("concat(" + ", '|', ".join(fields[start:start + COLUMNS_PER_GROUP]) + ")")
-              for start in range(0, len(fields), COLUMNS_PER_GROUP)]
+    groups = [
+        dialect.md5_hex.format("concat(" + ", '|', ".join(fields[start : start + COLUMNS_PER_GROUP]) + ")")
+        for start in range(0, len(fields), COLUMNS_PER_GROUP)
+    ]
     row_hash = groups[0] if len(groups) == 1 else dialect.md5_hex.format("concat(" + ", ".join(groups) + ")")
-    slices = ", ".join(f"cast('0x' || substr(row_hash, {1 + 8 * i}, 8) as {dialect.integer}) as s{i}"
-                       for i in range(4))
-    return (f"select count(*), sum(s0), sum(s1), sum(s2), sum(s3) from ("
-            f"select {slices} from (select {row_hash} as row_hash from {relation} {where}) as hashed"
-            f") as sliced")
+    slices = ", ".join(f"cast('0x' || substr(row_hash, {1 + 8 * i}, 8) as {dialect.integer}) as s{i}" for i in range(4))
+    return (
+        f"select count(*), sum(s0), sum(s1), sum(s2), sum(s3) from ("
+        f"select {slices} from (select {row_hash} as row_hash from {relation} {where}) as hashed"
+        f") as sliced"
+    )
 
 
 def normalise(value):
@@ -119,7 +147,7 @@ def normalise(value):
         return round(float(value), FLOAT_DECIMALS)
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return value.isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
@@ -151,11 +179,16 @@ def difference(table: str, columns: Sequence[str], duck: Side, bigquery: Side) -
         warnings.warn(f"{table}: fingerprints differ but rows are equal; see parity.py", stacklevel=2)
         return None
     if _pair_within_a_step(only_duck, only_bq):
-        warnings.warn(f"{table}: {len(only_duck)} rows differ by one step of the {FLOAT_DECIMALS}th decimal "
-                      f"in a float, e.g. {only_duck[0]} and {only_bq[0]}; see parity.py", stacklevel=2)
+        warnings.warn(
+            f"{table}: {len(only_duck)} rows differ by one step of the {FLOAT_DECIMALS}th decimal "
+            f"in a float, e.g. {only_duck[0]} and {only_bq[0]}; see parity.py",
+            stacklevel=2,
+        )
         return None
-    return (f"{table} ({len(duck_rows)} rows on DuckDB, {len(bq_rows)} on BigQuery), columns {list(columns)}:\n"
-            f"  only on DuckDB:   {only_duck[:3]}\n  only on BigQuery: {only_bq[:3]}")
+    return (
+        f"{table} ({len(duck_rows)} rows on DuckDB, {len(bq_rows)} on BigQuery), columns {list(columns)}:\n"
+        f"  only on DuckDB:   {only_duck[:3]}\n  only on BigQuery: {only_bq[:3]}"
+    )
 
 
 def _pair_within_a_step(duck_rows: list[tuple], bq_rows: list[tuple]) -> bool:
@@ -163,6 +196,7 @@ def _pair_within_a_step(duck_rows: list[tuple], bq_rows: list[tuple]) -> bool:
     floats and its floats at most FLOAT_STEP_TOLERANCE apart. Rows are grouped on their other
     fields (a float's place kept, so a null is not taken for a float elsewhere in the row) and
     paired in order of their floats within a group."""
+
     def groups(rows: list[tuple]) -> dict[tuple, list[tuple]]:
         grouped: dict[tuple, list[tuple]] = {}
         for row in rows:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import PROJECT_DIR
 from test_loaders import emulator, rows, run, snapshot  # noqa: F401 (emulator: a fixture)
+
 from tunesday.load import ids
 from tunesday.load.cli import load, main
 from tunesday.load.history import OVERLAP
@@ -29,7 +29,16 @@ LANTERNS, COMETS, ELEVATOR = "4AhVelvetLanternsTide0", "4AhVelvetPaperComets00",
 STATIC_SINGLE, STATIC_ALBUM, SIGNAL = "4AhOrchardStaticSingle", "4AhOrchardStaticAlbum0", "4AhCopperSignalFires00"
 STATIC_BY_NAME = ids.name_track_id(("the quiet orchard", "morning static"))
 SIGNAL_BY_NAME = ids.name_track_id(("copper wolves", "signal fires"))
-EMPTY_COLUMNS = ("context_type", "context_id", "reason_start", "reason_end", "shuffle", "skipped", "platform", "country")
+EMPTY_COLUMNS = (
+    "context_type",
+    "context_id",
+    "reason_start",
+    "reason_end",
+    "shuffle",
+    "skipped",
+    "platform",
+    "country",
+)
 
 
 def lay_out(root: Path, files: dict[str, str]) -> Path:
@@ -57,19 +66,28 @@ def events_of(raw: Path, user_id: str) -> list[dict]:
 
 # --- Reading the account-data files ---------------------------------------------------------
 
+
 def test_account_history_loads_music_and_sets_aside_the_rest(catalog_raw, tmp_path):
-    listener = lay_out(tmp_path / "export" / LISTENER, {"StreamingHistory_music_0.json": "music_plays.json",
-                                                       "StreamingHistory_podcast_0.json": "podcast_plays.json"})
+    listener = lay_out(
+        tmp_path / "export" / LISTENER,
+        {"StreamingHistory_music_0.json": "music_plays.json", "StreamingHistory_podcast_0.json": "podcast_plays.json"},
+    )
     report, lines = run("spotify-account-history", listener, raw_dir=catalog_raw)
     music, podcasts = report.files
     assert music.status == podcasts.status == "loaded" and music.records == 12
     # Rejected as bad: the string, the artist given as an object, the object that is no play.
     assert music.set_aside == {"not_an_object": 1, "unparseable_record": 2} and music.rejected == 3
     assert music.usable == 9 and music.written["listening_events"] == 9
-    assert music.notes == {"track_matched": 6, "track_ambiguous_in_catalog": 1, "track_not_in_catalog": 1,
-                           "missing_track_name": 1, "unparseable_end_time": 1, "unparseable_ms_played": 1,
-                           "zero_ms_played": 1}
-    assert "track_matched 6" in lines[0]                  # the match rate is in the file's line
+    assert music.notes == {
+        "track_matched": 6,
+        "track_ambiguous_in_catalog": 1,
+        "track_not_in_catalog": 1,
+        "missing_track_name": 1,
+        "unparseable_end_time": 1,
+        "unparseable_ms_played": 1,
+        "zero_ms_played": 1,
+    }
+    assert "track_matched 6" in lines[0]  # the match rate is in the file's line
     # A podcast file is set aside whole (an episode without names too), by policy: not a rejection.
     assert podcasts.set_aside == {"podcast_episode": 3} and podcasts.rejected == 0 and podcasts.usable == 0
     assert report.exit_code == 3
@@ -80,17 +98,18 @@ def test_account_history_loads_music_and_sets_aside_the_rest(catalog_raw, tmp_pa
     # endTime is UTC, when the play ended: played_at = endTime - msPlayed.
     assert first["played_at"] == dt.datetime(2024, 3, 1, 17, 38, 39)
     assert first["track_id"] == LANTERNS
-    assert first["event_id"] == ids.event_id("ah_", LISTENER, ("2024-03-01 17:42", "Velvet Harbour",
-                                                               "Lanterns at Low Tide", 201000))
+    assert first["event_id"] == ids.event_id(
+        "ah_", LISTENER, ("2024-03-01 17:42", "Velvet Harbour", "Lanterns at Low Tide", 201000)
+    )
     # The exact duplicate is loaded with the same id (staging counts it as a duplicate).
     assert sum(e["event_id"] == first["event_id"] for e in events) == 2
     by_ms = {e["ms_played"]: e for e in events}
-    assert by_ms[222000]["track_id"] == COMETS            # "velvet  HARBOUR", "PAPER COMETS "
-    assert by_ms[0]["track_id"] == COMETS                 # msPlayed 0 loads (staging: a skip)
+    assert by_ms[222000]["track_id"] == COMETS  # "velvet  HARBOUR", "PAPER COMETS "
+    assert by_ms[0]["track_id"] == COMETS  # msPlayed 0 loads (staging: a skip)
     # Two catalog tracks are called "Morning Static": which was played is unknown, so by name.
     assert by_ms[187500]["track_id"] == STATIC_BY_NAME and STATIC_BY_NAME.startswith("trn_")
     assert by_ms[160000]["track_id"] == SIGNAL_BY_NAME
-    assert by_ms[5000]["track_id"] is None                # no track name: staging rejects it
+    assert by_ms[5000]["track_id"] is None  # no track name: staging rejects it
     unparseable = by_ms[61000]
     assert unparseable["played_at"] is None and unparseable["track_id"] == COMETS
     assert by_ms[None]["ms_played"] is None and by_ms[None]["played_at"] == dt.datetime(2024, 3, 1, 18, 2)
@@ -102,15 +121,19 @@ def test_account_history_loads_music_and_sets_aside_the_rest(catalog_raw, tmp_pa
     assert tracks[SIGNAL_BY_NAME]["album_id"] is None
     assert "Copper Wolves" in {a["artist_name"] for a in rows(catalog_raw, "artists")}
     assert [u for u in rows(catalog_raw, "users") if u["user_id"] == LISTENER] == [
-        {"user_id": LISTENER, "country": None, "signup_date": None, "product_tier": None}]
+        {"user_id": LISTENER, "country": None, "signup_date": None, "product_tier": None}
+    ]
     # Nothing missing for staging: every play's track and every track's artist is in the contract.
     con = duckdb.connect()
     for table in ("listening_events", "tracks", "artists"):
         con.sql(f"create view {table} as select * from read_parquet('{catalog_raw}/{table}/*.parquet')")
-    assert con.sql("select count(*) from listening_events where track_id is not null and track_id not in "
-                   "(select track_id from tracks)").fetchall() == [(0,)]
-    assert con.sql("select count(*) from tracks where artist_id not in (select artist_id from artists)"
-                   ).fetchall() == [(0,)]
+    assert con.sql(
+        "select count(*) from listening_events where track_id is not null and track_id not in "
+        "(select track_id from tracks)"
+    ).fetchall() == [(0,)]
+    assert con.sql("select count(*) from tracks where artist_id not in (select artist_id from artists)").fetchall() == [
+        (0,)
+    ]
 
 
 def test_old_mixed_files_cannot_tell_a_podcast_from_a_song(catalog_raw, tmp_path):
@@ -125,8 +148,10 @@ def test_old_mixed_files_cannot_tell_a_podcast_from_a_song(catalog_raw, tmp_path
 
 
 def test_reloading_account_files_loads_nothing_new(catalog_raw, tmp_path):
-    listener = lay_out(tmp_path / "export" / LISTENER, {"StreamingHistory_music_0.json": "music_plays.json",
-                                                       "StreamingHistory_podcast_0.json": "podcast_plays.json"})
+    listener = lay_out(
+        tmp_path / "export" / LISTENER,
+        {"StreamingHistory_music_0.json": "music_plays.json", "StreamingHistory_podcast_0.json": "podcast_plays.json"},
+    )
     run("spotify-account-history", listener, raw_dir=catalog_raw)
     before = snapshot(catalog_raw)
     report, _ = run("spotify-account-history", listener, raw_dir=catalog_raw)
@@ -145,24 +170,36 @@ def test_a_bad_account_file_fails_alone_in_one_line(catalog_raw, tmp_path, capsy
     listener = lay_out(tmp_path / "export" / LISTENER, {"StreamingHistory_music_2.json": "music_plays.json"})
     (listener / "StreamingHistory_music_0.json").write_text('[{"endTime": "2024-03-01 17:42", "artistNa')
     (listener / "StreamingHistory_music_1.json").write_text('{"endTime": "2024-03-01 17:42"}')
-    assert main(["spotify-account-history", str(listener), str(tmp_path / "no such folder"),
-                 "--raw-dir", str(catalog_raw)]) == 3
+    assert (
+        main(
+            ["spotify-account-history", str(listener), str(tmp_path / "no such folder"), "--raw-dir", str(catalog_raw)]
+        )
+        == 3
+    )
     out = capsys.readouterr().out
     assert "StreamingHistory_music_0.json: FAILED, not valid JSON" in out
     assert "StreamingHistory_music_1.json: FAILED, expected a JSON list of plays, found a JSON dict" in out
     assert "no such folder: FAILED, no StreamingHistory*.json* files here" in out and "Traceback" not in out
-    assert len(events_of(catalog_raw, LISTENER)) == 9      # the good file loaded whole
+    assert len(events_of(catalog_raw, LISTENER)) == 9  # the good file loaded whole
 
 
 # --- The same listener's two exports --------------------------------------------------------
 
+
 def load_both(raw: Path, root: Path, extended_first: bool) -> dict:
     """The overlap fixtures as a listener's two downloads (folders named as Spotify names them,
     so both need --user-id), loaded in the given order; the reports by export."""
-    lay_out(root, {"Spotify Account Data/StreamingHistory_music_0.json": "overlap_account.json",
-                   "Spotify Extended Streaming History/Streaming_History_Audio_2024.json": "overlap_extended.json"})
-    loads = [("spotify-history", root / "Spotify Extended Streaming History"),
-             ("spotify-account-history", root / "Spotify Account Data")]
+    lay_out(
+        root,
+        {
+            "Spotify Account Data/StreamingHistory_music_0.json": "overlap_account.json",
+            "Spotify Extended Streaming History/Streaming_History_Audio_2024.json": "overlap_extended.json",
+        },
+    )
+    loads = [
+        ("spotify-history", root / "Spotify Extended Streaming History"),
+        ("spotify-account-history", root / "Spotify Account Data"),
+    ]
     reports = {}
     for command, folder in loads if extended_first else loads[::-1]:
         reports[command], _ = run(command, folder, "--user-id", LISTENER, raw_dir=raw)
@@ -186,7 +223,7 @@ def test_both_exports_of_a_listener_load_each_play_once(catalog_raw, tmp_path, e
     # The first export loaded keeps its record of the plays both hold.
     kept = Counter(e["event_id"][:3] for e in events)
     assert kept == ({"ev_": 10, "ah_": 2} if extended_first else {"ah_": 8, "ev_": 4})
-    if extended_first:    # the richer record, and the extended export is a catalog too
+    if extended_first:  # the richer record, and the extended export is a catalog too
         assert {e["track_id"] for e in events if e["ms_played"] == 1200} == {SIGNAL}
         assert all((e["platform"] == "android") == e["event_id"].startswith("ev_") for e in events)
         assert reports["spotify-account-history"].files[0].notes["track_matched"] == 6
@@ -194,8 +231,10 @@ def test_both_exports_of_a_listener_load_each_play_once(catalog_raw, tmp_path, e
         assert {e["track_id"] for e in events if e["ms_played"] == 1200} == {SIGNAL_BY_NAME}
     # Loading both again from copies with other bytes adds nothing (matches do not wear out).
     before = len(rows(catalog_raw, "listening_events"))
-    for folder, command in [("Spotify Extended Streaming History", "spotify-history"),
-                            ("Spotify Account Data", "spotify-account-history")]:
+    for folder, command in [
+        ("Spotify Extended Streaming History", "spotify-history"),
+        ("Spotify Account Data", "spotify-account-history"),
+    ]:
         for path in (tmp_path / "downloads" / folder).glob("*.json"):
             copy = tmp_path / "copies" / folder / path.name
             copy.parent.mkdir(parents=True, exist_ok=True)
@@ -205,7 +244,7 @@ def test_both_exports_of_a_listener_load_each_play_once(catalog_raw, tmp_path, e
     assert len(rows(catalog_raw, "listening_events")) == before
 
 
-def test_listener_plays_on_bigquery(emulator, tmp_path):
+def test_listener_plays_on_bigquery(emulator, tmp_path):  # noqa: F811 (emulator: the fixture imported above)
     """The overlap query on the BigQuery store (the emulator): an account export after the
     extended one writes only the play the extended export does not hold."""
     from ci.emulator import EMULATOR_PROJECT
@@ -214,22 +253,30 @@ def test_listener_plays_on_bigquery(emulator, tmp_path):
 
     dataset = "account_history_raw"
     target = ["--bigquery", "--project", EMULATOR_PROJECT, "--dataset", dataset, "--endpoint", emulator]
-    root = lay_out(tmp_path, {"account/StreamingHistory_music_0.json": "overlap_account.json",
-                              "extended/Streaming_History_Audio_2024.json": "overlap_extended.json"})
+    root = lay_out(
+        tmp_path,
+        {
+            "account/StreamingHistory_music_0.json": "overlap_account.json",
+            "extended/Streaming_History_Audio_2024.json": "overlap_extended.json",
+        },
+    )
     load(["spotify-history", str(root / "extended"), "--user-id", LISTENER, *target], echo=lambda line: None)
-    report = load(["spotify-account-history", str(root / "account"), "--user-id", LISTENER, *target],
-                  echo=lambda line: None)
+    report = load(
+        ["spotify-account-history", str(root / "account"), "--user-id", LISTENER, *target], echo=lambda line: None
+    )
     [account] = report.files
     assert account.notes[OVERLAP] == 6 and account.written["listening_events"] == 2
-    assert account.notes["track_matched"] == 7          # the extended export's tracks are the catalog
+    assert account.notes["track_matched"] == 7  # the extended export's tracks are the catalog
     store = BigQueryStore(make_client(EMULATOR_PROJECT, emulator), dataset)
     plays = store.listener_plays(LISTENER, "ev_")
     assert len(plays) == 10 and {p["artist_name"] for p in plays} >= {"Nimbus Parade", "Copper Wolves"}
     assert {(p["artist_name"], p["track_name"]) for p in store.listener_plays(LISTENER, "ah_")} == {
-        ("Velvet Harbour", "Paper Comets")}
+        ("Velvet Harbour", "Paper Comets")
+    }
 
 
 # --- The shared real histories, re-shaped into account data ---------------------------------
+
 
 def reshape(listener_folder: Path, out: Path) -> dict[str, set[str]]:
     """A listener's extended export as their account data would hold it (endTime: ts cut to the
@@ -243,14 +290,25 @@ def reshape(listener_folder: Path, out: Path) -> dict[str, set[str]]:
             if play.get("incognito_mode"):
                 continue
             if play.get("spotify_track_uri"):
-                record = {"endTime": end_time, "artistName": play["master_metadata_album_artist_name"],
-                          "trackName": play["master_metadata_track_name"], "msPlayed": play["ms_played"]}
+                record = {
+                    "endTime": end_time,
+                    "artistName": play["master_metadata_album_artist_name"],
+                    "trackName": play["master_metadata_track_name"],
+                    "msPlayed": play["ms_played"],
+                }
                 music.append(record)
                 truth.setdefault(ids.event_id("ah_", user_id, tuple(record.values())), set()).add(
-                    ids.track_id(play["spotify_track_uri"]))
+                    ids.track_id(play["spotify_track_uri"])
+                )
             elif play.get("episode_name"):
-                podcasts.append({"endTime": end_time, "podcastName": play["episode_show_name"],
-                                 "episodeName": play["episode_name"], "msPlayed": play["ms_played"]})
+                podcasts.append(
+                    {
+                        "endTime": end_time,
+                        "podcastName": play["episode_show_name"],
+                        "episodeName": play["episode_name"],
+                        "msPlayed": play["ms_played"],
+                    }
+                )
     out.mkdir(parents=True)
     (out / "StreamingHistory_music_0.json").write_text(json.dumps(music))
     (out / "StreamingHistory_podcast_0.json").write_text(json.dumps(podcasts))
@@ -282,12 +340,14 @@ def test_shared_histories_as_account_data(shared_data, tmp_path):
     findable = [e for e in events if truth[e["event_id"]] & catalog]
     matched_findable = [e for e in matched if truth[e["event_id"]] & catalog]
     assert notes["track_matched"] == len(matched) and len({e["event_id"] for e in events}) == len(truth) > 5000
-    print(f"\n{measured}'s account data matched by name against the three other listeners' extended exports: "
-          f"{len(events):,} plays, {len(matched) / len(events):.1%} matched "
-          f"({notes['track_ambiguous_in_catalog'] / len(events):.1%} ambiguous in the catalog), "
-          f"precision {len(right) / len(matched):.1%}; of the plays whose true track the catalog holds, "
-          f"{sum(e in right for e in findable) / len(findable):.1%} matched it, and precision there "
-          f"{sum(e in right for e in matched_findable) / len(matched_findable):.1%}")
+    print(
+        f"\n{measured}'s account data matched by name against the three other listeners' extended exports: "
+        f"{len(events):,} plays, {len(matched) / len(events):.1%} matched "
+        f"({notes['track_ambiguous_in_catalog'] / len(events):.1%} ambiguous in the catalog), "
+        f"precision {len(right) / len(matched):.1%}; of the plays whose true track the catalog holds, "
+        f"{sum(e in right for e in findable) / len(findable):.1%} matched it, and precision there "
+        f"{sum(e in right for e in matched_findable) / len(matched_findable):.1%}"
+    )
     assert len(matched) / len(events) > 0.12 and len(right) / len(matched) > 0.5
     # A wrong id only where the catalog holds the track's names under another release's id only.
     assert all(e in right for e in matched_findable)
@@ -310,6 +370,9 @@ def test_shared_histories_as_account_data(shared_data, tmp_path):
 
 def extended_plays(listener_folder: Path) -> set[str]:
     """The event ids of the plays a listener's extended export loads alone."""
-    return {map_play("", play, listener_folder.name, Counter()).event["event_id"]
-            for path in sorted(listener_folder.glob("Streaming_History_Audio_*.json"))
-            for play in json.loads(path.read_text()) if not set_aside_reason(play)}
+    return {
+        map_play("", play, listener_folder.name, Counter()).event["event_id"]
+        for path in sorted(listener_folder.glob("Streaming_History_Audio_*.json"))
+        for play in json.loads(path.read_text())
+        if not set_aside_reason(play)
+    }

@@ -7,15 +7,17 @@ import shutil
 import subprocess
 
 import pytest
-
 from conftest import PROJECT_DIR
+
 from serving import metrics
 
 RULES = PROJECT_DIR / "deploy" / "prometheus" / "alerts.yml"
 RULE_TESTS = PROJECT_DIR / "deploy" / "prometheus" / "alerts_test.yml"
 
-promtool = pytest.mark.skipif(shutil.which("promtool") is None,
-                              reason="promtool is not installed (apt-get install prometheus); `make lint` fails without it")
+promtool = pytest.mark.skipif(
+    shutil.which("promtool") is None,
+    reason="promtool is not installed (apt-get install prometheus); `make lint` fails without it",
+)
 
 
 def run_promtool(*args: str) -> subprocess.CompletedProcess:
@@ -43,7 +45,9 @@ def test_the_rules_read_only_metrics_the_shim_exposes():
     """A renamed metric would leave its alert silent for good: every shim metric the rules name is
     in /metrics (the job's tunesday_job_* come from its textfile, tunesday/job/)."""
     metrics.observe("test_alerts", 200, 0.001)  # a route of its own: other tests count theirs
-    exposed = {line.split("{")[0].split(" ")[0] for line in metrics.render(None).splitlines() if not line.startswith("#")}
+    exposed = {
+        line.split("{")[0].split(" ")[0] for line in metrics.render(None).splitlines() if not line.startswith("#")
+    }
     named = set(re.findall(r"\b(tunesday_[a-z_]+)", RULES.read_text()))
     assert {name for name in named - exposed if not name.startswith("tunesday_job_")} == set()
     assert {"tunesday_snapshot_built_timestamp_seconds", "tunesday_snapshot_age_seconds"} <= exposed

@@ -6,26 +6,35 @@ import shutil
 from collections import Counter
 
 import duckdb
-
 from conftest import RUN_DATE, on_day
+
 from tunesday.warehouse import connect as connect_warehouse
 
 # int_user_candidates computes its candidate sources within each batch (ephemeral on DuckDB).
-TABLES = ["int_smart_shuffle_neighbours", "int_smart_shuffle_pools", "int_user_candidates",
-          "int_playlist_track_cooccurrence"]
+TABLES = [
+    "int_smart_shuffle_neighbours",
+    "int_smart_shuffle_pools",
+    "int_user_candidates",
+    "int_playlist_track_cooccurrence",
+]
 # int_playlist_continuation_candidates computes its generators and seeds within each batch too.
 INCREMENTAL = ["fct_user_recommendations", "int_playlist_continuation_candidates"]
 # A batch per 2,000 playlist tracks, 5,000 neighbours, 50 listeners (of 300), 50,000 track pairs,
 # 20 playlists: several batches at this size.
-SMALL_BATCHES = ("{smart_shuffle_batch_playlist_tracks: 2000, smart_shuffle_batch_neighbours: 5000, "
-                 "listeners_per_batch: 50, continuation_batch_pairs: 50000, continuation_playlists_per_batch: 20}")
+SMALL_BATCHES = (
+    "{smart_shuffle_batch_playlist_tracks: 2000, smart_shuffle_batch_neighbours: 5000, "
+    "listeners_per_batch: 50, continuation_batch_pairs: 50000, continuation_playlists_per_batch: 20}"
+)
 
 
 def rows(path, model: str) -> Counter:
     """A model's rows, floats rounded to 9 decimals (the batches may sum in another order)."""
     with connect_warehouse(str(path)) as con:
-        columns = con.execute("select column_name, data_type from information_schema.columns "
-                              "where table_name = ? order by ordinal_position", [model]).fetchall()
+        columns = con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_name = ? order by ordinal_position",
+            [model],
+        ).fetchall()
         selected = ", ".join(f"round({name}, 9)" if kind == "DOUBLE" else name for name, kind in columns)
         return Counter(con.execute(f"select {selected} from {model}").fetchall())
 
@@ -67,8 +76,9 @@ def test_discover_weekly_in_batches_is_the_list_of_one_query(warehouse, tmp_path
     batched = tmp_path / "batched.duckdb"
     shutil.copy(warehouse.duckdb_path, batched)
     with duckdb.connect(str(batched)) as con:
-        [(schema,)] = con.execute("select table_schema from information_schema.tables where table_name = ?",
-                                  [model]).fetchall()
+        [(schema,)] = con.execute(
+            "select table_schema from information_schema.tables where table_name = ?", [model]
+        ).fetchall()
         table = f'"{schema}".{model}'
         con.execute(f"delete from {table} where week_start = (select max(week_start) from {table})")
     env = on_day(warehouse.env_in(tmp_path, "batched.duckdb"), RUN_DATE)
@@ -80,16 +90,21 @@ def test_discover_weekly_in_batches_is_the_list_of_one_query(warehouse, tmp_path
         assert rows(batched, model) == one_query
 
 
-RELEASED = {"int_smart_shuffle_pools": ["int_smart_shuffle_neighbours"],
-            "fct_user_recommendations": ["int_user_candidates"],
-            "fct_smart_shuffle_pools": ["int_smart_shuffle_pools"],
-            "int_playlist_continuation_candidates": ["int_playlist_track_cooccurrence"]}
+RELEASED = {
+    "int_smart_shuffle_pools": ["int_smart_shuffle_neighbours"],
+    "fct_user_recommendations": ["int_user_candidates"],
+    "fct_smart_shuffle_pools": ["int_smart_shuffle_pools"],
+    "int_playlist_continuation_candidates": ["int_playlist_track_cooccurrence"],
+}
 
 
 def columns(path, model: str) -> list[tuple]:
     with connect_warehouse(str(path)) as con:
-        return con.execute("select column_name, data_type from information_schema.columns "
-                           "where table_name = ? order by ordinal_position", [model]).fetchall()
+        return con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_name = ? order by ordinal_position",
+            [model],
+        ).fetchall()
 
 
 def test_release_consumed_empties_what_the_model_has_read_and_changes_nothing_else(warehouse, tmp_path):

@@ -12,8 +12,13 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def test_the_scale_benchmark_measures_a_full_build_and_writes_its_report(tmp_path):
-    done = subprocess.run([sys.executable, "bench/scale.py", "--scale", "S", "--only", "full", "--report",
-                           "--out", str(tmp_path)], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=1200)
+    done = subprocess.run(
+        [sys.executable, "bench/scale.py", "--scale", "S", "--only", "full", "--report", "--out", str(tmp_path)],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((tmp_path / "S.json").read_text())
     full = results["full"]
@@ -21,9 +26,10 @@ def test_the_scale_benchmark_measures_a_full_build_and_writes_its_report(tmp_pat
     assert full["seconds"] > 0 and full["peak_rss_mib"] > 100
     assert set(full["stages"]) == {"lock", "build", "freshness", "export", "publish"}
     assert f"full build / one scan of the events: {full['seconds'] / results['events_scan_seconds']:.0f}" in done.stdout
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_DIR, capture_output=True,
-                          text=True).stdout.strip()
-    assert results["commit"].split()[0] == head   # the checkout measured ("… with changes" when dirty)
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True
+    ).stdout.strip()
+    assert results["commit"].split()[0] == head  # the checkout measured ("… with changes" when dirty)
     report = (tmp_path / "report.md").read_text()
     assert "| S | 300 | 31 |" in report
     assert f"- S: at {results['commit']}." in report
@@ -44,18 +50,27 @@ def bench_scale():
 
 def test_the_history_stage_names_what_grew_most():
     grew_most = bench_scale().grew_most
-    early = [{"node_seconds": {"a": 1.0, "b": 2.0, "c": 5.0}}, {"node_seconds": {"a": 3.0, "b": 2.0, "c": 5.0}},
-             {"node_seconds": {"a": 2.0, "b": 2.0, "c": 5.0}}]
-    late = [{"node_seconds": {"a": 2.5, "b": 9.0, "c": 4.0, "new": 1.0}},
-            {"node_seconds": {"a": 2.5, "b": 1.0, "c": 4.0, "new": 1.0}},
-            {"node_seconds": {"a": 2.5, "b": 8.0, "c": 4.0, "new": 1.0}}]
+    early = [
+        {"node_seconds": {"a": 1.0, "b": 2.0, "c": 5.0}},
+        {"node_seconds": {"a": 3.0, "b": 2.0, "c": 5.0}},
+        {"node_seconds": {"a": 2.0, "b": 2.0, "c": 5.0}},
+    ]
+    late = [
+        {"node_seconds": {"a": 2.5, "b": 9.0, "c": 4.0, "new": 1.0}},
+        {"node_seconds": {"a": 2.5, "b": 1.0, "c": 4.0, "new": 1.0}},
+        {"node_seconds": {"a": 2.5, "b": 8.0, "c": 4.0, "new": 1.0}},
+    ]
     # medians: a 2 -> 2.5, b 2 -> 8, c 5 -> 4, new 0 -> 1
     assert grew_most(early, late, count=3) == [["b", 2.0, 8.0], ["new", 0.0, 1.0], ["a", 2.0, 2.5]]
 
 
 def test_the_history_stage_alternates_its_days_so_drift_falls_on_both():
     scale = bench_scale()
-    history_order, history_state_days, paired_ratios = scale.history_order, scale.history_state_days, scale.paired_ratios
+    history_order, history_state_days, paired_ratios = (
+        scale.history_order,
+        scale.history_state_days,
+        scale.paired_ratios,
+    )
     order = history_order(4)
     assert order == ["early", "late", "late", "early", "early", "late", "late", "early"]
     # a machine that slows down by a second a run: both days' runs see the same drift on average
@@ -67,5 +82,9 @@ def test_the_history_stage_alternates_its_days_so_drift_falls_on_both():
     assert paired_ratios(early, late) == [1.1, 1.5]
     # the state of a run of Oct 31: the full build of the day before, or one settled by daily runs
     assert history_state_days(dt.date(2026, 10, 31), 0) == [dt.date(2026, 10, 30)]
-    assert history_state_days(dt.date(2026, 10, 31), 3) == [dt.date(2026, 10, 27), dt.date(2026, 10, 28),
-                                                            dt.date(2026, 10, 29), dt.date(2026, 10, 30)]
+    assert history_state_days(dt.date(2026, 10, 31), 3) == [
+        dt.date(2026, 10, 27),
+        dt.date(2026, 10, 28),
+        dt.date(2026, 10, 29),
+        dt.date(2026, 10, 30),
+    ]

@@ -14,19 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import parity
 import pyarrow.parquet as pq
 import pytest
 import yaml
-
-import parity
 from conftest import EARLIER_RUN_DATE, PROJECT_DIR, RUN_DATE, hold_back_late_plays, raw_copy, run_dbt
-from tunesday.bloom import bloom_parameters, filter_words
+
 from ci.bigquery_scans import partition_columns, table_scans
 from ci.bigquery_sql import check_paths
 from ci.emulator import EMULATOR_PROJECT, running_emulator
+from tunesday.bloom import bloom_parameters, filter_words
 from tunesday.dbt import DbtResult
-from tunesday.recsys import ranker
 from tunesday.load.bigquery import RAW_LAYOUT, append_file, load_raw_dir, make_client
+from tunesday.recsys import ranker
 from tunesday.warehouse import connect as connect_warehouse
 
 DATASET = "tunesday"
@@ -38,20 +38,26 @@ RAW_DATASET = "tunesday_raw"
 # for everyone; who is compared (and each playlist's track list fingerprint).
 RUN_DEPENDENT_COLUMNS = {"audited_at", "partition_date", "refresh_reason", "run_started_at"}
 # Built from every Discover Weekly list of the last weeks: the emulator made two, DuckDB one.
-HISTORY_DEPENDENT_TABLES = {"serving_bloom_filters", "serving_bloom_filter_words",
-                            # How published lists did in the days after: DuckDB's one run made its
-                            # lists on its run date (no day after yet), the emulator's first run made
-                            # a week's lists the second run can score. Its SQL runs on BigQuery in
-                            # the unit test discover_weekly_outcomes_count_first_streams_by_day.
-                            "eval_discover_weekly_outcomes"}
+HISTORY_DEPENDENT_TABLES = {
+    "serving_bloom_filters",
+    "serving_bloom_filter_words",
+    # How published lists did in the days after: DuckDB's one run made its
+    # lists on its run date (no day after yet), the emulator's first run made
+    # a week's lists the second run can score. Its SQL runs on BigQuery in
+    # the unit test discover_weekly_outcomes_count_first_streams_by_day.
+    "eval_discover_weekly_outcomes",
+}
 # Streams of tracks For You listed are counted against every run's lists (int_experiment_served_tracks):
 # the emulator's two runs listed more than DuckDB's one. Compared without them.
 HISTORY_DEPENDENT_COLUMNS = {"int_experiment_listener_days": {"recommended_stream_count"}}
 # A state's settled part folds the days before its run's lookback window, and the emulator's
 # second build reached further back (to pick up the late plays): the split differs, the states
 # (settled part plus open days) are compared.
-WINDOW_DEPENDENT_TABLES = {"int_user_track_affinity_settled", "int_user_artist_familiarity_settled",
-                           "int_audit_listener_settled"}
+WINDOW_DEPENDENT_TABLES = {
+    "int_user_track_affinity_settled",
+    "int_user_artist_familiarity_settled",
+    "int_audit_listener_settled",
+}
 # Snapshots: the emulator built two run dates, DuckDB one, so only current versions compare,
 # without the bookkeeping of when each version was recorded.
 SNAPSHOT_COLUMNS = {"dbt_valid_from", "dbt_valid_to", "dbt_scd_id", "dbt_updated_at", "as_of_date"}
@@ -62,8 +68,8 @@ class BigQueryBuild:
     client: object
     env: dict
     target_path: Path
-    daily: DbtResult                    # the second, incremental build
-    daily_window: tuple[dt.datetime, dt.datetime]   # when it ran (UTC)
+    daily: DbtResult  # the second, incremental build
+    daily_window: tuple[dt.datetime, dt.datetime]  # when it ran (UTC)
 
 
 @pytest.fixture(scope="session")
@@ -102,25 +108,40 @@ def bq_build(warehouse, bigquery_emulator, tmp_path_factory) -> BigQueryBuild:
     # models and snapshots and what they read (the second build remakes every other model from
     # scratch anyway); its data and unit tests (three quarters of an emulator build's time) run
     # once, in the second build.
-    state_only = ["--select", "+config.materialized:incremental", "+resource_type:snapshot",
-                  "--exclude", "resource_type:test", "resource_type:unit_test"]
+    state_only = [
+        "--select",
+        "+config.materialized:incremental",
+        "+resource_type:snapshot",
+        "--exclude",
+        "resource_type:test",
+        "resource_type:unit_test",
+    ]
     first = run_dbt(["build", *state_only, "--vars", f"{{run_date: '{EARLIER_RUN_DATE}'}}"], env)
     assert first.success, first.describe(6000)
     append_file(client, "listening_events", root / "late.parquet", f"{EMULATOR_PROJECT}.{RAW_DATASET}.listening_events")
     lookback = (dt.date.fromisoformat(RUN_DATE) - dt.date.fromisoformat(EARLIER_RUN_DATE)).days
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     second = run_dbt(["build", "--vars", f"{{run_date: '{RUN_DATE}', incremental_lookback_days: {lookback}}}"], env)
     assert second.success, second.describe(6000)
-    return BigQueryBuild(client=client, env=env, target_path=root / "target", daily=second,
-                         daily_window=(started, dt.datetime.now(dt.timezone.utc)))
+    return BigQueryBuild(
+        client=client,
+        env=env,
+        target_path=root / "target",
+        daily=second,
+        daily_window=(started, dt.datetime.now(dt.UTC)),
+    )
 
 
 def test_second_build_is_incremental(bq_build):
-    statement = (bq_build.target_path / "run" / "tunesday" / "models" / "core" / "listening"
-                 / "fct_user_track_days.sql").read_text().lower()
+    statement = (
+        (bq_build.target_path / "run" / "tunesday" / "models" / "core" / "listening" / "fct_user_track_days.sql")
+        .read_text()
+        .lower()
+    )
     assert "merge into" in statement
     [(last_day, days)] = bq_build.client.query(
-        f"select max(listened_date), count(distinct listened_date) from `{EMULATOR_PROJECT}.{DATASET}_core.fct_user_track_days`"
+        "select max(listened_date), count(distinct listened_date) "
+        f"from `{EMULATOR_PROJECT}.{DATASET}_core.fct_user_track_days`"
     ).result()
     assert last_day.isoformat() == RUN_DATE
     assert days == 21
@@ -173,6 +194,8 @@ HISTORY_LOOKUPS = {
     ("int_user_refresh", "int_user_refresh"): 1,
     ("int_playlist_refresh", "int_playlist_refresh"): 1,
 }
+
+
 def test_the_daily_run_reads_only_its_days_of_partitioned_tables(bq_build):
     """The proof of what the emulator cannot measure: every statement the daily build ran for
     an incremental model or an audit (model SQL, lookups of its last day, hooks) reads a
@@ -184,10 +207,16 @@ def test_the_daily_run_reads_only_its_days_of_partitioned_tables(bq_build):
     (none do here: test_incremental.py makes some)."""
     manifest = json.loads((bq_build.target_path / "manifest.json").read_text())
     partitions = partition_columns(manifest)
-    incremental = {node["name"] for node in manifest["nodes"].values()
-                   if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"}
-    audits = {node["name"] for node in manifest["nodes"].values()
-              if node["resource_type"] == "model" and node.get("group") == "audit"}
+    incremental = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+    }
+    audits = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node.get("group") == "audit"
+    }
     bounded, unbounded, free, tests = Counter(), Counter(), Counter(), Counter()
     for labels, job in daily_jobs(bq_build):
         if labels.get("resource_type") == "test":
@@ -204,8 +233,14 @@ def test_the_daily_run_reads_only_its_days_of_partitioned_tables(bq_build):
     assert dict(unbounded) == HISTORY_LOOKUPS
     # Every daily model of staging and core read a partitioned table by its days.
     assert {model for model, _ in bounded} >= {
-        "base_raw__listening_events", "int_plays_sessionized", "int_sessions", "fct_user_track_days",
-        "fct_user_artist_days", "int_user_track_affinity_settled", "int_user_artist_familiarity_settled"}
+        "base_raw__listening_events",
+        "int_plays_sessionized",
+        "int_sessions",
+        "fct_user_track_days",
+        "fct_user_artist_days",
+        "int_user_track_affinity_settled",
+        "int_user_artist_familiarity_settled",
+    }
     assert ("base_raw__listening_events", "listening_events") in bounded
     assert ("int_plays_sessionized", "stg_raw__listening_events") in bounded
     # Who the run recomputes: the plays since the previous run; this week's Discover Weekly.
@@ -216,9 +251,16 @@ def test_the_daily_run_reads_only_its_days_of_partitioned_tables(bq_build):
     assert ("fct_discover_weekly", "fct_discover_weekly") in bounded
     # The audits of the plays: their days of the staged and raw plays, and counts of the raw table.
     assert {model for model, _ in bounded} >= {
-        "int_audit_event_days", "int_audit_raw_event_days", "int_audit_listener_settled",
-        "audit_raw__listener_oddities", "audit_raw__row_counts"}
-    assert set(free) == {("int_audit_raw_event_days", "listening_events"), ("audit_raw__row_counts", "listening_events")}
+        "int_audit_event_days",
+        "int_audit_raw_event_days",
+        "int_audit_listener_settled",
+        "audit_raw__listener_oddities",
+        "audit_raw__row_counts",
+    }
+    assert set(free) == {
+        ("int_audit_raw_event_days", "listening_events"),
+        ("audit_raw__row_counts", "listening_events"),
+    }
     assert tests.pop("bounded") > 20 and not tests, tests
 
 
@@ -281,6 +323,7 @@ def test_tables_are_partitioned_and_clustered(bq_build, warehouse):
 # is too late for either build (test_incremental.py makes some on DuckDB).
 EMPTY_ON_GENERATED_DATA = {"audit_raw__defaults", "audit_raw__late_events"}
 
+
 def test_every_model_matches_duckdb_row_for_row(warehouse, bq_build):
     """Every model's rows on the emulator are DuckDB's (floats to 6 decimals): compared by
     fingerprint (parity.py), rows fetched and shown only for a table whose fingerprints differ."""
@@ -298,9 +341,14 @@ def test_every_model_matches_duckdb_row_for_row(warehouse, bq_build):
         # is not part of a dbt build; test_recsys_fitted.py compares it on both engines).
         # Snapshots: current versions only. Weekly surfaces: the emulator made two weeks, DuckDB one.
         run_week = dt.date.fromisoformat(RUN_DATE) - dt.timedelta(days=dt.date.fromisoformat(RUN_DATE).weekday())
-        filters = {table: "where dbt_valid_to is null" if "dbt_valid_to" in cols
-                   else f"where week_start = date '{run_week}'" if "week_start" in cols else ""
-                   for table, cols in columns.items()}
+        filters = {
+            table: "where dbt_valid_to is null"
+            if "dbt_valid_to" in cols
+            else f"where week_start = date '{run_week}'"
+            if "week_start" in cols
+            else ""
+            for table, cols in columns.items()
+        }
         # Heard tracks include the Discover Weekly lists of earlier weeks, which only the emulator
         # made: compare the played ones here, the filters in test_bloom_filters_are_bit_identical.
         filters["int_user_heard_tracks"] = "where heard_reason = 'played'"
@@ -314,17 +362,23 @@ def test_every_model_matches_duckdb_row_for_row(warehouse, bq_build):
         for table in HISTORY_DEPENDENT_TABLES | WINDOW_DEPENDENT_TABLES:
             columns.pop(table)
         columns = {
-            table: [c for c in cols if c not in RUN_DEPENDENT_COLUMNS | HISTORY_DEPENDENT_COLUMNS.get(table, set())
-                    and not (filters[table] and c in SNAPSHOT_COLUMNS)]
+            table: [
+                c
+                for c in cols
+                if c not in RUN_DEPENDENT_COLUMNS | HISTORY_DEPENDENT_COLUMNS.get(table, set())
+                and not (filters[table] and c in SNAPSHOT_COLUMNS)
+            ]
             for table, cols in columns.items()
         }
         assert len(columns) >= 28, sorted(columns)
         differences = []
         for table, cols in sorted(columns.items()):
-            duck_fingerprint, message = table_difference(con, bq_build.client, table, f"{schemas[table]}.{table}",
-                                                         cols, filters[table])
-            assert duck_fingerprint[0] or table.startswith("quarantine") or table in EMPTY_ON_GENERATED_DATA, \
+            duck_fingerprint, message = table_difference(
+                con, bq_build.client, table, f"{schemas[table]}.{table}", cols, filters[table]
+            )
+            assert duck_fingerprint[0] or table.startswith("quarantine") or table in EMPTY_ON_GENERATED_DATA, (
                 f"{table} is empty: parity proves nothing"
+            )
             if message:
                 differences.append(message)
     assert not differences, "\n".join(differences)
@@ -339,10 +393,15 @@ def test_parity_reports_one_changed_value_of_every_kind(warehouse, bq_build):
     copy = f"`{EMULATOR_PROJECT}.parity_check.plays`"
     client.create_dataset(f"{EMULATOR_PROJECT}.parity_check", exists_ok=True)
     with connect_warehouse(str(warehouse.duckdb_path)) as con:
-        [(user_id, event_id)] = con.execute("select user_id, min(event_id) from int_plays_sessionized group by user_id "
-                                            "having count(*) >= 10 order by count(*), user_id limit 1").fetchall()
-        cols = [column for column, *_ in con.execute("select * from int_plays_sessionized limit 0").description
-                if column not in RUN_DEPENDENT_COLUMNS]
+        [(user_id, event_id)] = con.execute(
+            "select user_id, min(event_id) from int_plays_sessionized group by user_id "
+            "having count(*) >= 10 order by count(*), user_id limit 1"
+        ).fetchall()
+        cols = [
+            column
+            for column, *_ in con.execute("select * from int_plays_sessionized limit 0").description
+            if column not in RUN_DEPENDENT_COLUMNS
+        ]
         where = f"where user_id = '{user_id}'"
         changes = {
             "track_id": f"update {copy} set track_id = concat(track_id, 'x')",
@@ -366,33 +425,62 @@ def test_parity_reports_one_changed_value_of_every_kind(warehouse, bq_build):
                 assert event_id in message, message
 
 
-def table_difference(con, client, duck_table: str, bq_table: str, cols: list[str], where: str = "") -> tuple[tuple, str | None]:
+def table_difference(
+    con, client, duck_table: str, bq_table: str, cols: list[str], where: str = ""
+) -> tuple[tuple, str | None]:
     """A DuckDB table (`con`: the warehouse) against a table of the emulator (`dataset.table`),
     on `cols` and the rows `where` selects: DuckDB's fingerprint, and what differs (None if nothing)."""
     selected, relation = ", ".join(cols), f"`{EMULATOR_PROJECT}.{bq_table}`"
-    duck_types = dict(con.execute("select column_name, data_type from information_schema.columns "
-                                  "where table_name = ?", [duck_table]).fetchall())
+    duck_types = dict(
+        con.execute(
+            "select column_name, data_type from information_schema.columns where table_name = ?", [duck_table]
+        ).fetchall()
+    )
     bq_types = {field.name: field.field_type for field in client.get_table(f"{EMULATOR_PROJECT}.{bq_table}").schema}
     duck = parity.Side(
-        fingerprint=con.execute(parity.fingerprint_sql(
-            parity.DUCKDB, duck_table, [(c, parity.kind_of(parity.DUCKDB, duck_types[c])) for c in cols], where,
-        )).fetchone(),
-        fetch=lambda: con.execute(f"select {selected} from {duck_table} {where}").fetchall())
+        fingerprint=con.execute(
+            parity.fingerprint_sql(
+                parity.DUCKDB,
+                duck_table,
+                [(c, parity.kind_of(parity.DUCKDB, duck_types[c])) for c in cols],
+                where,
+            )
+        ).fetchone(),
+        fetch=lambda: con.execute(f"select {selected} from {duck_table} {where}").fetchall(),
+    )
     bigquery = parity.Side(
-        fingerprint=tuple(next(iter(client.query(parity.fingerprint_sql(
-            parity.BIGQUERY, relation, [(c, parity.kind_of(parity.BIGQUERY, bq_types[c])) for c in cols], where,
-        )).result()))),
+        fingerprint=tuple(
+            next(
+                iter(
+                    client.query(
+                        parity.fingerprint_sql(
+                            parity.BIGQUERY,
+                            relation,
+                            [(c, parity.kind_of(parity.BIGQUERY, bq_types[c])) for c in cols],
+                            where,
+                        )
+                    ).result()
+                )
+            )
+        ),
         # Arrow rather than row by row: the same values, 40 % less time in the emulator's REST paging.
-        fetch=lambda: [tuple(row.values()) for row in client.query(f"select {selected} from {relation} {where}")
-                       .to_arrow(create_bqstorage_client=False).to_pylist()])
+        fetch=lambda: [
+            tuple(row.values())
+            for row in client.query(f"select {selected} from {relation} {where}")
+            .to_arrow(create_bqstorage_client=False)
+            .to_pylist()
+        ],
+    )
     return duck.fingerprint, parity.difference(duck_table, cols, duck, bigquery)
 
 
 def test_bloom_filters_are_bit_identical(bq_build):
     """The emulator's filters are exactly what tunesday.bloom computes from its heard tracks (and
     test_bloom.py proves the same for DuckDB): the same bits on both engines and in Python."""
+
     def table(name: str, stage: str = "serving"):
         return bq_build.client.query(f"select * from `{EMULATOR_PROJECT}.{DATASET}_{stage}.{name}`").result()
+
     heard: dict[str, list[str]] = {}
     for row in table("int_user_heard_tracks", "intermediate"):
         heard.setdefault(row["user_id"], []).append(row["track_id"])
@@ -416,9 +504,11 @@ def test_the_listeners_reranker_scores_as_its_model_predicts_on_bigquery(bq_buil
 
     rows = bq_build.client.query(
         f"select {listeners.feature_sql()}, ranker_score "
-        f"from `{EMULATOR_PROJECT}.{DATASET}_surfaces.fct_user_recommendations`").to_arrow()
-    features = np.column_stack([rows[name].to_numpy(zero_copy_only=False).astype(np.float64)
-                                for name in listeners.FEATURES])
+        f"from `{EMULATOR_PROJECT}.{DATASET}_surfaces.fct_user_recommendations`"
+    ).to_arrow()
+    features = np.column_stack(
+        [rows[name].to_numpy(zero_copy_only=False).astype(np.float64) for name in listeners.FEATURES]
+    )
     expected = lightgbm.Booster(model_file=str(listeners.ARTIFACT.model_file)).predict(features)
     assert rows.num_rows > 1000 and np.std(expected) > 0.05
     assert np.abs(rows["ranker_score"].to_numpy() - expected).max() <= 1e-6
@@ -432,8 +522,10 @@ def test_export_reads_bigquery_like_duckdb(warehouse, bq_build, tmp_path):
     from serving.warehouse import BigQueryWarehouse, DuckDBWarehouse
 
     manifests = {}
-    for name, source in [("bigquery", BigQueryWarehouse(EMULATOR_PROJECT, DATASET, bq_build.env["TUNESDAY_BQ_EMULATOR_ENDPOINT"])),
-                         ("duckdb", DuckDBWarehouse(str(warehouse.duckdb_path)))]:
+    for name, source in [
+        ("bigquery", BigQueryWarehouse(EMULATOR_PROJECT, DATASET, bq_build.env["TUNESDAY_BQ_EMULATOR_ENDPOINT"])),
+        ("duckdb", DuckDBWarehouse(str(warehouse.duckdb_path))),
+    ]:
         try:
             manifests[name] = export(source, Store(tmp_path / name), RUN_DATE, progress=lambda line: None)
         finally:
@@ -445,23 +537,40 @@ def test_export_reads_bigquery_like_duckdb(warehouse, bq_build, tmp_path):
     for name in manifests:
         with sqlite3.connect(Store(tmp_path / name).current()["path"]) as con:
             documents[name] = {
-                "surfaces": {(user_id, surface): json.loads(body) for user_id, surface, body in
-                             con.execute("select user_id, surface, body from surfaces")},
+                "surfaces": {
+                    (user_id, surface): json.loads(body)
+                    for user_id, surface, body in con.execute("select user_id, surface, body from surfaces")
+                },
                 # Parts: item starts cut before their track's fields (serving/documents.py).
-                "surface_parts": {(user_id, surface): (track_ids, [json.loads(item.lstrip(b",")[:-1] + b"}")
-                                                                   for item in items.split(b"\n")])
-                                  for user_id, surface, track_ids, items in
-                                  con.execute("select user_id, surface, track_ids, items from surface_parts")},
+                "surface_parts": {
+                    (user_id, surface): (
+                        track_ids,
+                        [json.loads(item.lstrip(b",")[:-1] + b"}") for item in items.split(b"\n")],
+                    )
+                    for user_id, surface, track_ids, items in con.execute(
+                        "select user_id, surface, track_ids, items from surface_parts"
+                    )
+                },
                 # Pool items are JSON objects cut before their track's fields (serving/documents.py).
-                "playlists": {row[0]: (*row[1:4], [json.loads(b"{" + item[:-1] + b"}") for item in row[4].split(b"\n") if item],
-                                       row[5])
-                              for row in con.execute("select playlist_id, owner_user_id, playlist_name, track_ids, "
-                                                     "pool_items, pool_track_ids from playlists")},
-                "tracks": {track_id: json.loads(b"{" + fields)
-                           for track_id, fields in con.execute("select track_id, fields from tracks")},
+                "playlists": {
+                    row[0]: (
+                        *row[1:4],
+                        [json.loads(b"{" + item[:-1] + b"}") for item in row[4].split(b"\n") if item],
+                        row[5],
+                    )
+                    for row in con.execute(
+                        "select playlist_id, owner_user_id, playlist_name, track_ids, "
+                        "pool_items, pool_track_ids from playlists"
+                    )
+                },
+                "tracks": {
+                    track_id: json.loads(b"{" + fields)
+                    for track_id, fields in con.execute("select track_id, fields from tracks")
+                },
                 # Bloom filters are history-dependent (see test_bloom_filters_are_bit_identical).
-                "listeners": {row[0]: row[1:] for row in con.execute(
-                    "select user_id, country_code, product_tier from listeners")},
+                "listeners": {
+                    row[0]: row[1:] for row in con.execute("select user_id, country_code, product_tier from listeners")
+                },
             }
 
     def same(a, b, where: str) -> None:
@@ -489,9 +598,15 @@ def production_sql(bq_build, tmp_path_factory) -> Path:
     compiled folder. One compile serves both static checks below."""
     target = tmp_path_factory.mktemp("production_sql") / "target"
     compiled = run_dbt(
-        ["compile", "--target-path", str(target), "--vars",
-         f"{{run_date: '{RUN_DATE}', bigquery_incremental_strategy: insert_overwrite}}"],
-        bq_build.env)
+        [
+            "compile",
+            "--target-path",
+            str(target),
+            "--vars",
+            f"{{run_date: '{RUN_DATE}', bigquery_incremental_strategy: insert_overwrite}}",
+        ],
+        bq_build.env,
+    )
     assert compiled.success, compiled.describe()
     return target / "compiled" / "tunesday"
 
@@ -509,16 +624,34 @@ def lint_as_bigquery(paths: list[str]) -> tuple[int, list[dict]]:
     Files are linted wherever they are: `.sqlfluffignore` skips target/, where a compiled folder
     may well be (a --basetemp there), and a skipped file would pass unseen."""
     lint = subprocess.run(
-        [str(Path(sys.executable).with_name("sqlfluff")), "lint", *paths, "--dialect", "bigquery",
-         "--templater", "raw", "--config", str(PROJECT_DIR / "ci" / "sqlfluff-compiled-bigquery.cfg"),
-         "--disregard-sqlfluffignores", "--format", "json"],
-        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
+        [
+            str(Path(sys.executable).with_name("sqlfluff")),
+            "lint",
+            *paths,
+            "--dialect",
+            "bigquery",
+            "--templater",
+            "raw",
+            "--config",
+            str(PROJECT_DIR / "ci" / "sqlfluff-compiled-bigquery.cfg"),
+            "--disregard-sqlfluffignores",
+            "--format",
+            "json",
+        ],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     return lint.returncode, json.loads(lint.stdout or "[]")
 
 
 def lint_problems(reports: list[dict]) -> str:
-    return "\n".join(f"{report['filepath']}:{v['start_line_no']}:{v['start_line_pos']}: {v['code']} {v['description']}"
-                     for report in reports for v in report["violations"])
+    return "\n".join(
+        f"{report['filepath']}:{v['start_line_no']}:{v['start_line_pos']}: {v['code']} {v['description']}"
+        for report in reports
+        for v in report["violations"]
+    )
 
 
 def test_compiled_models_lint_as_bigquery(production_sql, tmp_path):
@@ -562,20 +695,38 @@ def test_the_daily_jobs_export_publish_and_run_log_work_on_bigquery(bq_build, tm
     from tunesday.job.run_log import RunLog
     from tunesday.job.target import from_env
 
-    env = {**bq_build.env, "TUNESDAY_SERVING_STORE": str(tmp_path / "store"),
-           "TUNESDAY_JOB_METRICS_FILE": str(tmp_path / "job.prom")}
+    env = {
+        **bq_build.env,
+        "TUNESDAY_SERVING_STORE": str(tmp_path / "store"),
+        "TUNESDAY_JOB_METRICS_FILE": str(tmp_path / "job.prom"),
+    }
 
     def stage(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "tunesday.job.cli", "daily", "--run-date", RUN_DATE,
-                               "--run-id", "bq0000000000000a", *args], env=env, cwd=PROJECT_DIR,
-                              capture_output=True, text=True, timeout=600)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tunesday.job.cli",
+                "daily",
+                "--run-date",
+                RUN_DATE,
+                "--run-id",
+                "bq0000000000000a",
+                *args,
+            ],
+            env=env,
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
 
     exported = stage("--stage", "export")
     assert exported.returncode == 0, exported.stderr
     log = RunLog(from_env(env))
     [export_row] = log.rows("run_id = 'bq0000000000000a'")
     assert export_row["stage"] == "export" and export_row["status"] == "success" and export_row["rows"] > 0
-    assert not (tmp_path / "store" / "CURRENT").exists()   # exported, not yet published
+    assert not (tmp_path / "store" / "CURRENT").exists()  # exported, not yet published
     published = stage("--stage", "publish", "--snapshot-id", export_row["snapshot_id"])
     assert published.returncode == 0, published.stderr
     assert json.loads((tmp_path / "store" / "CURRENT").read_text())["snapshot_id"] == export_row["snapshot_id"]

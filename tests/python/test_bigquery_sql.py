@@ -160,9 +160,27 @@ def test_compiled_model_passes():
 def test_compiled_model_calls_are_all_seen():
     """The token scan finds calls sqlglot folds away (to_hex(md5(...)) parses as one MD5 node)."""
     names = {name for name, _ in function_calls(COMPILED_MODEL)}
-    assert {"to_hex", "md5", "substr", "cast", "countif", "array_agg", "struct", "unnest",
-            "row_number", "lag", "date_sub", "current_date", "parse_date", "approx_quantiles",
-            "offset", "regexp_contains", "safe_divide", "if", "timestamp_seconds"} <= names
+    assert {
+        "to_hex",
+        "md5",
+        "substr",
+        "cast",
+        "countif",
+        "array_agg",
+        "struct",
+        "unnest",
+        "row_number",
+        "lag",
+        "date_sub",
+        "current_date",
+        "parse_date",
+        "approx_quantiles",
+        "offset",
+        "regexp_contains",
+        "safe_divide",
+        "if",
+        "timestamp_seconds",
+    } <= names
     assert "safe.parse_date" not in names  # the SAFE. prefix is stripped
     assert "week" not in names  # WEEK(MONDAY) is a date part
     for not_a_call in ("plays", "tracks", "ranked", "over", "in"):
@@ -176,24 +194,36 @@ def test_dbt_bigquery_insert_overwrite_script_passes():
 def test_ddl_and_insert_column_lists_pass():
     assert check_sql(TABLE_DDL) == []
     names = {name for name, _ in function_calls(TABLE_DDL)}
-    assert not names & {"dim_tracks", "typed_columns", "user_days", "string", "numeric", "bignumeric",
-                        "key", "options", "my-project-123.tunesday.user_days"}
+    assert not names & {
+        "dim_tracks",
+        "typed_columns",
+        "user_days",
+        "string",
+        "numeric",
+        "bignumeric",
+        "key",
+        "options",
+        "my-project-123.tunesday.user_days",
+    }
 
 
-@pytest.mark.parametrize("sql", [
-    "select net.host(url), hll_count.merge(sketch), kll_quantiles.extract_int64(k, 4) from t",
-    "select * except (a, b) replace (upper(c) as c) from t",
-    "select * from t tablesample system (10 percent)",
-    "select * from t pivot(sum(plays) for platform in ('ios', 'android'))",
-    "select a from t where exists (select 1 from u where u.a = t.a) and b in (select b from u)",
-    "select x from t for system_time as of timestamp_sub(current_timestamp(), interval 1 hour)",
-    "select arr[safe_offset(0)], arr[ordinal(1)], safe.substr(s, 1, 2) from t",
-    "create temp function add_one(x int64) returns int64 as (x + 1); select add_one(1)",
-    "select extract(isoweek from d), last_day(d, week(sunday)), date_diff(a, b, week(saturday)) from t",
-    "with recursive r as (select 1 as n union all select n + 1 from r where n < 3) select n from r",
-    "select sum(x) over w from t window w as (partition by y order by z)",
-    "select json_value(j, '$.a'), int64(j.n), string(j.s), to_json_string(struct(1 as a)) from t",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select net.host(url), hll_count.merge(sketch), kll_quantiles.extract_int64(k, 4) from t",
+        "select * except (a, b) replace (upper(c) as c) from t",
+        "select * from t tablesample system (10 percent)",
+        "select * from t pivot(sum(plays) for platform in ('ios', 'android'))",
+        "select a from t where exists (select 1 from u where u.a = t.a) and b in (select b from u)",
+        "select x from t for system_time as of timestamp_sub(current_timestamp(), interval 1 hour)",
+        "select arr[safe_offset(0)], arr[ordinal(1)], safe.substr(s, 1, 2) from t",
+        "create temp function add_one(x int64) returns int64 as (x + 1); select add_one(1)",
+        "select extract(isoweek from d), last_day(d, week(sunday)), date_diff(a, b, week(saturday)) from t",
+        "with recursive r as (select 1 as n union all select n + 1 from r where n < 3) select n from r",
+        "select sum(x) over w from t window w as (partition by y order by z)",
+        "select json_value(j, '$.a'), int64(j.n), string(j.s), to_json_string(struct(1 as a)) from t",
+    ],
+)
 def test_bigquery_constructs_pass(sql):
     assert check_sql(sql) == []
 
@@ -201,42 +231,46 @@ def test_bigquery_constructs_pass(sql):
 # --- DuckDB-only functions fail ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("call", [
-    "epoch_ms(1700000000000)",
-    "list_value(1, 2)",
-    "strftime(played_at, '%Y')",
-    "regexp_matches(a, 'x')",
-    "list_aggregate([1, 2], 'sum')",
-    "struct_pack(a := 1)",
-    "string_split(a, ',')",
-    "md5_number(a)",
-    "date_part('year', played_at)",
-    "now()",
-    "read_parquet('x.parquet')",
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        "epoch_ms(1700000000000)",
+        "list_value(1, 2)",
+        "strftime(played_at, '%Y')",
+        "regexp_matches(a, 'x')",
+        "list_aggregate([1, 2], 'sum')",
+        "struct_pack(a := 1)",
+        "string_split(a, ',')",
+        "md5_number(a)",
+        "date_part('year', played_at)",
+        "now()",
+        "read_parquet('x.parquet')",
+    ],
+)
 def test_duckdb_only_function_fails(call):
     sql = f"select\n    user_id,\n    {call} as value\nfrom t"
     problems = [p for p in check_sql(sql, "model.sql") if p.kind == "unknown_function"]
     name = call.split("(")[0]
-    assert [(p.kind, p.name, p.line, p.source) for p in problems] == [
-        ("unknown_function", name, 3, "model.sql")
-    ]
+    assert [(p.kind, p.name, p.line, p.source) for p in problems] == [("unknown_function", name, 3, "model.sql")]
     assert name in problems[0].detail
 
 
-@pytest.mark.parametrize("call", [
-    "datediff('day', a, b)",  # sqlglot: DateDiff
-    "len(a)",  # Length
-    "nvl(a, b)",  # Coalesce
-    "array_has(a, 1)",  # ArrayContains
-    "generate_series(1, 3)",  # GenerateSeries
-    "median(a)",  # Median
-    "arg_max(a, b)",  # ArgMax
-    "bool_and(a)",  # LogicalAnd
-    "split_part(a, ',', 1)",  # SplitPart
-    "gen_random_uuid()",  # Uuid
-    "try_cast(a as int64)",  # TryCast
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        "datediff('day', a, b)",  # sqlglot: DateDiff
+        "len(a)",  # Length
+        "nvl(a, b)",  # Coalesce
+        "array_has(a, 1)",  # ArrayContains
+        "generate_series(1, 3)",  # GenerateSeries
+        "median(a)",  # Median
+        "arg_max(a, b)",  # ArgMax
+        "bool_and(a)",  # LogicalAnd
+        "split_part(a, ',', 1)",  # SplitPart
+        "gen_random_uuid()",  # Uuid
+        "try_cast(a as int64)",  # TryCast
+    ],
+)
 def test_function_sqlglot_renames_fails_by_its_written_name(call):
     """The parse tree holds sqlglot's canonical function; the check must use the written name."""
     name = call.split("(")[0]
@@ -252,7 +286,10 @@ def test_unknown_function_in_nested_and_namespaced_positions():
     """)
     problems = check_sql(sql)
     assert [(p.name, p.line) for p in problems] == [
-        ("md5_number", 1), ("epoch_ms", 3), ("net.not_a_function", 3), ("list_value", 3),
+        ("md5_number", 1),
+        ("epoch_ms", 3),
+        ("net.not_a_function", 3),
+        ("list_value", 3),
     ]
 
 
@@ -281,16 +318,19 @@ def test_unterminated_string_is_a_parse_error():
     assert kinds(check_sql("select 'abc from t")) == ["parse_error"]
 
 
-@pytest.mark.parametrize("sql, syntax", [
-    ("select played_at::date from t", "`::`"),
-    ("select {'a': 1, 'b': 2} as s", "`{...}`"),
-    ("select list_transform(tags, x -> upper(x)) from t", "`->`"),
-    ("select payload->>'a' from t", "`->>`"),
-    ("select a from t where a ilike '%rock%'", "ILIKE"),
-    ("select a from t where a == 1", "`==`"),
-    ("select $1 from t", "`$n`"),
-    ("select a from t asof join u on t.ts >= u.ts", "ASOF"),
-])
+@pytest.mark.parametrize(
+    "sql, syntax",
+    [
+        ("select played_at::date from t", "`::`"),
+        ("select {'a': 1, 'b': 2} as s", "`{...}`"),
+        ("select list_transform(tags, x -> upper(x)) from t", "`->`"),
+        ("select payload->>'a' from t", "`->>`"),
+        ("select a from t where a ilike '%rock%'", "ILIKE"),
+        ("select a from t where a == 1", "`==`"),
+        ("select $1 from t", "`$n`"),
+        ("select a from t asof join u on t.ts >= u.ts", "ASOF"),
+    ],
+)
 def test_duckdb_syntax_sqlglot_accepts_is_a_parse_error(sql, syntax):
     problems = [p for p in check_sql(sql) if p.kind == "parse_error"]
     assert len(problems) == 1 and syntax in problems[0].detail and problems[0].line == 1
@@ -305,11 +345,36 @@ def test_foreign_syntax_inside_strings_and_comments_is_fine():
 
 
 def test_allowlist_holds_bigquery_functions_only():
-    assert {"to_hex", "md5", "countif", "safe_divide", "net.host", "hll_count.merge", "st_distance",
-            "generate_uuid", "date_sub", "array_agg", "string_agg", "approx_quantiles"} <= BIGQUERY_FUNCTIONS
-    duckdb_only = {"epoch_ms", "list_value", "strftime", "regexp_matches", "list_aggregate",
-                   "struct_pack", "string_split", "md5_number", "datediff", "now", "len",
-                   "array_includes", "nullifzero", "iff"}
+    assert {
+        "to_hex",
+        "md5",
+        "countif",
+        "safe_divide",
+        "net.host",
+        "hll_count.merge",
+        "st_distance",
+        "generate_uuid",
+        "date_sub",
+        "array_agg",
+        "string_agg",
+        "approx_quantiles",
+    } <= BIGQUERY_FUNCTIONS
+    duckdb_only = {
+        "epoch_ms",
+        "list_value",
+        "strftime",
+        "regexp_matches",
+        "list_aggregate",
+        "struct_pack",
+        "string_split",
+        "md5_number",
+        "datediff",
+        "now",
+        "len",
+        "array_includes",
+        "nullifzero",
+        "iff",
+    }
     assert not BIGQUERY_FUNCTIONS & duckdb_only
     assert all(name == name.lower().strip() and " " not in name for name in BIGQUERY_FUNCTIONS)
 
@@ -362,7 +427,10 @@ def test_cli_exit_codes(sql_dir, tmp_path, capsys):
 def test_cli_runs_as_a_module(sql_dir):
     result = subprocess.run(
         [sys.executable, "-m", "ci.bigquery_sql", str(sql_dir)],
-        cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120,
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().endswith("checked 6 statements in 2 files: 0 problems")
@@ -370,7 +438,11 @@ def test_cli_runs_as_a_module(sql_dir):
 
 # --- What a statement reads of partitioned tables (ci.bigquery_scans) ---------------------------
 
-PARTITIONS = {"listening_events": "played_at", "fct_user_track_days": "listened_date", "int_sessions": "last_listened_date"}
+PARTITIONS = {
+    "listening_events": "played_at",
+    "fct_user_track_days": "listened_date",
+    "int_sessions": "last_listened_date",
+}
 
 
 def scans_of(sql: str) -> dict[str, list]:
@@ -404,7 +476,7 @@ def test_constant_filters_on_the_partition_column_bound_the_days():
             or (played_at >= cast('2026-10-28' as timestamp) and played_at < cast('2026-11-01' as timestamp))
     """)["listening_events"]
     assert raw.bounded and raw.days.nulls
-    assert set(raw.days.intervals) == {("now", None), ("2026-10-28", "2026-10-31")}   # days read
+    assert set(raw.days.intervals) == {("now", None), ("2026-10-28", "2026-10-31")}  # days read
     assert raw.columns == {"event_id", "user_id", "played_at"}
     [days] = scans_of("""
         select d.user_id from `p`.`tunesday_core`.`fct_user_track_days` as d
@@ -414,13 +486,16 @@ def test_constant_filters_on_the_partition_column_bound_the_days():
     assert days.bounded and days.days.intervals == (("2026-10-27", "2026-10-31"),) and not days.days.nulls
 
 
-@pytest.mark.parametrize("condition", [
-    "cast(played_at as date) >= '2026-10-28'",                 # a function of the column
-    "played_at > (select max(played_at) from other)",           # a subquery's result
-    "played_at >= timestamp '2026-10-28' or user_id = 'u1'",   # or another column
-    "played_at <= timestamp '2026-10-31'",                      # no lower bound
-    "user_id = 'u1'",
-])
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "cast(played_at as date) >= '2026-10-28'",  # a function of the column
+        "played_at > (select max(played_at) from other)",  # a subquery's result
+        "played_at >= timestamp '2026-10-28' or user_id = 'u1'",  # or another column
+        "played_at <= timestamp '2026-10-31'",  # no lower bound
+        "user_id = 'u1'",
+    ],
+)
 def test_anything_else_reads_every_day(condition):
     [raw] = scans_of(f"select user_id from `p`.`tunesday_raw`.`listening_events` where {condition}")["listening_events"]
     assert not raw.bounded, raw.days.describe()
@@ -446,14 +521,15 @@ def test_statements_of_a_daily_run_are_read_as_their_queries():
                 where plays.listened_date >= cast('2026-10-27' as date)
             );
         merge into `p`.`tunesday_core`.`int_sessions` as DBT_INTERNAL_DEST
-        using (select * from `p`.`tunesday_core`.`fct_user_track_days` where listened_date > '2026-10-20') as DBT_INTERNAL_SOURCE
+        using (select * from `p`.`tunesday_core`.`fct_user_track_days` where listened_date > '2026-10-20')
+            as DBT_INTERNAL_SOURCE
         on (false) and (DBT_INTERNAL_SOURCE.session_id = DBT_INTERNAL_DEST.session_id)
         when not matched then insert (session_id) values (session_id)
     """)
     [deleted] = scans["int_sessions"]
     assert deleted.bounded and deleted.days.intervals == (("2026-10-26", None),)
     assert [scan.days.intervals for scan in scans["plays"]] == [(("2026-10-27", None),)]
-    assert [scan.days.intervals for scan in scans["fct_user_track_days"]] == [(("2026-10-21", None),)]   # after the 20th
+    assert [scan.days.intervals for scan in scans["fct_user_track_days"]] == [(("2026-10-21", None),)]  # after the 20th
 
 
 def test_a_count_of_a_whole_table_is_free_and_nothing_else_is():
@@ -469,7 +545,7 @@ def test_a_count_of_a_whole_table_is_free_and_nothing_else_is():
             ) as raw_rows
     """)["listening_events"]
     assert whole.free and whole.bounded and not whole.columns
-    assert not whole.days.bounded   # a free read, not one of some days
+    assert not whole.days.bounded  # a free read, not one of some days
     assert not due.free and due.bounded and due.columns == {"played_at"}
     for sql in [
         "select count(*) from `p`.`tunesday_raw`.`listening_events` where user_id = 'u1'",

@@ -26,6 +26,7 @@ MIN_PROBES = 200_000
 
 # --- the warehouse's filters --------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def built(warehouse):
     """Everything the filters were built from and what they hold, read back from DuckDB."""
@@ -40,7 +41,8 @@ def built(warehouse):
         }
         words: dict[str, dict[int, int]] = {}
         for user_id, word_index, word in con.execute(
-                "select user_id, word_index, word from serving_bloom_filter_words").fetchall():
+            "select user_id, word_index, word from serving_bloom_filter_words"
+        ).fetchall():
             words.setdefault(user_id, {})[word_index] = word
         heard: dict[str, set[str]] = {}
         for user_id, track_id in con.execute("select user_id, track_id from int_user_heard_tracks").fetchall():
@@ -85,13 +87,14 @@ def test_python_sizes_and_sets_exactly_the_bits_sql_set(built):
         assert bloom_parameters(spec["n"], spec["target"]) == (spec["m"], spec["k"]), (user_id, spec)
         assert spec["word_count"] == math.ceil(spec["m"] / 64)
         assert spec["expected"] == pytest.approx(
-            expected_false_positive_rate(spec["n"], spec["m"], spec["k"]), rel=1e-9)
+            expected_false_positive_rate(spec["n"], spec["m"], spec["k"]), rel=1e-9
+        )
         python_words = filter_words(sorted(built["heard"][user_id]), spec["m"], spec["k"])
         assert python_words == built["words"].get(user_id, {}), user_id
         sizes.add(spec["n"])
         negative_words += sum(word < 0 for word in python_words.values())
-    assert len(sizes) > 20          # many different (m, k), not one case repeated
-    assert negative_words > 100     # the sign bit is exercised
+    assert len(sizes) > 20  # many different (m, k), not one case repeated
+    assert negative_words > 100  # the sign bit is exercised
 
 
 def test_measured_false_positive_rate_is_near_the_target(built):
@@ -114,15 +117,19 @@ def test_measured_false_positive_rate_is_near_the_target(built):
 
 # --- the Python module on its own ---------------------------------------------------------------
 
-@pytest.mark.parametrize(("n", "p", "m", "k"), [
-    (1, 0.01, 10, 7),         # 9.585 bits -> 10 (not rounded up to a word), 10 ln 2 = 6.93 -> 7
-    (10, 0.01, 96, 7),        # 95.85 -> 96, 6.65 -> 7
-    (1000, 0.01, 9586, 7),    # 9585.06 -> 9586
-    (1, 0.9, 1, 1),           # 0.22 bits -> at least 1; k at least 1
-    (3, 0.5, 5, 1),           # 4.33 -> 5, 5/3 ln 2 = 1.16 -> 1
-    (100, 0.001, 1438, 10),   # 1437.76 -> 1438, 9.97 -> 10
-    (100, 1e-9, 4314, 16),    # k would be 30: capped
-])
+
+@pytest.mark.parametrize(
+    ("n", "p", "m", "k"),
+    [
+        (1, 0.01, 10, 7),  # 9.585 bits -> 10 (not rounded up to a word), 10 ln 2 = 6.93 -> 7
+        (10, 0.01, 96, 7),  # 95.85 -> 96, 6.65 -> 7
+        (1000, 0.01, 9586, 7),  # 9585.06 -> 9586
+        (1, 0.9, 1, 1),  # 0.22 bits -> at least 1; k at least 1
+        (3, 0.5, 5, 1),  # 4.33 -> 5, 5/3 ln 2 = 1.16 -> 1
+        (100, 0.001, 1438, 10),  # 1437.76 -> 1438, 9.97 -> 10
+        (100, 1e-9, 4314, 16),  # k would be 30: capped
+    ],
+)
 def test_bloom_parameters_by_hand(n, p, m, k):
     assert bloom_parameters(n, p) == (m, k)
 
@@ -158,9 +165,9 @@ def test_words_are_signed_int64_with_bit_63_as_the_sign():
     track = next(t for t in (f"x{i}" for i in range(10_000)) if bit_positions(t, 64, 1) == [63])
     assert track in sign_only
     with pytest.raises(ValueError):
-        BloomFilter(64, 1, {0: 1 << 63})      # not a signed int64
+        BloomFilter(64, 1, {0: 1 << 63})  # not a signed int64
     with pytest.raises(ValueError):
-        BloomFilter(64, 1, {1: 1})            # word beyond the filter
+        BloomFilter(64, 1, {1: 1})  # word beyond the filter
 
 
 def test_made_up_sets_have_no_false_negatives_and_the_target_rate():

@@ -16,10 +16,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from playwright import sync_api as playwright
-
 from conftest import PROJECT_DIR, RUN_DATE
 from http_client import running_gunicorn
+from playwright import sync_api as playwright
+
 from serving.snapshot import export
 from serving.store import Store
 from serving.warehouse import DuckDBWarehouse
@@ -31,8 +31,10 @@ HOSTILE = "<script>alert(1)</script>"
 def chromium() -> str:
     path = os.environ.get("TUNESDAY_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        pytest.fail("no Chromium: apt-get install chromium (Debian's package; Playwright's own download is not "
-                    "reachable here), or set TUNESDAY_CHROMIUM")
+        pytest.fail(
+            "no Chromium: apt-get install chromium (Debian's package; Playwright's own download is not "
+            "reachable here), or set TUNESDAY_CHROMIUM"
+        )
     return path
 
 
@@ -69,12 +71,16 @@ def explorer(warehouse, tmp_path_factory):
         """).fetchall()
     log = tmp_path_factory.mktemp("explorer-log") / "gunicorn.log"
     with running_gunicorn(store.root, log, workers=1) as port:
-        yield {"base": f"http://127.0.0.1:{port}", "user_id": user_id, "playlist_id": playlist_id,
-               "playlist_count": playlist_count}
+        yield {
+            "base": f"http://127.0.0.1:{port}",
+            "user_id": user_id,
+            "playlist_id": playlist_id,
+            "playlist_count": playlist_count,
+        }
 
 
 def rows(page, table: str) -> int:
-    return page.locator(f"#{table} tr").count() - 1   # less the header
+    return page.locator(f"#{table} tr").count() - 1  # less the header
 
 
 def test_the_explorer_shows_a_listeners_lists(browser, explorer):
@@ -148,9 +154,22 @@ def test_a_hostile_id_is_shown_as_text(browser, explorer):
 
 def test_the_report_opens_offline(browser, warehouse, tmp_path):
     """`tunesday report` writes one file that shows every chart with the network cut off."""
-    done = subprocess.run([sys.executable, "-m", "tunesday.job.cli", "report", "--duckdb", str(warehouse.duckdb_path),
-                           "--out", str(tmp_path / "report.html")], cwd=PROJECT_DIR, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tunesday.job.cli",
+            "report",
+            "--duckdb",
+            str(warehouse.duckdb_path),
+            "--out",
+            str(tmp_path / "report.html"),
+        ],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     context = browser.new_context(offline=True)
     page = context.new_page()

@@ -34,8 +34,15 @@ def playlists() -> list[Playlist]:
             track = (cluster * 50 + int(rng.paretovariate(1.2)) % 50) if rng.random() < 0.9 else rng.randrange(200)
             if track not in picked:
                 picked.append(track)
-        tracks = tuple(Track(f"spotify:track:{track:022d}", f"artist {track % 37}", f"song {track}",
-                             f"spotify:artist:{track % 37:022d}") for track in picked)
+        tracks = tuple(
+            Track(
+                f"spotify:track:{track:022d}",
+                f"artist {track % 37}",
+                f"song {track}",
+                f"spotify:artist:{track % 37:022d}",
+            )
+            for track in picked
+        )
         name = f"{WORDS[cluster]} {rng.choice(WORDS)}" if pid % 7 else "!!"
         made.append(Playlist(pid, name, tracks))
     return made
@@ -48,21 +55,34 @@ def tokens(name: str | None) -> set[str]:
 def test_the_generators_compute_their_formulas(tmp_path):
     split = make_split(playlists(), 20, seed=3)
     paths = write_split(split, tmp_path, 3, MIN_HOLDOUTS, date="test")
-    built = warehouse.build(paths["train"], paths["challenge"], read_challenge(paths["challenge"]),
-                            tmp_path / "warehouse", ranking="blend")
-    beta, decay, title_weight, max_seeds = (float(warehouse.project_var(name)) for name in (
-        "continuation_rp3_beta", "continuation_tail_decay", "continuation_neighbour_title_weight",
-        "continuation_max_seed_tracks"))
+    built = warehouse.build(
+        paths["train"], paths["challenge"], read_challenge(paths["challenge"]), tmp_path / "warehouse", ranking="blend"
+    )
+    beta, decay, title_weight, max_seeds = (
+        float(warehouse.project_var(name))
+        for name in (
+            "continuation_rp3_beta",
+            "continuation_tail_decay",
+            "continuation_neighbour_title_weight",
+            "continuation_max_seed_tracks",
+        )
+    )
     with connect(built.warehouse) as con:
-        keys = con.execute("select playlist_key, track_key, playlist_id, first_position, playlist_track_count, "
-                           "track_playlist_count from int_playlist_track_keys").fetchall()
+        keys = con.execute(
+            "select playlist_key, track_key, playlist_id, first_position, playlist_track_count, "
+            "track_playlist_count from int_playlist_track_keys"
+        ).fetchall()
         names = dict(con.execute("select playlist_id, playlist_name from stg_raw__playlists").fetchall())
-        found = {(row[0], row[1]): row[2:] for row in con.execute(
-            "select playlist_id, track_id, rp3beta_score, tail_score, neighbours_score, cooccurrence_score "
-            "from int_playlist_continuation_candidates").fetchall()}
+        found = {
+            (row[0], row[1]): row[2:]
+            for row in con.execute(
+                "select playlist_id, track_id, rp3beta_score, tail_score, neighbours_score, cooccurrence_score "
+                "from int_playlist_continuation_candidates"
+            ).fetchall()
+        }
         track_ids = dict(con.execute("select distinct track_key, track_id from int_playlist_track_keys").fetchall())
 
-    position: dict[int, dict[int, int]] = {}    # playlist -> track -> first position
+    position: dict[int, dict[int, int]] = {}  # playlist -> track -> first position
     size, reach, playlist_ids = {}, {}, {}
     for playlist, track, playlist_id, first, playlist_size, track_reach in keys:
         position.setdefault(playlist, {})[track] = first
@@ -95,7 +115,7 @@ def test_the_generators_compute_their_formulas(tmp_path):
     idf = {token: math.log(titled / count) for token, count in frequency.items()}
 
     checked = {"rp3beta": 0, "tail": 0, "neighbours": 0}
-    capped = 0      # playlists with more than 100 candidate neighbours
+    capped = 0  # playlists with more than 100 candidate neighbours
     for playlist in continued:
         seeds = sorted(position[playlist], key=lambda track: (position[playlist][track], track))
         expected: dict[str, dict[int, float]] = {name: {} for name in checked}
@@ -118,8 +138,7 @@ def test_the_generators_compute_their_formulas(tmp_path):
         own_idf = sum(idf[token] for token in own)
         similarity = {}
         for holder, count in shared.items():
-            match = (sum(idf[token] for token in own & tokens(names[playlist_ids[holder]])) / own_idf
-                     if own_idf else 0.0)
+            match = sum(idf[token] for token in own & tokens(names[playlist_ids[holder]])) / own_idf if own_idf else 0.0
             similarity[holder] = (count + title_weight * match) ** 2 / size[holder] ** 0.8
         neighbours = sorted(similarity, key=lambda holder: (-round(similarity[holder], 9), holder))[:100]
         capped += len(similarity) > 100
@@ -134,7 +153,9 @@ def test_the_generators_compute_their_formulas(tmp_path):
                 assert row is not None, (name, playlist, track)
                 assert row[column] == pytest.approx(value, rel=1e-9), (name, playlist, track)
                 checked[name] += 1
-            proposed = {track for (pid, track), row in found.items() if pid == playlist_ids[playlist] and row[column] > 0}
+            proposed = {
+                track for (pid, track), row in found.items() if pid == playlist_ids[playlist] and row[column] > 0
+            }
             assert proposed == {track_ids[track] for track in expected[name]}, (name, playlist)
     # The title match moved some similarity (titles are shared within a cluster) and the decay
     # changed the order: tail is not co-occurrence.

@@ -2,17 +2,15 @@
 
 import json
 import re
-from tunesday.warehouse import connect as connect_warehouse
 
+from tunesday.warehouse import connect as connect_warehouse
 
 
 def test_every_model_and_column_is_described(warehouse):
     manifest = json.loads((warehouse.env_target_path / "manifest.json").read_text())
     with connect_warehouse(str(warehouse.duckdb_path)) as con:
         actual = {}
-        for table, column in con.execute(
-            "select table_name, column_name from information_schema.columns"
-        ).fetchall():
+        for table, column in con.execute("select table_name, column_name from information_schema.columns").fetchall():
             actual.setdefault(table, set()).add(column)
 
     problems = []
@@ -66,8 +64,17 @@ def test_the_bad_input_catalogue_names_tests_that_exist():
     assert not missing, missing
 
 
-EXPOSURES = {"api_discover_weekly", "api_recommendations", "api_smart_shuffle", "api_heard", "explorer", "warehouse_report",
-             "experiment_reports", "offline_evaluation", "playlist_continuation_harness"}
+EXPOSURES = {
+    "api_discover_weekly",
+    "api_recommendations",
+    "api_smart_shuffle",
+    "api_heard",
+    "explorer",
+    "warehouse_report",
+    "experiment_reports",
+    "offline_evaluation",
+    "playlist_continuation_harness",
+}
 
 
 def test_the_docs_site_builds_and_its_lineage_ends_at_the_consumers(warehouse):
@@ -82,18 +89,29 @@ def test_the_docs_site_builds_and_its_lineage_ends_at_the_consumers(warehouse):
     catalog = json.loads((target / "catalog.json").read_text())
     manifest = json.loads((target / "manifest.json").read_text())
     assert (target / "index.html").exists()
-    models = {node_id for node_id, node in manifest["nodes"].items()
-              if node["resource_type"] == "model" and node["config"]["materialized"] != "ephemeral"}
+    models = {
+        node_id
+        for node_id, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node["config"]["materialized"] != "ephemeral"
+    }
     assert models and models <= set(catalog["nodes"]), sorted(models - set(catalog["nodes"]))[:5]
     exposures = {exposure["name"]: exposure for exposure in manifest["exposures"].values()}
     assert set(exposures) == EXPOSURES
-    routes = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule) for rule in create_app().url_map.iter_rules()
-              if rule.rule.startswith("/v1/")}
-    labels = {exposure["label"].removeprefix("GET ") for exposure in exposures.values() if exposure["type"] == "application"}
+    routes = {
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        for rule in create_app().url_map.iter_rules()
+        if rule.rule.startswith("/v1/")
+    }
+    labels = {
+        exposure["label"].removeprefix("GET ") for exposure in exposures.values() if exposure["type"] == "application"
+    }
     assert labels == routes
     read = {node.split(".")[-1] for exposure in exposures.values() for node in exposure["depends_on"]["nodes"]}
-    serving = {node["name"] for node in manifest["nodes"].values()
-               if node["resource_type"] == "model" and node["name"].startswith("serving_")}
+    serving = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["name"].startswith("serving_")
+    }
     assert serving <= read, sorted(serving - read)
     # The lineage reaches the exposures from the raw sources: the listeners' plays end at a route.
     assert "model.tunesday.serving_recommendations" in manifest["parent_map"]["exposure.tunesday.api_recommendations"]
@@ -104,11 +122,19 @@ def test_descriptions_are_in_the_warehouse(warehouse):
     comments; BigQuery descriptions on that target)."""
     manifest = json.loads((warehouse.env_target_path / "manifest.json").read_text())
     with connect_warehouse(str(warehouse.duckdb_path)) as con:
-        tables = dict(((row[0], row[1]), row[2]) for row in con.execute(
-            "select schema_name, table_name, comment from duckdb_tables() "
-            "union all select schema_name, view_name, comment from duckdb_views() where not internal").fetchall())
-        columns = dict(((row[0], row[1], row[2]), row[3]) for row in con.execute(
-            "select schema_name, table_name, column_name, comment from duckdb_columns()").fetchall())
+        tables = dict(
+            ((row[0], row[1]), row[2])
+            for row in con.execute(
+                "select schema_name, table_name, comment from duckdb_tables() "
+                "union all select schema_name, view_name, comment from duckdb_views() where not internal"
+            ).fetchall()
+        )
+        columns = dict(
+            ((row[0], row[1], row[2]), row[3])
+            for row in con.execute(
+                "select schema_name, table_name, column_name, comment from duckdb_columns()"
+            ).fetchall()
+        )
     missing = []
     for node in manifest["nodes"].values():
         if node["resource_type"] != "model" or node["config"]["materialized"] == "ephemeral":
@@ -127,9 +153,13 @@ def test_descriptions_are_in_the_warehouse(warehouse):
 def test_every_mart_and_serving_table_states_its_grain(warehouse):
     """An analyst's first question of a table: what is one row?"""
     manifest = json.loads((warehouse.env_target_path / "manifest.json").read_text())
-    silent = [node["name"] for node in manifest["nodes"].values()
-              if node["resource_type"] == "model" and node["name"].startswith(("fct_", "dim_", "serving_"))
-              and not re.search(r"\bgrain\b|\bone row per\b", node["description"], re.IGNORECASE)]
+    silent = [
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["name"].startswith(("fct_", "dim_", "serving_"))
+        and not re.search(r"\bgrain\b|\bone row per\b", node["description"], re.IGNORECASE)
+    ]
     assert not silent, silent
 
 
@@ -138,8 +168,8 @@ def test_the_readmes_example_queries_answer_on_the_warehouse(warehouse):
     from conftest import PROJECT_DIR
 
     readme = (PROJECT_DIR / "README.md").read_text()
-    section = readme[readme.index("## How to query"):]
-    section = section[:section.index("\n## ", 1)]
+    section = readme[readme.index("## How to query") :]
+    section = section[: section.index("\n## ", 1)]
     queries = re.findall(r"```sql\n(.*?)```", section, re.DOTALL)
     assert len(queries) == 3
     import duckdb

@@ -11,8 +11,8 @@ import re
 
 import duckdb
 import pytest
-
 from conftest import RUN_DATE, generate, run_dbt
+
 from tunesday import dbt
 from tunesday.experiment_report import chi_square_p_value, experiment_page, write_reports
 from tunesday.experiments import METRICS, bucket, read_experiments
@@ -21,8 +21,20 @@ from tunesday.warehouse import connect as connect_warehouse
 
 # 600 listeners, 28 days: exposures from day 14 (the generator serves from halfway through the
 # window), so each listener has up to 14 days of pre-period for CUPED.
-SIMULATION = ("--users", "600", "--tracks", "3000", "--days", "28", "--seed", "11", "--bad-share", "0.01",
-              "--end-date", "2026-11-01")
+SIMULATION = (
+    "--users",
+    "600",
+    "--tracks",
+    "3000",
+    "--days",
+    "28",
+    "--seed",
+    "11",
+    "--bad-share",
+    "0.01",
+    "--end-date",
+    "2026-11-01",
+)
 EFFECT = -0.2
 LATEST_RESULTS = """
     select metric, variant, listener_count, variance, cuped_variance, lift, lift_ci_low, lift_ci_high,
@@ -46,12 +58,14 @@ def test_a_known_effect_is_found_within_its_interval(tmp_path):
     assert build.success, build.describe(4000)
     with connect_warehouse(str(path)) as con:
         results = {row[0]: row for row in con.execute(LATEST_RESULTS).fetchall()}
-        ratios = con.execute("select variant, listener_count, chi_square, has_sample_ratio_mismatch "
-                             "from fct_experiment_sample_ratios").fetchall()
+        ratios = con.execute(
+            "select variant, listener_count, chi_square, has_sample_ratio_mismatch from fct_experiment_sample_ratios"
+        ).fetchall()
     for metric in ("streams", "listening_minutes"):
         print(metric, results[metric])
-        _, variant, count, variance, cuped_variance, lift, low, high, cuped, cuped_low, cuped_high, significant = \
+        _, variant, count, variance, cuped_variance, lift, low, high, cuped, cuped_low, cuped_high, significant = (
             results[metric]
+        )
         assert variant == "blend" and count > 250, results[metric]
         assert low < EFFECT < high < 0 and cuped_low < EFFECT < cuped_high < 0 and significant, results[metric]
         assert cuped_variance < 0.6 * variance and cuped_high - cuped_low < high - low, results[metric]
@@ -61,13 +75,14 @@ def test_a_known_effect_is_found_within_its_interval(tmp_path):
     # the control's mean is 0).
     with connect_warehouse(str(path)) as con:
         written = write_reports(con, tmp_path / "reports")
-        [(plotted,)] = con.execute("select count(distinct metric) from fct_experiment_results "
-                                   "where cuped_lift is not null").fetchall()
+        [(plotted,)] = con.execute(
+            "select count(distinct metric) from fct_experiment_results where cuped_lift is not null"
+        ).fetchall()
     page = (tmp_path / "reports" / "for_you_ranker_vs_blend.html").read_text()
     assert written[-1].name == "index.html" and "Sample ratio check passed" in page
     assert page.count("<svg") == plotted >= 4, plotted
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    streams_row = page[page.index("<td>streams "):].split("</tr>")[0]
+    streams_row = page[page.index("<td>streams ") :].split("</tr>")[0]
     assert f"{results['streams'][8]:+.1%}" in streams_row, streams_row
 
 
@@ -75,14 +90,19 @@ def test_a_broken_assignment_fails_the_build_on_the_sample_ratio_check(tmp_path)
     """The exposures of 30 % of the treatment's listeners are lost: about 210 treatment listeners
     against 300 in the control, chi-square about 16 > 10.83 (p < 0.001), and the build fails on
     the data test no_sample_ratio_mismatch."""
-    build, path = simulated_build(tmp_path, "--lose-treatment-exposures", "0.3",
-                                  select=("--select", "+fct_experiment_sample_ratios+", "--indirect-selection", "cautious"))
+    build, path = simulated_build(
+        tmp_path,
+        "--lose-treatment-exposures",
+        "0.3",
+        select=("--select", "+fct_experiment_sample_ratios+", "--indirect-selection", "cautious"),
+    )
     assert not build.success
     failed = [node.name for node in build.failed()]
     assert failed == ["no_sample_ratio_mismatch"], build.describe(3000)
     with connect_warehouse(str(path)) as con:
         [(chi_square, mismatch)] = con.execute(
-            "select distinct chi_square, has_sample_ratio_mismatch from fct_experiment_sample_ratios").fetchall()
+            "select distinct chi_square, has_sample_ratio_mismatch from fct_experiment_sample_ratios"
+        ).fetchall()
     print(f"lost 30 % of treatment exposures: chi-square {chi_square:.2f}")
     assert chi_square > 10.83 and mismatch
 
@@ -90,8 +110,9 @@ def test_a_broken_assignment_fails_the_build_on_the_sample_ratio_check(tmp_path)
 def _compiled_results_sql(warehouse) -> str:
     """fct_experiment_results as dbt compiled it for the test warehouse, reading the tables
     `listener_metrics` and `variants` instead of its refs."""
-    sql = (warehouse.env_target_path / "compiled" / "tunesday" / "models" / "experiments"
-           / "fct_experiment_results.sql").read_text()
+    sql = (
+        warehouse.env_target_path / "compiled" / "tunesday" / "models" / "experiments" / "fct_experiment_results.sql"
+    ).read_text()
     sql = re.sub(r'"[^"]+"\."[^"]+"\."int_experiment_listener_metrics"', "listener_metrics", sql)
     return re.sub(r'"[^"]+"\."[^"]+"\."experiment_variants"', "variants", sql)
 
@@ -124,10 +145,16 @@ def splits(warehouse):
         from final_metrics, range(500) as ks(k)
     """)
     users = [row[0] for row in con.execute("select distinct user_id from final_metrics").fetchall()]
-    assert _split("aa-7", users[0]) == con.execute(
-        "select variant from listener_metrics where experiment_id = 'aa_7' and user_id = ? limit 1", [users[0]]).fetchone()[0]
-    con.execute("create table variants as select 'aa_' || k as experiment_id, variant, variant = 'a' as is_control "
-                "from range(500) as ks(k), (values ('a'), ('b')) as vs(variant)")
+    assert (
+        _split("aa-7", users[0])
+        == con.execute(
+            "select variant from listener_metrics where experiment_id = 'aa_7' and user_id = ? limit 1", [users[0]]
+        ).fetchone()[0]
+    )
+    con.execute(
+        "create table variants as select 'aa_' || k as experiment_id, variant, variant = 'a' as is_control "
+        "from range(500) as ks(k), (values ('a'), ('b')) as vs(variant)"
+    )
     return {"con": con, "sql": _compiled_results_sql(warehouse), "listeners": len(users)}
 
 
@@ -138,11 +165,13 @@ def test_an_a_a_experiment_flags_about_five_percent(splits):
     found = con.execute(f"""
         select count(*), avg(case when is_significant then 1.0 else 0 end),
                avg(case when lift_ci_low > 0 or lift_ci_high < 0 then 1.0 else 0 end)
-        from ({splits['sql']}) where not is_control
+        from ({splits["sql"]}) where not is_control
     """).fetchone()
     count, cuped_rate, raw_rate = found
-    print(f"A/A: {count} tests over {splits['listeners']} listeners; flagged {cuped_rate:.3f} with CUPED, "
-          f"{raw_rate:.3f} without")
+    print(
+        f"A/A: {count} tests over {splits['listeners']} listeners; flagged {cuped_rate:.3f} with CUPED, "
+        f"{raw_rate:.3f} without"
+    )
     assert count == 1000
     assert 0.025 <= cuped_rate <= 0.08 and 0.025 <= raw_rate <= 0.08
 
@@ -151,8 +180,10 @@ def test_intervals_cover_a_known_lift_about_95_percent_of_the_time(splits):
     """The same splits with the treatment's values (and nothing of the pre-period) raised by 10 %:
     the intervals cover +0.10 in about 95 % of them."""
     con = splits["con"]
-    con.execute("create or replace table shifted as select * exclude (metric_value), "
-                "metric_value * case when variant = 'b' then 1.1 else 1 end as metric_value from listener_metrics")
+    con.execute(
+        "create or replace table shifted as select * exclude (metric_value), "
+        "metric_value * case when variant = 'b' then 1.1 else 1 end as metric_value from listener_metrics"
+    )
     sql = re.sub(r"\blistener_metrics\b", "shifted", splits["sql"])
     count, cuped_cover, raw_cover = con.execute(f"""
         select count(*), avg(case when cuped_lift_ci_low < 0.1 and 0.1 < cuped_lift_ci_high then 1.0 else 0 end),
@@ -168,13 +199,16 @@ def test_the_t_quantile_is_within_0_15_percent_from_five_degrees_of_freedom(ware
     (macro experiment_metrics, tunesday.experiments.METRICS) and the continuation generators
     (macro continuation_generators, tunesday.recsys.warehouse.GENERATORS)."""
     scipy_stats = pytest.importorskip("scipy.stats")
-    rendered = warehouse.dbt("compile", "--inline",
-                             "select '{{ experiment_metrics() | join(',') }}' as metrics, "
-                             "'{{ continuation_generators() | join(',') }}' as generators, "
-                             "{% for df in [5, 8, 13, 30, 100, 1000] %}{{ t_quantile_975(df) }} as t{{ df }}"
-                             "{{ ',' if not loop.last }}{% endfor %}")
+    rendered = warehouse.dbt(
+        "compile",
+        "--inline",
+        "select '{{ experiment_metrics() | join(',') }}' as metrics, "
+        "'{{ continuation_generators() | join(',') }}' as generators, "
+        "{% for df in [5, 8, 13, 30, 100, 1000] %}{{ t_quantile_975(df) }} as t{{ df }}"
+        "{{ ',' if not loop.last }}{% endfor %}",
+    )
     assert rendered.success, rendered.describe(2000)
-    sql = rendered.output[rendered.output.index("Compiled inline node is:") + len("Compiled inline node is:"):]
+    sql = rendered.output[rendered.output.index("Compiled inline node is:") + len("Compiled inline node is:") :]
     [(metrics, generators, *values)] = duckdb.sql(sql).fetchall()
     assert tuple(metrics.split(",")) == METRICS
     assert tuple(generators.split(",")) == GENERATORS
@@ -206,6 +240,18 @@ def test_a_report_with_a_sample_ratio_mismatch_says_so_before_the_results():
 
 def test_the_chi_square_p_value_is_scipys():
     scipy_stats = pytest.importorskip("scipy.stats")
-    for statistic, df in [(0.14, 1), (3.84, 1), (10.83, 1), (19.96, 1), (5.99, 2), (13.8, 2), (7.0, 5), (40.0, 10),
-                          (0.5, 10), (200.0, 3)]:
-        assert chi_square_p_value(statistic, df) == pytest.approx(scipy_stats.chi2.sf(statistic, df), rel=1e-9, abs=1e-300)
+    for statistic, df in [
+        (0.14, 1),
+        (3.84, 1),
+        (10.83, 1),
+        (19.96, 1),
+        (5.99, 2),
+        (13.8, 2),
+        (7.0, 5),
+        (40.0, 10),
+        (0.5, 10),
+        (200.0, 3),
+    ]:
+        assert chi_square_p_value(statistic, df) == pytest.approx(
+            scipy_stats.chi2.sf(statistic, df), rel=1e-9, abs=1e-300
+        )

@@ -9,8 +9,8 @@ import hashlib
 import shutil
 
 import pytest
-
 from conftest import PROJECT_DIR
+
 from tunesday.experiments import BUCKETS, SEEDS, bucket, read_experiments
 from tunesday.warehouse import connect
 
@@ -26,7 +26,9 @@ def test_the_shared_vectors_are_pythons():
     with open(PROJECT_DIR / "seeds" / "macro_tests" / "experiment_bucket_expected.csv", newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert len(rows) >= 50
-    assert sum(int(hashlib.md5(f"{r['salt']}:{r['user_id']}".encode()).hexdigest()[:8], 16) >= 2**31 for r in rows) >= 10
+    assert (
+        sum(int(hashlib.md5(f"{r['salt']}:{r['user_id']}".encode()).hexdigest()[:8], 16) >= 2**31 for r in rows) >= 10
+    )
     for row in rows:
         assert bucket(row["salt"], row["user_id"]) == int(row["expected_bucket"]), row
 
@@ -36,10 +38,12 @@ def test_variants_own_their_weights_share_of_the_buckets(tmp_path):
     shutil.copytree(SEEDS, folder)
     (folder / "experiments.csv").write_text(
         "experiment_id,salt,surface,start_date,end_date,primary_metric,secondary_metrics,guardrail_metrics,description\n"
-        "thirds,thirds-1,for_you,2026-01-01,,recommended_streams,,,three variants 1:1:2\n")
+        "thirds,thirds-1,for_you,2026-01-01,,recommended_streams,,,three variants 1:1:2\n"
+    )
     (folder / "experiment_variants.csv").write_text(
         "experiment_id,variant,weight,is_control,ranking\n"
-        "thirds,c,2,false,blend\nthirds,a,1,true,ranker\nthirds,b,1,false,blend\n")
+        "thirds,c,2,false,blend\nthirds,a,1,true,ranker\nthirds,b,1,false,blend\n"
+    )
     experiment = read_experiments(folder)["thirds"]
     ranges = [(variant.name, low, high) for variant, low, high in experiment.ranges()]
     assert ranges == [("a", 0, 2500), ("b", 2500, 5000), ("c", 5000, 10000)]
@@ -56,7 +60,7 @@ def test_two_experiments_assign_independently():
     ids = [f"user_{i:06d}" for i in range(50_000)]
 
     def table(salt_a: str, salt_b: str) -> list[list[int]]:
-        cells = [[0] * 4 for _ in range(4)]       # quarters of the buckets in each experiment
+        cells = [[0] * 4 for _ in range(4)]  # quarters of the buckets in each experiment
         for user in ids:
             cells[bucket(salt_a, user) * 4 // BUCKETS][bucket(salt_b, user) * 4 // BUCKETS] += 1
         return cells
@@ -67,11 +71,14 @@ def test_two_experiments_assign_independently():
     assert stats.chi2_contingency(table("exp-a", "exp-a")).pvalue < 1e-100
 
 
-@pytest.mark.parametrize("column, value, message", [
-    ("weight", "0", "weight must be a positive integer"),
-    ("is_control", "yes", "is_control must be true or false"),
-    ("ranking", "random", "ranking must be one of"),
-])
+@pytest.mark.parametrize(
+    "column, value, message",
+    [
+        ("weight", "0", "weight must be a positive integer"),
+        ("is_control", "yes", "is_control must be true or false"),
+        ("ranking", "random", "ranking must be one of"),
+    ],
+)
 def test_a_wrong_variant_row_is_named(tmp_path, column, value, message):
     folder = tmp_path / "experiments"
     shutil.copytree(SEEDS, folder)
@@ -93,11 +100,17 @@ def test_two_controls_or_a_shared_salt_are_refused(tmp_path):
     (folder / "experiment_variants.csv").write_text(variants.replace(",false,", ",true,"))
     with pytest.raises(ValueError, match="needs exactly one control variant"):
         read_experiments(folder)
-    (folder / "experiment_variants.csv").write_text(variants + variants.splitlines()[1].replace(
-        "for_you_ranker_vs_blend", "copy") + "\n" + variants.splitlines()[2].replace("for_you_ranker_vs_blend", "copy") + "\n")
+    (folder / "experiment_variants.csv").write_text(
+        variants
+        + variants.splitlines()[1].replace("for_you_ranker_vs_blend", "copy")
+        + "\n"
+        + variants.splitlines()[2].replace("for_you_ranker_vs_blend", "copy")
+        + "\n"
+    )
     experiments = (folder / "experiments.csv").read_text()
-    (folder / "experiments.csv").write_text(experiments + experiments.splitlines()[1].replace(
-        "for_you_ranker_vs_blend,", "copy,", 1) + "\n")
+    (folder / "experiments.csv").write_text(
+        experiments + experiments.splitlines()[1].replace("for_you_ranker_vs_blend,", "copy,", 1) + "\n"
+    )
     with pytest.raises(ValueError, match="two experiments share a salt"):
         read_experiments(folder)
 
@@ -105,16 +118,21 @@ def test_two_controls_or_a_shared_salt_are_refused(tmp_path):
 def test_the_warehouse_assigns_every_listener_as_python_does(warehouse):
     experiments = read_experiments()
     with connect(warehouse.duckdb_path) as con:
-        rows = con.execute("select experiment_id, user_id, bucket, variant, is_control, ranking "
-                           "from int_experiment_assignments").fetchall()
+        rows = con.execute(
+            "select experiment_id, user_id, bucket, variant, is_control, ranking from int_experiment_assignments"
+        ).fetchall()
         listeners = con.execute("select count(*) from stg_raw__users").fetchone()[0]
     assert len(rows) == listeners * len(experiments) > 0
     for experiment_id, user_id, assigned_bucket, variant, is_control, ranking in rows:
         experiment = experiments[experiment_id]
         expected = experiment.variant_of(user_id)
         assert (assigned_bucket, variant, is_control, ranking) == (
-            bucket(experiment.salt, user_id), expected.name, expected.is_control, expected.ranking)
-    assert len({row[3] for row in rows}) == 2     # both variants have listeners
+            bucket(experiment.salt, user_id),
+            expected.name,
+            expected.is_control,
+            expected.ranking,
+        )
+    assert len({row[3] for row in rows}) == 2  # both variants have listeners
 
 
 def test_for_you_ranks_each_listener_by_their_variant(warehouse):
@@ -127,8 +145,12 @@ def test_for_you_ranks_each_listener_by_their_variant(warehouse):
                    recommendation_rank, is_new_artist
             from fct_user_recommendations order by user_id, recommendation_rank
         """).fetchall()
-        served = dict(((user, position), score) for user, position, score in con.execute(
-            "select user_id, surface_position, score from serving_recommendations where surface = 'for_you'").fetchall())
+        served = dict(
+            ((user, position), score)
+            for user, position, score in con.execute(
+                "select user_id, surface_position, score from serving_recommendations where surface = 'for_you'"
+            ).fetchall()
+        )
     seen = {"blend": 0, "control": 0}
     by_user: dict[str, list] = {}
     for row in rows:

@@ -11,9 +11,9 @@ import urllib.request
 
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import RUN_DATE
 from http_client import running_gunicorn
+
 from serving import exposures as exposure_log
 from serving import metrics
 from serving.app import create_app
@@ -36,13 +36,19 @@ def published(warehouse, tmp_path_factory):
     finally:
         source.close()
     with connect_warehouse(str(warehouse.duckdb_path)) as con:
-        users = [row[0] for row in con.execute(
-            "select distinct user_id from serving_recommendations where surface = 'for_you' order by user_id").fetchall()]
+        users = [
+            row[0]
+            for row in con.execute(
+                "select distinct user_id from serving_recommendations where surface = 'for_you' order by user_id"
+            ).fetchall()
+        ]
     return {"store": store, "manifest": manifest, "users": users}
 
 
 def log_lines(folder) -> list[dict]:
-    return [json.loads(line) for path in sorted(folder.glob("exposures-*.jsonl")) for line in path.read_text().splitlines()]
+    return [
+        json.loads(line) for path in sorted(folder.glob("exposures-*.jsonl")) for line in path.read_text().splitlines()
+    ]
 
 
 def test_serving_a_variant_logs_one_exposure_and_the_loader_ships_it(published, tmp_path):
@@ -62,7 +68,11 @@ def test_serving_a_variant_logs_one_exposure_and_the_loader_ships_it(published, 
     assert [line["user_id"] for line in lines] == users
     for line in lines:
         assert (line["experiment_id"], line["variant"], line["surface"], line["snapshot_id"]) == (
-            EXPERIMENT, experiment.variant_of(line["user_id"]).name, "for_you", published["manifest"]["snapshot_id"])
+            EXPERIMENT,
+            experiment.variant_of(line["user_id"]).name,
+            "for_you",
+            published["manifest"]["snapshot_id"],
+        )
         exposed = time.mktime(time.strptime(line["exposed_at"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
         assert started - 1 <= exposed <= time.time() + 1
     assert len({line["exposure_id"] for line in lines}) == len(lines)
@@ -71,7 +81,8 @@ def test_serving_a_variant_logs_one_exposure_and_the_loader_ships_it(published, 
     assert load(["exposures", str(log_dir), "--raw-dir", str(raw)], echo=lambda line: None).exit_code == 0
     shipped = pq.read_table(raw / "exposures").to_pylist()
     assert sorted((row["exposure_id"], row["user_id"], row["variant"]) for row in shipped) == sorted(
-        (line["exposure_id"], line["user_id"], line["variant"]) for line in lines)
+        (line["exposure_id"], line["user_id"], line["variant"]) for line in lines
+    )
     again = load(["exposures", str(log_dir), "--raw-dir", str(raw)], echo=lambda line: None)
     assert again.exit_code == 0 and pq.read_table(raw / "exposures").num_rows == len(lines)  # shipped once
 
@@ -108,8 +119,9 @@ def test_gunicorn_workers_close_their_logs_when_the_server_stops(published, tmp_
     stops (SIGTERM): every exposure served is in a closed file."""
     log_dir = tmp_path / "log"
     users = published["users"][:40]
-    with running_gunicorn(published["store"].root, tmp_path / "gunicorn.log", workers=2,
-                          env={"TUNESDAY_EXPOSURE_LOG": str(log_dir)}) as port:
+    with running_gunicorn(
+        published["store"].root, tmp_path / "gunicorn.log", workers=2, env={"TUNESDAY_EXPOSURE_LOG": str(log_dir)}
+    ) as port:
         for user in users:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/users/{user}/recommendations", timeout=10) as r:
                 assert json.loads(r.read())["experiment"]["id"] == EXPERIMENT
@@ -123,7 +135,7 @@ def test_an_abandoned_open_file_is_shipped_without_its_torn_line(tmp_path):
     code = f"""
 import time
 from serving.exposures import ExposureLog
-log = ExposureLog({str(tmp_path / 'log')!r})
+log = ExposureLog({str(tmp_path / "log")!r})
 for number in range(3):
     log.record(f"usr_{{number}}", "{EXPERIMENT}", "blend", "for_you", "s1")
 log.flush()

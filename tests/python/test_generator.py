@@ -25,7 +25,7 @@ from tunesday.generate.cli import main
 END = dt.date(2024, 6, 1)
 DAYS = 21
 WINDOW_START = END - dt.timedelta(days=DAYS)
-LOADED_AT = dt.datetime(2024, 6, 1, 6, 30)   # pinned: the same arguments give the same files
+LOADED_AT = dt.datetime(2024, 6, 1, 6, 30)  # pinned: the same arguments give the same files
 SMALL = dict(users=300, tracks=2000, days=DAYS, seed=7, end_date=END, loaded_at=LOADED_AT)
 MS_PER_DAY = 86_400_000
 TRUTH_TABLES = ("user_taste", "user_profile", "user_favourite_artists", "artist_clusters")
@@ -74,7 +74,8 @@ def data(clean):
     artist_cluster = truth["artist_clusters"]
     track_artist = index_of(tracks["artist_id"], artist_cluster["artist_id"])
     d = {
-        "t": t, "truth": truth,
+        "t": t,
+        "truth": truth,
         "user": index_of(ev["user_id"], users["user_id"]),
         "track": index_of(ev["track_id"], tracks["track_id"]),
         "played_ms": ts_ms(ev["played_at"]),
@@ -89,18 +90,21 @@ def data(clean):
     }
     d["day"] = (d["played_ms"] - day_ms(WINDOW_START)) // MS_PER_DAY
     taste = truth["user_taste"]
-    d["taste_keys"] = (index_of(taste["user_id"], users["user_id"]) * d["n_clusters"]
-                       + taste["cluster_id"].to_numpy())
+    d["taste_keys"] = index_of(taste["user_id"], users["user_id"]) * d["n_clusters"] + taste["cluster_id"].to_numpy()
     d["in_taste"] = np.isin(d["user"] * d["n_clusters"] + d["track_cluster"][d["track"]], d["taste_keys"])
     return d
 
 
 def tables_equal(a: Path, b: Path) -> dict[str, bool]:
-    return {f"{area}/{name}": read(a, name, area).equals(read(b, name, area))
-            for area, names in (("raw", SCHEMAS), ("truth", TRUTH_TABLES)) for name in names}
+    return {
+        f"{area}/{name}": read(a, name, area).equals(read(b, name, area))
+        for area, names in (("raw", SCHEMAS), ("truth", TRUTH_TABLES))
+        for name in names
+    }
 
 
 # Layout, contract, determinism ------------------------------------------------------------------
+
 
 def test_layout_and_schemas_follow_the_contract(clean):
     for name, schema in SCHEMAS.items():
@@ -123,17 +127,29 @@ def test_exposures_are_each_listening_day_of_a_running_experiment_in_the_listene
     seeds' experiment's start: a listener is exposed on each day from then on that they listen, at
     their first play, to the variant Python assigns them."""
     experiment = read_experiments()["for_you_ranker_vs_blend"]
-    generate(GeneratorConfig(users=150, tracks=600, days=14, seed=5, end_date=dt.date(2026, 1, 8), bad_share=0,
-                             loaded_at=dt.datetime(2026, 1, 8, 6), out=tmp_path))
-    events, exposures = read(tmp_path, "listening_events"), read(tmp_path, "exposures")
+    generate(
+        GeneratorConfig(
+            users=150,
+            tracks=600,
+            days=14,
+            seed=5,
+            end_date=dt.date(2026, 1, 8),
+            bad_share=0,
+            loaded_at=dt.datetime(2026, 1, 8, 6),
+            out=tmp_path,
+        )
+    )
+    events, exposures = read(tmp_path, "listening_events"), read(tmp_path, "exposures")  # noqa: F841 (DuckDB reads them by name)
     expected = duckdb.sql("""
         select user_id, min(played_at) as first_play from events
         where played_at >= timestamp '2026-01-01' group by user_id, cast(played_at as date)
     """).fetchall()
     found = duckdb.sql("select user_id, exposed_at, variant, experiment_id, surface from exposures").fetchall()
     assert sorted(row[:2] for row in found) == sorted(expected) and len(found) > 100
-    assert all((row[2], row[3], row[4]) == (experiment.variant_of(row[0]).name, experiment.experiment_id, "for_you")
-               for row in found)
+    assert all(
+        (row[2], row[3], row[4]) == (experiment.variant_of(row[0]).name, experiment.experiment_id, "for_you")
+        for row in found
+    )
     assert {row[2] for row in found} == {"blend", "control"}
     assert len(set(exposures["exposure_id"].to_pylist())) == exposures.num_rows
 
@@ -149,8 +165,9 @@ def test_same_arguments_give_the_same_data_and_another_seed_does_not(clean, tmp_
 
 def test_output_does_not_depend_on_workers(tmp_path):
     """Three chunks of 100 listeners, generated in one process and in two."""
-    settings = dict(users=260, tracks=600, days=7, seed=3, end_date=END, bad_share=0.01, chunk_users=100,
-                    loaded_at=LOADED_AT)
+    settings = dict(
+        users=260, tracks=600, days=7, seed=3, end_date=END, bad_share=0.01, chunk_users=100, loaded_at=LOADED_AT
+    )
     generate(GeneratorConfig(**settings, out=tmp_path / "one", workers=1))
     manifest = generate(GeneratorConfig(**settings, out=tmp_path / "two", workers=2))
     assert manifest["chunks"] == 3
@@ -171,10 +188,24 @@ def test_a_rerun_replaces_the_dataset(tmp_path):
     stale = tmp_path / "raw" / "listening_events" / "part-09999.parquet"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"old")
-    before = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
-    main(["--users", "20", "--tracks", "400", "--days", "3", "--end-date", END.isoformat(),
-          "--out", str(tmp_path), "--seed", "1"])
-    after = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    before = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    main(
+        [
+            "--users",
+            "20",
+            "--tracks",
+            "400",
+            "--days",
+            "3",
+            "--end-date",
+            END.isoformat(),
+            "--out",
+            str(tmp_path),
+            "--seed",
+            "1",
+        ]
+    )
+    after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     assert not stale.exists()
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["args"]["users"] == 20 and manifest["args"]["artists"] == 40
@@ -185,32 +216,74 @@ def test_a_rerun_replaces_the_dataset(tmp_path):
 
 
 def test_loaded_at_option_takes_utc_and_pins_the_stamp(tmp_path):
-    main(["--users", "5", "--tracks", "400", "--days", "2", "--end-date", END.isoformat(),
-          "--out", str(tmp_path), "--loaded-at", "2024-06-01T08:30:00+02:00"])
+    main(
+        [
+            "--users",
+            "5",
+            "--tracks",
+            "400",
+            "--days",
+            "2",
+            "--end-date",
+            END.isoformat(),
+            "--out",
+            str(tmp_path),
+            "--loaded-at",
+            "2024-06-01T08:30:00+02:00",
+        ]
+    )
     assert set(read(tmp_path, "users")["loaded_at"].to_pylist()) == {dt.datetime(2024, 6, 1, 6, 30)}
 
 
 def test_cli_rejects_bad_arguments(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--users", "0", "--tracks", "400", "--days", "3", "--out", str(tmp_path)])
-    tomorrow = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
+    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
     with pytest.raises(SystemExit):
-        main(["--users", "5", "--tracks", "400", "--days", "3", "--end-date", tomorrow.isoformat(),
-              "--out", str(tmp_path)])
+        main(
+            [
+                "--users",
+                "5",
+                "--tracks",
+                "400",
+                "--days",
+                "3",
+                "--end-date",
+                tomorrow.isoformat(),
+                "--out",
+                str(tmp_path),
+            ]
+        )
     capsys.readouterr()
-    for loaded_at, says in [("yesterday", "is not an ISO date and time"),
-                            ("2024-05-31T23:00:00", "must not be before --end-date"),
-                            (f"{tomorrow}T00:00:00", "must not be in the future")]:
+    for loaded_at, says in [
+        ("yesterday", "is not an ISO date and time"),
+        ("2024-05-31T23:00:00", "must not be before --end-date"),
+        (f"{tomorrow}T00:00:00", "must not be in the future"),
+    ]:
         with pytest.raises(SystemExit):
-            main(["--users", "5", "--tracks", "400", "--days", "3", "--end-date", END.isoformat(),
-                  "--out", str(tmp_path / "bad"), "--loaded-at", loaded_at])
+            main(
+                [
+                    "--users",
+                    "5",
+                    "--tracks",
+                    "400",
+                    "--days",
+                    "3",
+                    "--end-date",
+                    END.isoformat(),
+                    "--out",
+                    str(tmp_path / "bad"),
+                    "--loaded-at",
+                    loaded_at,
+                ]
+            )
         error = capsys.readouterr().err.strip().splitlines()[-1]
         assert error.startswith("tunesday-generate: error:") and says in error, error
     assert not (tmp_path / "bad").exists()
 
 
 def test_no_event_in_the_future_when_the_window_ends_today(tmp_path):
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     generate(GeneratorConfig(users=40, tracks=400, days=2, end_date=today, out=tmp_path, bad_share=0))
     played = ts_ms(read(tmp_path, "listening_events")["played_at"])
     assert len(played) > 0
@@ -219,6 +292,7 @@ def test_no_event_in_the_future_when_the_window_ends_today(tmp_path):
 
 
 # Good rows are clean ---------------------------------------------------------------------------
+
 
 def test_keys_are_unique_and_not_null(data):
     for name, keys in KEYS.items():
@@ -231,15 +305,18 @@ def test_keys_are_unique_and_not_null(data):
 
 def test_references_resolve(data):
     t = data["t"]
-    pairs = [("listening_events", "user_id", "users", "user_id"),
-             ("listening_events", "track_id", "tracks", "track_id"),
-             ("tracks", "artist_id", "artists", "artist_id"),
-             ("playlists", "owner_user_id", "users", "user_id"),
-             ("playlist_tracks", "playlist_id", "playlists", "playlist_id"),
-             ("playlist_tracks", "track_id", "tracks", "track_id"),
-             ("follows", "user_id", "users", "user_id"), ("follows", "artist_id", "artists", "artist_id"),
-             ("saved_tracks", "user_id", "users", "user_id"),
-             ("saved_tracks", "track_id", "tracks", "track_id")]
+    pairs = [
+        ("listening_events", "user_id", "users", "user_id"),
+        ("listening_events", "track_id", "tracks", "track_id"),
+        ("tracks", "artist_id", "artists", "artist_id"),
+        ("playlists", "owner_user_id", "users", "user_id"),
+        ("playlist_tracks", "playlist_id", "playlists", "playlist_id"),
+        ("playlist_tracks", "track_id", "tracks", "track_id"),
+        ("follows", "user_id", "users", "user_id"),
+        ("follows", "artist_id", "artists", "artist_id"),
+        ("saved_tracks", "user_id", "users", "user_id"),
+        ("saved_tracks", "track_id", "tracks", "track_id"),
+    ]
     for table, column, target, key in pairs:
         missing = (index_of(t[table][column], t[target][key]) < 0).sum()
         assert missing == 0, f"{missing} {table}.{column} not in {target}"
@@ -263,15 +340,21 @@ def test_good_rows_are_within_the_rules(data):
         values = tracks[feature].to_numpy()
         assert values.min() >= 0 and values.max() <= 1, feature
     assert tracks["loudness"].to_numpy().max() <= 0
-    for name, column in (("follows", "followed_at"), ("saved_tracks", "saved_at"),
-                         ("playlist_tracks", "added_at"), ("playlists", "created_at")):
+    for name, column in (
+        ("follows", "followed_at"),
+        ("saved_tracks", "saved_at"),
+        ("playlist_tracks", "added_at"),
+        ("playlists", "created_at"),
+    ):
         assert ts_ms(t[name][column]).max() < day_ms(END), f"{name}.{column} after the window"
 
 
 # Bad rows: counted, one problem each -----------------------------------------------------------
 
+
 def _violations(t: dict[str, pa.Table]) -> dict[str, dict[str, np.ndarray]]:
     """The staging models' rejection rules, per table and reason, as boolean masks."""
+
     def null(table, column):
         return table[column].is_null().to_numpy(zero_copy_only=False)
 
@@ -290,36 +373,48 @@ def _violations(t: dict[str, pa.Table]) -> dict[str, dict[str, np.ndarray]]:
     tr = t["tracks"]
     tempo, key, mode = (tr[c].to_numpy() for c in ("tempo", "key", "mode"))
     out["tracks"] = {
-        "missing_track_id": null(tr, "track_id"), "missing_artist_id": null(tr, "artist_id"),
+        "missing_track_id": null(tr, "track_id"),
+        "missing_artist_id": null(tr, "artist_id"),
         "unknown_artist_id": unknown(tr, "artist_id", artists),
-        "tempo_out_of_range": (tempo < 30) | (tempo > 250), "key_out_of_range": (key < -1) | (key > 11),
+        "tempo_out_of_range": (tempo < 30) | (tempo > 250),
+        "key_out_of_range": (key < -1) | (key > 11),
         "mode_out_of_range": ~np.isin(mode, [0, 1]),
     }
     tracks = good_ids("tracks", "track_id", out["tracks"])
     pl = t["playlists"]
-    out["playlists"] = {"missing_playlist_id": null(pl, "playlist_id"),
-                        "unknown_owner_user_id": unknown(pl, "owner_user_id", users)}
+    out["playlists"] = {
+        "missing_playlist_id": null(pl, "playlist_id"),
+        "unknown_owner_user_id": unknown(pl, "owner_user_id", users),
+    }
     playlists = good_ids("playlists", "playlist_id", out["playlists"])
     pt = t["playlist_tracks"]
-    out["playlist_tracks"] = {"missing_track_id": null(pt, "track_id"),
-                              "unknown_playlist_id": unknown(pt, "playlist_id", playlists),
-                              "unknown_track_id": unknown(pt, "track_id", tracks)}
+    out["playlist_tracks"] = {
+        "missing_track_id": null(pt, "track_id"),
+        "unknown_playlist_id": unknown(pt, "playlist_id", playlists),
+        "unknown_track_id": unknown(pt, "track_id", tracks),
+    }
     for name, item, known in (("follows", "artist_id", artists), ("saved_tracks", "track_id", tracks)):
-        out[name] = {f"unknown_{item}": unknown(t[name], item, known),
-                     "unknown_user_id": unknown(t[name], "user_id", users)}
+        out[name] = {
+            f"unknown_{item}": unknown(t[name], item, known),
+            "unknown_user_id": unknown(t[name], "user_id", users),
+        }
     ev = t["listening_events"]
     played = pc.cast(ev["played_at"], pa.int64()).to_numpy(zero_copy_only=False)
     ms = ev["ms_played"].to_numpy(zero_copy_only=False)
     launch_us = day_ms(dt.date.fromisoformat(SERVICE_LAUNCH_DATE)) * 1000
-    now_us = int(dt.datetime.now(dt.timezone.utc).timestamp() * 1_000_000)
+    now_us = int(dt.datetime.now(dt.UTC).timestamp() * 1_000_000)
     has_time = ~null(ev, "played_at")
     out["listening_events"] = {
-        "missing_event_id": null(ev, "event_id"), "missing_user_id": null(ev, "user_id"),
-        "unknown_user_id": unknown(ev, "user_id", users), "missing_track_id": null(ev, "track_id"),
-        "unknown_track_id": unknown(ev, "track_id", tracks), "missing_played_at": ~has_time,
+        "missing_event_id": null(ev, "event_id"),
+        "missing_user_id": null(ev, "user_id"),
+        "unknown_user_id": unknown(ev, "user_id", users),
+        "missing_track_id": null(ev, "track_id"),
+        "unknown_track_id": unknown(ev, "track_id", tracks),
+        "missing_played_at": ~has_time,
         "played_at_in_future": has_time & (played > now_us),
         "played_at_before_launch": has_time & (played < launch_us),
-        "negative_ms_played": ms < 0, "absurd_ms_played": ms > MS_PER_DAY,
+        "negative_ms_played": ms < 0,
+        "absurd_ms_played": ms > MS_PER_DAY,
     }
     return out
 
@@ -354,11 +449,12 @@ def test_manifest_reconciles_with_the_files(dirty):
 
 # Realism ---------------------------------------------------------------------------------------
 
+
 def test_track_plays_are_heavy_tailed(data):
     plays = np.sort(np.bincount(data["track"], minlength=data["t"]["tracks"].num_rows))[::-1]
     top_tenth = plays[: len(plays) // 10].sum() / plays.sum()
     assert top_tenth > 0.4
-    assert np.median(plays) < 0.5 * plays.mean()      # most tracks sit in the long tail
+    assert np.median(plays) < 0.5 * plays.mean()  # most tracks sit in the long tail
 
 
 def test_plays_concentrate_on_the_truth_clusters(data):
@@ -419,13 +515,12 @@ def test_favourite_artists_are_played_on_several_days(data):
     pairs = np.unique(data["user"] * n_artists + data["track_artist"][data["track"]])
     others = pairs[~np.isin(pairs, users * n_artists + artists)]
     other_days = _pair_days(data, others // n_artists, others % n_artists)
-    assert np.median(other_days) == 1          # first listens of other artists are mostly one-offs
+    assert np.median(other_days) == 1  # first listens of other artists are mostly one-offs
 
 
 def test_discovered_favourites_stick(data):
     fav = data["truth"]["user_favourite_artists"]
-    from_day = (pc.cast(fav["favourite_from_date"], pa.int32()).to_numpy()
-                - (WINDOW_START - dt.date(1970, 1, 1)).days)
+    from_day = pc.cast(fav["favourite_from_date"], pa.int32()).to_numpy() - (WINDOW_START - dt.date(1970, 1, 1)).days
     assert (from_day == 0).mean() > 0.5 and (from_day > 0).sum() > 50
     users = index_of(fav["user_id"], data["t"]["users"]["user_id"])[from_day > 0]
     artists = index_of(fav["artist_id"], data["truth"]["artist_clusters"]["artist_id"])[from_day > 0]
@@ -454,7 +549,7 @@ def test_nothing_plays_before_release_or_signup_and_new_releases_get_played(data
     signup = pc.cast(users["signup_date"], pa.int32()).to_numpy().astype(np.int64) * MS_PER_DAY
     assert (data["played_ms"] >= release[data["track"]]).all()
     assert (data["played_ms"] >= signup[data["user"]]).all()
-    assert ((signup >= day_ms(WINDOW_START)).mean()) > 0.02       # some listeners join during the window
+    assert ((signup >= day_ms(WINDOW_START)).mean()) > 0.02  # some listeners join during the window
 
     new = release >= day_ms(WINDOW_START)
     assert 0.05 < new.mean() < 0.15
@@ -489,8 +584,12 @@ def test_follows_and_saves_follow_listening(data):
     assert (f_at < end_ms).all()
     in_window = f_at >= window_start_ms
     assert in_window.mean() > 0.3
-    plays_before = _plays_before(data["user"] * n_artists + play_artist, data["played_ms"],
-                                 (f_user * n_artists + f_artist)[in_window], f_at[in_window])
+    plays_before = _plays_before(
+        data["user"] * n_artists + play_artist,
+        data["played_ms"],
+        (f_user * n_artists + f_artist)[in_window],
+        f_at[in_window],
+    )
     assert (plays_before >= 3).mean() > 0.85
 
     saves = t["saved_tracks"]
@@ -500,14 +599,18 @@ def test_follows_and_saves_follow_listening(data):
     streamed = np.isin(s_user * n_tracks + s_track, data["user"] * n_tracks + data["track"])
     assert streamed.mean() > 0.8
     in_window = s_at >= window_start_ms
-    plays_before = _plays_before(data["user"] * n_tracks + data["track"], data["played_ms"],
-                                 (s_user * n_tracks + s_track)[in_window], s_at[in_window])
+    plays_before = _plays_before(
+        data["user"] * n_tracks + data["track"],
+        data["played_ms"],
+        (s_user * n_tracks + s_track)[in_window],
+        s_at[in_window],
+    )
     assert (plays_before >= 2).mean() > 0.85
 
 
 def _plays_before(play_key, play_ms, key, at_ms) -> np.ndarray:
     """For each (key, time): how many plays with that key started at or before the time."""
-    base, span = play_ms.min(), 2**34          # the window in ms fits in span
+    base, span = play_ms.min(), 2**34  # the window in ms fits in span
     combined = np.sort(play_key * span + (play_ms - base))
     upto = np.searchsorted(combined, key * span + np.clip(at_ms - base, -1, span - 1), side="right")
     return upto - np.searchsorted(combined, key * span, side="left")
@@ -538,7 +641,7 @@ def test_playlists_are_built_from_the_owners_taste(data):
     play_key = play_key.filter(pa.array(in_playlist))
     item_key = pc.binary_join_element_wise(items["playlist_id"], items["track_id"], "|")
     assert in_playlist.mean() > 0.1
-    assert pc.all(pc.is_in(play_key, value_set=item_key)).as_py()   # playlist plays are of its tracks
+    assert pc.all(pc.is_in(play_key, value_set=item_key)).as_py()  # playlist plays are of its tracks
 
 
 def test_sessions_are_runs_of_plays_separated_by_breaks(data):
@@ -553,7 +656,7 @@ def test_sessions_are_runs_of_plays_separated_by_breaks(data):
     assert continuing.sum() > 10 * new_session.sum() > 0
     assert (gap[continuing] < 30 * 60_000).all() and (idle[continuing] >= 0).all()
     assert (idle[new_session] > 30 * 60_000).mean() > 0.95
-    assert (start[1:][continuing] == end[:-1][continuing]).all()   # trackdone -> trackdone, fwdbtn -> fwdbtn
+    assert (start[1:][continuing] == end[:-1][continuing]).all()  # trackdone -> trackdone, fwdbtn -> fwdbtn
     plays_per_session = continuing.sum() / (new_session.sum() + (start == "clickrow").sum()) + 1
     assert 5 < plays_per_session < 15
 
@@ -562,15 +665,19 @@ def test_audio_features_are_realistic_per_genre(data):
     tracks = data["t"]["tracks"]
     genre = np.array(tracks["genre"].to_pylist())
     tempo, mode, key = (tracks[c].to_numpy() for c in ("tempo", "mode", "key"))
-    for name, (lo, hi) in {"techno": (122, 135), "drum and bass": (160, 178), "hip hop": (80, 100),
-                           "house": (118, 128)}.items():
+    for name, (lo, hi) in {
+        "techno": (122, 135),
+        "drum and bass": (160, 178),
+        "hip hop": (80, 100),
+        "house": (118, 128),
+    }.items():
         assert lo <= np.median(tempo[genre == name]) <= hi, name
     electronic_or_metal = np.isin(genre, ["techno", "metal", "trap"])
     major_genres = np.isin(genre, ["pop", "country", "folk"])
     assert mode[electronic_or_metal].mean() < mode[major_genres].mean() - 0.2
     keys = np.bincount(key + 1, minlength=13) / len(key)
-    assert keys[1 + 0] > 2 * keys[1 + 3] and keys[1 + 7] > 2 * keys[1 + 3]    # C and G beat D#
-    assert 0.002 < keys[0] < 0.03                                               # about 1% without a key
+    assert keys[1 + 0] > 2 * keys[1 + 3] and keys[1 + 7] > 2 * keys[1 + 3]  # C and G beat D#
+    assert 0.002 < keys[0] < 0.03  # about 1% without a key
     minutes = tracks["duration_ms"].to_numpy() / 60_000
     assert 3 < np.median(minutes) < 4.5
     assert np.median(minutes[genre == "classical"]) > np.median(minutes[genre == "pop"]) + 1.5

@@ -4,11 +4,12 @@ import csv
 import hashlib
 
 from conftest import PROJECT_DIR
+
 from tunesday.hashing import hash64
 
 
 def test_hash64_is_the_first_eight_md5_bytes_signed_big_endian():
-    digest = hashlib.md5(b"hello").hexdigest()          # 5d41402abc4b2a76...
+    digest = hashlib.md5(b"hello").hexdigest()  # 5d41402abc4b2a76...
     assert digest.startswith("5d41402abc4b2a76")
     assert hash64("hello") == int("5d41402abc4b2a76", 16)
     # the high bit set gives a negative key (two's complement)

@@ -17,8 +17,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import PROJECT_DIR
+
 from tunesday import mpd
 from tunesday.contract import RECORDS, SCHEMAS
 from tunesday.load import ids
@@ -65,8 +65,11 @@ def rows(raw_dir: Path, table: str, loaded_at: bool = False) -> list[dict]:
 
 
 def snapshot(raw_dir: Path) -> dict[str, str]:
-    return {str(p.relative_to(raw_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(raw_dir.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(raw_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(raw_dir.rglob("*"))
+        if p.is_file()
+    }
 
 
 def load_all(inputs: Path, raw_dir: Path) -> dict:
@@ -79,11 +82,12 @@ def load_all(inputs: Path, raw_dir: Path) -> dict:
 
 # --- Spotify extended streaming history ------------------------------------------------------
 
+
 def test_history_loads_music_and_sets_aside_the_rest(inputs, tmp_path):
     raw = tmp_path / "raw"
     report, lines = run("spotify-history", inputs / "history" / LISTENER, raw_dir=raw)
     good, bad = report.files
-    assert bad.status == "failed" and "not valid JSON" in bad.error          # the malformed file
+    assert bad.status == "failed" and "not valid JSON" in bad.error  # the malformed file
     assert good.status == "loaded" and good.records == 10
     assert good.set_aside == {"podcast_episode": 1, "audiobook": 1, "private_session": 1, "not_an_object": 1}
     assert good.written == {"artists": 3, "tracks": 3, "users": 1, "listening_events": 6}
@@ -95,7 +99,7 @@ def test_history_loads_music_and_sets_aside_the_rest(inputs, tmp_path):
     assert {e["user_id"] for e in events} == {LISTENER}
     # ts is when playback ended: played_at = ts - ms_played.
     rick = next(e for e in events if e["track_id"] == RICK and e["ms_played"] == 213573)
-    assert rick["played_at"].isoformat() == "2024-03-01T09:59:59.427000"   # 10:03:33 - 213.573 s
+    assert rick["played_at"].isoformat() == "2024-03-01T09:59:59.427000"  # 10:03:33 - 213.573 s
     # The exact duplicate is loaded with the same event id (staging counts it as a duplicate).
     jude = [e for e in events if e["track_id"] == JUDE]
     assert len(jude) == 2 and jude[0]["event_id"] == jude[1]["event_id"]
@@ -105,7 +109,7 @@ def test_history_loads_music_and_sets_aside_the_rest(inputs, tmp_path):
     broken = next(e for e in events if e["played_at"] is None)
     assert broken["ms_played"] is None and broken["track_id"] is None and broken["shuffle"] is None
     assert {e["platform"] for e in events} == {"android", "ios", "web", "smart_speaker", None}
-    assert {e["country"] for e in events} == {"GB", None}                   # ZZ is Spotify's unknown
+    assert {e["country"] for e in events} == {"GB", None}  # ZZ is Spotify's unknown
     assert all(e["context_type"] is None for e in events)
 
     assert rows(raw, "users") == [{"user_id": LISTENER, "country": "GB", "signup_date": None, "product_tier": None}]
@@ -121,7 +125,7 @@ def test_ip_addresses_are_never_written(inputs, tmp_path):
     run("spotify-history", inputs / "history" / LISTENER, raw_dir=raw)
     set_aside = pq.ParquetDataset(sorted(raw.glob("_set_aside/*/*.parquet"))).read()
     assert set_aside.schema.equals(SET_ASIDE_SCHEMA)
-    assert any(json.loads(r)["episode_name"] for r in set_aside["record"].to_pylist() if r.startswith("{\"ts"))
+    assert any(json.loads(r)["episode_name"] for r in set_aside["record"].to_pylist() if r.startswith('{"ts'))
     assert "ip_addr" not in record_json({"error": "x", "record": {"ip_addr": "192.0.2.1", "ts": "t"}})
     for path in raw.rglob("*"):
         if path.suffix == ".parquet":
@@ -133,7 +137,9 @@ def test_ip_addresses_are_never_written(inputs, tmp_path):
 
 
 def test_user_id_option_and_folder_of_listeners(inputs, tmp_path):
-    report, _ = run("spotify-history", inputs / "history" / LISTENER, "--user-id", "usr_someone", raw_dir=tmp_path / "a")
+    report, _ = run(
+        "spotify-history", inputs / "history" / LISTENER, "--user-id", "usr_someone", raw_dir=tmp_path / "a"
+    )
     assert {e["user_id"] for e in rows(tmp_path / "a", "listening_events")} == {"usr_someone"}
     # A folder of listener folders: each folder's name is its listener.
     second = inputs / "history" / "Second Listener!"
@@ -162,6 +168,7 @@ def test_overlapping_export_writes_only_new_plays(inputs, tmp_path):
 
 
 # --- Million Playlist Dataset ----------------------------------------------------------------
+
 
 def test_mpd_plain_and_gzipped_slices(inputs, tmp_path):
     raw = tmp_path / "raw"
@@ -223,16 +230,18 @@ def test_mpd_same_playlists_in_a_gzipped_copy_load_nothing_new(inputs, tmp_path)
     report, _ = run("mpd", copy, raw_dir=raw)
     [file_report] = report.files
     assert file_report.status == "loaded" and file_report.written == {}
-    assert file_report.already_known == 8     # 2 playlists, 6 tracks (2 records set aside)
-    assert {k: v for k, v in snapshot(raw).items() if not k.startswith("_")} == \
-           {k: v for k, v in before.items() if not k.startswith("_")}
+    assert file_report.already_known == 8  # 2 playlists, 6 tracks (2 records set aside)
+    assert {k: v for k, v in snapshot(raw).items() if not k.startswith("_")} == {
+        k: v for k, v in before.items() if not k.startswith("_")
+    }
 
 
 # --- Audio features --------------------------------------------------------------------------
 
+
 def test_audio_features_id_variants_key_minus_one_and_set_aside(inputs, tmp_path):
     raw = tmp_path / "raw"
-    run("spotify-history", inputs / "history" / LISTENER, raw_dir=raw)      # knows Rick, Jude, Killers
+    run("spotify-history", inputs / "history" / LISTENER, raw_dir=raw)  # knows Rick, Jude, Killers
     history_rows = len(rows(raw, "tracks"))
     report, _ = run("audio-features", inputs / "features", FIXTURES / "bad_features_no_id.csv", raw_dir=raw)
     api, catalog, bad = report.files
@@ -263,13 +272,15 @@ def test_audio_features_enrich_what_is_known_and_never_blank_it(inputs, tmp_path
     run("spotify-history", inputs / "history" / LISTENER, raw_dir=raw)
     run("audio-features", inputs / "features", raw_dir=raw)
     latest = {}
-    for track in rows(raw, "tracks"):       # rows of one track only grow: keep the fullest
-        if sum(v is not None for v in track.values()) >= sum(v is not None for v in latest.get(track["track_id"], {}).values()):
+    for track in rows(raw, "tracks"):  # rows of one track only grow: keep the fullest
+        if sum(v is not None for v in track.values()) >= sum(
+            v is not None for v in latest.get(track["track_id"], {}).values()
+        ):
             latest[track["track_id"]] = track
     rick = latest[RICK]
-    assert rick["album_name"] == "Whenever You Need Somebody"          # from the history
+    assert rick["album_name"] == "Whenever You Need Somebody"  # from the history
     assert rick["artist_id"] == ids.artist_id("Rick Astley")
-    assert rick["tempo"] == 113.309 and rick["energy"] == 0.939         # from the features
+    assert rick["tempo"] == 113.309 and rick["energy"] == 0.939  # from the features
     # A later file with only a new tempo (and an empty energy) keeps every other field.
     report, _ = run("audio-features", FIXTURES / "features_tempo_only.csv", raw_dir=raw)
     assert report.files[0].written == {"tracks": 1}
@@ -283,11 +294,12 @@ def test_audio_features_enrich_what_is_known_and_never_blank_it(inputs, tmp_path
 
 # --- All loaders: contract schema, idempotency, exit status ---------------------------------
 
+
 def test_written_parquet_has_the_contract_schema_and_new_names(inputs, tmp_path):
     raw = tmp_path / "raw"
     load_all(inputs, raw)
     tables = {p.parent.name for p in raw.glob("*/*.parquet") if not p.parent.name.startswith("_")}
-    assert tables == set(SCHEMAS)       # follows and saved_tracks: one empty file each
+    assert tables == set(SCHEMAS)  # follows and saved_tracks: one empty file each
     assert pq.read_table(raw / "follows" / "empty.parquet").num_rows == 0
     for path in raw.glob("*/*.parquet"):
         if not path.parent.name.startswith("_"):
@@ -298,8 +310,10 @@ def test_written_parquet_has_the_contract_schema_and_new_names(inputs, tmp_path)
     [(count,)] = con.sql(f"select count(*) from read_parquet('{raw}/listening_events/*.parquet')").fetchall()
     assert count == 6
     # Every row is stamped with the time of its file's ledger entry: when it was loaded.
-    ledger = {dt.datetime.fromisoformat(json.loads(line)["loaded_at"])
-              for line in (raw / "_loads" / "ledger.jsonl").read_text().splitlines()}
+    ledger = {
+        dt.datetime.fromisoformat(json.loads(line)["loaded_at"])
+        for line in (raw / "_loads" / "ledger.jsonl").read_text().splitlines()
+    }
     stamps = {row["loaded_at"] for table in SCHEMAS for row in rows(raw, table, loaded_at=True)}
     assert stamps and stamps <= ledger
 
@@ -313,14 +327,16 @@ def test_a_raw_folder_with_files_from_before_loaded_at_still_loads(inputs, tmp_p
     old_track = {"track_id": RICK, "track_name": "Never Gonna Give You Up", "artist_id": ids.artist_id("Rick Astley")}
     pq.write_table(pa.Table.from_pylist([old_track], schema=RECORDS["tracks"]), raw / "tracks" / "old.parquet")
     for command, path in [("spotify-history", inputs / "history" / LISTENER), ("audio-features", inputs / "features")]:
-        report, lines = run(command, path, raw_dir=raw)      # the features look up old and new tracks files
+        report, lines = run(command, path, raw_dir=raw)  # the features look up old and new tracks files
         assert any(f.status == "loaded" for f in report.files), lines
     plays = rows(raw, "listening_events", loaded_at=True)
     assert plays and all(play["loaded_at"] is not None for play in plays)
     con = duckdb.connect()
-    tracks = con.sql(f"select album_name, loaded_at from read_parquet('{raw}/tracks/*.parquet', union_by_name = true) "
-                     f"where track_id = '{RICK}'").fetchall()
-    assert (None, None) in tracks                                   # the old row
+    tracks = con.sql(
+        f"select album_name, loaded_at from read_parquet('{raw}/tracks/*.parquet', union_by_name = true) "
+        f"where track_id = '{RICK}'"
+    ).fetchall()
+    assert (None, None) in tracks  # the old row
     assert all(loaded_at is not None for album, loaded_at in tracks if album is not None)
 
 
@@ -330,8 +346,9 @@ def test_loading_the_same_files_twice_loads_nothing_new(inputs, tmp_path):
     before = snapshot(raw)
     again = load_all(inputs, raw)
     after = snapshot(raw)
-    assert {k: v for k, v in after.items() if k != "_loads/ledger.jsonl"} == \
-           {k: v for k, v in before.items() if k != "_loads/ledger.jsonl"}
+    assert {k: v for k, v in after.items() if k != "_loads/ledger.jsonl"} == {
+        k: v for k, v in before.items() if k != "_loads/ledger.jsonl"
+    }
     for report, lines in again.values():
         assert all(f.status in {"already loaded", "failed"} for f in report.files), lines
         assert report.exit_code == (3 if any(f.status == "failed" for f in report.files) else 0)
@@ -366,9 +383,11 @@ def test_artist_ids_are_the_normalised_name_hashed():
 
 # --- BigQuery (emulator) ---------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
     from ci.emulator import EMULATOR_VENV, running_emulator
+
     if not (EMULATOR_VENV / "bin" / "bqemulator").exists():
         pytest.skip(f"BigQuery emulator not installed in {EMULATOR_VENV} (make .venv-bqemu/.installed)")
     with running_emulator(tmp_path_factory.mktemp("bqemulator-loaders")) as endpoint:
@@ -383,21 +402,27 @@ def test_bigquery_load_jobs_count_and_idempotency(inputs, emulator, tmp_path):
     target = ["--bigquery", "--project", EMULATOR_PROJECT, "--dataset", dataset, "--endpoint", emulator]
 
     def load_everything():
-        return [load([command, str(path), *target], echo=lambda line: None) for command, path in [
-            ("spotify-history", inputs / "history" / LISTENER),
-            ("mpd", inputs / "mpd"),
-            ("audio-features", inputs / "features"),
-        ]]
+        return [
+            load([command, str(path), *target], echo=lambda line: None)
+            for command, path in [
+                ("spotify-history", inputs / "history" / LISTENER),
+                ("mpd", inputs / "mpd"),
+                ("audio-features", inputs / "features"),
+            ]
+        ]
 
     client = make_client(EMULATOR_PROJECT, emulator)
 
     def counts():
-        return {table: next(iter(client.query(
-                    f"select count(*) as n from `{EMULATOR_PROJECT}.{dataset}.{table}`").result()))["n"]
-                for table in [*SCHEMAS, LEDGER_TABLE, SET_ASIDE_TABLE]}
+        return {
+            table: next(
+                iter(client.query(f"select count(*) as n from `{EMULATOR_PROJECT}.{dataset}.{table}`").result())
+            )["n"]
+            for table in [*SCHEMAS, LEDGER_TABLE, SET_ASIDE_TABLE]
+        }
 
     first = load_everything()
-    assert [r.exit_code for r in first] == [3, 3, 3]       # each fixture holds bad files or records
+    assert [r.exit_code for r in first] == [3, 3, 3]  # each fixture holds bad files or records
     loaded = counts()
     # The same rows as on DuckDB.
     duck = load_all(inputs, tmp_path / "raw")
@@ -410,8 +435,12 @@ def test_bigquery_load_jobs_count_and_idempotency(inputs, emulator, tmp_path):
     second = load_everything()
     assert all(f.status in {"already loaded", "failed"} for r in second for f in r.files)
     assert counts() == loaded
-    [(key, release)] = [(t["key"], t["release_date"]) for t in client.query(
-        f"select * from `{EMULATOR_PROJECT}.{dataset}.tracks` where track_id = '{ROOM_TONE}'").result()]
+    [(key, release)] = [
+        (t["key"], t["release_date"])
+        for t in client.query(
+            f"select * from `{EMULATOR_PROJECT}.{dataset}.tracks` where track_id = '{ROOM_TONE}'"
+        ).result()
+    ]
     assert key == -1 and release is None
     # The store made the raw tables laid out for daily runs: plays by day of play, by listener.
     plays = client.get_table(f"{EMULATOR_PROJECT}.{dataset}.listening_events")
@@ -427,19 +456,31 @@ def test_raw_files_from_before_loaded_at_load_into_bigquery_with_it_null(inputs,
     from google.cloud import bigquery
 
     from ci.emulator import EMULATOR_PROJECT
-    from tunesday.load.bigquery import bigquery_fields, main as load_bigquery, make_client
+    from tunesday.load.bigquery import bigquery_fields, make_client
+    from tunesday.load.bigquery import main as load_bigquery
 
     raw, dataset = tmp_path / "raw", "old_raw"
     for table, schema in RECORDS.items():
         (raw / table).mkdir(parents=True)
         pq.write_table(schema.empty_table(), raw / table / "part-00000.parquet")
-    play = {"event_id": "e1", "user_id": "u1", "track_id": "t1", "played_at": dt.datetime(2024, 3, 1, 10), "ms_played": 1}
-    pq.write_table(pa.Table.from_pylist([play], schema=RECORDS["listening_events"]), raw / "listening_events" / "part-00000.parquet")
+    play = {
+        "event_id": "e1",
+        "user_id": "u1",
+        "track_id": "t1",
+        "played_at": dt.datetime(2024, 3, 1, 10),
+        "ms_played": 1,
+    }
+    pq.write_table(
+        pa.Table.from_pylist([play], schema=RECORDS["listening_events"]),
+        raw / "listening_events" / "part-00000.parquet",
+    )
     target = ["--raw-dir", str(raw), "--project", EMULATOR_PROJECT, "--dataset", dataset, "--endpoint", emulator]
     assert load_bigquery(target) == 0
     client = make_client(EMULATOR_PROJECT, emulator)
     table = f"{EMULATOR_PROJECT}.{dataset}.listening_events"
-    assert [tuple(row.values()) for row in client.query(f"select event_id, loaded_at from `{table}`").result()] == [("e1", None)]
+    assert [tuple(row.values()) for row in client.query(f"select event_id, loaded_at from `{table}`").result()] == [
+        ("e1", None)
+    ]
 
     (raw / "listening_events" / "part-00000.parquet").rename(raw / "listening_events" / "part-00001.parquet")
     pq.write_table(pa.table({"event_id": ["e2"]}), raw / "listening_events" / "part-00000.parquet")
@@ -447,25 +488,42 @@ def test_raw_files_from_before_loaded_at_load_into_bigquery_with_it_null(inputs,
     assert load_bigquery(target) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "does not match the raw contract of listening_events" in error, error
-    assert client.get_table(table).num_rows == 1                       # nothing replaced
+    assert client.get_table(table).num_rows == 1  # nothing replaced
 
     # A raw table made before loaded_at: the store adds the column, old rows keep it null.
     client.delete_table(table)
     client.create_table(bigquery.Table(table, schema=bigquery_fields(RECORDS["listening_events"])))
     client.query(f"insert into `{table}` (event_id) values ('old')").result()
     lines = []
-    report = load(["spotify-history", str(inputs / "history" / LISTENER), "--bigquery",
-                   "--project", EMULATOR_PROJECT, "--dataset", dataset, "--endpoint", emulator], echo=lines.append)
+    report = load(
+        [
+            "spotify-history",
+            str(inputs / "history" / LISTENER),
+            "--bigquery",
+            "--project",
+            EMULATOR_PROJECT,
+            "--dataset",
+            dataset,
+            "--endpoint",
+            emulator,
+        ],
+        echo=lines.append,
+    )
     assert report.files[0].status == "loaded", lines
     assert any("added loaded_at to listening_events" in line for line in lines), lines
     # Made before the loaders partitioned it: kept, and the notice says how to re-create it.
     [relayout] = [line for line in lines if "listening_events is not laid out" in line]
-    assert f"create or replace table `{table}` partition by timestamp_trunc(played_at, day) cluster by user_id" in relayout
-    stamped = {row["event_id"]: row["loaded_at"] for row in client.query(f"select event_id, loaded_at from `{table}`").result()}
+    assert (
+        f"create or replace table `{table}` partition by timestamp_trunc(played_at, day) cluster by user_id" in relayout
+    )
+    stamped = {
+        row["event_id"]: row["loaded_at"] for row in client.query(f"select event_id, loaded_at from `{table}`").result()
+    }
     assert stamped.pop("old") is None and stamped and all(stamped.values())
 
 
 # --- Real files (../shared/data) -------------------------------------------------------------
+
 
 def test_real_exports_load_completely(shared_data, tmp_path):
     raw = tmp_path / "raw"
@@ -475,11 +533,15 @@ def test_real_exports_load_completely(shared_data, tmp_path):
     for report in (history, mpd, features):
         assert report.files and all(f.status == "loaded" for f in report.files), report.summary()
         assert report.exit_code == 0
-        for f in report.files:   # every record is loaded, already known or set aside
+        for f in report.files:  # every record is loaded, already known or set aside
             assert f.usable + sum(f.set_aside.values()) == f.records, f
     h = history.totals()
     assert len({f.path.split("/")[-2] for f in history.files}) == 4
-    assert h["set_aside"]["podcast_episode"] > 300 and set(h["set_aside"]) <= {"podcast_episode", "audiobook", "private_session"}
+    assert h["set_aside"]["podcast_episode"] > 300 and set(h["set_aside"]) <= {
+        "podcast_episode",
+        "audiobook",
+        "private_session",
+    }
     assert h["written"]["users"] == 4
     assert mpd.totals()["written"]["playlists"] == 4292
     assert mpd.totals()["written"]["playlist_tracks"] > 400_000
@@ -492,14 +554,20 @@ def test_real_exports_load_completely(shared_data, tmp_path):
             (select avg(cast(track_id in {with_features} as double)) from listening_events),
             (select avg(cast(track_id in {with_features} as double)) from playlist_tracks)
     """).fetchall()
-    assert 0.1 < plays < 0.4 and 0.2 < mpd_rows < 0.4      # SOURCES.md: 16 % and 28 %
+    assert 0.1 < plays < 0.4 and 0.2 < mpd_rows < 0.4  # SOURCES.md: 16 % and 28 %
     # Nothing missing for staging: every play's track and every track's artist is in the contract.
-    assert con.sql("select count(*) from listening_events where track_id not in (select track_id from tracks)"
-                   ).fetchall() == [(0,)]
-    assert con.sql("select count(*) from tracks where artist_id not in (select artist_id from artists)"
-                   ).fetchall() == [(0,)]
+    assert con.sql(
+        "select count(*) from listening_events where track_id not in (select track_id from tracks)"
+    ).fetchall() == [(0,)]
+    assert con.sql("select count(*) from tracks where artist_id not in (select artist_id from artists)").fetchall() == [
+        (0,)
+    ]
     before = snapshot(raw)
-    for command, path in [("spotify-history", "streaming_history"), ("mpd", "mpd"), ("audio-features", "audio_features")]:
+    for command, path in [
+        ("spotify-history", "streaming_history"),
+        ("mpd", "mpd"),
+        ("audio-features", "audio_features"),
+    ]:
         report, _ = run(command, shared_data / path, raw_dir=raw)
         assert all(f.status == "already loaded" for f in report.files)
     assert {k for k in snapshot(raw)} == set(before)

@@ -34,8 +34,15 @@ def test_an_event_is_one_json_line_with_its_fields(stream):
     done, failed = lines(stream)
     assert list(done)[:3] == ["ts", "level", "event"]
     assert done["ts"].endswith("Z") and done["ts"][10] == "T"
-    assert done == {"ts": done["ts"], "level": "info", "event": "stage_done", "stage": "build", "status": "ok",
-                    "duration_ms": 5120.4, "run_date": "2026-11-24"}
+    assert done == {
+        "ts": done["ts"],
+        "level": "info",
+        "event": "stage_done",
+        "stage": "build",
+        "status": "ok",
+        "duration_ms": 5120.4,
+        "run_date": "2026-11-24",
+    }
     assert (failed["level"], failed["event"], failed["stage"]) == ("error", "stage_failed", "publish")
 
 
@@ -46,8 +53,18 @@ def test_values_json_cannot_hold_are_written_as_text_and_never_raise(stream):
 
     looped: list = []
     looped.append(looped)
-    logs.event("odd", nan=float("nan"), inf=float("-inf"), blob=b"\xff", keys={(1, 2): "a"}, many={3},
-               who=Unprintable(), looped=looped, ts="mine", text="two\nlines")
+    logs.event(
+        "odd",
+        nan=float("nan"),
+        inf=float("-inf"),
+        blob=b"\xff",
+        keys={(1, 2): "a"},
+        many={3},
+        who=Unprintable(),
+        looped=looped,
+        ts="mine",
+        text="two\nlines",
+    )
     logs.event("unknown level", level="loud")
     [odd, unknown] = lines(stream)  # two lines: the newline inside a value did not break one
     assert odd["nan"] == "nan" and odd["inf"] == "-inf" and odd["blob"] == "b'\\xff'"
@@ -63,8 +80,13 @@ def test_every_logger_writes_json_and_an_exception_is_its_type_and_place(stream)
     except KeyError:
         logging.getLogger("serving.app").exception("failed for usr_0123456789")
     worker, failed = lines(stream)
-    assert worker == {"ts": worker["ts"], "level": "warning", "event": "log", "logger": "gunicorn.error",
-                      "message": "Worker exiting (pid: 42)"}
+    assert worker == {
+        "ts": worker["ts"],
+        "level": "warning",
+        "event": "log",
+        "logger": "gunicorn.error",
+        "message": "Worker exiting (pid: 42)",
+    }
     assert failed["exception"].startswith("KeyError raised at python/test_logs.py:")
     assert "usr_0123456789" not in failed["exception"]
 
@@ -73,7 +95,7 @@ def test_python_warnings_are_json_lines_too(stream):
     with warnings.catch_warnings():  # (pytest records warnings itself: configure inside this block)
         warnings.simplefilter("always")
         logs.configure(stream=stream, level="info")
-        warnings.warn("an old way", DeprecationWarning)
+        warnings.warn("an old way", DeprecationWarning, stacklevel=1)
     [warned] = lines(stream)
     assert (warned["level"], warned["event"], warned["logger"]) == ("warning", "log", "py.warnings")
     assert "DeprecationWarning: an old way" in warned["message"]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import PROJECT_DIR, RUN_DATE, generate
+
 from tunesday import dbt
 from tunesday.load import ids
 from tunesday.load.cli import load
@@ -81,8 +81,21 @@ def event_id(case: dict) -> str:
 def background(tmp_path_factory) -> Path:
     """The small generated dataset the oddities are added to (its raw folder, kept pristine)."""
     data = tmp_path_factory.mktemp("oddities_background")
-    generate(data, "--users", "30", "--tracks", "300", "--days", "7", "--seed", "7",
-             "--bad-share", "0", "--end-date", "2026-11-01")
+    generate(
+        data,
+        "--users",
+        "30",
+        "--tracks",
+        "300",
+        "--days",
+        "7",
+        "--seed",
+        "7",
+        "--bad-share",
+        "0",
+        "--end-date",
+        "2026-11-01",
+    )
     return data / "raw"
 
 
@@ -91,8 +104,9 @@ def build_with(cases: list[dict], background: Path, work: Path, account_export: 
     export fixture as listener ACCOUNT_LISTENER), then `dbt build` everything."""
     raw = work / "raw"
     shutil.copytree(background, raw)
-    report = load(["spotify-history", str(write_exports(cases, work / "exports")), "--raw-dir", str(raw)],
-                  echo=lambda line: None)
+    report = load(
+        ["spotify-history", str(write_exports(cases, work / "exports")), "--raw-dir", str(raw)], echo=lambda line: None
+    )
     if account_export:
         folder = work / "account" / ACCOUNT_LISTENER
         folder.mkdir(parents=True)
@@ -107,14 +121,21 @@ def reaching_raw(case: dict) -> bool:
     return case["expect"]["load"] == "loaded"
 
 
-ACCOUNT_DEFAULTS = {"start_reason": "missing", "end_reason": "missing", "shuffle": "missing",
-                    "skip_flag": "from_time_played", "platform": "missing", "country": "missing"}
+ACCOUNT_DEFAULTS = {
+    "start_reason": "missing",
+    "end_reason": "missing",
+    "shuffle": "missing",
+    "skip_flag": "from_time_played",
+    "platform": "missing",
+    "country": "missing",
+}
 
 
 def check_outcomes(cases: list[dict], report, warehouse: Path, account_export: bool = False) -> None:
     """Every case ended where the fixture says: loader, staging, defaults, skip flag, audits."""
-    set_aside = Counter(case["expect"]["load"].split(":", 1)[1] for case in cases
-                        if case["expect"]["load"].startswith("set_aside:"))
+    set_aside = Counter(
+        case["expect"]["load"].split(":", 1)[1] for case in cases if case["expect"]["load"].startswith("set_aside:")
+    )
     assert sum((Counter(f.set_aside) for f in report.files), Counter()) == set_aside
     assert sum(f.already_known for f in report.files) == sum(len(c["files"]) - 1 for c in cases if reaching_raw(c))
 
@@ -124,7 +145,8 @@ def check_outcomes(cases: list[dict], report, warehouse: Path, account_export: b
         rows = con.execute(
             f"select row_status, rejection_reason, is_skipped, {rule_columns} "
             "from tunesday_staging.base_raw__listening_events where event_id = ? order by row_status",
-            [event_id(case)]).fetchall()
+            [event_id(case)],
+        ).fetchall()
         copies = case.get("copies", 1)
         expected = case["expect"]["staging"]
         name = case["case"]
@@ -134,39 +156,57 @@ def check_outcomes(cases: list[dict], report, warehouse: Path, account_export: b
         assert sorted(r[0] for r in rows) == ["accepted"] + ["duplicate"] * (copies - 1), name
         accepted = next(r for r in rows if r[0] == "accepted")
         # The extended export never says where a play came from: a missing context is the norm.
-        rules = {field: rule for field, rule in zip(RULE_FIELDS, accepted[3:])
-                 if rule != "as_reported" and (field, rule) != ("context_type", "missing")}
+        rules = {
+            field: rule
+            for field, rule in zip(RULE_FIELDS, accepted[3:])
+            if rule != "as_reported" and (field, rule) != ("context_type", "missing")
+        }
         assert rules == case["expect"]["rules"], name
         assert accepted[2] is case["expect"]["is_skipped"], name
 
     # The audits: every raw row accounted for, and each listener's oddities counted.
     unreconciled = con.execute(
         "select source_table from tunesday_audit.audit_raw__row_counts "
-        "where raw_rows <> accepted_rows + rejected_rows + duplicate_rows").fetchall()
+        "where raw_rows <> accepted_rows + rejected_rows + duplicate_rows"
+    ).fetchall()
     assert unreconciled == []
-    per_listener = {row[0]: row[1:] for row in con.execute(
-        "select user_id, accepted_plays, rejected_plays, duplicate_plays, defaulted_plays, main_rejection_reason "
-        "from tunesday_audit.audit_raw__listener_oddities where user_id like 'odd_%'").fetchall()}
+    per_listener = {
+        row[0]: row[1:]
+        for row in con.execute(
+            "select user_id, accepted_plays, rejected_plays, duplicate_plays, defaulted_plays, main_rejection_reason "
+            "from tunesday_audit.audit_raw__listener_oddities where user_id like 'odd_%'"
+        ).fetchall()
+    }
     expected_listeners = {}
     for case in filter(reaching_raw, cases):
         staging, copies = case["expect"]["staging"], case.get("copies", 1)
         rejected = staging.startswith("rejected:")
-        later_plays = len(case["files"]) - 1      # accepted, as_reported (see later_play)
+        later_plays = len(case["files"]) - 1  # accepted, as_reported (see later_play)
         expected_listeners[listener(case)] = (
-            (0 if rejected else 1) + later_plays, copies if rejected else 0, 0 if rejected else copies - 1,
-            1 if not rejected and case["expect"]["rules"] else 0, staging.split(":")[1] if rejected else None)
+            (0 if rejected else 1) + later_plays,
+            copies if rejected else 0,
+            0 if rejected else copies - 1,
+            1 if not rejected and case["expect"]["rules"] else 0,
+            staging.split(":")[1] if rejected else None,
+        )
     assert per_listener == expected_listeners
     defaults = Counter()
-    if account_export:   # its plays lack every optional field (checked per listener in the test)
-        [(accepted,)] = con.execute("select accepted_plays from tunesday_audit.audit_raw__listener_oddities "
-                                    "where user_id = ?", [ACCOUNT_LISTENER]).fetchall()
+    if account_export:  # its plays lack every optional field (checked per listener in the test)
+        [(accepted,)] = con.execute(
+            "select accepted_plays from tunesday_audit.audit_raw__listener_oddities where user_id = ?",
+            [ACCOUNT_LISTENER],
+        ).fetchall()
         defaults.update({item: accepted for item in ACCOUNT_DEFAULTS.items()})
     for case in filter(reaching_raw, cases):
         if case["expect"]["staging"] == "accepted":
             defaults.update((field, rule) for field, rule in case["expect"]["rules"].items())
-    measured = dict(((field, rule), n) for field, rule, n in con.execute(
-        "select field, default_rule, defaulted_rows from tunesday_audit.audit_raw__defaults "
-        "where source_table = 'listening_events' and field <> 'context_type'").fetchall())
+    measured = dict(
+        ((field, rule), n)
+        for field, rule, n in con.execute(
+            "select field, default_rule, defaulted_rows from tunesday_audit.audit_raw__defaults "
+            "where source_table = 'listening_events' and field <> 'context_type'"
+        ).fetchall()
+    )
     assert measured == dict(defaults)
 
 
@@ -179,7 +219,9 @@ def test_the_oddities_build_green_and_end_where_they_should(background, tmp_path
     con = duckdb.connect(str(warehouse), read_only=True)
     accepted, defaulted, missing_reasons, from_time = con.execute(
         "select accepted_plays, defaulted_plays, missing_start_reason_plays, skip_flag_from_time_played_plays "
-        "from tunesday_audit.audit_raw__listener_oddities where user_id = ?", [ACCOUNT_LISTENER]).fetchone()
+        "from tunesday_audit.audit_raw__listener_oddities where user_id = ?",
+        [ACCOUNT_LISTENER],
+    ).fetchone()
     assert accepted > 0 and defaulted == missing_reasons == from_time == accepted
 
 

@@ -5,12 +5,18 @@ Rows whose floats round one step of the 6th decimal apart pair off; two steps ar
 (test_bigquery_path.py checks the BigQuery spelling on the emulator.)"""
 
 import duckdb
+import parity
 import pytest
 
-import parity
-
-COLUMNS = [("name", "text"), ("note", "text"), ("plays", "integer"), ("score", "float"),
-           ("day", "date"), ("played_at", "timestamp"), ("is_saved", "boolean")]
+COLUMNS = [
+    ("name", "text"),
+    ("note", "text"),
+    ("plays", "integer"),
+    ("score", "float"),
+    ("day", "date"),
+    ("played_at", "timestamp"),
+    ("is_saved", "boolean"),
+]
 ROWS = [
     "('a', 'x|y', 1, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
     "('b', null, 2, -1.25, date '2026-10-02', timestamp '2026-10-02 11:30:00.123456', false)",
@@ -20,8 +26,10 @@ ROWS = [
 
 def fingerprint(*rows: str) -> tuple:
     con = duckdb.connect()
-    con.execute("create table t (name varchar, note varchar, plays bigint, score double, day date, "
-                "played_at timestamp, is_saved boolean)")
+    con.execute(
+        "create table t (name varchar, note varchar, plays bigint, score double, day date, "
+        "played_at timestamp, is_saved boolean)"
+    )
     con.execute(f"insert into t values {', '.join(rows)}")
     return con.execute(parity.fingerprint_sql(parity.DUCKDB, "t", COLUMNS)).fetchone()
 
@@ -31,23 +39,40 @@ def test_the_same_rows_in_any_order_have_one_fingerprint():
     assert fingerprint(*ROWS)[0] == 3
 
 
-@pytest.mark.parametrize("changed", [
-    "('a2', 'x|y', 1, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
-    "('a', null, 1, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
-    "('a', 'n', 1, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
-    "('a', '', 1, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
-    "('a', 'x|y', 0, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
-    "('a', 'x|y', null, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
-    "('a', 'x|y', 1, 0.500002, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
-    "('a', 'x|y', 1, -0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
-    "('a', 'x|y', 1, 0.5, date '2026-10-02', timestamp '2026-10-01 10:00:00', true)",
-    "('a', 'x|y', 1, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00.000001', true)",
-    "('a', 'x|y', 1, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', false)",
-    "('a', 'x|y', 1, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', null)",
-    # a separator moved from one string to the next: the length prefixes tell them apart
-    "('a|x', 'y', 1, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
-], ids=["text", "text null", "text 'n'", "text empty", "integer", "integer null", "float", "float sign",
-        "date", "timestamp", "boolean", "boolean null", "moved separator"])
+@pytest.mark.parametrize(
+    "changed",
+    [
+        "('a2', 'x|y', 1, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
+        "('a', null, 1, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
+        "('a', 'n', 1, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
+        "('a', '', 1, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
+        "('a', 'x|y', 0, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
+        "('a', 'x|y', null, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
+        "('a', 'x|y', 1, 0.500002, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
+        "('a', 'x|y', 1, -0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
+        "('a', 'x|y', 1, 0.5, date '2026-10-02', timestamp '2026-10-01 10:00:00', true)",
+        "('a', 'x|y', 1, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00.000001', true)",
+        "('a', 'x|y', 1, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', false)",
+        "('a', 'x|y', 1, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', null)",
+        # a separator moved from one string to the next: the length prefixes tell them apart
+        "('a|x', 'y', 1, 0.5, date '2026-10-01', timestamp '2026-10-01 10:00:00', true)",
+    ],
+    ids=[
+        "text",
+        "text null",
+        "text 'n'",
+        "text empty",
+        "integer",
+        "integer null",
+        "float",
+        "float sign",
+        "date",
+        "timestamp",
+        "boolean",
+        "boolean null",
+        "moved separator",
+    ],
+)
 def test_one_changed_value_changes_the_fingerprint(changed):
     assert fingerprint(*ROWS) != fingerprint(changed, *ROWS[1:])
 
@@ -79,10 +104,13 @@ def test_a_difference_is_shown_row_by_row_and_only_fetched_when_fingerprints_dif
 
     assert parity.difference("t", ["k", "v"], side((1, 2), [("a", 1.0)]), side((1, 2), [("a", 2.0)])) is None
     assert fetched == []
-    message = parity.difference("t", ["k", "v"], side((2, 1), [("a", 1.0), ("b", 2.0)]),
-                                side((2, 3), [("a", 1.0), ("b", 2.5)]))
-    assert message == ("t (2 rows on DuckDB, 2 on BigQuery), columns ['k', 'v']:\n"
-                       "  only on DuckDB:   [('b', 2.0)]\n  only on BigQuery: [('b', 2.5)]")
+    message = parity.difference(
+        "t", ["k", "v"], side((2, 1), [("a", 1.0), ("b", 2.0)]), side((2, 3), [("a", 1.0), ("b", 2.5)])
+    )
+    assert message == (
+        "t (2 rows on DuckDB, 2 on BigQuery), columns ['k', 'v']:\n"
+        "  only on DuckDB:   [('b', 2.0)]\n  only on BigQuery: [('b', 2.5)]"
+    )
     with pytest.warns(UserWarning, match="fingerprints differ but rows are equal"):
         assert parity.difference("t", ["k"], side((1, 1), [("a",)]), side((1, 2), [("a",)])) is None
 
@@ -103,8 +131,9 @@ def test_floats_one_rounding_step_apart_pair_off_and_two_steps_do_not():
     with pytest.warns(UserWarning, match="1 rows differ by one step of the 6th decimal"):
         assert parity.difference("t", ["k", "v", "n"], side(duck), side(within)) is None
     two_steps = [("u1", 0.684770, 3), ("u2", 0.25, 1), ("u3", None, 2)]
-    assert "only on BigQuery: [('u1', 0.68477, 3)]" in parity.difference("t", ["k", "v", "n"], side(duck),
-                                                                           side(two_steps))
+    assert "only on BigQuery: [('u1', 0.68477, 3)]" in parity.difference(
+        "t", ["k", "v", "n"], side(duck), side(two_steps)
+    )
     other_field = [("u1", 0.6847724999999999, 4), ("u2", 0.25, 1), ("u3", None, 2)]
     assert parity.difference("t", ["k", "v", "n"], side(duck), side(other_field)) is not None
     null_moved = [("u1", 0.6847724999999999, 3), ("u2", None, 1), ("u3", 0.25, 2)]

@@ -4,10 +4,11 @@ the shared MPD playlists: it must beat the popularity and plain co-occurrence ba
 one of its own generators alone, on R-precision and NDCG. Skips when ../shared/data is absent."""
 
 import pytest
-
 from conftest import SHARED_DATA
+
 from tunesday.recsys import baselines, metrics
-from tunesday.recsys.cli import cut, main as recsys, read_training
+from tunesday.recsys.cli import cut, read_training
+from tunesday.recsys.cli import main as recsys
 from tunesday.recsys.split import read_challenge, read_ground_truth
 from tunesday.recsys.submission import read_valid_submission
 from tunesday.recsys.warehouse import GENERATORS, generator_lists, project_var
@@ -23,8 +24,22 @@ def test_the_sql_ranking_beats_both_baselines(tmp_path):
     assert recsys(["split", *slices, "--out", str(tmp_path), "--test-playlists", "500", "--seed", "0"]) == 0
     ours = tmp_path / "tunesday.csv.gz"
     work = tmp_path / "warehouse"
-    assert recsys(["continue", "--train", str(tmp_path / "train.json.gz"), "--challenge",
-                   str(tmp_path / "challenge.json"), "--work", str(work), "--out", str(ours)]) == 0
+    assert (
+        recsys(
+            [
+                "continue",
+                "--train",
+                str(tmp_path / "train.json.gz"),
+                "--challenge",
+                str(tmp_path / "challenge.json"),
+                "--work",
+                str(work),
+                "--out",
+                str(ours),
+            ]
+        )
+        == 0
+    )
     challenge = read_challenge(tmp_path / "challenge.json")
     truth = read_ground_truth(tmp_path / "ground_truth.json.gz")
     seeds = {playlist.pid: playlist.track_uris for playlist in challenge}
@@ -41,7 +56,7 @@ def test_the_sql_ranking_beats_both_baselines(tmp_path):
     assert set(alone) == {*GENERATORS, "union"}
     for name, made in alone.items():
         generator = metrics.evaluate(cut(made), truth, seeds)["all"]
-        assert generator["r_precision_track"] > 0.02, name      # each generator did propose tracks
+        assert generator["r_precision_track"] > 0.02, name  # each generator did propose tracks
         for metric in ("r_precision_track", "ndcg"):
             assert scores["ours"][metric] > generator[metric], (name, metric, scores["ours"], generator)
 
@@ -53,12 +68,41 @@ def test_train_ranker_trains_on_pseudo_queries_and_writes_where_told(tmp_path):
     lightgbm = pytest.importorskip("lightgbm", reason="the recsys extra is not installed")
     from tunesday.recsys import ranker
 
-    assert recsys(["split", str(SHARED_DATA / "mpd" / "mpd.slice.4000-4291.json.gz"), "--out", str(tmp_path),
-                   "--test-playlists", "50", "--seed", "0"]) == 0
+    assert (
+        recsys(
+            [
+                "split",
+                str(SHARED_DATA / "mpd" / "mpd.slice.4000-4291.json.gz"),
+                "--out",
+                str(tmp_path),
+                "--test-playlists",
+                "50",
+                "--seed",
+                "0",
+            ]
+        )
+        == 0
+    )
     committed = ranker.MODEL_FILE.read_bytes(), ranker.MACRO_FILE.read_bytes()
     out = tmp_path / "artifacts"
-    assert recsys(["train-ranker", "--train", str(tmp_path / "train.json.gz"), "--cuts", "11", "--per-cut", "40",
-                   "--work", str(tmp_path / "work"), "--artifacts", str(out)]) == 0
+    assert (
+        recsys(
+            [
+                "train-ranker",
+                "--train",
+                str(tmp_path / "train.json.gz"),
+                "--cuts",
+                "11",
+                "--per-cut",
+                "40",
+                "--work",
+                str(tmp_path / "work"),
+                "--artifacts",
+                str(out),
+            ]
+        )
+        == 0
+    )
     model = lightgbm.Booster(model_file=str(out / "rankers" / "continuation_ranker.txt"))
     assert ranker.compile_sql(model) in (out / "macros" / "rankers" / "continuation_ranker.sql").read_text()
     assert (ranker.MODEL_FILE.read_bytes(), ranker.MACRO_FILE.read_bytes()) == committed

@@ -16,19 +16,26 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import RUN_DATE, on_day, raw_copy
+
 from tunesday import dbt
 from tunesday.warehouse import connect as connect_warehouse
 
-SELECT = ["--select", "+fct_smart_shuffle_pools", "+fct_playlist_continuations", "--exclude", "resource_type:test", "resource_type:unit_test"]
+SELECT = [
+    "--select",
+    "+fct_smart_shuffle_pools",
+    "+fct_playlist_continuations",
+    "--exclude",
+    "resource_type:test",
+    "resource_type:unit_test",
+]
 # Only the run's own day of plays is loaded: the signals the pools read are a full build's.
 # Similarity is rebuilt every run: the runs edit playlists, which a weekly similarity would count
 # from the next week on and a full build at once (README "Daily runs"; test_similarity_refresh.py).
 VARS = ["--vars", "{incremental_lookback_days: 0, similarity_refresh: daily}"]
 DAY = dt.date.fromisoformat(RUN_DATE)
 DAYS = [DAY - dt.timedelta(days=2), DAY - dt.timedelta(days=1), DAY]
-MIN_TRACKS = 15   # var smart_shuffle_min_playlist_tracks
+MIN_TRACKS = 15  # var smart_shuffle_min_playlist_tracks
 
 
 def cycle_day(day: dt.date) -> int:
@@ -57,7 +64,9 @@ def clean_playlists(warehouse_path: Path) -> list[str]:
     """The playlists fit for a pool whose every raw row was accepted (so that a change to their raw
     rows is a change to their trusted tracks), with at least 3 tracks to spare."""
     with connect_warehouse(str(warehouse_path)) as con:
-        return [row[0] for row in con.execute(f"""
+        return [
+            row[0]
+            for row in con.execute(f"""
             select tracks.playlist_id
             from base_raw__playlist_tracks as tracks
             inner join base_raw__playlists as playlists on tracks.playlist_id = playlists.playlist_id
@@ -65,7 +74,8 @@ def clean_playlists(warehouse_path: Path) -> list[str]:
             having bool_and(tracks.row_status = 'accepted' and playlists.row_status = 'accepted')
                 and count(distinct tracks.track_id) = count(*) and count(*) >= {MIN_TRACKS + 3}
             order by tracks.playlist_id
-        """).fetchall()]
+        """).fetchall()
+        ]
 
 
 POOLS, CONTINUATIONS = "fct_smart_shuffle_pools", "fct_playlist_continuations"
@@ -75,9 +85,12 @@ def pools(path: Path, playlist_ids: set[str], which: str, table: str = POOLS) ->
     """The rows of `table` (a per-playlist model: the pools or the continuations) of the playlists
     in (which='in') or not in `playlist_ids`, floats to 9 places."""
     with connect_warehouse(str(path)) as con:
-        columns = con.execute("select column_name, data_type from information_schema.columns "
-                              "where table_catalog = 'warehouse' and table_name = ? "
-                              "order by ordinal_position", [table]).fetchall()
+        columns = con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_catalog = 'warehouse' and table_name = ? "
+            "order by ordinal_position",
+            [table],
+        ).fetchall()
         selected = [f"round({name}, 9)" if kind == "DOUBLE" else name for name, kind in columns]
         found = con.execute(f"select playlist_id, {', '.join(selected)} from {table}").fetchall()
     return {row[1:] for row in found if (row[0] in playlist_ids) == (which == "in")}
@@ -91,8 +104,11 @@ def pooled(path: Path, table: str = POOLS) -> set[str]:
 
 def refreshed(path: Path, day: dt.date) -> dict[str, str]:
     with connect_warehouse(str(path)) as con:
-        return dict(con.execute("select playlist_id, refresh_reason from int_playlist_refresh where run_date = ?",
-                                [day]).fetchall())
+        return dict(
+            con.execute(
+                "select playlist_id, refresh_reason from int_playlist_refresh where run_date = ?", [day]
+            ).fetchall()
+        )
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +133,10 @@ def three_days(warehouse, tmp_path_factory):
 
     # Before day 2: a playlist loses two tracks and gains two, one is removed, one appears (a copy
     # of another's tracks, under a new id), one is reordered only.
-    rewrite(raw, "playlist_tracks", f"""
+    rewrite(
+        raw,
+        "playlist_tracks",
+        f"""
         with kept as (
             select * from raw_rows
             where playlist_id is distinct from '{removed}'
@@ -139,15 +158,23 @@ def three_days(warehouse, tmp_path_factory):
         ) from kept
         union all by name select * from gained
         union all by name select * from appeared
-    """)
-    assert rewrite(raw, "playlists", f"""
+    """,
+    )
+    assert (
+        rewrite(
+            raw,
+            "playlists",
+            f"""
         with appeared as (
             select * replace ('{appeared}' as playlist_id) from raw_rows where playlist_id = '{donor}' limit 1
         )
         select * from raw_rows where playlist_id is distinct from '{removed}'
         union all by name
         select * from appeared
-    """) == 0   # one gone, one new
+    """,
+        )
+        == 0
+    )  # one gone, one new
     build(env, DAYS[1])
     second = refreshed(work / "daily" / "daily.duckdb", DAYS[1])
 
@@ -156,15 +183,23 @@ def three_days(warehouse, tmp_path_factory):
     # the runs longer than the two cycles it keeps).
     with duckdb.connect(str(work / "daily" / "daily.duckdb")) as con:
         con.execute("delete from tunesday_intermediate.int_playlist_refresh where playlist_id = ?", [forgotten])
-    rewrite(raw, "playlist_tracks", f"""
+    rewrite(
+        raw,
+        "playlist_tracks",
+        f"""
         select * from raw_rows
         where playlist_id is distinct from '{removed_later}' and playlist_id is distinct from '{forgotten}'
             and not coalesce(playlist_id = '{changed_later}' and position = (
                 select min(position) from raw_rows where playlist_id = '{changed_later}'), false)
         union all by name
         select * replace ('{appeared_later}' as playlist_id) from raw_rows where playlist_id = '{donor}'
-    """)
-    assert rewrite(raw, "playlists", f"""
+    """,
+    )
+    assert (
+        rewrite(
+            raw,
+            "playlists",
+            f"""
         with appeared as (
             select * replace ('{appeared_later}' as playlist_id) from raw_rows where playlist_id = '{donor}' limit 1
         )
@@ -172,7 +207,10 @@ def three_days(warehouse, tmp_path_factory):
         where playlist_id is distinct from '{removed_later}' and playlist_id is distinct from '{forgotten}'
         union all by name
         select * from appeared
-    """) == -1
+    """,
+        )
+        == -1
+    )
     daily_path = work / "daily" / "daily.duckdb"
     shutil.copy(daily_path, work / "previous.duckdb")
     (work / "full").mkdir()
@@ -181,10 +219,21 @@ def three_days(warehouse, tmp_path_factory):
     # The reference: every model recomputed from scratch for the same day, on the same raw data.
     build(dbt.duckdb_env(work / "full", raw, work / "full" / "full.duckdb"), DAYS[2], "--full-refresh")
     return {
-        "work": work, "env": env, "build": build, "daily": daily_path, "previous": work / "previous.duckdb",
-        "full": work / "full" / "full.duckdb", "second": second, "third": refreshed(daily_path, DAYS[2]),
-        "changed": changed, "removed": removed, "reordered": reordered, "changed_later": changed_later,
-        "removed_later": removed_later, "appeared": appeared, "appeared_later": appeared_later,
+        "work": work,
+        "env": env,
+        "build": build,
+        "daily": daily_path,
+        "previous": work / "previous.duckdb",
+        "full": work / "full" / "full.duckdb",
+        "second": second,
+        "third": refreshed(daily_path, DAYS[2]),
+        "changed": changed,
+        "removed": removed,
+        "reordered": reordered,
+        "changed_later": changed_later,
+        "removed_later": removed_later,
+        "appeared": appeared,
+        "appeared_later": appeared_later,
         "forgotten": forgotten,
     }
 
@@ -192,15 +241,15 @@ def three_days(warehouse, tmp_path_factory):
 def test_the_runs_recompute_the_playlists_that_changed_appeared_or_are_due(three_days):
     second, third = three_days["second"], three_days["third"]
     assert second[three_days["changed"]] == "changed"
-    assert second[three_days["removed"]] == "changed"    # gone: its pool goes
-    assert second[three_days["appeared"]] == "stale"     # new: never refreshed
-    assert three_days["reordered"] not in second         # the same tracks in another order
+    assert second[three_days["removed"]] == "changed"  # gone: its pool goes
+    assert second[three_days["appeared"]] == "stale"  # new: never refreshed
+    assert three_days["reordered"] not in second  # the same tracks in another order
     assert {"weekly"} <= set(second.values())
     assert third[three_days["changed_later"]] == "changed"
     assert third[three_days["removed_later"]] == "changed"
     assert third[three_days["appeared_later"]] == "stale"
     assert three_days["changed"] not in third and three_days["appeared"] not in third
-    assert three_days["removed"] not in third             # gone before, not gone again
+    assert three_days["removed"] not in third  # gone before, not gone again
     with connect_warehouse(str(three_days["daily"])) as con:
         [(playlists,)] = con.execute("select count(*) from stg_raw__playlists").fetchall()
     assert 0 < len(third) < playlists / 3

@@ -10,8 +10,11 @@ import pytest
 
 def plan_of(warehouse, model: str) -> dict:
     """DuckDB's plan (EXPLAIN, JSON) of the model's compiled SQL, as the fixture's build ran it."""
-    [compiled] = [path for path in (warehouse.env_target_path / "compiled").rglob(f"{model}.sql")
-                  if not path.parent.name.endswith(".yml")]   # not a test's SQL
+    [compiled] = [
+        path
+        for path in (warehouse.env_target_path / "compiled").rglob(f"{model}.sql")
+        if not path.parent.name.endswith(".yml")
+    ]  # not a test's SQL
     with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:
         [(_, plan)] = con.execute(f"explain (format json) {compiled.read_text()}").fetchall()
     return json.loads(plan)[0]
@@ -25,14 +28,21 @@ def nodes(plan: dict):
 
 def tables(plan: dict) -> list[str]:
     """The tables a plan reads, by name."""
-    return [node["extra_info"]["Table"].rsplit(".", 1)[-1] for node in nodes(plan)
-            if isinstance(node.get("extra_info"), dict) and "Table" in node["extra_info"]]
+    return [
+        node["extra_info"]["Table"].rsplit(".", 1)[-1]
+        for node in nodes(plan)
+        if isinstance(node.get("extra_info"), dict) and "Table" in node["extra_info"]
+    ]
 
 
 def hashed_tables(plan: dict) -> list[str]:
     """The tables read on the build side (the hashed side) of any hash join."""
-    return [table for node in nodes(plan) if node.get("name", "").strip() == "HASH_JOIN"
-            for table in tables(node["children"][1])]
+    return [
+        table
+        for node in nodes(plan)
+        if node.get("name", "").strip() == "HASH_JOIN"
+        for table in tables(node["children"][1])
+    ]
 
 
 def stored_ctes(plan: dict) -> list[str]:
@@ -47,7 +57,7 @@ def test_one_batch_filters_nothing_and_the_pool_is_never_hashed(warehouse):
     ranking slower by half (2,000 listeners: 1.10 s against 0.76 s). The pool must stay on the
     probe side of every join of the ranking."""
     hashed = hashed_tables(plan_of(warehouse, "fct_user_recommendations"))
-    assert "int_user_key_fit" in hashed, hashed   # the plan was read
+    assert "int_user_key_fit" in hashed, hashed  # the plan was read
     assert "int_user_candidates" not in hashed, hashed
 
 

@@ -5,8 +5,8 @@ listener's Discover Weekly checked and reported. Skips when ../shared/data is ab
 from pathlib import Path
 
 import pytest
-
 from conftest import SHARED_DATA, run_dbt
+
 from tunesday import dbt
 from tunesday.load.cli import main as load
 from tunesday.report import listener_page
@@ -36,11 +36,17 @@ def real_warehouse(tmp_path_factory) -> Path:
 
 def test_every_real_listener_gets_thirty_never_played_tracks_within_the_artist_cap(real_warehouse):
     with connect_warehouse(str(real_warehouse)) as con:
-        listeners = [row[0] for row in con.execute("select distinct user_id from stg_raw__users "
-                                                   "where user_id like 'listener_%' order by 1").fetchall()]
+        listeners = [
+            row[0]
+            for row in con.execute(
+                "select distinct user_id from stg_raw__users where user_id like 'listener_%' order by 1"
+            ).fetchall()
+        ]
         assert len(listeners) == 4
         sizes = dict(con.execute("select user_id, count(*) from fct_discover_weekly group by user_id").fetchall())
-        assert {listener: sizes.get(listener) for listener in listeners} == dict.fromkeys(listeners, DISCOVER_WEEKLY_SIZE)
+        assert {listener: sizes.get(listener) for listener in listeners} == dict.fromkeys(
+            listeners, DISCOVER_WEEKLY_SIZE
+        )
         # Never played: against every raw play of the listener, accepted or not.
         [(played,)] = con.execute("""
             select count(*) from fct_discover_weekly as weekly
@@ -55,10 +61,14 @@ def test_every_real_listener_gets_thirty_never_played_tracks_within_the_artist_c
             )
         """).fetchall()
         assert over_cap == 0
-        assert con.execute("select count(*) from fct_discover_weekly where reason_codes is null "
-                           "or reason_codes = ''").fetchone()[0] == 0
+        assert (
+            con.execute(
+                "select count(*) from fct_discover_weekly where reason_codes is null or reason_codes = ''"
+            ).fetchone()[0]
+            == 0
+        )
         pages = {listener: listener_page(con, listener) for listener in listeners}
-    for listener, page in pages.items():
+    for page in pages.values():
         assert "<h2>Top artists</h2>" in page and "Tempo around" in page
         weekly = page.split("<h2>Discover Weekly", 1)[1]
         assert weekly.count("<tr>") - 1 == DISCOVER_WEEKLY_SIZE

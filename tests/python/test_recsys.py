@@ -19,10 +19,15 @@ from tunesday import mpd
 from tunesday.mpd import Playlist, ReadStats, Track, read_playlists, write_slice
 from tunesday.recsys import baselines, metrics
 from tunesday.recsys.cli import main
-from tunesday.recsys.split import (GroundTruth, holdout_uris, make_split, read_challenge, read_ground_truth,
-                                   write_split)
-from tunesday.recsys.submission import (Submission, SubmissionError, read_submission, read_valid_submission,
-                                        validate, write_submission)
+from tunesday.recsys.split import GroundTruth, holdout_uris, make_split, read_challenge, read_ground_truth, write_split
+from tunesday.recsys.submission import (
+    Submission,
+    SubmissionError,
+    read_submission,
+    read_valid_submission,
+    validate,
+    write_submission,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "recsys"
 
@@ -42,8 +47,7 @@ def generated_playlists(count: int = 200, tracks: int = 900, seed: int = 7) -> l
     playlists = []
     for pid in range(count):
         genre = rng.randrange(6)
-        numbers = [genre * genre_size + int(genre_size * rng.random() ** 2)
-                   for _ in range(rng.randint(8, 90))]
+        numbers = [genre * genre_size + int(genre_size * rng.random() ** 2) for _ in range(rng.randint(8, 90))]
         playlists.append(playlist(pid, numbers))
     return playlists
 
@@ -56,7 +60,7 @@ ARTISTS = {A1: "A", A2: "A", A3: "A", B1: "B", B2: "B", C1: "C"}
 
 def test_r_precision_track_counts_hits_in_the_first_g():
     relevant = {A1, A2, B1, C1}
-    assert metrics.r_precision_track([A1, B2, B1, A3, A2], relevant) == 2 / 4   # A2 is 5th: too late
+    assert metrics.r_precision_track([A1, B2, B1, A3, A2], relevant) == 2 / 4  # A2 is 5th: too late
     assert metrics.r_precision_track([], relevant) == 0
 
 
@@ -87,9 +91,9 @@ def test_ndcg_uses_the_challenge_discount():
 def test_clicks_count_pages_of_ten_before_the_first_hit():
     misses = [uri(1000 + n) for n in range(30)]
     assert metrics.clicks([A1, *misses], {A1}) == 0
-    assert metrics.clicks([*misses[:9], A1], {A1}) == 0        # position 10
-    assert metrics.clicks([*misses[:10], A1], {A1}) == 1       # position 11
-    assert metrics.clicks([*misses[:25], A1], {A1}) == 2       # position 26
+    assert metrics.clicks([*misses[:9], A1], {A1}) == 0  # position 10
+    assert metrics.clicks([*misses[:10], A1], {A1}) == 1  # position 11
+    assert metrics.clicks([*misses[:25], A1], {A1}) == 2  # position 26
     assert metrics.clicks(misses, {A1}) == metrics.NO_CLICK == 51
 
 
@@ -105,38 +109,55 @@ def test_evaluate_never_counts_a_seed_and_scores_a_missing_list_as_empty():
     result = metrics.evaluate({1: [A1, C1]}, truth, {1: [A2], 2: []})
     assert result["5 seeds"]["r_precision_track"] == 1.0
     assert result["5 seeds"]["ndcg"] == 1.0
-    assert result["25 seeds"] == {"n": 1, "r_precision": 0, "r_precision_track": 0, "ndcg": 0,
-                                  "clicks": 51, "recall_500": 0}
+    assert result["25 seeds"] == {
+        "n": 1,
+        "r_precision": 0,
+        "r_precision_track": 0,
+        "ndcg": 0,
+        "clicks": 51,
+        "recall_500": 0,
+    }
     assert result["all"]["n"] == 2 and result["all"]["clicks"] == 25.5
 
 
 # --- reading MPD slices -------------------------------------------------------------------------
 
+
 def test_reader_skips_and_counts_bad_records():
     stats = ReadStats()
     playlists = list(read_playlists([FIXTURES / "playlists_0-5.json"], stats))
     assert [p.pid for p in playlists] == [0, 3, 5]
-    assert stats.skipped == {"bad_pid": 1, "bad_track_uri": 1, "not_an_object": 1, "bad_positions": 1,
-                             "duplicate_pid": 1}
+    assert stats.skipped == {
+        "bad_pid": 1,
+        "bad_track_uri": 1,
+        "not_an_object": 1,
+        "bad_positions": 1,
+        "duplicate_pid": 1,
+    }
     assert stats.playlists == 3 and stats.damaged_files == []
     first, reordered, unnamed = playlists
     assert first.name == "road trip" and len(first.tracks) == 4 and first.tracks[3] == first.tracks[0]
     assert first.extra == {"num_followers": 3, "collaborative": "false"}
     assert reordered.track_uris == ["spotify:track:BBBBBBBBBBBBBBBBBBBB01", "spotify:track:BBBBBBBBBBBBBBBBBBBB02"]
-    assert unnamed.name == "" and len(unnamed.tracks) == 1   # num_tracks 99 is recomputed
+    assert unnamed.name == "" and len(unnamed.tracks) == 1  # num_tracks 99 is recomputed
 
 
 def test_reader_keeps_what_came_before_the_damage_and_goes_on(tmp_path):
     shutil.copy(FIXTURES / "playlists_0-5.json", tmp_path / "mpd.slice.0-5.json")
     shutil.copy(FIXTURES / "playlists_6-7.truncated.json", tmp_path / "mpd.slice.6-7.json")
-    gz = (FIXTURES / "playlists_0-5.json").read_bytes().replace(b'"pid": 0', b'"pid": 100').replace(
-        b'"pid": 3', b'"pid": 103').replace(b'"pid": 5', b'"pid": 105')
+    gz = (
+        (FIXTURES / "playlists_0-5.json")
+        .read_bytes()
+        .replace(b'"pid": 0', b'"pid": 100')
+        .replace(b'"pid": 3', b'"pid": 103')
+        .replace(b'"pid": 5', b'"pid": 105')
+    )
     with gzip.open(tmp_path / "mpd.slice.100-105.json.gz", "wb") as out:
         out.write(gz)
     (tmp_path / "mpd.slice.200-200.json.gz").write_bytes(gzip.compress(b'{"info": {}, "playlists": [')[:-6])
     stats = ReadStats()
     pids = [p.pid for p in read_playlists([tmp_path], stats)]
-    assert pids == [0, 3, 5, 6, 100, 103, 105]       # slices in the order of their first pid
+    assert pids == [0, 3, 5, 6, 100, 103, 105]  # slices in the order of their first pid
     assert stats.files == 4 and len(stats.damaged_files) == 2
     assert "mpd.slice.6-7.json" in stats.damaged_files[0] and "mpd.slice.200-200" in stats.damaged_files[1]
     stats = ReadStats()
@@ -163,6 +184,7 @@ def test_write_slice_round_trips(tmp_path):
 
 # --- split --------------------------------------------------------------------------------------
 
+
 def test_holdouts_drop_repeats_and_tracks_equal_to_seeds():
     looped = playlist(1, [1, 2, 3, 4, 5, 1, 6, 6, 2, 7, 8, 9, 7])
     assert holdout_uris(looped, 5) == [uri(n) for n in (6, 7, 8, 9)]
@@ -182,11 +204,11 @@ def test_split_is_fair():
     split = make_split(playlists, 60, seed=0, min_holdouts=5)
     test_pids = {case.playlist.pid for case in split.cases}
     assert [case.num_samples for case in split.cases] == [5] * 30 + [25] * 30
-    assert not test_pids & {p.pid for p in split.train}                       # no test playlist in training
+    assert not test_pids & {p.pid for p in split.train}  # no test playlist in training
     assert sorted([*test_pids, *(p.pid for p in split.train)]) == sorted(p.pid for p in playlists)
-    assert 999 not in test_pids                                               # G of 4 distinct tracks
+    assert 999 not in test_pids  # G of 4 distinct tracks
     for case in split.cases:
-        seeds = set(case.playlist.track_uris[:case.num_samples])
+        seeds = set(case.playlist.track_uris[: case.num_samples])
         assert len(case.holdouts) >= 5 and not seeds & set(case.holdouts)
         assert len(set(case.holdouts)) == len(case.holdouts)
 
@@ -212,7 +234,7 @@ def test_split_files(tmp_path):
     case = split.cases[0]
     assert first["num_holdouts"] == len(case.playlist.tracks) - 5 and len(first["tracks"]) == 5
     challenge = read_challenge(paths["challenge"])
-    assert [p.track_uris for p in challenge] == [c.playlist.track_uris[:c.num_samples] for c in split.cases]
+    assert [p.track_uris for p in challenge] == [c.playlist.track_uris[: c.num_samples] for c in split.cases]
     truth = read_ground_truth(paths["ground_truth"])
     assert truth.holdouts == {c.playlist.pid: c.holdouts for c in split.cases}
     assert truth.track_artists[uri(3)] == "artist3"
@@ -242,19 +264,24 @@ def test_a_valid_submission_round_trips(tmp_path):
 def test_the_official_format_allows_spaces_comments_and_blank_lines(tmp_path):
     lines = valid_lines()
     path = tmp_path / "spaced.csv"
-    path.write_text("# a comment\n\nteam_info , my awesome team , me@x.example\n\n"
-                    + "".join(f"{pid} , " + " , ".join(tracks) + "\n" for pid, tracks in lines.items()))
+    path.write_text(
+        "# a comment\n\nteam_info , my awesome team , me@x.example\n\n"
+        + "".join(f"{pid} , " + " , ".join(tracks) + "\n" for pid, tracks in lines.items())
+    )
     assert read_valid_submission(path, CHALLENGE).recommendations == lines
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda lines: lines[10].pop(), "pid 10: 499 tracks, must be exactly 500"),
-    (lambda lines: lines[10].__setitem__(7, lines[10][3]), "twice (positions 4 and 8)"),
-    (lambda lines: lines[11].__setitem__(0, "spotify:track:BBBBBBBBBBBBBBBBBBBB01"), "is a seed track"),
-    (lambda lines: lines[11].__setitem__(0, "spotify:track:nope"), "is not a spotify:track: URI"),
-    (lambda lines: lines.pop(11), "without a line"),
-    (lambda lines: lines.__setitem__(12, FILLER[:500]), "not in the challenge file"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda lines: lines[10].pop(), "pid 10: 499 tracks, must be exactly 500"),
+        (lambda lines: lines[10].__setitem__(7, lines[10][3]), "twice (positions 4 and 8)"),
+        (lambda lines: lines[11].__setitem__(0, "spotify:track:BBBBBBBBBBBBBBBBBBBB01"), "is a seed track"),
+        (lambda lines: lines[11].__setitem__(0, "spotify:track:nope"), "is not a spotify:track: URI"),
+        (lambda lines: lines.pop(11), "without a line"),
+        (lambda lines: lines.__setitem__(12, FILLER[:500]), "not in the challenge file"),
+    ],
+)
 def test_the_validator_rejects_with_a_reason(tmp_path, change, message):
     lines = valid_lines()
     change(lines)
@@ -278,6 +305,7 @@ def test_the_validator_wants_team_info_first_and_one_line_per_pid(tmp_path):
 
 # --- baselines ----------------------------------------------------------------------------------
 
+
 def test_popularity_counts_playlists_and_breaks_ties_by_uri():
     index = baselines.build_index([playlist(1, [3, 3, 1, 2]), playlist(2, [2, 4]), playlist(3, [4, 5])])
     # playlist counts: 2 and 4 in two playlists, 1 3 5 in one (3 repeated still counts once)
@@ -287,8 +315,13 @@ def test_popularity_counts_playlists_and_breaks_ties_by_uri():
 
 
 def test_cooccurrence_sums_counts_over_seeds_and_fills_with_popularity():
-    train = [playlist(1, [1, 2, 3]), playlist(2, [1, 3, 4]), playlist(3, [2, 5]), playlist(4, [6, 7, 6]),
-             playlist(5, [6, 8])]
+    train = [
+        playlist(1, [1, 2, 3]),
+        playlist(2, [1, 3, 4]),
+        playlist(3, [2, 5]),
+        playlist(4, [6, 7, 6]),
+        playlist(5, [6, 8]),
+    ]
     index = baselines.build_index(train)
     # seeds 1, 2: c(1,3)=2, c(2,3)=1 -> 3; c(1,4)=1 -> 1; c(2,5)=1 -> 1; 4 and 5 tie on score and
     # popularity -> by uri; then the fill: 6 (two playlists), 7, 8
@@ -299,11 +332,11 @@ def test_cooccurrence_sums_counts_over_seeds_and_fills_with_popularity():
 def test_cooccurrence_scores_match_brute_force():
     train = generated_playlists(count=80, tracks=300)
     index = baselines.build_index(train)
-    seeds = [uri(n) for n in (3, 50, 51, 52, 100000)]          # one seed unknown to training
+    seeds = [uri(n) for n in (3, 50, 51, 52, 100000)]  # one seed unknown to training
     brute = np.zeros(len(index.uris))
     for p in train:
         tracks = set(p.track_uris)
-        for seed in set(seeds) & tracks:
+        for _seed in set(seeds) & tracks:
             for track in tracks:
                 brute[index.ids[track]] += 1
     assert np.array_equal(baselines.cooccurrence_scores(index, seeds), brute)
@@ -326,6 +359,7 @@ def test_baselines_make_valid_submissions_or_say_why_not(tmp_path):
 
 # --- the command line ---------------------------------------------------------------------------
 
+
 def test_cli_split_baseline_score(tmp_path, capsys):
     write_slice(tmp_path / "mpd.slice.0-199.json.gz", generated_playlists(), {"slice": "0-199"})
     out = tmp_path / "recsys"
@@ -339,21 +373,39 @@ def test_cli_split_baseline_score(tmp_path, capsys):
     table = capsys.readouterr().out
     rows = [line for line in table.splitlines() if line.startswith("| ") and "ranking" not in line]
     assert [row.split(" | ")[:2] for row in rows] == [
-        ["| cooc", "5"], ["| cooc", "25"], ["| cooc", "all"],
-        ["| popularity (this run)", "5"], ["| popularity (this run)", "25"], ["| popularity (this run)", "all"],
-        ["| cooccurrence (this run)", "5"], ["| cooccurrence (this run)", "25"],
-        ["| cooccurrence (this run)", "all"]]
-    assert rows[0].split(" | ")[2:-1] == rows[6].split(" | ")[2:-1]   # the same list, scored the same
+        ["| cooc", "5"],
+        ["| cooc", "25"],
+        ["| cooc", "all"],
+        ["| popularity (this run)", "5"],
+        ["| popularity (this run)", "25"],
+        ["| popularity (this run)", "all"],
+        ["| cooccurrence (this run)", "5"],
+        ["| cooccurrence (this run)", "25"],
+        ["| cooccurrence (this run)", "all"],
+    ]
+    assert rows[0].split(" | ")[2:-1] == rows[6].split(" | ")[2:-1]  # the same list, scored the same
     # a broken submission is refused with its reasons, and exit status 1
     broken = tmp_path / "broken.csv"
     with gzip.open(out / "cooc.csv.gz", "rt") as stream:
         broken.write_text("".join(stream.readlines()[:-1]))
-    assert main(["score", str(broken), "--challenge", str(out / "challenge.json"),
-                 "--ground-truth", str(out / "ground_truth.json.gz")]) == 1
+    assert (
+        main(
+            [
+                "score",
+                str(broken),
+                "--challenge",
+                str(out / "challenge.json"),
+                "--ground-truth",
+                str(out / "ground_truth.json.gz"),
+            ]
+        )
+        == 1
+    )
     assert "without a line" in capsys.readouterr().err
 
 
 # --- the shared MPD playlists -------------------------------------------------------------------
+
 
 def test_on_the_shared_playlists_cooccurrence_beats_popularity(shared_data):
     if not (shared_data / "mpd").is_dir():
@@ -362,10 +414,12 @@ def test_on_the_shared_playlists_cooccurrence_beats_popularity(shared_data):
     playlists = list(read_playlists([shared_data / "mpd"], stats))
     assert stats.playlists == len(playlists) > 4000 and not stats.damaged_files
     split = make_split(playlists, 1000, seed=0)
-    challenge = [Playlist(c.playlist.pid, c.playlist.name, c.playlist.tracks[:c.num_samples]) for c in split.cases]
-    truth = GroundTruth({c.playlist.pid: c.holdouts for c in split.cases},
-                        {c.playlist.pid: c.num_samples for c in split.cases},
-                        {t.track_uri: t.artist for p in playlists for t in p.tracks})
+    challenge = [Playlist(c.playlist.pid, c.playlist.name, c.playlist.tracks[: c.num_samples]) for c in split.cases]
+    truth = GroundTruth(
+        {c.playlist.pid: c.holdouts for c in split.cases},
+        {c.playlist.pid: c.num_samples for c in split.cases},
+        {t.track_uri: t.artist for p in playlists for t in p.tracks},
+    )
     seeds = {p.pid: p.track_uris for p in challenge}
     index = baselines.build_index(split.train)
     results = {}

@@ -26,8 +26,12 @@ def keys_table() -> pa.Table:
         size = int(rng.integers(2, MAX_SEEDS + 1)) if playlist % 3 == 0 else int(rng.integers(8, 20))
         tracks = sorted(set((cluster * 50 + rng.integers(0, 50, size)).tolist()))
         rows += [(playlist + 1, track + 1, f"pl{playlist:04d}", f"tr{track:04d}", len(tracks)) for track in tracks]
-    keys = pa.table({name: [row[n] for row in rows] for n, name in
-                     enumerate(["playlist_key", "track_key", "playlist_id", "track_id", "playlist_track_count"])})
+    keys = pa.table(
+        {
+            name: [row[n] for row in rows]
+            for n, name in enumerate(["playlist_key", "track_key", "playlist_id", "track_id", "playlist_track_count"])
+        }
+    )
     # track_keys must be 1..n in id order: renumber the tracks that occur.
     used = sorted(set(keys.column("track_key").to_pylist()))
     renumbered = {old: new for new, old in enumerate(used, 1)}
@@ -36,15 +40,18 @@ def keys_table() -> pa.Table:
 
 def check(tables: dict, keys: pa.Table) -> None:
     held = {}
-    for playlist, track, size in zip(*(keys.column(c).to_pylist() for c in ("playlist_id", "track_id",
-                                                                            "playlist_track_count"))):
+    for playlist, track, size in zip(
+        *(keys.column(c).to_pylist() for c in ("playlist_id", "track_id", "playlist_track_count"))
+    ):
         held.setdefault(playlist, (size, set()))[1].add(track)
     short = {playlist for playlist, (size, _) in held.items() if size <= MAX_SEEDS}
     for model, table in tables.items():
         rows = table.to_pylist()
         assert {row["playlist_id"] for row in rows} == short, model
         for playlist in short:
-            mine = sorted((row for row in rows if row["playlist_id"] == playlist), key=lambda row: row["candidate_rank"])
+            mine = sorted(
+                (row for row in rows if row["playlist_id"] == playlist), key=lambda row: row["candidate_rank"]
+            )
             assert [row["candidate_rank"] for row in mine] == list(range(1, len(mine) + 1))
             assert len(mine) == DEPTH
             assert all(a["score"] >= b["score"] for a, b in zip(mine, mine[1:])), (model, playlist)
@@ -64,8 +71,10 @@ def test_the_step_writes_the_same_tables_on_duckdb_and_bigquery(tmp_path):
         con.execute("create schema tunesday_intermediate")
         con.register("keys", keys)
         con.execute("create table tunesday_intermediate.int_playlist_track_keys as select * from keys")
-    assert recsys(["fit-generators", "--duckdb", str(path), "--max-seed-tracks", str(MAX_SEEDS),
-                   "--depth", str(DEPTH)]) == 0
+    assert (
+        recsys(["fit-generators", "--duckdb", str(path), "--max-seed-tracks", str(MAX_SEEDS), "--depth", str(DEPTH)])
+        == 0
+    )
     with duckdb.connect(str(path)) as con:
         on_duckdb = {model: con.sql(f"select * from {fitted.table(model)}").to_arrow_table() for model in fitted.MODELS}
     check(on_duckdb, keys)
@@ -83,8 +92,10 @@ def test_the_step_writes_the_same_tables_on_duckdb_and_bigquery(tmp_path):
         # Twice: the second run replaces the tables, it does not append to them.
         for _ in range(2):
             written = fitted.write_fitted_candidates_bigquery(client, "fit", DEPTH, MAX_SEEDS)
-        on_bigquery = {model: client.query(f"select * from `{EMULATOR_PROJECT}.fit_recsys.playlist_{model}_candidates`")
-                       .to_arrow() for model in fitted.MODELS}
+        on_bigquery = {
+            model: client.query(f"select * from `{EMULATOR_PROJECT}.fit_recsys.playlist_{model}_candidates`").to_arrow()
+            for model in fitted.MODELS
+        }
     assert written.rows == {model: table.num_rows for model, table in on_duckdb.items()}
     check(on_bigquery, keys)
     for model in fitted.MODELS:
@@ -98,4 +109,5 @@ def test_bigquery_without_a_target_is_one_line(capsys, monkeypatch):
     monkeypatch.setenv("TUNESDAY_TARGET", "dev")
     assert recsys(["fit-generators", "--bigquery"]) == 1
     assert capsys.readouterr().err.strip() == (
-        "tunesday-recsys fit-generators: --bigquery needs TUNESDAY_TARGET=bigquery or bq_emulator")
+        "tunesday-recsys fit-generators: --bigquery needs TUNESDAY_TARGET=bigquery or bq_emulator"
+    )

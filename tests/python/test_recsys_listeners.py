@@ -18,10 +18,14 @@ TOLERANCE = 1e-6
 
 def stored_features(execute) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Every row of fct_user_recommendations: its features, and its scores by name."""
-    rows = execute(f"select {listeners.feature_sql()}, ranker_score, blend_score, score "
-                   f"from fct_user_recommendations order by user_id, recommendation_rank")
+    rows = execute(
+        f"select {listeners.feature_sql()}, ranker_score, blend_score, score "
+        f"from fct_user_recommendations order by user_id, recommendation_rank"
+    )
     features = np.column_stack([np.asarray(rows[name], dtype=np.float64) for name in listeners.FEATURES])
-    return features, {name: np.asarray(rows[name], dtype=np.float64) for name in ("ranker_score", "blend_score", "score")}
+    return features, {
+        name: np.asarray(rows[name], dtype=np.float64) for name in ("ranker_score", "blend_score", "score")
+    }
 
 
 def committed_model():
@@ -32,7 +36,7 @@ def assert_scores_are_predictions(model, features: np.ndarray, stored: np.ndarra
     expected = model.predict(features)
     assert len(stored) > 1000
     assert np.abs(stored - expected).max() <= TOLERANCE
-    assert np.std(expected) > 0.05      # the trees do split these rows: a constant would prove nothing
+    assert np.std(expected) > 0.05  # the trees do split these rows: a constant would prove nothing
 
 
 def test_the_warehouse_ranks_listeners_as_the_committed_model_predicts(warehouse):
@@ -56,16 +60,36 @@ def test_train_listener_ranker_writes_a_model_the_warehouse_would_use(warehouse,
     the compiled trees equal to its model; the committed artifacts are left as they were."""
     committed = listeners.ARTIFACT.model_file.read_bytes(), listeners.ARTIFACT.macro_file.read_bytes()
     out = tmp_path / "artifacts"
-    assert recsys(["train-listener-ranker", "--data", str(warehouse.data_dir), "--test-days", "5",
-                   "--work", str(tmp_path / "work"), "--artifacts", str(out)]) == 0
+    assert (
+        recsys(
+            [
+                "train-listener-ranker",
+                "--data",
+                str(warehouse.data_dir),
+                "--test-days",
+                "5",
+                "--work",
+                str(tmp_path / "work"),
+                "--artifacts",
+                str(out),
+            ]
+        )
+        == 0
+    )
     model = lightgbm.Booster(model_file=str(out / "rankers" / "listener_ranker.txt"))
     macro = (out / "macros" / "rankers" / "listener_ranker.sql").read_text()
     assert ranker.compile_sql(model, listeners.FEATURES) in macro
     assert (listeners.ARTIFACT.model_file.read_bytes(), listeners.ARTIFACT.macro_file.read_bytes()) == committed
     con = connect(tmp_path / "work" / "warehouse.duckdb")
     features, _ = stored_features(lambda sql: con.execute(sql).fetchnumpy())
-    with_sql = np.array([v for (v,) in con.execute(
-        f"select {ranker.compile_sql(model, listeners.FEATURES)} from (select {listeners.feature_sql()}, "
-        f"user_id, recommendation_rank from fct_user_recommendations) as rows "
-        f"order by user_id, recommendation_rank").fetchall()])
+    with_sql = np.array(
+        [
+            v
+            for (v,) in con.execute(
+                f"select {ranker.compile_sql(model, listeners.FEATURES)} from (select {listeners.feature_sql()}, "
+                f"user_id, recommendation_rank from fct_user_recommendations) as rows "
+                f"order by user_id, recommendation_rank"
+            ).fetchall()
+        ]
+    )
     assert np.abs(with_sql - model.predict(features)).max() <= TOLERANCE

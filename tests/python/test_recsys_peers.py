@@ -8,8 +8,8 @@ the bootstrap on cases whose answer is known; `tunesday-recsys score --peers` en
 
 import numpy as np
 import pytest
-
 from test_recsys import generated_playlists
+
 from tunesday.mpd import Playlist, write_slice
 from tunesday.recsys import baselines, metrics, peers
 from tunesday.recsys.cli import main
@@ -18,13 +18,15 @@ from tunesday.recsys.split import GroundTruth, make_split
 
 def challenge_of(train_and_test: list[Playlist], test_playlists: int = 40, seed: int = 1):
     split = make_split(train_and_test, test_playlists, seed)
-    challenge = [Playlist(c.playlist.pid, c.playlist.name, c.playlist.tracks[:c.num_samples]) for c in split.cases]
-    truth = GroundTruth({c.playlist.pid: c.holdouts for c in split.cases},
-                        {c.playlist.pid: c.num_samples for c in split.cases}, {})
+    challenge = [Playlist(c.playlist.pid, c.playlist.name, c.playlist.tracks[: c.num_samples]) for c in split.cases]
+    truth = GroundTruth(
+        {c.playlist.pid: c.holdouts for c in split.cases}, {c.playlist.pid: c.num_samples for c in split.cases}, {}
+    )
     return split.train, challenge, truth
 
 
 # --- EASE ---------------------------------------------------------------------------------------
+
 
 def test_ease_in_its_dual_form_scores_as_the_primal_form():
     """Primal (Steck 2019): P = (XᵀX + λI)⁻¹, B = I − P · diag(1 / diag P), so B_ij = −P_ij / P_jj
@@ -45,6 +47,7 @@ def test_ease_in_its_dual_form_scores_as_the_primal_form():
 
 
 # --- tuning and quality -------------------------------------------------------------------------
+
 
 def test_tuning_sees_only_a_validation_split_of_the_training_playlists():
     train, challenge, _ = challenge_of(generated_playlists(300, 600, seed=4), 40)
@@ -69,9 +72,10 @@ def test_both_peers_far_above_popularity_on_playlists_with_structure():
     train, challenge, truth = challenge_of(generated_playlists(300, 600, seed=5), 40)
     seeds = {p.pid: p.track_uris for p in challenge}
     popular = metrics.evaluate(baselines.popularity(baselines.build_index(train), challenge), truth, seeds)["all"]
-    made = {"ease": peers.ease(train, challenge, l2=50.0),
-            "als": peers.als(train, challenge, factors=16, regularization=0.1, alpha=10.0, bm25=False,
-                             iterations=10)}
+    made = {
+        "ease": peers.ease(train, challenge, l2=50.0),
+        "als": peers.als(train, challenge, factors=16, regularization=0.1, alpha=10.0, bm25=False, iterations=10),
+    }
     for name, recommendations in made.items():
         assert set(recommendations) == set(seeds)
         for pid, tracks in recommendations.items():
@@ -82,6 +86,7 @@ def test_both_peers_far_above_popularity_on_playlists_with_structure():
 
 
 # --- the paired bootstrap -----------------------------------------------------------------------
+
 
 def test_paired_bootstrap_on_cases_with_a_known_answer():
     rng = np.random.default_rng(1)
@@ -107,6 +112,7 @@ def test_paired_bootstrap_on_cases_with_a_known_answer():
 
 # --- the command line ---------------------------------------------------------------------------
 
+
 def test_cli_score_fits_the_tuned_peers_and_compares_with_the_best(tmp_path, capsys, monkeypatch):
     write_slice(tmp_path / "mpd.slice.0-399.json.gz", generated_playlists(400, 900), {"slice": "0-399"})
     out = tmp_path / "recsys"
@@ -116,11 +122,26 @@ def test_cli_score_fits_the_tuned_peers_and_compares_with_the_best(tmp_path, cap
     capsys.readouterr()
     # small grids: the test is about the wiring, the full grids run in `make eval-continuation`
     monkeypatch.setitem(peers.GRIDS, "ease", ({"l2": 10.0}, {"l2": 100.0}))
-    monkeypatch.setitem(peers.GRIDS, "als", ({"factors": 16, "regularization": 0.1, "alpha": 10.0, "bm25": False,
-                                              "iterations": 8},))
+    monkeypatch.setitem(
+        peers.GRIDS, "als", ({"factors": 16, "regularization": 0.1, "alpha": 10.0, "bm25": False, "iterations": 8},)
+    )
     monkeypatch.setattr(peers, "VALIDATION_PLAYLISTS", 40)
-    assert main(["score", str(out / "cooc.csv.gz"), *files, "--ground-truth", str(out / "ground_truth.json.gz"),
-                 "--peers", "ease,als", "--resamples", "500"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                str(out / "cooc.csv.gz"),
+                *files,
+                "--ground-truth",
+                str(out / "ground_truth.json.gz"),
+                "--peers",
+                "ease,als",
+                "--resamples",
+                "500",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert "tuned ease: l2=" in captured.err and "tuned als: factors=16" in captured.err
     tables = captured.out.split("\n\n")
@@ -129,14 +150,29 @@ def test_cli_score_fits_the_tuned_peers_and_compares_with_the_best(tmp_path, cap
     assert {row[0] for row in scores} >= {"| ease (this run, tuned)", "| als (this run, tuned)", "| cooc"}
     # one comparison per category and metric, of the submission only, against the better peer there
     assert [(row[0], row[1], row[2]) for row in compared] == [
-        ("| cooc", category, metric) for category in ("5", "25", "all") for metric in ("r_precision_track", "ndcg")]
+        ("| cooc", category, metric) for category in ("5", "25", "all") for metric in ("r_precision_track", "ndcg")
+    ]
     column = {"r_precision_track": 4, "ndcg": 5}
     for row in compared:
-        peer_means = {s[0].removeprefix("| "): float(s[column[row[2]]]) for s in scores
-                      if s[1] == row[1] and "tuned" in s[0]}
+        peer_means = {
+            s[0].removeprefix("| "): float(s[column[row[2]]]) for s in scores if s[1] == row[1] and "tuned" in s[0]
+        }
         assert row[4] == max(peer_means, key=peer_means.get) and float(row[5]) == pytest.approx(
-            peer_means[row[4]], abs=1e-4)
+            peer_means[row[4]], abs=1e-4
+        )
     # an unknown peer is a clear error
-    assert main(["score", str(out / "cooc.csv.gz"), *files, "--ground-truth", str(out / "ground_truth.json.gz"),
-                 "--peers", "svd"]) == 1
+    assert (
+        main(
+            [
+                "score",
+                str(out / "cooc.csv.gz"),
+                *files,
+                "--ground-truth",
+                str(out / "ground_truth.json.gz"),
+                "--peers",
+                "svd",
+            ]
+        )
+        == 1
+    )
     assert "unknown peer 'svd'" in capsys.readouterr().err

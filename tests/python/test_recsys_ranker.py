@@ -43,11 +43,13 @@ def duckdb_scores(expression: str, rows: np.ndarray) -> np.ndarray:
     import pyarrow as pa
 
     table = pa.table({name: rows[:, n] for n, name in enumerate(FEATURES)}).append_column(
-        "row_number", pa.array(np.arange(len(rows))))
+        "row_number", pa.array(np.arange(len(rows)))
+    )
     with duckdb.connect() as con:
         con.register("candidates", table)
-        return np.array([score for (score,) in con.execute(
-            f"select {expression} from candidates order by row_number").fetchall()])
+        return np.array(
+            [score for (score,) in con.execute(f"select {expression} from candidates order by row_number").fetchall()]
+        )
 
 
 def bigquery_scores(client, expression: str, rows: np.ndarray) -> np.ndarray:
@@ -58,7 +60,8 @@ def bigquery_scores(client, expression: str, rows: np.ndarray) -> np.ndarray:
 
     client.create_dataset(f"{EMULATOR_PROJECT}.ranker", exists_ok=True)
     table = pa.table({name: rows[:, n] for n, name in enumerate(FEATURES)}).append_column(
-        "row_number", pa.array(np.arange(len(rows))))
+        "row_number", pa.array(np.arange(len(rows)))
+    )
     load_arrow(client, table, f"{EMULATOR_PROJECT}.ranker.candidates")
     query = f"select {expression} as score from `{EMULATOR_PROJECT}.ranker.candidates` order by row_number"
     return np.array([row.score for row in client.query(query).result()])
@@ -71,15 +74,18 @@ def test_compiled_trees_equal_predict_on_duckdb(tmp_path):
     expected = model.predict(unseen)
     got = duckdb_scores(ranker.compile_sql(model), unseen)
     assert np.abs(got - expected).max() <= TOLERANCE
-    assert np.std(expected) > 0.1      # the trees do split: a constant model would prove nothing
+    assert np.std(expected) > 0.1  # the trees do split: a constant model would prove nothing
 
 
 def on_thresholds(model, rows: np.ndarray) -> np.ndarray:
     """`rows` with a value exactly on each split's threshold (one a row, as many as there are
     rows): x <= t must go left in SQL as in LightGBM."""
-    thresholds = [(node["split_feature"], node["threshold"]) for tree in model.dump_model()["tree_info"]
-                  for node in _internal_nodes(tree["tree_structure"])]
-    for n, (feature, threshold) in enumerate(thresholds[:len(rows)]):
+    thresholds = [
+        (node["split_feature"], node["threshold"])
+        for tree in model.dump_model()["tree_info"]
+        for node in _internal_nodes(tree["tree_structure"])
+    ]
+    for n, (feature, threshold) in enumerate(thresholds[: len(rows)]):
         rows[n, feature] = threshold
     return rows
 
@@ -133,7 +139,7 @@ def test_the_compiler_refuses_a_missing_value_rule():
 def test_literals_read_back_exactly():
     import duckdb
 
-    values = [0.1, 1 / 3, 2.0 ** -40, 123456789.123456789, -7.25e-12, 300.5]
+    values = [0.1, 1 / 3, 2.0**-40, 123456789.123456789, -7.25e-12, 300.5]
     with duckdb.connect() as con:
         got = con.execute("select " + ", ".join(ranker.literal(v) for v in values)).fetchone()
     assert list(got) == values

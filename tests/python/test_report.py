@@ -9,19 +9,29 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import PROJECT_DIR
+
 from tunesday.report import measured_bloom_false_positives
 from tunesday.warehouse import connect as connect_warehouse
 
-SECTIONS = ["Recommendation quality over days", "Where recommendations come from", "Discovery",
-            "Tempo and key: listening against recommendations", "Bloom filters of heard tracks",
-            "Raw rows rejected, per source over runs"]
+SECTIONS = [
+    "Recommendation quality over days",
+    "Where recommendations come from",
+    "Discovery",
+    "Tempo and key: listening against recommendations",
+    "Bloom filters of heard tracks",
+    "Raw rows rejected, per source over runs",
+]
 
 
 def report(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tunesday.job.cli", "report", *args], cwd=PROJECT_DIR,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "tunesday.job.cli", "report", *args],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_the_report_is_one_self_contained_file_with_every_chart(warehouse, tmp_path):

@@ -6,15 +6,15 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-
 from conftest import PROJECT_DIR
+
 from tunesday import settings
 from tunesday.job.stages import EXIT_CODES
 from tunesday.orchestration.workflows import SCHEDULE
 
 CRON = PROJECT_DIR / "deploy" / "cron" / "tunesday.cron"
 CRONJOB = PROJECT_DIR / "deploy" / "kubernetes" / "cronjob.yaml"
-KUBERNETES = "1.31.0"   # podFailurePolicy is stable from 1.31
+KUBERNETES = "1.31.0"  # podFailurePolicy is stable from 1.31
 
 
 def manifests() -> dict[str, dict]:
@@ -25,14 +25,17 @@ def test_the_kubernetes_manifests_validate_against_the_schemas():
     docs = manifests()
     assert set(docs) == {"ConfigMap", "PersistentVolumeClaim", "CronJob"}
     for doc in docs.values():
-        kubernetes_validate.validate(doc, KUBERNETES, strict=True)   # raises on any unknown or wrong field
+        kubernetes_validate.validate(doc, KUBERNETES, strict=True)  # raises on any unknown or wrong field
 
 
-@pytest.mark.parametrize("where, value, named", [
-    (("spec", "jobTemplate", "spec", "backoffLimit"), "two", "'two' is not of type 'integer'"),
-    (("spec", "jobTemplate", "spec", "backofLimit"), 2, "'backofLimit' was unexpected"),
-    (("spec", "jobTemplate", "spec", "template", "spec", "containers"), [{"image": "x"}], "'name' is a required"),
-])
+@pytest.mark.parametrize(
+    "where, value, named",
+    [
+        (("spec", "jobTemplate", "spec", "backoffLimit"), "two", "'two' is not of type 'integer'"),
+        (("spec", "jobTemplate", "spec", "backofLimit"), 2, "'backofLimit' was unexpected"),
+        (("spec", "jobTemplate", "spec", "template", "spec", "containers"), [{"image": "x"}], "'name' is a required"),
+    ],
+)
 def test_a_broken_manifest_is_caught_by_the_validation(where, value, named):
     cronjob = manifests()["CronJob"]
     parent = cronjob
@@ -75,12 +78,15 @@ def test_the_cronjob_runs_the_daily_job_once_at_a_time_and_fails_fast_on_a_faile
 
 
 def test_the_cron_line_runs_the_daily_job_on_the_same_schedule_and_appends_its_log():
-    [line] = [line for line in CRON.read_text().splitlines()
-              if line.strip() and not line.startswith("#") and "=" not in line.split()[0]]
+    [line] = [
+        line
+        for line in CRON.read_text().splitlines()
+        if line.strip() and not line.startswith("#") and "=" not in line.split()[0]
+    ]
     fields = line.split(maxsplit=6)
     assert " ".join(fields[:5]) == SCHEDULE
     user, command = fields[5], fields[6]
     assert user == "tunesday"
     assert ".venv/bin/tunesday daily >> " in command and command.endswith(" 2>&1")
-    assert "flock" not in command   # the job locks itself
-    assert "%" not in command       # cron would cut the line there
+    assert "flock" not in command  # the job locks itself
+    assert "%" not in command  # cron would cut the line there

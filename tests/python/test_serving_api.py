@@ -5,6 +5,8 @@ import json
 import re
 
 import pytest
+from conftest import RUN_DATE
+from openapi_check import Oracle
 
 from serving.app import create_app
 from serving.openapi import OPENAPI
@@ -12,9 +14,6 @@ from serving.snapshot import export
 from serving.store import Store
 from serving.warehouse import DuckDBWarehouse
 from tunesday.bloom import BloomFilter
-
-from conftest import RUN_DATE
-from openapi_check import Oracle
 from tunesday.warehouse import connect as connect_warehouse
 
 
@@ -36,16 +35,37 @@ def served(warehouse, tmp_path_factory):
             select p.owner_user_id, p.playlist_id from serving_smart_shuffle_pools p
             group by all order by count(*) desc, p.playlist_id limit 1
         """).fetchone()
-        playlist = [r[0] for r in con.execute(
-            "select track_id from serving_playlist_tracks where playlist_id = ? order by playlist_position",
-            [playlist_id]).fetchall()]
-        played = [r[0] for r in con.execute(
-            "select track_id from int_user_heard_tracks where user_id = ? limit 50", [user_id]).fetchall()]
-        expected_dw = [r[0] for r in con.execute(
-            "select track_id from serving_recommendations where user_id = ? and surface = 'discover_weekly' "
-            "order by surface_position", [user_id]).fetchall()]
-    return {"client": app.test_client(), "store": store, "user_id": user_id, "playlist_id": playlist_id,
-            "playlist": playlist, "played": played, "expected_dw": expected_dw, "warehouse": warehouse}
+        playlist = [
+            r[0]
+            for r in con.execute(
+                "select track_id from serving_playlist_tracks where playlist_id = ? order by playlist_position",
+                [playlist_id],
+            ).fetchall()
+        ]
+        played = [
+            r[0]
+            for r in con.execute(
+                "select track_id from int_user_heard_tracks where user_id = ? limit 50", [user_id]
+            ).fetchall()
+        ]
+        expected_dw = [
+            r[0]
+            for r in con.execute(
+                "select track_id from serving_recommendations where user_id = ? and surface = 'discover_weekly' "
+                "order by surface_position",
+                [user_id],
+            ).fetchall()
+        ]
+    return {
+        "client": app.test_client(),
+        "store": store,
+        "user_id": user_id,
+        "playlist_id": playlist_id,
+        "playlist": playlist,
+        "played": played,
+        "expected_dw": expected_dw,
+        "warehouse": warehouse,
+    }
 
 
 def test_discover_weekly(served):
@@ -77,11 +97,24 @@ def test_each_listener_is_served_their_variant_and_told_which(served):
     experiment = read_experiments()["for_you_ranker_vs_blend"]
     client = served["client"]
     with connect_warehouse(str(served["warehouse"].duckdb_path)) as con:
-        users = [row[0] for row in con.execute(
-            "select distinct user_id from serving_recommendations where surface = 'for_you' order by user_id limit 40").fetchall()]
-        expected = {user: [row[0] for row in con.execute(
-            "select track_id from serving_recommendations where user_id = ? and surface = 'for_you' "
-            "order by surface_position", [user]).fetchall()] for user in users}
+        users = [
+            row[0]
+            for row in con.execute(
+                "select distinct user_id from serving_recommendations where surface = 'for_you' "
+                "order by user_id limit 40"
+            ).fetchall()
+        ]
+        expected = {
+            user: [
+                row[0]
+                for row in con.execute(
+                    "select track_id from serving_recommendations where user_id = ? and surface = 'for_you' "
+                    "order by surface_position",
+                    [user],
+                ).fetchall()
+            ]
+            for user in users
+        }
     variants = set()
     for user in users:
         body = client.get(f"/v1/users/{user}/recommendations?surface=for_you").get_json()
@@ -111,8 +144,14 @@ def test_smart_shuffle_weaves_one_unheard_recommendation_after_every_three_track
         if item["recommended"]:
             assert own_seen % 3 == 0 and not previous["recommended"]
     with connect_warehouse(str(served["warehouse"].duckdb_path)) as con:
-        m, k = con.execute("select bit_count, hash_count from serving_bloom_filters where user_id = ?", [user_id]).fetchone()
-        words = dict(con.execute("select word_index, word from serving_bloom_filter_words where user_id = ?", [user_id]).fetchall())
+        m, k = con.execute(
+            "select bit_count, hash_count from serving_bloom_filters where user_id = ?", [user_id]
+        ).fetchone()
+        words = dict(
+            con.execute(
+                "select word_index, word from serving_bloom_filter_words where user_id = ?", [user_id]
+            ).fetchall()
+        )
     heard = BloomFilter(m, k, words)
     assert not any(heard.might_contain(item["track_id"]) for item in recommended)
     assert client.get(f"{url}?seed=42").get_json() == body  # deterministic for a seed
@@ -126,18 +165,21 @@ def test_heard(served):
     assert client.get(f"/v1/users/{user_id}/heard/never-a-track").get_json()["heard"] == "not heard"
 
 
-@pytest.mark.parametrize("url, status, code", [
-    ("/v1/users/bad%20id/discover-weekly", 400, "invalid_id"),
-    ("/v1/users/" + "x" * 129 + "/discover-weekly", 400, "invalid_id"),
-    ("/v1/users/{user}/recommendations?limit=0", 400, "invalid_parameter"),
-    ("/v1/users/{user}/recommendations?limit=abc", 400, "invalid_parameter"),
-    ("/v1/users/{user}/recommendations?surface=radio", 400, "invalid_parameter"),
-    ("/v1/users/{user}/playlists/{playlist}/smart-shuffle?seed=%00", 400, "invalid_parameter"),
-    ("/v1/users/{user}/heard/bad%27id", 400, "invalid_id"),
-    ("/v1/users/nobody/discover-weekly", 404, "unknown_listener"),
-    ("/v1/users/{user}/playlists/nothing/smart-shuffle", 404, "unknown_playlist"),
-    ("/v2/anything", 404, "not_found"),
-])
+@pytest.mark.parametrize(
+    "url, status, code",
+    [
+        ("/v1/users/bad%20id/discover-weekly", 400, "invalid_id"),
+        ("/v1/users/" + "x" * 129 + "/discover-weekly", 400, "invalid_id"),
+        ("/v1/users/{user}/recommendations?limit=0", 400, "invalid_parameter"),
+        ("/v1/users/{user}/recommendations?limit=abc", 400, "invalid_parameter"),
+        ("/v1/users/{user}/recommendations?surface=radio", 400, "invalid_parameter"),
+        ("/v1/users/{user}/playlists/{playlist}/smart-shuffle?seed=%00", 400, "invalid_parameter"),
+        ("/v1/users/{user}/heard/bad%27id", 400, "invalid_id"),
+        ("/v1/users/nobody/discover-weekly", 404, "unknown_listener"),
+        ("/v1/users/{user}/playlists/nothing/smart-shuffle", 404, "unknown_playlist"),
+        ("/v2/anything", 404, "not_found"),
+    ],
+)
 def test_errors_are_json_with_a_code(served, url, status, code):
     response = served["client"].get(url.format(user=served["user_id"], playlist=served["playlist_id"]))
     assert response.status_code == status and response.is_json
@@ -170,15 +212,21 @@ def test_openapi_documents_every_route_and_response(served):
     client = served["client"]
     document = client.get("/openapi.json").get_json()
     assert document == json.loads(json.dumps(OPENAPI))
-    app_routes = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule) for rule in client.application.url_map.iter_rules()
-                  if rule.endpoint != "static"} - {"/openapi.json"}
+    app_routes = {
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        for rule in client.application.url_map.iter_rules()
+        if rule.endpoint != "static"
+    } - {"/openapi.json"}
     assert app_routes == set(document["paths"])
     schemas = document["components"]["schemas"]
     user_id, playlist_id = served["user_id"], served["playlist_id"]
-    for url, schema in [(f"/v1/users/{user_id}/discover-weekly", "Surface"),
-                        (f"/v1/users/{user_id}/playlists/{playlist_id}/smart-shuffle", "SmartShuffle"),
-                        (f"/v1/users/{user_id}/heard/t1", "Heard"), ("/v1/users/nobody/discover-weekly", "Error"),
-                        ("/readyz", "Readiness")]:
+    for url, schema in [
+        (f"/v1/users/{user_id}/discover-weekly", "Surface"),
+        (f"/v1/users/{user_id}/playlists/{playlist_id}/smart-shuffle", "SmartShuffle"),
+        (f"/v1/users/{user_id}/heard/t1", "Heard"),
+        ("/v1/users/nobody/discover-weekly", "Error"),
+        ("/readyz", "Readiness"),
+    ]:
         body = client.get(url).get_json()
         assert set(schemas[schema]["required"]) <= set(body) <= set(schemas[schema]["properties"]), url
         if "items" in body:
@@ -203,10 +251,13 @@ def test_readiness_and_metrics_say_when_the_snapshot_was_built(served):
     built = dt.datetime.fromisoformat(built_at)
     ready = client.get("/readyz").get_json()
     Oracle(client.get("/openapi.json").get_json()).validate("Readiness", ready)
-    age = (dt.datetime.now(dt.timezone.utc) - built).total_seconds()
+    age = (dt.datetime.now(dt.UTC) - built).total_seconds()
     assert ready["built_at"] == built_at and 0 <= ready["age_seconds"] <= age + 0.1
-    gauges = {line.split(" ")[0]: float(line.split(" ")[1])
-              for line in client.get("/metrics").get_data(as_text=True).splitlines() if line.startswith("tunesday_snapshot_")}
+    gauges = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in client.get("/metrics").get_data(as_text=True).splitlines()
+        if line.startswith("tunesday_snapshot_")
+    }
     assert gauges["tunesday_snapshot_built_timestamp_seconds"] == pytest.approx(built.timestamp(), abs=0.001)
     # The gauge is printed to the millisecond, so it may round down below `age` measured just before.
     assert age - 0.0005 <= gauges["tunesday_snapshot_age_seconds"] <= age + 60

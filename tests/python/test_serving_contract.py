@@ -24,4 +24,5 @@ models:
     columns: [{name: y, data_type: string}]
 """)
     assert generate_contract.contracts(tmp_path) == {
-        "serving_things": {"thing_id": "VARCHAR", "weight": "DOUBLE", "count": "BIGINT"}}
+        "serving_things": {"thing_id": "VARCHAR", "weight": "DOUBLE", "count": "BIGINT"}
+    }

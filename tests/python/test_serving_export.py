@@ -9,8 +9,8 @@ import sys
 
 import duckdb
 import pytest
-
 from conftest import PROJECT_DIR, RUN_DATE
+
 from serving.app import create_app
 from serving.contract import SERVING_TABLES
 from serving.documents import surface_body, unpack_hashes
@@ -38,12 +38,18 @@ def test_export_publishes_what_the_warehouse_holds(warehouse, tmp_path):
         for table, rows in manifest["row_counts"].items():
             assert rows == con.execute(f"select count(*) from {table}").fetchone()[0] > 0, table
         [(user_id,)] = con.execute("select min(user_id) from serving_recommendations").fetchall()
-        expected = [row[0] for row in con.execute(
-            "select track_id from serving_recommendations where user_id = ? and surface = 'discover_weekly' "
-            "order by surface_position", [user_id]).fetchall()]
+        expected = [
+            row[0]
+            for row in con.execute(
+                "select track_id from serving_recommendations where user_id = ? and surface = 'discover_weekly' "
+                "order by surface_position",
+                [user_id],
+            ).fetchall()
+        ]
     with sqlite3.connect(store.current()["path"]) as con:
         [(document, item_ends)] = con.execute(
-            "select body, item_ends from surfaces where user_id = ? and surface = 'discover_weekly'", [user_id]).fetchall()
+            "select body, item_ends from surfaces where user_id = ? and surface = 'discover_weekly'", [user_id]
+        ).fetchall()
         tracks = dict(con.execute("select track_id, fields from tracks").fetchall())
     body = json.loads(document)
     first_five = json.loads(surface_body(document, item_ends, 5))
@@ -57,7 +63,8 @@ def test_export_publishes_what_the_warehouse_holds(warehouse, tmp_path):
     with sqlite3.connect(store.current()["path"]) as con:
         listed = set()
         for track_ids, pool_track_ids, packed in con.execute(
-                "select track_ids, pool_track_ids, pool_hashes from playlists"):
+            "select track_ids, pool_track_ids, pool_hashes from playlists"
+        ):
             pool = pool_track_ids.split("\n") if pool_track_ids else []
             listed.update(track_ids.split("\n"), pool)
             hashes = unpack_hashes(packed)
@@ -100,8 +107,12 @@ export(PausingWarehouse(sys.argv[1]), Store(Path(sys.argv[2])), sys.argv[3], pro
 def test_an_export_killed_midway_leaves_the_published_snapshot_intact(warehouse, tmp_path):
     store = Store(tmp_path)
     good = run_export(warehouse, store)
-    process = subprocess.Popen([sys.executable, "-c", PAUSING_EXPORT, str(warehouse.duckdb_path), str(tmp_path), RUN_DATE],
-                               cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", PAUSING_EXPORT, str(warehouse.duckdb_path), str(tmp_path), RUN_DATE],
+        cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout.readline() == "paused\n", "the export never got to validating"
         assert [path.stat().st_size > 0 for path in store.snapshots.glob("*.partial")] == [True]
@@ -129,10 +140,18 @@ def test_keeps_the_last_snapshots_and_rolls_back(warehouse, tmp_path):
 
 
 def test_cli_reports_errors_in_one_line(tmp_path):
-    env = {**os.environ, "TUNESDAY_DUCKDB_PATH": str(tmp_path / "missing.duckdb"),
-           "TUNESDAY_SERVING_STORE": str(tmp_path / "store")}
-    result = subprocess.run([sys.executable, "-m", "serving.cli", "export", "--run-date", RUN_DATE],
-                            cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+    env = {
+        **os.environ,
+        "TUNESDAY_DUCKDB_PATH": str(tmp_path / "missing.duckdb"),
+        "TUNESDAY_SERVING_STORE": str(tmp_path / "store"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "serving.cli", "export", "--run-date", RUN_DATE],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and result.stderr.startswith("tunesday-serving export:")
 
@@ -141,11 +160,18 @@ class HandMadeWarehouse:
     """Serving tables with their dbt contracts' columns (serving/contract.py) in an in-memory DuckDB,
     holding rows written by hand: rows the models never produce."""
 
-    def __init__(self, recommendations: list[tuple], pools: list[tuple], tracks_per_recommendation: int = 3,
-                 contract: dict[str, dict[str, str]] = SERVING_TABLES) -> None:
+    def __init__(
+        self,
+        recommendations: list[tuple],
+        pools: list[tuple],
+        tracks_per_recommendation: int = 3,
+        contract: dict[str, dict[str, str]] = SERVING_TABLES,
+    ) -> None:
         self.con = duckdb.connect()
         for table, columns in contract.items():
-            self.con.execute(f"create table {table} ({', '.join(f'{name} {type_}' for name, type_ in columns.items())})")
+            self.con.execute(
+                f"create table {table} ({', '.join(f'{name} {type_}' for name, type_ in columns.items())})"
+            )
         self.con.execute(f"""
             insert into serving_users by name
                 select 'usr_1' as user_id, 'SE' as country_code, 'free' as product_tier, date '{RUN_DATE}' as run_date;
@@ -168,18 +194,22 @@ class HandMadeWarehouse:
                 from (values ('trk_8'), ('trk_9')) as awkward(track_id);
         """)
         for position, surface, reasons, seed_id in recommendations:
-            self.con.execute(f"""
+            self.con.execute(
+                f"""
                 insert into serving_recommendations by name
                 select 'usr_1' as user_id, ? as surface, ? as surface_position, 'trk_9' as track_id, 0.5 as score,
                     true as is_new_artist, ? as reason_codes, 'track' as seed_type, ? as seed_id,
                     date '{RUN_DATE}' as week_start, date '{RUN_DATE}' as run_date""",
-                             [surface, position, reasons, seed_id])
+                [surface, position, reasons, seed_id],
+            )
         for rank, reasons, seed_track_id in pools:
-            self.con.execute(f"""
+            self.con.execute(
+                f"""
                 insert into serving_smart_shuffle_pools by name
                 select 'pl_1' as playlist_id, 'usr_1' as owner_user_id, ? as pool_rank, 'trk_8' as track_id,
                     0.25 as score, ? as reason_codes, ? as seed_track_id, date '{RUN_DATE}' as run_date""",
-                             [rank, reasons, seed_track_id])
+                [rank, reasons, seed_track_id],
+            )
 
     def count(self, table: str) -> int:
         return self.con.execute(f"select count(*) from {table}").fetchone()[0]
@@ -195,9 +225,12 @@ def test_rendered_items_escape_what_json_must(tmp_path):
     """Items are rendered by concatenation: every string in them still goes through JSON escaping."""
     awkward = 'x"y\\z\tw'
     source = HandMadeWarehouse(
-        recommendations=[(1, "discover_weekly", f"similar_artists:{awkward},new_artist", awkward),
-                         (1, "for_you", "", None)],
-        pools=[(1, f"playlist_neighbours:{awkward}", awkward), (2, None, "trk_1")])
+        recommendations=[
+            (1, "discover_weekly", f"similar_artists:{awkward},new_artist", awkward),
+            (1, "for_you", "", None),
+        ],
+        pools=[(1, f"playlist_neighbours:{awkward}", awkward), (2, None, "trk_1")],
+    )
     store = Store(tmp_path)
     export(source, store, RUN_DATE, progress=lambda line: None)
     with sqlite3.connect(store.current()["path"]) as con:
@@ -208,19 +241,32 @@ def test_rendered_items_escape_what_json_must(tmp_path):
     [item] = json.loads(body)["items"]
     assert item["reasons"] == [f"similar_artists:{awkward}", "new_artist"]
     assert item["seed"] == {"type": "track", "id": awkward} and item["track_name"] == 'Song "A"'
-    assert json.loads(items + fields) == {"position": 1, "score": 0.5, "is_new_artist": True, "reasons": [],
-                                          "seed": {"type": "track", "id": None}, **json.loads(b"{" + fields)}
+    assert json.loads(items + fields) == {
+        "position": 1,
+        "score": 0.5,
+        "is_new_artist": True,
+        "reasons": [],
+        "seed": {"type": "track", "id": None},
+        **json.loads(b"{" + fields),
+    }
     first, second = (json.loads("{" + line.decode() + '"track_id":"trk_8"}') for line in pool_items.split(b"\n"))
     assert first["reasons"] == [f"playlist_neighbours:{awkward}"] and first["seed_track_id"] == awkward
     assert second == {"recommended": True, "score": 0.25, "reasons": [], "seed_track_id": "trk_1", "track_id": "trk_8"}
 
 
-@pytest.mark.parametrize("recommendations, pools, what", [
-    ([(1, "discover_weekly", "a", "s"), (1, "discover_weekly", "b", "s")], [], "positions of usr_1's discover_weekly"),
-    ([(1, "for_you", "a", "s"), (3, "for_you", "b", "s")], [], "positions of usr_1's for_you"),
-    ([], [(1, "a", "s"), (3, "a", "s")], "positions of playlist pl_1"),
-    ([], [(2, "a", "s")], "positions of playlist pl_1"),
-])
+@pytest.mark.parametrize(
+    "recommendations, pools, what",
+    [
+        (
+            [(1, "discover_weekly", "a", "s"), (1, "discover_weekly", "b", "s")],
+            [],
+            "positions of usr_1's discover_weekly",
+        ),
+        ([(1, "for_you", "a", "s"), (3, "for_you", "b", "s")], [], "positions of usr_1's for_you"),
+        ([], [(1, "a", "s"), (3, "a", "s")], "positions of playlist pl_1"),
+        ([], [(2, "a", "s")], "positions of playlist pl_1"),
+    ],
+)
 def test_positions_must_run_from_one_without_gaps_or_repeats(tmp_path, recommendations, pools, what):
     store = Store(tmp_path)
     with pytest.raises(ExportError, match=f"contract violated: the {what} are not"):
@@ -240,18 +286,25 @@ def test_smart_shuffle_takes_its_interval_from_the_warehouse(tmp_path):
     """serving_settings travels with the data: a warehouse built for one recommendation after every
     two tracks gets Smart Shuffle's recommendations at positions 3, 6 and 9."""
     pool = [(rank, "playlist_neighbours:trk_1", "trk_1") for rank in (1, 2, 3)]
-    manifest = export(HandMadeWarehouse([], pool, tracks_per_recommendation=2), Store(tmp_path), RUN_DATE,
-                      progress=lambda line: None)
+    manifest = export(
+        HandMadeWarehouse([], pool, tracks_per_recommendation=2), Store(tmp_path), RUN_DATE, progress=lambda line: None
+    )
     assert manifest["settings"] == {"smart_shuffle_tracks_per_recommendation": 2}
     client = create_app({"SERVING_STORE": str(tmp_path)}).test_client()
     items = client.get("/v1/users/usr_1/playlists/pl_1/smart-shuffle?seed=1").get_json()["items"]
     assert [item["position"] for item in items if item["recommended"]] == [3, 6, 9]
 
 
-@pytest.mark.parametrize("update, violation", [
-    ("set experiment_id = 'exp_1', variant = 'v_' || surface_position", "rows of more than one experiment or variant"),
-    ("set experiment_id = 'exp_1'", "an experiment without a variant"),
-])
+@pytest.mark.parametrize(
+    "update, violation",
+    [
+        (
+            "set experiment_id = 'exp_1', variant = 'v_' || surface_position",
+            "rows of more than one experiment or variant",
+        ),
+        ("set experiment_id = 'exp_1'", "an experiment without a variant"),
+    ],
+)
 def test_a_surface_has_one_experiment_and_variant_or_none(tmp_path, update, violation):
     """The shim tells a listener which variant ordered a surface (one per surface), so the export
     refuses a surface whose rows disagree, or an experiment without its variant."""

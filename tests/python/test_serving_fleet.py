@@ -23,10 +23,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-
-from bench.export_bench import RUN_DATE, fabricate
 from conftest import PROJECT_DIR
 from http_client import running_gunicorn
+
+from bench.export_bench import RUN_DATE, fabricate
 from serving.remote import CHUNK_BYTES, read_pulled
 from serving.snapshot import export
 from serving.store import Store
@@ -68,8 +68,14 @@ class Job:
     """The daily job's export and publish stages, on the fabricated warehouse, publishing to `remote`."""
 
     def __init__(self, duckdb_path: Path, store: Path, remote: str) -> None:
-        self.target = Target("dev", {settings.DUCKDB_PATH: str(duckdb_path), settings.SERVING_STORE: str(store),
-                                     settings.SNAPSHOT_REMOTE: remote})
+        self.target = Target(
+            "dev",
+            {
+                settings.DUCKDB_PATH: str(duckdb_path),
+                settings.SERVING_STORE: str(store),
+                settings.SNAPSHOT_REMOTE: remote,
+            },
+        )
         self.store = Store(store)
 
     def export(self) -> str:
@@ -78,8 +84,12 @@ class Job:
         return day.snapshot_id
 
     def publish(self, snapshot_id: str | None = None) -> str:
-        day = stages.Day(target=self.target, run_date=dt.date.fromisoformat(RUN_DATE), progress=lambda line: None,
-                         snapshot_id=snapshot_id or self.export())
+        day = stages.Day(
+            target=self.target,
+            run_date=dt.date.fromisoformat(RUN_DATE),
+            progress=lambda line: None,
+            snapshot_id=snapshot_id or self.export(),
+        )
         outcome = stages.publish(day)
         remote = self.target.environ[settings.SNAPSHOT_REMOTE]
         assert outcome.status == "success" and outcome.detail.endswith(f"uploaded to {remote}")
@@ -100,8 +110,9 @@ class Host:
     def pull(self, *args: str, remote: str | None = None) -> subprocess.Popen:
         env = self.env if remote is None else {**self.env, settings.SNAPSHOT_REMOTE: remote}
         with open(self.log, "ab") as log:
-            return subprocess.Popen([sys.executable, "-m", "serving.cli", "pull", *args], cwd=PROJECT_DIR, env=env,
-                                    stdout=log, stderr=log)
+            return subprocess.Popen(
+                [sys.executable, "-m", "serving.cli", "pull", *args], cwd=PROJECT_DIR, env=env, stdout=log, stderr=log
+            )
 
     def start_puller(self) -> None:
         self.puller = self.pull("--every", str(PULL_SECONDS))
@@ -137,8 +148,9 @@ def fleet(fabricated, tmp_path_factory):
             host.start_puller()
             stack.callback(lambda host=host: host.puller.poll() is None and host.stop_puller())
         for number, host in enumerate(hosts):
-            port = stack.enter_context(running_gunicorn(host.store.root, root / f"host{number}.log", workers=1,
-                                                        env=host.env))
+            port = stack.enter_context(
+                running_gunicorn(host.store.root, root / f"host{number}.log", workers=1, env=host.env)
+            )
             host.base = f"http://127.0.0.1:{port}"
         wait_for(f"every host serving {first}", lambda: all(host.serving() == first for host in hosts))
         yield {"root": root, "remote": Path(root / "remote"), "job": job, "hosts": hosts}
@@ -169,8 +181,8 @@ def test_three_hosts_each_with_its_own_store_converge_on_each_publish(fleet):
 def damage(data: bytes, how: str) -> bytes:
     if how == "a flipped byte":
         middle = len(data) // 2
-        return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
-    return data[:len(data) // 2]
+        return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
+    return data[: len(data) // 2]
 
 
 def upload_elsewhere(fleet, name: str) -> tuple[Path, str]:
@@ -194,8 +206,12 @@ def test_a_damaged_upload_is_refused_and_the_last_good_snapshot_keeps_serving(fl
     write_whole(remote / "CURRENT", (elsewhere / "CURRENT").read_bytes())
 
     for host, before in zip(hosts, failures_before):
-        pulled = wait_for(f"{host.store.root} refusing {damaged}", lambda host=host: (
-            (record := read_pulled(host.store))["failures_total"] > before and record["last_error"] and record))
+        pulled = wait_for(
+            f"{host.store.root} refusing {damaged}",
+            lambda host=host, before=before: (
+                (record := read_pulled(host.store))["failures_total"] > before and record["last_error"] and record
+            ),
+        )
         assert pulled["last_error"].startswith(f"snapshot {damaged} on {remote.as_uri()} is damaged: ")
         assert host.serving() == good and host.store.current()["snapshot_id"] == good
         assert not [name for name in snapshot_files(host.store, damaged) if not name.endswith(".partial")]
@@ -206,8 +222,11 @@ def test_a_damaged_upload_is_refused_and_the_last_good_snapshot_keeps_serving(fl
         [failures] = [line.split()[1] for line in metrics if line.startswith("tunesday_snapshot_pull_failures_total ")]
         assert int(failures) > before
         # One line of warning in the puller's log, with the reason.
-        refused = [json.loads(line) for line in host.log.read_text().splitlines()
-                   if '"snapshot_pull_failed"' in line and damaged in line]
+        refused = [
+            json.loads(line)
+            for line in host.log.read_text().splitlines()
+            if '"snapshot_pull_failed"' in line and damaged in line
+        ]
         assert refused and refused[-1]["level"] == "warning" and "is damaged" in refused[-1]["error"]
     # The next good publish is taken up everywhere.
     converged(fleet, job.publish())
@@ -273,12 +292,18 @@ def test_a_pull_killed_mid_download_leaves_nothing_half_visible(fleet):
 def test_a_publish_the_remote_cannot_take_fails_in_one_line_and_publishes_nothing(fabricated, tmp_path):
     in_the_way = tmp_path / "a-file"
     in_the_way.write_text("not a folder")
-    for remote, reason in [(in_the_way.as_uri() + "/remote", "nothing published to file://"),
-                           ("nope://bucket/x", "the remote 'nope://bucket/x' cannot be used: ValueError")]:
+    for remote, reason in [
+        (in_the_way.as_uri() + "/remote", "nothing published to file://"),
+        ("nope://bucket/x", "the remote 'nope://bucket/x' cannot be used: ValueError"),
+    ]:
         job = Job(fabricated, tmp_path / "store", remote)
         before = job.store.current()
-        day = stages.Day(target=job.target, run_date=dt.date.fromisoformat(RUN_DATE), progress=lambda line: None,
-                         snapshot_id=job.export())
+        day = stages.Day(
+            target=job.target,
+            run_date=dt.date.fromisoformat(RUN_DATE),
+            progress=lambda line: None,
+            snapshot_id=job.export(),
+        )
         with pytest.raises(stages.StageFailed) as failed:
             stages.publish(day)
         assert str(failed.value).startswith(reason) and "\n" not in str(failed.value), failed.value
@@ -290,8 +315,14 @@ def test_a_malformed_remote_current_fails_a_pull_in_one_line(tmp_path):
     remote.mkdir()
     (remote / "CURRENT").write_text('{"snapshot_id": "x"}')
     env = {**os.environ, settings.SERVING_STORE: str(tmp_path / "store"), settings.SNAPSHOT_REMOTE: str(remote)}
-    done = subprocess.run([sys.executable, "-m", "serving.cli", "pull"], cwd=PROJECT_DIR, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "serving.cli", "pull"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.splitlines()[-1].startswith(f"tunesday-serving pull: {remote} CURRENT is not a valid manifest: ")
     assert Store(tmp_path / "store").current() is None
@@ -307,13 +338,16 @@ def test_an_export_in_slices_writes_the_same_snapshot_as_in_one(fabricated, tmp_
         lines: list[str] = []
         warehouse = DuckDBWarehouse(str(fabricated))
         try:
-            manifest = export(warehouse, Store(tmp_path / str(slice_rows)), RUN_DATE, progress=lines.append,
-                              slice_rows=slice_rows)
+            manifest = export(
+                warehouse, Store(tmp_path / str(slice_rows)), RUN_DATE, progress=lines.append, slice_rows=slice_rows
+            )
         finally:
             warehouse.close()
         with sqlite3.connect(Store(tmp_path / str(slice_rows)).snapshot_path(manifest["snapshot_id"])) as con:
-            tables[slice_rows] = {table: con.execute(f"select * from {table}").fetchall()
-                                  for table in ("listeners", "tracks", "surfaces", "surface_parts", "playlists")}
+            tables[slice_rows] = {
+                table: con.execute(f"select * from {table}").fetchall()
+                for table in ("listeners", "tracks", "surfaces", "surface_parts", "playlists")
+            }
         tables[slice_rows]["row_counts"] = manifest["row_counts"]
         sliced = any(line.startswith("  for_you 11/11: 30 in ") for line in lines)  # 10 x 37 + 30
         assert sliced == (slice_rows == 37), lines

@@ -4,8 +4,8 @@ same way, no Python module reads one behind its back, and the README lists them 
 import re
 
 import pytest
-
 from conftest import PROJECT_DIR
+
 from tunesday import settings
 
 ENV_VAR = re.compile(r"env_var\(\s*'(TUNESDAY_\w+)'\s*(?:,\s*'([^']*)')?\s*\)")
@@ -62,6 +62,7 @@ def test_values_defaults_and_a_missing_required_setting():
 
 def test_a_missing_project_is_one_line_on_the_command_line(tmp_path, monkeypatch, capsys):
     from serving.cli import main
+
     monkeypatch.delenv("TUNESDAY_BQ_PROJECT", raising=False)
     monkeypatch.setenv("TUNESDAY_SERVING_STORE", str(tmp_path))
     assert main(["export", "--source", "bigquery", "--run-date", "2026-10-31"]) == 1

@@ -7,33 +7,51 @@ whatever the run's lookback)."""
 import datetime as dt
 
 import duckdb
-
 from conftest import on_day
+
 from tunesday.warehouse import connect as connect_warehouse
 
-SIMILARITY = ["int_track_baskets", "int_track_pair_counts", "fct_track_similarity",
-              "int_artist_baskets", "int_artist_pair_counts", "fct_artist_similarity"]
-SELECT = ["--select", "+fct_track_similarity", "+fct_artist_similarity",
-          "--exclude", "resource_type:test", "resource_type:unit_test"]
+SIMILARITY = [
+    "int_track_baskets",
+    "int_track_pair_counts",
+    "fct_track_similarity",
+    "int_artist_baskets",
+    "int_artist_pair_counts",
+    "fct_artist_similarity",
+]
+SELECT = [
+    "--select",
+    "+fct_track_similarity",
+    "+fct_artist_similarity",
+    "--exclude",
+    "resource_type:test",
+    "resource_type:unit_test",
+]
 THURSDAY, FRIDAY = dt.date(2026, 10, 22), dt.date(2026, 10, 23)
-SUNDAY_BEFORE_LAST = dt.date(2026, 10, 18)     # similarity_settle_days (7) before Monday the 26th
+SUNDAY_BEFORE_LAST = dt.date(2026, 10, 18)  # similarity_settle_days (7) before Monday the 26th
 MONDAY, SATURDAY = dt.date(2026, 10, 26), dt.date(2026, 10, 31)
 
 
 def rows(path, table: str) -> set[tuple]:
     with connect_warehouse(str(path)) as con:
-        columns = con.execute("select column_name, data_type from information_schema.columns "
-                              "where table_catalog = 'warehouse' and table_name = ? order by ordinal_position",
-                              [table]).fetchall()
+        columns = con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_catalog = 'warehouse' and table_name = ? order by ordinal_position",
+            [table],
+        ).fetchall()
         selected = [f"round({name}, 9)" if kind == "DOUBLE" else name for name, kind in columns]
         return set(con.execute(f"select {', '.join(selected)} from {table}").fetchall())
 
 
 def window_end(path) -> set:
     with connect_warehouse(str(path)) as con:
-        return {day for (day,) in con.execute(
-            "select window_end_date from fct_track_similarity union select window_end_date from fct_artist_similarity"
-        ).fetchall()}
+        return {
+            day
+            for (day,) in con.execute(
+                "select window_end_date from fct_track_similarity "
+                "union select window_end_date from fct_artist_similarity"
+            ).fetchall()
+        }
 
 
 def test_similarity_is_rebuilt_on_a_weeks_first_run_and_equals_a_full_build_of_that_week(warehouse, tmp_path):
@@ -41,8 +59,14 @@ def test_similarity_is_rebuilt_on_a_weeks_first_run_and_equals_a_full_build_of_t
     daily_env = warehouse.env_in(tmp_path / "daily", "daily.duckdb")
 
     def run(env, day, *extra, lookback=3):
-        done = warehouse.dbt_with(on_day(env, day), "build", *SELECT, *extra, "--vars",
-                                  f"{{incremental_lookback_days: {lookback}, similarity_refresh: weekly}}")
+        done = warehouse.dbt_with(
+            on_day(env, day),
+            "build",
+            *SELECT,
+            *extra,
+            "--vars",
+            f"{{incremental_lookback_days: {lookback}, similarity_refresh: weekly}}",
+        )
         assert done.success, done.describe(3000)
 
     run(daily_env, THURSDAY, "--full-refresh")
@@ -52,15 +76,18 @@ def test_similarity_is_rebuilt_on_a_weeks_first_run_and_equals_a_full_build_of_t
     assert all(built.values())
     # A mark that only a rebuild removes.
     with duckdb.connect(str(daily_path)) as con:
-        con.execute("update tunesday_intermediate.int_track_pair_counts set pair_count = -1 where track_id = "
-                    "(select min(track_id) from tunesday_intermediate.int_track_pair_counts)")
+        con.execute(
+            "update tunesday_intermediate.int_track_pair_counts set pair_count = -1 where track_id = "
+            "(select min(track_id) from tunesday_intermediate.int_track_pair_counts)"
+        )
     marked = rows(daily_path, "int_track_pair_counts")
 
     # Friday: the same week, nothing is rebuilt (the mark stays), with a longer lookback too.
     run(daily_env, FRIDAY, lookback=7)
     assert rows(daily_path, "int_track_pair_counts") == marked
-    assert {table: rows(daily_path, table) for table in SIMILARITY if table != "int_track_pair_counts"} == \
-        {table: built[table] for table in SIMILARITY if table != "int_track_pair_counts"}
+    assert {table: rows(daily_path, table) for table in SIMILARITY if table != "int_track_pair_counts"} == {
+        table: built[table] for table in SIMILARITY if table != "int_track_pair_counts"
+    }
 
     # Monday: a new week, everything is rebuilt, up to Sunday the 18th; a full build on the
     # Saturday of that week gives the same tables.

@@ -16,7 +16,9 @@ def check(manifest_path) -> subprocess.CompletedProcess:
 
 
 def model_id(manifest: dict, name: str) -> str:
-    return next(key for key, node in manifest["nodes"].items() if node["resource_type"] == "model" and node["name"] == name)
+    return next(
+        key for key, node in manifest["nodes"].items() if node["resource_type"] == "model" and node["name"] == name
+    )
 
 
 def test_the_project_follows_the_flow(warehouse):
@@ -29,9 +31,15 @@ def test_a_model_that_reads_ahead_fails(warehouse, tmp_path):
     manifest = json.loads((warehouse.env_target_path / "manifest.json").read_text())
     cases = {
         # a daily fact reading a surface
-        "fct_user_track_days": ("fct_discover_weekly", "fct_user_track_days (core) reads fct_discover_weekly (surfaces)"),
+        "fct_user_track_days": (
+            "fct_discover_weekly",
+            "fct_user_track_days (core) reads fct_discover_weekly (surfaces)",
+        ),
         # a surface reading the evaluation, which nothing may read
-        "fct_discover_weekly": ("eval_discover_weekly", "fct_discover_weekly (surfaces) reads eval_discover_weekly (evaluation)"),
+        "fct_discover_weekly": (
+            "eval_discover_weekly",
+            "fct_discover_weekly (surfaces) reads eval_discover_weekly (evaluation)",
+        ),
     }
     for reader, (read, expected) in cases.items():
         broken = copy.deepcopy(manifest)

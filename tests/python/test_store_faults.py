@@ -12,7 +12,6 @@ done to real published files while they are served.
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,9 +22,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from conftest import PROJECT_DIR, RUN_DATE
 from http_client import running_gunicorn
+
 from serving import cli
 from serving.app import create_app
 from serving.snapshot import export
@@ -45,16 +44,21 @@ def publish(warehouse, store: Store, keep: int = 10) -> dict:
 
 def files(store: Store) -> dict[str, bytes]:
     """Every file of the store, by its path in the store, with its bytes."""
-    return {str(path.relative_to(store.root)): path.read_bytes() for path in sorted(store.root.rglob("*"))
-            if path.is_file()}
+    return {
+        str(path.relative_to(store.root)): path.read_bytes() for path in sorted(store.root.rglob("*")) if path.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
 def user_ids(warehouse) -> list[str]:
     with connect_warehouse(str(warehouse.duckdb_path)) as con:
-        return [row[0] for row in con.execute(
-            "select distinct user_id from serving_recommendations where surface = 'discover_weekly' "
-            "order by user_id limit 40").fetchall()]
+        return [
+            row[0]
+            for row in con.execute(
+                "select distinct user_id from serving_recommendations where surface = 'discover_weekly' "
+                "order by user_id limit 40"
+            ).fetchall()
+        ]
 
 
 # Defect 3: a full disk during an export ---------------------------------------------------------
@@ -89,8 +93,14 @@ sys.exit(cli.main(["export", "--run-date", sys.argv[2]]))
 
 def export_on_a_full_disk(warehouse, store: Store, full_from: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "TUNESDAY_DUCKDB_PATH": str(warehouse.duckdb_path), "TUNESDAY_SERVING_STORE": str(store.root)}
-    return subprocess.run([sys.executable, "-c", EXPORT_ON_A_FULL_DISK, full_from, RUN_DATE], cwd=PROJECT_DIR,
-                          env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", EXPORT_ON_A_FULL_DISK, full_from, RUN_DATE],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize("full_from", ["data", "manifest"])
@@ -262,8 +272,9 @@ try:
 except sqlite3.Error as error:
     print(f"sqlite3.Error: {error}")
 """
-    result = subprocess.run([sys.executable, "-c", script, str(path)], cwd=PROJECT_DIR, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(path)], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60
+    )
     assert (result.returncode, result.stdout) == (0, "sqlite3.Error: database disk image is malformed\n"), result
 
 
@@ -281,8 +292,12 @@ def test_a_snapshot_that_fails_reads_gets_503_then_the_older_one_is_served(wareh
     older, newest = publish(warehouse, store), publish(warehouse, store)
     path = store.snapshot_path(newest["snapshot_id"])
     with sqlite3.connect(path) as con:
-        roots = [row[0] for row in con.execute(
-            "select rootpage from sqlite_master where tbl_name in ('surfaces', 'listeners') and rootpage > 0")]
+        roots = [
+            row[0]
+            for row in con.execute(
+                "select rootpage from sqlite_master where tbl_name in ('surfaces', 'listeners') and rootpage > 0"
+            )
+        ]
         page_size = con.execute("pragma page_size").fetchone()[0]
     with path.open("r+b") as file:  # an invalid b-tree page type on the tables' root pages
         for root in roots:

@@ -14,10 +14,13 @@ def query(warehouse, sql: str) -> list[tuple]:
 def test_every_raw_row_is_accounted_for(warehouse):
     counts = {
         row[0]: row[1:]
-        for row in query(warehouse, """
+        for row in query(
+            warehouse,
+            """
             select source_table, raw_rows, accepted_rows, rejected_rows, duplicate_rows
             from audit_raw__row_counts
-        """)
+        """,
+        )
     }
     assert set(counts) == set(SCHEMAS)
     for table in SCHEMAS:
@@ -44,22 +47,21 @@ def test_quarantine_catches_exactly_the_injected_rows(warehouse):
 
 
 def test_staging_keeps_one_row_per_key(warehouse):
-    [(rows, keys)] = query(warehouse, """
+    [(rows, keys)] = query(
+        warehouse,
+        """
         select count(*), count(distinct event_id) from stg_raw__listening_events
-    """)
+    """,
+    )
     assert rows == keys
 
 
 def test_a_bad_feed_fails_the_build(warehouse):
     """The same data with a stricter threshold: the rejected-share test must stop the build."""
-    result = warehouse.dbt(
-        "test", "--select", "audit_raw__row_counts", "--vars", "{max_rejected_share: 0.001}"
-    )
+    result = warehouse.dbt("test", "--select", "audit_raw__row_counts", "--vars", "{max_rejected_share: 0.001}")
     assert not result.success
     assert any("rejected_share_within_threshold" in node.name for node in result.failed())
-    passing = warehouse.dbt(
-        "test", "--select", "audit_raw__row_counts", "--vars", "{max_rejected_share: 0.5}"
-    )
+    passing = warehouse.dbt("test", "--select", "audit_raw__row_counts", "--vars", "{max_rejected_share: 0.5}")
     assert passing.success, passing.describe(3000)
     # dbtRunner's per-node results, not the console output, say what ran.
     assert {node.status for node in passing.nodes if node.resource_type == "test"} == {"pass"}

@@ -16,11 +16,28 @@ from tunesday.generate import ids
 from tunesday.generate.config import US_PER_DAY
 
 REASONS: dict[str, tuple[str, ...]] = {
-    "listening_events": ("duplicate", "missing_event_id", "missing_user_id", "unknown_user_id",
-                         "missing_track_id", "unknown_track_id", "missing_played_at", "played_at_in_future",
-                         "played_at_before_launch", "negative_ms_played", "absurd_ms_played"),
-    "tracks": ("duplicate", "missing_track_id", "missing_artist_id", "unknown_artist_id",
-               "tempo_out_of_range", "key_out_of_range", "mode_out_of_range"),
+    "listening_events": (
+        "duplicate",
+        "missing_event_id",
+        "missing_user_id",
+        "unknown_user_id",
+        "missing_track_id",
+        "unknown_track_id",
+        "missing_played_at",
+        "played_at_in_future",
+        "played_at_before_launch",
+        "negative_ms_played",
+        "absurd_ms_played",
+    ),
+    "tracks": (
+        "duplicate",
+        "missing_track_id",
+        "missing_artist_id",
+        "unknown_artist_id",
+        "tempo_out_of_range",
+        "key_out_of_range",
+        "mode_out_of_range",
+    ),
     "artists": ("duplicate", "missing_artist_id"),
     "users": ("duplicate", "missing_user_id"),
     "playlists": ("duplicate", "missing_playlist_id", "unknown_owner_user_id"),
@@ -36,18 +53,19 @@ FUTURE_US = int(np.datetime64("2099-01-01", "us").astype(np.int64))
 BEFORE_LAUNCH_US = int(np.datetime64("2001-01-01", "us").astype(np.int64))
 US_PER_YEAR = 365 * US_PER_DAY
 
-Corrupt = Callable[[pa.Table, np.ndarray], pa.Table]   # (copies of good rows, their row numbers) -> bad rows
+Corrupt = Callable[[pa.Table, np.ndarray], pa.Table]  # (copies of good rows, their row numbers) -> bad rows
 
 
 @dataclass(frozen=True)
 class Reason:
     name: str
     corrupt: Corrupt
-    sources: np.ndarray | None = None   # row numbers that may be copied; default: any row
+    sources: np.ndarray | None = None  # row numbers that may be copied; default: any row
 
 
-def inject(table: pa.Table, reasons: list[Reason], share: float, rng: np.random.Generator,
-           force: bool) -> tuple[pa.Table, dict[str, int]]:
+def inject(
+    table: pa.Table, reasons: list[Reason], share: float, rng: np.random.Generator, force: bool
+) -> tuple[pa.Table, dict[str, int]]:
     """The table with bad rows inserted at random places, and the count per reason.
 
     Each reason gets share / len(reasons) of the rows in expectation (randomised rounding, so that
@@ -83,6 +101,7 @@ def inject(table: pa.Table, reasons: list[Reason], share: float, rng: np.random.
 
 # Building blocks for the corrupt functions ------------------------------------------------------
 
+
 def duplicate(rows: pa.Table, sources: np.ndarray) -> pa.Table:
     return rows
 
@@ -96,18 +115,21 @@ def replace(rows: pa.Table, column: str, values: pa.Array | np.ndarray) -> pa.Ta
 def null(column: str) -> Corrupt:
     def corrupt(rows, sources):
         return replace(rows, column, pa.nulls(rows.num_rows, rows.schema.field(column).type))
+
     return corrupt
 
 
 def with_value(column: str, values: Callable[[int], pa.Array | np.ndarray]) -> Corrupt:
     def corrupt(rows, sources):
         return replace(rows, column, values(rows.num_rows))
+
     return corrupt
 
 
 def then(first: Corrupt, second: Corrupt) -> Corrupt:
     def corrupt(rows, sources):
         return second(first(rows, sources), sources)
+
     return corrupt
 
 
@@ -138,6 +160,7 @@ def unknown_ids(column: str, kind: tuple[str, int], stream: int) -> Corrupt:
 
 # The reasons of each table ----------------------------------------------------------------------
 
+
 def _timestamps_from(base_us: int, rng: np.random.Generator) -> Callable[[int], np.ndarray]:
     return lambda n: base_us + rng.integers(0, US_PER_YEAR, n)
 
@@ -153,14 +176,12 @@ def listening_event_reasons(chunk: int, n_good: int, rng: np.random.Generator) -
         Reason("missing_track_id", then(new_id, null("track_id"))),
         Reason("unknown_track_id", then(new_id, unknown_ids("track_id", ids.TRACK, stream))),
         Reason("missing_played_at", then(new_id, null("played_at"))),
-        Reason("played_at_in_future",
-               then(new_id, with_value("played_at", _timestamps_from(FUTURE_US, rng)))),
-        Reason("played_at_before_launch",
-               then(new_id, with_value("played_at", _timestamps_from(BEFORE_LAUNCH_US, rng)))),
-        Reason("negative_ms_played",
-               then(new_id, with_value("ms_played", lambda n: -rng.integers(1, 300_000, n)))),
-        Reason("absurd_ms_played",
-               then(new_id, with_value("ms_played", lambda n: rng.integers(10**9, 2 * 10**9, n)))),
+        Reason("played_at_in_future", then(new_id, with_value("played_at", _timestamps_from(FUTURE_US, rng)))),
+        Reason(
+            "played_at_before_launch", then(new_id, with_value("played_at", _timestamps_from(BEFORE_LAUNCH_US, rng)))
+        ),
+        Reason("negative_ms_played", then(new_id, with_value("ms_played", lambda n: -rng.integers(1, 300_000, n)))),
+        Reason("absurd_ms_played", then(new_id, with_value("ms_played", lambda n: rng.integers(10**9, 2 * 10**9, n)))),
     ]
 
 
@@ -193,6 +214,7 @@ def user_reasons() -> list[Reason]:
 
 def playlist_reasons(chunk: int, owner_numbers: np.ndarray, first_of_owner: np.ndarray) -> list[Reason]:
     """owner_numbers: the owner's user number per good row; first_of_owner: one row per owner."""
+
     def spare_playlist_id(rows, sources):
         # The owner's last playlist number is never used by a real playlist.
         numbers = owner_numbers[sources] * ids.PLAYLISTS_PER_USER_LIMIT + ids.PLAYLISTS_PER_USER_LIMIT - 1
@@ -201,13 +223,17 @@ def playlist_reasons(chunk: int, owner_numbers: np.ndarray, first_of_owner: np.n
     return [
         Reason("duplicate", duplicate),
         Reason("missing_playlist_id", null("playlist_id")),
-        Reason("unknown_owner_user_id",
-               then(spare_playlist_id, unknown_ids("owner_user_id", ids.USER, chunk + 1)), first_of_owner),
+        Reason(
+            "unknown_owner_user_id",
+            then(spare_playlist_id, unknown_ids("owner_user_id", ids.USER, chunk + 1)),
+            first_of_owner,
+        ),
     ]
 
 
 def playlist_track_reasons(chunk: int, last_items: np.ndarray) -> list[Reason]:
     """last_items: the row of each playlist's last track; a bad item goes after it."""
+
     def next_position(rows, sources):
         return replace(rows, "position", rows.column("position").to_numpy() + 1)
 
@@ -215,8 +241,7 @@ def playlist_track_reasons(chunk: int, last_items: np.ndarray) -> list[Reason]:
         Reason("duplicate", duplicate),
         Reason("missing_track_id", then(next_position, null("track_id")), last_items),
         Reason("unknown_playlist_id", unknown_ids("playlist_id", ids.PLAYLIST, chunk + 1)),
-        Reason("unknown_track_id",
-               then(next_position, unknown_ids("track_id", ids.TRACK, chunk + 1)), last_items),
+        Reason("unknown_track_id", then(next_position, unknown_ids("track_id", ids.TRACK, chunk + 1)), last_items),
     ]
 
 

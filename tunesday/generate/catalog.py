@@ -32,7 +32,7 @@ class Catalog:
     cluster_genre: np.ndarray
     cluster_tempo: np.ndarray
     cluster_energy: np.ndarray
-    neighbour_offsets: np.ndarray     # CSR of the clusters a listener may drift into
+    neighbour_offsets: np.ndarray  # CSR of the clusters a listener may drift into
     neighbour_clusters: np.ndarray
     artist_cluster: np.ndarray
     artist_weight: np.ndarray
@@ -40,22 +40,22 @@ class Catalog:
     track_artist: np.ndarray
     track_cluster: np.ndarray
     track_album: np.ndarray
-    track_weight: np.ndarray           # sampling weight of plays, new releases at their peak
-    track_release_day: np.ndarray      # days since the window start (negative: back catalogue)
+    track_weight: np.ndarray  # sampling weight of plays, new releases at their peak
+    track_release_day: np.ndarray  # days since the window start (negative: back catalogue)
     track_duration_ms: np.ndarray
     track_tempo: np.ndarray
     track_energy: np.ndarray
     album_start: np.ndarray
     album_length: np.ndarray
     by_artist: GroupSampler
-    settled_by_artist: GroupSampler    # new releases at their lasting level: for favourites
+    settled_by_artist: GroupSampler  # new releases at their lasting level: for favourites
     by_cluster: GroupSampler
     back_catalog_by_cluster: GroupSampler
-    explore_by_cluster: GroupSampler   # flattened popularity: favours the less known
+    explore_by_cluster: GroupSampler  # flattened popularity: favours the less known
     playlist_by_cluster: GroupSampler
     artists_by_cluster: GroupSampler
     lesser_artists_by_cluster: GroupSampler  # flattened: the artists a listener discovers
-    any_artist: GroupSampler           # one group: the whole catalogue
+    any_artist: GroupSampler  # one group: the whole catalogue
     any_back_catalog_track: GroupSampler
     track_ids: pa.Array
     artist_ids: pa.Array
@@ -80,12 +80,13 @@ class Catalog:
         return np.where(self.track_release_day[tracks] >= 0, bump / NEW_RELEASE_HYPE, 1.0)
 
 
-def build_catalog(config: GeneratorConfig, rng: np.random.Generator
-                  ) -> tuple[Catalog, dict[str, pa.Table], dict[str, pa.Table]]:
+def build_catalog(
+    config: GeneratorConfig, rng: np.random.Generator
+) -> tuple[Catalog, dict[str, pa.Table], dict[str, pa.Table]]:
     """The catalogue, its raw tables (tracks, artists; good rows only) and its truth tables."""
     genres = profiles.GENRES
     n_genres = len(genres)
-    n_artists, n_tracks = config.artists, config.tracks
+    n_artists, n_tracks = config.artist_count, config.tracks
 
     # Clusters: several sub-scenes per genre, each with its own tempo and energy centre.
     per_genre = int(np.clip(n_artists // 100, 2, 8))
@@ -94,18 +95,18 @@ def build_catalog(config: GeneratorConfig, rng: np.random.Generator
     tempo_lo = np.array([g.tempo[0] for g in genres])[cluster_genre]
     tempo_hi = np.array([g.tempo[1] for g in genres])[cluster_genre]
     cluster_tempo = tempo_lo + (tempo_hi - tempo_lo) * rng.beta(2, 2, n_clusters)
-    cluster_energy = np.clip(np.array([g.energy for g in genres])[cluster_genre]
-                             + rng.normal(0, .07, n_clusters), .05, .95)
-    cluster_valence_shift = rng.normal(0, .07, n_clusters)
-    cluster_major_shift = rng.normal(0, .08, n_clusters)
+    cluster_energy = np.clip(
+        np.array([g.energy for g in genres])[cluster_genre] + rng.normal(0, 0.07, n_clusters), 0.05, 0.95
+    )
+    cluster_valence_shift = rng.normal(0, 0.07, n_clusters)
+    cluster_major_shift = rng.normal(0, 0.08, n_clusters)
     cluster_size = rng.gamma(2.0, 1.0, n_clusters) * np.array([g.share for g in genres])[cluster_genre]
     neighbour_offsets, neighbour_clusters = _neighbours(cluster_genre, per_genre)
 
     # Artists, one per cluster first so that no cluster is empty, sorted by cluster.
-    artist_cluster = np.sort(np.concatenate([
-        np.arange(n_clusters), choose(rng, cluster_size, n_artists - n_clusters)]))
+    artist_cluster = np.sort(np.concatenate([np.arange(n_clusters), choose(rng, cluster_size, n_artists - n_clusters)]))
     artist_genre = cluster_genre[artist_cluster]
-    artist_weight = (rng.permutation(n_artists) + 1.0) ** -1.0   # Zipf over artists
+    artist_weight = (rng.permutation(n_artists) + 1.0) ** -1.0  # Zipf over artists
 
     # Tracks, one per artist first; prolific artists tend to be the popular ones.
     extra = rng.multinomial(n_tracks - n_artists, artist_weight**0.4 / np.sum(artist_weight**0.4))
@@ -122,16 +123,25 @@ def build_catalog(config: GeneratorConfig, rng: np.random.Generator
     album_genre = track_genre[album_start]
 
     base_weight = artist_weight[track_artist] * rng.lognormal(0, 1.5, n_tracks)
-    album_release_day = _release_days(config, rng, album_genre, album_length, track_album,
-                                      track_cluster, base_weight, n_clusters)
+    album_release_day = _release_days(
+        config, rng, album_genre, album_length, track_album, track_cluster, base_weight, n_clusters
+    )
     track_release_day = album_release_day[track_album]
     new_release = track_release_day >= 0
     recency = np.maximum(0.15, np.exp(np.minimum(track_release_day, 0) / (4 * 365)))
     settled_weight = base_weight * recency
     track_weight = settled_weight * np.where(new_release, NEW_RELEASE_HYPE, 1.0)
 
-    features = _audio_features(rng, genres, track_genre, track_cluster, cluster_tempo, cluster_energy,
-                               cluster_valence_shift, cluster_major_shift)
+    features = _audio_features(
+        rng,
+        genres,
+        track_genre,
+        track_cluster,
+        cluster_tempo,
+        cluster_energy,
+        cluster_valence_shift,
+        cluster_major_shift,
+    )
 
     back_weight = np.where(new_release, 0.0, track_weight)
     artist_fallback = _top_item_per_group(track_artist, back_weight, n_artists)
@@ -185,8 +195,9 @@ def _neighbours(cluster_genre: np.ndarray, per_genre: int) -> tuple[np.ndarray, 
     return offsets, np.concatenate(lists).astype(np.int64)
 
 
-def _release_days(config, rng, album_genre, album_length, track_album, track_cluster, base_weight,
-                  n_clusters) -> np.ndarray:
+def _release_days(
+    config, rng, album_genre, album_length, track_album, track_cluster, base_weight, n_clusters
+) -> np.ndarray:
     """Release day of each album, in days from the window start.
 
     About NEW_RELEASE_TRACK_SHARE of the tracks come out inside the window (mostly on Fridays).
@@ -205,7 +216,7 @@ def _release_days(config, rng, album_genre, album_length, track_album, track_clu
     budget = NEW_RELEASE_TRACK_SHARE * len(track_album)
     new = order[np.cumsum(album_length[order]) <= budget]
     release[new] = rng.integers(0, config.days, len(new))
-    weekdays = (config.window_start_day + np.arange(config.days) + 3) % 7   # 1970-01-01 was a Thursday
+    weekdays = (config.window_start_day + np.arange(config.days) + 3) % 7  # 1970-01-01 was a Thursday
     fridays = np.flatnonzero(weekdays == 4)
     if len(fridays):
         on_friday = new[rng.random(len(new)) < 0.7]
@@ -222,8 +233,9 @@ def _top_item_per_group(groups: np.ndarray, weights: np.ndarray, n_groups: int) 
     return top
 
 
-def _audio_features(rng, genres, track_genre, track_cluster, cluster_tempo, cluster_energy,
-                    cluster_valence_shift, cluster_major_shift) -> dict[str, np.ndarray]:
+def _audio_features(
+    rng, genres, track_genre, track_cluster, cluster_tempo, cluster_energy, cluster_valence_shift, cluster_major_shift
+) -> dict[str, np.ndarray]:
     n = len(track_genre)
 
     def per_genre(attribute):
@@ -231,14 +243,13 @@ def _audio_features(rng, genres, track_genre, track_cluster, cluster_tempo, clus
 
     tempo_lo = np.array([g.tempo[0] for g in genres])[track_genre]
     tempo_hi = np.array([g.tempo[1] for g in genres])[track_genre]
-    tempo = np.clip(cluster_tempo[track_cluster] + rng.normal(0, (tempo_hi - tempo_lo) / 8),
-                    tempo_lo - 3, tempo_hi + 3)
+    tempo = np.clip(cluster_tempo[track_cluster] + rng.normal(0, (tempo_hi - tempo_lo) / 8), tempo_lo - 3, tempo_hi + 3)
     tempo = np.where(rng.random(n) < per_genre("half_time_share"), tempo / 2, tempo)
     tempo = np.round(np.clip(tempo, 30, 250), 3)
 
     key = choose(rng, profiles.KEY_SHARES, n)
     key[rng.random(n) < profiles.NO_KEY_SHARE] = -1
-    mode = (rng.random(n) < np.clip(per_genre("major_share") + cluster_major_shift[track_cluster], 0, 1))
+    mode = rng.random(n) < np.clip(per_genre("major_share") + cluster_major_shift[track_cluster], 0, 1)
 
     odd = profiles.ODD_METERS
     meter_shares = np.column_stack([per_genre("triple_meter_share")] + [np.full(n, s) for s in odd.values()])
@@ -252,19 +263,24 @@ def _audio_features(rng, genres, track_genre, track_cluster, cluster_tempo, clus
     valence = beta_by_mean(rng, per_genre("valence") + cluster_valence_shift[track_cluster], 10)
     danceability = beta_by_mean(rng, per_genre("danceability"), 14)
     acousticness = beta_by_mean(rng, per_genre("acousticness") + 0.3 * (per_genre("energy") - energy), 6)
-    instrumentalness = np.where(rng.random(n) < per_genre("instrumental_share"),
-                                rng.beta(8, 2, n), rng.beta(1, 30, n))
+    instrumentalness = np.where(rng.random(n) < per_genre("instrumental_share"), rng.beta(8, 2, n), rng.beta(1, 30, n))
     loud_mean = np.array([g.loudness[0] for g in genres])[track_genre]
     loud_sd = np.array([g.loudness[1] for g in genres])[track_genre]
     loudness = np.clip(rng.normal(loud_mean + 8 * (energy - per_genre("energy")), loud_sd), -60, -0.5)
     minutes = rng.lognormal(np.log(per_genre("minutes")), per_genre("minutes_sigma"))
     duration_ms = np.clip(minutes * 60_000, 45_000, 25 * 60_000).astype(np.int64)
     return {
-        "tempo": tempo, "key": key.astype(np.int64), "mode": mode.astype(np.int64),
-        "time_signature": time_signature.astype(np.int64), "energy": np.round(energy, 4),
-        "valence": np.round(valence, 4), "danceability": np.round(danceability, 4),
-        "acousticness": np.round(acousticness, 4), "instrumentalness": np.round(instrumentalness, 4),
-        "loudness": np.round(loudness, 3), "duration_ms": duration_ms,
+        "tempo": tempo,
+        "key": key.astype(np.int64),
+        "mode": mode.astype(np.int64),
+        "time_signature": time_signature.astype(np.int64),
+        "energy": np.round(energy, 4),
+        "valence": np.round(valence, 4),
+        "danceability": np.round(danceability, 4),
+        "acousticness": np.round(acousticness, 4),
+        "instrumentalness": np.round(instrumentalness, 4),
+        "loudness": np.round(loudness, 3),
+        "duration_ms": duration_ms,
     }
 
 
@@ -286,7 +302,8 @@ def _track_names(rng, n: int) -> pa.Array:
     adjectives, nouns = _vocab(profiles.ADJECTIVES), _vocab(profiles.NOUNS)
     suffixes = _vocab(profiles.TRACK_SUFFIXES)
     base = pc.binary_join_element_wise(
-        adjectives.take(rng.integers(0, len(adjectives), n)), nouns.take(rng.integers(0, len(nouns), n)), " ")
+        adjectives.take(rng.integers(0, len(adjectives), n)), nouns.take(rng.integers(0, len(nouns), n)), " "
+    )
     single_word = nouns.take(rng.integers(0, len(nouns), n))
     base = pc.if_else(pa.array(rng.random(n) < 0.25), single_word, base)
     return pc.binary_join_element_wise(base, suffixes.take(choose(rng, profiles.TRACK_SUFFIX_SHARES, n)), "")
@@ -297,7 +314,9 @@ def _album_names(rng, track_names: pa.Array, album_start: np.ndarray, album_leng
     n = len(album_start)
     words = pc.binary_join_element_wise(
         _vocab(profiles.ADJECTIVES).take(rng.integers(0, len(profiles.ADJECTIVES), n)),
-        _vocab([w + "s" for w in profiles.NOUNS]).take(rng.integers(0, len(profiles.NOUNS), n)), " ")
+        _vocab([w + "s" for w in profiles.NOUNS]).take(rng.integers(0, len(profiles.NOUNS), n)),
+        " ",
+    )
     title_track = track_names.take(album_start + rng.integers(0, album_length))
     return pc.if_else(pa.array((album_length == 1) | (rng.random(n) < 0.4)), title_track, words)
 
@@ -343,20 +362,47 @@ def _tables(cat, rng, config, artist_genre, track_genre, album_release_day, popu
     genre_names = _vocab(profiles.GENRE_NAMES)
     track_names = _track_names(rng, cat.n_tracks)
     album_names = _album_names(rng, track_names, cat.album_start, cat.album_length)
-    release_dates = pa.array((config.window_start_day + album_release_day[cat.track_album]).astype(np.int32),
-                             type=pa.date32())
-    tracks = pa.Table.from_arrays([
-        cat.track_ids, track_names, cat.artist_ids.take(cat.track_artist),
-        cat.album_ids.take(cat.track_album),
-        album_names.take(cat.track_album), release_dates, pa.array(features["duration_ms"]),
-        pa.array(popularity), genre_names.take(track_genre),
-        *[pa.array(features[c]) for c in ("tempo", "key", "mode", "time_signature", "energy", "valence",
-                                          "danceability", "acousticness", "instrumentalness", "loudness")],
-    ], schema=RECORDS["tracks"])
-    artists = pa.Table.from_arrays([
-        cat.artist_ids, _artist_names(rng, artist_genre), genre_names.take(artist_genre),
-        _artist_countries(rng, artist_genre),
-    ], schema=RECORDS["artists"])
+    release_dates = pa.array(
+        (config.window_start_day + album_release_day[cat.track_album]).astype(np.int32), type=pa.date32()
+    )
+    tracks = pa.Table.from_arrays(
+        [
+            cat.track_ids,
+            track_names,
+            cat.artist_ids.take(cat.track_artist),
+            cat.album_ids.take(cat.track_album),
+            album_names.take(cat.track_album),
+            release_dates,
+            pa.array(features["duration_ms"]),
+            pa.array(popularity),
+            genre_names.take(track_genre),
+            *[
+                pa.array(features[c])
+                for c in (
+                    "tempo",
+                    "key",
+                    "mode",
+                    "time_signature",
+                    "energy",
+                    "valence",
+                    "danceability",
+                    "acousticness",
+                    "instrumentalness",
+                    "loudness",
+                )
+            ],
+        ],
+        schema=RECORDS["tracks"],
+    )
+    artists = pa.Table.from_arrays(
+        [
+            cat.artist_ids,
+            _artist_names(rng, artist_genre),
+            genre_names.take(artist_genre),
+            _artist_countries(rng, artist_genre),
+        ],
+        schema=RECORDS["artists"],
+    )
     # Rows in id order: the internal (cluster) order must not leak into the raw files.
     return {
         "tracks": tracks.take(pc.sort_indices(cat.track_ids)),
@@ -367,16 +413,19 @@ def _tables(cat, rng, config, artist_genre, track_genre, album_release_day, popu
 def _truth(cat: Catalog) -> dict[str, pa.Table]:
     genre_names = _vocab(profiles.GENRE_NAMES)
     return {
-        "artist_clusters": pa.table({
-            "artist_id": cat.artist_ids,
-            "cluster_id": pa.array(cat.artist_cluster),
-            "genre": genre_names.take(cat.cluster_genre[cat.artist_cluster]),
-        }),
-        "clusters": pa.table({
-            "cluster_id": pa.array(np.arange(cat.n_clusters)),
-            "genre": genre_names.take(cat.cluster_genre),
-            "tempo": pa.array(np.round(cat.cluster_tempo, 2)),
-            "energy": pa.array(np.round(cat.cluster_energy, 3)),
-        }),
+        "artist_clusters": pa.table(
+            {
+                "artist_id": cat.artist_ids,
+                "cluster_id": pa.array(cat.artist_cluster),
+                "genre": genre_names.take(cat.cluster_genre[cat.artist_cluster]),
+            }
+        ),
+        "clusters": pa.table(
+            {
+                "cluster_id": pa.array(np.arange(cat.n_clusters)),
+                "genre": genre_names.take(cat.cluster_genre),
+                "tempo": pa.array(np.round(cat.cluster_tempo, 2)),
+                "energy": pa.array(np.round(cat.cluster_energy, 3)),
+            }
+        ),
     }
-

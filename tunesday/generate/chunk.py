@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow as pa
 
 from tunesday.contract import stamped
-from tunesday.generate import bad_rows, ids
 from tunesday.experiments import read_experiments
+from tunesday.generate import bad_rows, ids
 from tunesday.generate.catalog import Catalog
 from tunesday.generate.config import GeneratorConfig
 from tunesday.generate.exposures import simulate_experiments
@@ -38,6 +38,7 @@ def stream_rng(seed: int, *key: int) -> np.random.Generator:
 @dataclass
 class PartCounts:
     """What one part (a chunk, or the catalogue) wrote."""
+
     rows: dict[str, int]
     bad_rows: dict[str, dict[str, int]]
     truth_rows: dict[str, int]
@@ -51,8 +52,9 @@ def run_chunk(cat: Catalog, config: GeneratorConfig, chunk: int) -> PartCounts:
     events = ListeningSimulator(cat, config, lis, pls, rng).run()
     user_ids = ids.format_ids(ids.USER, lis.numbers)
     # Its own stream: without an effect or lost exposures, the data are what they would be without it.
-    exposures, events = simulate_experiments(config, list(read_experiments().values()), user_ids, events,
-                                             stream_rng(config.seed, CHUNKS, chunk, EXPERIMENTS))
+    exposures, events = simulate_experiments(
+        config, list(read_experiments().values()), user_ids, events, stream_rng(config.seed, CHUNKS, chunk, EXPERIMENTS)
+    )
     follows = build_follows(cat, config, lis, events, rng)
     saves = build_saves(cat, config, lis, events, rng)
 
@@ -72,8 +74,7 @@ def run_chunk(cat: Catalog, config: GeneratorConfig, chunk: int) -> PartCounts:
     reasons = {
         "listening_events": bad_rows.listening_event_reasons(chunk, len(events), bad_rng),
         "users": bad_rows.user_reasons(),
-        "playlists": bad_rows.playlist_reasons(chunk, lis.numbers[pls.owner],
-                                               pls.by_owner_offsets[:-1][has_playlists]),
+        "playlists": bad_rows.playlist_reasons(chunk, lis.numbers[pls.owner], pls.by_owner_offsets[:-1][has_playlists]),
         "playlist_tracks": bad_rows.playlist_track_reasons(chunk, pls.item_offsets[1:] - 1),
         "follows": bad_rows.follow_reasons(chunk),
         "saved_tracks": bad_rows.saved_track_reasons(chunk),
@@ -82,15 +83,22 @@ def run_chunk(cat: Catalog, config: GeneratorConfig, chunk: int) -> PartCounts:
     return write_tables(config, chunk, tables, reasons, truth, bad_rng, force=chunk == 0)
 
 
-def write_tables(config: GeneratorConfig, part: int, tables: dict[str, pa.Table], reasons: dict[str, list],
-                 truth: dict[str, pa.Table], rng: np.random.Generator, force: bool) -> PartCounts:
+def write_tables(
+    config: GeneratorConfig,
+    part: int,
+    tables: dict[str, pa.Table],
+    reasons: dict[str, list],
+    truth: dict[str, pa.Table],
+    rng: np.random.Generator,
+    force: bool,
+) -> PartCounts:
     """Inject the bad rows, stamp the raw tables as loaded at config.loaded_at, write the part."""
     counts = PartCounts(rows={}, bad_rows={}, truth_rows={})
     for name, table in tables.items():
         if [r.name for r in reasons[name]] != list(bad_rows.REASONS[name]):
             raise AssertionError(f"bad-row reasons of {name} out of step with bad_rows.REASONS")
         table, counts.bad_rows[name] = bad_rows.inject(table, reasons[name], config.bad_share, rng, force)
-        write_part(config.out, RAW, name, part, stamped(name, table, config.loaded_at))
+        write_part(config.out, RAW, name, part, stamped(name, table, config.loaded_time))
         counts.rows[name] = table.num_rows
     for name, table in truth.items():
         write_part(config.out, TRUTH, name, part, table)

@@ -20,12 +20,12 @@ EPOCH = dt.date(1970, 1, 1)
 
 
 def today_utc() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
+    return dt.datetime.now(dt.UTC).date()
 
 
 def now_utc() -> dt.datetime:
     """Now, UTC, to the second, without a time zone (as the raw contract stores times)."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class GeneratorConfig:
     end_date: dt.date = field(default_factory=today_utc)
     out: Path = Path("target/data")
     bad_share: float = 0.001
-    artists: int | None = None      # None: one artist per ten tracks
+    artists: int | None = None  # None: one artist per ten tracks
     workers: int = 1
     chunk_users: int = CHUNK_USERS  # not on the command line; tests lower it to get several chunks
     # When every row is stamped as loaded (naive UTC). None: when the config is made, so that
@@ -49,6 +49,18 @@ class GeneratorConfig:
     experiment_effect: float = 0.0
     lost_treatment_exposures: float = 0.0
 
+    @property
+    def artist_count(self) -> int:
+        """`artists`, its default filled in (__post_init__)."""
+        assert self.artists is not None
+        return self.artists
+
+    @property
+    def loaded_time(self) -> dt.datetime:
+        """`loaded_at`, its default filled in (__post_init__)."""
+        assert self.loaded_at is not None
+        return self.loaded_at
+
     def __post_init__(self) -> None:
         if self.artists is None:
             object.__setattr__(self, "artists", max(32, self.tracks // 10))
@@ -56,13 +68,14 @@ class GeneratorConfig:
         if self.loaded_at is None:
             object.__setattr__(self, "loaded_at", now_utc())
         problems = []
+        artists, loaded_at = self.artist_count, self.loaded_time
         if not 1 <= self.users <= MAX_CHUNKS * self.chunk_users:
             problems.append(f"--users must be between 1 and {MAX_CHUNKS * self.chunk_users}")
         if self.seed < 0:
             problems.append("--seed must not be negative")
-        if self.artists < 32:
+        if artists < 32:
             problems.append("--artists must be at least 32 (two scenes for each of the 16 genres)")
-        if self.tracks < self.artists:
+        if self.tracks < artists:
             problems.append("--tracks must be at least --artists (every artist has a track)")
         if self.days < 1:
             problems.append("--days must be at least 1")
@@ -78,9 +91,9 @@ class GeneratorConfig:
             problems.append("chunk_users must be at least 1")
         if self.end_date > today_utc():
             problems.append("--end-date must not be after today (UTC): events would lie in the future")
-        if self.loaded_at < dt.datetime.combine(self.end_date, dt.time()):
+        if loaded_at < dt.datetime.combine(self.end_date, dt.time()):
             problems.append("--loaded-at must not be before --end-date: rows cannot arrive before they were played")
-        elif self.loaded_at > now_utc() + dt.timedelta(seconds=1):
+        elif loaded_at > now_utc() + dt.timedelta(seconds=1):
             problems.append("--loaded-at must not be in the future")
         if self.window_start <= dt.date.fromisoformat(SERVICE_LAUNCH_DATE):
             problems.append(f"the window must start after the service launch ({SERVICE_LAUNCH_DATE})")
@@ -121,5 +134,5 @@ class GeneratorConfig:
         args = asdict(self)
         args["end_date"] = self.end_date.isoformat()
         args["out"] = str(self.out)
-        args["loaded_at"] = self.loaded_at.isoformat()
+        args["loaded_at"] = self.loaded_time.isoformat()
         return args

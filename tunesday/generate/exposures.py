@@ -33,8 +33,9 @@ from tunesday.generate.listening import Events
 PLAY_FIELDS = ("user", "track", "played_at_us", "ms_played", "session", "reason_start", "reason_end", "skipped")
 
 
-def simulate_experiments(config: GeneratorConfig, experiments: list[Experiment], user_ids: pa.Array,
-                         events: Events, rng: np.random.Generator) -> tuple[pa.Table, Events]:
+def simulate_experiments(
+    config: GeneratorConfig, experiments: list[Experiment], user_ids: pa.Array, events: Events, rng: np.random.Generator
+) -> tuple[pa.Table, Events]:
     """The exposures of the chunk's listeners, and their plays with the treatment's effect applied."""
     listeners = user_ids.to_pylist()
     day = events.played_at_us // US_PER_DAY
@@ -73,8 +74,9 @@ def simulate_experiments(config: GeneratorConfig, experiments: list[Experiment],
     return table.cast(RECORDS["exposures"]), events
 
 
-def _dropped(effect: float, treated: np.ndarray, events: Events, exposed: np.ndarray,
-             rng: np.random.Generator) -> np.ndarray:
+def _dropped(
+    effect: float, treated: np.ndarray, events: Events, exposed: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """The plays the effect takes away: after the listener's first exposure, of the treatment's
     listeners with probability -effect (effect < 0), of the control's with 1 - 1 / (1 + effect)."""
     first_exposure = np.full(len(treated), np.iinfo(np.int64).max)

@@ -12,8 +12,8 @@ USER = ("usr_", 10)
 TRACK = ("trk_", 10)
 ARTIST = ("art_", 10)
 ALBUM = ("alb_", 10)
-PLAYLIST = ("pl_", 11)     # owner's user number * 10 + the owner's playlist number
-EVENT = ("ev_", 13)        # chunk * EVENTS_PER_CHUNK_LIMIT + row number within the chunk
+PLAYLIST = ("pl_", 11)  # owner's user number * 10 + the owner's playlist number
+EVENT = ("ev_", 13)  # chunk * EVENTS_PER_CHUNK_LIMIT + row number within the chunk
 
 EVENTS_PER_CHUNK_LIMIT = 10**8
 PLAYLISTS_PER_USER_LIMIT = 10
@@ -28,7 +28,7 @@ def format_ids(kind: tuple[str, int], numbers: np.ndarray) -> pa.StringArray:
     n = len(numbers)
     row = len(prefix_bytes) + width
     buf = np.empty((n, row), dtype=np.uint8)
-    buf[:, :len(prefix_bytes)] = prefix_bytes
+    buf[:, : len(prefix_bytes)] = prefix_bytes
     rest = np.asarray(numbers, dtype=np.int64).copy()
     if n and (rest.min() < 0 or rest.max() >= 10**width):
         raise ValueError(f"{prefix} ids need numbers in [0, 10**{width})")

@@ -22,16 +22,15 @@ from tunesday.generate.listeners import Listeners
 from tunesday.generate.playlists import Playlists
 from tunesday.generate.sampling import choose, exclusive_cumsum_in_segments, offsets_from_counts
 
-PLAYLIST, ALBUM, ARTIST, COLLECTION, RADIO, SEARCH = range(6)          # context types
-CONTEXT_SHARES = np.array([.34, .14, .10, .16, .13, .13])
-(MODE_LIST, MODE_CONTEXT_ARTIST, MODE_FAVOURITE_TRACK, MODE_FAVOURITE_ARTIST,
- MODE_CLUSTER, MODE_EXPLORE) = range(6)                                 # how a play picks its track
+PLAYLIST, ALBUM, ARTIST, COLLECTION, RADIO, SEARCH = range(6)  # context types
+CONTEXT_SHARES = np.array([0.34, 0.14, 0.10, 0.16, 0.13, 0.13])
+(MODE_LIST, MODE_CONTEXT_ARTIST, MODE_FAVOURITE_TRACK, MODE_FAVOURITE_ARTIST, MODE_CLUSTER, MODE_EXPLORE) = range(
+    6
+)  # how a play picks its track
 # Free-choice contexts: shares of (favourite track, favourite artist, taste cluster) plays, and how
 # strongly the listener's exploration propensity turns plays into exploration. The three shares map
 # onto MODE_FAVOURITE_TRACK, MODE_FAVOURITE_ARTIST and MODE_CLUSTER, in that order.
-FREE_CONTEXT_MIX = {COLLECTION: ((.7, .3, 0), 0.0),
-                    RADIO: ((0, .25, .75), 1.5),
-                    SEARCH: ((.25, .35, .4), 1.0)}
+FREE_CONTEXT_MIX = {COLLECTION: ((0.7, 0.3, 0), 0.0), RADIO: ((0, 0.25, 0.75), 1.5), SEARCH: ((0.25, 0.35, 0.4), 1.0)}
 EXPLORE_CAP = 0.85
 
 SESSIONS_PER_DAY = 1.1
@@ -47,13 +46,13 @@ START_REASON = {name: i for i, name in enumerate(profiles.REASONS_START)}
 END_REASON = {name: i for i, name in enumerate(profiles.REASONS_END)}
 # The next play's reason_start, by the previous play's reason_end (profiles.REASONS_END order):
 # trackdone -> trackdone, fwdbtn -> fwdbtn, endplay -> clickrow (the listener picked another track).
-NEXT_START = np.array([START_REASON[r]
-                       for r in ("trackdone", "fwdbtn", "backbtn", "clickrow", "appload", "appload")])
+NEXT_START = np.array([START_REASON[r] for r in ("trackdone", "fwdbtn", "backbtn", "clickrow", "appload", "appload")])
 
 
 @dataclass
 class Events:
     """One chunk's plays, sorted by listener and time, plus the sessions they belong to."""
+
     user: np.ndarray
     track: np.ndarray
     played_at_us: np.ndarray
@@ -62,8 +61,8 @@ class Events:
     reason_start: np.ndarray
     reason_end: np.ndarray
     skipped: np.ndarray
-    session_context: np.ndarray      # context type per session
-    session_ref: np.ndarray          # local playlist, album or artist index per session; -1 if none
+    session_context: np.ndarray  # context type per session
+    session_ref: np.ndarray  # local playlist, album or artist index per session; -1 if none
     session_shuffle: np.ndarray
     session_platform: np.ndarray
 
@@ -75,21 +74,20 @@ class Events:
 class _Sessions:
     user: np.ndarray
     day: np.ndarray
-    start_ms: np.ndarray       # wished start, ms from the window start
+    start_ms: np.ndarray  # wished start, ms from the window start
     context: np.ndarray
     ref: np.ndarray
     shuffle: np.ndarray
     platform: np.ndarray
     start_reason: np.ndarray
     plays: np.ndarray
-    list_length: np.ndarray    # length of the playlist or album played through, else 0
+    list_length: np.ndarray  # length of the playlist or album played through, else 0
     first_position: np.ndarray
     stride: np.ndarray
 
 
 class ListeningSimulator:
-    def __init__(self, cat: Catalog, config: GeneratorConfig, lis: Listeners, pls: Playlists,
-                 rng: np.random.Generator):
+    def __init__(self, cat: Catalog, config: GeneratorConfig, lis: Listeners, pls: Playlists, rng: np.random.Generator):
         self.cat, self.config, self.lis, self.pls, self.rng = cat, config, lis, pls, rng
 
     def run(self) -> Events:
@@ -104,27 +102,39 @@ class ListeningSimulator:
         played_ms = self._timeline(s, sess, ms_played)
         keep = played_ms < self.config.days * MS_PER_DAY
         return Events(
-            user=user[keep], track=track[keep],
+            user=user[keep],
+            track=track[keep],
             played_at_us=self.config.window_start_us + played_ms[keep] * US_PER_MS,
-            ms_played=ms_played[keep], session=sess[keep], reason_start=reason_start[keep],
-            reason_end=reason_end[keep], skipped=skipped[keep], session_context=s.context,
-            session_ref=s.ref, session_shuffle=s.shuffle, session_platform=s.platform,
+            ms_played=ms_played[keep],
+            session=sess[keep],
+            reason_start=reason_start[keep],
+            reason_end=reason_end[keep],
+            skipped=skipped[keep],
+            session_context=s.context,
+            session_ref=s.ref,
+            session_shuffle=s.shuffle,
+            session_platform=s.platform,
         )
 
     # Sessions -------------------------------------------------------------------------------
 
     def _sessions(self) -> _Sessions:
         rng, lis, days = self.rng, self.lis, self.config.days
-        weekday = (self.config.window_start_day + np.arange(days) + 3) % 7     # 0 = Monday
-        rate = (lis.activity[:, None] * SESSIONS_PER_DAY * profiles.WEEKDAY_ACTIVITY[weekday][None, :]
-                * rng.gamma(2.0, 0.5, (lis.n, days)))
+        weekday = (self.config.window_start_day + np.arange(days) + 3) % 7  # 0 = Monday
+        rate = (
+            lis.activity[:, None]
+            * SESSIONS_PER_DAY
+            * profiles.WEEKDAY_ACTIVITY[weekday][None, :]
+            * rng.gamma(2.0, 0.5, (lis.n, days))
+        )
         rate[np.arange(days)[None, :] < lis.signup_day[:, None]] = 0
         cell = np.repeat(np.arange(lis.n * days), rng.poisson(rate).ravel())
         user, day = cell // days, cell % days
 
         weekend = weekday[day] >= 5
-        hour = np.where(weekend, choose(rng, profiles.WEEKEND_HOURS, len(day)),
-                        choose(rng, profiles.WEEKDAY_HOURS, len(day)))
+        hour = np.where(
+            weekend, choose(rng, profiles.WEEKEND_HOURS, len(day)), choose(rng, profiles.WEEKDAY_HOURS, len(day))
+        )
         local_ms = hour * MS_PER_HOUR + rng.integers(0, MS_PER_HOUR, len(day))
         utc_ms = (local_ms - profiles.COUNTRY_UTC_OFFSET_HOURS[lis.country[user]] * MS_PER_HOUR) % MS_PER_DAY
         start_ms = day * MS_PER_DAY + utc_ms
@@ -144,20 +154,34 @@ class ListeningSimulator:
         other_platform = choose(rng, profiles.PLATFORM_SHARES, n)
         platform = np.where(rng.random(n) < 0.88, lis.platform[user], other_platform)
         start_reason = np.array([START_REASON[r] for r in ("clickrow", "playbtn", "appload")])[
-            choose(rng, np.array([.5, .32, .18]), n)]
+            choose(rng, np.array([0.5, 0.32, 0.18]), n)
+        ]
         start_reason[platform == profiles.PLATFORMS.index("smart_speaker")] = START_REASON["remote"]
 
-        plays = np.clip(np.round(rng.lognormal(np.log(PLAYS_PER_SESSION_MEDIAN), 0.75, n)), 1,
-                        MAX_PLAYS_PER_SESSION).astype(np.int64)
+        plays = np.clip(
+            np.round(rng.lognormal(np.log(PLAYS_PER_SESSION_MEDIAN), 0.75, n)), 1, MAX_PLAYS_PER_SESSION
+        ).astype(np.int64)
         list_length = np.zeros(n, dtype=np.int64)
         list_length[context == PLAYLIST] = np.diff(self.pls.item_offsets)[ref[context == PLAYLIST]]
         list_length[albums] = self.cat.album_length[ref[albums]]
         lists = list_length > 0
-        plays[lists] = np.minimum(plays[lists], list_length[lists])   # play a list through at most once
+        plays[lists] = np.minimum(plays[lists], list_length[lists])  # play a list through at most once
         first_position = np.where(rng.random(n) < 0.5, 0, rng.integers(0, np.maximum(list_length, 1)))
         stride = np.where(shuffle, SHUFFLE_STRIDES[rng.integers(0, len(SHUFFLE_STRIDES), n)], 1)
-        return _Sessions(user, day, start_ms, context, ref, shuffle, platform, start_reason, plays,
-                         list_length, first_position, stride)
+        return _Sessions(
+            user,
+            day,
+            start_ms,
+            context,
+            ref,
+            shuffle,
+            platform,
+            start_reason,
+            plays,
+            list_length,
+            first_position,
+            stride,
+        )
 
     def _playlist_contexts(self, context, ref, user, day) -> None:
         """Pick one of the listener's playlists; without one that exists by then, play the collection."""
@@ -178,18 +202,19 @@ class ListeningSimulator:
         n = len(user)
         favourite = rng.random(n) < 0.7
         track = cat.by_cluster.sample(self._taste_clusters(user), rng.random(n))
-        track[favourite] = cat.by_artist.sample(self._favourite_artists(user[favourite], day[favourite]),
-                                                rng.random(int(favourite.sum())))
-        late = ((cat.track_release_day[track] > day)
-                | (rng.random(n) >= cat.new_release_acceptance(track, day)))
+        track[favourite] = cat.by_artist.sample(
+            self._favourite_artists(user[favourite], day[favourite]), rng.random(int(favourite.sum()))
+        )
+        late = (cat.track_release_day[track] > day) | (rng.random(n) >= cat.new_release_acceptance(track, day))
         track[late] = self._fallback(track[late], by_artist=True)
         return track
 
     def _context_artists(self, user, day) -> np.ndarray:
         """The artist of an artist session: mostly a favourite, else one of a taste cluster."""
         favourite = self.rng.random(len(user)) < 0.7
-        artist = self.cat.track_artist[self.cat.by_cluster.sample(self._taste_clusters(user),
-                                                                  self.rng.random(len(user)))]
+        artist = self.cat.track_artist[
+            self.cat.by_cluster.sample(self._taste_clusters(user), self.rng.random(len(user)))
+        ]
         artist[favourite] = self._favourite_artists(user[favourite], day[favourite])
         return artist
 
@@ -229,8 +254,7 @@ class ListeningSimulator:
         cat = self.cat
         out = cat.artist_fallback_track[cat.track_artist[track]] if by_artist else np.full(len(track), -1)
         none = out < 0
-        out[none] = cat.back_catalog_by_cluster.sample(cat.track_cluster[track[none]],
-                                                       self.rng.random(int(none.sum())))
+        out[none] = cat.back_catalog_by_cluster.sample(cat.track_cluster[track[none]], self.rng.random(int(none.sum())))
         return out
 
     def _modes(self, s: _Sessions, sess) -> np.ndarray:
@@ -254,7 +278,8 @@ class ListeningSimulator:
         on = np.flatnonzero(mode == MODE_LIST)
         list_sess = sess[on]
         index = (s.first_position[list_sess] + position[on] * s.stride[list_sess]) % np.maximum(
-            s.list_length[list_sess], 1)
+            s.list_length[list_sess], 1
+        )
         playlist = s.context[list_sess] == PLAYLIST
         item = pls.item_offsets[s.ref[list_sess[playlist]]] + index[playlist]
         # An item added after the session's day is not on the playlist yet: play the first one.
@@ -280,7 +305,8 @@ class ListeningSimulator:
         popularity_draw[mode == MODE_FAVOURITE_TRACK] = False
         keep = cat.track_release_day[track] <= day
         keep[popularity_draw] &= rng.random(int(popularity_draw.sum())) < cat.new_release_acceptance(
-            track[popularity_draw], day[popularity_draw])
+            track[popularity_draw], day[popularity_draw]
+        )
         redo = np.flatnonzero(~keep)
         by_artist = mode[redo] <= MODE_FAVOURITE_ARTIST
         track[redo[by_artist]] = self._fallback(track[redo[by_artist]], by_artist=True)
@@ -294,13 +320,21 @@ class ListeningSimulator:
         cat, lis = self.cat, self.lis
         in_taste = lis.in_taste(user, cat.track_cluster[track], cat.n_clusters)
         tempo, preferred = cat.track_tempo[track], lis.preferred_tempo[user]
-        tempo_gap = np.minimum(np.abs(tempo - preferred),
-                               np.minimum(np.abs(2 * tempo - preferred), np.abs(tempo / 2 - preferred)))
+        tempo_gap = np.minimum(
+            np.abs(tempo - preferred), np.minimum(np.abs(2 * tempo - preferred), np.abs(tempo / 2 - preferred))
+        )
         energy_gap = np.abs(cat.track_energy[track] - lis.preferred_energy[user])
-        logit = (-2.0 + 1.3 * ~in_taste + 0.6 * (mode == MODE_EXPLORE) - 0.9 * (mode == MODE_FAVOURITE_TRACK)
-                 - 0.4 * ((mode == MODE_FAVOURITE_ARTIST) | (mode == MODE_CONTEXT_ARTIST))
-                 + 0.05 * np.minimum(tempo_gap, 40) + 2.0 * energy_gap
-                 + 0.3 * s.shuffle[sess] + 0.25 * (s.context[sess] == RADIO))
+        logit = (
+            -2.0
+            + 1.3 * ~in_taste
+            + 0.6 * (mode == MODE_EXPLORE)
+            - 0.9 * (mode == MODE_FAVOURITE_TRACK)
+            - 0.4 * ((mode == MODE_FAVOURITE_ARTIST) | (mode == MODE_CONTEXT_ARTIST))
+            + 0.05 * np.minimum(tempo_gap, 40)
+            + 2.0 * energy_gap
+            + 0.3 * s.shuffle[sess]
+            + 0.25 * (s.context[sess] == RADIO)
+        )
         return self.rng.random(len(track)) < 1 / (1 + np.exp(-logit))
 
     def _outcomes(self, s: _Sessions, sess, position, track, skipped):
@@ -308,13 +342,14 @@ class ListeningSimulator:
         n = len(track)
         last = position == s.plays[sess] - 1
         reason_end = np.full(n, END_REASON["trackdone"])
-        reason_end[skipped] = np.where(rng.random(int(skipped.sum())) < 0.9, END_REASON["fwdbtn"],
-                                       END_REASON["backbtn"])
+        reason_end[skipped] = np.where(
+            rng.random(int(skipped.sum())) < 0.9, END_REASON["fwdbtn"], END_REASON["backbtn"]
+        )
         middle = ~skipped & ~last
         reason_end[middle & (rng.random(n) < 0.04)] = END_REASON["endplay"]
         final = np.flatnonzero(~skipped & last)
         endings = np.array([END_REASON[r] for r in ("trackdone", "endplay", "logout", "unexpected-exit")])
-        reason_end[final] = endings[choose(rng, np.array([.3, .45, .2, .05]), len(final))]
+        reason_end[final] = endings[choose(rng, np.array([0.3, 0.45, 0.2, 0.05]), len(final))]
 
         reason_start = np.empty(n, dtype=np.int64)
         first = position == 0
@@ -352,34 +387,39 @@ class ListeningSimulator:
         return start[sess] + offset
 
 
-def event_table(cat: Catalog, lis: Listeners, pls: Playlists, ev: Events, user_ids: pa.Array,
-                chunk: int) -> pa.Table:
+def event_table(cat: Catalog, lis: Listeners, pls: Playlists, ev: Events, user_ids: pa.Array, chunk: int) -> pa.Table:
     """The chunk's listening_events rows; ids are built once per entity and taken per play."""
     n = len(ev)
     numbers = chunk * ids.EVENTS_PER_CHUNK_LIMIT + np.arange(n)
-    return pa.Table.from_arrays([
-        ids.format_ids(ids.EVENT, numbers),
-        user_ids.take(ev.user),
-        cat.track_ids.take(ev.track),
-        pa.array(ev.played_at_us, type=pa.timestamp("us")),
-        pa.array(ev.ms_played),
-        pa.array(profiles.CONTEXT_TYPES).take(ev.session_context[ev.session]),
-        _session_context_ids(cat, pls, ev).take(ev.session),
-        pa.array(profiles.REASONS_START).take(ev.reason_start),
-        pa.array(profiles.REASONS_END).take(ev.reason_end),
-        pa.array(ev.session_shuffle[ev.session]),
-        pa.array(ev.skipped),
-        pa.array(profiles.PLATFORMS).take(ev.session_platform[ev.session]),
-        pa.array(profiles.COUNTRY_CODES).take(lis.country[ev.user]),
-    ], schema=RECORDS["listening_events"])
+    return pa.Table.from_arrays(
+        [
+            ids.format_ids(ids.EVENT, numbers),
+            user_ids.take(ev.user),
+            cat.track_ids.take(ev.track),
+            pa.array(ev.played_at_us, type=pa.timestamp("us")),
+            pa.array(ev.ms_played),
+            pa.array(profiles.CONTEXT_TYPES).take(ev.session_context[ev.session]),
+            _session_context_ids(cat, pls, ev).take(ev.session),
+            pa.array(profiles.REASONS_START).take(ev.reason_start),
+            pa.array(profiles.REASONS_END).take(ev.reason_end),
+            pa.array(ev.session_shuffle[ev.session]),
+            pa.array(ev.skipped),
+            pa.array(profiles.PLATFORMS).take(ev.session_platform[ev.session]),
+            pa.array(profiles.COUNTRY_CODES).take(lis.country[ev.user]),
+        ],
+        schema=RECORDS["listening_events"],
+    )
 
 
 def _session_context_ids(cat: Catalog, pls: Playlists, ev: Events) -> pa.Array:
     """The playlist, album or artist id of each session; null for the other contexts."""
     parts, index = [], np.full(len(ev.session_context), -1, dtype=np.int64)
     done = 0
-    for kind, make in ((PLAYLIST, lambda refs: ids.format_ids(ids.PLAYLIST, pls.numbers[refs])),
-                       (ALBUM, cat.album_ids.take), (ARTIST, cat.artist_ids.take)):
+    for kind, make in (
+        (PLAYLIST, lambda refs: ids.format_ids(ids.PLAYLIST, pls.numbers[refs])),
+        (ALBUM, cat.album_ids.take),
+        (ARTIST, cat.artist_ids.take),
+    ):
         on = np.flatnonzero(ev.session_context == kind)
         parts.append(make(ev.session_ref[on]))
         index[on] = done + np.arange(len(on))

@@ -24,8 +24,9 @@ def generate(config: GeneratorConfig) -> dict:
         chunk_counts = [run_chunk(cat, config, chunk) for chunk in chunks]
     else:
         # Spawned (not forked) workers: the parent has used Arrow's thread pools already.
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_init_worker, initargs=(cat, config)) as pool:
+        with ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(cat, config)
+        ) as pool:
             pending = pool.map(_run_chunk_in_worker, chunks)
             catalog_counts = _write_catalog(config, tables, reasons, truth)
             chunk_counts = list(pending)
@@ -47,6 +48,7 @@ def _init_worker(cat: Catalog, config: GeneratorConfig) -> None:
 
 
 def _run_chunk_in_worker(chunk: int) -> PartCounts:
+    assert _worker_state is not None  # _init_worker ran first in this process
     return run_chunk(*_worker_state, chunk)
 
 
@@ -64,8 +66,11 @@ def _manifest(config: GeneratorConfig, parts: list[PartCounts], seconds: float) 
             truth_rows[name] = truth_rows.get(name, 0) + count
     return {
         "args": config.as_dict(),
-        "window": {"start": config.window_start.isoformat(), "end": config.end_date.isoformat(),
-                   "end_is_exclusive": True},
+        "window": {
+            "start": config.window_start.isoformat(),
+            "end": config.end_date.isoformat(),
+            "end_is_exclusive": True,
+        },
         "chunks": config.n_chunks,
         "rows": rows,
         "bad_rows": bad,

@@ -16,8 +16,14 @@ from tunesday.generate import ids, profiles
 from tunesday.generate.catalog import Catalog
 from tunesday.generate.config import US_PER_DAY, US_PER_SECOND, GeneratorConfig
 from tunesday.generate.listeners import Listeners
-from tunesday.generate.sampling import (choose, exclusive_cumsum_in_segments, first_occurrences,
-                                        offsets_from_counts, rank_in_segment, uniform_between)
+from tunesday.generate.sampling import (
+    choose,
+    exclusive_cumsum_in_segments,
+    first_occurrences,
+    offsets_from_counts,
+    rank_in_segment,
+    uniform_between,
+)
 
 MAX_PLAYLISTS = 6
 MIN_TRACKS = 10
@@ -25,13 +31,13 @@ MIN_TRACKS = 10
 
 @dataclass
 class Playlists:
-    owner: np.ndarray            # local listener index, sorted
+    owner: np.ndarray  # local listener index, sorted
     by_owner_offsets: np.ndarray  # CSR: the playlists of each listener
-    numbers: np.ndarray          # global playlist numbers
+    numbers: np.ndarray  # global playlist numbers
     names: pa.Array
     created_us: np.ndarray
     is_public: np.ndarray
-    item_offsets: np.ndarray     # CSR: the items of each playlist, by position
+    item_offsets: np.ndarray  # CSR: the items of each playlist, by position
     item_track: np.ndarray
     item_added_us: np.ndarray
 
@@ -41,8 +47,7 @@ class Playlists:
         return self.item_added_us[self.item_offsets[:-1]]
 
 
-def build_playlists(cat: Catalog, config: GeneratorConfig, lis: Listeners,
-                    rng: np.random.Generator) -> Playlists:
+def build_playlists(cat: Catalog, config: GeneratorConfig, lis: Listeners, rng: np.random.Generator) -> Playlists:
     count = np.minimum(rng.poisson(0.4 + 0.9 * np.minimum(lis.activity, 4)), MAX_PLAYLISTS)
     owner = np.repeat(np.arange(lis.n), count)
     n = len(owner)
@@ -75,12 +80,14 @@ def _items(cat, lis, rng, owner, centre, size):
     source = rng.random(m)
     track = cat.playlist_by_cluster.sample(centre[playlist], rng.random(m))
     from_favourites = (source >= 0.65) & (source < 0.85)
-    track[from_favourites] = lis.favourite_track[lis.initial_favourite_tracks.sample(
-        owner[playlist[from_favourites]], rng.random(int(from_favourites.sum())))]
+    track[from_favourites] = lis.favourite_track[
+        lis.initial_favourite_tracks.sample(owner[playlist[from_favourites]], rng.random(int(from_favourites.sum())))
+    ]
     from_genre = source >= 0.85
     per_genre = cat.n_clusters // len(profiles.GENRES)
-    sibling = (cat.cluster_genre[centre[playlist[from_genre]]] * per_genre
-               + rng.integers(0, per_genre, int(from_genre.sum())))
+    sibling = cat.cluster_genre[centre[playlist[from_genre]]] * per_genre + rng.integers(
+        0, per_genre, int(from_genre.sum())
+    )
     track[from_genre] = cat.playlist_by_cluster.sample(sibling, rng.random(len(sibling)))
 
     keep = first_occurrences(playlist * cat.n_tracks + track)
@@ -96,10 +103,9 @@ def _fill_short(cat, rng, playlist, track, centre):
     extra_playlist, extra_track = [], []
     for short in np.flatnonzero(count < MIN_TRACKS):
         first_cluster = cat.cluster_genre[centre[short]] * per_genre
-        genre_tracks = np.arange(cat.by_cluster.start[first_cluster],
-                                 cat.by_cluster.end[first_cluster + per_genre - 1])
+        genre_tracks = np.arange(cat.by_cluster.start[first_cluster], cat.by_cluster.end[first_cluster + per_genre - 1])
         fresh = rng.permutation(np.setdiff1d(genre_tracks, track[playlist == short]))
-        extra_track.append(fresh[:MIN_TRACKS - count[short]])
+        extra_track.append(fresh[: MIN_TRACKS - count[short]])
         extra_playlist.append(np.full(len(extra_track[-1]), short))
     if not extra_track:
         return playlist, track
@@ -138,7 +144,7 @@ def _names(cat, rng, centre) -> pa.Array:
     n = len(centre)
     genre = cat.cluster_genre[centre]
     energetic = cat.cluster_energy[centre] >= 0.6
-    kind = choose(rng, np.array([.45, .3, .25]), n)
+    kind = choose(rng, np.array([0.45, 0.3, 0.25]), n)
     pick = rng.integers(0, 1000, n)
     names = []
     for i in range(n):
@@ -157,18 +163,24 @@ def _names(cat, rng, centre) -> pa.Array:
 
 def playlist_tables(cat: Catalog, pls: Playlists, user_ids: pa.Array) -> tuple[pa.Table, pa.Table]:
     playlist_ids = ids.format_ids(ids.PLAYLIST, pls.numbers)
-    playlists = pa.Table.from_arrays([
-        playlist_ids,
-        user_ids.take(pls.owner),
-        pls.names,
-        pa.array(pls.created_us, type=pa.timestamp("us")),
-        pa.array(pls.is_public),
-    ], schema=RECORDS["playlists"])
+    playlists = pa.Table.from_arrays(
+        [
+            playlist_ids,
+            user_ids.take(pls.owner),
+            pls.names,
+            pa.array(pls.created_us, type=pa.timestamp("us")),
+            pa.array(pls.is_public),
+        ],
+        schema=RECORDS["playlists"],
+    )
     item_playlist = np.repeat(np.arange(len(pls.numbers)), np.diff(pls.item_offsets))
-    items = pa.Table.from_arrays([
-        playlist_ids.take(item_playlist),
-        pa.array(rank_in_segment(item_playlist)),
-        cat.track_ids.take(pls.item_track),
-        pa.array(pls.item_added_us, type=pa.timestamp("us")),
-    ], schema=RECORDS["playlist_tracks"])
+    items = pa.Table.from_arrays(
+        [
+            playlist_ids.take(item_playlist),
+            pa.array(rank_in_segment(item_playlist)),
+            cat.track_ids.take(pls.item_track),
+            pa.array(pls.item_added_us, type=pa.timestamp("us")),
+        ],
+        schema=RECORDS["playlist_tracks"],
+    )
     return playlists, items

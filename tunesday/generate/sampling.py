@@ -26,7 +26,7 @@ class GroupSampler:
             within = (cumulative - before[groups]) / totals[groups]
         within = np.nan_to_num(within, nan=1.0)
         nonempty = self.end > self.start
-        within[self.end[nonempty] - 1] = 1.0   # no rounding gap at the top of a group
+        within[self.end[nonempty] - 1] = 1.0  # no rounding gap at the top of a group
         self.cdf = groups + within
 
     def sample(self, groups: np.ndarray, u: np.ndarray) -> np.ndarray:

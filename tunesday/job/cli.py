@@ -32,7 +32,8 @@ import sys
 
 import yaml
 
-from tunesday import logs, report as report_module
+from tunesday import logs
+from tunesday import report as report_module
 from tunesday.job import stages
 from tunesday.job.target import from_env
 
@@ -57,12 +58,13 @@ def _vars(text: str) -> dict:
 
 
 def _yesterday() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+    return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="tunesday", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    top = argparse.ArgumentParser(
+        prog="tunesday", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = top.add_subparsers(dest="command", required=True)
     daily = commands.add_parser("daily", help="build, check, export and publish one day")
     daily.add_argument("--run-date", type=_date, default=None, help="the day to compute (default: yesterday, UTC)")
@@ -73,12 +75,19 @@ def parser() -> argparse.ArgumentParser:
     backfill.add_argument("--from", dest="first", type=_date, required=True)
     backfill.add_argument("--to", dest="last", type=_date, required=True)
     backfill.add_argument("--force", action="store_true", help="run days already published again")
-    report = commands.add_parser("report", help="write the analysts' HTML report (or one listener's page)",
-                                 description=report_module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    report = commands.add_parser(
+        "report",
+        help="write the analysts' HTML report (or one listener's page)",
+        description=report_module.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     report_module.add_arguments(report)
     for command in (daily, backfill):
-        command.add_argument("--full-refresh", action="store_true",
-                             help="rebuild incremental models from scratch (the first day only, for backfill)")
+        command.add_argument(
+            "--full-refresh",
+            action="store_true",
+            help="rebuild incremental models from scratch (the first day only, for backfill)",
+        )
         command.add_argument("--vars", type=_vars, default={}, help="more dbt vars, YAML, e.g. '{eval_test_days: 7}'")
         command.add_argument("--keep", type=int, default=3, help="snapshots kept in the store (default 3)")
     return top
@@ -91,20 +100,34 @@ def main(argv: list[str] | None = None) -> int:
     try:
         logs.configure()
         target = from_env(os.environ)
-    except ValueError as error:   # LogLevelError included
+    except ValueError as error:  # LogLevelError included
         print(f"tunesday {args.command}: {error}", file=sys.stderr)
         return 2
     progress = lambda line: print(line, flush=True)  # noqa: E731
     if args.command == "daily":
-        day = stages.Day(target=target, run_date=args.run_date or _yesterday(),
-                         command="stage" if args.stage else "daily", full_refresh=args.full_refresh,
-                         dbt_vars=args.vars, snapshot_id=args.snapshot_id, keep=args.keep, progress=progress)
+        day = stages.Day(
+            target=target,
+            run_date=args.run_date or _yesterday(),
+            command="stage" if args.stage else "daily",
+            full_refresh=args.full_refresh,
+            dbt_vars=args.vars,
+            snapshot_id=args.snapshot_id,
+            keep=args.keep,
+            progress=progress,
+        )
         if args.run_id:
             day.run_id = args.run_id
         code, reason = stages.daily(day, (args.stage,) if args.stage else stages.STAGES)
     else:
-        template = stages.Day(target=target, run_date=args.first, command="backfill",
-                              full_refresh=args.full_refresh, dbt_vars=args.vars, keep=args.keep, progress=progress)
+        template = stages.Day(
+            target=target,
+            run_date=args.first,
+            command="backfill",
+            full_refresh=args.full_refresh,
+            dbt_vars=args.vars,
+            keep=args.keep,
+            progress=progress,
+        )
         code, reason = stages.backfill(template, args.first, args.last, force=args.force)
     if reason:
         logs.event("run_failed", level="error", command=args.command, exit_code=code, reason=reason)

@@ -22,10 +22,10 @@ class JobLocked(Exception):
 @dataclass
 class Lock:
     path: Path
-    unfinished: dict | None = None   # what the file named when taken: the stage a killed run left
+    unfinished: dict | None = None  # what the file named when taken: the stage a killed run left
     _fd: int | None = field(default=None, repr=False)
 
-    def acquire(self) -> "Lock":
+    def acquire(self) -> Lock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -49,10 +49,10 @@ class Lock:
 
     def release(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)   # closing the descriptor drops the flock
+            os.close(self._fd)  # closing the descriptor drops the flock
             self._fd = None
 
-    def __enter__(self) -> "Lock":
+    def __enter__(self) -> Lock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

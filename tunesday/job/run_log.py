@@ -24,31 +24,46 @@ TABLE = "ops_run_log"
 @dataclass(frozen=True)
 class RunLogRow:
     run_id: str
-    command: str                 # daily, backfill, or stage (one stage run alone, e.g. by Flyte)
+    command: str  # daily, backfill, or stage (one stage run alone, e.g. by Flyte)
     run_date: dt.date
-    stage: str                   # lock, build, freshness, export, publish
-    started_at: dt.datetime      # UTC
-    finished_at: dt.datetime | None   # None: the run was killed in this stage
+    stage: str  # lock, build, freshness, export, publish
+    started_at: dt.datetime  # UTC
+    finished_at: dt.datetime | None  # None: the run was killed in this stage
     seconds: float | None
-    status: str                  # success, warn (freshness), failed, killed
-    rows: int | None             # rows the build wrote, or the snapshot's rows (export, publish)
+    status: str  # success, warn (freshness), failed, killed
+    rows: int | None  # rows the build wrote, or the snapshot's rows (export, publish)
     dbt_invocation_id: str | None
     snapshot_id: str | None
-    error: str | None            # the one-line reason of a failure
+    error: str | None  # the one-line reason of a failure
 
 
-_DUCKDB_TYPES = {"run_date": "date", "started_at": "timestamp", "finished_at": "timestamp",
-                 "seconds": "double", "rows": "bigint"}
-_BIGQUERY_TYPES = {"run_date": "DATE", "started_at": "TIMESTAMP", "finished_at": "TIMESTAMP",
-                   "seconds": "FLOAT64", "rows": "INT64"}
+_DUCKDB_TYPES = {
+    "run_date": "date",
+    "started_at": "timestamp",
+    "finished_at": "timestamp",
+    "seconds": "double",
+    "rows": "bigint",
+}
+_BIGQUERY_TYPES = {
+    "run_date": "DATE",
+    "started_at": "TIMESTAMP",
+    "finished_at": "TIMESTAMP",
+    "seconds": "FLOAT64",
+    "rows": "INT64",
+}
 COLUMNS = [field.name for field in fields(RunLogRow)]
 
 
 def _arrow_schema():
     import pyarrow as pa
 
-    types = {"run_date": pa.date32(), "started_at": pa.timestamp("us", tz="UTC"),
-             "finished_at": pa.timestamp("us", tz="UTC"), "seconds": pa.float64(), "rows": pa.int64()}
+    types = {
+        "run_date": pa.date32(),
+        "started_at": pa.timestamp("us", tz="UTC"),
+        "finished_at": pa.timestamp("us", tz="UTC"),
+        "seconds": pa.float64(),
+        "rows": pa.int64(),
+    }
     return pa.schema([(name, types.get(name, pa.string())) for name in COLUMNS])
 
 
@@ -91,8 +106,10 @@ class RunLog:
                 con.execute(f"create schema if not exists {table.split('.')[0]}")
                 columns = ", ".join(f"{name} {_DUCKDB_TYPES.get(name, 'varchar')}" for name in COLUMNS)
                 con.execute(f"create table if not exists {table} ({columns})")
-                con.executemany(f"insert into {table} values ({', '.join('?' for _ in COLUMNS)})",
-                                [tuple(asdict(row).values()) for row in rows])
+                con.executemany(
+                    f"insert into {table} values ({', '.join('?' for _ in COLUMNS)})",
+                    [tuple(asdict(row).values()) for row in rows],
+                )
             return
         import io
 
@@ -110,8 +127,12 @@ class RunLog:
             table = self._bigquery_table()
             client.create_dataset(table.rsplit(".", 1)[0], exists_ok=True)
             schema = [bigquery.SchemaField(name, _BIGQUERY_TYPES.get(name, "STRING")) for name in COLUMNS]
-            config = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.PARQUET, schema=schema,
-                                            write_disposition="WRITE_APPEND", create_disposition="CREATE_IF_NEEDED")
+            config = bigquery.LoadJobConfig(
+                source_format=bigquery.SourceFormat.PARQUET,
+                schema=schema,
+                write_disposition="WRITE_APPEND",
+                create_disposition="CREATE_IF_NEEDED",
+            )
             client.load_table_from_file(buffer, table, job_config=config).result()
         finally:
             client.close()
@@ -125,8 +146,10 @@ class RunLog:
 
             with duckdb.connect(str(self.target.duckdb_path), read_only=True) as con:
                 con.execute("set TimeZone = 'UTC'")
-                exists = con.execute("select count(*) from information_schema.tables where table_schema = ? "
-                                     "and table_name = ?", [stage_schema("tunesday", SCHEMA), TABLE]).fetchone()[0]
+                exists = con.execute(
+                    "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                    [stage_schema("tunesday", SCHEMA), TABLE],
+                ).fetchall()[0][0]
                 if not exists:
                     return []
                 cursor = con.execute(f"select * from {self._duckdb_table()} where {where} order by started_at, stage")
@@ -146,4 +169,3 @@ class RunLog:
     def published_run_dates(self) -> set[dt.date]:
         """Run dates whose run got to the end: their publish stage succeeded."""
         return {row["run_date"] for row in self.rows("stage = 'publish' and status = 'success'")}
-

@@ -36,19 +36,19 @@ class StageFailed(Exception):
     """A stage failed: the message is its one-line reason; `outcome` what it got to (a failed
     build's dbt invocation id, to find its logs)."""
 
-    def __init__(self, reason: str, outcome: "Outcome | None" = None) -> None:
+    def __init__(self, reason: str, outcome: Outcome | None = None) -> None:
         super().__init__(reason)
         self.outcome = outcome
 
 
 @dataclass
 class Outcome:
-    status: str = "success"          # success, warn, failed
+    status: str = "success"  # success, warn, failed
     rows: int | None = None
     dbt_invocation_id: str | None = None
     snapshot_id: str | None = None
     error: str | None = None
-    detail: str = ""                 # for the progress line
+    detail: str = ""  # for the progress line
 
 
 @dataclass
@@ -61,8 +61,8 @@ class Day:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     full_refresh: bool = False
     dbt_vars: dict = field(default_factory=dict)
-    snapshot_id: str | None = None   # set by export, read by publish
-    error: str | None = None         # the failed stage's one-line reason (an orchestrator's task fails with it)
+    snapshot_id: str | None = None  # set by export, read by publish
+    error: str | None = None  # the failed stage's one-line reason (an orchestrator's task fails with it)
     keep: int = 3
     progress: Callable[[str], None] = print
 
@@ -96,8 +96,11 @@ def build(day: Day) -> Outcome:
     result = dbt.run(args, day.dbt_env())
     models = [node for node in result.nodes if node.resource_type == "model"]
     tests = [node for node in result.nodes if node.resource_type in {"test", "unit_test"}]
-    outcome = Outcome(dbt_invocation_id=result.invocation_id, rows=_rows_built(day.target, result),
-                      detail=f"{len(models)} models, {len(tests)} tests")
+    outcome = Outcome(
+        dbt_invocation_id=result.invocation_id,
+        rows=_rows_built(day.target, result),
+        detail=f"{len(models)} models, {len(tests)} tests",
+    )
     if not result.success:
         raise StageFailed(_dbt_failure(result), outcome)
     return outcome
@@ -108,8 +111,11 @@ def freshness(day: Day) -> Outcome:
     checked = [node for node in result.nodes if node.resource_type == "source"]
     late = [node for node in checked if node.status != "pass"]
     outcome = Outcome(dbt_invocation_id=result.invocation_id, detail=f"{len(checked)} sources checked")
-    if result.error or any(node.status not in {"pass", "warn"} for node in checked) or (
-            not result.success and not late):
+    if (
+        result.error
+        or any(node.status not in {"pass", "warn"} for node in checked)
+        or (not result.success and not late)
+    ):
         raise StageFailed(_dbt_failure(result), outcome)
     if late:
         outcome.status = "warn"
@@ -120,23 +126,31 @@ def freshness(day: Day) -> Outcome:
 def export(day: Day) -> Outcome:
     from serving.snapshot import export as export_snapshot
     from serving.store import Store, StoreError
-    from serving.warehouse import BigQueryWarehouse, DuckDBWarehouse, ExportError
+    from serving.warehouse import BigQueryWarehouse, DuckDBWarehouse, ExportError, Warehouse
 
     try:
+        warehouse: Warehouse
         if day.target.is_duckdb:
             warehouse = DuckDBWarehouse(str(day.target.duckdb_path))
         else:
             warehouse = BigQueryWarehouse(day.target.bq_project, day.target.bq_dataset, day.target.bq_endpoint)
         try:
-            manifest = export_snapshot(warehouse, Store(day.target.store), day.run_date.isoformat(), keep=day.keep,
-                                       progress=lambda line: None, publish=False)
+            manifest = export_snapshot(
+                warehouse,
+                Store(day.target.store),
+                day.run_date.isoformat(),
+                keep=day.keep,
+                progress=lambda line: None,
+                publish=False,
+            )
         finally:
             warehouse.close()
     except (ExportError, StoreError, OSError) as error:
         raise StageFailed(str(error)) from error
     day.snapshot_id = manifest["snapshot_id"]
-    return Outcome(rows=sum(manifest["row_counts"].values()), snapshot_id=day.snapshot_id,
-                   detail=f"snapshot {day.snapshot_id}")
+    return Outcome(
+        rows=sum(manifest["row_counts"].values()), snapshot_id=day.snapshot_id, detail=f"snapshot {day.snapshot_id}"
+    )
 
 
 def publish(day: Day) -> Outcome:
@@ -151,18 +165,29 @@ def publish(day: Day) -> Outcome:
         raise StageFailed("no snapshot to publish: the export stage has not run (give --snapshot-id)")
     try:
         remote = remotes.configured(day.target.environ)
-        manifest = publish_exported(Store(day.target.store), day.snapshot_id, keep=day.keep,
-                                    warn=lambda line: day.progress(f"  warning: {line}"), remote=remote)
+        manifest = publish_exported(
+            Store(day.target.store),
+            day.snapshot_id,
+            keep=day.keep,
+            warn=lambda line: day.progress(f"  warning: {line}"),
+            remote=remote,
+        )
     except (ExportError, StoreError, OSError) as error:
         raise StageFailed(str(error)) from error
     if manifest["run_date"] != day.run_date.isoformat():
         raise StageFailed(f"snapshot {day.snapshot_id} is of run_date {manifest['run_date']}, not {day.run_date}")
-    return Outcome(rows=sum(manifest["row_counts"].values()), snapshot_id=day.snapshot_id,
-                   detail=f"CURRENT -> {day.snapshot_id}" + (f", uploaded to {remote.url}" if remote else ""))
+    return Outcome(
+        rows=sum(manifest["row_counts"].values()),
+        snapshot_id=day.snapshot_id,
+        detail=f"CURRENT -> {day.snapshot_id}" + (f", uploaded to {remote.url}" if remote else ""),
+    )
 
 
 RUNNERS: dict[str, Callable[[Day], Outcome]] = {
-    "build": build, "freshness": freshness, "export": export, "publish": publish,
+    "build": build,
+    "freshness": freshness,
+    "export": export,
+    "publish": publish,
 }
 
 
@@ -170,7 +195,7 @@ RUNNERS: dict[str, Callable[[Day], Outcome]] = {
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _dbt_failure(result: dbt.DbtResult) -> str:
@@ -189,8 +214,11 @@ def _dbt_failure(result: dbt.DbtResult) -> str:
 def _rows_built(target: Target, result: dbt.DbtResult) -> int | None:
     """Rows in the tables the build wrote: the DuckDB catalog's count (exact for tables), or on
     BigQuery what the adapter reported per model."""
-    built = [node for node in result.nodes
-             if node.resource_type == "model" and node.status == "success" and node.materialized != "view"]
+    built = [
+        node
+        for node in result.nodes
+        if node.resource_type == "model" and node.status == "success" and node.materialized != "view"
+    ]
     if not target.is_duckdb:
         reported = [node.rows_affected for node in built if node.rows_affected is not None]
         return sum(reported) if reported else None
@@ -219,22 +247,44 @@ class Recorder:
             run_date = dt.date.fromisoformat(unfinished["run_date"])
         except (KeyError, TypeError, ValueError):
             return
-        self.append([RunLogRow(
-            run_id=str(unfinished.get("run_id")), command=str(unfinished.get("command", "daily")), run_date=run_date,
-            stage=str(unfinished["stage"]), started_at=started, finished_at=None, seconds=None, status="killed",
-            rows=None, dbt_invocation_id=None, snapshot_id=None,
-            error=f"the run (pid {unfinished.get('pid')}) ended in this stage without finishing it; "
-                  f"noticed by run {self.day.run_id}")])
-        self.day.progress(f"  noticed run {unfinished.get('run_id')} killed in stage {unfinished['stage']} "
-                          f"(run_date {run_date}): recorded as killed")
-        logs.event("stage", level="warning", stage=str(unfinished["stage"]), status="killed",
-                   run_date=run_date.isoformat(), run_id=str(unfinished.get("run_id")), noticed_by=self.day.run_id)
+        self.append(
+            [
+                RunLogRow(
+                    run_id=str(unfinished.get("run_id")),
+                    command=str(unfinished.get("command", "daily")),
+                    run_date=run_date,
+                    stage=str(unfinished["stage"]),
+                    started_at=started,
+                    finished_at=None,
+                    seconds=None,
+                    status="killed",
+                    rows=None,
+                    dbt_invocation_id=None,
+                    snapshot_id=None,
+                    error=f"the run (pid {unfinished.get('pid')}) ended in this stage without finishing it; "
+                    f"noticed by run {self.day.run_id}",
+                )
+            ]
+        )
+        self.day.progress(
+            f"  noticed run {unfinished.get('run_id')} killed in stage {unfinished['stage']} "
+            f"(run_date {run_date}): recorded as killed"
+        )
+        logs.event(
+            "stage",
+            level="warning",
+            stage=str(unfinished["stage"]),
+            status="killed",
+            run_date=run_date.isoformat(),
+            run_id=str(unfinished.get("run_id")),
+            noticed_by=self.day.run_id,
+        )
 
     def append(self, rows: list[RunLogRow]) -> str | None:
         """Append to ops_run_log; None, or why it could not be written (one line)."""
         try:
             self.log.append(rows)
-        except Exception as error:   # noqa: BLE001 - any failure to record becomes the run's one-line reason
+        except Exception as error:  # noqa: BLE001 - any failure to record becomes the run's one-line reason
             return f"ops_run_log could not be written: {type(error).__name__}: {str(error).splitlines()[0]}"
         return None
 
@@ -242,25 +292,52 @@ class Recorder:
         """Record the stage; None, or why it could not be recorded."""
         finished = _now()
         seconds = (finished - started).total_seconds()
-        unrecorded = self.append([RunLogRow(
-            run_id=self.day.run_id, command=self.day.command, run_date=self.day.run_date, stage=name,
-            started_at=started, finished_at=finished, seconds=round(seconds, 3), status=outcome.status,
-            rows=outcome.rows, dbt_invocation_id=outcome.dbt_invocation_id, snapshot_id=outcome.snapshot_id,
-            error=outcome.error)])
-        textfile.record(self.metrics, name, outcome.status in {"success", "warn"}, finished,
-                        self.day.run_date if name == "publish" and outcome.status == "success" else None)
+        unrecorded = self.append(
+            [
+                RunLogRow(
+                    run_id=self.day.run_id,
+                    command=self.day.command,
+                    run_date=self.day.run_date,
+                    stage=name,
+                    started_at=started,
+                    finished_at=finished,
+                    seconds=round(seconds, 3),
+                    status=outcome.status,
+                    rows=outcome.rows,
+                    dbt_invocation_id=outcome.dbt_invocation_id,
+                    snapshot_id=outcome.snapshot_id,
+                    error=outcome.error,
+                )
+            ]
+        )
+        textfile.record(
+            self.metrics,
+            name,
+            outcome.status in {"success", "warn"},
+            finished,
+            self.day.run_date if name == "publish" and outcome.status == "success" else None,
+        )
         detail = outcome.error if outcome.status != "success" else outcome.detail
         self.day.progress(f"{self.day.run_date}  {name:<9} {outcome.status:<7} {seconds:7.1f} s  {detail}")
-        logs.event("stage", level="info" if outcome.status == "success" else "warning" if outcome.status == "warn"
-                   else "error", stage=name, status=outcome.status, duration_ms=round(seconds * 1000, 1),
-                   run_date=self.day.run_date.isoformat(), run_id=self.day.run_id, command=self.day.command,
-                   snapshot_id=outcome.snapshot_id, rows=outcome.rows, dbt_invocation_id=outcome.dbt_invocation_id,
-                   error=outcome.error or unrecorded)
+        logs.event(
+            "stage",
+            level="info" if outcome.status == "success" else "warning" if outcome.status == "warn" else "error",
+            stage=name,
+            status=outcome.status,
+            duration_ms=round(seconds * 1000, 1),
+            run_date=self.day.run_date.isoformat(),
+            run_id=self.day.run_id,
+            command=self.day.command,
+            snapshot_id=outcome.snapshot_id,
+            rows=outcome.rows,
+            dbt_invocation_id=outcome.dbt_invocation_id,
+            error=outcome.error or unrecorded,
+        )
         return unrecorded
 
 
 def textfile_path(target: Target) -> Path:
-    return Path(settings.value(settings.JOB_METRICS_FILE, target.environ))
+    return Path(settings.required(settings.JOB_METRICS_FILE, target.environ))
 
 
 @contextmanager
@@ -285,16 +362,24 @@ def run_day(day: Day, lock: Lock, stages: tuple[str, ...] = STAGES) -> str | Non
             return f"lock failed for run_date {day.run_date}: {unrecorded}"
     for name in stages:
         started = _now()
-        lock.note(run_id=day.run_id, command=day.command, run_date=day.run_date.isoformat(), stage=name,
-                  stage_started_at=started.isoformat())
+        lock.note(
+            run_id=day.run_id,
+            command=day.command,
+            run_date=day.run_date.isoformat(),
+            stage=name,
+            stage_started_at=started.isoformat(),
+        )
         try:
             outcome = RUNNERS[name](day)
         except StageFailed as error:
             outcome = error.outcome or Outcome(snapshot_id=day.snapshot_id)
             outcome.status, outcome.error = "failed", str(error)
-        except Exception as error:   # noqa: BLE001 - an unforeseen error fails the stage in one line, not a traceback
-            outcome = Outcome(status="failed", error=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
-                              snapshot_id=day.snapshot_id)
+        except Exception as error:  # noqa: BLE001 - an unforeseen error fails the stage in one line, not a traceback
+            outcome = Outcome(
+                status="failed",
+                error=f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}",
+                snapshot_id=day.snapshot_id,
+            )
         unrecorded = recorder.stage(name, started, outcome)
         if outcome.status == "failed" or unrecorded:
             lock.note(run_id=day.run_id, run_date=day.run_date.isoformat(), stage=None)
@@ -317,8 +402,9 @@ def daily(day: Day, stages: tuple[str, ...] = STAGES) -> tuple[int, str | None]:
     return 0, None
 
 
-def days_to_backfill(target: Target, first: dt.date, last: dt.date, force: bool = False,
-                     progress: Callable[[str], None] = print) -> list[dt.date]:
+def days_to_backfill(
+    target: Target, first: dt.date, last: dt.date, force: bool = False, progress: Callable[[str], None] = print
+) -> list[dt.date]:
     """The days `first`..`last` a backfill runs, oldest first. Without `force` a day is skipped
     when it was published, or when a later day was: that run caught the day up (its incremental
     models load every day after the last one loaded), and running an earlier day after a later
@@ -344,9 +430,15 @@ def backfill(template: Day, first: dt.date, last: dt.date, force: bool = False) 
     try:
         with locked(template.target) as lock:
             for day in days_to_backfill(template.target, first, last, force, template.progress):
-                this = Day(target=template.target, run_date=day, command="backfill",
-                           full_refresh=template.full_refresh and day == first, dbt_vars=template.dbt_vars,
-                           keep=template.keep, progress=template.progress)
+                this = Day(
+                    target=template.target,
+                    run_date=day,
+                    command="backfill",
+                    full_refresh=template.full_refresh and day == first,
+                    dbt_vars=template.dbt_vars,
+                    keep=template.keep,
+                    progress=template.progress,
+                )
                 failed = run_day(this, lock)
                 if failed:
                     return EXIT_CODES[failed.split()[0]], f"{failed}; the backfill stopped there"

@@ -12,8 +12,8 @@ from tunesday import settings
 
 @dataclass(frozen=True)
 class Target:
-    name: str                      # dev (DuckDB), bigquery, bq_emulator
-    environ: Mapping[str, str]     # the environment dbt and the export run with
+    name: str  # dev (DuckDB), bigquery, bq_emulator
+    environ: Mapping[str, str]  # the environment dbt and the export run with
 
     @property
     def is_duckdb(self) -> bool:
@@ -21,11 +21,11 @@ class Target:
 
     @property
     def duckdb_path(self) -> Path:
-        return Path(settings.value(settings.DUCKDB_PATH, self.environ))
+        return Path(settings.required(settings.DUCKDB_PATH, self.environ))
 
     @property
     def store(self) -> Path:
-        return Path(settings.value(settings.SERVING_STORE, self.environ))
+        return Path(settings.required(settings.SERVING_STORE, self.environ))
 
     @property
     def lock_path(self) -> Path:
@@ -38,7 +38,7 @@ class Target:
     @property
     def bq_project(self) -> str:
         if self.name == "bq_emulator":
-            return settings.value(settings.BQ_EMULATOR_PROJECT, self.environ)
+            return settings.required(settings.BQ_EMULATOR_PROJECT, self.environ)
         return settings.required(settings.BQ_PROJECT, self.environ)
 
     @property
@@ -47,7 +47,7 @@ class Target:
 
     @property
     def bq_dataset(self) -> str:
-        return settings.value(settings.BQ_DATASET, self.environ)
+        return settings.required(settings.BQ_DATASET, self.environ)
 
 
 def from_env(environ: Mapping[str, str]) -> Target:

@@ -43,8 +43,9 @@ def read(path: Path) -> dict[tuple[str, str | None], float]:
     return values
 
 
-def record(path: Path, stage: str, succeeded: bool, finished: dt.datetime,
-           published_run_date: dt.date | None = None) -> None:
+def record(
+    path: Path, stage: str, succeeded: bool, finished: dt.datetime, published_run_date: dt.date | None = None
+) -> None:
     values = read(path)
     now = finished.timestamp()
     values[("tunesday_job_last_run_timestamp_seconds", stage)] = now
@@ -52,7 +53,7 @@ def record(path: Path, stage: str, succeeded: bool, finished: dt.datetime,
     if succeeded:
         values[("tunesday_job_last_success_timestamp_seconds", stage)] = now
     if published_run_date is not None:
-        midnight = dt.datetime.combine(published_run_date, dt.time(), tzinfo=dt.timezone.utc)
+        midnight = dt.datetime.combine(published_run_date, dt.time(), tzinfo=dt.UTC)
         values[("tunesday_job_published_run_date_timestamp_seconds", None)] = midnight.timestamp()
     lines = []
     for name, help_text in _HELP.items():
@@ -60,7 +61,8 @@ def record(path: Path, stage: str, succeeded: bool, finished: dt.datetime,
         if not series:
             continue
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-        lines += [f'{name}{{stage="{stage_}"}} {value:.3f}' if stage_ else f"{name} {value:.3f}"
-                  for stage_, value in series]
+        lines += [
+            f'{name}{{stage="{stage_}"}} {value:.3f}' if stage_ else f"{name} {value:.3f}" for stage_, value in series
+        ]
     path.parent.mkdir(parents=True, exist_ok=True)
     write_whole(path, ("\n".join(lines) + "\n").encode())

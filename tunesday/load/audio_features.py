@@ -40,11 +40,12 @@ import csv
 import datetime as dt
 import io
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 from tunesday.load import ids
 from tunesday.load.catalog import Catalog
-from tunesday.load.source import Batch, BadInput, InputFile, decompress, find_files
+from tunesday.load.source import BadInput, Batch, InputFile, decompress, find_files
 
 ID_COLUMNS = ("track_id", "id", "uri", "track_uri", "spotify_track_uri")
 FLOATS = ("tempo", "energy", "valence", "danceability", "acousticness", "instrumentalness", "loudness")
@@ -80,14 +81,18 @@ def parse_date(text: str) -> dt.date | None:
         return None
 
 
-PARSERS = {**dict.fromkeys(FLOATS, parse_float), **dict.fromkeys(INTEGERS, parse_integer),
-           "genre": str, "release_date": parse_date}
+PARSERS: dict[str, Callable[[str], object]] = {
+    **dict.fromkeys(FLOATS, parse_float),
+    **dict.fromkeys(INTEGERS, parse_integer),
+    "genre": str,
+    "release_date": parse_date,
+}
 
 
 class AudioFeatures:
     name = "audio-features"
     records_are = "feature rows"
-    kept_out = frozenset({"new_track_without_artist"})    # fine once the artist is known: load order
+    kept_out = frozenset({"new_track_without_artist"})  # fine once the artist is known: load order
 
     def files(self, paths: list[Path]) -> list[InputFile]:
         return find_files(paths, FILE_PATTERNS, "*.csv or *.csv.gz")
@@ -108,8 +113,10 @@ class AudioFeatures:
         id_columns = [columns[c] for c in ID_COLUMNS if c in columns]
         if not id_columns:
             raise BadInput(f"no track id column (one of {', '.join(ID_COLUMNS)}) in the header")
-        fields = {field: next((columns[a] for a in ALIASES.get(field, (field,)) if a in columns), None)
-                  for field in (*FLOATS, *INTEGERS, *ALIASES)}
+        fields = {
+            field: next((columns[a] for a in ALIASES.get(field, (field,)) if a in columns), None)
+            for field in (*FLOATS, *INTEGERS, *ALIASES)
+        }
         fields = {field: i for field, i in fields.items() if i is not None}
         batch = Batch()
         mapped = []
@@ -134,8 +141,10 @@ class AudioFeatures:
                 mapped += self._map_row(ref, record, values, id_columns, fields, batch)
         if not mapped:
             return batch
-        catalog.prefetch(track_ids=[t for _, _, t, _ in mapped],
-                         artist_ids=[ids.artist_id(p.get("artist_name")) for _, _, _, p in mapped])
+        catalog.prefetch(
+            track_ids=[t for _, _, t, _ in mapped],
+            artist_ids=[ids.artist_id(p.get("artist_name")) for _, _, _, p in mapped],
+        )
         for ref, record, track_id, parsed in mapped:
             with catalog.guard(batch, ref, record):
                 artist = parsed.pop("artist_name", None)
@@ -150,8 +159,9 @@ class AudioFeatures:
         return batch
 
     @staticmethod
-    def _map_row(ref: str, record: dict, values: list[str], id_columns: list[int], fields: dict,
-                 batch: Batch) -> list[tuple]:
+    def _map_row(
+        ref: str, record: dict, values: list[str], id_columns: list[int], fields: dict, batch: Batch
+    ) -> list[tuple]:
         """The row's (ref, record, track id, parsed fields), or nothing when it is set aside."""
         raw_id = next((values[i].strip() for i in id_columns if values[i].strip()), None)
         track_id = ids.track_id(raw_id)

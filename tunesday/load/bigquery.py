@@ -76,7 +76,8 @@ def raw_table(table_ref: str, table: str) -> bigquery.Table:
     layout = RAW_LAYOUT[table]
     if layout.day_column:
         created.time_partitioning = bigquery.TimePartitioning(
-            type_=bigquery.TimePartitioningType.DAY, field=layout.day_column)
+            type_=bigquery.TimePartitioningType.DAY, field=layout.day_column
+        )
     created.clustering_fields = list(layout.cluster_by)
     return created
 
@@ -90,9 +91,11 @@ def layout_problem(table: str, found: bigquery.Table) -> str | None:
         return None
     name = f"`{found.project}.{found.dataset_id}.{found.table_id}`"
     partition = f" partition by timestamp_trunc({layout.day_column}, day)" if layout.day_column else ""
-    return (f"{table} is not laid out as the loaders make it ({_describe(layout)}): every run reads all "
-            f"of it; re-create it once: create or replace table {name}{partition} "
-            f"cluster by {', '.join(layout.cluster_by)} as select * from {name}")
+    return (
+        f"{table} is not laid out as the loaders make it ({_describe(layout)}): every run reads all "
+        f"of it; re-create it once: create or replace table {name}{partition} "
+        f"cluster by {', '.join(layout.cluster_by)} as select * from {name}"
+    )
 
 
 def _describe(layout: Layout) -> str:
@@ -102,10 +105,7 @@ def _describe(layout: Layout) -> str:
 
 def bigquery_fields(schema: pa.Schema) -> list[bigquery.SchemaField]:
     """The BigQuery schema of an Arrow schema (every column NULLABLE)."""
-    return [
-        bigquery.SchemaField(field.name, BIGQUERY_TYPES[field.type], mode="NULLABLE")
-        for field in schema
-    ]
+    return [bigquery.SchemaField(field.name, BIGQUERY_TYPES[field.type], mode="NULLABLE") for field in schema]
 
 
 def make_client(project: str, endpoint: str | None = None) -> bigquery.Client:
@@ -119,8 +119,7 @@ def make_client(project: str, endpoint: str | None = None) -> bigquery.Client:
     return bigquery.Client(project=project)
 
 
-def load_raw_dir(client: bigquery.Client, raw_dir: Path, dataset: str,
-                 location: str | None = None) -> dict[str, int]:
+def load_raw_dir(client: bigquery.Client, raw_dir: Path, dataset: str, location: str | None = None) -> dict[str, int]:
     """Replace every raw table in `dataset` with the Parquet files under `raw_dir/<table>/`.
 
     Every file is checked against the contract first (ValueError, nothing replaced, if one does
@@ -176,8 +175,7 @@ def load_arrow(client: bigquery.Client, rows: pa.Table, table_ref: str, location
     client.load_table_from_file(buffer, table_ref, job_config=job_config, location=location).result()
 
 
-def append_file(client: bigquery.Client, table: str, path: Path, table_ref: str,
-                location: str | None = None) -> None:
+def append_file(client: bigquery.Client, table: str, path: Path, table_ref: str, location: str | None = None) -> None:
     """Append one Parquet file of a contract table to `table_ref` with a load job."""
     job_config = bigquery.LoadJobConfig(
         source_format=bigquery.SourceFormat.PARQUET,
@@ -198,7 +196,7 @@ def append_file(client: bigquery.Client, table: str, path: Path, table_ref: str,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--raw-dir", type=Path, default=Path(settings.value(settings.RAW_DIR)))
+    parser.add_argument("--raw-dir", type=Path, default=Path(settings.required(settings.RAW_DIR)))
     parser.add_argument("--project", default=settings.given(settings.BQ_PROJECT))
     parser.add_argument("--dataset", default=settings.value(settings.BQ_RAW_DATASET))
     parser.add_argument("--location", default=settings.value(settings.BQ_LOCATION))

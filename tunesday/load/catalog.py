@@ -65,8 +65,10 @@ class Catalog:
             known = self._tracks[row["track_id"]]
             if known is None or _filled(row) >= _filled(known):
                 self._tracks[row["track_id"]] = row
-        for cache, table, key, wanted in ((self._artists, "artists", "artist_id", artist_ids),
-                                          (self._users, "users", "user_id", user_ids)):
+        for cache, table, key, wanted in (
+            (self._artists, "artists", "artist_id", artist_ids),
+            (self._users, "users", "user_id", user_ids),
+        ):
             missing = sorted({i for i in wanted if i and i not in cache})
             cache.update(dict.fromkeys(missing, False))
             for row in self.store.fetch(table, key, missing, [key]):
@@ -76,8 +78,9 @@ class Catalog:
         """The fullest row known for a prefetched track (None when unknown)."""
         return self._tracks[track_id]
 
-    def track(self, batch: Batch, track_id: str, artist_name=None, fill: dict | None = None,
-              override: dict | None = None) -> bool:
+    def track(
+        self, batch: Batch, track_id: str, artist_name=None, fill: dict | None = None, override: dict | None = None
+    ) -> bool:
         """Merge what a record says about a track into what is known; True when that adds something.
 
         `artist_name` gives the artist id (and an artists row when the artist is new) if the track
@@ -103,25 +106,39 @@ class Catalog:
             self.artist(batch, derived_artist, ids.clean_text(artist_name))
         return True
 
-    def named_track(self, batch: Batch, track_id: str, artist_name, track_name, album_name,
-                    duration_ms: int | None = None) -> bool:
+    def named_track(
+        self, batch: Batch, track_id: str, artist_name, track_name, album_name, duration_ms: int | None = None
+    ) -> bool:
         """A track as a play or a playlist names it: names, album and length fill what is unknown."""
-        return self.track(batch, track_id, artist_name=artist_name, fill={
-            "track_name": ids.clean_text(track_name),
-            "album_id": ids.album_id(artist_name, album_name),
-            "album_name": ids.clean_text(album_name),
-            "duration_ms": duration_ms,
-        })
+        return self.track(
+            batch,
+            track_id,
+            artist_name=artist_name,
+            fill={
+                "track_name": ids.clean_text(track_name),
+                "album_id": ids.album_id(artist_name, album_name),
+                "album_name": ids.clean_text(album_name),
+                "duration_ms": duration_ms,
+            },
+        )
 
-    def artist(self, batch: Batch, artist_id: str, artist_name: str) -> None:
+    def artist(self, batch: Batch, artist_id: str, artist_name: str | None) -> None:
         """An artists row for an artist the contract does not know yet."""
-        self._add_if_new(batch, "artists", self._artists, {
-            "artist_id": artist_id, "artist_name": artist_name, "genre": None, "country": None})
+        self._add_if_new(
+            batch,
+            "artists",
+            self._artists,
+            {"artist_id": artist_id, "artist_name": artist_name, "genre": None, "country": None},
+        )
 
     def user(self, batch: Batch, user_id: str, country: str | None = None) -> None:
         """A users row for a listener the contract does not know yet (tier and signup unknown)."""
-        self._add_if_new(batch, "users", self._users, {
-            "user_id": user_id, "country": country, "signup_date": None, "product_tier": None})
+        self._add_if_new(
+            batch,
+            "users",
+            self._users,
+            {"user_id": user_id, "country": country, "signup_date": None, "product_tier": None},
+        )
 
     def _add_if_new(self, batch: Batch, table: str, known: dict[str, bool], row: dict) -> None:
         key = row[ENTITY_KEYS[table]]
@@ -145,7 +162,7 @@ class _RecordGuard:
         self.catalog, self.batch, self.ref, self.record = catalog, batch, ref, record
 
     def __enter__(self) -> None:
-        self.marks = self.batch.mark(), len(self.catalog._journal)     # taken for every record: keep it cheap
+        self.marks = self.batch.mark(), len(self.catalog._journal)  # taken for every record: keep it cheap
 
     def __exit__(self, kind, error, traceback) -> bool:
         if error is None or not isinstance(error, Exception):

@@ -14,7 +14,8 @@ keeps its record: the extended one is richer). Give both exports of a listener t
 
 Target: the DuckDB raw folder (``--raw-dir``, default ``$TUNESDAY_RAW_DIR``), or with
 ``--bigquery`` the raw dataset ``$TUNESDAY_BQ_RAW_DATASET`` of ``$TUNESDAY_BQ_PROJECT`` in
-``$TUNESDAY_BQ_LOCATION`` (``--endpoint`` for an emulator); defaults in ``tunesday.settings``. Rows are only ever added: new Parquet files, or appending load
+``$TUNESDAY_BQ_LOCATION`` (``--endpoint`` for an emulator); defaults in ``tunesday.settings``.
+Rows are only ever added: new Parquet files, or appending load
 jobs into tables created with the contract's schema when missing.
 
 Prints one line per input file (records read, rows written per table, already loaded, set aside
@@ -50,6 +51,7 @@ def make_store(args: argparse.Namespace) -> Store:
     if not args.bigquery:
         return ParquetStore(args.raw_dir)
     from tunesday.load.bigquery import make_client
+
     return BigQueryStore(make_client(args.project, args.endpoint), args.dataset, args.location)
 
 
@@ -57,26 +59,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="tunesday-load", description=__doc__.splitlines()[0])
     target = argparse.ArgumentParser(add_help=False)
     target.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    target.add_argument("--raw-dir", type=Path, default=Path(settings.value(settings.RAW_DIR)),
-                        help="DuckDB raw folder (default: $TUNESDAY_RAW_DIR)")
+    target.add_argument(
+        "--raw-dir",
+        type=Path,
+        default=Path(settings.required(settings.RAW_DIR)),
+        help="DuckDB raw folder (default: $TUNESDAY_RAW_DIR)",
+    )
     target.add_argument("--bigquery", action="store_true", help="load into BigQuery instead")
     target.add_argument("--project", default=settings.given(settings.BQ_PROJECT))
     target.add_argument("--dataset", default=settings.value(settings.BQ_RAW_DATASET))
     target.add_argument("--location", default=settings.value(settings.BQ_LOCATION))
     target.add_argument("--endpoint", help="API endpoint of a BigQuery emulator (e.g. http://127.0.0.1:9050)")
     listener = argparse.ArgumentParser(add_help=False)
-    listener.add_argument("--user-id", help="the listener's user id (default: the folder's name); "
-                                            "the same for both exports of a listener")
+    listener.add_argument(
+        "--user-id", help="the listener's user id (default: the folder's name); the same for both exports of a listener"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("spotify-history", parents=[target, listener],
-                        help="Spotify extended streaming history (Streaming_History_Audio_*.json)")
-    commands.add_parser("spotify-account-history", parents=[target, listener],
-                        help="Spotify account-data streaming history (StreamingHistory*.json: names "
-                             "and minutes, no ids; load the catalog and the extended history first)")
+    commands.add_parser(
+        "spotify-history",
+        parents=[target, listener],
+        help="Spotify extended streaming history (Streaming_History_Audio_*.json)",
+    )
+    commands.add_parser(
+        "spotify-account-history",
+        parents=[target, listener],
+        help="Spotify account-data streaming history (StreamingHistory*.json: names "
+        "and minutes, no ids; load the catalog and the extended history first)",
+    )
     commands.add_parser("mpd", parents=[target], help="Million Playlist Dataset slices (mpd.slice.*.json[.gz])")
     commands.add_parser("audio-features", parents=[target], help="audio-features CSVs (Spotify Web API names)")
-    commands.add_parser("exposures", parents=[target],
-                        help="the serving shim's exposure log: its folder ($TUNESDAY_EXPOSURE_LOG) or files")
+    commands.add_parser(
+        "exposures",
+        parents=[target],
+        help="the serving shim's exposure log: its folder ($TUNESDAY_EXPOSURE_LOG) or files",
+    )
     args = parser.parse_args(argv)
     if args.bigquery and not args.project:
         parser.error("--bigquery needs --project (or TUNESDAY_BQ_PROJECT)")

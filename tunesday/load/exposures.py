@@ -31,7 +31,7 @@ TEXT_FIELDS = ("exposure_id", "user_id", "experiment_id", "variant", "surface", 
 class ExposureLog:
     name = "exposures"
     records_are = "exposures"
-    kept_out = frozenset()
+    kept_out: frozenset[str] = frozenset()
 
     def files(self, paths: list[Path]) -> list[InputFile]:
         found = []
@@ -63,7 +63,7 @@ class ExposureLog:
                 batch.set_aside(ref, "malformed_line", line[:1000])
                 continue
             with catalog.guard(batch, ref, record):
-                row = {field: text_field(record, field) for field in TEXT_FIELDS}
+                row: dict[str, object] = {field: text_field(record, field) for field in TEXT_FIELDS}
                 row["exposed_at"] = parse_timestamp(record.get("exposed_at"))
                 if row["exposed_at"] is None and record.get("exposed_at") is not None:
                     batch.notes["unparseable_value"] += 1

@@ -51,7 +51,7 @@ from pathlib import Path
 
 from tunesday.load import ids
 from tunesday.load.catalog import Catalog
-from tunesday.load.source import Batch, BadInput, InputFile, parse_json, strip_suffixes
+from tunesday.load.source import BadInput, Batch, InputFile, parse_json, strip_suffixes
 
 USER_ID = re.compile(r"[A-Za-z0-9_:-]{1,128}")
 OVERLAP = "overlap_with_other_export"
@@ -80,8 +80,11 @@ def listener_files(paths: list[Path], pattern: str, user_id: str | None) -> list
         elif path.is_dir() and sorted(path.glob(pattern)):
             listeners.append((path.name, sorted(path.glob(pattern))))
         elif path.is_dir() and any(sorted(d.glob(pattern)) for d in path.iterdir() if d.is_dir()):
-            listeners += [(d.name, sorted(d.glob(pattern))) for d in sorted(path.iterdir())
-                          if d.is_dir() and sorted(d.glob(pattern))]
+            listeners += [
+                (d.name, sorted(d.glob(pattern)))
+                for d in sorted(path.iterdir())
+                if d.is_dir() and sorted(d.glob(pattern))
+            ]
         else:
             found.append(InputFile(path, error=f"no {pattern} files here (or in its sub-folders)"))
     if user_id is not None and len({folder for folder, _ in listeners}) > 1:
@@ -92,8 +95,9 @@ def listener_files(paths: list[Path], pattern: str, user_id: str | None) -> list
     return found
 
 
-def read_plays(source: InputFile, data: bytes, catalog: Catalog, set_aside_reason, map_play,
-               other_export: str) -> Batch:
+def read_plays(
+    source: InputFile, data: bytes, catalog: Catalog, set_aside_reason, map_play, other_export: str
+) -> Batch:
     """A history file's plays into a batch: each record set aside with `set_aside_reason(record)`
     or mapped with `map_play(ref, record, user_id, notes)` (inside the record guard), then the new ones
     written (``write_plays``)."""
@@ -130,8 +134,11 @@ def write_plays(batch: Batch, catalog: Catalog, user_id: str, plays: list[Play],
     (`other_export`: the event id prefix of the other export's plays)."""
     if not plays:
         return batch
-    catalog.prefetch(track_ids=[play.event["track_id"] for play in plays],
-                     artist_ids=[ids.artist_id(play.artist_name) for play in plays], user_ids=[user_id])
+    catalog.prefetch(
+        track_ids=[play.event["track_id"] for play in plays],
+        artist_ids=[ids.artist_id(play.artist_name) for play in plays],
+        user_ids=[user_id],
+    )
     event_ids = sorted({play.event["event_id"] for play in plays})
     known = {row["event_id"] for row in catalog.store.fetch("listening_events", "event_id", event_ids, ["event_id"])}
     unknown = [play for play in plays if play.event["event_id"] not in known]
@@ -157,19 +164,19 @@ def overlapping(plays: list[Play], others: list[dict]) -> set[str]:
     other export), matched one to one: both names first, then one of them; for each, the exact
     minute first, then one minute either way."""
     if not others:
-        return set()            # the common case: one export only
-    candidates: dict[tuple, list[int]] = defaultdict(list)      # key -> the other plays that have it
+        return set()  # the common case: one export only
+    candidates: dict[tuple, list[int]] = defaultdict(list)  # key -> the other plays that have it
     for number, row in enumerate({row["event_id"]: row for row in others}.values()):
         for key in match_keys(row["played_at"], row["ms_played"], row["artist_name"], row["track_name"]):
             candidates[key].append(number)
-    wanted = {}
+    wanted: dict[str, tuple] = {}
     for play in plays:
         keys = match_keys(play.event["played_at"], play.event["ms_played"], play.artist_name, play.track_name)
         if keys:
             wanted.setdefault(play.event["event_id"], keys)
     taken: set[int] = set()
     matched: set[str] = set()
-    for names in range(3):              # both names, the same artist, the same track
+    for names in range(3):  # both names, the same artist, the same track
         for shift in (0, -1, 1):
             for event_id, keys in wanted.items():
                 if event_id in matched:
@@ -189,8 +196,8 @@ def match_keys(played_at, ms_played, artist_name, track_name) -> tuple[tuple, ..
     names = ids.name_key(artist_name, track_name)
     if played_at is None or ms_played is None or names is None:
         return ()
-    if played_at.tzinfo is not None:           # BigQuery answers TIMESTAMPs in UTC with a zone
-        played_at = played_at.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    if played_at.tzinfo is not None:  # BigQuery answers TIMESTAMPs in UTC with a zone
+        played_at = played_at.astimezone(dt.UTC).replace(tzinfo=None)
     try:
         minute = (played_at + dt.timedelta(milliseconds=ms_played) - _EPOCH) // _MINUTE
     except OverflowError:

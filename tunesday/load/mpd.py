@@ -43,7 +43,7 @@ from pathlib import Path
 from tunesday import mpd
 from tunesday.load import ids
 from tunesday.load.catalog import Catalog
-from tunesday.load.source import Batch, BadInput, InputFile, check_row, find_files, text_field, text_stream
+from tunesday.load.source import BadInput, Batch, InputFile, check_row, find_files, text_field, text_stream
 
 OWNER_USER_ID = "usr_mpd"
 
@@ -51,7 +51,7 @@ OWNER_USER_ID = "usr_mpd"
 class MillionPlaylistDataset:
     name = "mpd"
     records_are = "playlists or playlist tracks"
-    kept_out = frozenset()      # the dataset holds music only: every record set aside is bad
+    kept_out: frozenset[str] = frozenset()  # the dataset holds music only: every record set aside is bad
 
     def files(self, paths: list[Path]) -> list[InputFile]:
         return find_files(paths, mpd.SLICE_PATTERNS, "mpd.slice.*.json(.gz)")
@@ -74,9 +74,14 @@ class MillionPlaylistDataset:
         catalog.prefetch(
             track_ids=[row["track_id"] for _, tracks in playlists for _, _, row, _, _ in tracks],
             artist_ids=[artist_id for _, tracks in playlists for _, _, _, artist_id, _ in tracks],
-            user_ids=[OWNER_USER_ID])
-        known = {row["playlist_id"] for row in catalog.store.fetch(
-            "playlists", "playlist_id", [p["playlist_id"] for p, _ in playlists], ["playlist_id"])}
+            user_ids=[OWNER_USER_ID],
+        )
+        known = {
+            row["playlist_id"]
+            for row in catalog.store.fetch(
+                "playlists", "playlist_id", [p["playlist_id"] for p, _ in playlists], ["playlist_id"]
+            )
+        }
         for playlist, tracks in playlists:
             if playlist["playlist_id"] in known:
                 batch.usable += 1 + len(tracks)
@@ -107,14 +112,18 @@ def map_playlist(playlist, ref: str, batch: Batch, catalog: Catalog):
     batch.records += len(tracks)
     playlist_id = f"pl_mpd_{ids.whole_number(playlist['pid'])}"
     modified_at = ids.whole_number(playlist.get("modified_at"))
-    row = check_row("playlists", {
-        "playlist_id": playlist_id,
-        "owner_user_id": OWNER_USER_ID,
-        "playlist_name": ids.clean_text(playlist.get("name")),
-        "created_at": (dt.datetime.fromtimestamp(modified_at, dt.timezone.utc).replace(tzinfo=None)
-                       if modified_at is not None else None),
-        "is_public": True,
-    })
+    row = check_row(
+        "playlists",
+        {
+            "playlist_id": playlist_id,
+            "owner_user_id": OWNER_USER_ID,
+            "playlist_name": ids.clean_text(playlist.get("name")),
+            "created_at": (
+                dt.datetime.fromtimestamp(modified_at, dt.UTC).replace(tzinfo=None) if modified_at is not None else None
+            ),
+            "is_public": True,
+        },
+    )
     mapped = []
     for index, entry in enumerate(tracks):
         entry_ref = f"{ref}.tracks[{index}]"
@@ -125,11 +134,26 @@ def map_playlist(playlist, ref: str, batch: Batch, catalog: Catalog):
                 continue
             batch.notes.update(problems)
             artist = text_field(entry, "artist_name")
-            mapped.append((entry_ref, entry, check_row("playlist_tracks", {
-                "playlist_id": playlist_id,
-                "position": mpd.entry_position(entry, index),
-                "track_id": None if "bad_track_uri" in problems else ids.track_id(entry["track_uri"]),
-                "added_at": None,
-            }), ids.artist_id(artist), (artist, text_field(entry, "track_name"), text_field(entry, "album_name"),
-                                        ids.whole_number(entry.get("duration_ms")))))
+            mapped.append(
+                (
+                    entry_ref,
+                    entry,
+                    check_row(
+                        "playlist_tracks",
+                        {
+                            "playlist_id": playlist_id,
+                            "position": mpd.entry_position(entry, index),
+                            "track_id": None if "bad_track_uri" in problems else ids.track_id(entry["track_uri"]),
+                            "added_at": None,
+                        },
+                    ),
+                    ids.artist_id(artist),
+                    (
+                        artist,
+                        text_field(entry, "track_name"),
+                        text_field(entry, "album_name"),
+                        ids.whole_number(entry.get("duration_ms")),
+                    ),
+                )
+            )
     return row, mapped

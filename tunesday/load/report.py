@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 @dataclass
 class FileReport:
     path: str
-    status: str                      # loaded | already loaded | failed
+    status: str  # loaded | already loaded | failed
     records: int = 0
     usable: int = 0
     already_known: int = 0
     written: dict[str, int] = field(default_factory=dict)
     set_aside: dict[str, int] = field(default_factory=dict)
-    rejected: int = 0                # of the set-aside records, those set aside as bad
+    rejected: int = 0  # of the set-aside records, those set aside as bad
     notes: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     seconds: float = 0.0
@@ -81,8 +81,8 @@ class LoadReport:
         loaded = [f for f in self.files if f.status == "loaded"]
         seconds = sum(f.seconds for f in loaded)
         records = sum(f.records for f in loaded)
-        written = Counter()
-        set_aside = Counter()
+        written: Counter[str] = Counter()
+        set_aside: Counter[str] = Counter()
         for f in loaded:
             written.update(f.written)
             set_aside.update(f.set_aside)
@@ -103,8 +103,10 @@ class LoadReport:
     def summary(self) -> str:
         t = self.totals()
         written = ", ".join(f"{table} {n:,}" for table, n in t["written"].items()) or "nothing new"
-        return (f"{self.loader} into {self.target}: {t['files']} files ({t['loaded']} loaded, "
-                f"{t['already_loaded']} already loaded, {t['failed']} failed); {t['records']:,} records "
-                f"read, written: {written}; set aside {sum(t['set_aside'].values()):,}"
-                f"{f' ({rejected:,} rejected as bad)' if (rejected := t['rejected']) else ''}; "
-                f"{t['seconds']:.2f} s, {t['records_per_second']:,.0f} records/s")
+        return (
+            f"{self.loader} into {self.target}: {t['files']} files ({t['loaded']} loaded, "
+            f"{t['already_loaded']} already loaded, {t['failed']} failed); {t['records']:,} records "
+            f"read, written: {written}; set aside {sum(t['set_aside'].values()):,}"
+            f"{f' ({rejected:,} rejected as bad)' if (rejected := t['rejected']) else ''}; "
+            f"{t['seconds']:.2f} s, {t['records_per_second']:,.0f} records/s"
+        )

@@ -48,12 +48,14 @@ def record_json(record) -> str:
 
     Always a string a Parquet or BigQuery column takes: text that is not Unicode (a lone
     surrogate) is escaped, and a record nested too deeply to write is replaced by a note."""
+
     def kept(value):
         if isinstance(value, dict):
             return {k: kept(v) for k, v in value.items() if k not in NEVER_KEPT}
         if isinstance(value, list):
             return [kept(v) for v in value]
         return value
+
     try:
         record = kept(record)
         text = json.dumps(record, ensure_ascii=False, default=str)
@@ -96,8 +98,7 @@ def run(source: Source, paths: list[Path], store: Store, echo=print) -> LoadRepo
     return report
 
 
-def load_file(source: Source, source_file: InputFile, store: Store, catalog: Catalog,
-              ledger: dict) -> FileReport:
+def load_file(source: Source, source_file: InputFile, store: Store, catalog: Catalog, ledger: dict) -> FileReport:
     started = time.perf_counter()
     shown = shown_path(source_file.path)
     try:
@@ -107,8 +108,9 @@ def load_file(source: Source, source_file: InputFile, store: Store, catalog: Cat
     sha = hashlib.sha256(data).hexdigest()
     done = ledger.get((source.name, source_file.scope, sha))
     if done:
-        return FileReport(path=shown, status="already loaded", usable=int(done["usable_rows"]),
-                          seconds=time.perf_counter() - started)
+        return FileReport(
+            path=shown, status="already loaded", usable=int(done["usable_rows"]), seconds=time.perf_counter() - started
+        )
     mark = catalog.mark()
     loaded_at = utc_now()
     try:
@@ -118,19 +120,29 @@ def load_file(source: Source, source_file: InputFile, store: Store, catalog: Cat
         raise
     except Exception as error:  # the file is bad as a whole: report it, load the next
         catalog.rollback(mark)
-        return FileReport(path=shown, status="failed", error=_one_line(error),
-                          seconds=time.perf_counter() - started)
+        return FileReport(path=shown, status="failed", error=_one_line(error), seconds=time.perf_counter() - started)
     set_aside = Counter(reason for _, reason, _ in batch.set_aside_rows)
     file_report = FileReport(
-        path=shown, status="loaded", records=batch.records, usable=batch.usable,
+        path=shown,
+        status="loaded",
+        records=batch.records,
+        usable=batch.usable,
         already_known=batch.already_known,
         written={table: rows.num_rows for table, rows in parts.items() if table != SET_ASIDE_TABLE},
-        set_aside=dict(set_aside), rejected=sum(n for r, n in set_aside.items() if r not in source.kept_out),
-        notes=dict(batch.notes), seconds=time.perf_counter() - started,
+        set_aside=dict(set_aside),
+        rejected=sum(n for r, n in set_aside.items() if r not in source.kept_out),
+        notes=dict(batch.notes),
+        seconds=time.perf_counter() - started,
     )
-    entry = {"loader": source.name, "scope": source_file.scope, "sha256": sha, "source_file": shown,
-             "loaded_at": loaded_at, "usable_rows": batch.usable,
-             "report": json.dumps(file_report.__dict__, default=str)}
+    entry = {
+        "loader": source.name,
+        "scope": source_file.scope,
+        "sha256": sha,
+        "source_file": shown,
+        "loaded_at": loaded_at,
+        "usable_rows": batch.usable,
+        "report": json.dumps(file_report.__dict__, default=str),
+    }
     try:
         store.commit(f"{source.name}-{_safe(source_file.label)}-{sha[:12]}", parts, entry)
     except BaseException:
@@ -144,14 +156,25 @@ def load_file(source: Source, source_file: InputFile, store: Store, catalog: Cat
 def _parts(source: Source, batch, shown: str, loaded_at) -> dict[str, pa.Table]:
     """The batch as Arrow tables: the contract's (stamped as loaded at `loaded_at`, the time of the
     ledger entry), and the set-aside rows."""
-    parts = {table: stamped(table, pa.Table.from_pylist(rows, schema=RECORDS[table]), loaded_at)
-             for table, rows in batch.tables().items()}
+    parts = {
+        table: stamped(table, pa.Table.from_pylist(rows, schema=RECORDS[table]), loaded_at)
+        for table, rows in batch.tables().items()
+    }
     if batch.set_aside_rows:
-        parts[SET_ASIDE_TABLE] = pa.Table.from_pylist([
-            {"loader": source.name, "source_file": shown, "record_ref": ref, "reason": reason,
-             "record": record_json(record), "set_aside_at": loaded_at}
-            for ref, reason, record in batch.set_aside_rows
-        ], schema=SET_ASIDE_SCHEMA)
+        parts[SET_ASIDE_TABLE] = pa.Table.from_pylist(
+            [
+                {
+                    "loader": source.name,
+                    "source_file": shown,
+                    "record_ref": ref,
+                    "reason": reason,
+                    "record": record_json(record),
+                    "set_aside_at": loaded_at,
+                }
+                for ref, reason, record in batch.set_aside_rows
+            ],
+            schema=SET_ASIDE_SCHEMA,
+        )
     return parts
 
 

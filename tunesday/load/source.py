@@ -43,9 +43,9 @@ class BadInput(Exception):
 @dataclass
 class InputFile:
     path: Path
-    scope: str = ""     # what else decides the rows (the listener of a history export)
-    label: str = ""     # names the source in written file names
-    error: str | None = None    # a path that holds no input file: reported as failed
+    scope: str = ""  # what else decides the rows (the listener of a history export)
+    label: str = ""  # names the source in written file names
+    error: str | None = None  # a path that holds no input file: reported as failed
 
     def __post_init__(self):
         if not self.label:
@@ -62,14 +62,14 @@ class Batch:
     no row of a rejected record is written.
     """
 
-    records: int = 0                 # records read (plays, playlist tracks, feature rows)
-    usable: int = 0                  # records that map into the contract (written now or before)
-    already_known: int = 0          # records that add nothing to what the raw contract has
+    records: int = 0  # records read (plays, playlist tracks, feature rows)
+    usable: int = 0  # records that map into the contract (written now or before)
+    already_known: int = 0  # records that add nothing to what the raw contract has
     rows: dict[str, list] = field(default_factory=dict)
     entities: dict[str, dict] = field(default_factory=dict)
     set_aside_rows: list[tuple[str, str, object]] = field(default_factory=list)
     notes: Counter = field(default_factory=Counter)
-    _added: list[str] = field(default_factory=list, repr=False)      # the table of each `add`
+    _added: list[str] = field(default_factory=list, repr=False)  # the table of each `add`
     _replaced: list[tuple[dict, str, object]] = field(default_factory=list, repr=False)
 
     def add(self, table: str, row: dict) -> None:
@@ -87,8 +87,15 @@ class Batch:
 
     def mark(self) -> tuple:
         """Where the batch is now, for ``rollback`` (cheap: it is taken once or twice per record)."""
-        return (self.records, self.usable, self.already_known, len(self.set_aside_rows), len(self._added),
-                len(self._replaced), tuple(self.notes.items()) if self.notes else ())
+        return (
+            self.records,
+            self.usable,
+            self.already_known,
+            len(self.set_aside_rows),
+            len(self._added),
+            len(self._replaced),
+            tuple(self.notes.items()) if self.notes else (),
+        )
 
     def rollback(self, mark: tuple) -> None:
         """Undo everything done since `mark`."""
@@ -127,8 +134,8 @@ def undo_since(journal: list, mark: int) -> None:
 
 
 class Source(Protocol):
-    name: str           # the subcommand: spotify-history, mpd, audio-features
-    records_are: str    # what one record is, for the report: plays, playlist tracks, rows
+    name: str  # the subcommand: spotify-history, mpd, audio-features
+    records_are: str  # what one record is, for the report: plays, playlist tracks, rows
     # Reasons for setting a well-formed record aside because the contract has no place for it
     # (a podcast play): reported, but not rejections. Every other reason says the record is bad.
     kept_out: frozenset[str]
@@ -197,7 +204,7 @@ def parse_timestamp(value) -> dt.datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
     return parsed
 
 
@@ -225,7 +232,7 @@ def check_row(table: str, row: dict) -> dict:
             continue
         types, what = checks[column]
         if types is _TEXT and type(value) is str and value.isascii():
-            continue                    # the common case first: this runs for every row
+            continue  # the common case first: this runs for every row
         if type(value) not in types or not _fits(value, types):
             raise ValueError(f"{table}.{column} is not {what}: {_short(value)}")
     return row
@@ -234,7 +241,7 @@ def check_row(table: str, row: dict) -> dict:
 def _fits(value, types) -> bool:
     if types is _TEXT:
         try:
-            value.encode("utf-8")       # a lone surrogate ("\ud800" in JSON) is no Unicode text
+            value.encode("utf-8")  # a lone surrogate ("\ud800" in JSON) is no Unicode text
         except UnicodeEncodeError:
             return False
     elif types is _INTEGER:

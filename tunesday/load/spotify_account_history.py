@@ -95,11 +95,12 @@ class CatalogNames:
         if key not in self._ids:
             notes["track_not_in_catalog"] += 1
             return ids.name_track_id(key)
-        if self._ids[key] is None:
+        found = self._ids[key]
+        if found is None:
             notes["track_ambiguous_in_catalog"] += 1
             return ids.name_track_id(key)
         notes["track_matched"] += 1
-        return self._ids[key]
+        return found
 
 
 class SpotifyAccountHistory:
@@ -120,9 +121,14 @@ class SpotifyAccountHistory:
             self._catalog = catalog.store, CatalogNames(catalog.store)
         names = self._catalog[1]
         kind = next((reason for start, reason in FILE_KINDS if source.path.name.startswith(start)), None)
-        return read_plays(source, data, catalog, lambda record: set_aside_reason(record, kind),
-                          lambda ref, record, user_id, notes: map_play(ref, record, user_id, names, notes),
-                          other_export=ids.EXTENDED_EVENT)
+        return read_plays(
+            source,
+            data,
+            catalog,
+            lambda record: set_aside_reason(record, kind),
+            lambda ref, record, user_id, notes: map_play(ref, record, user_id, names, notes),
+            other_export=ids.EXTENDED_EVENT,
+        )
 
 
 def set_aside_reason(record, file_kind: str | None) -> str | None:
@@ -147,8 +153,12 @@ def map_play(ref: str, record: dict, user_id: str, names: CatalogNames, notes: C
     ended_at = parse_timestamp(raw_end)
     ms_played = ids.whole_number(raw_ms)
     key = ids.name_key(artist, track)
-    for problem, bad in (("unparseable_end_time", ended_at is None), ("unparseable_ms_played", ms_played is None),
-                         ("missing_track_name", key is None), ("zero_ms_played", ms_played == 0)):
+    for problem, bad in (
+        ("unparseable_end_time", ended_at is None),
+        ("unparseable_ms_played", ms_played is None),
+        ("missing_track_name", key is None),
+        ("zero_ms_played", ms_played == 0),
+    ):
         if bad:
             notes[problem] += 1
     played_at = ended_at

@@ -120,9 +120,13 @@ def map_play(ref: str, play: dict, user_id: str, notes: Counter) -> Play:
     ms_played = ids.whole_number(raw_ms)
     track_id = ids.track_id(raw_uri)
     platform = normalise_platform(play.get("platform"))
-    for problem, bad in (("unparseable_ts", ended_at is None), ("unparseable_ms_played", ms_played is None),
-                         ("unparseable_track_uri", track_id is None), ("zero_ms_played", ms_played == 0),
-                         ("platform_unrecognised", platform is None)):
+    for problem, bad in (
+        ("unparseable_ts", ended_at is None),
+        ("unparseable_ms_played", ms_played is None),
+        ("unparseable_track_uri", track_id is None),
+        ("zero_ms_played", ms_played == 0),
+        ("platform_unrecognised", platform is None),
+    ):
         if bad:
             notes[problem] += 1
     played_at = ended_at
@@ -145,10 +149,14 @@ def map_play(ref: str, play: dict, user_id: str, notes: Counter) -> Play:
         "platform": platform,
         "country": country,
     }
-    return Play(ref, play, check_row("listening_events", event),
-                text_field(play, "master_metadata_album_artist_name"),
-                text_field(play, "master_metadata_track_name"),
-                text_field(play, "master_metadata_album_album_name"))
+    return Play(
+        ref,
+        play,
+        check_row("listening_events", event),
+        text_field(play, "master_metadata_album_artist_name"),
+        text_field(play, "master_metadata_track_name"),
+        text_field(play, "master_metadata_album_album_name"),
+    )
 
 
 def _lower(value) -> str | None:

@@ -49,7 +49,7 @@ import tempfile
 import uuid
 from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 import duckdb
 import pyarrow as pa
@@ -61,24 +61,28 @@ from tunesday.contract import SCHEMAS, TS
 from tunesday.files import sync_directory, write_whole
 from tunesday.load.bigquery import LOADER_LABELS, bigquery_fields, layout_problem, raw_table
 
-SET_ASIDE_SCHEMA = pa.schema([
-    ("loader", pa.string()),
-    ("source_file", pa.string()),
-    ("record_ref", pa.string()),     # where in the file: "[12]", "playlists[3].tracks[7]", "line 40"
-    ("reason", pa.string()),
-    ("record", pa.string()),         # the record as JSON (IP addresses removed)
-    ("set_aside_at", TS),
-])
+SET_ASIDE_SCHEMA = pa.schema(
+    [
+        ("loader", pa.string()),
+        ("source_file", pa.string()),
+        ("record_ref", pa.string()),  # where in the file: "[12]", "playlists[3].tracks[7]", "line 40"
+        ("reason", pa.string()),
+        ("record", pa.string()),  # the record as JSON (IP addresses removed)
+        ("set_aside_at", TS),
+    ]
+)
 
-LEDGER_SCHEMA = pa.schema([
-    ("loader", pa.string()),
-    ("scope", pa.string()),          # what else decides the rows: the user id of a history export
-    ("sha256", pa.string()),
-    ("source_file", pa.string()),
-    ("loaded_at", TS),
-    ("usable_rows", pa.int64()),
-    ("report", pa.string()),         # the file's report as JSON
-])
+LEDGER_SCHEMA = pa.schema(
+    [
+        ("loader", pa.string()),
+        ("scope", pa.string()),  # what else decides the rows: the user id of a history export
+        ("sha256", pa.string()),
+        ("source_file", pa.string()),
+        ("loaded_at", TS),
+        ("usable_rows", pa.int64()),
+        ("report", pa.string()),  # the file's report as JSON
+    ]
+)
 
 LEDGER_TABLE = "_load_ledger"
 SET_ASIDE_TABLE = "_load_set_aside"
@@ -107,15 +111,19 @@ NAMED_TRACKS_SQL = """
 """
 # A listener's plays of one export (by the prefix of their event ids) with the names of their
 # tracks: what tells whether a play of the other export is the same play.
-LISTENER_PLAYS_SQL = """
+LISTENER_PLAYS_SQL = (
+    """
     select plays.event_id, plays.played_at, plays.ms_played, named.track_name, named.artist_name
     from {listening_events} as plays
-    left join (""" + NAMED_TRACKS_SQL + """) as named on named.track_id = plays.track_id
+    left join ("""
+    + NAMED_TRACKS_SQL
+    + """) as named on named.track_id = plays.track_id
     where plays.user_id = {user_id}
         and starts_with(plays.event_id, {event_prefix})
         and plays.played_at is not null
         and plays.ms_played is not null
 """
+)
 
 
 class StoreUnusable(Exception):
@@ -123,7 +131,7 @@ class StoreUnusable(Exception):
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def ledger_key(entry: dict) -> tuple[str, str, str]:
@@ -132,8 +140,8 @@ def ledger_key(entry: dict) -> tuple[str, str, str]:
 
 class Store(Protocol):
     description: str
-    errors: tuple[type[Exception], ...]   # what the store raises when it fails (not the input)
-    notices: list[str]                    # what opening it repaired, for the report
+    errors: tuple[type[Exception], ...]  # what the store raises when it fails (not the input)
+    notices: list[str]  # what opening it repaired, for the report
 
     def ledger(self) -> dict[tuple[str, str, str], dict]:
         """Every load recorded so far, by (loader, scope, sha256)."""
@@ -159,9 +167,17 @@ class Store(Protocol):
     def close(self) -> None:
         """Let another load use the target."""
 
+    def __enter__(self) -> Self:
+        """``with store:`` closes it at the end of the block (_Closing)."""
+
+    def __exit__(self, *exc: object) -> None: ...
+
 
 class _Closing:
     """``with store:`` closes the store at the end of the block."""
+
+    def close(self) -> None:
+        raise NotImplementedError
 
     def __enter__(self):
         return self
@@ -201,7 +217,7 @@ def _check_parts(parts: dict[str, pa.Table]) -> None:
 class ParquetStore(_Queries, _Closing):
     """The DuckDB raw folder: one Parquet folder per contract table."""
 
-    errors = (duckdb.Error,)
+    errors: tuple[type[Exception], ...] = (duckdb.Error,)
 
     def __init__(self, raw_dir: Path):
         self.raw_dir = Path(raw_dir)
@@ -240,8 +256,10 @@ class ParquetStore(_Queries, _Closing):
             if line.strip():
                 entry = _ledger_entry(line)
                 if entry is None:
-                    raise StoreUnusable(f"the load ledger {self._ledger_path} is damaged at line {number}: "
-                                        "what was loaded is unknown; restore it or remove the line")
+                    raise StoreUnusable(
+                        f"the load ledger {self._ledger_path} is damaged at line {number}: "
+                        "what was loaded is unknown; restore it or remove the line"
+                    )
                 entries[ledger_key(entry)] = entry
         return entries
 
@@ -303,14 +321,18 @@ class ParquetStore(_Queries, _Closing):
                 ledger = self.ledger() if ledger is None else ledger
                 entry = self._finish(pending, ledger)
                 ledger[ledger_key(entry)] = entry
-                self.notices.append(f"completed the interrupted load of {entry['source_file']} "
-                                    "(it was committed before the loader stopped)")
+                self.notices.append(
+                    f"completed the interrupted load of {entry['source_file']} "
+                    "(it was committed before the loader stopped)"
+                )
             else:
                 # Never committed: its staged parts go, its input file loads again. (An empty
                 # folder is a finished commit stopped while removing it: nothing to say.)
                 if any(pending.iterdir()):
-                    self.notices.append(f"removed what an interrupted load left in {pending} (never "
-                                        "committed: its input file loads again)")
+                    self.notices.append(
+                        f"removed what an interrupted load left in {pending} (never "
+                        "committed: its input file loads again)"
+                    )
                 shutil.rmtree(pending)
 
     def _repair_ledger(self) -> None:
@@ -319,7 +341,7 @@ class ParquetStore(_Queries, _Closing):
             return
         data = self._ledger_path.read_bytes()
         body = data.rstrip(b"\n")
-        last = body.rfind(b"\n") + 1           # where the last line starts
+        last = body.rfind(b"\n") + 1  # where the last line starts
         if not body or _ledger_entry(body[last:]) is not None:
             if not data.endswith(b"\n"):
                 with self._ledger_path.open("ab") as fh:
@@ -329,8 +351,10 @@ class ParquetStore(_Queries, _Closing):
         with self._ledger_path.open("r+b") as fh:
             fh.truncate(last)
             _sync(fh)
-        self.notices.append(f"dropped a half-written last line of the load ledger {self._ledger_path} "
-                            f"({len(body) - last} bytes, from a load that was stopped while writing it)")
+        self.notices.append(
+            f"dropped a half-written last line of the load ledger {self._ledger_path} "
+            f"({len(body) - last} bytes, from a load that was stopped while writing it)"
+        )
 
     def _append_ledger(self, entry: dict) -> None:
         """One whole line in one write, fsynced: a crash leaves at most a torn last line."""
@@ -339,7 +363,7 @@ class ParquetStore(_Queries, _Closing):
         fd = os.open(self._ledger_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             while line:
-                line = line[os.write(fd, line):]
+                line = line[os.write(fd, line) :]
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -391,7 +415,7 @@ def _write_synced(path: Path, rows: pa.Table) -> None:
 class BigQueryStore(_Queries, _Closing):
     """A BigQuery raw dataset (or the emulator's), appended to with Parquet load jobs."""
 
-    errors = (GoogleAPIError,)
+    errors: tuple[type[Exception], ...] = (GoogleAPIError,)
 
     def __init__(self, client: bigquery.Client, dataset: str, location: str | None = None):
         self.client = client
@@ -422,10 +446,13 @@ class BigQueryStore(_Queries, _Closing):
             missing = [field for field in fields if field.name not in known]
             if missing:
                 # DDL rather than a schema update: the emulator applies only DDL to the data.
-                self._query(f"alter table `{self.dataset}.{table}` "
-                            + ", ".join(f"add column if not exists {field.name} {field.field_type}" for field in missing))
-                self.notices.append(f"added {', '.join(field.name for field in missing)} to {table} "
-                                    "(its earlier rows have none)")
+                self._query(
+                    f"alter table `{self.dataset}.{table}` "
+                    + ", ".join(f"add column if not exists {field.name} {field.field_type}" for field in missing)
+                )
+                self.notices.append(
+                    f"added {', '.join(field.name for field in missing)} to {table} (its earlier rows have none)"
+                )
 
     def _drop_pending(self) -> None:
         for table in self.client.list_tables(self.dataset):
@@ -443,9 +470,11 @@ class BigQueryStore(_Queries, _Closing):
         attempt = f"{self.dataset}.{PENDING_PREFIX}{uuid.uuid4().hex[:12]}_"
         for table, rows in parts.items():
             self._load(attempt + table, rows, bigquery.WriteDisposition.WRITE_TRUNCATE)
-        appends = [f"insert into `{self.dataset}.{table}` ({', '.join(rows.schema.names)}) "
-                   f"select {', '.join(rows.schema.names)} from `{attempt}{table}`;"
-                   for table, rows in parts.items()]
+        appends = [
+            f"insert into `{self.dataset}.{table}` ({', '.join(rows.schema.names)}) "
+            f"select {', '.join(rows.schema.names)} from `{attempt}{table}`;"
+            for table, rows in parts.items()
+        ]
         self._query("\n".join(["begin transaction;", *appends, "commit transaction;"]))
         for table in parts:
             self.client.delete_table(attempt + table, not_found_ok=True)
@@ -456,14 +485,15 @@ class BigQueryStore(_Queries, _Closing):
         for start in range(0, len(ids), LOOKUP_CHUNK):
             rows += self._query(
                 f"select {', '.join(columns)} from `{self.dataset}.{table}` where {key} in unnest(@ids)",
-                [bigquery.ArrayQueryParameter("ids", "STRING", ids[start:start + LOOKUP_CHUNK])],
+                [bigquery.ArrayQueryParameter("ids", "STRING", ids[start : start + LOOKUP_CHUNK])],
             )
         return rows
 
     def _select(self, template: str, parameters: dict) -> list[dict]:
         sql, _ = _select_sql(template, lambda table: f"`{self.dataset}.{table}`", lambda name: f"@{name}")
-        return self._query(sql, [bigquery.ScalarQueryParameter(name, "STRING", value)
-                                 for name, value in parameters.items()])
+        return self._query(
+            sql, [bigquery.ScalarQueryParameter(name, "STRING", value) for name, value in parameters.items()]
+        )
 
     def _query(self, sql: str, parameters: list | None = None) -> list[dict]:
         config = bigquery.QueryJobConfig(query_parameters=parameters or [], labels=LOADER_LABELS)

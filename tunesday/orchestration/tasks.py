@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 from flytekit import Resources, task
 from flytekit.exceptions.user import FlyteRecoverableException
@@ -65,22 +65,23 @@ def run_date_of(run_date: str, kickoff_time: dt.datetime | None, now: dt.datetim
         return _date(run_date)
     if kickoff_time is not None:
         if kickoff_time.tzinfo is not None:
-            kickoff_time = kickoff_time.astimezone(dt.timezone.utc)
+            kickoff_time = kickoff_time.astimezone(dt.UTC)
         return kickoff_time.date() - dt.timedelta(days=1)
-    return now.astimezone(dt.timezone.utc).date() - dt.timedelta(days=1)
+    return now.astimezone(dt.UTC).date() - dt.timedelta(days=1)
 
 
 def new_run(run_date: str, kickoff_time: dt.datetime | None = None) -> Run:
     """The run's day and a new run id; a bad date or target fails here, before any stage."""
-    day = stages.Day(target=_target(), run_date=run_date_of(run_date, kickoff_time, dt.datetime.now(dt.timezone.utc)))
+    day = stages.Day(target=_target(), run_date=run_date_of(run_date, kickoff_time, dt.datetime.now(dt.UTC)))
     return Run(run_date=day.run_date.isoformat(), run_id=day.run_id)
 
 
 def run_stage(stage: str, run_date: str, run_id: str, snapshot_id: str = "") -> str:
     """Run one stage of the run `run_id`; the snapshot id it exported or published ("" before).
     A failed stage raises StageFailed with its reason; a locked warehouse a recoverable error."""
-    day = stages.Day(target=_target(), run_date=_date(run_date), command="stage", run_id=run_id,
-                     snapshot_id=snapshot_id or None)
+    day = stages.Day(
+        target=_target(), run_date=_date(run_date), command="stage", run_id=run_id, snapshot_id=snapshot_id or None
+    )
     code, reason = stages.daily(day, (stage,))
     if code == stages.EXIT_CODES["lock"]:
         raise FlyteRecoverableException(f"{stage} for run_date {run_date} not started: {reason}")
@@ -95,46 +96,57 @@ def days_to_run(first: str, last: str, force: bool = False) -> list[str]:
     start, end = _date(first), _date(last)
     if end < start:
         raise stages.StageFailed(f"first {start} is after last {end}")
-    return [day.isoformat() for day in stages.days_to_backfill(
-        _target(), start, end, force, progress=lambda line: print(line.replace("--force", "force=True"), flush=True))]
+    return [
+        day.isoformat()
+        for day in stages.days_to_backfill(
+            _target(), start, end, force, progress=lambda line: print(line.replace("--force", "force=True"), flush=True)
+        )
+    ]
 
 
 # The tasks ------------------------------------------------------------------------------------
 
 
-@task(retries=RETRIES, cache=False, timeout=dt.timedelta(minutes=10),
-      requests=Resources(cpu="250m", mem="256Mi"))
-def start(run_date: str, kickoff_time: Optional[dt.datetime], after: str) -> Run:
+@task(retries=RETRIES, cache=False, timeout=dt.timedelta(minutes=10), requests=Resources(cpu="250m", mem="256Mi"))
+def start(run_date: str, kickoff_time: dt.datetime | None, after: str) -> Run:
     """The run's day and id. `after`: the snapshot the day before published, in a backfill, so
     that the days run one after another."""
     return new_run(run_date, kickoff_time)
 
 
-@task(retries=RETRIES, cache=False, timeout=dt.timedelta(hours=3),
-      requests=Resources(cpu="2", mem="4Gi"), limits=Resources(cpu="2", mem="8Gi"))
+@task(
+    retries=RETRIES,
+    cache=False,
+    timeout=dt.timedelta(hours=3),
+    requests=Resources(cpu="2", mem="4Gi"),
+    limits=Resources(cpu="2", mem="8Gi"),
+)
 def build(run_date: str, run_id: str) -> str:
     """dbt build --selector daily for the day. Returns the run id, for the next stage to wait on."""
     run_stage("build", run_date, run_id)
     return run_id
 
 
-@task(retries=RETRIES, cache=False, timeout=dt.timedelta(minutes=20),
-      requests=Resources(cpu="1", mem="1Gi"))
+@task(retries=RETRIES, cache=False, timeout=dt.timedelta(minutes=20), requests=Resources(cpu="1", mem="1Gi"))
 def freshness(run_date: str, run_id: str) -> str:
     """dbt source freshness: the events must have arrived. Returns the run id."""
     run_stage("freshness", run_date, run_id)
     return run_id
 
 
-@task(retries=RETRIES, cache=False, timeout=dt.timedelta(hours=1),
-      requests=Resources(cpu="1", mem="2Gi"), limits=Resources(cpu="1", mem="4Gi"))
+@task(
+    retries=RETRIES,
+    cache=False,
+    timeout=dt.timedelta(hours=1),
+    requests=Resources(cpu="1", mem="2Gi"),
+    limits=Resources(cpu="1", mem="4Gi"),
+)
 def export(run_date: str, run_id: str) -> str:
     """The serving tables into a sealed snapshot, not published. Returns its id."""
     return run_stage("export", run_date, run_id)
 
 
-@task(retries=RETRIES, cache=False, timeout=dt.timedelta(minutes=10),
-      requests=Resources(cpu="250m", mem="512Mi"))
+@task(retries=RETRIES, cache=False, timeout=dt.timedelta(minutes=10), requests=Resources(cpu="250m", mem="512Mi"))
 def publish(run_date: str, run_id: str, snapshot_id: str) -> str:
     """CURRENT points at the exported snapshot. Returns its id."""
     return run_stage("publish", run_date, run_id, snapshot_id)

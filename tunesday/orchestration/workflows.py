@@ -16,13 +16,12 @@ it actually runs; `pyflyte backfill` of this launch plan (on a cluster) relies o
 from __future__ import annotations
 
 import datetime as dt
-from typing import List, Optional
 
 from flytekit import CronSchedule, LaunchPlan, dynamic, workflow
 
 from tunesday.orchestration.tasks import RETRIES, build, days_to_run, export, freshness, publish, start
 
-SCHEDULE = "0 2 * * *"   # 02:00 UTC: the day before is complete, its events loaded
+SCHEDULE = "0 2 * * *"  # 02:00 UTC: the day before is complete, its events loaded
 
 
 def _day(run_date, kickoff_time, after):
@@ -36,7 +35,7 @@ def _day(run_date, kickoff_time, after):
 
 
 @workflow
-def daily_workflow(run_date: str = "", kickoff_time: Optional[dt.datetime] = None) -> str:
+def daily_workflow(run_date: str = "", kickoff_time: dt.datetime | None = None) -> str:
     """One day: `run_date` (YYYY-MM-DD), else the day before `kickoff_time` (the schedule's),
     else yesterday (UTC). Returns the published snapshot id."""
     return _day(run_date, kickoff_time, "")
@@ -45,7 +44,7 @@ def daily_workflow(run_date: str = "", kickoff_time: Optional[dt.datetime] = Non
 # No timeout: a dynamic node's deadline may cover the nodes it launches (days of builds); each of
 # those has its own.
 @dynamic(retries=RETRIES, cache=False)
-def backfill_days(first: str, last: str, force: bool) -> List[str]:
+def backfill_days(first: str, last: str, force: bool) -> list[str]:
     """The chains of the days to run, each started after the day before published."""
     published: list = []
     after = ""
@@ -56,7 +55,7 @@ def backfill_days(first: str, last: str, force: bool) -> List[str]:
 
 
 @workflow
-def backfill_workflow(first: str, last: str, force: bool = False) -> List[str]:
+def backfill_workflow(first: str, last: str, force: bool = False) -> list[str]:
     """Days `first`..`last` (YYYY-MM-DD) oldest first, stopping at the first failure. Returns the
     published snapshot ids."""
     return backfill_days(first=first, last=last, force=force)

@@ -28,14 +28,14 @@ from tunesday.recsys.submission import TRACKS_PER_PLAYLIST
 
 @dataclass(frozen=True)
 class TrainingIndex:
-    uris: list[str]                 # track id -> URI; ids are in URI order, so id order breaks ties
+    uris: list[str]  # track id -> URI; ids are in URI order, so id order breaks ties
     ids: dict[str, int]
-    playlist_start: np.ndarray      # CSR: the distinct track ids of playlist p are
-    playlist_tracks: np.ndarray     #   playlist_tracks[playlist_start[p]:playlist_start[p + 1]]
-    track_start: np.ndarray         # CSR the other way: the playlists holding track t
+    playlist_start: np.ndarray  # CSR: the distinct track ids of playlist p are
+    playlist_tracks: np.ndarray  #   playlist_tracks[playlist_start[p]:playlist_start[p + 1]]
+    track_start: np.ndarray  # CSR the other way: the playlists holding track t
     track_playlists: np.ndarray
-    popularity: np.ndarray          # playlists holding each track
-    popular: list[str]              # every track URI, most popular first, ties by URI
+    popularity: np.ndarray  # playlists holding each track
+    popular: list[str]  # every track URI, most popular first, ties by URI
 
 
 def build_index(playlists: Iterable[Playlist]) -> TrainingIndex:
@@ -44,20 +44,29 @@ def build_index(playlists: Iterable[Playlist]) -> TrainingIndex:
     ids = {uri: track_id for track_id, uri in enumerate(uris)}
     lengths = np.array([len(tracks) for tracks in distinct], dtype=np.int64)
     playlist_start = np.concatenate([[0], np.cumsum(lengths)])
-    playlist_tracks = np.fromiter((ids[uri] for tracks in distinct for uri in tracks),
-                                  dtype=np.int64, count=int(lengths.sum()))
+    playlist_tracks = np.fromiter(
+        (ids[uri] for tracks in distinct for uri in tracks), dtype=np.int64, count=int(lengths.sum())
+    )
     owners = np.repeat(np.arange(len(distinct), dtype=np.int64), lengths)
     by_track = np.argsort(playlist_tracks, kind="stable")
     popularity = np.bincount(playlist_tracks, minlength=len(uris))
     track_start = np.concatenate([[0], np.cumsum(popularity)])
     popular_order = np.lexsort((np.arange(len(uris)), -popularity))
-    return TrainingIndex(uris=uris, ids=ids, playlist_start=playlist_start, playlist_tracks=playlist_tracks,
-                         track_start=track_start, track_playlists=owners[by_track], popularity=popularity,
-                         popular=[uris[track_id] for track_id in popular_order])
+    return TrainingIndex(
+        uris=uris,
+        ids=ids,
+        playlist_start=playlist_start,
+        playlist_tracks=playlist_tracks,
+        track_start=track_start,
+        track_playlists=owners[by_track],
+        popularity=popularity,
+        popular=[uris[track_id] for track_id in popular_order],
+    )
 
 
-def finish(ranked: Iterable[str], seeds: Iterable[str], fallback: Sequence[str],
-           k: int = TRACKS_PER_PLAYLIST) -> list[str]:
+def finish(
+    ranked: Iterable[str], seeds: Iterable[str], fallback: Sequence[str], k: int = TRACKS_PER_PLAYLIST
+) -> list[str]:
     """The first k distinct tracks of `ranked` that are not seeds, then of `fallback`."""
     excluded = set(seeds)
     chosen: list[str] = []
@@ -67,21 +76,27 @@ def finish(ranked: Iterable[str], seeds: Iterable[str], fallback: Sequence[str],
             chosen.append(uri)
             if len(chosen) == k:
                 return chosen
-    raise ValueError(f"only {len(chosen)} tracks besides the seeds to recommend, a submission needs {k}: "
-                     "the training playlists hold too few distinct tracks")
+    raise ValueError(
+        f"only {len(chosen)} tracks besides the seeds to recommend, a submission needs {k}: "
+        "the training playlists hold too few distinct tracks"
+    )
 
 
-def popularity(index: TrainingIndex, challenge: Sequence[Playlist],
-               k: int = TRACKS_PER_PLAYLIST) -> dict[int, list[str]]:
+def popularity(
+    index: TrainingIndex, challenge: Sequence[Playlist], k: int = TRACKS_PER_PLAYLIST
+) -> dict[int, list[str]]:
     return {playlist.pid: finish((), playlist.track_uris, index.popular, k) for playlist in challenge}
 
 
 def cooccurrence_scores(index: TrainingIndex, seeds: Iterable[str]) -> np.ndarray:
     """Σ over the distinct seeds of c(seed, t), for every track id t."""
     seed_ids = sorted({index.ids[uri] for uri in seeds if uri in index.ids})
-    holding = [index.track_playlists[index.track_start[s]:index.track_start[s + 1]] for s in seed_ids]
-    weights = np.bincount(np.concatenate(holding), minlength=len(index.playlist_start) - 1) if holding \
+    holding = [index.track_playlists[index.track_start[s] : index.track_start[s + 1]] for s in seed_ids]
+    weights = (
+        np.bincount(np.concatenate(holding), minlength=len(index.playlist_start) - 1)
+        if holding
         else np.zeros(len(index.playlist_start) - 1, dtype=np.int64)
+    )
     playlists = np.flatnonzero(weights)
     starts, ends = index.playlist_start[playlists], index.playlist_start[playlists + 1]
     lengths = ends - starts
@@ -91,8 +106,9 @@ def cooccurrence_scores(index: TrainingIndex, seeds: Iterable[str]) -> np.ndarra
     return np.bincount(tracks, weights=np.repeat(weights[playlists], lengths), minlength=len(index.uris))
 
 
-def cooccurrence(index: TrainingIndex, challenge: Sequence[Playlist],
-                 k: int = TRACKS_PER_PLAYLIST) -> dict[int, list[str]]:
+def cooccurrence(
+    index: TrainingIndex, challenge: Sequence[Playlist], k: int = TRACKS_PER_PLAYLIST
+) -> dict[int, list[str]]:
     recommendations = {}
     for playlist in challenge:
         scores = cooccurrence_scores(index, playlist.track_uris)

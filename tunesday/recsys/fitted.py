@@ -23,13 +23,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tunesday.warehouse import DUCKDB_TARGET_SCHEMA, stage_schema
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 #: As `score --peers ease,als` tuned them on the shared MPD (split 0's validation split).
-ALS_PARAMS = {"factors": 128, "regularization": 0.01, "alpha": 10.0, "iterations": 15}
+ALS_PARAMS: dict[str, Any] = {"factors": 128, "regularization": 0.01, "alpha": 10.0, "iterations": 15}
 EASE_L2 = 1000.0
 MODELS = ("als", "ease")
 SCHEMA = stage_schema(DUCKDB_TARGET_SCHEMA, "recsys")
@@ -42,10 +46,10 @@ def table(model: str) -> str:
 
 @dataclass(frozen=True)
 class Written:
-    playlists: int                  # continued playlists
-    rows: dict[str, int]            # per model
-    seconds: dict[str, float]       # per model: fit + lists
-    total_seconds: float            # read + fits + lists + writes
+    playlists: int  # continued playlists
+    rows: dict[str, int]  # per model
+    seconds: dict[str, float]  # per model: fit + lists
+    total_seconds: float  # read + fits + lists + writes
 
 
 def _top(scores: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
@@ -70,7 +74,7 @@ def ease_lists(matrix, continued: np.ndarray, depth: int, batch: int = 200) -> t
     model = EaseDual(matrix, EASE_L2)
     found, values = [], []
     for start in range(0, len(continued), batch):
-        queries = matrix[continued[start:start + batch]]
+        queries = matrix[continued[start : start + batch]]
         scores = model.scores(queries)
         scores[queries.nonzero()] = -np.inf
         best, best_values = _top(scores, depth)
@@ -81,7 +85,7 @@ def ease_lists(matrix, continued: np.ndarray, depth: int, batch: int = 200) -> t
     return np.vstack(found), np.vstack(values)
 
 
-def fitted_tables(keys, depth: int, max_seed_tracks: int) -> tuple[dict[str, object], dict[str, float], int]:
+def fitted_tables(keys, depth: int, max_seed_tracks: int) -> tuple[dict[str, pa.Table], dict[str, float], int]:
     """From int_playlist_track_keys' rows (an Arrow table), each model's candidates as an Arrow
     table (playlist_id, track_id, candidate_rank, score), its seconds (fit + lists), and how many
     playlists were continued."""
@@ -92,9 +96,10 @@ def fitted_tables(keys, depth: int, max_seed_tracks: int) -> tuple[dict[str, obj
     track_keys = keys.column("track_key").to_numpy().astype(np.int64)
     playlist_ids = dict(zip(playlist_keys.tolist(), keys.column("playlist_id").to_pylist()))
     track_ids = dict(zip(track_keys.tolist(), keys.column("track_id").to_pylist()))
-    rows, columns = playlist_keys - 1, track_keys - 1      # keys are numbered 1, 2, … in id order
-    matrix = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, columns)),
-                               shape=(len(playlist_ids), len(track_ids)))
+    rows, columns = playlist_keys - 1, track_keys - 1  # keys are numbered 1, 2, … in id order
+    matrix = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, columns)), shape=(len(playlist_ids), len(track_ids))
+    )
     continued = np.unique(rows[keys.column("playlist_track_count").to_numpy() <= max_seed_tracks])
     tables, seconds = {}, {}
     for model, lists in (("als", als_lists), ("ease", ease_lists)):
@@ -112,10 +117,14 @@ def fitted_tables(keys, depth: int, max_seed_tracks: int) -> tuple[dict[str, obj
                 out["track_id"].append(track_ids[track + 1])
                 out["candidate_rank"].append(rank)
                 out["score"].append(float(score))
-        tables[model] = pa.table({"playlist_id": pa.array(out["playlist_id"], pa.string()),
-                                  "track_id": pa.array(out["track_id"], pa.string()),
-                                  "candidate_rank": pa.array(out["candidate_rank"], pa.int64()),
-                                  "score": pa.array(out["score"], pa.float64())})
+        tables[model] = pa.table(
+            {
+                "playlist_id": pa.array(out["playlist_id"], pa.string()),
+                "track_id": pa.array(out["track_id"], pa.string()),
+                "candidate_rank": pa.array(out["candidate_rank"], pa.int64()),
+                "score": pa.array(out["score"], pa.float64()),
+            }
+        )
     return tables, seconds, len(continued)
 
 
@@ -143,12 +152,18 @@ def write_fitted_candidates(warehouse: Path, depth: int, max_seed_tracks: int) -
             con.register("fitted", fitted)
             con.execute("begin")
             con.execute(f"create schema if not exists {SCHEMA}")
-            con.execute(f"create or replace table {table(model)} as "
-                        "select playlist_id, track_id, candidate_rank, score from fitted")
+            con.execute(
+                f"create or replace table {table(model)} as "
+                "select playlist_id, track_id, candidate_rank, score from fitted"
+            )
             con.execute("commit")
             con.unregister("fitted")
-    return Written(playlists=continued, rows={model: fitted.num_rows for model, fitted in tables.items()},
-                   seconds=seconds, total_seconds=time.perf_counter() - started)
+    return Written(
+        playlists=continued,
+        rows={model: fitted.num_rows for model, fitted in tables.items()},
+        seconds=seconds,
+        total_seconds=time.perf_counter() - started,
+    )
 
 
 def write_fitted_candidates_bigquery(client, dataset: str, depth: int, max_seed_tracks: int) -> Written:
@@ -163,5 +178,9 @@ def write_fitted_candidates_bigquery(client, dataset: str, depth: int, max_seed_
     tables, seconds, continued = fitted_tables(keys, depth, max_seed_tracks)
     for model, fitted in tables.items():
         load_arrow(client, fitted, f"{client.project}.{stage_schema(dataset, 'recsys')}.playlist_{model}_candidates")
-    return Written(playlists=continued, rows={model: fitted.num_rows for model, fitted in tables.items()},
-                   seconds=seconds, total_seconds=time.perf_counter() - started)
+    return Written(
+        playlists=continued,
+        rows={model: fitted.num_rows for model, fitted in tables.items()},
+        seconds=seconds,
+        total_seconds=time.perf_counter() - started,
+    )

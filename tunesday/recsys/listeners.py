@@ -36,34 +36,56 @@ from tunesday.warehouse import connect as connect_warehouse
 MODEL = "fct_user_recommendations"
 SOURCES = tuple(sorted(project_var("candidate_source_weights")))
 #: The columns of fct_user_recommendations the trees read (new_artist: is_new_artist as 0/1).
-FEATURES = ("taste_score", *(f"{source}_score" for source in SOURCES), "pool_rank", "source_count",
-            "tempo_fit", "key_fit", "new_artist", "exploration_propensity", "popularity_prior",
-            "track_listeners", "artist_affinity")
-ARTIFACT = ranker.Artifact("listener", FEATURES, "fct_user_recommendations (For You, and Discover Weekly's picks), "
-                           "over its feature columns", "tunesday-recsys train-listener-ranker")
+FEATURES = (
+    "taste_score",
+    *(f"{source}_score" for source in SOURCES),
+    "pool_rank",
+    "source_count",
+    "tempo_fit",
+    "key_fit",
+    "new_artist",
+    "exploration_propensity",
+    "popularity_prior",
+    "track_listeners",
+    "artist_affinity",
+)
+ARTIFACT = ranker.Artifact(
+    "listener",
+    FEATURES,
+    "fct_user_recommendations (For You, and Discover Weekly's picks), over its feature columns",
+    "tunesday-recsys train-listener-ranker",
+)
 LIST_SIZE = 30
 # 15 leaves at rate 0.1: as good on the held-out listeners as 31 at 0.05 (NDCG@30 0.322 / 0.321 on
 # `make generate`'s data) in a fifth of the SQL (119 KB against 580 KB, past sqlfluff's parse limit).
 # One cut-off in eval_at: LightGBM sorts them, and early stopping would watch the smallest.
-PARAMS = {**ranker.PARAMS, "num_leaves": 15, "learning_rate": 0.1, "lambdarank_truncation_level": 60,
-          "eval_at": [LIST_SIZE], "min_data_in_leaf": 100}
-EARLY_STOPPING = 60   # rounds without a better held-out NDCG@30 (a noisy metric over 336 listeners)
+PARAMS = {
+    **ranker.PARAMS,
+    "num_leaves": 15,
+    "learning_rate": 0.1,
+    "lambdarank_truncation_level": 60,
+    "eval_at": [LIST_SIZE],
+    "min_data_in_leaf": 100,
+}
+EARLY_STOPPING = 60  # rounds without a better held-out NDCG@30 (a noisy metric over 336 listeners)
 
 
 @dataclass
 class Listening:
     """Every candidate of the listeners with a positive, grouped by listener (pool order)."""
+
     features: np.ndarray
     labels: np.ndarray
-    blend: np.ndarray           # the hand-weighted score, for the comparison
+    blend: np.ndarray  # the hand-weighted score, for the comparison
     groups: list[int]
     run_date: dt.date
 
 
 def feature_sql() -> str:
     """The FEATURES as a select list over fct_user_recommendations' columns."""
-    return ", ".join("case when is_new_artist then 1 else 0 end as new_artist" if name == "new_artist" else name
-                     for name in FEATURES)
+    return ", ".join(
+        "case when is_new_artist then 1 else 0 end as new_artist" if name == "new_artist" else name for name in FEATURES
+    )
 
 
 def build(data: Path, work: Path, test_days: int) -> dt.date:
@@ -73,10 +95,20 @@ def build(data: Path, work: Path, test_days: int) -> dt.date:
     run_date = last_day - dt.timedelta(days=2 * test_days)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    built = dbt.run(["build", "--full-refresh", "--select", f"+{MODEL}", "--exclude", "resource_type:test",
-                     "resource_type:unit_test", "--vars",
-                     json.dumps({"run_date": run_date.isoformat(), "listener_ranking": "blend"})],
-                    dbt.duckdb_env(work, data / "raw", work / "warehouse.duckdb"))
+    built = dbt.run(
+        [
+            "build",
+            "--full-refresh",
+            "--select",
+            f"+{MODEL}",
+            "--exclude",
+            "resource_type:test",
+            "resource_type:unit_test",
+            "--vars",
+            json.dumps({"run_date": run_date.isoformat(), "listener_ranking": "blend"}),
+        ],
+        dbt.duckdb_env(work, data / "raw", work / "warehouse.duckdb"),
+    )
     if not built.success:
         raise ValueError(f"the training warehouse did not build: {built.describe()}")
     return run_date
@@ -89,7 +121,7 @@ def read_listening(data: Path, work: Path, run_date: dt.date, test_days: int) ->
         with later as (
             select distinct user_id, track_id
             from read_parquet('{events}/**/*.parquet')
-            where ms_played >= {int(project_var('stream_min_ms'))}
+            where ms_played >= {int(project_var("stream_min_ms"))}
               and cast(played_at as date) > date '{run_date}'
               and cast(played_at as date) <= date '{run_date + dt.timedelta(days=test_days)}'
         ),
@@ -107,16 +139,17 @@ def read_listening(data: Path, work: Path, run_date: dt.date, test_days: int) ->
     boundaries = np.flatnonzero(users[1:] != users[:-1]) + 1
     groups = np.diff(np.concatenate([[0], boundaries, [len(users)]])).tolist()
     features = np.column_stack([np.asarray(rows[name], dtype=np.float64) for name in FEATURES])
-    return Listening(features, np.asarray(rows["label"], dtype=np.int32), np.asarray(rows["blend_score"]), groups,
-                     run_date)
+    return Listening(
+        features, np.asarray(rows["label"], dtype=np.int32), np.asarray(rows["blend_score"]), groups, run_date
+    )
 
 
 @dataclass(frozen=True)
 class Trained:
     booster: object
     best_iteration: int
-    validation: dict[str, float]                # lightgbm's ndcg@k on the held-out listeners
-    held_out: dict[str, dict[str, float]]       # "reranker" / "blend": recall@30 and NDCG@30 in the pool
+    validation: dict[str, float]  # lightgbm's ndcg@k on the held-out listeners
+    held_out: dict[str, dict[str, float]]  # "reranker" / "blend": recall@30 and NDCG@30 in the pool
     importances: list[tuple[str, float]]
 
 
@@ -131,24 +164,34 @@ def train(listening: Listening) -> Trained:
 
     def dataset(queries: list[int]):
         rows = rows_of(queries)
-        return lightgbm.Dataset(listening.features[rows], listening.labels[rows],
-                                group=[listening.groups[q] for q in queries], feature_name=list(FEATURES),
-                                free_raw_data=False)
+        return lightgbm.Dataset(
+            listening.features[rows],
+            listening.labels[rows],
+            group=[listening.groups[q] for q in queries],
+            feature_name=list(FEATURES),
+            free_raw_data=False,
+        )
 
     evaluated: dict = {}
-    early = lightgbm.train(PARAMS, dataset(fitted), num_boost_round=ranker.MAX_TREES, valid_sets=[dataset(held_out)],
-                           valid_names=["held_out"],
-                           callbacks=[lightgbm.early_stopping(EARLY_STOPPING, first_metric_only=True,
-                                                              verbose=False),
-                                      lightgbm.record_evaluation(evaluated)])
+    early = lightgbm.train(
+        PARAMS,
+        dataset(fitted),
+        num_boost_round=ranker.MAX_TREES,
+        valid_sets=[dataset(held_out)],
+        valid_names=["held_out"],
+        callbacks=[
+            lightgbm.early_stopping(EARLY_STOPPING, first_metric_only=True, verbose=False),
+            lightgbm.record_evaluation(evaluated),
+        ],
+    )
     best = early.best_iteration or ranker.MAX_TREES
     validation = {metric: float(values[best - 1]) for metric, values in evaluated["held_out"].items()}
     rows = rows_of(held_out)
-    orders = {"reranker": early.predict(listening.features[rows], num_iteration=best),
-              "blend": listening.blend[rows]}
+    orders = {"reranker": early.predict(listening.features[rows], num_iteration=best), "blend": listening.blend[rows]}
     held = {name: _at_list(listening, held_out, values) for name, values in orders.items()}
-    final = lightgbm.train({**PARAMS, "metric": "None"}, dataset(list(range(len(listening.groups)))),
-                           num_boost_round=best)
+    final = lightgbm.train(
+        {**PARAMS, "metric": "None"}, dataset(list(range(len(listening.groups)))), num_boost_round=best
+    )
     return Trained(final, best, validation, held, ranker.gain_shares(final, FEATURES))
 
 
@@ -161,10 +204,10 @@ def _at_list(listening: Listening, queries: list[int], values: np.ndarray) -> di
     at = 0
     for q in queries:
         size = listening.groups[q]
-        relevant = listening.labels[starts[q]:starts[q] + size]
-        top = relevant[np.argsort(-values[at:at + size], kind="stable")[:LIST_SIZE]]
+        relevant = listening.labels[starts[q] : starts[q] + size]
+        top = relevant[np.argsort(-values[at : at + size], kind="stable")[:LIST_SIZE]]
         recall += top.sum() / relevant.sum()
-        ndcg += float((top * discounts[:len(top)]).sum()) / discounts[:min(int(relevant.sum()), LIST_SIZE)].sum()
+        ndcg += float((top * discounts[: len(top)]).sum()) / discounts[: min(int(relevant.sum()), LIST_SIZE)].sum()
         at += size
     return {"recall@30": recall / len(queries), "ndcg@30": ndcg / len(queries)}
 
@@ -176,11 +219,21 @@ def run(data: Path, work: Path, test_days: int, artifact: ranker.Artifact = ARTI
     progress(f"training warehouse built as of {run_date} in {time.perf_counter() - started:.0f} s")
     listening = read_listening(data, work, run_date, test_days)
     trained = train(listening)
-    written = ranker.write_artifacts(trained.booster, {
-        "trained_on": str(data), "run_date": run_date.isoformat(), "label_days": test_days,
-        "listeners": len(listening.groups), "candidates": int(len(listening.labels)),
-        "positives": int(listening.labels.sum()), "trees": trained.best_iteration,
-        "held_out_ndcg": {k: round(v, 4) for k, v in trained.validation.items()},
-        "held_out_in_pool": {name: {k: round(v, 4) for k, v in figures.items()}
-                             for name, figures in trained.held_out.items()}}, artifact)
+    written = ranker.write_artifacts(
+        trained.booster,
+        {
+            "trained_on": str(data),
+            "run_date": run_date.isoformat(),
+            "label_days": test_days,
+            "listeners": len(listening.groups),
+            "candidates": int(len(listening.labels)),
+            "positives": int(listening.labels.sum()),
+            "trees": trained.best_iteration,
+            "held_out_ndcg": {k: round(v, 4) for k, v in trained.validation.items()},
+            "held_out_in_pool": {
+                name: {k: round(v, 4) for k, v in figures.items()} for name, figures in trained.held_out.items()
+            },
+        },
+        artifact,
+    )
     return {"listening": listening, "trained": trained, "written": written, "seconds": time.perf_counter() - started}

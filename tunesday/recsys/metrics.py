@@ -53,17 +53,16 @@ METRICS = {
 def r_precision_track(recommended: Sequence[str], relevant: set[str]) -> float:
     if not relevant:
         return 0.0
-    return sum(track in relevant for track in recommended[:len(relevant)]) / len(relevant)
+    return sum(track in relevant for track in recommended[: len(relevant)]) / len(relevant)
 
 
 def r_precision(recommended: Sequence[str], relevant: set[str], track_artists: Mapping[str, str]) -> float:
     if not relevant:
         return 0.0
-    top = recommended[:len(relevant)]
+    top = recommended[: len(relevant)]
     track_hits = sum(track in relevant for track in top)
     relevant_artists = {track_artists[track] for track in relevant if track in track_artists}
-    missed_artists = {track_artists[track] for track in top
-                      if track not in relevant and track in track_artists}
+    missed_artists = {track_artists[track] for track in top if track not in relevant and track in track_artists}
     return (track_hits + ARTIST_CREDIT * len(missed_artists & relevant_artists)) / len(relevant)
 
 
@@ -74,8 +73,7 @@ def _discount(position: int) -> float:
 def ndcg(recommended: Sequence[str], relevant: set[str]) -> float:
     if not relevant:
         return 0.0
-    dcg = sum(1.0 / _discount(position)
-              for position, track in enumerate(recommended, start=1) if track in relevant)
+    dcg = sum(1.0 / _discount(position) for position, track in enumerate(recommended, start=1) if track in relevant)
     ideal = sum(1.0 / _discount(position) for position in range(1, min(len(relevant), K) + 1))
     return dcg / ideal
 
@@ -93,22 +91,27 @@ def recall_at(recommended: Sequence[str], relevant: set[str], k: int = K) -> flo
     return sum(track in relevant for track in recommended[:k]) / len(relevant)
 
 
-def playlist_scores(recommended: Sequence[str], relevant: set[str],
-                    track_artists: Mapping[str, str]) -> dict[str, float]:
-    return {"r_precision": r_precision(recommended, relevant, track_artists),
-            "r_precision_track": r_precision_track(recommended, relevant),
-            "ndcg": ndcg(recommended, relevant),
-            "clicks": clicks(recommended, relevant),
-            "recall_500": recall_at(recommended, relevant)}
+def playlist_scores(
+    recommended: Sequence[str], relevant: set[str], track_artists: Mapping[str, str]
+) -> dict[str, float]:
+    return {
+        "r_precision": r_precision(recommended, relevant, track_artists),
+        "r_precision_track": r_precision_track(recommended, relevant),
+        "ndcg": ndcg(recommended, relevant),
+        "clicks": clicks(recommended, relevant),
+        "recall_500": recall_at(recommended, relevant),
+    }
 
 
-def per_playlist(recommendations: Mapping[int, Sequence[str]], truth: GroundTruth,
-                 seeds: Mapping[int, Iterable[str]]) -> dict[int, dict[str, float]]:
+def per_playlist(
+    recommendations: Mapping[int, Sequence[str]], truth: GroundTruth, seeds: Mapping[int, Iterable[str]]
+) -> dict[int, dict[str, float]]:
     """Every playlist of the ground truth's scores; one without recommendations scores as an empty
     list (0, and 51 clicks). Seeds are taken out of G here too, whatever the ground-truth file says."""
-    return {pid: playlist_scores(recommendations.get(pid, ()), set(holdouts) - set(seeds.get(pid, ())),
-                                 truth.track_artists)
-            for pid, holdouts in truth.holdouts.items()}
+    return {
+        pid: playlist_scores(recommendations.get(pid, ()), set(holdouts) - set(seeds.get(pid, ())), truth.track_artists)
+        for pid, holdouts in truth.holdouts.items()
+    }
 
 
 def categories(truth: GroundTruth) -> dict[str, list[int]]:
@@ -120,8 +123,9 @@ def categories(truth: GroundTruth) -> dict[str, list[int]]:
     return {category: pids for category, pids in grouped.items() if pids}
 
 
-def evaluate(recommendations: Mapping[int, Sequence[str]], truth: GroundTruth,
-             seeds: Mapping[int, Iterable[str]]) -> dict[str, dict[str, float]]:
+def evaluate(
+    recommendations: Mapping[int, Sequence[str]], truth: GroundTruth, seeds: Mapping[int, Iterable[str]]
+) -> dict[str, dict[str, float]]:
     """Means per category ("5 seeds", "25 seeds", ...) and "all", each with its playlist count `n`
     (per_playlist says how each playlist is scored)."""
     return means(per_playlist(recommendations, truth, seeds), truth)
@@ -129,23 +133,29 @@ def evaluate(recommendations: Mapping[int, Sequence[str]], truth: GroundTruth,
 
 def means(scores: Mapping[int, Mapping[str, float]], truth: GroundTruth) -> dict[str, dict[str, float]]:
     """evaluate's means, from per_playlist's scores."""
-    return {category: {"n": len(pids), **{metric: sum(scores[pid][metric] for pid in pids) / len(pids)
-                                          for metric in METRICS}}
-            for category, pids in categories(truth).items()}
+    return {
+        category: {
+            "n": len(pids),
+            **{metric: sum(scores[pid][metric] for pid in pids) / len(pids) for metric in METRICS},
+        }
+        for category, pids in categories(truth).items()
+    }
 
 
 @dataclass(frozen=True)
 class PairedDifference:
     """ours − peer over the same playlists: the mean difference, the relative gain
     (mean ours / mean peer − 1) and their percentile-bootstrap 95 % intervals."""
+
     mean_difference: float
     difference_ci: tuple[float, float]
     relative_gain: float
     relative_ci: tuple[float, float]
 
 
-def paired_bootstrap(ours: Sequence[float], peer: Sequence[float], resamples: int = 10_000,
-                     seed: int = 0) -> PairedDifference:
+def paired_bootstrap(
+    ours: Sequence[float], peer: Sequence[float], resamples: int = 10_000, seed: int = 0
+) -> PairedDifference:
     """Resamples the playlists with replacement (the same draw for both rankings: paired)."""
     a, b = np.asarray(ours, dtype=np.float64), np.asarray(peer, dtype=np.float64)
     if a.shape != b.shape or not len(a):
@@ -156,26 +166,34 @@ def paired_bootstrap(ours: Sequence[float], peer: Sequence[float], resamples: in
     with np.errstate(divide="ignore", invalid="ignore"):
         relative = sum_a / sum_b - 1.0
     low, high = np.percentile(differences, [2.5, 97.5])
-    relative_low, relative_high = np.nanpercentile(relative, [2.5, 97.5]) if np.isfinite(relative).any() \
-        else (float("nan"), float("nan"))
-    return PairedDifference(mean_difference=float(a.mean() - b.mean()), difference_ci=(float(low), float(high)),
-                            relative_gain=float(a.mean() / b.mean() - 1.0) if b.mean() else float("nan"),
-                            relative_ci=(float(relative_low), float(relative_high)))
+    relative_low, relative_high = (
+        np.nanpercentile(relative, [2.5, 97.5]) if np.isfinite(relative).any() else (float("nan"), float("nan"))
+    )
+    return PairedDifference(
+        mean_difference=float(a.mean() - b.mean()),
+        difference_ci=(float(low), float(high)),
+        relative_gain=float(a.mean() / b.mean() - 1.0) if b.mean() else float("nan"),
+        relative_ci=(float(relative_low), float(relative_high)),
+    )
 
 
-def markdown_table(results: Mapping[str, Mapping[str, Mapping[str, float]]],
-                   seconds: Mapping[str, float | None] | None = None) -> str:
+def markdown_table(
+    results: Mapping[str, Mapping[str, Mapping[str, float]]], seconds: Mapping[str, float | None] | None = None
+) -> str:
     """One row per ranking and category: results[ranking][category] as from `evaluate`."""
     seconds = seconds or {}
     header = ["ranking", "seeds", "playlists", *(title for title, _ in METRICS.values()), "seconds"]
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join(["---"] * 3 + ["---:"] * (len(METRICS) + 1)) + "|"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (len(METRICS) + 1)) + "|"]
     for ranking, categories in results.items():
         for category, row in categories.items():
             runtime = seconds.get(ranking)
-            cells = [ranking, category.removesuffix(" seeds"), str(row["n"]),
-                     *(f"{row[metric]:.4f}" if metric != "clicks" else f"{row[metric]:.2f}" for metric in METRICS),
-                     f"{runtime:.1f}" if runtime is not None else "—"]
+            cells = [
+                ranking,
+                category.removesuffix(" seeds"),
+                str(row["n"]),
+                *(f"{row[metric]:.4f}" if metric != "clicks" else f"{row[metric]:.2f}" for metric in METRICS),
+                f"{runtime:.1f}" if runtime is not None else "—",
+            ]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -184,26 +202,42 @@ def markdown_table(results: Mapping[str, Mapping[str, Mapping[str, float]]],
 COMPARED = ("r_precision_track", "ndcg")
 
 
-def against_best_peer(rankings: Mapping[str, Mapping[int, Mapping[str, float]]],
-                      peers: Mapping[str, Mapping[int, Mapping[str, float]]], truth: GroundTruth,
-                      resamples: int = 10_000, metrics: Sequence[str] = COMPARED) -> str:
+def against_best_peer(
+    rankings: Mapping[str, Mapping[int, Mapping[str, float]]],
+    peers: Mapping[str, Mapping[int, Mapping[str, float]]],
+    truth: GroundTruth,
+    resamples: int = 10_000,
+    metrics: Sequence[str] = COMPARED,
+) -> str:
     """A Markdown table: each ranking against the best peer of each category and metric (the peer
     with the highest mean there), with the paired bootstrap's 95 % intervals. Inputs are
     per_playlist results."""
-    header = ["ranking", "seeds", "metric", "ours", "best peer", "peer's", "gain", "gain 95 % CI",
-              "difference 95 % CI"]
+    header = ["ranking", "seeds", "metric", "ours", "best peer", "peer's", "gain", "gain 95 % CI", "difference 95 % CI"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * 6) + "|"]
     for name, ours in rankings.items():
         for category, pids in categories(truth).items():
             for metric in metrics:
                 means = {peer: sum(scores[pid][metric] for pid in pids) / len(pids) for peer, scores in peers.items()}
-                best = max(means, key=means.get)
-                compared = paired_bootstrap([ours[pid][metric] for pid in pids],
-                                            [peers[best][pid][metric] for pid in pids], resamples)
+                best = max(means, key=lambda peer: means[peer])
+                compared = paired_bootstrap(
+                    [ours[pid][metric] for pid in pids], [peers[best][pid][metric] for pid in pids], resamples
+                )
                 ours_mean = sum(ours[pid][metric] for pid in pids) / len(pids)
-                lines.append("| " + " | ".join([
-                    name, category.removesuffix(" seeds"), metric, f"{ours_mean:.4f}", best, f"{means[best]:.4f}",
-                    f"{compared.relative_gain:+.1%}",
-                    f"{compared.relative_ci[0]:+.1%} to {compared.relative_ci[1]:+.1%}",
-                    f"{compared.difference_ci[0]:+.4f} to {compared.difference_ci[1]:+.4f}"]) + " |")
+                lines.append(
+                    "| "
+                    + " | ".join(
+                        [
+                            name,
+                            category.removesuffix(" seeds"),
+                            metric,
+                            f"{ours_mean:.4f}",
+                            best,
+                            f"{means[best]:.4f}",
+                            f"{compared.relative_gain:+.1%}",
+                            f"{compared.relative_ci[0]:+.1%} to {compared.relative_ci[1]:+.1%}",
+                            f"{compared.difference_ci[0]:+.4f} to {compared.difference_ci[1]:+.4f}",
+                        ]
+                    )
+                    + " |"
+                )
     return "\n".join(lines)

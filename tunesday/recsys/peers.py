@@ -26,6 +26,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -43,10 +44,12 @@ TUNING_METRICS = ("r_precision_track", "ndcg")
 
 # Grids whose best points (on the shared MPD playlists, split seed 0) lie inside them, not on an edge.
 EASE_GRID = tuple({"l2": l2} for l2 in (100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0))
-ALS_GRID = tuple({"factors": factors, "regularization": regularization, "alpha": alpha, "bm25": bm25,
-                  "iterations": 15}
-                 for factors, regularization, alpha, bm25 in itertools.product(
-                     (64, 128, 256), (0.01, 0.1), (3.0, 10.0, 30.0), (False, True)))
+ALS_GRID = tuple(
+    {"factors": factors, "regularization": regularization, "alpha": alpha, "bm25": bm25, "iterations": 15}
+    for factors, regularization, alpha, bm25 in itertools.product(
+        (64, 128, 256), (0.01, 0.1), (3.0, 10.0, 30.0), (False, True)
+    )
+)
 
 
 def _sparse():
@@ -60,10 +63,11 @@ def _sparse():
 @dataclass(frozen=True)
 class Matrix:
     """X: rows = the training playlists, then the queries (the challenge playlists' seeds)."""
+
     index: baselines.TrainingIndex
-    uris: list[str]                 # column -> track URI: the training tracks, then seed-only ones
-    rows: object                    # scipy.sparse.csr_matrix, float32, binary
-    query_rows: dict[int, int]      # challenge pid -> its row in X
+    uris: list[str]  # column -> track URI: the training tracks, then seed-only ones
+    rows: Any  # scipy.sparse.csr_matrix, float32, binary (untyped)
+    query_rows: dict[int, int]  # challenge pid -> its row in X
 
     @classmethod
     def build(cls, train: Sequence[Playlist], challenge: Sequence[Playlist]) -> Matrix:
@@ -80,17 +84,28 @@ class Matrix:
         rows = [sorted({ids[uri] for uri in playlist.track_uris}) for playlist in [*train, *challenge]]
         indptr = np.concatenate([[0], np.cumsum([len(row) for row in rows])])
         columns = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int32, count=int(indptr[-1]))
-        matrix = sparse.csr_matrix((np.ones(len(columns), dtype=np.float32), columns, indptr),
-                                   shape=(len(rows), len(uris)))
-        return cls(index=index, uris=uris, rows=matrix,
-                   query_rows={playlist.pid: len(train) + n for n, playlist in enumerate(challenge)})
+        matrix = sparse.csr_matrix(
+            (np.ones(len(columns), dtype=np.float32), columns, indptr), shape=(len(rows), len(uris))
+        )
+        return cls(
+            index=index,
+            uris=uris,
+            rows=matrix,
+            query_rows={playlist.pid: len(train) + n for n, playlist in enumerate(challenge)},
+        )
 
 
-def _ranked_lists(scores: np.ndarray, row_pids: Sequence[int], seeds: Mapping[int, list[str]],
-                  index: baselines.TrainingIndex, uris: Sequence[str], k: int) -> dict[int, list[str]]:
+def _ranked_lists(
+    scores: np.ndarray,
+    row_pids: Sequence[int],
+    seeds: Mapping[int, list[str]],
+    index: baselines.TrainingIndex,
+    uris: Sequence[str],
+    k: int,
+) -> dict[int, list[str]]:
     """Each row's top tracks by score (seeds are -inf; ties: popularity, then URI order), finished to k."""
     popularity = np.zeros(scores.shape[1])
-    popularity[:len(index.popularity)] = index.popularity
+    popularity[: len(index.popularity)] = index.popularity
     recommendations = {}
     for row, pid in enumerate(row_pids):
         row_scores = scores[row]
@@ -98,8 +113,9 @@ def _ranked_lists(scores: np.ndarray, row_pids: Sequence[int], seeds: Mapping[in
         candidates = np.argpartition(-row_scores, top - 1)[:top]
         candidates = candidates[np.isfinite(row_scores[candidates])]
         ordered = candidates[np.lexsort((candidates, -popularity[candidates], -row_scores[candidates]))]
-        recommendations[pid] = baselines.finish((uris[track] for track in ordered.tolist()), seeds[pid],
-                                                index.popular, k)
+        recommendations[pid] = baselines.finish(
+            (uris[track] for track in ordered.tolist()), seeds[pid], index.popular, k
+        )
     return recommendations
 
 
@@ -116,8 +132,8 @@ class EaseDual:
         columns = x.T.tocsr()
         diagonal = np.empty(x.shape[1])
         for start in range(0, x.shape[1], 20_000):
-            part = columns[start:start + 20_000]
-            diagonal[start:start + part.shape[0]] = np.asarray(part.multiply(part @ self.inverse).sum(axis=1)).ravel()
+            part = columns[start : start + 20_000]
+            diagonal[start : start + part.shape[0]] = np.asarray(part.multiply(part @ self.inverse).sum(axis=1)).ravel()
         self.diagonal = diagonal
 
     def scores(self, queries) -> np.ndarray:
@@ -127,15 +143,16 @@ class EaseDual:
         return (product - dense * self.diagonal) / (1.0 - self.diagonal)
 
 
-def ease(train: Sequence[Playlist], challenge: Sequence[Playlist], l2: float,
-         k: int = TRACKS_PER_PLAYLIST, batch: int = 200) -> dict[int, list[str]]:
+def ease(
+    train: Sequence[Playlist], challenge: Sequence[Playlist], l2: float, k: int = TRACKS_PER_PLAYLIST, batch: int = 200
+) -> dict[int, list[str]]:
     matrix = Matrix.build(train, challenge)
     model = EaseDual(matrix.rows, l2)
     pids = [playlist.pid for playlist in challenge]
     seeds = {playlist.pid: playlist.track_uris for playlist in challenge}
     recommendations = {}
     for start in range(0, len(pids), batch):
-        chunk = pids[start:start + batch]
+        chunk = pids[start : start + batch]
         queries = matrix.rows[[matrix.query_rows[pid] for pid in chunk]]
         scores = model.scores(queries)
         scores[queries.nonzero()] = -np.inf
@@ -149,16 +166,30 @@ def fit_als(x, factors: int, regularization: float, alpha: float, iterations: in
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1, "blas"):  # implicit's own threads; BLAS threads inside them would fight
-        model = AlternatingLeastSquares(factors=factors, regularization=regularization, alpha=alpha,
-                                        iterations=iterations, random_state=random_state,
-                                        calculate_training_loss=False, num_threads=0)
+        model = AlternatingLeastSquares(
+            factors=factors,
+            regularization=regularization,
+            alpha=alpha,
+            iterations=iterations,
+            random_state=random_state,
+            calculate_training_loss=False,
+            num_threads=0,
+        )
         model.fit(x.astype(np.float32), show_progress=False)
     return model
 
 
-def als(train: Sequence[Playlist], challenge: Sequence[Playlist], factors: int, regularization: float,
-        alpha: float, bm25: bool, iterations: int, k: int = TRACKS_PER_PLAYLIST,
-        random_state: int = 0) -> dict[int, list[str]]:
+def als(
+    train: Sequence[Playlist],
+    challenge: Sequence[Playlist],
+    factors: int,
+    regularization: float,
+    alpha: float,
+    bm25: bool,
+    iterations: int,
+    k: int = TRACKS_PER_PLAYLIST,
+    random_state: int = 0,
+) -> dict[int, list[str]]:
     try:
         from implicit.nearest_neighbours import bm25_weight
     except ImportError as missing:
@@ -173,8 +204,9 @@ def als(train: Sequence[Playlist], challenge: Sequence[Playlist], factors: int, 
     ids, _ = model.recommend(rows, weighted[rows], N=k, filter_already_liked_items=True)
     recommendations = {}
     for pid, tracks in zip(pids, ids.tolist()):
-        recommendations[pid] = baselines.finish((uris[track] for track in tracks if track >= 0), seeds[pid],
-                                                matrix.index.popular, k)
+        recommendations[pid] = baselines.finish(
+            (uris[track] for track in tracks if track >= 0), seeds[pid], matrix.index.popular, k
+        )
     return recommendations
 
 
@@ -185,23 +217,29 @@ GRIDS: dict[str, tuple[dict, ...]] = {"ease": EASE_GRID, "als": ALS_GRID}
 @dataclass(frozen=True)
 class Validation:
     """A challenge cut from the training playlists: tuning never sees the real challenge."""
+
     train: list[Playlist]
-    queries: list[Playlist]         # the validation playlists' seeds
+    queries: list[Playlist]  # the validation playlists' seeds
     truth: GroundTruth
 
     @classmethod
     def cut(cls, train: Sequence[Playlist], seed: int, playlists: int | None = None) -> Validation:
         split = make_split(train, playlists or VALIDATION_PLAYLISTS, seed + VALIDATION_SEED_OFFSET)
-        queries = [Playlist(case.playlist.pid, case.playlist.name, case.playlist.tracks[:case.num_samples])
-                   for case in split.cases]
-        truth = GroundTruth(holdouts={case.playlist.pid: case.holdouts for case in split.cases},
-                            num_samples={case.playlist.pid: case.num_samples for case in split.cases},
-                            track_artists={})
+        queries = [
+            Playlist(case.playlist.pid, case.playlist.name, case.playlist.tracks[: case.num_samples])
+            for case in split.cases
+        ]
+        truth = GroundTruth(
+            holdouts={case.playlist.pid: case.holdouts for case in split.cases},
+            num_samples={case.playlist.pid: case.num_samples for case in split.cases},
+            track_artists={},
+        )
         return cls(train=split.train, queries=queries, truth=truth)
 
     def score(self, recommendations: Mapping[int, Sequence[str]]) -> float:
-        means = metrics.evaluate(recommendations, self.truth,
-                                 {query.pid: query.track_uris for query in self.queries})["all"]
+        means = metrics.evaluate(recommendations, self.truth, {query.pid: query.track_uris for query in self.queries})[
+            "all"
+        ]
         return sum(means[metric] for metric in TUNING_METRICS) / len(TUNING_METRICS)
 
 
@@ -209,21 +247,23 @@ class Validation:
 class Tuned:
     name: str
     params: dict
-    trials: list[tuple[dict, float]] = field(default_factory=list)   # every grid point, its score
-    seconds: float = 0.0                                              # the whole search
+    trials: list[tuple[dict, float]] = field(default_factory=list)  # every grid point, its score
+    seconds: float = 0.0  # the whole search
 
     def describe(self) -> str:
         shown = ", ".join(f"{key}={value}" for key, value in self.params.items())
         best = max(score for _, score in self.trials) if self.trials else float("nan")
-        return (f"{self.name}: {shown} (validation mean of {' and '.join(TUNING_METRICS)} {best:.4f}, "
-                f"best of {len(self.trials)} in {self.seconds:.0f} s)")
+        return (
+            f"{self.name}: {shown} (validation mean of {' and '.join(TUNING_METRICS)} {best:.4f}, "
+            f"best of {len(self.trials)} in {self.seconds:.0f} s)"
+        )
 
 
 def tune(name: str, validation: Validation, grid: Iterable[dict] | None = None) -> Tuned:
     """The grid point whose lists score best on the validation split (ties: the earlier point)."""
     started = time.perf_counter()
     trials = []
-    for params in (GRIDS[name] if grid is None else grid):
+    for params in GRIDS[name] if grid is None else grid:
         trials.append((params, validation.score(PEERS[name](validation.train, validation.queries, **params))))
     params = max(trials, key=lambda trial: trial[1])[0] if trials else {}
     return Tuned(name, dict(params), trials, time.perf_counter() - started)

@@ -43,10 +43,24 @@ from tunesday.dbt import PROJECT_DIR
 from tunesday.recsys.warehouse import FEATURES, GENERATORS
 
 FOLDS = 5
-PARAMS = {"objective": "lambdarank", "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 50,
-          "bagging_fraction": 0.8, "bagging_freq": 1, "feature_fraction": 0.8, "seed": 0, "deterministic": True,
-          "force_row_wise": True, "lambdarank_truncation_level": 500, "metric": "ndcg", "eval_at": [500, 100, 10],
-          "verbose": -1, "num_threads": 2, "zero_as_missing": False}
+PARAMS = {
+    "objective": "lambdarank",
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_data_in_leaf": 50,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "feature_fraction": 0.8,
+    "seed": 0,
+    "deterministic": True,
+    "force_row_wise": True,
+    "lambdarank_truncation_level": 500,
+    "metric": "ndcg",
+    "eval_at": [500, 100, 10],
+    "verbose": -1,
+    "num_threads": 2,
+    "zero_as_missing": False,
+}
 MAX_TREES = 400
 EARLY_STOPPING = 30
 
@@ -62,17 +76,21 @@ def _lightgbm():
 @dataclass
 class Queries:
     """Candidate rows of many queries, grouped: features[i] belongs to query group_of[i]."""
-    features: np.ndarray            # rows × FEATURES
+
+    features: np.ndarray  # rows × FEATURES
     labels: np.ndarray
-    groups: list[int]               # each query's row count, in order
-    query_ids: list[str]            # e.g. "cut 11, pid 123"
-    uris: list[list[str]]           # each query's candidates
-    truth: list[set[str]]           # each query's held-out tracks
+    groups: list[int]  # each query's row count, in order
+    query_ids: list[str]  # e.g. "cut 11, pid 123"
+    uris: list[list[str]]  # each query's candidates
+    truth: list[set[str]]  # each query's held-out tracks
 
     def rows_of(self, queries: Sequence[int]) -> np.ndarray:
         starts = np.concatenate([[0], np.cumsum(self.groups)])
-        return np.concatenate([np.arange(starts[q], starts[q + 1]) for q in queries]) if len(queries) else \
-            np.array([], dtype=np.int64)
+        return (
+            np.concatenate([np.arange(starts[q], starts[q + 1]) for q in queries])
+            if len(queries)
+            else np.array([], dtype=np.int64)
+        )
 
 
 def folds(query_count: int, seed: int = 0) -> list[list[int]]:
@@ -86,12 +104,12 @@ def folds(query_count: int, seed: int = 0) -> list[list[int]]:
 class Trained:
     booster: object
     best_iteration: int
-    validation: dict[str, float]        # lightgbm's ndcg@k on the held-out fold, at the best iteration
-                                        # (early stopping watches the first one LightGBM reports:
-                                        # it sorts eval_at, so ndcg@10, not @500)
-    validation_r_precision: float       # the reranked candidates' R-precision on the held-out fold
-    first_generator_r_precision: dict[str, float]   # each generator's own order, same fold
-    importances: list[tuple[str, float]]            # share of the total gain, best first
+    validation: dict[str, float]  # lightgbm's ndcg@k on the held-out fold, at the best iteration
+    # (early stopping watches the first one LightGBM reports:
+    # it sorts eval_at, so ndcg@10, not @500)
+    validation_r_precision: float  # the reranked candidates' R-precision on the held-out fold
+    first_generator_r_precision: dict[str, float]  # each generator's own order, same fold
+    importances: list[tuple[str, float]]  # share of the total gain, best first
 
 
 def train(queries: Queries) -> Trained:
@@ -101,15 +119,26 @@ def train(queries: Queries) -> Trained:
 
     def dataset(chosen: list[int]):
         rows = queries.rows_of(chosen)
-        return lightgbm.Dataset(queries.features[rows], queries.labels[rows],
-                                group=[queries.groups[q] for q in chosen], feature_name=list(FEATURES),
-                                free_raw_data=False)
+        return lightgbm.Dataset(
+            queries.features[rows],
+            queries.labels[rows],
+            group=[queries.groups[q] for q in chosen],
+            feature_name=list(FEATURES),
+            free_raw_data=False,
+        )
 
     evaluated: dict = {}
-    early = lightgbm.train(PARAMS, dataset(fitted), num_boost_round=MAX_TREES, valid_sets=[dataset(held_out)],
-                           valid_names=["held_out"],
-                           callbacks=[lightgbm.early_stopping(EARLY_STOPPING, first_metric_only=True, verbose=False),
-                                      lightgbm.record_evaluation(evaluated)])
+    early = lightgbm.train(
+        PARAMS,
+        dataset(fitted),
+        num_boost_round=MAX_TREES,
+        valid_sets=[dataset(held_out)],
+        valid_names=["held_out"],
+        callbacks=[
+            lightgbm.early_stopping(EARLY_STOPPING, first_metric_only=True, verbose=False),
+            lightgbm.record_evaluation(evaluated),
+        ],
+    )
     best = early.best_iteration or MAX_TREES
     validation = {metric: float(values[best - 1]) for metric, values in evaluated["held_out"].items()}
     rows = queries.rows_of(held_out)
@@ -118,8 +147,9 @@ def train(queries: Queries) -> Trained:
     for generator in GENERATORS:
         orders[generator] = -queries.features[rows, FEATURES.index(f"{generator}_rank")]
     r_precision = {name: _r_precision(queries, held_out, values) for name, values in orders.items()}
-    final = lightgbm.train({**PARAMS, "metric": "None"}, dataset(list(range(len(queries.groups)))),
-                           num_boost_round=best)
+    final = lightgbm.train(
+        {**PARAMS, "metric": "None"}, dataset(list(range(len(queries.groups)))), num_boost_round=best
+    )
     return Trained(final, best, validation, r_precision.pop("reranker"), r_precision, gain_shares(final, FEATURES))
 
 
@@ -135,9 +165,9 @@ def _r_precision(queries: Queries, chosen: list[int], values: np.ndarray) -> flo
     total, at = 0.0, 0
     for q in chosen:
         size = queries.groups[q]
-        order = np.argsort(-values[at:at + size], kind="stable")
+        order = np.argsort(-values[at : at + size], kind="stable")
         truth = queries.truth[q]
-        top = {queries.uris[q][i] for i in order[:len(truth)]}
+        top = {queries.uris[q][i] for i in order[: len(truth)]}
         total += len(top & truth) / len(truth)
         at += size
     return total / len(chosen)
@@ -165,14 +195,20 @@ def _node_sql(node: dict, features: Sequence[str], indent: str) -> str:
         if node.get("decision_type") != "<=":
             raise ValueError(f"cannot compile a split of type {node.get('decision_type')!r} (only numerical <=)")
         if node.get("missing_type") not in ("None", None):
-            raise ValueError(f"cannot compile a split with missing type {node['missing_type']!r}: "
-                             "train without missing values (zero_as_missing false, no NaN)")
+            raise ValueError(
+                f"cannot compile a split with missing type {node['missing_type']!r}: "
+                "train without missing values (zero_as_missing false, no NaN)"
+            )
         column = features[node["split_feature"]]
-        branches.append(f"when {column} <= {literal(node['threshold'])} "
-                        f"then {_node_sql(node['left_child'], features, inner)}")
+        branches.append(
+            f"when {column} <= {literal(node['threshold'])} then {_node_sql(node['left_child'], features, inner)}"
+        )
         node = node["right_child"]
-    return ("case\n" + "".join(f"{inner}{branch}\n" for branch in branches)
-            + f"{inner}else {literal(node['leaf_value'])}\n{indent}end")
+    return (
+        "case\n"
+        + "".join(f"{inner}{branch}\n" for branch in branches)
+        + f"{inner}else {literal(node['leaf_value'])}\n{indent}end"
+    )
 
 
 def compile_sql(booster, features: Sequence[str] = FEATURES) -> str:
@@ -206,11 +242,12 @@ def without_trees(text: str) -> str:
 @dataclass(frozen=True)
 class Artifact:
     """A reranker kept in the repository: LightGBM's file and the macro of its compiled trees."""
-    name: str                   # "continuation": rankers/continuation_ranker.txt, macro continuation_ranker_score()
-    features: tuple[str, ...]   # the columns the trees read, in the model's order
-    ranks: str                  # what it ranks, for the macro's header
-    command: str                # what trains it
-    root: Path = PROJECT_DIR    # written under root/rankers and root/macros/rankers
+
+    name: str  # "continuation": rankers/continuation_ranker.txt, macro continuation_ranker_score()
+    features: tuple[str, ...]  # the columns the trees read, in the model's order
+    ranks: str  # what it ranks, for the macro's header
+    command: str  # what trains it
+    root: Path = PROJECT_DIR  # written under root/rankers and root/macros/rankers
 
     @property
     def model_file(self) -> Path:
@@ -221,24 +258,33 @@ class Artifact:
         return self.root / "macros" / "rankers" / f"{self.name}_ranker.sql"
 
 
-CONTINUATION = Artifact("continuation", tuple(FEATURES), "fct_playlist_continuations, over the columns of "
-                        "int_playlist_continuation_candidates", "tunesday-recsys train-ranker")
+CONTINUATION = Artifact(
+    "continuation",
+    tuple(FEATURES),
+    "fct_playlist_continuations, over the columns of int_playlist_continuation_candidates",
+    "tunesday-recsys train-ranker",
+)
 MODEL_FILE, MACRO_FILE = CONTINUATION.model_file, CONTINUATION.macro_file
 
 
 def macro_text(booster, header: dict, artifact: Artifact = CONTINUATION) -> str:
     """macros/rankers/<name>_ranker.sql for a model: its header, version and compiled trees."""
     described = json.dumps(header, indent=2, sort_keys=True)
-    about = textwrap.fill(f"Generated by `{artifact.command}` (tunesday/recsys/ranker.py): do not edit. "
-                          f"LightGBM lambdarank trees compiled to SQL, the reranker of {artifact.ranks}; "
-                          f"rankers/{artifact.model_file.name} is the same model as LightGBM's file.",
-                          width=100, initial_indent="    ", subsequent_indent="    ")
+    about = textwrap.fill(
+        f"Generated by `{artifact.command}` (tunesday/recsys/ranker.py): do not edit. "
+        f"LightGBM lambdarank trees compiled to SQL, the reranker of {artifact.ranks}; "
+        f"rankers/{artifact.model_file.name} is the same model as LightGBM's file.",
+        width=100,
+        initial_indent="    ",
+        subsequent_indent="    ",
+    )
     return (
-        "{#-\n" + about + "\n\n"
-        + "\n".join("    " + line for line in described.splitlines()) + "\n-#}\n\n"
+        "{#-\n" + about + "\n\n" + "\n".join("    " + line for line in described.splitlines()) + "\n-#}\n\n"
         f"{{% macro {artifact.name}_ranker_version() %}}{{{{ return('{header['version']}') }}}}{{% endmacro %}}\n\n"
-        f"{{% macro {artifact.name}_ranker_score() %}}\n{TREES_BEGIN}\n" + compile_sql(booster, artifact.features)
-        + f"\n{TREES_END}\n{{%- endmacro %}}\n")
+        f"{{% macro {artifact.name}_ranker_score() %}}\n{TREES_BEGIN}\n"
+        + compile_sql(booster, artifact.features)
+        + f"\n{TREES_END}\n{{%- endmacro %}}\n"
+    )
 
 
 def write_artifacts(booster, description: dict, artifact: Artifact = CONTINUATION) -> dict:
@@ -257,8 +303,7 @@ def write_artifacts(booster, description: dict, artifact: Artifact = CONTINUATIO
 # Pseudo-queries --------------------------------------------------------------------------------
 
 
-def pseudo_queries(train: Sequence, cuts: Sequence[int], work: Path, per_cut: int = 500,
-                   progress=print) -> Queries:
+def pseudo_queries(train: Sequence, cuts: Sequence[int], work: Path, per_cut: int = 500, progress=print) -> Queries:
     """The candidates of `per_cut` pseudo-queries per cut seed, each cut of the training playlists
     built into its own warehouse under `work` exactly as `continue` builds the challenge's."""
     from tunesday.recsys import warehouse
@@ -283,6 +328,8 @@ def pseudo_queries(train: Sequence, cuts: Sequence[int], work: Path, per_cut: in
             query_ids.append(f"cut {seed}, pid {case.playlist.pid}")
             uris.append(candidate_uris)
             truths.append(truth)
-        progress(f"cut {seed}: {len(split.cases)} pseudo-queries, {sum(len(made[q.pid][0]) for q in queries):,} "
-                 f"candidates, warehouse built in {built.seconds:.0f} s")
+        progress(
+            f"cut {seed}: {len(split.cases)} pseudo-queries, {sum(len(made[q.pid][0]) for q in queries):,} "
+            f"candidates, warehouse built in {built.seconds:.0f} s"
+        )
     return Queries(np.vstack(features), np.concatenate(labels), groups, query_ids, uris, truths)

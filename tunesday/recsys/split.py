@@ -69,14 +69,21 @@ class ChallengeCase:
 @dataclass(frozen=True)
 class Split:
     cases: list[ChallengeCase]  # challenge-file order: by category, then in order of selection
-    train: list[Playlist]       # by pid
+    train: list[Playlist]  # by pid
 
 
-def make_split(playlists: Iterable[Playlist], test_playlists: int, seed: int = 0,
-               seed_counts: Sequence[int] = SEED_COUNTS, min_holdouts: int = MIN_HOLDOUTS) -> Split:
+def make_split(
+    playlists: Iterable[Playlist],
+    test_playlists: int,
+    seed: int = 0,
+    seed_counts: Sequence[int] = SEED_COUNTS,
+    min_holdouts: int = MIN_HOLDOUTS,
+) -> Split:
     if test_playlists <= 0 or test_playlists % len(seed_counts):
-        raise ValueError(f"--test-playlists must be a positive multiple of {len(seed_counts)} "
-                         f"(equal numbers per seed count {list(seed_counts)}), got {test_playlists}")
+        raise ValueError(
+            f"--test-playlists must be a positive multiple of {len(seed_counts)} "
+            f"(equal numbers per seed count {list(seed_counts)}), got {test_playlists}"
+        )
     quota = test_playlists // len(seed_counts)
     ordered = sorted(playlists, key=lambda playlist: playlist.pid)
     shuffled = list(ordered)
@@ -84,8 +91,7 @@ def make_split(playlists: Iterable[Playlist], test_playlists: int, seed: int = 0
     chosen: dict[int, list[ChallengeCase]] = {k: [] for k in seed_counts}
     test_pids: set[int] = set()
     for playlist in shuffled:
-        room = [k for k in seed_counts
-                if len(chosen[k]) < quota and len(holdout_uris(playlist, k)) >= min_holdouts]
+        room = [k for k in seed_counts if len(chosen[k]) < quota and len(holdout_uris(playlist, k)) >= min_holdouts]
         if not room:
             if all(len(cases) == quota for cases in chosen.values()):
                 break
@@ -95,47 +101,82 @@ def make_split(playlists: Iterable[Playlist], test_playlists: int, seed: int = 0
         test_pids.add(playlist.pid)
     short = {k: quota - len(cases) for k, cases in chosen.items() if len(cases) < quota}
     if short:
-        raise ValueError(f"not enough eligible playlists (G of at least {min_holdouts} tracks) for "
-                         f"{test_playlists} test playlists; missing per seed count: {short}")
-    return Split(cases=[case for k in seed_counts for case in chosen[k]],
-                 train=[playlist for playlist in ordered if playlist.pid not in test_pids])
+        raise ValueError(
+            f"not enough eligible playlists (G of at least {min_holdouts} tracks) for "
+            f"{test_playlists} test playlists; missing per seed count: {short}"
+        )
+    return Split(
+        cases=[case for k in seed_counts for case in chosen[k]],
+        train=[playlist for playlist in ordered if playlist.pid not in test_pids],
+    )
 
 
 def challenge_record(split: Split, date: str | None = None) -> dict:
-    date = date or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return {"date": date, "version": CHALLENGE_VERSION, "playlists": [
-        {"name": case.playlist.name, "pid": case.playlist.pid,
-         "num_holdouts": len(case.playlist.tracks) - case.num_samples,
-         "num_samples": case.num_samples, "num_tracks": len(case.playlist.tracks),
-         "tracks": [track_record(position, track)
-                    for position, track in enumerate(case.playlist.tracks[:case.num_samples])]}
-        for case in split.cases]}
+    date = date or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return {
+        "date": date,
+        "version": CHALLENGE_VERSION,
+        "playlists": [
+            {
+                "name": case.playlist.name,
+                "pid": case.playlist.pid,
+                "num_holdouts": len(case.playlist.tracks) - case.num_samples,
+                "num_samples": case.num_samples,
+                "num_tracks": len(case.playlist.tracks),
+                "tracks": [
+                    track_record(position, track)
+                    for position, track in enumerate(case.playlist.tracks[: case.num_samples])
+                ],
+            }
+            for case in split.cases
+        ],
+    }
 
 
 def ground_truth_record(split: Split, seed: int, min_holdouts: int) -> dict:
-    track_artists = {track.track_uri: track.artist
-                     for playlist in [*(case.playlist for case in split.cases), *split.train]
-                     for track in playlist.tracks}
-    return {"version": GROUND_TRUTH_VERSION, "seed": seed, "min_holdouts": min_holdouts,
-            "playlists": [{"pid": case.playlist.pid, "num_samples": case.num_samples,
-                           "holdouts": case.holdouts} for case in split.cases],
-            "track_artists": dict(sorted(track_artists.items()))}
+    track_artists = {
+        track.track_uri: track.artist
+        for playlist in [*(case.playlist for case in split.cases), *split.train]
+        for track in playlist.tracks
+    }
+    return {
+        "version": GROUND_TRUTH_VERSION,
+        "seed": seed,
+        "min_holdouts": min_holdouts,
+        "playlists": [
+            {"pid": case.playlist.pid, "num_samples": case.num_samples, "holdouts": case.holdouts}
+            for case in split.cases
+        ],
+        "track_artists": dict(sorted(track_artists.items())),
+    }
 
 
-def write_split(split: Split, out_dir: str | Path, seed: int, min_holdouts: int,
-                date: str | None = None) -> dict[str, Path]:
+def write_split(
+    split: Split, out_dir: str | Path, seed: int, min_holdouts: int, date: str | None = None
+) -> dict[str, Path]:
     """challenge.json, ground_truth.json.gz and train.json.gz in out_dir; their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"challenge": out_dir / "challenge.json", "ground_truth": out_dir / "ground_truth.json.gz",
-             "train": out_dir / "train.json.gz"}
+    paths = {
+        "challenge": out_dir / "challenge.json",
+        "ground_truth": out_dir / "ground_truth.json.gz",
+        "train": out_dir / "train.json.gz",
+    }
     with open_text(paths["challenge"], "w") as out:
         json.dump(challenge_record(split, date), out, indent=1)
     with open_text(paths["ground_truth"], "w") as out:
         json.dump(ground_truth_record(split, seed, min_holdouts), out)
-    write_slice(paths["train"], split.train,
-                {"slice": "train", "version": "v1", "generated_by": "tunesday-recsys split",
-                 "seed": seed, "test_pids_excluded": len(split.cases)})
+    write_slice(
+        paths["train"],
+        split.train,
+        {
+            "slice": "train",
+            "version": "v1",
+            "generated_by": "tunesday-recsys split",
+            "seed": seed,
+            "test_pids_excluded": len(split.cases),
+        },
+    )
     return paths
 
 
@@ -159,9 +200,9 @@ def read_challenge(path: str | Path) -> list[Playlist]:
 
 @dataclass(frozen=True)
 class GroundTruth:
-    holdouts: dict[int, list[str]]        # pid -> G
-    num_samples: dict[int, int]           # pid -> seed count (the category)
-    track_artists: dict[str, str]         # track URI -> artist
+    holdouts: dict[int, list[str]]  # pid -> G
+    num_samples: dict[int, int]  # pid -> seed count (the category)
+    track_artists: dict[str, str]  # track URI -> artist
 
 
 def read_ground_truth(path: str | Path) -> GroundTruth:
@@ -170,6 +211,8 @@ def read_ground_truth(path: str | Path) -> GroundTruth:
     if record.get("version") != GROUND_TRUTH_VERSION:
         raise ValueError(f"{path}: not a ground-truth file of version {GROUND_TRUTH_VERSION}")
     rows = record["playlists"]
-    return GroundTruth(holdouts={row["pid"]: row["holdouts"] for row in rows},
-                       num_samples={row["pid"]: row["num_samples"] for row in rows},
-                       track_artists=record["track_artists"])
+    return GroundTruth(
+        holdouts={row["pid"]: row["holdouts"] for row in rows},
+        num_samples={row["pid"]: row["num_samples"] for row in rows},
+        track_artists=record["track_artists"],
+    )

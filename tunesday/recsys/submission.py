@@ -31,8 +31,10 @@ class SubmissionError(ValueError):
         self.problems = list(problems)
         shown = "\n".join(f"- {problem}" for problem in self.problems[:MAX_LISTED_PROBLEMS])
         more = len(self.problems) - MAX_LISTED_PROBLEMS
-        super().__init__(f"{path}: invalid submission, {len(self.problems)} problem(s):\n{shown}"
-                         + (f"\n- ... and {more} more" if more > 0 else ""))
+        super().__init__(
+            f"{path}: invalid submission, {len(self.problems)} problem(s):\n{shown}"
+            + (f"\n- ... and {more} more" if more > 0 else "")
+        )
 
 
 @dataclass
@@ -41,7 +43,7 @@ class Submission:
     email: str
     recommendations: dict[int, list[str]]
     comments: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)   # what reading found wrong
+    problems: list[str] = field(default_factory=list)  # what reading found wrong
 
     @property
     def runtime_seconds(self) -> float | None:
@@ -51,9 +53,14 @@ class Submission:
         return None
 
 
-def write_submission(path: str | Path, recommendations: Mapping[int, Sequence[str]], team: str,
-                     email: str, runtime_seconds: float | None = None,
-                     comments: Iterable[str] = ()) -> None:
+def write_submission(
+    path: str | Path,
+    recommendations: Mapping[int, Sequence[str]],
+    team: str,
+    email: str,
+    runtime_seconds: float | None = None,
+    comments: Iterable[str] = (),
+) -> None:
     """Write as given (no check: `validate` is the check), gzipped when the name ends in .gz."""
     for value in (team, email):
         if not value or any(bad in value for bad in ",\n\r") or value.startswith("#"):
@@ -88,10 +95,12 @@ def read_submission(path: str | Path) -> Submission:
                         submission.team, submission.email = fields[1], fields[2]
                     else:
                         submission.problems.append(
-                            f"line {number}: team_info needs exactly a team name and a contact email")
+                            f"line {number}: team_info needs exactly a team name and a contact email"
+                        )
                     continue
                 submission.problems.append(
-                    f"line {number}: the first line must be 'team_info,<team name>,<contact email>'")
+                    f"line {number}: the first line must be 'team_info,<team name>,<contact email>'"
+                )
             if not (fields[0].isascii() and fields[0].isdigit()):
                 submission.problems.append(f"line {number}: {fields[0]!r} is not a playlist id")
                 continue
@@ -105,8 +114,9 @@ def read_submission(path: str | Path) -> Submission:
     return submission
 
 
-def validate(submission: Submission, challenge: Sequence[Playlist],
-             tracks_per_playlist: int = TRACKS_PER_PLAYLIST) -> list[str]:
+def validate(
+    submission: Submission, challenge: Sequence[Playlist], tracks_per_playlist: int = TRACKS_PER_PLAYLIST
+) -> list[str]:
     """Every reason the submission would be rejected (empty when it is valid)."""
     problems = list(submission.problems)
     seeds = {playlist.pid: set(playlist.track_uris) for playlist in challenge}

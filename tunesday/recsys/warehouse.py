@@ -15,6 +15,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tunesday import dbt
 from tunesday.load.cli import main as load
@@ -27,9 +28,14 @@ CANDIDATES = "int_playlist_continuation_candidates"
 KEYS = "int_playlist_track_keys"
 #: The candidate generators (macro continuation_generators) and the columns the reranker reads.
 GENERATORS = ("cooccurrence", "cosine", "rp3beta", "tail", "neighbours", "titles", "artists", "als", "ease")
-FEATURES = ("seed_count", "track_playlist_count", "artist_seed_count", "generator_count",
-            *(f"{generator}_{kind}" for generator in GENERATORS for kind in ("score", "rank", "relative_score")))
-PLAYLIST_PREFIX = "pl_mpd_"   # the loaders map MPD pid p to playlist pl_mpd_<p>
+FEATURES = (
+    "seed_count",
+    "track_playlist_count",
+    "artist_seed_count",
+    "generator_count",
+    *(f"{generator}_{kind}" for generator in GENERATORS for kind in ("score", "rank", "relative_score")),
+)
+PLAYLIST_PREFIX = "pl_mpd_"  # the loaders map MPD pid p to playlist pl_mpd_<p>
 
 
 @dataclass(frozen=True)
@@ -42,8 +48,14 @@ class Built:
         return self.work / "warehouse.duckdb"
 
 
-def build(train_path: Path, challenge_path: Path, challenge: list[Playlist], work: Path,
-          ranking: str = "ranker", depth: int | None = None) -> Built:
+def build(
+    train_path: Path,
+    challenge_path: Path,
+    challenge: list[Playlist],
+    work: Path,
+    ranking: str = "ranker",
+    depth: int | None = None,
+) -> Built:
     """Loads both files into a fresh `work` folder and builds the continuations' two stages."""
     from tunesday.recsys.fitted import write_fitted_candidates
 
@@ -56,8 +68,10 @@ def build(train_path: Path, challenge_path: Path, challenge: list[Playlist], wor
             raise ValueError(f"tunesday-load could not load {path} (exit {status})")
     longest_seeds = max(len(set(playlist.track_uris)) for playlist in challenge)
     depth = depth or int(project_var("continuation_generator_depth"))
-    variables = (f"{{continuation_max_seed_tracks: {longest_seeds}, continuation_size: {TRACKS_PER_PLAYLIST}, "
-                 f"continuation_ranking: {ranking}, continuation_generator_depth: {depth}}}")
+    variables = (
+        f"{{continuation_max_seed_tracks: {longest_seeds}, continuation_size: {TRACKS_PER_PLAYLIST}, "
+        f"continuation_ranking: {ranking}, continuation_generator_depth: {depth}}}"
+    )
     env = dbt.duckdb_env(work, raw)
 
     def dbt_build(step: str, *selection: str) -> None:
@@ -66,21 +80,31 @@ def build(train_path: Path, challenge_path: Path, challenge: list[Playlist], wor
             raise ValueError(f"dbt build ({step}): {result.describe()}")
 
     dbt_build("keys", "--select", f"+{KEYS}")
-    write_fitted_candidates(work / "warehouse.duckdb", max_seed_tracks=longest_seeds,
-                            depth=max(depth, int(project_var("continuation_feature_depth"))))
+    write_fitted_candidates(
+        work / "warehouse.duckdb",
+        max_seed_tracks=longest_seeds,
+        depth=max(depth, int(project_var("continuation_feature_depth"))),
+    )
     dbt_build("continuations", "--select", f"+{MODEL}", "--exclude", f"+{KEYS}")
     return Built(work, time.perf_counter() - started)
 
 
-def project_var(name: str) -> object:
-    """A var's value in dbt_project.yml (what a build without --vars for it reads)."""
+def project_var(name: str) -> Any:
+    """A var's value in dbt_project.yml (what a build without --vars for it reads): YAML, any type."""
     import yaml
 
     return yaml.safe_load((dbt.PROJECT_DIR / "dbt_project.yml").read_text())["vars"][name]
 
 
-def continuations(train_path: Path, challenge_path: Path, train: list[Playlist], challenge: list[Playlist],
-                  work: Path, ranking: str = "ranker", depth: int | None = None) -> tuple[dict[int, list[str]], float]:
+def continuations(
+    train_path: Path,
+    challenge_path: Path,
+    train: list[Playlist],
+    challenge: list[Playlist],
+    work: Path,
+    ranking: str = "ranker",
+    depth: int | None = None,
+) -> tuple[dict[int, list[str]], float]:
     """{pid: 500 track URIs} for the challenge playlists, and the seconds it took (load + build +
     read)."""
     started = time.perf_counter()
@@ -88,12 +112,14 @@ def continuations(train_path: Path, challenge_path: Path, train: list[Playlist],
     ranked: dict[int, list[str]] = {}
     with connect_warehouse(str(built.warehouse)) as con:
         for playlist_id, track_id in con.execute(
-                f"select playlist_id, track_id from {MODEL} where playlist_id like '{PLAYLIST_PREFIX}%' "
-                "order by playlist_id, continuation_rank").fetchall():
+            f"select playlist_id, track_id from {MODEL} where playlist_id like '{PLAYLIST_PREFIX}%' "
+            "order by playlist_id, continuation_rank"
+        ).fetchall():
             ranked.setdefault(int(playlist_id.removeprefix(PLAYLIST_PREFIX)), []).append(f"spotify:track:{track_id}")
     popular = build_index(train).popular
-    recommendations = {playlist.pid: finish(ranked.get(playlist.pid, []), playlist.track_uris, popular)
-                       for playlist in challenge}
+    recommendations = {
+        playlist.pid: finish(ranked.get(playlist.pid, []), playlist.track_uris, popular) for playlist in challenge
+    }
     return recommendations, time.perf_counter() - started
 
 
@@ -103,8 +129,10 @@ def generator_lists(warehouse: Path, depth: int) -> dict[str, dict[int, list[str
     lists: dict[str, dict[int, list[str]]] = {name: {} for name in (*GENERATORS, "union")}
     ranks = ", ".join(f"{generator}_rank" for generator in GENERATORS)
     with connect_warehouse(str(warehouse)) as con:
-        rows = con.execute(f"select playlist_id, track_id, generator_count, {ranks} from {CANDIDATES} "
-                           f"where playlist_id like '{PLAYLIST_PREFIX}%'").fetchall()
+        rows = con.execute(
+            f"select playlist_id, track_id, generator_count, {ranks} from {CANDIDATES} "
+            f"where playlist_id like '{PLAYLIST_PREFIX}%'"
+        ).fetchall()
     by_playlist: dict[int, list[tuple]] = {}
     for row in rows:
         by_playlist.setdefault(int(row[0].removeprefix(PLAYLIST_PREFIX)), []).append(row)
@@ -124,8 +152,9 @@ def candidates(warehouse: Path, pids: list[int]) -> dict[int, tuple[list[str], l
     made: dict[int, tuple[list[str], list[tuple[float, ...]]]] = {pid: ([], []) for pid in pids}
     with connect_warehouse(str(warehouse)) as con:
         for playlist_id, track_id, *features in con.execute(
-                f"select playlist_id, track_id, {', '.join(FEATURES)} from {CANDIDATES} "
-                f"where playlist_id in ({wanted}) order by playlist_id, track_id").fetchall():
+            f"select playlist_id, track_id, {', '.join(FEATURES)} from {CANDIDATES} "
+            f"where playlist_id in ({wanted}) order by playlist_id, track_id"
+        ).fetchall():
             uris, rows = made[int(playlist_id.removeprefix(PLAYLIST_PREFIX))]
             uris.append(f"spotify:track:{track_id}")
             rows.append(tuple(float(value) for value in features))
