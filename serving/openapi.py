@@ -157,7 +157,12 @@ OPENAPI = {
                 {
                     "summary": "The explorer's search box (HTML); ?user_id=ID redirects to the listener's page.",
                     "parameters": [{"name": "user_id", "in": "query", "schema": {"type": "string"}}],
-                    "responses": {"200": _HTML, "303": {"description": "to /explore/users/{user_id}"}},
+                    "responses": {
+                        "200": _HTML,
+                        "303": {"description": "to /explore/users/{user_id}"},
+                        "401": _ERRORS["401"],
+                        **_DEFAULT,
+                    },
                 }
             )
         },
@@ -167,7 +172,7 @@ OPENAPI = {
                     "summary": "A listener's page (HTML): Discover Weekly with reasons and tempo and key, "
                     "For You, their playlists and a Smart Shuffle preview of the first with a pool.",
                     "parameters": [_path_param("user_id")],
-                    "responses": {"200": _HTML, "404": _HTML, "503": _HTML},
+                    "responses": {"200": _HTML, "401": _ERRORS["401"], "404": _HTML, "503": _HTML, **_DEFAULT},
                 }
             )
         },
@@ -176,7 +181,7 @@ OPENAPI = {
                 {
                     "summary": "The listener's page (HTML) previewing that playlist's Smart Shuffle.",
                     "parameters": [_path_param("user_id"), _path_param("playlist_id")],
-                    "responses": {"200": _HTML, "404": _HTML, "503": _HTML},
+                    "responses": {"200": _HTML, "401": _ERRORS["401"], "404": _HTML, "503": _HTML, **_DEFAULT},
                 }
             )
         },

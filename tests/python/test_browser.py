@@ -73,6 +73,7 @@ def explorer(warehouse, tmp_path_factory):
     with running_gunicorn(store.root, log, workers=1) as port:
         yield {
             "base": f"http://127.0.0.1:{port}",
+            "store": store.root,
             "user_id": user_id,
             "playlist_id": playlist_id,
             "playlist_count": playlist_count,
@@ -183,3 +184,17 @@ def test_the_report_opens_offline(browser, warehouse, tmp_path):
         assert box and box["width"] > 300 and box["height"] > 150
     assert fetched == [page.url]
     context.close()
+
+
+def test_with_api_tokens_the_explorer_needs_one_too(explorer, tmp_path):
+    """It shows listeners' data like /v1: with tokens configured, a request without one is 401."""
+    from serving.app import create_app
+
+    store = explorer["store"]
+    app = create_app(
+        {"SERVING_STORE": str(store), "EXPOSURE_LOG": str(tmp_path), "API_TOKENS": "t0ken-0123456789abcdef"}
+    )
+    client = app.test_client()
+    for path in ("/explore", f"/explore/users/{explorer['user_id']}"):
+        assert client.get(path).status_code == 401
+        assert client.get(path, headers={"Authorization": "Bearer t0ken-0123456789abcdef"}).status_code == 200
