@@ -57,7 +57,7 @@ class Tokens:
             raise TokenError("TUNESDAY_API_TOKENS is set but holds no token")
         self._file = Path(tokens_file) if tokens_file else None
         self._from_file: list[bytes] = []
-        self._seen: tuple | None = None
+        self._seen: tuple[object, ...] | None = None
         self._next_check = 0.0
         self._lock = threading.Lock()
 

@@ -101,7 +101,7 @@ def _wrapped(text: str, x: float, y: float, room: float) -> str:
     return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle">{spans}</text>'
 
 
-def _label(value) -> str:
+def _label(value: object) -> str:
     return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 

@@ -31,6 +31,7 @@ import html
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import duckdb
@@ -89,7 +90,7 @@ def _table(header: list[str], rows: list[list[object]], text_columns: tuple[int,
     )
 
 
-def _shares(counts: dict, categories: Sequence[object]) -> list[float]:
+def _shares(counts: dict[Any, float], categories: Sequence[object]) -> list[float]:
     total = sum(counts.values()) or 1.0
     return [counts.get(category, 0.0) / total for category in categories]
 
