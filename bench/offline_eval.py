@@ -29,6 +29,11 @@ def main() -> None:
     parser.add_argument("--no-build", action="store_true", help="only report on an earlier build")
     args = parser.parse_args()
     data = Path(args.data).resolve()
+    if not (data / "manifest.json").is_file():
+        sys.exit(
+            f"offline_eval: no generated data in {data} (its manifest.json): run `make run` or `make generate` "
+            "first, or give --data"
+        )
     manifest = json.loads((data / "manifest.json").read_text())
     last_day = dt.date.fromisoformat(manifest["args"]["end_date"]) - dt.timedelta(days=1)
     run_date = last_day - dt.timedelta(days=args.test_days)

@@ -682,3 +682,26 @@ def test_audio_features_are_realistic_per_genre(data):
     assert 3 < np.median(minutes) < 4.5
     assert np.median(minutes[genre == "classical"]) > np.median(minutes[genre == "pop"]) + 1.5
     assert (tracks["time_signature"].to_numpy() == 4).mean() > 0.8
+
+
+def test_the_generator_never_deletes_what_it_did_not_write(tmp_path, capsys):
+    """It replaces its own earlier output, and refuses, in one line and touching nothing, a folder
+    into which real data was loaded (the loaders' ledger) or whose raw data it did not write."""
+    small = ["--users", "20", "--tracks", "300", "--days", "2", "--seed", "3"]
+    out = tmp_path / "data"
+    assert main([*small, "--out", str(out)]) == 0 and main([*small, "--out", str(out)]) == 0
+    assert "chunk 1/1:" in capsys.readouterr().err  # progress, a line per chunk
+    ledger = out / "raw" / "_loads" / "ledger.jsonl"
+    ledger.parent.mkdir()
+    ledger.write_text('{"loader": "spotify-history"}\n')
+    before = sorted(path for path in out.rglob("*"))
+    assert main([*small, "--out", str(out)]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"tunesday-generate: {out / 'raw'} holds loaded data"), line
+    assert sorted(path for path in out.rglob("*")) == before
+    foreign = tmp_path / "exports"
+    (foreign / "raw" / "tracks").mkdir(parents=True)
+    (foreign / "raw" / "tracks" / "mine.parquet").write_bytes(b"not the generator's")
+    assert main([*small, "--out", str(foreign)]) == 1
+    assert "was not written by the generator" in capsys.readouterr().err
+    assert (foreign / "raw" / "tracks" / "mine.parquet").read_bytes() == b"not the generator's"

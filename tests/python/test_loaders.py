@@ -571,3 +571,21 @@ def test_real_exports_load_completely(shared_data, tmp_path):
         report, _ = run(command, shared_data / path, raw_dir=raw)
         assert all(f.status == "already loaded" for f in report.files)
     assert {k for k in snapshot(raw)} == set(before)
+
+
+def test_real_exports_are_refused_in_the_generators_folder(tmp_path, capsys):
+    """Loaded into generated data they would mix with synthetic listeners (and the generator's next
+    run would delete them): one line, nothing written. Exposures of the generated warehouse may."""
+    from tunesday.generate.cli import main as generate_main
+
+    assert generate_main(["--users", "20", "--tracks", "300", "--days", "2", "--out", str(tmp_path / "data")]) == 0
+    raw = tmp_path / "data" / "raw"
+    before = sorted(raw.rglob("*"))
+    listener = tmp_path / "export"
+    listener.mkdir()
+    (listener / "StreamingHistory_music_0.json").write_text("[]")
+    assert main(["spotify-history", str(listener), "--raw-dir", str(raw)]) == 2
+    assert "holds generated data" in capsys.readouterr().err and sorted(raw.rglob("*")) == before
+    log = tmp_path / "log"
+    log.mkdir()
+    assert main(["exposures", str(log), "--raw-dir", str(raw)]) == 1  # allowed; nothing to ship

@@ -7,6 +7,7 @@ import sys
 
 from tunesday.generate.config import GeneratorConfig, today_utc
 from tunesday.generate.pipeline import generate
+from tunesday.generate.writer import FolderNotOurs
 
 
 def utc_time(text: str) -> dt.datetime:
@@ -89,7 +90,12 @@ def parse_args(argv: list[str] | None = None) -> GeneratorConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    manifest = generate(parse_args(argv))
+    config = parse_args(argv)
+    try:
+        manifest = generate(config, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    except FolderNotOurs as refused:
+        print(f"tunesday-generate: {refused}", file=sys.stderr)
+        return 1
     summary = {"rows": manifest["rows"], "generation_seconds": manifest["generation_seconds"]}
     json.dump(summary, sys.stdout, indent=2)
     print()

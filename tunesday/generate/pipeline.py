@@ -3,6 +3,7 @@ manifest that lets tests and the warehouse reconcile row counts and injected bad
 
 import multiprocessing
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 from tunesday.generate import bad_rows, writer
@@ -11,17 +12,27 @@ from tunesday.generate.chunk import CATALOG, CATALOG_BAD_ROWS, PartCounts, run_c
 from tunesday.generate.config import GeneratorConfig
 
 
-def generate(config: GeneratorConfig) -> dict:
-    """Write the dataset under config.out and return its manifest."""
+def generate(config: GeneratorConfig, progress: Callable[[str], None] = lambda line: None) -> dict:
+    """Write the dataset under config.out and return its manifest; `progress` gets a line per
+    chunk of listeners written."""
     started = time.perf_counter()
     writer.prepare(config.out)
     cat, tables, truth = build_catalog(config, stream_rng(config.seed, CATALOG))
     reasons = {"tracks": bad_rows.track_reasons(cat.n_tracks), "artists": bad_rows.artist_reasons()}
     chunks = range(config.n_chunks)
     workers = min(config.workers, config.n_chunks)
+    progress(f"catalog: {cat.n_tracks:,} tracks ({time.perf_counter() - started:.1f} s)")
+
+    def done(chunk: int, counts: PartCounts) -> PartCounts:
+        progress(
+            f"chunk {chunk + 1}/{config.n_chunks}: {counts.rows.get('listening_events', 0):,} plays "
+            f"({time.perf_counter() - started:.1f} s)"
+        )
+        return counts
+
     if workers == 1:
         catalog_counts = _write_catalog(config, tables, reasons, truth)
-        chunk_counts = [run_chunk(cat, config, chunk) for chunk in chunks]
+        chunk_counts = [done(chunk, run_chunk(cat, config, chunk)) for chunk in chunks]
     else:
         # Spawned (not forked) workers: the parent has used Arrow's thread pools already.
         with ProcessPoolExecutor(
@@ -29,7 +40,7 @@ def generate(config: GeneratorConfig) -> dict:
         ) as pool:
             pending = pool.map(_run_chunk_in_worker, chunks)
             catalog_counts = _write_catalog(config, tables, reasons, truth)
-            chunk_counts = list(pending)
+            chunk_counts = [done(chunk, counts) for chunk, counts in zip(chunks, pending)]
     manifest = _manifest(config, [catalog_counts, *chunk_counts], time.perf_counter() - started)
     writer.write_manifest(config.out, manifest)
     return manifest

@@ -13,13 +13,35 @@ from tunesday.contract import SCHEMAS
 RAW = "raw"
 TRUTH = "truth"
 MANIFEST = "manifest.json"
+#: Written first into a folder the generator fills: what it may replace on the next run.
+MARKER = ".tunesday-generated"
+#: The loaders' ledger folder in a raw folder (tunesday/load/stores.py): loaded data lives there.
+LOADS = "_loads"
+
+
+class FolderNotOurs(Exception):
+    """The output folder holds data the generator did not write: it is left as it is."""
 
 
 def prepare(out: Path) -> None:
-    """Remove the previous dataset: a rerun replaces it rather than adding part files to it."""
+    """Remove the previous generated dataset: a rerun replaces it rather than adding part files to
+    it. Refuses (FolderNotOurs) a folder whose raw data the generator did not write, or into which
+    real data was loaded: it never deletes what it did not write."""
+    raw = out / RAW
+    if (raw / LOADS).exists():
+        raise FolderNotOurs(
+            f"{raw} holds loaded data (its load ledger {raw / LOADS}); the generator replaces only what it "
+            f"wrote: give it another --out, or remove {out} yourself"
+        )
+    if raw.is_dir() and any(raw.iterdir()) and not (out / MARKER).exists() and not (out / MANIFEST).exists():
+        raise FolderNotOurs(
+            f"{raw} was not written by the generator (no {MARKER} beside it): give it another --out, "
+            f"or remove {out} yourself"
+        )
     for area in (RAW, TRUTH):
         shutil.rmtree(out / area, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("written by tunesday-generate: it replaces this folder's raw/ and truth/\n")
 
 
 def write_part(out: Path, area: str, name: str, part: int, table: pa.Table) -> None:

@@ -37,6 +37,7 @@ from pathlib import Path
 from google.api_core.exceptions import GoogleAPIError
 
 from tunesday import settings
+from tunesday.generate.writer import MANIFEST, MARKER
 from tunesday.load.audio_features import AudioFeatures
 from tunesday.load.exposures import ExposureLog
 from tunesday.load.mpd import MillionPlaylistDataset
@@ -49,6 +50,7 @@ from tunesday.load.stores import BigQueryStore, ParquetStore, Store, StoreUnusab
 
 def make_store(args: argparse.Namespace) -> Store:
     if not args.bigquery:
+        _refuse_generated(args)
         return ParquetStore(args.raw_dir)
     from tunesday.load.bigquery import make_client
 
@@ -107,6 +109,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     except ValueError as error:
         parser.error(str(error))
     return args
+
+
+def _refuse_generated(args: argparse.Namespace) -> None:
+    """Real exports never go into the generator's folder: mixed with synthetic listeners they would
+    be neither, and the generator's next run would delete them. The shim's exposure logs of a
+    generated warehouse belong with it (`exposures` may)."""
+    folder = Path(args.raw_dir).resolve().parent
+    if args.command != "exposures" and ((folder / MARKER).exists() or (folder / MANIFEST).exists()):
+        raise StoreUnusable(
+            f"{args.raw_dir} holds generated data (written by tunesday-generate): load real exports into a raw "
+            "folder of their own, --raw-dir DIR (README: Real data)"
+        )
 
 
 def load(argv: list[str] | None = None, echo=print) -> LoadReport:
