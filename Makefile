@@ -24,11 +24,13 @@ FIRST_DAILY_DAY = $(shell date -u -d '$(END_DATE) - 2 days' +%F)
 DATA_DIR ?= target/data
 export TUNESDAY_RAW_DIR ?= $(DATA_DIR)/raw
 
-.PHONY: help run generate daily serve docs lock eval eval-continuation train-ranker train-listener-ranker test test-oddities lint rules pytest bench clean
+.PHONY: help run generate daily real serve docs lock eval eval-continuation train-ranker train-listener-ranker test test-oddities lint rules pytest bench clean
 
 help:
 	@echo "make run     generate data ($(USERS) users, $(TRACKS) tracks, $(DAYS) days), run the daily job on it, serve it on :8080"
+	@echo "make generate  only generate the data (USERS, TRACKS, DAYS, SEED, END_DATE; into target/data)"
 	@echo "make daily   the daily job on the generated data: a full build of the day before its last, then its last day as a daily run"
+	@echo "make real DATA=folder  your own Spotify export in a warehouse of its own (target/real), built at its last day, served on :8080"
 	@echo "make serve   serve the published snapshot (gunicorn, 127.0.0.1:8080)"
 	@echo "make docs    build dbt's docs site of the warehouse (models, columns, lineage to its consumers) and serve it on 127.0.0.1:$(DOCS_PORT)"
 	@echo "make eval    offline evaluation of the recommendations on the main job's data: each ranking (learned reranker, hand-weighted blend) and popularity, same run"
@@ -38,6 +40,7 @@ help:
 	@echo "make test    lint + dbt build on a small generated dataset + pytest (what CI runs)"
 	@echo "make lint    every pre-commit hook on every file (ruff, mypy, sqlfluff, no build output or shared data), dbt parse, the stage check, the alert rules"
 	@echo "make lock    regenerate the locks, requirements/*.txt, keeping their versions; UPGRADE=name moves one package"
+	@echo "make pytest  only the Python tests (PYTEST_WORKERS=2, PYTEST_ARGS=...)"
 	@echo "make rules   check the Prometheus alert rules and run their unit tests (promtool; part of make lint)"
 	@echo "make test-oddities  build the project once per real-world oddity, each alone (~1 min each)"
 	@echo "make bench   generator benchmark (10 million events)"
@@ -82,6 +85,15 @@ daily: $(VENV)/.installed
 	$(BIN)/python -c "from tunesday.warehouse import connect; \
 	  print(connect('$${TUNESDAY_DUCKDB_PATH:-target/tunesday.duckdb}').sql('select * exclude (audited_at) from audit_raw__row_counts'))"
 	$(BIN)/tunesday report
+
+# Your own listening history (README: "Your own listening history"): DATA is the folder your
+# Spotify export is unpacked into (with MPD slices and audio features if you have them). Loaded into
+# a workspace of its own, built at the last day of your plays (RUN_DATE=… overrides), then served.
+REAL_DIR ?= target/real
+real: $(VENV)/.installed
+	@test -n "$(DATA)" || { echo "make real DATA=folder: the folder your Spotify export is unpacked into" >&2; exit 2; }
+	$(BIN)/tunesday real "$(DATA)" --workspace $(REAL_DIR) $(if $(RUN_DATE),--run-date $(RUN_DATE))
+	$(MAKE) --no-print-directory serve TUNESDAY_SERVING_STORE=$(REAL_DIR)/serving
 
 # Serve the published snapshot (foreground; Ctrl-C stops).
 serve: $(VENV)/.installed

@@ -2,6 +2,9 @@
 
 import json
 import re
+import subprocess
+
+from conftest import PROJECT_DIR
 
 from tunesday.warehouse import connect as connect_warehouse
 
@@ -165,8 +168,6 @@ def test_every_mart_and_serving_table_states_its_grain(warehouse):
 
 def test_the_readmes_example_queries_answer_on_the_warehouse(warehouse):
     """README, "How to query": each example runs on a built warehouse and answers with rows."""
-    from conftest import PROJECT_DIR
-
     readme = (PROJECT_DIR / "README.md").read_text()
     section = readme[readme.index("## How to query") :]
     section = section[: section.index("\n## ", 1)]
@@ -177,3 +178,12 @@ def test_the_readmes_example_queries_answer_on_the_warehouse(warehouse):
     with duckdb.connect(str(warehouse.duckdb_path), read_only=True) as con:  # as the README opens it
         for query in queries:
             assert con.execute(query).fetchall(), query
+
+
+def test_make_help_lists_every_target():
+    phony = re.search(r"^\.PHONY:(.*)$", (PROJECT_DIR / "Makefile").read_text(), re.MULTILINE).group(1).split()
+    shown = subprocess.run(
+        ["make", "--no-print-directory", "help"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    ).stdout
+    listed = {line.split()[1] for line in shown.splitlines() if line.startswith("make ")}
+    assert set(phony) - {"help"} <= listed, sorted(set(phony) - {"help"} - listed)

@@ -1,37 +1,92 @@
-"""The whole pipeline on real data: the four shared streaming histories, the shared audio features
-and the shared MPD playlists (for similarity), loaded with tunesday-load, built with dbt; each
-listener's Discover Weekly checked and reported. Skips when ../shared/data is absent."""
+"""The whole pipeline on real data, the way the README's "Your own listening history" says: its
+commands run as written, on the four shared streaming histories with the shared MPD playlists and
+audio features beside them (the unpacked export is ../shared/data; the test gives the workspace and
+the port, to stay out of the way of a developer's own). Each listener's served Discover Weekly and
+warehouse are checked and reported. Skips when ../shared/data is absent."""
 
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_DATA, run_dbt
+from conftest import PROJECT_DIR, SHARED_DATA
 
-from tunesday import dbt
-from tunesday.load.cli import main as load
 from tunesday.report import listener_page
 from tunesday.warehouse import connect as connect_warehouse
 
-RUN_DATE = "2026-11-26"
 DISCOVER_WEEKLY_SIZE = 30
 MAX_TRACKS_PER_ARTIST = 2
+README_MARKER = "<!-- tests/python/test_real_listeners.py runs this block as written"
+README_FOLDER, README_LISTENER = "~/spotify-export", "Spotify_Extended_Streaming_History"
 
 pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"real data not present at {SHARED_DATA}")
 
 
+def readme_commands() -> list[str]:
+    block = (PROJECT_DIR / "README.md").read_text().split(README_MARKER, 1)[1].split("```sh\n", 1)[1]
+    return [line for line in block.split("```", 1)[0].splitlines() if line.strip()]
+
+
 @pytest.fixture(scope="module")
-def real_warehouse(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("real")
-    raw = root / "raw"
-    listeners = sorted(path for path in (SHARED_DATA / "streaming_history").iterdir() if path.is_dir())
-    assert len(listeners) == 4
-    for folder in listeners:
-        assert load(["spotify-history", str(folder), "--raw-dir", str(raw)]) == 0
-    assert load(["mpd", str(SHARED_DATA / "mpd"), "--raw-dir", str(raw)]) == 0
-    assert load(["audio-features", str(SHARED_DATA / "audio_features"), "--raw-dir", str(raw)]) == 0
-    build = run_dbt(["build", "--full-refresh", "--vars", f"{{run_date: '{RUN_DATE}'}}"], dbt.duckdb_env(root, raw))
-    assert build.success, build.describe(6000)
-    return root / "warehouse.duckdb"
+def real_run(tmp_path_factory):
+    """`make real DATA=…` from the README, in the background until it serves; its warehouse,
+    port and the README's curl line."""
+    unzip, make_real, curl = readme_commands()
+    assert unzip.startswith("unzip ") and README_FOLDER in make_real and README_LISTENER in curl
+    work = tmp_path_factory.mktemp("real")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "TUNESDAY_SERVING_BIND": f"127.0.0.1:{port}", "TUNESDAY_SERVING_WORKERS": "1"}
+    command = [*shlex.split(make_real.replace(README_FOLDER, str(SHARED_DATA))), f"REAL_DIR={work / 'real'}"]
+    log = work / "make_real.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 1200
+        while not _ready(port):
+            assert process.poll() is None, f"make real ended (exit {process.returncode}):\n{log.read_text()[-4000:]}"
+            assert time.monotonic() < deadline, f"make real did not serve in time:\n{log.read_text()[-4000:]}"
+            time.sleep(1)
+        yield {"duckdb": work / "real" / "tunesday.duckdb", "port": port, "curl": curl, "log": log.read_text()}
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def real_warehouse(real_run) -> Path:
+    return real_run["duckdb"]
+
+
+def test_the_readmes_commands_serve_each_listener_thirty_tracks(real_run):
+    """The README's curl line, for each shared listener: 30 tracks; and `make real` said which run
+    date it used (the last day of the plays) and where each listener is."""
+    url = shlex.split(real_run["curl"])[-1].replace("127.0.0.1:8080", f"127.0.0.1:{real_run['port']}")
+    listeners = sorted(path.name for path in (SHARED_DATA / "streaming_history").iterdir() if path.is_dir())
+    for listener in listeners:
+        with urllib.request.urlopen(url.replace(README_LISTENER, listener), timeout=10) as answer:
+            assert len(json.loads(answer.read())["items"]) == DISCOVER_WEEKLY_SIZE, listener
+        assert f"{listener}: http://127.0.0.1:8080/explore/users/{listener}" in real_run["log"]
+    with connect_warehouse(str(real_run["duckdb"])) as con:
+        [(last_day,)] = con.execute("select max(cast(played_at as date)) from stg_raw__listening_events").fetchall()
+    assert f"run date {last_day} (the last day of your plays" in real_run["log"]
 
 
 def test_every_real_listener_gets_thirty_never_played_tracks_within_the_artist_cap(real_warehouse):

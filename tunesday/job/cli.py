@@ -4,6 +4,7 @@
     tunesday daily --run-date D --stage build|freshness|export|publish [--run-id ID] [--snapshot-id ID]
     tunesday backfill --from D1 --to D2 [--force]
     tunesday report [--duckdb FILE] [--out FILE] [--user ID]
+    tunesday real DATA [--workspace DIR] [--run-date YYYY-MM-DD]
 
 `daily` runs one day (default: yesterday, UTC): lock, build, freshness, export, publish, stopping at
 the first failure. `--stage` runs one stage alone (an orchestrator's task: Flyte runs each stage as
@@ -82,6 +83,8 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     report_module.add_arguments(report)
+    real = commands.add_parser("real", add_help=False, help="your own listening history in a warehouse of its own")
+    real.add_argument("rest", nargs=argparse.REMAINDER)
     for command in (daily, backfill):
         command.add_argument(
             "--full-refresh",
@@ -97,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "report":
         return report_module.run(args)
+    if args.command == "real":
+        from tunesday.job import real as real_module
+
+        return real_module.main(args.rest)
     try:
         logs.configure()
         target = from_env(os.environ)
