@@ -589,3 +589,35 @@ def test_real_exports_are_refused_in_the_generators_folder(tmp_path, capsys):
     log = tmp_path / "log"
     log.mkdir()
     assert main(["exposures", str(log), "--raw-dir", str(raw)]) == 1  # allowed; nothing to ship
+
+
+def test_bigquery_datasets_are_made_in_the_profiles_location_and_a_mismatch_is_one_line(emulator, tmp_path, capsys):
+    """Both BigQuery loaders create a missing dataset in TUNESDAY_BQ_LOCATION (the dbt profile's
+    location), and refuse, in one line, a dataset that exists elsewhere."""
+    from google.cloud import bigquery
+
+    from ci.emulator import EMULATOR_PROJECT
+    from tunesday.load.bigquery import main as load_bigquery
+    from tunesday.load.bigquery import make_client
+
+    client = make_client(EMULATOR_PROJECT, emulator)
+    target = ["--project", EMULATOR_PROJECT, "--endpoint", emulator, "--location", "EU"]
+    listener = tmp_path / "export"
+    listener.mkdir()
+    (listener / "StreamingHistory_music_0.json").write_text("[]")
+    assert main(["spotify-account-history", str(listener), "--bigquery", "--dataset", "made_here", *target]) in (0, 1)
+    assert client.get_dataset(f"{EMULATOR_PROJECT}.made_here").location == "EU"
+    elsewhere = bigquery.Dataset(f"{EMULATOR_PROJECT}.made_elsewhere")
+    elsewhere.location = "US"
+    client.create_dataset(elsewhere)
+    capsys.readouterr()
+    assert main(["spotify-account-history", str(listener), "--bigquery", "--dataset", "made_elsewhere", *target]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "is in US, but TUNESDAY_BQ_LOCATION" in line, line
+    from tunesday.generate.cli import main as generate_main
+
+    assert generate_main(["--users", "20", "--tracks", "300", "--days", "2", "--out", str(tmp_path / "data")]) == 0
+    capsys.readouterr()
+    assert load_bigquery(["--raw-dir", str(tmp_path / "data" / "raw"), "--dataset", "made_elsewhere", *target]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "is in US, but TUNESDAY_BQ_LOCATION" in line, line

@@ -119,6 +119,23 @@ def make_client(project: str, endpoint: str | None = None) -> bigquery.Client:
     return bigquery.Client(project=project)
 
 
+def ensure_dataset(client: bigquery.Client, dataset_ref: str, location: str | None) -> None:
+    """Create the dataset in `location` (the profile's, TUNESDAY_BQ_LOCATION) if it is missing; one
+    that exists elsewhere is a StoreUnusable: the build's queries, run in the profile's location,
+    could not read it."""
+    from tunesday.load.stores import StoreUnusable  # stores imports this module
+
+    wanted = bigquery.Dataset(dataset_ref)
+    if location:
+        wanted.location = location
+    found = client.create_dataset(wanted, exists_ok=True)
+    if location and found.location and found.location.lower() != location.lower():
+        raise StoreUnusable(
+            f"the dataset {dataset_ref} is in {found.location}, but TUNESDAY_BQ_LOCATION (the dbt profile's "
+            f"location) is {location}: set it to {found.location}, or use another dataset"
+        )
+
+
 def load_raw_dir(client: bigquery.Client, raw_dir: Path, dataset: str, location: str | None = None) -> dict[str, int]:
     """Replace every raw table in `dataset` with the Parquet files under `raw_dir/<table>/`.
 
@@ -127,7 +144,7 @@ def load_raw_dir(client: bigquery.Client, raw_dir: Path, dataset: str, location:
     """
     files = {table: contract_files(raw_dir, table) for table in SCHEMAS}
     dataset_ref = f"{client.project}.{dataset}"
-    client.create_dataset(bigquery.Dataset(dataset_ref), exists_ok=True)
+    ensure_dataset(client, dataset_ref, location)
     counts = {}
     for table, paths in files.items():
         table_ref = f"{dataset_ref}.{table}"
@@ -204,10 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.project:
         parser.error("--project (or TUNESDAY_BQ_PROJECT) is required")
+    from tunesday.load.stores import StoreUnusable
+
     client = make_client(args.project, args.endpoint)
     try:
         counts = load_raw_dir(client, args.raw_dir, args.dataset, args.location)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, StoreUnusable) as error:
         print(f"tunesday-load-bigquery: {error}", file=sys.stderr)
         return 2
     except GoogleAPIError as error:

@@ -59,7 +59,7 @@ from google.cloud import bigquery
 
 from tunesday.contract import SCHEMAS, TS
 from tunesday.files import sync_directory, write_whole
-from tunesday.load.bigquery import LOADER_LABELS, bigquery_fields, layout_problem, raw_table
+from tunesday.load.bigquery import LOADER_LABELS, bigquery_fields, ensure_dataset, layout_problem, raw_table
 
 SET_ASIDE_SCHEMA = pa.schema(
     [
@@ -434,7 +434,7 @@ class BigQueryStore(_Queries, _Closing):
         with its layout, RAW_LAYOUT); keep existing ones, adding the contract's newer columns
         (loaded_at) to a table made before them: its rows read them as null, new rows fill them.
         A contract table laid out otherwise (made before RAW_LAYOUT) is kept, with a notice."""
-        self.client.create_dataset(bigquery.Dataset(self.dataset), exists_ok=True)
+        ensure_dataset(self.client, self.dataset, self.location)
         for table, schema in {**PART_SCHEMAS, LEDGER_TABLE: LEDGER_SCHEMA}.items():
             fields = bigquery_fields(schema)
             table_ref = f"{self.dataset}.{table}"
