@@ -1,14 +1,14 @@
 """pre-commit hook: refuse to commit build output or the shared real data (its licences forbid
 copying it into the repository; ../shared/data/SOURCES.md).
 
-    python ci/check_staged.py FILE...
+    python ci/check_staged.py [--shared DIR] FILE...
 
 A file is refused when:
 - it is build output: under target/, logs/, dbt_packages/, a virtual environment or __pycache__,
   or a DuckDB database, a Python bytecode file or an egg-info;
 - it is named like a file of the real exports (an MPD slice, a Spotify streaming history);
-- its bytes are those of a file under the shared data folder (../shared/data, or
-  TUNESDAY_SHARED_DATA): compared by size, then by SHA-256.
+- its bytes are those of a file under the shared data folder (../shared/data beside the
+  repository, or --shared DIR): compared by size, then by SHA-256.
 One line per refused file, exit 1.
 """
 
@@ -29,8 +29,7 @@ REAL_EXPORTS = re.compile(
 )
 
 
-def shared_data() -> Path:
-    return Path(os.environ.get("TUNESDAY_SHARED_DATA") or PROJECT_DIR.parent / "shared" / "data")
+SHARED_DATA = PROJECT_DIR.parent / "shared" / "data"
 
 
 def _sha256(path: Path) -> str:
@@ -41,10 +40,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def refusals(paths: list[str]) -> list[str]:
+def refusals(paths: list[str], folder: Path = SHARED_DATA) -> list[str]:
     found = []
     by_size: dict[int, list[Path]] = {}
-    folder = shared_data()
     if folder.is_dir():
         for shared in folder.rglob("*"):
             if shared.is_file():
@@ -64,7 +62,10 @@ def refusals(paths: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    found = refusals(argv)
+    folder = SHARED_DATA
+    if argv[:1] == ["--shared"]:
+        folder, argv = Path(argv[1]), argv[2:]
+    found = refusals(argv, folder)
     for line in found:
         print(f"check_staged: {line}", file=sys.stderr)
     return 1 if found else 0

@@ -16,11 +16,10 @@ CHECK = PROJECT_DIR / "ci" / "check_staged.py"
 
 def check(*paths: str, cwd, shared) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(CHECK), *paths],
+        [sys.executable, str(CHECK), "--shared", str(shared), *paths],
         cwd=cwd,
         capture_output=True,
         text=True,
-        env={"PATH": "/usr/bin:/bin", "TUNESDAY_SHARED_DATA": str(shared)},
         timeout=60,
     )
 
