@@ -21,6 +21,7 @@ from tunesday.experiments import read_experiments
 from tunesday.generate import GeneratorConfig, generate
 from tunesday.generate.bad_rows import REASONS
 from tunesday.generate.cli import main
+from tunesday.generate.writer import MARKER
 
 END = dt.date(2024, 6, 1)
 DAYS = 21
@@ -185,9 +186,11 @@ def test_bad_rows_do_not_change_the_good_rows(clean, dirty):
 
 
 def test_a_rerun_replaces_the_dataset(tmp_path):
+    """A part file left by an earlier run (the folder is the generator's: its marker) is removed."""
     stale = tmp_path / "raw" / "listening_events" / "part-09999.parquet"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"old")
+    (tmp_path / MARKER).write_text("an earlier run\n")
     before = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     main(
         [
