@@ -6,6 +6,19 @@ through Playwright from a built warehouse and its published snapshot (after `mak
 
 writes docs/report.png (the warehouse report, whole page), docs/explorer.png (the listener's
 explorer page, served by gunicorn) and docs/listener_report.png (`tunesday report --user`).
+
+The committed ones show a fortnight of daily runs at `make run`'s scale, so that the quality
+chart has weeks in it (`make run` itself makes two runs):
+
+    W=/tmp/fortnight; export DBT_PROFILES_DIR=$PWD TUNESDAY_RAW_DIR=$W/data/raw \
+      TUNESDAY_DUCKDB_PATH=$W/tunesday.duckdb TUNESDAY_SERVING_STORE=$W/serving \
+      DBT_TARGET_PATH=$W/target DBT_LOG_PATH=$W/logs TUNESDAY_EXPOSURE_LOG=$W/exposures
+    .venv/bin/tunesday-generate --users 2000 --tracks 20000 --days 60 --seed 42 --end-date 2026-12-05 --out $W/data
+    .venv/bin/tunesday daily --run-date 2026-11-20 --full-refresh --vars '{rebuild_published_weeks: true}'
+    .venv/bin/tunesday backfill --from 2026-11-21 --to 2026-12-04
+    .venv/bin/python docs/screenshots.py --duckdb $W/tunesday.duckdb --store $W/serving --user usr_0000000004
+
+(about 9 minutes here; usr_0000000004 has a playlist long enough for Smart Shuffle).
 """
 
 from __future__ import annotations
