@@ -10,15 +10,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import PROJECT_DIR, RUN_DATE
+from conftest import RUN_DATE
 from http_client import running_gunicorn
 from playwright import sync_api as playwright
+from test_report import report as run_report
 
 from serving.snapshot import export
 from serving.store import Store
@@ -155,22 +154,7 @@ def test_a_hostile_id_is_shown_as_text(browser, explorer):
 
 def test_the_report_opens_offline(browser, warehouse, tmp_path):
     """`tunesday report` writes one file that shows every chart with the network cut off."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tunesday.job.cli",
-            "report",
-            "--duckdb",
-            str(warehouse.duckdb_path),
-            "--out",
-            str(tmp_path / "report.html"),
-        ],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_report("--duckdb", str(warehouse.duckdb_path), "--out", str(tmp_path / "report.html"))
     assert done.returncode == 0, done.stderr
     context = browser.new_context(offline=True)
     page = context.new_page()

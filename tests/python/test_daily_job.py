@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from conftest import PROJECT_DIR, arriving_now, generate
+from test_report import report as run_report
 
 from tunesday import settings
 from tunesday.job import stages
@@ -284,22 +285,7 @@ def test_the_report_plots_the_weeks_lists_over_the_days_since_they_were_made(a_w
             "group by week_start order by week_start"
         ).fetchall()
     assert days[-1] == (dt.date(2026, 10, 26), 5, LAST), days
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tunesday.job.cli",
-            "report",
-            "--duckdb",
-            str(a_week["work"] / "daily.duckdb"),
-            "--out",
-            str(tmp_path / "report.html"),
-        ],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_report("--duckdb", str(a_week["work"] / "daily.duckdb"), "--out", str(tmp_path / "report.html"))
     assert done.returncode == 0, done.stderr
     quality = (tmp_path / "report.html").read_text().split("<h2>Recommendation quality over days</h2>")[1]
     quality = quality.split("<h2>")[0]
