@@ -8,7 +8,7 @@ Every table ends with ``loaded_at``: when the row reached the raw contract (the 
 ``--loaded-at``, a loader's commit time). It is not part of what a source says (``RECORDS``, what
 generators and loaders fill in), it is stamped on whole tables by ``stamped`` when they are
 written, so it has one home. It is what ``dbt source freshness`` measures. Files and tables
-written before it existed read it as null (the DuckDB raw views, ``tunesday-load-bigquery``, and
+written before it existed read it as null (the DuckDB raw views, ``tunesday-load raw``, and
 the loaders' BigQuery store, which adds the column to an older table).
 """
 

@@ -25,7 +25,8 @@ from ci.bigquery_sql import check_paths
 from ci.emulator import EMULATOR_PROJECT, running_emulator
 from tunesday.bloom import bloom_parameters, filter_words
 from tunesday.dbt import DbtResult
-from tunesday.load.bigquery import RAW_LAYOUT, append_file, load_raw_dir, make_client
+from tunesday.load.bigquery import RAW_LAYOUT, make_client
+from tunesday.load.cli import load
 from tunesday.recsys import ranker
 from tunesday.warehouse import connect as connect_warehouse
 
@@ -93,8 +94,11 @@ def bq_build(warehouse, bigquery_emulator, tmp_path_factory) -> BigQueryBuild:
     # They keep the loaded_at of the rest (the parity tests compare it with DuckDB's build, which
     # read them on time): a week after the first build every listener is recomputed (stale), so
     # no listener needs the late plays' arrival to be recomputed.
-    pq.write_table(late, root / "late.parquet")
-    load_raw_dir(client, raw, RAW_DATASET)
+    (root / "late" / "listening_events").mkdir(parents=True)
+    pq.write_table(late, root / "late" / "listening_events" / "late.parquet")
+    # The way a user loads generated data: tunesday-load raw --bigquery.
+    target = ["--bigquery", "--project", EMULATOR_PROJECT, "--dataset", RAW_DATASET, "--endpoint", bigquery_emulator]
+    assert load(["raw", str(raw), *target], echo=lambda line: None).exit_code == 0
     env = {
         **warehouse.env,
         "TUNESDAY_TARGET": "bq_emulator",
@@ -118,7 +122,7 @@ def bq_build(warehouse, bigquery_emulator, tmp_path_factory) -> BigQueryBuild:
     ]
     first = run_dbt(["build", *state_only, "--vars", f"{{run_date: '{EARLIER_RUN_DATE}'}}"], env)
     assert first.success, first.describe(6000)
-    append_file(client, "listening_events", root / "late.parquet", f"{EMULATOR_PROJECT}.{RAW_DATASET}.listening_events")
+    assert load(["raw", str(root / "late"), *target], echo=lambda line: None).exit_code == 0
     lookback = (dt.date.fromisoformat(RUN_DATE) - dt.date.fromisoformat(EARLIER_RUN_DATE)).days
     started = dt.datetime.now(dt.UTC)
     second = run_dbt(["build", "--vars", f"{{run_date: '{RUN_DATE}', incremental_lookback_days: {lookback}}}"], env)

@@ -449,15 +449,15 @@ def test_bigquery_load_jobs_count_and_idempotency(inputs, emulator, tmp_path):
 
 
 def test_raw_files_from_before_loaded_at_load_into_bigquery_with_it_null(inputs, emulator, tmp_path, capsys):
-    """tunesday-load-bigquery: a raw folder whose files predate loaded_at loads with it null, as
-    the DuckDB views read it; a file of another schema stops the load, with one line, before any
-    table is replaced. The loaders' store adds loaded_at to a raw table made before it, and says
-    how to partition it (made before the loaders partitioned plays by day)."""
+    """tunesday-load raw --bigquery: a raw folder whose files predate loaded_at loads with it null,
+    as the DuckDB views read it; a file of another schema fails on one line of the report, the
+    others load, and a rerun loads only what is new. The loaders' store adds loaded_at to a raw
+    table made before it, and says how to partition it (made before the loaders partitioned
+    plays by day)."""
     from google.cloud import bigquery
 
     from ci.emulator import EMULATOR_PROJECT
     from tunesday.load.bigquery import bigquery_fields, make_client
-    from tunesday.load.bigquery import main as load_bigquery
 
     raw, dataset = tmp_path / "raw", "old_raw"
     for table, schema in RECORDS.items():
@@ -474,21 +474,28 @@ def test_raw_files_from_before_loaded_at_load_into_bigquery_with_it_null(inputs,
         pa.Table.from_pylist([play], schema=RECORDS["listening_events"]),
         raw / "listening_events" / "part-00000.parquet",
     )
-    target = ["--raw-dir", str(raw), "--project", EMULATOR_PROJECT, "--dataset", dataset, "--endpoint", emulator]
-    assert load_bigquery(target) == 0
+    target = ["--bigquery", "--project", EMULATOR_PROJECT, "--dataset", dataset, "--endpoint", emulator]
+    assert main(["raw", str(raw), *target]) == 0
     client = make_client(EMULATOR_PROJECT, emulator)
     table = f"{EMULATOR_PROJECT}.{dataset}.listening_events"
     assert [tuple(row.values()) for row in client.query(f"select event_id, loaded_at from `{table}`").result()] == [
         ("e1", None)
     ]
 
+    # The same file under another name (nothing new), a file of another schema and a new one.
     (raw / "listening_events" / "part-00000.parquet").rename(raw / "listening_events" / "part-00001.parquet")
     pq.write_table(pa.table({"event_id": ["e2"]}), raw / "listening_events" / "part-00000.parquet")
+    pq.write_table(
+        pa.Table.from_pylist([{**play, "event_id": "e3"}], schema=RECORDS["listening_events"]),
+        raw / "listening_events" / "part-00002.parquet",
+    )
     capsys.readouterr()
-    assert load_bigquery(target) == 2
-    error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "does not match the raw contract of listening_events" in error, error
-    assert client.get_table(table).num_rows == 1  # nothing replaced
+    assert main(["raw", str(raw), *target]) == 3
+    out = capsys.readouterr().out
+    [failed] = [line for line in out.splitlines() if "FAILED" in line]
+    assert "part-00000.parquet: FAILED, does not match the raw contract of listening_events: columns event_id" in failed
+    assert "part-00001.parquet: already loaded" in out
+    assert sorted(row["event_id"] for row in client.query(f"select event_id from `{table}`").result()) == ["e1", "e3"]
 
     # A raw table made before loaded_at: the store adds the column, old rows keep it null.
     client.delete_table(table)
@@ -591,13 +598,48 @@ def test_real_exports_are_refused_in_the_generators_folder(tmp_path, capsys):
     assert main(["exposures", str(log), "--raw-dir", str(raw)]) == 1  # allowed; nothing to ship
 
 
+def test_raw_contract_files_load_as_they_are_once(tmp_path, capsys):
+    """tunesday-load raw: generated raw files land row for row (loaded_at and bad rows included),
+    a rerun loads nothing new, and a file that is not the contract fails on one line while the
+    others load. (The BigQuery path loads the test warehouse's raw folder this way.)"""
+    from tunesday.generate.cli import main as generate_main
+
+    generated = tmp_path / "data" / "raw"
+    args = ["--users", "20", "--tracks", "300", "--days", "3", "--bad-share", "0.05", "--out", str(tmp_path / "data")]
+    assert generate_main(args) == 0
+    copy = tmp_path / "copy" / "raw"
+    first, lines = run("raw", generated, raw_dir=copy)
+    assert first.exit_code == 0 and len(first.files) == len(list(generated.glob("*/*.parquet"))), lines
+    for table in SCHEMAS:
+        key = lambda row: json.dumps(row, default=str, sort_keys=True)  # noqa: E731
+        assert sorted(rows(copy, table, loaded_at=True), key=key) == sorted(
+            rows(generated, table, loaded_at=True), key=key
+        ), table
+    again, _ = run("raw", generated, raw_dir=copy)
+    assert again.exit_code == 0 and {f.status for f in again.files} == {"already loaded"}
+    (tmp_path / "more" / "tracks").mkdir(parents=True)
+    pq.write_table(pa.table({"track_id": ["t"]}), tmp_path / "more" / "tracks" / "odd.parquet")
+    (tmp_path / "more" / "tracks" / "junk.parquet").write_text("not parquet")
+    report, lines = run("raw", tmp_path / "more" / "tracks", raw_dir=copy)
+    assert report.exit_code == 1 and [f.status for f in report.files] == ["failed", "failed"], lines
+    assert "junk.parquet: FAILED, not a Parquet file" in lines[0], lines
+    assert "odd.parquet: FAILED, does not match the raw contract of tracks: columns track_id" in lines[1], lines
+    (tmp_path / "plain").mkdir()
+    report, lines = run("raw", tmp_path / "plain", raw_dir=copy)  # a folder that is neither
+    assert report.exit_code == 1 and "FAILED, no raw contract Parquet files here" in lines[0], lines
+    # Not into the generator's own folder.
+    capsys.readouterr()
+    assert main(["raw", str(generated), "--raw-dir", str(generated)]) == 2
+    assert "holds generated data" in capsys.readouterr().err
+
+
 def test_bigquery_datasets_are_made_in_the_profiles_location_and_a_mismatch_is_one_line(emulator, tmp_path, capsys):
-    """Both BigQuery loaders create a missing dataset in TUNESDAY_BQ_LOCATION (the dbt profile's
-    location), and refuse, in one line, a dataset that exists elsewhere."""
+    """The BigQuery loads (real exports and raw contract files) create a missing dataset in
+    TUNESDAY_BQ_LOCATION (the dbt profile's location), and refuse, in one line, a dataset that
+    exists elsewhere."""
     from google.cloud import bigquery
 
     from ci.emulator import EMULATOR_PROJECT
-    from tunesday.load.bigquery import main as load_bigquery
     from tunesday.load.bigquery import make_client
 
     client = make_client(EMULATOR_PROJECT, emulator)
@@ -618,6 +660,6 @@ def test_bigquery_datasets_are_made_in_the_profiles_location_and_a_mismatch_is_o
 
     assert generate_main(["--users", "20", "--tracks", "300", "--days", "2", "--out", str(tmp_path / "data")]) == 0
     capsys.readouterr()
-    assert load_bigquery(["--raw-dir", str(tmp_path / "data" / "raw"), "--dataset", "made_elsewhere", *target]) == 2
+    assert main(["raw", str(tmp_path / "data" / "raw"), "--bigquery", "--dataset", "made_elsewhere", *target]) == 2
     [line] = capsys.readouterr().err.splitlines()
     assert "is in US, but TUNESDAY_BQ_LOCATION" in line, line

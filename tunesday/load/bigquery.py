@@ -1,27 +1,22 @@
-"""Load the raw contract's Parquet folders into a BigQuery dataset with load jobs.
+"""The raw contract on BigQuery: each raw table's schema (from ``tunesday.contract``) and layout
+(``RAW_LAYOUT``), the client (real BigQuery or the emulator), the raw dataset's location, and
+whole-table load jobs (``load_arrow``).
 
-This is how a user gets raw data into BigQuery: create each raw table with its explicit schema
-(from ``tunesday.contract``) and its layout (``RAW_LAYOUT``), then one Parquet load job per file.
-The same code loads into the local emulator (``--endpoint``) in CI.
-
-    tunesday-load-bigquery --raw-dir target/data/raw --project my-project --dataset tunesday_raw
+The loads themselves go through one path, ``tunesday-load ... --bigquery``
+(``tunesday.load.stores.BigQueryStore``: a ledger, one commit per file); generated data takes it
+too: ``tunesday-load raw target/data/raw --bigquery``.
 """
 
-import argparse
 import io
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from google.api_core.client_options import ClientOptions
-from google.api_core.exceptions import GoogleAPIError
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
-from tunesday import settings
-from tunesday.contract import LOADED_AT, RECORDS, SCHEMAS
+from tunesday.contract import SCHEMAS
 
 BIGQUERY_TYPES = {
     pa.string(): "STRING",
@@ -136,47 +131,6 @@ def ensure_dataset(client: bigquery.Client, dataset_ref: str, location: str | No
         )
 
 
-def load_raw_dir(client: bigquery.Client, raw_dir: Path, dataset: str, location: str | None = None) -> dict[str, int]:
-    """Replace every raw table in `dataset` with the Parquet files under `raw_dir/<table>/`.
-
-    Every file is checked against the contract first (ValueError, nothing replaced, if one does
-    not fit). Returns the row count of each table after the load.
-    """
-    files = {table: contract_files(raw_dir, table) for table in SCHEMAS}
-    dataset_ref = f"{client.project}.{dataset}"
-    ensure_dataset(client, dataset_ref, location)
-    counts = {}
-    for table, paths in files.items():
-        table_ref = f"{dataset_ref}.{table}"
-        # Create the table with its schema and layout first: a load job would otherwise infer one.
-        client.delete_table(table_ref, not_found_ok=True)
-        client.create_table(raw_table(table_ref, table))
-        for path in paths:
-            append_file(client, table, path, table_ref, location)
-        counts[table] = client.get_table(table_ref).num_rows
-    return counts
-
-
-def contract_files(raw_dir: Path, table: str) -> list[Path]:
-    """The Parquet files of a contract table, each checked (``has_loaded_at``)."""
-    paths = sorted((raw_dir / table).glob("*.parquet"))
-    if not paths:
-        raise FileNotFoundError(f"no Parquet files for raw table {table!r} in {raw_dir / table}")
-    for path in paths:
-        has_loaded_at(table, path)
-    return paths
-
-
-def has_loaded_at(table: str, path: Path) -> bool:
-    """Whether a Parquet file of a contract table has `loaded_at`: a file written before the
-    contract had it is loaded with it null (as the DuckDB raw views read it); a file of any other
-    schema is refused (ValueError)."""
-    found = pq.read_schema(path)
-    if not (found.equals(SCHEMAS[table]) or found.equals(RECORDS[table])):
-        raise ValueError(f"{path} does not match the raw contract of {table}: columns {', '.join(found.names)}")
-    return found.equals(SCHEMAS[table])
-
-
 def load_arrow(client: bigquery.Client, rows: pa.Table, table_ref: str, location: str | None = None) -> None:
     """Replace `table_ref` by `rows` with one load job (WRITE_TRUNCATE: readers see the old table
     or the new one, never a part), its schema from the rows'."""
@@ -190,52 +144,3 @@ def load_arrow(client: bigquery.Client, rows: pa.Table, table_ref: str, location
     pq.write_table(rows, buffer)
     buffer.seek(0)
     client.load_table_from_file(buffer, table_ref, job_config=job_config, location=location).result()
-
-
-def append_file(client: bigquery.Client, table: str, path: Path, table_ref: str, location: str | None = None) -> None:
-    """Append one Parquet file of a contract table to `table_ref` with a load job."""
-    job_config = bigquery.LoadJobConfig(
-        source_format=bigquery.SourceFormat.PARQUET,
-        write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
-        schema=bigquery_schema(table),
-        labels=LOADER_LABELS,
-    )
-    if has_loaded_at(table, path):
-        with path.open("rb") as fh:
-            client.load_table_from_file(fh, table_ref, job_config=job_config, location=location).result()
-        return
-    rows = pq.read_table(path)
-    buffer = io.BytesIO()
-    pq.write_table(rows.append_column(LOADED_AT, pa.nulls(rows.num_rows, LOADED_AT.type)), buffer)
-    buffer.seek(0)
-    client.load_table_from_file(buffer, table_ref, job_config=job_config, location=location).result()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--raw-dir", type=Path, default=Path(settings.required(settings.RAW_DIR)))
-    parser.add_argument("--project", default=settings.given(settings.BQ_PROJECT))
-    parser.add_argument("--dataset", default=settings.value(settings.BQ_RAW_DATASET))
-    parser.add_argument("--location", default=settings.value(settings.BQ_LOCATION))
-    parser.add_argument("--endpoint", help="API endpoint of a BigQuery emulator (e.g. http://127.0.0.1:9050)")
-    args = parser.parse_args(argv)
-    if not args.project:
-        parser.error("--project (or TUNESDAY_BQ_PROJECT) is required")
-    from tunesday.load.stores import StoreUnusable
-
-    client = make_client(args.project, args.endpoint)
-    try:
-        counts = load_raw_dir(client, args.raw_dir, args.dataset, args.location)
-    except (OSError, ValueError, StoreUnusable) as error:
-        print(f"tunesday-load-bigquery: {error}", file=sys.stderr)
-        return 2
-    except GoogleAPIError as error:
-        print(f"tunesday-load-bigquery: BigQuery refused: {error}", file=sys.stderr)
-        return 2
-    for table, rows in counts.items():
-        print(f"{args.dataset}.{table}: {rows} rows")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,12 +5,14 @@
     tunesday-load mpd PATH...                                      Million Playlist Dataset slices
     tunesday-load audio-features PATH...                           audio-features CSVs (Spotify API names)
     tunesday-load exposures PATH...                                the serving shim's exposure log
+    tunesday-load raw RAW_DIR... --bigquery                        raw contract Parquet (generated data)
 
 Load order: MPD slices, audio features and extended histories before account-data histories
 (their plays are matched to the catalog's tracks by name), and a listener's extended history
 before their account data (the plays both hold are loaded once, and the first export loaded
 keeps its record: the extended one is richer). Give both exports of a listener the same
-``--user-id``.
+``--user-id``. ``raw`` takes raw contract Parquet files as they are (the generator's raw folder):
+the one way generated data gets into BigQuery.
 
 Target: the DuckDB raw folder (``--raw-dir``, default ``$TUNESDAY_RAW_DIR``), or with
 ``--bigquery`` the raw dataset ``$TUNESDAY_BQ_RAW_DATASET`` of ``$TUNESDAY_BQ_PROJECT`` in
@@ -41,6 +43,7 @@ from tunesday.generate.writer import MANIFEST, MARKER
 from tunesday.load.audio_features import AudioFeatures
 from tunesday.load.exposures import ExposureLog
 from tunesday.load.mpd import MillionPlaylistDataset
+from tunesday.load.raw_contract import RawContract
 from tunesday.load.report import LoadReport
 from tunesday.load.runner import run
 from tunesday.load.spotify_account_history import SpotifyAccountHistory
@@ -95,9 +98,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parents=[target],
         help="the serving shim's exposure log: its folder ($TUNESDAY_EXPOSURE_LOG) or files",
     )
+    commands.add_parser(
+        "raw",
+        parents=[target],
+        help="raw contract Parquet files as they are: a raw folder (the generator's), a table's folder, or files",
+    )
     args = parser.parse_args(argv)
     if args.bigquery and not args.project:
-        parser.error("--bigquery needs --project (or TUNESDAY_BQ_PROJECT)")
+        _usage_error("--bigquery needs a Google Cloud project: set TUNESDAY_BQ_PROJECT or pass --project")
     try:
         args.source = {
             "spotify-history": lambda: SpotifyHistory(args.user_id),
@@ -105,10 +113,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "mpd": MillionPlaylistDataset,
             "audio-features": AudioFeatures,
             "exposures": ExposureLog,
+            "raw": RawContract,
         }[args.command]()
     except ValueError as error:
-        parser.error(str(error))
+        _usage_error(str(error))
     return args
+
+
+def _usage_error(message: str) -> None:
+    """Bad arguments or a missing setting: one line and exit status 2 (argparse's status)."""
+    print(f"tunesday-load: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def _refuse_generated(args: argparse.Namespace) -> None:

@@ -148,6 +148,7 @@ def load_file(source: Source, source_file: InputFile, store: Store, catalog: Cat
     except BaseException:
         catalog.rollback(mark)
         raise
+    file_report.seconds = time.perf_counter() - started  # the commit included
     catalog.keep()
     ledger[ledger_key(entry)] = entry
     return file_report
@@ -155,11 +156,12 @@ def load_file(source: Source, source_file: InputFile, store: Store, catalog: Cat
 
 def _parts(source: Source, batch, shown: str, loaded_at) -> dict[str, pa.Table]:
     """The batch as Arrow tables: the contract's (stamped as loaded at `loaded_at`, the time of the
-    ledger entry), and the set-aside rows."""
+    ledger entry, unless the source stamped them), and the set-aside rows."""
     parts = {
         table: stamped(table, pa.Table.from_pylist(rows, schema=RECORDS[table]), loaded_at)
         for table, rows in batch.tables().items()
     }
+    parts.update(batch.stamped)
     if batch.set_aside_rows:
         parts[SET_ASIDE_TABLE] = pa.Table.from_pylist(
             [

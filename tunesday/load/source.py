@@ -68,6 +68,9 @@ class Batch:
     rows: dict[str, list] = field(default_factory=dict)
     entities: dict[str, dict] = field(default_factory=dict)
     set_aside_rows: list[tuple[str, str, object]] = field(default_factory=list)
+    # Rows already in the contract's schema, loaded_at included, written as they are (raw contract
+    # files: tunesday.load.raw_contract), by table.
+    stamped: dict[str, pa.Table] = field(default_factory=dict)
     notes: Counter = field(default_factory=Counter)
     _added: list[str] = field(default_factory=list, repr=False)  # the table of each `add`
     _replaced: list[tuple[dict, str, object]] = field(default_factory=list, repr=False)
