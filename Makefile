@@ -97,8 +97,8 @@ real: $(VENV)/.installed
 
 # Serve the published snapshot (foreground; Ctrl-C stops).
 serve: $(VENV)/.installed
-	@test -f $${TUNESDAY_SERVING_STORE:-target/serving}/CURRENT || { echo "nothing published yet: make run (or tunesday daily) first"; exit 1; }
-	@echo "serving on http://127.0.0.1:8080 — try: curl -s http://127.0.0.1:8080/v1/users/usr_0000000001/discover-weekly, or open http://127.0.0.1:8080/explore"
+	@test -f $${TUNESDAY_SERVING_STORE:-target/serving}/CURRENT || { echo "make serve: nothing published in $${TUNESDAY_SERVING_STORE:-target/serving} yet: make run (or tunesday daily) first" >&2; exit 1; }
+	@echo "serving on http://$${TUNESDAY_SERVING_BIND:-127.0.0.1:8080} — try: curl -s http://$${TUNESDAY_SERVING_BIND:-127.0.0.1:8080}/v1/users/usr_0000000001/discover-weekly, or open http://$${TUNESDAY_SERVING_BIND:-127.0.0.1:8080}/explore"
 	$(BIN)/gunicorn -c serving/gunicorn.conf.py
 
 # The analysts' manual: dbt's docs site of the built warehouse (every model and column described,

@@ -31,6 +31,7 @@ from serving.snapshot import export, rollback
 from serving.store import Store, StoreError, warn_on_stderr
 from serving.warehouse import BigQueryWarehouse, DuckDBWarehouse, ExportError, Warehouse
 from tunesday import logs, settings
+from tunesday.command import Parser
 
 
 def store_from_env() -> Store:
@@ -46,9 +47,7 @@ def _current_id(store: Store) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="tunesday-serving", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = Parser(prog="tunesday-serving", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     export_parser = commands.add_parser("export", help="export and publish a snapshot")
     export_parser.add_argument("--run-date", default=dt.datetime.now(dt.UTC).date().isoformat())

@@ -60,6 +60,10 @@ def _check_columns(relations) -> None:
     found: dict[str, list[tuple[str, str]]] = {}
     for table, column, data_type in relations.execute(documents.sql("columns")).fetchall():
         found.setdefault(table, []).append((column, data_type))
+    if not found.keys() & SERVING_TABLES.keys():
+        raise ExportError(
+            "the warehouse has no serving tables: build it first (make run, tunesday daily, or dbt build)"
+        )
     for table, columns in SERVING_TABLES.items():
         if found.get(table) != list(columns.items()):
             described = ", ".join(f"{column} {data_type}" for column, data_type in found.get(table, []))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from serving.contract import SERVING_TABLES
@@ -34,6 +35,8 @@ class DuckDBWarehouse:
     def __init__(self, path: str) -> None:
         import duckdb
 
+        if not Path(path).exists():
+            raise ExportError(f"the DuckDB warehouse {path} does not exist: run make run or tunesday daily first")
         try:
             self._con = connect(path, stages=("serving",))
         except duckdb.Error as error:

@@ -527,6 +527,8 @@ def write(duckdb_path: str, out: Path | None, user_id: str | None) -> list[Path]
     beside it; the paths written."""
     from tunesday.experiment_report import write_reports
 
+    if not Path(duckdb_path).exists():
+        raise ReportError(f"the warehouse {duckdb_path} is not built: run `make run` or `tunesday daily` first")
     try:
         con = connect_warehouse(duckdb_path)
     except (duckdb.Error, OSError) as error:

@@ -5,6 +5,7 @@ import datetime as dt
 import json
 import sys
 
+from tunesday.command import Parser
 from tunesday.generate.config import GeneratorConfig, today_utc
 from tunesday.generate.pipeline import generate
 from tunesday.generate.writer import FolderNotOurs
@@ -20,7 +21,7 @@ def utc_time(text: str) -> dt.datetime:
 
 
 def parse_args(argv: list[str] | None = None) -> GeneratorConfig:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="tunesday-generate",
         description="Generate a synthetic Tunesday raw dataset (Parquet), its ground truth and a manifest.",
     )

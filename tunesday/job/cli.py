@@ -35,6 +35,7 @@ import yaml
 
 from tunesday import logs
 from tunesday import report as report_module
+from tunesday.command import Parser
 from tunesday.job import stages
 from tunesday.job.target import from_env
 
@@ -63,9 +64,7 @@ def _yesterday() -> dt.date:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
-        prog="tunesday", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    top = Parser(prog="tunesday", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = top.add_subparsers(dest="command", required=True)
     daily = commands.add_parser("daily", help="build, check, export and publish one day")
     daily.add_argument("--run-date", type=_date, default=None, help="the day to compute (default: yesterday, UTC)")

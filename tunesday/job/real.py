@@ -23,6 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tunesday.command import Parser
 from tunesday.load.cli import main as load
 from tunesday.load.history import user_id_from_folder
 
@@ -81,9 +82,7 @@ def workspace_env(workspace: Path) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="tunesday real", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = Parser(prog="tunesday real", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "data", type=Path, help="a folder holding your exports (and, if you have them, MPD slices and audio features)"
     )

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunesday import dbt, logs, settings
+from tunesday.contract import SCHEMAS
 from tunesday.job import textfile
 from tunesday.job.lock import JobLocked, Lock
 from tunesday.job.run_log import RunLog, RunLogRow
@@ -90,6 +91,8 @@ def _yaml_scalar(value: object) -> str:
 
 
 def build(day: Day) -> Outcome:
+    if day.target.is_duckdb:
+        _check_raw_folder(day.target.raw_dir)
     args = day.dbt_args("build", "--selector", DAILY_SELECTOR)
     if day.full_refresh:
         args.append("--full-refresh")
@@ -104,6 +107,22 @@ def build(day: Day) -> Outcome:
     if not result.success:
         raise StageFailed(_dbt_failure(result), outcome)
     return outcome
+
+
+def _check_raw_folder(raw_dir: Path) -> None:
+    """Every contract table has a file in the raw folder; what dbt would otherwise say is a raw
+    view's "No files found", in an on-run-start hook."""
+    missing = [table for table in SCHEMAS if not any((raw_dir / table).glob("*.parquet"))]
+    if "listening_events" in missing:
+        raise StageFailed(
+            f"no raw plays in {raw_dir}: generate data (make generate), load your exports "
+            "(make real DATA=folder), or point TUNESDAY_RAW_DIR at a raw folder"
+        )
+    if missing:
+        raise StageFailed(
+            f"the raw folder {raw_dir} has no files for {', '.join(missing)}: every contract table needs one "
+            "(tunesday-load writes an empty file with the contract's schema where a table has none)"
+        )
 
 
 def freshness(day: Day) -> Outcome:
@@ -206,9 +225,15 @@ def _dbt_failure(result: dbt.DbtResult) -> str:
         lines = [line for line in result.output.splitlines() if line.strip()]
         return f"dbt exited {result.exit_code}: {lines[-1].strip() if lines else 'no output'}"
     first = failed[0]
-    what = f"{first.failures} failing rows" if first.failures else (first.message or first.status).splitlines()[0]
+    failing_rows = first.failures and first.resource_type in {"test", "unit_test"}
+    what = f"{first.failures} failing rows" if failing_rows else _one_line(first.message or first.status)
     more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
     return f"{len(failed)} of {len(result.nodes)} nodes failed: {first.resource_type} {first.name}: {what}{more}"
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _rows_built(target: Target, result: dbt.DbtResult) -> int | None:

@@ -24,6 +24,11 @@ class Target:
         return Path(settings.required(settings.DUCKDB_PATH, self.environ))
 
     @property
+    def raw_dir(self) -> Path:
+        """The raw Parquet folder the DuckDB build reads (BigQuery reads its raw dataset)."""
+        return Path(settings.required(settings.RAW_DIR, self.environ))
+
+    @property
     def store(self) -> Path:
         return Path(settings.required(settings.SERVING_STORE, self.environ))
 

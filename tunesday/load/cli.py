@@ -39,6 +39,7 @@ from pathlib import Path
 from google.api_core.exceptions import GoogleAPIError
 
 from tunesday import settings
+from tunesday.command import Parser
 from tunesday.generate.writer import MANIFEST, MARKER
 from tunesday.load.audio_features import AudioFeatures
 from tunesday.load.exposures import ExposureLog
@@ -61,8 +62,8 @@ def make_store(args: argparse.Namespace) -> Store:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="tunesday-load", description=__doc__.splitlines()[0])
-    target = argparse.ArgumentParser(add_help=False)
+    parser = Parser(prog="tunesday-load", description=__doc__.splitlines()[0])
+    target = Parser(add_help=False)
     target.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     target.add_argument(
         "--raw-dir",
@@ -75,7 +76,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     target.add_argument("--dataset", default=settings.value(settings.BQ_RAW_DATASET))
     target.add_argument("--location", default=settings.value(settings.BQ_LOCATION))
     target.add_argument("--endpoint", help="API endpoint of a BigQuery emulator (e.g. http://127.0.0.1:9050)")
-    listener = argparse.ArgumentParser(add_help=False)
+    listener = Parser(add_help=False)
     listener.add_argument(
         "--user-id", help="the listener's user id (default: the folder's name); the same for both exports of a listener"
     )
@@ -105,7 +106,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.bigquery and not args.project:
-        _usage_error("--bigquery needs a Google Cloud project: set TUNESDAY_BQ_PROJECT or pass --project")
+        parser.error("--bigquery needs a Google Cloud project: set TUNESDAY_BQ_PROJECT or pass --project")
     try:
         args.source = {
             "spotify-history": lambda: SpotifyHistory(args.user_id),
@@ -116,14 +117,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "raw": RawContract,
         }[args.command]()
     except ValueError as error:
-        _usage_error(str(error))
+        parser.error(str(error))
     return args
-
-
-def _usage_error(message: str) -> None:
-    """Bad arguments or a missing setting: one line and exit status 2 (argparse's status)."""
-    print(f"tunesday-load: {message}", file=sys.stderr)
-    raise SystemExit(2)
 
 
 def _refuse_generated(args: argparse.Namespace) -> None:

@@ -41,6 +41,7 @@ import sys
 import time
 from pathlib import Path
 
+from tunesday.command import Parser
 from tunesday.dbt import PROJECT_DIR
 from tunesday.mpd import Playlist, ReadStats, read_playlists
 from tunesday.recsys import baselines, metrics, peers
@@ -61,9 +62,7 @@ DEFAULT_EMAIL = "recsys@tunesday.example"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="tunesday-recsys", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = Parser(prog="tunesday-recsys", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
     split_parser = commands.add_parser("split", help="make a challenge set, its ground truth and the training set")

@@ -1,0 +1,16 @@
+"""What the project's command lines share: an argument parser whose errors are one line.
+
+argparse answers a bad argument with the whole usage (seven lines for ``tunesday-generate``)
+and the error last. Every command here says instead, on one line, what is wrong and where the
+usage is: ``tunesday-generate: the following arguments are required: --tracks, --days (see
+tunesday-generate --help)``. The exit status stays argparse's, 2. Subcommands' parsers are of
+the same class (argparse makes them with the parent's class).
+"""
+
+import argparse
+from typing import NoReturn
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {' '.join(message.split())} (see {self.prog} --help)\n")
