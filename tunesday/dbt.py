@@ -28,8 +28,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -89,29 +90,54 @@ def duckdb_env(
     }
 
 
-def run(args: list[str], env: Mapping[str, str] | None = None, timeout: float | None = None) -> DbtResult:
-    """dbt ARGS in a child process with `env` (default: this process's), from the project folder."""
+def run(
+    args: list[str],
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> DbtResult:
+    """dbt ARGS in a child process with `env` (default: this process's), from the project folder;
+    each line dbt prints goes to `echo` as it comes (dbt's progress, a line per node), and all of
+    them to the result's output. Past `timeout` seconds the child is killed (TimeoutExpired)."""
     environ = dict(os.environ if env is None else env)
     environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_DIR))
+    environ.setdefault("DBT_USE_COLORS", "false")  # its output is read as text, not on a terminal
     with tempfile.TemporaryDirectory(prefix="tunesday-dbt-") as tmp:
         report = Path(tmp) / "result.json"
         started = time.perf_counter()
-        child = subprocess.run(
-            [sys.executable, "-m", "tunesday.dbt", "--parent", str(os.getpid()), "--report", str(report), *args],
-            cwd=PROJECT_DIR,
-            env=environ,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=timeout,
-        )
+        command = [sys.executable, "-m", "tunesday.dbt", "--parent", str(os.getpid()), "--report", str(report), *args]
+        with subprocess.Popen(
+            command, cwd=PROJECT_DIR, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as child:
+            timed_out = threading.Event()
+
+            def kill() -> None:
+                timed_out.set()
+                child.kill()
+
+            timer = threading.Timer(timeout, kill) if timeout else None
+            if timer:
+                timer.start()
+            lines = []
+            try:
+                assert child.stdout is not None
+                for line in child.stdout:
+                    lines.append(line)
+                    if echo and line.strip():
+                        echo(line.rstrip("\n"))
+                child.wait()
+            finally:
+                if timer:
+                    timer.cancel()
+            if timed_out.is_set():
+                raise subprocess.TimeoutExpired(command, timeout or 0, output="".join(lines))
         seconds = time.perf_counter() - started
         reported = json.loads(report.read_text()) if report.exists() else {}
     return DbtResult(
         args=tuple(args),
         success=child.returncode == 0 and reported.get("success", False),
         exit_code=child.returncode,
-        output=child.stdout,
+        output="".join(lines),
         nodes=tuple(NodeResult(**node) for node in reported.get("nodes", [])),
         seconds=seconds,
         peak_rss_mib=reported.get("peak_rss_mib"),

@@ -70,11 +70,13 @@ def reason(completed: subprocess.CompletedProcess) -> str:
 
 
 def start_job(env: dict, *args: str) -> subprocess.Popen:
+    """A run in the background. Its progress (dbt's line per node) is not kept: unread, it would
+    fill the pipe and stop the run; its stderr (JSON lines, a few per stage) is."""
     return subprocess.Popen(
         [sys.executable, "-m", "tunesday.job.cli", *args],
         env=env,
         cwd=PROJECT_DIR,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -202,7 +204,7 @@ def a_week(tmp_path_factory):
             wait_for(lambda: lock_state(env).get("stage") == "build", "the first run to start its build", process=first)
             outputs["refused"] = job(env, "daily", "--run-date", day.isoformat(), timeout=120)
             out, err = first.communicate(timeout=1200)
-            outputs[str(day)] = subprocess.CompletedProcess(first.args, first.returncode, out, err)
+            outputs[str(day)] = subprocess.CompletedProcess(first.args, first.returncode, out or "", err)
         elif day == LAST:
             # The last day recomputes every listener and playlist (a daily run recomputes only the ones
             # whose inputs changed, and keeps the others' lists and pools from their last refresh:
@@ -336,6 +338,23 @@ def test_the_job_logs_a_json_line_per_stage(a_week):
     for event in stage_events:
         assert event["status"] == "success" and event["run_date"] == LAST.isoformat() and event["duration_ms"] >= 0
     assert stage_events[-1]["snapshot_id"] and len({event["run_id"] for event in stage_events}) == 1
+
+
+def test_the_job_shows_dbts_line_per_node_and_the_exports_per_stage(a_week):
+    """A run's progress as it goes: under each stage's line, dbt's own line per node (a result for
+    every node it ran) and the export's line per stage."""
+    out = a_week["outputs"][str(LAST)].stdout
+    results: dict[int, set[int]] = {}
+    result_line = r"^    \d\d:\d\d:\d\d +(\d+) of (\d+) (?:OK|PASS|WARN|SKIP|NO-OP)"
+    for index, total in re.findall(result_line, out, re.MULTILINE):
+        results.setdefault(int(total), set()).add(int(index))
+    nodes = max(results)
+    assert nodes > 400 and results[nodes] == set(range(1, nodes + 1))
+    build_line = next(line for line in out.splitlines() if re.match(rf"{LAST}  build +success", line))
+    assert out.index(f"1 of {nodes} START") < out.index(build_line)
+    export = out[out.index(build_line) :]
+    for step in ("exporting run_date", "discover_weekly: rendered", "validated in", "checksummed and synced"):
+        assert f"\n    {step}" in export, step
 
 
 def test_every_statement_is_labelled_with_the_day_its_run_computes(a_week):

@@ -23,6 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tunesday import settings
 from tunesday.command import Parser
 from tunesday.load.cli import main as load
 from tunesday.load.history import user_id_from_folder
@@ -155,8 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tunesday real: the daily job failed (exit {job.returncode}): {reason[0]} (log: {log})", file=sys.stderr)
         return 1
     print(f"done: serve it with  TUNESDAY_SERVING_STORE={args.workspace / 'serving'} make serve  (make real does)")
+    bind = settings.value(settings.SERVING_BIND)
     for listener in listeners(found):
-        print(f"  {listener}: http://127.0.0.1:8080/explore/users/{listener}")
+        print(f"  {listener}: http://{bind}/explore/users/{listener}")
     return 0
 
 

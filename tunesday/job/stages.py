@@ -73,6 +73,11 @@ class Day:
         rendered = ", ".join(f"{key}: {_yaml_scalar(value)}" for key, value in self.dbt_vars.items())
         return [*args, "--vars", "{" + rendered + "}"]
 
+    def progress_within(self, line: str) -> None:
+        """A line of a stage's own progress (dbt's line per node, the export's per stage), indented
+        under the stage lines."""
+        self.progress(f"    {line.strip()}")
+
     def dbt_env(self) -> dict[str, str]:
         """The run date goes to dbt as TUNESDAY_RUN_DATE, not as a var: a change of vars makes dbt
         parse the whole project again, a changed environment variable only the files that read it."""
@@ -96,7 +101,7 @@ def build(day: Day) -> Outcome:
     args = day.dbt_args("build", "--selector", DAILY_SELECTOR)
     if day.full_refresh:
         args.append("--full-refresh")
-    result = dbt.run(args, day.dbt_env())
+    result = dbt.run(args, day.dbt_env(), echo=day.progress_within)
     models = [node for node in result.nodes if node.resource_type == "model"]
     tests = [node for node in result.nodes if node.resource_type in {"test", "unit_test"}]
     outcome = Outcome(
@@ -126,7 +131,7 @@ def _check_raw_folder(raw_dir: Path) -> None:
 
 
 def freshness(day: Day) -> Outcome:
-    result = dbt.run(day.dbt_args("source", "freshness"), day.dbt_env())
+    result = dbt.run(day.dbt_args("source", "freshness"), day.dbt_env(), echo=day.progress_within)
     checked = [node for node in result.nodes if node.resource_type == "source"]
     late = [node for node in checked if node.status != "pass"]
     outcome = Outcome(dbt_invocation_id=result.invocation_id, detail=f"{len(checked)} sources checked")
@@ -159,7 +164,7 @@ def export(day: Day) -> Outcome:
                 Store(day.target.store),
                 day.run_date.isoformat(),
                 keep=day.keep,
-                progress=lambda line: None,
+                progress=day.progress_within,
                 publish=False,
             )
         finally:
