@@ -41,7 +41,8 @@ def raw_plays_only(work: Path) -> None:
     pq.write_table(SCHEMAS["listening_events"].empty_table(), work / "data" / "raw" / "listening_events" / "a.parquet")
 
 
-# (what is run, what the workspace holds first, the line's start, what it must say)
+# (what is run, what sets the workspace up first (and returns settings to add), the line's start,
+# what it must say)
 MISTAKES = {
     "generate without sizes": (
         [BIN / "tunesday-generate", "--users", "10"],
@@ -61,6 +62,12 @@ MISTAKES = {
         None,
         "tunesday daily: ",
         "is not a date (YYYY-MM-DD)",
+    ),
+    "a daily run on BigQuery without a project": (
+        [BIN / "tunesday", "daily"],
+        lambda work: {"TUNESDAY_TARGET": "bigquery"},
+        "tunesday daily: ",
+        "TUNESDAY_BQ_PROJECT is not set",
     ),
     "the report before a build": ([BIN / "tunesday", "report"], None, "tunesday report: ", "is not built"),
     "make real on a folder that is not there": (
@@ -114,12 +121,11 @@ MISTAKES = {
 @pytest.mark.parametrize("mistake", list(MISTAKES))
 def test_a_mistake_is_one_line_that_says_what_to_do(mistake, tmp_path):
     command, prepare, start, says = MISTAKES[mistake]
-    if prepare:
-        prepare(tmp_path)
+    more_env = prepare(tmp_path) if prepare else None
     done = subprocess.run(
         [str(part) for part in command],
         cwd=PROJECT_DIR,
-        env=workspace_env(tmp_path),
+        env={**workspace_env(tmp_path), **(more_env or {})},
         capture_output=True,
         text=True,
         timeout=300,

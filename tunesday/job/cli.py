@@ -33,7 +33,7 @@ import sys
 
 import yaml
 
-from tunesday import logs
+from tunesday import logs, settings
 from tunesday import report as report_module
 from tunesday.command import Parser
 from tunesday.job import stages
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         logs.configure()
         target = from_env(os.environ)
-    except ValueError as error:  # LogLevelError included
+    except (ValueError, settings.SettingMissing) as error:  # LogLevelError included
         print(f"tunesday {args.command}: {error}", file=sys.stderr)
         return 2
     progress = lambda line: print(line, flush=True)  # noqa: E731

@@ -59,7 +59,10 @@ def from_env(environ: Mapping[str, str]) -> Target:
     name = settings.value(settings.TARGET, environ)
     if name not in {"dev", "bigquery", "bq_emulator"}:
         raise ValueError(f"TUNESDAY_TARGET {name!r} is not dev, bigquery or bq_emulator")
-    return Target(name, environ)
+    target = Target(name, environ)
+    if name == "bigquery":
+        target.bq_project  # noqa: B018 - the one setting without a default: missing, it is said at once
+    return target
 
 
 def duckdb_job_env(work: Path, raw_dir: Path, name: str) -> dict[str, str]:

@@ -27,6 +27,7 @@ from typing import NamedTuple
 from flytekit import Resources, task
 from flytekit.exceptions.user import FlyteRecoverableException
 
+from tunesday import settings
 from tunesday.job import stages
 from tunesday.job.target import Target, from_env
 
@@ -46,7 +47,7 @@ class Run(NamedTuple):
 def _target() -> Target:
     try:
         return from_env(os.environ)
-    except ValueError as error:
+    except (ValueError, settings.SettingMissing) as error:
         raise stages.StageFailed(str(error)) from None
 
 
