@@ -280,8 +280,8 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys):
                     loaded_at,
                 ]
             )
-        error = capsys.readouterr().err.strip().splitlines()[-1]
-        assert error.startswith("tunesday-generate: error:") and says in error, error
+        [error] = capsys.readouterr().err.strip().splitlines()
+        assert error.startswith("tunesday-generate: ") and says in error, error
     assert not (tmp_path / "bad").exists()
 
 

@@ -83,7 +83,7 @@ def test_the_readmes_commands_serve_each_listener_thirty_tracks(real_run):
     for listener in listeners:
         with urllib.request.urlopen(url.replace(README_LISTENER, listener), timeout=10) as answer:
             assert len(json.loads(answer.read())["items"]) == DISCOVER_WEEKLY_SIZE, listener
-        assert f"{listener}: http://127.0.0.1:8080/explore/users/{listener}" in real_run["log"]
+        assert f"{listener}: http://127.0.0.1:{real_run['port']}/explore/users/{listener}" in real_run["log"]
     with connect_warehouse(str(real_run["duckdb"])) as con:
         [(last_day,)] = con.execute("select max(cast(played_at as date)) from stg_raw__listening_events").fetchall()
     assert f"run date {last_day} (the last day of your plays" in real_run["log"]
