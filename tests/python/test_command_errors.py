@@ -66,8 +66,8 @@ MISTAKES = {
     "a daily run on BigQuery without a project": (
         [BIN / "tunesday", "daily"],
         lambda work: {"TUNESDAY_TARGET": "bigquery"},
-        "tunesday daily: ",
-        "TUNESDAY_BQ_PROJECT is not set",
+        "tunesday daily: TUNESDAY_BQ_PROJECT is not set",  # at once, not as the first stage's failure
+        "BigQuery project",
     ),
     "the report before a build": ([BIN / "tunesday", "report"], None, "tunesday report: ", "is not built"),
     "make real on a folder that is not there": (
