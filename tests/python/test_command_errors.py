@@ -15,7 +15,10 @@ BIN = Path(sys.executable).parent
 
 
 def workspace_env(work: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("TUNESDAY_", "DBT_"))}
+    # Not make's own variables either: under `make test`, the `make serve` run here would join the
+    # outer make's job server and say so.
+    outer = ("TUNESDAY_", "DBT_", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(outer)}
     return {
         **env,
         "TUNESDAY_DUCKDB_PATH": str(work / "tunesday.duckdb"),
