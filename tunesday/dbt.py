@@ -102,6 +102,7 @@ def run(
     environ = dict(os.environ if env is None else env)
     environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_DIR))
     environ.setdefault("DBT_USE_COLORS", "false")  # its output is read as text, not on a terminal
+    environ.setdefault("PYTHONUNBUFFERED", "1")  # each line as dbt prints it, not a pipe's buffer later
     with tempfile.TemporaryDirectory(prefix="tunesday-dbt-") as tmp:
         report = Path(tmp) / "result.json"
         started = time.perf_counter()
