@@ -1,4 +1,5 @@
-"""What the project's command lines share: an argument parser whose errors are one line.
+"""What the project's command lines share: an argument parser whose errors are one line, and
+``one_line``, which makes any message one (a failed file's, a failed dbt node's).
 
 argparse answers a bad argument with the whole usage (seven lines for ``tunesday-generate``)
 and the error last. Every command here says instead, on one line, what is wrong and where the
@@ -11,6 +12,12 @@ import argparse
 from typing import NoReturn
 
 
+def one_line(text: str, limit: int | None = None) -> str:
+    """`text` on one line (every run of white space one space), cut after `limit` characters."""
+    text = " ".join(text.split())
+    return text if limit is None or len(text) <= limit else text[:limit] + "..."
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {' '.join(message.split())} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: {one_line(message)} (see {self.prog} --help)\n")

@@ -17,6 +17,9 @@ import datetime as dt
 import pyarrow as pa
 
 TS = pa.timestamp("us")
+# Beside the table folders, a raw folder that loaders wrote holds their load ledger here
+# (tunesday/load/stores.py); the generator refuses to replace such a folder.
+LOADS_FOLDER = "_loads"
 LOADED_AT = pa.field("loaded_at", TS)
 
 RECORDS: dict[str, pa.Schema] = {

@@ -8,27 +8,22 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from conftest import PROJECT_DIR
+
+from tunesday.contract import SCHEMAS
+from tunesday.job.real import workspace_env
 
 BIN = Path(sys.executable).parent
 
 
-def workspace_env(work: Path) -> dict[str, str]:
-    # Not make's own variables either: under `make test`, the `make serve` run here would join the
-    # outer make's job server and say so.
+def clean_env(work: Path) -> dict[str, str]:
+    """A workspace of its own under `work` (the layout `tunesday real` gives one), over this
+    process's environment without its tunesday and dbt settings, nor make's own variables: under
+    `make test`, the `make serve` run here would join the outer make's job server and say so."""
     outer = ("TUNESDAY_", "DBT_", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(outer)}
-    return {
-        **env,
-        "TUNESDAY_DUCKDB_PATH": str(work / "tunesday.duckdb"),
-        "TUNESDAY_RAW_DIR": str(work / "data" / "raw"),
-        "TUNESDAY_SERVING_STORE": str(work / "serving"),
-        "TUNESDAY_EXPOSURE_LOG": str(work / "exposures"),
-        "TUNESDAY_JOB_METRICS_FILE": str(work / "job.prom"),
-        "DBT_TARGET_PATH": str(work / "target"),
-        "DBT_LOG_PATH": str(work / "logs"),
-    }
+    return workspace_env(work, base={key: value for key, value in os.environ.items() if not key.startswith(outer)})
 
 
 def empty_warehouse(work: Path) -> None:
@@ -36,11 +31,7 @@ def empty_warehouse(work: Path) -> None:
 
 
 def raw_plays_only(work: Path) -> None:
-    from tunesday.contract import SCHEMAS
-
     (work / "data" / "raw" / "listening_events").mkdir(parents=True)
-    import pyarrow.parquet as pq
-
     pq.write_table(SCHEMAS["listening_events"].empty_table(), work / "data" / "raw" / "listening_events" / "a.parquet")
 
 
@@ -128,7 +119,7 @@ def test_a_mistake_is_one_line_that_says_what_to_do(mistake, tmp_path):
     done = subprocess.run(
         [str(part) for part in command],
         cwd=PROJECT_DIR,
-        env={**workspace_env(tmp_path), **(more_env or {})},
+        env={**clean_env(tmp_path), **(more_env or {})},
         capture_output=True,
         text=True,
         timeout=300,

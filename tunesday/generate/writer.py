@@ -8,19 +8,22 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tunesday.contract import SCHEMAS
+from tunesday.contract import LOADS_FOLDER, SCHEMAS
 
 RAW = "raw"
 TRUTH = "truth"
 MANIFEST = "manifest.json"
 #: Written first into a folder the generator fills: what it may replace on the next run.
 MARKER = ".tunesday-generated"
-#: The loaders' ledger folder in a raw folder (tunesday/load/stores.py): loaded data lives there.
-LOADS = "_loads"
 
 
 class FolderNotOurs(Exception):
     """The output folder holds data the generator did not write: it is left as it is."""
+
+
+def generated(out: Path) -> bool:
+    """Whether the generator wrote `out` (its marker, or the manifest of a version before it)."""
+    return (out / MARKER).exists() or (out / MANIFEST).exists()
 
 
 def prepare(out: Path) -> None:
@@ -28,12 +31,12 @@ def prepare(out: Path) -> None:
     it. Refuses (FolderNotOurs) a folder whose raw data the generator did not write, or into which
     real data was loaded: it never deletes what it did not write."""
     raw = out / RAW
-    if (raw / LOADS).exists():
+    if (raw / LOADS_FOLDER).exists():
         raise FolderNotOurs(
-            f"{raw} holds loaded data (its load ledger {raw / LOADS}); the generator replaces only what it "
+            f"{raw} holds loaded data (its load ledger {raw / LOADS_FOLDER}); the generator replaces only what it "
             f"wrote: give it another --out, or remove {out} yourself"
         )
-    if raw.is_dir() and any(raw.iterdir()) and not (out / MARKER).exists() and not (out / MANIFEST).exists():
+    if raw.is_dir() and any(raw.iterdir()) and not generated(out):
         raise FolderNotOurs(
             f"{raw} was not written by the generator (no {MARKER} beside it): give it another --out, "
             f"or remove {out} yourself"

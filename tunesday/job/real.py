@@ -21,24 +21,23 @@ import datetime as dt
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
-from tunesday import settings
+from tunesday import mpd, settings
 from tunesday.command import Parser
+from tunesday.load import audio_features, spotify_account_history, spotify_history
 from tunesday.load.cli import main as load
 from tunesday.load.history import user_id_from_folder
 
-#: (loader, how its inputs are found under DATA), in loading order.
-EXTENDED = "Streaming_History_Audio_*.json"
-ACCOUNT = "StreamingHistory*.json"
-
 
 def discover(data: Path) -> list[tuple[str, list[Path]]]:
-    """What to load from `data`, in order: (loader, its paths), loaders with no input left out."""
-    extended = sorted({path.parent for path in data.rglob(EXTENDED)})
-    account = sorted({path.parent for path in data.rglob(ACCOUNT)})
-    slices = sorted(path for path in data.rglob("mpd.slice.*.json*") if path.is_file())
-    features = sorted(path for pattern in ("*.csv", "*.csv.gz") for path in data.rglob(pattern))
+    """What to load from `data`, in order: (loader, its paths), loaders with no input left out.
+    Each loader's own file patterns: a history's folder (one per listener), the other files."""
+    extended = sorted({path.parent for path in data.rglob(spotify_history.FILE_PATTERN)})
+    account = sorted({path.parent for path in data.rglob(spotify_account_history.FILE_PATTERN)})
+    slices = sorted({path for pattern in mpd.SLICE_PATTERNS for path in data.rglob(pattern) if path.is_file()})
+    features = sorted(path for pattern in audio_features.FILE_PATTERNS for path in data.rglob(pattern))
     found = [
         ("spotify-history", extended),
         ("mpd", slices),
@@ -68,10 +67,11 @@ def last_play_day(raw: Path) -> dt.date | None:
     return day
 
 
-def workspace_env(workspace: Path) -> dict[str, str]:
-    """The daily job's settings for a warehouse of its own under `workspace`."""
+def workspace_env(workspace: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The daily job's settings for a warehouse of its own under `workspace`, over `base` (default:
+    this process's environment)."""
     return {
-        **os.environ,
+        **(os.environ if base is None else base),
         "TUNESDAY_RAW_DIR": str(workspace / "data" / "raw"),
         "TUNESDAY_DUCKDB_PATH": str(workspace / "tunesday.duckdb"),
         "TUNESDAY_SERVING_STORE": str(workspace / "serving"),
@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     found = discover(args.data)
     if not any(loader.endswith("history") for loader, _ in found):
         print(
-            f"tunesday real: no Spotify streaming history under {args.data} ({EXTENDED} or {ACCOUNT} files)",
+            f"tunesday real: no Spotify streaming history under {args.data} "
+            f"({spotify_history.FILE_PATTERN} or {spotify_account_history.FILE_PATTERN} files)",
             file=sys.stderr,
         )
         return 2

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tunesday import dbt, logs, settings
+from tunesday.command import one_line
 from tunesday.contract import SCHEMAS
 from tunesday.job import textfile
 from tunesday.job.lock import JobLocked, Lock
@@ -231,14 +232,9 @@ def _dbt_failure(result: dbt.DbtResult) -> str:
         return f"dbt exited {result.exit_code}: {lines[-1].strip() if lines else 'no output'}"
     first = failed[0]
     failing_rows = first.failures and first.resource_type in {"test", "unit_test"}
-    what = f"{first.failures} failing rows" if failing_rows else _one_line(first.message or first.status)
+    what = f"{first.failures} failing rows" if failing_rows else one_line(first.message or first.status, 400)
     more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
     return f"{len(failed)} of {len(result.nodes)} nodes failed: {first.resource_type} {first.name}: {what}{more}"
-
-
-def _one_line(text: str, limit: int = 400) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _rows_built(target: Target, result: dbt.DbtResult) -> int | None:

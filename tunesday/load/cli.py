@@ -40,7 +40,7 @@ from google.api_core.exceptions import GoogleAPIError
 
 from tunesday import settings
 from tunesday.command import Parser
-from tunesday.generate.writer import MANIFEST, MARKER
+from tunesday.generate.writer import generated
 from tunesday.load.audio_features import AudioFeatures
 from tunesday.load.exposures import ExposureLog
 from tunesday.load.mpd import MillionPlaylistDataset
@@ -126,7 +126,7 @@ def _refuse_generated(args: argparse.Namespace) -> None:
     be neither, and the generator's next run would delete them. The shim's exposure logs of a
     generated warehouse belong with it (`exposures` may)."""
     folder = Path(args.raw_dir).resolve().parent
-    if args.command != "exposures" and ((folder / MARKER).exists() or (folder / MANIFEST).exists()):
+    if args.command != "exposures" and generated(folder):
         raise StoreUnusable(
             f"{args.raw_dir} holds generated data (written by tunesday-generate): load real exports into a raw "
             "folder of their own, --raw-dir DIR (README: Real data)"

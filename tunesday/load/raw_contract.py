@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from tunesday.load.catalog import Catalog
 
 # Contract tables in the order they are loaded: what a row refers to first.
-TABLE_ORDER = tuple(sorted(SCHEMAS, key=lambda t: (WRITE_ORDER.index(t) if t in WRITE_ORDER else len(WRITE_ORDER), t)))
+TABLE_ORDER = (*WRITE_ORDER, *sorted(set(SCHEMAS) - set(WRITE_ORDER)))
 
 
 class RawContract:

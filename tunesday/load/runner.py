@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from tunesday.command import one_line
 from tunesday.contract import RECORDS, stamped
 from tunesday.load.catalog import Catalog
 from tunesday.load.report import FileReport, LoadReport
@@ -194,9 +195,7 @@ def _parts(source: Source, batch, shown: str, loaded_at) -> dict[str, pa.Table]:
 
 def _one_line(error: Exception, limit: int = 300) -> str:
     """Why a file failed, on one line: BadInput's own words, else the error's type and message."""
-    text = str(error) if isinstance(error, BadInput) else f"{type(error).__name__}: {error}"
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "..."
+    return one_line(str(error) if isinstance(error, BadInput) else f"{type(error).__name__}: {error}", limit)
 
 
 def _safe(text: str) -> str:

@@ -57,7 +57,7 @@ import pyarrow.parquet as pq
 from google.api_core.exceptions import GoogleAPIError
 from google.cloud import bigquery
 
-from tunesday.contract import SCHEMAS, TS
+from tunesday.contract import LOADS_FOLDER, SCHEMAS, TS
 from tunesday.files import sync_directory, write_whole
 from tunesday.load.bigquery import LOADER_LABELS, bigquery_fields, ensure_dataset, layout_problem, raw_table
 
@@ -223,7 +223,7 @@ class ParquetStore(_Queries, _Closing):
         self.raw_dir = Path(raw_dir)
         self.description = f"DuckDB raw folder {self.raw_dir}"
         self.notices: list[str] = []
-        loads = self.raw_dir / "_loads"
+        loads = self.raw_dir / LOADS_FOLDER
         self._ledger_path = loads / "ledger.jsonl"
         self._pending = loads / "pending"
         self._lock = _lock(loads / "lock", self.raw_dir)
